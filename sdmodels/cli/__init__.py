@@ -1,0 +1,36 @@
+"""The `sdm` command line. Commands are small typed functions; no modelling logic here.
+
+Each command module registers its commands on `main`; add a module to COMMAND_MODULES.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from sdmodels.errors import SDModelsError
+
+COMMAND_MODULES = ("sdmodels.cli.run_cmd",)
+
+
+class _Group(click.Group):
+    """Turns sdmodels errors into one clear line and exit code 2 (1 for run failures)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SDModelsError as exc:
+            from sdmodels.errors import SimulationError
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1 if isinstance(exc, SimulationError) else 2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sdmodels")
+def main() -> None:
+    """sdmodels: system-dynamics models of software-operations failures."""
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(main)

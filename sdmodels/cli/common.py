@@ -1,0 +1,55 @@
+"""Pieces shared by CLI commands: parsing --set, atomic output files."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+
+def parse_assignments(values: tuple[str, ...], flag: str = "--set") -> dict[str, float]:
+    """'Name=value' pairs -> {Name: value}; a malformed one is a usage error (exit 2)."""
+    out = {}
+    for text in values:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"'{text}' is not Name=value (for example "
+                                     f"{flag} \"Pool size=100\")", param_hint=flag)
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"'{value.strip()}' in '{text}' is not a number",
+                                     param_hint=flag) from None
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; move it into place only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_table(frame, target: str | os.PathLike) -> None:
+    """Write a DataFrame as CSV or Parquet (by suffix), atomically."""
+    suffix = Path(target).suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise click.BadParameter(f"'{target}': output must end in .csv or .parquet",
+                                 param_hint="-o")
+    with atomic_path(target) as tmp:
+        if suffix == ".csv":
+            frame.to_csv(tmp)
+        else:
+            frame.to_parquet(tmp)

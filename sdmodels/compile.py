@@ -1,0 +1,419 @@
+"""compile(ir) -> Kernel: numba code generated from the validated IR tree.
+
+Arrays are flattened: every element of an arrayed variable becomes one scalar slot, so the
+kernel is plain scalar code looping over runs (outer) and steps (inner). Parameters are
+passed in as a (runs, n_params) array and never baked into the code, so a new parameter set
+or sweep never recompiles. The generated source is keyed by its own hash and cached in
+memory and on disk (numba's cache sits next to it), so a second process does not pay the
+compile again. Only numbers and slot indices from the IR reach the source text; no name,
+string or equation text from a user or a model file does.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import itertools
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sdmodels.elements import (Aux, Constant, DelayLine, Element, Flow, Lookup, PerElement,
+                               Rolling, SampleHold, Stock)
+from sdmodels.errors import DimensionError, ModelError
+from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
+                           TimeStep, Unary)
+from sdmodels.ir import ModelIR, build, index_binding
+
+METHODS = ("euler", "rk4")
+_MEMORY_CACHE: dict[str, object] = {}
+
+
+def cache_dir() -> Path:
+    """Where generated kernels and numba's cache live ($SDMODELS_CACHE_DIR to move it)."""
+    root = os.environ.get("SDMODELS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sdmodels")
+    path = Path(root) / "kernels"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One scalar of the flattened model: a variable, or one element of an arrayed one."""
+    index: int
+    var: str
+    key: tuple[str, ...]
+    label: str            # display name, with [elements] for arrays
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A compiled model: call `simulate` with it; holds the slot table and default params."""
+    ir: ModelIR
+    method: str
+    slots: tuple[Slot, ...]
+    param_slots: tuple[int, ...]          # slot index of each parameter column
+    defaults: np.ndarray                  # default parameter values, one per column
+    lookup_xs: np.ndarray
+    lookup_ys: np.ndarray
+    source_hash: str
+    _module: object = field(repr=False, compare=False)
+
+    def function(self, parallel: bool):
+        return self._module.kernel_parallel if parallel else self._module.kernel_serial
+
+    @property
+    def slot_of(self) -> dict[tuple[str, tuple[str, ...]], int]:
+        return {(s.var, s.key): s.index for s in self.slots}
+
+
+def compile(model, *, method: str = "euler") -> Kernel:  # noqa: A001 - the pipeline verb
+    """Compile a Model or ModelIR for one integration method ('euler' or 'rk4')."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    ir = build(model)
+    gen = _Generator(ir, method)
+    source = gen.source()
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    module = _MEMORY_CACHE.get(digest) or _load(digest, source)
+    _MEMORY_CACHE[digest] = module
+    defaults = np.array([ir.variables[gen.slots[i].var].values[_flat_index(ir, gen.slots[i])]
+                         for i in gen.param_slots], dtype=float)
+    return Kernel(ir, method, tuple(gen.slots), tuple(gen.param_slots), defaults,
+                  np.array(gen.lookup_xs, dtype=float), np.array(gen.lookup_ys, dtype=float),
+                  digest, module)
+
+
+def _flat_index(ir: ModelIR, slot: Slot) -> int:
+    var = ir.variables[slot.var]
+    if not var.dims:
+        return 0
+    shape = [len(ir.dims[d].elements) for d in var.dims]
+    pos = [ir.dims[d].elements.index(k) for d, k in zip(var.dims, slot.key)]
+    return int(np.ravel_multi_index(pos, shape))
+
+
+def _load(digest: str, source: str):
+    path = cache_dir() / f"k_{digest}.py"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(source)
+        os.replace(tmp, path)
+    name = f"sdmodels_kernel_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _num(value: float) -> str:
+    if value != value:
+        return "np.nan"
+    if value in (float("inf"), float("-inf")):
+        return "np.inf" if value > 0 else "-np.inf"
+    return repr(float(value))
+
+
+class _Generator:
+    """Writes the kernel source for one IR and method."""
+
+    def __init__(self, ir: ModelIR, method: str):
+        self.ir, self.method = ir, method
+        self.slots: list[Slot] = []
+        self.index: dict[tuple[str, tuple[str, ...]], int] = {}
+        self.lookup_xs: list[float] = []
+        self.lookup_ys: list[float] = []
+        self.lookup_at: dict[str, tuple[int, int, bool]] = {}
+        for var in ir.variables.values():
+            if isinstance(var, Lookup):
+                self.lookup_at[var.id] = (len(self.lookup_xs), len(var.xs), var.extrapolate)
+                self.lookup_xs += var.xs
+                self.lookup_ys += var.ys
+                continue
+            for key in self.keys(var):
+                label = var.display + (f"[{','.join(key)}]" if key else "")
+                slot = Slot(len(self.slots), var.id, key, label)
+                self.index[(var.id, key)] = slot.index
+                self.slots.append(slot)
+        self.param_slots = [s.index for s in self.slots
+                            if isinstance(ir.variables[s.var], Constant)]
+        self.stocks = [s.index for s in self.slots if isinstance(ir.variables[s.var], Stock)]
+        self.names: dict[int, str] = {}
+
+    def keys(self, var: Element) -> list[tuple[str, ...]]:
+        return list(itertools.product(*(self.ir.dims[d].elements for d in var.dims)))
+
+    # -- expressions ---------------------------------------------------------
+    def emit(self, expr: Expr, binding: dict[str, str], host: Element) -> str:
+        e = lambda x: self.emit(x, binding, host)  # noqa: E731
+        if isinstance(expr, Const):
+            return _num(expr.value)
+        if isinstance(expr, (Ref, Index)):
+            return self.names[self.slot_for(expr, binding, host)]
+        if isinstance(expr, Time):
+            return self.time
+        if isinstance(expr, TimeStep):
+            return "dt"
+        if isinstance(expr, Unary):
+            return f"(-{e(expr.operand)})" if expr.op == "-" else \
+                f"(1.0 if {e(expr.operand)} == 0.0 else 0.0)"
+        if isinstance(expr, Binary):
+            a, b, op = e(expr.left), e(expr.right), expr.op
+            if op in "+-*/":
+                return f"({a} {op} {b})"
+            if op == "^":
+                return f"({a} ** {b})"
+            if op in ("and", "or"):
+                return f"(1.0 if ({a} != 0.0 {op} {b} != 0.0) else 0.0)"
+            py = {"=": "==", "<>": "!="}.get(op, op)
+            return f"(1.0 if {a} {py} {b} else 0.0)"
+        if isinstance(expr, Call):
+            return self.call(expr, [e(a) for a in expr.args], host)
+        if isinstance(expr, LookupCall):
+            offset, n, extrapolate = self.lookup_at[expr.table]
+            return f"lookup({e(expr.arg)}, LX, LY, {offset}, {n}, {extrapolate})"
+        if isinstance(expr, Reduce):
+            parts = [self.emit(expr.operand, {**binding, expr.dim: el}, host)
+                     for el in self.ir.dims[expr.dim].elements]
+            if expr.op in ("min", "max"):
+                return f"{expr.op}({', '.join(parts)})" if len(parts) > 1 else parts[0]
+            joined = (" * " if expr.op == "prod" else " + ").join(parts)
+            return f"(({joined}) / {len(parts)})" if expr.op == "mean" else f"({joined})"
+        raise ModelError(f"'{host.display}': cannot compile {type(expr).__name__}")
+
+    def slot_for(self, expr: Expr, binding: dict[str, str], host: Element) -> int:
+        fixed: dict[str, str | None] = {}
+        target = expr
+        if isinstance(expr, Index):
+            target = expr.target
+            if not isinstance(target, Ref):
+                raise ModelError(f"'{host.display}': only names can be subscripted")
+            fixed = index_binding(self.ir.variables[target.name].dims, expr.elements, self.ir.dims,
+                                  f"'{host.display}'")
+        var = self.ir.variables[target.name]
+        key = []
+        for d in var.dims:
+            element = fixed.get(d) or binding.get(d)
+            if element is None:
+                raise DimensionError(f"'{host.display}' uses '{var.display}' (over {var.dims}) "
+                                     f"where dimension '{d}' is not fixed; subscript it or reduce")
+            key.append(element)
+        return self.index[(var.id, tuple(key))]
+
+    def call(self, expr: Call, a: list[str], host: Element) -> str:
+        fn, t = expr.fn, self.time
+        simple = {"abs": "abs", "exp": "np.exp", "ln": "np.log", "sqrt": "np.sqrt",
+                  "floor": "np.floor", "ceil": "np.ceil", "integer": "np.trunc", "sin": "np.sin",
+                  "cos": "np.cos", "tan": "np.tan", "arctan": "np.arctan", "log10": "np.log10"}
+        if fn in simple:
+            return f"{simple[fn]}({a[0]})"
+        if fn == "log":
+            return f"np.log10({a[0]})" if len(a) == 1 else f"(np.log({a[0]}) / np.log({a[1]}))"
+        if fn == "round":
+            return f"np.floor({a[0]} + 0.5)"
+        if fn == "modulo":
+            return f"np.mod({a[0]}, {a[1]})"
+        if fn in ("min", "max"):
+            return f"{fn}({a[0]}, {a[1]})"
+        if fn == "if_then_else":
+            return f"({a[1]} if {a[0]} != 0.0 else {a[2]})"
+        if fn == "step":
+            return f"({a[0]} if {t} + teps >= {a[1]} else 0.0)"
+        if fn == "pulse":
+            return (f"(1.0 if ({t} + teps >= {a[0]} and {t} + teps < {a[0]} + max({a[1]}, dt))"
+                    " else 0.0)")
+        if fn == "pulse_train":
+            return f"pulse_train({t}, {a[0]}, {a[1]}, {a[2]}, {a[3]}, dt, teps)"
+        if fn == "ramp":
+            end = a[2] if len(a) > 2 else "0.0"
+            return f"ramp({t}, {a[0]}, {a[1]}, {end}, {len(a) > 2})"
+        if fn == "xidz":
+            return f"({a[2]} if abs({a[1]}) < 1e-6 else {a[0]} / {a[1]})"
+        if fn == "zidz":
+            return f"(0.0 if abs({a[1]}) < 1e-6 else {a[0]} / {a[1]})"
+        if fn == "random_uniform":
+            return f"np.random.uniform({a[0]}, {a[1]})"
+        if fn == "random_normal":
+            if len(a) >= 4:
+                return f"bounded_normal({a[0]}, {a[1]}, {a[2]}, {a[3]})"
+            return f"np.random.normal({a[0]}, {a[1]})"
+        if fn == "random_exponential":
+            return f"np.random.exponential({a[0]})"
+        raise ModelError(f"'{host.display}': function {fn!r} is not supported by the compiler")
+
+    # -- blocks ----------------------------------------------------------------
+    def per_slot(self, var: Element, equation) -> list[tuple[int, dict[str, str], Expr]]:
+        """(slot, binding, expression) for every element of `var`."""
+        out = []
+        per = equation.as_dict() if isinstance(equation, PerElement) else None
+        for key in self.keys(var):
+            expr = per[key] if per is not None else equation
+            out.append((self.index[(var.id, key)], dict(zip(var.dims, key)), expr))
+        return out
+
+    def value_lines(self, var: Element, ind: str, *, first_stage: bool) -> list[str]:
+        """Lines computing `var` for the current state (aux, flow, sampler, window)."""
+        lines = []
+        if isinstance(var, (Aux, Flow)):
+            for slot, binding, expr in self.per_slot(var, var.equation):
+                code = self.emit(expr, binding, var)
+                if isinstance(var, Flow) and var.non_negative:
+                    code = f"max(0.0, {code})"
+                lines.append(f"{ind}{self.names[slot]} = {code}")
+        elif isinstance(var, SampleHold) and first_stage:
+            for slot, binding, expr in self.per_slot(var, var.input):
+                period = self.emit(var.period, binding, var)
+                lines += [f"{ind}if {self.time} + teps >= nt{slot}:",
+                          f"{ind}    {self.names[slot]} = {self.emit(expr, binding, var)}",
+                          f"{ind}    while nt{slot} <= {self.time} + teps:",
+                          f"{ind}        nt{slot} += max({period}, dt)"]
+        elif isinstance(var, Rolling) and first_stage:
+            for slot, binding, expr in self.per_slot(var, var.input):
+                lines += [f"{ind}rb{slot}[rp{slot}] = {self.emit(expr, binding, var)}",
+                          f"{ind}rp{slot} = (rp{slot} + 1) % rb{slot}.shape[0]",
+                          f"{ind}rc{slot} = min(rc{slot} + 1, rb{slot}.shape[0])",
+                          f"{ind}{self.names[slot]} = window_extreme(rb{slot}, rc{slot}, "
+                          f"{var.op == 'max'})"]
+        return lines
+
+    def init_lines(self, ind: str) -> list[str]:
+        lines = []
+        for vid in self.ir.init_order:
+            var = self.ir.variables[vid]
+            if isinstance(var, Stock):
+                for slot, binding, expr in self.per_slot(var, var.initial):
+                    lines.append(f"{ind}{self.names[slot]} = {self.emit(expr, binding, var)}")
+            elif isinstance(var, DelayLine):
+                for slot, binding, expr in self.per_slot(var, var.input):
+                    start = self.emit(var.initial if var.initial is not None else expr, binding, var)
+                    lines += [f"{ind}{self.names[slot]} = {start}",
+                              f"{ind}db{slot} = np.full(max(1, int(np.floor("
+                              f"{self.emit(var.delay, binding, var)} / dt + 0.5))), "
+                              f"{self.names[slot]})",
+                              f"{ind}dp{slot} = 0"]
+            elif isinstance(var, SampleHold):
+                for slot, binding, expr in self.per_slot(var, var.input):
+                    first = self.emit(var.first, binding, var) if var.first is not None else "start"
+                    lines += [f"{ind}{self.names[slot]} = {self.emit(expr, binding, var)}",
+                              f"{ind}nt{slot} = {first}"]
+            elif isinstance(var, Rolling):
+                for slot, binding, expr in self.per_slot(var, var.input):
+                    window = self.emit(var.window, binding, var)
+                    lines += [f"{ind}{self.names[slot]} = {self.emit(expr, binding, var)}",
+                              f"{ind}rb{slot} = np.full(int(np.floor({window} / dt + 0.5)) + 1, "
+                              f"{self.names[slot]})",
+                              f"{ind}rp{slot} = 0", f"{ind}rc{slot} = 0"]
+            else:
+                lines += self.value_lines(var, ind, first_stage=True)
+        return lines
+
+    def derivative(self, slot: Slot) -> str:
+        stock = self.ir.variables[slot.var]
+        terms = [f"+ {self.names[self.index[(f, slot.key)]]}" for f in stock.inflows]
+        terms += [f"- {self.names[self.index[(f, slot.key)]]}" for f in stock.outflows]
+        return " ".join(terms).lstrip("+ ") if terms else "0.0"
+
+    def stage(self, stage: int, ind: str) -> list[str]:
+        """Evaluate every per-step variable for stage `stage` (1..4) into its names."""
+        lines = []
+        for vid in self.ir.eval_order:
+            lines += self.value_lines(self.ir.variables[vid], ind, first_stage=stage == 1)
+        return lines
+
+    def set_names(self, stage: int) -> None:
+        self.names = {}
+        for s in self.slots:
+            var = self.ir.variables[s.var]
+            if stage > 1 and isinstance(var, Stock):
+                self.names[s.index] = f"x{s.index}"
+            elif stage > 1 and isinstance(var, (Aux, Flow)):
+                self.names[s.index] = f"v{s.index}_{stage}"
+            else:
+                self.names[s.index] = f"v{s.index}"
+        self.time = {1: "t", 2: "th", 3: "th", 4: "tf"}[stage]
+
+    def source(self) -> str:
+        self.set_names(1)
+        I2, I3 = " " * 8, " " * 12
+        nonconst = [s.index for s in self.slots if s.index not in set(self.param_slots)]
+        body = [f"{I2}v{slot} = P[r, {col}]" for col, slot in enumerate(self.param_slots)]
+        body.append(f"{I2}t = start")
+        body += self.init_lines(I2)
+        body += [f"{I2}si = 0", f"{I2}vals = np.empty({len(self.slots)})",
+                 f"{I2}for k in range(n_steps + 1):",
+                 f"{I3}t = start + k * dt", f"{I3}th = t + 0.5 * dt", f"{I3}tf = t + dt"]
+        body += [f"{I3}v{s} = db{s}[dp{s}]" for s in self._slots_of(DelayLine)]
+        body += self.stage(1, I3)
+        check = " + ".join(f"v{i}" for i in nonconst) or "0.0"
+        body += [f"{I3}chk = {check}",
+                 f"{I3}if not np.isfinite(chk):",
+                 f"{I3}    status[r, 0] = k"]
+        for i in nonconst:
+            body += [f"{I3}    if not np.isfinite(v{i}) and status[r, 1] < 0:",
+                     f"{I3}        status[r, 1] = {i}",
+                     f"{I3}        status[r, 2] = 1 if v{i} != v{i} else 2"]
+        body += [f"{I3}    break",
+                 f"{I3}if si < n_save and save_steps[si] == k:"]
+        body += [f"{I3}    vals[{i}] = v{i}" for i in range(len(self.slots))]
+        body += [f"{I3}    for j in range(save_slots.shape[0]):",
+                 f"{I3}        out[r, si, j] = vals[save_slots[j]]",
+                 f"{I3}    si += 1",
+                 f"{I3}if k == n_steps:", f"{I3}    break"]
+        stock_slots = [self.slots[i] for i in self.stocks]
+        if self.method == "euler":
+            body += [f"{I3}d{s.index} = {self.derivative(s)}" for s in stock_slots]
+        else:
+            weights = {1: "0.5 * dt", 2: "0.5 * dt", 3: "dt"}
+            for stage in (1, 2, 3, 4):
+                self.set_names(stage)
+                if stage > 1:
+                    body += self.stage(stage, I3)
+                body += [f"{I3}k{stage}_{s.index} = {self.derivative(s)}" for s in stock_slots]
+                if stage < 4:
+                    body += [f"{I3}x{s.index} = v{s.index} + {weights[stage]} * k{stage}_{s.index}"
+                             for s in stock_slots]
+            self.set_names(1)
+            body += [f"{I3}d{s.index} = (k1_{s.index} + 2.0 * k2_{s.index} + 2.0 * k3_{s.index}"
+                     f" + k4_{s.index}) / 6.0" for s in stock_slots]
+        for s in self._slots_of(DelayLine):
+            var = self.ir.variables[self.slots[s].var]
+            binding = dict(zip(var.dims, self.slots[s].key))
+            body += [f"{I3}db{s}[dp{s}] = {self.emit(self._input_of(var, s), binding, var)}",
+                     f"{I3}dp{s} = (dp{s} + 1) % db{s}.shape[0]"]
+        for s in stock_slots:
+            update = f"v{s.index} + dt * d{s.index}"
+            if self.ir.variables[s.var].non_negative:
+                update = f"max(0.0, {update})"
+            body.append(f"{I3}v{s.index} = {update}")
+        header = [
+            "# generated by sdmodels.compile from a validated model IR; do not edit",
+            "import numpy as np",
+            "from numba import njit, prange",
+            "from sdmodels._runtime import lookup, pulse_train, ramp, bounded_normal, window_extreme",
+            "",
+        ]
+        out = header
+        for name, loop, opts in (("kernel_serial", "range", "parallel=False"),
+                                 ("kernel_parallel", "prange", "parallel=True")):
+            out += [f"@njit(cache=True, nogil=True, error_model='numpy', {opts})",
+                    f"def {name}(P, LX, LY, start, dt, n_steps, save_steps, save_slots, out, "
+                    "seeds, status):",
+                    "    n_save = save_steps.shape[0]",
+                    "    teps = dt * 1e-6",
+                    f"    for r in {loop}(P.shape[0]):",
+                    "        np.random.seed(seeds[r])"] + body + [""]
+        return "\n".join(out) + "\n"
+
+    def _slots_of(self, kind) -> list[int]:
+        return [s.index for s in self.slots if isinstance(self.ir.variables[s.var], kind)]
+
+    def _input_of(self, var: DelayLine, slot: int) -> Expr:
+        if isinstance(var.input, PerElement):
+            return var.input.as_dict()[self.slots[slot].key]
+        return var.input

@@ -1,0 +1,169 @@
+"""Element kinds, as immutable classes shared by the DSL and the IR.
+
+The DSL (`Model`) records declarations with names as the modeller wrote them; `build`
+returns copies whose references are resolved to canonical ids, with stateful functions
+expanded into internal elements (their `origin` says which element they came from).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Union
+
+from sdmodels.expr import Expr
+
+
+def canonical(name: str) -> str:
+    """The canonical id of a display name: case-folded, spaces and '_' alike, modules by '.'.
+
+    >>> canonical("Teacup  Temperature")
+    'teacup_temperature'
+    >>> canonical("DB / Connections in use")
+    'db.connections_in_use'
+    """
+    parts = [p.strip() for p in name.split(" / ")] if " / " in name else [name]
+    return ".".join(re.sub(r"[\s_]+", "_", p.strip().lower()) for p in parts)
+
+
+@dataclass(frozen=True)
+class Dim:
+    """A named dimension: ``Dim("pod", 10)`` or ``Dim("zone", ["a", "b", "c"])``.
+
+    >>> Dim("pod", 3).elements
+    ('pod1', 'pod2', 'pod3')
+    """
+    name: str
+    elements: tuple[str, ...]
+
+    def __init__(self, name: str, elements):
+        if isinstance(elements, int):
+            if elements < 1:
+                raise ValueError(f"dimension {name!r} needs at least one element, got {elements}")
+            elements = tuple(f"{name}{i}" for i in range(1, elements + 1))
+        elements = tuple(str(e) for e in elements)
+        if len(set(elements)) != len(elements):
+            raise ValueError(f"dimension {name!r} repeats an element: {elements}")
+        if not elements:
+            raise ValueError(f"dimension {name!r} has no elements")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "elements", elements)
+
+    def __len__(self) -> int:
+        return len(self.elements)
+
+
+@dataclass(frozen=True)
+class PerElement:
+    """One equation per array element: ``items`` maps element-name tuples to expressions."""
+    items: tuple[tuple[tuple[str, ...], Expr], ...]
+
+    def as_dict(self) -> dict[tuple[str, ...], Expr]:
+        return dict(self.items)
+
+
+Equation = Union[Expr, PerElement]
+
+
+@dataclass(frozen=True)
+class Element:
+    """What every element has: a canonical id, a display name, dimensions, a module."""
+    id: str
+    display: str
+    dims: tuple[str, ...] = ()
+    units: str = ""
+    doc: str = ""
+    module: str = ""                  # '' for the top model, 'db.pool' inside modules
+    origin: str | None = None         # for internal elements: the element they expand
+
+    @property
+    def internal(self) -> bool:
+        return self.origin is not None
+
+
+@dataclass(frozen=True)
+class Stock(Element):
+    initial: Equation = None
+    non_negative: bool = False
+    inflows: tuple[str, ...] = ()     # filled by build
+    outflows: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Flow(Element):
+    equation: Equation = None
+    into: str | None = None
+    out_of: str | None = None
+    non_negative: bool = False
+
+
+@dataclass(frozen=True)
+class Aux(Element):
+    equation: Equation = None
+
+
+@dataclass(frozen=True)
+class Constant(Element):
+    """A parameter: every run may override it. ``values`` is flat, C order over dims."""
+    values: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lookup(Element):
+    """A graphical function: piecewise linear through (xs, ys)."""
+    xs: tuple[float, ...] = ()
+    ys: tuple[float, ...] = ()
+    extrapolate: bool = False
+
+
+@dataclass(frozen=True)
+class DelayLine(Element):
+    """A pipeline (DELAY FIXED): the output replays the input exactly `delay` later."""
+    input: Expr = None
+    delay: Expr = None
+    initial: Expr = None
+
+
+@dataclass(frozen=True)
+class SampleHold(Element):
+    """A discrete controller's view: the input sampled every `period`, held in between."""
+    input: Expr = None
+    period: Expr = None
+    first: Expr = None
+
+
+@dataclass(frozen=True)
+class Rolling(Element):
+    """The max or min of the input over the last `window` time units."""
+    op: str = "max"
+    input: Expr = None
+    window: Expr = None
+
+
+@dataclass(frozen=True)
+class DelayInfo:
+    """Where a stateful function was expanded: for loop analysis and diagrams."""
+    host: str                        # the element whose equation used the function
+    kind: str                        # delay1, delay3, delayn, delay_fixed, smooth, ...
+    order: int | None                # exponential order; None for pipelines and samplers
+    time: Expr                       # the delay / averaging / sampling time
+    input: Expr
+    internals: tuple[str, ...]       # ids of the elements created for it
+    output: str                      # the id whose value the host reads
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named set of parameter overrides that ships with a model."""
+    name: str
+    params: tuple[tuple[str, float], ...] = ()
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class NamedLoop:
+    """A loop name attached by the variables the loop must contain."""
+    name: str
+    variables: tuple[str, ...] = field(default_factory=tuple)
+
+
+STATEFUL_KINDS = (Stock, DelayLine)     # elements whose value at a step is known beforehand

@@ -1,0 +1,59 @@
+"""One exception tree for sdmodels.
+
+Every message says what went wrong, where (model, element, line), and how to fix it.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class SDModelsError(Exception):
+    """Base class of every error sdmodels raises on purpose."""
+
+
+class ModelError(SDModelsError):
+    """A model is malformed; raised by `build` before anything runs."""
+
+
+class UnknownNameError(ModelError, KeyError):
+    """An equation or option refers to a name the model does not define."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0] if self.args else ""
+
+
+class DuplicateNameError(ModelError):
+    """Two elements share one name."""
+
+
+class AlgebraicLoopError(ModelError):
+    """Auxiliaries depend on each other in a cycle with no stock to break it."""
+
+
+class DimensionError(ModelError):
+    """Array dimensions do not line up."""
+
+
+class EquationSyntaxError(ModelError):
+    """Equation text could not be parsed."""
+
+
+class SimulationError(SDModelsError):
+    """A run produced a non-finite value or could not be carried out."""
+
+
+class ImportModelError(SDModelsError):
+    """A model file (Vensim, XMILE) could not be imported."""
+
+
+class ModelWarning(UserWarning):
+    """A model builds but is likely to give misleading results (e.g. dt too coarse)."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """Return ' Did you mean 'X'?' for the closest candidate, or ''."""
+    candidates = list(candidates)
+    lowered = {c.lower(): c for c in candidates}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" Did you mean '{lowered[close[0]]}'?" if close else ""

@@ -1,0 +1,309 @@
+"""Expression trees: the only form an equation takes inside sdmodels.
+
+Nodes are small frozen dataclasses. Operator overloading on them builds trees in the
+Python DSL; `sdmodels.parse.parse_equation` builds the same trees from equation text.
+Nothing here is ever turned into text and `eval`-ed.
+
+>>> from sdmodels.expr import Ref
+>>> x = Ref("Teacup Temperature")
+>>> (x - 70) / 10
+Binary(op='/', left=Binary(op='-', left=Ref(name='Teacup Temperature'), right=Const(value=70.0)), right=Const(value=10.0))
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Callable, Iterator, Union
+
+Number = Union[int, float]
+
+
+class Expr:
+    """Base of every expression node; arithmetic on it builds bigger trees."""
+
+    __slots__ = ()
+
+    # arithmetic -----------------------------------------------------------
+    def __add__(self, other): return Binary("+", self, as_expr(other))
+    def __radd__(self, other): return Binary("+", as_expr(other), self)
+    def __sub__(self, other): return Binary("-", self, as_expr(other))
+    def __rsub__(self, other): return Binary("-", as_expr(other), self)
+    def __mul__(self, other): return Binary("*", self, as_expr(other))
+    def __rmul__(self, other): return Binary("*", as_expr(other), self)
+    def __truediv__(self, other): return Binary("/", self, as_expr(other))
+    def __rtruediv__(self, other): return Binary("/", as_expr(other), self)
+    def __pow__(self, other): return Binary("^", self, as_expr(other))
+    def __rpow__(self, other): return Binary("^", as_expr(other), self)
+    def __mod__(self, other): return Call("modulo", (self, as_expr(other)))
+    def __neg__(self): return Unary("-", self)
+    def __pos__(self): return self
+    def __abs__(self): return Call("abs", (self,))
+    def __round__(self, ndigits=None): return Call("round", (self,))
+    def __floor__(self): return Call("floor", (self,))
+    def __ceil__(self): return Call("ceil", (self,))
+
+    # comparisons (== stays structural equality; use .eq / .ne) ------------
+    def __lt__(self, other): return Binary("<", self, as_expr(other))
+    def __le__(self, other): return Binary("<=", self, as_expr(other))
+    def __gt__(self, other): return Binary(">", self, as_expr(other))
+    def __ge__(self, other): return Binary(">=", self, as_expr(other))
+    def eq(self, other) -> "Binary": return Binary("=", self, as_expr(other))
+    def ne(self, other) -> "Binary": return Binary("<>", self, as_expr(other))
+    def __and__(self, other): return Binary("and", self, as_expr(other))
+    def __or__(self, other): return Binary("or", self, as_expr(other))
+    def __invert__(self): return Unary("not", self)
+
+    def __bool__(self):
+        raise TypeError(
+            "an sdmodels expression has no truth value while the model is being built; "
+            "use if_then_else(cond, a, b), minimum(a, b) or maximum(a, b) instead of "
+            "Python's if/min/max")
+
+    def __getitem__(self, elements) -> "Index":
+        if not isinstance(elements, tuple):
+            elements = (elements,)
+        return Index(self, tuple(str(e) for e in elements))
+
+    def children(self) -> tuple["Expr", ...]:
+        """The direct sub-expressions of this node."""
+        return tuple(getattr(self, f.name) for f in fields(self)
+                     if isinstance(getattr(self, f.name), Expr)) + tuple(
+            a for f in fields(self) if isinstance(getattr(self, f.name), tuple)
+            for a in getattr(self, f.name) if isinstance(a, Expr))
+
+
+@dataclass(frozen=True)
+class Const(Expr):
+    value: float
+
+
+@dataclass(frozen=True)
+class Ref(Expr):
+    """A reference to a model element by name (display name or canonical id)."""
+    name: str
+
+
+@dataclass(frozen=True)
+class Index(Expr):
+    """Pick elements of an arrayed reference: ``Memory["pod3"]``."""
+    target: Expr
+    elements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Unary(Expr):
+    op: str          # '-' or 'not'
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Binary(Expr):
+    op: str          # + - * / ^ < <= > >= = <> and or
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    """A pure built-in function (see FUNCTIONS)."""
+    fn: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class LookupCall(Expr):
+    """Evaluate a graphical function (lookup element) at ``arg``."""
+    table: str
+    arg: Expr
+
+
+@dataclass(frozen=True)
+class Stateful(Expr):
+    """A function with memory (delays, smooths, samplers); `build` expands it."""
+    fn: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Reduce(Expr):
+    """Reduce an arrayed expression over one dimension: sum, prod, min, max, mean."""
+    op: str
+    operand: Expr
+    dim: str
+
+
+@dataclass(frozen=True)
+class Time(Expr):
+    """The simulation clock."""
+
+
+@dataclass(frozen=True)
+class TimeStep(Expr):
+    """The integration step dt."""
+
+
+def as_expr(value) -> Expr:
+    """Wrap numbers as `Const`; pass expressions through; reject anything else."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, bool):
+        return Const(1.0 if value else 0.0)
+    if isinstance(value, (int, float)) or hasattr(value, "__float__"):
+        return Const(float(value))
+    if isinstance(value, str):
+        from sdmodels.parse import parse_equation
+        return parse_equation(value)
+    raise TypeError(f"cannot use {type(value).__name__} {value!r} in an equation; "
+                    "give a number, an element handle, or equation text")
+
+
+# ---------------------------------------------------------------------------
+# The catalog of pure built-ins: name -> (min args, max args). Aliases map the
+# spellings of Vensim / XMILE / the DSL onto one name.
+FUNCTIONS: dict[str, tuple[int, int]] = {
+    "abs": (1, 1), "exp": (1, 1), "ln": (1, 1), "log": (1, 2), "log10": (1, 1),
+    "sqrt": (1, 1), "floor": (1, 1), "ceil": (1, 1), "round": (1, 1), "integer": (1, 1),
+    "sin": (1, 1), "cos": (1, 1), "tan": (1, 1), "arctan": (1, 1),
+    "modulo": (2, 2), "min": (2, 2), "max": (2, 2), "if_then_else": (3, 3),
+    "step": (2, 2), "pulse": (2, 2), "pulse_train": (4, 4), "ramp": (2, 3),
+    "xidz": (3, 3), "zidz": (2, 2),
+    "random_uniform": (2, 3), "random_normal": (2, 5), "random_exponential": (1, 2),
+}
+STATEFUL: dict[str, tuple[int, int]] = {
+    "delay1": (2, 3), "delay3": (2, 3), "delayn": (3, 4), "delay_fixed": (2, 3),
+    "smooth": (2, 3), "smooth3": (2, 3), "smoothn": (3, 4), "trend": (2, 3),
+    "sample_hold": (2, 3), "rolling_max": (2, 2), "rolling_min": (2, 2),
+}
+REDUCTIONS = ("sum", "prod", "min", "max", "mean")
+ALIASES = {
+    "if then else": "if_then_else", "minimum": "min", "maximum": "max", "mod": "modulo",
+    "delay fixed": "delay_fixed", "pulse train": "pulse_train", "random uniform": "random_uniform",
+    "random normal": "random_normal", "random exponential": "random_exponential",
+    "delay": "delay1", "delay1i": "delay1", "delay3i": "delay3", "smoothi": "smooth",
+    "smooth3i": "smooth3", "delay n": "delayn", "smooth n": "smoothn", "int": "integer",
+    "safediv": "xidz", "sample and hold": "sample_hold",
+}
+
+
+def canonical_function(name: str) -> str:
+    """Map a function spelling ('IF THEN ELSE', 'Delay Fixed') to its catalog name."""
+    key = " ".join(name.replace("_", " ").lower().split())
+    key = ALIASES.get(key, key)
+    return key.replace(" ", "_")
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """Yield every node of the tree, parents before children."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(node.children()))
+
+
+def transform(expr: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
+    """Rebuild a tree bottom-up; ``fn(node)`` may return a replacement or None to keep it."""
+    kids = {}
+    for f in fields(expr):
+        value = getattr(expr, f.name)
+        if isinstance(value, Expr):
+            kids[f.name] = transform(value, fn)
+        elif isinstance(value, tuple) and any(isinstance(a, Expr) for a in value):
+            kids[f.name] = tuple(transform(a, fn) if isinstance(a, Expr) else a for a in value)
+    node = type(expr)(**{f.name: kids.get(f.name, getattr(expr, f.name)) for f in fields(expr)}) \
+        if kids else expr
+    out = fn(node)
+    return node if out is None else out
+
+
+def references(expr: Expr) -> set[str]:
+    """Names of all elements an expression refers to (lookup tables included)."""
+    names = set()
+    for node in walk(expr):
+        if isinstance(node, Ref):
+            names.add(node.name)
+        elif isinstance(node, LookupCall):
+            names.add(node.table)
+    return names
+
+
+def constant_value(expr: Expr) -> float | None:
+    """The value of an expression made only of numbers, or None."""
+    if isinstance(expr, Const):
+        return expr.value
+    if isinstance(expr, Unary) and expr.op == "-":
+        v = constant_value(expr.operand)
+        return None if v is None else -v
+    if isinstance(expr, Binary) and expr.op in "+-*/^":
+        a, b = constant_value(expr.left), constant_value(expr.right)
+        if a is None or b is None:
+            return None
+        try:
+            return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else math.nan,
+                    "^": a ** b}[expr.op]
+        except (OverflowError, ZeroDivisionError, ValueError):
+            return None
+    return None
+
+
+# ---------------------------------------------------------------------------
+# DSL helpers: functions a modeller calls on handles.
+def _call(fn):
+    def make(*args) -> Expr:
+        return Call(fn, tuple(as_expr(a) for a in args))
+    make.__name__ = fn
+    make.__doc__ = f"Built-in `{fn}` as an expression node."
+    return make
+
+
+def _stateful(fn):
+    def make(*args) -> Expr:
+        return Stateful(fn, tuple(as_expr(a) for a in args))
+    make.__name__ = fn
+    return make
+
+
+exp, ln, sqrt = _call("exp"), _call("ln"), _call("sqrt")
+minimum, maximum, modulo = _call("min"), _call("max"), _call("modulo")
+if_then_else, step, pulse, pulse_train, ramp = (
+    _call("if_then_else"), _call("step"), _call("pulse"), _call("pulse_train"), _call("ramp"))
+xidz, zidz = _call("xidz"), _call("zidz")
+random_uniform, random_normal, random_exponential = (
+    _call("random_uniform"), _call("random_normal"), _call("random_exponential"))
+
+delay1 = _stateful("delay1")
+delay1.__doc__ = "DELAY1(input, delay time[, initial]): first-order material delay."
+delay3 = _stateful("delay3")
+delay3.__doc__ = "DELAY3(input, delay time[, initial]): third-order (Erlang-3) material delay."
+delayn = _stateful("delayn")
+delayn.__doc__ = "DELAYN(input, delay time, order[, initial]): order-n material delay."
+delay_fixed = _stateful("delay_fixed")
+delay_fixed.__doc__ = "DELAY FIXED(input, delay time[, initial]): pipeline; replays input intact."
+smooth = _stateful("smooth")
+smooth.__doc__ = "SMOOTH(input, averaging time[, initial]): first-order exponential smoothing."
+smooth3 = _stateful("smooth3")
+smooth3.__doc__ = "SMOOTH3(input, averaging time[, initial]): third-order smoothing."
+smoothn = _stateful("smoothn")
+smoothn.__doc__ = "SMOOTHN(input, averaging time, order[, initial])."
+trend = _stateful("trend")
+trend.__doc__ = "TREND(input, averaging time[, initial trend]): fractional rate of change."
+sample_hold = _stateful("sample_hold")
+sample_hold.__doc__ = ("sample_hold(input, period[, first sample time]): the input sampled every "
+                       "`period` and held in between, as a controller with a sync loop.")
+rolling_max = _stateful("rolling_max")
+rolling_max.__doc__ = "rolling_max(input, window): the largest input over the last `window`."
+rolling_min = _stateful("rolling_min")
+rolling_min.__doc__ = "rolling_min(input, window): the smallest input over the last `window`."
+
+
+def _reduce(op):
+    def make(operand, dim) -> Expr:
+        name = dim.name if hasattr(dim, "name") else str(dim)
+        return Reduce(op, as_expr(operand), name)
+    make.__name__ = f"{op}_over"
+    make.__doc__ = f"{op} of an arrayed expression over one dimension."
+    return make
+
+
+sum_over, prod_over, min_over, max_over, mean_over = (
+    _reduce("sum"), _reduce("prod"), _reduce("min"), _reduce("max"), _reduce("mean"))

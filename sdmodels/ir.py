@@ -1,0 +1,530 @@
+"""build(model) -> ModelIR: resolved names, expanded stateful functions, validated structure.
+
+>>> from sdmodels import Model
+>>> m = Model("decay", stop=10)
+>>> s = m.stock("Amount", initial=100)
+>>> _ = m.flow("Outflow", s / m.constant("Lifetime", 5), out_of=s)
+>>> ir = build(m)
+>>> ir.eval_order
+('outflow',)
+>>> sorted(ir.graph.edges)
+[('amount', 'outflow'), ('lifetime', 'outflow'), ('outflow', 'amount')]
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Mapping
+
+import networkx as nx
+
+from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element, Flow, Lookup,
+                               NamedLoop, PerElement, Rolling, SampleHold, Scenario, Stock,
+                               canonical)
+from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
+                             UnknownNameError, did_you_mean)
+from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
+                           Unary, references, transform, walk)
+from sdmodels.model import Model
+
+_EXPR_FIELDS = ("initial", "equation", "input", "delay", "period", "first", "window")
+# fields read only when a run starts (not every step): they make no same-step dependency
+_INIT_ONLY = {DelayLine: ("delay", "initial"), SampleHold: ("period", "first"),
+              Rolling: ("window",), Stock: ("initial",)}
+
+
+@dataclass(frozen=True)
+class ModelIR:
+    """The validated, immutable form of a model that every later stage reads."""
+    name: str
+    start: float
+    stop: float
+    dt: float
+    saveper: float
+    time_units: str
+    dims: Mapping[str, Dim]
+    variables: Mapping[str, Element]
+    eval_order: tuple[str, ...]       # computed every step, in this order
+    init_order: tuple[str, ...]       # computed once at the start, in this order
+    graph: nx.DiGraph = field(compare=False, repr=False)
+    delays: tuple[DelayInfo, ...] = ()
+    loop_names: tuple[NamedLoop, ...] = ()
+    scenarios: Mapping[str, Scenario] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    doc: str = ""
+
+    def id_of(self, name: str, role: str = "name") -> str:
+        """The canonical id for a display name or id; UnknownNameError with a suggestion."""
+        key = canonical(name)
+        if key in self.variables:
+            return key
+        shown = [v.display for v in self.variables.values() if not v.internal]
+        raise UnknownNameError(f"{role} '{name}' is not defined in model '{self.name}'."
+                               f"{did_you_mean(name, shown)}")
+
+    def display(self, var_id: str) -> str:
+        return self.variables[var_id].display
+
+    def of_kind(self, kind) -> list[Element]:
+        """Variables of one element class, in definition order."""
+        return [v for v in self.variables.values() if isinstance(v, kind)]
+
+    @property
+    def structure_key(self) -> str:
+        """A hash of everything that shapes compiled code (not parameter values)."""
+        h = hashlib.sha256()
+        for v in self.variables.values():
+            fields_ = {k: getattr(v, k) for k in v.__dataclass_fields__
+                       if k not in ("values", "doc", "units", "display")}
+            h.update(repr((type(v).__name__, sorted(fields_.items(), key=lambda kv: kv[0]))).encode())
+        h.update(repr((self.eval_order, self.init_order, sorted(
+            (d.name, d.elements) for d in self.dims.values()))).encode())
+        return h.hexdigest()[:20]
+
+
+def build(model: Model) -> ModelIR:
+    """Validate `model` and return its IR; raises one clear ModelError per problem."""
+    if isinstance(model, ModelIR):
+        return model
+    if not isinstance(model, Model):
+        raise TypeError(f"build() takes a Model, got {type(model).__name__}")
+    if not model.elements:
+        raise ModelError(f"model '{model.name}' has no elements; add stocks, flows or auxiliaries")
+    elements = _resolve(model)
+    elements, delays = _expand_stateful(model, elements)
+    elements = _attach_flows(model, elements)
+    _check_values(model, elements)
+    _check_dims(model, elements)
+    graph = _dependency_graph(elements)
+    eval_order = _order(model, elements, graph, initial=False)
+    init_order = _order(model, elements, graph, initial=True)
+    notes = _time_warnings(model, elements, delays)
+    for note in notes:
+        warnings.warn(note, ModelWarning, stacklevel=2)
+    return ModelIR(
+        name=model.name, start=model.start, stop=model.stop, dt=model.dt, saveper=model.saveper,
+        time_units=model.time_units, dims=MappingProxyType(dict(model.dims)),
+        variables=MappingProxyType(elements), eval_order=eval_order, init_order=init_order,
+        graph=graph, delays=tuple(delays),
+        loop_names=tuple(NamedLoop(n.name, tuple(canonical(v) for v in n.variables))
+                         for n in model.loop_names),
+        scenarios=MappingProxyType(dict(model.scenarios)), warnings=tuple(notes), doc=model.doc)
+
+
+# --------------------------------------------------------------------------- resolution
+def _kind(element: Element) -> str:
+    return type(element).__name__.lower().replace("aux", "auxiliary")
+
+
+def expressions(element: Element) -> list[tuple[str, Expr]]:
+    """All (field, expression) pairs an element holds, per-element equations flattened."""
+    out = []
+    for key in _EXPR_FIELDS:
+        value = getattr(element, key, None)
+        if isinstance(value, Expr):
+            out.append((key, value))
+        elif isinstance(value, PerElement):
+            out.extend((key, e) for _, e in value.items)
+    return out
+
+
+def map_expressions(element: Element, fn) -> Element:
+    """A copy of `element` with `fn(field, expr)` applied to each expression it holds."""
+    changes = {}
+    for key in _EXPR_FIELDS:
+        value = getattr(element, key, None)
+        if isinstance(value, Expr):
+            changes[key] = fn(key, value)
+        elif isinstance(value, PerElement):
+            changes[key] = PerElement(tuple((k, fn(key, e)) for k, e in value.items))
+    return replace(element, **changes) if changes else element
+
+
+def _resolve(model: Model) -> dict[str, Element]:
+    elements = dict(model.elements)
+    shown = [e.display for e in elements.values()]
+
+    def lookup(name: str, user: Element) -> Element:
+        key = canonical(name)
+        if key not in elements:
+            raise UnknownNameError(
+                f"{_kind(user)} '{user.display}' uses '{name}', which is not defined in model "
+                f"'{model.name}'.{did_you_mean(name, shown)}")
+        return elements[key]
+
+    def resolve(element: Element):
+        def fix(node: Expr):
+            if isinstance(node, Ref):
+                target = lookup(node.name, element)
+                if isinstance(target, Lookup):
+                    raise ModelError(f"{_kind(element)} '{element.display}' uses lookup "
+                                     f"'{target.display}' without an argument; write "
+                                     f"{target.display}(x)")
+                return Ref(target.id)
+            if isinstance(node, LookupCall):
+                target = lookup(node.table, element)
+                if not isinstance(target, Lookup):
+                    raise ModelError(f"{_kind(element)} '{element.display}' calls "
+                                     f"'{target.display}' like a function, but it is a "
+                                     f"{_kind(target)}, not a lookup")
+                return LookupCall(target.id, node.arg)
+            return None
+        return map_expressions(element, lambda _key, expr: transform(expr, fix))
+
+    return {eid: resolve(e) for eid, e in elements.items()}
+
+
+def _attach_flows(model: Model, elements: dict[str, Element]) -> dict[str, Element]:
+    inflows: dict[str, list[str]] = {}
+    outflows: dict[str, list[str]] = {}
+    for flow in (e for e in elements.values() if isinstance(e, Flow)):
+        for attr, table, verb in (("into", inflows, "fills"), ("out_of", outflows, "drains")):
+            name = getattr(flow, attr)
+            if name is None:
+                continue
+            target = elements.get(canonical(name))
+            if target is None:
+                raise UnknownNameError(
+                    f"flow '{flow.display}' {verb} '{name}', which is not defined in model "
+                    f"'{model.name}'.{did_you_mean(name, [e.display for e in elements.values()])}")
+            if not isinstance(target, Stock):
+                raise ModelError(f"flow '{flow.display}' {verb} '{target.display}', which is "
+                                 f"a {_kind(target)}, not a stock; attach flows to stocks only")
+            if target.dims != flow.dims and flow.dims:
+                raise DimensionError(f"flow '{flow.display}' has dimensions {flow.dims} but "
+                                     f"stock '{target.display}' has {target.dims}")
+            table.setdefault(target.id, []).append(flow.id)
+    return {eid: replace(e, inflows=tuple(inflows.get(eid, ())), outflows=tuple(outflows.get(eid, ())))
+            if isinstance(e, Stock) else e for eid, e in elements.items()}
+
+
+# --------------------------------------------------------------------------- statefuls
+def static_value(expr: Expr, elements: Mapping[str, Element]) -> float | None:
+    """The value of an expression of numbers and scalar constants, or None if it varies."""
+    if isinstance(expr, Const):
+        return expr.value
+    if isinstance(expr, Ref):
+        e = elements.get(expr.name)
+        return e.values[0] if isinstance(e, Constant) and len(e.values) == 1 else None
+    if isinstance(expr, Unary) and expr.op == "-":
+        v = static_value(expr.operand, elements)
+        return None if v is None else -v
+    if isinstance(expr, Binary) and expr.op in ("+", "-", "*", "/"):
+        a, b = static_value(expr.left, elements), static_value(expr.right, elements)
+        if a is None or b is None or (expr.op == "/" and b == 0):
+            return None
+        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0}[expr.op]
+    return None
+
+
+class _Expander:
+    """Turns each Stateful node into internal stocks, flows or discrete elements."""
+
+    def __init__(self, model: Model, elements: dict[str, Element]):
+        self.model, self.elements = model, elements
+        self.new: dict[str, Element] = {}
+        self.delays: list[DelayInfo] = []
+        self.count: dict[str, int] = {}
+
+    def expand(self, host: Element, expr: Expr) -> Expr:
+        return transform(expr, lambda node: self._one(host, node) if isinstance(node, Stateful) else None)
+
+    def _one(self, host: Element, node: Stateful) -> Expr:
+        n = self.count[host.id] = self.count.get(host.id, 0) + 1
+        base = f"{host.id}~{node.fn}{n if n > 1 else ''}"
+        dims = expr_dims(node, {**self.elements, **self.new}, self.model.dims, host)
+        args = list(node.args)
+        common = dict(dims=dims, module=host.module, origin=host.id)
+
+        def label(what: str) -> str:
+            return f"{host.display} ({node.fn}{f' #{n}' if n > 1 else ''} {what})"
+
+        def add(element: Element) -> str:
+            self.new[element.id] = element
+            return element.id
+
+        fn = node.fn
+        if fn in ("delay_fixed", "sample_hold", "rolling_max", "rolling_min"):
+            if fn == "delay_fixed":
+                el = DelayLine(id=base, display=label("pipeline"), input=args[0], delay=args[1],
+                               initial=args[2] if len(args) > 2 else None, **common)
+            elif fn == "sample_hold":
+                el = SampleHold(id=base, display=label("held value"), input=args[0], period=args[1],
+                                first=args[2] if len(args) > 2 else None, **common)
+            else:
+                el = Rolling(id=base, display=label("window"), op=fn[-3:], input=args[0],
+                             window=args[1], **common)
+            out = add(el)
+            self.delays.append(DelayInfo(host.id, fn, None, args[1], args[0], (out,), out))
+            return Ref(out)
+
+        if fn == "trend":
+            x, avg_time = args[0], args[1]
+            init_trend = args[2] if len(args) > 2 else Const(0.0)
+            average = self._one(host, Stateful("smooth", (x, avg_time, x / (1 + init_trend * avg_time))))
+            return Call("zidz", (x - average, average * avg_time))
+
+        if fn in ("delay1", "delay3", "delayn"):
+            x, time = args[0], args[1]
+            order = {"delay1": 1, "delay3": 3}.get(fn) or self._order(host, args[2])
+            init = args[3 if fn == "delayn" else 2] if len(args) > (3 if fn == "delayn" else 2) else x
+            stage_time = time / order if order > 1 else time
+            ids, upstream = [], add(Flow(id=f"{base}.in", display=label("inflow"), equation=x,
+                                         into=f"{base}.s1", **common))
+            ids.append(upstream)
+            for k in range(1, order + 1):
+                stock = add(Stock(id=f"{base}.s{k}", display=label(f"stage {k} of {order}"),
+                                  initial=init * stage_time, **common))
+                out = add(Flow(id=f"{base}.out{k}", display=label(f"outflow {k} of {order}"),
+                               equation=Ref(stock) / stage_time, out_of=stock,
+                               into=f"{base}.s{k + 1}" if k < order else None, **common))
+                ids += [stock, out]
+            self.delays.append(DelayInfo(host.id, fn, order, time, x, tuple(ids), ids[-1]))
+            return Ref(ids[-1])
+
+        if fn in ("smooth", "smooth3", "smoothn"):
+            x, time = args[0], args[1]
+            order = {"smooth": 1, "smooth3": 3}.get(fn) or self._order(host, args[2])
+            init_pos = 3 if fn == "smoothn" else 2
+            init = args[init_pos] if len(args) > init_pos else x
+            stage_time = time / order if order > 1 else time
+            ids, upstream = [], x
+            for k in range(1, order + 1):
+                stock = add(Stock(id=f"{base}.s{k}", display=label(f"stage {k} of {order}"),
+                                  initial=init, **common))
+                flow = add(Flow(id=f"{base}.adj{k}", display=label(f"adjustment {k} of {order}"),
+                                equation=(upstream - Ref(stock)) / stage_time, into=stock, **common))
+                ids += [stock, flow]
+                upstream = Ref(stock)
+            self.delays.append(DelayInfo(host.id, fn, order, time, x, tuple(ids), ids[-2]))
+            return Ref(ids[-2])
+        raise ModelError(f"unknown stateful function {fn!r} in '{host.display}'")
+
+    def _order(self, host: Element, expr: Expr) -> int:
+        value = static_value(expr, self.elements)
+        if value is None or value < 1 or value != int(value):
+            raise ModelError(f"'{host.display}': the order of a delay or smooth must be a "
+                             f"positive whole number known before the run, got {expr}")
+        return int(value)
+
+
+def _expand_stateful(model: Model, elements: dict[str, Element]):
+    expander = _Expander(model, elements)
+    out = {}
+    for eid, element in elements.items():
+        if isinstance(element, Stock) and any(
+                isinstance(n, Stateful) for _, e in expressions(element) for n in walk(e)):
+            raise ModelError(f"stock '{element.display}': its initial value uses a delay or "
+                             "smooth; compute that in an auxiliary instead")
+        if isinstance(element.__dict__.get("equation"), PerElement):
+            items = []
+            for key, expr in element.equation.items:
+                local = localize(expr, dict(zip(element.dims, key)), elements, model.dims)
+                items.append((key, expander.expand(element, local)
+                              if any(isinstance(n, Stateful) for n in walk(expr)) else expr))
+            out[eid] = replace(element, equation=PerElement(tuple(items)))
+        else:
+            out[eid] = map_expressions(element, lambda _k, e, el=element: expander.expand(el, e))
+    out.update(expander.new)
+    return out, expander.delays
+
+
+def localize(expr: Expr, binding: Mapping[str, str], elements, dims) -> Expr:
+    """Pin the dimensions in `binding` on every arrayed reference: x -> x[pod3]."""
+    def fix(node):
+        if isinstance(node, Ref) and node.name in elements:
+            own = elements[node.name].dims
+            if own and any(d in binding for d in own):
+                return Index(node, tuple(binding.get(d, d) for d in own))
+        return None
+    return transform(expr, fix)
+
+
+# --------------------------------------------------------------------------- dimensions
+def index_binding(target_dims: tuple[str, ...], subscripts: tuple[str, ...], dims, where: str
+                  ) -> dict[str, str | None]:
+    """Map each dimension of an indexed reference to a fixed element, or None to keep it."""
+    binding: dict[str, str | None] = {}
+    if len(subscripts) == len(target_dims):
+        pairs = zip(target_dims, subscripts)
+    else:
+        pairs = []
+        for s in subscripts:
+            owner = [d for d in target_dims if s == d or s in dims[d].elements]
+            if len(owner) != 1:
+                raise DimensionError(f"{where}: subscript '{s}' matches no single dimension of "
+                                     f"{target_dims}")
+            pairs.append((owner[0], s))
+    for d, s in pairs:
+        if s == d:
+            binding[d] = None
+        elif s in dims[d].elements:
+            binding[d] = s
+        else:
+            raise DimensionError(f"{where}: '{s}' is not an element of dimension '{d}' "
+                                 f"{dims[d].elements}{did_you_mean(s, dims[d].elements)}")
+    return binding
+
+
+def expr_dims(expr: Expr, elements: Mapping[str, Element], dims, host: Element) -> tuple[str, ...]:
+    """The dimensions an expression varies over (union of its references', in order)."""
+    where = f"{_kind(host)} '{host.display}'"
+    if isinstance(expr, Ref):
+        return elements[expr.name].dims if expr.name in elements else ()
+    if isinstance(expr, Index):
+        inner = expr_dims(expr.target, elements, dims, host)
+        binding = index_binding(inner, expr.elements, dims, where)
+        return tuple(d for d in inner if binding.get(d) is None)
+    if isinstance(expr, Reduce):
+        inner = expr_dims(expr.operand, elements, dims, host)
+        if expr.dim not in inner:
+            raise DimensionError(f"{where}: {expr.op} over '{expr.dim}', but the expression "
+                                 f"varies only over {inner or 'no dimension'}")
+        return tuple(d for d in inner if d != expr.dim)
+    out: list[str] = []
+    for child in expr.children():
+        for d in expr_dims(child, elements, dims, host):
+            if d not in out:
+                out.append(d)
+    return tuple(out)
+
+
+def _check_dims(model: Model, elements: dict[str, Element]) -> None:
+    for element in elements.values():
+        if isinstance(element, PerElement):
+            continue
+        for key in _EXPR_FIELDS:
+            value = getattr(element, key, None)
+            if isinstance(value, PerElement):
+                _check_per_element(model, element, value)
+                pairs = [(k, e) for k, e in value.items]
+            elif isinstance(value, Expr):
+                pairs = [(None, value)]
+            else:
+                continue
+            for k, expr in pairs:
+                used = expr_dims(expr, elements, model.dims, element)
+                allowed = element.dims if k is None else ()
+                extra = [d for d in used if d not in allowed and not (
+                    k is not None and d in element.dims)]
+                if extra:
+                    raise DimensionError(
+                        f"{_kind(element)} '{element.display}' has dimensions "
+                        f"{element.dims or '()'} but its {key} varies over {tuple(extra)}; add "
+                        f"{', '.join(extra)} to its dims or reduce with sum_over/max_over(...)")
+
+
+def _check_per_element(model: Model, element: Element, value: PerElement) -> None:
+    import itertools
+    wanted = set(itertools.product(*(model.dims[d].elements for d in element.dims)))
+    given = [k for k, _ in value.items]
+    for k in given:
+        if k not in wanted:
+            raise DimensionError(f"'{element.display}': equation for element {k} does not match "
+                                 f"its dimensions {element.dims}")
+    missing = sorted(wanted - set(given))
+    if missing:
+        raise DimensionError(f"'{element.display}' has no equation for elements {missing[:5]}"
+                             f"{' ...' if len(missing) > 5 else ''}")
+
+
+# --------------------------------------------------------------------------- values
+def _check_values(model: Model, elements: dict[str, Element]) -> None:
+    for e in elements.values():
+        if isinstance(e, Constant):
+            bad = [v for v in e.values if not math.isfinite(v)]
+            if bad:
+                raise ModelError(f"constant '{e.display}' in model '{model.name}' is {bad[0]}; "
+                                 "constants must be finite numbers")
+        elif isinstance(e, Lookup):
+            if len(e.xs) != len(e.ys) or not e.xs:
+                raise ModelError(f"lookup '{e.display}' needs as many y values as x values "
+                                 f"(got {len(e.xs)} x and {len(e.ys)} y), at least one each")
+            for a, b in zip(e.xs, e.xs[1:]):
+                if not b > a:
+                    raise ModelError(f"lookup '{e.display}' has x values out of order ({a} then "
+                                     f"{b}); sort the points by x, each x once")
+            if not all(math.isfinite(v) for v in e.xs + e.ys):
+                raise ModelError(f"lookup '{e.display}' has a non-finite point")
+
+
+# --------------------------------------------------------------------------- graph
+def _dependency_graph(elements: dict[str, Element]) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    for e in elements.values():
+        graph.add_node(e.id, kind=type(e).__name__, display=e.display, module=e.module,
+                       internal=e.internal)
+    for e in elements.values():
+        init_only = _INIT_ONLY.get(type(e), ())
+        for key, expr in expressions(e):
+            for ref in sorted(references(expr)):
+                data = graph.get_edge_data(ref, e.id)
+                instant = key not in init_only
+                if data is None:
+                    graph.add_edge(ref, e.id, instant=instant, initial=not instant)
+                else:
+                    data["instant"] |= instant
+                    data["initial"] |= not instant
+        if isinstance(e, Stock):
+            for f in e.inflows:
+                graph.add_edge(f, e.id, instant=False, initial=False, flow=+1)
+            for f in e.outflows:
+                graph.add_edge(f, e.id, instant=False, initial=False, flow=-1)
+    return graph
+
+
+def _order(model: Model, elements: dict[str, Element], graph: nx.DiGraph, *, initial: bool
+           ) -> tuple[str, ...]:
+    """Evaluation order: every step (instant links) or once at the start (all but flows)."""
+    skip = (Constant, Lookup) if initial else (Constant, Lookup, Stock, DelayLine)
+    nodes = [eid for eid, e in elements.items() if not isinstance(e, skip)]
+    position = {eid: i for i, eid in enumerate(elements)}
+    sub = nx.DiGraph()
+    sub.add_nodes_from(nodes)
+    for u, v, data in graph.edges(data=True):
+        if u in sub and v in sub and "flow" not in data:
+            if initial:
+                # a stock's or pipeline's start value comes from its initial field only
+                if isinstance(elements[v], (Stock, DelayLine)) and not data["initial"] and not (
+                        isinstance(elements[v], DelayLine) and elements[v].initial is None):
+                    continue
+                sub.add_edge(u, v)
+            elif data["instant"]:
+                sub.add_edge(u, v)
+    try:
+        return tuple(nx.lexicographical_topological_sort(sub, key=position.__getitem__))
+    except nx.NetworkXUnfeasible:
+        cycle = [u for u, _ in nx.find_cycle(sub)]
+        names = " -> ".join(elements[c].display for c in cycle + cycle[:1])
+        if initial:
+            raise AlgebraicLoopError(
+                f"model '{model.name}': initial values depend on each other in a cycle: {names}. "
+                "Give one of the stocks a numeric initial value") from None
+        raise AlgebraicLoopError(
+            f"model '{model.name}' has an algebraic loop (a cycle with no stock or delay): "
+            f"{names}. Break it with a stock, a delay or smooth, or by rewriting one equation"
+        ) from None
+
+
+def _time_warnings(model: Model, elements, delays) -> list[str]:
+    notes = []
+    steps = (model.stop - model.start) / model.dt
+    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+        notes.append(f"model '{model.name}': dt={model.dt} does not divide the horizon "
+                     f"{model.start}..{model.stop}; the last step ends past stop")
+    ratio = model.saveper / model.dt
+    if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+        notes.append(f"model '{model.name}': saveper={model.saveper} is not a multiple of "
+                     f"dt={model.dt}; outputs are saved at the nearest step")
+    for d in delays:
+        if d.order is None:
+            continue
+        time = static_value(d.time, elements)
+        if time is not None and time > 0 and model.dt > time / d.order + 1e-12:
+            notes.append(f"'{elements[d.host].display}': dt={model.dt} is coarser than the "
+                         f"{d.kind} stage time {time / d.order:g} (delay time {time:g} / order "
+                         f"{d.order}); results will be inaccurate: use dt <= {time / d.order:g}")
+    return notes

@@ -1,0 +1,258 @@
+"""A small recursive-descent parser: equation text -> expression tree.
+
+Names may contain spaces (Vensim style) or be quoted; function names are matched
+case-insensitively against the catalog in `sdmodels.expr`. Errors point at the column.
+
+>>> parse_equation("(Teacup Temperature - Room Temperature) / Characteristic Time")
+Binary(op='/', left=Binary(op='-', left=Ref(name='Teacup Temperature'), right=Ref(name='Room Temperature')), right=Ref(name='Characteristic Time'))
+>>> parse_equation("IF THEN ELSE(Time > 5, 1, 0)")
+Call(fn='if_then_else', args=(Binary(op='>', left=Time(), right=Const(value=5.0)), Const(value=1.0), Const(value=0.0)))
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sdmodels.errors import EquationSyntaxError
+from sdmodels.expr import (FUNCTIONS, REDUCTIONS, STATEFUL, Binary, Call, Const, Expr, Index,
+                           LookupCall, Reduce, Ref, Stateful, Time, TimeStep, Unary,
+                           canonical_function, transform)
+
+_TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<quoted>"(?:[^"\\]|\\.)*")
+  | (?P<word>[A-Za-z_\u00c0-\uffff][A-Za-z0-9_$'\u00c0-\uffff]*)
+  | (?P<op>:AND:|:OR:|:NOT:|<=|>=|<>|!=|==|&&|\|\||[-+*/^()<>=,\[\]!])
+""", re.VERBOSE)
+_KEYWORDS = {"and": "and", "or": "or", "not": "not", ":and:": "and", ":or:": "or",
+             ":not:": "not", "&&": "and", "||": "or"}
+_COMPARE = {"=": "=", "==": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">",
+            ">=": ">="}
+_REDUCERS = {"sum": "sum", "prod": "prod", "vmin": "min", "vmax": "max", "mean": "mean"}
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str   # number, name, op, end
+    text: str
+    col: int
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    toks, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise _error(text, pos, f"unexpected character {text[pos]!r}")
+        kind = m.lastgroup
+        if kind == "word":
+            # join words separated by single spaces into one name, stopping at keywords
+            word = m.group()
+            if word.lower() in _KEYWORDS:
+                toks.append(_Tok("op", word.lower(), pos))
+            else:
+                end = m.end()
+                while True:
+                    nxt = re.compile(r"[ \t]+([A-Za-z_\u00c0-\uffff][A-Za-z0-9_$'\u00c0-\uffff]*)"
+                                     ).match(text, end)
+                    if not nxt or nxt.group(1).lower() in _KEYWORDS:
+                        break
+                    end = nxt.end()
+                toks.append(_Tok("name", " ".join(text[pos:end].split()), pos))
+                pos = end
+                continue
+        elif kind == "quoted":
+            toks.append(_Tok("name", m.group()[1:-1].replace('\\"', '"'), pos))
+        elif kind == "number":
+            toks.append(_Tok("number", m.group(), pos))
+        elif kind == "op":
+            op = m.group()
+            toks.append(_Tok("op", _KEYWORDS.get(op.lower(), op.lower()), pos))
+        pos = m.end()
+    toks.append(_Tok("end", "", len(text)))
+    return toks
+
+
+def _error(text: str, col: int, why: str) -> EquationSyntaxError:
+    return EquationSyntaxError(f"{why} at column {col + 1} of equation\n  {text}\n  {' ' * col}^")
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text, self.toks, self.i = text, _tokenize(text), 0
+
+    @property
+    def tok(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self, text: str | None = None) -> _Tok:
+        tok = self.tok
+        if text is not None and tok.text != text:
+            found = tok.text or "the end of the equation"
+            raise _error(self.text, tok.col, f"expected {text!r} but found {found!r}")
+        self.i += 1
+        return tok
+
+    def parse(self) -> Expr:
+        if self.tok.kind == "end":
+            raise _error(self.text, 0, "empty equation")
+        expr = self.or_()
+        if self.tok.kind != "end":
+            raise _error(self.text, self.tok.col, f"unexpected {self.tok.text!r}")
+        return expr
+
+    def or_(self) -> Expr:
+        left = self.and_()
+        while self.tok.text == "or":
+            self.take()
+            left = Binary("or", left, self.and_())
+        return left
+
+    def and_(self) -> Expr:
+        left = self.not_()
+        while self.tok.text == "and":
+            self.take()
+            left = Binary("and", left, self.not_())
+        return left
+
+    def not_(self) -> Expr:
+        if self.tok.text == "not":
+            self.take()
+            return Unary("not", self.not_())
+        return self.compare()
+
+    def compare(self) -> Expr:
+        left = self.additive()
+        while self.tok.kind == "op" and self.tok.text in _COMPARE:
+            op = _COMPARE[self.take().text]
+            left = Binary(op, left, self.additive())
+        return left
+
+    def additive(self) -> Expr:
+        left = self.term()
+        while self.tok.text in ("+", "-"):
+            op = self.take().text
+            left = Binary(op, left, self.term())
+        return left
+
+    def term(self) -> Expr:
+        left = self.unary()
+        while self.tok.text in ("*", "/") or (self.tok.kind == "name" and self.tok.text.lower() == "mod"):
+            op = self.take().text
+            right = self.unary()
+            left = Call("modulo", (left, right)) if op.lower() == "mod" else Binary(op, left, right)
+        return left
+
+    def unary(self) -> Expr:
+        if self.tok.text == "-":
+            self.take()
+            operand = self.unary()
+            return Const(-operand.value) if isinstance(operand, Const) else Unary("-", operand)
+        if self.tok.text == "+":
+            self.take()
+            return self.unary()
+        return self.power()
+
+    def power(self) -> Expr:
+        base = self.primary()
+        if self.tok.text == "^":
+            self.take()
+            return Binary("^", base, self.unary())
+        return base
+
+    def primary(self) -> Expr:
+        tok = self.tok
+        if tok.kind == "number":
+            self.take()
+            return Const(float(tok.text))
+        if tok.text == "(":
+            self.take()
+            inner = self.or_()
+            self.take(")")
+            return inner
+        if tok.kind == "name":
+            self.take()
+            if self.tok.text == "(":
+                return self.call(tok)
+            lowered = tok.text.lower()
+            if lowered == "time":
+                return Time()
+            if lowered in ("time step", "dt"):
+                return TimeStep()
+            ref: Expr = Ref(tok.text)
+            if self.tok.text == "[":
+                ref = Index(ref, self.subscripts())
+            return ref
+        found = tok.text or "the end of the equation"
+        raise _error(self.text, tok.col, f"expected a number, a name or '(' but found {found!r}")
+
+    def subscripts(self) -> tuple[str, ...]:
+        self.take("[")
+        elements = []
+        while True:
+            name = self.take()
+            if name.kind not in ("name", "number"):
+                raise _error(self.text, name.col, "expected a subscript element name")
+            text = name.text
+            if self.tok.text == "!":
+                self.take()
+                text += "!"
+            elements.append(text)
+            if self.tok.text == "]":
+                self.take()
+                return tuple(elements)
+            self.take(",")
+
+    def call(self, name_tok: _Tok) -> Expr:
+        self.take("(")
+        args: list[Expr] = []
+        if self.tok.text != ")":
+            args.append(self.or_())
+            while self.tok.text == ",":
+                self.take()
+                args.append(self.or_())
+        self.take(")")
+        fn = canonical_function(name_tok.text)
+        if fn in _REDUCERS and len(args) == 1:
+            return _reduction(_REDUCERS[fn], args[0], self.text, name_tok.col)
+        for catalog, node in ((FUNCTIONS, Call), (STATEFUL, Stateful)):
+            if fn in catalog:
+                lo, hi = catalog[fn]
+                if not lo <= len(args) <= hi:
+                    want = str(lo) if lo == hi else f"{lo} to {hi}"
+                    raise _error(self.text, name_tok.col,
+                                 f"{name_tok.text} takes {want} arguments, got {len(args)}")
+                return node(fn, tuple(args))
+        if len(args) != 1:
+            raise _error(self.text, name_tok.col,
+                         f"unknown function {name_tok.text!r} (a lookup takes one argument)")
+        return LookupCall(name_tok.text, args[0])
+
+
+def _reduction(op: str, arg: Expr, text: str, col: int) -> Expr:
+    """SUM(x[dim!]) -> Reduce('sum', x, dim): the '!' marks the dimension to reduce."""
+    dims: list[str] = []
+
+    def strip_bang(node: Expr):
+        if isinstance(node, Index) and any(e.endswith("!") for e in node.elements):
+            dims.extend(e[:-1] for e in node.elements if e.endswith("!"))
+            rest = tuple(e for e in node.elements if not e.endswith("!"))
+            return Index(node.target, rest) if rest else node.target
+        return None
+
+    stripped = transform(arg, strip_bang)
+    if len(set(dims)) != 1:
+        raise _error(text, col, f"{op.upper()} needs exactly one dimension marked with '!' "
+                                "(for example SUM(Load[pod!]))")
+    return Reduce(op, stripped, dims[0])
+
+
+def parse_equation(text: str) -> Expr:
+    """Parse equation text into an expression tree (never evaluated as Python)."""
+    if not isinstance(text, str):
+        raise TypeError(f"equation text must be a string, not {type(text).__name__}")
+    return _Parser(text).parse()
+
+
+__all__ = ["parse_equation", "REDUCTIONS"]

@@ -1,0 +1,77 @@
+"""Results of a simulation: a (runs, times, variables) array with its labels.
+
+One run reads naturally as a pandas DataFrame indexed by time; many runs as an xarray
+Dataset with dims (run, time) plus the parameter table as coordinates along `run`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sdmodels.errors import UnknownNameError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Results:
+    """What `simulate` returns. ``data[run, time, column]``."""
+    model: str
+    times: np.ndarray
+    data: np.ndarray
+    columns: tuple[str, ...]
+    params: pd.DataFrame            # one row per run: the parameters that were set, and seed
+    time_units: str = "time"
+
+    @property
+    def runs(self) -> int:
+        return self.data.shape[0]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """The (runs, times) series of one column, by display name."""
+        return self.data[:, :, self._column(name)]
+
+    def _column(self, name: str) -> int:
+        try:
+            return self.columns.index(name)
+        except ValueError:
+            lowered = [c.lower() for c in self.columns]
+            if name.lower() in lowered:
+                return lowered.index(name.lower())
+            raise UnknownNameError(f"no output named '{name}' in these results of "
+                                   f"'{self.model}'.{did_you_mean(name, self.columns)}") from None
+
+    def to_pandas(self, run: int = 0) -> pd.DataFrame:
+        """One run as a DataFrame: time index, one column per variable."""
+        frame = pd.DataFrame(self.data[run], index=pd.Index(self.times, name="time"),
+                             columns=list(self.columns))
+        frame.attrs.update(model=self.model, time_units=self.time_units)
+        return frame
+
+    def to_xarray(self):
+        """All runs as an xarray Dataset with dims (run, time); parameters as coordinates.
+
+        A constant that was set per run appears once, as a coordinate along `run`.
+        """
+        import xarray as xr
+        coords = {"run": np.arange(self.runs), "time": self.times}
+        for name in self.params.columns:
+            coords[name] = ("run", self.params[name].to_numpy())
+        ds = xr.Dataset({c: (("run", "time"), self.data[:, :, i])
+                         for i, c in enumerate(self.columns) if c not in coords}, coords=coords)
+        ds.attrs.update(model=self.model, time_units=self.time_units)
+        return ds
+
+    def long(self) -> pd.DataFrame:
+        """Long form: one row per (run, time, variable)."""
+        runs, times, cols = self.data.shape
+        return pd.DataFrame({
+            "run": np.repeat(np.arange(runs), times * cols),
+            "time": np.tile(np.repeat(self.times, cols), runs),
+            "variable": np.tile(np.array(self.columns, dtype=object), runs * times),
+            "value": self.data.reshape(-1),
+        })
+
+    def final(self) -> pd.DataFrame:
+        """The last saved value of every column, one row per run."""
+        return pd.DataFrame(self.data[:, -1, :], columns=list(self.columns))

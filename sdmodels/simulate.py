@@ -1,0 +1,196 @@
+"""simulate / run: integrate a model for one or many parameter sets in one kernel call.
+
+>>> from sdmodels import Model, run
+>>> m = Model("decay", stop=2, dt=0.5)
+>>> s = m.stock("Amount", initial=100)
+>>> _ = m.flow("Outflow", s / m.constant("Lifetime", 1), out_of=s)
+>>> run(m)["Amount"].tolist()
+[100.0, 50.0, 25.0, 12.5, 6.25]
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from sdmodels.compile import Kernel, compile
+from sdmodels.elements import Constant, Element, canonical
+from sdmodels.errors import ModelError, SimulationError, UnknownNameError, did_you_mean
+from sdmodels.results import Results
+
+PARALLEL_MIN_RUNS = 64
+
+
+def _kernel_for(model, method: str) -> Kernel:
+    if isinstance(model, Kernel):
+        if model.method != method:
+            return compile(model.ir, method=method)
+        return model
+    return compile(model, method=method)
+
+
+def parameter_columns(kernel: Kernel) -> dict[str, int]:
+    """Map each settable name (canonical id, display, 'Name[elem]') to its P column(s)."""
+    out: dict[str, list[int]] = {}
+    for col, slot_index in enumerate(kernel.param_slots):
+        slot = kernel.slots[slot_index]
+        var = kernel.ir.variables[slot.var]
+        for key in {var.id, canonical(var.display)}:
+            out.setdefault(key, []).append(col)
+        if slot.key:
+            out.setdefault(canonical(slot.label), []).append(col)
+    return out
+
+
+def resolve_params(kernel: Kernel, params: Mapping | pd.DataFrame | None
+                   ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Turn {name: value or values} into the (runs, n_params) array, checking every name."""
+    if params is None:
+        params = {}
+    if isinstance(params, pd.DataFrame):
+        params = {c: params[c].to_numpy() for c in params.columns}
+    columns = parameter_columns(kernel)
+    ir = kernel.ir
+    lengths, settings = set(), []
+    for name, value in params.items():
+        key = canonical(str(name))
+        if key not in columns:
+            element = ir.variables.get(key)
+            if element is not None and not isinstance(element, Constant):
+                raise ModelError(f"'{element.display}' is a {type(element).__name__.lower()}, "
+                                 f"not a constant, so a run cannot set it; make it a constant in "
+                                 f"model '{ir.name}' to vary it")
+            shown = [v.display for v in ir.variables.values() if isinstance(v, Constant)]
+            raise UnknownNameError(f"parameter '{name}' is not a constant of model '{ir.name}'."
+                                   f"{did_you_mean(str(name), shown)}")
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ModelError(f"parameter '{name}': {value!r} is not a number") from None
+        if arr.ndim > 1:
+            raise ModelError(f"parameter '{name}': give one value or a 1-D list of values")
+        if arr.ndim == 1:
+            lengths.add(len(arr))
+        if not np.all(np.isfinite(arr)):
+            raise ModelError(f"parameter '{name}' has a non-finite value; give finite numbers")
+        settings.append((str(name), columns[key], arr))
+    if len(lengths) > 1:
+        raise ModelError(f"parameter lists have different lengths {sorted(lengths)}; every "
+                         "varied parameter needs one value per run")
+    runs = lengths.pop() if lengths else 1
+    if runs == 0:
+        raise ModelError("parameter lists are empty: nothing to run")
+    P = np.tile(kernel.defaults, (runs, 1))
+    table = {}
+    for name, cols, arr in settings:
+        for c in cols:
+            P[:, c] = arr
+        table[name] = np.broadcast_to(arr, (runs,)).copy()
+    return P, pd.DataFrame(table)
+
+
+def _output_slots(kernel: Kernel, outputs: Iterable[str] | None) -> list[int]:
+    if outputs is None:
+        return [s.index for s in kernel.slots if not kernel.ir.variables[s.var].internal]
+    by_label = {canonical(s.label): s.index for s in kernel.slots}
+    by_var: dict[str, list[int]] = {}
+    for s in kernel.slots:
+        by_var.setdefault(s.var, []).append(s.index)
+    chosen = []
+    for name in outputs:
+        key = canonical(name)
+        if key in by_var:
+            chosen += by_var[key]
+        elif key in by_label:
+            chosen.append(by_label[key])
+        else:
+            shown = [v.display for v in kernel.ir.variables.values() if not v.internal]
+            raise UnknownNameError(f"output '{name}' is not a variable of model "
+                                   f"'{kernel.ir.name}'.{did_you_mean(name, shown)}")
+    return chosen
+
+
+def _steps(start: float, stop: float, dt: float) -> int:
+    steps = (stop - start) / dt
+    return int(round(steps)) if abs(steps - round(steps)) < 1e-9 * max(1.0, steps) \
+        else int(math.ceil(steps))
+
+
+def simulate(model, *, params=None, scenario: str | None = None, method: str = "euler",
+             start: float | None = None, stop: float | None = None, dt: float | None = None,
+             saveper: float | None = None, times: Sequence[float] | None = None,
+             outputs: Iterable[str] | None = None, seed: int = 0,
+             parallel: bool | None = None) -> Results:
+    """Run a model for every parameter set in `params` (one run if none vary).
+
+    `params` maps constant names to one value or to a list (one per run); `scenario` applies
+    a named scenario of the model first. `outputs` and `times` (or `saveper`) choose what
+    is kept, and memory follows that choice. Run r draws random numbers from seed + r.
+    """
+    kernel = _kernel_for(model, method)
+    ir = kernel.ir
+    merged: dict = {}
+    if scenario is not None:
+        if scenario not in ir.scenarios:
+            raise UnknownNameError(f"model '{ir.name}' has no scenario '{scenario}'; it has: "
+                                   f"{', '.join(ir.scenarios) or 'none'}.{did_you_mean(scenario, ir.scenarios)}")
+        merged.update(dict(ir.scenarios[scenario].params))
+    if isinstance(params, pd.DataFrame):
+        params = {c: params[c].to_numpy() for c in params.columns}
+    merged.update(params or {})
+    P, table = resolve_params(kernel, merged)
+    runs = P.shape[0]
+    start = ir.start if start is None else float(start)
+    stop = ir.stop if stop is None else float(stop)
+    dt = ir.dt if dt is None else float(dt)
+    if not dt > 0 or not stop > start:
+        raise ModelError(f"time settings need dt > 0 and stop > start (got start={start}, "
+                         f"stop={stop}, dt={dt})")
+    n_steps = _steps(start, stop, dt)
+    if times is not None:
+        save_steps = np.unique(np.round((np.asarray(times, dtype=float) - start) / dt).astype(np.int64))
+        if save_steps.size == 0 or save_steps[0] < 0 or save_steps[-1] > n_steps:
+            raise ModelError(f"requested times must lie within {start}..{stop}")
+    else:
+        every = max(1, int(round((saveper if saveper is not None else max(ir.saveper, dt)) / dt)))
+        save_steps = np.arange(0, n_steps + 1, every, dtype=np.int64)
+    slots = np.array(_output_slots(kernel, outputs), dtype=np.int64)
+    out = np.full((runs, save_steps.size, slots.size), np.nan)
+    seeds = (np.int64(seed) + np.arange(runs, dtype=np.int64)) % (2 ** 32)
+    status = np.full((runs, 3), -1, dtype=np.int64)
+    use_parallel = runs >= PARALLEL_MIN_RUNS if parallel is None else parallel
+    kernel.function(use_parallel)(P, kernel.lookup_xs, kernel.lookup_ys, start, dt, n_steps,
+                                  save_steps, slots, out, seeds, status)
+    failed = np.flatnonzero(status[:, 0] >= 0)
+    if failed.size:
+        r = int(failed[0])
+        step, slot, kind = status[r]
+        label = kernel.slots[int(slot)].label if slot >= 0 else "a variable"
+        shown = ", ".join(f"{k}={v:g}" for k, v in table.iloc[r].items()) if len(table.columns) \
+            else "default parameters"
+        raise SimulationError(
+            f"'{label}' became {'nan' if kind == 1 else 'inf'} at time {start + step * dt:g} "
+            f"in run {r} of model '{ir.name}' ({shown}); {failed.size} of {runs} runs failed. "
+            "Look for a division by zero, a log or sqrt of a negative number, or a dt too "
+            "large for the fastest loop")
+    table = table.assign(seed=seeds)
+    return Results(ir.name, start + save_steps * dt, out,
+                   tuple(kernel.slots[i].label for i in slots), table, ir.time_units)
+
+
+def run(model, **options):
+    """Simulate and return a DataFrame (one run) or an xarray Dataset (several runs).
+
+    Takes the same keyword options as `simulate`.
+    """
+    results = simulate(model, **options)
+    return results.to_pandas() if results.runs == 1 else results.to_xarray()
+
+
+def element_of(model, name: str) -> Element:
+    """The element called `name` in a model or IR (display name or id)."""
+    from sdmodels.ir import build
+    ir = build(model)
+    return ir.variables[ir.id_of(name)]

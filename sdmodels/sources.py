@@ -1,0 +1,63 @@
+"""Find a model from what a user typed: a library name, a .py file, or a model file."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+from pathlib import Path
+
+from sdmodels.errors import ModelError, UnknownNameError, did_you_mean
+from sdmodels.model import Model
+
+MODEL_FILE_SUFFIXES = (".mdl", ".xmile", ".xml", ".stmx", ".itmx")
+
+
+def library_models() -> dict[str, str]:
+    """Library model names with the first line of each module's docstring."""
+    import library
+    out = {}
+    for info in sorted(pkgutil.iter_modules(library.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"library.{info.name}")
+        if hasattr(module, "build"):
+            out[info.name] = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+    return out
+
+
+def load_model(spec: str, **overrides):
+    """A Model (or ModelIR for imported files) from a library name or a path.
+
+    A `.py` path must define `build(**overrides) -> Model`; it is the user's own code and is
+    imported as such. Vensim/XMILE files go through `sdmodels.interop`.
+    """
+    path = Path(spec)
+    if path.suffix.lower() in MODEL_FILE_SUFFIXES:
+        if not path.exists():
+            raise ModelError(f"model file '{spec}' does not exist")
+        from sdmodels.interop import import_model
+        return import_model(path)
+    if path.suffix == ".py":
+        if not path.exists():
+            raise ModelError(f"model file '{spec}' does not exist")
+        module_spec = importlib.util.spec_from_file_location(f"sdm_user_{path.stem}", path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        if not hasattr(module, "build"):
+            raise ModelError(f"'{spec}' defines no build() function; add "
+                             "def build(**overrides) -> Model")
+        return _checked(module.build(**overrides), spec)
+    names = library_models()
+    if spec not in names:
+        raise UnknownNameError(f"'{spec}' is neither a library model nor a model file (.py, "
+                               f"{', '.join(MODEL_FILE_SUFFIXES)}).{did_you_mean(spec, names)} "
+                               f"Library models: {', '.join(names) or 'none yet'}")
+    module = importlib.import_module(f"library.{spec}")
+    return _checked(module.build(**overrides), spec)
+
+
+def _checked(model, spec: str):
+    from sdmodels.ir import ModelIR
+    if not isinstance(model, (Model, ModelIR)):
+        raise ModelError(f"build() of '{spec}' returned {type(model).__name__}, not a Model")
+    return model
