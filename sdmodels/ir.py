@@ -394,8 +394,6 @@ def expr_dims(expr: Expr, elements: Mapping[str, Element], dims, host: Element) 
 
 def _check_dims(model: Model, elements: dict[str, Element]) -> None:
     for element in elements.values():
-        if isinstance(element, PerElement):
-            continue
         for key in _EXPR_FIELDS:
             value = getattr(element, key, None)
             if isinstance(value, PerElement):

@@ -1,0 +1,470 @@
+"""Link polarity: structural inference from the equation trees, checked against behaviour.
+
+A link u -> v is positive (+) when an increase in u, all else equal, raises v; negative (-)
+when it lowers v. The sign is read from the tree of v's equation by monotonicity rules
+(+ - * /, min/max, exp/ln/sqrt, lookups by the monotonicity of their points,
+if_then_else whose branches agree, non-negative stocks and constants). Where the structure
+cannot tell, a simulated run decides: v's equation is re-evaluated with u nudged up and
+down at every saved time (the partial effect); a sign that changes along the run is
+"mixed". A modeller may state a link's polarity; one that contradicts the equations or
+the run is flagged.
+
+>>> from sdmodels import Model
+>>> m = Model("rate limiting", stop=5)
+>>> load = m.stock("Load", initial=100, non_negative=True)
+>>> rejections = m.aux("Rejections", 0.2 * load)
+>>> accepted = m.aux("Accepted", load - rejections)
+>>> _ = m.flow("Change", (accepted - load) / 2, into=load)
+>>> pol = link_polarities(m, behaviour=False)
+>>> pol["rejections", "accepted"].polarity
+'-'
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from sdmodels.elements import Aux, Constant, Flow, Stock
+from sdmodels.errors import SDModelsError
+from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
+                           TimeStep, Unary)
+from sdmodels.ir import ModelIR, build
+
+from sdmodels.analysis.graph import Through, causal_graph, host_expression
+
+ANY = frozenset((-1, 0, 1))
+SYMBOL = {1: "+", -1: "-"}
+
+
+@dataclass(frozen=True)
+class LinkPolarity:
+    """The polarity of one causal link and how it was established."""
+    cause: str
+    effect: str
+    polarity: str                   # '+', '-', 'mixed' or 'unknown'
+    structural: str                 # what the equations say: '+', '-' or 'unknown'
+    observed: str | None = None     # what the run showed: '+', '-', 'mixed' or None
+    stated: str | None = None       # what the modeller said, if anything
+    conflict: bool = False          # a stated polarity contradicts the equations or run
+    note: str = ""
+
+
+# --------------------------------------------------------------------------- structure
+def _add(a: int, b: int) -> frozenset:
+    if a == 0 or a == b:
+        return frozenset((b,))
+    if b == 0:
+        return frozenset((a,))
+    return ANY
+
+
+def combine(a: int | None, b: int | None) -> int | None:
+    """The sign of a sum of two effects."""
+    if a == 0:
+        return b
+    if b == 0 or a == b:
+        return a
+    return None
+
+
+def scaled(slope: int | None, signs: frozenset) -> int | None:
+    """The sign of an effect multiplied by a factor whose value signs are `signs`."""
+    if slope == 0 or signs == {0}:
+        return 0
+    if slope is None:
+        return None
+    if signs <= {0, 1}:
+        return slope
+    if signs <= {-1, 0}:
+        return -slope
+    return None
+
+
+def _neg(s: int | None) -> int | None:
+    return None if s is None else -s
+
+
+def lookup_direction(ys) -> int | None:
+    """+1 when a lookup never decreases, -1 when it never increases, 0 flat, else None."""
+    steps = np.diff(np.asarray(ys, dtype=float))
+    if not np.any(steps):
+        return 0
+    if np.all(steps >= 0):
+        return 1
+    if np.all(steps <= 0):
+        return -1
+    return None
+
+
+class Structure:
+    """Sign reasoning over one IR's equation trees (memoized value signs)."""
+
+    INCREASING = ("exp", "sqrt", "ln", "log10", "arctan", "floor", "ceil", "round", "integer")
+
+    def __init__(self, ir: ModelIR):
+        self.ir = ir
+        self._values: dict[str, frozenset] = {}
+
+    # value signs: which of {-1, 0, +1} the value can take
+    def var_value(self, name: str) -> frozenset:
+        if name in self._values:
+            return self._values[name]
+        v = self.ir.variables.get(name)
+        self._values[name] = ANY         # a cycle of auxiliaries proves nothing
+        if isinstance(v, Constant):
+            out = frozenset(int(np.sign(x)) for x in v.values)
+        elif isinstance(v, Stock):
+            out = frozenset((0, 1)) if v.non_negative else ANY
+        elif isinstance(v, (Aux, Flow)) and not v.internal:
+            expr = host_expression(self.ir, v)
+            out = self.value(expr) if expr is not None else ANY
+            if isinstance(v, Flow) and v.non_negative:
+                out = out & {0, 1} or frozenset((0,))
+        else:
+            out = ANY
+        self._values[name] = out
+        return out
+
+    def value(self, e: Expr) -> frozenset:
+        if isinstance(e, Const):
+            return frozenset((int(np.sign(e.value)),))
+        if isinstance(e, Ref):
+            return self.var_value(e.name)
+        if isinstance(e, Through):
+            return self.value(e.input)
+        if isinstance(e, Index):
+            return self.value(e.target)
+        if isinstance(e, TimeStep):
+            return frozenset((1,))
+        if isinstance(e, Time):
+            return frozenset((0, 1)) if self.ir.start >= 0 else ANY
+        if isinstance(e, Unary):
+            return frozenset((0, 1)) if e.op == "not" else frozenset(-x for x in self.value(e.operand))
+        if isinstance(e, Binary):
+            if e.op not in "+-*/^":
+                return frozenset((0, 1))
+            a, b = self.value(e.left), self.value(e.right)
+            if e.op == "-":
+                b = frozenset(-x for x in b)
+            if e.op in "+-":
+                return frozenset().union(*(_add(x, y) for x in a for y in b))
+            if e.op == "*":
+                return frozenset(x * y for x in a for y in b)
+            if e.op == "/":
+                return frozenset(x * y for x in a for y in b if y != 0) or frozenset((0,))
+            return frozenset((1,)) if a == {1} else (frozenset((0, 1)) if a <= {0, 1} else ANY)
+        if isinstance(e, Call):
+            args = [self.value(a) for a in e.args]
+            fn = e.fn
+            if fn == "exp":
+                return frozenset((1,))
+            if fn in ("sqrt", "abs"):
+                return frozenset((0,)) if args[0] == {0} else frozenset((0, 1))
+            if fn in ("min", "max"):
+                pick = min if fn == "min" else max
+                return frozenset(pick(x, y) for x in args[0] for y in args[1])
+            if fn == "if_then_else":
+                return args[1] | args[2]
+            if fn in ("xidz", "zidz"):
+                q = frozenset(x * y for x in args[0] for y in args[1] if y != 0) or frozenset((0,))
+                return q | (args[2] if fn == "xidz" else frozenset((0,)))
+            if fn == "step":
+                return args[0] | {0}
+            if fn in ("pulse", "pulse_train"):
+                return frozenset((0, 1))
+            if fn in ("floor", "ceil", "round", "integer"):
+                return args[0] | {0}
+            return ANY
+        if isinstance(e, LookupCall):
+            table = self.ir.variables[e.table]
+            return frozenset(int(np.sign(y)) for y in table.ys)
+        if isinstance(e, Reduce):
+            inner = self.value(e.operand)
+            return inner if e.op != "prod" or inner <= {1} else ANY
+        return ANY
+
+    # slopes: the sign of d expr / d wrt, or None when the structure cannot tell
+    def slope(self, e: Expr, wrt: str) -> int | None:
+        s = lambda x: self.slope(x, wrt)  # noqa: E731
+        if isinstance(e, Ref):
+            return 1 if e.name == wrt else 0
+        if isinstance(e, Through):
+            return s(e.input)
+        if isinstance(e, Index):
+            return s(e.target)
+        if isinstance(e, (Const, Time, TimeStep)):
+            return 0
+        if isinstance(e, Unary):
+            return _neg(s(e.operand))
+        if isinstance(e, Binary):
+            sa, sb = s(e.left), s(e.right)
+            op = e.op
+            if op == "+" or op in ("and", "or"):
+                return combine(sa, sb)
+            if op == "-":
+                return combine(sa, _neg(sb))
+            if op == "*":
+                return combine(scaled(sa, self.value(e.right)), scaled(sb, self.value(e.left)))
+            if op == "/":
+                return combine(scaled(sa, self.value(e.right) - {0}),
+                               scaled(_neg(sb), self.value(e.left)))
+            if op in (">", ">="):
+                return combine(sa, _neg(sb))
+            if op in ("<", "<="):
+                return combine(_neg(sa), sb)
+            if op == "^":
+                return self._power(e, sa, sb)
+            return 0 if sa == 0 and sb == 0 else None
+        if isinstance(e, Call):
+            return self._call(e, wrt)
+        if isinstance(e, LookupCall):
+            inner = s(e.arg)
+            if inner == 0:
+                return 0
+            return scaled(inner, self._direction(e.table))
+        if isinstance(e, Reduce):
+            inner = s(e.operand)
+            return inner if e.op != "prod" or inner == 0 else None
+        return None
+
+    def _direction(self, table: str) -> frozenset:
+        d = lookup_direction(self.ir.variables[table].ys)
+        return ANY if d is None else frozenset((d,))
+
+    def _power(self, e: Binary, sa, sb) -> int | None:
+        from sdmodels.ir import static_value
+        if sb == 0:
+            exponent = static_value(e.right, self.ir.variables)
+            base = self.value(e.left)
+            if exponent is None or not base <= {0, 1}:
+                return 0 if sa == 0 else None
+            return 0 if exponent == 0 else (sa if exponent > 0 else _neg(sa))
+        if sa == 0:
+            base = static_value(e.left, self.ir.variables)
+            if base is not None and base > 0:
+                return 0 if base == 1 else (sb if base > 1 else _neg(sb))
+        return None
+
+    def _call(self, e: Call, wrt: str) -> int | None:
+        slopes = [self.slope(a, wrt) for a in e.args]
+        fn = e.fn
+        if all(x == 0 for x in slopes):
+            return 0
+        if fn in self.INCREASING or (fn == "log" and len(slopes) == 1):
+            return slopes[0]
+        if fn == "abs":
+            return scaled(slopes[0], self.value(e.args[0]))
+        if fn in ("min", "max"):
+            return combine(slopes[0], slopes[1])
+        if fn == "if_then_else":
+            return combine(slopes[1], slopes[2]) if slopes[0] == 0 else None
+        if fn in ("xidz", "zidz"):
+            a, b = e.args[0], e.args[1]
+            q = combine(scaled(slopes[0], self.value(b) - {0}),
+                        scaled(_neg(slopes[1]), self.value(a)))
+            return combine(q, slopes[2]) if fn == "xidz" else q
+        if fn == "step" and slopes[1] == 0:
+            return slopes[0]
+        return None
+
+
+def structural_sign(ir: ModelIR, cause: str, effect: str, structure: Structure | None = None
+                    ) -> int | None:
+    """+1, -1, 0 or None (cannot tell) for the link cause -> effect, from the equations."""
+    element = ir.variables[effect]
+    if isinstance(element, Stock):
+        if cause in element.inflows:
+            return 1
+        if cause in element.outflows:
+            return -1
+        return 0
+    expr = host_expression(ir, element)
+    return 0 if expr is None else (structure or Structure(ir)).slope(expr, cause)
+
+
+# --------------------------------------------------------------------------- behaviour
+class _Unsupported(Exception):
+    pass
+
+
+def _evaluate(e: Expr, env: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray],
+              ir: ModelIR, times: np.ndarray, dt: float):
+    ev = lambda x: _evaluate(x, env, base, ir, times, dt)  # noqa: E731
+    if isinstance(e, Const):
+        return e.value
+    if isinstance(e, Ref):
+        if e.name not in env:
+            raise _Unsupported(e.name)
+        return env[e.name]
+    if isinstance(e, Through):
+        if e.out not in env:
+            raise _Unsupported(e.out)
+        if env is base:
+            return env[e.out]
+        return env[e.out] + ev(e.input) - _evaluate(e.input, base, base, ir, times, dt)
+    if isinstance(e, Time):
+        return times
+    if isinstance(e, TimeStep):
+        return dt
+    if isinstance(e, Unary):
+        v = ev(e.operand)
+        return -v if e.op == "-" else (v == 0) * 1.0
+    if isinstance(e, Binary):
+        a, b = ev(e.left), ev(e.right)
+        ops = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
+               "^": np.power, "<": np.less, "<=": np.less_equal, ">": np.greater,
+               ">=": np.greater_equal, "=": np.equal, "<>": np.not_equal,
+               "and": lambda x, y: (x != 0) & (y != 0), "or": lambda x, y: (x != 0) | (y != 0)}
+        return ops[e.op](a, b) * 1.0
+    if isinstance(e, Call):
+        a = [ev(x) for x in e.args]
+        fn = e.fn
+        simple = {"abs": np.abs, "exp": np.exp, "ln": np.log, "log10": np.log10,
+                  "sqrt": np.sqrt, "floor": np.floor, "ceil": np.ceil, "round": np.round,
+                  "integer": np.trunc, "sin": np.sin, "cos": np.cos, "tan": np.tan,
+                  "arctan": np.arctan}
+        if fn in simple:
+            return simple[fn](a[0])
+        if fn == "log":
+            return np.log(a[0]) / (np.log(a[1]) if len(a) > 1 else 1.0)
+        if fn in ("min", "max"):
+            return (np.minimum if fn == "min" else np.maximum)(a[0], a[1])
+        if fn == "if_then_else":
+            return np.where(np.asarray(a[0]) != 0, a[1], a[2])
+        if fn == "modulo":
+            return np.mod(a[0], a[1])
+        if fn in ("xidz", "zidz"):
+            fallback = a[2] if fn == "xidz" else 0.0
+            b = np.asarray(a[1], dtype=float)
+            return np.where(b == 0, fallback, np.asarray(a[0]) / np.where(b == 0, 1.0, b))
+        if fn == "step":
+            return np.where(times >= a[1], a[0], 0.0)
+        if fn == "pulse":
+            return ((times >= a[0]) & (times < np.asarray(a[0]) + np.maximum(a[1], dt))) * 1.0
+        raise _Unsupported(fn)
+    if isinstance(e, LookupCall):
+        table = ir.variables[e.table]
+        xs, ys, x = np.asarray(table.xs), np.asarray(table.ys), np.asarray(ev(e.arg), dtype=float)
+        out = np.interp(x, xs, ys)
+        if table.extrapolate and len(xs) > 1:
+            lo = ys[0] + (x - xs[0]) * (ys[1] - ys[0]) / (xs[1] - xs[0])
+            hi = ys[-1] + (x - xs[-1]) * (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+            out = np.where(x < xs[0], lo, np.where(x > xs[-1], hi, out))
+        return out
+    raise _Unsupported(type(e).__name__)
+
+
+def observed_signs(ir: ModelIR, edges, *, params=None, scenario=None) -> dict:
+    """For each (cause, effect): '+', '-', 'mixed' or None, from one simulated run.
+
+    The effect's equation is evaluated at every saved time with the cause nudged up and
+    down by a relative 1e-6 (stateful functions pass the nudge through as a unit gain);
+    the sign of the difference is the sign of the partial effect at that time.
+    """
+    from sdmodels.simulate import simulate
+    scalar = [v.id for v in ir.variables.values() if not v.dims and not _is_lookup(v)]
+    try:
+        results = simulate(ir, outputs=scalar, params=params, scenario=scenario)
+    except SDModelsError:
+        return {}
+    env = {vid: results.data[0, :, i] for i, vid in enumerate(scalar)}
+    times = results.times
+    out = {}
+    with np.errstate(all="ignore"):
+        for cause, effect in edges:
+            element = ir.variables[effect]
+            if isinstance(element, Stock) or cause not in env or effect not in env:
+                continue
+            expr = host_expression(ir, element)
+            if expr is None:
+                continue
+            x = env[cause]
+            h = 1e-6 * np.maximum(np.abs(x), max(float(np.nanmax(np.abs(x))), 1e-12) * 1e-3)
+            try:
+                up = _evaluate(expr, {**env, cause: x + h}, env, ir, times, ir.dt)
+                down = _evaluate(expr, {**env, cause: x - h}, env, ir, times, ir.dt)
+            except _Unsupported:
+                continue
+            diff = np.broadcast_to(np.asarray(up, float) - np.asarray(down, float), times.shape)
+            scale = np.broadcast_to(np.abs(np.asarray(up, float)) + np.abs(np.asarray(down, float)),
+                                    times.shape)
+            ok = np.isfinite(diff) & (np.abs(diff) > 1e-9 * scale + 1e-300)
+            signs = set(np.sign(diff[ok]).astype(int).tolist())
+            out[cause, effect] = ("mixed" if signs == {1, -1} else SYMBOL[signs.pop()]
+                                  if signs else None)
+    return out
+
+
+def _is_lookup(v) -> bool:
+    from sdmodels.elements import Lookup
+    return isinstance(v, Lookup)
+
+
+# --------------------------------------------------------------------------- together
+def _canonical_sign(text: str) -> str:
+    t = str(text).strip().lower()
+    table = {"+": "+", "positive": "+", "s": "+", "-": "-", "negative": "-", "o": "-"}
+    if t not in table:
+        raise ValueError(f"a stated polarity must be '+' or '-', got {text!r}")
+    return table[t]
+
+
+def link_polarities(model, *, behaviour: bool = True, stated: Mapping | None = None,
+                    params=None, scenario: str | None = None) -> dict[tuple[str, str], LinkPolarity]:
+    """The polarity of every link of the causal graph, keyed by (cause id, effect id).
+
+    `behaviour=True` runs the model once to settle links the structure cannot sign and to
+    detect mixed ones. `stated` maps (cause, effect) names to '+' or '-'.
+
+    >>> from sdmodels import Model
+    >>> m = Model("logistic", stop=40, dt=0.25)
+    >>> p = m.stock("Population", initial=1, non_negative=True)
+    >>> _ = m.flow("Growth", 0.5 * p * (1 - p / 100), into=p)
+    >>> pol = link_polarities(m)
+    >>> pol["population", "growth"].structural, pol["population", "growth"].polarity
+    ('unknown', 'mixed')
+    """
+    ir = build(model)
+    graph = causal_graph(ir, constants=True)
+    structure = Structure(ir)
+    edges = list(graph.edges)
+    seen = observed_signs(ir, edges, params=params, scenario=scenario) if behaviour else {}
+    said = {}
+    for (a, b), sign in (stated or {}).items():
+        key = (ir.id_of(a, "stated link cause"), ir.id_of(b, "stated link effect"))
+        if key not in graph.edges:
+            raise ValueError(f"stated polarity for '{a}' -> '{b}': model '{ir.name}' has no "
+                             f"such link ('{b}' does not read '{a}')")
+        said[key] = _canonical_sign(sign)
+    out = {}
+    for u, v in edges:
+        s = structural_sign(ir, u, v, structure)
+        struct = SYMBOL.get(s, "unknown")
+        obs, claim = seen.get((u, v)), said.get((u, v))
+        note, conflict = "", False
+        if struct != "unknown":
+            final = struct
+            if obs in ("mixed", SYMBOL[-s]):
+                note = f"the run showed {obs} where the equations say {struct}"
+        elif obs is not None:
+            final = obs
+            note = "sign from the simulated run"
+        else:
+            final = "unknown"
+        if claim is not None:
+            against = struct if struct != "unknown" else obs
+            if against is not None and against != claim:
+                conflict = True
+                note = (f"stated {claim} but the {'equations' if struct != 'unknown' else 'run'} "
+                        f"say {against}")
+            elif struct == "unknown":
+                final, note = claim, "stated by the modeller"
+        out[u, v] = LinkPolarity(u, v, final, struct, obs, claim, conflict, note)
+    return out
+
+
+def is_finite(x: float) -> bool:
+    return math.isfinite(x)

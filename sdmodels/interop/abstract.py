@@ -1,0 +1,517 @@
+"""Map pysd's abstract model (from its Vensim or XMILE translator) into an sdmodels `Model`.
+
+pysd's translators stop at an `AbstractModel`: typed expression structures, no Python code.
+We read those structures into our own expression trees; pysd's code generator and runtime
+are never used. Subscripts are resolved here, at import time: every arrayed variable gets one
+equation per element in which each reference names concrete elements (subranges, mappings,
+:EXCEPT: and vector reductions included), so the engine only sees `Index` by element name.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sdmodels.elements import (Aux, Constant, Dim, Flow, Lookup, PerElement, Stock, canonical)
+from sdmodels.errors import ImportModelError
+from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Ref, Stateful, Time,
+                           TimeStep, Unary)
+from sdmodels.model import Model
+
+CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt", "saveper": "saveper"}
+_SIMPLE = {"abs", "exp", "sin", "cos", "tan", "arctan", "sqrt", "ln", "integer", "modulo",
+           "min", "max", "if_then_else", "step", "xidz", "zidz", "random_uniform",
+           "random_normal", "random_exponential", "log10", "floor", "ceil", "round"}
+_COMPARE = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_LOGIC = {":and:": "and", ":or:": "or", "and": "and", "or": "or"}
+BIG = 1e300
+
+
+def key_of(name: str) -> str:
+    """The key pysd uses for a reference, normalised like our canonical ids."""
+    return re.sub(r"[\s_]+", "_", name.strip().strip('"').lower())
+
+
+class Unsupported(Exception):
+    """A construct we do not import; `construct` and `why` go into the ImportModelError."""
+
+    def __init__(self, construct: str, why: str):
+        super().__init__(f"{construct}: {why}")
+        self.construct, self.why = construct, why
+
+
+@dataclass
+class _Subs:
+    """Subscript ranges: element lists, mappings, and the main dimension of each range."""
+    ranges: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    mapping: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, name, elements, mapping):
+        self.ranges[name] = tuple(elements)
+        self.mapping[name] = [m if isinstance(m, str) else getattr(m, "name", str(m))
+                              for m in (mapping or [])]
+
+    def main(self, name: str) -> str:
+        """The largest declared range holding every element of `name` (itself if none)."""
+        elems = set(self.ranges[name])
+        best = name
+        for other, oelems in self.ranges.items():
+            if elems <= set(oelems) and len(oelems) > len(self.ranges[best]):
+                best = other
+        return best
+
+    def owner(self, element: str) -> str:
+        """The main range of an element name."""
+        for name, elems in self.ranges.items():
+            if element in elems:
+                return self.main(name)
+        raise KeyError(element)
+
+    def dim_of(self, sub: str) -> str:
+        return self.main(sub) if sub in self.ranges else self.owner(sub)
+
+    def values(self, sub: str) -> tuple[str, ...]:
+        return self.ranges[sub] if sub in self.ranges else (sub,)
+
+    def resolve(self, sub: str, binding: dict[str, str]) -> str | None:
+        """The concrete element a reference subscript stands for under `binding`."""
+        if sub not in self.ranges:
+            return sub
+        if sub in binding:
+            return binding[sub]
+        for bound, element in binding.items():
+            if bound not in self.ranges:
+                continue
+            if bound in self.mapping.get(sub, ()) or sub in self.mapping.get(bound, ()):
+                pos = self.ranges[bound].index(element)
+                if pos < len(self.ranges[sub]):
+                    return self.ranges[sub][pos]
+        for bound, element in binding.items():
+            if bound in self.ranges and element in self.ranges[sub] and \
+                    self.main(bound) == self.main(sub):
+                return element
+        return None
+
+
+class AbstractImporter:
+    """One pass over an AbstractModel's main section, building a `Model`."""
+
+    def __init__(self, abstract, *, name: str, path: str):
+        self.path, self.name = path, name
+        sections = [s for s in abstract.sections if s.type == "main"]
+        macros = [s for s in abstract.sections if s.type != "main"]
+        if macros:
+            raise Unsupported("macro", f"the model defines macro '{macros[0].name}'; macros are "
+                              "not supported by the importer yet")
+        self.section = sections[0]
+        self.subs = _Subs()
+        for r in self.section.subscripts:
+            elems = r.subscripts
+            if isinstance(elems, str):      # a copy of another range
+                elems = None
+            self.subs.add(r.name, elems if elems is not None else (), r.mapping)
+        for r in self.section.subscripts:
+            if isinstance(r.subscripts, str):
+                self.subs.ranges[r.name] = self.subs.ranges.get(r.subscripts, ())
+        self.elements = {key_of(e.name): e for e in self.section.elements}
+        self.display = {k: " ".join(e.name.strip().strip('"').split()) for k, e in self.elements.items()}
+        self.dims_of: dict[str, tuple[str, ...]] = {}
+        self.lookup_ids: set[str] = set()
+        self.extra: list = []
+        self.current = ""
+        self.counter = 0
+
+    # -- top level --------------------------------------------------------------
+    def build(self) -> Model:
+        times = self._times()
+        model = Model(self.name, **times)
+        for name, elems in self.subs.ranges.items():
+            if self.subs.main(name) == name and elems:
+                model.dim(name, elems)
+        for key, element in self.elements.items():
+            if key in CONTROL:
+                continue
+            self.dims_of[key] = self._dims(element)
+            if any(_is_lookup_def(c) for c in element.components):
+                self.lookup_ids.add(key)
+        for key, element in self.elements.items():
+            if key in CONTROL:
+                continue
+            self.current = self.display[key]
+            try:
+                self._element(model, key, element)
+            except Unsupported:
+                raise
+            except (KeyError, ValueError, TypeError, IndexError) as exc:
+                raise Unsupported("equation", f"could not be mapped ({type(exc).__name__}: {exc})")
+        for element in self.extra:
+            model._insert(element)
+        return model
+
+    def _times(self) -> dict:
+        values = {}
+        for key, setting in CONTROL.items():
+            element = self.elements.get(key)
+            if element is None:
+                continue
+            ast = element.components[0].ast
+            values[setting] = self._static(ast, values)
+        if "saveper" not in values or values["saveper"] is None:
+            values["saveper"] = values.get("dt")
+        out = {k: v for k, v in values.items() if v is not None}
+        if "dt" in out and "saveper" in out and out["saveper"] < out["dt"]:
+            out["saveper"] = out["dt"]
+        return out
+
+    def _static(self, ast, known):
+        if isinstance(ast, (int, float)):
+            return float(ast)
+        name = type(ast).__name__
+        if name == "ReferenceStructure":
+            key = key_of(ast.reference)
+            if key in CONTROL and CONTROL[key] in known:
+                return known[CONTROL[key]]
+            if key in self.elements:
+                return self._static(self.elements[key].components[0].ast, known)
+        if name == "ArithmeticStructure":
+            vals = [self._static(a, known) for a in ast.arguments]
+            if any(v is None for v in vals):
+                return None
+            if ast.operators == ["negative"]:
+                return -vals[0]
+            out = vals[0]
+            for op, v in zip(ast.operators, vals[1:]):
+                out = {"+": out + v, "-": out - v, "*": out * v, "/": out / v, "^": out ** v}[op]
+            return out
+        return None
+
+    def _dims(self, element) -> tuple[str, ...]:
+        dims: list[str] = []
+        for comp in element.components:
+            for i, sub in enumerate(comp.subscripts[0]):
+                try:
+                    d = self.subs.dim_of(sub)
+                except KeyError:
+                    raise Unsupported("subscript", f"'{sub}' is not a declared subscript range "
+                                      "or element") from None
+                if i < len(dims):
+                    if dims[i] != d:
+                        raise Unsupported("subscript", f"position {i + 1} uses both '{dims[i]}' "
+                                          f"and '{d}'")
+                else:
+                    dims.append(d)
+        return tuple(dims)
+
+    def _cells(self, comp, dims) -> list[tuple[tuple[str, ...], dict[str, str]]]:
+        """The element tuples a component defines, with the binding of each."""
+        subs = comp.subscripts[0]
+        if not subs:
+            return [((), {})]
+        excepts = {tuple(e) for e in comp.subscripts[1]}
+        out = []
+        for combo in itertools.product(*(self.subs.values(s) for s in subs)):
+            skip = False
+            for ex in comp.subscripts[1]:
+                if all(c in self.subs.values(x) for c, x in zip(combo, ex)):
+                    skip = True
+            if skip or combo in excepts:
+                continue
+            binding = {}
+            for s, c, d in zip(subs, combo, dims):
+                binding[d] = c
+                if s in self.subs.ranges:
+                    binding[s] = c
+            out.append((combo, binding))
+        return out
+
+    def _element(self, model: Model, key: str, element) -> None:
+        dims = self.dims_of[key]
+        display = self.display[key]
+        comps = element.components
+        kinds = {type(c.ast).__name__ for c in comps}
+        units, doc = element.units or "", element.documentation or ""
+        if key in self.lookup_ids:
+            if dims:
+                raise Unsupported("subscripted lookup", "lookups with subscripts are not "
+                                  "imported yet")
+            lk = comps[0].ast
+            model._insert(Lookup(id=canonical(display), display=display, units=units, doc=doc,
+                                 xs=tuple(float(x) for x in lk.x),
+                                 ys=tuple(float(y) for y in lk.y)))
+            return
+        if any(type(c).__name__ == "AbstractData" or k.startswith("Get") or k == "DataStructure"
+               for c in comps for k in [type(c.ast).__name__]):
+            kind = next(type(c.ast).__name__ for c in comps)
+            raise Unsupported("external data", f"{kind} (GET XLS/DIRECT or DATA) reads data "
+                              "outside the model file; not supported")
+        cells = []      # (combo, binding, ast)
+        for comp in comps:
+            for combo, binding in self._cells(comp, dims):
+                cells.append((combo, binding, comp.ast))
+        by_key: dict[tuple, tuple] = {}
+        for combo, binding, ast in cells:
+            if isinstance(ast, np.ndarray):
+                flat = np.asarray(ast, dtype=float).ravel()
+                combos = [c for c, _b, a in cells if a is ast]
+                ast = float(flat[combos.index(combo)]) if flat.size == len(combos) else \
+                    float(flat[combos.index(combo) % flat.size])
+            by_key[combo] = (binding, ast)
+        if "IntegStructure" in kinds:
+            if kinds != {"IntegStructure"}:
+                raise Unsupported("stock", "mixes INTEG and other definitions across elements")
+            flows = {c: self.expr(a.flow, b) for c, (b, a) in by_key.items()}
+            inits = {c: self.expr(a.initial, b, initial=True) for c, (b, a) in by_key.items()}
+            nonneg = any(getattr(a, "non_negative", False) for _b, a in by_key.values())
+            sid = canonical(display)
+            model._insert(Stock(id=sid, display=display, dims=dims, units=units, doc=doc,
+                                initial=_eq(inits, dims), non_negative=nonneg))
+            self.extra.append(Flow(id=f"{sid}~net", display=f"{display} (net flow)", dims=dims,
+                                   equation=_eq(flows, dims), into=sid, origin=sid))
+            return
+        if all(isinstance(a, (int, float)) for _b, a in by_key.values()):
+            values = np.full([len(model.dims[d].elements) for d in dims] or [], np.nan)
+            for combo, (_b, a) in by_key.items():
+                pos = tuple(model.dims[d].elements.index(c) for d, c in zip(dims, combo))
+                values[pos] = float(a)
+            if np.all(np.isfinite(values)) or not dims:
+                model._insert(Constant(id=canonical(display), display=display, dims=dims,
+                                       units=units, doc=doc,
+                                       values=tuple(float(v) for v in np.ravel(values))))
+                return
+        exprs = {c: self.expr(a, b) for c, (b, a) in by_key.items()}
+        model._insert(Aux(id=canonical(display), display=display, dims=dims, units=units,
+                          doc=doc, equation=_eq(exprs, dims)))
+
+    # -- expressions ----------------------------------------------------------------
+    def expr(self, ast, binding: dict[str, str], *, initial: bool = False) -> Expr:
+        e = lambda a: self.expr(a, binding, initial=initial)  # noqa: E731
+        if isinstance(ast, bool):
+            return Const(1.0 if ast else 0.0)
+        if isinstance(ast, (int, float, np.floating, np.integer)):
+            return Const(float(ast))
+        if isinstance(ast, str):
+            raise Unsupported("string", f"text value {ast!r} in an equation")
+        kind = type(ast).__name__
+        if kind == "ArithmeticStructure":
+            args = [e(a) for a in ast.arguments]
+            if ast.operators == ["negative"]:
+                return Unary("-", args[0])
+            out = args[0]
+            for op, arg in zip(ast.operators, args[1:]):
+                out = Binary(op, out, arg)
+            return out
+        if kind == "LogicStructure":
+            args = [e(a) for a in ast.arguments]
+            ops = [o.lower() for o in ast.operators]
+            if ops in ([":not:"], ["not"]):
+                return Unary("not", args[0])
+            out = args[0]
+            for op, arg in zip(ops, args[1:]):
+                out = Binary(_COMPARE.get(op) or _LOGIC[op], out, arg)
+            return out
+        if kind == "ReferenceStructure":
+            return self.reference(ast, binding)
+        if kind == "CallStructure":
+            return self.call(ast, binding, initial)
+        if kind == "InitialStructure":
+            return e(ast.initial) if initial else self.hold(e(ast.initial))
+        if kind == "GameStructure":
+            return e(ast.expression)
+        if kind == "DelayStructure":
+            fn = {1: "delay1", 3: "delay3"}[int(ast.order)]
+            return Stateful(fn, (e(ast.input), e(ast.delay_time), e(ast.initial)))
+        if kind == "DelayNStructure":
+            return Stateful("delayn", (e(ast.input), e(ast.delay_time), e(ast.order),
+                                       e(ast.initial)))
+        if kind == "DelayFixedStructure":
+            return Stateful("delay_fixed", (e(ast.input), e(ast.delay_time), e(ast.initial)))
+        if kind == "SmoothStructure":
+            fn = {1: "smooth", 3: "smooth3"}[int(ast.order)]
+            return Stateful(fn, (e(ast.input), e(ast.smooth_time), e(ast.initial)))
+        if kind == "SmoothNStructure":
+            return Stateful("smoothn", (e(ast.input), e(ast.smooth_time), e(ast.order),
+                                        e(ast.initial)))
+        if kind == "TrendStructure":
+            return Stateful("trend", (e(ast.input), e(ast.average_time), e(ast.initial_trend)))
+        if kind == "InlineLookupsStructure":
+            return LookupCall(self.inline_lookup(ast.lookups), e(ast.argument))
+        if kind == "SampleIfTrueStructure":
+            return self.sample_if_true(e(ast.condition), e(ast.input), e(ast.initial))
+        raise Unsupported(_construct_name(kind), "not supported by the importer")
+
+    def reference(self, ast, binding) -> Expr:
+        key = key_of(ast.reference)
+        if key == "time":
+            return Time()
+        if key == "time_step":
+            return TimeStep()
+        if key in CONTROL:
+            value = self._static(self.elements[key].components[0].ast, {}) if key in \
+                self.elements else None
+            if value is None:
+                raise Unsupported("control variable", f"'{ast.reference}' is not a constant")
+            return Const(value)
+        if key not in self.elements:
+            raise Unsupported("reference", f"'{ast.reference}' is not defined in the model")
+        target = Ref(self.display[key])
+        dims = self.dims_of.get(key, ())
+        subs = list(ast.subscripts.subscripts) if ast.subscripts is not None else []
+        if not dims:
+            if subs:
+                raise Unsupported("subscript", f"'{ast.reference}' has no subscripts but is "
+                                  f"used with [{', '.join(subs)}]")
+            return target
+        if not subs:
+            subs = list(dims)
+        if len(subs) != len(dims):
+            raise Unsupported("subscript", f"'{ast.reference}' has {len(dims)} subscripts but "
+                              f"is used with {len(subs)}")
+        picked = []
+        for s in subs:
+            bang = s.endswith("!")
+            s = s.rstrip("!")
+            if bang:
+                picked.append(("!", s))
+                continue
+            element = self.subs.resolve(s, binding)
+            if element is None:
+                raise Unsupported("subscript", f"'{s}' in a reference to '{ast.reference}' "
+                                  "cannot be matched to the element being defined")
+            picked.append(element)
+        if any(isinstance(p, tuple) for p in picked):
+            return _Vector(target, tuple(picked), self.subs)
+        return Index(target, tuple(picked))
+
+    def call(self, ast, binding, initial) -> Expr:
+        fn = key_of(ast.function.reference)
+        e = lambda a: self.expr(a, binding, initial=initial)  # noqa: E731
+        if fn in self.lookup_ids:
+            return LookupCall(self.display[fn], e(ast.arguments[0]))
+        if fn in ("sum", "prod", "vmin", "vmax", "vmax_xmile", "vmin_xmile"):
+            arg = e(ast.arguments[0])
+            return _expand_vector(arg, {"sum": "+", "prod": "*"}.get(fn, fn[1:4]))
+        args = [e(a) for a in ast.arguments]
+        if fn in _SIMPLE:
+            return Call(fn, tuple(args))
+        if fn == "log":
+            return Call("log", (args[0], args[1])) if len(args) == 2 else Call("log10", tuple(args))
+        if fn == "power":
+            return Binary("^", args[0], args[1])
+        if fn == "pi":
+            return Const(math.pi)
+        if fn == "pulse":
+            return Call("pulse", tuple(args))
+        if fn == "pulse_train":    # pysd order: start, interval, width, end
+            return Call("pulse_train", (args[0], args[2], args[1], args[3]))
+        if fn == "ramp":
+            return Call("ramp", tuple(args))
+        if fn == "xramp":
+            return Call("ramp", (args[0], args[1]))
+        if fn == "xpulse":
+            return Binary("*", Binary("/", args[1], TimeStep()),
+                          Call("pulse", (args[0], Const(0.0))))
+        if fn == "xpulse_train":
+            return Binary("*", Binary("/", args[2], TimeStep()),
+                          Call("pulse_train", (args[0], Const(0.0), args[1], Const(BIG))))
+        if fn == "active_initial":
+            return args[0]
+        if fn == "elmcount":
+            raise Unsupported("ELMCOUNT", "not supported")
+        raise Unsupported(f"function {ast.function.reference.upper()}",
+                          "not supported by the importer")
+
+    def hold(self, value: Expr) -> Expr:
+        """INITIAL(x): a stock with no flows whose start value is x."""
+        self.counter += 1
+        sid = f"{canonical(self.current)}~initial{self.counter}"
+        self.extra.append(Stock(id=sid, display=f"{self.current} (initial value {self.counter})",
+                                initial=value, origin=canonical(self.current)))
+        return Ref(sid)
+
+    def sample_if_true(self, cond: Expr, value: Expr, init: Expr) -> Expr:
+        """SAMPLE IF TRUE: the held value is a stock reset to the input whenever cond holds."""
+        self.counter += 1
+        host = canonical(self.current)
+        sid = f"{host}~sample{self.counter}"
+        out = Call("if_then_else", (cond, value, Ref(sid)))
+        self.extra.append(Stock(id=sid, display=f"{self.current} (sampled value)",
+                                initial=init, origin=host))
+        self.extra.append(Flow(id=f"{sid}.reset", display=f"{self.current} (sample reset)",
+                               equation=Binary("/", Binary("-", out, Ref(sid)), TimeStep()),
+                               into=sid, origin=host))
+        return out
+
+    def inline_lookup(self, lk) -> str:
+        self.counter += 1
+        lid = f"{canonical(self.current)}~lookup{self.counter}"
+        self.extra.append(Lookup(id=lid, display=f"{self.current} (lookup {self.counter})",
+                                 xs=tuple(float(x) for x in lk.x),
+                                 ys=tuple(float(y) for y in lk.y), origin=canonical(self.current)))
+        return lid
+
+
+@dataclass(frozen=True)
+class _Vector(Expr):
+    """A reference with a reduced subscript (x[dim!]); expanded by the enclosing reduction."""
+    target: Expr
+    picked: tuple
+    subs: object
+
+
+def _expand_vector(arg: Expr, op: str) -> Expr:
+    from sdmodels.expr import transform
+    vectors = []
+
+    def find(node):
+        if isinstance(node, _Vector):
+            vectors.append(node)
+        return None
+    transform(arg, find)
+    if not vectors:
+        return arg
+    ranges = []
+    for v in vectors:
+        for p in v.picked:
+            if isinstance(p, tuple) and p[1] not in ranges:
+                ranges.append(p[1])
+    subs = vectors[0].subs
+    terms = []
+    for combo in itertools.product(*(subs.values(r) for r in ranges)):
+        pick = dict(zip(ranges, combo))
+
+        def fix(node, pick=pick):
+            if isinstance(node, _Vector):
+                return Index(node.target, tuple(pick[p[1]] if isinstance(p, tuple) else p
+                                                for p in node.picked))
+            return None
+        terms.append(transform(arg, fix))
+    if op in ("+", "*"):
+        out = terms[0]
+        for t in terms[1:]:
+            out = Binary(op, out, t)
+        return out
+    out = terms[0]
+    for t in terms[1:]:
+        out = Call(op, (out, t))
+    return out
+
+
+def _eq(values: dict, dims):
+    if not dims:
+        return values[()]
+    return PerElement(tuple(values.items()))
+
+
+def _is_lookup_def(comp) -> bool:
+    return type(comp).__name__ == "AbstractLookup" or type(comp.ast).__name__ == "LookupsStructure"
+
+
+def _construct_name(kind: str) -> str:
+    return {"AllocateAvailableStructure": "ALLOCATE AVAILABLE",
+            "AllocateByPriorityStructure": "ALLOCATE BY PRIORITY",
+            "ForecastStructure": "FORECAST", "DataStructure": "DATA",
+            "GetLookupsStructure": "GET LOOKUPS", "GetDataStructure": "GET DATA",
+            "GetConstantsStructure": "GET CONSTANTS"}.get(kind, kind)
