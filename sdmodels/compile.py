@@ -17,11 +17,12 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from sdmodels.elements import (Aux, Constant, DelayLine, Element, Flow, Lookup, PerElement,
+from sdmodels.elements import (Aux, Constant, canonical, DelayLine, Element, Flow, Lookup, PerElement,
                                Rolling, SampleHold, Stock)
 from sdmodels.errors import DimensionError, ModelError
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
@@ -69,6 +70,25 @@ class Kernel:
     @property
     def slot_of(self) -> dict[tuple[str, tuple[str, ...]], int]:
         return {(s.var, s.key): s.index for s in self.slots}
+
+    @cached_property
+    def parameter_columns(self) -> dict[str, list[int]]:
+        """Each settable name (canonical id, display, 'Name[elem]') -> its parameter column(s)."""
+        out: dict[str, list[int]] = {}
+        for col, slot_index in enumerate(self.param_slots):
+            slot = self.slots[slot_index]
+            var = self.ir.variables[slot.var]
+            for key in {var.id, canonical(var.display)}:
+                out.setdefault(key, []).append(col)
+            if slot.key:
+                out.setdefault(canonical(slot.label), []).append(col)
+        return out
+
+    @cached_property
+    def default_outputs(self) -> np.ndarray:
+        """Slots saved when no outputs are named: every variable the modeller declared."""
+        return np.array([s.index for s in self.slots if not self.ir.variables[s.var].internal],
+                        dtype=np.int64)
 
 
 def compile(model, *, method: str = "euler") -> Kernel:  # noqa: A001 - the pipeline verb

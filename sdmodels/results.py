@@ -20,8 +20,14 @@ class Results:
     times: np.ndarray
     data: np.ndarray
     columns: tuple[str, ...]
-    params: pd.DataFrame            # one row per run: the parameters that were set, and seed
+    param_values: dict              # name -> (runs,) values of the parameters that were set
+    seeds: np.ndarray               # the random seed of each run
     time_units: str = "time"
+
+    @property
+    def params(self) -> pd.DataFrame:
+        """One row per run: the parameters that were set, and the seed."""
+        return pd.DataFrame({**self.param_values, "seed": self.seeds})
 
     @property
     def runs(self) -> int:

@@ -31,27 +31,14 @@ def _kernel_for(model, method: str) -> Kernel:
     return compile(model, method=method)
 
 
-def parameter_columns(kernel: Kernel) -> dict[str, int]:
-    """Map each settable name (canonical id, display, 'Name[elem]') to its P column(s)."""
-    out: dict[str, list[int]] = {}
-    for col, slot_index in enumerate(kernel.param_slots):
-        slot = kernel.slots[slot_index]
-        var = kernel.ir.variables[slot.var]
-        for key in {var.id, canonical(var.display)}:
-            out.setdefault(key, []).append(col)
-        if slot.key:
-            out.setdefault(canonical(slot.label), []).append(col)
-    return out
-
-
 def resolve_params(kernel: Kernel, params: Mapping | pd.DataFrame | None
-                   ) -> tuple[np.ndarray, pd.DataFrame]:
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Turn {name: value or values} into the (runs, n_params) array, checking every name."""
     if params is None:
         params = {}
     if isinstance(params, pd.DataFrame):
         params = {c: params[c].to_numpy() for c in params.columns}
-    columns = parameter_columns(kernel)
+    columns = kernel.parameter_columns
     ir = kernel.ir
     lengths, settings = set(), []
     for name, value in params.items():
@@ -88,12 +75,12 @@ def resolve_params(kernel: Kernel, params: Mapping | pd.DataFrame | None
         for c in cols:
             P[:, c] = arr
         table[name] = np.broadcast_to(arr, (runs,)).copy()
-    return P, pd.DataFrame(table)
+    return P, table
 
 
-def _output_slots(kernel: Kernel, outputs: Iterable[str] | None) -> list[int]:
+def _output_slots(kernel: Kernel, outputs: Iterable[str] | None) -> np.ndarray:
     if outputs is None:
-        return [s.index for s in kernel.slots if not kernel.ir.variables[s.var].internal]
+        return kernel.default_outputs
     by_label = {canonical(s.label): s.index for s in kernel.slots}
     by_var: dict[str, list[int]] = {}
     for s in kernel.slots:
@@ -109,7 +96,7 @@ def _output_slots(kernel: Kernel, outputs: Iterable[str] | None) -> list[int]:
             shown = [v.display for v in kernel.ir.variables.values() if not v.internal]
             raise UnknownNameError(f"output '{name}' is not a variable of model "
                                    f"'{kernel.ir.name}'.{did_you_mean(name, shown)}")
-    return chosen
+    return np.array(chosen, dtype=np.int64)
 
 
 def _steps(start: float, stop: float, dt: float) -> int:
@@ -156,7 +143,7 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
     else:
         every = max(1, int(round((saveper if saveper is not None else max(ir.saveper, dt)) / dt)))
         save_steps = np.arange(0, n_steps + 1, every, dtype=np.int64)
-    slots = np.array(_output_slots(kernel, outputs), dtype=np.int64)
+    slots = _output_slots(kernel, outputs)
     out = np.full((runs, save_steps.size, slots.size), np.nan)
     seeds = (np.int64(seed) + np.arange(runs, dtype=np.int64)) % (2 ** 32)
     status = np.full((runs, 3), -1, dtype=np.int64)
@@ -168,16 +155,14 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
         r = int(failed[0])
         step, slot, kind = status[r]
         label = kernel.slots[int(slot)].label if slot >= 0 else "a variable"
-        shown = ", ".join(f"{k}={v:g}" for k, v in table.iloc[r].items()) if len(table.columns) \
-            else "default parameters"
+        shown = ", ".join(f"{k}={v[r]:g}" for k, v in table.items()) or "default parameters"
         raise SimulationError(
             f"'{label}' became {'nan' if kind == 1 else 'inf'} at time {start + step * dt:g} "
             f"in run {r} of model '{ir.name}' ({shown}); {failed.size} of {runs} runs failed. "
             "Look for a division by zero, a log or sqrt of a negative number, or a dt too "
             "large for the fastest loop")
-    table = table.assign(seed=seeds)
     return Results(ir.name, start + save_steps * dt, out,
-                   tuple(kernel.slots[i].label for i in slots), table, ir.time_units)
+                   tuple(kernel.slots[i].label for i in slots), table, seeds, ir.time_units)
 
 
 def run(model, **options):
