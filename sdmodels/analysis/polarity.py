@@ -21,7 +21,6 @@ the run is flagged.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -464,7 +463,3 @@ def link_polarities(model, *, behaviour: bool = True, stated: Mapping | None = N
                 final, note = claim, "stated by the modeller"
         out[u, v] = LinkPolarity(u, v, final, struct, obs, claim, conflict, note)
     return out
-
-
-def is_finite(x: float) -> bool:
-    return math.isfinite(x)
