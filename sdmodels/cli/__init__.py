@@ -11,7 +11,7 @@ import click
 
 from sdmodels.errors import SDModelsError
 
-COMMAND_MODULES = ("sdmodels.cli.run_cmd",)
+COMMAND_MODULES = ("sdmodels.cli.run_cmd", "sdmodels.cli.demo_cmd")
 
 
 class _Group(click.Group):

@@ -1,13 +1,12 @@
 """Pieces shared by CLI commands: parsing --set, atomic output files."""
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import click
+
+from sdmodels.files import atomic_path  # noqa: F401  (re-exported for commands)
 
 
 def parse_assignments(values: tuple[str, ...], flag: str = "--set") -> dict[str, float]:
@@ -24,22 +23,6 @@ def parse_assignments(values: tuple[str, ...], flag: str = "--set") -> dict[str,
             raise click.BadParameter(f"'{value.strip()}' in '{text}' is not a number",
                                      param_hint=flag) from None
     return out
-
-
-@contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; move it into place only on success."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
 
 
 def write_table(frame, target: str | os.PathLike) -> None:
