@@ -228,21 +228,23 @@ def independent_cycles(graph: nx.DiGraph) -> list[list[str]]:
 
 def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS,
                behaviour: bool = True, stated=None, params=None,
-               scenario: str | None = None) -> LoopSet:
+               scenario: str | None = None, polarities: dict | None = None) -> LoopSet:
     """The feedback loops of a model (Model or ModelIR), classified and numbered.
 
     `method='all'` enumerates every elementary loop (Johnson 1975) up to `max_loops`,
     with a ModelWarning and a notice when the bound stops it; `method='independent'`
     returns the shortest independent loop set (Oliva 2004), fast on large models.
     `behaviour` runs the model once to sign links the equations alone cannot sign (see
-    `link_polarities`); `stated` maps (cause, effect) to a polarity the modeller states.
+    `link_polarities`); `stated` maps (cause, effect) to a polarity the modeller states;
+    `polarities` reuses the result of `link_polarities` instead of computing it again.
     """
     if method not in ("all", "independent"):
         raise ValueError(f"method must be 'all' or 'independent', got {method!r}")
     ir = build(model)
     graph = causal_graph(ir)
-    polarities = link_polarities(ir, behaviour=behaviour, stated=stated, params=params,
-                                 scenario=scenario)
+    if polarities is None:
+        polarities = link_polarities(ir, behaviour=behaviour, stated=stated, params=params,
+                                     scenario=scenario)
     notices, complete = [], True
     if method == "all":
         cycles = list(itertools.islice(nx.simple_cycles(graph), max_loops + 1))
