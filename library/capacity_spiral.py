@@ -1,0 +1,210 @@
+"""Capacity planning spiral: outages cause over-provisioning, cost pressure cuts it back.
+
+From the reference's Part 3.6 ("The Capacity Planning Spiral"), with the delays of Part 2 (a
+balancing loop with a long delay overshoots both ways) and the fixes of Part 3.6 / Part 4
+(load testing, autoscaling, cost attribution; checklist: "what is the total delay around the
+loop?"). Time is in months; capacity and demand are in multiples of the normal demand at
+launch ("x normal", the reference's unit).
+
+Structure:
+
+- "Demand" is an input: "Normal demand" grows by "Demand growth" a year and a Black Friday
+  peak of "Peak multiplier" x normal comes every 12 months at "Peak month" (a Gaussian bump
+  "Peak width" months wide). Demand is the only thing driven by the clock.
+- "Provisioned capacity" (a stock) rises by routine planning ("we'll scale as needed": up to
+  "Planning buffer" above the monthly-average demand the planners see) and by post-mortems:
+  an "Outage" (demand above capacity) is remembered for "Post-mortem window" months, and the
+  post-mortem buys "Post-mortem safety factor" x the peak that broke it ("20x normal, just in
+  case", after a 10x outage).
+- Finance looks at "Utilization" (monthly-average demand over provisioned capacity). At each
+  budget review, once every "Budget cycle" months at "Budget review month", it approves a cut
+  of "Budget cut fraction" of capacity if utilization is under "Utilization floor"; the cut is
+  carried out over "Cut implementation time". The budget calendar is a discrete controller:
+  the decision is sampled at the review and held until the next one.
+
+The spiral is the two balancing loops (post-mortem over-provisioning, cost cutting) acting
+through long, unequal delays: an outage moves capacity up within weeks, the budget takes it
+down months later, growth brings the next peak above it. With a safety factor F, a cut c and
+growth g per year, the outage recurs after the first whole number of years n with
+((1 + g) / (1 - c))^n > F (cut at every review): the reference's F = 2, c = 50 %, g = 20 %
+give n = 1, an outage every year ("Loop repeats").
+
+Fixes (switches of the same model, 0 = off, 1 = on):
+
+- "Autoscaling": capacity follows demand at "Autoscaling target utilization" (the reference's
+  HPA target of 70 %); autoscaling acts in minutes, far below this model's time step, so it
+  is modelled without lag (the `hpa_autoscaler` model covers its own dynamics).
+- "Load testing": the real limit is known, so post-mortems and routine planning provision to
+  the forecast peak (last 12 months' peak x (1 + growth)) plus "Load test margin" instead of
+  a guess, and budget cuts stop at that level. With autoscaling on as well, the tested peak
+  is the autoscaler's to reach, so the fixed fleet is no longer held at peak size.
+- "Cost attributed to revenue": finance judges capacity by the peak traffic it serves (the
+  forecast peak over capacity) instead of the monthly average, so peak capacity is not cut.
+
+Example::
+
+    from library import capacity_spiral
+    from sdmodels import run
+    df = run(capacity_spiral.build(), scenario="trigger")
+    df["Outage time"].iloc[-1]
+"""
+from __future__ import annotations
+
+from sdmodels import (Model, exp, if_then_else, maximum, minimum, modulo, rolling_max,
+                      sample_hold, smooth)
+
+#: name -> (default, units, source)
+PARAMETERS = {
+    "Launch normal demand": (1.0, "x normal", "Part 3.6: the unit, 'normal' traffic at launch"),
+    "Demand growth": (0.2, "1/year", "Part 3.6: the peak is 10x normal in year 1 and 12x in "
+                      "year 2: 12 / 10 - 1 = 20 % a year"),
+    "Peak multiplier": (10.0, "1", "Part 3.6: Black Friday, 'Traffic: 10x normal'"),
+    "Peak month": (10.9, "month", "Part 3.6: 'Year 2, Month 11: pre-holiday traffic'; Black "
+                   "Friday is late November (time 0 = 1 January of year 1)"),
+    "Peak width": (0.1, "month", "assumption: about 3 days (Black Friday to Cyber Monday)"),
+    "Planning buffer": (0.05, "1", "Part 3.6: 'Provisioned: Just enough, Buffer: ~5%'"),
+    "Planning time": (1.0, "month", "assumption: monthly capacity review ('scale as needed')"),
+    "Demand averaging time": (1.0, "month", "assumption: planners and finance read monthly "
+                              "averages (monthly reports and bills)"),
+    "Post-mortem safety factor": (2.0, "1", "Part 3.6: 'Provisioned: 20x normal (just in "
+                                  "case)' after a 10x peak"),
+    "Post-mortem window": (3.0, "month", "assumption: post-mortem action items close within "
+                           "a quarter"),
+    "Provisioning time": (1.0, "month", "assumption: post-mortem purchase to capacity in "
+                          "service"),
+    "Utilization floor": (0.15, "1", "Part 3.6: 10 % utilization prompts 'why are we paying "
+                          "for this?', 20 % after the cut is accepted; floor between"),
+    "Budget cut fraction": (0.5, "1", "Part 3.6: 'Reduce cloud spend by 50%'"),
+    "Budget cycle": (12.0, "month", "Part 3.6: one budget decision a year (annual budget)"),
+    "Budget review month": (6.0, "month", "Part 3.6: 'Year 2, Month 6: Budget cuts'"),
+    "Cut implementation time": (1.0, "month", "assumption: a cut is carried out in a month"),
+    "Autoscaling": (0.0, "0/1", "Part 3.6 fix: 'Autoscaling: Match capacity to demand'"),
+    "Autoscaling target utilization": (0.7, "1", "Part 4.1 HPA example: averageUtilization "
+                                       "70"),
+    "Load testing": (0.0, "0/1", "Part 3.6 fix: 'Load testing: Know your actual limits'"),
+    "Load test margin": (0.2, "1", "assumption: 20 % headroom over the tested forecast peak"),
+    "Cost attributed to revenue": (0.0, "0/1", "Part 3.6 fix: 'Cost attribution: Show cost "
+                                   "vs. revenue at traffic levels'"),
+}
+
+FIXES = {"Autoscaling": 1.0, "Load testing": 1.0, "Cost attributed to revenue": 1.0}
+
+#: months in a year: demand growth is per year, the model's clock is in months
+MONTHS_PER_YEAR = 12.0
+
+
+def build(**overrides) -> Model:
+    """The capacity-planning-spiral model; overrides replace parameter defaults by display name.
+
+    >>> from library.capacity_spiral import build
+    >>> sorted(build().scenarios)
+    ['autoscaling only', 'baseline', 'cost attribution only', 'fixed', 'load testing only', 'trigger']
+    """
+    p = _params(overrides)
+    m = Model("capacity_spiral", start=0, stop=120, dt=1 / 64, saveper=1 / 16,
+              time_units="month", doc="Part 3.6: the capacity planning spiral")
+    c = {name: m.constant(name, p[name], units=PARAMETERS[name][1],
+                          doc=PARAMETERS[name][2]) for name in PARAMETERS}
+
+    # -- demand: growth and a yearly Black Friday peak (the input) --------------------------
+    normal = m.aux("Normal demand", c["Launch normal demand"] *
+                   exp(m.time / MONTHS_PER_YEAR * _ln1p(c["Demand growth"])), units="x normal")
+    phase = m.aux("Months from peak", modulo(m.time - c["Peak month"] + 6, 12) - 6,
+                  units="month")
+    bump = exp(-(phase / c["Peak width"]) ** 2)
+    demand = m.aux("Demand", normal * (1 + (c["Peak multiplier"] - 1) * bump), units="x normal")
+    seen = m.aux("Perceived demand", smooth(demand, c["Demand averaging time"]),
+                 units="x normal", doc="the monthly average planners and finance look at")
+    forecast = m.aux("Forecast peak", rolling_max(demand, MONTHS_PER_YEAR) *
+                     (1 + c["Demand growth"]), units="x normal",
+                     doc="last 12 months' peak grown by a year: what a load test plans for")
+    requirement = m.aux("Load-tested requirement", forecast * (1 + c["Load test margin"]), units="x normal")
+    tested = m.aux("Provisioned for the tested peak", c["Load testing"] * (1 - c["Autoscaling"]) *
+                   requirement, units="x normal",
+                   doc="what load testing says the fixed fleet must hold; with autoscaling the "
+                       "tested peak is the autoscaler's job, not the fixed fleet's")
+
+    # -- capacity and outages --------------------------------------------------------------
+    cap = m.stock("Provisioned capacity", initial=(1 + c["Planning buffer"]) *
+                  c["Launch normal demand"], units="x normal", non_negative=True)
+    auto = m.aux("Autoscaled capacity", c["Autoscaling"] *
+                 maximum(0, demand / c["Autoscaling target utilization"] - cap), units="x normal")
+    total = m.aux("Total capacity", cap + auto, units="x normal")
+    outage = m.aux("Outage", demand > total, units="0/1")
+    m.aux("Unserved demand", maximum(0, demand - total), units="x normal")
+    outage_peak = m.aux("Outage peak", rolling_max(outage * demand, c["Post-mortem window"]),
+                        units="x normal", doc="the worst peak that broke the system lately")
+
+    # -- routine planning ("we'll scale as needed") ------------------------------------------
+    planned = m.aux("Planned capacity", maximum((1 + c["Planning buffer"]) * seen, tested),
+                    units="x normal")
+    m.flow("Routine provisioning", maximum(0, planned - cap) / c["Planning time"], into=cap,
+           units="x normal/month")
+
+    # -- post-mortem over-provisioning -------------------------------------------------------
+    pm_target = m.aux("Post-mortem target", if_then_else(
+        outage_peak > 0,
+        if_then_else(c["Load testing"] > 0.5, requirement,
+                     c["Post-mortem safety factor"] * outage_peak),
+        0), units="x normal")
+    m.flow("Post-mortem provisioning", maximum(0, pm_target - cap) / c["Provisioning time"],
+           into=cap, units="x normal/month")
+
+    # -- cost pressure and budget cuts (a discrete budget cycle) ------------------------------
+    util = m.aux("Utilization", seen / cap, units="1")
+    cost_view = m.aux("Utilization seen by finance", if_then_else(
+        c["Cost attributed to revenue"] > 0.5, forecast / cap, util), units="1")
+    wanted = c["Budget cut fraction"] * cap * (cost_view < c["Utilization floor"])
+    allowed = maximum(0, cap - tested)
+    requested = m.aux("Cut requested", minimum(wanted, allowed), units="x normal")
+    approved = m.aux("Approved cut", sample_hold(requested, c["Budget cycle"],
+                                                 c["Budget review month"]),
+                     units="x normal", doc="decided at the budget review, held until the next")
+    in_window = modulo(m.time - c["Budget review month"], c["Budget cycle"]) < \
+        c["Cut implementation time"]
+    m.flow("Budget cuts", in_window * approved / c["Cut implementation time"], out_of=cap,
+           units="x normal/month")
+
+    # -- what it costs ------------------------------------------------------------------------
+    m.stock("Outage time", initial=0, units="month")
+    m.flow("Outage accrual", outage, into="Outage time", units="month/month")
+    m.stock("Capacity cost", initial=0, units="x normal * month",
+            doc="capacity paid for, integrated over time")
+    m.flow("Capacity spend", total, into="Capacity cost", units="x normal")
+
+    m.name_loop("Routine capacity planning", ["Provisioned capacity", "Routine provisioning"])
+    m.name_loop("Post-mortem over-provisioning",
+                ["Provisioned capacity", "Outage", "Outage peak", "Post-mortem target",
+                 "Post-mortem provisioning"])
+    m.name_loop("Cost cutting", ["Provisioned capacity", "Utilization", "Cut requested",
+                                 "Approved cut", "Budget cuts"])
+
+    m.add_scenario("baseline", {"Peak multiplier": 1.0},
+                   doc="steady growth, no holiday peak: routine planning keeps up")
+    m.add_scenario("trigger", {"Peak multiplier": 10.0},
+                   doc="the reference's story: a 10x Black Friday every year, no fixes")
+    m.add_scenario("fixed", {"Peak multiplier": 10.0, **FIXES},
+                   doc="the same peaks with autoscaling, load testing and cost attribution")
+    m.add_scenario("autoscaling only", {"Peak multiplier": 10.0, "Autoscaling": 1.0})
+    m.add_scenario("load testing only", {"Peak multiplier": 10.0, "Load testing": 1.0})
+    m.add_scenario("cost attribution only", {"Peak multiplier": 10.0,
+                                             "Cost attributed to revenue": 1.0})
+    return m
+
+
+def _ln1p(x):
+    """ln(1 + x) as an expression (growth per year -> continuous rate)."""
+    from sdmodels import ln
+    return ln(1 + x)
+
+
+def _params(overrides: dict) -> dict:
+    from sdmodels import canonical
+    p = {name: spec[0] for name, spec in PARAMETERS.items()}
+    by_id = {canonical(n): n for n in PARAMETERS}
+    for key, value in overrides.items():
+        if canonical(key) not in by_id:
+            raise KeyError(f"capacity_spiral has no parameter {key!r}; parameters: "
+                           f"{', '.join(PARAMETERS)}")
+        p[by_id[canonical(key)]] = float(value)
+    return p
