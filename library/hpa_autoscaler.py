@@ -1,0 +1,290 @@
+"""HPA autoscaler: a Kubernetes HorizontalPodAutoscaler acting on a stale queue-depth metric.
+
+Reference: Part 2.2 ("Autoscaler oscillation") and its war story "The Autoscaler That
+Destroyed Itself", the delay inventory of Part 2.3, and Part 4.1's HPA YAML with its
+`behavior` block. The controller is modelled as the real one works (kube-controller-manager
+`pkg/controller/podautoscaler/horizontal.go` and `replica_calculator.go`), step by step on
+its own clock:
+
+1. every "HPA sync period" (default 15 s, `--horizontal-pod-autoscaler-sync-period`) it reads a
+   metric that left the workload a "Scrape interval" plus a "Metric pipeline delay" ago;
+2. raw recommendation = ceil(metric / target), unless |metric / (target x current) - 1| <=
+   "HPA tolerance" (0.1), in which case it keeps the current count;
+3. stabilization: it scales up only to the lowest recommendation of the last
+   `scaleUp stabilizationWindowSeconds`, down only to the highest of the last
+   `scaleDown stabilizationWindowSeconds`;
+4. rate policies: per direction, a Percent and a Pods policy over their `periodSeconds`,
+   measured from the replica count at the start of the period, combined by `selectPolicy`
+   (0 = Max, 1 = Min, 2 = Disabled); then clamped to [minReplicas, maxReplicas].
+
+Pods become ready a "Pod startup time" after the HPA asks for them. Every pod opens
+"DB connections per pod"; pods beyond what the "DB connection pool size" can serve fail their
+health checks and keep retrying connections, and that connection storm slows the database's
+queries: the overshoot itself breaks the database and the queue it was meant to drain grows.
+
+Parameters carry the names of the HPA YAML fields (`minReplicas`, `scaleUp Pods value`, ...),
+so a manifest's numbers go straight in; `hpa_overrides(spec)` converts a parsed manifest.
+
+>>> from sdmodels import run
+>>> df = run(build(), scenario="trigger", outputs=["Spec replicas"])
+>>> int(df["Spec replicas"].max()) > 24
+True
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+from sdmodels import (Model, delay_fixed, if_then_else, maximum, minimum, rolling_max,
+                      rolling_min, sample_hold, step)
+from sdmodels.elements import canonical
+from sdmodels.errors import UnknownNameError, did_you_mean
+from sdmodels.expr import Ref
+
+K8S = "Kubernetes HPA docs / kube-controller-manager defaults"
+STORY = "reference Part 2.3 war story"
+YAML = "reference Part 4.1 HPA YAML"
+
+# name: (default, units, source)
+PARAMETERS: dict[str, tuple[float, str, str]] = {
+    # workload
+    "Base arrival rate": (20.0, "msg/s", "assumed: normal load that 2 pods could serve"),
+    "Burst extra arrival rate": (0.0, "msg/s", "trigger scenario: +60 -> 80 msg/s, 'a queue "
+                                 "that 8 pods could handle' (Part 2.3)"),
+    "Burst start": (120.0, "s", "assumed"),
+    "Burst duration": (900.0, "s", "assumed: a 15-minute burst of orders"),
+    "Processing rate per pod": (10.0, "msg/s/pod", "assumed: 8 pods x 10 = 80 msg/s"),
+    # metric pipeline
+    "Metric type": (1.0, "0 = CPU utilization, 1 = queue depth", STORY + ": queue-depth metric"),
+    "Scrape interval": (30.0, "s", STORY + ": 'scraped by Prometheus every 30 seconds'"),
+    "Metric pipeline delay": (90.0, "s", STORY + ": 1-minute aggregation plus adapter lag; "
+                              "with the scrape, 'about 2 minutes'"),
+    # controller
+    "HPA sync period": (15.0, "s", K8S + ": --horizontal-pod-autoscaler-sync-period=15s"),
+    "HPA tolerance": (0.1, "1", K8S + ": --horizontal-pod-autoscaler-tolerance=0.1"),
+    "minReplicas": (3.0, "pods", YAML),
+    "maxReplicas": (500.0, "pods", STORY + ": '400+ pods' at the peak"),
+    "averageValue": (200.0, "msg/pod", "assumed: External metric target per pod (20 s of "
+                     "work); a queue growing 50 msg/s then adds 50 x 15 / 200 ~ 4-5 pods a sync"),
+    "averageUtilization": (70.0, "%", YAML),
+    "scaleUp stabilizationWindowSeconds": (0.0, "s", K8S + ": default 0"),
+    "scaleUp selectPolicy": (0.0, "0 = Max, 1 = Min, 2 = Disabled", K8S + ": default Max"),
+    "scaleUp Percent value": (100.0, "%", K8S + ": default 100 % per 15 s"),
+    "scaleUp Percent periodSeconds": (15.0, "s", K8S),
+    "scaleUp Pods value": (4.0, "pods", K8S + ": default 4 pods per 15 s"),
+    "scaleUp Pods periodSeconds": (15.0, "s", K8S),
+    "scaleDown stabilizationWindowSeconds": (0.0, "s", STORY + ": none before the fix"),
+    "scaleDown selectPolicy": (0.0, "0 = Max, 1 = Min, 2 = Disabled", K8S + ": default Max"),
+    "scaleDown Percent value": (100.0, "%", K8S + ": default 100 % per 15 s"),
+    "scaleDown Percent periodSeconds": (15.0, "s", K8S),
+    "scaleDown Pods value": (0.0, "pods", K8S + ": not listed by default"),
+    "scaleDown Pods periodSeconds": (15.0, "s", K8S),
+    "Initial replicas": (3.0, "pods", "= minReplicas"),
+    # pods and database
+    "Pod startup time": (60.0, "s", "Part 2.3 delay inventory: pod startup 10-300 s"),
+    "DB connections per pod": (3.0, "connections/pod", STORY),
+    "DB connection pool size": (100.0, "connections", STORY + ": 'connection pool max was 100'"),
+    "Connection retry interval": (1.0, "s", "assumed: a failing pod retries its connections"),
+    "DB connection storm capacity": (12.0, "attempts/s", "assumed: refused connection attempts "
+                                     "per second that halve query throughput"),
+    # fixes (switches and values; the fixed scenario sets them)
+    "Connection limit as constraint": (0.0, "0/1", STORY + " fix 3: pods limited to "
+                                       "pool / connections per pod"),
+}
+
+SELECT = {"Max": 0.0, "Min": 1.0, "Disabled": 2.0}
+_BIG = 1e9
+
+
+def hpa_overrides(spec: Mapping) -> dict[str, float]:
+    """Parameter overrides from an HPA manifest (the parsed YAML, whole or just `spec`).
+
+    >>> hpa_overrides({"spec": {"minReplicas": 3, "behavior": {"scaleUp": {
+    ...     "selectPolicy": "Min", "policies": [{"type": "Pods", "value": 4,
+    ...     "periodSeconds": 60}]}}}})["scaleUp Pods value"]
+    4.0
+    """
+    spec = spec.get("spec", spec)
+    out: dict[str, float] = {}
+    for key in ("minReplicas", "maxReplicas"):
+        if key in spec:
+            out[key] = float(spec[key])
+    for metric in spec.get("metrics", []):
+        target = (metric.get("resource") or metric.get("external") or metric.get("object")
+                  or metric.get("pods") or {}).get("target", {})
+        if "averageUtilization" in target:
+            out["averageUtilization"] = float(target["averageUtilization"])
+            out["Metric type"] = 0.0
+        if "averageValue" in target:
+            out["averageValue"] = float(target["averageValue"])
+            out["Metric type"] = 1.0
+    for direction in ("scaleUp", "scaleDown"):
+        rules = (spec.get("behavior") or {}).get(direction)
+        if rules is None:
+            continue
+        if "stabilizationWindowSeconds" in rules:
+            out[f"{direction} stabilizationWindowSeconds"] = float(rules["stabilizationWindowSeconds"])
+        if "selectPolicy" in rules:
+            out[f"{direction} selectPolicy"] = SELECT[rules["selectPolicy"]]
+        if "policies" in rules:
+            out[f"{direction} Percent value"] = out[f"{direction} Pods value"] = 0.0
+            for policy in rules["policies"]:
+                out[f"{direction} {policy['type']} value"] = float(policy["value"])
+                out[f"{direction} {policy['type']} periodSeconds"] = float(policy["periodSeconds"])
+    return out
+
+
+SEED_YAML = {"minReplicas": 3, "maxReplicas": 100, "metrics": [
+    {"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Utilization", "averageUtilization": 70}}}],
+    "behavior": {
+        "scaleDown": {"stabilizationWindowSeconds": 300, "policies": [
+            {"type": "Percent", "value": 10, "periodSeconds": 60}]},
+        "scaleUp": {"stabilizationWindowSeconds": 60, "selectPolicy": "Max", "policies": [
+            {"type": "Percent", "value": 100, "periodSeconds": 60},
+            {"type": "Pods", "value": 4, "periodSeconds": 60}]}}}
+
+
+def _params(overrides: Mapping) -> dict[str, float]:
+    by_id = {canonical(k): k for k in PARAMETERS}
+    p = {k: v[0] for k, v in PARAMETERS.items()}
+    for key, value in overrides.items():
+        if canonical(key) not in by_id:
+            raise UnknownNameError(f"hpa_autoscaler has no parameter '{key}'."
+                                   f"{did_you_mean(key, list(PARAMETERS))}")
+        p[by_id[canonical(key)]] = float(value)
+    return p
+
+
+def _rate_limit(m: Model, direction: str, spec, current, c) -> object:
+    """The replica limit of one direction's policies (controller: calculateScale*Limit)."""
+    up = direction == "scaleUp"
+    listed, proposed = [], []
+    for kind in ("Percent", "Pods"):
+        value, period = c[f"{direction} {kind} value"], c[f"{direction} {kind} periodSeconds"]
+        start = m.aux(f"{direction} {kind} period start replicas",
+                      delay_fixed(spec, period, c["Initial replicas"]), units="pods",
+                      doc="replicas at the start of the policy period: current - added + deleted")
+        if kind == "Pods":
+            proposed.append(start + value if up else start - value)
+        else:
+            proposed.append(math.ceil(start * (1 + value / 100)) if up else
+                            math.floor(start * (1 - value / 100)))
+        listed.append(value > 0)            # a policy not listed (value 0) never limits
+
+    def pick(larger: bool):
+        fn, neutral = (maximum, -_BIG) if larger else (minimum, _BIG)
+        a, b = (if_then_else(on, x, neutral) for on, x in zip(listed, proposed))
+        return fn(a, b)
+    # selectPolicy Max means the largest change: the highest limit up, the lowest down
+    most, least = (pick(True), pick(False)) if up else (pick(False), pick(True))
+    select = c[f"{direction} selectPolicy"]
+    limit = if_then_else(select.eq(2), current, if_then_else(select.eq(1), least, most))
+    return m.aux(f"{direction} policy limit", limit, units="pods")
+
+
+def build(**overrides) -> Model:
+    """The HPA war-story model; keyword overrides set parameters by display name."""
+    p = _params(overrides)
+    m = Model("hpa_autoscaler", start=0, stop=3600, dt=1, saveper=5, time_units="second",
+              doc="Kubernetes HPA on a stale queue metric; the overshoot breaks the database")
+    c = {k: m.constant(k, p[k], units=PARAMETERS[k][1], doc=PARAMETERS[k][2]) for k in PARAMETERS}
+
+    # workload and queue
+    arrivals = m.aux("Arrival rate", c["Base arrival rate"] + c["Burst extra arrival rate"] * (
+        step(1, c["Burst start"]) - step(1, c["Burst start"] + c["Burst duration"])),
+        units="msg/s")
+    queue = m.stock("Queue depth", 0, units="msg", non_negative=True)
+    m.flow("Arrivals", arrivals, into=queue, units="msg/s")
+
+    # the deployment: spec replicas are what the HPA last wrote
+    spec = Ref("spec_replicas")          # "Spec replicas", defined below from the HPA decision
+    current = m.aux("Current replicas", delay_fixed(spec, m.dt_expr, c["Initial replicas"]),
+                    units="pods", doc="spec replicas as the HPA reads them at a sync")
+    started = m.aux("Started pods", minimum(spec, delay_fixed(spec, c["Pod startup time"],
+                                                              c["Initial replicas"])), units="pods")
+    served = m.aux("Pods with DB connections", minimum(spec, math.floor(
+        c["DB connection pool size"] / c["DB connections per pod"])), units="pods")
+    ready = m.aux("Ready pods", minimum(started, served), units="pods")
+    failing = m.aux("Failing pods", spec - served, units="pods",
+                    doc="pods that cannot get their connections: fail health checks, retry")
+    m.aux("DB connections demanded", spec * c["DB connections per pod"], units="connections")
+    attempts = m.aux("Connection attempts", failing * c["DB connections per pod"]
+                     / c["Connection retry interval"], units="attempts/s")
+    health = m.aux("DB query capacity factor",
+                   1 / (1 + (attempts / c["DB connection storm capacity"]) ** 2), units="1",
+                   doc="share of normal query throughput left under the connection storm")
+    capacity = m.aux("Processing capacity", ready * c["Processing rate per pod"] * health,
+                     units="msg/s")
+    processing = m.flow("Processing", minimum(queue / m.dt_expr + arrivals, capacity),
+                        out_of=queue, units="msg/s")
+    util = m.aux("CPU utilization", 100 * processing / maximum(ready * c["Processing rate per pod"],
+                                                               1e-9), units="%")
+
+    # metric pipeline: scrape (sample and hold) then aggregation/adapter lag (pipeline)
+    signal = m.aux("Metric source", if_then_else(c["Metric type"] > 0.5, queue, util * ready),
+                   units="msg or %*pods", doc="queue depth, or total CPU usage (% x pods)")
+    scraped = m.aux("Scraped metric", sample_hold(signal, c["Scrape interval"]))
+    seen = m.aux("Metric seen by HPA", delay_fixed(scraped, c["Metric pipeline delay"], 0))
+    target = m.aux("Metric target", if_then_else(c["Metric type"] > 0.5, c["averageValue"],
+                                                 c["averageUtilization"]))
+
+    # 2. ratio rule with tolerance
+    ratio = m.aux("Usage ratio", seen / (target * current), units="1")
+    raw = m.aux("HPA raw recommendation", if_then_else(
+        abs(ratio - 1) <= c["HPA tolerance"], current, math.ceil(seen / target)), units="pods")
+    period = c["HPA sync period"]
+    recorded = m.aux("Recorded recommendation", sample_hold(raw, period), units="pods")
+    # 3. stabilization windows over the recommendations recorded at syncs: a held value at
+    # t - (W - period) is the oldest sample with a timestamp after t - W
+    up_rec = m.aux("Scale-up stabilized recommendation", rolling_min(
+        recorded, maximum(c["scaleUp stabilizationWindowSeconds"] - period, 0)), units="pods")
+    down_rec = m.aux("Scale-down stabilized recommendation", rolling_max(
+        recorded, maximum(c["scaleDown stabilizationWindowSeconds"] - period, 0)), units="pods")
+    stabilized = m.aux("Stabilized recommendation", minimum(maximum(current, up_rec), down_rec),
+                       units="pods")
+    # 4. rate policies and bounds
+    pool_max = math.floor(c["DB connection pool size"] / c["DB connections per pod"])
+    max_r = m.aux("Effective maxReplicas", if_then_else(
+        c["Connection limit as constraint"] > 0.5, minimum(c["maxReplicas"], pool_max),
+        c["maxReplicas"]), units="pods")
+    up_limit = _rate_limit(m, "scaleUp", spec, current, c)
+    down_limit = _rate_limit(m, "scaleDown", spec, current, c)
+    allowed_max = minimum(max_r, maximum(up_limit, current))
+    allowed_min = maximum(c["minReplicas"], minimum(down_limit, current))
+    normalized = if_then_else(stabilized > current, minimum(stabilized, allowed_max),
+                              if_then_else(stabilized < current, maximum(stabilized, allowed_min),
+                                           stabilized))
+    decision = m.aux("HPA decision", if_then_else(
+        current > max_r, max_r, if_then_else(current < c["minReplicas"], c["minReplicas"],
+                                             normalized)), units="pods")
+    m.aux("Spec replicas", sample_hold(decision, period), units="pods",
+          doc="the deployment's replicas: what the HPA wrote at its last sync")
+
+    m.name_loop("HPA scaling (B)", ["Spec replicas", "Ready pods", "Processing", "Queue depth",
+                                   "Metric seen by HPA", "HPA raw recommendation"])
+    m.name_loop("Overshoot breaks the database (R)", [
+        "Spec replicas", "Failing pods", "Connection attempts", "DB query capacity factor",
+        "Processing", "Queue depth", "Metric seen by HPA", "HPA raw recommendation"])
+
+    burst = {"Burst extra arrival rate": 60.0}
+    fix_sync = {"HPA sync period": 180.0}
+    fix_windows = {"scaleUp stabilizationWindowSeconds": 60.0,
+                   "scaleDown stabilizationWindowSeconds": 300.0}
+    fix_pool = {"Connection limit as constraint": 1.0}
+    m.add_scenario("baseline", {}, doc="steady 20 msg/s: 3 pods, nothing happens")
+    m.add_scenario("trigger", burst, doc="a burst to 80 msg/s: stale metric, overshoot, "
+                   "connection storm, collapse")
+    m.add_scenario("fix_sync_period", {**burst, **fix_sync},
+                   doc="fix 1: evaluation interval (180 s) above the metric delay (~120 s)")
+    m.add_scenario("fix_stabilization", {**burst, **fix_windows},
+                   doc="fix 2: stabilization windows (up 60 s, down 300 s, as in Part 4.1)")
+    m.add_scenario("fix_connection_limit", {**burst, **fix_pool},
+                   doc="fix 3: replicas capped at pool / connections per pod")
+    m.add_scenario("fixed", {**burst, **fix_sync, **fix_windows, **fix_pool},
+                   doc="all three fixes of the war story")
+    m.add_scenario("seed_yaml", {**burst, **hpa_overrides(SEED_YAML), "Scrape interval": 15.0,
+                                 "Metric pipeline delay": 15.0},
+                   doc="the reference's HPA YAML (CPU 70 %, min 3, max 100, behavior block) "
+                   "on the same burst; metrics-server resolution 15 s")
+    return m
