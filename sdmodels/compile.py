@@ -67,10 +67,6 @@ class Kernel:
     def function(self, parallel: bool):
         return self._module.kernel_parallel if parallel else self._module.kernel_serial
 
-    @property
-    def slot_of(self) -> dict[tuple[str, tuple[str, ...]], int]:
-        return {(s.var, s.key): s.index for s in self.slots}
-
     @cached_property
     def parameter_columns(self) -> dict[str, list[int]]:
         """Each settable name (canonical id, display, 'Name[elem]') -> its parameter column(s)."""

@@ -11,7 +11,6 @@ Binary(op='/', left=Binary(op='-', left=Ref(name='Teacup Temperature'), right=Co
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 from typing import Callable, Iterator, Union
 
@@ -225,25 +224,6 @@ def references(expr: Expr) -> set[str]:
         elif isinstance(node, LookupCall):
             names.add(node.table)
     return names
-
-
-def constant_value(expr: Expr) -> float | None:
-    """The value of an expression made only of numbers, or None."""
-    if isinstance(expr, Const):
-        return expr.value
-    if isinstance(expr, Unary) and expr.op == "-":
-        v = constant_value(expr.operand)
-        return None if v is None else -v
-    if isinstance(expr, Binary) and expr.op in "+-*/^":
-        a, b = constant_value(expr.left), constant_value(expr.right)
-        if a is None or b is None:
-            return None
-        try:
-            return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else math.nan,
-                    "^": a ** b}[expr.op]
-        except (OverflowError, ZeroDivisionError, ValueError):
-            return None
-    return None
 
 
 # ---------------------------------------------------------------------------

@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import warnings
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,7 @@ from typing import Mapping
 
 import networkx as nx
 
-from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element, Flow, Lookup,
+from sdmodels.elements import (Constant, DelayInfo, DelayLine, Dim, Element, Flow, Lookup,
                                NamedLoop, PerElement, Rolling, SampleHold, Scenario, Stock,
                                canonical)
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
@@ -71,18 +70,6 @@ class ModelIR:
     def of_kind(self, kind) -> list[Element]:
         """Variables of one element class, in definition order."""
         return [v for v in self.variables.values() if isinstance(v, kind)]
-
-    @property
-    def structure_key(self) -> str:
-        """A hash of everything that shapes compiled code (not parameter values)."""
-        h = hashlib.sha256()
-        for v in self.variables.values():
-            fields_ = {k: getattr(v, k) for k in v.__dataclass_fields__
-                       if k not in ("values", "doc", "units", "display")}
-            h.update(repr((type(v).__name__, sorted(fields_.items(), key=lambda kv: kv[0]))).encode())
-        h.update(repr((self.eval_order, self.init_order, sorted(
-            (d.name, d.elements) for d in self.dims.values()))).encode())
-        return h.hexdigest()[:20]
 
 
 def build(model: Model) -> ModelIR:

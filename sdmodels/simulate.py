@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sdmodels.compile import Kernel, compile
-from sdmodels.elements import Constant, Element, canonical
+from sdmodels.elements import Constant, canonical
 from sdmodels.errors import ModelError, SimulationError, UnknownNameError, did_you_mean
 from sdmodels.results import Results
 
@@ -172,10 +172,3 @@ def run(model, **options):
     """
     results = simulate(model, **options)
     return results.to_pandas() if results.runs == 1 else results.to_xarray()
-
-
-def element_of(model, name: str) -> Element:
-    """The element called `name` in a model or IR (display name or id)."""
-    from sdmodels.ir import build
-    ir = build(model)
-    return ir.variables[ir.id_of(name)]
