@@ -1,0 +1,82 @@
+"""Lookups, non-negative stocks, built-in input functions, and the on-disk kernel cache."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sdmodels import (Model, if_then_else, pulse_train, ramp, run, simulate, step, xidz, zidz,
+                      maximum)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("extrapolate, expected", [(False, [1, 1, 2, 3, 3]),
+                                                   (True, [0, 1, 2, 3, 4])])
+def test_lookup_interpolates_and_clamps_or_extrapolates(extrapolate, expected):
+    m = Model("lk", stop=4, dt=1)
+    table = m.lookup("Curve", [(1, 1), (3, 3)], extrapolate=extrapolate)
+    m.aux("Y", table(m.time))
+    assert run(m)["Y"].tolist() == expected
+
+
+def test_lookup_by_name_in_equation_text():
+    m = Model("lk", stop=2, dt=0.5)
+    m.lookup("Slowdown", [(0, 1), (100, 1), (200, 10)])
+    m.constant("Load", 150)
+    m.aux("Factor", "Slowdown(Load)")
+    assert run(m)["Factor"].iloc[0] == pytest.approx(5.5)
+
+
+def test_non_negative_stock_never_goes_below_zero():
+    m = Model("drain", stop=10, dt=1)
+    s = m.stock("Queue", initial=5, non_negative=True)
+    m.flow("Drain", 2, out_of=s)
+    free = Model("drain2", stop=10, dt=1)
+    s2 = free.stock("Queue", initial=5)
+    free.flow("Drain", 2, out_of=s2)
+    assert run(m)["Queue"].min() == 0 and run(m)["Queue"].iloc[3] == 0     # 5 - 2 - 2 - 2 -> 0
+    assert run(free)["Queue"].iloc[-1] == 5 - 2 * 10
+
+
+def test_non_negative_flow_is_clipped():
+    m = Model("flow", stop=3, dt=1)
+    s = m.stock("Level", initial=0)
+    m.flow("Net", "Time - 2", into=s, non_negative=True)
+    assert run(m)["Net"].tolist() == [0, 0, 0, 1]
+
+
+def test_input_functions_follow_their_definitions():
+    m = Model("inputs", stop=12, dt=1)
+    m.aux("Step", step(5, 3))
+    m.aux("Ramp", ramp(2, 4, 8))
+    m.aux("Train", pulse_train(2, 1, 4, 10))
+    m.aux("Guard", xidz(1, m.time - 5, -1) + zidz(1, m.time - 6))
+    m.aux("Branch", if_then_else((m.time > 3) & (m.time < 6), 1, maximum(m.time, 10)))
+    f = run(m)
+    assert f["Step"].tolist() == [0, 0, 0] + [5] * 10
+    assert f["Ramp"].tolist() == [0] * 5 + [2, 4, 6] + [8] * 5        # 2 (t-4), held after 8
+    assert f["Train"].tolist() == [0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0]
+    # t=5: xidz(1, 0, -1) = -1 plus zidz(1, -1) = -1; t=6: xidz(1, 1, -1) = 1 plus zidz(1, 0) = 0
+    assert f["Guard"].iloc[5] == -2 and f["Guard"].iloc[6] == 1
+    assert f["Branch"].tolist() == [10, 10, 10, 10, 1, 1, 10, 10, 10, 10, 10, 11, 12]
+
+
+def test_second_process_loads_the_compiled_kernel_from_disk(tmp_path):
+    code = (
+        "import json, sys; sys.path.insert(0, %r)\n"
+        "from benchmarks.engine import sir_model\n"
+        "from sdmodels import compile, simulate\n"
+        "k = compile(sir_model()); simulate(k)\n"
+        "fn = k.function(False)\n"
+        "print(json.dumps({'hits': len(fn.stats.cache_hits), 'misses': len(fn.stats.cache_misses)}))\n"
+    ) % str(ROOT)
+    env = {**os.environ, "SDMODELS_CACHE_DIR": str(tmp_path)}
+    first = json.loads(subprocess.check_output([sys.executable, "-c", code], env=env))
+    second = json.loads(subprocess.check_output([sys.executable, "-c", code], env=env))
+    assert first == {"hits": 0, "misses": 1}        # compiled and written
+    assert second == {"hits": 1, "misses": 0}       # loaded, not compiled
+    assert list((tmp_path / "kernels").glob("k_*.py"))
