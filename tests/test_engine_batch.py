@@ -129,3 +129,15 @@ def test_long_form_and_final_table():
     assert len(long) == 2 * 11 * 2
     assert set(long["variable"]) == {"Infectious", "Recovered"}
     assert isinstance(res.final(), pd.DataFrame) and res.final().shape == (2, 2)
+
+
+def test_memory_follows_what_was_asked_for():
+    # 10,000 runs of a 3,200-step model: keeping one variable at one time is 10,000 floats
+    # (80 kB), not runs x steps x variables (10,000 x 3,201 x 8 x 8 B = 2 GB)
+    n = 10_000
+    res = simulate(sir(), params={"Duration": np.linspace(2, 9, n)}, outputs=["Infectious"],
+                   times=[100])
+    assert res.data.shape == (n, 1, 1) and res.data.nbytes == n * 8
+    # and it is the right number: the same as a single run's final value
+    one = simulate(sir(), params={"Duration": 9.0}, outputs=["Infectious"])
+    assert res.data[-1, 0, 0] == one["Infectious"][0][-1]
