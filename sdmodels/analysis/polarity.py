@@ -103,9 +103,10 @@ class Structure:
 
     INCREASING = ("exp", "sqrt", "ln", "log10", "arctan", "floor", "ceil", "round", "integer")
 
-    def __init__(self, ir: ModelIR):
+    def __init__(self, ir: ModelIR, observed: Mapping[str, frozenset] | None = None):
         self.ir = ir
-        self._values: dict[str, frozenset] = {}
+        self.observed = observed or {}      # value signs seen in a run, used where the
+        self._values: dict[str, frozenset] = {}   # declarations prove nothing
 
     # value signs: which of {-1, 0, +1} the value can take
     def var_value(self, name: str) -> frozenset:
@@ -124,6 +125,8 @@ class Structure:
                 out = out & {0, 1} or frozenset((0,))
         else:
             out = ANY
+        if out == ANY and name in self.observed:
+            out = self.observed[name]
         self._values[name] = out
         return out
 
@@ -356,20 +359,36 @@ def _evaluate(e: Expr, env: Mapping[str, np.ndarray], base: Mapping[str, np.ndar
     raise _Unsupported(type(e).__name__)
 
 
-def observed_signs(ir: ModelIR, edges, *, params=None, scenario=None) -> dict:
-    """For each (cause, effect): '+', '-', 'mixed' or None, from one simulated run.
+def observed_signs(ir: ModelIR, edges, *, params=None, scenario=None
+                   ) -> tuple[dict, dict[str, frozenset]]:
+    """From one simulated run: for each (cause, effect) '+', '-', 'mixed' or None, and for
+    each variable the signs its values took (all elements of an arrayed one).
 
     The effect's equation is evaluated at every saved time with the cause nudged up and
     down by a relative 1e-6 (stateful functions pass the nudge through as a unit gain);
-    the sign of the difference is the sign of the partial effect at that time.
+    the sign of the difference is the sign of the partial effect at that time. Arrayed
+    links are not nudged: their sign comes from the structure, given the values seen.
     """
     from sdmodels.simulate import simulate
-    scalar = [v.id for v in ir.variables.values() if not v.dims and not _is_lookup(v)]
+    wanted = [v.id for v in ir.variables.values() if not _is_lookup(v)]
     try:
-        results = simulate(ir, outputs=scalar, params=params, scenario=scenario)
+        results = simulate(ir, outputs=wanted, params=params, scenario=scenario)
     except SDModelsError:
-        return {}
-    env = {vid: results.data[0, :, i] for i, vid in enumerate(scalar)}
+        return {}, {}
+    by_display = {ir.variables[v].display: v for v in wanted}
+    columns: dict[str, list[int]] = {}
+    for i, label in enumerate(results.columns):
+        vid = by_display.get(label) or by_display.get(label.rsplit("[", 1)[0])
+        if vid is not None:
+            columns.setdefault(vid, []).append(i)
+    values = {}
+    for vid, cols in columns.items():
+        block = results.data[0][:, cols]
+        block = block[np.isfinite(block)]
+        if block.size:
+            values[vid] = frozenset(np.unique(np.sign(block)).astype(int).tolist())
+    env = {vid: results.data[0, :, cols[0]] for vid, cols in columns.items()
+           if not ir.variables[vid].dims}
     times = results.times
     out = {}
     with np.errstate(all="ignore"):
@@ -394,7 +413,7 @@ def observed_signs(ir: ModelIR, edges, *, params=None, scenario=None) -> dict:
             signs = set(np.sign(diff[ok]).astype(int).tolist())
             out[cause, effect] = ("mixed" if signs == {1, -1} else SYMBOL[signs.pop()]
                                   if signs else None)
-    return out
+    return out, values
 
 
 def _is_lookup(v) -> bool:
@@ -428,9 +447,10 @@ def link_polarities(model, *, behaviour: bool = True, stated: Mapping | None = N
     """
     ir = build(model)
     graph = causal_graph(ir, constants=True)
-    structure = Structure(ir)
     edges = list(graph.edges)
-    seen = observed_signs(ir, edges, params=params, scenario=scenario) if behaviour else {}
+    seen, values = observed_signs(ir, edges, params=params, scenario=scenario) \
+        if behaviour else ({}, {})
+    structure = Structure(ir, values)
     said = {}
     for (a, b), sign in (stated or {}).items():
         key = (ir.id_of(a, "stated link cause"), ir.id_of(b, "stated link effect"))
