@@ -3,8 +3,8 @@
 Notation for one series y(t) saved at n points: y0 first value, yf last value, range =
 max(y) - min(y), scale = max(|y0|, |yf|, range). Thresholds (`LabelOptions`, settable in
 the sweep file's ``[labels]`` table): ``tolerance`` (default 0.02), ``band`` (0.10) and
-``overshoot`` (0.05). The baseline b is y at the trigger's start (``trigger = {start, end}``
-in the sweep file), or y0 without a trigger. The *tail* is the last 10 % of saved points.
+``overshoot`` (0.05). The baseline b is the last y before the trigger starts
+(``trigger = {start, end}`` in the sweep file), or y0 without a trigger. The *tail* is the last 10 % of saved points.
 
 Turning points are found by a zig-zag filter: a local extreme counts only once the series
 has moved back from it by more than ``tolerance * scale``, so noise and numerical ripple do
@@ -179,7 +179,7 @@ def classify(t, Y, *, trigger: tuple[float, float] | None = None,
     Y = np.ascontiguousarray(np.atleast_2d(Y), dtype=float)
     if Y.shape[1] != t.size:
         raise ValueError(f"series have {Y.shape[1]} points but there are {t.size} times")
-    _, i0, i1 = baseline_and_windows(t, Y[:, :1], trigger)
+    _, i0, i1 = baseline_and_windows(t, Y, trigger)
     runs = Y.shape[0]
     codes = np.zeros(runs, dtype=np.int64)
     periods, dampings = np.empty(runs), np.empty(runs)

@@ -8,7 +8,7 @@ A metric is written "Output:kind" or "Output:kind=argument":
 - ``time_above=X`` / ``time_below=X``: total time the series spends above / below X, with
   crossings located by linear interpolation between saved points;
 - ``recovery=P``: time from the end of the trigger until the series is back within P % of
-  its baseline (its value at the trigger's start) and stays there to the end; 0 if it never
+  its baseline (its last value before the trigger starts) and stays there to the end; 0 if it never
   left, NaN if it never comes back. Needs a trigger in the sweep.
 
 >>> import numpy as np
@@ -86,10 +86,13 @@ def _time_beyond(t: np.ndarray, y: np.ndarray, threshold: float, above: bool) ->
 
 
 def baseline_and_windows(t: np.ndarray, y: np.ndarray, trigger: tuple[float, float] | None):
-    """(baseline per run, index where the trigger starts, index where it ends)."""
+    """(baseline per run, index of the baseline, index where the trigger ends).
+
+    The baseline is the last saved value strictly before the trigger starts (the first
+    value without a trigger)."""
     if trigger is None:
         return y[:, 0], 0, 0
-    i0 = int(np.clip(np.searchsorted(t, trigger[0], side="right") - 1, 0, t.size - 1))
+    i0 = int(np.clip(np.searchsorted(t, trigger[0], side="left") - 1, 0, t.size - 1))
     i1 = int(np.clip(np.searchsorted(t, trigger[1], side="left"), 0, t.size - 1))
     return y[:, i0], i0, i1
 
