@@ -1,0 +1,3 @@
+"""XMILE export (placeholder until written)."""
+def to_xmile(model):
+    raise NotImplementedError

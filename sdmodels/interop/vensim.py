@@ -1,0 +1,67 @@
+"""Vensim .mdl import: pysd's translator up to its abstract model, then ours."""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import warnings
+from pathlib import Path
+
+from sdmodels.errors import ImportModelError, SDModelsError
+from sdmodels.interop.abstract import AbstractImporter, Unsupported
+
+_UNSUPPORTED_TEXT = (
+    (re.compile(r":MACRO:", re.I), "macro", "Vensim macros are not supported by the importer"),
+    (re.compile(r"\bGET[ _](XLS|DIRECT|123|DATA)", re.I), "external data",
+     "GET XLS / GET DIRECT read spreadsheets outside the model file; not supported"),
+)
+
+
+def import_vensim(path):
+    """Read a Vensim .mdl file into a `Model` (pysd parses; sdmodels builds and runs)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for pattern, construct, why in _UNSUPPORTED_TEXT:
+        m = pattern.search(text)
+        if m:
+            var = _variable_at(text, m.start())
+            raise ImportModelError(f"{path}: variable '{var}' uses {construct} "
+                                   f"({m.group(0)}): {why}")
+    abstract = _abstract(path)
+    return from_abstract(abstract, path)
+
+
+def _abstract(path: Path):
+    from pysd.translators.vensim.vensim_file import VensimFile
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            vf = VensimFile(path)
+            vf.parse()
+            return vf.get_abstract_model()
+    except Exception as exc:   # pysd raises plain exceptions with its own messages
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImportModelError(f"{path}: the Vensim parser could not read the model "
+                               f"({type(exc).__name__}: {first[:300]})") from None
+
+
+def from_abstract(abstract, path: Path):
+    """Map a pysd AbstractModel to a `Model`, wrapping failures in ImportModelError."""
+    importer = None
+    try:
+        importer = AbstractImporter(abstract, name=path.stem, path=str(path))
+        return importer.build()
+    except Unsupported as exc:
+        where = f"variable '{importer.current}'" if importer and importer.current else "the model"
+        raise ImportModelError(f"{path}: {where} uses {exc.construct}: {exc.why}") from None
+    except SDModelsError as exc:
+        where = f"variable '{importer.current}'" if importer and importer.current else "the model"
+        raise ImportModelError(f"{path}: {where}: {exc}") from None
+
+
+def _variable_at(text: str, pos: int) -> str:
+    """The name on the left of the equation that holds position `pos`."""
+    start = text.rfind("|", 0, pos) + 1
+    head = text[start:pos].strip().splitlines()
+    head = " ".join(head).split("=")[0].split(":")[0].split("[")[0].strip()
+    return head or "?"
