@@ -124,7 +124,10 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
         raise ValueError(f"kind must be 'cld' or 'sfd', got {kind!r}")
     ir = build(model)
     constants = (kind == "sfd") if constants is None else constants
-    graph = causal_graph(ir, constants=constants)
+    contracted = causal_graph(ir, constants=constants)
+    # the SFD keeps every flow (an importer's net flows too); the CLD links across them
+    graph = contracted if kind == "cld" else causal_graph(ir, constants=constants,
+                                                           contract=False)
     polarities = link_polarities(ir, behaviour=behaviour)
     if loop_set is None:
         loop_set = find_loops(ir, polarities=polarities)
@@ -135,11 +138,17 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
     colors = {l.id: LOOP_COLORS[k % len(LOOP_COLORS)] for k, l in enumerate(chosen)}
     edge_color: dict[tuple[str, str], str] = {}
     for l in chosen:
-        for e in l.edges:
-            edge_color.setdefault(e, colors[l.id])
+        for u, v in l.edges:
+            for via in (contracted.edges[u, v]["paths"] if kind == "sfd" else ((),)):
+                chain = [u, *via, v]
+                for e in zip(chain, chain[1:]):
+                    edge_color.setdefault(e, colors[l.id])
     keep = set(graph.nodes)
     if only_loops:
-        keep = {v for l in focus for v in l.variables}
+        keep = {v for l in focus for v in l.variables} | {
+            v for e in edge_color for v in e} | {
+            n for l in focus for e in l.edges if kind == "sfd"
+            for via in contracted.edges[e]["paths"] for n in via}
     spec = _Spec(ir, graph, polarities, keep, edge_color, bool(chosen), modules)
     engine = "dot"
     if kind == "cld":

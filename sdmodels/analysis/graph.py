@@ -122,34 +122,65 @@ def visible(element: Element, *, constants: bool) -> bool:
     return constants or not isinstance(element, Constant)
 
 
-def causal_graph(model, *, constants: bool = False) -> nx.DiGraph:
+def pass_through(ir: ModelIR) -> set[str]:
+    """Internal elements that are not part of a stateful function (an importer's net flow
+    of a stock, for example): the graph links straight across them."""
+    in_delays = {i for d in ir.delays for i in d.internals}
+    return {v.id for v in ir.variables.values() if v.internal and v.id not in in_delays}
+
+
+def causal_graph(model, *, constants: bool = False, contract: bool = True) -> nx.DiGraph:
     """The causal graph of a model (Model or ModelIR); never mutates the IR.
 
     Nodes carry `kind` (element class name), `display`, `module`; edges carry
-    `delays` (a tuple of `DelayLink`, empty for instantaneous links) and, for links
-    from a flow to its stock, `flow` = +1 (inflow) or -1 (outflow). Link polarity is
-    added by `sdmodels.analysis.link_polarities`.
+    `delays` (a tuple of `DelayLink`, empty for instantaneous links), `paths` (the
+    internal elements a link was contracted across, one tuple per path; `((),)` for a
+    plain link) and, for links from a flow to its stock, `flow` = +1 (inflow) or -1
+    (outflow). Link polarity is added by `sdmodels.analysis.link_polarities`.
+    `contract=False` keeps internal pass-through elements (net flows) as nodes.
     """
     from sdmodels.ir import build
     ir = build(model)
+    hidden = pass_through(ir)
     g = nx.DiGraph(model=ir.name)
     for v in ir.variables.values():
-        if visible(v, constants=constants):
-            g.add_node(v.id, kind=type(v).__name__, display=v.display, module=v.module)
+        if visible(v, constants=constants) or v.id in hidden:
+            g.add_node(v.id, kind=type(v).__name__, display=v.display, module=v.module,
+                       internal=v.id in hidden)
     for v in ir.variables.values():
         if v.id not in g:
             continue
         if isinstance(v, Stock):
             for sign, flows in ((+1, v.inflows), (-1, v.outflows)):
                 for f in flows:
-                    g.add_edge(f, v.id, flow=sign, delays=())
+                    if f in g:
+                        g.add_edge(f, v.id, flow=sign, delays=(), paths=((),))
             continue
         expr = host_expression(ir, v)
         if expr is None:
             continue
         for ref, path in sorted(direct_references(expr).items()):
             if ref in g and ref != v.id:
-                g.add_edge(ref, v.id, delays=tuple(delay_link(ir, ir.delays[i]) for i in path))
+                g.add_edge(ref, v.id, paths=((),),
+                           delays=tuple(delay_link(ir, ir.delays[i]) for i in path))
+    if contract:
+        for n in [v for v in ir.variables if v in hidden and v in g]:
+            for p in list(g.predecessors(n)):
+                for s in list(g.successors(n)):
+                    if p == s:
+                        continue
+                    a, b = g.edges[p, n], g.edges[n, s]
+                    paths = tuple(x + (n,) + y for x in a["paths"] for y in b["paths"])
+                    delays = a["delays"] + b["delays"]
+                    if g.has_edge(p, s):
+                        old = g.edges[p, s]
+                        old["paths"] = old["paths"] + paths
+                        old["delays"] = old["delays"] + tuple(
+                            d for d in delays if d not in old["delays"])
+                    else:
+                        extra = {"flow": b["flow"]} if "flow" in b else {}
+                        g.add_edge(p, s, paths=paths, delays=delays, **extra)
+            g.remove_node(n)
     return g
 
 

@@ -446,7 +446,7 @@ def link_polarities(model, *, behaviour: bool = True, stated: Mapping | None = N
     ('unknown', 'mixed')
     """
     ir = build(model)
-    graph = causal_graph(ir, constants=True)
+    graph = causal_graph(ir, constants=True, contract=False)
     edges = list(graph.edges)
     seen, values = observed_signs(ir, edges, params=params, scenario=scenario) \
         if behaviour else ({}, {})
@@ -482,4 +482,27 @@ def link_polarities(model, *, behaviour: bool = True, stated: Mapping | None = N
             elif struct == "unknown":
                 final, note = claim, "stated by the modeller"
         out[u, v] = LinkPolarity(u, v, final, struct, obs, claim, conflict, note)
+    for u, v, data in causal_graph(ir, constants=True).edges(data=True):
+        if data["paths"] != ((),):
+            out[u, v] = _across(u, v, data["paths"], out)
     return out
+
+
+def _product(signs: list[str]) -> str:
+    if any(s not in ("+", "-") for s in signs):
+        return "mixed" if "mixed" in signs else "unknown"
+    return "-" if sum(s == "-" for s in signs) % 2 else "+"
+
+
+def _across(u: str, v: str, paths, hops: dict) -> LinkPolarity:
+    """A link contracted across internal elements: the product of its hops' signs."""
+    finals, structs = [], []
+    for via in paths:
+        chain = [u, *via, v]
+        links = [hops[a, b] for a, b in zip(chain, chain[1:])]
+        finals.append(_product([l.polarity for l in links]))
+        structs.append(_product([l.structural for l in links]))
+    final = finals[0] if len(set(finals)) == 1 else "unknown"
+    struct = structs[0] if len(set(structs)) == 1 else "unknown"
+    return LinkPolarity(u, v, final, struct, note="through " + ", ".join(
+        "/".join(p) for p in paths if p))
