@@ -291,7 +291,7 @@ class _Spec:
                                           fillcolor="#eaf2f8", color=ink, fontcolor=ink,
                                           penwidth="1.6", height="0.7", width="1.4")
             elif isinstance(el, Flow):
-                nodes[v] = _q(v) + _attrs(label="", xlabel=self.node_label(v), shape="circle",
+                nodes[v] = _q(v) + _attrs(label="", tooltip=el.display, shape="circle",
                                           width="0.22", height="0.22", fixedsize="true",
                                           style="filled", fillcolor="white", color=ink,
                                           fontcolor=ink)
@@ -316,7 +316,9 @@ class _Spec:
             pipe = dict(color="#34495e", penwidth="4", weight="4")
             out_key, in_key = (el.out_of, v), (v, el.into)
             first = dict(pipe, arrowhead="none")
-            second = dict(pipe, arrowhead="normal", arrowsize="1.1")
+            # the flow's name rides on its outgoing pipe: dot keeps edge labels clear
+            second = dict(pipe, arrowhead="normal", arrowsize="1.1", label=self.node_label(v),
+                          fontcolor="#9a9a9a" if not self.on_focus(v) else "#111111")
             for part, key in ((first, out_key), (second, in_key)):
                 if key in self.edge_color:
                     part.update(color=self.edge_color[key])
