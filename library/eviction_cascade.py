@@ -1,0 +1,163 @@
+"""Eviction cascade: OOM kills move load onto survivors until the deployment collapses.
+
+Reference: Part 3.4 ("The Eviction Cascade"): 10 pods share the traffic evenly, 400 MB each
+at a 10 % share, limit 512 MB; a memory leak in pod 3 gets it OOM-killed, its load moves to
+the other nine, their memory rises toward the limit, the next ones die, and each death
+raises the load on the rest. Fixes from the same part: headroom between the working set and
+the limit, a PodDisruptionBudget limiting concurrent evictions, and scaling out before pods
+are evicted.
+
+Mechanism. Each pod (a `Dim("pod", 10)` array) has its own memory: a working set that follows
+the requests it holds in flight (Little's law: in-flight = utilization / (1 - utilization) for
+a busy server, so memory rises steeply as a pod's share of the traffic grows), plus what a leak
+has accumulated. A pod whose memory reaches "Memory limit" is OOM-killed (cgroup OOM killer,
+never gated by a disruption budget); a pod above the "Eviction threshold" is evicted only while
+fewer than "PDB maxUnavailable" pods are down (API-initiated evictions respect a PDB). A
+killed or evicted pod comes back after "Pod replacement time" with a fresh process, and takes
+its share of the traffic at once. Calibration: with 1,000 req/s and 125 req/s per pod a 10 %
+share is 80 % utilization -> 4 requests in flight -> 310 + 25 x 4 = 410 MB (the reference's
+400 MB); one pod fewer is 88.9 % -> 8 in flight -> 510 MB (the reference's 490-510 MB), and
+with pods differing by +-5 % in memory per request the largest ones cross 512 MB.
+
+>>> from sdmodels import run
+>>> df = run(build(), scenario="trigger", outputs=["Pods up"])
+>>> int(df["Pods up"].min())
+0
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+from sdmodels import (Dim, Model, delay_fixed, if_then_else, maximum, minimum, sample_hold,
+                      sum_over)
+from sdmodels.elements import canonical
+from sdmodels.errors import UnknownNameError, did_you_mean
+
+REF = "reference Part 3.4"
+K8S = "Kubernetes docs"
+N_PODS = 10
+
+# name: (default, units, source)
+PARAMETERS: dict[str, tuple[float, str, str]] = {
+    "Total traffic": (1000.0, "req/s", "assumed"),
+    "Pod capacity": (125.0, "req/s/pod", "assumed: a 10 % share is 80 % utilization"),
+    "Base memory": (310.0, "MB", "calibrated: 410 MB at a 10 % share (" + REF + ": 400 MB)"),
+    "Memory per in-flight request": (25.0, "MB/request", "calibrated: 510 MB at 1/9 share ("
+                                     + REF + ": 490-510 MB)"),
+    "Memory spread between pods": (0.05, "1", "assumed: pods differ by +-5 % in memory per "
+                                   "request (request mix, node)"),
+    "Working-set response time": (60.0, "s", "assumed: heap growth and GC cycles"),
+    "Memory limit": (512.0, "MB", REF),
+    "Eviction threshold": (512.0, "MB", "API-initiated eviction above this (default: only the "
+                           "OOM killer at the limit)"),
+    "PDB maxUnavailable": (10.0, "pods", "no PodDisruptionBudget (all 10 may be down)"),
+    "Pod replacement time": (300.0, "s", K8S + ": CrashLoopBackOff caps at 5 min; a new node "
+                             "takes minutes"),
+    "Leak rate": (0.0, "MB/s", "trigger scenario: 0.1 MB/s in pod 3 (" + REF + ")"),
+    "Scale out before eviction": (0.0, "0/1", REF + " fix: add pods before, not after"),
+    "Scale-out memory threshold": (450.0, "MB", "assumed: average memory ~88 % of the limit"),
+    "Scale-out sync period": (15.0, "s", K8S + ": HPA sync period"),
+    "Pod startup time": (60.0, "s", "reference Part 2.3: pod startup 10-300 s"),
+    "Max extra pods": (10.0, "pods", "assumed"),
+}
+LEAKING = "pod3"
+
+
+def _params(overrides: Mapping) -> dict[str, float]:
+    by_id = {canonical(k): k for k in PARAMETERS}
+    p = {k: v[0] for k, v in PARAMETERS.items()}
+    for key, value in overrides.items():
+        if canonical(key) not in by_id:
+            raise UnknownNameError(f"eviction_cascade has no parameter '{key}'."
+                                   f"{did_you_mean(key, list(PARAMETERS))}")
+        p[by_id[canonical(key)]] = float(value)
+    return p
+
+
+def build(**overrides) -> Model:
+    """The eviction-cascade model; keyword overrides set parameters by display name."""
+    p = _params(overrides)
+    m = Model("eviction_cascade", start=0, stop=3600, dt=0.5, saveper=5, time_units="second",
+              doc="OOM kills redistribute load to the survivors until the deployment collapses")
+    c = {k: m.constant(k, p[k], units=PARAMETERS[k][1], doc=PARAMETERS[k][2]) for k in PARAMETERS}
+    pods = Dim("pod", N_PODS)
+    spread = m.constant("Memory factor", {e: 1 + (2 * i / (N_PODS - 1) - 1) for i, e in
+                                          enumerate(pods.elements)}, dims=[pods], units="1",
+                        doc="-1 .. +1 across the pods, times 'Memory spread between pods'")
+    leaky = m.constant("Leaking pod", {e: float(e == LEAKING) for e in pods.elements},
+                       dims=[pods], units="0/1")
+
+    up = m.stock("Pod up", 1, dims=[pods], units="pods")
+    # scale-out: +1 pod per HPA sync while any pod is above the threshold, ready after startup
+    requested = m.stock("Extra pods requested", 0, units="pods")
+    average = m.aux("Average pod memory", sum_over(up * "Memory", pods) / maximum(
+        sum_over(up, pods), 1e-9), units="MB", doc="what a memory-based HPA sees")
+    asking = sample_hold(c["Scale out before eviction"] * (average >= c["Scale-out memory threshold"]),
+                         c["Scale-out sync period"])
+    m.flow("Scale-out requests", if_then_else(requested < c["Max extra pods"],
+                                              asking / c["Scale-out sync period"], 0),
+           into=requested, units="pods/s")
+    extra_ready = m.aux("Extra pods ready", math.floor(
+        delay_fixed(requested, c["Pod startup time"], 0) + 1e-9), units="pods")
+
+    # load sharing: every live pod (and every extra pod) gets an equal share
+    serving_named = m.aux("Original pods up", sum_over(up, pods), units="pods")
+    rho_extra = c["Total traffic"] / maximum(serving_named + extra_ready, 1e-9) / c["Pod capacity"]
+    in_flight_extra = minimum(rho_extra / maximum(1 - rho_extra, 0.01), 100)
+    extra_ok = m.aux("Extra pods serving", if_then_else(
+        c["Base memory"] + c["Memory per in-flight request"] * in_flight_extra < c["Memory limit"],
+        extra_ready, 0), units="pods", doc="fresh extra pods, unless their share OOMs them too")
+    total = m.aux("Pods up", serving_named + extra_ok, units="pods")
+    share = m.aux("Load share", if_then_else(total > 0, up / maximum(total, 1e-9), 0),
+                  dims=[pods], units="1")
+    rho = m.aux("Utilization", share * c["Total traffic"] / c["Pod capacity"], dims=[pods])
+    in_flight = m.aux("Requests in flight", minimum(rho / maximum(1 - rho, 0.01), 100),
+                      dims=[pods], units="requests", doc="M/M/1: rho / (1 - rho), capped at 100")
+    target = m.aux("Working-set target", c["Base memory"] + c["Memory per in-flight request"] * (
+        1 + c["Memory spread between pods"] * (spread - 1)) * in_flight, dims=[pods], units="MB")
+
+    working = m.stock("Working set", target, dims=[pods], units="MB")
+    leaked = m.stock("Leaked memory", 0, dims=[pods], units="MB")
+    memory = m.aux("Memory", working + leaked, dims=[pods], units="MB")
+
+    # removals: OOM kill at the limit; eviction above the threshold only within the PDB
+    down = m.aux("Pods unavailable", N_PODS - serving_named, units="pods")
+    allowed = m.aux("PDB allows eviction", down < c["PDB maxUnavailable"], units="0/1")
+    oom = memory >= c["Memory limit"]
+    evict = (memory >= c["Eviction threshold"]) * allowed
+    kills = m.flow("Pods removed", up * maximum(oom, evict) / m.dt_expr, out_of=up, dims=[pods],
+                   units="pods/s", doc="OOM kills and evictions")
+    m.flow("Pods replaced", delay_fixed(kills, c["Pod replacement time"], 0), into=up,
+           dims=[pods], units="pods/s")
+    m.flow("Working set change", up * (target - working) / c["Working-set response time"],
+           into=working, dims=[pods], units="MB/s")
+    m.flow("Memory freed by restart", kills * (working - c["Base memory"]), out_of=working,
+           dims=[pods], units="MB/s", doc="a fresh process starts from the base")
+    m.flow("Leak", up * leaky * c["Leak rate"], into=leaked, dims=[pods], units="MB/s")
+    m.flow("Leak freed by restart", kills * leaked, out_of=leaked, dims=[pods], units="MB/s")
+    m.aux("Served traffic", minimum(c["Total traffic"], total * c["Pod capacity"]), units="req/s")
+    removed = m.stock("Pods removed so far", 0, units="pods")
+    m.flow("Removals", sum_over(kills, pods), into=removed, units="pods/s")
+
+    m.name_loop("Eviction cascade (R)", ["Pod up", "Pods up", "Load share", "Utilization",
+                                         "Requests in flight", "Working-set target",
+                                         "Working set", "Memory", "Pods removed"])
+    m.name_loop("Scale out (B)", ["Average pod memory", "Extra pods requested",
+                                  "Extra pods ready", "Pods up", "Load share", "Memory"])
+
+    leak = {"Leak rate": 0.1}
+    headroom = {"Memory limit": 640.0, "Eviction threshold": 600.0}
+    pdb = {"PDB maxUnavailable": 1.0, "Eviction threshold": 480.0}
+    scale = {"Scale out before eviction": 1.0}
+    m.add_scenario("baseline", {}, doc="no leak: 10 pods at ~410 MB, nothing happens")
+    m.add_scenario("trigger", leak, doc="a 0.1 MB/s leak in pod 3: OOM kill, then the cascade")
+    m.add_scenario("fix_headroom", {**leak, **headroom},
+                   doc="limit 640 MB (25 % over the 9-pod working set of ~510 MB)")
+    m.add_scenario("fix_disruption_budget", {**leak, **pdb},
+                   doc="PDB maxUnavailable 1 on evictions at 480 MB (OOM kills ignore PDBs)")
+    m.add_scenario("fix_scale_out", {**leak, **scale},
+                   doc="add pods while the average pod memory is above 450 MB")
+    m.add_scenario("fixed", {**leak, **headroom, **pdb, "Eviction threshold": 600.0, **scale},
+                   doc="headroom + disruption budget + scale out before eviction")
+    return m
