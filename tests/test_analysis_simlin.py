@@ -15,10 +15,7 @@ from sdmodels import find_loops
 simlin = pytest.importorskip("simlin", reason="pysimlin is not installed: pip install pysimlin")
 SAMPLES = Path("/work/shared/test-models/samples")
 FILES = ["SIR/SIR.mdl", "SIR/SIR.xmile", "Lotka_Volterra/Lotka_Volterra.mdl",
-         "teacup/teacup.mdl", "Workforce/workforce.mdl",
-         pytest.param("teacup/teacup.xmile", marks=pytest.mark.xfail(
-             strict=False, reason="at the time of writing the XMILE importer gives the "
-             "teacup's stock no outflow, so its one loop is missing"))]
+         "teacup/teacup.mdl", "teacup/teacup.xmile", "Workforce/workforce.mdl"]
 
 
 def theirs(path: Path):
