@@ -30,6 +30,7 @@ from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce,
 from sdmodels.ir import ModelIR, build, index_binding
 
 METHODS = ("euler", "rk4")
+SCALAR_SLOTS = 64       # up to this many values, kernels use scalar locals; beyond, arrays
 _MEMORY_CACHE: dict[str, object] = {}
 
 
@@ -61,11 +62,20 @@ class Kernel:
     defaults: np.ndarray                  # default parameter values, one per column
     lookup_xs: np.ndarray
     lookup_ys: np.ndarray
+    check_order: np.ndarray               # slots searched, in order, for a non-finite value
     source_hash: str
     _module: object = field(repr=False, compare=False)
 
-    def function(self, parallel: bool):
-        return self._module.kernel_parallel if parallel else self._module.kernel_serial
+    @property
+    def function(self):
+        """The compiled numba function (nogil: callers may run slices of runs in threads)."""
+        return self._module.kernel
+
+    def __call__(self, P, start, dt, n_steps, save_steps, save_slots, out, seeds, status):
+        """Advance every run in P (runs x params) and write saved values into `out`."""
+        self._module.kernel(P, np.asarray(self.param_slots, dtype=np.int64), self.check_order,
+                            self.lookup_xs, self.lookup_ys, start, dt, n_steps, save_steps,
+                            save_slots, out, seeds, status)
 
     @cached_property
     def parameter_columns(self) -> dict[str, list[int]]:
@@ -101,7 +111,7 @@ def compile(model, *, method: str = "euler") -> Kernel:  # noqa: A001 - the pipe
                          for i in gen.param_slots], dtype=float)
     return Kernel(ir, method, tuple(gen.slots), tuple(gen.param_slots), defaults,
                   np.array(gen.lookup_xs, dtype=float), np.array(gen.lookup_ys, dtype=float),
-                  digest, module)
+                  np.array(gen.check_order(), dtype=np.int64), digest, module)
 
 
 def _flat_index(ir: ModelIR, slot: Slot) -> int:
@@ -161,6 +171,7 @@ class _Generator:
                             if isinstance(ir.variables[s.var], Constant)]
         self.stocks = [s.index for s in self.slots if isinstance(ir.variables[s.var], Stock)]
         self.names: dict[int, str] = {}
+        self.scalar = len(self.slots) <= SCALAR_SLOTS
 
     def keys(self, var: Element) -> list[tuple[str, ...]]:
         return list(itertools.product(*(self.ir.dims[d].elements for d in var.dims)))
@@ -285,16 +296,16 @@ class _Generator:
         elif isinstance(var, SampleHold) and first_stage:
             for slot, binding, expr in self.per_slot(var, var.input):
                 period = self.emit(var.period, binding, var)
-                lines += [f"{ind}if {self.time} + teps >= nt{slot}:",
+                lines += [f"{ind}if {self.time} + teps >= nt[{slot}]:",
                           f"{ind}    {self.names[slot]} = {self.emit(expr, binding, var)}",
-                          f"{ind}    while nt{slot} <= {self.time} + teps:",
-                          f"{ind}        nt{slot} += max({period}, dt)"]
+                          f"{ind}    while nt[{slot}] <= {self.time} + teps:",
+                          f"{ind}        nt[{slot}] += max({period}, dt)"]
         elif isinstance(var, Rolling) and first_stage:
             for slot, binding, expr in self.per_slot(var, var.input):
-                lines += [f"{ind}rb{slot}[rp{slot}] = {self.emit(expr, binding, var)}",
-                          f"{ind}rp{slot} = (rp{slot} + 1) % rb{slot}.shape[0]",
-                          f"{ind}rc{slot} = min(rc{slot} + 1, rb{slot}.shape[0])",
-                          f"{ind}{self.names[slot]} = window_extreme(rb{slot}, rc{slot}, "
+                lines += [f"{ind}rb{slot}[rp[{slot}]] = {self.emit(expr, binding, var)}",
+                          f"{ind}rp[{slot}] = (rp[{slot}] + 1) % rb{slot}.shape[0]",
+                          f"{ind}rc[{slot}] = min(rc[{slot}] + 1, rb{slot}.shape[0])",
+                          f"{ind}{self.names[slot]} = window_extreme(rb{slot}, rc[{slot}], "
                           f"{var.op == 'max'})"]
         return lines
 
@@ -311,20 +322,18 @@ class _Generator:
                     lines += [f"{ind}{self.names[slot]} = {start}",
                               f"{ind}db{slot} = np.full(max(1, int(np.floor("
                               f"{self.emit(var.delay, binding, var)} / dt + 0.5))), "
-                              f"{self.names[slot]})",
-                              f"{ind}dp{slot} = 0"]
+                              f"{self.names[slot]})"]
             elif isinstance(var, SampleHold):
                 for slot, binding, expr in self.per_slot(var, var.input):
                     first = self.emit(var.first, binding, var) if var.first is not None else "start"
                     lines += [f"{ind}{self.names[slot]} = {self.emit(expr, binding, var)}",
-                              f"{ind}nt{slot} = {first}"]
+                              f"{ind}nt[{slot}] = {first}"]
             elif isinstance(var, Rolling):
                 for slot, binding, expr in self.per_slot(var, var.input):
                     window = self.emit(var.window, binding, var)
                     lines += [f"{ind}{self.names[slot]} = {self.emit(expr, binding, var)}",
                               f"{ind}rb{slot} = np.full(int(np.floor({window} / dt + 0.5)) + 1, "
-                              f"{self.names[slot]})",
-                              f"{ind}rp{slot} = 0", f"{ind}rc{slot} = 0"]
+                              f"{self.names[slot]})"]
             else:
                 lines += self.value_lines(var, ind, first_stage=True)
         return lines
@@ -343,88 +352,117 @@ class _Generator:
         return lines
 
     def set_names(self, stage: int) -> None:
+        """Where each slot's value lives during a stage.
+
+        Small models keep values in scalar locals (fastest code); large ones in arrays (`x` at
+        stage 1; `y` stocks and `z` per-step values at RK4 stages 2-4), which numba compiles
+        many times faster. Locals are spilled into `x` when a step is saved or checked.
+        """
         self.names = {}
         for s in self.slots:
             var = self.ir.variables[s.var]
             if stage > 1 and isinstance(var, Stock):
-                self.names[s.index] = f"x{s.index}"
+                self.names[s.index] = f"y{s.index}" if self.scalar else f"y[{s.index}]"
             elif stage > 1 and isinstance(var, (Aux, Flow)):
-                self.names[s.index] = f"v{s.index}_{stage}"
+                self.names[s.index] = f"z{s.index}" if self.scalar else f"z[{s.index}]"
             else:
-                self.names[s.index] = f"v{s.index}"
+                self.names[s.index] = f"x{s.index}" if self.scalar else f"x[{s.index}]"
         self.time = {1: "t", 2: "th", 3: "th", 4: "tf"}[stage]
+
+    def check_order(self) -> list[int]:
+        """Slots in the order a non-finite value is looked for: state first, then each step's."""
+        state = [s.index for s in self.slots
+                 if isinstance(self.ir.variables[s.var], (Stock, DelayLine))]
+        step = [self.index[(vid, key)] for vid in self.ir.eval_order
+                for key in self.keys(self.ir.variables[vid])]
+        return state + step
+
+    def _name(self, array: str, slot: int) -> str:
+        return f"{array}{slot}" if self.scalar else f"{array}[{slot}]"
 
     def source(self) -> str:
         self.set_names(1)
         I2, I3 = " " * 8, " " * 12
-        nonconst = [s.index for s in self.slots if s.index not in set(self.param_slots)]
-        body = [f"{I2}v{slot} = P[r, {col}]" for col, slot in enumerate(self.param_slots)]
+        n = len(self.slots)
+        x, d = (lambda i: self._name("x", i)), (lambda i: self._name("d", i))
+        body = [f"{I2}{a} = np.empty({n})" for a in ("x", "y", "z")]
+        body += [f"{I2}d = np.zeros({n})", f"{I2}nt = np.zeros({n})"]
+        body += [f"{I2}{a} = np.zeros({n}, dtype=np.int64)" for a in ("dp", "rp", "rc")]
+        if self.scalar:
+            body += [f"{I2}{x(slot)} = P[r, {col}]" for col, slot in enumerate(self.param_slots)]
+        else:
+            body += [f"{I2}for c in range(PS.shape[0]):", f"{I2}    x[PS[c]] = P[r, c]"]
         body.append(f"{I2}t = start")
+        if self.method == "rk4" and not self.scalar:
+            body += [f"{I2}k{i} = np.zeros({n})" for i in (1, 2, 3, 4)]
         body += self.init_lines(I2)
-        body += [f"{I2}si = 0", f"{I2}vals = np.empty({len(self.slots)})",
+        body += [f"{I2}si = 0",
                  f"{I2}for k in range(n_steps + 1):",
                  f"{I3}t = start + k * dt", f"{I3}th = t + 0.5 * dt", f"{I3}tf = t + dt"]
-        body += [f"{I3}v{s} = db{s}[dp{s}]" for s in self._slots_of(DelayLine)]
+        body += [f"{I3}{x(s)} = db{s}[dp[{s}]]" for s in self._slots_of(DelayLine)]
         body += self.stage(1, I3)
-        check = " + ".join(f"v{i}" for i in nonconst) or "0.0"
-        body += [f"{I3}chk = {check}",
-                 f"{I3}if not np.isfinite(chk):",
-                 f"{I3}    status[r, 0] = k"]
-        for i in nonconst:
-            body += [f"{I3}    if not np.isfinite(v{i}) and status[r, 1] < 0:",
-                     f"{I3}        status[r, 1] = {i}",
-                     f"{I3}        status[r, 2] = 1 if v{i} != v{i} else 2"]
-        body += [f"{I3}    break",
-                 f"{I3}if si < n_save and save_steps[si] == k:"]
-        body += [f"{I3}    vals[{i}] = v{i}" for i in range(len(self.slots))]
-        body += [f"{I3}    for j in range(save_slots.shape[0]):",
-                 f"{I3}        out[r, si, j] = vals[save_slots[j]]",
+        # spill scalar locals into x only when a step is saved or has gone non-finite
+        spill = [f"{I3}    x[{i}] = x{i}" for i in range(n)] if self.scalar else []
+        if self.scalar:
+            total = " + ".join(f"x{i}" for i in self.check_order()) or "0.0"
+            body += [f"{I3}if not np.isfinite({total}):"] + spill + [f"{I3}    bad = 0"]
+        else:
+            body += [f"{I3}if True:", f"{I3}    bad = 0"]
+        body += [f"{I3}    for c in range(CHECK.shape[0]):",
+                 f"{I3}        if not np.isfinite(x[CHECK[c]]):",
+                 f"{I3}            status[r, 0] = k",
+                 f"{I3}            status[r, 1] = CHECK[c]",
+                 f"{I3}            status[r, 2] = 1 if x[CHECK[c]] != x[CHECK[c]] else 2",
+                 f"{I3}            bad = 1",
+                 f"{I3}            break",
+                 f"{I3}    if bad:",
+                 f"{I3}        break",
+                 f"{I3}if si < n_save and save_steps[si] == k:"] + spill + [
+                 f"{I3}    for j in range(save_slots.shape[0]):",
+                 f"{I3}        out[r, si, j] = x[save_slots[j]]",
                  f"{I3}    si += 1",
                  f"{I3}if k == n_steps:", f"{I3}    break"]
         stock_slots = [self.slots[i] for i in self.stocks]
         if self.method == "euler":
-            body += [f"{I3}d{s.index} = {self.derivative(s)}" for s in stock_slots]
+            body += [f"{I3}{d(s.index)} = {self.derivative(s)}" for s in stock_slots]
         else:
             weights = {1: "0.5 * dt", 2: "0.5 * dt", 3: "dt"}
             for stage in (1, 2, 3, 4):
                 self.set_names(stage)
                 if stage > 1:
                     body += self.stage(stage, I3)
-                body += [f"{I3}k{stage}_{s.index} = {self.derivative(s)}" for s in stock_slots]
+                body += [f"{I3}{self._name(f'k{stage}', s.index)} = {self.derivative(s)}"
+                         for s in stock_slots]
                 if stage < 4:
-                    body += [f"{I3}x{s.index} = v{s.index} + {weights[stage]} * k{stage}_{s.index}"
-                             for s in stock_slots]
+                    body += [f"{I3}{self._name('y', s.index)} = {x(s.index)} + {weights[stage]}"
+                             f" * {self._name(f'k{stage}', s.index)}" for s in stock_slots]
             self.set_names(1)
-            body += [f"{I3}d{s.index} = (k1_{s.index} + 2.0 * k2_{s.index} + 2.0 * k3_{s.index}"
-                     f" + k4_{s.index}) / 6.0" for s in stock_slots]
+            body += [f"{I3}{d(s.index)} = ({self._name('k1', s.index)} + 2.0 * "
+                     f"{self._name('k2', s.index)} + 2.0 * {self._name('k3', s.index)} + "
+                     f"{self._name('k4', s.index)}) / 6.0" for s in stock_slots]
         for s in self._slots_of(DelayLine):
             var = self.ir.variables[self.slots[s].var]
             binding = dict(zip(var.dims, self.slots[s].key))
-            body += [f"{I3}db{s}[dp{s}] = {self.emit(self._input_of(var, s), binding, var)}",
-                     f"{I3}dp{s} = (dp{s} + 1) % db{s}.shape[0]"]
+            body += [f"{I3}db{s}[dp[{s}]] = {self.emit(self._input_of(var, s), binding, var)}",
+                     f"{I3}dp[{s}] = (dp[{s}] + 1) % db{s}.shape[0]"]
         for s in stock_slots:
-            update = f"v{s.index} + dt * d{s.index}"
+            update = f"{x(s.index)} + dt * {d(s.index)}"
             if self.ir.variables[s.var].non_negative:
                 update = f"max(0.0, {update})"
-            body.append(f"{I3}v{s.index} = {update}")
-        header = [
+            body.append(f"{I3}{x(s.index)} = {update}")
+        return "\n".join([
             "# generated by sdmodels.compile from a validated model IR; do not edit",
             "import numpy as np",
-            "from numba import njit, prange",
+            "from numba import njit",
             "from sdmodels._runtime import lookup, pulse_train, ramp, bounded_normal, window_extreme",
             "",
-        ]
-        out = header
-        for name, loop, opts in (("kernel_serial", "range", "parallel=False"),
-                                 ("kernel_parallel", "prange", "parallel=True")):
-            out += [f"@njit(cache=True, nogil=True, error_model='numpy', {opts})",
-                    f"def {name}(P, LX, LY, start, dt, n_steps, save_steps, save_slots, out, "
-                    "seeds, status):",
-                    "    n_save = save_steps.shape[0]",
-                    "    teps = dt * 1e-6",
-                    f"    for r in {loop}(P.shape[0]):",
-                    "        np.random.seed(seeds[r])"] + body + [""]
-        return "\n".join(out) + "\n"
+            "@njit(cache=True, nogil=True, error_model='numpy')",
+            "def kernel(P, PS, CHECK, LX, LY, start, dt, n_steps, save_steps, save_slots, out, "
+            "seeds, status):",
+            "    n_save = save_steps.shape[0]",
+            "    teps = dt * 1e-6",
+            "    for r in range(P.shape[0]):",
+            "        np.random.seed(seeds[r])"] + body) + "\n"
 
     def _slots_of(self, kind) -> list[int]:
         return [s.index for s in self.slots if isinstance(self.ir.variables[s.var], kind)]

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -21,6 +23,14 @@ from sdmodels.errors import ModelError, SimulationError, UnknownNameError, did_y
 from sdmodels.results import Results
 
 PARALLEL_MIN_RUNS = 64
+
+
+def _threads(runs: int, parallel: bool | None) -> int:
+    """Threads for a call: one per core for large batches ($SDMODELS_THREADS to cap)."""
+    if parallel is False or (parallel is None and runs < PARALLEL_MIN_RUNS):
+        return 1
+    cap = int(os.environ.get("SDMODELS_THREADS", "0")) or os.cpu_count() or 1
+    return max(1, min(cap, runs))
 
 
 def _kernel_for(model, method: str) -> Kernel:
@@ -147,9 +157,17 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
     out = np.full((runs, save_steps.size, slots.size), np.nan)
     seeds = (np.int64(seed) + np.arange(runs, dtype=np.int64)) % (2 ** 32)
     status = np.full((runs, 3), -1, dtype=np.int64)
-    use_parallel = runs >= PARALLEL_MIN_RUNS if parallel is None else parallel
-    kernel.function(use_parallel)(P, kernel.lookup_xs, kernel.lookup_ys, start, dt, n_steps,
-                                  save_steps, slots, out, seeds, status)
+    threads = _threads(runs, parallel)
+    if threads == 1:
+        kernel(P, start, dt, n_steps, save_steps, slots, out, seeds, status)
+    else:
+        # the kernel releases the GIL: contiguous slices of runs go to threads
+        bounds = np.linspace(0, runs, threads + 1).astype(int)
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda ab: kernel(P[ab[0]:ab[1]], start, dt, n_steps, save_steps, slots,
+                                            out[ab[0]:ab[1]], seeds[ab[0]:ab[1]],
+                                            status[ab[0]:ab[1]]),
+                          zip(bounds[:-1], bounds[1:])))
     failed = np.flatnonzero(status[:, 0] >= 0)
     if failed.size:
         r = int(failed[0])

@@ -71,7 +71,7 @@ def test_second_process_loads_the_compiled_kernel_from_disk(tmp_path):
         "from benchmarks.engine import sir_model\n"
         "from sdmodels import compile, simulate\n"
         "k = compile(sir_model()); simulate(k)\n"
-        "fn = k.function(False)\n"
+        "fn = k.function\n"
         "print(json.dumps({'hits': len(fn.stats.cache_hits), 'misses': len(fn.stats.cache_misses)}))\n"
     ) % str(ROOT)
     env = {**os.environ, "SDMODELS_CACHE_DIR": str(tmp_path)}
