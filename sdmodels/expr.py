@@ -200,17 +200,23 @@ def walk(expr: Expr) -> Iterator[Expr]:
         stack.extend(reversed(node.children()))
 
 
-def transform(expr: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
-    """Rebuild a tree bottom-up; ``fn(node)`` may return a replacement or None to keep it."""
+def map_children(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
+    """A copy of `expr` with `fn` applied to each direct sub-expression."""
     kids = {}
     for f in fields(expr):
         value = getattr(expr, f.name)
         if isinstance(value, Expr):
-            kids[f.name] = transform(value, fn)
+            kids[f.name] = fn(value)
         elif isinstance(value, tuple) and any(isinstance(a, Expr) for a in value):
-            kids[f.name] = tuple(transform(a, fn) if isinstance(a, Expr) else a for a in value)
-    node = type(expr)(**{f.name: kids.get(f.name, getattr(expr, f.name)) for f in fields(expr)}) \
-        if kids else expr
+            kids[f.name] = tuple(fn(a) if isinstance(a, Expr) else a for a in value)
+    if not kids:
+        return expr
+    return type(expr)(**{f.name: kids.get(f.name, getattr(expr, f.name)) for f in fields(expr)})
+
+
+def transform(expr: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
+    """Rebuild a tree bottom-up; ``fn(node)`` may return a replacement or None to keep it."""
+    node = map_children(expr, lambda child: transform(child, fn))
     out = fn(node)
     return node if out is None else out
 

@@ -26,7 +26,7 @@ from sdmodels.elements import (Constant, DelayInfo, DelayLine, Dim, Element, Flo
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
                              UnknownNameError, did_you_mean)
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
-                           Unary, references, transform, walk)
+                           Unary, map_children, references, transform, walk)
 from sdmodels.model import Model
 
 _EXPR_FIELDS = ("initial", "equation", "input", "delay", "period", "first", "window")
@@ -320,14 +320,26 @@ def _expand_stateful(model: Model, elements: dict[str, Element]):
 
 
 def localize(expr: Expr, binding: Mapping[str, str], elements, dims) -> Expr:
-    """Pin the dimensions in `binding` on every arrayed reference: x -> x[pod3]."""
-    def fix(node):
+    """Pin the dimensions in `binding` on every arrayed reference: x -> x[pod3].
+
+    Explicit subscripts win over the binding, and a dimension being reduced
+    (sum_over(x, pod)) stays free inside its reduction.
+    """
+    def go(node: Expr, bound: Mapping[str, str]) -> Expr:
+        if isinstance(node, Reduce):
+            inner = {d: e for d, e in bound.items() if d != node.dim}
+            return Reduce(node.op, go(node.operand, inner), node.dim)
+        if isinstance(node, Index) and isinstance(node.target, Ref) and node.target.name in elements:
+            own = elements[node.target.name].dims
+            explicit = index_binding(own, node.elements, dims, f"'{node.target.name}'")
+            return Index(node.target, tuple(explicit.get(d) or bound.get(d, d) for d in own))
         if isinstance(node, Ref) and node.name in elements:
             own = elements[node.name].dims
-            if own and any(d in binding for d in own):
-                return Index(node, tuple(binding.get(d, d) for d in own))
-        return None
-    return transform(expr, fix)
+            if any(d in bound for d in own):
+                return Index(node, tuple(bound.get(d, d) for d in own))
+            return node
+        return map_children(node, lambda child: go(child, bound))
+    return go(expr, binding)
 
 
 # --------------------------------------------------------------------------- dimensions

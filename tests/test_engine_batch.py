@@ -141,3 +141,16 @@ def test_memory_follows_what_was_asked_for():
     # and it is the right number: the same as a single run's final value
     one = simulate(sir(), params={"Duration": 9.0}, outputs=["Infectious"])
     assert res.data[-1, 0, 0] == one["Infectious"][0][-1]
+
+
+def test_per_element_equations_with_delays_keep_explicit_subscripts_and_reductions():
+    tiers = Dim("attempt", ["first", "retry"])
+    m = Model("tiers", stop=40, dt=0.25)
+    load = m.constant("Load", [10, 4], dims=[tiers])
+    m.aux("Delayed", {"first": smooth(load["retry"], 2),             # explicit element wins
+                      "retry": smooth(load / sum_over(load, tiers), 2)},  # reduction stays whole
+          dims=[tiers])
+    last = run(m).iloc[-1]
+    # smooth of a constant equals it: 4 for the first element, 4 / (10 + 4) for the second
+    assert last["Delayed[first]"] == pytest.approx(4)
+    assert last["Delayed[retry]"] == pytest.approx(4 / 14)
