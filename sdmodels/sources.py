@@ -12,16 +12,20 @@ from sdmodels.model import Model
 MODEL_FILE_SUFFIXES = (".mdl", ".xmile", ".xml", ".stmx", ".itmx")
 
 
+def library_names() -> list[str]:
+    """Names of the library's model modules, found without importing them."""
+    import library
+    return sorted(i.name for i in pkgutil.iter_modules(library.__path__)
+                  if not i.name.startswith("_"))
+
+
 def library_models() -> dict[str, str]:
     """Library model names with the first line of each module's docstring."""
-    import library
     out = {}
-    for info in sorted(pkgutil.iter_modules(library.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"library.{info.name}")
+    for name in library_names():
+        module = importlib.import_module(f"library.{name}")
         if hasattr(module, "build"):
-            out[info.name] = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+            out[name] = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
     return out
 
 
@@ -47,7 +51,7 @@ def load_model(spec: str, **overrides):
             raise ModelError(f"'{spec}' defines no build() function; add "
                              "def build(**overrides) -> Model")
         return _checked(module.build(**overrides), spec)
-    names = library_models()
+    names = library_names()
     if spec not in names:
         raise UnknownNameError(f"'{spec}' is neither a library model nor a model file (.py, "
                                f"{', '.join(MODEL_FILE_SUFFIXES)}).{did_you_mean(spec, names)} "
