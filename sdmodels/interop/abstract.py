@@ -116,6 +116,7 @@ class AbstractImporter:
         for r in self.section.subscripts:
             if isinstance(r.subscripts, str):
                 self.subs.ranges[r.name] = self.subs.ranges.get(r.subscripts, ())
+        self.range_names = {key_of(n): n for n in self.subs.ranges}
         self.elements = {key_of(e.name): e for e in self.section.elements}
         self.display = {k: " ".join(e.name.strip().strip('"').split()) for k, e in self.elements.items()}
         self.dims_of: dict[str, tuple[str, ...]] = {}
@@ -128,13 +129,13 @@ class AbstractImporter:
     def build(self) -> Model:
         times = self._times()
         model = Model(self.name, **times)
-        for name, elems in self.subs.ranges.items():
-            if self.subs.main(name) == name and elems:
-                model.dim(name, elems)
         for key, element in self.elements.items():
             if key in CONTROL:
                 continue
             self.dims_of[key] = self._dims(element)
+            for d in self.dims_of[key]:
+                if d not in model.dims:
+                    model.dim(d, self.subs.ranges[d])
             if any(_is_lookup_def(c) for c in element.components):
                 self.lookup_ids.add(key)
         for key, element in self.elements.items():
@@ -159,6 +160,8 @@ class AbstractImporter:
                 continue
             ast = element.components[0].ast
             values[setting] = self._static(ast, values)
+            if values[setting] is None and setting != "saveper":
+                raise Unsupported("time control", f"'{element.name}' must be a number")
         if "saveper" not in values or values["saveper"] is None:
             values["saveper"] = values.get("dt")
         out = {k: v for k, v in values.items() if v is not None}
@@ -170,8 +173,14 @@ class AbstractImporter:
         if isinstance(ast, (int, float)):
             return float(ast)
         name = type(ast).__name__
+        if name == "CallStructure" and key_of(ast.function.reference) == "step":
+            height, at = (self._static(a, known) for a in ast.arguments)
+            t0 = known.get("start", 0.0)
+            return None if height is None or at is None else (height if t0 >= at else 0.0)
         if name == "ReferenceStructure":
             key = key_of(ast.reference)
+            if key == "time":
+                return known.get("start", 0.0)
             if key in CONTROL and CONTROL[key] in known:
                 return known[CONTROL[key]]
             if key in self.elements:
@@ -183,26 +192,41 @@ class AbstractImporter:
             if ast.operators == ["negative"]:
                 return -vals[0]
             out = vals[0]
-            for op, v in zip(ast.operators, vals[1:]):
-                out = {"+": out + v, "-": out - v, "*": out * v, "/": out / v, "^": out ** v}[op]
+            try:
+                for op, v in zip(ast.operators, vals[1:]):
+                    out = {"+": lambda: out + v, "-": lambda: out - v, "*": lambda: out * v,
+                           "/": lambda: out / v, "^": lambda: out ** v}[op]()
+            except (ZeroDivisionError, OverflowError, KeyError):
+                return None
             return out
         return None
 
     def _dims(self, element) -> tuple[str, ...]:
-        dims: list[str] = []
+        """Per position: the range used if only one, else the smallest range covering all."""
+        used: list[list[str]] = []
+        cover: list[set[str]] = []
         for comp in element.components:
             for i, sub in enumerate(comp.subscripts[0]):
-                try:
-                    d = self.subs.dim_of(sub)
-                except KeyError:
+                if sub not in self.subs.ranges and not any(
+                        sub in r for r in self.subs.ranges.values()):
                     raise Unsupported("subscript", f"'{sub}' is not a declared subscript range "
-                                      "or element") from None
-                if i < len(dims):
-                    if dims[i] != d:
-                        raise Unsupported("subscript", f"position {i + 1} uses both '{dims[i]}' "
-                                          f"and '{d}'")
-                else:
-                    dims.append(d)
+                                      "or element")
+                if i >= len(used):
+                    used.append([])
+                    cover.append(set())
+                used[i].append(sub)
+                cover[i] |= set(self.subs.values(sub))
+        dims = []
+        for names, elems in zip(used, cover):
+            ranges = {n for n in names if n in self.subs.ranges}
+            if len(ranges) == 1 and set(self.subs.ranges[next(iter(ranges))]) == elems:
+                dims.append(next(iter(ranges)))
+                continue
+            fits = [r for r, v in self.subs.ranges.items() if elems <= set(v)]
+            if not fits:
+                raise Unsupported("subscript", f"no range holds all of {sorted(elems)}")
+            dims.append(min(fits, key=lambda r: (len(self.subs.ranges[r]),
+                                                 self.subs.main(r) != r)))
         return tuple(dims)
 
     def _cells(self, comp, dims) -> list[tuple[tuple[str, ...], dict[str, str]]]:
@@ -259,6 +283,9 @@ class AbstractImporter:
                 ast = float(flat[combos.index(combo)]) if flat.size == len(combos) else \
                     float(flat[combos.index(combo) % flat.size])
             by_key[combo] = (binding, ast)
+        for combo in itertools.product(*(model.dims[d].elements for d in dims)):
+            if combo not in by_key:     # Vensim reads an undefined element as 0
+                by_key[combo] = (dict(zip(dims, combo)), 0.0)
         if "IntegStructure" in kinds:
             if kinds != {"IntegStructure"}:
                 raise Unsupported("stock", "mixes INTEG and other definitions across elements")
@@ -299,6 +326,11 @@ class AbstractImporter:
             args = [e(a) for a in ast.arguments]
             if ast.operators == ["negative"]:
                 return Unary("-", args[0])
+            if set(ast.operators) == {"^"}:     # Vensim and XMILE: right-associative
+                out = args[-1]
+                for arg in reversed(args[:-1]):
+                    out = Binary("^", arg, out)
+                return out
             out = args[0]
             for op, arg in zip(ast.operators, args[1:]):
                 out = Binary(op, out, arg)
@@ -324,7 +356,7 @@ class AbstractImporter:
             fn = {1: "delay1", 3: "delay3"}[int(ast.order)]
             return Stateful(fn, (e(ast.input), e(ast.delay_time), e(ast.initial)))
         if kind == "DelayNStructure":
-            return Stateful("delayn", (e(ast.input), e(ast.delay_time), e(ast.order),
+            return Stateful("delayn", (e(ast.input), e(ast.delay_time), self.order(ast.order),
                                        e(ast.initial)))
         if kind == "DelayFixedStructure":
             return Stateful("delay_fixed", (e(ast.input), e(ast.delay_time), e(ast.initial)))
@@ -332,8 +364,8 @@ class AbstractImporter:
             fn = {1: "smooth", 3: "smooth3"}[int(ast.order)]
             return Stateful(fn, (e(ast.input), e(ast.smooth_time), e(ast.initial)))
         if kind == "SmoothNStructure":
-            return Stateful("smoothn", (e(ast.input), e(ast.smooth_time), e(ast.order),
-                                        e(ast.initial)))
+            return Stateful("smoothn", (e(ast.input), e(ast.smooth_time),
+                                        self.order(ast.order), e(ast.initial)))
         if kind == "TrendStructure":
             return Stateful("trend", (e(ast.input), e(ast.average_time), e(ast.initial_trend)))
         if kind == "InlineLookupsStructure":
@@ -341,6 +373,13 @@ class AbstractImporter:
         if kind == "SampleIfTrueStructure":
             return self.sample_if_true(e(ast.condition), e(ast.input), e(ast.initial))
         raise Unsupported(_construct_name(kind), "not supported by the importer")
+
+    def order(self, ast) -> Expr:
+        """A delay's order, fixed at its value at the start (as Vensim and pysd do)."""
+        value = self._static(ast, self._times())
+        if value is None:
+            raise Unsupported("delay order", "the order must be known at the start of the run")
+        return Const(float(round(value)))
 
     def reference(self, ast, binding) -> Expr:
         key = key_of(ast.reference)
@@ -354,6 +393,13 @@ class AbstractImporter:
             if value is None:
                 raise Unsupported("control variable", f"'{ast.reference}' is not a constant")
             return Const(value)
+        if key not in self.elements and key in self.range_names:
+            name = self.range_names[key]
+            element = self.subs.resolve(name, binding)
+            if element is None:
+                raise Unsupported("subscript", f"range '{name}' used as a value outside an "
+                                  "equation over it")
+            return Const(float(self.subs.ranges[name].index(element) + 1))
         if key not in self.elements:
             raise Unsupported("reference", f"'{ast.reference}' is not defined in the model")
         target = Ref(self.display[key])
@@ -394,8 +440,16 @@ class AbstractImporter:
             arg = e(ast.arguments[0])
             return _expand_vector(arg, {"sum": "+", "prod": "*"}.get(fn, fn[1:4]))
         args = [e(a) for a in ast.arguments]
+        if fn == "modulo":      # Vensim and XMILE: the sign of the dividend (fmod)
+            return Binary("-", args[0], Binary("*", args[1], Call("integer", (
+                Binary("/", args[0], args[1]),))))
         if fn in _SIMPLE:
             return Call(fn, tuple(args))
+        if fn in _DERIVED:
+            return _DERIVED[fn](*args)
+        if fn == "quantum":
+            return Call("if_then_else", (Binary("<=", args[1], Const(0.0)), args[0], Binary(
+                "*", args[1], Call("integer", (Binary("/", args[0], args[1]),)))))
         if fn == "log":
             return Call("log", (args[0], args[1])) if len(args) == 2 else Call("log10", tuple(args))
         if fn == "power":
@@ -419,7 +473,10 @@ class AbstractImporter:
         if fn == "active_initial":
             return args[0]
         if fn == "elmcount":
-            raise Unsupported("ELMCOUNT", "not supported")
+            name = self.range_names.get(key_of(ast.arguments[0].reference))
+            if name is None:
+                raise Unsupported("ELMCOUNT", "its argument is not a subscript range")
+            return Const(float(len(self.subs.ranges[name])))
         raise Unsupported(f"function {ast.function.reference.upper()}",
                           "not supported by the importer")
 
@@ -497,6 +554,18 @@ def _expand_vector(arg: Expr, op: str) -> Expr:
     for t in terms[1:]:
         out = Call(op, (out, t))
     return out
+
+
+_DERIVED = {
+    "arcsin": lambda x: Call("arctan", (Binary("/", x, Call("sqrt", (
+        Binary("-", Const(1.0), Binary("*", x, x)),))),)),
+    "arccos": lambda x: Binary("-", Const(math.pi / 2), _DERIVED["arcsin"](x)),
+    "sinh": lambda x: Binary("/", Binary("-", Call("exp", (x,)), Call("exp", (Unary("-", x),))),
+                             Const(2.0)),
+    "cosh": lambda x: Binary("/", Binary("+", Call("exp", (x,)), Call("exp", (Unary("-", x),))),
+                             Const(2.0)),
+    "tanh": lambda x: Binary("/", _DERIVED["sinh"](x), _DERIVED["cosh"](x)),
+}
 
 
 def _eq(values: dict, dims):

@@ -86,13 +86,16 @@ def classify_text(text: str, suffix: str) -> str:
         if re.search(r"GET[ _](XLS|DIRECT|DATA|123|VDF)|:=|\bTIME\s+SERIES|\(\s*['\"]?[\w ]*\.(xlsx?|csv|tab)", text, re.I):
             return "external data"
         body = text.split("\\\\\\---///")[0]
-        if re.search(r"[\w\"]\s*\[[^\]]+\]\s*(=|:|~|\()", body) or re.search(
-                r"^\s*[\w ]+:\s*[\w ]+,", body, re.M):
-            return "subscripts"
+        for chunk in body.split("|"):
+            head = chunk.split("~")[0]
+            lhs = re.split(r"=|\bINTEG\b", head, maxsplit=1)[0]
+            if "[" in lhs or re.match(r"\s*[^=()\[\]]+:(?!=)", head) and "=" not in head.split(":")[0]:
+                if not re.match(r"\s*(\{UTF-8\})?\s*:", head):
+                    return "subscripts"
         return "scalar core"
     if re.search(r"<macro\b", text, re.I):
         return "macros"
-    if re.search(r"<dimensions\b|<dimension\b", text, re.I):
+    if re.search(r"<dim\b", text, re.I):
         return "subscripts"
     return "scalar core"
 

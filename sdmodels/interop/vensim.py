@@ -64,4 +64,5 @@ def _variable_at(text: str, pos: int) -> str:
     start = text.rfind("|", 0, pos) + 1
     head = text[start:pos].strip().splitlines()
     head = " ".join(head).split("=")[0].split(":")[0].split("[")[0].strip()
+    head = head.replace("{UTF-8}", "").strip()
     return head or "?"

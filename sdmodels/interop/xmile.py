@@ -1,18 +1,424 @@
-"""XMILE import."""
+"""XMILE / Stella import with our own safe reader (defusedxml + our equation parser).
+
+The file is parsed with defusedxml (no entity expansion, no external entities), whatever its
+XML namespace (XMILE 1.0 and the older Stella namespace alike). Equations go through a small
+extension of `sdmodels.parse` for XMILE syntax: `IF c THEN a ELSE b`, `x MOD y`, `a[*]`,
+Stella's built-ins (SMTH1, DELAY, PULSE, SAFEDIV, INIT, ...). Where our reader refuses a
+construct, pysd's XMILE translator is tried (after the same defusedxml check) before giving up.
+"""
 from __future__ import annotations
+
+import math
+import re
 from pathlib import Path
-from sdmodels.errors import ImportModelError
-from sdmodels.interop.vensim import from_abstract
+
+from defusedxml import ElementTree as SafeET
+
+from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock, canonical
+from sdmodels.errors import EquationSyntaxError, ImportModelError, ModelError
+from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
+                           Time, TimeStep, Unary, transform)
+from sdmodels.model import Model
+from sdmodels.parse import _COMPARE, _error, _Parser, _Tok
+
+CONTROL = {"initial_time", "final_time", "time_step", "saveper", "starttime", "stoptime"}
+_TOKEN = re.compile(r"""
+    (?P<space>\s+|\{[^}]*\})
+  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<quoted>"(?:[^"\\]|\\.)*")
+  | (?P<word>[A-Za-z_\u00c0-\uffff][A-Za-z0-9_$'.\u00c0-\uffff]*)
+  | (?P<op><=|>=|<>|!=|==|[-+*/^()<>=,\[\]!:])
+""", re.VERBOSE)
+
+
+class XmileParser(_Parser):
+    """Our equation parser with XMILE's syntax: names never span spaces, IF/THEN/ELSE."""
+
+    def __init__(self, text: str, reader: "XmileReader", host: str):
+        self.text, self.reader, self.host, self.i = text, reader, host, 0
+        self.toks = self._tokens(text)
+
+    @staticmethod
+    def _tokens(text):
+        toks, pos = [], 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if not m:
+                raise _error(text, pos, f"unexpected character {text[pos]!r}")
+            kind, word = m.lastgroup, m.group()
+            if kind == "word":
+                low = word.lower()
+                toks.append(_Tok("op", low, pos) if low in ("and", "or", "not")
+                            else _Tok("name", word, pos))
+            elif kind == "quoted":
+                toks.append(_Tok("name", word[1:-1].replace('\\"', '"'), pos))
+            elif kind != "space":
+                toks.append(_Tok(kind if kind == "number" else "op", word, pos))
+            pos = m.end()
+        toks.append(_Tok("end", "", len(text)))
+        return toks
+
+    def term(self) -> Expr:
+        left = self.unary()
+        while self.tok.text in ("*", "/") or (self.tok.kind == "name" and
+                                              self.tok.text.lower() == "mod"):
+            op = self.take().text
+            right = self.unary()
+            left = _fmod(left, right) if op.lower() == "mod" else Binary(op, left, right)
+        return left
+
+    def primary(self) -> Expr:
+        tok = self.tok
+        if tok.kind == "name" and tok.text.lower() == "if":
+            self.take()
+            cond = self.or_()
+            self._word("then")
+            a = self.or_()
+            self._word("else")
+            return Call("if_then_else", (cond, a, self.or_()))
+        if tok.kind == "name" and self.toks[self.i + 1].text != "(":
+            low = canonical(tok.text)
+            if low in ("time",):
+                self.take()
+                return Time()
+            if low in ("dt", "time_step"):
+                self.take()
+                return TimeStep()
+            if low in ("pi",):
+                self.take()
+                return Const(math.pi)
+            if low in self.reader.fixed:
+                self.take()
+                return Const(self.reader.fixed[low])
+            if low in ("inf", "infinity"):
+                self.take()
+                return Const(1e300)
+            self.take()
+            ref: Expr = Ref(tok.text)
+            if self.tok.text == "[":
+                ref = Index(ref, self.subscripts())
+            return ref
+        return super().primary()
+
+    def subscripts(self):
+        self.take("[")
+        out = []
+        while True:
+            tok = self.take()
+            out.append("*" if tok.text == "*" else tok.text)
+            if self.tok.text == "]":
+                self.take()
+                return tuple(out)
+            self.take(",")
+
+    def _word(self, word):
+        if self.tok.text.lower() != word:
+            raise _error(self.text, self.tok.col, f"expected {word.upper()}")
+        self.take()
+
+    def call(self, name_tok) -> Expr:
+        self.take("(")
+        args: list[Expr] = []
+        if self.tok.text != ")":
+            args.append(self.or_())
+            while self.tok.text == ",":
+                self.take()
+                args.append(self.or_())
+        self.take(")")
+        fn = canonical(name_tok.text)
+        made = self.reader.function(fn, args, self.host)
+        if made is not None:
+            return made
+        raise _error(self.text, name_tok.col, f"unknown function {name_tok.text!r}")
+
+
+def _fmod(a: Expr, b: Expr) -> Expr:
+    return Binary("-", a, Binary("*", b, Call("integer", (Binary("/", a, b),))))
+
+
+class Refused(Exception):
+    """Our reader does not handle this construct."""
+
+
+def _name(text: str) -> str:
+    """A display name from an XMILE name: quotes, '_' and escaped newlines become spaces."""
+    return " ".join(text.strip().strip('"').replace("\\n", " ").replace("_", " ").split())
+
+
+def _tag(node) -> str:
+    return node.tag.rsplit("}", 1)[-1]
+
+
+def _child(node, name):
+    for c in node:
+        if _tag(c) == name:
+            return c
+    return None
+
+
+def _children(node, name):
+    return [c for c in node if _tag(c) == name]
+
+
+def _text(node, name, default=None):
+    c = _child(node, name)
+    return c.text.strip() if c is not None and c.text is not None else default
+
+
+def _safe_root(path: Path):
+    """Parse with defusedxml; declare prefixes Stella files use without declaring them."""
+    raw = path.read_bytes()
+    try:
+        return SafeET.fromstring(raw)
+    except SafeET.ParseError as exc:
+        if "unbound prefix" not in str(exc):
+            raise
+    text = raw.decode("utf-8", errors="replace")
+    declared = set(re.findall(r"xmlns:([\w.-]+)=", text))
+    used = set(re.findall(r"</?([A-Za-z_][\w.-]*):[A-Za-z_]", text)) | set(
+        re.findall(r"\s([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*=", text))
+    missing = sorted(used - declared - {"xmlns", "xml"})
+    extra = "".join(f' xmlns:{p}="urn:sdmodels:undeclared:{p}"' for p in missing)
+    text = re.sub(r"(<xmile\b)", lambda m: m.group(1) + extra, text, count=1)
+    return SafeET.fromstring(text.encode("utf-8"))
+
+
+class XmileReader:
+    """Reads one XMILE document into a Model."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.root = _safe_root(path)
+        except Exception as exc:   # defusedxml refuses entities; ParseError for bad XML
+            raise ImportModelError(f"{path}: not a readable XMILE file ({type(exc).__name__}: "
+                                   f"{exc})") from None
+        self.fixed: dict[str, float] = {}
+        self.extra = []
+        self.counter = 0
+        self.current = ""
+        self.lookups: set[str] = set()
+
+    def read(self) -> Model:
+        root = self.root
+        if _child(root, "macro") is not None:
+            raise Refused("macro: XMILE macros are not supported")
+        models = _children(root, "model")
+        if len(models) != 1 or any(_tag(v) == "module" for m in models
+                                   for v in (_child(m, "variables") or m)):
+            raise Refused("module: XMILE modules (sub-models) are not supported")
+        specs = _child(root, "sim_specs")
+        start = float(_text(specs, "start", "0"))
+        stop = float(_text(specs, "stop", "10"))
+        dt_node = _child(specs, "dt")
+        dt = float(dt_node.text) if dt_node is not None else 1.0
+        if dt_node is not None and dt_node.get("reciprocal", "").lower() == "true":
+            dt = 1.0 / dt
+        save = None
+        for k, v in specs.attrib.items():
+            if k.rsplit("}", 1)[-1] in ("save_interval", "saveper"):
+                save = float(v)
+        self.fixed = {"starttime": start, "stoptime": stop, "initial_time": start,
+                      "final_time": stop, "saveper": save or dt}
+        name = _text(_child(root, "header") or root, "name", self.path.stem) or self.path.stem
+        model = Model(name, start=start, stop=stop, dt=dt, saveper=max(save or dt, dt))
+        if _child(root, "dimensions") is not None and len(_child(root, "dimensions")):
+            raise Refused("arrays: XMILE dimensions are read through pysd's translator")
+        behavior = _child(root, "behavior")
+        nonneg_all = behavior is not None and _child(behavior, "non_negative") is not None
+        m = models[0]
+        variables = _child(m, "variables")
+        nodes = list(variables) if variables is not None else [
+            c for c in m if _tag(c) in ("aux", "flow", "stock", "gf")]
+        flows_to = {}
+        for node in nodes:
+            if _tag(node) == "stock":
+                for kind in ("inflow", "outflow"):
+                    for f in _children(node, kind):
+                        flows_to.setdefault(canonical(_name(f.text)), {})[kind] = node.get("name")
+        for node in nodes:
+            if _tag(node) in ("gf",) or (_tag(node) == "aux" and _child(node, "gf") is not None
+                                         and not (_text(node, "eqn") or "").strip()):
+                self.lookups.add(canonical(node.get("name")))
+        for node in nodes:
+            kind = _tag(node)
+            if kind not in ("aux", "flow", "stock", "gf"):
+                continue
+            display = _name(node.get("name"))
+            self.current = display
+            if canonical(display) in CONTROL:
+                continue
+            if _child(node, "dimensions") is not None:
+                raise Refused("arrays: XMILE arrays are read through pysd's translator")
+            units, doc = _text(node, "units", "") or "", _text(node, "doc", "") or ""
+            eid = canonical(display)
+            if eid in self.lookups:
+                xs, ys = self.graph(_child(node, "gf") if kind != "gf" else node)
+                model._insert(Lookup(id=eid, display=display, xs=xs, ys=ys, units=units, doc=doc))
+                continue
+            text = _text(node, "eqn", "") or ""
+            expr = self.parse(text, display)
+            gf = _child(node, "gf")
+            if gf is not None:
+                xs, ys = self.graph(gf)
+                lid = f"{eid}~graph"
+                self.extra.append(Lookup(id=lid, display=f"{display} (graph)", xs=xs, ys=ys,
+                                         origin=eid))
+                expr = LookupCall(lid, expr)
+            nonneg = _child(node, "non_negative") is not None or nonneg_all
+            if kind == "stock":
+                if _child(node, "conveyor") is not None or _child(node, "queue") is not None:
+                    raise Refused("conveyor/queue stocks are not supported")
+                model._insert(Stock(id=eid, display=display, units=units, doc=doc,
+                                    initial=_initial(expr), non_negative=nonneg))
+            elif kind in ("flow", "aux") and eid in flows_to:
+                ends = flows_to[eid]
+                model._insert(Flow(id=eid, display=display, units=units, doc=doc, equation=expr,
+                                   into=canonical(_name(ends["inflow"])) if "inflow" in ends else None,
+                                   out_of=canonical(_name(ends["outflow"])) if "outflow" in ends
+                                   else None,
+                                   non_negative=nonneg))
+            else:
+                value = constant_value(expr)
+                if value is not None and kind == "aux":
+                    model._insert(Constant(id=eid, display=display, units=units, doc=doc,
+                                           values=(value,)))
+                else:
+                    model._insert(Aux(id=eid, display=display, units=units, doc=doc,
+                                      equation=expr))
+        for element in self.extra:
+            model._insert(element)
+        return model
+
+    def parse(self, text: str, where: str) -> Expr:
+        if not text.strip() or "???" in text:
+            raise Refused(f"variable '{where}' has no usable equation ({text.strip()!r})")
+        try:
+            return XmileParser(text, self, canonical(where)).parse()
+        except EquationSyntaxError as exc:
+            raise Refused(f"variable '{where}': {exc}") from None
+
+    def graph(self, gf) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        def pts(name):
+            node = _child(gf, name)
+            if node is None or not node.text:
+                return None
+            sep = node.get("sep", ",")
+            return tuple(float(v) for v in node.text.replace(sep, " ").split())
+        ys = pts("ypts")
+        xs = pts("xpts")
+        if ys is None:
+            raise Refused(f"graphical function of '{self.current}' has no ypts")
+        if xs is None:
+            sc = _child(gf, "xscale")
+            lo, hi = float(sc.get("min")), float(sc.get("max"))
+            n = len(ys)
+            xs = tuple(lo + (hi - lo) * i / (n - 1) for i in range(n)) if n > 1 else (lo,)
+        if gf.get("type", "continuous") not in ("continuous", ""):
+            raise Refused(f"graphical function of '{self.current}' has type "
+                          f"'{gf.get('type')}'; only continuous is supported")
+        return xs, ys
+
+    # -- built-ins ------------------------------------------------------------------
+    def function(self, fn: str, a: list[Expr], host: str) -> Expr | None:
+        n = len(a)
+        simple = {"abs": "abs", "exp": "exp", "ln": "ln", "log10": "log10", "sqrt": "sqrt",
+                  "sin": "sin", "cos": "cos", "tan": "tan", "arctan": "arctan",
+                  "int": "integer", "integer": "integer", "step": "step"}
+        if fn in simple and n == (2 if fn == "step" else 1):
+            return Call(simple[fn], tuple(a))
+        if fn in ("min", "max") and n == 2:
+            return Call(fn, tuple(a))
+        if fn == "arcsin" and n == 1:
+            return Call("arctan", (Binary("/", a[0], Call("sqrt", (
+                Binary("-", Const(1.0), Binary("*", a[0], a[0])),))),))
+        if fn == "arccos" and n == 1:
+            return Binary("-", Const(math.pi / 2), self.function("arcsin", a, host))
+        if fn == "mod" and n == 2:
+            return _fmod(a[0], a[1])
+        if fn == "if_then_else" and n == 3:
+            return Call("if_then_else", tuple(a))
+        if fn == "safediv":
+            return Call("zidz", tuple(a)) if n == 2 else Call("xidz", tuple(a))
+        if fn == "ramp" and n in (2, 3):
+            return Call("ramp", tuple(a))
+        if fn == "pulse" and n in (2, 3):
+            start = a[1]
+            if n == 2:
+                return Binary("*", Binary("/", a[0], TimeStep()), Call("pulse", (start, Const(0.0))))
+            return Binary("*", Binary("/", a[0], TimeStep()), Call("pulse_train", (
+                start, Const(0.0), a[2], Const(1e300))))
+        stateful = {"smth1": ("smooth", 2, 3), "smth3": ("smooth3", 2, 3),
+                    "smthn": ("smoothn", 3, 4), "delay": ("delay_fixed", 2, 3),
+                    "delay1": ("delay1", 2, 3), "delay3": ("delay3", 2, 3),
+                    "delayn": ("delayn", 3, 4), "trend": ("trend", 2, 3)}
+        if fn in stateful and stateful[fn][1] <= n <= stateful[fn][2]:
+            return Stateful(stateful[fn][0], tuple(a))
+        if fn == "init" and n == 1:
+            return self.hold(a[0], host)
+        if fn in self.lookups and n == 1:
+            return LookupCall(fn, a[0])
+        if fn in ("lookup",) and n == 2 and isinstance(a[0], Ref):
+            return LookupCall(a[0].name, a[1])
+        return None
+
+    def hold(self, value: Expr, host: str) -> Expr:
+        self.counter += 1
+        sid = f"{host}~init{self.counter}"
+        self.extra.append(Stock(id=sid, display=f"{self.current} (initial value)",
+                                initial=value, origin=host))
+        return Ref(sid)
+
+
+def constant_value(expr: Expr) -> float | None:
+    """The value of a number or a negated number, else None."""
+    if isinstance(expr, Const):
+        return expr.value
+    if isinstance(expr, Unary) and expr.op == "-" and isinstance(expr.operand, Const):
+        return -expr.operand.value
+    return None
+
+
+def _initial(expr: Expr) -> Expr:
+    """A stock's initial value: INIT(x) inside it is just x."""
+    return expr
 
 
 def import_xmile(path):
-    """Read an XMILE / Stella file into a `Model`."""
+    """Read an XMILE / Stella file (.xmile, .stmx, .itmx, .xml) into a `Model`.
+
+    Our reader first; where it refuses a construct (arrays, for now), pysd's XMILE
+    translator reads the file (after the same defusedxml safety check).
+    """
     path = Path(path)
-    from pysd.translators.xmile.xmile_file import XmileFile
+    reader = XmileReader(path)      # defusedxml check happens here for both paths
     try:
-        xf = XmileFile(path)
-        xf.parse()
-        abstract = xf.get_abstract_model()
-    except Exception as exc:
-        raise ImportModelError(f"{path}: the XMILE parser could not read the model ({exc})") from None
+        return reader.read()
+    except Refused as exc:
+        ours = str(exc)
+    except ModelError as exc:
+        ours = f"variable '{reader.current}': {exc}"
+    try:
+        return _through_pysd(path)
+    except ImportModelError as exc:
+        raise ImportModelError(f"{path}: {ours} (and pysd's XMILE translator: "
+                               f"{str(exc).split(': ', 1)[-1]})") from None
+
+
+def _through_pysd(path: Path):
+    import contextlib
+    import io
+    import warnings
+    from pysd.translators.xmile.xmile_file import XmileFile
+    from sdmodels.interop.vensim import from_abstract
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            xf = XmileFile(path)
+            xf.parse()
+            abstract = xf.get_abstract_model()
+    except Exception as exc:   # pysd's parser errors are plain exceptions
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ImportModelError(f"{path}: could not parse ({type(exc).__name__}: "
+                               f"{first[:200]})") from None
     return from_abstract(abstract, path)

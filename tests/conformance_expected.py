@@ -1,0 +1,156 @@
+"""Suite cases (../shared/test-models) known not to pass, each with the reason.
+
+tests/test_conformance.py marks these xfail(strict=True): a newly passing model fails
+the run until it is removed from here. benchmarks/conformance.py prints the same table.
+"""
+
+EXPECTED_FAILURES = {
+    "samples/Query_file/Query_file.mdl":
+        "fails: 'EnergyConsumptionRate' at t=31: expected 0.50772094, got 0.6114085",
+    "samples/bpowers-hares_and_lynxes_modules/model.stmx":
+        "unsupported: XMILE modules",
+    "samples/bpowers-hares_and_lynxes_modules/model.xmile":
+        "unsupported: XMILE modules",
+    "samples/bpowers-hares_and_lynxes_modules/model_legacy.stmx":
+        "fails: build: model 'model_legacy' has no elements; add stocks, flows or auxiliaries",
+    "tests/active_initial/test_active_initial.mdl":
+        "ACTIVE INITIAL is read as its active equation: initial value differs",
+    "tests/active_initial/test_active_initial.stmx":
+        "ACTIVE INITIAL is read as its active equation: initial value differs",
+    "tests/active_initial/test_active_initial.xmile":
+        "ACTIVE INITIAL is read as its active equation: initial value differs",
+    "tests/active_initial_circular/test_active_initial_circular.mdl":
+        "ACTIVE INITIAL is read as its active equation: initial value differs",
+    "tests/allocate_available/test_allocate_available.mdl":
+        "unsupported: ALLOCATE AVAILABLE: not supported by the importer",
+    "tests/allocate_by_priority/test_allocate_by_priority.mdl":
+        "unsupported: ALLOCATE BY PRIORITY: not supported by the importer",
+    "tests/conditional_subscripts/test_conditional_subscripts.mdl":
+        "unsupported: reference: 'b' is not defined in the model",
+    "tests/control_vars/test_control_vars.mdl":
+        "unsupported: time control: 'INITIAL TIME' must be a number",
+    "tests/data_from_other_model/test_data_from_other_model.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/delay_pipeline/test_pipeline_delays.mdl":
+        "fails: 'Output Third order Delay' at t=1: expected 1.52, got 6",
+    "tests/delays/test_delays.mdl":
+        "fails: 'OutputDelayN' at t=15: expected 3.94971, got 2.633138",
+    "tests/dynamic_final_time/test_dynamic_final_time.mdl":
+        "unsupported: time control: 'FINAL TIME' must be a number",
+    "tests/elm_count/test_elm_count.mdl":
+        "unsupported: subscript: range 'dim1' used as a value outside an equation over it",
+    "tests/forecast/test_forecast.mdl":
+        "unsupported: FORECAST: not supported by the importer",
+    "tests/get_constants_incomplete_subscript/test_get_constants_incomplete_subscript.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/get_constants_subranges/test_get_constants_subranges.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/get_data_args_3d_xls/test_get_data_args_3d_xls.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/get_lookups_data_3d_xls/test_get_lookups_data_3d_xls.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/get_lookups_subscripted_args/test_get_lookups_subscripted_args.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/get_lookups_subset/test_get_lookups_subset.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/get_mixed_definitions/test_get_mixed_definitions.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/get_subscript_3d_arrays_xls/test_get_subscript_3d_arrays_xls.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/get_time_value/test_get_time_value.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/get_time_value/test_get_time_value_simple.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/get_values_order/test_get_values_order.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/get_with_missing_values_xlsx/test_get_with_missing_values_xlsx.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/invert_matrix/test_invert_matrix.mdl":
+        "unsupported: function INVERT_MATRIX: not supported by the importer",
+    "tests/logicals/test_logicals.stmx":
+        "unsupported: tests/logicals/test_logicals.stmx: variable 'NOT output': expected THEN at column 18 of eq",
+    "tests/lookups/test_lookups.stmx":
+        "fails: build: auxiliary 'lookup function call' calls 'lookup function table' like a function, but it is a a",
+    "tests/macro_expression/test_macro_expression.mdl":
+        "unsupported: macros",
+    "tests/macro_expression/test_macro_expression.stmx":
+        "unsupported: macros",
+    "tests/macro_expression/test_macro_expression.xmile":
+        "unsupported: macros",
+    "tests/macro_multi_expression/test_macro_multi_expression.mdl":
+        "unsupported: macros",
+    "tests/macro_multi_expression/test_macro_multi_expression.stmx":
+        "unsupported: macros",
+    "tests/macro_multi_expression/test_macro_multi_expression.xmile":
+        "unsupported: macros",
+    "tests/macro_stock/test_macro_stock.mdl":
+        "unsupported: macros",
+    "tests/macro_stock/test_macro_stock.stmx":
+        "unsupported: macros",
+    "tests/macro_stock/test_macro_stock.xmile":
+        "unsupported: macros",
+    "tests/macro_trailing_definition/test_macro_trailing_definition.mdl":
+        "unsupported: macros",
+    "tests/min_max_1arg/test_min_max_1arg.xmile":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/na/test_na.mdl":
+        "fails: run: 'variable' became nan at time 6 in run 0 of model 'test_na' (default parameters); 1 of 1 runs f",
+    "tests/non_negative_all/test_non_negative_all1.xmile":
+        "Stella non-negative stocks limit outflows; we clamp the stock",
+    "tests/non_negative_all/test_non_negative_all2.xmile":
+        "Stella non-negative stocks limit outflows; we clamp the stock",
+    "tests/non_negative_flows/test_non_negative_flows.xmile":
+        "unsupported: tests/non_negative_flows/test_non_negative_flows.xmile: not a readable XMILE file (ParseEr",
+    "tests/non_negative_flows/test_non_negative_flows_behavior.xmile":
+        "unsupported: tests/non_negative_flows/test_non_negative_flows_behavior.xmile: not a readable XMILE file",
+    "tests/non_negative_stocks/test_non_negative_stocks.xmile":
+        "Stella non-negative stocks limit outflows; we clamp the stock",
+    "tests/non_negative_stocks/test_non_negative_stocks_behavior.xmile":
+        "Stella non-negative stocks limit outflows; we clamp the stock",
+    "tests/partial_range_definitions/test_partial_range_definitions.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/repeated_subscript/test_repeated_subscript.mdl":
+        "fails: 'a2b' at t=0: expected 10, got 40",
+    "tests/subscript_1d_arrays/test_subscript_1d_arrays.stmx":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_1d_arrays/test_subscript_1d_arrays.xmile":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_constant_call/test_subscript_constant_call.stmx":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_constant_call/test_subscript_constant_call.xmile":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_definition/test_subscript_definition.mdl":
+        "unsupported: subscript: range 'dim' used as a value outside an equation over it",
+    "tests/subscript_logicals/test_subscript_logicals.mdl":
+        "fails: 'comp2[B,B]' at t=0: expected 1, got 0",
+    "tests/subscript_mixed_assembly/test_subscript_mixed_assembly.stmx":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_mixed_assembly/test_subscript_mixed_assembly.xmile":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_multiples/test_multiple_subscripts.stmx":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_multiples/test_multiple_subscripts.xmile":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_subranges/test_subscript_subrange.stmx":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_subranges/test_subscript_subrange.xmile":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_subranges_equal/test_subscript_subrange_equal.stmx":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_subranges_equal/test_subscript_subrange_equal.xmile":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_updimensioning/test_subscript_updimensioning.stmx":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscript_updimensioning/test_subscript_updimensioning.xmile":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscripted_flows/test_subscripted_flows.stmx":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/subscripted_flows/test_subscripted_flows.xmile":
+        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+    "tests/vector_order/test_vector_order.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+    "tests/vector_select/test_vector_select.mdl":
+        "unsupported: function VECTOR_SELECT: not supported by the importer",
+    "tests/with_lookup/test_with_lookup.mdl":
+        "unsupported: external data (GET XLS/DIRECT, DATA)",
+}
