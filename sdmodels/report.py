@@ -65,23 +65,42 @@ def plot_scenarios(frames: dict[str, pd.DataFrame], columns: Sequence[str], titl
     return written
 
 
+FULL_TABLE_LIMIT = 12     # beyond this many loops the report shows the named ones only
+
+
 def _loop_section(model, out_dir: Path) -> tuple[list[str], list[Path]]:
-    """Loop table and diagram, when the analysis package is present."""
+    """Loop table and diagram. Big models: the named loops drawn alone, the rest in files."""
     try:
         from sdmodels.analysis import find_loops
         from sdmodels.render import to_graphviz
     except ImportError:
         return ["Loop analysis is not available in this build."], []
     loops = find_loops(model)
-    table = loops.to_markdown() if hasattr(loops, "to_markdown") else str(loops)
+    named = [loop.id for loop in loops if loop.name]
     written = []
-    graph = to_graphviz(model, kind="cld")
-    for suffix in (".svg", ".png"):
-        target = out_dir / f"loops{suffix}"
+    for target, text in ((out_dir / "loops.md", loops.to_markdown()),
+                         (out_dir / "loops.json", loops.to_json())):
         with atomic_path(target) as tmp:
-            tmp.write_bytes(graph.pipe(format=suffix[1:]))
+            tmp.write_text(text + "\n")
         written.append(target)
-    return ["## Feedback loops", "", table, "", "![Causal-loop diagram](loops.svg)", ""], written
+    diagrams = {"loops": to_graphviz(model, kind="cld", loop_set=loops)}
+    lines = ["## Feedback loops", "", loops.summary(), ""]
+    if len(loops) > FULL_TABLE_LIMIT and named:
+        diagrams["named_loops"] = to_graphviz(model, kind="cld", loop_set=loops, loops=named,
+                                              only_loops=True)
+        subset = type(loops)(loops.model, tuple(l for l in loops if l.name), loops.method)
+        lines += [f"The {len(named)} named loops (all {len(loops)} in [loops.md](loops.md), "
+                  "[loops.json](loops.json), [loops.svg](loops.svg)):", "",
+                  subset.to_markdown(), "", "![Named feedback loops](named_loops.svg)", ""]
+    else:
+        lines += [loops.to_markdown(), "", "![Causal-loop diagram](loops.svg)", ""]
+    for stem, graph in diagrams.items():
+        for suffix in (".svg", ".png"):
+            target = out_dir / f"{stem}{suffix}"
+            with atomic_path(target) as tmp:
+                tmp.write_bytes(graph.pipe(format=suffix[1:]))
+            written.append(target)
+    return lines, written
 
 
 def write_report(model_name: str, out_dir: str | Path, *, scenarios: Sequence[str] | None = None,
