@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdmodels import (Dim, Model, compile, random_normal, random_uniform, run, simulate,
+from sdmodels import (Dim, Model, build, compile, random_normal, random_uniform, run, simulate,
                       smooth, sum_over, max_over)
 
 
@@ -154,3 +154,21 @@ def test_per_element_equations_with_delays_keep_explicit_subscripts_and_reductio
     # smooth of a constant equals it: 4 for the first element, 4 / (10 + 4) for the second
     assert last["Delayed[first]"] == pytest.approx(4)
     assert last["Delayed[retry]"] == pytest.approx(4 / 14)
+
+
+def test_nested_modules_keep_readable_names():
+    pool = Model("pool", stop=5, dt=0.5)
+    used = pool.stock("Connections in use", initial=1)
+    pool.flow("Release", used * pool.constant("Release rate", 0.5), out_of=used)
+    db = Model("db", stop=5, dt=0.5)
+    inner = db.module("pool", pool, display="Pool")
+    db.aux("Busy", inner["Connections in use"] * 1)
+    top = Model("system", stop=5, dt=0.5)
+    outer = top.module("db", db, display="DB")
+    top.aux("Doubled busy", outer["Busy"] * 2)
+    ir = build(top)
+    element = ir.variables["db.pool.connections_in_use"]
+    assert element.display == "DB / Pool / Connections in use" and element.module == "db.pool"
+    frame = run(top)
+    # Euler: 1 * (1 - 0.5 * 0.5)^10 connections left after 10 steps
+    assert frame["Doubled busy"].iloc[-1] == pytest.approx(2 * 0.75 ** 10)
