@@ -178,10 +178,14 @@ def build(**overrides) -> Model:
         "Payments / Attempts wanted", "Payments / Attempts sent", "Payments / Offered load",
         "Payments / Arrivals to server", "Payments / Backlog", "Payments / Latency",
         "HPA ratio", "HPA desired pods", "Scale up"])
+    # the reference's root cause (R): slow query -> connections held -> pool fills -> waits
+    # -> payment timeouts -> retries -> more queries waiting for connections
     m.name_loop("Slow query holds connections", [
         "DB / Waiting for connection", "DB / Connections acquired", "DB / Connections in use",
         "DB / DB load", "DB / DB slowdown", "DB / Query time", "DB / Hold time",
-        "DB / Pool throughput limit"])
+        "DB / Pool throughput limit", "DB / Wait time", "DB / Request latency",
+        "Payments / Latency", "Payments / Retries issued", "Payments / Offered load",
+        "Payments / Throughput", "DB / Query arrivals"])
     m.name_loop("Payment retries load the database", [
         "DB / Waiting for connection", "DB / Wait time", "DB / Request latency",
         "Payments / Latency", "Payments / Timeout fraction", "Payments / Failure fraction",

@@ -137,9 +137,13 @@ def build(**overrides) -> Model:
     m.flow("Query arrivals", sum_over(sent, gen), into=waiting, units="queries/s",
            doc="first attempts + retries")
 
+    # Part 3.3 (R): slow queries -> connections held -> pool fills -> waits -> timeouts ->
+    # retries -> more connections (two inversions: hold time -> pool rate -> wait time)
     m.name_loop("Death spiral (slow queries hold connections)",
                 ["Waiting for connection", "Connections acquired", "Connections in use",
-                 "DB load", "DB slowdown", "Query time", "Hold time", "Pool throughput limit"])
+                 "DB load", "DB slowdown", "Query time", "Hold time", "Pool throughput limit",
+                 "Wait time", "Request latency", "Timeout fraction", "Retries issued",
+                 "Query arrivals"])
     m.name_loop("Timeouts trigger retries", ["Waiting for connection", "Wait time",
                                              "Request latency", "Timeout fraction",
                                              "Failure fraction", "Retries issued",

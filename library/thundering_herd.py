@@ -119,13 +119,20 @@ def build(**overrides) -> Model:
                                              "Requests for missing keys", "Refill queries",
                                              "DB queries", "DB queries in flight", "DB latency",
                                              "DB answers in time", "Refills"])
+    # through the database's queue (B): missing keys -> queries -> completed -> refills
     m.name_loop("Refill repairs the cache (B)", ["Cached keys", "Missing keys",
                                                  "Requests for missing keys", "Refill queries",
-                                                 "DB queries", "Refills"])
-    m.name_loop("Expiry follows refills (B)", ["Refills so far", "Entries due to expire",
+                                                 "DB queries", "Queries sent",
+                                                 "DB queries in flight", "Queries completed",
+                                                 "Refills"])
+    # the herd's echo (R, two inversions): keys refilled together expire together a TTL
+    # later, go missing together and are refilled together again
+    m.name_loop("Expiry follows refills (R)", ["Refills so far", "Entries due to expire",
                                                "Expiry", "Cached keys", "Missing keys",
                                                "Requests for missing keys", "Refill queries",
-                                               "DB queries", "Refills", "Refills recorded"])
+                                               "DB queries", "Queries sent",
+                                               "DB queries in flight", "Queries completed",
+                                               "Refills", "Refills recorded"])
 
     sync = {"Synchronized fill": 1.0}
     m.add_scenario("baseline", {}, doc="entries of all ages: ~10 req/s on the database")
