@@ -25,6 +25,8 @@ def import_vensim(path):
         m = pattern.search(text)
         if m:
             var = _variable_at(text, m.start())
+            if construct == "macro":
+                var = text[m.end():].split("(")[0].strip() + " (the macro)"
             raise ImportModelError(f"{path}: variable '{var}' uses {construct} "
                                    f"({m.group(0)}): {why}")
     abstract = _abstract(path)

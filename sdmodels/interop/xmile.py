@@ -105,7 +105,8 @@ class XmileParser(_Parser):
         out = []
         while True:
             tok = self.take()
-            out.append("*" if tok.text == "*" else tok.text)
+            out.append("*" if tok.text == "*" else self.reader.sub_names.get(
+                canonical(tok.text), tok.text))
             if self.tok.text == "]":
                 self.take()
                 return tuple(out)
@@ -198,6 +199,8 @@ class XmileReader:
         self.counter = 0
         self.current = ""
         self.lookups: set[str] = set()
+        self.var_dims: dict[str, tuple[str, ...]] = {}
+        self.sub_names: dict[str, str] = {}
 
     def read(self) -> Model:
         root = self.root
@@ -222,8 +225,14 @@ class XmileReader:
                       "final_time": stop, "saveper": save or dt}
         name = _text(_child(root, "header") or root, "name", self.path.stem) or self.path.stem
         model = Model(name, start=start, stop=stop, dt=dt, saveper=max(save or dt, dt))
-        if _child(root, "dimensions") is not None and len(_child(root, "dimensions")):
-            raise Refused("arrays: XMILE dimensions are read through pysd's translator")
+        dims_node = _child(root, "dimensions")
+        for d in (_children(dims_node, "dim") if dims_node is not None else []):
+            elems = [el.get("name") for el in _children(d, "elem")]
+            if not elems and d.get("size"):
+                elems = [str(i) for i in range(1, int(d.get("size")) + 1)]
+            model.dim(d.get("name"), elems)
+            self.sub_names[canonical(d.get("name"))] = d.get("name")
+            self.sub_names.update({canonical(e): e for e in elems})
         behavior = _child(root, "behavior")
         nonneg_all = behavior is not None and _child(behavior, "non_negative") is not None
         m = models[0]
@@ -237,6 +246,12 @@ class XmileReader:
                     for f in _children(node, kind):
                         flows_to.setdefault(canonical(_name(f.text)), {})[kind] = node.get("name")
         for node in nodes:
+            if _tag(node) in ("aux", "flow", "stock"):
+                dn = _child(node, "dimensions")
+                if dn is not None:
+                    self.var_dims[canonical(_name(node.get("name")))] = tuple(
+                        d.get("name") for d in _children(dn, "dim"))
+        for node in nodes:
             if _tag(node) in ("gf",) or (_tag(node) == "aux" and _child(node, "gf") is not None
                                          and not (_text(node, "eqn") or "").strip()):
                 self.lookups.add(canonical(node.get("name")))
@@ -248,16 +263,26 @@ class XmileReader:
             self.current = display
             if canonical(display) in CONTROL:
                 continue
-            if _child(node, "dimensions") is not None:
-                raise Refused("arrays: XMILE arrays are read through pysd's translator")
+            dims = self.var_dims.get(canonical(display), ())
+            for d in dims:
+                if d not in model.dims:
+                    raise Refused(f"variable '{display}' uses dimension '{d}', not declared")
             units, doc = _text(node, "units", "") or "", _text(node, "doc", "") or ""
             eid = canonical(display)
             if eid in self.lookups:
                 xs, ys = self.graph(_child(node, "gf") if kind != "gf" else node)
                 model._insert(Lookup(id=eid, display=display, xs=xs, ys=ys, units=units, doc=doc))
                 continue
-            text = _text(node, "eqn", "") or ""
-            expr = self.parse(text, display)
+            items = _children(node, "element")
+            if dims and items:
+                per = []
+                for it in items:
+                    key = tuple(k.strip() for k in it.get("subscript", "").split(","))
+                    per.append((key, self.parse(_text(it, "eqn", "") or "", display)))
+                expr = PerElement(tuple(per))
+            else:
+                text = _text(node, "eqn", "") or ""
+                expr = self.parse(text, display)
             gf = _child(node, "gf")
             if gf is not None:
                 xs, ys = self.graph(gf)
@@ -266,26 +291,24 @@ class XmileReader:
                                          origin=eid))
                 expr = LookupCall(lid, expr)
             nonneg = _child(node, "non_negative") is not None or nonneg_all
+            common = dict(id=eid, display=display, units=units, doc=doc, dims=dims)
             if kind == "stock":
                 if _child(node, "conveyor") is not None or _child(node, "queue") is not None:
                     raise Refused("conveyor/queue stocks are not supported")
-                model._insert(Stock(id=eid, display=display, units=units, doc=doc,
-                                    initial=_initial(expr), non_negative=nonneg))
+                model._insert(Stock(**common, initial=_initial(expr), non_negative=nonneg))
             elif kind in ("flow", "aux") and eid in flows_to:
                 ends = flows_to[eid]
-                model._insert(Flow(id=eid, display=display, units=units, doc=doc, equation=expr,
+                model._insert(Flow(**common, equation=expr,
                                    into=canonical(_name(ends["inflow"])) if "inflow" in ends else None,
                                    out_of=canonical(_name(ends["outflow"])) if "outflow" in ends
                                    else None,
                                    non_negative=nonneg))
             else:
-                value = constant_value(expr)
-                if value is not None and kind == "aux":
-                    model._insert(Constant(id=eid, display=display, units=units, doc=doc,
-                                           values=(value,)))
+                values = _constant_values(expr, dims, model)
+                if values is not None and kind == "aux":
+                    model._insert(Constant(**common, values=values))
                 else:
-                    model._insert(Aux(id=eid, display=display, units=units, doc=doc,
-                                      equation=expr))
+                    model._insert(Aux(**common, equation=expr))
         for element in self.extra:
             model._insert(element)
         return model
@@ -329,6 +352,8 @@ class XmileReader:
             return Call(simple[fn], tuple(a))
         if fn in ("min", "max") and n == 2:
             return Call(fn, tuple(a))
+        if fn in ("sum", "prod", "mean", "min", "max") and n == 1:
+            return self.reduce(fn, a[0])
         if fn == "arcsin" and n == 1:
             return Call("arctan", (Binary("/", a[0], Call("sqrt", (
                 Binary("-", Const(1.0), Binary("*", a[0], a[0])),))),))
@@ -362,6 +387,27 @@ class XmileReader:
             return LookupCall(a[0].name, a[1])
         return None
 
+    def reduce(self, op: str, arg: Expr) -> Expr:
+        """SUM(x[*]) and friends: '*' marks the dimension to reduce (one per reduction)."""
+        found = []
+
+        def star(node):
+            if isinstance(node, Index) and "*" in node.elements:
+                dims = self.var_dims.get(canonical(node.target.name), ())
+                subs = list(node.elements)
+                for i, sub in enumerate(subs):
+                    if sub == "*" and i < len(dims):
+                        subs[i] = dims[i]
+                        found.append(dims[i])
+                return Index(node.target, tuple(subs))
+            return None
+        new = transform(arg, star)
+        if not found:
+            raise Refused(f"{op.upper()} of '{self.current}' has no [*] to reduce over")
+        for d in dict.fromkeys(found):
+            new = Reduce(op, new, d)
+        return new
+
     def hold(self, value: Expr, host: str) -> Expr:
         self.counter += 1
         sid = f"{host}~init{self.counter}"
@@ -377,6 +423,24 @@ def constant_value(expr: Expr) -> float | None:
     if isinstance(expr, Unary) and expr.op == "-" and isinstance(expr.operand, Const):
         return -expr.operand.value
     return None
+
+
+def _constant_values(expr, dims, model):
+    """Flat values when every element is a number, else None."""
+    import itertools
+    if isinstance(expr, PerElement):
+        given = {k: constant_value(e) for k, e in expr.items}
+        keys = list(itertools.product(*(model.dims[d].elements for d in dims)))
+        if set(given) != set(keys) or any(v is None for v in given.values()):
+            return None
+        return tuple(given[k] for k in keys)
+    value = constant_value(expr)
+    if value is None:
+        return None
+    n = 1
+    for d in dims:
+        n *= len(model.dims[d].elements)
+    return (value,) * n
 
 
 def _initial(expr: Expr) -> Expr:
