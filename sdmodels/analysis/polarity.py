@@ -27,12 +27,13 @@ from typing import Mapping
 import numpy as np
 
 from sdmodels.elements import Aux, Constant, Flow, Stock
-from sdmodels.errors import SDModelsError
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
                            TimeStep, Unary)
 from sdmodels.ir import ModelIR, build
 
+from sdmodels.analysis.behaviour import link_signs, sample_signs, simulate_runs
 from sdmodels.analysis.graph import Through, causal_graph, host_expression
+from sdmodels.analysis.intervals import Ranges, signs
 
 ANY = frozenset((-1, 0, 1))
 SYMBOL = {1: "+", -1: "-"}
@@ -99,14 +100,23 @@ def lookup_direction(ys) -> int | None:
 
 
 class Structure:
-    """Sign reasoning over one IR's equation trees (memoized value signs)."""
+    """Sign reasoning over one IR's equation trees.
+
+    Value signs come from interval arithmetic (`Ranges`) and from sign rules, whichever is
+    sharper; where neither can tell, from the values seen in the runs (`observed` per
+    variable, `sample` for a sub-expression), when a run was made.
+    """
 
     INCREASING = ("exp", "sqrt", "ln", "log10", "arctan", "floor", "ceil", "round", "integer")
 
-    def __init__(self, ir: ModelIR, observed: Mapping[str, frozenset] | None = None):
+    def __init__(self, ir: ModelIR, observed: Mapping[str, frozenset] | None = None, *,
+                 ranges: Ranges | None = None, sample=None):
         self.ir = ir
         self.observed = observed or {}      # value signs seen in a run, used where the
         self._values: dict[str, frozenset] = {}   # declarations prove nothing
+        self.ranges = ranges if ranges is not None else Ranges(ir)
+        self.sample = sample                # expr -> signs seen along the runs, or None
+        self._memo: dict[Expr, frozenset] = {}
 
     # value signs: which of {-1, 0, +1} the value can take
     def var_value(self, name: str) -> frozenset:
@@ -125,18 +135,32 @@ class Structure:
                 out = out & {0, 1} or frozenset((0,))
         else:
             out = ANY
-        if out == ANY and name in self.observed:
+        out = (out & signs(self.ranges.var(name))) or out
+        if _both(out) and name in self.observed:
             out = self.observed[name]
         self._values[name] = out
         return out
 
     def value(self, e: Expr) -> frozenset:
+        """The signs `e` can take."""
+        if e in self._memo:
+            return self._memo[e]
+        out = self._rule_value(e)
+        out = (out & signs(self.ranges.of(e))) or out
+        if _both(out) and self.sample is not None and not isinstance(e, (Ref, Const)):
+            seen = self.sample(e)
+            if seen:
+                out = seen
+        self._memo[e] = out
+        return out
+
+    def _rule_value(self, e: Expr) -> frozenset:
         if isinstance(e, Const):
             return frozenset((int(np.sign(e.value)),))
         if isinstance(e, Ref):
             return self.var_value(e.name)
         if isinstance(e, Through):
-            return self.value(e.input)
+            return ANY                   # the interval covers input and start value
         if isinstance(e, Index):
             return self.value(e.target)
         if isinstance(e, TimeStep):
@@ -159,33 +183,36 @@ class Structure:
                 return frozenset(x * y for x in a for y in b if y != 0) or frozenset((0,))
             return frozenset((1,)) if a == {1} else (frozenset((0, 1)) if a <= {0, 1} else ANY)
         if isinstance(e, Call):
-            args = [self.value(a) for a in e.args]
-            fn = e.fn
-            if fn == "exp":
-                return frozenset((1,))
-            if fn in ("sqrt", "abs"):
-                return frozenset((0,)) if args[0] == {0} else frozenset((0, 1))
-            if fn in ("min", "max"):
-                pick = min if fn == "min" else max
-                return frozenset(pick(x, y) for x in args[0] for y in args[1])
-            if fn == "if_then_else":
-                return args[1] | args[2]
-            if fn in ("xidz", "zidz"):
-                q = frozenset(x * y for x in args[0] for y in args[1] if y != 0) or frozenset((0,))
-                return q | (args[2] if fn == "xidz" else frozenset((0,)))
-            if fn == "step":
-                return args[0] | {0}
-            if fn in ("pulse", "pulse_train"):
-                return frozenset((0, 1))
-            if fn in ("floor", "ceil", "round", "integer"):
-                return args[0] | {0}
-            return ANY
+            return self._call_value(e)
         if isinstance(e, LookupCall):
             table = self.ir.variables[e.table]
             return frozenset(int(np.sign(y)) for y in table.ys)
         if isinstance(e, Reduce):
             inner = self.value(e.operand)
             return inner if e.op != "prod" or inner <= {1} else ANY
+        return ANY
+
+    def _call_value(self, e: Call) -> frozenset:
+        fn = e.fn
+        if fn == "exp":
+            return frozenset((1,))
+        if fn in ("pulse", "pulse_train"):
+            return frozenset((0, 1))
+        args = [self.value(a) for a in e.args]
+        if fn in ("sqrt", "abs"):
+            return frozenset((0,)) if args[0] == {0} else frozenset((0, 1))
+        if fn in ("min", "max"):
+            pick = min if fn == "min" else max
+            return frozenset(pick(x, y) for x in args[0] for y in args[1])
+        if fn == "if_then_else":
+            return args[1] | args[2]
+        if fn in ("xidz", "zidz"):
+            q = frozenset(x * y for x in args[0] for y in args[1] if y != 0) or frozenset((0,))
+            return q | (args[2] if fn == "xidz" else frozenset((0,)))
+        if fn == "step":
+            return args[0] | {0}
+        if fn in ("floor", "ceil", "round", "integer"):
+            return args[0] | {0}
         return ANY
 
     # slopes: the sign of d expr / d wrt, or None when the structure cannot tell
@@ -226,29 +253,46 @@ class Structure:
             inner = s(e.arg)
             if inner == 0:
                 return 0
-            return scaled(inner, self._direction(e.table))
+            return scaled(inner, self._direction(e.table, self.ranges.of(e.arg)))
         if isinstance(e, Reduce):
             inner = s(e.operand)
             return inner if e.op != "prod" or inner == 0 else None
         return None
 
-    def _direction(self, table: str) -> frozenset:
-        d = lookup_direction(self.ir.variables[table].ys)
+    def _direction(self, table: str, arg=(-np.inf, np.inf)) -> frozenset:
+        """How the lookup moves over the arguments it can get (outside its points it is
+        flat unless it extrapolates)."""
+        t = self.ir.variables[table]
+        xs, ys = list(t.xs), list(t.ys)
+        lo, hi = arg
+        if not t.extrapolate and len(xs) > 1:
+            keep = [k for k in range(len(xs) - 1) if xs[k + 1] >= lo and xs[k] <= hi]
+            ys = [ys[k] for k in keep] + [ys[keep[-1] + 1]] if keep else ys[:1]
+        d = lookup_direction(ys)
         return ANY if d is None else frozenset((d,))
 
     def _power(self, e: Binary, sa, sb) -> int | None:
-        from sdmodels.ir import static_value
-        if sb == 0:
-            exponent = static_value(e.right, self.ir.variables)
-            base = self.value(e.left)
-            if exponent is None or not base <= {0, 1}:
-                return 0 if sa == 0 else None
-            return 0 if exponent == 0 else (sa if exponent > 0 else _neg(sa))
-        if sa == 0:
-            base = static_value(e.left, self.ir.variables)
-            if base is not None and base > 0:
-                return 0 if base == 1 else (sb if base > 1 else _neg(sb))
-        return None
+        """d(a^b): b a^(b-1) da + a^b ln(a) db, for a > 0 (or a >= 0 with b > 0)."""
+        base, exponent = self.ranges.of(e.left), self.ranges.of(e.right)
+        by_base = 0 if sa == 0 else None
+        if sa != 0 and (base[0] >= 0 or exponent in ((1.0, 1.0), (3.0, 3.0))):
+            if exponent == (0.0, 0.0):
+                by_base = 0
+            elif exponent[0] > 0:
+                by_base = sa
+            elif exponent[1] < 0 and base[0] >= 0:
+                by_base = _neg(sa)
+        by_exponent = 0 if sb == 0 else None
+        if sb != 0 and base[0] > 0:
+            if base == (1.0, 1.0):
+                by_exponent = 0
+            elif base[0] > 1:
+                by_exponent = sb
+            elif base[1] < 1:
+                by_exponent = _neg(sb)
+        if by_base is None or by_exponent is None:
+            return None
+        return combine(by_base, by_exponent)
 
     def _call(self, e: Call, wrt: str) -> int | None:
         slopes = [self.slope(a, wrt) for a in e.args]
@@ -270,7 +314,13 @@ class Structure:
             return combine(q, slopes[2]) if fn == "xidz" else q
         if fn == "step" and slopes[1] == 0:
             return slopes[0]
+        if fn == "ramp" and all(x == 0 for x in slopes[1:]):
+            return slopes[0]
         return None
+
+
+def _both(s: frozenset) -> bool:
+    return 1 in s and -1 in s
 
 
 def structural_sign(ir: ModelIR, cause: str, effect: str, structure: Structure | None = None
@@ -288,137 +338,24 @@ def structural_sign(ir: ModelIR, cause: str, effect: str, structure: Structure |
 
 
 # --------------------------------------------------------------------------- behaviour
-class _Unsupported(Exception):
-    pass
-
-
-def _evaluate(e: Expr, env: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray],
-              ir: ModelIR, times: np.ndarray, dt: float):
-    ev = lambda x: _evaluate(x, env, base, ir, times, dt)  # noqa: E731
-    if isinstance(e, Const):
-        return e.value
-    if isinstance(e, Ref):
-        if e.name not in env:
-            raise _Unsupported(e.name)
-        return env[e.name]
-    if isinstance(e, Through):
-        if e.out not in env:
-            raise _Unsupported(e.out)
-        if env is base:
-            return env[e.out]
-        return env[e.out] + ev(e.input) - _evaluate(e.input, base, base, ir, times, dt)
-    if isinstance(e, Time):
-        return times
-    if isinstance(e, TimeStep):
-        return dt
-    if isinstance(e, Unary):
-        v = ev(e.operand)
-        return -v if e.op == "-" else (v == 0) * 1.0
-    if isinstance(e, Binary):
-        a, b = ev(e.left), ev(e.right)
-        ops = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
-               "^": np.power, "<": np.less, "<=": np.less_equal, ">": np.greater,
-               ">=": np.greater_equal, "=": np.equal, "<>": np.not_equal,
-               "and": lambda x, y: (x != 0) & (y != 0), "or": lambda x, y: (x != 0) | (y != 0)}
-        return ops[e.op](a, b) * 1.0
-    if isinstance(e, Call):
-        a = [ev(x) for x in e.args]
-        fn = e.fn
-        simple = {"abs": np.abs, "exp": np.exp, "ln": np.log, "log10": np.log10,
-                  "sqrt": np.sqrt, "floor": np.floor, "ceil": np.ceil, "round": np.round,
-                  "integer": np.trunc, "sin": np.sin, "cos": np.cos, "tan": np.tan,
-                  "arctan": np.arctan}
-        if fn in simple:
-            return simple[fn](a[0])
-        if fn == "log":
-            return np.log(a[0]) / (np.log(a[1]) if len(a) > 1 else 1.0)
-        if fn in ("min", "max"):
-            return (np.minimum if fn == "min" else np.maximum)(a[0], a[1])
-        if fn == "if_then_else":
-            return np.where(np.asarray(a[0]) != 0, a[1], a[2])
-        if fn == "modulo":
-            return np.mod(a[0], a[1])
-        if fn in ("xidz", "zidz"):
-            fallback = a[2] if fn == "xidz" else 0.0
-            b = np.asarray(a[1], dtype=float)
-            return np.where(b == 0, fallback, np.asarray(a[0]) / np.where(b == 0, 1.0, b))
-        if fn == "step":
-            return np.where(times >= a[1], a[0], 0.0)
-        if fn == "pulse":
-            return ((times >= a[0]) & (times < np.asarray(a[0]) + np.maximum(a[1], dt))) * 1.0
-        raise _Unsupported(fn)
-    if isinstance(e, LookupCall):
-        table = ir.variables[e.table]
-        xs, ys, x = np.asarray(table.xs), np.asarray(table.ys), np.asarray(ev(e.arg), dtype=float)
-        out = np.interp(x, xs, ys)
-        if table.extrapolate and len(xs) > 1:
-            lo = ys[0] + (x - xs[0]) * (ys[1] - ys[0]) / (xs[1] - xs[0])
-            hi = ys[-1] + (x - xs[-1]) * (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
-            out = np.where(x < xs[0], lo, np.where(x > xs[-1], hi, out))
-        return out
-    raise _Unsupported(type(e).__name__)
-
-
 def observed_signs(ir: ModelIR, edges, *, params=None, scenario=None
                    ) -> tuple[dict, dict[str, frozenset]]:
-    """From one simulated run: for each (cause, effect) '+', '-', 'mixed' or None, and for
-    each variable the signs its values took (all elements of an arrayed one).
+    """From the runs (every scenario unless `scenario` names one): for each (cause, effect)
+    '+', '-', 'mixed' or None, and for each variable the signs its values took.
 
-    The effect's equation is evaluated at every saved time with the cause nudged up and
-    down by a relative 1e-6 (stateful functions pass the nudge through as a unit gain);
-    the sign of the difference is the sign of the partial effect at that time. Arrayed
-    links are not nudged: their sign comes from the structure, given the values seen.
+    See `sdmodels.analysis.behaviour` for how the partial effects are measured.
     """
-    from sdmodels.simulate import simulate
-    wanted = [v.id for v in ir.variables.values() if not _is_lookup(v)]
-    try:
-        results = simulate(ir, outputs=wanted, params=params, scenario=scenario)
-    except SDModelsError:
-        return {}, {}
-    by_display = {ir.variables[v].display: v for v in wanted}
-    columns: dict[str, list[int]] = {}
-    for i, label in enumerate(results.columns):
-        vid = by_display.get(label) or by_display.get(label.rsplit("[", 1)[0])
-        if vid is not None:
-            columns.setdefault(vid, []).append(i)
-    values = {}
-    for vid, cols in columns.items():
-        block = results.data[0][:, cols]
-        block = block[np.isfinite(block)]
-        if block.size:
-            values[vid] = frozenset(np.unique(np.sign(block)).astype(int).tolist())
-    env = {vid: results.data[0, :, cols[0]] for vid, cols in columns.items()
-           if not ir.variables[vid].dims}
-    times = results.times
-    out = {}
-    with np.errstate(all="ignore"):
-        for cause, effect in edges:
-            element = ir.variables[effect]
-            if isinstance(element, Stock) or cause not in env or effect not in env:
-                continue
-            expr = host_expression(ir, element)
-            if expr is None:
-                continue
-            x = env[cause]
-            h = 1e-6 * np.maximum(np.abs(x), max(float(np.nanmax(np.abs(x))), 1e-12) * 1e-3)
-            try:
-                up = _evaluate(expr, {**env, cause: x + h}, env, ir, times, ir.dt)
-                down = _evaluate(expr, {**env, cause: x - h}, env, ir, times, ir.dt)
-            except _Unsupported:
-                continue
-            diff = np.broadcast_to(np.asarray(up, float) - np.asarray(down, float), times.shape)
-            scale = np.broadcast_to(np.abs(np.asarray(up, float)) + np.abs(np.asarray(down, float)),
-                                    times.shape)
-            ok = np.isfinite(diff) & (np.abs(diff) > 1e-9 * scale + 1e-300)
-            signs = set(np.sign(diff[ok]).astype(int).tolist())
-            out[cause, effect] = ("mixed" if signs == {1, -1} else SYMBOL[signs.pop()]
-                                  if signs else None)
-    return out, values
+    runs = simulate_runs(ir, params=params, scenario=scenario)
+    ranges = Ranges(ir, _overrides(params))
+    return link_signs(ir, edges, runs, ranges.iv), runs.signs
 
 
-def _is_lookup(v) -> bool:
-    from sdmodels.elements import Lookup
-    return isinstance(v, Lookup)
+def _overrides(params) -> dict:
+    if params is None:
+        return {}
+    if hasattr(params, "columns"):
+        return {c: list(params[c]) for c in params.columns}
+    return dict(params)
 
 
 # --------------------------------------------------------------------------- together
@@ -434,8 +371,9 @@ def link_polarities(model, *, behaviour: bool = True, stated: Mapping | None = N
                     params=None, scenario: str | None = None) -> dict[tuple[str, str], LinkPolarity]:
     """The polarity of every link of the causal graph, keyed by (cause id, effect id).
 
-    `behaviour=True` runs the model once to settle links the structure cannot sign and to
-    detect mixed ones. `stated` maps (cause, effect) names to '+' or '-'.
+    `behaviour=True` runs the model (the baseline and every scenario, or only `scenario`)
+    to settle links the structure cannot sign and to detect mixed ones. `stated` maps
+    (cause, effect) names to '+' or '-'.
 
     >>> from sdmodels import Model
     >>> m = Model("logistic", stop=40, dt=0.25)
@@ -448,9 +386,13 @@ def link_polarities(model, *, behaviour: bool = True, stated: Mapping | None = N
     ir = build(model)
     graph = causal_graph(ir, constants=True, contract=False)
     edges = list(graph.edges)
-    seen, values = observed_signs(ir, edges, params=params, scenario=scenario) \
-        if behaviour else ({}, {})
-    structure = Structure(ir, values)
+    ranges = Ranges(ir, _overrides(params))
+    seen, values, sample = {}, {}, None
+    if behaviour:
+        runs = simulate_runs(ir, params=params, scenario=scenario)
+        seen, values = link_signs(ir, edges, runs, ranges.iv), runs.signs
+        sample = lambda e: sample_signs(ir, e, runs)  # noqa: E731
+    structure = Structure(ir, values, ranges=ranges, sample=sample)
     said = {}
     for (a, b), sign in (stated or {}).items():
         key = (ir.id_of(a, "stated link cause"), ir.id_of(b, "stated link effect"))

@@ -1,0 +1,241 @@
+"""Link polarity from behaviour: the sign of each link's partial effect along simulated runs.
+
+The model is run once per scenario (the baseline and every `Model.add_scenario`). For a link
+u -> v, v's equation is re-evaluated at every saved time with u nudged up and down while
+everything else keeps its simulated value; stateful functions on the way pass the nudge
+through as a unit gain. Nudges come in several sizes, relative to u's value and absolute
+(relative to u's largest magnitude in the run), so that a link through a discrete step
+(``ceil``, a threshold, a sampled value) shows its effect where a small nudge shows none. At
+each time and direction the smallest nudge with a visible effect gives the local sign; zero
+effects (an inactive branch, a saturated ``min``) say nothing. A link whose local sign is +
+somewhere and - elsewhere, in any run, is "mixed". Nudges stay inside the values the cause
+can take (its interval, and non-negative when every run kept it so).
+
+>>> from sdmodels import Model, build
+>>> m = Model("pods", stop=10)
+>>> load = m.stock("Load", initial=100, non_negative=True)
+>>> _ = m.flow("Growth", 5, into=load)
+>>> _ = m.aux("Pods", "ceil(Load / 30)")
+>>> ir = build(m)
+>>> link_signs(ir, [("load", "pods")], simulate_runs(ir))[("load", "pods")]
+'+'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from sdmodels.elements import Lookup, Stock
+from sdmodels.errors import SDModelsError
+from sdmodels.expr import (Binary, Call, Const, Expr, LookupCall, Ref, Time, TimeStep, Unary)
+from sdmodels.ir import ModelIR
+
+from sdmodels.analysis.graph import Through, host_expression
+
+SYMBOL = {1: "+", -1: "-"}
+RELATIVE = (1e-6, 1e-3, 0.02, 0.1, 0.5)          # of the cause's value at that time
+ABSOLUTE = (1e-6, 1e-3, 0.02, 0.1, 0.5, 1.0)     # of the cause's largest magnitude in the run
+
+
+@dataclass
+class Runs:
+    """Simulated runs of one model: scalar series per run, and value signs per variable."""
+    times: list = field(default_factory=list)        # one array per run
+    envs: list = field(default_factory=list)         # one {var id: series} per run
+    signs: dict = field(default_factory=dict)        # var id -> frozenset of signs seen
+    scenarios: tuple = ()                            # the scenarios that ran ('' = baseline)
+
+
+def simulate_runs(ir: ModelIR, *, params=None, scenario: str | None = None) -> Runs:
+    """Run the model for `scenario`, or for the baseline and every scenario when None.
+
+    Scenarios whose parameters are the same as one already run are skipped; a scenario
+    the engine cannot run is left out (its links are checked on the others).
+    """
+    from sdmodels.simulate import simulate
+    wanted = [v.id for v in ir.variables.values() if not isinstance(v, Lookup)]
+    by_display = {ir.variables[v].display: v for v in wanted}
+    names = [scenario] if scenario is not None else [None, *ir.scenarios]
+    out, seen = Runs(), set()
+    signs: dict[str, set] = {}
+    for name in names:
+        key = tuple(sorted(ir.scenarios[name].params)) if name is not None else ()
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            results = simulate(ir, outputs=wanted, params=params, scenario=name)
+        except SDModelsError:
+            continue
+        out.scenarios += (name or "",)
+        columns: dict[str, list[int]] = {}
+        for i, label in enumerate(results.columns):
+            vid = by_display.get(label) or by_display.get(label.rsplit("[", 1)[0])
+            if vid is not None:
+                columns.setdefault(vid, []).append(i)
+        for vid, cols in columns.items():
+            block = results.data[:, :, cols]
+            block = block[np.isfinite(block)]
+            signs.setdefault(vid, set()).update(np.unique(np.sign(block)).astype(int).tolist())
+        for run in range(results.data.shape[0]):
+            out.times.append(results.times)
+            out.envs.append({vid: results.data[run, :, cols[0]] for vid, cols in columns.items()
+                             if not ir.variables[vid].dims})
+    out.signs = {k: frozenset(v) for k, v in signs.items() if v}
+    return out
+
+
+def sample_signs(ir: ModelIR, expr: Expr, runs: Runs) -> frozenset | None:
+    """The signs `expr` takes along the runs, or None when it cannot be evaluated there."""
+    found: set = set()
+    with np.errstate(all="ignore"):
+        for env, times in zip(runs.envs, runs.times):
+            try:
+                value = np.asarray(evaluate(expr, env, env, ir, times, ir.dt), dtype=float)
+            except Unsupported:
+                return None
+            value = value[np.isfinite(value)]
+            found.update(np.unique(np.sign(value)).astype(int).tolist())
+    return frozenset(found) or None
+
+
+def link_signs(ir: ModelIR, edges, runs: Runs, domain: Mapping | None = None) -> dict:
+    """For each (cause, effect): '+', '-', 'mixed', or None (no effect seen, or arrayed).
+
+    `domain` maps a variable to the (lo, hi) interval its values can take; nudges stay in it.
+    """
+    out: dict = {}
+    domain = domain or {}
+    with np.errstate(all="ignore"):
+        for cause, effect in edges:
+            element = ir.variables[effect]
+            if isinstance(element, Stock):
+                continue
+            expr = host_expression(ir, element)
+            if expr is None:
+                continue
+            lo, hi = domain.get(cause, (-np.inf, np.inf))
+            if runs.signs.get(cause, frozenset((-1,))) <= {0, 1}:
+                lo = max(lo, 0.0)
+            found: set = set()
+            for env, times in zip(runs.envs, runs.times):
+                if cause not in env or effect not in env:
+                    break
+                try:
+                    found |= _local_signs(expr, cause, env, ir, times, lo, hi)
+                except Unsupported:
+                    break
+                if found == {1, -1}:
+                    break
+            out[cause, effect] = ("mixed" if found == {1, -1} else SYMBOL[found.pop()]
+                                  if found else None)
+    return out
+
+
+def _local_signs(expr: Expr, cause: str, env, ir: ModelIR, times, lo: float, hi: float) -> set:
+    x = np.asarray(env[cause], dtype=float)
+    scale = float(np.nanmax(np.abs(x))) if x.size else 0.0
+    scale = scale if scale > 0 and np.isfinite(scale) else 1.0
+    sizes = np.array([r * np.abs(x) for r in RELATIVE] + [np.full_like(x, a * scale)
+                                                           for a in ABSOLUTE])
+    up = np.minimum(x + sizes, hi)
+    down = np.maximum(x - sizes, lo)
+    base = np.broadcast_to(np.asarray(evaluate(expr, env, env, ir, times, ir.dt), float),
+                           x.shape)
+    signs: set = set()
+    for moved, direction in ((up, 1), (down, -1)):
+        value = evaluate(expr, {**env, cause: moved}, env, ir, times, ir.dt)
+        value = np.broadcast_to(np.asarray(value, float), moved.shape)
+        diff = value - base
+        step = moved - x
+        visible = (np.isfinite(diff) & (step != 0)
+                   & (np.abs(diff) > 1e-9 * (np.abs(value) + np.abs(base)) + 1e-300))
+        key = np.where(visible, np.abs(step), np.inf)
+        first = np.argmin(key, axis=0)
+        cols = np.arange(x.shape[0])
+        seen = visible[first, cols]
+        local = np.sign(diff[first, cols][seen]) * direction
+        signs.update(np.unique(local).astype(int).tolist())
+    return signs - {0}
+
+
+class Unsupported(Exception):
+    """An expression the behaviour check cannot re-evaluate (arrays, some functions)."""
+
+
+def evaluate(e: Expr, env: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray],
+             ir: ModelIR, times: np.ndarray, dt: float):
+    """The value of `e` over the saved times with the variables' series in `env`; `base`
+    holds the simulated series (for the inputs of stateful functions)."""
+    ev = lambda x: evaluate(x, env, base, ir, times, dt)  # noqa: E731
+    if isinstance(e, Const):
+        return e.value
+    if isinstance(e, Ref):
+        if e.name not in env:
+            raise Unsupported(e.name)
+        return env[e.name]
+    if isinstance(e, Through):
+        if e.out not in env:
+            raise Unsupported(e.out)
+        if env is base:
+            return env[e.out]
+        return env[e.out] + ev(e.input) - evaluate(e.input, base, base, ir, times, dt)
+    if isinstance(e, Time):
+        return times
+    if isinstance(e, TimeStep):
+        return dt
+    if isinstance(e, Unary):
+        v = ev(e.operand)
+        return -v if e.op == "-" else (np.asarray(v) == 0) * 1.0
+    if isinstance(e, Binary):
+        a, b = ev(e.left), ev(e.right)
+        ops = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
+               "^": np.power, "<": np.less, "<=": np.less_equal, ">": np.greater,
+               ">=": np.greater_equal, "=": np.equal, "<>": np.not_equal,
+               "and": lambda x, y: (x != 0) & (y != 0), "or": lambda x, y: (x != 0) | (y != 0)}
+        return ops[e.op](a, b) * 1.0
+    if isinstance(e, Call):
+        return _call(e, [ev(x) for x in e.args], times, dt)
+    if isinstance(e, LookupCall):
+        table = ir.variables[e.table]
+        xs, ys, x = np.asarray(table.xs), np.asarray(table.ys), np.asarray(ev(e.arg), dtype=float)
+        out = np.interp(x, xs, ys)
+        if table.extrapolate and len(xs) > 1:
+            lo = ys[0] + (x - xs[0]) * (ys[1] - ys[0]) / (xs[1] - xs[0])
+            hi = ys[-1] + (x - xs[-1]) * (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+            out = np.where(x < xs[0], lo, np.where(x > xs[-1], hi, out))
+        return out
+    raise Unsupported(type(e).__name__)
+
+
+_SIMPLE = {"abs": np.abs, "exp": np.exp, "ln": np.log, "log10": np.log10, "sqrt": np.sqrt,
+           "floor": np.floor, "ceil": np.ceil, "round": np.round, "integer": np.trunc,
+           "sin": np.sin, "cos": np.cos, "tan": np.tan, "arctan": np.arctan}
+
+
+def _call(e: Call, a: list, times, dt):
+    fn = e.fn
+    if fn in _SIMPLE:
+        return _SIMPLE[fn](a[0])
+    if fn == "log":
+        return np.log(a[0]) / (np.log(a[1]) if len(a) > 1 else 1.0)
+    if fn in ("min", "max"):
+        return (np.minimum if fn == "min" else np.maximum)(a[0], a[1])
+    if fn == "if_then_else":
+        return np.where(np.asarray(a[0]) != 0, a[1], a[2])
+    if fn == "modulo":
+        return np.mod(a[0], a[1])
+    if fn in ("xidz", "zidz"):
+        fallback = a[2] if fn == "xidz" else 0.0
+        b = np.asarray(a[1], dtype=float)
+        return np.where(b == 0, fallback, np.asarray(a[0]) / np.where(b == 0, 1.0, b))
+    if fn == "step":
+        return np.where(times >= a[1], a[0], 0.0)
+    if fn == "pulse":
+        return ((times >= a[0]) & (times < np.asarray(a[0]) + np.maximum(a[1], dt))) * 1.0
+    if fn == "ramp":
+        end = a[2] if len(a) > 2 else np.inf
+        return np.where(times <= a[1], 0.0, a[0] * (np.minimum(times, end) - a[1]))
+    raise Unsupported(fn)
