@@ -172,6 +172,12 @@ class _Writer:
         raise ModelError(f"export: '{host}' uses {fn}, which has no XMILE equivalent here")
 
 
+def xmile_names(model) -> dict[str, str]:
+    """Display name -> the name `to_xmile` writes for it (XMILE names are identifiers)."""
+    w = _Writer(model)
+    return {model.elements[eid].display: name for eid, name in w.names.items()}
+
+
 def to_xmile(model) -> str:
     """An XMILE 1.0 document for a Model (library model, DSL model or an imported file)."""
     from sdmodels.ir import ModelIR
