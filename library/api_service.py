@@ -1,0 +1,279 @@
+"""API service: the reference's Hands-On Exercise architecture, its six loops and five fixes.
+
+Reference: "Hands-On Exercise" (Users -> CDN -> Load Balancer -> API pods (HPA on CPU, checked
+every 15 s, cooldown 30 s) -> Redis cache (TTL 1 h, no jitter) -> PostgreSQL (pool of 50);
+retries 3 x 1 s fixed delay; rate limit 1000 req/s per user; no circuit breaker), its
+Expected Findings and its five fixes. Composed from the library's parts as modules:
+`retry_storm` is the API tier (clients with the retry policy, the API pods' queue) and
+`connection_pool` is PostgreSQL behind its pool (a database that slows with concurrency, the
+pool's wait timeout). Around them, in this module:
+
+- the CDN serves part of the users' requests; the rest reach the API pods;
+- the rate limiter runs in the pods: a "user" (the web front end's backend, 90 % of the API
+  traffic) may send 1000 req/s, first attempts and retries alike; the excess gets a 429,
+  which the client retries like any failure ("retries count against the rate limit");
+- Redis holds "Hot keys" read by half of the requests; the other half miss 1 % of the time.
+  The hot keys were all filled at 10:00 and expire at 11:00 (t = 600 s, the clock starts at
+  10:50), together without jitter or spread over TTL +- jitter with it. A missing key is
+  refilled only by a database answer that beats the request timeout; the hot key's query is
+  an expensive one (0.5 s), so the herd's queries overload the database, none beats the
+  timeout, the key stays missing and the herd stays: the cache stampede;
+- an optional circuit breaker on the database (failure threshold, 30 s open, half-open
+  trials) fails misses fast instead of queueing them;
+- the HPA on CPU: every 15 s ceil(pods x CPU / 70 %), tolerance 0.1, scale-up and
+  scale-down stabilization windows (the exercise's "cooldown 30 s" is the scale-down
+  window), pods ready 60 s after they are asked for.
+
+Fixes (`fixed`, each a parameter): TTL jitter +-600 s, exponential backoff with jitter (base
+1 s, max 30 s), a circuit breaker on the database (threshold, 30 s, 3 half-open requests),
+HPA stabilization 300 s down / 60 s up, and a 5 s pool connection timeout.
+
+Example::
+
+    from library import api_service
+    from sdmodels import run
+    df = run(api_service.build(), scenario="trigger")
+    df[api_service.KEY_OUTPUTS].iloc[::120]
+"""
+from __future__ import annotations
+
+import math
+
+from sdmodels import (Model, canonical, delay_fixed, if_then_else, maximum, minimum,
+                      rolling_max, rolling_min, sample_hold, smooth)
+from sdmodels.expr import Ref
+
+from library import connection_pool, retry_storm
+
+EX = "reference Hands-On Exercise"
+FIX = "reference Hands-On Exercise fix"
+
+#: name -> (default, units, source)
+PARAMETERS = {
+    "User requests": (2000.0, "req/s", "assumption: users' requests at the CDN"),
+    "CDN hit ratio": (0.5, "1", "assumption: half the requests are static or edge-cached"),
+    "Front-end share": (0.9, "1", "assumption: the web front end's backend is one 'user' "
+                        "sending 90 % of the API traffic: 900 req/s, near its limit"),
+    "Rate limit": (1000.0, "req/s", EX + ": 'Rate Limit: 1000 req/s per user'"),
+    "Pod capacity": (100.0, "req/s", "assumption: requests one API pod serves at 100 % CPU"),
+    "Handler latency": (0.02, "s", "assumption: API handler time without the database"),
+    "Request timeout": (1.0, "s", "assumption: client timeout 1 s (as retry_storm)"),
+    "Max retries": (3.0, "retries", EX + ": '3 retries'"),
+    "Retry delay": (1.0, "s", EX + ": '1s fixed delay'; fix: exponential, base 1 s"),
+    "Exponential backoff": (0.0, "0/1", FIX + " 2: 'type: exponential'"),
+    "Max backoff": (30.0, "s", FIX + " 2: 'max: 30s'"),
+    "Retry jitter": (0.0, "0/1", FIX + " 2: 'jitter: 0.5' (retries spread, Erlang-3)"),
+    "Hot keys": (100.0, "keys", "assumption: the entries the home and product pages read"),
+    "Hot key share": (0.5, "1", "assumption: half of the API requests read a hot key"),
+    "Cold miss ratio": (0.01, "1", "assumption: 99 % hit ratio on the other requests"),
+    "TTL": (3600.0, "s", EX + ": 'TTL: 1 hour'"),
+    "Synchronized fill": (0.0, "0/1", "trigger: 1 = every hot key was filled at 10:00 and "
+                          "expires at 11:00; 0 = keys of all ages (steady state)"),
+    "Expiry time": (600.0, "s", "trigger timing: 11:00, an hour after the 10:00 fill "
+                    "(t = 0 is 10:50)"),
+    "TTL jitter": (0.0, "s", FIX + " 1: 'ttl=3600 + random(-600, 600)'"),
+    "Hot query time": (0.5, "s", "assumption: the hot key caches an expensive query, the "
+                       "reference's slow query at 500 ms"),
+    "Cold query time": (0.05, "s", "reference: the query 'normally took 50ms'"),
+    "Pool size": (50.0, "connections", EX + ": 'connection pool: 50'"),
+    "Connection timeout": (30.0, "s", "HikariCP connectionTimeout default 30 s (exercise: "
+                           "'likely long'); " + FIX + " 5: 'connection_timeout: 5s'"),
+    "DB breaker on": (0.0, "0/1", EX + ": 'Circuit Breaker: None'; fix 3: 1"),
+    "DB breaker threshold": (0.3, "1", FIX + " 3 'failure_threshold: 5': 5 failures in a "
+                             "row among ~300 calls/s are near certain once n f^5 >= 1, "
+                             "f = 300^(-1/5) = 0.32"),
+    "DB breaker open duration": (30.0, "s", FIX + " 3: 'timeout: 30s'"),
+    "DB breaker half-open window": (5.0, "s", "assumption: trial phase after re-closing "
+                                    "(as retry_storm)"),
+    "DB breaker half-open trials": (3.0, "req/s", FIX + " 3: 'half_open_requests: 3'"),
+    "Initial pods": (15.0, "pods", "assumption: 1000 req/s at 67 % CPU, inside the 0.1 "
+                     "tolerance of the 70 % target"),
+    "Min pods": (3.0, "pods", "reference Part 4.1 HPA YAML: minReplicas 3"),
+    "Max pods": (50.0, "pods", "assumption: maxReplicas"),
+    "Target CPU": (0.7, "1", "reference Part 4.1 HPA YAML: averageUtilization 70"),
+    "HPA sync period": (15.0, "s", EX + ": 'check every 15s' (Kubernetes default)"),
+    "HPA tolerance": (0.1, "1", "Kubernetes HPA default tolerance (0.1)"),
+    "Scale-up window": (0.0, "s", "Kubernetes default 0; " + FIX + " 4: 60 s"),
+    "Scale-down window": (30.0, "s", EX + ": 'cooldown 30s'; " + FIX + " 4: 300 s"),
+    "Pod startup time": (60.0, "s", EX + ": 'pod startup (60s+)'"),
+}
+
+TRIGGER = {"Synchronized fill": 1.0}
+FIXES = {"TTL jitter": 600.0, "Exponential backoff": 1.0, "Retry jitter": 1.0,
+         "DB breaker on": 1.0, "Scale-up window": 60.0, "Scale-down window": 300.0,
+         "Connection timeout": 5.0}
+
+KEY_OUTPUTS = ["API requests", "Offered load", "Goodput", "Cached hot keys",
+               "DB connections in use", "DB latency", "API pods", "Rate-limited attempts"]
+
+
+def build(**overrides) -> Model:
+    """The API-service model; keyword overrides replace parameters' defaults by name."""
+    p = _params(overrides)
+    m = Model("api_service", start=0, stop=1800, dt=0.05, saveper=5, time_units="second",
+              doc="Users -> CDN -> LB -> API pods (HPA) -> Redis -> PostgreSQL (pool 50)")
+    c = {name: m.constant(name, p[name], units=PARAMETERS[name][1], doc=PARAMETERS[name][2])
+         for name in PARAMETERS}
+    dt = m.dt_expr
+    api = "API / "
+
+    demand = m.aux("API requests", c["User requests"] * (1 - c["CDN hit ratio"]), units="req/s",
+                   doc="requests the CDN passes to the load balancer")
+
+    # -- HPA on CPU ------------------------------------------------------------------------
+    requested = m.stock("Pods requested", initial=c["Initial pods"], units="pods")
+    pods = m.aux("API pods", minimum(requested, delay_fixed(requested, c["Pod startup time"],
+                                                            c["Initial pods"])),
+                 units="pods", doc="new pods serve after the start-up time; removal is at once")
+    capacity = m.aux("API capacity", pods * c["Pod capacity"], units="req/s")
+    cpu = m.aux("CPU utilization", Ref(canonical(api + "Throughput")) / capacity, units="1")
+    cpu_seen = m.aux("CPU seen by HPA", smooth(cpu, c["HPA sync period"], demand / (
+        c["Initial pods"] * c["Pod capacity"])), units="1",
+        doc="metrics-server's CPU average over about a sync period (steady state at start)")
+    raw = m.aux("HPA raw recommendation", if_then_else(
+        abs(cpu_seen / c["Target CPU"] - 1) <= c["HPA tolerance"], requested,
+        math.ceil(requested * cpu_seen / c["Target CPU"])), units="pods")
+    recorded = m.aux("HPA recorded recommendation", sample_hold(raw, c["HPA sync period"]),
+                     units="pods")
+    up = rolling_min(recorded, maximum(c["Scale-up window"] - c["HPA sync period"], 0))
+    down = rolling_max(recorded, maximum(c["Scale-down window"] - c["HPA sync period"], 0))
+    desired = m.aux("HPA desired pods", minimum(c["Max pods"], maximum(
+        c["Min pods"], minimum(maximum(requested, up), down))), units="pods",
+        doc="stabilized: up to the lowest of the up-window, down to the highest of the "
+        "down-window, within [min, max]")
+    m.flow("Scaling", (desired - requested) / dt, into=requested, units="pods/s")
+
+    # -- Redis: hot keys, expiry of the 10:00 fill, refills -----------------------------
+    keys = c["Hot keys"]
+    cached = m.stock("Cached hot keys", initial=keys, units="keys", non_negative=True)
+    half = maximum(c["TTL jitter"], dt)
+    window = (m.time >= c["Expiry time"] - half) & (m.time < c["Expiry time"] + half)
+    due = m.aux("Hot keys expiring", c["Synchronized fill"] * keys / (2 * half) * window
+                + (1 - c["Synchronized fill"]) * keys / c["TTL"], units="keys/s",
+                doc="the 10:00 fill expires at 11:00 +- jitter; keys of all ages expire evenly")
+    m.flow("Expiry", minimum(due, cached / dt), out_of=cached, units="keys/s")
+    missing = m.aux("Missing hot keys", maximum(keys - cached, 0), units="keys")
+    miss_share = m.aux("Miss share", c["Hot key share"] * missing / keys
+                       + (1 - c["Hot key share"]) * c["Cold miss ratio"], units="1",
+                       doc="share of the API requests that go to the database")
+
+    # -- rate limiter (in the pods): the front end's attempts above 1000 req/s get a 429 ---
+    offered = Ref(canonical(api + "Offered load"))
+    fe = m.aux("Front-end attempts", c["Front-end share"] * offered, units="req/s")
+    limited = m.aux("Rate-limited attempts", maximum(0, fe - c["Rate limit"]), units="req/s")
+    rl_share = m.aux("Rate-limited share", limited / maximum(offered, 1e-9), units="1")
+    admitted = m.aux("Admitted requests", Ref(canonical(api + "Throughput")) * (1 - rl_share),
+                     units="req/s", doc="requests served past the rate limiter")
+
+    # -- circuit breaker on the database ------------------------------------------------
+    db_fail = Ref(canonical("DB / Failure fraction"))
+    timer = m.stock("DB breaker open time left", initial=0, units="s", non_negative=True)
+    seen = m.aux("DB failure ratio seen", sample_hold(db_fail, 1.0), units="1")
+    is_open = m.aux("DB breaker open", timer > 0, units="0/1")
+    half_open = m.aux("DB breaker half-open", (1 - is_open) * (rolling_max(
+        is_open, c["DB breaker half-open window"]) > 0), units="0/1")
+    m.aux("DB breaker state", is_open + 0.5 * half_open, units="1",
+          doc="0 closed, 0.5 half-open, 1 open")
+    trips = m.aux("DB breaker trips", c["DB breaker on"] * (seen > c["DB breaker threshold"])
+                  * (1 - is_open), units="0/1")
+    m.flow("DB breaker opening", trips * c["DB breaker open duration"] / dt, into=timer,
+           units="s/s")
+    m.flow("DB breaker clock", minimum(timer / dt, 1), out_of=timer, units="s/s")
+    wanted = m.aux("DB queries wanted", admitted * miss_share, units="queries/s")
+    pass_share = m.aux("DB breaker pass share", 1 - c["DB breaker on"] * if_then_else(
+        is_open > 0, 1, if_then_else(half_open > 0, 1 - minimum(
+            1, c["DB breaker half-open trials"] / maximum(wanted, 1e-9)), 0)), units="1")
+    sent = m.aux("DB queries sent", wanted * pass_share, units="queries/s")
+    hot = m.aux("Hot query share", c["Hot key share"] * missing / keys / maximum(miss_share,
+                                                                                   1e-9),
+                units="1", doc="share of the database queries that are for hot keys")
+
+    # -- PostgreSQL behind its pool --------------------------------------------------------
+    db = m.module("db", connection_pool.build(), display="DB", inputs={
+        "Query rate": sent,
+        "Pool size": c["Pool size"],
+        "Base query time": hot * c["Hot query time"] + (1 - hot) * c["Cold query time"],
+        "Request timeout": c["Request timeout"],
+        "Max retries": 0.0,
+        "Connection wait timeout": c["Connection timeout"],
+    })
+    db_latency = m.aux("DB latency", db["Request latency"], units="s",
+                       doc="connection wait + query, as the API pod sees it")
+    m.aux("DB connections in use", db["Connections in use"], units="connections")
+    in_time = m.aux("DB answers in time", db_latency <= c["Request timeout"], units="0/1",
+                    doc="FIFO pool: every query waits the same queue time")
+    m.flow("Refills", minimum(missing / dt, db["Connections acquired"] * hot * in_time),
+           into=cached, units="keys/s", doc="a hot query answered in time refills its key")
+
+    # -- the API tier: clients with the retry policy, pods' queue ---------------------------
+    down_fail = 1 - (1 - rl_share) * (1 - miss_share * (1 - (1 - db["Fail-fast fraction"])
+                                                        * pass_share))
+    tier = m.module("api", retry_storm.build(), display="API", inputs={
+        "Arrival rate": demand,
+        "Capacity": capacity,
+        "Base latency": c["Handler latency"],
+        "Downstream latency": miss_share * db_latency,
+        "Downstream failure fraction": down_fail,
+        "Timeout": c["Request timeout"],
+        "Max retries": c["Max retries"],
+        "Backoff base": c["Retry delay"],
+        "Exponential backoff": c["Exponential backoff"],
+        "Max backoff": c["Max backoff"],
+        "Jitter": c["Retry jitter"],
+        "Circuit breaker on": 0.0,
+    })
+    m.aux("Offered load", tier["Offered load"], units="req/s")
+    m.aux("Goodput", tier["Goodput"], units="req/s")
+
+    _name_loops(m, api)
+    m.add_scenario("baseline", {}, doc="hot keys of all ages: a few misses, ~10 queries/s")
+    m.add_scenario("trigger", dict(TRIGGER), doc="the 10:00 fill expires at 11:00 at once: "
+                   "stampede, pool exhaustion and retries; the site stays down")
+    m.add_scenario("fixed", {**TRIGGER, **FIXES}, doc="same fill with the exercise's five fixes")
+    m.add_scenario("TTL jitter only", {**TRIGGER, "TTL jitter": 600.0})
+    m.add_scenario("backoff only", {**TRIGGER, "Exponential backoff": 1.0, "Retry jitter": 1.0})
+    m.add_scenario("breaker only", {**TRIGGER, "DB breaker on": 1.0})
+    m.add_scenario("connection timeout only", {**TRIGGER, "Connection timeout": 5.0})
+    return m
+
+
+def _name_loops(m: Model, api: str) -> None:
+    """The exercise's Expected Findings (retry_storm's module brings "Retry storm")."""
+    retry = [api + "Failure fraction", api + "Failed attempts", api + "Retries issued",
+             api + "Retries arriving", api + "Attempts sent", api + "Offered load",
+             api + "Arrivals to server", api + "Backlog", api + "Throughput"]
+    m.name_loop("Cache stampede", [
+        "Cached hot keys", "Missing hot keys", "Miss share", "DB queries wanted",
+        "DB queries sent", "DB / Query arrivals", "DB / Waiting for connection",
+        "DB / Wait time", "DB / Request latency", "DB latency", "DB answers in time",
+        "Refills"])
+    m.name_loop("Connection pool exhaustion", [
+        "DB / Query time", "DB / Hold time", "DB / Pool throughput limit", "DB / Wait time",
+        "DB / Request latency", "DB latency", api + "Latency", api + "Timeout fraction",
+        *retry, "Admitted requests", "DB queries wanted", "DB / Query arrivals",
+        "DB / Connections acquired", "DB / Connections in use", "DB / DB load",
+        "DB / DB slowdown"])
+    m.name_loop("Rate limit retry amplification", [
+        "Front-end attempts", "Rate-limited attempts", "Rate-limited share",
+        api + "Downstream failure fraction", api + "Failure fraction", api + "Failed attempts",
+        api + "Retries issued", api + "Offered load"])
+    m.name_loop("HPA CPU scaling", ["CPU utilization", "CPU seen by HPA",
+                                    "HPA raw recommendation",
+                                    "HPA recorded recommendation", "HPA desired pods",
+                                    "Scaling", "Pods requested", "API pods", "API capacity"])
+    m.name_loop("Rate limiting", [
+        "Rate-limited attempts", "Rate-limited share", "Admitted requests",
+        "DB queries wanted", "DB / Waiting for connection", "DB / Wait time",
+        "DB / Request latency", "DB latency", api + "Latency", api + "Timeout fraction",
+        api + "Offered load", "Front-end attempts"])
+
+
+def _params(overrides: dict) -> dict:
+    p = {name: spec[0] for name, spec in PARAMETERS.items()}
+    by_id = {canonical(n): n for n in PARAMETERS}
+    for key, value in overrides.items():
+        if canonical(key) not in by_id:
+            raise KeyError(f"api_service has no parameter {key!r}; parameters: "
+                           f"{', '.join(PARAMETERS)}")
+        p[by_id[canonical(key)]] = float(value)
+    return p

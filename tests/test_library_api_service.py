@@ -1,0 +1,116 @@
+"""Behaviour of library/api_service.py, the reference's Hands-On Exercise architecture.
+
+Clock: t = 0 is 10:50; the hot keys filled at 10:00 expire (TTL 1 h) at 11:00, t = 600 s.
+"""
+import numpy as np
+import pytest
+
+from library import api_service
+from sdmodels import build, compile, simulate
+from sdmodels.analysis import find_loops
+
+OUTS = api_service.KEY_OUTPUTS + ["DB breaker state", "API / Latency"]
+EXPIRY = 600.0
+
+# Database capacity for the hot key's query: 50 connections (the pool), each query at the
+# USL slowdown of 50 concurrent queries, 1 + 0.02 x 49 + 0.0005 x 50 x 49 = 3.205, so
+# 0.5 x 3.205 = 1.60 s a query and 50 / 1.60 = 31 queries/s.
+HOT_DB_CAPACITY = 50 / (0.5 * (1 + 0.02 * 49 + 0.0005 * 50 * 49))
+# Requests behind the CDN: 2000 x (1 - 0.5) = 1000 req/s; half read a hot key, so with every
+# hot key missing the herd sends 500 queries/s to the database.
+DEMAND = 2000 * (1 - 0.5)
+HERD = 0.5 * DEMAND
+
+
+@pytest.fixture(scope="module")
+def runs():
+    k = compile(build(api_service.build()))
+    return {sc: simulate(k, scenario=sc, outputs=OUTS)
+            for sc in ("baseline", "trigger", "fixed", "TTL jitter only")}
+
+
+def _minutes(r):
+    return np.array([np.argmin(np.abs(r.times - 60 * k)) for k in range(1, 31)])
+
+
+def test_key_outputs_exist(runs):
+    assert set(api_service.KEY_OUTPUTS) <= set(runs["trigger"].columns)
+
+
+def test_the_herd_is_far_beyond_the_database(runs):
+    assert HOT_DB_CAPACITY == pytest.approx(31.2, abs=0.1)
+    assert HERD > 10 * HOT_DB_CAPACITY        # 500 q/s against 31 q/s: the stampede
+    # before 11:00 the trigger run is the baseline: everything served
+    r = runs["trigger"]
+    before = (r.times > 60) & (r.times < EXPIRY)
+    assert (r["Goodput"][0][before] >= 0.99 * DEMAND).all()
+
+
+def test_trigger_collapses_and_stays_down(runs):
+    r = runs["trigger"]
+    t, good = r.times, r["Goodput"][0]
+    after = t > EXPIRY + 60
+    # outage: under 10 % of the 1000 req/s served from a minute after the expiry to 11:20
+    assert (good[after] < 0.1 * DEMAND).all()
+    # the cache never refills (most hot keys stay missing) ...
+    assert r["Cached hot keys"][0][-1] < 0.5 * 100
+    # ... the pool of 50 is exhausted and requests wait far past the 1 s timeout
+    assert r["DB connections in use"][0][after].min() > 0.95 * 50
+    assert r["DB latency"][0][after].min() > 1.0
+    # retries: 3 per request at most, so offered load up to 4 x 1000; well above 2x here
+    assert r["Offered load"][0][after].min() > 2 * DEMAND
+    # and the front end's retries hit its 1000 req/s limit (rate-limit amplification):
+    # 0.9 x offered > 1000 once offered > 1111
+    assert r["Rate-limited attempts"][0][after].min() > 0
+
+
+def test_fixed_serves_everything_for_the_whole_run(runs):
+    r = runs["fixed"]
+    m = _minutes(r)
+    good = r["Goodput"][0][m]
+    # capacity 15 pods x 100 req/s = 1500 > 1000, so min(traffic, capacity) = 1000. With
+    # the TTL spread over +-600 s, 100 keys expire one per 12 s; each draws 0.5 x 1000 /
+    # 100 = 5 queries/s of 0.5 s: ~2.5 connections, far from the pool's 50, and is refilled
+    # within a query time. Misses stay ~1 %, latency ~0.05 s, exp(-1 / 0.05) ~ 0 time out:
+    # goodput >= 0.99 x 1000 at every minute.
+    assert (good >= 0.99 * DEMAND).all(), good.min()
+    assert r["Cached hot keys"][0].min() > 95
+    assert r["DB breaker state"][0].max() == 0          # never needed
+    assert r["Rate-limited attempts"][0].max() == 0
+    assert r["API pods"][0].max() <= 15 + 1             # no scaling war
+
+
+def test_ttl_jitter_alone_prevents_the_stampede(runs):
+    r = runs["TTL jitter only"]
+    assert (r["Goodput"][0][_minutes(r)] >= 0.99 * DEMAND).all()
+
+
+def test_baseline_is_quiet(runs):
+    r = runs["baseline"]
+    assert (r["Goodput"][0][_minutes(r)] >= 0.99 * DEMAND).all()
+    # ~1 % of the 1000 req/s miss: 0.5 x 1 % x 1000 = 5 cold queries/s of 50 ms
+    assert r["DB connections in use"][0][-1] < 2
+
+
+# The exercise's Expected Findings: name -> type. "Retry storm" comes with the
+# retry_storm module (the API tier). All six are signed by the analysis today.
+EXPECTED = {"Retry storm": "R", "Cache stampede": "R", "Connection pool exhaustion": "R",
+            "Rate limit retry amplification": "R", "HPA CPU scaling": "B",
+            "Rate limiting": "B"}
+
+
+def test_find_loops_finds_the_exercise_loops():
+    loops = find_loops(build(api_service.build()))
+    found = {l.name: l for l in loops if l.name}
+    for name, kind in EXPECTED.items():
+        assert name in found, f"{name} attaches to no loop; notices: {loops.notices}"
+        loop = found[name]
+        if loop.polarity != "U":                      # unknown: the name still attaches
+            assert loop.polarity == kind, (name, loop.polarity, loop.names)
+    # the paths the exercise describes
+    assert "Refills" in found["Cache stampede"].names
+    assert "DB / Hold time" in found["Connection pool exhaustion"].names
+    assert "API / Retries issued" in found["Connection pool exhaustion"].names
+    assert "Rate-limited share" in found["Rate limit retry amplification"].names
+    assert "API capacity" in found["HPA CPU scaling"].names
+    assert "Admitted requests" in found["Rate limiting"].names
