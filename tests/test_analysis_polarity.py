@@ -2,7 +2,10 @@
 import pytest
 
 from _analysis_models import cache_miss_cascade, pod_eviction, rate_limiting
-from sdmodels import Model, build, find_loops, if_then_else, link_polarities, maximum
+from sdmodels import (Model, build, canonical, delay_fixed, find_loops, if_then_else,
+                      link_polarities, maximum, minimum, rolling_max, sample_hold, smooth, xidz,
+                      zidz)
+from sdmodels.analysis.intervals import Ranges
 from sdmodels.analysis.polarity import Structure, lookup_direction
 
 
@@ -112,3 +115,177 @@ def test_unsigned_stock_is_settled_by_the_run():
     assert link_polarities(m, behaviour=False)["i", "infection"].polarity == "unknown"
     link = link_polarities(m)["i", "infection"]
     assert link.polarity == "+" and link.structural in ("+", "unknown")
+
+
+# --------------------------------------------------------------------------- sharper rules
+def _structural(m, cause, effect):
+    return link_polarities(m, behaviour=False)[canonical(cause), canonical(effect)].polarity
+
+
+def test_weakly_monotone_functions_keep_the_sign():
+    # min/max/ceil/floor/round/integer never decrease when an argument increases
+    m = Model("monotone", stop=4)
+    x = m.stock("X", initial=3, non_negative=True)
+    m.flow("Inflow", 1, into=x)
+    cap = m.constant("Cap", 10)
+    eqs = {"Capped": minimum(x, cap), "Pods": "ceil(X / 4)", "Floored": "floor(X)",
+           "Rounded": "round(X / 3)", "Whole": "integer(X)", "Clamped": maximum(1, minimum(x, cap)),
+           "Pods left": "10 - ceil(X / 4)"}
+    for name, eq in eqs.items():
+        m.aux(name, eq)
+    for name in eqs:
+        expected = "-" if name == "Pods left" else "+"
+        assert _structural(m, "X", name) == expected, name
+    assert _structural(m, "Cap", "Capped") == "+"
+
+
+def test_if_then_else_branch_keeps_its_sign_when_the_other_branch_does_not_read_the_cause():
+    m = Model("branches", stop=4)
+    x = m.stock("X", initial=3, non_negative=True)
+    m.flow("Inflow", 1, into=x)
+    on = m.constant("On", 1)
+    m.aux("Branch", if_then_else(on > 0, 2 * x, 7))
+    m.aux("Other branch", if_then_else(on > 0, 7, -x))
+    assert _structural(m, "X", "Branch") == "+"
+    assert _structural(m, "X", "Other branch") == "-"
+
+
+@pytest.mark.parametrize("high, low, expected", [(2, 7, "-"), (7, 2, "+")])
+def test_condition_only_link_gets_the_sign_of_the_branch_difference_from_the_run(high, low,
+                                                                               expected):
+    # X grows 0 -> 10 and crosses the threshold 5: the switch moves from `low` to `high`,
+    # so raising X changes the effect by high - low where it crosses (0 elsewhere)
+    m = Model("switch", stop=10, dt=0.25)
+    x = m.stock("X", initial=0, non_negative=True)
+    m.flow("Inflow", 1, into=x)
+    m.aux("Switch", if_then_else(x > m.constant("Threshold", 5), high, low))
+    link = link_polarities(m)["x", "switch"]
+    assert link.structural == "unknown"
+    assert link.observed == expected and link.polarity == expected
+
+
+def test_zero_effects_are_not_a_change_of_sign():
+    # below 5 the effect is 0 for small nudges (ignored), a nudge crossing 5 jumps up;
+    # above 5 it is X itself: never negative, so '+' and not 'mixed'
+    m = Model("gate", stop=10, dt=0.25)
+    x = m.stock("X", initial=0, non_negative=True)
+    m.flow("Inflow", 1, into=x)
+    m.aux("Gated", if_then_else(x > 5, x, 0))
+    link = link_polarities(m)["x", "gated"]
+    assert link.structural == "unknown" and link.polarity == "+"
+
+
+def test_a_step_link_is_seen_with_nudges_big_enough_to_cross_it():
+    # ceil inside a threshold: a 1e-6 nudge changes nothing at most times
+    m = Model("pods", stop=10, dt=1)
+    load = m.stock("Load", initial=100, non_negative=True)
+    m.flow("Growth", 5, into=load)
+    m.aux("Enough pods", if_then_else(load > 120, 1, 0))
+    assert link_polarities(m)["load", "enough_pods"].observed == "+"
+
+
+def test_product_with_a_non_negative_stock_and_a_negative_constant():
+    m = Model("product", stop=4)
+    s = m.stock("S", initial=5, non_negative=True)
+    m.flow("Out", s / 2, out_of=s)
+    k = m.constant("K", -3)
+    x = m.aux("X", 2 + 0 * s)
+    m.aux("Scaled", k * s)               # d/dS = K < 0
+    m.aux("Scaled by stock", k * x * s)   # d/dX = K * S <= 0
+    assert _structural(m, "S", "Scaled") == "-"
+    assert _structural(m, "K", "Scaled") == "+"          # S >= 0
+    assert _structural(m, "X", "Scaled by stock") == "-"
+
+
+def test_interval_signs_through_fractions_and_lookups():
+    # 1 - (1 - a)(1 - b) with a = min(1, X / 10) and b from a lookup with y in [0, 0.8]:
+    # both factors 1 - a and 1 - b are in [0, 1], so the "either fails" share rises with each
+    m = Model("fractions", stop=4)
+    x = m.stock("X", initial=3, non_negative=True)
+    m.flow("Inflow", 1, into=x)
+    share = m.lookup("Share", [(0, 0), (10, 0.8)])
+    a = m.aux("A", minimum(1, x / 10))
+    b = m.aux("B", share(x))
+    m.aux("Either", 1 - (1 - a) * (1 - b))
+    m.aux("Neither", (1 - a) * (1 - b) * x)
+    assert _structural(m, "A", "Either") == "+" and _structural(m, "B", "Either") == "+"
+    assert _structural(m, "A", "Neither") == "-"
+    assert _structural(m, "X", "Neither") == "+"       # (1 - a)(1 - b) >= 0
+
+
+def test_division_xidz_zidz_and_powers():
+    m = Model("division", stop=4)
+    x = m.stock("X", initial=3, non_negative=True)
+    m.flow("Inflow", 1, into=x)
+    k = m.constant("K", 4)
+    eqs = {"Per": xidz(k, x, 5), "Share": zidz(x, k), "Root": x ** 0.5, "Decay": 0.5 ** x,
+           "Inverse": x ** m.constant("Minus one", -1), "Grow": 3 ** x}
+    for name, eq in eqs.items():
+        m.aux(name, eq)
+    expected = {"Per": "-", "Share": "+", "Root": "+", "Decay": "-", "Inverse": "-", "Grow": "+"}
+    for name, sign in expected.items():
+        assert _structural(m, "X", name) == sign, name
+
+
+def test_delays_smooths_and_samplers_are_positive_links():
+    m = Model("stateful", stop=4)
+    x = m.stock("X", initial=3, non_negative=True)
+    m.flow("Inflow", 1, into=x)
+    m.aux("Held", sample_hold(x, 2))
+    m.aux("Late", 10 - delay_fixed(x, 1, 0))
+    m.aux("Smoothed", smooth(x, 2))
+    m.aux("Peak", rolling_max(x, 2))
+    assert _structural(m, "X", "Held") == "+" and _structural(m, "X", "Late") == "-"
+    assert _structural(m, "X", "Smoothed") == "+" and _structural(m, "X", "Peak") == "+"
+
+
+def test_leftover_of_a_min_is_never_negative():
+    # Rejected = Offered - min(Offered, Room) >= 0, so Rejected * Cost rises with Cost
+    m = Model("queue", stop=4)
+    q = m.stock("Queue", initial=0, non_negative=True)
+    offered = m.aux("Offered", 10 - 0.1 * q)
+    room = m.aux("Room", 20 - q)
+    accepted = m.aux("Accepted", minimum(offered, room))
+    rejected = m.aux("Rejected", offered - accepted)
+    m.aux("Penalty", rejected * m.aux("Cost", 3 - 0.01 * q))
+    m.flow("Fill", accepted, into=q)
+    ranges = Ranges(build(m))
+    assert ranges.var("rejected")[0] == 0.0
+    assert _structural(m, "Cost", "Penalty") == "+"
+
+
+def test_a_link_seen_only_in_a_scenario_is_signed_from_that_scenario():
+    # the baseline threshold (1000) is never reached, even by the largest nudge (2 * max X
+    # = 20); the scenario lowers it to 5, which X crosses
+    def model(with_scenario):
+        m = Model("scenarios", stop=10, dt=0.25)
+        x = m.stock("X", initial=0, non_negative=True)
+        m.flow("Inflow", 1, into=x)
+        m.aux("Alarm", if_then_else(x > m.constant("Threshold", 1000), 1, 0))
+        if with_scenario:
+            m.add_scenario("low threshold", {"Threshold": 5})
+        return m
+    assert link_polarities(model(False))["x", "alarm"].polarity == "unknown"
+    assert link_polarities(model(True))["x", "alarm"].polarity == "+"
+    assert link_polarities(model(True), scenario="low threshold")["x", "alarm"].polarity == "+"
+
+
+def test_a_switch_left_off_still_gets_the_sign_it_has_when_on():
+    # Breaker on = 0 in every run makes the link absent; its sign once on is that of -S
+    m = Model("switch off", stop=4)
+    s = m.stock("S", initial=0.5, non_negative=True)
+    m.flow("Out", s / 2, out_of=s)
+    on = m.constant("Breaker on", 0)
+    m.aux("Trips", on * (1 - s))
+    link = link_polarities(m)["s", "trips"]
+    assert link.polarity == "-" and "no effect" in link.note
+
+
+def test_no_structural_sign_is_contradicted_by_the_runs_on_the_library():
+    from sdmodels.sources import library_names, load_model
+    for name in library_names():
+        pol = link_polarities(load_model(name))
+        wrong = [(l.cause, l.effect, l.note) for l in pol.values()
+                 if l.structural in ("+", "-") and l.observed in ("+", "-")
+                 and l.observed != l.structural]
+        assert not wrong, (name, wrong)

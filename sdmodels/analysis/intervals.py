@@ -139,16 +139,18 @@ class Ranges:
     """The interval of every variable of an IR and of any expression over them.
 
     `overrides` maps constant names to other values the runs may give them (scenarios
-    and `params`); their intervals cover every value.
+    and `params`); their intervals cover every value. `open_zeros` lets a constant that
+    is 0 everywhere (a switch left off) take any non-negative value instead.
     """
 
     MAX_PASSES = 60
     WIDEN_AFTER = 3
     NARROW_PASSES = 5
 
-    def __init__(self, ir: ModelIR, overrides: Mapping[str, object] | None = None):
+    def __init__(self, ir: ModelIR, overrides: Mapping[str, object] | None = None, *,
+                 open_zeros: bool = False):
         self.ir = ir
-        self._init = {i: info for info in ir.delays for i in (info.output,)}
+        self.open_zeros = open_zeros
         extra: dict[str, list[float]] = {}
         for scenario in ir.scenarios.values():
             for name, value in scenario.params:
@@ -161,6 +163,8 @@ class Ranges:
             if isinstance(v, Constant):
                 vals = list(v.values) + extra.get(v.id, [])
                 self.iv[v.id] = (min(vals), max(vals)) if vals else ANY
+                if open_zeros and self.iv[v.id] == (0.0, 0.0):
+                    self.iv[v.id] = (0.0, INF)
             else:
                 self.iv[v.id] = ANY
         self._equations = {v.id: self._collapsed(v) for v in ir.variables.values()
@@ -227,6 +231,8 @@ class Ranges:
     def _compute_raw(self, v) -> Interval:
         if isinstance(v, (Aux, Flow)):
             exprs = self._equations.get(v.id) or []
+            if self.open_zeros and exprs == [Const(0.0)]:
+                return (0.0, INF)         # a module's switch bound to 0
             out = _join([lambda e=e: self.of(e) for e in exprs]) if exprs else ANY
             if isinstance(v, Flow) and v.non_negative:
                 out = (max(out[0], 0.0), max(out[1], 0.0))

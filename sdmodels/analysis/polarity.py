@@ -124,8 +124,8 @@ class Structure:
             return self._values[name]
         v = self.ir.variables.get(name)
         self._values[name] = ANY         # a cycle of auxiliaries proves nothing
-        if isinstance(v, Constant):
-            out = frozenset(int(np.sign(x)) for x in v.values)
+        if isinstance(v, Constant) or isinstance(v, Aux) and isinstance(v.equation, Const):
+            out = signs(self.ranges.var(name))  # covers scenarios, params, switches
         elif isinstance(v, Stock):
             out = frozenset((0, 1)) if v.non_negative else ANY
         elif isinstance(v, (Aux, Flow)) and not v.internal:
@@ -136,10 +136,10 @@ class Structure:
         else:
             out = ANY
         out = (out & signs(self.ranges.var(name))) or out
-        if _both(out) and name in self.observed:
+        if _both(out) and _informative(self.observed.get(name)):
             out = self.observed[name]
-        self._values[name] = out
-        return out
+        self._values[name] = _not_stuck(out, self.ranges.var(name))
+        return self._values[name]
 
     def value(self, e: Expr) -> frozenset:
         """The signs `e` can take."""
@@ -149,9 +149,9 @@ class Structure:
         out = (out & signs(self.ranges.of(e))) or out
         if _both(out) and self.sample is not None and not isinstance(e, (Ref, Const)):
             seen = self.sample(e)
-            if seen:
+            if _informative(seen):
                 out = seen
-        self._memo[e] = out
+        self._memo[e] = out = _not_stuck(out, self.ranges.of(e))
         return out
 
     def _rule_value(self, e: Expr) -> frozenset:
@@ -323,6 +323,17 @@ def _both(s: frozenset) -> bool:
     return 1 in s and -1 in s
 
 
+def _not_stuck(out: frozenset, interval) -> frozenset:
+    """A value the runs only saw at 0 is not 0 by structure: keep its interval's signs."""
+    return signs(interval) if out == {0} and signs(interval) != {0} else out
+
+
+def _informative(seen) -> bool:
+    """Signs seen in the runs say something about a factor unless it stayed at zero (a
+    factor that never moved from 0 would make every link through it look absent)."""
+    return bool(seen) and seen != {0}
+
+
 def structural_sign(ir: ModelIR, cause: str, effect: str, structure: Structure | None = None
                     ) -> int | None:
     """+1, -1, 0 or None (cannot tell) for the link cause -> effect, from the equations."""
@@ -400,12 +411,17 @@ def link_polarities(model, *, behaviour: bool = True, stated: Mapping | None = N
             raise ValueError(f"stated polarity for '{a}' -> '{b}': model '{ir.name}' has no "
                              f"such link ('{b}' does not read '{a}')")
         said[key] = _canonical_sign(sign)
-    out = {}
+    out, switched = {}, None
     for u, v in edges:
         s = structural_sign(ir, u, v, structure)
+        note, conflict = "", False
+        if s == 0:        # no effect with these constants: the sign once a switch is on
+            switched = switched or Structure(ir, values, sample=sample, ranges=Ranges(
+                ir, _overrides(params), open_zeros=True))
+            s = structural_sign(ir, u, v, switched)
+            note = "no effect with the model's constants; the sign once it acts" if s else ""
         struct = SYMBOL.get(s, "unknown")
         obs, claim = seen.get((u, v)), said.get((u, v))
-        note, conflict = "", False
         if struct != "unknown":
             final = struct
             if obs in ("mixed", SYMBOL[-s]):
