@@ -234,7 +234,8 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
     `method='all'` enumerates every elementary loop (Johnson 1975) up to `max_loops`,
     with a ModelWarning and a notice when the bound stops it; `method='independent'`
     returns the shortest independent loop set (Oliva 2004), fast on large models.
-    `behaviour` runs the model once to sign links the equations alone cannot sign (see
+    `behaviour` runs the model (baseline and every scenario) to sign links the equations
+    alone cannot sign (see
     `link_polarities`); `stated` maps (cause, effect) to a polarity the modeller states;
     `polarities` reuses the result of `link_polarities` instead of computing it again.
     """

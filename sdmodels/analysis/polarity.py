@@ -2,12 +2,17 @@
 
 A link u -> v is positive (+) when an increase in u, all else equal, raises v; negative (-)
 when it lowers v. The sign is read from the tree of v's equation by monotonicity rules
-(+ - * /, min/max, exp/ln/sqrt, lookups by the monotonicity of their points,
-if_then_else whose branches agree, non-negative stocks and constants). Where the structure
-cannot tell, a simulated run decides: v's equation is re-evaluated with u nudged up and
-down at every saved time (the partial effect); a sign that changes along the run is
-"mixed". A modeller may state a link's polarity; one that contradicts the equations or
-the run is flagged.
+(+ - * /, min/max, ceil/floor/round/integer, exp/ln/sqrt, xidz/zidz, powers, lookups by the
+monotonicity of their points over the arguments they get, an if_then_else branch when the
+condition does not read u, delays/smooths/samplers as positive gains). The sign of a factor
+comes from interval arithmetic over every variable (`sdmodels.analysis.intervals`), so
+``k * x`` is signed when k's and x's ranges are. Where the structure cannot tell (u in a
+condition, a product of unsigned factors), the runs decide (`sdmodels.analysis.behaviour`):
+v's equation is re-evaluated with u nudged by several sizes, over the baseline and every
+scenario; a sign that truly changes where the link acts is "mixed". A link with no effect
+under the model's constants (a switch at 0) gets the sign it has once the switch is on. A
+modeller may state a link's polarity; one that contradicts the equations or the run is
+flagged.
 
 >>> from sdmodels import Model
 >>> m = Model("rate limiting", stop=5)
