@@ -91,11 +91,9 @@ def build(**overrides) -> Model:
     >>> sorted(build().scenarios)[:3]
     ['alert review only', 'baseline', 'fixed']
     """
-    p = _params(overrides)
     m = Model("alert_storm", start=0, stop=180, dt=0.25, time_units="day",
               doc="Part 3.5: the alert storm")
-    c = {name: m.constant(name, p[name], units=PARAMETERS[name][1],
-                          doc=PARAMETERS[name][2]) for name in PARAMETERS}
+    c = m.parameters(PARAMETERS, overrides)
     cause_share = 1 - c["Symptom-based alerting"]
 
     rules = m.stock("Noise alert rules", initial=c["Initial noise rules"], units="rules",
@@ -159,14 +157,3 @@ def build(**overrides) -> Model:
     m.add_scenario("ratio tracking only", {**TRIGGER, "Ratio tracking": 1.0})
     return m
 
-
-def _params(overrides: dict) -> dict:
-    from sdmodels import canonical
-    p = {name: spec[0] for name, spec in PARAMETERS.items()}
-    by_id = {canonical(n): n for n in PARAMETERS}
-    for key, value in overrides.items():
-        if canonical(key) not in by_id:
-            raise KeyError(f"alert_storm has no parameter {key!r}; parameters: "
-                           f"{', '.join(PARAMETERS)}")
-        p[by_id[canonical(key)]] = float(value)
-    return p

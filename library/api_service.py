@@ -109,11 +109,9 @@ KEY_OUTPUTS = ["API requests", "Offered load", "Goodput", "Cached hot keys",
 
 def build(**overrides) -> Model:
     """The API-service model; keyword overrides replace parameters' defaults by name."""
-    p = _params(overrides)
     m = Model("api_service", start=0, stop=1800, dt=0.05, saveper=5, time_units="second",
               doc="Users -> CDN -> LB -> API pods (HPA) -> Redis -> PostgreSQL (pool 50)")
-    c = {name: m.constant(name, p[name], units=PARAMETERS[name][1], doc=PARAMETERS[name][2])
-         for name in PARAMETERS}
+    c = m.parameters(PARAMETERS, overrides)
     dt = m.dt_expr
     api = "API / "
 
@@ -267,13 +265,3 @@ def _name_loops(m: Model, api: str) -> None:
         "DB / Request latency", "DB latency", api + "Latency", api + "Timeout fraction",
         api + "Offered load", "Front-end attempts"])
 
-
-def _params(overrides: dict) -> dict:
-    p = {name: spec[0] for name, spec in PARAMETERS.items()}
-    by_id = {canonical(n): n for n in PARAMETERS}
-    for key, value in overrides.items():
-        if canonical(key) not in by_id:
-            raise KeyError(f"api_service has no parameter {key!r}; parameters: "
-                           f"{', '.join(PARAMETERS)}")
-        p[by_id[canonical(key)]] = float(value)
-    return p

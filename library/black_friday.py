@@ -95,12 +95,10 @@ KEY_OUTPUTS = ["Traffic", "DB connections in use", "Query time", "Offered load",
 
 def build(**overrides) -> Model:
     """The Black Friday model; keyword overrides replace parameters' defaults by name."""
-    p = _params(overrides)
     m = Model("black_friday", start=0, stop=3600, dt=0.05, saveper=5, time_units="second",
               doc="Black Friday 10:40-11:40: traffic ramp, slow query, retries, autoscaler, "
                   "shared connection pool")
-    c = {name: m.constant(name, p[name], units=PARAMETERS[name][1], doc=PARAMETERS[name][2])
-         for name in PARAMETERS}
+    c = m.parameters(PARAMETERS, overrides)
 
     mult = m.aux("Traffic multiplier", minimum(c["Peak traffic"], c["Traffic at 10:47"]
                                                + c["Traffic growth"] * (m.time - 420) / 60),
@@ -205,13 +203,3 @@ def build(**overrides) -> Model:
                    "retries and breaker still take the site down")
     return m
 
-
-def _params(overrides: dict) -> dict:
-    p = {name: spec[0] for name, spec in PARAMETERS.items()}
-    by_id = {canonical(n): n for n in PARAMETERS}
-    for key, value in overrides.items():
-        if canonical(key) not in by_id:
-            raise KeyError(f"black_friday has no parameter {key!r}; parameters: "
-                           f"{', '.join(PARAMETERS)}")
-        p[by_id[canonical(key)]] = float(value)
-    return p

@@ -100,11 +100,9 @@ def build(**overrides) -> Model:
     >>> sorted(build().scenarios)[:3]
     ['autoscaling only', 'baseline', 'cost attribution only']
     """
-    p = _params(overrides)
     m = Model("capacity_spiral", start=0, stop=120, dt=1 / 64, saveper=1 / 16,
               time_units="month", doc="Part 3.6: the capacity planning spiral")
-    c = {name: m.constant(name, p[name], units=PARAMETERS[name][1],
-                          doc=PARAMETERS[name][2]) for name in PARAMETERS}
+    c = m.parameters(PARAMETERS, overrides)
 
     # -- demand: growth and a yearly Black Friday peak (the input) --------------------------
     normal = m.aux("Normal demand", c["Launch normal demand"] *
@@ -198,14 +196,3 @@ def _ln1p(x):
     from sdmodels import ln
     return ln(1 + x)
 
-
-def _params(overrides: dict) -> dict:
-    from sdmodels import canonical
-    p = {name: spec[0] for name, spec in PARAMETERS.items()}
-    by_id = {canonical(n): n for n in PARAMETERS}
-    for key, value in overrides.items():
-        if canonical(key) not in by_id:
-            raise KeyError(f"capacity_spiral has no parameter {key!r}; parameters: "
-                           f"{', '.join(PARAMETERS)}")
-        p[by_id[canonical(key)]] = float(value)
-    return p

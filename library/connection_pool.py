@@ -72,11 +72,9 @@ KEY_OUTPUTS = ["Connections in use", "Waiting for connection", "Query time", "Wa
 
 def build(**overrides) -> Model:
     """The connection-pool model; keyword overrides replace parameters' defaults by name."""
-    p = _params(overrides)
     m = Model("connection_pool", start=0, stop=600, dt=0.02, saveper=0.5, time_units="second",
               doc="A connection pool in front of a database that slows under concurrency")
-    c = {name: m.constant(name, p[name], units=PARAMETERS[name][1], doc=PARAMETERS[name][2])
-         for name in PARAMETERS}
+    c = m.parameters(PARAMETERS, overrides)
     gen = Dim("attempt", GENERATIONS)
     number = m.constant("Attempt number", {f"attempt{k}": k for k in range(1, GENERATIONS + 1)},
                         dims=[gen], units="1", doc="1 = first attempt, 2 = first retry, ...")
@@ -162,13 +160,3 @@ def build(**overrides) -> Model:
                    doc="this operation may use 44 of the 100 connections")
     return m
 
-
-def _params(overrides: dict) -> dict:
-    p = {name: spec[0] for name, spec in PARAMETERS.items()}
-    by_id = {canonical(n): n for n in PARAMETERS}
-    for key, value in overrides.items():
-        if canonical(key) not in by_id:
-            raise KeyError(f"connection_pool has no parameter {key!r}; parameters: "
-                           f"{', '.join(PARAMETERS)}")
-        p[by_id[canonical(key)]] = float(value)
-    return p

@@ -27,12 +27,9 @@ with pods differing by +-5 % in memory per request the largest ones cross 512 MB
 from __future__ import annotations
 
 import math
-from typing import Mapping
 
 from sdmodels import (Dim, Model, delay_fixed, if_then_else, maximum, minimum, sample_hold,
                       sum_over)
-from sdmodels.elements import canonical
-from sdmodels.errors import UnknownNameError, did_you_mean
 
 REF = "reference Part 3.4"
 K8S = "Kubernetes docs"
@@ -64,23 +61,12 @@ PARAMETERS: dict[str, tuple[float, str, str]] = {
 LEAKING = "pod3"
 
 
-def _params(overrides: Mapping) -> dict[str, float]:
-    by_id = {canonical(k): k for k in PARAMETERS}
-    p = {k: v[0] for k, v in PARAMETERS.items()}
-    for key, value in overrides.items():
-        if canonical(key) not in by_id:
-            raise UnknownNameError(f"eviction_cascade has no parameter '{key}'."
-                                   f"{did_you_mean(key, list(PARAMETERS))}")
-        p[by_id[canonical(key)]] = float(value)
-    return p
-
 
 def build(**overrides) -> Model:
     """The eviction-cascade model; keyword overrides set parameters by display name."""
-    p = _params(overrides)
     m = Model("eviction_cascade", start=0, stop=3600, dt=0.5, saveper=5, time_units="second",
               doc="OOM kills redistribute load to the survivors until the deployment collapses")
-    c = {k: m.constant(k, p[k], units=PARAMETERS[k][1], doc=PARAMETERS[k][2]) for k in PARAMETERS}
+    c = m.parameters(PARAMETERS, overrides)
     pods = Dim("pod", N_PODS)
     spread = m.constant("Memory factor", {e: 1 + (2 * i / (N_PODS - 1) - 1) for i, e in
                                           enumerate(pods.elements)}, dims=[pods], units="1",

@@ -37,8 +37,6 @@ from typing import Mapping
 
 from sdmodels import (Model, delay_fixed, if_then_else, maximum, minimum, rolling_max,
                       rolling_min, sample_hold, step)
-from sdmodels.elements import canonical
-from sdmodels.errors import UnknownNameError, did_you_mean
 from sdmodels.expr import Ref
 
 K8S = "Kubernetes HPA docs / kube-controller-manager defaults"
@@ -145,16 +143,6 @@ SEED_YAML = {"minReplicas": 3, "maxReplicas": 100, "metrics": [
             {"type": "Pods", "value": 4, "periodSeconds": 60}]}}}
 
 
-def _params(overrides: Mapping) -> dict[str, float]:
-    by_id = {canonical(k): k for k in PARAMETERS}
-    p = {k: v[0] for k, v in PARAMETERS.items()}
-    for key, value in overrides.items():
-        if canonical(key) not in by_id:
-            raise UnknownNameError(f"hpa_autoscaler has no parameter '{key}'."
-                                   f"{did_you_mean(key, list(PARAMETERS))}")
-        p[by_id[canonical(key)]] = float(value)
-    return p
-
 
 def _rate_limit(m: Model, direction: str, spec, current, c) -> object:
     """The replica limit of one direction's policies (controller: calculateScale*Limit)."""
@@ -185,10 +173,9 @@ def _rate_limit(m: Model, direction: str, spec, current, c) -> object:
 
 def build(**overrides) -> Model:
     """The HPA war-story model; keyword overrides set parameters by display name."""
-    p = _params(overrides)
     m = Model("hpa_autoscaler", start=0, stop=3600, dt=1, saveper=5, time_units="second",
               doc="Kubernetes HPA on a stale queue metric; the overshoot breaks the database")
-    c = {k: m.constant(k, p[k], units=PARAMETERS[k][1], doc=PARAMETERS[k][2]) for k in PARAMETERS}
+    c = m.parameters(PARAMETERS, overrides)
 
     # workload and queue
     arrivals = m.aux("Arrival rate", c["Base arrival rate"] + c["Burst extra arrival rate"] * (

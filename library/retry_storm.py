@@ -87,11 +87,9 @@ KEY_OUTPUTS = ["Offered load", "Throughput", "Goodput", "Backlog", "Latency", "B
 
 def build(**overrides) -> Model:
     """The retry-storm model; keyword overrides replace parameters' defaults by display name."""
-    p = _params(overrides)
     m = Model("retry_storm", start=0, stop=600, dt=0.05, saveper=0.5, time_units="second",
               doc="Clients retrying timed-out requests against a server with finite capacity")
-    c = {name: m.constant(name, p[name], units=PARAMETERS[name][1], doc=PARAMETERS[name][2])
-         for name in PARAMETERS}
+    c = m.parameters(PARAMETERS, overrides)
     gen = Dim("attempt", GENERATIONS)
     number = m.constant("Attempt number", {f"attempt{k}": k for k in range(1, GENERATIONS + 1)},
                         dims=[gen], units="1", doc="1 = first attempt, 2 = first retry, ...")
@@ -195,13 +193,3 @@ def build(**overrides) -> Model:
     m.add_scenario("breaker only", {**TRIGGER, "Circuit breaker on": 1.0})
     return m
 
-
-def _params(overrides: dict) -> dict:
-    p = {name: spec[0] for name, spec in PARAMETERS.items()}
-    by_id = {canonical(n): n for n in PARAMETERS}
-    for key, value in overrides.items():
-        if canonical(key) not in by_id:
-            raise KeyError(f"retry_storm has no parameter {key!r}; parameters: "
-                           f"{', '.join(PARAMETERS)}")
-        p[by_id[canonical(key)]] = float(value)
-    return p

@@ -24,11 +24,8 @@ True
 """
 from __future__ import annotations
 
-from typing import Mapping
 
 from sdmodels import Model, delay_fixed, if_then_else, maximum, minimum
-from sdmodels.elements import canonical
-from sdmodels.errors import UnknownNameError, did_you_mean
 
 REF = "reference Part 3.2"
 
@@ -50,23 +47,12 @@ PARAMETERS: dict[str, tuple[float, str, str]] = {
 }
 
 
-def _params(overrides: Mapping) -> dict[str, float]:
-    by_id = {canonical(k): k for k in PARAMETERS}
-    p = {k: v[0] for k, v in PARAMETERS.items()}
-    for key, value in overrides.items():
-        if canonical(key) not in by_id:
-            raise UnknownNameError(f"thundering_herd has no parameter '{key}'."
-                                   f"{did_you_mean(key, list(PARAMETERS))}")
-        p[by_id[canonical(key)]] = float(value)
-    return p
-
 
 def build(**overrides) -> Model:
     """The thundering-herd model (t = 0 is 10:00); overrides set parameters by display name."""
-    p = _params(overrides)
     m = Model("thundering_herd", start=0, stop=5400, dt=0.01, saveper=1, time_units="second",
               doc="Synchronized cache expiry, a database that cannot refill, and the fixes")
-    c = {k: m.constant(k, p[k], units=PARAMETERS[k][1], doc=PARAMETERS[k][2]) for k in PARAMETERS}
+    c = m.parameters(PARAMETERS, overrides)
     dt = m.dt_expr
     keys, ttl = c["Hot keys"], c["TTL"]
 

@@ -119,6 +119,30 @@ class Model:
         return self._add(Constant, name, units, doc, dims,
                          values=tuple(float(v) for v in flat.ravel()))
 
+    def parameters(self, table: Mapping[str, tuple], overrides: Mapping | None = None
+                   ) -> dict[str, Ref]:
+        """Declare constants from ``{name: (default, units, source)}``, with overrides by name.
+
+        Override names match ignoring case, spaces and underscores; an unknown one raises
+        UnknownNameError with a suggestion. Returns ``{name: handle}`` in table order.
+
+        >>> m = Model("pool")
+        >>> c = m.parameters({"Pool size": (100, "connections", "Part 3.3")}, {"pool_size": 50})
+        >>> m.elements["pool_size"].values, m.elements["pool_size"].doc
+        ((50.0,), 'Part 3.3')
+        """
+        by_id = {canonical(name): name for name in table}
+        values = {name: spec[0] for name, spec in table.items()}
+        for key, value in (overrides or {}).items():
+            if canonical(key) not in by_id:
+                raise UnknownNameError(f"model '{self.name}' has no parameter '{key}'."
+                                       f"{did_you_mean(key, list(table))} Parameters: "
+                                       f"{', '.join(table)}")
+            values[by_id[canonical(key)]] = value
+        return {name: self.constant(name, values[name], units=spec[1] if len(spec) > 1 else "",
+                                    doc=spec[2] if len(spec) > 2 else "")
+                for name, spec in table.items()}
+
     def lookup(self, name: str, points, *, extrapolate: bool = False, units: str = "",
                doc: str = "") -> LookupHandle:
         """A graphical function from (x, y) points: ``[(0, 1), (1, 0.5)]`` or ``(xs, ys)``."""
