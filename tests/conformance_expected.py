@@ -25,6 +25,8 @@ EXPECTED_FAILURES = {
         "unsupported: ALLOCATE AVAILABLE: not supported by the importer",
     "tests/allocate_by_priority/test_allocate_by_priority.mdl":
         "unsupported: ALLOCATE BY PRIORITY: not supported by the importer",
+    "tests/arithmetics_exp/test_arithmetics_exp.xmile":
+        "fails: 'add substract[sub2]' at t=1: expected -1.4, got 1",
     "tests/conditional_subscripts/test_conditional_subscripts.mdl":
         "unsupported: reference: 'b' is not defined in the model",
     "tests/control_vars/test_control_vars.mdl":
