@@ -15,6 +15,7 @@ from typing import Sequence
 import pandas as pd
 
 from sdmodels.files import atomic_path
+from sdmodels.plotting import figure, save_figure
 from sdmodels.elements import Stock
 from sdmodels.ir import build
 from sdmodels.simulate import simulate
@@ -33,15 +34,11 @@ def key_outputs(model_name: str, ir) -> list[str]:
 def plot_scenarios(frames: dict[str, pd.DataFrame], columns: Sequence[str], title: str,
                    time_units: str, target_stem: Path) -> list[Path]:
     """One small plot per variable, every scenario on the same axes; PNG and SVG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     n = len(columns)
     ncols = 2 if n > 1 else 1
     nrows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 2.6 * nrows), squeeze=False,
-                             sharex=True)
+    fig = figure(6.5 * ncols, 2.6 * nrows + 0.4)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
     for ax, column in zip(axes.flat, columns):
         for name, frame in frames.items():
             if column in frame.columns:
@@ -54,15 +51,7 @@ def plot_scenarios(frames: dict[str, pd.DataFrame], columns: Sequence[str], titl
         ax.set_xlabel(time_units)
     axes.flat[0].legend(fontsize=8, loc="best")
     fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
-    written = []
-    for suffix in (".png", ".svg"):
-        target = target_stem.with_suffix(suffix)
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=suffix[1:], dpi=110)
-        written.append(target)
-    plt.close(fig)
-    return written
+    return save_figure(fig, target_stem, dpi=110)
 
 
 FULL_TABLE_LIMIT = 12     # beyond this many loops the report shows the named ones only

@@ -21,31 +21,12 @@ import numpy as np
 import pandas as pd
 
 from sdmodels.sweep.labels import LABELS
+from sdmodels.plotting import figure, save_figure
 
 LABEL_COLOURS = {"steady": "#4c72b0", "recovered": "#55a868", "collapsed": "#c44e52",
                  "oscillating": "#8172b2", "overshoot": "#ccb974", "growth": "#dd8452",
                  "decline": "#64b5cd"}
 MAX_LEVELS = 30   # a parameter with more distinct values is binned for the heatmap
-
-
-def _figure(width=6.4, height=4.2):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig, stem: Path) -> list[Path]:
-    from sdmodels.cli.common import atomic_path
-    stem = Path(stem)
-    paths = []
-    for suffix in (".png", ".svg"):
-        target = stem.with_suffix(suffix)
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=suffix[1:], dpi=120)
-        paths.append(target)
-    return paths
 
 
 def _levels(values: pd.Series) -> pd.Series:
@@ -59,7 +40,7 @@ def metric_line(table: pd.DataFrame, param: str, metric: str, stem) -> list[Path
     """The metric's mean over `param`, with the min-max band of everything else."""
     x = _levels(table[param])
     grouped = table[metric].groupby(x).agg(["mean", "min", "max"]).sort_index()
-    fig = _figure()
+    fig = figure()
     ax = fig.add_subplot()
     ax.fill_between(grouped.index, grouped["min"], grouped["max"], alpha=0.25,
                     label="min-max over other settings")
@@ -68,14 +49,14 @@ def metric_line(table: pd.DataFrame, param: str, metric: str, stem) -> list[Path
     ax.set_ylabel(metric)
     ax.legend(loc="best", fontsize="small")
     ax.grid(alpha=0.3)
-    return _save(fig, stem)
+    return save_figure(fig, stem)
 
 
 def heatmap(table: pd.DataFrame, x: str, y: str, value: str, stem) -> list[Path]:
     """`value` over the (x, y) grid: its mean, or for a label column its most common label."""
     xs, ys = _levels(table[x]), _levels(table[y])
     frame = pd.DataFrame({"x": xs, "y": ys, "v": table[value]})
-    fig = _figure(6.8, 4.8)
+    fig = figure(6.8, 4.8)
     ax = fig.add_subplot()
     if value.endswith("label"):
         mode = frame.groupby(["y", "x"])["v"].agg(lambda s: s.astype(str).value_counts().index[0])
@@ -98,7 +79,7 @@ def heatmap(table: pd.DataFrame, x: str, y: str, value: str, stem) -> list[Path]
         ax.set_title(f"{value} (mean per cell)")
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    return _save(fig, stem)
+    return save_figure(fig, stem)
 
 
 def _edges(centres) -> np.ndarray:
@@ -112,7 +93,7 @@ def _edges(centres) -> np.ndarray:
 def fan(sample: pd.DataFrame, table: pd.DataFrame, output: str, stem) -> list[Path]:
     """Every sampled run of `output` over time, coloured by its label."""
     labels = table.set_index("run")[f"{output}.label"].astype(str)
-    fig = _figure()
+    fig = figure()
     ax = fig.add_subplot()
     seen = set()
     for run, part in sample.groupby("run"):
@@ -124,4 +105,4 @@ def fan(sample: pd.DataFrame, table: pd.DataFrame, output: str, stem) -> list[Pa
     ax.set_ylabel(output)
     ax.legend(loc="best", fontsize="small")
     ax.grid(alpha=0.3)
-    return _save(fig, stem)
+    return save_figure(fig, stem)
