@@ -334,6 +334,9 @@ class _Generator:
                     lines += [f"{ind}{self.names[slot]} = {self.emit(expr, binding, var)}",
                               f"{ind}rb{slot} = np.full(int(np.floor({window} / dt + 0.5)) + 1, "
                               f"{self.names[slot]})"]
+            elif isinstance(var, Aux) and var.initial is not None:
+                for slot, binding, expr in self.per_slot(var, var.initial):
+                    lines.append(f"{ind}{self.names[slot]} = {self.emit(expr, binding, var)}")
             else:
                 lines += self.value_lines(var, ind, first_stage=True)
         return lines

@@ -98,7 +98,9 @@ class Flow(Element):
 
 @dataclass(frozen=True)
 class Aux(Element):
+    """An auxiliary; `initial`, when given, is its value at the start (Vensim ACTIVE INITIAL)."""
     equation: Equation = None
+    initial: Equation = None
 
 
 @dataclass(frozen=True)

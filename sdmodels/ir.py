@@ -20,7 +20,7 @@ from typing import Mapping
 
 import networkx as nx
 
-from sdmodels.elements import (Constant, DelayInfo, DelayLine, Dim, Element, Flow, Lookup,
+from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element, Flow, Lookup,
                                NamedLoop, PerElement, Rolling, SampleHold, Scenario, Stock,
                                canonical)
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
@@ -32,7 +32,7 @@ from sdmodels.model import Model
 _EXPR_FIELDS = ("initial", "equation", "input", "delay", "period", "first", "window")
 # fields read only when a run starts (not every step): they make no same-step dependency
 _INIT_ONLY = {DelayLine: ("delay", "initial"), SampleHold: ("period", "first"),
-              Rolling: ("window",), Stock: ("initial",)}
+              Rolling: ("window",), Stock: ("initial",), Aux: ("initial",)}
 
 
 @dataclass(frozen=True)
@@ -302,10 +302,10 @@ def _expand_stateful(model: Model, elements: dict[str, Element]):
     expander = _Expander(model, elements)
     out = {}
     for eid, element in elements.items():
-        if isinstance(element, Stock) and any(
-                isinstance(n, Stateful) for _, e in expressions(element) for n in walk(e)):
-            raise ModelError(f"stock '{element.display}': its initial value uses a delay or "
-                             "smooth; compute that in an auxiliary instead")
+        if any(isinstance(n, Stateful) for key, e in expressions(element) if key == "initial"
+               for n in walk(e)):
+            raise ModelError(f"{_kind(element)} '{element.display}': its initial value uses a "
+                             "delay or smooth; compute that in an auxiliary instead")
         if isinstance(element.__dict__.get("equation"), PerElement):
             items = []
             for key, expr in element.equation.items:
@@ -473,6 +473,13 @@ def _dependency_graph(elements: dict[str, Element]) -> nx.DiGraph:
     return graph
 
 
+def _start_from_initial_field(element: Element) -> bool:
+    """Whether an element's start value comes from its `initial` field alone."""
+    if isinstance(element, Stock):
+        return True
+    return isinstance(element, (DelayLine, Aux)) and element.initial is not None
+
+
 def _order(model: Model, elements: dict[str, Element], graph: nx.DiGraph, *, initial: bool
            ) -> tuple[str, ...]:
     """Evaluation order: every step (instant links) or once at the start (all but flows)."""
@@ -484,9 +491,7 @@ def _order(model: Model, elements: dict[str, Element], graph: nx.DiGraph, *, ini
     for u, v, data in graph.edges(data=True):
         if u in sub and v in sub and "flow" not in data:
             if initial:
-                # a stock's or pipeline's start value comes from its initial field only
-                if isinstance(elements[v], (Stock, DelayLine)) and not data["initial"] and not (
-                        isinstance(elements[v], DelayLine) and elements[v].initial is None):
+                if _start_from_initial_field(elements[v]) and not data["initial"]:
                     continue
                 sub.add_edge(u, v)
             elif data["instant"]:

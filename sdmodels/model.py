@@ -97,9 +97,15 @@ class Model:
         return self._add(Flow, name, units, doc, dims, equation=self._equation(name, equation, dims),
                          into=_name_of(into), out_of=_name_of(out_of), non_negative=non_negative)
 
-    def aux(self, name: str, equation, *, units: str = "", doc: str = "", dims=()) -> Ref:
-        """An auxiliary: a value computed from others at every step."""
-        return self._add(Aux, name, units, doc, dims, equation=self._equation(name, equation, dims))
+    def aux(self, name: str, equation, *, units: str = "", doc: str = "", dims=(),
+            initial=None) -> Ref:
+        """An auxiliary: a value computed from others at every step.
+
+        `initial` gives it another equation for the start only (Vensim's ACTIVE INITIAL),
+        which breaks a cycle that exists only among initial values.
+        """
+        return self._add(Aux, name, units, doc, dims, equation=self._equation(name, equation, dims),
+                         initial=None if initial is None else self._equation(name, initial, dims))
 
     def constant(self, name: str, value, *, units: str = "", doc: str = "", dims=()) -> Ref:
         """A parameter that every run (and every sweep point) may override."""

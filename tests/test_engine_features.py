@@ -80,3 +80,19 @@ def test_second_process_loads_the_compiled_kernel_from_disk(tmp_path):
     assert first == {"hits": 0, "misses": 1}        # compiled and written
     assert second == {"hits": 1, "misses": 0}       # loaded, not compiled
     assert list((tmp_path / "kernels").glob("k_*.py"))
+
+
+def test_active_initial_breaks_a_cycle_among_start_values():
+    from sdmodels import AlgebraicLoopError, build
+    def model(initial):
+        m = Model("active", stop=2, dt=1)
+        level = m.stock("Level", initial="Target")
+        m.aux("Target", "Level * 2", initial=initial)
+        m.flow("Fill", "(Target - Level) / 4", into=level)
+        return m
+    with pytest.raises(AlgebraicLoopError, match="initial values depend on each other"):
+        build(model(None))
+    frame = run(model(10))
+    # start: Target = 10 (its initial equation), Level = Target = 10; then Target = 2 Level
+    assert frame["Target"].tolist()[0] == 20      # the saved t=0 row is the active equation
+    assert frame["Level"].tolist() == [10, 12.5, 15.625]   # +(20-10)/4, +(25-12.5)/4
