@@ -72,6 +72,9 @@ class XmileParser(_Parser):
         if tok.kind == "name" and tok.text.lower() == "if":
             self.take()
             cond = self.or_()
+            if self.tok.text == "not":   # xmutil writes Vensim's ':NOT: x' as 'x not'
+                self.take()
+                cond = Unary("not", cond)
             self._word("then")
             a = self.or_()
             self._word("else")
@@ -251,9 +254,16 @@ class XmileReader:
                 if dn is not None:
                     self.var_dims[canonical(_name(node.get("name")))] = tuple(
                         d.get("name") for d in _children(dn, "dim"))
+        called = set()   # names used as LOOKUP(name, x): tables even when they have an eqn
+        for node in nodes:
+            for text in [_text(node, "eqn", "") or ""] + [
+                    _text(it, "eqn", "") or "" for it in _children(node, "element")]:
+                called.update(canonical(_name(n)) for n in
+                              re.findall(r"(?i)\bLOOKUP\s*\(\s*([^,()]+?)\s*,", text))
         for node in nodes:
             if _tag(node) in ("gf",) or (_tag(node) == "aux" and _child(node, "gf") is not None
-                                         and not (_text(node, "eqn") or "").strip()):
+                                         and (not (_text(node, "eqn") or "").strip()
+                                              or canonical(_name(node.get("name"))) in called)):
                 self.lookups.add(canonical(node.get("name")))
         for node in nodes:
             kind = _tag(node)
@@ -274,7 +284,16 @@ class XmileReader:
                 model._insert(Lookup(id=eid, display=display, xs=xs, ys=ys, units=units, doc=doc))
                 continue
             items = _children(node, "element")
-            if dims and items:
+            eqns = _children(node, "eqn")
+            if dims and not items and len(eqns) > 1:   # one bare <eqn> per element, in order
+                import itertools
+                keys = list(itertools.product(*(model.dims[d].elements for d in dims)))
+                if len(keys) != len(eqns):
+                    raise Refused(f"variable '{display}' has {len(eqns)} equations for "
+                                  f"{len(keys)} elements")
+                expr = PerElement(tuple((k, self.parse(e.text or "", display))
+                                        for k, e in zip(keys, eqns)))
+            elif dims and items:
                 per = []
                 for it in items:
                     key = tuple(k.strip() for k in it.get("subscript", "").split(","))
@@ -304,14 +323,28 @@ class XmileReader:
                                    else None,
                                    non_negative=nonneg))
             else:
+                start = self.init_eqn(node, items if dims else (), display)
                 values = _constant_values(expr, dims, model)
-                if values is not None and kind == "aux":
+                if values is not None and kind == "aux" and start is None:
                     model._insert(Constant(**common, values=values))
                 else:
-                    model._insert(Aux(**common, equation=expr))
+                    model._insert(Aux(**common, equation=expr, initial=start))
         for element in self.extra:
             model._insert(element)
         return model
+
+    def init_eqn(self, node, items, display: str):
+        """An aux's <init_eqn> (Vensim's ACTIVE INITIAL as xmutil/simlin write it): the start
+        value; an element without one starts from its <eqn>. None when there is none."""
+        if items:
+            if not any(_child(it, "init_eqn") is not None for it in items):
+                return None
+            return PerElement(tuple(
+                (tuple(k.strip() for k in it.get("subscript", "").split(",")),
+                 self.parse(_text(it, "init_eqn", None) or _text(it, "eqn", "") or "", display))
+                for it in items))
+        text = _text(node, "init_eqn", None)
+        return None if text is None or not text.strip() else self.parse(text, display)
 
     def parse(self, text: str, where: str) -> Expr:
         if not text.strip() or "???" in text:
