@@ -8,6 +8,7 @@ equation per element in which each reference names concrete elements (subranges,
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -309,8 +310,13 @@ class AbstractImporter:
                                        values=tuple(float(v) for v in np.ravel(values))))
                 return
         exprs = {c: self.expr(a, b) for c, (b, a) in by_key.items()}
+        initial = None
+        if any(_calls(a, "active_initial") for _b, a in by_key.values()):
+            # ACTIVE INITIAL(active, initial): the start value from `initial` alone
+            initial = _eq({c: self.expr(a, b, initial=True) for c, (b, a) in by_key.items()},
+                          dims)
         model._insert(Aux(id=canonical(display), display=display, dims=dims, units=units,
-                          doc=doc, equation=_eq(exprs, dims)))
+                          doc=doc, equation=_eq(exprs, dims), initial=initial))
 
     # -- expressions ----------------------------------------------------------------
     def expr(self, ast, binding: dict[str, str], *, initial: bool = False) -> Expr:
@@ -470,8 +476,8 @@ class AbstractImporter:
         if fn == "xpulse_train":
             return Binary("*", Binary("/", args[2], TimeStep()),
                           Call("pulse_train", (args[0], Const(0.0), args[1], Const(BIG))))
-        if fn == "active_initial":
-            return args[0]
+        if fn == "active_initial":     # the start value only in start equations
+            return args[1] if initial else args[0]
         if fn == "elmcount":
             name = self.range_names.get(key_of(ast.arguments[0].reference))
             if name is None:
@@ -572,6 +578,18 @@ def _eq(values: dict, dims):
     if not dims:
         return values[()]
     return PerElement(tuple(values.items()))
+
+
+def _calls(ast, function: str) -> bool:
+    """Whether a pysd abstract expression calls `function` anywhere inside it."""
+    if type(ast).__name__ == "CallStructure" and \
+            key_of(getattr(ast.function, "reference", "")) == function:
+        return True
+    if dataclasses.is_dataclass(ast) and not isinstance(ast, type):
+        return any(_calls(getattr(ast, f.name), function) for f in dataclasses.fields(ast))
+    if isinstance(ast, (list, tuple)):
+        return any(_calls(a, function) for a in ast)
+    return False
 
 
 def _is_lookup_def(comp) -> bool:
