@@ -25,16 +25,12 @@ EXPECTED_FAILURES = {
         "unsupported: ALLOCATE BY PRIORITY: not supported by the importer",
     "tests/conditional_subscripts/test_conditional_subscripts.mdl":
         "unsupported: reference: 'b' is not defined in the model",
-    "tests/control_vars/test_control_vars.mdl":
-        "unsupported: time control: 'INITIAL TIME' must be a number",
     "tests/data_from_other_model/test_data_from_other_model.mdl":
         "unsupported: external data (GET XLS/DIRECT, DATA)",
     "tests/delay_pipeline/test_pipeline_delays.mdl":
         "fails: 'Output Third order Delay' at t=1: expected 1.52, got 6",
     "tests/delays/test_delays.mdl":
         "fails: 'OutputDelayN' at t=15: expected 3.94971, got 2.633138",
-    "tests/dynamic_final_time/test_dynamic_final_time.mdl":
-        "unsupported: time control: 'FINAL TIME' must be a number",
     "tests/elm_count/test_elm_count.mdl":
         "unsupported: subscript: range 'dim1' used as a value outside an equation over it",
     "tests/forecast/test_forecast.mdl":

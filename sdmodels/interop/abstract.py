@@ -178,6 +178,17 @@ class AbstractImporter:
             height, at = (self._static(a, known) for a in ast.arguments)
             t0 = known.get("start", 0.0)
             return None if height is None or at is None else (height if t0 >= at else 0.0)
+        if name == "CallStructure" and key_of(ast.function.reference) == "if_then_else":
+            cond = self._static(ast.arguments[0], known)   # time control given by an
+            if cond is None:                               # expression: its value at the start
+                return None
+            return self._static(ast.arguments[1 if cond else 2], known)
+        if name == "LogicStructure" and len(ast.arguments) == 2:
+            a, b = (self._static(x, known) for x in ast.arguments)
+            op = ast.operators[0]
+            tests = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "=": a == b,
+                     "<>": a != b} if a is not None and b is not None else {}
+            return float(tests[op]) if op in tests else None
         if name == "ReferenceStructure":
             key = key_of(ast.reference)
             if key == "time":
