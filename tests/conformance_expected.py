@@ -26,7 +26,7 @@ EXPECTED_FAILURES = {
     "tests/conditional_subscripts/test_conditional_subscripts.mdl":
         "unsupported: reference: 'b' is not defined in the model",
     "tests/data_from_other_model/test_data_from_other_model.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
+        "unsupported: DATA variables without equation (filled from a .vdf/.tab named at run time)",
     "tests/delay_pipeline/test_pipeline_delays.mdl":
         "fails: 'Output Third order Delay' at t=1: expected 1.52, got 6",
     "tests/delays/test_delays.mdl":
@@ -35,52 +35,22 @@ EXPECTED_FAILURES = {
         "unsupported: subscript: range 'dim1' used as a value outside an equation over it",
     "tests/forecast/test_forecast.mdl":
         "unsupported: FORECAST: not supported by the importer",
-    "tests/get_constants_incomplete_subscript/test_get_constants_incomplete_subscript.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
-    "tests/get_constants_subranges/test_get_constants_subranges.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
-    "tests/get_data_args_3d_xls/test_get_data_args_3d_xls.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
-    "tests/get_lookups_data_3d_xls/test_get_lookups_data_3d_xls.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
-    "tests/get_lookups_subscripted_args/test_get_lookups_subscripted_args.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
-    "tests/get_lookups_subset/test_get_lookups_subset.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
-    "tests/get_mixed_definitions/test_get_mixed_definitions.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
-    "tests/get_subscript_3d_arrays_xls/test_get_subscript_3d_arrays_xls.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
     "tests/get_time_value/test_get_time_value.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
-    "tests/get_time_value/test_get_time_value_simple.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
-    "tests/get_values_order/test_get_values_order.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
-    "tests/get_with_missing_values_xlsx/test_get_with_missing_values_xlsx.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
+        "unsupported: GET TIME VALUE relative to the initial time or in calendar measures (pysd neither)",
     "tests/invert_matrix/test_invert_matrix.mdl":
         "unsupported: function INVERT_MATRIX: not supported by the importer",
-    "tests/macro_expression/test_macro_expression.mdl":
-        "unsupported: macros",
     "tests/macro_expression/test_macro_expression.stmx":
-        "unsupported: macros",
+        "unsupported: XMILE macros",
     "tests/macro_expression/test_macro_expression.xmile":
-        "unsupported: macros",
-    "tests/macro_multi_expression/test_macro_multi_expression.mdl":
-        "unsupported: macros",
+        "unsupported: XMILE macros",
     "tests/macro_multi_expression/test_macro_multi_expression.stmx":
-        "unsupported: macros",
+        "unsupported: XMILE macros",
     "tests/macro_multi_expression/test_macro_multi_expression.xmile":
-        "unsupported: macros",
-    "tests/macro_stock/test_macro_stock.mdl":
-        "unsupported: macros",
+        "unsupported: XMILE macros",
     "tests/macro_stock/test_macro_stock.stmx":
-        "unsupported: macros",
+        "unsupported: XMILE macros",
     "tests/macro_stock/test_macro_stock.xmile":
-        "unsupported: macros",
-    "tests/macro_trailing_definition/test_macro_trailing_definition.mdl":
-        "unsupported: macros",
+        "unsupported: XMILE macros",
     "tests/min_max_1arg/test_min_max_1arg.xmile":
         "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
     "tests/na/test_na.mdl":
@@ -97,8 +67,6 @@ EXPECTED_FAILURES = {
         "Stella non-negative stocks limit outflows; we clamp the stock",
     "tests/non_negative_stocks/test_non_negative_stocks_behavior.xmile":
         "Stella non-negative stocks limit outflows; we clamp the stock",
-    "tests/partial_range_definitions/test_partial_range_definitions.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
     "tests/repeated_subscript/test_repeated_subscript.mdl":
         "fails: 'a2b' at t=0: expected 10, got 40",
     "tests/subscript_1d_arrays/test_subscript_1d_arrays.stmx":
@@ -138,9 +106,7 @@ EXPECTED_FAILURES = {
     "tests/subscripted_flows/test_subscripted_flows.xmile":
         "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
     "tests/vector_order/test_vector_order.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
+        "unsupported: function VECTOR SORT ORDER: not supported by the importer",
     "tests/vector_select/test_vector_select.mdl":
         "unsupported: function VECTOR_SELECT: not supported by the importer",
-    "tests/with_lookup/test_with_lookup.mdl":
-        "unsupported: external data (GET XLS/DIRECT, DATA)",
 }

@@ -21,6 +21,7 @@ from sdmodels.errors import ImportModelError
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Ref, Stateful, Time,
                            TimeStep, Unary)
 from sdmodels.model import Model
+from sdmodels.interop import external, macros
 
 CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt", "saveper": "saveper"}
 _SIMPLE = {"abs", "exp", "sin", "cos", "tan", "arctan", "sqrt", "ln", "integer", "modulo",
@@ -103,16 +104,15 @@ class AbstractImporter:
     def __init__(self, abstract, *, name: str, path: str):
         self.path, self.name = path, name
         sections = [s for s in abstract.sections if s.type == "main"]
-        macros = [s for s in abstract.sections if s.type != "main"]
-        if macros:
-            raise Unsupported("macro", f"the model defines macro '{macros[0].name}'; macros are "
-                              "not supported by the importer yet")
+        self.macros = {key_of(s.name): s for s in abstract.sections if s.type != "main"}
         self.section = sections[0]
         self.subs = _Subs()
         for r in self.section.subscripts:
             elems = r.subscripts
             if isinstance(elems, str):      # a copy of another range
                 elems = None
+            elif isinstance(elems, dict):   # GET XLS/DIRECT SUBSCRIPT
+                elems = external.subscript_elements(self, elems)
             self.subs.add(r.name, elems if elems is not None else (), r.mapping)
         for r in self.section.subscripts:
             if isinstance(r.subscripts, str):
@@ -269,22 +269,15 @@ class AbstractImporter:
         comps = element.components
         kinds = {type(c.ast).__name__ for c in comps}
         units, doc = element.units or "", element.documentation or ""
-        if key in self.lookup_ids:
-            if dims:
-                raise Unsupported("subscripted lookup", "lookups with subscripts are not "
-                                  "imported yet")
-            lk = comps[0].ast
-            model._insert(Lookup(id=canonical(display), display=display, units=units, doc=doc,
-                                 xs=tuple(float(x) for x in lk.x),
-                                 ys=tuple(float(y) for y in lk.y)))
+        if key in self.lookup_ids:     # one Lookup per cell, hardcoded or GET LOOKUPS
+            for lookup in external.lookup_elements(self, key, element, dims):
+                model._insert(lookup)
             return
-        if any(type(c).__name__ == "AbstractData" or k.startswith("Get") or k == "DataStructure"
-               for c in comps for k in [type(c.ast).__name__]):
-            kind = next(type(c.ast).__name__ for c in comps)
-            raise Unsupported("external data", f"{kind} (GET XLS/DIRECT or DATA) reads data "
-                              "outside the model file; not supported")
         cells = []      # (combo, binding, ast)
         for comp in comps:
+            if external.is_external(comp):     # read now; floats or expressions of Time
+                cells += external.external_cells(self, comp, dims, display)
+                continue
             for combo, binding in self._cells(comp, dims):
                 cells.append((combo, binding, comp.ast))
         by_key: dict[tuple, tuple] = {}
@@ -332,6 +325,8 @@ class AbstractImporter:
     # -- expressions ----------------------------------------------------------------
     def expr(self, ast, binding: dict[str, str], *, initial: bool = False) -> Expr:
         e = lambda a: self.expr(a, binding, initial=initial)  # noqa: E731
+        if isinstance(ast, Expr):       # already mapped (external data)
+            return ast
         if isinstance(ast, bool):
             return Const(1.0 if ast else 0.0)
         if isinstance(ast, (int, float, np.floating, np.integer)):
@@ -452,7 +447,11 @@ class AbstractImporter:
         fn = key_of(ast.function.reference)
         e = lambda a: self.expr(a, binding, initial=initial)  # noqa: E731
         if fn in self.lookup_ids:
-            return LookupCall(self.display[fn], e(ast.arguments[0]))
+            return external.lookup_call(self, ast, binding, e(ast.arguments[0]))
+        if fn in self.macros:
+            return macros.expand(self, fn, [e(a) for a in ast.arguments])
+        if fn == "get_time_value":
+            return external.time_value(self, ast.arguments, binding, initial)
         if fn in ("sum", "prod", "vmin", "vmax", "vmax_xmile", "vmin_xmile"):
             arg = e(ast.arguments[0])
             return _expand_vector(arg, {"sum": "+", "prod": "*"}.get(fn, fn[1:4]))

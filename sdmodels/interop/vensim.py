@@ -10,10 +10,9 @@ from pathlib import Path
 from sdmodels.errors import ImportModelError, SDModelsError
 from sdmodels.interop.abstract import AbstractImporter, Unsupported
 
-_UNSUPPORTED_TEXT = (
-    (re.compile(r":MACRO:", re.I), "macro", "Vensim macros are not supported by the importer"),
-    (re.compile(r"\bGET[ _](XLS|DIRECT|123|DATA)", re.I), "external data",
-     "GET XLS / GET DIRECT read spreadsheets outside the model file; not supported"),
+_UNSUPPORTED_TEXT = (   # macros (macros.py) and GET XLS/DIRECT (external.py) are imported
+    (re.compile(r"\bGET[ _](123|VDF)", re.I), "external data",
+     "GET 123 / GET VDF read Lotus or Vensim binary files; not supported"),
 )
 
 

@@ -1,0 +1,257 @@
+"""Vensim external data read at import time: GET XLS/DIRECT CONSTANTS, LOOKUPS, DATA, SUBSCRIPT.
+
+The spreadsheets and text files are read once, by pysd's own readers (pysd.py_backend.external:
+ExtConstant, ExtLookup, ExtData, ExtSubscript, on openpyxl/xlrd/pandas), and the numbers land
+in our IR: constants become numbers, GET LOOKUPS become `Lookup` elements (one per subscript
+cell), and a data series becomes a function of time with Vensim's interpolation:
+
+* interpolate     linear between points, the end values held outside (a `Lookup` on Time)
+* hold backward   the last point at or before t (a step function)
+* look forward    the first point at or after t (a step function)
+* raw             the value at the points themselves; held in between like hold backward
+
+Files are named relative to the model file and must stay inside the model's folder tree; an
+absolute path written in the model is read as written.
+
+>>> e = step_series((0.0, 1.0, 2.0), (5.0, 6.0, 7.0), "hold_backward")
+>>> e.fn, e.args[1], e.args[2].args[1], e.args[2].args[2]    # t>=2: 7, else t>=1: 6, else 5
+('if_then_else', Const(value=7.0), Const(value=6.0), Const(value=5.0))
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from sdmodels.elements import Lookup, canonical
+from sdmodels.expr import Binary, Call, Const, Expr, LookupCall, Time
+
+EXTERNAL_KINDS = {"GetConstantsStructure": "GET CONSTANTS", "GetDataStructure": "GET DATA",
+                  "GetLookupsStructure": "GET LOOKUPS", "DataStructure": "DATA"}
+TIME_EPS = 1e-9
+
+
+def is_external(comp) -> bool:
+    """True if a component's equation reads data from outside the model file."""
+    return type(comp.ast).__name__ in EXTERNAL_KINDS
+
+
+def _unsupported(construct: str, why: str):
+    from sdmodels.interop.abstract import Unsupported
+    return Unsupported(construct, why)
+
+
+def data_file(importer, name: str, what: str) -> Path:
+    """The data file `name` of the model, resolved and checked to stay in its folder tree."""
+    text = str(name).strip()
+    if text.startswith("?"):
+        raise _unsupported(what, f"indirect file reference '{text}' (a name defined in the "
+                           "Vensim settings) cannot be resolved; write the file name instead")
+    root = Path(importer.path).resolve().parent
+    path = Path(text)
+    if not path.is_absolute():
+        path = (root / path).resolve()
+        if not path.is_relative_to(root):
+            raise _unsupported(what, f"file '{text}' lies outside the model's folder {root}; "
+                               "move it under that folder or write its absolute path")
+    if not path.is_file():
+        raise _unsupported(what, f"file '{text}' not found (looked for {path})")
+    return path
+
+
+def _describe(ast) -> str:
+    kind = EXTERNAL_KINDS.get(type(ast).__name__, type(ast).__name__)
+    where = [f"file '{getattr(ast, 'file', '?')}'", f"sheet '{getattr(ast, 'tab', '?')}'"]
+    for attr in ("time_row_or_col", "x_row_or_col"):
+        if getattr(ast, attr, None) is not None:
+            where.append(f"series '{getattr(ast, attr)}'")
+    where.append(f"cell '{getattr(ast, 'cell', '?')}'")
+    return f"GET {kind.split()[-1]} ({', '.join(where)})"
+
+
+def _read(importer, ast, coords: dict, make):
+    """Run one of pysd's readers, turning its errors into Unsupported with the place named."""
+    from pysd.py_backend.external import Excels
+    what = _describe(ast)
+    path = data_file(importer, ast.file, what)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            reader = make(str(path.relative_to(path.parent)), path.parent, coords)
+            reader.initialize()
+            return reader.data
+    except Exception as exc:   # pysd raises ValueError/KeyError/... with multi-line text
+        lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
+        reason = " ".join(lines[1:] or lines)[:300] or type(exc).__name__
+        raise _unsupported("external data", f"{what}: {reason}") from None
+    finally:
+        Excels.clean()
+
+
+def _coords(importer, comp, dims) -> dict:
+    return {d: list(importer.subs.values(s)) for s, d in zip(comp.subscripts[0], dims)}
+
+
+def _pick(data, coords: dict, combo: tuple) -> np.ndarray:
+    """The values of `data` (a float or DataArray) at the cell `combo` (one leading axis kept)."""
+    if not coords:
+        return np.asarray(getattr(data, "values", data), dtype=float)
+    sel = {d: combo[i] for i, d in enumerate(coords)}
+    return np.asarray(data.sel(sel).values, dtype=float)
+
+
+def external_cells(importer, comp, dims, display: str) -> list:
+    """(combo, binding, value) for every cell an external component defines.
+
+    Values are floats (constants) or expressions of Time (data series).
+    """
+    from pysd.py_backend.external import ExtConstant, ExtData
+    ast = comp.ast
+    kind = type(ast).__name__
+    if kind == "DataStructure":
+        raise _unsupported("DATA", "the variable has no equation: Vensim fills it from a "
+                           ".vdf/.tab data file named at run time, which sdmodels cannot "
+                           "import; give it a GET DATA equation instead")
+    if kind == "GetLookupsStructure":
+        raise _unsupported("GET LOOKUPS", "used outside a lookup definition")
+    coords = _coords(importer, comp, dims)
+    cells = importer._cells(comp, dims)
+    out = []
+    if kind == "GetConstantsStructure":
+        data = _read(importer, ast, coords, lambda f, root, c: ExtConstant(
+            f, ast.tab, ast.cell, c, root, c, canonical(display)))
+        for combo, binding in cells:
+            value = float(_pick(data, coords, combo))
+            if not np.isfinite(value):
+                raise _unsupported("external data", f"{_describe(ast)}: no number for "
+                                   f"{display}[{', '.join(combo)}]")
+            out.append((combo, binding, value))
+        return out
+    interp = (getattr(comp, "keyword", None) or "interpolate").replace(" ", "_").lower()
+    data = _read(importer, ast, coords, lambda f, root, c: ExtData(
+        f, ast.tab, ast.time_row_or_col, ast.cell, interp, c, root, c, canonical(display)))
+    xs = np.asarray(data.coords[data.dims[0]].values, dtype=float)
+    for combo, binding in cells:
+        ys = _pick(data, coords, combo)
+        name = f"{display}[{', '.join(combo)}]" if combo else display
+        out.append((combo, binding, series(importer, name, xs, ys, interp, ast)))
+    return out
+
+
+def series(importer, name: str, xs, ys, interp: str, ast=None) -> Expr:
+    """A data series as a function of Time with Vensim's interpolation `interp`."""
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = tuple(float(x) for x in xs[keep]), tuple(float(y) for y in ys[keep])
+    if not xs:
+        raise _unsupported("external data", f"{_describe(ast)}: no numbers for {name}")
+    if any(b <= a for a, b in zip(xs, xs[1:])):
+        raise _unsupported("external data", f"{_describe(ast)}: the times of {name} are not "
+                           "increasing")
+    if interp == "interpolate":
+        importer.counter += 1
+        lid = f"{canonical(importer.current)}~data{importer.counter}"
+        importer.extra.append(Lookup(id=lid, display=f"{name} (data)", xs=xs, ys=ys,
+                                     origin=canonical(importer.current)))
+        return LookupCall(lid, Time())
+    return step_series(xs, ys, interp)
+
+
+def step_series(xs, ys, interp: str) -> Expr:
+    """Piecewise-constant series: hold backward (and raw) or look forward."""
+    if interp == "look_forward":
+        out: Expr = Const(ys[-1])
+        for x, y in reversed(list(zip(xs[:-1], ys[:-1]))):
+            out = Call("if_then_else", (Binary("<=", Time(), Const(x + TIME_EPS * max(1, abs(x)))),
+                                        Const(y), out))
+        return out
+    out = Const(ys[0])
+    for x, y in zip(xs[1:], ys[1:]):
+        out = Call("if_then_else", (Binary(">=", Time(), Const(x - TIME_EPS * max(1, abs(x)))),
+                                    Const(y), out))
+    return out
+
+
+def lookup_elements(importer, key: str, element, dims) -> list[Lookup]:
+    """The Lookup elements of a lookup definition, one per subscript cell (hardcoded or GET)."""
+    from pysd.py_backend.external import ExtLookup
+    display = importer.display[key]
+    units, doc = element.units or "", element.documentation or ""
+    out = []
+    for comp in element.components:
+        ast = comp.ast
+        if type(ast).__name__ == "GetLookupsStructure":
+            coords = _coords(importer, comp, dims)
+            data = _read(importer, ast, coords, lambda f, root, c: ExtLookup(
+                f, ast.tab, ast.x_row_or_col, ast.cell, c, root, c, canonical(display)))
+            xs_all = np.asarray(data.coords[data.dims[0]].values, dtype=float)
+            points = [(combo, xs_all, _pick(data, coords, combo))
+                      for combo, _b in importer._cells(comp, dims)]
+        elif type(ast).__name__ == "LookupsStructure":
+            points = [(combo, np.asarray(ast.x, float), np.asarray(ast.y, float))
+                      for combo, _b in importer._cells(comp, dims)]
+        else:
+            raise _unsupported("lookup", f"a lookup defined by {type(ast).__name__}")
+        for combo, xs, ys in points:
+            keep = np.isfinite(xs) & np.isfinite(ys)
+            name = cell_name(display, combo)
+            out.append(Lookup(id=canonical(name), display=name, units=units, doc=doc,
+                              xs=tuple(float(x) for x in xs[keep]),
+                              ys=tuple(float(y) for y in ys[keep])))
+    return out
+
+
+def cell_name(display: str, combo) -> str:
+    """The display name of one cell of a subscripted lookup: 'table[A, Row1]'."""
+    return f"{display}[{', '.join(combo)}]" if combo else display
+
+
+def lookup_call(importer, ast, binding, arg: Expr) -> Expr:
+    """A call of a (possibly subscripted) lookup: the cell picked by the binding."""
+    from sdmodels.interop.abstract import key_of
+    fn = key_of(ast.function.reference)
+    dims = importer.dims_of.get(fn, ())
+    display = importer.display[fn]
+    if not dims:
+        return LookupCall(display, arg)
+    subs = list(ast.function.subscripts.subscripts) if ast.function.subscripts else list(dims)
+    combo = []
+    for s in subs:
+        element = importer.subs.resolve(s, binding)
+        if element is None:
+            raise _unsupported("subscript", f"'{s}' in a call of lookup '{display}' cannot be "
+                               "matched to the element being defined")
+        combo.append(element)
+    return LookupCall(canonical(cell_name(display, combo)), arg)
+
+
+def subscript_elements(importer, spec: dict) -> list[str]:
+    """The elements of a subscript range read by GET XLS/DIRECT SUBSCRIPT."""
+    from pysd.py_backend.external import Excels, ExtSubscript
+    what = (f"GET SUBSCRIPT (file '{spec.get('file')}', sheet '{spec.get('tab')}', cells "
+            f"'{spec.get('firstcell')}'..'{spec.get('lastcell')}')")
+    path = data_file(importer, spec["file"], what)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return list(ExtSubscript(path.name, spec["tab"], spec["firstcell"],
+                                     spec.get("lastcell") or "", spec.get("prefix") or "",
+                                     path.parent).subscript)
+    except Exception as exc:
+        lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
+        raise _unsupported("external data", f"{what}: {' '.join(lines)[:300]}") from None
+    finally:
+        Excels.clean()
+
+
+def time_value(importer, args, binding, initial) -> Expr:
+    """GET TIME VALUE(relativeto, offset, measure), as pysd implements it: model time only."""
+    known = importer._times()
+    relative, measure = (importer._static(a, known) for a in (args[0], args[2]))
+    offset = importer.expr(args[1], binding, initial=initial)
+    if relative == 0 and measure == 0:
+        return Binary("+", Time(), offset)
+    raise _unsupported("GET TIME VALUE", f"relativeto={relative}, measure={measure}: only the "
+                       "current model time (0, offset, 0) is supported, as in pysd")
