@@ -25,8 +25,6 @@ EXPECTED_FAILURES = {
         "unsupported: ALLOCATE BY PRIORITY: not supported by the importer",
     "tests/conditional_subscripts/test_conditional_subscripts.mdl":
         "unsupported: reference: 'b' is not defined in the model",
-    "tests/data_from_other_model/test_data_from_other_model.mdl":
-        "unsupported: DATA variables without equation (filled from a .vdf/.tab named at run time)",
     "tests/delay_pipeline/test_pipeline_delays.mdl":
         "fails: 'Output Third order Delay' at t=1: expected 1.52, got 6",
     "tests/delays/test_delays.mdl":
@@ -40,17 +38,17 @@ EXPECTED_FAILURES = {
     "tests/invert_matrix/test_invert_matrix.mdl":
         "unsupported: function INVERT_MATRIX: not supported by the importer",
     "tests/macro_expression/test_macro_expression.stmx":
-        "unsupported: XMILE macros",
+        "broken file: the xmutil twin calls EXPRESSION MACRO but holds no <macro> definition",
     "tests/macro_expression/test_macro_expression.xmile":
-        "unsupported: XMILE macros",
+        "broken file: the xmutil twin calls EXPRESSION MACRO but holds no <macro> definition",
     "tests/macro_multi_expression/test_macro_multi_expression.stmx":
-        "unsupported: XMILE macros",
+        "broken file: the xmutil twin calls EXPRESSION MACRO but holds no <macro> definition",
     "tests/macro_multi_expression/test_macro_multi_expression.xmile":
-        "unsupported: XMILE macros",
+        "broken file: the xmutil twin calls EXPRESSION MACRO but holds no <macro> definition",
     "tests/macro_stock/test_macro_stock.stmx":
-        "unsupported: XMILE macros",
+        "broken file: the xmutil twin calls EXPRESSION MACRO but holds no <macro> definition",
     "tests/macro_stock/test_macro_stock.xmile":
-        "unsupported: XMILE macros",
+        "broken file: the xmutil twin calls EXPRESSION MACRO but holds no <macro> definition",
     "tests/min_max_1arg/test_min_max_1arg.xmile":
         "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
     "tests/na/test_na.mdl":

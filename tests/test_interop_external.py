@@ -101,7 +101,7 @@ def test_missing_file_and_bad_sheet_are_named(tmp_path):
 
 def test_data_without_equation_is_refused_clearly(tmp_path):
     path = _write(tmp_path, "x:INTERPOLATE: ~ ~ |\ny = x ~ ~ |\n")
-    with pytest.raises(ImportModelError, match=r"variable 'x' uses DATA.*\.vdf/\.tab"):
+    with pytest.raises(ImportModelError, match=r"variable 'x' uses DATA.*data_files"):
         import_model(path)
 
 

@@ -13,8 +13,10 @@ from sdmodels.interop.vensim import import_vensim
 from sdmodels.interop.xmile import import_xmile
 
 
-def import_model(path):
+def import_model(path, *, data_files=()):
     """A `Model` from a Vensim or XMILE file; ImportModelError names what cannot be read.
+
+    `data_files` (Vensim): .tab/.csv files filling DATA variables that have no equation.
 
     >>> from pathlib import Path
     >>> import tempfile, textwrap
@@ -34,7 +36,7 @@ def import_model(path):
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".mdl":
-        return import_vensim(path)
+        return import_vensim(path, data_files=data_files)
     return import_xmile(path)
 
 

@@ -22,6 +22,7 @@ MODEL_SUFFIXES = (".mdl", ".xmile", ".stmx")
 TIERS = ("scalar core", "subscripts", "macros", "external data")
 ATOL = RTOL = 1e-5
 LOOSE = {"allocate_available": 1e-3}   # the README's looser tolerance for this folder
+DATA_FILES = {"data_from_other_model": ("data.tab",)}   # run-time data, as pysd's tests
 CONTROL_COLUMNS = {"initial_time", "final_time", "time_step", "saveper", "dt", "time"}
 
 
@@ -44,6 +45,10 @@ class Case:
     def tier(self) -> str:
         return classify_text(self.model.read_text(encoding="utf-8", errors="replace"),
                              self.format)
+
+    @property
+    def data_files(self) -> tuple[str, ...]:
+        return DATA_FILES.get(self.model.parent.name, ())
 
     @property
     def tolerance(self) -> float:

@@ -13,9 +13,8 @@ cell), and a data series becomes a function of time with Vensim's interpolation:
 Files are named relative to the model file and must stay inside the model's folder tree; an
 absolute path written in the model is read as written.
 
->>> e = step_series((0.0, 1.0, 2.0), (5.0, 6.0, 7.0), "hold_backward")
->>> e.fn, e.args[1], e.args[2].args[1], e.args[2].args[2]    # t>=2: 7, else t>=1: 6, else 5
-('if_then_else', Const(value=7.0), Const(value=6.0), Const(value=5.0))
+>>> cell_name("lookup function", ("A", "Row1"))
+'lookup function[A, Row1]'
 """
 from __future__ import annotations
 
@@ -31,7 +30,7 @@ from sdmodels.expr import Binary, Call, Const, Expr, LookupCall, Time
 
 EXTERNAL_KINDS = {"GetConstantsStructure": "GET CONSTANTS", "GetDataStructure": "GET DATA",
                   "GetLookupsStructure": "GET LOOKUPS", "DataStructure": "DATA"}
-TIME_EPS = 1e-9
+INDEX_EPS = 1e-7     # time rounding, in units of the gap between two data points
 
 
 def is_external(comp) -> bool:
@@ -112,9 +111,7 @@ def external_cells(importer, comp, dims, display: str) -> list:
     ast = comp.ast
     kind = type(ast).__name__
     if kind == "DataStructure":
-        raise _unsupported("DATA", "the variable has no equation: Vensim fills it from a "
-                           ".vdf/.tab data file named at run time, which sdmodels cannot "
-                           "import; give it a GET DATA equation instead")
+        return _data_from_files(importer, comp, dims, display, cells=importer._cells(comp, dims))
     if kind == "GetLookupsStructure":
         raise _unsupported("GET LOOKUPS", "used outside a lookup definition")
     coords = _coords(importer, comp, dims)
@@ -141,6 +138,38 @@ def external_cells(importer, comp, dims, display: str) -> list:
     return out
 
 
+def _data_from_files(importer, comp, dims, display, cells) -> list:
+    """A DATA variable without equation, read from the .tab/.csv files given at import.
+
+    Vensim fills such a variable from a data file named at run time (pysd: `data_files`);
+    sdmodels takes the files at import (`import_model(path, data_files=[...])`).
+    """
+    from pysd.py_backend.data import TabData
+    files = getattr(importer, "data_files", ()) or ()
+    if not files:
+        raise _unsupported("DATA", "the variable has no equation: Vensim fills it from a data "
+                           "file named at run time; pass it at import, e.g. "
+                           "import_model(path, data_files=['data.tab']), or give the variable "
+                           "a GET DATA equation")
+    paths = [data_file(importer, f, "DATA") for f in files]
+    interp = (getattr(comp, "keyword", None) or "interpolate").replace(" ", "_").lower()
+    coords = _coords(importer, comp, dims)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = TabData(display, canonical(display), coords, interp)
+            reader.load_data(paths)
+            data = reader.data
+    except Exception as exc:
+        lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
+        raise _unsupported("DATA", f"reading {', '.join(map(str, files))}: "
+                           f"{' '.join(lines[1:] or lines)[:300]}") from None
+    xs = np.asarray(data.coords[data.dims[0]].values, dtype=float)
+    return [(combo, binding, series(importer, cell_name(display, combo), xs,
+                                    _pick(data, coords, combo), interp))
+            for combo, binding in cells]
+
+
 def series(importer, name: str, xs, ys, interp: str, ast=None) -> Expr:
     """A data series as a function of Time with Vensim's interpolation `interp`."""
     keep = np.isfinite(xs) & np.isfinite(ys)
@@ -150,28 +179,25 @@ def series(importer, name: str, xs, ys, interp: str, ast=None) -> Expr:
     if any(b <= a for a, b in zip(xs, xs[1:])):
         raise _unsupported("external data", f"{_describe(ast)}: the times of {name} are not "
                            "increasing")
+    importer.counter += 1
+    lid = f"{canonical(importer.current)}~data{importer.counter}"
+    host = canonical(importer.current)
     if interp == "interpolate":
-        importer.counter += 1
-        lid = f"{canonical(importer.current)}~data{importer.counter}"
         importer.extra.append(Lookup(id=lid, display=f"{name} (data)", xs=xs, ys=ys,
-                                     origin=canonical(importer.current)))
+                                     origin=host))
         return LookupCall(lid, Time())
-    return step_series(xs, ys, interp)
-
-
-def step_series(xs, ys, interp: str) -> Expr:
-    """Piecewise-constant series: hold backward (and raw) or look forward."""
+    # steps without branches: t -> point index (piecewise linear), rounded, -> value
+    index = tuple(float(i) for i in range(len(xs)))
+    importer.extra.append(Lookup(id=f"{lid}.at", display=f"{name} (data point index)",
+                                 xs=xs, ys=index, origin=host))
+    importer.extra.append(Lookup(id=lid, display=f"{name} (data)", xs=index, ys=ys,
+                                 origin=host))
+    at = LookupCall(f"{lid}.at", Time())
     if interp == "look_forward":
-        out: Expr = Const(ys[-1])
-        for x, y in reversed(list(zip(xs[:-1], ys[:-1]))):
-            out = Call("if_then_else", (Binary("<=", Time(), Const(x + TIME_EPS * max(1, abs(x)))),
-                                        Const(y), out))
-        return out
-    out = Const(ys[0])
-    for x, y in zip(xs[1:], ys[1:]):
-        out = Call("if_then_else", (Binary(">=", Time(), Const(x - TIME_EPS * max(1, abs(x)))),
-                                    Const(y), out))
-    return out
+        pick = Call("ceil", (Binary("-", at, Const(INDEX_EPS)),))
+    else:       # hold backward; raw is held between its points too
+        pick = Call("floor", (Binary("+", at, Const(INDEX_EPS)),))
+    return LookupCall(lid, pick)
 
 
 def lookup_elements(importer, key: str, element, dims) -> list[Lookup]:

@@ -27,7 +27,8 @@ def run_case(case: Case) -> Outcome:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = import_model(case.model)
+            model = import_model(case.model, data_files=case.data_files) if \
+                case.data_files else import_model(case.model)
             ir = build(model)
     except ImportModelError as exc:
         return Outcome("unsupported", detail=str(exc), seconds=time.perf_counter() - t0)

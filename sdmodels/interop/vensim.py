@@ -16,8 +16,12 @@ _UNSUPPORTED_TEXT = (   # macros (macros.py) and GET XLS/DIRECT (external.py) ar
 )
 
 
-def import_vensim(path):
-    """Read a Vensim .mdl file into a `Model` (pysd parses; sdmodels builds and runs)."""
+def import_vensim(path, *, data_files=()):
+    """Read a Vensim .mdl file into a `Model` (pysd parses; sdmodels builds and runs).
+
+    `data_files`: .tab/.csv files (relative to the model) that fill DATA variables without
+    equation, as Vensim's run-time data files do.
+    """
     path = Path(path)
     text = path.read_text(encoding="utf-8", errors="replace")
     for pattern, construct, why in _UNSUPPORTED_TEXT:
@@ -29,7 +33,7 @@ def import_vensim(path):
             raise ImportModelError(f"{path}: variable '{var}' uses {construct} "
                                    f"({m.group(0)}): {why}")
     abstract = _abstract(path)
-    return from_abstract(abstract, path)
+    return from_abstract(abstract, path, data_files=data_files)
 
 
 def _abstract(path: Path):
@@ -46,11 +50,12 @@ def _abstract(path: Path):
                                f"({type(exc).__name__}: {first[:300]})") from None
 
 
-def from_abstract(abstract, path: Path):
+def from_abstract(abstract, path: Path, *, data_files=()):
     """Map a pysd AbstractModel to a `Model`, wrapping failures in ImportModelError."""
     importer = None
     try:
         importer = AbstractImporter(abstract, name=path.stem, path=str(path))
+        importer.data_files = tuple(data_files or ())
         return importer.build()
     except Unsupported as exc:
         where = f"variable '{importer.current}'" if importer and importer.current else "the model"
