@@ -3,8 +3,19 @@
 Stocks, flows, auxiliaries, constants, graphical functions, arrays (dimensions, apply-to-all
 and per-element equations) and the XMILE built-ins for delays and smooths (DELAY1, DELAY3,
 DELAYN, DELAY, SMTH1, SMTH3, SMTHN, TREND). Modules are written flattened (their elements
-keep their prefix in the name). Samplers and rolling windows have no XMILE equivalent: a
-model that uses them gets an error naming the element.
+keep their prefix in the name). Samplers are written as a held stock reset at each sampling
+instant (plain XMILE).
+
+Choices made so that every engine reads the file (sdmodels, pysd, pysimlin/Stella):
+
+* Rolling windows (rolling_max / rolling_min) have no XMILE built-in. They are written as
+  vendor-specific functions in our own namespace, the way XMILE lets a vendor extend the
+  function set: `sdmodels.ROLLING_MAX(input, window)` / `sdmodels.ROLLING_MIN(...)`. Our
+  reader reads them back; other engines refuse the unknown function by name.
+* Reductions over a dimension are written element by element (SUM(x[*]) as
+  `x[a] + x[b] + ...`, MIN/MAX nested), because pysd's XMILE grammar does not parse `[*]`.
+* DT is written as the sim-spec time step (a number), because pysd's XMILE translator has
+  no DT built-in. The file then assumes the time step it declares.
 
 >>> from sdmodels import Model
 >>> m = Model("decay", stop=4)
@@ -25,6 +36,7 @@ from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce,
                            Time, TimeStep, Unary)
 
 NS = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
+VENDOR = "sdmodels"   # namespace of our vendor-specific functions: sdmodels.ROLLING_MAX(...)
 _PREC = {"or": 1, "and": 2, "=": 3, "<>": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4,
          "*": 5, "/": 5, "^": 7}
 _FN = {"abs": "ABS", "exp": "EXP", "ln": "LN", "log10": "LOG10", "sqrt": "SQRT", "sin": "SIN",
@@ -45,10 +57,10 @@ class _Writer:
             base = re.sub(r"\W+", "_", e.display.replace(" / ", "__")).strip("_") or "v"
             if base[0].isdigit():
                 base = "v_" + base
-            name, k = base, 2
-            while name.lower() in used:
+            name, k = base, 2   # readers fold case and runs of '_' alike: keep names apart
+            while re.sub(r"_+", "_", name.lower()) in used:
                 name, k = f"{base}_{k}", k + 1
-            used.add(name.lower())
+            used.add(re.sub(r"_+", "_", name.lower()))
             self.names[eid] = name
 
     def name(self, ref: str) -> str:
@@ -63,30 +75,37 @@ class _Writer:
         key = ref if ref in self.model.elements else canonical(ref)
         return self.model.elements[key].dims
 
-    def expr(self, e: Expr, host: str, star: str | None = None) -> str:
-        return self._e(e, host, star)[0]
+    @property
+    def dt(self) -> str:
+        """DT as the sim-spec constant: pysd's XMILE translator has no DT built-in."""
+        return repr(float(self.model.dt))
 
-    def _e(self, e: Expr, host, star) -> tuple[str, int]:
-        x = lambda a, p=0: self._wrap(self._e(a, host, star), p)  # noqa: E731
+    def expr(self, e: Expr, host: str) -> str:
+        return self._e(e, host, {})[0]
+
+    def _e(self, e: Expr, host, bind: dict) -> tuple[str, int]:
+        """(text, precedence); `bind` maps a reduced dimension to the element being summed."""
+        x = lambda a, p=0: self._wrap(self._e(a, host, bind), p)  # noqa: E731
         if isinstance(e, Const):
             v = e.value
             return (repr(float(v)) if v == v and abs(v) != float("inf") else
                     ("1e300" if v > 0 else "-1e300")), 9
         if isinstance(e, Ref):
             dims = self.dims_of(e.name)
-            if star and star in dims:
-                return f"{self.name(e.name)}[{', '.join('*' if d == star else d for d in dims)}]", 9
+            if any(d in bind for d in dims):
+                return f"{self.name(e.name)}[{', '.join(bind.get(d, d) for d in dims)}]", 9
             return self.name(e.name), 9
         if isinstance(e, Index):
             dims = self.dims_of(e.target.name)
-            subs = list(e.elements)
-            if star and star in dims and len(subs) < len(dims):
-                subs.insert(dims.index(star), "*")
+            subs = [bind.get(s, s) for s in e.elements]
+            for i, d in enumerate(dims):
+                if d in bind and len(subs) < len(dims):
+                    subs.insert(i, bind[d])
             return f"{self.name(e.target.name)}[{', '.join(subs)}]", 9
         if isinstance(e, Time):
             return "TIME", 9
         if isinstance(e, TimeStep):
-            return "DT", 9
+            return self.dt, 9
         if isinstance(e, Unary):
             if e.op == "-":
                 return f"-{x(e.operand, 6)}", 6
@@ -101,6 +120,8 @@ class _Writer:
             return f"{self.name(e.table)}({x(e.arg)})", 9
         if isinstance(e, Call):
             return self.call(e, [x(a) for a in e.args], host), 9
+        if isinstance(e, Stateful) and e.fn in ("rolling_max", "rolling_min"):
+            return f"{VENDOR}.{e.fn.upper()}({', '.join(x(a) for a in e.args)})", 9
         if isinstance(e, Stateful) and e.fn == "sample_hold":
             return self.sampler(e, host, [x(a) for a in e.args]), 9
         if isinstance(e, Stateful):
@@ -108,9 +129,20 @@ class _Writer:
                 raise ModelError(f"export: '{host}' uses {e.fn}, which XMILE cannot express; "
                                  "replace it or export a model without it")
             return f"{_STATEFUL[e.fn]}({', '.join(x(a) for a in e.args)})", 9
-        if isinstance(e, Reduce):
-            fn = {"sum": "SUM", "prod": "PROD", "min": "MIN", "max": "MAX", "mean": "MEAN"}[e.op]
-            return f"{fn}({self._wrap(self._e(e.operand, host, e.dim), 0)})", 9
+        if isinstance(e, Reduce):   # written out element by element: every engine reads that
+            parts = [self._e(e.operand, host, {**bind, e.dim: el})
+                     for el in self.model.dims[e.dim].elements]
+            if len(parts) == 1:
+                return parts[0]
+            if e.op in ("sum", "mean"):
+                total = " + ".join(self._wrap(p, 4) for p in parts)
+                return (total, 4) if e.op == "sum" else (f"({total}) / {len(parts)}", 5)
+            if e.op == "prod":
+                return " * ".join(self._wrap(p, 6) for p in parts), 5
+            out = parts[-1][0]
+            for p in reversed(parts[:-1]):
+                out = f"{e.op.upper()}({p[0]}, {out})"
+            return out, 9
         raise ModelError(f"export: '{host}' holds {type(e).__name__}, which XMILE cannot express")
 
     def sampler(self, e: Stateful, host: str, a: list[str]) -> str:
@@ -118,9 +150,10 @@ class _Writer:
         self.count += 1
         base = re.sub(r"\W+", "_", host).strip("_") + f"_sampled_{self.count}"
         first = a[2] if len(a) > 2 else repr(self.model.start)
-        phase = f"(TIME - ({first}) + DT * 0.001)"
-        fires = (f"(TIME >= ({first}) - DT * 0.001 AND {phase} - MAX({a[1]}, DT) * "
-                 f"INT({phase} / MAX({a[1]}, DT)) < DT * 0.999)")
+        dt = self.dt
+        phase = f"(TIME - ({first}) + {dt} * 0.001)"
+        fires = (f"(TIME >= ({first}) - {dt} * 0.001 AND {phase} - MAX({a[1]}, {dt}) * "
+                 f"INT({phase} / MAX({a[1]}, {dt})) < {dt} * 0.999)")
         ind = "      "
         self.extra += [
             f"{ind}<aux name={quoteattr(base)}>",
@@ -131,7 +164,7 @@ class _Writer:
             f"{ind}  <eqn>{escape(a[0])}</eqn>", f"{ind}  <inflow>{base}_reset</inflow>",
             f"{ind}</stock>",
             f"{ind}<flow name={quoteattr(base + '_reset')}>",
-            f"{ind}  <eqn>{escape(f'({base} - {base}_held) / DT')}</eqn>",
+            f"{ind}  <eqn>{escape(f'({base} - {base}_held) / {dt}')}</eqn>",
             f"{ind}</flow>"]
         return base
 
@@ -159,7 +192,8 @@ class _Writer:
         if fn == "modulo":
             return f"(({a[0]}) - ({a[1]}) * INT(({a[0]}) / ({a[1]})))"
         if fn == "pulse":
-            return (f"(IF TIME >= {a[0]} AND TIME < {a[0]} + MAX({a[1]}, DT) THEN 1 ELSE 0)")
+            return (f"(IF TIME >= {a[0]} AND TIME < {a[0]} + MAX({a[1]}, {self.dt}) THEN 1 "
+                    "ELSE 0)")
         if fn == "ramp":
             if len(a) == 2:
                 return f"RAMP({a[0]}, {a[1]})"

@@ -380,7 +380,7 @@ class XmileReader:
         n = len(a)
         simple = {"abs": "abs", "exp": "exp", "ln": "ln", "log10": "log10", "sqrt": "sqrt",
                   "sin": "sin", "cos": "cos", "tan": "tan", "arctan": "arctan",
-                  "int": "integer", "integer": "integer", "step": "step"}
+                  "int": "floor", "integer": "integer", "step": "step"}   # XMILE INT: floor
         if fn in simple and n == (2 if fn == "step" else 1):
             return Call(simple[fn], tuple(a))
         if fn in ("min", "max") and n == 2:
@@ -414,6 +414,8 @@ class XmileReader:
             return Stateful(stateful[fn][0], tuple(a))
         if fn == "init" and n == 1:
             return self.hold(a[0], host)
+        if fn in ("sdmodels.rolling_max", "sdmodels.rolling_min") and n == 2:
+            return Stateful(fn.split(".", 1)[1], tuple(a))   # our vendor extension (export.py)
         if fn in self.lookups and n == 1:
             return LookupCall(fn, a[0])
         if fn in ("lookup",) and n == 2 and isinstance(a[0], Ref):
