@@ -25,10 +25,6 @@ EXPECTED_FAILURES = {
         "unsupported: ALLOCATE BY PRIORITY: not supported by the importer",
     "tests/conditional_subscripts/test_conditional_subscripts.mdl":
         "unsupported: reference: 'b' is not defined in the model",
-    "tests/delay_pipeline/test_pipeline_delays.mdl":
-        "fails: 'Output Third order Delay' at t=1: expected 1.52, got 6",
-    "tests/delays/test_delays.mdl":
-        "fails: 'OutputDelayN' at t=15: expected 3.94971, got 2.633138",
     "tests/elm_count/test_elm_count.mdl":
         "unsupported: subscript: range 'dim1' used as a value outside an equation over it",
     "tests/forecast/test_forecast.mdl":

@@ -367,9 +367,13 @@ class AbstractImporter:
         if kind == "DelayStructure":
             fn = {1: "delay1", 3: "delay3"}[int(ast.order)]
             return Stateful(fn, (e(ast.input), e(ast.delay_time), e(ast.initial)))
-        if kind == "DelayNStructure":
-            return Stateful("delayn", (e(ast.input), e(ast.delay_time), self.order(ast.order),
-                                       e(ast.initial)))
+        if kind == "DelayNStructure":   # Vensim's semantics: sdmodels/interop/vensim_delays.py
+            from sdmodels.interop.vensim_delays import constant_ast, delay_n, fitted_order
+            times = self._times()
+            start_time = self._static(ast.delay_time, times)
+            order = fitted_order(int(self.order(ast.order).value), start_time, times.get("dt"))
+            return delay_n(self, e(ast.input), e(ast.delay_time), e(ast.initial), order,
+                           constant_time=constant_ast(self, ast.delay_time))
         if kind == "DelayFixedStructure":
             return Stateful("delay_fixed", (e(ast.input), e(ast.delay_time), e(ast.initial)))
         if kind == "SmoothStructure":
