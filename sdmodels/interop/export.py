@@ -14,6 +14,8 @@ Choices made so that every engine reads the file (sdmodels, pysd, pysimlin/Stell
   reader reads them back; other engines refuse the unknown function by name.
 * Reductions over a dimension are written element by element (SUM(x[*]) as
   `x[a] + x[b] + ...`, MIN/MAX nested), because pysd's XMILE grammar does not parse `[*]`.
+* floor, ceil, round and modulo apply INT to non-negative values only (Stella's INT is
+  floor, pysd and Vensim-made XMILE read it as truncation; they agree there).
 * DT is written as the sim-spec time step (a number), because pysd's XMILE translator has
   no DT built-in. The file then assumes the time step it declares.
 
@@ -180,17 +182,17 @@ class _Writer:
         if fn == "if_then_else":
             return f"(IF {a[0]} THEN {a[1]} ELSE {a[2]})"
         if fn in ("floor",):
-            return f"INT({a[0]})"
+            return _floor(a[0])
         if fn == "integer":
             return f"(IF {a[0]} < 0 THEN -INT(-({a[0]})) ELSE INT({a[0]}))"
         if fn == "ceil":
-            return f"-INT(-({a[0]}))"
+            return f"-{_floor(f'-({a[0]})')}"
         if fn == "round":
-            return f"INT({a[0]} + 0.5)"
+            return _floor(f"{a[0]} + 0.5")
         if fn == "log":
             return f"LOG10({a[0]})" if len(a) == 1 else f"(LN({a[0]}) / LN({a[1]}))"
         if fn == "modulo":
-            return f"(({a[0]}) - ({a[1]}) * INT(({a[0]}) / ({a[1]})))"
+            return f"(({a[0]}) - ({a[1]}) * {_floor(f'({a[0]}) / ({a[1]})')})"
         if fn == "pulse":
             return (f"(IF TIME >= {a[0]} AND TIME < {a[0]} + MAX({a[1]}, {self.dt}) THEN 1 "
                     "ELSE 0)")
@@ -204,6 +206,13 @@ class _Writer:
         if fn == "zidz":
             return f"(IF ABS({a[1]}) < 1e-6 THEN 0 ELSE {a[0]} / {a[1]})"
         raise ModelError(f"export: '{host}' uses {fn}, which has no XMILE equivalent here")
+
+
+def _floor(x: str) -> str:
+    """floor(x) with INT applied to non-negative values only: Stella's INT is floor, while
+    Vensim-made XMILE (xmutil) and pysd read INT as truncation; both agree on x >= 0."""
+    return (f"(IF {x} >= 0 THEN INT({x}) ELSE -INT(-({x})) - "
+            f"(IF INT(-({x})) = -({x}) THEN 0 ELSE 1))")
 
 
 def xmile_names(model) -> dict[str, str]:

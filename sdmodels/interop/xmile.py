@@ -380,7 +380,7 @@ class XmileReader:
         n = len(a)
         simple = {"abs": "abs", "exp": "exp", "ln": "ln", "log10": "log10", "sqrt": "sqrt",
                   "sin": "sin", "cos": "cos", "tan": "tan", "arctan": "arctan",
-                  "int": "floor", "integer": "integer", "step": "step"}   # XMILE INT: floor
+                  "int": "integer", "integer": "integer", "step": "step"}
         if fn in simple and n == (2 if fn == "step" else 1):
             return Call(simple[fn], tuple(a))
         if fn in ("min", "max") and n == 2:
