@@ -49,18 +49,10 @@ EXPECTED_FAILURES = {
         "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
     "tests/na/test_na.mdl":
         "fails: run: 'variable' became nan at time 6 in run 0 of model 'test_na' (default parameters); 1 of 1 runs f",
-    "tests/non_negative_all/test_non_negative_all1.xmile":
-        "Stella non-negative stocks limit outflows; we clamp the stock",
-    "tests/non_negative_all/test_non_negative_all2.xmile":
-        "Stella non-negative stocks limit outflows; we clamp the stock",
     "tests/non_negative_flows/test_non_negative_flows.xmile":
-        "unsupported: tests/non_negative_flows/test_non_negative_flows.xmile: not a readable XMILE file (ParseEr",
+        "broken model file: not well-formed XML (a <flow> is never closed)",
     "tests/non_negative_flows/test_non_negative_flows_behavior.xmile":
-        "unsupported: tests/non_negative_flows/test_non_negative_flows_behavior.xmile: not a readable XMILE file",
-    "tests/non_negative_stocks/test_non_negative_stocks.xmile":
-        "Stella non-negative stocks limit outflows; we clamp the stock",
-    "tests/non_negative_stocks/test_non_negative_stocks_behavior.xmile":
-        "Stella non-negative stocks limit outflows; we clamp the stock",
+        "broken model file: not well-formed XML (a <flow> is never closed)",
     "tests/repeated_subscript/test_repeated_subscript.mdl":
         "fails: 'a2b' at t=0: expected 10, got 40",
     "tests/subscript_1d_arrays/test_subscript_1d_arrays.stmx":

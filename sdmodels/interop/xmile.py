@@ -237,7 +237,6 @@ class XmileReader:
             self.sub_names[canonical(d.get("name"))] = d.get("name")
             self.sub_names.update({canonical(e): e for e in elems})
         behavior = _child(root, "behavior")
-        nonneg_all = behavior is not None and _child(behavior, "non_negative") is not None
         m = models[0]
         variables = _child(m, "variables")
         nodes = list(variables) if variables is not None else [
@@ -247,7 +246,8 @@ class XmileReader:
             if _tag(node) == "stock":
                 for kind in ("inflow", "outflow"):
                     for f in _children(node, kind):
-                        flows_to.setdefault(canonical(_name(f.text)), {})[kind] = node.get("name")
+                        flows_to.setdefault(canonical(_name(f.text)), {}).setdefault(
+                            kind, []).append(canonical(_name(node.get("name"))))
         for node in nodes:
             if _tag(node) in ("aux", "flow", "stock"):
                 dn = _child(node, "dimensions")
@@ -309,19 +309,22 @@ class XmileReader:
                 self.extra.append(Lookup(id=lid, display=f"{display} (graph)", xs=xs, ys=ys,
                                          origin=eid))
                 expr = LookupCall(lid, expr)
-            nonneg = _child(node, "non_negative") is not None or nonneg_all
+            nonneg = _non_negative(node, kind, behavior)
             common = dict(id=eid, display=display, units=units, doc=doc, dims=dims)
             if kind == "stock":
                 if _child(node, "conveyor") is not None or _child(node, "queue") is not None:
                     raise Refused("conveyor/queue stocks are not supported")
                 model._insert(Stock(**common, initial=_initial(expr), non_negative=nonneg))
             elif kind in ("flow", "aux") and eid in flows_to:
-                ends = flows_to[eid]
-                model._insert(Flow(**common, equation=expr,
-                                   into=canonical(_name(ends["inflow"])) if "inflow" in ends else None,
-                                   out_of=canonical(_name(ends["outflow"])) if "outflow" in ends
-                                   else None,
-                                   non_negative=nonneg))
+                ins, outs = flows_to[eid].get("inflow", []), flows_to[eid].get("outflow", [])
+                model._insert(Flow(**common, equation=expr, into=ins[0] if ins else None,
+                                   out_of=outs[0] if outs else None, non_negative=nonneg))
+                # a flow listed by several stocks moves each of them: one copy per extra stock
+                for k, (end, stock) in enumerate([("into", x) for x in ins[1:]] +
+                                                 [("out_of", x) for x in outs[1:]]):
+                    self.extra.append(Flow(id=f"{eid}~to{k + 1}", display=f"{display} (copy "
+                                           f"{k + 1})", equation=Ref(eid), dims=dims,
+                                           origin=eid, **{end: stock}))
             else:
                 start = self.init_eqn(node, items if dims else (), display)
                 values = _constant_values(expr, dims, model)
@@ -449,6 +452,20 @@ class XmileReader:
         self.extra.append(Stock(id=sid, display=f"{self.current} (initial value)",
                                 initial=value, origin=host))
         return Ref(sid)
+
+
+def _non_negative(node, kind: str, behavior) -> bool:
+    """<non_negative/> (or 'true'/'false' in it) on the variable, else the <behavior> default
+    for all variables or for this kind (<behavior><stock><non_negative/></stock>)."""
+    own = _child(node, "non_negative")
+    if own is not None:
+        return (own.text or "true").strip().lower() != "false"
+    if behavior is None:
+        return False
+    if _child(behavior, "non_negative") is not None:
+        return True
+    scoped = _child(behavior, kind)
+    return scoped is not None and _child(scoped, "non_negative") is not None
 
 
 def constant_value(expr: Expr) -> float | None:
