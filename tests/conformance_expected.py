@@ -56,41 +56,41 @@ EXPECTED_FAILURES = {
     "tests/repeated_subscript/test_repeated_subscript.mdl":
         "fails: 'a2b' at t=0: expected 10, got 40",
     "tests/subscript_1d_arrays/test_subscript_1d_arrays.stmx":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_1d_arrays/test_subscript_1d_arrays.xmile":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_constant_call/test_subscript_constant_call.stmx":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_constant_call/test_subscript_constant_call.xmile":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_definition/test_subscript_definition.mdl":
         "unsupported: subscript: range 'dim' used as a value outside an equation over it",
     "tests/subscript_logicals/test_subscript_logicals.mdl":
         "fails: 'comp2[B,B]' at t=0: expected 1, got 0",
     "tests/subscript_mixed_assembly/test_subscript_mixed_assembly.stmx":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_mixed_assembly/test_subscript_mixed_assembly.xmile":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_multiples/test_multiple_subscripts.stmx":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_multiples/test_multiple_subscripts.xmile":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_subranges/test_subscript_subrange.stmx":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_subranges/test_subscript_subrange.xmile":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_subranges_equal/test_subscript_subrange_equal.stmx":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_subranges_equal/test_subscript_subrange_equal.xmile":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_updimensioning/test_subscript_updimensioning.stmx":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_updimensioning/test_subscript_updimensioning.xmile":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscripted_flows/test_subscripted_flows.stmx":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscripted_flows/test_subscripted_flows.xmile":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
+        "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/vector_order/test_vector_order.mdl":
         "unsupported: function VECTOR SORT ORDER: not supported by the importer",
     "tests/vector_select/test_vector_select.mdl":
