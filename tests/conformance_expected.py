@@ -7,12 +7,6 @@ the run until it is removed from here. benchmarks/conformance.py prints the same
 EXPECTED_FAILURES = {
     "samples/Query_file/Query_file.mdl":
         "fails: 'EnergyConsumptionRate' at t=31: expected 0.50772094, got 0.6114085",
-    "samples/bpowers-hares_and_lynxes_modules/model.stmx":
-        "unsupported: XMILE modules",
-    "samples/bpowers-hares_and_lynxes_modules/model.xmile":
-        "unsupported: XMILE modules",
-    "samples/bpowers-hares_and_lynxes_modules/model_legacy.stmx":
-        "fails: build: model 'model_legacy' has no elements; add stocks, flows or auxiliaries",
     "tests/active_initial/test_active_initial.stmx":
         "broken reference: the file lost ACTIVE INITIAL (Value A = Time, no <init_eqn>), so "
         "Stock A starts at 0 as in the folder's output_stella.csv, not 45 as in output.tab",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from defusedxml import ElementTree as SafeET
@@ -210,9 +211,9 @@ class XmileReader:
         if _child(root, "macro") is not None:
             raise Refused("macro: XMILE macros are not supported")
         models = _children(root, "model")
-        if len(models) != 1 or any(_tag(v) == "module" for m in models
-                                   for v in (_child(m, "variables") or m)):
-            raise Refused("module: XMILE modules (sub-models) are not supported")
+        if not models:
+            raise Refused("the file has no <model>")
+        self.models = {m.get("name"): m for m in models if m.get("name")}
         specs = _child(root, "sim_specs")
         start = float(_text(specs, "start", "0"))
         stop = float(_text(specs, "stop", "10"))
@@ -236,11 +237,32 @@ class XmileReader:
             model.dim(d.get("name"), elems)
             self.sub_names[canonical(d.get("name"))] = d.get("name")
             self.sub_names.update({canonical(e): e for e in elems})
-        behavior = _child(root, "behavior")
-        m = models[0]
+        self.behavior = _child(root, "behavior")
+        self.specs = dict(start=start, stop=stop, dt=dt, saveper=max(save or dt, dt))
+        main = next((m for m in models if not m.get("name")), models[0])
+        self.top = model
+        return self.fill(main, model, {}, ())
+
+    def fill(self, m, model: Model, inputs: dict, within: tuple[str, ...]) -> Model:
+        """Read the variables of <model> node `m` into `model`. `inputs` maps the ids of
+        this instance's connected input variables to their outer expressions (their own
+        equations are placeholders); <module> children become `Model.module` calls."""
+        saved = (self.extra, self.lookups, self.var_dims)
+        self.extra, self.lookups, self.var_dims = [], set(), {}
+        try:
+            self._fill(m, model, inputs, within)
+        finally:
+            self.extra, self.lookups, self.var_dims = saved
+        return model
+
+    def _fill(self, m, model: Model, inputs: dict, within: tuple[str, ...]) -> None:
+        behavior = self.behavior
         variables = _child(m, "variables")
         nodes = list(variables) if variables is not None else [
-            c for c in m if _tag(c) in ("aux", "flow", "stock", "gf")]
+            c for c in m if _tag(c) in ("aux", "flow", "stock", "gf", "module")]
+        for node in nodes:
+            if _tag(node) == "module":
+                self.module(node, model, within)
         flows_to = {}
         for node in nodes:
             if _tag(node) == "stock":
@@ -279,6 +301,10 @@ class XmileReader:
                     raise Refused(f"variable '{display}' uses dimension '{d}', not declared")
             units, doc = _text(node, "units", "") or "", _text(node, "doc", "") or ""
             eid = canonical(display)
+            if eid in inputs:   # a connected module input: a placeholder the outer model sets
+                model._insert(Constant(id=eid, display=display, values=(0.0,), units=units,
+                                       doc=doc))
+                continue
             if eid in self.lookups:
                 xs, ys = self.graph(_child(node, "gf") if kind != "gf" else node)
                 model._insert(Lookup(id=eid, display=display, xs=xs, ys=ys, units=units, doc=doc))
@@ -334,7 +360,37 @@ class XmileReader:
                     model._insert(Aux(**common, equation=expr, initial=start))
         for element in self.extra:
             model._insert(element)
-        return model
+
+    def module(self, node, model: Model, within: tuple[str, ...]) -> None:
+        """<module name=.. model=..> with its <connect to=input from=outer/>: one instance of
+        the named <model>, included as `Model.module`. Its elements get ids 'name.x' and
+        displays 'name.x' (Stella's own labels); `a.b` in outer equations reads them."""
+        name = _name(node.get("name", ""))
+        mname = node.get("model") or node.get("name", "")
+        sub_node = self.models.get(mname)
+        if sub_node is None or mname in within:
+            why = "is not in the file" if sub_node is None else "includes itself"
+            raise Refused(f"module '{name}': model '{mname}' {why}")
+        pid = canonical(name)
+        inputs = {}
+        for c in _children(node, "connect"):
+            to, frm = c.get("to", ""), c.get("from", "")
+            if canonical(to).startswith(pid + "."):   # Stella 10+ writes to="module.input"
+                to = to[len(pid) + 1:]
+            inputs[canonical(_name(to))] = Ref(canonical(_name(frm.lstrip("."))))
+        sub = Model(mname, **self.specs)
+        for d in self.top.dims.values():
+            sub._register_dim(d)
+        self.fill(sub_node, sub, inputs, within + (mname,))
+        missing = sorted(set(inputs) - set(sub.elements))
+        if missing:
+            raise Refused(f"module '{name}': <connect to='{missing[0]}'> names no variable of "
+                          f"model '{mname}'")
+        model.module(name, sub, inputs=inputs, display=name)
+        for eid, inner in sub.elements.items():
+            full = f"{pid}.{eid}"
+            model.elements[full] = replace(model.elements[full],
+                                           display=f"{name}.{inner.display}")
 
     def init_eqn(self, node, items, display: str):
         """An aux's <init_eqn> (Vensim's ACTIVE INITIAL as xmutil/simlin write it): the start
