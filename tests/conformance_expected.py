@@ -17,10 +17,6 @@ EXPECTED_FAILURES = {
         "unsupported: ALLOCATE AVAILABLE: not supported by the importer",
     "tests/allocate_by_priority/test_allocate_by_priority.mdl":
         "unsupported: ALLOCATE BY PRIORITY: not supported by the importer",
-    "tests/conditional_subscripts/test_conditional_subscripts.mdl":
-        "unsupported: reference: 'b' is not defined in the model",
-    "tests/elm_count/test_elm_count.mdl":
-        "unsupported: subscript: range 'dim1' used as a value outside an equation over it",
     "tests/forecast/test_forecast.mdl":
         "unsupported: FORECAST: not supported by the importer",
     "tests/get_time_value/test_get_time_value.mdl":
@@ -41,14 +37,10 @@ EXPECTED_FAILURES = {
         "broken file: the xmutil twin calls EXPRESSION MACRO but holds no <macro> definition",
     "tests/min_max_1arg/test_min_max_1arg.xmile":
         "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
-    "tests/na/test_na.mdl":
-        "fails: run: 'variable' became nan at time 6 in run 0 of model 'test_na' (default parameters); 1 of 1 runs f",
     "tests/non_negative_flows/test_non_negative_flows.xmile":
         "broken model file: not well-formed XML (a <flow> is never closed)",
     "tests/non_negative_flows/test_non_negative_flows_behavior.xmile":
         "broken model file: not well-formed XML (a <flow> is never closed)",
-    "tests/repeated_subscript/test_repeated_subscript.mdl":
-        "fails: 'a2b' at t=0: expected 10, got 40",
     "tests/subscript_1d_arrays/test_subscript_1d_arrays.stmx":
         "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_1d_arrays/test_subscript_1d_arrays.xmile":
@@ -57,10 +49,6 @@ EXPECTED_FAILURES = {
         "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_constant_call/test_subscript_constant_call.xmile":
         "broken model file: xmutil wrote '???' for an equation it could not translate",
-    "tests/subscript_definition/test_subscript_definition.mdl":
-        "unsupported: subscript: range 'dim' used as a value outside an equation over it",
-    "tests/subscript_logicals/test_subscript_logicals.mdl":
-        "fails: 'comp2[B,B]' at t=0: expected 1, got 0",
     "tests/subscript_mixed_assembly/test_subscript_mixed_assembly.stmx":
         "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_mixed_assembly/test_subscript_mixed_assembly.xmile":

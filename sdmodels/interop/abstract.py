@@ -30,6 +30,7 @@ _SIMPLE = {"abs", "exp", "sin", "cos", "tan", "arctan", "sqrt", "ln", "integer",
 _COMPARE = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _LOGIC = {":and:": "and", ":or:": "or", "and": "and", "or": "or"}
 BIG = 1e300
+NA = -2.0 ** 109    # Vensim's :NA: value (pysd reads it as nan; our engine rejects nan)
 
 
 def key_of(name: str) -> str:
@@ -55,6 +56,26 @@ class _Subs:
         self.ranges[name] = tuple(elements)
         self.mapping[name] = [m if isinstance(m, str) else getattr(m, "name", str(m))
                               for m in (mapping or [])]
+
+    def flatten(self) -> None:
+        """A range listed among another's elements stands for its own elements (Vensim)."""
+        def expand(name, seen):
+            out = []
+            for el in self.ranges[name]:
+                if el in self.ranges and el != name and el not in seen:
+                    out += expand(el, seen | {el})
+                else:
+                    out.append(el)
+            return out
+        for name in list(self.ranges):
+            self.ranges[name] = tuple(expand(name, {name}))
+
+    def number(self, element: str) -> float:
+        """An element's value in Vensim: its position in its family (the first-declared
+        among the largest ranges holding it), so A of dim3: A, C, B equals A of dim1: A, B, C."""
+        family = max((r for r, v in self.ranges.items() if element in v),
+                     key=lambda r: len(self.ranges[r]))   # max keeps the first of a tie
+        return float(self.ranges[family].index(element) + 1)
 
     def main(self, name: str) -> str:
         """The largest declared range holding every element of `name` (itself if none)."""
@@ -117,6 +138,7 @@ class AbstractImporter:
         for r in self.section.subscripts:
             if isinstance(r.subscripts, str):
                 self.subs.ranges[r.name] = self.subs.ranges.get(r.subscripts, ())
+        self.subs.flatten()
         self.range_names = {key_of(n): n for n in self.subs.ranges}
         self.elements = {key_of(e.name): e for e in self.section.elements}
         self.display = {k: " ".join(e.name.strip().strip('"').split()) for k, e in self.elements.items()}
@@ -133,10 +155,10 @@ class AbstractImporter:
         for key, element in self.elements.items():
             if key in CONTROL:
                 continue
-            self.dims_of[key] = self._dims(element)
+            self.dims_of[key] = _distinct(self._dims(element))
             for d in self.dims_of[key]:
                 if d not in model.dims:
-                    model.dim(d, self.subs.ranges[d])
+                    model.dim(d, self.subs.ranges[d.split(_TWIN)[0]])
             if any(_is_lookup_def(c) for c in element.components):
                 self.lookup_ids.add(key)
         for key, element in self.elements.items():
@@ -314,6 +336,12 @@ class AbstractImporter:
                                        values=tuple(float(v) for v in np.ravel(values))))
                 return
         exprs = {c: self.expr(a, b) for c, (b, a) in by_key.items()}
+        if dims and all(isinstance(x, Const) for x in exprs.values()):   # e.g. dim1 = dim2
+            values = [exprs[c].value for c in itertools.product(
+                *(model.dims[d].elements for d in dims))]
+            model._insert(Constant(id=canonical(display), display=display, dims=dims,
+                                   units=units, doc=doc, values=tuple(values)))
+            return
         initial = None
         if any(_calls(a, "active_initial") for _b, a in by_key.values()):
             # ACTIVE INITIAL(active, initial): the start value from `initial` alone
@@ -330,7 +358,7 @@ class AbstractImporter:
         if isinstance(ast, bool):
             return Const(1.0 if ast else 0.0)
         if isinstance(ast, (int, float, np.floating, np.integer)):
-            return Const(float(ast))
+            return Const(NA if math.isnan(ast) else float(ast))   # :NA: (pysd: nan)
         if isinstance(ast, str):
             raise Unsupported("string", f"text value {ast!r} in an equation")
         kind = type(ast).__name__
@@ -348,8 +376,13 @@ class AbstractImporter:
                 out = Binary(op, out, arg)
             return out
         if kind == "LogicStructure":
-            args = [e(a) for a in ast.arguments]
             ops = [o.lower() for o in ast.operators]
+            if ops in (["="], ["<>"]):     # dim1 = dim2: by element numbers, at import
+                names = [self.element_named(a, binding) for a in ast.arguments]
+                if None not in names:
+                    same = self.subs.number(names[0]) == self.subs.number(names[1])
+                    return Const(float(same == (ops == ["="])))
+            args = [e(a) for a in ast.arguments]
             if ops in ([":not:"], ["not"]):
                 return Unary("not", args[0])
             out = args[0]
@@ -390,6 +423,21 @@ class AbstractImporter:
             return self.sample_if_true(e(ast.condition), e(ast.input), e(ast.initial))
         raise Unsupported(_construct_name(kind), "not supported by the importer")
 
+    def element_named(self, ast, binding) -> str | None:
+        """The element a bare range or element name stands for here, else None."""
+        if type(ast).__name__ != "ReferenceStructure" or ast.subscripts is not None:
+            return None
+        key = key_of(ast.reference)
+        if key in self.elements:
+            return None
+        if key in self.range_names:
+            return self.subs.resolve(self.range_names[key], binding)
+        for elems in self.subs.ranges.values():
+            for el in elems:
+                if key_of(el) == key:
+                    return el
+        return None
+
     def order(self, ast) -> Expr:
         """A delay's order, fixed at its value at the start (as Vensim and pysd do)."""
         value = self._static(ast, self._times())
@@ -415,7 +463,7 @@ class AbstractImporter:
             if element is None:
                 raise Unsupported("subscript", f"range '{name}' used as a value outside an "
                                   "equation over it")
-            return Const(float(self.subs.ranges[name].index(element) + 1))
+            return Const(self.subs.number(element))
         if key not in self.elements:
             raise Unsupported("reference", f"'{ast.reference}' is not defined in the model")
         target = Ref(self.display[key])
@@ -459,10 +507,17 @@ class AbstractImporter:
         if fn in ("sum", "prod", "vmin", "vmax", "vmax_xmile", "vmin_xmile"):
             arg = e(ast.arguments[0])
             return _expand_vector(arg, {"sum": "+", "prod": "*"}.get(fn, fn[1:4]))
+        if fn == "elmcount":
+            name = self.range_names.get(key_of(ast.arguments[0].reference))
+            if name is None:
+                raise Unsupported("ELMCOUNT", "its argument is not a subscript range")
+            return Const(float(len(self.subs.ranges[name])))
         args = [e(a) for a in ast.arguments]
         if fn == "modulo":      # Vensim and XMILE: the sign of the dividend (fmod)
             return Binary("-", args[0], Binary("*", args[1], Call("integer", (
                 Binary("/", args[0], args[1]),))))
+        if fn == "if_then_else" and isinstance(args[0], Const):   # decided at import
+            return args[1] if args[0].value else args[2]
         if fn in _SIMPLE:
             return Call(fn, tuple(args))
         if fn in _DERIVED:
@@ -492,11 +547,6 @@ class AbstractImporter:
                           Call("pulse_train", (args[0], Const(0.0), args[1], Const(BIG))))
         if fn == "active_initial":     # the start value only in start equations
             return args[1] if initial else args[0]
-        if fn == "elmcount":
-            name = self.range_names.get(key_of(ast.arguments[0].reference))
-            if name is None:
-                raise Unsupported("ELMCOUNT", "its argument is not a subscript range")
-            return Const(float(len(self.subs.ranges[name])))
         raise Unsupported(f"function {ast.function.reference.upper()}",
                           "not supported by the importer")
 
@@ -586,6 +636,21 @@ _DERIVED = {
                              Const(2.0)),
     "tanh": lambda x: Binary("/", _DERIVED["sinh"](x), _DERIVED["cosh"](x)),
 }
+
+
+_TWIN = " (repeated "
+
+
+def _distinct(dims: tuple[str, ...]) -> tuple[str, ...]:
+    """x[dim, dim]: the engine binds by dimension name, so a repeat gets a twin dimension."""
+    out: list[str] = []
+    for d in dims:
+        n = 2
+        name = d
+        while name in out:
+            name, n = f"{d}{_TWIN}{n})", n + 1
+        out.append(name)
+    return tuple(out)
 
 
 def _eq(values: dict, dims):
