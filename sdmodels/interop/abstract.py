@@ -21,7 +21,7 @@ from sdmodels.errors import ImportModelError
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Ref, Stateful, Time,
                            TimeStep, Unary)
 from sdmodels.model import Model
-from sdmodels.interop import external, macros
+from sdmodels.interop import external, macros, vensim_vectors
 
 CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt", "saveper": "saveper"}
 _SIMPLE = {"abs", "exp", "sin", "cos", "tan", "arctan", "sqrt", "ln", "integer", "modulo",
@@ -417,6 +417,9 @@ class AbstractImporter:
                                         self.order(ast.order), e(ast.initial)))
         if kind == "TrendStructure":
             return Stateful("trend", (e(ast.input), e(ast.average_time), e(ast.initial_trend)))
+        if kind == "ForecastStructure":
+            return vensim_vectors.forecast(e(ast.input), e(ast.average_time), e(ast.horizon),
+                                           e(ast.initial_trend))
         if kind == "InlineLookupsStructure":
             return LookupCall(self.inline_lookup(ast.lookups), e(ast.argument))
         if kind == "SampleIfTrueStructure":
@@ -512,7 +515,15 @@ class AbstractImporter:
             if name is None:
                 raise Unsupported("ELMCOUNT", "its argument is not a subscript range")
             return Const(float(len(self.subs.ranges[name])))
+        if fn == "invert_matrix":
+            return self.invert_matrix(ast.arguments[0], binding, initial)
         args = [e(a) for a in ast.arguments]
+        if fn == "vector_select":
+            if not isinstance(args[3], Const):
+                raise Unsupported("VECTOR SELECT", "a numerical action that changes during "
+                                  "the run is not supported; give it as a number (0-10)")
+            pairs = _vector_terms(args[:2])
+            return vensim_vectors.vector_select(pairs, args[2], args[3])
         if fn == "modulo":      # Vensim and XMILE: the sign of the dividend (fmod)
             return Binary("-", args[0], Binary("*", args[1], Call("integer", (
                 Binary("/", args[0], args[1]),))))
@@ -549,6 +560,26 @@ class AbstractImporter:
             return args[1] if initial else args[0]
         raise Unsupported(f"function {ast.function.reference.upper()}",
                           "not supported by the importer")
+
+    def invert_matrix(self, ref, binding, initial) -> Expr:
+        """INVERT MATRIX(m[..., rows, cols], n): one element of the inverse, written out."""
+        if type(ref).__name__ != "ReferenceStructure" or key_of(ref.reference) not in \
+                self.elements:
+            raise Unsupported("INVERT MATRIX", "its argument must name a subscripted variable")
+        subs = list(ref.subscripts.subscripts) if ref.subscripts is not None else \
+            list(self.dims_of[key_of(ref.reference)])
+        r, c = subs[-2], subs[-1]
+        if r not in self.subs.ranges or c not in self.subs.ranges or r not in binding \
+                or c not in binding:
+            raise Unsupported("INVERT MATRIX", "the last two subscripts must be ranges of "
+                              "the variable being defined")
+        rows, cols = self.subs.values(r), self.subs.values(c)
+        if len(rows) != len(cols) or len(rows) > 4:
+            raise Unsupported("INVERT MATRIX", f"a {len(rows)}x{len(cols)} matrix (square, "
+                              "at most 4x4, is supported)")
+        m = [[self.expr(ref, {**binding, r: a, c: b}, initial=initial) for b in cols]
+             for a in rows]
+        return vensim_vectors.inverse_cell(m, rows.index(binding[r]), cols.index(binding[c]))
 
     def hold(self, value: Expr) -> Expr:
         """INITIAL(x): a stock with no flows whose start value is x."""
@@ -588,7 +619,8 @@ class _Vector(Expr):
     subs: object
 
 
-def _expand_vector(arg: Expr, op: str) -> Expr:
+def _vector_terms(args: list[Expr]) -> list[tuple[Expr, ...]]:
+    """The args written out for every combination of the ranges reduced with `!`."""
     from sdmodels.expr import transform
     vectors = []
 
@@ -596,9 +628,10 @@ def _expand_vector(arg: Expr, op: str) -> Expr:
         if isinstance(node, _Vector):
             vectors.append(node)
         return None
-    transform(arg, find)
+    for arg in args:
+        transform(arg, find)
     if not vectors:
-        return arg
+        return [tuple(args)]
     ranges = []
     for v in vectors:
         for p in v.picked:
@@ -614,7 +647,12 @@ def _expand_vector(arg: Expr, op: str) -> Expr:
                 return Index(node.target, tuple(pick[p[1]] if isinstance(p, tuple) else p
                                                 for p in node.picked))
             return None
-        terms.append(transform(arg, fix))
+        terms.append(tuple(transform(arg, fix) for arg in args))
+    return terms
+
+
+def _expand_vector(arg: Expr, op: str) -> Expr:
+    terms = [t[0] for t in _vector_terms([arg])]
     if op in ("+", "*"):
         out = terms[0]
         for t in terms[1:]:
