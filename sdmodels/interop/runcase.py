@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 import warnings
 
-import numpy as np
 
 from sdmodels.errors import ImportModelError, SDModelsError
 from sdmodels.interop.conformance import Case, Outcome, column_key, compare, load_output
