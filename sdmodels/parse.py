@@ -204,7 +204,8 @@ class _Parser:
                 return tuple(elements)
             self.take(",")
 
-    def call(self, name_tok: _Tok) -> Expr:
+    def arguments(self) -> list[Expr]:
+        """A parenthesised, comma-separated argument list."""
         self.take("(")
         args: list[Expr] = []
         if self.tok.text != ")":
@@ -213,6 +214,10 @@ class _Parser:
                 self.take()
                 args.append(self.or_())
         self.take(")")
+        return args
+
+    def call(self, name_tok: _Tok) -> Expr:
+        args = self.arguments()
         fn = canonical_function(name_tok.text)
         if fn in _REDUCERS and len(args) == 1:
             return _reduction(_REDUCERS[fn], args[0], self.text, name_tok.col)

@@ -108,14 +108,7 @@ class XmileParser(_Parser):
         self.take()
 
     def call(self, name_tok) -> Expr:
-        self.take("(")
-        args: list[Expr] = []
-        if self.tok.text != ")":
-            args.append(self.or_())
-            while self.tok.text == ",":
-                self.take()
-                args.append(self.or_())
-        self.take(")")
+        args = self.arguments()
         fn = canonical(name_tok.text)
         made = self.reader.function(fn, args, self.host)
         if made is not None:
