@@ -73,9 +73,13 @@ class Kernel:
 
     def __call__(self, P, start, dt, n_steps, save_steps, save_slots, out, seeds, status):
         """Advance every run in P (runs x params) and write saved values into `out`."""
-        self._module.kernel(P, np.asarray(self.param_slots, dtype=np.int64), self.check_order,
+        self._module.kernel(P, self._param_slot_array, self.check_order,
                             self.lookup_xs, self.lookup_ys, start, dt, n_steps, save_steps,
                             save_slots, out, seeds, status)
+
+    @cached_property
+    def _param_slot_array(self) -> np.ndarray:
+        return np.asarray(self.param_slots, dtype=np.int64)
 
     @cached_property
     def parameter_columns(self) -> dict[str, list[int]]:
