@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import itertools
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -25,8 +26,8 @@ import numpy as np
 from sdmodels.elements import (Aux, Constant, canonical, DelayLine, Element, Flow, Lookup, PerElement,
                                Rolling, SampleHold, Stock)
 from sdmodels.errors import DimensionError, ModelError
-from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
-                           TimeStep, Unary)
+from sdmodels.expr import (VECTOR_FUNCTIONS, Binary, Call, Const, Expr, Index, LookupCall, Reduce,
+                           Ref, Time, TimeStep, Unary)
 from sdmodels.ir import ModelIR, build, index_binding
 
 METHODS = ("euler", "rk4")
@@ -175,6 +176,7 @@ class _Generator:
                             if isinstance(ir.variables[s.var], Constant)]
         self.stocks = [s.index for s in self.slots if isinstance(ir.variables[s.var], Stock)]
         self.names: dict[int, str] = {}
+        self.gathers: dict[tuple[int, ...], str] = {}
         self.scalar = len(self.slots) <= SCALAR_SLOTS
 
     def keys(self, var: Element) -> list[tuple[str, ...]]:
@@ -276,7 +278,28 @@ class _Generator:
             return f"np.random.normal({a[0]}, {a[1]})"
         if fn == "random_exponential":
             return f"np.random.exponential({a[0]})"
+        if fn in VECTOR_FUNCTIONS:
+            lead, count = VECTOR_FUNCTIONS[fn]
+            rest = a[lead:]
+            size = len(rest) // count
+            if size == 0 or size * count != len(rest):
+                raise ModelError(f"'{host.display}': {fn} needs {count} vectors of one length")
+            vectors = [self.vector(rest[i * size:(i + 1) * size]) for i in range(count)]
+            return f"{fn}({', '.join(a[:lead] + vectors)})"
         raise ModelError(f"'{host.display}': function {fn!r} is not supported by the compiler")
+
+    def vector(self, items: list[str]) -> str:
+        """A vector argument as the pair `array, index` (see sdmodels/_vectors.py): slots of
+        one state array with a constant index array (a module global, frozen by numba), or
+        else the values built into a small array with the index 0..n-1."""
+        found = [re.fullmatch(r"([a-z]\w*)\[(\d+)\]", it) for it in items]
+        if all(found) and len({f.group(1) for f in found}) == 1:
+            index = tuple(int(f.group(2)) for f in found)
+            return f"{found[0].group(1)}, {self.gather(index)}"
+        return f"np.array(({', '.join(items)},)), {self.gather(tuple(range(len(items))))}"
+
+    def gather(self, index: tuple[int, ...]) -> str:
+        return self.gathers.setdefault(index, f"G{len(self.gathers)}")
 
     # -- blocks ----------------------------------------------------------------
     def per_slot(self, var: Element, equation) -> list[tuple[int, dict[str, str], Expr]]:
@@ -462,6 +485,9 @@ class _Generator:
             "import numpy as np",
             "from numba import njit",
             "from sdmodels._runtime import lookup, pulse_train, ramp, bounded_normal, window_extreme",
+            "from sdmodels._vectors import " + ", ".join(VECTOR_FUNCTIONS),
+            *(f"{name} = np.array({list(index)}, dtype=np.int64)"
+              for index, name in self.gathers.items()),
             "",
             "@njit(cache=True, nogil=True, error_model='numpy')",
             "def kernel(P, PS, CHECK, LX, LY, start, dt, n_steps, save_steps, save_slots, out, "

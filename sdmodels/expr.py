@@ -168,6 +168,17 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "xidz": (3, 3), "zidz": (2, 2),
     "random_uniform": (2, 3), "random_normal": (2, 5), "random_exponential": (1, 2),
 }
+# Array built-ins, one element at a time: name -> (leading scalar arguments, vectors). The
+# arguments after the scalars are the vectors laid end to end, all of one length; the
+# compiled helpers of the same names are in sdmodels/_vectors.py.
+VECTOR_FUNCTIONS: dict[str, tuple[int, int]] = {
+    "allocate_by_priority": (3, 2),   # element, width, supply | request, priority
+    "allocate_available": (2, 4),     # element, available | request, kind, priority, width
+    "vector_sort_order": (2, 1),      # element, direction | values
+    "vector_rank": (2, 1),            # element, direction | values
+    "vector_reorder": (1, 1),         # index | values
+    "vector_select": (2, 2),          # missing, action | selection, values
+}
 STATEFUL: dict[str, tuple[int, int]] = {
     "delay1": (2, 3), "delay3": (2, 3), "delayn": (3, 4), "delay_fixed": (2, 3),
     "smooth": (2, 3), "smooth3": (2, 3), "smoothn": (3, 4), "trend": (2, 3),

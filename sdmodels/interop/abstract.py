@@ -349,6 +349,10 @@ class AbstractImporter:
                                            e(ast.initial_trend))
         if kind == "InlineLookupsStructure":
             return LookupCall(self.inline_lookup(ast.lookups), e(ast.argument))
+        if kind == "AllocateByPriorityStructure":
+            return vensim_vectors.allocate_by_priority(self, ast, binding, initial)
+        if kind == "AllocateAvailableStructure":
+            return vensim_vectors.allocate_available(self, ast, binding, initial)
         if kind == "SampleIfTrueStructure":
             return self.sample_if_true(e(ast.condition), e(ast.input), e(ast.initial))
         raise Unsupported(_construct_name(kind), "not supported by the importer")
@@ -444,13 +448,16 @@ class AbstractImporter:
             return Const(float(len(self.subs.ranges[name])))
         if fn == "invert_matrix":
             return self.invert_matrix(ast.arguments[0], binding, initial)
+        if fn in ("vector_sort_order", "vector_rank", "vector_reorder"):
+            return vensim_vectors.array_function(self, fn, ast.arguments, binding, initial)
         args = [e(a) for a in ast.arguments]
         if fn == "vector_select":
-            if not isinstance(args[3], Const):
-                raise Unsupported("VECTOR SELECT", "a numerical action that changes during "
-                                  "the run is not supported; give it as a number (0-10)")
             pairs = _vector_terms(args[:2])
-            return vensim_vectors.vector_select(pairs, args[2], args[3])
+            if isinstance(args[3], Const) and round(args[3].value) not in range(11):
+                raise Unsupported("VECTOR SELECT", f"numerical action {args[3].value:g} is "
+                                  "not 0-10")
+            return Call("vector_select", (args[2], args[3], *(s for s, _x in pairs),
+                                          *(x for _s, x in pairs)))
         if fn == "modulo":      # Vensim and XMILE: the sign of the dividend (fmod)
             return Binary("-", args[0], Binary("*", args[1], Call("integer", (
                 Binary("/", args[0], args[1]),))))

@@ -1,17 +1,20 @@
-"""Vensim array and forecasting built-ins, expanded at import into plain expressions.
+"""Vensim array and forecasting built-ins, mapped at import.
 
 FORECAST becomes a first-order smooth (Vensim's "AV") and an expression around it; INVERT
-MATRIX becomes the adjugate over the determinant, element by element; VECTOR SELECT becomes
-the selected reduction over the elements named with `!`. The engine sees only ordinary
-expressions, so these work on constant and time-varying arguments alike.
+MATRIX becomes the adjugate over the determinant, element by element. Those are ordinary
+expressions. ALLOCATE BY PRIORITY, ALLOCATE AVAILABLE, VECTOR SORT ORDER, VECTOR RANK,
+VECTOR REORDER and VECTOR SELECT become calls of the compiled array built-ins
+(sdmodels/_vectors.py), one per element: the vector arguments are written out along their
+last subscript (VECTOR SELECT: along the subscripts marked `!`), as Vensim reads them.
+Written out as nested conditionals, VECTOR SELECT's eleven actions made kernels that
+numba could not compile in 24 GB.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 from sdmodels.expr import Binary, Call, Const, Expr, Stateful, Unary
-
-BIG = 1e300
 
 
 def forecast(x: Expr, average_time: Expr, horizon: Expr, initial_trend: Expr) -> Expr:
@@ -61,55 +64,97 @@ def _minor(m, row, col):
     return [[v for c, v in enumerate(r) if c != col] for k, r in enumerate(m) if k != row]
 
 
-def vector_select(pairs: list[tuple[Expr, Expr]], missing: Expr, action: Expr) -> Expr:
-    """VECTOR SELECT over (selection, expression) pairs, one per selected-range element.
-
-    Actions 0-4 act on selection * expression (sum, product, min, max, mean), 5 on
-    expression ^ selection (product), 6-10 on the expression (sum, product, min, max,
-    mean); elements whose selection is 0 are left out, and with none left the result is
-    `missing`. A numerical action that varies in time selects among the eleven at run time.
-
-    >>> vector_select([(Const(1.0), Const(2.0)), (Const(0.0), Const(5.0))],
-    ...               Const(-1.0), Const(6.0)).fn
-    'if_then_else'
-    """
-    chosen = [Binary("<>", s, Const(0.0)) for s, _x in pairs]
-    count = _fold("+", [Call("if_then_else", (c, Const(1.0), Const(0.0))) for c in chosen])
-
-    def branch(a: int) -> Expr:
-        values = [Binary("*", s, x) if a < 5 else Binary("^", x, s) if a == 5 else x
-                  for s, x in pairs]
-        kind = a if a < 5 else {5: 1, 6: 0, 7: 1, 8: 2, 9: 3, 10: 4}[a]
-        neutral = [Const(0.0), Const(1.0), Const(BIG), Const(-BIG), Const(0.0)][kind]
-        kept = [Call("if_then_else", (c, v, neutral)) for c, v in zip(chosen, values)]
-        if kind == 0:
-            out = _fold("+", kept)
-        elif kind == 1:
-            out = _fold("*", kept)
-        elif kind in (2, 3):
-            out = _fold("min" if kind == 2 else "max", kept)
-        else:
-            out = Call("zidz", (_fold("+", kept), count))
-        return Call("if_then_else", (Binary(">", count, Const(0.0)), out, missing))
-
-    if isinstance(action, Const):
-        a = int(round(action.value))
-        if a not in range(11):
-            raise ValueError(f"VECTOR SELECT numerical action {a} is not 0-10")
-        return branch(a)
-    out = missing
-    for a in reversed(range(11)):
-        out = Call("if_then_else", (Binary("=", action, Const(float(a))), branch(a), out))
-    return out
-
-
-def _fold(op: str, terms: list[Expr]) -> Expr:
-    out = terms[0]
-    for t in terms[1:]:
-        out = Call(op, (out, t)) if op in ("min", "max") else Binary(op, out, t)
-    return out
-
-
 def combos(ranges: list[str], values) -> list[dict[str, str]]:
     """Every assignment of elements to the named ranges (`values(range)` lists them)."""
     return [dict(zip(ranges, c)) for c in itertools.product(*(values(r) for r in ranges))]
+
+
+# ---------------------------------------------------------------------------
+# Array built-ins evaluated by compiled helpers, one element of the result at a time.
+def array_function(importer, fn: str, args: list, binding: dict[str, str],
+                   initial: bool) -> Expr:
+    """VECTOR SORT ORDER / RANK / REORDER as a call of the compiled helper."""
+    e = lambda a: importer.expr(a, binding, initial=initial)  # noqa: E731
+    values = over_last(importer, args[0], binding, initial)
+    if fn == "vector_reorder":
+        return Call(fn, (e(args[1]), *values))
+    return Call(fn, (position(importer, binding, fn), e(args[1]), *values))
+
+
+def allocate_by_priority(importer, ast, binding, initial) -> Expr:
+    """ALLOCATE BY PRIORITY(request, priority, size, width, supply), element by element."""
+    e = lambda a: importer.expr(a, binding, initial=initial)  # noqa: E731
+    requests = over_last(importer, ast.request, binding, initial)
+    priorities = over_last(importer, ast.priority, binding, initial)
+    return Call("allocate_by_priority", (position(importer, binding, "ALLOCATE BY PRIORITY"),
+                                         e(ast.width), e(ast.supply), *requests, *priorities))
+
+
+def allocate_available(importer, ast, binding, initial) -> Expr:
+    """ALLOCATE AVAILABLE(request, pp[target, first profile element], available).
+
+    pp holds each target's priority profile: type, priority, width, extra, on its last
+    subscript starting at the element named (Vensim's `pp[branch, ptype]`).
+    """
+    from sdmodels.interop.abstract import Unsupported
+    requests = over_last(importer, ast.request, binding, initial)
+    subs = _subscripts(importer, ast.pp, "ALLOCATE AVAILABLE")
+    if len(subs) < 2:
+        raise Unsupported("ALLOCATE AVAILABLE", "the priority profile needs two subscripts "
+                          "(target, profile)")
+    profile = importer.subs.ranges[importer.subs.dim_of(subs[-1])]
+    first = profile.index(subs[-1]) if subs[-1] in profile else 0
+    names = profile[first:first + 3]
+    targets = importer.subs.values(subs[-2])
+    if len(names) < 3 or len(targets) != len(requests):
+        raise Unsupported("ALLOCATE AVAILABLE", "the priority profile must give type, "
+                          "priority and width for every target of the request")
+    kind, priority, width = ([_at(importer, ast.pp, subs[:-2] + [t, n], binding, initial)
+                              for t in targets] for n in names)
+    for k in kind:
+        if isinstance(k, Const) and k.value not in (1.0, 2.0, 3.0, 4.0):
+            raise Unsupported("ALLOCATE AVAILABLE", f"priority profile type {k.value:g} (only "
+                              "1 rectangular, 2 triangular, 3 normal and 4 exponential)")
+    return Call("allocate_available", (position(importer, binding, "ALLOCATE AVAILABLE"),
+                                       importer.expr(ast.avail, binding, initial=initial),
+                                       *requests, *kind, *priority, *width))
+
+
+def over_last(importer, ref, binding, initial) -> list[Expr]:
+    """A reference's values along its last subscript, the others resolved by `binding`."""
+    subs = _subscripts(importer, ref, "a vector function")
+    return [_at(importer, ref, subs[:-1] + [el], binding, initial)
+            for el in importer.subs.values(subs[-1])]
+
+
+def position(importer, binding: dict[str, str], construct: str) -> Const:
+    """Which element of the result is being defined: the place of the defined variable's
+    last subscript in its range."""
+    from sdmodels.interop.abstract import Unsupported, key_of
+    from sdmodels.interop.vensim_subscripts import _TWIN
+    dims = importer.dims_of.get(key_of(importer.current), ())
+    if not dims or dims[-1] not in binding:
+        raise Unsupported(construct.upper().replace("_", " "),
+                          "the variable it defines must be subscripted like its result")
+    elements = importer.subs.ranges[dims[-1].split(_TWIN)[0]]
+    return Const(float(elements.index(binding[dims[-1]])))
+
+
+def _subscripts(importer, ref, construct: str) -> list[str]:
+    from sdmodels.interop.abstract import Unsupported, key_of
+    if type(ref).__name__ != "ReferenceStructure" or key_of(ref.reference) not in \
+            importer.elements:
+        raise Unsupported(construct, "its vector arguments must name subscripted variables")
+    if ref.subscripts is not None:
+        return [s.rstrip("!") for s in ref.subscripts.subscripts]
+    subs = list(importer.dims_of.get(key_of(ref.reference), ()))
+    if not subs:
+        raise Unsupported(construct, f"'{ref.reference}' is not subscripted")
+    return subs
+
+
+def _at(importer, ref, subs: list[str], binding, initial) -> Expr:
+    """The reference with its subscripts replaced by `subs` (element or range names)."""
+    from pysd.translators.structures.abstract_expressions import SubscriptsReferenceStructure
+    new = dataclasses.replace(ref, subscripts=SubscriptsReferenceStructure(list(subs)))
+    return importer.expr(new, binding, initial=initial)
