@@ -13,10 +13,6 @@ EXPECTED_FAILURES = {
     "tests/active_initial/test_active_initial.xmile":
         "broken reference: the file lost ACTIVE INITIAL (Value A = Time, no <init_eqn>), so "
         "Stock A starts at 0 as in the folder's output_stella.csv, not 45 as in output.tab",
-    "tests/allocate_available/test_allocate_available.mdl":
-        "unsupported: ALLOCATE AVAILABLE: not supported by the importer",
-    "tests/allocate_by_priority/test_allocate_by_priority.mdl":
-        "unsupported: ALLOCATE BY PRIORITY: not supported by the importer",
     "tests/get_time_value/test_get_time_value.mdl":
         "unsupported: GET TIME VALUE relative to the initial time or in calendar measures (pysd neither)",
     "tests/macro_expression/test_macro_expression.stmx":
@@ -31,12 +27,6 @@ EXPECTED_FAILURES = {
         "broken file: the xmutil twin calls EXPRESSION MACRO but holds no <macro> definition",
     "tests/macro_stock/test_macro_stock.xmile":
         "broken file: the xmutil twin calls EXPRESSION MACRO but holds no <macro> definition",
-    "tests/min_max_1arg/test_min_max_1arg.xmile":
-        "unsupported: XMILE arrays (our reader) and pysd's XMILE translator fails",
-    "tests/non_negative_flows/test_non_negative_flows.xmile":
-        "broken model file: not well-formed XML (a <flow> is never closed)",
-    "tests/non_negative_flows/test_non_negative_flows_behavior.xmile":
-        "broken model file: not well-formed XML (a <flow> is never closed)",
     "tests/subscript_1d_arrays/test_subscript_1d_arrays.stmx":
         "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscript_1d_arrays/test_subscript_1d_arrays.xmile":
@@ -69,9 +59,4 @@ EXPECTED_FAILURES = {
         "broken model file: xmutil wrote '???' for an equation it could not translate",
     "tests/subscripted_flows/test_subscripted_flows.xmile":
         "broken model file: xmutil wrote '???' for an equation it could not translate",
-    "tests/vector_order/test_vector_order.mdl":
-        "unsupported: function VECTOR SORT ORDER: not supported by the importer",
-    "tests/vector_select/test_vector_select.mdl":
-        "unsupported: VECTOR SELECT: a numerical action that changes during the run (Time+6) "
-        "is not supported",
 }

@@ -21,7 +21,9 @@ import pandas as pd
 MODEL_SUFFIXES = (".mdl", ".xmile", ".stmx")
 TIERS = ("scalar core", "subscripts", "macros", "external data")
 ATOL = RTOL = 1e-5
-LOOSE = {"allocate_available": 1e-3}   # the README's looser tolerance for this folder
+# The README's looser tolerance for this folder: pysd's own integration test
+# (tests/pytest_integration/pytest_integration_vensim_pathway.py) gives it rtol 2e-2.
+LOOSE = {"allocate_available": 2e-2}
 DATA_FILES = {"data_from_other_model": ("data.tab",)}   # run-time data, as pysd's tests
 CONTROL_COLUMNS = {"initial_time", "final_time", "time_step", "saveper", "dt", "time"}
 
@@ -105,12 +107,15 @@ def classify_text(text: str, suffix: str) -> str:
     return "scalar core"
 
 
-def load_output(path: Path) -> pd.DataFrame:
-    """A canonical output as a DataFrame indexed by time (float)."""
+def load_output(path: Path, *, time_label: str | None = "time") -> pd.DataFrame:
+    """A canonical output as a DataFrame indexed by time (float).
+
+    The first column must be named `time_label` (any name when None: Stella's own exports
+    name it after the time unit, 'Months')."""
     sep = "\t" if path.suffix.lower() == ".tab" else ","
     frame = pd.read_csv(path, sep=sep, encoding="latin-1", engine="python")
     first = str(frame.columns[0]).strip().strip('"').lower()
-    if first != "time":
+    if time_label is not None and first != time_label:
         raise ValueError(f"{path}: first column is {frame.columns[0]!r}, not Time")
     if not _numeric(frame.columns[1:]) or len(frame.columns) < 2:
         frame = frame.set_index(frame.columns[0])
@@ -160,7 +165,8 @@ def compare(expected: pd.DataFrame, actual: pd.DataFrame, *, known: set[str],
             tol: float = RTOL) -> Outcome:
     """Compare every expected column that names a known variable; times matched by value.
 
-    `known` holds column_key() of the model's variables (with and without subscripts).
+    `known` holds column_key() of the model's variables (with and without subscripts);
+    `tol` is the relative tolerance (the absolute one is always ATOL).
     """
     ours = {column_key(c): c for c in actual.columns}
     a_times = actual.index.to_numpy(dtype=float)
@@ -185,7 +191,7 @@ def compare(expected: pd.DataFrame, actual: pd.DataFrame, *, known: set[str],
         checked += 1
         diff = np.abs(exp[keep] - act[keep])
         rel = diff / (1 + np.abs(act[keep]))
-        bad = diff > tol + tol * np.abs(act[keep])
+        bad = diff > ATOL + tol * np.abs(act[keep])
         bad |= np.isnan(act[keep])
         if rel.size and np.nanmax(rel) > worst:
             worst = float(np.nanmax(rel))

@@ -9,10 +9,11 @@ from sdmodels.errors import ImportModelError, SDModelsError
 from sdmodels.interop.conformance import Case, Outcome, column_key, compare, load_output
 
 
-def run_case(case: Case) -> Outcome:
+def run_case(case: Case, *, time_label: str | None = "time") -> Outcome:
     """Import and run `case` with our engine and compare to its canonical output.
 
-    'unsupported' means the importer refused the model with an ImportModelError.
+    'unsupported' means the importer refused the model with an ImportModelError;
+    `time_label` as in load_output (None for a Stella export of the output).
     """
     from sdmodels.interop import import_model
     from sdmodels.ir import build
@@ -20,7 +21,7 @@ def run_case(case: Case) -> Outcome:
     from sdmodels.elements import Lookup
     t0 = time.perf_counter()
     try:
-        expected = load_output(case.output)
+        expected = load_output(case.output, time_label=time_label)
     except Exception as exc:   # a broken reference file
         return Outcome("fail", detail=f"reference output unreadable: {exc}")
     try:

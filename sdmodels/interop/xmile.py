@@ -8,12 +8,11 @@ construct, pysd's XMILE translator is tried (after the same defusedxml check) be
 """
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import replace
 from pathlib import Path
-
-from defusedxml import ElementTree as SafeET
 
 from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock, canonical
 from sdmodels.errors import EquationSyntaxError, ImportModelError, ModelError
@@ -21,6 +20,7 @@ from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce,
                            TimeStep, Unary, transform)
 from sdmodels.model import Model
 from sdmodels.interop.xmile_parse import XmileParser, _fmod
+from sdmodels.interop.xmile_xml import _child, _children, _listed, _safe_root, _tag, _text
 
 CONTROL = {"initial_time", "final_time", "time_step", "saveper", "starttime", "stoptime"}
 class Refused(Exception):
@@ -30,44 +30,6 @@ class Refused(Exception):
 def _name(text: str) -> str:
     """A display name from an XMILE name: quotes, '_' and escaped newlines become spaces."""
     return " ".join(text.strip().strip('"').replace("\\n", " ").replace("_", " ").split())
-
-
-def _tag(node) -> str:
-    return node.tag.rsplit("}", 1)[-1]
-
-
-def _child(node, name):
-    for c in node:
-        if _tag(c) == name:
-            return c
-    return None
-
-
-def _children(node, name):
-    return [c for c in node if _tag(c) == name]
-
-
-def _text(node, name, default=None):
-    c = _child(node, name)
-    return c.text.strip() if c is not None and c.text is not None else default
-
-
-def _safe_root(path: Path):
-    """Parse with defusedxml; declare prefixes Stella files use without declaring them."""
-    raw = path.read_bytes()
-    try:
-        return SafeET.fromstring(raw)
-    except SafeET.ParseError as exc:
-        if "unbound prefix" not in str(exc):
-            raise
-    text = raw.decode("utf-8", errors="replace")
-    declared = set(re.findall(r"xmlns:([\w.-]+)=", text))
-    used = set(re.findall(r"</?([A-Za-z_][\w.-]*):[A-Za-z_]", text)) | set(
-        re.findall(r"\s([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*=", text))
-    missing = sorted(used - declared - {"xmlns", "xml"})
-    extra = "".join(f' xmlns:{p}="urn:sdmodels:undeclared:{p}"' for p in missing)
-    text = re.sub(r"(<xmile\b)", lambda m: m.group(1) + extra, text, count=1)
-    return SafeET.fromstring(text.encode("utf-8"))
 
 
 class XmileReader:
@@ -193,14 +155,16 @@ class XmileReader:
                 continue
             items = _children(node, "element")
             eqns = _children(node, "eqn")
-            if dims and not items and len(eqns) > 1:   # one bare <eqn> per element, in order
-                import itertools
+            listed = _listed(eqns[0].text or "") if dims and len(eqns) == 1 else []
+            if dims and not items and (len(eqns) > 1 or len(listed) > 1):
+                # one bare <eqn> per element, or one <eqn> listing them ('1, 2, 3'), in order
                 keys = list(itertools.product(*(model.dims[d].elements for d in dims)))
-                if len(keys) != len(eqns):
-                    raise Refused(f"variable '{display}' has {len(eqns)} equations for "
+                texts = [e.text or "" for e in eqns] if len(eqns) > 1 else listed
+                if len(keys) != len(texts):
+                    raise Refused(f"variable '{display}' has {len(texts)} equations for "
                                   f"{len(keys)} elements")
-                expr = PerElement(tuple((k, self.parse(e.text or "", display))
-                                        for k, e in zip(keys, eqns)))
+                expr = PerElement(tuple((k, self.parse(t, display))
+                                        for k, t in zip(keys, texts)))
             elif dims and items:
                 per = []
                 for it in items:
@@ -364,15 +328,18 @@ class XmileReader:
         return None
 
     def reduce(self, op: str, arg: Expr) -> Expr:
-        """SUM(x[*]) and friends: '*' marks the dimension to reduce (one per reduction)."""
+        """SUM(x[*]) and friends: '*' marks the dimension to reduce (one per reduction), as
+        does a dimension's own name that the variable being defined is not arrayed over
+        (MIN(x[dim1]) in a scalar)."""
         found = []
+        own = set(self.var_dims.get(canonical(self.current), ()))
 
         def star(node):
-            if isinstance(node, Index) and "*" in node.elements:
+            if isinstance(node, Index):
                 dims = self.var_dims.get(canonical(node.target.name), ())
                 subs = list(node.elements)
                 for i, sub in enumerate(subs):
-                    if sub == "*" and i < len(dims):
+                    if i < len(dims) and (sub == "*" or (sub == dims[i] and sub not in own)):
                         subs[i] = dims[i]
                         found.append(dims[i])
                 return Index(node.target, tuple(subs))
@@ -417,7 +384,6 @@ def constant_value(expr: Expr) -> float | None:
 
 def _constant_values(expr, dims, model):
     """Flat values when every element is a number, else None."""
-    import itertools
     if isinstance(expr, PerElement):
         given = {k: constant_value(e) for k, e in expr.items}
         keys = list(itertools.product(*(model.dims[d].elements for d in dims)))
