@@ -19,17 +19,13 @@ from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock, ca
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Ref, Stateful, Time,
                            TimeStep, Unary)
 from sdmodels.model import Model
-from sdmodels.interop import external, macros, vensim_vectors
+from sdmodels.interop import external, macros, vensim_functions, vensim_vectors
 from sdmodels.interop.vensim_subscripts import (_TWIN, _distinct, _expand_vector, _Subs,
                                                 _Vector, _vector_terms)
 
 CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt", "saveper": "saveper"}
-_SIMPLE = {"abs", "exp", "sin", "cos", "tan", "arctan", "sqrt", "ln", "integer", "modulo",
-           "min", "max", "if_then_else", "step", "xidz", "zidz", "random_uniform",
-           "random_normal", "random_exponential", "log10", "floor", "ceil", "round"}
 _COMPARE = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _LOGIC = {":and:": "and", ":or:": "or", "and": "and", "or": "or"}
-BIG = 1e300
 NA = -2.0 ** 109    # Vensim's :NA: value (pysd reads it as nan; our engine rejects nan)
 
 
@@ -447,7 +443,7 @@ class AbstractImporter:
                 raise Unsupported("ELMCOUNT", "its argument is not a subscript range")
             return Const(float(len(self.subs.ranges[name])))
         if fn == "invert_matrix":
-            return self.invert_matrix(ast.arguments[0], binding, initial)
+            return vensim_vectors.invert_matrix(self, ast.arguments[0], binding, initial)
         if fn in ("vector_sort_order", "vector_rank", "vector_reorder"):
             return vensim_vectors.array_function(self, fn, ast.arguments, binding, initial)
         args = [e(a) for a in ast.arguments]
@@ -458,62 +454,13 @@ class AbstractImporter:
                                   "not 0-10")
             return Call("vector_select", (args[2], args[3], *(s for s, _x in pairs),
                                           *(x for _s, x in pairs)))
-        if fn == "modulo":      # Vensim and XMILE: the sign of the dividend (fmod)
-            return Binary("-", args[0], Binary("*", args[1], Call("integer", (
-                Binary("/", args[0], args[1]),))))
-        if fn == "if_then_else" and isinstance(args[0], Const):   # decided at import
-            return args[1] if args[0].value else args[2]
-        if fn in _SIMPLE:
-            return Call(fn, tuple(args))
-        if fn in _DERIVED:
-            return _DERIVED[fn](*args)
-        if fn == "quantum":
-            return Call("if_then_else", (Binary("<=", args[1], Const(0.0)), args[0], Binary(
-                "*", args[1], Call("integer", (Binary("/", args[0], args[1]),)))))
-        if fn == "log":
-            return Call("log", (args[0], args[1])) if len(args) == 2 else Call("log10", tuple(args))
-        if fn == "power":
-            return Binary("^", args[0], args[1])
-        if fn == "pi":
-            return Const(math.pi)
-        if fn == "pulse":
-            return Call("pulse", tuple(args))
-        if fn == "pulse_train":    # pysd order: start, interval, width, end
-            return Call("pulse_train", (args[0], args[2], args[1], args[3]))
-        if fn == "ramp":
-            return Call("ramp", tuple(args))
-        if fn == "xramp":
-            return Call("ramp", (args[0], args[1]))
-        if fn == "xpulse":
-            return Binary("*", Binary("/", args[1], TimeStep()),
-                          Call("pulse", (args[0], Const(0.0))))
-        if fn == "xpulse_train":
-            return Binary("*", Binary("/", args[2], TimeStep()),
-                          Call("pulse_train", (args[0], Const(0.0), args[1], Const(BIG))))
+        mapped = vensim_functions.pure(fn, args)
+        if mapped is not None:
+            return mapped
         if fn == "active_initial":     # the start value only in start equations
             return args[1] if initial else args[0]
         raise Unsupported(f"function {ast.function.reference.upper()}",
                           "not supported by the importer")
-
-    def invert_matrix(self, ref, binding, initial) -> Expr:
-        """INVERT MATRIX(m[..., rows, cols], n): one element of the inverse, written out."""
-        if type(ref).__name__ != "ReferenceStructure" or key_of(ref.reference) not in \
-                self.elements:
-            raise Unsupported("INVERT MATRIX", "its argument must name a subscripted variable")
-        subs = list(ref.subscripts.subscripts) if ref.subscripts is not None else \
-            list(self.dims_of[key_of(ref.reference)])
-        r, c = subs[-2], subs[-1]
-        if r not in self.subs.ranges or c not in self.subs.ranges or r not in binding \
-                or c not in binding:
-            raise Unsupported("INVERT MATRIX", "the last two subscripts must be ranges of "
-                              "the variable being defined")
-        rows, cols = self.subs.values(r), self.subs.values(c)
-        if len(rows) != len(cols) or len(rows) > 4:
-            raise Unsupported("INVERT MATRIX", f"a {len(rows)}x{len(cols)} matrix (square, "
-                              "at most 4x4, is supported)")
-        m = [[self.expr(ref, {**binding, r: a, c: b}, initial=initial) for b in cols]
-             for a in rows]
-        return vensim_vectors.inverse_cell(m, rows.index(binding[r]), cols.index(binding[c]))
 
     def hold(self, value: Expr) -> Expr:
         """INITIAL(x): a stock with no flows whose start value is x."""
@@ -543,18 +490,6 @@ class AbstractImporter:
                                  xs=tuple(float(x) for x in lk.x),
                                  ys=tuple(float(y) for y in lk.y), origin=canonical(self.current)))
         return lid
-
-
-_DERIVED = {
-    "arcsin": lambda x: Call("arctan", (Binary("/", x, Call("sqrt", (
-        Binary("-", Const(1.0), Binary("*", x, x)),))),)),
-    "arccos": lambda x: Binary("-", Const(math.pi / 2), _DERIVED["arcsin"](x)),
-    "sinh": lambda x: Binary("/", Binary("-", Call("exp", (x,)), Call("exp", (Unary("-", x),))),
-                             Const(2.0)),
-    "cosh": lambda x: Binary("/", Binary("+", Call("exp", (x,)), Call("exp", (Unary("-", x),))),
-                             Const(2.0)),
-    "tanh": lambda x: Binary("/", _DERIVED["sinh"](x), _DERIVED["cosh"](x)),
-}
 
 
 def _eq(values: dict, dims):

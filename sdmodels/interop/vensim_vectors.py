@@ -60,6 +60,28 @@ def inverse_cell(m: list[list[Expr]], i: int, j: int) -> Expr:
     return Binary("/", cof, determinant(m))
 
 
+def invert_matrix(importer, ref, binding, initial) -> Expr:
+    """INVERT MATRIX(m[..., rows, cols], n): one element of the inverse, written out."""
+    from sdmodels.interop.abstract import Unsupported, key_of
+    if type(ref).__name__ != "ReferenceStructure" or key_of(ref.reference) not in \
+            importer.elements:
+        raise Unsupported("INVERT MATRIX", "its argument must name a subscripted variable")
+    subs = list(ref.subscripts.subscripts) if ref.subscripts is not None else \
+        list(importer.dims_of[key_of(ref.reference)])
+    r, c = subs[-2], subs[-1]
+    if r not in importer.subs.ranges or c not in importer.subs.ranges or r not in binding \
+            or c not in binding:
+        raise Unsupported("INVERT MATRIX", "the last two subscripts must be ranges of "
+                          "the variable being defined")
+    rows, cols = importer.subs.values(r), importer.subs.values(c)
+    if len(rows) != len(cols) or len(rows) > 4:
+        raise Unsupported("INVERT MATRIX", f"a {len(rows)}x{len(cols)} matrix (square, "
+                          "at most 4x4, is supported)")
+    m = [[importer.expr(ref, {**binding, r: a, c: b}, initial=initial) for b in cols]
+         for a in rows]
+    return inverse_cell(m, rows.index(binding[r]), cols.index(binding[c]))
+
+
 def _minor(m, row, col):
     return [[v for c, v in enumerate(r) if c != col] for k, r in enumerate(m) if k != row]
 
