@@ -1,7 +1,7 @@
 """XMILE export: `to_xmile(model) -> str`, an XMILE 1.0 document Stella-compatible tools open.
 
-Stocks, flows, auxiliaries, constants, graphical functions, arrays (dimensions, apply-to-all
-and per-element equations) and the XMILE built-ins for delays and smooths (DELAY1, DELAY3,
+Stocks, flows, auxiliaries, constants, graphical functions, arrays (dimensions and
+per-element equations) and the XMILE built-ins for delays and smooths (DELAY1, DELAY3,
 DELAYN, DELAY, SMTH1, SMTH3, SMTHN, TREND). Modules are written flattened (their elements
 keep their prefix in the name). Samplers are written as a held stock reset at each sampling
 instant (plain XMILE).
@@ -12,6 +12,10 @@ Choices made so that every engine reads the file (sdmodels, pysd, pysimlin/Stell
   vendor-specific functions in our own namespace, the way XMILE lets a vendor extend the
   function set: `sdmodels.ROLLING_MAX(input, window)` / `sdmodels.ROLLING_MIN(...)`. Our
   reader reads them back; other engines refuse the unknown function by name.
+* Arrayed auxiliaries and flows are written element by element (<element subscript="a">),
+  every reference in them subscripted with concrete elements: pysd's XMILE translation
+  mis-types an apply-to-all MAX(array, number) (a TypeError at start). A stock's common
+  initial value stays one apply-to-all <eqn>, the only form pysd reads for stocks.
 * Reductions over a dimension are written element by element (SUM(x[*]) as
   `x[a] + x[b] + ...`, MIN/MAX nested), because pysd's XMILE grammar does not parse `[*]`.
 * floor, ceil, round and modulo apply INT to non-negative values only (Stella's INT is
@@ -29,6 +33,7 @@ True
 """
 from __future__ import annotations
 
+import itertools
 import re
 from xml.sax.saxutils import escape, quoteattr
 
@@ -287,7 +292,6 @@ def _variable(w: _Writer, e, inflows, outflows) -> list[str]:
     elif isinstance(e, Constant):
         tag = "aux"
         if e.dims:
-            import itertools
             keys = list(itertools.product(*(w.model.dims[d].elements for d in e.dims)))
             eq = PerElement(tuple((k, Const(v)) for k, v in zip(keys, e.values)))
         else:
@@ -296,10 +300,14 @@ def _variable(w: _Writer, e, inflows, outflows) -> list[str]:
         raise ModelError(f"export: '{e.display}' is a {type(e).__name__}, which XMILE cannot "
                          "express (samplers and rolling windows have no XMILE equivalent)")
     lines = [f"{ind}<{tag} name={quoteattr(name)}>", *head]
-    if isinstance(eq, PerElement):
-        for key, ex in eq.items:
+    if e.dims and (isinstance(eq, PerElement) or not isinstance(e, Stock)):
+        # element by element, every reference subscripted (see the module doc); a stock's
+        # common initial value stays one <eqn>, as pysd reads stocks only that way
+        per = eq.as_dict() if isinstance(eq, PerElement) else None
+        for key in itertools.product(*(w.model.dims[d].elements for d in e.dims)):
+            text = w._e(per[key] if per else eq, e.display, dict(zip(e.dims, key)))[0]
             lines.append(f'{ind}  <element subscript={quoteattr(", ".join(key))}>'
-                         f"<eqn>{escape(w.expr(ex, e.display))}</eqn></element>")
+                         f"<eqn>{escape(text)}</eqn></element>")
     else:
         lines.append(f"{ind}  <eqn>{escape(w.expr(eq, e.display))}</eqn>")
     if isinstance(e, Stock):
