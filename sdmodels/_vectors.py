@@ -28,6 +28,8 @@ def allocate_by_priority(k, width, supply, rv, ri, pv, pi):
     """
     request, priority = rv[ri], pv[pi]
     k, n = int(k), request.shape[0]
+    if width <= 0.0 or supply < 0.0 or request.min() < 0.0:
+        return np.nan       # Vensim refuses these: the run stops naming the variable
     if supply >= request.sum():
         return request[k]
     if supply <= 0.0 or request[k] <= 0.0:
@@ -123,6 +125,8 @@ def allocate_available(k, avail, rv, ri, kv, ki, pv, pi, wv, wi):
     """
     request, kind, priority, width = rv[ri], kv[ki], pv[pi], wv[wi]
     k, n = int(k), request.shape[0]
+    if avail < 0.0 or request.min() < 0.0 or width.min() <= 0.0:
+        return np.nan       # as above
     if avail >= request.sum():
         return request[k]
     if avail <= 0.0:

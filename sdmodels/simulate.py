@@ -25,6 +25,14 @@ from sdmodels.results import Results
 PARALLEL_MIN_RUNS = 64
 
 
+def _calls_array_builtin(element) -> bool:
+    """Whether an element's equations call one of the compiled array built-ins."""
+    from sdmodels.expr import VECTOR_FUNCTIONS, Call, walk
+    from sdmodels.ir import expressions
+    return any(isinstance(n, Call) and n.fn in VECTOR_FUNCTIONS
+               for _key, expr in expressions(element) for n in walk(expr))
+
+
 def _threads(runs: int, parallel: bool | None) -> int:
     """Threads for a call: one per core for large batches ($SDMODELS_THREADS to cap)."""
     if parallel is False or (parallel is None and runs < PARALLEL_MIN_RUNS):
@@ -174,11 +182,16 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
         step, slot, kind = status[r]
         label = kernel.slots[int(slot)].label if slot >= 0 else "a variable"
         shown = ", ".join(f"{k}={v[r]:g}" for k, v in table.items()) or "default parameters"
+        hint = ("Look for a division by zero, a log or sqrt of a negative number, or a dt "
+                "too large for the fastest loop")
+        if slot >= 0 and _calls_array_builtin(ir.variables[kernel.slots[int(slot)].var]):
+            hint = ("Its array built-in refuses its input: a negative request or supply, a "
+                    "width of 0 or less, a priority type other than 1-4, or a VECTOR SELECT "
+                    "action outside 0-10")
         raise SimulationError(
             f"'{label}' became {'nan' if kind == 1 else 'inf'} at time {start + step * dt:g} "
             f"in run {r} of model '{ir.name}' ({shown}); {failed.size} of {runs} runs failed. "
-            "Look for a division by zero, a log or sqrt of a negative number, or a dt too "
-            "large for the fastest loop")
+            + hint)
     return Results(ir.name, start + save_steps * dt, out,
                    tuple(kernel.slots[i].label for i in slots), table, seeds, ir.time_units)
 

@@ -73,8 +73,13 @@ def test_allocate_available_normal_profiles_symmetric():
         pytest.approx(70.0, rel=1e-9)
 
 
-def test_allocate_available_unknown_profile_type_is_nan():
-    assert np.isnan(_available([10, 10], [0, 0], [1, 1], [1, 1], 5.0)[0])
+def test_invalid_allocations_are_nan_so_the_run_stops_there():
+    assert np.isnan(_available([10, 10], [0, 0], [1, 1], [1, 1], 5.0)[0])   # no type 0
+    assert np.isnan(_available([10, -1], [1, 1], [1, 1], [1, 1], 5.0)[0])
+    assert np.isnan(_available([10, 10], [1, 1], [1, 1], [1, 0], 5.0)[0])
+    assert np.isnan(_by_priority([4, -4], [2, 1], 1.0, 3.0)[0])
+    assert np.isnan(_by_priority([4, 4], [2, 1], 0.0, 3.0)[0])
+    assert np.isnan(_by_priority([4, 4], [2, 1], 1.0, -3.0)[0])
 
 
 def test_sort_order_rank_and_reorder():
@@ -116,3 +121,14 @@ def test_vector_builtin_in_a_kernel_with_slots_and_constants():
     out = run(m)
     assert out["First"].iloc[-1] == pytest.approx(2.5)     # as the overlap case above
     assert out["Second"].iloc[-1] == pytest.approx(1.0)    # priorities 1, 0.5: gap 0.5 < width
+
+
+def test_invalid_allocation_in_a_run_names_the_variable():
+    from sdmodels import Model, run
+    from sdmodels.errors import SDModelsError
+    from sdmodels.expr import Call, Const
+    m = Model("bad", stop=2, dt=1)
+    m.aux("Share", Call("allocate_by_priority", (Const(0.0), Const(0.0), Const(3.0), Const(4.0),
+                                                  Const(4.0), Const(2.0), Const(1.0))))
+    with pytest.raises(SDModelsError, match="(?s)Share.*a width of 0 or less"):
+        run(m)
