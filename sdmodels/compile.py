@@ -288,6 +288,17 @@ class _Generator:
             return f"{fn}({', '.join(a[:lead] + vectors)})"
         raise ModelError(f"'{host.display}': function {fn!r} is not supported by the compiler")
 
+    def cut_back(self, flow: Flow, key: tuple[str, ...], code: str) -> str:
+        """An outflow of a stock that limits its outflows takes at most what the stock holds
+        plus its inflows, less the outflows before it, over this step."""
+        stock = self.ir.variables[canonical(flow.out_of)]
+        if not stock.limit_outflows:
+            return code
+        name = lambda f: self.names[self.index[(f, key)]]  # noqa: E731
+        room = [f"{name(stock.id)} / dt"] + [f"+ {name(f)}" for f in stock.inflows]
+        room += [f"- {name(f)}" for f in stock.outflows[:stock.outflows.index(flow.id)]]
+        return f"min({code}, max(0.0, {' '.join(room)}))"
+
     def vector(self, items: list[str]) -> str:
         """A vector argument as the pair `array, index` (see sdmodels/_vectors.py): slots of
         one state array with a constant index array (a module global, frozen by numba), or
@@ -319,6 +330,8 @@ class _Generator:
                 code = self.emit(expr, binding, var)
                 if isinstance(var, Flow) and var.non_negative:
                     code = f"max(0.0, {code})"
+                if isinstance(var, Flow) and var.out_of is not None:
+                    code = self.cut_back(var, self.slots[slot].key, code)
                 lines.append(f"{ind}{self.names[slot]} = {code}")
         elif isinstance(var, SampleHold) and first_stage:
             for slot, binding, expr in self.per_slot(var, var.input):

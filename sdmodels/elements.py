@@ -84,6 +84,9 @@ class Element:
 class Stock(Element):
     initial: Equation = None
     non_negative: bool = False
+    # Stella / XMILE: a non-negative stock cuts back its outflows, in order, so that they take
+    # no more than it holds plus its inflows (conserving what they carry on); else clamped
+    limit_outflows: bool = False
     inflows: tuple[str, ...] = ()     # filled by build
     outflows: tuple[str, ...] = ()
 

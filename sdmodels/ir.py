@@ -86,9 +86,8 @@ def build(model: Model) -> ModelIR:
     _check_values(model, elements)
     _check_dims(model, elements)
     graph = _dependency_graph(elements)
-    eval_order = _order(model, elements, graph, initial=False)
-    init_order = _order(model, elements, graph, initial=True)
-    notes = _time_warnings(model, elements, delays)
+    eval_order, init_order, elements, limit_note = _orders(model, elements, graph)
+    notes = _time_warnings(model, elements, delays) + limit_note
     for note in notes:
         warnings.warn(note, ModelWarning, stacklevel=2)
     return ModelIR(
@@ -480,9 +479,32 @@ def _start_from_initial_field(element: Element) -> bool:
     return isinstance(element, (DelayLine, Aux)) and element.initial is not None
 
 
-def _order(model: Model, elements: dict[str, Element], graph: nx.DiGraph, *, initial: bool
-           ) -> tuple[str, ...]:
-    """Evaluation order: every step (instant links) or once at the start (all but flows)."""
+def _orders(model: Model, elements: dict[str, Element], graph: nx.DiGraph):
+    """The per-step and start orders. A stock that cuts back its outflows needs each outflow
+    after the stock itself and its inflows and earlier outflows; where an inflow depends on
+    one of those outflows that cannot be, and the stocks are clamped instead (warned)."""
+    after = [(g, f) for s in elements.values() if isinstance(s, Stock) and s.limit_outflows
+             for k, f in enumerate(s.outflows) for g in (s.id, *s.inflows, *s.outflows[:k])]
+    try:
+        return (_order(model, elements, graph, initial=False, after=after),
+                _order(model, elements, graph, initial=True, after=after), elements, [])
+    except AlgebraicLoopError:
+        if not after:
+            raise
+    limited = [e.display for e in elements.values() if getattr(e, "limit_outflows", False)]
+    elements = {eid: replace(e, limit_outflows=False) if isinstance(e, Stock) else e
+                for eid, e in elements.items()}
+    note = (f"model '{model.name}': the outflows of {', '.join(limited)} are not cut back as "
+            "Stella does (an inflow or a start value depends on one of them); the stocks are "
+            "clamped at 0 instead")
+    return (_order(model, elements, graph, initial=False),
+            _order(model, elements, graph, initial=True), elements, [note])
+
+
+def _order(model: Model, elements: dict[str, Element], graph: nx.DiGraph, *, initial: bool,
+           after: list[tuple[str, str]] = ()) -> tuple[str, ...]:
+    """Evaluation order: every step (instant links) or once at the start (all but flows);
+    `after` adds (before, after) pairs."""
     skip = (Constant, Lookup) if initial else (Constant, Lookup, Stock, DelayLine)
     nodes = [eid for eid, e in elements.items() if not isinstance(e, skip)]
     position = {eid: i for i, eid in enumerate(elements)}
@@ -496,6 +518,7 @@ def _order(model: Model, elements: dict[str, Element], graph: nx.DiGraph, *, ini
                 sub.add_edge(u, v)
             elif data["instant"]:
                 sub.add_edge(u, v)
+    sub.add_edges_from((u, v) for u, v in after if u in sub and v in sub)
     try:
         return tuple(nx.lexicographical_topological_sort(sub, key=position.__getitem__))
     except nx.NetworkXUnfeasible:

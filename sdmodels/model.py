@@ -83,10 +83,18 @@ class Model:
 
     # -- declarations ------------------------------------------------------
     def stock(self, name: str, initial=0.0, *, units: str = "", doc: str = "", dims=(),
-              non_negative: bool = False) -> Ref:
-        """A stock (level): integrates its inflows minus its outflows."""
+              non_negative: bool = False, limit_outflows: bool = False) -> Ref:
+        """A stock (level): integrates its inflows minus its outflows.
+
+        non_negative clamps it at 0 (an outflow that goes on into another stock then carries
+        more than was there). With limit_outflows as well, its outflows are cut back instead,
+        in the order they were declared, so that in a step they take no more than the stock
+        holds plus its inflows: Stella's non-negative stocks, which conserve what they pass on.
+        Where an inflow depends on one of those outflows in the same step, the stock is
+        clamped instead, with a warning."""
         return self._add(Stock, name, units, doc, dims,
-                         initial=self._equation(name, initial, dims), non_negative=non_negative)
+                         initial=self._equation(name, initial, dims), non_negative=non_negative,
+                         limit_outflows=non_negative and limit_outflows)
 
     def flow(self, name: str, equation, *, into=None, out_of=None, units: str = "",
              doc: str = "", dims=(), non_negative: bool = False) -> Ref:

@@ -96,3 +96,35 @@ def test_active_initial_breaks_a_cycle_among_start_values():
     # start: Target = 10 (its initial equation), Level = Target = 10; then Target = 2 Level
     assert frame["Target"].tolist()[0] == 20      # the saved t=0 row is the active equation
     assert frame["Level"].tolist() == [10, 12.5, 15.625]   # +(20-10)/4, +(25-12.5)/4
+
+
+def test_limit_outflows_conserves_what_a_non_negative_stock_passes_on():
+    """Stella's non-negative stock: outflows cut back in declaration order to what the stock
+    holds plus its inflows in the step (Euler, dt = 1): room 5 + 1 = 6, F1 takes 3, F2 the
+    other 3; afterwards the inflow's 1 a step goes to F1. Total material is conserved."""
+    m = Model("transfer", stop=3, dt=1)
+    a = m.stock("A", 5, non_negative=True, limit_outflows=True)
+    b, c = m.stock("B", 0), m.stock("C", 0)
+    m.flow("F1", 3, out_of=a, into=b)
+    m.flow("F2", 4, out_of=a, into=c)
+    m.flow("In", 1, into=a)
+    out = run(m)
+    assert out["F2"].tolist() == [3, 0, 0, 0] and out["F1"].tolist() == [3, 1, 1, 1]
+    total = out["A"] + out["B"] + out["C"]
+    assert total.tolist() == [5, 6, 7, 8]          # initial 5 plus 1 a step from In
+    clamped = Model("clamped", stop=3, dt=1)        # the default clamps: B gets 4 from nothing
+    a = clamped.stock("A", 5, non_negative=True)
+    b = clamped.stock("B", 0)
+    clamped.flow("F", 9, out_of=a, into=b)
+    assert run(clamped)["B"].iloc[1] == 9 and run(clamped)["A"].iloc[1] == 0
+
+
+def test_limit_outflows_falls_back_to_clamping_when_an_inflow_needs_an_outflow():
+    from sdmodels.errors import ModelWarning
+    m = Model("retry", stop=2, dt=1)
+    backlog = m.stock("Backlog", 5, non_negative=True, limit_outflows=True)
+    failed = m.flow("Failed", 10, out_of=backlog)
+    m.flow("Retries", failed * 0.5, into=backlog)
+    with pytest.warns(ModelWarning, match="outflows of Backlog are not cut back"):
+        out = run(m)
+    assert out["Backlog"].iloc[1] == 0.0
