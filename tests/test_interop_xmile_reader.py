@@ -83,3 +83,46 @@ def test_array_given_as_one_list_and_commas_inside_calls(tmp_path):
     assert out["v[a]"].iloc[0] == 1 and out["v[b]"].iloc[0] == 2
     assert out["w[a]"].iloc[0] == 1.5 and out["w[b]"].iloc[0] == 2
     assert out["top"].iloc[0] == 2
+
+
+STELLA_HEAD = HEAD.replace("<sim_specs>", "<header><vendor>isee systems, inc.</vendor>"
+                           "<product>Stella Architect</product></header>\n<sim_specs>", 1)
+TRANSFER = """<model><variables>
+  <stock name="A"><eqn>5</eqn><outflow>F</outflow><outflow>G</outflow><non_negative/></stock>
+  <stock name="B"><eqn>0</eqn><inflow>F</inflow></stock>
+  <stock name="C"><eqn>0</eqn><inflow>G</inflow></stock>
+  <flow name="F"><eqn>3</eqn></flow>
+  <flow name="G"><eqn>4</eqn></flow>
+</variables></model>"""
+
+
+def test_stella_non_negative_stock_cuts_back_its_outflows_in_order(tmp_path):
+    # A holds 5: F (first) takes its 3, G only the 2 left; then both get 0. B + C + A = 5.
+    out = run(import_model(_write(tmp_path, TRANSFER, head=STELLA_HEAD)))
+    assert out["A"].tolist() == [5, 0, 0, 0, 0]
+    assert out["B"].iloc[-1] == 3 and out["C"].iloc[-1] == 2
+    assert out["F"].tolist() == [3, 0, 0, 0, 0] and out["G"].tolist() == [2, 0, 0, 0, 0]
+
+
+def test_other_vendors_non_negative_stock_is_held_at_zero(tmp_path):
+    # pysd / sdCloud semantics (the suite's non_negative_all): the stock is clamped, the
+    # flows stay as written
+    out = run(import_model(_write(tmp_path, TRANSFER)))
+    assert out["A"].tolist() == [5, 0, 0, 0, 0]
+    assert out["B"].iloc[-1] == 12 and out["C"].iloc[-1] == 16
+
+
+def test_export_keeps_which_non_negative_rule_a_stock_follows(tmp_path):
+    from sdmodels import Model
+    from sdmodels.interop import to_xmile
+    m = Model("rules", stop=3, dt=1)
+    a = m.stock("A", 5, non_negative=True, limit_outflows=True)
+    held = m.stock("Held", 5, non_negative=True)
+    m.flow("F", 4, out_of=a, into=m.stock("B", 0))
+    m.flow("G", 4, out_of=held, into=m.stock("C", 0))
+    path = tmp_path / "rules.xmile"
+    path.write_text(to_xmile(m))
+    back = run(import_model(path))
+    assert back["B"].tolist() == [0, 4, 5, 5]        # cut back: 4, then the 1 left, then 0
+    assert back["C"].tolist() == [0, 4, 8, 12]       # held at 0, the flow as written
+    assert back[["A", "B", "Held", "C"]].equals(run(m)[["A", "B", "Held", "C"]])

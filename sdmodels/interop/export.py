@@ -20,6 +20,10 @@ Choices made so that every engine reads the file (sdmodels, pysd, pysimlin/Stell
   `x[a] + x[b] + ...`, MIN/MAX nested), because pysd's XMILE grammar does not parse `[*]`.
 * floor, ceil, round and modulo apply INT to non-negative values only (Stella's INT is
   floor, pysd and Vensim-made XMILE read it as truncation; they agree there).
+* A non-negative stock is <non_negative/>: Stella cuts back its outflows, pysd holds it at
+  0, pysimlin ignores the flag. Which of the first two sdmodels does is marked on the stock
+  by our vendor element <sdmodels:limit_outflows/> (the others skip elements they do not
+  know), so our reader reads it back as it was.
 * DT is written as the sim-spec time step (a number), because pysd's XMILE translator has
   no DT built-in. The file then assumes the time step it declares.
 
@@ -44,6 +48,7 @@ from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce,
 
 NS = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
 VENDOR = "sdmodels"   # namespace of our vendor-specific functions: sdmodels.ROLLING_MAX(...)
+VENDOR_NS = "urn:sdmodels:xmile"   # and of our vendor-specific elements
 _PREC = {"or": 1, "and": 2, "=": 3, "<>": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4,
          "*": 5, "/": 5, "^": 7}
 _FN = {"abs": "ABS", "exp": "EXP", "ln": "LN", "log10": "LOG10", "sqrt": "SQRT", "sin": "SIN",
@@ -244,7 +249,8 @@ def to_xmile(model) -> str:
     save = (f' isee:save_interval="{model.saveper!r}"'
             if getattr(model, "saveper", model.dt) != model.dt else "")
     out = ['<?xml version="1.0" encoding="utf-8"?>',
-           f'<xmile version="1.0" xmlns="{NS}" xmlns:isee="http://iseesystems.com/XMILE">',
+           f'<xmile version="1.0" xmlns="{NS}" xmlns:isee="http://iseesystems.com/XMILE" '
+           f'xmlns:{VENDOR}="{VENDOR_NS}">',
            "  <header>", f"    <name>{escape(model.name)}</name>",
            "    <vendor>sdmodels</vendor>", '    <product version="0.1">sdmodels</product>',
            "  </header>",
@@ -315,5 +321,7 @@ def _variable(w: _Writer, e, inflows, outflows) -> list[str]:
         lines += [f"{ind}  <outflow>{f}</outflow>" for f in outflows.get(name, [])]
     if getattr(e, "non_negative", False):
         lines.append(f"{ind}  <non_negative/>")
+    if getattr(e, "limit_outflows", False):
+        lines.append(f"{ind}  <{VENDOR}:limit_outflows/>")
     lines.append(f"{ind}</{tag}>")
     return lines

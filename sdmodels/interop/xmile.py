@@ -72,6 +72,10 @@ class XmileReader:
         self.fixed = {"starttime": start, "stoptime": stop, "initial_time": start,
                       "final_time": stop, "saveper": save or dt}
         name = _text(_child(root, "header") or root, "name", self.path.stem) or self.path.stem
+        # Stella's non-negative stocks cut back their outflows; other vendors' files (pysd,
+        # sdCloud) hold the stock at 0 and leave the flow as written, and so do we for them
+        vendor = _text(_child(root, "header") or root, "vendor", "") or ""
+        self.stella = "isee" in vendor.lower()
         model = Model(name, start=start, stop=stop, dt=dt, saveper=max(save or dt, dt))
         dims_node = _child(root, "dimensions")
         for d in (_children(dims_node, "dim") if dims_node is not None else []):
@@ -186,7 +190,9 @@ class XmileReader:
             if kind == "stock":
                 if _child(node, "conveyor") is not None or _child(node, "queue") is not None:
                     raise Refused("conveyor/queue stocks are not supported")
-                model._insert(Stock(**common, initial=_initial(expr), non_negative=nonneg))
+                model._insert(Stock(**common, initial=_initial(expr), non_negative=nonneg,
+                                    limit_outflows=nonneg and (self.stella or _child(
+                                        node, "limit_outflows") is not None)))
             elif kind in ("flow", "aux") and eid in flows_to:
                 ins, outs = flows_to[eid].get("inflow", []), flows_to[eid].get("outflow", [])
                 model._insert(Flow(**common, equation=expr, into=ins[0] if ins else None,
