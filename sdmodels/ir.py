@@ -23,11 +23,12 @@ import networkx as nx
 from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element, Flow, Lookup,
                                NamedLoop, PerElement, Rolling, SampleHold, Scenario, Stock,
                                canonical)
-from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
-                             UnknownNameError, did_you_mean)
+from sdmodels.errors import (DimensionError, ModelError, ModelWarning, UnknownNameError,
+                             did_you_mean)
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
                            Unary, map_children, references, transform, walk)
 from sdmodels.model import Model
+from sdmodels.ordering import orders
 
 _EXPR_FIELDS = ("initial", "equation", "input", "delay", "period", "first", "window")
 # fields read only when a run starts (not every step): they make no same-step dependency
@@ -86,7 +87,7 @@ def build(model: Model) -> ModelIR:
     _check_values(model, elements)
     _check_dims(model, elements)
     graph = _dependency_graph(elements)
-    eval_order, init_order, elements, limit_note = _orders(model, elements, graph)
+    eval_order, init_order, elements, limit_note = orders(model, elements, graph)
     notes = _time_warnings(model, elements, delays) + limit_note
     for note in notes:
         warnings.warn(note, ModelWarning, stacklevel=2)
@@ -470,68 +471,6 @@ def _dependency_graph(elements: dict[str, Element]) -> nx.DiGraph:
             for f in e.outflows:
                 graph.add_edge(f, e.id, instant=False, initial=False, flow=-1)
     return graph
-
-
-def _start_from_initial_field(element: Element) -> bool:
-    """Whether an element's start value comes from its `initial` field alone."""
-    if isinstance(element, Stock):
-        return True
-    return isinstance(element, (DelayLine, Aux)) and element.initial is not None
-
-
-def _orders(model: Model, elements: dict[str, Element], graph: nx.DiGraph):
-    """The per-step and start orders. A stock that cuts back its outflows needs each outflow
-    after the stock itself and its inflows and earlier outflows; where an inflow depends on
-    one of those outflows that cannot be, and the stocks are clamped instead (warned)."""
-    after = [(g, f) for s in elements.values() if isinstance(s, Stock) and s.limit_outflows
-             for k, f in enumerate(s.outflows) for g in (s.id, *s.inflows, *s.outflows[:k])]
-    try:
-        return (_order(model, elements, graph, initial=False, after=after),
-                _order(model, elements, graph, initial=True, after=after), elements, [])
-    except AlgebraicLoopError:
-        if not after:
-            raise
-    limited = [e.display for e in elements.values() if getattr(e, "limit_outflows", False)]
-    elements = {eid: replace(e, limit_outflows=False) if isinstance(e, Stock) else e
-                for eid, e in elements.items()}
-    note = (f"model '{model.name}': the outflows of {', '.join(limited)} are not cut back as "
-            "Stella does (an inflow or a start value depends on one of them); the stocks are "
-            "clamped at 0 instead")
-    return (_order(model, elements, graph, initial=False),
-            _order(model, elements, graph, initial=True), elements, [note])
-
-
-def _order(model: Model, elements: dict[str, Element], graph: nx.DiGraph, *, initial: bool,
-           after: list[tuple[str, str]] = ()) -> tuple[str, ...]:
-    """Evaluation order: every step (instant links) or once at the start (all but flows);
-    `after` adds (before, after) pairs."""
-    skip = (Constant, Lookup) if initial else (Constant, Lookup, Stock, DelayLine)
-    nodes = [eid for eid, e in elements.items() if not isinstance(e, skip)]
-    position = {eid: i for i, eid in enumerate(elements)}
-    sub = nx.DiGraph()
-    sub.add_nodes_from(nodes)
-    for u, v, data in graph.edges(data=True):
-        if u in sub and v in sub and "flow" not in data:
-            if initial:
-                if _start_from_initial_field(elements[v]) and not data["initial"]:
-                    continue
-                sub.add_edge(u, v)
-            elif data["instant"]:
-                sub.add_edge(u, v)
-    sub.add_edges_from((u, v) for u, v in after if u in sub and v in sub)
-    try:
-        return tuple(nx.lexicographical_topological_sort(sub, key=position.__getitem__))
-    except nx.NetworkXUnfeasible:
-        cycle = [u for u, _ in nx.find_cycle(sub)]
-        names = " -> ".join(elements[c].display for c in cycle + cycle[:1])
-        if initial:
-            raise AlgebraicLoopError(
-                f"model '{model.name}': initial values depend on each other in a cycle: {names}. "
-                "Give one of the stocks a numeric initial value") from None
-        raise AlgebraicLoopError(
-            f"model '{model.name}' has an algebraic loop (a cycle with no stock or delay): "
-            f"{names}. Break it with a stock, a delay or smooth, or by rewriting one equation"
-        ) from None
 
 
 def _time_warnings(model: Model, elements, delays) -> list[str]:

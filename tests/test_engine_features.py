@@ -5,11 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from sdmodels import (Model, if_then_else, pulse_train, ramp, run, simulate, step, xidz, zidz,
-                      maximum)
+from sdmodels import (Model, if_then_else, pulse_train, ramp, run, step, xidz, zidz, maximum)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,8 +3,6 @@
 Reference values: the suite's canonical output of bpowers-hares_and_lynxes_modules (Stella
 10.0.6, read at test time, compared under the suite's rule) and arithmetic written here.
 """
-from pathlib import Path
-
 import numpy as np
 import pytest
 

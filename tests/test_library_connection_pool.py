@@ -1,5 +1,4 @@
 """Behaviour of library/connection_pool.py against the reference's Part 3.3 figures."""
-import numpy as np
 import pytest
 
 from library import connection_pool
