@@ -28,6 +28,7 @@ from sdmodels.elements import (Aux, Constant, canonical, DelayLine, Element, Flo
 from sdmodels.errors import DimensionError, ModelError
 from sdmodels.expr import (VECTOR_FUNCTIONS, Binary, Call, Const, Expr, Index, LookupCall, Reduce,
                            Ref, Time, TimeStep, Unary)
+from sdmodels.builtins_code import builtin_code
 from sdmodels.ir import ModelIR, build, index_binding
 
 METHODS = ("euler", "rk4")
@@ -240,53 +241,11 @@ class _Generator:
         return self.index[(var.id, tuple(key))]
 
     def call(self, expr: Call, a: list[str], host: Element) -> str:
-        fn, t = expr.fn, self.time
-        simple = {"abs": "abs", "exp": "np.exp", "ln": "np.log", "sqrt": "np.sqrt",
-                  "floor": "np.floor", "ceil": "np.ceil", "integer": "np.trunc", "sin": "np.sin",
-                  "cos": "np.cos", "tan": "np.tan", "arctan": "np.arctan", "log10": "np.log10"}
-        if fn in simple:
-            return f"{simple[fn]}({a[0]})"
-        if fn == "log":
-            return f"np.log10({a[0]})" if len(a) == 1 else f"(np.log({a[0]}) / np.log({a[1]}))"
-        if fn == "round":
-            return f"np.floor({a[0]} + 0.5)"
-        if fn == "modulo":
-            return f"np.mod({a[0]}, {a[1]})"
-        if fn in ("min", "max"):
-            return f"{fn}({a[0]}, {a[1]})"
-        if fn == "if_then_else":
-            return f"({a[1]} if {a[0]} != 0.0 else {a[2]})"
-        if fn == "step":
-            return f"({a[0]} if {t} + teps >= {a[1]} else 0.0)"
-        if fn == "pulse":
-            return (f"(1.0 if ({t} + teps >= {a[0]} and {t} + teps < {a[0]} + max({a[1]}, dt))"
-                    " else 0.0)")
-        if fn == "pulse_train":
-            return f"pulse_train({t}, {a[0]}, {a[1]}, {a[2]}, {a[3]}, dt, teps)"
-        if fn == "ramp":
-            end = a[2] if len(a) > 2 else "0.0"
-            return f"ramp({t}, {a[0]}, {a[1]}, {end}, {len(a) > 2})"
-        if fn == "xidz":
-            return f"({a[2]} if abs({a[1]}) < 1e-6 else {a[0]} / {a[1]})"
-        if fn == "zidz":
-            return f"(0.0 if abs({a[1]}) < 1e-6 else {a[0]} / {a[1]})"
-        if fn == "random_uniform":
-            return f"np.random.uniform({a[0]}, {a[1]})"
-        if fn == "random_normal":
-            if len(a) >= 4:
-                return f"bounded_normal({a[0]}, {a[1]}, {a[2]}, {a[3]})"
-            return f"np.random.normal({a[0]}, {a[1]})"
-        if fn == "random_exponential":
-            return f"np.random.exponential({a[0]})"
-        if fn in VECTOR_FUNCTIONS:
-            lead, count = VECTOR_FUNCTIONS[fn]
-            rest = a[lead:]
-            size = len(rest) // count
-            if size == 0 or size * count != len(rest):
-                raise ModelError(f"'{host.display}': {fn} needs {count} vectors of one length")
-            vectors = [self.vector(rest[i * size:(i + 1) * size]) for i in range(count)]
-            return f"{fn}({', '.join(a[:lead] + vectors)})"
-        raise ModelError(f"'{host.display}': function {fn!r} is not supported by the compiler")
+        code = builtin_code(expr.fn, a, self.time, self.vector, host.display)
+        if code is None:
+            raise ModelError(f"'{host.display}': function {expr.fn!r} is not supported by the "
+                             "compiler")
+        return code
 
     def cut_back(self, flow: Flow, key: tuple[str, ...], code: str) -> str:
         """An outflow of a stock that limits its outflows takes at most what the stock holds
