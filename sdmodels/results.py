@@ -5,7 +5,7 @@ Dataset with dims (run, time) plus the parameter table as coordinates along `run
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ class Results:
     param_values: dict              # name -> (runs,) values of the parameters that were set
     seeds: np.ndarray               # the random seed of each run
     time_units: str = "time"
+    failures: dict = field(default_factory=dict)   # run -> why it stopped (on_failure="mark")
 
     @property
     def params(self) -> pd.DataFrame:

@@ -127,13 +127,18 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
              start: float | None = None, stop: float | None = None, dt: float | None = None,
              saveper: float | None = None, times: Sequence[float] | None = None,
              outputs: Iterable[str] | None = None, seed: int = 0,
-             parallel: bool | None = None) -> Results:
+             parallel: bool | None = None, on_failure: str = "raise") -> Results:
     """Run a model for every parameter set in `params` (one run if none vary).
 
     `params` maps constant names to one value or to a list (one per run); `scenario` applies
     a named scenario of the model first. `outputs` and `times` (or `saveper`) choose what
     is kept, and memory follows that choice. Run r draws random numbers from seed + r.
+    A run whose values turn NaN or infinite stops there; with on_failure="raise" (the
+    default) that is a SimulationError, with "mark" the other runs are kept and
+    `Results.failures` says which runs stopped, where and why (their later values are NaN).
     """
+    if on_failure not in ("raise", "mark"):
+        raise ModelError(f"on_failure must be 'raise' or 'mark', not {on_failure!r}")
     kernel = _kernel_for(model, method)
     ir = kernel.ir
     merged: dict = {}
@@ -177,10 +182,10 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
                                             status[ab[0]:ab[1]]),
                           zip(bounds[:-1], bounds[1:])))
     failed = np.flatnonzero(status[:, 0] >= 0)
-    if failed.size:
+    failures = {int(r): _failure(kernel, status[r], start, dt) for r in failed}
+    if failed.size and on_failure == "raise":
         r = int(failed[0])
         step, slot, kind = status[r]
-        label = kernel.slots[int(slot)].label if slot >= 0 else "a variable"
         shown = ", ".join(f"{k}={v[r]:g}" for k, v in table.items()) or "default parameters"
         hint = ("Look for a division by zero, a log or sqrt of a negative number, or a dt "
                 "too large for the fastest loop")
@@ -189,11 +194,18 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
                     "width of 0 or less, a priority type other than 1-4, or a VECTOR SELECT "
                     "action outside 0-10")
         raise SimulationError(
-            f"'{label}' became {'nan' if kind == 1 else 'inf'} at time {start + step * dt:g} "
-            f"in run {r} of model '{ir.name}' ({shown}); {failed.size} of {runs} runs failed. "
-            + hint)
+            f"{failures[r]} in run {r} of model '{ir.name}' ({shown}); {failed.size} of {runs} "
+            f"runs failed. {hint}")
     return Results(ir.name, start + save_steps * dt, out,
-                   tuple(kernel.slots[i].label for i in slots), table, seeds, ir.time_units)
+                   tuple(kernel.slots[i].label for i in slots), table, seeds, ir.time_units,
+                   failures)
+
+
+def _failure(kernel: Kernel, status, start: float, dt: float) -> str:
+    """'X' became nan at time T: one run's failure, from the kernel's status row."""
+    step, slot, kind = (int(v) for v in status)
+    label = kernel.slots[slot].label if slot >= 0 else "a variable"
+    return f"'{label}' became {'nan' if kind == 1 else 'inf'} at time {start + step * dt:g}"
 
 
 def run(model, **options):

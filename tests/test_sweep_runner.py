@@ -183,3 +183,40 @@ model = "teacup"
     assert "Did you mean 'Room Temperature'?" in bad.output
     missing = runner.invoke(main, ["sweep", "--resume", "-o", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and "no sweep" in missing.output
+
+
+GROWTH_MODEL = '''
+from sdmodels import Model
+
+
+def build(**overrides):
+    m = Model("growth", stop=100, dt=1)
+    x = m.stock("X", initial=1)
+    r = m.constant("r", 0.1)
+    m.flow("Growth", r * x, into=x)
+    return m
+'''
+
+
+def test_a_run_that_blows_up_is_marked_and_the_sweep_goes_on(tmp_path):
+    """Euler x_n = (1 + r)^n: r = 0.1 ends at 1.1^100. With r = 5000 the flow r x_n passes
+    1.8e308 (the largest double) first at n = 83 (log10 5000 + 83 log10 5001 = 310.7 while
+    n = 82 gives 307.0), so that run stops there and is marked; the others go on."""
+    path = tmp_path / "growth.py"
+    path.write_text(GROWTH_MODEL)
+    spec = SweepSpec(str(path), factors=parse_vary(["r=0.1,5000,0.2"]),
+                     metrics=("X:final",))
+    out = run_sweep(spec, tmp_path / "runs")
+    table = out.table.set_index("r")
+    assert table.loc[0.1, "X.final"] == pytest.approx(1.1 ** 100, rel=1e-12)
+    assert table.loc[0.2, "X.final"] == pytest.approx(1.2 ** 100, rel=1e-12)
+    assert np.isnan(table.loc[5000.0, "X.final"])
+    assert table.loc[5000.0, "X.label"] == "failed" and table.loc[0.1, "X.label"] == "growth"
+    assert table.loc[5000.0, "failure"] == "'Growth' became inf at time 83"
+    assert table.loc[0.1, "failure"] == ""
+    saved = pd.read_parquet(tmp_path / "runs" / "results.parquet")
+    assert saved["failure"].tolist() == table["failure"].tolist()
+    from sdmodels.sweep.report import write_report
+    write_report(tmp_path / "runs")
+    text = (tmp_path / "runs" / "report.md").read_text()
+    assert "## Failed runs" in text and "| 1 | 5000 | 'Growth' became inf at time 83 |" in text

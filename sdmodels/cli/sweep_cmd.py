@@ -103,6 +103,12 @@ def register(main: click.Group) -> None:
         for col in labels:
             counts = out.table[col].value_counts()
             click.echo(f"  {col[:-6]}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        failed = out.table[out.table["failure"] != ""] if "failure" in out.table else []
+        if len(failed):
+            first = failed.iloc[0]
+            click.echo(f"  {len(failed)} runs stopped on a NaN/inf and are labelled 'failed' "
+                       f"(first: run {first['run']}: {first['failure']}); see the 'failure' "
+                       "column")
         click.echo(f"wrote {out.directory / 'results.parquet'} and results.csv")
 
     @main.command("sweep-report")

@@ -33,6 +33,9 @@ not make turning points. Labels are tried in this order; the first that fits win
     yf - y0 > tolerance * scale / < -tolerance * scale, without the above.
 Anything else is ``steady``. ``period`` and ``damping`` are reported for every run with
 enough turning points (NaN otherwise), whatever its label.
+``failed``
+    Given by the sweep runner, not by `classify`: the run's values turned NaN or infinite
+    (its ``failure`` column says which variable and when); its metrics are NaN.
 
 >>> import numpy as np
 >>> t = np.linspace(0, 10, 101)
@@ -49,7 +52,9 @@ from numba import njit
 
 from sdmodels.sweep.design import LabelOptions
 
-LABELS = ("steady", "recovered", "collapsed", "oscillating", "overshoot", "growth", "decline")
+# the last is given by the sweep runner, not by classify: a run whose values turned NaN/inf
+LABELS = ("steady", "recovered", "collapsed", "oscillating", "overshoot", "growth", "decline",
+          "failed")
 STEADY, RECOVERED, COLLAPSED, OSCILLATING, OVERSHOOT, GROWTH, DECLINE = range(7)
 
 

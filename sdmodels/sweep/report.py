@@ -82,6 +82,13 @@ def write_report(directory, *, metric: str | None = None) -> list[Path]:
              "", "## Behaviour labels", ""]
     for out, c in counts.items():
         lines += [f"**{out}**: " + ", ".join(f"{k} {v}" for k, v in c.items() if v), ""]
+    failed = table[table["failure"] != ""] if "failure" in table else table.iloc[:0]
+    if len(failed):    # runs whose values turned NaN/inf: listed, left out of the metrics
+        listed = failed[["run", *varied, "failure"]].head(20)
+        lines += ["## Failed runs", "", f"{len(failed)} runs stopped on a NaN or infinite "
+                  "value; their metrics are NaN and their label 'failed'"
+                  + (" (the first 20):" if len(failed) > 20 else ":"), "",
+                  _md_table(listed), ""]
     if len(summary):
         lines += ["## Metrics", "", _md_table(summary), ""]
     lines += ["## Plots", ""]
@@ -93,6 +100,10 @@ def write_report(directory, *, metric: str | None = None) -> list[Path]:
             f"<p>{html.escape(lines[2])}</p>", "<h2>Behaviour labels</h2>"]
     body += [f"<p><b>{html.escape(o)}</b>: " + html.escape(", ".join(
         f"{k} {v}" for k, v in c.items() if v)) + "</p>" for o, c in counts.items()]
+    if len(failed):
+        body += ["<h2>Failed runs</h2>", f"<p>{len(failed)} runs stopped on a NaN or infinite "
+                 "value; their metrics are NaN and their label 'failed'.</p>",
+                 listed.to_html(index=False)]
     if len(summary):
         body += ["<h2>Metrics</h2>", summary.to_html(index=False, float_format="{:.4g}".format)]
     body += ["<h2>Plots</h2>"] + [f"<figure><img src='report/{p.name}' alt='{html.escape(t)}'>"

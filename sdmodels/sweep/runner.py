@@ -88,15 +88,23 @@ def run_chunk(task: ChunkTask):
     kernel = _kernel(task.model, task.method, task.fingerprint)
     wanted = tuple(dict.fromkeys(task.outputs + task.series))
     results = simulate(kernel, params=task.params, scenario=task.scenario, seed=task.seed,
-                       outputs=list(wanted), parallel=task.parallel, **task.time)
+                       outputs=list(wanted), parallel=task.parallel, on_failure="mark",
+                       **task.time)
     t = results.times
     cols = {c: results.data[:, :, i] for i, c in enumerate(results.columns)}
-    table = compute_metrics(t, cols, task.metrics, task.trigger)
+    failed = np.zeros(results.runs, dtype=bool)
+    failed[list(results.failures)] = True
+    # a run that blew up keeps its NaN series; its metrics are NaN and its label 'failed'
+    clean = {c: np.where(failed[:, None], 0.0, y) for c, y in cols.items()}
+    table = compute_metrics(t, clean, task.metrics, task.trigger)
+    table.loc[failed, :] = np.nan
     for name in task.labelled:
-        lab = classify(t, cols[name], trigger=task.trigger, options=task.labels)
+        lab = classify(t, clean[name], trigger=task.trigger, options=task.labels)
         for c in lab.columns:
             table[f"{name}.{c}"] = lab[c].astype(str) if c == "label" else lab[c]
+            table.loc[failed, f"{name}.{c}"] = "failed" if c == "label" else np.nan
     table.insert(0, "run", np.arange(task.start, task.stop, dtype=np.int64))
+    table["failure"] = [results.failures.get(r, "") for r in range(results.runs)]
     series = None
     if task.series:
         series = np.stack([cols[c] for c in task.series], axis=-1)
