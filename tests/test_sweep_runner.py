@@ -138,6 +138,28 @@ def test_kill_a_dask_worker_mid_sweep(slow_model, tmp_path):
     check_slow_results(tmp_path / "d")
 
 
+def test_kill_a_local_worker_process_mid_sweep(slow_model, tmp_path):
+    """--workers N: a worker process SIGKILLed mid-sweep breaks the pool; a new pool runs the
+    chunks not yet written, and every run is there exactly once."""
+    psutil = pytest.importorskip("psutil")
+    killed = []
+
+    def kill_one(index, done, total):
+        if killed:
+            return
+        workers = [p for p in psutil.Process().children(recursive=True)
+                   if any("spawn_main" in part for part in p.cmdline())]
+        if workers:
+            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append((workers[0].pid, done, total))
+    out = run_sweep(slow_spec(slow_model), tmp_path / "w", workers=2, progress=False,
+                    on_chunk=kill_one)
+    victim, done, total = killed[0]
+    assert done < total, "the worker was killed after the sweep had finished"
+    assert out.chunks_run == total
+    check_slow_results(tmp_path / "w")
+
+
 def test_local_processes(tmp_path):
     spec = SweepSpec("teacup", factors=parse_vary(["Room Temperature=40:80:10"]), chunk_size=2)
     out = run_sweep(spec, tmp_path / "p", workers=2, progress=False)

@@ -312,15 +312,33 @@ def _single_thread() -> None:
     numba.set_num_threads(1)
 
 
+POOL_RESTARTS = 3
+
+
 def _run_processes(tasks, finish, workers: int) -> None:
+    """Chunks in local processes. A process that dies (killed, out of memory) breaks the
+    pool; a new pool then runs the chunks not yet finished, up to POOL_RESTARTS times."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=_single_thread) as pool:
-        futures = {pool.submit(run_chunk, t): t for t in tasks}
-        for future in as_completed(futures):
-            finish(futures[future], future.result())
+    pending = list(tasks)
+    for attempt in range(POOL_RESTARTS + 1):
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                     initializer=_single_thread) as pool:
+                futures = {pool.submit(run_chunk, t): t for t in pending}
+                for future in as_completed(futures):
+                    task = futures[future]
+                    finish(task, future.result())
+                    pending.remove(task)
+            return
+        except BrokenProcessPool:
+            if attempt == POOL_RESTARTS:
+                raise SweepError(f"worker processes died {POOL_RESTARTS + 1} times; "
+                                 f"{len(pending)} chunks are not done. Finished chunks are "
+                                 "kept: run again with --resume, or fewer --workers if memory "
+                                 "ran out") from None
 
 
 def _run_dask(tasks, finish, scheduler: str | None, workers: int | None) -> None:
