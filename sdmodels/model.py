@@ -91,7 +91,8 @@ class Model:
         in the order they were declared, so that in a step they take no more than the stock
         holds plus its inflows: Stella's non-negative stocks, which conserve what they pass on.
         Where an inflow depends on one of those outflows in the same step, the stock is
-        clamped instead, with a warning."""
+        clamped instead, with a warning. With RK4 the cut applies in every stage, so the
+        stock approaches 0 over a few steps instead of reaching it in one."""
         return self._add(Stock, name, units, doc, dims,
                          initial=self._equation(name, initial, dims), non_negative=non_negative,
                          limit_outflows=non_negative and limit_outflows)
