@@ -73,3 +73,14 @@ def test_leak_rate_sets_the_time_of_the_first_kill(kernel):
     df = run(kernel, scenario="trigger", params={"Leak rate": 0.05})
     first = df.index[df["Pods removed so far"] > 0][0]
     assert 2050 <= first <= 2150
+
+
+def test_named_loops_get_their_polarity_through_the_pod_arrays():
+    """The cascade runs through arrayed links (Pod up[pod] -> Pods up -> Load share[pod] ->
+    ... -> Memory[pod] -> Pods removed[pod]); nudging every pod together gives each link its
+    sign, so the named loops come out as the reference describes them: the eviction cascade
+    reinforcing (fewer pods -> more load each -> more OOM kills), scale-out balancing."""
+    from sdmodels import find_loops
+    loops = {loop.name: loop for loop in find_loops(eviction_cascade.build()) if loop.name}
+    assert loops["Eviction cascade (R)"].polarity == "R"
+    assert loops["Scale out (B)"].polarity == "B"

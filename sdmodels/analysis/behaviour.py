@@ -9,7 +9,8 @@ through as a unit gain. Nudges come in several sizes, relative to u's value and 
 each time and direction the smallest nudge with a visible effect gives the local sign; zero
 effects (an inactive branch, a saturated ``min``) say nothing. A link whose local sign is +
 somewhere and - elsewhere, in any run, is "mixed". Nudges stay inside the values the cause
-can take (its interval, and non-negative when every run kept it so).
+can take (its interval, and non-negative when every run kept it so). An arrayed cause is
+nudged in all its elements together and an arrayed effect is evaluated element by element.
 
 >>> from sdmodels import Model, build
 >>> m = Model("pods", stop=10)
@@ -29,7 +30,8 @@ import numpy as np
 
 from sdmodels.elements import Lookup, Stock
 from sdmodels.errors import SDModelsError
-from sdmodels.expr import (Binary, Call, Const, Expr, LookupCall, Ref, Time, TimeStep, Unary)
+from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
+                           TimeStep, Unary)
 from sdmodels.ir import ModelIR
 
 from sdmodels.analysis.graph import Through, host_expression
@@ -80,9 +82,9 @@ def simulate_runs(ir: ModelIR, *, params=None, scenario: str | None = None) -> R
             block = block[np.isfinite(block)]
             signs.setdefault(vid, set()).update(np.unique(np.sign(block)).astype(int).tolist())
         for run in range(results.data.shape[0]):
-            out.times.append(results.times)
-            out.envs.append({vid: results.data[run, :, cols[0]] for vid, cols in columns.items()
-                             if not ir.variables[vid].dims})
+            out.times.append(results.times)   # arrayed: (elements, times) in slot order
+            out.envs.append({vid: results.data[run, :, cols[0]] if not ir.variables[vid].dims
+                             else results.data[run][:, cols].T for vid, cols in columns.items()})
     out.signs = {k: frozenset(v) for k, v in signs.items() if v}
     return out
 
@@ -102,7 +104,10 @@ def sample_signs(ir: ModelIR, expr: Expr, runs: Runs) -> frozenset | None:
 
 
 def link_signs(ir: ModelIR, edges, runs: Runs, domain: Mapping | None = None) -> dict:
-    """For each (cause, effect): '+', '-', 'mixed', or None (no effect seen, or arrayed).
+    """For each (cause, effect): '+', '-', 'mixed', or None (no effect seen).
+
+    An arrayed cause is nudged in every element at once; an arrayed effect is checked
+    element by element, and the link's sign is what all of them show.
 
     `domain` maps a variable to the (lo, hi) interval its values can take; nudges stay in it.
     """
@@ -113,8 +118,8 @@ def link_signs(ir: ModelIR, edges, runs: Runs, domain: Mapping | None = None) ->
             element = ir.variables[effect]
             if isinstance(element, Stock):
                 continue
-            expr = host_expression(ir, element)
-            if expr is None:
+            cells = host_cells(ir, element)
+            if not cells:
                 continue
             lo, hi = domain.get(cause, (-np.inf, np.inf))
             if runs.signs.get(cause, frozenset((-1,))) <= {0, 1}:
@@ -124,7 +129,8 @@ def link_signs(ir: ModelIR, edges, runs: Runs, domain: Mapping | None = None) ->
                 if cause not in env or effect not in env:
                     break
                 try:
-                    found |= _local_signs(expr, cause, env, ir, times, lo, hi)
+                    for binding, expr in cells:
+                        found |= _local_signs(expr, binding, cause, env, ir, times, lo, hi)
                 except Unsupported:
                     break
                 if found == {1, -1}:
@@ -134,7 +140,10 @@ def link_signs(ir: ModelIR, edges, runs: Runs, domain: Mapping | None = None) ->
     return out
 
 
-def _local_signs(expr: Expr, cause: str, env, ir: ModelIR, times, lo: float, hi: float) -> set:
+def _local_signs(expr: Expr, binding, cause: str, env, ir: ModelIR, times, lo: float,
+                 hi: float) -> set:
+    """Signs of expr's change when the cause moves up or down (every element of an arrayed
+    cause together), at each saved time; `binding` fixes the effect's element."""
     x = np.asarray(env[cause], dtype=float)
     scale = float(np.nanmax(np.abs(x))) if x.size else 0.0
     scale = scale if scale > 0 and np.isfinite(scale) else 1.0
@@ -142,19 +151,22 @@ def _local_signs(expr: Expr, cause: str, env, ir: ModelIR, times, lo: float, hi:
                                                            for a in ABSOLUTE])
     up = np.minimum(x + sizes, hi)
     down = np.maximum(x - sizes, lo)
-    base = np.broadcast_to(np.asarray(evaluate(expr, env, env, ir, times, ir.dt), float),
-                           x.shape)
+    shape = (sizes.shape[0], times.size)
+    base = np.broadcast_to(np.asarray(evaluate(expr, env, env, ir, times, ir.dt, binding),
+                                      float), times.shape)
     signs: set = set()
     for moved, direction in ((up, 1), (down, -1)):
-        value = evaluate(expr, {**env, cause: moved}, env, ir, times, ir.dt)
-        value = np.broadcast_to(np.asarray(value, float), moved.shape)
+        value = evaluate(expr, {**env, cause: moved}, env, ir, times, ir.dt, binding)
+        value = np.broadcast_to(np.asarray(value, float), shape)
         diff = value - base
         step = moved - x
+        if step.ndim == 3:      # arrayed cause: the largest element move stands for the step
+            step = np.max(np.abs(step), axis=1) * direction
         visible = (np.isfinite(diff) & (step != 0)
                    & (np.abs(diff) > 1e-9 * (np.abs(value) + np.abs(base)) + 1e-300))
         key = np.where(visible, np.abs(step), np.inf)
         first = np.argmin(key, axis=0)
-        cols = np.arange(x.shape[0])
+        cols = np.arange(times.size)
         seen = visible[first, cols]
         local = np.sign(diff[first, cols][seen]) * direction
         signs.update(np.unique(local).astype(int).tolist())
@@ -162,26 +174,30 @@ def _local_signs(expr: Expr, cause: str, env, ir: ModelIR, times, lo: float, hi:
 
 
 class Unsupported(Exception):
-    """An expression the behaviour check cannot re-evaluate (arrays, some functions)."""
+    """An expression the behaviour check cannot re-evaluate (some functions)."""
 
 
 def evaluate(e: Expr, env: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray],
-             ir: ModelIR, times: np.ndarray, dt: float):
+             ir: ModelIR, times: np.ndarray, dt: float, binding: Mapping[str, str] = {}):
     """The value of `e` over the saved times with the variables' series in `env`; `base`
-    holds the simulated series (for the inputs of stateful functions)."""
-    ev = lambda x: evaluate(x, env, base, ir, times, dt)  # noqa: E731
+    holds the simulated series (for the inputs of stateful functions). `binding` names the
+    element of each dimension being evaluated; an arrayed series in `env` is
+    (..., elements, times)."""
+    ev = lambda x: evaluate(x, env, base, ir, times, dt, binding)  # noqa: E731
     if isinstance(e, Const):
         return e.value
-    if isinstance(e, Ref):
-        if e.name not in env:
-            raise Unsupported(e.name)
-        return env[e.name]
+    if isinstance(e, (Ref, Index)):
+        return _element(e, env, ir, binding)
+    if isinstance(e, Reduce):
+        parts = [evaluate(e.operand, env, base, ir, times, dt, {**binding, e.dim: el})
+                 for el in ir.dims[e.dim].elements]
+        fold = {"sum": np.sum, "prod": np.prod, "min": np.min, "max": np.max, "mean": np.mean}
+        return fold[e.op](np.broadcast_arrays(*parts), axis=0)
     if isinstance(e, Through):
-        if e.out not in env:
-            raise Unsupported(e.out)
+        out = _element(Ref(e.out), env, ir, binding)
         if env is base:
-            return env[e.out]
-        return env[e.out] + ev(e.input) - evaluate(e.input, base, base, ir, times, dt)
+            return out
+        return out + ev(e.input) - evaluate(e.input, base, base, ir, times, dt, binding)
     if isinstance(e, Time):
         return times
     if isinstance(e, TimeStep):
@@ -208,6 +224,40 @@ def evaluate(e: Expr, env: Mapping[str, np.ndarray], base: Mapping[str, np.ndarr
             out = np.where(x < xs[0], lo, np.where(x > xs[-1], hi, out))
         return out
     raise Unsupported(type(e).__name__)
+
+
+def _element(e, env, ir: ModelIR, binding):
+    """A variable's series (one element of an arrayed one, by subscripts or binding)."""
+    from sdmodels.ir import index_binding
+    name = e.name if isinstance(e, Ref) else getattr(e.target, "name", None)
+    if name not in env:
+        raise Unsupported(str(name))
+    dims = ir.variables[name].dims
+    if not dims:
+        return env[name]
+    fixed = index_binding(dims, e.elements, ir.dims, name) if isinstance(e, Index) else {}
+    row = 0
+    for d in dims:
+        element = fixed.get(d) or binding.get(d)
+        if element is None:
+            raise Unsupported(f"{name}[{d}]")
+        row = row * len(ir.dims[d].elements) + ir.dims[d].elements.index(element)
+    return np.asarray(env[name])[..., row, :]
+
+
+def host_cells(ir: ModelIR, element) -> list[tuple[dict, Expr]]:
+    """(binding, dynamic equation) for every element of `element` (one for a scalar)."""
+    import itertools
+    from sdmodels.elements import PerElement
+    from sdmodels.analysis.graph import collapse
+    equation = getattr(element, "equation", None)
+    if equation is None:
+        expr = host_expression(ir, element)
+        return [({}, expr)] if expr is not None else []
+    keys = list(itertools.product(*(ir.dims[d].elements for d in element.dims)))
+    per = equation.as_dict() if isinstance(equation, PerElement) else None
+    return [(dict(zip(element.dims, k)), collapse(ir, per[k] if per else equation))
+            for k in keys]
 
 
 _SIMPLE = {"abs": np.abs, "exp": np.exp, "ln": np.log, "log10": np.log10, "sqrt": np.sqrt,

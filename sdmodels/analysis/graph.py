@@ -68,6 +68,11 @@ def host_expression(ir: ModelIR, element: Element) -> Expr | None:
     return _collapse(ir, expr, by_output, depth=0)
 
 
+def collapse(ir: ModelIR, expr: Expr) -> Expr:
+    """One equation with every stateful function as a `Through` node."""
+    return _collapse(ir, expr, {d.output: i for i, d in enumerate(ir.delays)}, depth=0)
+
+
 def _sum(exprs: list[Expr]) -> Expr:
     """Per-element equations joined into one tree (only their references matter)."""
     out = exprs[0]
