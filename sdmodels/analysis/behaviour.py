@@ -113,12 +113,15 @@ def link_signs(ir: ModelIR, edges, runs: Runs, domain: Mapping | None = None) ->
     """
     out: dict = {}
     domain = domain or {}
+    cells_of: dict = {}     # effect -> its cells, shared by every link into it
     with np.errstate(all="ignore"):
         for cause, effect in edges:
             element = ir.variables[effect]
             if isinstance(element, Stock):
                 continue
-            cells = host_cells(ir, element)
+            if effect not in cells_of:
+                cells_of[effect] = host_cells(ir, element)
+            cells = cells_of[effect]
             if not cells:
                 continue
             lo, hi = domain.get(cause, (-np.inf, np.inf))
@@ -255,9 +258,11 @@ def host_cells(ir: ModelIR, element) -> list[tuple[dict, Expr]]:
         expr = host_expression(ir, element)
         return [({}, expr)] if expr is not None else []
     keys = list(itertools.product(*(ir.dims[d].elements for d in element.dims)))
-    per = equation.as_dict() if isinstance(equation, PerElement) else None
-    return [(dict(zip(element.dims, k)), collapse(ir, per[k] if per else equation))
-            for k in keys]
+    if not isinstance(equation, PerElement):    # one equation for every element
+        shared = collapse(ir, equation)
+        return [(dict(zip(element.dims, k)), shared) for k in keys]
+    per = equation.as_dict()
+    return [(dict(zip(element.dims, k)), collapse(ir, per[k])) for k in keys]
 
 
 _SIMPLE = {"abs": np.abs, "exp": np.exp, "ln": np.log, "log10": np.log10, "sqrt": np.sqrt,

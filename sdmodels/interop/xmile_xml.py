@@ -69,12 +69,10 @@ def _recovered(raw: bytes, path: Path, error: Exception):
     root = SafeET.fromstring(etree.tostring(tree))
     for variables in (n for n in root.iter() if _tag(n) == "variables"):
         for var in list(variables):
+            parent = {child: holder for holder in var.iter() for child in holder}
             nested = [c for c in var.iter() if c is not var and _tag(c) in _VARIABLE_TAGS]
             for child in nested:
-                for holder in var.iter():
-                    if child in list(holder):
-                        holder.remove(child)
-                        break
+                parent[child].remove(child)
                 variables.append(child)
     warnings.warn(f"{path.name}: not well-formed XML ({error}); read in recovery mode, which "
                   "guesses where the unclosed element ends: check the imported model",

@@ -95,7 +95,8 @@ def run_chunk(task: ChunkTask):
     failed = np.zeros(results.runs, dtype=bool)
     failed[list(results.failures)] = True
     # a run that blew up keeps its NaN series; its metrics are NaN and its label 'failed'
-    clean = {c: np.where(failed[:, None], 0.0, y) for c, y in cols.items()}
+    clean = {c: np.where(failed[:, None], 0.0, y) for c, y in cols.items()} \
+        if failed.any() else cols
     table = compute_metrics(t, clean, task.metrics, task.trigger)
     table.loc[failed, :] = np.nan
     for name in task.labelled:
