@@ -20,6 +20,7 @@ from sdmodels.elements import (Aux, Constant, Dim, Element, Flow, Lookup, NamedL
                                Scenario, Stock, canonical)
 from sdmodels.errors import DuplicateNameError, ModelError, UnknownNameError, did_you_mean
 from sdmodels.expr import Expr, LookupCall, Ref, as_expr, transform
+from sdmodels.ports import Port, units_match
 
 
 class LookupHandle(Ref):
@@ -30,10 +31,14 @@ class LookupHandle(Ref):
 
 
 class ModuleHandle:
-    """A sub-model included under a prefix; ``handle["Name"]`` refers to its elements."""
+    """A sub-model included under a prefix: ``handle["Name"]`` refers to any of its elements,
+    ``handle.out["Name"]`` to a declared output port, ``handle.connect(...)`` wires an input."""
 
-    def __init__(self, prefix: str, display: str, ids: Iterable[str]):
+    def __init__(self, parent: "Model", prefix: str, display: str, submodel: "Model",
+                 ids: Iterable[str]):
         self.prefix, self.display, self._ids = prefix, display, frozenset(ids)
+        self._parent, self._sub = parent, submodel
+        self.out = _Outputs(self)
 
     def __getitem__(self, name: str) -> Ref:
         full = f"{self.prefix}.{canonical(name)}"
@@ -43,8 +48,76 @@ class ModuleHandle:
                                    f"{did_you_mean(canonical(name), inner)}")
         return Ref(full)
 
+    @property
+    def inputs(self) -> dict[str, Port]:
+        """The declared input ports by display name (every constant if none is declared)."""
+        ports = self._sub.input_ports or {
+            e.id: Port(e.id, e.display, e.units, e.doc)
+            for e in self._sub.elements.values() if isinstance(e, Constant)}
+        return {p.display: p for p in ports.values()}
+
+    @property
+    def outputs(self) -> dict[str, Port]:
+        """The declared output ports by display name."""
+        return {p.display: p for p in self._sub.output_ports.values()}
+
+    def unconnected(self) -> list[str]:
+        """Input ports still at their default value (not wired to anything)."""
+        return [name for name, port in self.inputs.items()
+                if isinstance(self._parent.elements[f"{self.prefix}.{port.id}"], Constant)]
+
+    def connect(self, name: str, source) -> "ModuleHandle":
+        """Wire input port `name` to `source` (a handle, an expression, a number or text).
+
+        An input can be wired once; a source whose declared units differ from the port's is
+        an error that names both. Returns the handle, so connections can be chained."""
+        port = self._port(name)
+        full = f"{self.prefix}.{port.id}"
+        current = self._parent.elements[full]
+        if not isinstance(current, Constant):
+            raise ModelError(f"input '{port.display}' of module '{self.display}' is already "
+                             f"connected (to {current.equation}); connect each input once")
+        expr = as_expr(source)
+        if isinstance(source, Ref) and source.name in self._parent.elements:
+            other = self._parent.elements[source.name]
+            if not units_match(other.units, port.units):
+                raise ModelError(
+                    f"cannot connect '{other.display}' ({other.units}) to input "
+                    f"'{current.display}' ({port.units}) of module '{self.display}': the units "
+                    "differ; convert the value in an auxiliary, or fix the declared units")
+        self._parent.elements[full] = Aux(id=full, display=current.display, dims=current.dims,
+                                          units=current.units, doc=current.doc,
+                                          module=current.module, equation=expr)
+        return self
+
+    def _port(self, name: str) -> Port:
+        return _find_port(self.inputs, name, f"module '{self.display}': '{name}' is not an "
+                          f"input of model '{self._sub.name}'.", "Inputs")
+
     def __repr__(self) -> str:
         return f"ModuleHandle({self.prefix!r})"
+
+
+class _Outputs:
+    """``handle.out["Name"]``: a declared output port of a module, as a reference."""
+
+    def __init__(self, handle: ModuleHandle):
+        self._handle = handle
+
+    def __getitem__(self, name: str) -> Ref:
+        port = _find_port(self._handle.outputs, name, f"module '{self._handle.display}' has "
+                          f"no output '{name}'.", "Outputs")
+        return Ref(f"{self._handle.prefix}.{port.id}")
+
+
+def _find_port(ports: Mapping[str, Port], name: str, problem: str, listing: str) -> Port:
+    """The port named `name` (ignoring case, spaces and '_'), or UnknownNameError."""
+    by_id = {canonical(display): port for display, port in ports.items()}
+    port = by_id.get(canonical(name))
+    if port is None:
+        raise UnknownNameError(f"{problem}{did_you_mean(name, ports)} {listing}: "
+                               f"{', '.join(ports) or 'none declared'}")
+    return port
 
 
 class Model:
@@ -67,6 +140,8 @@ class Model:
         self.dims: dict[str, Dim] = {}
         self.scenarios: dict[str, Scenario] = {}
         self.loop_names: list[NamedLoop] = []
+        self.input_ports: dict[str, Port] = {}      # id -> Port, when used as a part
+        self.output_ports: dict[str, Port] = {}
 
     # -- time --------------------------------------------------------------
     def with_time(self, **settings) -> "Model":
@@ -74,6 +149,7 @@ class Model:
         other = copy.copy(self)
         other.elements, other.dims = dict(self.elements), dict(self.dims)
         other.scenarios, other.loop_names = dict(self.scenarios), list(self.loop_names)
+        other.input_ports, other.output_ports = dict(self.input_ports), dict(self.output_ports)
         for key, value in settings.items():
             if key not in ("start", "stop", "dt", "saveper"):
                 raise TypeError(f"unknown time setting {key!r}; use start, stop, dt or saveper")
@@ -187,16 +263,10 @@ class Model:
     # -- composition -------------------------------------------------------
     def module(self, prefix: str, submodel: "Model", *, inputs: Mapping | None = None,
                display: str | None = None) -> ModuleHandle:
-        """Include `submodel` under `prefix`; `inputs` wire its constants to outer expressions."""
+        """Include `submodel` under `prefix`; `inputs` wire its input ports (or constants) to
+        outer expressions, as `connect` on the returned handle does later."""
         pid = canonical(prefix)
         display = display or prefix
-        inputs = {canonical(k): as_expr(v) for k, v in (inputs or {}).items()}
-        for key in inputs:
-            element = submodel.elements.get(key)
-            if not isinstance(element, Constant):
-                raise UnknownNameError(
-                    f"module '{display}': input '{key}' is not a constant of model "
-                    f"'{submodel.name}'.{did_you_mean(key, submodel.constants())}")
         for d in submodel.dims.values():
             self._register_dim(d)
         resolve = submodel.resolver()
@@ -216,18 +286,33 @@ class Model:
         for eid, element in submodel.elements.items():
             changes = {"id": f"{pid}.{eid}", "display": f"{display} / {element.display}",
                        "module": f"{pid}.{element.module}" if element.module else pid}
-            if eid in inputs:
-                new = Aux(**changes, dims=element.dims, units=element.units, doc=element.doc,
-                          equation=inputs[eid])
-            else:
-                new = replace(element, **changes, **_map_equations(element, rename, prefix=pid,
-                                                                   resolve=resolve))
+            new = replace(element, **changes, **_map_equations(element, rename, prefix=pid,
+                                                               resolve=resolve))
             self._insert(new)
             ids.append(new.id)
         for loop in submodel.loop_names:
             self.loop_names.append(NamedLoop(loop.name, tuple(
                 f"{pid}.{resolve(v, 'a loop variable')}" for v in loop.variables)))
-        return ModuleHandle(pid, display, ids)
+        handle = ModuleHandle(self, pid, display, submodel, ids)
+        for key, value in (inputs or {}).items():
+            handle.connect(key, value)
+        return handle
+
+    def input(self, name: str, default, *, units: str = "", source: str = "",
+              doc: str = "", dims=()) -> Ref:
+        """Declare an input port: a constant with a default (and its source) that a model
+        including this one as a module may wire with `ModuleHandle.connect`."""
+        ref = self.constant(name, default, units=units, doc=doc or source, dims=dims)
+        element = self.elements[ref.name]
+        self.input_ports[ref.name] = Port(ref.name, element.display, units, source, doc)
+        return ref
+
+    def output(self, handle, *, doc: str = "") -> Ref:
+        """Declare an element (a handle or a name) as an output port; returns its handle."""
+        eid = self.resolver()(_name_of(handle), "output")
+        element = self.elements[eid]
+        self.output_ports[eid] = Port(eid, element.display, element.units, "", doc or element.doc)
+        return Ref(eid)
 
     # -- analysis and scenario metadata -------------------------------------
     def name_loop(self, name: str, variables: Iterable) -> None:
