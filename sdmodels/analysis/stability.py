@@ -1,0 +1,171 @@
+"""Stability: the model linearised around an operating point, and its modes (eigenvalues).
+
+Algorithm: run the scenario, take every variable's value at the chosen time (the operating
+point), and build the Jacobian J[i, j] = d(net flow of stock i) / d(stock j) by central
+finite differences, all perturbations at once: every variable's value becomes a row of
+2n + 1 columns (the operating point, then stock j nudged up and down) and the equations are
+re-evaluated once, in the model's evaluation order, with the IR's own expression trees
+(`sdmodels.analysis.behaviour.evaluate`). The internal stocks of delays and smooths are
+ordinary stocks here; the held value of a discrete controller (a sample-and-hold, a
+rolling window, a pipeline delay) is held at its operating-point value, so the modes are
+those of the continuous part between two controller ticks.
+
+Each eigenvalue lambda = sigma + i omega is one mode: it decays (sigma < 0) with time
+constant -1 / sigma, oscillates when omega != 0 with period 2 pi / |omega|, and its damping
+ratio is zeta = -sigma / |lambda| (1 for a real decaying mode, 0 for an undamped
+oscillation, negative when it grows). References: Forrester, *Industrial Dynamics* (1961),
+ch. 17 (oscillation from delays in negative loops); Kampmann & Oliva, "Structural dominance
+analysis and theory building in system dynamics", Systems Research and Behavioral Science
+25(4), 2008 (eigenvalues of the linearised model as its behaviour modes).
+
+>>> from sdmodels import Model
+>>> m = Model("first order", stop=10)
+>>> x = m.stock("X", initial=0)
+>>> _ = m.flow("Adjust", (10 - x) / 4, into=x)
+>>> round(modes(linearize(m))[0].time_constant, 6)
+4.0
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from sdmodels.elements import Aux, Flow, Lookup, PerElement, Stock
+from sdmodels.errors import ModelError
+from sdmodels.ir import ModelIR, build
+
+from sdmodels.analysis.behaviour import Unsupported, evaluate
+
+RELATIVE_NUDGE = 1e-6
+
+
+@dataclass(frozen=True)
+class Linearization:
+    """The Jacobian of the stocks' net flows at one time of one run."""
+    jacobian: np.ndarray          # (n, n): d(net flow i) / d(stock j)
+    states: tuple[str, ...]       # display names of the n stock values (Name[elem] for arrays)
+    time: float
+    values: np.ndarray            # the stocks at the operating point
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One eigenvalue of the linearised model, read as a behaviour mode."""
+    eigenvalue: complex
+
+    @property
+    def growth_rate(self) -> float:
+        return float(self.eigenvalue.real)
+
+    @property
+    def time_constant(self) -> float:
+        """1 / |sigma|: the e-folding time of the mode (inf for a neutral one)."""
+        sigma = abs(self.eigenvalue.real)
+        return float(1.0 / sigma) if sigma > 0 else float("inf")
+
+    @property
+    def period(self) -> float | None:
+        """2 pi / |omega| for an oscillating mode, else None."""
+        omega = abs(self.eigenvalue.imag)
+        return float(2 * np.pi / omega) if omega > 1e-12 else None
+
+    @property
+    def damping_ratio(self) -> float:
+        """-sigma / |lambda|: 1 for a real decaying mode, 0 undamped, < 0 growing."""
+        size = abs(self.eigenvalue)
+        return float(-self.eigenvalue.real / size) if size > 0 else 0.0
+
+    @property
+    def kind(self) -> str:
+        grows = self.eigenvalue.real > 1e-12
+        if self.period is not None:
+            return "growing oscillation" if grows else "damped oscillation"
+        return "exponential growth" if grows else "exponential decay"
+
+
+def linearize(model, *, at: float | None = None, scenario: str | None = None,
+              params=None) -> Linearization:
+    """The Jacobian of `model` at time `at` (default: the end) of the scenario's run."""
+    ir = build(model)
+    states = [(s, k) for s in ir.of_kind(Stock) for k in range(_size(ir, s))]
+    if not states:
+        raise ModelError(f"model '{ir.name}' has no stock: there is nothing to linearise")
+    from sdmodels.simulate import simulate
+    held = [v for v in ir.variables.values() if not isinstance(v, (Aux, Flow, Lookup))]
+    results = simulate(ir, scenario=scenario, params=params, outputs=[v.id for v in held])
+    index = len(results.times) - 1 if at is None else int(np.argmin(abs(results.times - at)))
+    point = {label: results.data[0, index, i] for i, label in enumerate(results.columns)}
+    columns = 2 * len(states) + 1
+    env = {v.id: _row(ir, v, point, columns) for v in held}
+    values = np.array([env[s.id][..., 0].reshape(-1)[k] for s, k in states])
+    nudges = RELATIVE_NUDGE * np.maximum(1.0, np.abs(values))
+    for j, (stock, k) in enumerate(states):
+        cells = env[stock.id].reshape(-1, columns)
+        cells[k, 1 + 2 * j] += nudges[j]
+        cells[k, 2 + 2 * j] -= nudges[j]
+    times = np.full(columns, results.times[index])
+    with np.errstate(all="ignore"):
+        for vid in ir.eval_order:
+            element = ir.variables[vid]
+            if isinstance(element, (Aux, Flow)):
+                env[vid] = _evaluate_element(ir, element, env, times, columns)
+    net = np.stack([_net_flow(ir, s, env, columns).reshape(-1, columns)[k] for s, k in states])
+    jacobian = (net[:, 1::2] - net[:, 2::2]) / (2 * nudges)
+    labels = tuple(_label(ir, s, k) for s, k in states)
+    return Linearization(jacobian, labels, float(results.times[index]), values)
+
+
+def modes(lin: Linearization) -> list[Mode]:
+    """The modes of a linearisation, slowest first (largest real part), one per conjugate
+    pair (the one with positive imaginary part)."""
+    found = [Mode(complex(v)) for v in np.linalg.eigvals(lin.jacobian) if v.imag >= -1e-12]
+    return sorted(found, key=lambda m: (-m.eigenvalue.real, abs(m.eigenvalue.imag)))
+
+
+# --------------------------------------------------------------------------- internals
+def _size(ir: ModelIR, element) -> int:
+    return int(np.prod([len(ir.dims[d].elements) for d in element.dims])) if element.dims else 1
+
+
+def _keys(ir: ModelIR, element):
+    return list(itertools.product(*(ir.dims[d].elements for d in element.dims)))
+
+
+def _label(ir: ModelIR, element, k: int) -> str:
+    if not element.dims:
+        return element.display
+    return f"{element.display}[{','.join(_keys(ir, element)[k])}]"
+
+
+def _row(ir: ModelIR, element, point, columns: int) -> np.ndarray:
+    """The element's operating-point value repeated over the perturbation columns."""
+    values = np.array([point[_label(ir, element, k)] for k in range(_size(ir, element))])
+    row = np.repeat(values[:, None], columns, axis=1)
+    return row[0] if not element.dims else row
+
+
+def _evaluate_element(ir: ModelIR, element, env, times, columns: int) -> np.ndarray:
+    equation = element.equation
+    try:
+        if not element.dims:
+            return np.broadcast_to(np.asarray(
+                evaluate(equation, env, env, ir, times, ir.dt), dtype=float), (columns,)).copy()
+        per = equation.as_dict() if isinstance(equation, PerElement) else None
+        rows = [evaluate(per[key] if per else equation, env, env, ir, times, ir.dt,
+                         dict(zip(element.dims, key))) for key in _keys(ir, element)]
+        return np.stack([np.broadcast_to(np.asarray(r, dtype=float), (columns,)) for r in rows])
+    except Unsupported as exc:
+        raise ModelError(f"cannot linearise model '{ir.name}': the equation of "
+                         f"'{element.display}' uses {exc}, which the linearisation does not "
+                         "evaluate; remove it or hold it in a constant for the analysis") from None
+
+
+def _net_flow(ir: ModelIR, stock, env, columns: int) -> np.ndarray:
+    shape = (_size(ir, stock), columns) if stock.dims else (columns,)
+    total = np.zeros(shape)
+    for sign, flows in ((1.0, stock.inflows), (-1.0, stock.outflows)):
+        for f in flows:
+            total = total + sign * np.broadcast_to(env[f], shape)
+    return total
