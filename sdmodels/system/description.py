@@ -1,0 +1,279 @@
+"""Read a system description (YAML) into a validated `SystemSpec`, or list every problem.
+
+The YAML is composed into nodes (PyYAML's safe loader: no tags, no code), so every value
+keeps its line and column; each field is read by its schema type
+(`sdmodels.system.schema`). All problems are collected and raised together in one
+`SystemDescriptionError`, each with its line, column, path, what is wrong, a "did you
+mean" for misspelt names, and the allowed values.
+
+>>> spec = load_system('''
+... system: shop
+... components:
+...   users: {kind: traffic, rate: 100/s}
+...   api: {kind: service, serviceTime: 50ms}
+... calls:
+...   - {from: users, to: api, timeout: 1s}
+... ''')
+>>> spec.components["api"].config["workersPerPod"], spec.calls[0].config["timeout"]
+(200.0, 1.0)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from sdmodels.errors import ModelError, did_you_mean
+from sdmodels.system import schema
+from sdmodels.system.quantities import QuantityError
+from sdmodels.system.schema import CALL, KINDS, REQUIRED, ListOf, Number, Section
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a description, where it is."""
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column}: {self.path}: {self.message}"
+
+
+class SystemDescriptionError(ModelError):
+    """A description with problems; `problems` lists them all, in file order."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source, self.problems = source, sorted(problems, key=lambda p: (p.line, p.column))
+        count = len(problems)
+        super().__init__(f"{source}: {count} problem{'s' * (count != 1)} in the system "
+                         "description:\n  " + "\n  ".join(map(str, self.problems)))
+
+
+@dataclass(frozen=True)
+class Component:
+    """A component of the system: its kind and its fields with defaults filled in."""
+    name: str
+    kind: str
+    config: Mapping[str, Any]
+    line: int
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A call from one component to another, with its timeout, retries and breaker."""
+    source: str
+    target: str
+    config: Mapping[str, Any]
+    line: int
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """A validated system description."""
+    name: str
+    description: str
+    components: Mapping[str, Component]
+    calls: tuple[Connection, ...]
+    source: str = "<text>"
+
+    def of_kind(self, kind: str) -> list[Component]:
+        return [c for c in self.components.values() if c.kind == kind]
+
+
+def load_system(path_or_text) -> SystemSpec:
+    """Read a description from a path (``Path`` or a name ending .yaml/.yml) or YAML text."""
+    if isinstance(path_or_text, Path) or (isinstance(path_or_text, str) and "\n" not in
+                                          path_or_text and path_or_text.endswith((".yaml", ".yml"))):
+        path = Path(path_or_text)
+        try:
+            text, source = path.read_text(encoding="utf-8"), str(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelError(f"cannot read system description '{path}': {exc}") from None
+    else:
+        text, source = str(path_or_text), "<text>"
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = Problem(mark.line + 1, mark.column + 1, "(document)", str(getattr(
+            exc, "problem", exc))) if mark else Problem(1, 1, "(document)", str(exc))
+        raise SystemDescriptionError(source, [where]) from None
+    return _Reader(source).system(root)
+
+
+class _Reader:
+    """Walks the YAML nodes against the schema, collecting problems."""
+
+    def __init__(self, source: str):
+        self.source, self.problems = source, []
+
+    def problem(self, node, path: str, message: str) -> None:
+        mark = node.start_mark if node is not None else None
+        self.problems.append(Problem(mark.line + 1 if mark else 1, mark.column + 1 if mark else 1,
+                                     path, message))
+
+    # -- the document ------------------------------------------------------------------
+    def system(self, root) -> SystemSpec:
+        if not isinstance(root, yaml.MappingNode):
+            self.problem(root, "(document)", "a system description is a mapping with the "
+                         "fields system, description, components and calls")
+            raise SystemDescriptionError(self.source, self.problems)
+        top = self.fields(root, schema.SYSTEM, "", keep_nodes=True)
+        name = _scalar(top["system"]) if "system" in top else ""
+        components = self.components(top.get("components"))
+        calls = self.calls(top.get("calls"), components)
+        if components and not any(c.kind == "traffic" for c in components.values()):
+            self.problem(top.get("components"), "components",
+                         "no component of kind 'traffic': add one that sends the requests")
+        if self.problems:
+            raise SystemDescriptionError(self.source, self.problems)
+        description = _scalar(top["description"]) if "description" in top else ""
+        return SystemSpec(str(name), str(description or ""), MappingProxyType(components),
+                          tuple(calls), self.source)
+
+    def components(self, node) -> dict[str, Component]:
+        if node is None:
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, "components", "expected a mapping of name -> {kind: ..., ...}")
+            return {}
+        out = {}
+        for key, value in node.value:
+            name, path = key.value, f"components.{key.value}"
+            kind_node = _child(value, "kind")
+            kind = kind_node.value if isinstance(kind_node, yaml.ScalarNode) else None
+            if kind not in KINDS:
+                shown = f"'{kind}' is not a component kind." if kind else "has no 'kind'."
+                self.problem(kind_node or value, f"{path}.kind", f"{shown}"
+                             f"{did_you_mean(kind or '', KINDS)} Kinds: {', '.join(KINDS)}")
+                continue
+            fields = Section({"kind": schema.Field(str, REQUIRED, ""), **KINDS[kind].fields})
+            config = self.fields(value, fields, path)
+            config.pop("kind", None)
+            out[name] = Component(name, kind, MappingProxyType(config), key.start_mark.line + 1)
+        for component in out.values():
+            self.cross_check(component, node)
+        return out
+
+    def cross_check(self, component: Component, node) -> None:
+        hpa = component.config.get("hpa")
+        if hpa and hpa["minReplicas"] > hpa["maxReplicas"]:
+            self.problem(_child(_child(node, component.name), "hpa"),
+                         f"components.{component.name}.hpa",
+                         f"minReplicas ({hpa['minReplicas']:g}) is above maxReplicas "
+                         f"({hpa['maxReplicas']:g})")
+
+    def calls(self, node, components: dict) -> list[Connection]:
+        if node is None:
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(node, "calls", "expected a list of {from: A, to: B, ...}")
+            return []
+        out = []
+        for i, item in enumerate(node.value):
+            path = f"calls[{i}]"
+            config = self.fields(item, CALL, path)
+            ends = []
+            for end in ("from", "to"):
+                name = config.get(end)
+                if name is not None and name not in components:
+                    self.problem(_child(item, end), f"{path}.{end}", f"'{name}' is not a component."
+                                 f"{did_you_mean(str(name), components)} Components: "
+                                 f"{', '.join(components)}")
+                ends.append(name)
+            if None in ends or any(e not in components for e in ends):
+                continue
+            config = {k: v for k, v in config.items() if k not in ("from", "to")}
+            out.append(Connection(ends[0], ends[1], MappingProxyType(config),
+                                  item.start_mark.line + 1))
+        return out
+
+    # -- fields ------------------------------------------------------------------------
+    def fields(self, node, section: Section, path: str, *, keep_nodes: bool = False) -> dict:
+        """The fields of a mapping node with defaults filled in (values as nodes if asked)."""
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, path or "(document)", "expected a mapping with the fields "
+                         f"{', '.join(section.fields)}")
+            return {}
+        out, lines = {}, {}
+        for key, value in node.value:
+            name, where = key.value, _join(path, key.value)
+            if name in lines:
+                self.problem(key, where, f"appears twice (first on line {lines[name]})")
+                continue
+            lines[name] = key.start_mark.line + 1
+            spec = section.fields.get(name)
+            if spec is None:
+                self.problem(key, where, f"unknown field.{did_you_mean(name, section.fields)} "
+                             f"Allowed: {', '.join(section.fields)}")
+                continue
+            out[name] = value if keep_nodes else self.value(value, spec, where)
+        for name, spec in section.fields.items():
+            if name in out:
+                continue
+            if spec.default is REQUIRED:
+                self.problem(node, _join(path, name), f"is required ({spec.source})")
+            elif not keep_nodes:
+                out[name] = self.defaults(spec)
+        return out
+
+    def defaults(self, spec):
+        """A field's default; a section's default mapping gets its own defaults filled in."""
+        if isinstance(spec.type, Section) and spec.default == {}:
+            return {name: self.defaults(inner) for name, inner in spec.type.fields.items()
+                    if inner.default is not REQUIRED}
+        if isinstance(spec.type, Number) and spec.default is not None:
+            return float(spec.default)
+        return spec.default
+
+    def value(self, node, spec, path: str):
+        kind = spec.type
+        if _is_null(node):
+            if spec.default is None:
+                return None
+            self.problem(node, path, f"cannot be empty ({spec.source})")
+            return None
+        if isinstance(kind, Section):
+            return self.fields(node, kind, path)
+        if isinstance(kind, ListOf):
+            if not isinstance(node, yaml.SequenceNode):
+                self.problem(node, path, "expected a list")
+                return None
+            return [self.fields(item, kind.section, f"{path}[{i}]")
+                    for i, item in enumerate(node.value)]
+        if not isinstance(node, yaml.ScalarNode):
+            self.problem(node, path, "expected a single value")
+            return None
+        value = _scalar(node)
+        if kind is str:
+            return str(value)
+        try:
+            return kind.read(value)
+        except QuantityError as exc:
+            self.problem(node, path, str(exc))
+            return None
+
+
+def _scalar(node):
+    return yaml.SafeLoader("").construct_object(node) if isinstance(node, yaml.ScalarNode) else node
+
+
+def _is_null(node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _child(node, key: str):
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == key:
+                return v
+    return None
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name

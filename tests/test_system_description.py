@@ -1,0 +1,104 @@
+"""System descriptions: the examples read, and bad descriptions list every problem at once."""
+from pathlib import Path
+
+import pytest
+
+from sdmodels.system import SystemDescriptionError, load_system
+from sdmodels.system.quantities import QuantityError, duration, rate
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_hands_on_example_reads_the_exercise_numbers():
+    spec = load_system(EXAMPLES / "hands_on.yaml")
+    api, cache, db = (spec.components[n].config for n in ("api", "cache", "db"))
+    assert spec.components["cache"].kind == "cache"
+    assert cache["ttl"] == 3600.0 and cache["ttlJitter"] == 0.0          # 1 h, no jitter
+    assert db["pool"]["maximumPoolSize"] == 50.0                          # pool of 50
+    assert db["pool"]["connectionTimeout"] == 30.0                        # HikariCP default
+    assert api["hpa"]["syncPeriod"] == 15.0                               # every 15 s
+    assert api["hpa"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 30.0
+    assert api["hpa"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 0.0
+    assert spec.components["limiter"].config["limitForPeriod"] == 1000.0
+    (first,) = [c for c in spec.calls if c.source == "users"]
+    assert first.config["retry"]["maxAttempts"] == 4.0                    # 3 retries
+    assert first.config["retry"]["waitDuration"] == 1.0                   # 1 s fixed
+    assert first.config["retry"]["enableRandomizedWait"] is False
+    assert first.config["circuitBreaker"] is None                         # none
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_reads(path):
+    spec = load_system(path)
+    assert spec.calls and any(c.kind == "traffic" for c in spec.components.values())
+
+
+BAD = """\
+system: broken
+components:
+  users: {kind: traffic, rate: 100}
+  api:
+    kind: servise
+  cache:
+    kind: cache
+    ttl: 1 hour
+    ttlJiter: 5s
+  web:
+    kind: service
+    serviceTime: 20ms
+    hpa: {minReplicas: 5, maxReplicas: 2}
+calls:
+  - {from: users, to: web}
+  - {from: web, to: cach, timeout: 2}
+"""
+
+
+def test_every_problem_is_listed_once_with_line_column_and_a_hint():
+    with pytest.raises(SystemDescriptionError) as info:
+        load_system(BAD)
+    found = {(p.line, p.path): p.message for p in info.value.problems}
+    assert len(info.value.problems) == 7, str(info.value)
+    assert "per unit of time" in found[(3, "components.users.rate")]
+    assert "Did you mean 'service'?" in found[(5, "components.api.kind")]
+    assert "Kinds: traffic" in found[(5, "components.api.kind")]
+    assert "write it with a unit" in found[(8, "components.cache.ttl")]
+    assert "Did you mean 'ttlJitter'?" in found[(9, "components.cache.ttlJiter")]
+    assert "minReplicas (5) is above maxReplicas (2)" in found[(13, "components.web.hpa")]
+    assert "Did you mean 'cache'?" in found[(16, "calls[1].to")]
+    assert "write it with a unit" in found[(16, "calls[1].timeout")]
+    message = str(info.value)
+    assert message.startswith("<text>: 7 problems in the system description:")
+    assert "line 9, column 5: components.cache.ttlJiter: unknown field." in message
+
+
+def test_a_yaml_syntax_error_has_its_position():
+    with pytest.raises(SystemDescriptionError,
+                       match=r"line 3, column 7: \(document\): mapping values are not allowed"):
+        load_system("system: x\ncomponents:\n  a: b: c\n")
+
+
+def test_required_fields_and_duplicates_are_reported():
+    text = ("system: s\ncomponents:\n  u: {kind: traffic, rate: 5/s}\n"
+            "  c: {kind: cache, keys: 5, keys: 6}\ncalls: []\n")
+    with pytest.raises(SystemDescriptionError) as info:
+        load_system(text)
+    messages = [str(p) for p in info.value.problems]
+    assert any("components.c.ttl: is required" in m for m in messages)
+    assert any("components.c.keys: appears twice (first on line 4)" in m for m in messages)
+
+
+@pytest.mark.parametrize("text, seconds", [("50ms", 0.05), ("1s", 1), ("2m", 120),
+                                           ("1h", 3600), ("1.5 s", 1.5), ("1d", 86400)])
+def test_durations(text, seconds):
+    assert duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["5", "five seconds", "1 hour", "", "-"])
+def test_durations_without_a_unit_are_refused(text):
+    with pytest.raises(QuantityError, match="with a unit"):
+        duration(text)
+
+
+def test_rates_per_unit_of_time():
+    assert rate("1000/s") == 1000 and rate("60000 req/min") == pytest.approx(1000)
+    assert rate("3.6/h") == pytest.approx(0.001)
