@@ -112,8 +112,10 @@ def test_csv_export_has_both_runs(client):
     assert response.status_code == 200
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(rows[0])[:3] == ["run", "time", "Teacup Temperature"]
     assert set(rows[0]) == {"time", "run", "Teacup Temperature", "Heat Loss",
                             "Initial Temperature", "Room Temperature", "Characteristic Time"}
+    assert len(rows) == 2 * (30 / DT + 1)
     at10 = {r["run"]: float(r["Teacup Temperature"]) for r in rows if float(r["time"]) == 10}
     assert at10["before"] == pytest.approx(euler_teacup(10, 10), rel=1e-12)
     assert at10["after"] == pytest.approx(euler_teacup(10, 20), rel=1e-12)

@@ -148,17 +148,21 @@ class Workbench:
                 "run_ms": round((time.perf_counter() - began) * 1000, 3)}
 
     def to_csv(self, runs: Mapping[str, Mapping[str, object]]) -> str:
-        """Runs as CSV: columns run, time, then every variable; one block per named run."""
+        """Runs as CSV: columns run, time, the key outputs, then every other variable; one
+        block of rows per named run, at the model's own saved times."""
+        import pandas as pd
         frames = []
         for label, values in runs.items():
-            frame = self.simulate(values, full=True).to_pandas()
+            frame = self.simulate(values, full=True).to_pandas().reset_index()
             frame.insert(0, "run", label)
             frames.append(frame)
         if not frames:
             raise ModelError("nothing to export: give at least one run")
-        import pandas as pd
+        table = pd.concat(frames, ignore_index=True)
+        first = ["run", "time"] + [c for c in table.columns if c.split("[")[0] in self.key_outputs]
+        table = table[first + [c for c in table.columns if c not in first]]
         out = io.StringIO()
-        pd.concat(frames).to_csv(out)
+        table.to_csv(out, index=False)
         return out.getvalue()
 
     # ----------------------------------------------------------------- loops, diagram

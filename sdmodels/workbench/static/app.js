@@ -144,6 +144,13 @@ function columnsOf(run, output) {
   return Object.keys(run.series).filter((c) => c === output || c.startsWith(output + "["));
 }
 
+// a flat series gets a small band around its value, not uPlot's 0..100
+function flatRange(u, min, max) {
+  if (min === null || max === null) return [0, 1];
+  if (min === max) { const pad = Math.abs(min) * 0.1 || 1; return [min - pad, max + pad]; }
+  return uPlot.rangeNum(min, max, 0.1, true);
+}
+
 function drawPlots() {
   const box = $("#plots");
   const width = Math.max(300, Math.floor((box.clientWidth - 12) / Math.max(1,
@@ -164,9 +171,9 @@ function drawPlots() {
       const series = [{ label: state.desc.time_units },
         ...before.map((c) => ({ label: `${c} (before)`, stroke: "#95a5a6", dash: [5, 4], width: 1.5 })),
         ...after.map((c) => ({ label: `${c} (after)`, stroke: "#d35400", width: 2 }))];
-      const u = new uPlot({ width, height: 190, series, legend: { show: false },
-        scales: { x: { time: false } }, axes: [{ label: state.desc.time_units, size: 36 }, { size: 58 }] },
-        data, holder);
+      const u = new uPlot({ width, height: 170, series, legend: { show: false },
+        scales: { x: { time: false }, y: { range: flatRange } },
+        axes: [{ label: state.desc.time_units, size: 36 }, { size: 58 }] }, data, holder);
       plot = state.plots[output] = { u, key };
     } else {
       plot.u.setData(data);
@@ -222,6 +229,13 @@ function highlight(loopId) {
   $("#export-png").href = api(`/diagram.png${q}`);
 }
 
+function zoomDiagram(fit) {
+  const svg = $("#diagram svg");
+  if (!svg) return;
+  svg.classList.toggle("natural", !fit);
+  $("#zoom").textContent = fit ? "Actual size" : "Fit";
+}
+
 function selectLoop(id) {
   state.selectedLoop = state.selectedLoop === id ? null : id;
   highlight(state.selectedLoop);
@@ -258,6 +272,7 @@ async function loadDiagram() {
     g.addEventListener("mouseleave", () => highlight(state.selectedLoop));
     g.addEventListener("click", () => selectLoop(id));
   }
+  zoomDiagram(true);
   highlight(state.selectedLoop);
 }
 
@@ -347,6 +362,10 @@ async function openModel(key) {
   state.key = key;
   state.before = state.after = null;
   state.selectedLoop = null;
+  state.loops = [];
+  $("#loops tbody").replaceChildren();
+  $("#diagram").replaceChildren(el("p", { class: "muted" }, "finding loops, drawing..."));
+  $("#sweep-result").replaceChildren();
   for (const plot of Object.values(state.plots)) plot.u.destroy();
   state.plots = {};
   $("#plots").replaceChildren();
@@ -380,6 +399,7 @@ $("#scenario").addEventListener("change", (e) => {
 });
 $("#reset").addEventListener("click", () => { $("#scenario").value = ""; applyValues({}); requestRun(); });
 $("#pin").addEventListener("click", pinBefore);
+$("#zoom").addEventListener("click", () => zoomDiagram($("#diagram svg")?.classList.contains("natural")));
 $("#model").addEventListener("change", (e) => openModel(e.target.value));
 
 (async function start() {
