@@ -14,7 +14,7 @@ def __getattr__(name: str):
         from sdmodels.workbench.session import Workbench
         return Workbench
     if name == "widget":
-        from sdmodels.workbench.widget import widget
+        from sdmodels.workbench.notebook import widget
         return widget
     if name in ("serve", "create_app"):
         from sdmodels.workbench import server
