@@ -119,8 +119,9 @@ async function requestRun() {
     showError("");
     drawPlots();
     const server = timing ? timing.split("dur=")[1] : "?";
-    $("#status").textContent = `run: ${data.run_ms.toFixed(1)} ms, server ${(+server).toFixed(1)} ms, ` +
-      `page ${(performance.now() - began).toFixed(0)} ms`;
+    $("#status").textContent = `run ${data.run_ms.toFixed(1)} ms \u00b7 server ${(+server).toFixed(1)} ms` +
+      ` \u00b7 page ${(performance.now() - began).toFixed(0)} ms`;
+    $("#status").title = "simulation / server from request to response / round trip in the page";
   } catch (err) {
     showError(err.message);
     for (const name of Object.keys(state.texts)) {
@@ -144,6 +145,16 @@ function columnsOf(run, output) {
   return Object.keys(run.series).filter((c) => c === output || c.startsWith(output + "["));
 }
 
+// axis ticks stay short: 1.2k, 3.4M, 2.3G
+function tick(v) {
+  if (v === null) return "";
+  const a = Math.abs(v);
+  for (const [from, f, s] of [[1e12, 1e12, "T"], [1e9, 1e9, "G"], [1e6, 1e6, "M"], [1e4, 1e3, "k"]]) {
+    if (a >= from) return `${+(v / f).toPrecision(3)}${s}`;
+  }
+  return a !== 0 && a < 1e-3 ? v.toExponential(1) : String(+v.toPrecision(4));
+}
+
 // a flat series gets a small band around its value, not uPlot's 0..100
 function flatRange(u, min, max) {
   if (min === null || max === null) return [0, 1];
@@ -153,8 +164,8 @@ function flatRange(u, min, max) {
 
 function drawPlots() {
   const box = $("#plots");
-  const width = Math.max(300, Math.floor((box.clientWidth - 12) / Math.max(1,
-    Math.floor(box.clientWidth / 340))) - 8);
+  const width = Math.max(260, Math.floor((box.clientWidth - 12) / Math.max(1,
+    Math.floor(box.clientWidth / 270))) - 8);
   for (const output of state.outputs) {
     const after = columnsOf(state.after, output);
     const sameTimes = state.before && state.after &&
@@ -171,9 +182,10 @@ function drawPlots() {
       const series = [{ label: state.desc.time_units },
         ...before.map((c) => ({ label: `${c} (before)`, stroke: "#95a5a6", dash: [5, 4], width: 1.5 })),
         ...after.map((c) => ({ label: `${c} (after)`, stroke: "#d35400", width: 2 }))];
-      const u = new uPlot({ width, height: 170, series, legend: { show: false },
+      const u = new uPlot({ width, height: 150, series, legend: { show: false },
         scales: { x: { time: false }, y: { range: flatRange } },
-        axes: [{ label: state.desc.time_units, size: 36 }, { size: 58 }] }, data, holder);
+        axes: [{ label: state.desc.time_units, size: 36 },
+          { size: 58, values: (u, splits) => splits.map(tick) }] }, data, holder);
       plot = state.plots[output] = { u, key };
     } else {
       plot.u.setData(data);
