@@ -149,3 +149,12 @@ def test_specs_and_values_without_a_server():
     assert wb.key_outputs == ["Backlog", "Breaker open time left"]       # its stocks
     assert Workbench.open("retry_storm").key_outputs[:3] == ["Offered load", "Throughput",
                                                              "Goodput"]
+
+
+def test_sweep_with_non_numbers_is_a_400(client):
+    response = client.post("/api/model/teacup/sweep", json={
+        "output": "Teacup Temperature", "x": "Room Temperature", "xs": ["warm", 2]})
+    assert response.status_code in (400, 422) and "error" in response.json()
+    response = client.post("/api/model/teacup/sweep", json={
+        "output": "Teacup Temperature", "x": "Room Temperature", "xs": [-5, 2]})
+    assert response.status_code == 422 and "out of range" in response.json()["error"]

@@ -1,9 +1,23 @@
 """`sdm workbench`: the local web page for modelling sessions."""
 from __future__ import annotations
 
+import ipaddress
+
 import click
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+def is_loopback(host: str) -> bool:
+    """Whether an address only this machine can reach ("localhost", 127.0.0.0/8, ::1).
+
+    >>> is_loopback("127.0.0.2"), is_loopback("0.0.0.0"), is_loopback("localhost")
+    (True, False, True)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def register(main: click.Group) -> None:
@@ -17,7 +31,7 @@ def register(main: click.Group) -> None:
         """Serve the workbench for MODEL (a library name, a .py file with build(), or a
         .mdl/.xmile file): sliders, live curves, the loop diagram, sweeps, exports."""
         from sdmodels.workbench.server import serve
-        if host not in LOOPBACK:
+        if not is_loopback(host):
             click.echo(f"Warning: listening on {host}, not loopback: anyone who can reach "
                        "this machine can use the workbench (there is no login).", err=True)
         if model:
