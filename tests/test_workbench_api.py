@@ -68,6 +68,7 @@ def test_equation_text_goes_through_the_parser(client):
     ({"Characteristic Time": [1, 2]}, ["not a number"]),
     ({"Characteristic Time": "1/0"}, ["no finite value"]),
     ({"Characteristic Time": "exp(1000)"}, ["no value"]),
+    ({"Characteristic Time": 0}, ["became", "run 0 of model 'teacup'"]),    # a failed run
 ])
 def test_bad_values_get_a_json_error_and_the_server_goes_on(client, values, words):
     response = client.post("/api/model/teacup/run", json={"values": values})
@@ -158,3 +159,18 @@ def test_sweep_with_non_numbers_is_a_400(client):
     response = client.post("/api/model/teacup/sweep", json={
         "output": "Teacup Temperature", "x": "Room Temperature", "xs": [-5, 2]})
     assert response.status_code == 422 and "out of range" in response.json()["error"]
+
+
+def test_a_py_model_opens_by_its_stem_and_nothing_else(tmp_path):
+    source = tmp_path / "my_tank.py"
+    source.write_text("from sdmodels import Model\n"
+                      "def build():\n"
+                      "    m = Model('tank', stop=2, dt=1)\n"
+                      "    s = m.stock('Water', initial=8)\n"
+                      "    m.flow('Drain', s / m.constant('Drain time', 2, units='s'), out_of=s)\n"
+                      "    return m\n")
+    with TestClient(create_app(Catalog(str(source)))) as c:
+        assert c.get("/api/models").json()["first"] == "my_tank"
+        data = c.post("/api/model/my_tank/run", json={"values": {"Drain time": 4}}).json()
+        assert data["series"]["Water"] == [8.0, 6.0, 4.5]
+        assert c.get(f"/api/model/{str(source).replace('/', '%2F')}").status_code == 404
