@@ -164,8 +164,10 @@ function flatRange(u, min, max) {
 
 function drawPlots() {
   const box = $("#plots");
-  const width = Math.max(260, Math.floor((box.clientWidth - 12) / Math.max(1,
-    Math.floor(box.clientWidth / 270))) - 8);
+  const columns = Math.max(1, Math.min(state.outputs.length, Math.floor(box.clientWidth / 270)));
+  box.style.gridTemplateColumns = `repeat(${columns}, 1fr)`;
+  const width = Math.max(260, Math.floor((box.clientWidth - 6 * (columns - 1)) / columns) - 8);
+  const height = columns === 1 && state.outputs.length <= 2 ? 260 : 150;
   for (const output of state.outputs) {
     const after = columnsOf(state.after, output);
     const sameTimes = state.before && state.after &&
@@ -182,7 +184,7 @@ function drawPlots() {
       const series = [{ label: state.desc.time_units },
         ...before.map((c) => ({ label: `${c} (before)`, stroke: "#95a5a6", dash: [5, 4], width: 1.5 })),
         ...after.map((c) => ({ label: `${c} (after)`, stroke: "#d35400", width: 2 }))];
-      const u = new uPlot({ width, height: 150, series, legend: { show: false },
+      const u = new uPlot({ width, height, series, legend: { show: false },
         scales: { x: { time: false }, y: { range: flatRange } },
         axes: [{ label: state.desc.time_units, size: 36 },
           { size: 58, values: (u, splits) => splits.map(tick) }] }, data, holder);
@@ -199,6 +201,18 @@ function drawPlots() {
     }
   }
 }
+
+let resizeTimer = null;
+window.addEventListener("resize", () => {      // plots are sized in pixels: redraw them
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    if (!state.after) return;
+    for (const plot of Object.values(state.plots)) plot.u.destroy();
+    state.plots = {};
+    $("#plots").replaceChildren();
+    drawPlots();
+  }, 150);
+});
 
 function buildOutputPicker() {
   const box = $("#outputs");
