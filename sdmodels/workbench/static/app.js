@@ -17,7 +17,7 @@ const el = (tag, attrs = {}, ...children) => {
 const state = {
   key: null, desc: null, values: {}, texts: {}, after: null, before: null,
   outputs: [], loops: [], selectedLoop: null, plots: {}, inFlight: false, pending: false,
-  lastRequest: null,
+  lastRequest: null, cursorTime: null,   // the time under the plots' cursor (for loop dominance)
 };
 window.workbench = state;
 
@@ -119,9 +119,9 @@ async function requestRun() {
     showError("");
     drawPlots();
     const server = timing ? timing.split("dur=")[1] : "?";
-    $("#status").textContent = `run ${data.run_ms.toFixed(1)} ms \u00b7 server ${(+server).toFixed(1)} ms` +
-      ` \u00b7 page ${(performance.now() - began).toFixed(0)} ms`;
-    $("#status").title = "simulation / server from request to response / round trip in the page";
+    $("#status").textContent = `${(+server).toFixed(1)} ms`;
+    $("#status").title = `simulation ${data.run_ms.toFixed(1)} ms, server (request to response) ` +
+      `${(+server).toFixed(1)} ms, round trip in the page ${(performance.now() - began).toFixed(0)} ms`;
   } catch (err) {
     showError(err.message);
     for (const name of Object.keys(state.texts)) {
@@ -181,10 +181,17 @@ function drawPlots() {
       if (plot) plot.u.destroy();
       const holder = document.querySelector(`.plot[data-output="${CSS.escape(output)}"]`) ||
         box.appendChild(el("div", { class: "plot", "data-output": output }, el("h3", {}, output)));
-      const series = [{ label: state.desc.time_units },
-        ...before.map((c) => ({ label: `${c} (before)`, stroke: "#95a5a6", dash: [5, 4], width: 1.5 })),
-        ...after.map((c) => ({ label: `${c} (after)`, stroke: "#d35400", width: 2 }))];
-      const u = new uPlot({ width, height, series, legend: { show: false },
+      const short = (c) => (c === output ? "" : c.slice(output.length) + " ");
+      const shown = (u, v) => (v == null ? "" : String(+v.toPrecision(4)));
+      const series = [{ label: state.desc.time_units, value: shown },
+        ...before.map((c) => ({ label: `${short(c)}before`, stroke: "#95a5a6", dash: [5, 4], width: 1.5,
+          value: shown })),
+        ...after.map((c) => ({ label: `${short(c)}after`, stroke: "#d35400", width: 2,
+          value: shown }))];
+      const u = new uPlot({ width, height, series, legend: { show: true, live: true },
+        cursor: { sync: { key: "sdm-time" } },          // one time under the cursor, all plots
+        hooks: { setCursor: [(p) => { state.cursorTime = p.cursor.idx == null ? null
+          : p.data[0][p.cursor.idx]; }] },
         scales: { x: { time: false }, y: { range: flatRange } },
         axes: [{ label: state.desc.time_units, size: 36 },
           { size: 58, values: (u, splits) => splits.map(tick) }] }, data, holder);
