@@ -113,6 +113,9 @@ def test_picking_a_loop_highlights_it_in_the_svg(page, tmp_path):
     page.screenshot(path=str(tmp_path / "loop.png"), full_page=True)
     page.click('#loops tr[data-loop="B1"]')              # a second click lets it go
     assert edge_titles(page, "hl") == set()
+    page.hover('#diagram g.node[data-loop="B1"]')         # the loop's marker in the diagram
+    assert len(edge_titles(page, "hl")) == 2
+    assert "hover" in page.get_attribute('#loops tr[data-loop="B1"]', "class")
 
 
 def test_retry_storm_loop_by_name_and_hover(page, tmp_path):
