@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set-up shared by scripts/demo.sh and scripts/test.sh: Graphviz's dot, a virtualenv,
+# Set-up shared by scripts/demo.sh and scripts/test.sh: Graphviz's dot, Chromium (for the
+# workbench's browser tests), a virtualenv,
 # and the package with its test extras. Safe to run again: it skips what is done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +8,8 @@ VENV="${SDM_VENV:-.venv}"
 
 need_apt=()
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
+# the workbench's browser tests drive Debian's own headless Chromium (never a downloaded build)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 PY="${PYTHON:-python3}"
 command -v "$PY" >/dev/null 2>&1 || need_apt+=(python3)
 if [ ! -x "$VENV/bin/python" ] && ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then

@@ -403,6 +403,14 @@ class Model:
     def __repr__(self) -> str:
         return f"Model({self.name!r}, {len(self.elements)} elements)"
 
+    def _repr_html_(self) -> str:
+        from sdmodels.workbench.display import model_html
+        return model_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from sdmodels.workbench.display import model_markdown
+        return model_markdown(self)
+
 
 def _name_of(handle) -> str | None:
     if handle is None:

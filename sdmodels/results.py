@@ -79,6 +79,10 @@ class Results:
             "value": self.data.reshape(-1),
         })
 
+    def _repr_html_(self) -> str:
+        from sdmodels.workbench.display import results_html
+        return results_html(self)
+
     def final(self) -> pd.DataFrame:
         """The last saved value of every column, one row per run."""
         return pd.DataFrame(self.data[:, -1, :], columns=list(self.columns))

@@ -98,6 +98,10 @@ class Loop:
                 "links": [{"from": self.names[k], "to": self.names[(k + 1) % self.length],
                            "polarity": l.polarity} for k, l in enumerate(self.links)]}
 
+    def _repr_html_(self) -> str:
+        from sdmodels.workbench.display import loop_html
+        return loop_html(self)
+
 
 @dataclass(frozen=True)
 class LoopSet:
@@ -185,7 +189,8 @@ class LoopSet:
                 f"{c['B']} balancing" + (f", {c['U']} of unknown polarity" if c["U"] else ""))
 
     def _repr_html_(self) -> str:
-        return self.to_pandas().to_html(index=False)
+        from sdmodels.workbench.display import loopset_html
+        return loopset_html(self)
 
     def __str__(self) -> str:
         return self.to_table()

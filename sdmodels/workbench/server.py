@@ -1,0 +1,221 @@
+"""The workbench's web server: Starlette routes over `Workbench`, served by uvicorn.
+
+Routes (JSON unless said otherwise; a bad request gets a 4xx JSON ``{"error": ...}``):
+
+- ``GET /`` the page; ``/static/...`` its script, styles and uPlot (served from the
+  package, nothing from a CDN);
+- ``GET /api/models`` the models this server may open: the one it was started with and the
+  library's models, by name (never a path sent by the page);
+- ``GET /api/model/{key}`` parameters, scenarios, outputs; ``POST /api/model/{key}/run``
+  ``{"values": {name: number or text}, "outputs": [...]}`` -> one run;
+- ``GET /api/model/{key}/loops``, ``/diagram.svg``, ``/diagram.png`` (``?loop=R1``);
+- ``POST /api/model/{key}/sweep``, ``POST /api/model/{key}/export.csv``.
+
+Every JSON response says how long the server took (``Server-Timing: app;dur=ms``).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from sdmodels.errors import SDModelsError
+
+STATIC = Path(__file__).parent / "static"
+
+
+class Catalog:
+    """The models a server may open, by key: the one it started with, and the library's.
+
+    Each is compiled when first opened and kept; a key is never read as a path.
+    """
+
+    def __init__(self, start: str | None = None, *, opened=None):
+        from sdmodels.sources import library_names
+        self._lock = threading.Lock()
+        self._open: dict[str, object] = {}
+        self._specs: dict[str, str] = {name: name for name in library_names()}
+        self.first = None
+        if opened is not None:                    # an already opened Workbench
+            self.first = opened.ir.name
+            self._open[self.first] = opened
+            self._specs.setdefault(self.first, self.first)
+        elif start is not None:
+            self.first = Path(start).stem if Path(start).suffix else start
+            self._specs[self.first] = start
+        self.first = self.first or (sorted(self._specs)[0] if self._specs else None)
+
+    @property
+    def keys(self) -> list[str]:
+        return [self.first] + sorted(k for k in self._specs if k != self.first)
+
+    def get(self, key: str):
+        """The Workbench of an allowed key, opening (compiling) it the first time."""
+        from sdmodels.workbench.session import Workbench
+        if key not in self._specs:
+            raise HTTPException(404, f"no model '{key}' here; this workbench opens: "
+                                     f"{', '.join(self.keys)}")
+        with self._lock:
+            if key not in self._open:
+                self._open[key] = Workbench.open(self._specs[key])
+            return self._open[key]
+
+
+def _json(data, status: int = 200, began: float | None = None) -> Response:
+    """A JSON response; with `began`, a Server-Timing header with the time from the request's
+    arrival to the rendered body."""
+    body = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
+    headers = {}
+    if began is not None:
+        headers["Server-Timing"] = f"app;dur={(time.perf_counter() - began) * 1000:.3f}"
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _body(request: Request) -> dict:
+    try:
+        data = json.loads(await request.body() or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise HTTPException(400, "the request body is not JSON") from None
+    if not isinstance(data, dict):
+        raise HTTPException(400, "the request body must be a JSON object")
+    return data
+
+
+def create_app(catalog: Catalog) -> Starlette:
+    """The Starlette application serving one catalog of models."""
+
+    def workbench(request: Request):
+        return catalog.get(request.path_params["key"])
+
+    async def index(request: Request):
+        return FileResponse(STATIC / "index.html")
+
+    async def favicon(request: Request):
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+    async def models(request: Request):
+        return _json({"models": catalog.keys, "first": catalog.first})
+
+    def describe(request: Request):
+        return _json(workbench(request).describe())
+
+    async def run(request: Request):
+        # runs inline on the event loop: the shortest path from a slider to its curves
+        began = time.perf_counter()
+        body = await _body(request)
+        wb = workbench(request)
+        values, outputs = body.get("values") or {}, body.get("outputs")
+        if not isinstance(values, dict) or not (outputs is None or isinstance(outputs, list)):
+            raise HTTPException(400, "give {\"values\": {name: value}, \"outputs\": [names]}")
+        return _json(wb.run(values, outputs=outputs), began=began)
+
+    def loops(request: Request):
+        return _json({"loops": workbench(request).loops()})
+
+    def diagram(request: Request):
+        fmt = request.path_params["fmt"]
+        if fmt not in ("svg", "png", "dot"):
+            raise HTTPException(404, f"no diagram format '{fmt}': use svg, png or dot")
+        loop = request.query_params.get("loop") or None
+        wb = workbench(request)
+        try:
+            data = wb.diagram(fmt, loop=loop)
+        except KeyError as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        media = {"svg": "image/svg+xml", "png": "image/png", "dot": "text/vnd.graphviz"}[fmt]
+        name = f"{wb.ir.name}{'-' + loop if loop else ''}.{fmt}"
+        return Response(data, media_type=media,
+                        headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+    async def sweep(request: Request):
+        began = time.perf_counter()
+        body = await _body(request)
+        wb = workbench(request)
+        try:
+            options = dict(output=str(body["output"]), x=str(body["x"]), xs=list(body["xs"]),
+                           y=body.get("y") or None, ys=list(body.get("ys") or []),
+                           values=body.get("values") or {})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HTTPException(400, f"a sweep needs output, x, xs (and y, ys): {exc}") from None
+        try:       # in a worker thread: slider runs go on while a sweep computes
+            result = await run_in_threadpool(lambda: wb.sweep(**options))
+        except (TypeError, ValueError) as exc:
+            raise HTTPException(400, f"sweep values must be numbers: {exc}") from None
+        return _json(result, began=began)
+
+    async def export_csv(request: Request):
+        body = await _body(request)
+        runs = body.get("runs")
+        if not isinstance(runs, dict) or not all(isinstance(v, dict) for v in runs.values()):
+            raise HTTPException(400, "give {\"runs\": {label: {name: value}}}")
+        wb = workbench(request)
+        text = await run_in_threadpool(wb.to_csv, runs)
+        return Response(text, media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{wb.ir.name}-runs.csv"'})
+
+    async def http_error(request: Request, exc: HTTPException):
+        return _error(exc.status_code, str(exc.detail))
+
+    async def model_error(request: Request, exc: SDModelsError):
+        return _error(422, str(exc))     # unknown name, bad value, failed run: the page says
+
+    key = "/api/model/{key}"
+    routes = [
+        Route("/", index),
+        Route("/favicon.ico", favicon),
+        Route("/api/models", models),
+        Route(key, describe),
+        Route(key + "/run", run, methods=["POST"]),
+        Route(key + "/loops", loops),
+        Route(key + "/diagram.{fmt}", diagram),
+        Route(key + "/sweep", sweep, methods=["POST"]),
+        Route(key + "/export.csv", export_csv, methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Starlette(routes=routes, exception_handlers={
+        HTTPException: http_error, SDModelsError: model_error})
+
+
+def make_server(catalog: Catalog, *, host: str = "127.0.0.1", port: int = 0):
+    """(uvicorn Server, listening socket, URL): run it with ``server.run(sockets=[sock])``,
+    stop it with ``server.should_exit = True``."""
+    import socket
+
+    import uvicorn
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)                      # connections wait in the backlog until uvicorn runs
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{sock.getsockname()[1]}/"
+    config = uvicorn.Config(create_app(catalog), log_level="warning", access_log=False)
+    return uvicorn.Server(config), sock, url
+
+
+def serve(model: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
+          opened=None, ready=None) -> None:
+    """Open (compile) the model, then serve the page until interrupted.
+
+    `port=0` takes a free port; `ready(url)` is called once the server listens (the CLI
+    prints the URL there). Binding to anything but loopback is the caller's choice.
+    """
+    catalog = Catalog(model, opened=opened)
+    if catalog.first is not None:
+        catalog.get(catalog.first)        # compile before the first page load
+    server, sock, url = make_server(catalog, host=host, port=port)
+    if ready is not None:
+        ready(url)
+    server.run(sockets=[sock])

@@ -1,0 +1,257 @@
+"""The workbench's core, free of any web framework: one opened model and what the page asks
+of it (runs, loops, the diagram, sweeps, exports). The web server and the notebook widget
+both drive a `Workbench`, so they show the same numbers.
+
+The model is compiled once when it is opened and the `Kernel` kept: parameters are passed
+at run time, so a slider move never recompiles. Everything goes through the public API
+(`sdmodels.compile`, `sdmodels.simulate`, `find_loops`, `to_graphviz`), so a faster path
+for first runs or loop dominance plug in there.
+
+>>> from sdmodels import Model
+>>> m = Model("decay", stop=4, dt=1)
+>>> s = m.stock("Amount", initial=100)
+>>> _ = m.flow("Outflow", s / m.constant("Lifetime", 2, units="s"), out_of=s)
+>>> wb = Workbench(m)
+>>> wb.run({"Lifetime": "1 + 1"})["series"]["Amount"]
+[100.0, 50.0, 25.0, 12.5, 6.25]
+"""
+from __future__ import annotations
+
+import io
+import math
+import threading
+import time
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from sdmodels.elements import Stock, canonical
+from sdmodels.errors import ModelError, UnknownNameError, did_you_mean
+from sdmodels.workbench.values import InvalidValueError, ParameterSpec, parameter_specs, read_value
+
+MAX_POINTS = 2000          # saved points sent to the page per series (the rest thinned)
+MAX_SWEEP_RUNS = 2500      # a sweep panel grid is small: it answers in a second or two
+DEFAULT_PLOTS = 6
+
+
+def _finite_list(a: np.ndarray) -> list:
+    """A JSON-safe list: NaN and inf become None."""
+    a = np.asarray(a, dtype=float)
+    if np.isfinite(a).all():
+        return a.tolist()
+    return [float(x) if math.isfinite(x) else None for x in a.tolist()]
+
+
+class Workbench:
+    """One model opened for a modelling session: compiled once, run on every slider move."""
+
+    def __init__(self, model, *, title: str | None = None,
+                 key_outputs: Sequence[str] | None = None, method: str = "euler"):
+        from sdmodels import build, compile
+        self.ir = build(model)
+        self.kernel = compile(self.ir, method=method)
+        self.title = title or self.ir.name
+        self.parameters: list[ParameterSpec] = parameter_specs(self.ir)
+        self._specs = {p.id: p for p in self.parameters}
+        self.outputs = [v.display for v in self.ir.variables.values() if not v.internal]
+        stocks = [v.display for v in self.ir.of_kind(Stock) if not v.internal]
+        chosen = [o for o in (key_outputs or ()) if canonical(o) in self.ir.variables]
+        self.key_outputs = chosen or stocks[:DEFAULT_PLOTS] or self.outputs[:DEFAULT_PLOTS]
+        self._lock = threading.Lock()
+        self._loops = None
+        self._svg: dict[str, bytes] = {}
+        self.run()          # the first call of a kernel loads it: do it before a page asks
+
+    @classmethod
+    def open(cls, spec: str, **options) -> "Workbench":
+        """A library name, a .py file with build(), or a .mdl/.xmile file, as `sdm run` takes."""
+        import importlib
+
+        from sdmodels.sources import library_names, load_model
+        key_outputs = None
+        if spec in library_names():
+            key_outputs = getattr(importlib.import_module(f"library.{spec}"), "KEY_OUTPUTS", None)
+        return cls(load_model(spec), key_outputs=key_outputs, **options)
+
+    # ----------------------------------------------------------------- description
+    def describe(self) -> dict:
+        """What the page needs to draw its controls: parameters, scenarios, outputs."""
+        ir = self.ir
+        scenarios = []
+        for s in ir.scenarios.values():
+            values = {}
+            for name, value in s.params:
+                spec = self._specs.get(canonical(str(name)))
+                if spec is not None:
+                    values[spec.name] = float(value)
+            scenarios.append({"name": s.name, "doc": s.doc, "values": values})
+        return {"name": ir.name, "title": self.title, "time_units": ir.time_units,
+                "start": ir.start, "stop": ir.stop, "dt": ir.dt,
+                "parameters": [p.to_dict() for p in self.parameters],
+                "scenarios": scenarios, "key_outputs": list(self.key_outputs),
+                "outputs": self.outputs, "trigger": self.trigger_names()}
+
+    def trigger_names(self) -> list[str] | None:
+        """The parameters that time a trigger ("Trigger start", "Trigger duration"), if any."""
+        names = [self._specs.get(canonical(n)) for n in ("Trigger start", "Trigger duration")]
+        return [s.name for s in names] if all(names) else None
+
+    # ----------------------------------------------------------------- values
+    def values(self, given: Mapping[str, object] | None) -> dict[str, float]:
+        """{display name: number} from the page's {name: number or equation text}; every
+        name checked, text parsed by sdmodels' parser, limits enforced (InvalidValueError)."""
+        given = dict(given or {})
+        known = {p.id: p.default for p in self.parameters}
+        resolved: dict[str, float] = {}
+        pending = []
+        for name, raw in given.items():
+            key = canonical(str(name))
+            spec = self._specs.get(key)
+            if spec is None:
+                raise UnknownNameError(f"'{name}' is not a parameter of model '{self.ir.name}'."
+                                       f"{did_you_mean(str(name), [p.name for p in self.parameters])}")
+            if isinstance(raw, str):
+                pending.append((spec, raw))
+            else:
+                resolved[spec.name] = known[spec.id] = read_value(spec, raw, known)
+        for spec, raw in pending:            # text may name the numbers given with it
+            resolved[spec.name] = known[spec.id] = read_value(spec, raw, known)
+        return resolved
+
+    def _saveper(self) -> float | None:
+        points = (self.ir.stop - self.ir.start) / self.ir.saveper
+        if points <= MAX_POINTS:
+            return None
+        every = math.ceil(points / MAX_POINTS)
+        return self.ir.saveper * every
+
+    # ----------------------------------------------------------------- runs
+    def simulate(self, values: Mapping[str, object] | None = None, *,
+                 outputs: Sequence[str] | None = None, full: bool = False):
+        """`sdmodels.simulate` of the kept kernel with these values (one run)."""
+        return self._simulate(self.values(values), outputs=outputs, full=full)
+
+    def _simulate(self, params: dict[str, float], *, outputs=None, full: bool = False):
+        from sdmodels import simulate
+        return simulate(self.kernel, params=params, outputs=outputs,
+                        saveper=None if full else self._saveper())
+
+    def run(self, values: Mapping[str, object] | None = None, *,
+            outputs: Sequence[str] | None = None) -> dict:
+        """One run as the page plots it: times, {column: series}, and the values used."""
+        began, cpu = time.perf_counter(), time.thread_time()
+        outputs = list(outputs) if outputs else list(self.key_outputs)
+        params = self.values(values)
+        results = self._simulate(params, outputs=outputs)
+        series = {c: _finite_list(results.data[0, :, k]) for k, c in enumerate(results.columns)}
+        return {"times": results.times.tolist(), "series": series, "values": params,
+                "run_ms": round((time.perf_counter() - began) * 1000, 3),
+                "run_cpu_ms": round((time.thread_time() - cpu) * 1000, 3)}
+
+    def to_csv(self, runs: Mapping[str, Mapping[str, object]]) -> str:
+        """Runs as CSV: columns run, time, the key outputs, then every other variable; one
+        block of rows per named run, at the model's own saved times."""
+        import pandas as pd
+        frames = []
+        for label, values in runs.items():
+            frame = self.simulate(values, full=True).to_pandas().reset_index()
+            frame.insert(0, "run", label)
+            frames.append(frame)
+        if not frames:
+            raise ModelError("nothing to export: give at least one run")
+        table = pd.concat(frames, ignore_index=True)
+        first = ["run", "time"] + [c for c in table.columns if c.split("[")[0] in self.key_outputs]
+        table = table[first + [c for c in table.columns if c not in first]]
+        out = io.StringIO()
+        table.to_csv(out, index=False)
+        return out.getvalue()
+
+    # ----------------------------------------------------------------- loops, diagram
+    def loop_set(self):
+        """The model's loops (found once): Johnson's enumeration, or the shortest
+        independent loop set when a model has too many loops to list."""
+        with self._lock:
+            if self._loops is None:
+                import warnings
+
+                from sdmodels import find_loops
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    loops = find_loops(self.ir, max_loops=300)
+                    if not loops.complete:
+                        loops = find_loops(self.ir, method="independent")
+                self._loops = loops
+            return self._loops
+
+    def loops(self) -> list[dict]:
+        """The loop table: id, name, R/B, variables, links (ids, for the diagram), delays."""
+        rows = []
+        for loop in self.loop_set():
+            rows.append({**loop.to_dict(), "edges": [list(e) for e in loop.edges],
+                         "nodes": list(loop.variables),
+                         "delay": (None if not loop.delays else
+                                   loop.total_delay if loop.total_delay is not None
+                                   else "variable"),
+                         "importance": None})
+        return rows
+
+    def diagram(self, format: str = "svg", *, loop: str | None = None) -> bytes:  # noqa: A002
+        """The causal-loop diagram drawn by Graphviz (svg, png or dot), one loop highlighted
+        if asked; cached per (format, loop)."""
+        from sdmodels import to_graphviz
+        loops = self.loop_set()
+        chosen = (loops[loop].id,) if loop else ()
+        key = f"{format}:{','.join(chosen)}"
+        if key not in self._svg:
+            self._svg[key] = to_graphviz(self.ir, kind="cld", loop_set=loops,
+                                         loops=chosen).pipe(format)
+        return self._svg[key]
+
+    # ----------------------------------------------------------------- sweeps
+    def sweep(self, *, output: str, x: str, xs: Sequence[float], y: str | None = None,
+              ys: Sequence[float] | None = None,
+              values: Mapping[str, object] | None = None) -> dict:
+        """Behaviour labels (sdmodels.sweep.labels) over a grid of one or two parameters,
+        the others at `values`; one kernel call for the whole grid."""
+        from sdmodels import simulate
+        from sdmodels.sweep.labels import classify
+        base = self.values(values)
+        xs = [float(v) for v in xs]
+        ys = [float(v) for v in ys] if y else [math.nan]
+        if not xs or not ys:
+            raise InvalidValueError("a sweep needs at least one value per parameter")
+        if len(xs) * len(ys) > MAX_SWEEP_RUNS:
+            raise InvalidValueError(f"{len(xs)} x {len(ys)} runs is more than the panel's "
+                                    f"{MAX_SWEEP_RUNS}; use `sdm sweep` for large designs")
+        if canonical(output) not in self.ir.variables:
+            raise UnknownNameError(f"output '{output}' is not a variable of model "
+                                   f"'{self.ir.name}'.{did_you_mean(output, self.outputs)}")
+        grid_x, grid_y = np.meshgrid(xs, ys, indexing="xy")
+        axes = [(x, grid_x.ravel())] + ([(y, grid_y.ravel())] if y else [])
+        params = {name: np.full(grid_x.size, v) for name, v in base.items()}
+        for name, column in axes:
+            spec = self._specs.get(canonical(name))
+            if spec is None:
+                raise UnknownNameError(f"'{name}' is not a parameter of model '{self.ir.name}'."
+                                       f"{did_you_mean(name, [p.name for p in self.parameters])}")
+            for v in set(column.tolist()):
+                read_value(spec, v, {})
+            params.pop(spec.name, None)
+            params[spec.name] = column
+        results = simulate(self.kernel, params=params, outputs=[output], on_failure="mark",
+                           saveper=self._saveper())
+        series = results.data[:, :, 0]
+        trigger = None
+        names = self.trigger_names()
+        if names:
+            start = params.get(names[0], base.get(names[0], self._specs[canonical(names[0])].default))
+            length = params.get(names[1], base.get(names[1], self._specs[canonical(names[1])].default))
+            start, length = float(np.min(start)), float(np.max(length))
+            trigger = (start, start + length)
+        labels = classify(results.times, np.nan_to_num(series), trigger=trigger)["label"]
+        labels = labels.astype(str).to_numpy()
+        labels[list(results.failures)] = "failed"
+        grid = labels.reshape(len(ys), len(xs))
+        return {"output": output, "x": x, "xs": xs, "y": y, "ys": ys if y else [],
+                "labels": grid.tolist(), "trigger": trigger,
+                "counts": {k: int(v) for k, v in zip(*np.unique(labels, return_counts=True))}}
