@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from sdmodels.interop.mdl.lexer import VensimSyntaxError
+from sdmodels.errors import VensimSyntaxError
 from sdmodels.interop.mdl.reader import read_abstract
 from sdmodels.interop.mdl.sketch import read_sketch
 

@@ -15,7 +15,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from sdmodels.errors import ImportModelError, EquationSyntaxError
+from sdmodels.errors import VensimSyntaxError
 
 # Vensim's :KEYWORDS: that can stand inside an equation or on its left-hand side.
 KEYWORDS = ("AND", "OR", "NOT", "NA", "EXCEPT", "INTERPOLATE", "RAW", "HOLD BACKWARD",
@@ -45,10 +45,6 @@ def comment_end(text: str, pos: int, end: int) -> int:
         if depth == 0:
             return m.end()
     return -1
-
-
-class VensimSyntaxError(ImportModelError, EquationSyntaxError):
-    """A .mdl file breaks Vensim's grammar; the message gives file, line, column and variable."""
 
 
 @dataclass(frozen=True)
