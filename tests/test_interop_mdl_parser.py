@@ -100,6 +100,12 @@ def test_names_quoted_with_escapes_unicode_and_continued_lines(tmp_path):
     assert _run(path).iloc[0]["total"] == 6
 
 
+def test_file_without_encoding_header_in_windows_1252(tmp_path):
+    path = tmp_path / "old.mdl"
+    path.write_bytes("Größe = 2 ~~|\ny = Größe * 3 ~~|\n".encode("cp1252"))
+    assert [e.name for e in read_abstract(path).sections[0].elements] == ["Größe", "y"]
+
+
 def test_number_lists_and_two_dimensional_tables(tmp_path):
     els = _elements(_write(tmp_path, """
         DimA: A1, A2, A3 ~ ~ |
@@ -147,6 +153,9 @@ def test_subscript_ranges_mappings_equivalences_and_except(tmp_path):
         """))
     ranges = {r.name: r for r in model.sections[0].subscripts}
     assert ranges["DimD"].subscripts == ["D1", "D2"] and ranges["DimD"].mapping == ["DimA"]
+    # pysd keeps only the range's name; the element-by-element map rides along
+    assert ranges["DimD"].mapping_detail == [("DimA", ["SubA", "A1"])]
+    assert ranges["DimN"].mapping_detail == [("DimM", None)]
     assert ranges["DimN"].subscripts == ["N1", "N2", "N3", "N4"]
     assert ranges["DimE"].subscripts == "DimA"
     h = {e.name: e for e in model.sections[0].elements}["h"]

@@ -132,14 +132,7 @@ class _Lhs(ExpressionParser):
 
     def name_list(self, open_: str, close: str) -> list[str]:
         self.expect(open_, "")
-        names = []
-        while True:
-            names.append(self.word("expected a subscript name", ("name", "quoted", "number")))
-            if self.at(","):
-                self.take()
-                continue
-            self.expect(close, "to close the subscripts")
-            return names
+        return self.name_list_until(close)
 
     def subscript_range(self, name: str) -> AbstractSubscriptRange:
         t = self.tok
@@ -163,23 +156,35 @@ class _Lhs(ExpressionParser):
                 if not self.at(","):
                     break
                 self.take()
-        mapping = []
+        mapping, detail = [], []
         if self.at("->"):
             self.take()
             while True:
                 if self.at("("):         # (Range: e1, e2): the range is what pysd keeps
                     self.take()
-                    mapping.append(self.take().text)
-                    depth = 1
-                    while depth and self.tok.kind != "end":
-                        depth += {"(": 1, ")": -1}.get(self.take().text, 0)
+                    mapping.append(self.word("expected a subscript range after '('"))
+                    self.expect(":", "after the range of a mapping '(Range: e1, e2)'")
+                    detail.append((mapping[-1], self.name_list_until(")")))
                 else:
                     mapping.append(self.word("expected a subscript range after '->'"))
+                    detail.append((mapping[-1], None))
                 if not self.at(","):
                     break
                 self.take()
         self.end(f"after the elements of subscript range '{name}'")
-        return AbstractSubscriptRange(name=name, subscripts=elements, mapping=mapping)
+        out = AbstractSubscriptRange(name=name, subscripts=elements, mapping=mapping)
+        # what pysd drops: `-> (DimA: SubA, A3)` maps element by element (D1 -> SubA, D2 -> A3)
+        out.mapping_detail = detail
+        return out
+
+    def name_list_until(self, close: str) -> list[str]:
+        """Names separated by ',' up to `close` (consumed)."""
+        names = [self.word("expected a subscript name", ("name", "quoted", "number"))]
+        while self.at(","):
+            self.take()
+            names.append(self.word("expected a subscript name", ("name", "quoted", "number")))
+        self.expect(close, "to close the list")
+        return names
 
     def numbered_range(self) -> list[str]:
         """`(A1-A10)`: A1, A2, ..., A10."""

@@ -58,14 +58,19 @@ class Layout:
 
 
 def read_text(path) -> str:
-    """The file's text in the encoding its `{...}` header names (UTF-8 when none)."""
+    """The file's text in the encoding its `{...}` header names.
+
+    Without a known header: UTF-8 if the bytes are UTF-8, else Windows-1252 (older Vensim
+    files on Windows), so that accented names survive."""
     raw = path.read_bytes()
     m = re.match(rb"\s*\{([A-Za-z0-9_\-]+)\}", raw)
-    encoding = m.group(1).decode("ascii") if m else "utf-8"
     try:
-        text = raw.decode(encoding, errors="replace")
-    except LookupError:     # an encoding name Python does not know
-        text = raw.decode("utf-8", errors="replace")
+        text = raw.decode(m.group(1).decode("ascii") if m else "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", errors="replace")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
