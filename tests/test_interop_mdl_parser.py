@@ -201,6 +201,18 @@ def test_macro_after_a_group_header_with_time_step_dollar(tmp_path):
     np.testing.assert_allclose(frame["y"], 3 + frame.index.to_numpy())
 
 
+def test_dollar_names_in_a_macro_are_the_models_variables(tmp_path):
+    path = _write(tmp_path, """
+        :MACRO: SCALED(x)
+        SCALED = x * scale$ + FINAL TIME$ ~ ~ |
+        :END OF MACRO:
+        scale = 10 ~ ~ |
+        y = SCALED(Time) ~ ~ |
+        """)
+    frame = _run(path)
+    np.testing.assert_allclose(frame["y"], 10 * frame.index.to_numpy() + 4)
+
+
 def test_macro_with_several_outputs(tmp_path):
     # THEIL(a, b : c, d): c and d are the macro's extra outputs at this call site
     path = _write(tmp_path, """
