@@ -283,6 +283,9 @@ def test_deep_nesting_and_huge_lines_do_not_exhaust_the_stack(tmp_path):
     long_sum = " + ".join(["a"] * 50_000)      # one 200 kB line, one flat sum
     els = _elements(_write(tmp_path, f"a = 1 ~ ~ |\nb = {long_sum} ~ ~ |\n"))
     assert len(els["b"].components[0].ast.arguments) == 50_000
+    table = ", ".join(f"{i}.5" for i in range(100_000))   # a 1 MB data table, one line
+    els = _elements(_write(tmp_path, f"D: (d1-d100000) ~ ~ |\nt[D] = {table} ~ ~ |\n"))
+    assert els["t"].components[0].ast[-1] == 99_999.5
 
 
 # -- the files the issue names, the sketch, the parser switch --------------------------------

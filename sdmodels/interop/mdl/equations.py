@@ -11,15 +11,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from pysd.translators.structures import abstract_expressions as ae
 from pysd.translators.structures.abstract_model import (
     AbstractComponent, AbstractConstraint, AbstractData, AbstractLookup,
     AbstractSubscriptRange, AbstractTestInput, AbstractUnchangeableConstant)
 
 from sdmodels.interop.mdl.lexer import Source, tokenize
-from sdmodels.interop.mdl.parser import ExpressionParser
+from sdmodels.interop.mdl.parser import ExpressionParser, number
 from sdmodels.interop.mdl.sections import Entry, collapse
 
+_TABLE = re.compile(r"[\s\d.eE+\-,;]+")
+_DIGIT = re.compile(r"\d")
 DATA_KEYWORDS = {":INTERPOLATE:", ":RAW:", ":HOLD BACKWARD:", ":LOOK FORWARD:"}
 
 
@@ -38,16 +42,43 @@ class Parsed:
 def parse_entry(entry: Entry, source: Source) -> Parsed:
     """The abstract object one entry defines; VensimSyntaxError names line and column."""
     text = source.text
-    toks = tokenize(text, entry.start, entry.end, source=source)
+    table, end = _number_table(text, entry)
+    toks = tokenize(text, entry.start, end, source=source)
     first = toks[0]
     if first.kind not in ("name", "quoted"):
         raise source.error(first.pos, "expected the name of a variable or subscript range")
     lhs = _Lhs(toks, source, first.text)
+    lhs.table = table
     parsed = lhs.parse()
     units, limits = _units(entry.units)
     parsed.units, parsed.limits, parsed.doc = units, limits, entry.doc
     parsed.output_calls = tuple(lhs.output_calls)
     return parsed
+
+
+def _number_table(text: str, entry: Entry):
+    """`x[A, B] = 1, 2; 3, 4;` read without tokens (data tables can be megabytes long).
+
+    Returns (value, offset of the '=' + 1) or (None, entry.end) when the right-hand side
+    is not a plain number list."""
+    eq = text.find("=", entry.start, entry.end)
+    if eq < 0 or text[eq - 1] in ":<>=" or text[eq + 1:eq + 2] == "=" or \
+            not _TABLE.fullmatch(text, eq + 1, entry.end) or \
+            not _DIGIT.search(text, eq + 1, entry.end):
+        return None, entry.end
+    rows = [r for r in text[eq + 1:entry.end].split(";")]
+    if len(rows) > 1 and not rows[-1].strip():
+        rows.pop()
+    try:
+        values = [[number(x.replace(" ", "").replace("\t", "").replace("\n", ""))
+                   for x in row.split(",")] for row in rows]
+    except ValueError:
+        return None, entry.end
+    if len(values) == 1 and len(values[0]) == 1:
+        return values[0][0], eq + 1
+    if len({len(r) for r in values}) != 1:
+        return None, entry.end      # the token path reports the ragged rows
+    return np.squeeze(np.array(values, dtype=float)), eq + 1
 
 
 def _units(text: str) -> tuple[str, tuple | None]:
@@ -122,9 +153,12 @@ class _Lhs(ExpressionParser):
             return Parsed("subscript", name, AbstractSubscriptRange(name, other, []))
         raise self.error(f"expected '=', ':=', '==', '(' or ':' after '{name}'")
 
+    table = None     # a number table read by _number_table
+
     def rhs(self):
-        value = self.parse_all()
-        return value
+        if self.table is not None:
+            return self.table
+        return self.parse_all()
 
     def end(self, what: str) -> None:
         if self.tok.kind != "end":

@@ -47,7 +47,7 @@ def comment_end(text: str, pos: int, end: int) -> int:
     return -1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Token:
     """One token: kind (number, name, quoted, string, keyword, op, end), text, file offset."""
     kind: str

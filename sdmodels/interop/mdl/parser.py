@@ -39,7 +39,7 @@ _BINARY = {":OR:": (1, "logic"), ":AND:": (1, "logic"),
            "+": (4, "add"), "-": (4, "add"), "*": (5, "mul"), "/": (5, "mul"),
            "^": (7, "pow")}
 _PREFIX = {":NOT:": 2, "-": 6, "+": 6}
-_INT = re.compile(r"\d+")
+_INT = re.compile(r"[+-]?\d+")
 
 
 class _Chain:
@@ -59,7 +59,7 @@ def _done(value):
 
 
 def number(text: str):
-    """A numeral as pysd reads it: int without '.' or exponent, else float."""
+    """A numeral as pysd reads it: int without '.' or exponent, else float (sign allowed)."""
     return int(text) if _INT.fullmatch(text) else float(text)
 
 
