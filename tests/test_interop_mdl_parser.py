@@ -254,6 +254,7 @@ def test_macro_output_count_must_match(tmp_path):
     ("D: (A5-A1) ~ ~ |\n", "3:4", "numbered range"),
     ("a = DELAY1(1, 2, 3, 4) ~ ~ |\n", "3:5", "DELAY1 cannot take 4 arguments"),
     (":MACRO: M(x)\nM = x ~ ~ |\n", "3:8", "has no ':END OF MACRO:'"),
+    ("a = 1 ~ ~\nb = 2 ~ ~ |\n", "4:9", "the '|' that ends the equation"),
 ])
 def test_parse_errors_give_file_line_column_variable_and_caret(tmp_path, body, where, why):
     path = _write(tmp_path, "\n" + body)

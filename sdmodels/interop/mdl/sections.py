@@ -142,6 +142,9 @@ def _entry(text: str, pos: int, end: int, source: Source) -> tuple[Entry | None,
             pos, stop = end, ""
             break
         fields.append(text[pos:m.start()])
+        if len(fields) == 3 and m.group() == "~":   # equation ~ units ~ comment ~ flags |
+            raise source.error(m.start(), "a fourth '~' in one entry: the '|' that ends the "
+                               "equation before it is probably missing")
         pos, stop = m.end(), m.group()
     head = text[start:eq_end].strip()
     if stop != "|":     # text after the last '|': ignored unless it has an entry's fields
