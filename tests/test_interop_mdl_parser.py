@@ -333,7 +333,7 @@ def test_sketch_positions_of_a_suite_file():
 def test_parser_switch_keeps_pysds_translator_reachable(tmp_path, monkeypatch):
     path = _write(tmp_path, "a = 1 {inline} + 1 ~ ~ |\n")
     monkeypatch.setenv("SDMODELS_MDL_PARSER", "pysd")
-    with pytest.raises(ImportModelError, match="the Vensim parser could not read"):
+    with pytest.raises(ImportModelError):      # pysd's grammar has no inline comments
         import_model(path)
     monkeypatch.setenv("SDMODELS_MDL_PARSER", "own")
     assert sorted(import_model(path).elements) == ["a"]
