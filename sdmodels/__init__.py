@@ -7,7 +7,8 @@ from sdmodels.elements import (Aux, Constant, DelayLine, Dim, Flow, Lookup, Roll
                                Stock, canonical)
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, DuplicateNameError,
                              EquationSyntaxError, ImportModelError, ModelError, ModelWarning,
-                             SDModelsError, SimulationError, UnknownNameError)
+                             SDModelsError, SimulationError, UnknownNameError,
+                             VensimSyntaxError)
 from sdmodels.expr import (delay1, delay3, delay_fixed, delayn, exp, if_then_else, ln, max_over,
                            maximum, mean_over, min_over, minimum, modulo, prod_over, pulse,
                            pulse_train, ramp, random_exponential, random_normal, random_uniform,
@@ -27,7 +28,8 @@ __all__ = [
     "AlgebraicLoopError", "Aux", "Constant", "DelayLine", "Dim", "DimensionError",
     "DuplicateNameError", "EquationSyntaxError", "Flow", "ImportModelError", "Kernel", "Lookup",
     "Model", "ModelError", "ModelIR", "ModelWarning", "Results", "Rolling", "SDModelsError",
-    "SampleHold", "SimulationError", "Stock", "UnknownNameError", "build", "canonical", "compile",
+    "SampleHold", "SimulationError", "Stock", "UnknownNameError", "VensimSyntaxError", "build",
+    "canonical", "compile",
     "delay1", "delay3", "delay_fixed", "delayn", "exp", "if_then_else", "ln", "max_over",
     "maximum", "mean_over", "min_over", "minimum", "modulo", "parse_equation", "prod_over",
     "pulse", "pulse_train", "ramp", "random_exponential", "random_normal", "random_uniform",

@@ -47,6 +47,10 @@ class ImportModelError(SDModelsError):
     """A model file (Vensim, XMILE) could not be imported."""
 
 
+class VensimSyntaxError(ImportModelError, EquationSyntaxError):
+    """A .mdl file breaks Vensim's grammar: file:line:column, the variable, what was expected."""
+
+
 class ModelWarning(UserWarning):
     """A model builds but is likely to give misleading results (e.g. dt too coarse)."""
 

@@ -2,13 +2,15 @@
 
 `import_model(path)` returns a `Model` built from the file; everything downstream (build,
 run, sweeps, loops, diagrams) treats it like a model written in the DSL.
-`to_xmile(model)` writes an XMILE document.
+`to_xmile(model)` writes an XMILE document; `read_sketch(path)` gives the positions of the
+variables in a .mdl file's views (for diagram layouts).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from sdmodels.interop.export import to_xmile
+from sdmodels.interop.mdl import read_sketch
 from sdmodels.interop.vensim import import_vensim
 from sdmodels.interop.xmile import import_xmile
 
@@ -40,4 +42,4 @@ def import_model(path, *, data_files=()):
     return import_xmile(path)
 
 
-__all__ = ["import_model", "import_vensim", "import_xmile", "to_xmile"]
+__all__ = ["import_model", "import_vensim", "import_xmile", "read_sketch", "to_xmile"]

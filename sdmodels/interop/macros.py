@@ -71,6 +71,8 @@ def expand(host, fn: str, args: list[Expr]) -> Expr:
             key = key_of(ast.reference)
             if key in self.params and key not in self.elements and ast.subscripts is None:
                 return self.params[key]
+            if key not in self.elements and key in host.elements:   # NAME$: the model's NAME
+                return host.reference(ast, binding)
             return super().reference(ast, binding)
 
     copy = _Copy()

@@ -37,6 +37,9 @@ def import_vensim(path, *, data_files=()):
 
 
 def _abstract(path: Path):
+    from sdmodels.interop.mdl import chosen_parser, read_abstract
+    if chosen_parser() == "own":    # sdmodels' parser; SDMODELS_MDL_PARSER=pysd: pysd's
+        return read_abstract(path)
     from pysd.translators.vensim.vensim_file import VensimFile
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):

@@ -1,0 +1,124 @@
+"""Tokens of Vensim equation text, each with its offset in the file.
+
+One compiled regular expression, applied left to right: no recursion, so a 10 MB equation
+costs memory in proportion to its tokens and nothing else. Whitespace, `\\` line
+continuations and `{inline comments}` are skipped; names keep Vensim's rules (letters, digits,
+spaces, `_`, `$`, `'`; anything else in double quotes).
+
+>>> [(t.kind, t.text) for t in tokenize("Stock A[DimA] * -2e3 {a comment} :AND: 'x'")]
+[('name', 'Stock A'), ('op', '['), ('name', 'DimA'), ('op', ']'), ('op', '*'), ('op', '-'), \
+('number', '2e3'), ('keyword', ':AND:'), ('string', 'x'), ('end', '')]
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+from sdmodels.errors import VensimSyntaxError
+
+# Vensim's :KEYWORDS: that can stand inside an equation or on its left-hand side.
+KEYWORDS = ("AND", "OR", "NOT", "NA", "EXCEPT", "INTERPOLATE", "RAW", "HOLD BACKWARD",
+            "LOOK FORWARD", "THE CONDITION", "TEST INPUT", "IMPLIES", "MACRO", "END OF MACRO",
+            "IS")
+_KEYWORD = "|".join(k.replace(" ", r"\s+") for k in KEYWORDS)
+_TOKEN = re.compile(rf"""
+    (?P<space>(?:\s|\\)+)
+  | (?P<comment>\{{)
+  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<quoted>"[^"\\]*(?:\\.[^"\\]*)*")
+  | (?P<string>'[^']*')
+  | (?P<keyword>:\s*(?:{_KEYWORD})\s*:)
+  | (?P<name>[^\W\d][\w$']*(?:(?:\s|\\(?=\s))+[\w$'][\w$']*)*)
+  | (?P<op><->|->|:=|==|<=|>=|<>|[-+*/^()\[\],;=<>!:])
+""", re.VERBOSE | re.IGNORECASE)
+_SPACES = re.compile(r"(?:\s|\\)+")
+_BRACE = re.compile(r"[{}]")
+
+
+def comment_end(text: str, pos: int, end: int) -> int:
+    """The offset after the `}` closing the comment that opens at `pos` (comments nest:
+    `{ ... 8784 {leap year} ... }`), or -1 when it is never closed."""
+    depth = 0
+    for m in _BRACE.finditer(text, pos, end):
+        depth += 1 if m.group() == "{" else -1
+        if depth == 0:
+            return m.end()
+    return -1
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One token: kind (number, name, quoted, string, keyword, op, end), text, file offset."""
+    kind: str
+    text: str
+    pos: int
+
+
+class Source:
+    """The text of a .mdl file with a map from offsets to lines, for error messages."""
+
+    def __init__(self, text: str, path: str = "<text>"):
+        self.text, self.path = text, path
+        self._lines = [m.start() for m in re.finditer("\n", text)]
+
+    def line_col(self, pos: int) -> tuple[int, int]:
+        """1-based line and column of offset `pos`."""
+        line = bisect.bisect_left(self._lines, pos)
+        start = self._lines[line - 1] + 1 if line else 0
+        return line + 1, pos - start + 1
+
+    def error(self, pos: int, why: str, *, variable: str = "") -> VensimSyntaxError:
+        """A VensimSyntaxError at `pos`: file:line:column, the variable, why, a caret line."""
+        line, col = self.line_col(pos)
+        start = pos - col + 1
+        end = self.text.find("\n", pos)
+        end = len(self.text) if end < 0 else end
+        lo = max(start, pos - 60)       # a window around the column: lines can be megabytes
+        hi = min(end, pos + 60)
+        shown = self.text[lo:hi].replace("\t", " ").replace("\r", " ")
+        where = f" (variable '{variable}')" if variable else ""
+        return VensimSyntaxError(f"{self.path}:{line}:{col}: {why}{where}\n  {shown}\n"
+                                 f"  {' ' * (pos - lo)}^")
+
+
+def clean_name(text: str) -> str:
+    """A name as written, with runs of whitespace and line continuations as one space."""
+    return _SPACES.sub(" ", text).strip()
+
+
+def tokenize(text: str, start: int = 0, end: int | None = None, *,
+             source: Source | None = None, variable: str = "") -> list[Token]:
+    """The tokens of text[start:end]; offsets stay those of the whole text."""
+    end = len(text) if end is None else end
+    out: list[Token] = []
+    pos = start
+    match = _TOKEN.match
+    while pos < end:
+        m = match(text, pos, end)
+        if m is None:
+            src = source or Source(text)
+            ch = text[pos]
+            why = {'"': "a quoted name that is never closed (missing '\"')",
+                   "'": "a text literal that is never closed (missing \"'\")"}.get(
+                ch, f"unexpected character {ch!r}")
+            raise src.error(pos, why, variable=variable)
+        kind = m.lastgroup
+        if kind == "comment":
+            close = comment_end(text, pos, end)
+            if close < 0:
+                raise (source or Source(text)).error(pos, "a comment '{' that is never closed",
+                                                     variable=variable)
+            pos = close
+            continue
+        if kind == "name":
+            out.append(Token("name", clean_name(m.group()), pos))
+        elif kind == "keyword":
+            out.append(Token("keyword", ":" + clean_name(m.group()[1:-1]).upper() + ":", pos))
+        elif kind == "string":
+            out.append(Token("string", m.group()[1:-1], pos))
+        elif kind in ("number", "quoted", "op"):
+            out.append(Token(kind, m.group(), pos))
+        pos = m.end()
+    out.append(Token("end", "", end))
+    return out

@@ -1,0 +1,178 @@
+"""The layout of a .mdl file: encoding, equations, macros, groups, the sketch.
+
+A .mdl file is `{UTF-8}`, then entries `equation ~ units ~ comment |` (a fourth field such
+as `~ :SUPPLEMENTARY` may follow the comment), group headers `****...*` `.name` `****...*~
+comment |` between them, macros `:MACRO: NAME(in1, in2 : out1) ... :END OF MACRO:`
+anywhere between entries, and after `\\\\\\---///` the sketch. Entries are found with one
+left-to-right scan: `|` and `~` inside a quoted name or an `{inline comment}` of the
+equation do not count.
+
+>>> layout = split_file('{UTF-8}\\nx = 1 {one} ~ m ~ doc |\\n****\\n.G\\n****~ group |\\n')
+>>> [(e.equation_text(layout.text), e.units, e.doc) for e in layout.main]
+[('x = 1 {one} ', 'm', 'doc')]
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sdmodels.interop.mdl.lexer import Source, comment_end
+
+SKETCH_MARK = re.compile(r"\\{2,}---///")
+_EQUATION_STOP = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"|\{|[~|]')
+_FIELD_STOP = re.compile(r"[~|]")
+_MACRO = re.compile(r":\s*MACRO\s*:", re.I)
+_END_MACRO = re.compile(r":\s*END\s+OF\s+MACRO\s*:", re.I)
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One `equation ~ units ~ comment |` entry, the equation kept as offsets into the file."""
+    start: int
+    end: int
+    units: str = ""
+    doc: str = ""
+
+    def equation_text(self, text: str) -> str:
+        return text[self.start:self.end]
+
+
+@dataclass
+class MacroText:
+    """A macro's header (name, inputs, outputs) and its entries."""
+    name: str
+    params: list[str]
+    returns: list[str]
+    pos: int
+    entries: list[Entry] = field(default_factory=list)
+
+
+@dataclass
+class Layout:
+    """The equations part of a .mdl file split into the main entries and the macros."""
+    text: str
+    main: list[Entry]
+    macros: list[MacroText]
+    sketch: str
+
+
+def read_text(path) -> str:
+    """The file's text in the encoding its `{...}` header names.
+
+    Without a known header: UTF-8 if the bytes are UTF-8, else Windows-1252 (older Vensim
+    files on Windows), so that accented names survive."""
+    raw = path.read_bytes()
+    m = re.match(rb"\s*\{([A-Za-z0-9_\-]+)\}", raw)
+    try:
+        text = raw.decode(m.group(1).decode("ascii") if m else "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def collapse(text: str) -> str:
+    """Whitespace runs as one space, line continuations removed (pysd's cleaning)."""
+    return _SPACES.sub(" ", text.replace("\\\n", " ")).strip()
+
+
+def split_file(text: str, source: Source | None = None) -> Layout:
+    """Entries and macros of the equations part; the sketch part kept as text."""
+    source = source or Source(text)
+    m = SKETCH_MARK.search(text)
+    end = len(text) if m is None else m.start()
+    sketch = "" if m is None else text[m.start():]
+    pos = 0
+    m = re.match(r"\s*\{[^}\n]*\}", text)     # {UTF-8}
+    if m:
+        pos = m.end()
+    main: list[Entry] = []
+    macros: list[MacroText] = []
+    current: MacroText | None = None
+    while True:
+        while pos < end and text[pos].isspace():
+            pos += 1
+        if pos >= end:
+            break
+        m = _MACRO.match(text, pos)
+        if m:
+            if current is not None:
+                raise source.error(pos, f"a macro starts inside macro '{current.name}' "
+                                   "(missing ':END OF MACRO:')")
+            current, pos = _macro_header(text, m.end(), end, source)
+            macros.append(current)
+            continue
+        m = _END_MACRO.match(text, pos)
+        if m:
+            if current is None:
+                raise source.error(pos, "':END OF MACRO:' without a macro before it")
+            current, pos = None, m.end()
+            continue
+        entry, pos = _entry(text, pos, end, source)
+        if entry is not None:
+            (current.entries if current else main).append(entry)
+    if current is not None:
+        raise source.error(current.pos, f"macro '{current.name}' has no ':END OF MACRO:'")
+    return Layout(text, main, macros, sketch)
+
+
+def _entry(text: str, pos: int, end: int, source: Source) -> tuple[Entry | None, int]:
+    """One entry from `pos`; None for a group header or trailing text without '|'."""
+    start = pos
+    while True:
+        m = _EQUATION_STOP.search(text, pos, end)
+        if m is None:
+            eq_end, pos, stop = end, end, ""
+            break
+        if m.group() in "~|":
+            eq_end, pos, stop = m.start(), m.end(), m.group()
+            break
+        pos = m.end()
+        if m.group() == "{":      # an inline comment: '~' and '|' inside it do not count
+            close = comment_end(text, m.start(), end)
+            pos = close if close > 0 else pos
+    fields = []
+    while stop == "~":
+        m = _FIELD_STOP.search(text, pos, end)
+        if m is None:
+            fields.append(text[pos:end])
+            pos, stop = end, ""
+            break
+        fields.append(text[pos:m.start()])
+        if len(fields) == 3 and m.group() == "~":   # equation ~ units ~ comment ~ flags |
+            raise source.error(m.start(), "a fourth '~' in one entry: the '|' that ends the "
+                               "equation before it is probably missing")
+        pos, stop = m.end(), m.group()
+    head = text[start:eq_end].strip()
+    if stop != "|":     # text after the last '|': ignored unless it has an entry's fields
+        if fields:
+            raise source.error(start, "this equation has no '|' at its end")
+        return None, end
+    if not head or head.startswith("*"):     # a group header: '****' .name '****' ~ text |
+        return None, pos
+    units = collapse(fields[0]) if fields else ""
+    doc = collapse(fields[1]) if len(fields) > 1 else ""
+    return Entry(start, eq_end, units, doc), pos
+
+
+def _macro_header(text: str, pos: int, end: int, source: Source):
+    """`NAME(in1, in2 : out1, out2)` after ':MACRO:'."""
+    open_ = text.find("(", pos, end)
+    close = text.find(")", open_ + 1, end) if open_ >= 0 else -1
+    if open_ < 0 or close < 0 or "|" in text[pos:open_]:
+        raise source.error(pos, "expected 'NAME(inputs : outputs)' after ':MACRO:'")
+    name = collapse(text[pos:open_])
+    if not name:
+        raise source.error(pos, "the macro has no name")
+    inner = text[open_ + 1:close]
+    ins, _, outs = inner.partition(":")
+    params = [collapse(p) for p in ins.split(",") if p.strip()]
+    returns = [collapse(p) for p in outs.split(",") if p.strip()]
+    if not params:
+        raise source.error(open_ + 1, f"macro '{name}' has no input arguments")
+    macro = MacroText(name=name.lower().replace(" ", "_"), params=params, returns=returns,
+                      pos=pos)
+    return macro, close + 1
