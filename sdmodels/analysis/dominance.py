@@ -1,0 +1,299 @@
+"""Loop dominance: which loop drove the behaviour, and when (Loops That Matter).
+
+For every causal link x -> z and every step of a recorded run (see `evaluate.record`):
+
+- instantaneous links (into an auxiliary or a flow): the link score is
+  ``|Δx z / Δz| * sign(Δx z / Δx)``, where ``Δx z`` re-evaluates z's equation with only x
+  moved on by one step (every other input, and the time, held), and is 0 when x or z does
+  not change;
+- flow -> stock links (the 2023 correction): ``± |Δf / Δnet|``, the change of the flow over
+  the change of the stock's net flow, + for an inflow and - for an outflow; it does not
+  depend on how the flows of a stock are split.
+
+A loop's score is the product of its link scores; its relative score divides by the sum
+of the absolute scores of every loop in its cycle partition (strongly connected component),
+so relative scores lie in [-1, 1] and their absolute values add up to 1. Links that run
+through the internal stocks of a delay or smooth are scored stage by stage and multiplied
+(path scores); arrayed links are matrices, one score per (effect element, cause element),
+and a loop over arrayed variables scores the trace of their product (all its element
+loops together). The score labelled t describes the step from t to t + dt (Stella's
+convention; Simlin labels the same number t + dt).
+
+When a model has too many loops to enumerate, `discover_loops` finds the strongest loops
+at sampled steps by a best-first search over link scores (Eberlein & Schoenberg 2020).
+
+References: W. Schoenberg, P. Davidsen, R. Eberlein, "Understanding model behavior using
+the Loops that Matter method", System Dynamics Review 36(2), 2020. W. Schoenberg,
+J. Hayward, R. Eberlein, "Improving Loops that Matter", System Dynamics Review 39(2),
+2023. R. Eberlein, W. Schoenberg, "Finding the Loops that Matter", ISDC 2020.
+
+>>> from sdmodels import Model
+>>> m = Model("population", stop=5, dt=0.25)
+>>> p = m.stock("Population", initial=100)
+>>> _ = m.flow("Births", 0.1 * p, into=p)
+>>> _ = m.flow("Deaths", p / 20, out_of=p)
+>>> d = dominance(m)
+>>> d.relative.iloc[0].round(4).to_dict()
+{'R1': 0.6667, 'B1': -0.3333}
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from sdmodels.analysis.evaluate import Trace, record
+from sdmodels.analysis.graph import causal_graph
+from sdmodels.elements import DelayLine, Rolling, SampleHold, Stock
+
+_ZERO = 1e-12          # a change smaller than this fraction of the value counts as none
+
+
+def _change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """b - a, with changes at the level of rounding error set to exactly 0."""
+    d = b - a
+    return np.where(np.abs(d) <= _ZERO * np.maximum(np.abs(a), np.abs(b)), 0.0, d)
+
+
+def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """|part / whole|, 0 where part is 0, inf where only the whole is 0."""
+    with np.errstate(all="ignore"):
+        out = np.abs(part / whole)
+    return np.where(part == 0.0, 0.0, out)
+
+
+class LinkScorer:
+    """Link scores between the columns of one `Trace`, computed once each."""
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+        v = trace.values
+        self.prev, self.next = v[:-1], v[1:]
+        self.delta = _change(self.prev, self.next)
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._inputs: dict[int, set[int]] = {}
+
+    def inputs(self, column: int) -> set[int]:
+        """The columns a column is computed from at each step."""
+        found = self._inputs.get(column)
+        if found is None:
+            t = self.trace
+            slot = t.slots[column]
+            var = t.ir.variables[slot.var]
+            if isinstance(var, Stock):
+                found = {t.index[(f, slot.key)] for f in var.inflows + var.outflows}
+            elif isinstance(var, (DelayLine, SampleHold, Rolling)):
+                found = _held_inputs(t, column)
+            else:
+                found = t.references(column)
+            self._inputs[column] = found
+        return found
+
+    def score(self, cause: int, effect: int) -> np.ndarray:
+        """The link score cause -> effect at each step (length: times - 1)."""
+        key = (cause, effect)
+        if key not in self._cache:
+            self._cache[key] = self._score(cause, effect)
+        return self._cache[key]
+
+    def _score(self, cause: int, effect: int) -> np.ndarray:
+        t = self.trace
+        slot = t.slots[effect]
+        var = t.ir.variables[slot.var]
+        dx = self.delta[:, cause]
+        if isinstance(var, Stock):
+            sign = 1.0 if t.slots[cause].var in var.inflows else -1.0
+            net = sum(self.delta[:, t.index[(f, slot.key)]] for f in var.inflows) - sum(
+                self.delta[:, t.index[(f, slot.key)]] for f in var.outflows)
+            return sign * _ratio(dx, net)
+        dz = self.delta[:, effect]
+        if isinstance(var, (DelayLine, SampleHold, Rolling)):
+            return np.where(dz != 0.0, 1.0, 0.0)     # a held value moves only by its input
+        moved = t.evaluate(effect, rows=slice(0, -1), override={cause: self.next[:, cause]})
+        part = moved - self.prev[:, effect]
+        part = np.where(np.abs(part) <= _ZERO * np.abs(self.prev[:, effect]), 0.0, part)
+        with np.errstate(all="ignore"):
+            sign = np.sign(part) * np.sign(dx)
+        return np.where((dx == 0.0) | (dz == 0.0), 0.0, _ratio(part, dz) * sign)
+
+    def paths(self, cause: str, effect: str) -> list[tuple[int, ...]]:
+        """Column paths from variable `cause` to variable `effect` whose inner columns
+        are internal (delay stages, smooth stocks, net flows): each a tuple of columns."""
+        t = self.trace
+        sources = set(t.columns_of[cause])
+        out: list[tuple[int, ...]] = []
+
+        def back(path: tuple[int, ...]):
+            for c in sorted(self.inputs(path[0])):
+                if c in path:
+                    continue
+                if c in sources:
+                    out.append((c,) + path)
+                elif t.ir.variables[t.slots[c].var].internal:
+                    back((c,) + path)
+        for e in t.columns_of[effect]:
+            back((e,))
+        return out
+
+    def link_matrix(self, cause: str, effect: str) -> np.ndarray:
+        """Scores of a variable-level link: (steps, effect elements, cause elements),
+        each the sum over internal paths of the product of their column link scores."""
+        t = self.trace
+        rows = {c: i for i, c in enumerate(t.columns_of[effect])}
+        cols = {c: j for j, c in enumerate(t.columns_of[cause])}
+        out = np.zeros((len(t.times) - 1, len(rows), len(cols)))
+        for path in self.paths(cause, effect):
+            product = np.ones(len(t.times) - 1)
+            for a, b in zip(path, path[1:]):
+                product = product * self.score(a, b)
+            out[:, rows[path[-1]], cols[path[0]]] += np.nan_to_num(product, nan=0.0)
+        return out
+
+
+def _held_inputs(trace: Trace, column: int) -> set[int]:
+    """Inputs of a pipeline, sampler or rolling window: what its input expression reads."""
+    from sdmodels.analysis.evaluate import _Eval
+    slot = trace.slots[column]
+    var = trace.ir.variables[slot.var]
+    expr = var.input.as_dict()[slot.key] if hasattr(var.input, "as_dict") else var.input
+    out: set[int] = set()
+    _Eval(trace, None, trace.times[:1], var.display).refs(expr, dict(zip(var.dims, slot.key)),
+                                                          out)
+    return out
+
+
+def loop_score(scorer: LinkScorer, variables: tuple[str, ...]) -> np.ndarray:
+    """The score of one loop (variable ids in loop order) at each step."""
+    product = None
+    for a, b in zip(variables, variables[1:] + variables[:1]):
+        m = scorer.link_matrix(a, b)
+        product = m if product is None else np.matmul(m, product)
+    with np.errstate(all="ignore"):
+        return np.nan_to_num(np.trace(product, axis1=1, axis2=2), nan=0.0)
+
+
+def relative_scores(scores: np.ndarray, groups: list[int]) -> np.ndarray:
+    """Each loop's score over the sum of |scores| of its group, per step (rows)."""
+    out = np.zeros_like(scores)
+    groups = np.asarray(groups)
+    for g in np.unique(groups):
+        cols = np.flatnonzero(groups == g)
+        s = scores[:, cols]
+        infinite = np.isinf(s)
+        with np.errstate(all="ignore"):
+            total = np.abs(np.where(infinite, 0.0, s)).sum(axis=1, keepdims=True)
+            rel = np.where(total > 0, np.where(infinite, 0.0, s) / total, 0.0)
+            n_inf = infinite.sum(axis=1, keepdims=True)
+            rel = np.where(n_inf > 0, np.sign(s) * infinite / np.maximum(n_inf, 1), rel)
+        out[:, cols] = rel
+    return out
+
+
+@dataclass(frozen=True)
+class Dominance:
+    """Loop scores of one run: `scores` and `relative` are DataFrames (time x loop id)."""
+    model: str
+    scenario: str | None
+    loops: tuple                        # the Loop objects scored, column order
+    scores: pd.DataFrame
+    relative: pd.DataFrame
+    partitions: tuple[int, ...]         # cycle partition of each loop
+    links: dict = field(default_factory=dict, repr=False)   # (cause, effect) -> scores
+    variables: pd.DataFrame | None = field(default=None, repr=False)  # behaviour, same times
+    notices: tuple[str, ...] = ()
+
+    def label(self, loop_id: str) -> str:
+        """'R1 Retry storm' or 'R1'."""
+        loop = next(l for l in self.loops if l.id == loop_id)
+        return f"{loop.id} {loop.name}" if loop.name else loop.id
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Tidy: one row per (time, loop) with scenario, name, polarity, score, relative."""
+        meta = pd.DataFrame({"loop": [l.id for l in self.loops],
+                             "name": [l.name or "" for l in self.loops],
+                             "polarity": [l.polarity for l in self.loops]})
+        score = self.scores.rename_axis("time").reset_index().melt(
+            id_vars="time", var_name="loop", value_name="score")
+        rel = self.relative.rename_axis("time").reset_index().melt(
+            id_vars="time", var_name="loop", value_name="relative")
+        out = score.merge(rel, on=["time", "loop"]).merge(meta, on="loop")
+        out.insert(0, "scenario", self.scenario or "baseline")
+        return out[["scenario", "time", "loop", "name", "polarity", "score", "relative"]]
+
+    def summary(self) -> pd.DataFrame:
+        """One row per loop: mean and peak |relative score|, sorted by mean."""
+        rel = self.relative
+        frame = pd.DataFrame({"loop": rel.columns,
+                              "name": [l.name or "" for l in self.loops],
+                              "polarity": [l.polarity for l in self.loops],
+                              "mean_abs_relative": rel.abs().mean().to_numpy(),
+                              "peak_abs_relative": rel.abs().max().to_numpy()})
+        return frame.sort_values(["mean_abs_relative", "loop"], ascending=[False, True],
+                                 kind="stable").reset_index(drop=True)
+
+    def phases(self, variable: str | None = None, *, threshold: float = 0.5,
+               min_fraction: float = 0.02):
+        """Time spans in which one loop or a set explains most of the behaviour.
+
+        See `sdmodels.analysis.phases.phases` for the rule.
+        """
+        from sdmodels.analysis.phases import phases
+        return phases(self, variable=variable, threshold=threshold, min_fraction=min_fraction)
+
+
+def dominance(model, *, loops=None, scenario: str | None = None, params: dict | None = None,
+              trace: Trace | None = None, every: int | None = None,
+              max_loops: int = 2000) -> Dominance:
+    """Loop scores and relative loop scores over time for one run of `model`.
+
+    `loops` is a `LoopSet` (default: every loop, or the strongest loops found by
+    `discover_loops` when the model has more than `max_loops`); `trace` reuses a
+    recorded run. Scores are computed at every dt and reported every `every` steps
+    (default: at the model's saveper).
+    """
+    from sdmodels.analysis.loops import find_loops
+    import warnings
+    if trace is None:
+        trace = record(model, scenario=scenario, params=params)
+    ir = trace.ir
+    scorer = LinkScorer(trace)
+    notices: list[str] = []
+    if loops is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loops = find_loops(ir, max_loops=max_loops, behaviour=False)
+        if not loops.complete:
+            from sdmodels.analysis.discovery import discover_loops
+            loops = discover_loops(scorer, loops)
+            notices.append(f"model '{ir.name}' has more than {max_loops} loops: scored the "
+                           f"{len(loops)} strongest found by discovery (strongest path)")
+    graph = causal_graph(ir)
+    component = {}
+    for k, comp in enumerate(sorted((sorted(c) for c in nx.strongly_connected_components(graph)
+                                     if len(c) > 1))):
+        component.update({v: k for v in comp})
+    columns = [l.id for l in loops]
+    raw = np.column_stack([loop_score(scorer, l.variables) for l in loops]) if len(loops) \
+        else np.zeros((len(trace.times) - 1, 0))
+    groups = [component.get(l.variables[0], -1) for l in loops]
+    rel = relative_scores(raw, groups)
+    step = every or max(1, int(round(ir.saveper / trace.dt)))
+    keep = np.arange(0, raw.shape[0], step)
+    times = pd.Index(trace.times[keep], name="time")
+    shown = [v.id for v in ir.variables.values() if not v.internal and v.id in trace.columns_of]
+    behaviour = pd.DataFrame({ir.display(v): trace.values[keep, trace.columns_of[v][0]]
+                              for v in shown}, index=times)
+    links = {}
+    for loop in loops:
+        for a, b in loop.edges:
+            if (a, b) not in links:
+                m = scorer.link_matrix(a, b)
+                links[(a, b)] = np.trace(m, axis1=1, axis2=2)[keep] if m.shape[1] == m.shape[2] \
+                    else m.sum(axis=(1, 2))[keep]
+    return Dominance(ir.name, scenario, tuple(loops),
+                     pd.DataFrame(raw[keep], index=times, columns=columns),
+                     pd.DataFrame(rel[keep], index=times, columns=columns),
+                     tuple(groups), links, behaviour, tuple(notices))
