@@ -204,6 +204,7 @@ class Dominance:
     links: dict = field(default_factory=dict, repr=False)   # (cause, effect) -> scores
     variables: pd.DataFrame | None = field(default=None, repr=False)  # behaviour, same times
     notices: tuple[str, ...] = ()
+    ir: object = field(default=None, repr=False, compare=False)
 
     def label(self, loop_id: str) -> str:
         """'R1 Retry storm' or 'R1'."""
@@ -241,7 +242,7 @@ class Dominance:
         See `sdmodels.analysis.phases.phases` for the rule.
         """
         from sdmodels.analysis.phases import phases
-        return phases(self, variable=variable, threshold=threshold, min_fraction=min_fraction)
+        return phases(self, variable, threshold=threshold, min_fraction=min_fraction)
 
 
 def dominance(model, *, loops=None, scenario: str | None = None, params: dict | None = None,
@@ -296,4 +297,4 @@ def dominance(model, *, loops=None, scenario: str | None = None, params: dict | 
     return Dominance(ir.name, scenario, tuple(loops),
                      pd.DataFrame(raw[keep], index=times, columns=columns),
                      pd.DataFrame(rel[keep], index=times, columns=columns),
-                     tuple(groups), links, behaviour, tuple(notices))
+                     tuple(groups), links, behaviour, tuple(notices), ir)
