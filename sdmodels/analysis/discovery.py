@@ -13,12 +13,11 @@ System Dynamics Conference, 2020.
 
 >>> from sdmodels import Model
 >>> from sdmodels.analysis.evaluate import record
->>> from sdmodels.analysis.dominance import LinkScorer
 >>> m = Model("population", stop=5, dt=0.25)
 >>> p = m.stock("Population", initial=100)
 >>> _ = m.flow("Births", 0.1 * p, into=p)
 >>> _ = m.flow("Deaths", p / 20, out_of=p)
->>> sorted(len(c) for c in strongest_cycles(LinkScorer(record(m))))
+>>> sorted(len(c) for c in strongest_cycles(record(m)))
 [2, 2]
 """
 from __future__ import annotations
@@ -71,14 +70,18 @@ def _canonical(path: list[str]) -> tuple[str, ...]:
     return tuple(path[k:] + path[:k])
 
 
-def strongest_cycles(scorer, *, samples: int = DEFAULT_SAMPLES) -> list[tuple[str, ...]]:
-    """The loops found by strongest-path search at `samples` evenly spaced steps."""
+def strongest_cycles(trace, *, samples: int = DEFAULT_SAMPLES) -> list[tuple[str, ...]]:
+    """The loops found by strongest-path search at `samples` evenly spaced steps of a
+    recorded run (`evaluate.record`)."""
     import sys
-    ir = scorer.trace.ir
+    from sdmodels.analysis.dominance import LinkScorer
+    ir = trace.ir
     graph = causal_graph(ir)
+    steps = len(trace.times) - 1
+    scorer = LinkScorer(trace, np.unique(np.linspace(0, steps - 1, min(samples, steps))
+                                         .astype(int)))
     strengths = link_strengths(scorer, graph)
-    steps = len(scorer.trace.times) - 1
-    picks = np.unique(np.linspace(0, steps - 1, min(samples, steps)).astype(int))
+    picks = range(scorer.steps)
     stocks = sorted(n for n in graph.nodes if isinstance(ir.variables[n], Stock))
     found: set[tuple[str, ...]] = set()
     limit = sys.getrecursionlimit()
@@ -93,12 +96,12 @@ def strongest_cycles(scorer, *, samples: int = DEFAULT_SAMPLES) -> list[tuple[st
     return sorted(found, key=lambda c: (len(c), c))
 
 
-def discover_loops(scorer, partial=None, *, samples: int = DEFAULT_SAMPLES):
+def discover_loops(trace, partial=None, *, samples: int = DEFAULT_SAMPLES):
     """A `LoopSet` of the loops strongest-path search finds in a recorded run."""
     from sdmodels.analysis.loops import LoopSet, _attach_names, classify
     from sdmodels.analysis.polarity import link_polarities
-    ir = scorer.trace.ir
-    cycles = strongest_cycles(scorer, samples=samples)
+    ir = trace.ir
+    cycles = strongest_cycles(trace, samples=samples)
     loops = classify(ir, causal_graph(ir), link_polarities(ir, behaviour=False), cycles)
     loops, notes = _attach_names(ir, loops)
     cap = partial.cap if partial is not None else None

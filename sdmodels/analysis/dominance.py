@@ -17,7 +17,8 @@ through the internal stocks of a delay or smooth are scored stage by stage and m
 (path scores); arrayed links are matrices, one score per (effect element, cause element),
 and a loop over arrayed variables scores the trace of their product (all its element
 loops together). The score labelled t describes the step from t to t + dt (Stella's
-convention; Simlin labels the same number t + dt).
+convention; Simlin labels the same number t + dt); reported at a coarser interval (the
+model's saveper), it describes the change over that interval.
 
 When a model has too many loops to enumerate, `discover_loops` finds the strongest loops
 at sampled steps by a best-first search over link scores (Eberlein & Schoenberg 2020).
@@ -66,15 +67,34 @@ def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
 
 
 class LinkScorer:
-    """Link scores between the columns of one `Trace`, computed once each."""
+    """Link scores between the columns of one `Trace`, computed once each.
 
-    def __init__(self, trace: Trace):
+    `rows` are the steps k scored, each over k -> k + `span` (default: every step, over
+    one dt). A score reads the two recorded rows k and k + span and nothing else, so
+    scoring only the reported steps costs no more than they need.
+    """
+
+    def __init__(self, trace: Trace, rows: np.ndarray | None = None, span: int = 1):
         self.trace = trace
-        v = trace.values
-        self.prev, self.next = v[:-1], v[1:]
-        self.delta = _change(self.prev, self.next)
+        last = len(trace.times) - span
+        self.rows = np.arange(last) if rows is None else np.asarray(rows, dtype=np.int64)
+        self.prev = trace.values[self.rows]
+        self.next = trace.values[self.rows + span]
+        self._delta: dict[int, np.ndarray] = {}
         self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._matrices: dict[tuple[str, str], np.ndarray] = {}
         self._inputs: dict[int, set[int]] = {}
+
+    @property
+    def steps(self) -> int:
+        return len(self.rows)
+
+    def delta(self, column: int) -> np.ndarray:
+        """The change of a column over each scored step (rounding-level changes are 0)."""
+        found = self._delta.get(column)
+        if found is None:
+            found = self._delta[column] = _change(self.prev[:, column], self.next[:, column])
+        return found
 
     def inputs(self, column: int) -> set[int]:
         """The columns a column is computed from at each step."""
@@ -103,16 +123,16 @@ class LinkScorer:
         t = self.trace
         slot = t.slots[effect]
         var = t.ir.variables[slot.var]
-        dx = self.delta[:, cause]
+        dx = self.delta(cause)
         if isinstance(var, Stock):
             sign = 1.0 if t.slots[cause].var in var.inflows else -1.0
-            net = sum(self.delta[:, t.index[(f, slot.key)]] for f in var.inflows) - sum(
-                self.delta[:, t.index[(f, slot.key)]] for f in var.outflows)
+            net = sum(self.delta(t.index[(f, slot.key)]) for f in var.inflows) - sum(
+                self.delta(t.index[(f, slot.key)]) for f in var.outflows)
             return sign * _ratio(dx, net)
-        dz = self.delta[:, effect]
+        dz = self.delta(effect)
         if isinstance(var, (DelayLine, SampleHold, Rolling)):
             return np.where(dz != 0.0, 1.0, 0.0)     # a held value moves only by its input
-        moved = t.evaluate(effect, rows=slice(0, -1), override={cause: self.next[:, cause]})
+        moved = t.evaluate(effect, rows=self.rows, override={cause: self.next[:, cause]})
         part = moved - self.prev[:, effect]
         part = np.where(np.abs(part) <= _ZERO * np.abs(self.prev[:, effect]), 0.0, part)
         with np.errstate(all="ignore"):
@@ -141,15 +161,19 @@ class LinkScorer:
     def link_matrix(self, cause: str, effect: str) -> np.ndarray:
         """Scores of a variable-level link: (steps, effect elements, cause elements),
         each the sum over internal paths of the product of their column link scores."""
+        found = self._matrices.get((cause, effect))
+        if found is not None:
+            return found
         t = self.trace
         rows = {c: i for i, c in enumerate(t.columns_of[effect])}
         cols = {c: j for j, c in enumerate(t.columns_of[cause])}
-        out = np.zeros((len(t.times) - 1, len(rows), len(cols)))
+        out = np.zeros((self.steps, len(rows), len(cols)))
         for path in self.paths(cause, effect):
-            product = np.ones(len(t.times) - 1)
-            for a, b in zip(path, path[1:]):
+            product = self.score(path[0], path[1])
+            for a, b in zip(path[1:], path[2:]):
                 product = product * self.score(a, b)
-            out[:, rows[path[-1]], cols[path[0]]] += np.nan_to_num(product, nan=0.0)
+            out[:, rows[path[-1]], cols[path[0]]] += np.where(np.isnan(product), 0.0, product)
+        self._matrices[(cause, effect)] = out
         return out
 
 
@@ -167,12 +191,18 @@ def _held_inputs(trace: Trace, column: int) -> set[int]:
 
 def loop_score(scorer: LinkScorer, variables: tuple[str, ...]) -> np.ndarray:
     """The score of one loop (variable ids in loop order) at each step."""
-    product = None
-    for a, b in zip(variables, variables[1:] + variables[:1]):
-        m = scorer.link_matrix(a, b)
-        product = m if product is None else np.matmul(m, product)
+    matrices = [scorer.link_matrix(a, b) for a, b in zip(variables, variables[1:] + variables[:1])]
     with np.errstate(all="ignore"):
-        return np.nan_to_num(np.trace(product, axis1=1, axis2=2), nan=0.0)
+        if all(m.shape[1:] == (1, 1) for m in matrices):        # scalar links: a product
+            out = matrices[0][:, 0, 0].copy()
+            for m in matrices[1:]:
+                out *= m[:, 0, 0]
+        else:
+            product = matrices[0]
+            for m in matrices[1:]:
+                product = np.matmul(m, product)
+            out = np.trace(product, axis1=1, axis2=2)
+    return np.where(np.isnan(out), 0.0, out)
 
 
 def relative_scores(scores: np.ndarray, groups: list[int]) -> np.ndarray:
@@ -252,15 +282,19 @@ def dominance(model, *, loops=None, scenario: str | None = None, params: dict | 
 
     `loops` is a `LoopSet` (default: every loop, or the strongest loops found by
     `discover_loops` when the model has more than `max_loops`); `trace` reuses a
-    recorded run. Scores are computed at every dt and reported every `every` steps
-    (default: at the model's saveper).
+    recorded run (recorded at every dt). Scores are reported every `every` steps (default:
+    the model's saveper), each over the `every` steps that follow: `every=1` is the
+    papers' per-dt score; a longer interval also sees the jumps of discrete controllers
+    (samplers that update every 15 s score 0 on the steps in between).
     """
     from sdmodels.analysis.loops import find_loops
     import warnings
     if trace is None:
         trace = record(model, scenario=scenario, params=params)
     ir = trace.ir
-    scorer = LinkScorer(trace)
+    step = every or max(1, int(round(ir.saveper / trace.dt)))
+    keep = np.arange(0, len(trace.times) - step, step)
+    scorer = LinkScorer(trace, keep, step)
     notices: list[str] = []
     if loops is None:
         with warnings.catch_warnings():
@@ -268,7 +302,7 @@ def dominance(model, *, loops=None, scenario: str | None = None, params: dict | 
             loops = find_loops(ir, max_loops=max_loops, behaviour=False)
         if not loops.complete:
             from sdmodels.analysis.discovery import discover_loops
-            loops = discover_loops(scorer, loops)
+            loops = discover_loops(trace, loops)
             notices.append(f"model '{ir.name}' has more than {max_loops} loops: scored the "
                            f"{len(loops)} strongest found by discovery (strongest path)")
     graph = causal_graph(ir)
@@ -278,11 +312,9 @@ def dominance(model, *, loops=None, scenario: str | None = None, params: dict | 
         component.update({v: k for v in comp})
     columns = [l.id for l in loops]
     raw = np.column_stack([loop_score(scorer, l.variables) for l in loops]) if len(loops) \
-        else np.zeros((len(trace.times) - 1, 0))
+        else np.zeros((scorer.steps, 0))
     groups = [component.get(l.variables[0], -1) for l in loops]
     rel = relative_scores(raw, groups)
-    step = every or max(1, int(round(ir.saveper / trace.dt)))
-    keep = np.arange(0, raw.shape[0], step)
     times = pd.Index(trace.times[keep], name="time")
     shown = [v.id for v in ir.variables.values() if not v.internal and v.id in trace.columns_of]
     behaviour = pd.DataFrame({ir.display(v): trace.values[keep, trace.columns_of[v][0]]
@@ -292,9 +324,9 @@ def dominance(model, *, loops=None, scenario: str | None = None, params: dict | 
         for a, b in loop.edges:
             if (a, b) not in links:
                 m = scorer.link_matrix(a, b)
-                links[(a, b)] = np.trace(m, axis1=1, axis2=2)[keep] if m.shape[1] == m.shape[2] \
-                    else m.sum(axis=(1, 2))[keep]
+                links[(a, b)] = np.trace(m, axis1=1, axis2=2) if m.shape[1] == m.shape[2] \
+                    else m.sum(axis=(1, 2))
     return Dominance(ir.name, scenario, tuple(loops),
-                     pd.DataFrame(raw[keep], index=times, columns=columns),
-                     pd.DataFrame(rel[keep], index=times, columns=columns),
+                     pd.DataFrame(raw, index=times, columns=columns),
+                     pd.DataFrame(rel, index=times, columns=columns),
                      tuple(groups), links, behaviour, tuple(notices), ir)

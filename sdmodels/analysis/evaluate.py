@@ -79,7 +79,7 @@ class Trace:
         expr = eq.as_dict()[s.key] if isinstance(eq, PerElement) else eq
         return expr, dict(zip(var.dims, s.key))
 
-    def evaluate(self, column: int, *, rows: slice = slice(None),
+    def evaluate(self, column: int, *, rows: slice | np.ndarray = slice(None),
                  override: dict[int, np.ndarray] | None = None) -> np.ndarray:
         """Column `column` computed from the recorded `rows`, with `override` columns
         replaced (column -> values for those rows): "z with only x moved on"."""
@@ -130,7 +130,7 @@ class Trace:
 class _Env:
     """Columns of the record over some rows, a few of them replaced."""
 
-    def __init__(self, values: np.ndarray, rows: slice, override: dict[int, np.ndarray]):
+    def __init__(self, values: np.ndarray, rows, override: dict[int, np.ndarray]):
         self.values, self.rows, self.override = values, rows, override
 
     def __getitem__(self, column: int) -> np.ndarray:

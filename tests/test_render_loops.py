@@ -1,0 +1,81 @@
+"""Diagram fixes: one loop in loop order on a circle, named loops always marked, flows named
+by a string reach their stocks in the stock-and-flow diagram."""
+import math
+import re
+import warnings
+
+import defusedxml.ElementTree as ET
+
+from sdmodels import Model, find_loops, to_graphviz
+from sdmodels.render import loop_diagram
+from sdmodels.sources import load_model
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _crossings(points: list[tuple[float, float]]) -> int:
+    """Crossings of the closed polygon through `points` in order (non-adjacent sides)."""
+    def cross(p, q, r):
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+    sides = list(zip(points, points[1:] + points[:1]))
+    n, count = len(sides), 0
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue
+            (a, b), (c, d) = sides[i], sides[j]
+            if cross(a, b, c) * cross(a, b, d) < 0 and cross(c, d, a) * cross(c, d, b) < 0:
+                count += 1
+    return count
+
+
+def test_single_loop_is_drawn_in_loop_order_without_crossings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = load_model("retry_storm")
+        loops = find_loops(model, behaviour=False)
+    loop = loops["Retry storm"]
+    d = to_graphviz(model, loops=[loop.id], only_loops=True, loop_set=loops, behaviour=False)
+    pos = dict(re.findall(r'^\s+"([^"]+)" \[.*?pos="([-\d.,]+)!"', d.source, re.M))
+    points = [tuple(float(x) for x in pos[v].split(",")) for v in loop.variables]
+    assert len(points) == loop.length and _crossings(points) == 0
+    angles = [math.atan2(y, x) for x, y in points]        # clockwise, one step each
+    steps = [(a - b) % (2 * math.pi) for a, b in zip(angles, angles[1:])]
+    assert max(steps) - min(steps) < 1e-2
+    texts = [t.text or "" for t in ET.fromstring(d.pipe("svg")).iter(f"{SVG}text")]
+    assert "Retry storm" in texts and any(t.startswith(loop.polarity + " ") for t in texts)
+    assert any(t.startswith("||") for t in texts)          # the retry delay on its link
+
+
+def test_named_loops_keep_their_markers_past_forty_loops():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = load_model("black_friday")
+        loops = find_loops(model, behaviour=False)
+    assert len(loops) > 40
+    source = to_graphviz(model, loop_set=loops, behaviour=False).source
+    for loop in loops:
+        assert (f'"loop:{loop.id}"' in source) == bool(loop.name), loop.id
+
+
+def test_flow_named_by_string_reaches_its_stock_in_the_sfd():
+    m = Model("tank", stop=5)
+    m.stock("Water in tank", initial=1)
+    m.flow("Filling", 2.0, into="Water in tank")
+    m.flow("Leak", 0.5, out_of="Water in tank")
+    source = to_graphviz(m, kind="sfd", behaviour=False).source
+    assert '"filling" -> "water_in_tank"' in source
+    assert '"water_in_tank" -> "leak"' in source
+    assert source.count("cloud:") == 2 * 2                 # one cloud each, node + edge
+
+
+def test_loop_diagram_names_modules_and_leaves_constants_out():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = load_model("black_friday")
+        loops = find_loops(model, behaviour=False)
+    loop = loops["Autoscaler grabs connections"]
+    source = loop_diagram(model, loop).source
+    assert "[Payments]" in source
+    nodes = re.findall(r'^\s+"([^"]+)" \[', source, re.M)
+    assert set(nodes) == set(loop.variables) | {"loop:centre"}
