@@ -29,11 +29,15 @@ def _crossings(points: list[tuple[float, float]]) -> int:
     return count
 
 
-def test_single_loop_is_drawn_in_loop_order_without_crossings():
+def _model_and_loops(name: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = load_model("retry_storm")
-        loops = find_loops(model, behaviour=False)
+        model = load_model(name)
+        return model, find_loops(model, behaviour=False)
+
+
+def test_single_loop_is_drawn_in_loop_order_without_crossings():
+    model, loops = _model_and_loops("retry_storm")
     loop = loops["Retry storm"]
     d = to_graphviz(model, loops=[loop.id], only_loops=True, loop_set=loops, behaviour=False)
     pos = dict(re.findall(r'^\s+"([^"]+)" \[.*?pos="([-\d.,]+)!"', d.source, re.M))
@@ -48,10 +52,7 @@ def test_single_loop_is_drawn_in_loop_order_without_crossings():
 
 
 def test_named_loops_keep_their_markers_past_forty_loops():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = load_model("black_friday")
-        loops = find_loops(model, behaviour=False)
+    model, loops = _model_and_loops("black_friday")
     assert len(loops) > 40
     source = to_graphviz(model, loop_set=loops, behaviour=False).source
     for loop in loops:
@@ -70,10 +71,7 @@ def test_flow_named_by_string_reaches_its_stock_in_the_sfd():
 
 
 def test_loop_diagram_names_modules_and_leaves_constants_out():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = load_model("black_friday")
-        loops = find_loops(model, behaviour=False)
+    model, loops = _model_and_loops("black_friday")
     loop = loops["Autoscaler grabs connections"]
     source = loop_diagram(model, loop).source
     assert "[Payments]" in source
