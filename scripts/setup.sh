@@ -7,6 +7,8 @@ VENV="${SDM_VENV:-.venv}"
 
 need_apt=()
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
+# headless Chromium renders the postmortem page in tests/test_postmortem.py
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 PY="${PYTHON:-python3}"
 command -v "$PY" >/dev/null 2>&1 || need_apt+=(python3)
 if [ ! -x "$VENV/bin/python" ] && ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then

@@ -143,3 +143,44 @@ def _runtime_links(d, loop, span: slice) -> str:
         name = d.ir.display if d.ir is not None else str
         parts.append(f"{name(a)} -> {name(b)} ({link.polarity}, ran {sign})")
     return f"{loop.id}: " + ", ".join(parts)
+
+
+
+def named_shares(d) -> pd.DataFrame:
+    """The named loops' relative scores rescaled among themselves (time x loop name).
+
+    In a big model the strongest loop is often an unnamed variant of the named ones; among
+    the loops the modeller named, this says which mechanism carried the change.
+    """
+    named = [l for l in d.loops if l.name]
+    rel = d.relative[[l.id for l in named]].abs()
+    total = rel.sum(axis=1).replace(0.0, np.nan)
+    out = rel.div(total, axis=0).fillna(0.0)
+    out.columns = [l.name for l in named]
+    return out
+
+
+def takeover_order(d, *, min_steps: int = 2) -> pd.DataFrame:
+    """The named loops in the order they first took the lead among the named loops (the
+    largest share of the change, held for at least `min_steps` reported times).
+
+    Columns: name, first (time it first led), led (total time it led), peak (its largest
+    share among the named loops). Named loops that never led are left out.
+    """
+    shares = named_shares(d)
+    times = shares.index.to_numpy()
+    if shares.empty or len(times) < 2:
+        return pd.DataFrame(columns=["name", "first", "led", "peak"])
+    values = shares.to_numpy()
+    leader = [shares.columns[int(np.argmax(row))] if row.max() > 0 else None for row in values]
+    step = float(times[1] - times[0])
+    first: dict[str, float] = {}
+    led: dict[str, float] = {}
+    for a, b, lab in _runs(leader):
+        if lab is None or b - a + 1 < min_steps:
+            continue
+        first.setdefault(lab, float(times[a]))
+        led[lab] = led.get(lab, 0.0) + (b - a + 1) * step
+    rows = [{"name": n, "first": first[n], "led": led[n], "peak": round(float(shares[n].max()), 4)}
+            for n in sorted(first, key=lambda n: (first[n], n))]
+    return pd.DataFrame(rows, columns=["name", "first", "led", "peak"])
