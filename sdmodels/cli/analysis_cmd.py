@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from sdmodels.cli.common import atomic_path, parse_assignments
+from sdmodels.cli.common import atomic_path, emit, parse_assignments
 
 
 def loops_text(model: str, *, fmt: str, independent: bool, max_loops: int, behaviour: bool,
@@ -73,12 +73,7 @@ def register(main: click.Group) -> None:
         text = loops_text(model, fmt=fmt, independent=independent, max_loops=max_loops,
                           behaviour=not no_behaviour, sets=parse_assignments(sets),
                           scenario=scenario)
-        if output:
-            with atomic_path(output) as tmp:
-                tmp.write_text(text + "\n")
-            click.echo(f"wrote {output}")
-        else:
-            click.echo(text)
+        emit(text, output)
 
     @main.command("diagram")
     @click.argument("model")

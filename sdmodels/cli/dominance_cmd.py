@@ -5,7 +5,7 @@ import json
 
 import click
 
-from sdmodels.cli.common import atomic_path, parse_assignments
+from sdmodels.cli.common import emit, parse_assignments
 
 
 def dominance_text(model: str, *, fmt: str, scenario: str | None, variable: str | None,
@@ -60,12 +60,7 @@ def register(main: click.Group) -> None:
         """Which loop drove MODEL's behaviour, and when (Loops That Matter)."""
         text = dominance_text(model, fmt=fmt, scenario=scenario, variable=variable,
                               sets=parse_assignments(sets), top=top)
-        if output:
-            with atomic_path(output) as tmp:
-                tmp.write_text(text + "\n")
-            click.echo(f"wrote {output}")
-        else:
-            click.echo(text)
+        emit(text, output)
 
     @main.command("postmortem")
     @click.argument("model")
