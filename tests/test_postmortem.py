@@ -96,3 +96,16 @@ def test_dominance_command_formats(story):
     assert csv.splitlines()[0] == "scenario,time,loop,name,polarity,score,relative"
     bad = runner.invoke(main, ["dominance", str(model), "--variable", "Userz"])
     assert bad.exit_code == 2 and "Did you mean 'Users'" in bad.output
+
+
+def test_overview_diagram_keeps_the_dominant_loops(story, tmp_path):
+    model, _ = story
+    out = tmp_path / "overview.dot"
+    result = CliRunner().invoke(main, ["diagram", str(model), "--dominant", "1", "--scenario",
+                                       "trigger", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    source = out.read_text()
+    # saturation leads from t = ln 99 / 0.3 = 15.3 to 60: the larger mean share; drawn
+    # alone, its three links and no other
+    assert "Saturation" in source and "Word of mouth" not in source
+    assert source.count(" -> ") == 3 and '"room_to_grow" -> "adoption"' in source
