@@ -49,6 +49,7 @@ import pandas as pd
 from sdmodels.analysis.evaluate import Trace, record
 from sdmodels.analysis.graph import causal_graph
 from sdmodels.elements import DelayLine, Rolling, SampleHold, Stock
+from sdmodels.errors import ModelError
 
 _ZERO = 1e-12          # a change smaller than this fraction of the value counts as none
 
@@ -84,6 +85,7 @@ class LinkScorer:
         self._cache: dict[tuple[int, int], np.ndarray] = {}
         self._matrices: dict[tuple[str, str], np.ndarray] = {}
         self._inputs: dict[int, set[int]] = {}
+        self.unscored: list[str] = []          # why some links score 0 (not replayable)
 
     @property
     def steps(self) -> int:
@@ -132,7 +134,11 @@ class LinkScorer:
         dz = self.delta(effect)
         if isinstance(var, (DelayLine, SampleHold, Rolling)):
             return np.where(dz != 0.0, 1.0, 0.0)     # a held value moves only by its input
-        moved = t.evaluate(effect, rows=self.rows, override={cause: self.next[:, cause]})
+        try:
+            moved = t.evaluate(effect, rows=self.rows, override={cause: self.next[:, cause]})
+        except ModelError as exc:           # random draws, array built-ins: not replayed
+            self.unscored.append(str(exc))
+            return np.zeros(self.steps)
         part = moved - self.prev[:, effect]
         part = np.where(np.abs(part) <= _ZERO * np.abs(self.prev[:, effect]), 0.0, part)
         with np.errstate(all="ignore"):
@@ -313,6 +319,7 @@ def dominance(model, *, loops=None, scenario: str | None = None, params: dict | 
     columns = [l.id for l in loops]
     raw = np.column_stack([loop_score(scorer, l.variables) for l in loops]) if len(loops) \
         else np.zeros((scorer.steps, 0))
+    notices += [f"link scores set to 0: {why}" for why in sorted(set(scorer.unscored))]
     groups = [component.get(l.variables[0], -1) for l in loops]
     rel = relative_scores(raw, groups)
     times = pd.Index(trace.times[keep], name="time")
