@@ -94,7 +94,13 @@ def read_observed(path, ir: ModelIR) -> pd.DataFrame:
 def _describe(d: Dominance, loop_id: str) -> str:
     loop = next(l for l in d.loops if l.id == loop_id)
     kind = {"R": "reinforcing", "B": "balancing", "U": "sign set by the run"}[loop.polarity]
-    return f"{d.label(loop_id)} ({kind}): " + " \u2192 ".join(loop.names + loop.names[:1])
+    text = f"{d.label(loop_id)} ({kind}): " + " \u2192 ".join(loop.names + loop.names[:1])
+    if not loop.name and d.ir is not None:      # an unnamed variant: which named paths it takes
+        paths = [n.name for n in d.ir.loop_names if set(n.variables) <= set(loop.variables)]
+        if paths:
+            text += f" (it runs along the named loop{'s' if len(paths) > 1 else ''} " + \
+                ", ".join(f"'{p}'" for p in paths) + ")"
+    return text
 
 
 def _strongest(d: Dominance, phases: pd.DataFrame) -> list[str]:
@@ -190,7 +196,12 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
                      variable: str | None = None, observed=None,
                      model_name: str | None = None, threshold: float = 0.5,
                      min_fraction: float = 0.01) -> Path:
-    """Write the postmortem page and its pieces into `out_dir`; return the page's path."""
+    """Write the postmortem page and its pieces into `out_dir`; return the page's path.
+
+    `observed` is a CSV path (see `read_observed`); `model_name` a library name, for its
+    key outputs and clock. Example: ``write_postmortem(black_friday.build(), "pm",
+    scenario="trigger", model_name="black_friday")``.
+    """
     from sdmodels.render import loop_diagram
     ir = build(model)
     out = Path(out_dir)

@@ -185,6 +185,13 @@ def loop_diagram(model, loop, *, graph=None, polarities=None, title: str | None 
     R or B (with id and name) sits in the centre, + / - at each arrowhead, a double bar on
     delayed links, the module in brackets under each name; constants are left out.
     `loop` is a `Loop` of `find_loops`; `note` is an extra line under the marker.
+
+    >>> from sdmodels import Model, find_loops
+    >>> m = Model("teacup", stop=10)
+    >>> t = m.stock("Temperature", initial=180)
+    >>> _ = m.flow("Heat loss", (t - 70) / 10, out_of=t)
+    >>> 'pos="0,0!"' in loop_diagram(m, find_loops(m, behaviour=False)[0]).source
+    True
     """
     import math
     from sdmodels.analysis import causal_graph, link_polarities
