@@ -163,3 +163,19 @@ def test_cap_and_total_in_every_format():
     assert set(capped.to_pandas()["cap"]) == {30}
     full = find_loops(births_deaths(), behaviour=False)
     assert json.loads(full.to_json())["total"] == 2
+
+
+@pytest.mark.parametrize("name", ["retry_storm", "black_friday"])
+def test_strongest_path_discovery_finds_the_loops_that_matter(name):
+    # every loop listed, scored: discovery from the run must find each that carries change
+    from sdmodels.analysis.discovery import discover_loops
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trace = record(load_model(name), scenario="trigger")
+        full = dominance(trace.ir, trace=trace)
+    found = {l.variables for l in discover_loops(trace)}
+    mattered = full.summary().query("mean_abs_relative >= 0.002")["loop"]
+    assert len(mattered) >= 3
+    by_id = {l.id: l.variables for l in full.loops}
+    assert all(by_id[x] in found for x in mattered)
+    assert len(found) < len(full.loops) / 2 or len(full.loops) < 30

@@ -1,7 +1,8 @@
 """Finding the loops that matter when a model has too many to list: strongest paths.
 
-At sampled steps of a recorded run, every causal link gets the absolute value of its link
-score; from every stock a depth-first search follows the strongest links first, keeps the
+The run is cut into windows; in each, every causal link gets the largest absolute value
+its link score took there (so that a loop active for a few steps is not missed between
+samples); from every stock a depth-first search follows the strongest links first, keeps the
 best path score with which it has reached each variable, and abandons a path as soon as
 its score falls below that best (a weaker path cannot make a stronger loop from there).
 Each path that returns to its stock is a loop. The union over the samples is the loop
@@ -70,19 +71,25 @@ def _canonical(path: list[str]) -> tuple[str, ...]:
     return tuple(path[k:] + path[:k])
 
 
-def strongest_cycles(trace, *, samples: int = DEFAULT_SAMPLES) -> list[tuple[str, ...]]:
-    """The loops found by strongest-path search at `samples` evenly spaced steps of a
-    recorded run (`evaluate.record`)."""
+def strongest_cycles(trace, *, samples: int = DEFAULT_SAMPLES,
+                     max_rows: int = 2000) -> list[tuple[str, ...]]:
+    """The loops found by strongest-path search in `samples` windows of a recorded run
+    (`evaluate.record`), scored at the model's saveper (at most `max_rows` steps)."""
     import sys
     from sdmodels.analysis.dominance import LinkScorer
     ir = trace.ir
     graph = causal_graph(ir)
     steps = len(trace.times) - 1
-    scorer = LinkScorer(trace, np.unique(np.linspace(0, steps - 1, min(samples, steps))
-                                         .astype(int)))
-    strengths = link_strengths(scorer, graph)
-    picks = range(scorer.steps)
-    stocks = sorted(n for n in graph.nodes if isinstance(ir.variables[n], Stock))
+    every = max(1, int(round(ir.saveper / trace.dt)), -(-steps // max_rows))
+    rows = np.arange(0, steps - every + 1, every)
+    scorer = LinkScorer(trace, rows, every)
+    windows = [w for w in np.array_split(np.arange(len(rows)), min(samples, len(rows))) if len(w)]
+    strengths = {e: np.array([v[w].max() for w in windows])
+                 for e, v in link_strengths(scorer, graph).items()}
+    picks = range(len(windows))
+    # every loop passes a stock, or a delay whose stages are folded into one link
+    stocks = sorted(n for n in graph.nodes if isinstance(ir.variables[n], Stock)
+                    or any(graph.edges[p, n]["delays"] for p in graph.predecessors(n)))
     found: set[tuple[str, ...]] = set()
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 10 * graph.number_of_nodes() + 100))
