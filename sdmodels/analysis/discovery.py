@@ -41,10 +41,10 @@ def link_strengths(scorer, graph) -> dict[tuple[str, str], np.ndarray]:
     return out
 
 
-def _search(graph, weight: dict, start: str, found: set) -> None:
+def _search(succ: dict, weight: dict, start: str, found: set) -> None:
+    """Strongest-first depth-first search from `start`; `succ` lists each node's
+    successors, strongest link first."""
     best: dict[str, float] = {}
-    succ = {n: sorted(graph.successors(n), key=lambda s: (-weight[(n, s)], s))
-            for n in graph.nodes}
 
     def visit(node: str, score: float, path: list[str], on_path: set[str]):
         for nxt in succ[node]:
@@ -96,20 +96,29 @@ def strongest_cycles(trace, *, samples: int = DEFAULT_SAMPLES,
     try:
         for k in picks:
             weight = {e: float(v[k]) for e, v in strengths.items()}
+            succ = {n: sorted(graph.successors(n), key=lambda s, n=n: (-weight[(n, s)], s))
+                    for n in graph.nodes}
             for s in stocks:
-                _search(graph, weight, s, found)
+                _search(succ, weight, s, found)
     finally:
         sys.setrecursionlimit(limit)
     return sorted(found, key=lambda c: (len(c), c))
 
 
-def discover_loops(trace, partial=None, *, samples: int = DEFAULT_SAMPLES):
-    """A `LoopSet` of the loops strongest-path search finds in a recorded run."""
+def discover_loops(trace, partial=None, *, samples: int = DEFAULT_SAMPLES,
+                   polarities: dict | None = None):
+    """A `LoopSet` of the loops strongest-path search finds in a recorded run.
+
+    `partial` is the capped enumeration it replaces (for its cap); `polarities` reuses
+    `link_polarities(ir, behaviour=False)`.
+    """
     from sdmodels.analysis.loops import LoopSet, _attach_names, classify
     from sdmodels.analysis.polarity import link_polarities
     ir = trace.ir
     cycles = strongest_cycles(trace, samples=samples)
-    loops = classify(ir, causal_graph(ir), link_polarities(ir, behaviour=False), cycles)
+    if polarities is None:
+        polarities = link_polarities(ir, behaviour=False)
+    loops = classify(ir, causal_graph(ir), polarities, cycles)
     loops, notes = _attach_names(ir, loops)
     cap = partial.cap if partial is not None else None
     return LoopSet(ir.name, tuple(loops), "discovered", False,

@@ -303,12 +303,14 @@ def dominance(model, *, loops=None, scenario: str | None = None, params: dict | 
     scorer = LinkScorer(trace, keep, step)
     notices: list[str] = []
     if loops is None:
+        from sdmodels.analysis.polarity import link_polarities
+        polarities = link_polarities(ir, behaviour=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loops = find_loops(ir, max_loops=max_loops, behaviour=False)
+            loops = find_loops(ir, max_loops=max_loops, polarities=polarities)
         if not loops.complete:
             from sdmodels.analysis.discovery import discover_loops
-            loops = discover_loops(trace, loops)
+            loops = discover_loops(trace, loops, polarities=polarities)
             notices.append(f"model '{ir.name}' has more than {max_loops} loops: scored the "
                            f"{len(loops)} strongest found by discovery (strongest path)")
     graph = causal_graph(ir)
