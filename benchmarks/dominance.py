@@ -3,7 +3,7 @@
 World3 (../shared/large-models/wrld3-03.mdl) has far more loops than can be listed, so both
 engines find the strongest ones in the run: pysimlin's `Model.analyze()` (instrumented
 compile + simulate + discovery), ours `dominance()` on a recorded run (loop enumeration to
-the cap, strongest-path discovery over 40 sampled steps, scores of the loops found). The
+the cap, strongest-path discovery over 40 windows of the run, scores of the loops found). The
 goal: our relative loop scores in under 5 s after the run, the same loops, ids and scores
 in every process (checked in two processes with different hash seeds).
 

@@ -124,9 +124,11 @@ def test_re_evaluating_every_equation_reproduces_the_run(name):
 def test_dominance_table_is_tidy():
     d = dominance(logistic())
     frame = d.to_pandas()
-    assert list(frame.columns) == ["scenario", "time", "loop", "name", "polarity", "score",
-                                   "relative"]
+    assert list(frame.columns) == ["scenario", "time", "loop", "name", "polarity", "runs_as",
+                                   "score", "relative"]
     assert len(frame) == len(d.relative) * len(d.loops)
+    growth = frame[frame["name"] == "Growth"]                  # U by equation, R by run
+    assert set(growth["polarity"]) == {"U"} and set(growth["runs_as"]) == {"R"}
     assert d.summary()["name"].iloc[0] in ("Growth", "Crowding")
 
 

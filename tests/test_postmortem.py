@@ -93,7 +93,9 @@ def test_dominance_command_formats(story):
     data = json.loads(runner.invoke(main, ["dominance", str(model), "--format", "json"]).output)
     assert [p["names"] for p in data["phases"]] == ["Word of mouth", "Saturation"]
     csv = runner.invoke(main, ["dominance", str(model), "--format", "csv"]).output
-    assert csv.splitlines()[0] == "scenario,time,loop,name,polarity,score,relative"
+    assert csv.splitlines()[0] == "scenario,time,loop,name,polarity,runs_as,score,relative"
+    md = runner.invoke(main, ["dominance", str(model), "--format", "markdown"]).output
+    assert "| start | end | loops | names |" in md and "| Saturation |" in md
     bad = runner.invoke(main, ["dominance", str(model), "--variable", "Userz"])
     assert bad.exit_code == 2 and "Did you mean 'Users'" in bad.output
 

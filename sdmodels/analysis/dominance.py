@@ -248,7 +248,8 @@ class Dominance:
         return f"{loop.id} {loop.name}" if loop.name else loop.id
 
     def to_pandas(self) -> pd.DataFrame:
-        """Tidy: one row per (time, loop) with scenario, name, polarity, score, relative."""
+        """Tidy: one row per (time, loop): scenario, name, polarity (from the equations),
+        runs_as (R or B: the sign of the score then; '' when 0), score, relative."""
         meta = pd.DataFrame({"loop": [l.id for l in self.loops],
                              "name": [l.name or "" for l in self.loops],
                              "polarity": [l.polarity for l in self.loops]})
@@ -258,7 +259,10 @@ class Dominance:
             id_vars="time", var_name="loop", value_name="relative")
         out = score.merge(rel, on=["time", "loop"]).merge(meta, on="loop")
         out.insert(0, "scenario", self.scenario or "baseline")
-        return out[["scenario", "time", "loop", "name", "polarity", "score", "relative"]]
+        # the sign the loop ran with at that time: what a U loop was, step by step
+        out["runs_as"] = np.select([out["score"] > 0, out["score"] < 0], ["R", "B"], "")
+        return out[["scenario", "time", "loop", "name", "polarity", "runs_as", "score",
+                    "relative"]]
 
     def summary(self) -> pd.DataFrame:
         """One row per loop: mean and peak |relative score|, sorted by mean."""

@@ -8,6 +8,17 @@ import click
 from sdmodels.cli.common import emit, parse_assignments
 
 
+def markdown_table(frame) -> str:
+    """A DataFrame as a Markdown table (no extra dependency)."""
+    def cell(value) -> str:
+        return (f"{value:.4g}" if isinstance(value, float) else str(value)).replace("|", "\\|")
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
+             "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+              for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
 def dominance_text(model: str, *, fmt: str, scenario: str | None, variable: str | None,
                    sets: dict[str, float], top: int) -> str:
     """The dominance phases and strongest loops of one run of MODEL, as text."""
@@ -33,8 +44,8 @@ def dominance_text(model: str, *, fmt: str, scenario: str | None, variable: str 
                           indent=2)
     if fmt == "markdown":
         return "\n".join([f"## Dominance phases of '{d.model}' ({d.scenario or 'baseline'})",
-                          "", phases.to_markdown(index=False), "", "## Strongest loops", "",
-                          loops.to_markdown(index=False)] + [f"> {n}" for n in d.notices])
+                          "", markdown_table(phases), "", "## Strongest loops", "",
+                          markdown_table(loops)] + [f"> {n}" for n in d.notices])
     return "\n".join([f"dominance phases of '{d.model}' (scenario {d.scenario or 'baseline'}"
                       f"{', variable ' + variable if variable else ''}):",
                       phases.drop(columns="why_unknown").to_string(index=False), "",
