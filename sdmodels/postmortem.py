@@ -77,7 +77,12 @@ def default_variable(model_name: str | None, ir: ModelIR) -> str:
 
 def read_observed(path, ir: ModelIR) -> pd.DataFrame:
     """Observed metrics: a CSV with a time column and columns named like model variables."""
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, OSError) as exc:         # pandas' ParserError is a ValueError
+        why = " ".join(str(exc).split())
+        raise ModelError(f"'{path}' is not a readable CSV of observed metrics ({why}); give "
+                         "a 'time' column and columns named like model variables") from None
     time = next((c for c in frame.columns if c.strip().lower() in ("time", "t", "timestamp")),
                 None)
     if time is None:
@@ -204,20 +209,20 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
     """
     from sdmodels.render import loop_diagram
     ir = build(model)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     variable = ir.display(ir.id_of(variable, "variable")) if variable else \
         default_variable(model_name, ir)
     if isinstance(ir.variables[canonical(variable)], Constant):
         raise ModelError(f"'{variable}' is a constant of model '{ir.name}': it has no "
                          "behaviour to explain; give a stock, flow or auxiliary")
-    d = dominance(ir, scenario=scenario)
+    seen = read_observed(observed, ir) if observed is not None else None
+    d = dominance(ir, scenario=scenario)     # checks the scenario before anything is written
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     phases = d.phases(variable, threshold=threshold, min_fraction=min_fraction)
     fixed = None
     if "fixed" in ir.scenarios and scenario != "fixed":
         from sdmodels.simulate import simulate
         fixed = simulate(ir, scenario="fixed", saveper=ir.saveper).to_pandas()
-    seen = read_observed(observed, ir) if observed is not None else None
     fmt = clock(model_name)
     plot_timeline(d, phases, variable, out / "timeline",
                           fixed=None if fixed is None else fixed[variable], observed=seen,

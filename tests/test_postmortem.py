@@ -111,3 +111,15 @@ def test_overview_diagram_keeps_the_dominant_loops(story, tmp_path):
     # alone, its three links and no other
     assert "Saturation" in source and "Word of mouth" not in source
     assert source.count(" -> ") == 3 and '"room_to_grow" -> "adoption"' in source
+
+
+def test_bad_inputs_are_one_line_errors_and_write_nothing(story, tmp_path):
+    model, _ = story
+    runner = CliRunner()
+    for args in (["--scenario", "no such"], ["--variable", "Market"],
+                 ["--observed", str(model)]):             # a .py file is no metrics CSV
+        out = tmp_path / "never"
+        result = runner.invoke(main, ["postmortem", str(model), *args, "-o", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith("Error: ") and len(result.output.splitlines()) == 1
+        assert not out.exists()

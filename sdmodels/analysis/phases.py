@@ -8,7 +8,8 @@ papers' rule: a dominant loop or set explains at least 50 % of the change). A ti
 no loop changes anything (equilibrium) has no dominant loop. Consecutive times with the
 same dominant set make a phase; a phase shorter than `min_fraction` of the horizon is
 merged into the phase before it (or after it, at the start), so that flickering at
-dominance shifts does not break the story into slivers.
+dominance shifts does not break the story into slivers; a short span in which loops are
+active between two quiet ones (a trigger) is kept.
 
 Each phase reports its loops with their runtime polarity: the sign of the loop's score
 over the phase (R when positive, B when negative), which is how a loop the equations
@@ -79,23 +80,38 @@ def _runs(labels: list) -> list[list[int]]:
 
 
 def _merge_short(runs: list[list], times: np.ndarray, shortest: float) -> list[list]:
-    changed = True
-    while changed and len(runs) > 1:
-        changed = False
+    """Merge runs shorter than `shortest` into a neighbour, the shortest first.
+
+    A quiet span (no loop active) joins its neighbour; an active span joins only an active
+    neighbour, so that a brief take-over between two quiet spans (a trigger) is kept.
+    """
+    def quiet(label) -> bool:
+        return not label
+
+    while len(runs) > 1:
         lengths = [times[min(b + 1, len(times) - 1)] - times[a] for a, b, _ in runs]
-        k = int(np.argmin(lengths))
-        if lengths[k] < shortest:
-            into = k - 1 if k > 0 else 1
-            lo, hi = min(runs[k][0], runs[into][0]), max(runs[k][1], runs[into][1])
-            runs[into] = [lo, hi, runs[into][2]]
-            del runs[k]
-            merged = [runs[0]]
-            for r in runs[1:]:                       # neighbours that now agree join up
-                if r[2] == merged[-1][2]:
-                    merged[-1][1] = r[1]
-                else:
-                    merged.append(r)
-            runs, changed = merged, True
+        candidates = []
+        for k in np.argsort(lengths, kind="stable"):
+            if lengths[k] >= shortest:
+                break
+            sides = [j for j in (k - 1, k + 1) if 0 <= j < len(runs)
+                     and (quiet(runs[k][2]) or not quiet(runs[j][2]))]
+            if sides:
+                candidates.append((int(k), sides[0]))
+                break
+        if not candidates:
+            return runs
+        k, into = candidates[0]
+        lo, hi = min(runs[k][0], runs[into][0]), max(runs[k][1], runs[into][1])
+        runs[into] = [lo, hi, runs[into][2]]
+        del runs[k]
+        merged = [runs[0]]
+        for r in runs[1:]:                           # neighbours that now agree join up
+            if r[2] == merged[-1][2]:
+                merged[-1][1] = r[1]
+            else:
+                merged.append(r)
+        runs = merged
     return runs
 
 
