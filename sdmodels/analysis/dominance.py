@@ -40,7 +40,6 @@ J. Hayward, R. Eberlein, "Improving Loops that Matter", System Dynamics Review 3
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import networkx as nx
 import numpy as np
@@ -302,7 +301,10 @@ def dominance(model, *, loops=None, scenario: str | None = None, params: dict | 
     if trace is None:
         trace = record(model, scenario=scenario, params=params)
     ir = trace.ir
-    step = every or max(1, int(round(ir.saveper / trace.dt)))
+    scenario = scenario if scenario is not None else trace.scenario
+    if len(trace.times) < 2:
+        raise ModelError(f"model '{ir.name}': a run of one step has no change to explain")
+    step = min(every or max(1, int(round(ir.saveper / trace.dt))), len(trace.times) - 1)
     keep = np.arange(0, len(trace.times) - step, step)
     scorer = LinkScorer(trace, keep, step)
     notices: list[str] = []
@@ -330,15 +332,12 @@ def dominance(model, *, loops=None, scenario: str | None = None, params: dict | 
     rel = relative_scores(raw, groups)
     times = pd.Index(trace.times[keep], name="time")
     shown = [v.id for v in ir.variables.values() if not v.internal and v.id in trace.columns_of]
-    behaviour = pd.DataFrame({ir.display(v): trace.values[keep, trace.columns_of[v][0]]
+    # arrayed variables: the total over their elements
+    rows = trace.values[keep]
+    behaviour = pd.DataFrame({ir.display(v): rows[:, trace.columns_of[v]].sum(axis=1)
                               for v in shown}, index=times)
-    links = {}
-    for loop in loops:
-        for a, b in loop.edges:
-            if (a, b) not in links:
-                m = scorer.link_matrix(a, b)
-                links[(a, b)] = np.trace(m, axis1=1, axis2=2) if m.shape[1] == m.shape[2] \
-                    else m.sum(axis=(1, 2))
+    links = {(a, b): scorer.link_matrix(a, b).sum(axis=(1, 2))
+             for loop in loops for a, b in loop.edges}
     return Dominance(ir.name, scenario, tuple(loops),
                      pd.DataFrame(raw, index=times, columns=columns),
                      pd.DataFrame(rel, index=times, columns=columns),

@@ -23,7 +23,7 @@ from functools import cached_property
 
 import numpy as np
 
-from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock, canonical
+from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, canonical
 from sdmodels.errors import ModelError
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
                            TimeStep, Unary)
@@ -282,6 +282,3 @@ def record(model, *, scenario: str | None = None, params: dict | None = None,
     slots = tuple(s for v in wanted for s in by_var.get(v, []))
     return Trace(ir, results.times, step, slots, results.data[0], scenario, dict(params or {}))
 
-
-def is_stock(trace: Trace, column: int) -> bool:
-    return isinstance(trace.ir.variables[trace.slots[column].var], Stock)
