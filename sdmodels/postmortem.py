@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from sdmodels.analysis.dominance import Dominance, dominance
+from sdmodels.analysis.loops import LoopSet
 from sdmodels.analysis.phases import takeover_order
 from sdmodels.elements import Constant, Stock, canonical
 from sdmodels.errors import ModelError
@@ -219,14 +220,15 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     phases = d.phases(variable, threshold=threshold, min_fraction=min_fraction)
-    fixed = None
+    fixed = fixed_phases = None
     if "fixed" in ir.scenarios and scenario != "fixed":
-        from sdmodels.simulate import simulate
-        fixed = simulate(ir, scenario="fixed", saveper=ir.saveper).to_pandas()
+        fixed_run = dominance(ir, scenario="fixed", loops=LoopSet(ir.name, d.loops))
+        fixed = fixed_run.variables
+        fixed_phases = fixed_run.phases(variable, threshold=threshold, min_fraction=min_fraction)
     fmt = clock(model_name)
     plot_timeline(d, phases, variable, out / "timeline",
-                          fixed=None if fixed is None else fixed[variable], observed=seen,
-                          fmt=fmt, time_units=ir.time_units)
+                  fixed=None if fixed is None else fixed[variable], observed=seen,
+                  fmt=fmt, time_units=ir.time_units)
     dominant = []
     for ph in phases["loops"]:
         dominant += [x for x in ph.split(" + ") if x != "-" and x not in dominant]
@@ -245,7 +247,7 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
         phases.to_csv(tmp, index=False)
     with atomic_path(out / "scores.csv") as tmp:
         d.to_pandas().to_csv(tmp, index=False)
-    page = _page(d, ir, phases, variable, dominant, out, fmt, fixed, seen)
+    page = _page(d, ir, phases, variable, dominant, out, fmt, (fixed, fixed_phases), seen)
     target = out / "postmortem.html"
     with atomic_path(target) as tmp:
         tmp.write_text(page, encoding="utf-8")
@@ -301,8 +303,8 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
                   f"src='{_data_uri(out / f'loop_{loop_id}.svg')}'>"
                   f"<img alt='behaviour of {e(loop_id)}' "
                   f"src='{_data_uri(out / f'loop_{loop_id}_behaviour.svg')}'></div>"]
-    if fixed is not None:
-        parts.append(_fixed_section(ir, d, variable, fixed, fmt))
+    if fixed[0] is not None:
+        parts.append(_fixed_section(ir, d, variable, *fixed, fmt))
     if seen is not None:
         parts.append(f"<p>Observed metrics drawn as dots: {e(', '.join(seen.columns))}.</p>")
     parts.append("<p class=small>Files: timeline.svg/.png, loop_*.svg/.png, phases.csv, "
@@ -319,13 +321,19 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
             "</head><body>" + "\n".join(parts) + "</body></html>\n")
 
 
-def _fixed_section(ir: ModelIR, d: Dominance, variable: str, fixed: pd.DataFrame, fmt) -> str:
+def _fixed_section(ir: ModelIR, d: Dominance, variable: str, fixed: pd.DataFrame,
+                   phases: pd.DataFrame, fmt) -> str:
     e = html.escape
     doc = ir.scenarios["fixed"].doc
     ours = d.variables[variable]
     theirs = fixed[variable]
+    items = "".join(f"<li><b>{fmt(p['start'])} \u2013 {fmt(p['end'])}</b>: "
+                    + (e(p["names"]) + f" ({e(p['polarity'])}, {p['share']:.0%})"
+                       if p["loops"] != "-" else "no loop is changing anything") + "</li>"
+                    for _, p in phases.iterrows())
     return (f"<h2>With the fixes</h2><p>The model's <b>fixed</b> scenario"
             f"{': ' + e(doc) if doc else ''}. {e(variable)} at the end: "
             f"{ours.iloc[-1]:.4g} in '{e(d.scenario or 'baseline')}', {theirs.iloc[-1]:.4g} "
             f"with the fixes (mean {ours.mean():.4g} against {theirs.mean():.4g}); the "
-            "dashed green lines above.</p>")
+            "dashed green lines above. The loops that drove it with the fixes on:</p>"
+            f"<ol>{items}</ol>")

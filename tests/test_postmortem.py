@@ -53,6 +53,7 @@ def test_page_is_self_contained_and_tells_the_phases_in_order(story):
     named = page[page.index("in the order they took over"):]
     assert named.index("Word of mouth") < named.index("Saturation")
     assert "With the fixes" in page and "Observed metrics" in page
+    assert "drove it with the fixes on" in page
 
 
 def test_pieces_are_written(story):
