@@ -20,6 +20,7 @@ b'<?xml'
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,7 +176,57 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
               '  edge [fontname="Helvetica", fontsize="11"];']
     lines += body
     lines.append("}")
-    return Diagram("\n".join(lines) + "\n", engine)
+    source = "\n".join(lines) + "\n"
+    if engine == "neato" and kind == "cld":
+        source = _pin_markers(source)
+    return Diagram(source, engine)
+
+
+_SPRING = re.compile(r'^  "(loop:[^"]+)" -> "([^"]+)" \[style="invis"')
+_NODE = re.compile(r'^(\s+)"((?:[^"\\]|\\.)*)" \[')       # a node statement, not an edge
+
+
+def _pin_markers(source: str) -> str:
+    """Lay the diagram out once, then pin every node where it fell and each loop marker at
+    the centre of its loop's variables, so that R/B sits inside its loop. Unchanged if
+    Graphviz is missing or fails (the springs then pull the markers in)."""
+    import json
+
+    import graphviz
+    members: dict[str, list[str]] = {}
+    for line in source.splitlines():
+        m = _SPRING.match(line)
+        if m:
+            members.setdefault(m.group(1), []).append(m.group(2))
+    if not members:
+        return source
+    try:
+        layout = json.loads(graphviz.Source(source, engine="neato").pipe(format="json"))
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, ValueError):
+        return source
+    pos = {o["name"]: tuple(float(v) for v in o["pos"].split(","))
+           for o in layout.get("objects", []) if "pos" in o}
+    placed: list[tuple[float, float]] = []
+    for marker in sorted(members):
+        pts = [pos[v] for v in members[marker] if v in pos]
+        if not pts:
+            continue
+        x, y = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+        while any(abs(x - a) < 40 and abs(y - b) < 22 for a, b in placed):
+            y -= 24                                  # markers of loops with one centre
+        placed.append((x, y))
+        pos[marker] = (x, y)
+    out = []
+    for line in source.splitlines():
+        if _SPRING.match(line):
+            continue
+        m = _NODE.match(line)
+        if m and m.group(2) in pos:
+            x, y = pos[m.group(2)]
+            line = f'{m.group(1)}"{m.group(2)}" [pos="{x / 72:.3f},{y / 72:.3f}!", ' + \
+                line[m.end():]
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def loop_diagram(model, loop, *, graph=None, polarities=None, title: str | None = None,

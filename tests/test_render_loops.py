@@ -77,3 +77,21 @@ def test_loop_diagram_names_modules_and_leaves_constants_out():
     assert "[Payments]" in source
     nodes = re.findall(r'^\s+"([^"]+)" \[', source, re.M)
     assert set(nodes) == set(loop.variables) | {"loop:centre"}
+
+
+def test_loop_markers_sit_among_their_loops_variables():
+    model, loops = _model_and_loops("connection_pool")
+    source = to_graphviz(model, loop_set=loops, behaviour=False).source
+    pos = {name: tuple(float(v) for v in p.split(","))
+           for name, p in re.findall(r'^\s+"([^"]+)" \[pos="([-\d.,]+)!"', source, re.M)}
+    checked = 0
+    for loop in loops:
+        marker = pos.get(f"loop:{loop.id}")
+        if marker is None:
+            continue
+        xs, ys = zip(*(pos[v] for v in loop.variables))
+        pad = 0.5                                           # inches: a label's half height
+        assert min(xs) - pad <= marker[0] <= max(xs) + pad, loop.id
+        assert min(ys) - pad - 0.4 * len(loops) <= marker[1] <= max(ys) + pad, loop.id
+        checked += 1
+    assert checked == len(loops)
