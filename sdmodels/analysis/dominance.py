@@ -21,7 +21,9 @@ convention; Simlin labels the same number t + dt); reported at a coarser interva
 model's saveper), it describes the change over that interval.
 
 When a model has too many loops to enumerate, `discover_loops` finds the strongest loops
-at sampled steps by a best-first search over link scores (Eberlein & Schoenberg 2020).
+in windows of the run by a strongest-first search over link scores (Eberlein & Schoenberg
+2020). Loops through a delay count once (Simlin counts each path through the delay's
+internal stocks as a loop, so its shares differ on such models).
 
 References: W. Schoenberg, P. Davidsen, R. Eberlein, "Understanding model behavior using
 the Loops that Matter method", System Dynamics Review 36(2), 2020. W. Schoenberg,
