@@ -236,9 +236,11 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
         loop = next(l for l in d.loops if l.id == loop_id)
         sign = phases.loc[phases["loops"].str.split(" + ", regex=False).apply(
             lambda ids, i=loop_id: i in ids), "polarity"]
-        note = "" if loop.polarity != "U" else "ran as " + "/".join(sorted(set(
-            " ".join(sign).split())))
-        diagram = loop_diagram(ir, loop, note=note)
+        ran = sorted(set(" ".join(sign).split()))
+        note = "" if loop.polarity != "U" else "ran as " + "/".join(ran)
+        # a U loop that ran with one sign is drawn in that sign's colour
+        color = {"R": "#c0392b", "B": "#1f5fa8"}.get(ran[0]) if len(ran) == 1 else None
+        diagram = loop_diagram(ir, loop, note=note, color=color)
         for suffix in ("svg", "png"):
             diagram.save(out / f"loop_{loop_id}.{suffix}")
         plot_loop_behaviour(d, loop_id, out / f"loop_{loop_id}_behaviour",
