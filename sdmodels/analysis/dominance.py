@@ -144,7 +144,7 @@ class LinkScorer:
         part = np.where(np.abs(part) <= _ZERO * np.abs(self.prev[:, effect]), 0.0, part)
         with np.errstate(all="ignore"):
             sign = np.sign(part) * np.sign(dx)
-        return np.where((dx == 0.0) | (dz == 0.0), 0.0, _ratio(part, dz) * sign)
+            return np.where((dx == 0.0) | (dz == 0.0), 0.0, _ratio(part, dz) * sign)
 
     def paths(self, cause: str, effect: str) -> list[tuple[int, ...]]:
         """Column paths from variable `cause` to variable `effect` whose inner columns
