@@ -49,6 +49,20 @@ def test_one_stock_relative_scores_are_the_gain_ratio():
     assert np.allclose(d.scores["R1"], 2.0) and np.allclose(d.scores["B1"], -1.0)
 
 
+def test_flows_split_or_netted_give_the_same_relative_scores():
+    # the 2023 correction: a stock's flow -> stock scores do not depend on how its flows
+    # are drawn; births and deaths as auxiliaries feeding one net flow score as two flows
+    m = Model("population, one net flow", stop=20, dt=0.25)
+    p = m.stock("Population", initial=100)
+    births, deaths = m.aux("Births", 0.1 * p), m.aux("Deaths", p / 20)
+    m.flow("Net change", births - deaths, into=p)
+    netted = dominance(m).relative
+    split = dominance(births_deaths()).relative
+    assert sorted(netted.columns) == sorted(split.columns) == ["B1", "R1"]
+    assert np.allclose(netted["R1"], split["R1"], atol=1e-12)
+    assert np.allclose(netted["B1"], split["B1"], atol=1e-12)
+
+
 def test_arrayed_loops_score_all_their_elements_together():
     d = dominance(births_deaths(arrayed=True))
     assert np.allclose(d.relative["R1"], 2 / 3, atol=1e-12)
