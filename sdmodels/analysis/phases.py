@@ -43,8 +43,8 @@ def relevant_loops(d, variable: str | None, ir=None) -> list[int]:
     if ir is None:
         raise ValueError("give the model's IR to choose loops by variable")
     target = ir.id_of(variable, "variable")
-    upstream = nx.ancestors(causal_graph(ir), target) | {target} \
-        if target in causal_graph(ir) else {target}
+    graph = causal_graph(ir)
+    upstream = (nx.ancestors(graph, target) if target in graph else set()) | {target}
     return [k for k, l in enumerate(d.loops) if set(l.variables) & upstream]
 
 
