@@ -8,7 +8,8 @@ VENV="${SDM_VENV:-.venv}"
 
 need_apt=()
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
-# the workbench's browser tests drive Debian's own headless Chromium (never a downloaded build)
+# Debian's own headless Chromium (never a downloaded build) drives the workbench's browser
+# tests and renders the postmortem page in tests/test_postmortem.py
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 PY="${PYTHON:-python3}"
 command -v "$PY" >/dev/null 2>&1 || need_apt+=(python3)

@@ -19,7 +19,7 @@ from sdmodels.model import Model
 from sdmodels.parse import parse_equation
 from sdmodels.results import Results
 from sdmodels.simulate import run, simulate
-from sdmodels.analysis import causal_graph, find_loops, link_polarities  # noqa: E402
+from sdmodels.analysis import causal_graph, dominance, find_loops, link_polarities  # noqa: E402
 from sdmodels.render import to_graphviz  # noqa: E402
 
 __version__ = "0.1.0"
@@ -35,5 +35,5 @@ __all__ = [
     "pulse", "pulse_train", "ramp", "random_exponential", "random_normal", "random_uniform",
     "rolling_max", "rolling_min", "run", "sample_hold", "simulate", "smooth", "smooth3",
     "smoothn", "sqrt", "step", "sum_over", "trend", "xidz", "zidz",
-    "causal_graph", "find_loops", "link_polarities", "to_graphviz",
+    "causal_graph", "dominance", "find_loops", "link_polarities", "to_graphviz",
 ]

@@ -20,10 +20,11 @@ b'<?xml'
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sdmodels.elements import Constant, Flow, Stock
+from sdmodels.elements import Constant, Flow, Stock, canonical
 from sdmodels.errors import SDModelsError
 from sdmodels.ir import ModelIR, build
 
@@ -149,6 +150,8 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
             v for e in edge_color for v in e} | {
             n for l in focus for e in l.edges if kind == "sfd"
             for via in contracted.edges[e]["paths"] for n in via}
+    if kind == "cld" and only_loops and len(focus) == 1:
+        return loop_diagram(ir, focus[0], graph=contracted, polarities=polarities, title=title)
     spec = _Spec(ir, graph, polarities, keep, edge_color, bool(chosen), modules)
     engine = "dot"
     if kind == "cld":
@@ -173,7 +176,116 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
               '  edge [fontname="Helvetica", fontsize="11"];']
     lines += body
     lines.append("}")
-    return Diagram("\n".join(lines) + "\n", engine)
+    source = "\n".join(lines) + "\n"
+    if engine == "neato" and kind == "cld":
+        source = _pin_markers(source)
+    return Diagram(source, engine)
+
+
+_SPRING = re.compile(r'^  "(loop:[^"]+)" -> "([^"]+)" \[style="invis"')
+_NODE = re.compile(r'^(\s+)"((?:[^"\\]|\\.)*)" \[')       # a node statement, not an edge
+
+
+def _pin_markers(source: str) -> str:
+    """Lay the diagram out once, then pin every node where it fell and each loop marker at
+    the centre of its loop's variables, so that R/B sits inside its loop. Unchanged if
+    Graphviz is missing or fails (the springs then pull the markers in)."""
+    import json
+
+    import graphviz
+    members: dict[str, list[str]] = {}
+    for line in source.splitlines():
+        m = _SPRING.match(line)
+        if m:
+            members.setdefault(m.group(1), []).append(m.group(2))
+    if not members:
+        return source
+    try:
+        layout = json.loads(graphviz.Source(source, engine="neato").pipe(format="json"))
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, ValueError):
+        return source
+    pos = {o["name"]: tuple(float(v) for v in o["pos"].split(","))
+           for o in layout.get("objects", []) if "pos" in o}
+    placed: list[tuple[float, float]] = []
+    for marker in sorted(members):
+        pts = [pos[v] for v in members[marker] if v in pos]
+        if not pts:
+            continue
+        x, y = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+        while any(abs(x - a) < 40 and abs(y - b) < 22 for a, b in placed):
+            y -= 24                                  # markers of loops with one centre
+        placed.append((x, y))
+        pos[marker] = (x, y)
+    out = []
+    for line in source.splitlines():
+        if _SPRING.match(line):
+            continue
+        m = _NODE.match(line)
+        if m and m.group(2) in pos:
+            x, y = pos[m.group(2)]
+            line = f'{m.group(1)}"{m.group(2)}" [pos="{x / 72:.3f},{y / 72:.3f}!", ' + \
+                line[m.end():]
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def loop_diagram(model, loop, *, graph=None, polarities=None, title: str | None = None,
+                 color: str | None = None, note: str = "") -> Diagram:
+    """One loop alone, its variables around a circle in loop order (no crossings).
+
+    R or B (with id and name) sits in the centre, + / - at each arrowhead, a double bar on
+    delayed links, the module in brackets under each name; constants are left out.
+    `loop` is a `Loop` of `find_loops`; `note` is an extra line under the marker.
+
+    >>> from sdmodels import Model, find_loops
+    >>> m = Model("teacup", stop=10)
+    >>> t = m.stock("Temperature", initial=180)
+    >>> _ = m.flow("Heat loss", (t - 70) / 10, out_of=t)
+    >>> 'pos="0,0!"' in loop_diagram(m, find_loops(m, behaviour=False)[0]).source
+    True
+    """
+    import math
+    from sdmodels.analysis import causal_graph, link_polarities
+    ir = build(model)
+    graph = causal_graph(ir) if graph is None else graph
+    polarities = link_polarities(ir, behaviour=False) if polarities is None else polarities
+    ink = color or {"R": "#c0392b", "B": "#1f5fa8", "U": "#7f8c8d"}[loop.polarity]
+    n = len(loop.variables)
+    radius = max(1.2, 0.42 * n)              # inches: neighbours ~ 0.9 in apart
+    lines = [f"digraph {_q(loop.id)} {{", '  layout="neato";', '  splines="curved";',
+             '  outputorder="edgesfirst";', '  bgcolor="white";', '  pad="0.3";',
+             '  fontname="Helvetica";', '  node [fontname="Helvetica", fontsize="12"];',
+             '  edge [fontname="Helvetica", fontsize="11"];']
+    if title:
+        lines += [f"  label={_q(title)};", '  labelloc="t";', '  fontsize="15";']
+    for k, v in enumerate(loop.variables):
+        el = ir.variables[v]
+        angle = math.pi / 2 - 2 * math.pi * k / n          # clockwise from the top
+        text = _wrap(el.display.split(" / ")[-1])
+        if el.module:
+            text += "\n[" + " / ".join(el.display.split(" / ")[:-1]) + "]"
+        lines.append(f"  {_q(v)}" + _attrs(
+            label=text, pos=f"{radius * math.cos(angle):.3f},{radius * math.sin(angle):.3f}!",
+            shape="box" if isinstance(el, Stock) else "plaintext",
+            style="rounded" if isinstance(el, Stock) else None, color="#34495e",
+            fontcolor="#111111"))
+    kind = {"R": "R  reinforcing", "B": "B  balancing", "U": "U  polarity varies"}
+    centre = f"{kind[loop.polarity]}\n{loop.id}" + (
+        f"\n{_wrap(loop.name, 18)}" if loop.name else "") + (f"\n{note}" if note else "")
+    lines.append('  "loop:centre"' + _attrs(label=centre, pos="0,0!", shape="plaintext",
+                                            fontsize="15", fontcolor=ink))
+    for a, b in loop.edges:
+        pol = polarities.get((a, b))
+        style = dict(color=ink, penwidth="2.2", arrowsize="0.9", fontcolor=ink)
+        if pol is not None:
+            style.update(headlabel=MARK[pol.polarity], labelfontsize="16", labeldistance="1.8",
+                         labelangle="-30", labelfontcolor=ink)
+        delays = graph.edges[a, b].get("delays") if graph.has_edge(a, b) else ()
+        if delays:
+            style.update(label="||  " + ", ".join(d.label for d in delays), fontsize="13")
+        lines.append(f"  {_q(a)} -> {_q(b)}" + _attrs(**style))
+    lines.append("}")
+    return Diagram("\n".join(lines) + "\n", "neato")
 
 
 class _Spec:
@@ -253,7 +365,9 @@ class _Spec:
                 fontsize="11" if isinstance(el, Constant) else None)
         markers: dict[str, list[str]] = {}
         links = []
-        for loop in marked if len(marked) <= MAX_MARKERS else ():
+        # past MAX_MARKERS loops, markers would hide the diagram: keep the named ones
+        shown = marked if len(marked) <= MAX_MARKERS else [l for l in marked if l.name]
+        for loop in shown:
             if not set(loop.variables) <= self.keep:
                 continue
             color = colors.get(loop.id, GREY if self.highlighting else
@@ -304,17 +418,19 @@ class _Spec:
             el = self.ir.variables[v]
             if not isinstance(el, Flow):
                 continue
-            for side, stock in (("from", el.out_of), ("to", el.into)):
+            # `into="Stock name"` keeps the modeller's spelling: compare canonical ids
+            out_of, into = (None if x is None else canonical(x) for x in (el.out_of, el.into))
+            for side, stock in (("from", out_of), ("to", into)):
                 if stock is not None and stock in self.keep:
                     continue
                 cloud = f"cloud:{side}:{v}"
                 extra.append(f"  {_q(cloud)}" + _attrs(
                     label="", shape="ellipse", style="dashed", width="0.45", height="0.28",
                     color="#7f8c8d"))
-            src = el.out_of if el.out_of in self.keep else f"cloud:from:{v}"
-            dst = el.into if el.into in self.keep else f"cloud:to:{v}"
+            src = out_of if out_of in self.keep else f"cloud:from:{v}"
+            dst = into if into in self.keep else f"cloud:to:{v}"
             pipe = dict(color="#34495e", penwidth="4", weight="4")
-            out_key, in_key = (el.out_of, v), (v, el.into)
+            out_key, in_key = (out_of, v), (v, into)
             first = dict(pipe, arrowhead="none")
             # the flow's name rides on its outgoing pipe: dot keeps edge labels clear
             second = dict(pipe, arrowhead="normal", arrowsize="1.1", label=self.node_label(v),

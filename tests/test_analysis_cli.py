@@ -34,6 +34,8 @@ def test_loops_formats(model_file):
     assert table.exit_code == 0, table.output
     assert "R1  Eviction cascade  reinforcing" in table.output
     data = json.loads(runner.invoke(main, ["loops", model_file, "--format", "json"]).output)
+    assert data["complete"] and data["total"] == data["shown"] and data["cap"] > 0
+    data = data["loops"]
     assert data[0]["id"] == "R1" and data[0]["polarity"] == "R"
     assert data[0]["variables"] == ["Running pods", "Load per pod", "Memory", "Eviction"]
     csv = runner.invoke(main, ["loops", model_file, "--format", "csv"]).output

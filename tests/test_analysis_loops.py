@@ -110,7 +110,7 @@ def test_ids_are_stable_under_renumbering_and_names_follow_their_loop():
 
 def test_json_fields_and_tables():
     loops = find_loops(inventory())
-    data = json.loads(loops.to_json())
+    data = json.loads(loops.to_json())["loops"]
     assert [d["id"] for d in data] == [l.id for l in loops]
     for d in data:
         assert set(d) >= {"id", "name", "polarity", "variables", "length", "delays",

@@ -12,7 +12,7 @@ EXPECTED = {
     "pulse", "pulse_train", "ramp", "random_exponential", "random_normal", "random_uniform",
     "rolling_max", "rolling_min", "run", "sample_hold", "simulate", "smooth", "smooth3",
     "smoothn", "sqrt", "step", "sum_over", "trend", "xidz", "zidz",
-    "causal_graph", "find_loops", "link_polarities", "to_graphviz",
+    "causal_graph", "dominance", "find_loops", "link_polarities", "to_graphviz",
 }
 
 

@@ -1,4 +1,4 @@
-"""Causal-loop analysis: the causal graph, link polarity, feedback loops.
+"""Causal-loop analysis: the causal graph, link polarity, feedback loops, loop dominance.
 
 >>> from sdmodels import Model
 >>> m = Model("teacup", stop=10)
@@ -8,11 +8,15 @@
 id  name  type       loop
 --  ----  ---------  ---------------------------------------
 B1        balancing  Temperature -> Heat loss -> Temperature
-1 loop in 'teacup': 0 reinforcing, 1 balancing
+1 loop in 'teacup' (all found, cap 5000): 0 reinforcing, 1 balancing
 """
+from sdmodels.analysis.discovery import discover_loops
+from sdmodels.analysis.dominance import Dominance, dominance
 from sdmodels.analysis.graph import DelayLink, causal_graph
 from sdmodels.analysis.loops import Loop, LoopDelay, LoopSet, find_loops, independent_cycles
+from sdmodels.analysis.phases import phases
 from sdmodels.analysis.polarity import LinkPolarity, link_polarities
 
-__all__ = ["DelayLink", "LinkPolarity", "Loop", "LoopDelay", "LoopSet", "causal_graph",
-           "find_loops", "independent_cycles", "link_polarities"]
+__all__ = ["DelayLink", "Dominance", "LinkPolarity", "Loop", "LoopDelay", "LoopSet",
+           "causal_graph", "discover_loops", "dominance", "find_loops", "independent_cycles",
+           "link_polarities", "phases"]

@@ -108,9 +108,11 @@ class LoopSet:
     """The loops of a model, with how they were found; a sequence of `Loop`."""
     model: str
     loops: tuple[Loop, ...]
-    method: str = "all"                 # 'all' (Johnson) or 'independent' (Oliva 2004)
+    method: str = "all"       # 'all' (Johnson), 'independent' (Oliva 2004), 'discovered'
     complete: bool = True
     notices: tuple[str, ...] = field(default=())
+    cap: int | None = None              # the most loops enumeration was allowed to find
+    total: int | None = None            # how many loops the model has (None: more than cap)
 
     def __len__(self) -> int:
         return len(self.loops)
@@ -127,6 +129,12 @@ class LoopSet:
         raise KeyError(f"model '{self.model}' has no loop '{key}'; it has "
                        f"{', '.join(l.id for l in self.loops) or 'none'}")
 
+    def dominance(self, model, *, scenario: str | None = None, params: dict | None = None,
+                  trace=None):
+        """Loops That Matter scores of these loops over a run of `model` (a `Dominance`)."""
+        from sdmodels.analysis.dominance import dominance
+        return dominance(model, loops=self, scenario=scenario, params=params, trace=trace)
+
     def counts(self) -> dict[str, int]:
         """How many loops of each polarity: {'R': .., 'B': .., 'U': ..}."""
         return {p: sum(1 for l in self.loops if l.polarity == p) for p in "RBU"}
@@ -135,8 +143,11 @@ class LoopSet:
         return [loop.to_dict() for loop in self.loops]
 
     def to_json(self, indent: int | None = 2) -> str:
-        """A JSON list, one object per loop (see `Loop.to_dict`)."""
-        return json.dumps(self.to_records(), indent=indent)
+        """A JSON object: model, method, complete, cap, total, and `loops`, one object per
+        loop (see `Loop.to_dict`)."""
+        return json.dumps({"model": self.model, "method": self.method,
+                           "complete": self.complete, "cap": self.cap, "total": self.total,
+                           "shown": len(self), "loops": self.to_records()}, indent=indent)
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per loop; lists joined as text."""
@@ -148,7 +159,10 @@ class LoopSet:
                  "from_composition": l.from_composition} for l in self.loops]
         columns = ["id", "name", "polarity", "length", "variables", "delays", "total_delay",
                    "modules", "from_composition"]
-        return pd.DataFrame(rows, columns=columns)
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["cap"] = self.cap
+        frame["total"] = self.total if self.total is not None else pd.NA
+        return frame
 
     def _rows(self) -> list[list[str]]:
         out = []
@@ -183,7 +197,11 @@ class LoopSet:
 
     def summary(self) -> str:
         c = self.counts()
-        how = "" if self.method == "all" else " (shortest independent loop set)"
+        how = {"independent": " (shortest independent loop set)",
+               "discovered": " (the strongest loops found in a run)"}.get(self.method, "")
+        if self.method == "all" and self.cap is not None:
+            how = (f" (all found, cap {self.cap})" if self.complete else
+                   f" (enumeration stopped at the cap of {self.cap}; the model has more)")
         return (f"{len(self)} loop{'s' if len(self) != 1 else ''} in '{self.model}'{how}: "
                 f"{c['R']} reinforcing, "
                 f"{c['B']} balancing" + (f", {c['U']} of unknown polarity" if c["U"] else ""))
@@ -251,9 +269,9 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
     if polarities is None:
         polarities = link_polarities(ir, behaviour=behaviour, stated=stated, params=params,
                                      scenario=scenario)
-    notices, complete = [], True
+    notices, complete, total = [], True, None
     if method == "all":
-        cycles = list(itertools.islice(nx.simple_cycles(graph), max_loops + 1))
+        cycles = list(itertools.islice(_cycles_in_order(graph), max_loops + 1))
         if len(cycles) > max_loops:
             cycles, complete = cycles[:max_loops], False
             note = (f"loop enumeration stopped after {max_loops} loops: model '{ir.name}' has "
@@ -261,8 +279,58 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
                     "independent loop set (method='independent', sdm loops --independent)")
             notices.append(note)
             warnings.warn(note, ModelWarning, stacklevel=2)
+        else:
+            total = len(cycles)
     else:
         cycles = independent_cycles(graph)
+    loops = classify(ir, graph, polarities, cycles)
+    loops, naming_notes = _attach_names(ir, loops)
+    notices += naming_notes
+    for link in polarities.values():
+        if link.conflict:
+            notices.append(f"stated polarity of '{ir.display(link.cause)}' -> "
+                           f"'{ir.display(link.effect)}' is flagged: {link.note}")
+    if any(l.polarity == "U" for l in loops):
+        notices.append("loops marked U have a link of mixed or unknown polarity: see "
+                       "Loop.why_unknown or the 'links' field of the JSON; "
+                       + unknown_links_note(ir, loops) + "; `sdm dominance` gives the sign "
+                       "each took in a run")
+    return LoopSet(ir.name, tuple(loops), method, complete, tuple(notices), max_loops, total)
+
+
+def unknown_links_note(ir: ModelIR, loops) -> str:
+    """Which links make loops U, most loops first: 'a -> b (mixed) in 900 loops, ...'."""
+    count: dict[tuple, int] = {}
+    for loop in loops:
+        for link in loop.links:
+            if link.polarity not in ("+", "-"):
+                key = (link.cause, link.effect, link.polarity)
+                count[key] = count.get(key, 0) + 1
+    ranked = sorted(count.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"'{ir.display(a)}' -> '{ir.display(b)}' ({p}) in {n} loop"
+                      f"{'s' if n != 1 else ''}" for (a, b, p), n in ranked[:5])
+    more = f" and {len(ranked) - 5} more links" if len(ranked) > 5 else ""
+    return f"{len(ranked)} link{'s' if len(ranked) != 1 else ''} make them U: {shown}{more}"
+
+
+def _cycles_in_order(graph: nx.DiGraph):
+    """Johnson's cycles in an order fixed by the node ids alone.
+
+    networkx walks sets of nodes, whose order for strings changes with Python's hash seed
+    from one process to the next; on integer labels given in sorted id order it does not,
+    so a capped enumeration finds the same loops on every run.
+    """
+    names = sorted(graph.nodes)
+    number = {n: k for k, n in enumerate(names)}
+    g = nx.DiGraph()
+    g.add_nodes_from(range(len(names)))
+    g.add_edges_from(sorted((number[a], number[b]) for a, b in graph.edges))
+    for cycle in nx.simple_cycles(g):
+        yield [names[k] for k in cycle]
+
+
+def classify(ir: ModelIR, graph: nx.DiGraph, polarities: dict, cycles) -> list[Loop]:
+    """Loops from cycles of variable ids: rotated, ordered, signed and numbered."""
     rotated = sorted({_rotate(list(c), ir) for c in cycles}, key=lambda c: (len(c), c))
     counters = {"R": 0, "B": 0, "U": 0}
     loops = []
@@ -274,16 +342,7 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
             pol = "B" if sum(l.polarity == "-" for l in links) % 2 else "R"
         counters[pol] += 1
         loops.append(_make_loop(ir, graph, cycle, links, f"{pol}{counters[pol]}", pol))
-    loops, naming_notes = _attach_names(ir, loops)
-    notices += naming_notes
-    for link in polarities.values():
-        if link.conflict:
-            notices.append(f"stated polarity of '{ir.display(link.cause)}' -> "
-                           f"'{ir.display(link.effect)}' is flagged: {link.note}")
-    if any(l.polarity == "U" for l in loops):
-        notices.append("loops marked U have a link of mixed or unknown polarity: see "
-                       "Loop.why_unknown or the 'links' field of the JSON")
-    return LoopSet(ir.name, tuple(loops), method, complete, tuple(notices))
+    return loops
 
 
 def _make_loop(ir: ModelIR, graph: nx.DiGraph, cycle, links, loop_id: str, pol: str) -> Loop:

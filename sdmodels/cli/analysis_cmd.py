@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from sdmodels.cli.common import atomic_path, parse_assignments
+from sdmodels.cli.common import atomic_path, emit, parse_assignments
 
 
 def loops_text(model: str, *, fmt: str, independent: bool, max_loops: int, behaviour: bool,
@@ -32,8 +32,12 @@ def loops_text(model: str, *, fmt: str, independent: bool, max_loops: int, behav
 
 
 def write_diagram(model: str, output: str, *, kind: str, loops: tuple[str, ...],
-                  only_loops: bool, modules: bool, behaviour: bool) -> str:
-    """Draw MODEL to OUTPUT (.svg, .png, .pdf, .dot); return a one-line summary."""
+                  only_loops: bool, modules: bool, behaviour: bool, dominant: int = 0,
+                  scenario: str | None = None) -> str:
+    """Draw MODEL to OUTPUT (.svg, .png, .pdf, .dot); return a one-line summary.
+
+    `dominant` > 0 draws only the loops named plus that many loops with the largest mean
+    relative loop score in a run of `scenario` (an overview of a big model)."""
     from sdmodels.ir import build
     from sdmodels.render import FORMATS, to_graphviz
     from sdmodels.sources import load_model
@@ -42,9 +46,20 @@ def write_diagram(model: str, output: str, *, kind: str, loops: tuple[str, ...],
         raise click.BadParameter(f"'{output}': the diagram file must end in "
                                  f"{', '.join('.' + f for f in FORMATS)}", param_hint="-o")
     ir = build(load_model(model))
+    loop_set = None
+    if dominant:
+        import warnings
+
+        from sdmodels.analysis import find_loops
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loop_set = find_loops(ir, behaviour=behaviour, scenario=scenario)
+            strongest = loop_set.dominance(ir, scenario=scenario).summary()["loop"]
+        loops = tuple(loops) + tuple(x for x in strongest[:dominant] if x not in loops)
+        only_loops = True
     try:
         diagram = to_graphviz(ir, kind=kind, loops=loops, only_loops=only_loops,
-                              modules=modules, behaviour=behaviour)
+                              modules=modules, behaviour=behaviour, loop_set=loop_set)
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="--loop") from None
     data = diagram.pipe(suffix)
@@ -73,12 +88,7 @@ def register(main: click.Group) -> None:
         text = loops_text(model, fmt=fmt, independent=independent, max_loops=max_loops,
                           behaviour=not no_behaviour, sets=parse_assignments(sets),
                           scenario=scenario)
-        if output:
-            with atomic_path(output) as tmp:
-                tmp.write_text(text + "\n")
-            click.echo(f"wrote {output}")
-        else:
-            click.echo(text)
+        emit(text, output)
 
     @main.command("diagram")
     @click.argument("model")
@@ -91,8 +101,14 @@ def register(main: click.Group) -> None:
     @click.option("--no-modules", is_flag=True, help="Do not group variables by module.")
     @click.option("--no-behaviour", is_flag=True,
                   help="Sign links from the equations only, without a simulated run.")
+    @click.option("--dominant", type=click.IntRange(min=0), default=0, metavar="N",
+                  help="Overview: draw only the N loops that drove a run most (Loops That "
+                       "Matter), with any --loop ones.")
+    @click.option("--scenario", default=None, help="The scenario run for --dominant.")
     @click.option("-o", "--output", required=True, metavar="FILE.svg|.png|.pdf|.dot")
-    def diagram_command(model, kind, loops, only_loops, no_modules, no_behaviour, output):
+    def diagram_command(model, kind, loops, only_loops, no_modules, no_behaviour, dominant,
+                        scenario, output):
         """Draw MODEL as a diagram (format from the -o suffix)."""
         click.echo(write_diagram(model, output, kind=kind, loops=loops, only_loops=only_loops,
-                                 modules=not no_modules, behaviour=not no_behaviour))
+                                 modules=not no_modules, behaviour=not no_behaviour,
+                                 dominant=dominant, scenario=scenario))

@@ -25,6 +25,16 @@ def parse_assignments(values: tuple[str, ...], flag: str = "--set") -> dict[str,
     return out
 
 
+def emit(text: str, output: str | None) -> None:
+    """Print `text`, or write it (atomically) to `output` and say so."""
+    if output:
+        with atomic_path(output) as tmp:
+            tmp.write_text(text + "\n")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
 def write_table(frame, target: str | os.PathLike) -> None:
     """Write a DataFrame as CSV or Parquet (by suffix), atomically."""
     suffix = Path(target).suffix.lower()

@@ -1,0 +1,346 @@
+"""Loop dominance: which loop drove the behaviour, and when (Loops That Matter).
+
+For every causal link x -> z and every step of a recorded run (see `evaluate.record`):
+
+- instantaneous links (into an auxiliary or a flow): the link score is
+  ``|Δx z / Δz| * sign(Δx z / Δx)``, where ``Δx z`` re-evaluates z's equation with only x
+  moved on by one step (every other input, and the time, held), and is 0 when x or z does
+  not change;
+- flow -> stock links (the 2023 correction): ``± |Δf / Δnet|``, the change of the flow over
+  the change of the stock's net flow, + for an inflow and - for an outflow; it does not
+  depend on how the flows of a stock are split.
+
+A loop's score is the product of its link scores; its relative score divides by the sum
+of the absolute scores of every loop in its cycle partition (strongly connected component),
+so relative scores lie in [-1, 1] and their absolute values add up to 1. Links that run
+through the internal stocks of a delay or smooth are scored stage by stage and multiplied
+(path scores); arrayed links are matrices, one score per (effect element, cause element),
+and a loop over arrayed variables scores the trace of their product (all its element
+loops together). The score labelled t describes the step from t to t + dt (Stella's
+convention; Simlin labels the same number t + dt); reported at a coarser interval (the
+model's saveper), it describes the change over that interval.
+
+When a model has too many loops to enumerate, `discover_loops` finds the strongest loops
+in windows of the run by a strongest-first search over link scores (Eberlein & Schoenberg
+2020). Loops through a delay count once (Simlin counts each path through the delay's
+internal stocks as a loop, so its shares differ on such models).
+
+References: W. Schoenberg, P. Davidsen, R. Eberlein, "Understanding model behavior using
+the Loops that Matter method", System Dynamics Review 36(2), 2020. W. Schoenberg,
+J. Hayward, R. Eberlein, "Improving Loops that Matter", System Dynamics Review 39(2),
+2023. R. Eberlein, W. Schoenberg, "Finding the Loops that Matter", ISDC 2020.
+
+>>> from sdmodels import Model
+>>> m = Model("population", stop=5, dt=0.25)
+>>> p = m.stock("Population", initial=100)
+>>> _ = m.flow("Births", 0.1 * p, into=p)
+>>> _ = m.flow("Deaths", p / 20, out_of=p)
+>>> d = dominance(m)
+>>> d.relative.iloc[0].round(4).to_dict()
+{'R1': 0.6667, 'B1': -0.3333}
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from sdmodels.analysis.evaluate import Trace, record
+from sdmodels.analysis.graph import causal_graph
+from sdmodels.elements import DelayLine, Rolling, SampleHold, Stock
+from sdmodels.errors import ModelError
+
+_ZERO = 1e-12          # a change smaller than this fraction of the value counts as none
+
+
+def _change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """b - a, with changes at the level of rounding error set to exactly 0."""
+    d = b - a
+    return np.where(np.abs(d) <= _ZERO * np.maximum(np.abs(a), np.abs(b)), 0.0, d)
+
+
+def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """|part / whole|, 0 where part is 0, inf where only the whole is 0."""
+    with np.errstate(all="ignore"):
+        out = np.abs(part / whole)
+    return np.where(part == 0.0, 0.0, out)
+
+
+class LinkScorer:
+    """Link scores between the columns of one `Trace`, computed once each.
+
+    `rows` are the steps k scored, each over k -> k + `span` (default: every step, over
+    one dt). A score reads the two recorded rows k and k + span and nothing else, so
+    scoring only the reported steps costs no more than they need.
+    """
+
+    def __init__(self, trace: Trace, rows: np.ndarray | None = None, span: int = 1):
+        self.trace = trace
+        last = len(trace.times) - span
+        self.rows = np.arange(last) if rows is None else np.asarray(rows, dtype=np.int64)
+        self.prev = trace.values[self.rows]
+        self.next = trace.values[self.rows + span]
+        self._delta: dict[int, np.ndarray] = {}
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._matrices: dict[tuple[str, str], np.ndarray] = {}
+        self._inputs: dict[int, set[int]] = {}
+        self.unscored: list[str] = []          # why some links score 0 (not replayable)
+
+    @property
+    def steps(self) -> int:
+        return len(self.rows)
+
+    def delta(self, column: int) -> np.ndarray:
+        """The change of a column over each scored step (rounding-level changes are 0)."""
+        found = self._delta.get(column)
+        if found is None:
+            found = self._delta[column] = _change(self.prev[:, column], self.next[:, column])
+        return found
+
+    def inputs(self, column: int) -> set[int]:
+        """The columns a column is computed from at each step."""
+        found = self._inputs.get(column)
+        if found is None:
+            t = self.trace
+            slot = t.slots[column]
+            var = t.ir.variables[slot.var]
+            if isinstance(var, Stock):
+                found = {t.index[(f, slot.key)] for f in var.inflows + var.outflows}
+            elif isinstance(var, (DelayLine, SampleHold, Rolling)):
+                found = _held_inputs(t, column)
+            else:
+                found = t.references(column)
+            self._inputs[column] = found
+        return found
+
+    def score(self, cause: int, effect: int) -> np.ndarray:
+        """The link score cause -> effect at each step (length: times - 1)."""
+        key = (cause, effect)
+        if key not in self._cache:
+            self._cache[key] = self._score(cause, effect)
+        return self._cache[key]
+
+    def _score(self, cause: int, effect: int) -> np.ndarray:
+        t = self.trace
+        slot = t.slots[effect]
+        var = t.ir.variables[slot.var]
+        dx = self.delta(cause)
+        if isinstance(var, Stock):
+            sign = 1.0 if t.slots[cause].var in var.inflows else -1.0
+            net = sum(self.delta(t.index[(f, slot.key)]) for f in var.inflows) - sum(
+                self.delta(t.index[(f, slot.key)]) for f in var.outflows)
+            return sign * _ratio(dx, net)
+        dz = self.delta(effect)
+        if isinstance(var, (DelayLine, SampleHold, Rolling)):
+            return np.where(dz != 0.0, 1.0, 0.0)     # a held value moves only by its input
+        try:
+            moved = t.evaluate(effect, rows=self.rows, override={cause: self.next[:, cause]})
+        except ModelError as exc:           # random draws, array built-ins: not replayed
+            self.unscored.append(str(exc))
+            return np.zeros(self.steps)
+        part = moved - self.prev[:, effect]
+        part = np.where(np.abs(part) <= _ZERO * np.abs(self.prev[:, effect]), 0.0, part)
+        with np.errstate(all="ignore"):
+            sign = np.sign(part) * np.sign(dx)
+            return np.where((dx == 0.0) | (dz == 0.0), 0.0, _ratio(part, dz) * sign)
+
+    def paths(self, cause: str, effect: str) -> list[tuple[int, ...]]:
+        """Column paths from variable `cause` to variable `effect` whose inner columns
+        are internal (delay stages, smooth stocks, net flows): each a tuple of columns."""
+        t = self.trace
+        sources = set(t.columns_of[cause])
+        out: list[tuple[int, ...]] = []
+
+        def back(path: tuple[int, ...]):
+            for c in sorted(self.inputs(path[0])):
+                if c in path:
+                    continue
+                if c in sources:
+                    out.append((c,) + path)
+                elif t.ir.variables[t.slots[c].var].internal:
+                    back((c,) + path)
+        for e in t.columns_of[effect]:
+            back((e,))
+        return out
+
+    def link_matrix(self, cause: str, effect: str) -> np.ndarray:
+        """Scores of a variable-level link: (steps, effect elements, cause elements),
+        each the sum over internal paths of the product of their column link scores."""
+        found = self._matrices.get((cause, effect))
+        if found is not None:
+            return found
+        t = self.trace
+        rows = {c: i for i, c in enumerate(t.columns_of[effect])}
+        cols = {c: j for j, c in enumerate(t.columns_of[cause])}
+        out = np.zeros((self.steps, len(rows), len(cols)))
+        for path in self.paths(cause, effect):
+            product = self.score(path[0], path[1])
+            for a, b in zip(path[1:], path[2:]):
+                product = product * self.score(a, b)
+            out[:, rows[path[-1]], cols[path[0]]] += np.where(np.isnan(product), 0.0, product)
+        self._matrices[(cause, effect)] = out
+        return out
+
+
+def _held_inputs(trace: Trace, column: int) -> set[int]:
+    """Inputs of a pipeline, sampler or rolling window: what its input expression reads."""
+    from sdmodels.analysis.evaluate import _Eval
+    slot = trace.slots[column]
+    var = trace.ir.variables[slot.var]
+    expr = var.input.as_dict()[slot.key] if hasattr(var.input, "as_dict") else var.input
+    out: set[int] = set()
+    _Eval(trace, None, trace.times[:1], var.display).refs(expr, dict(zip(var.dims, slot.key)),
+                                                          out)
+    return out
+
+
+def loop_score(scorer: LinkScorer, variables: tuple[str, ...]) -> np.ndarray:
+    """The score of one loop (variable ids in loop order) at each step."""
+    matrices = [scorer.link_matrix(a, b) for a, b in zip(variables, variables[1:] + variables[:1])]
+    with np.errstate(all="ignore"):
+        if all(m.shape[1:] == (1, 1) for m in matrices):        # scalar links: a product
+            out = matrices[0][:, 0, 0].copy()
+            for m in matrices[1:]:
+                out *= m[:, 0, 0]
+        else:
+            product = matrices[0]
+            for m in matrices[1:]:
+                product = np.matmul(m, product)
+            out = np.trace(product, axis1=1, axis2=2)
+    return np.where(np.isnan(out), 0.0, out)
+
+
+def relative_scores(scores: np.ndarray, groups: list[int]) -> np.ndarray:
+    """Each loop's score over the sum of |scores| of its group, per step (rows)."""
+    out = np.zeros_like(scores)
+    groups = np.asarray(groups)
+    for g in np.unique(groups):
+        cols = np.flatnonzero(groups == g)
+        s = scores[:, cols]
+        infinite = np.isinf(s)
+        with np.errstate(all="ignore"):
+            total = np.abs(np.where(infinite, 0.0, s)).sum(axis=1, keepdims=True)
+            rel = np.where(total > 0, np.where(infinite, 0.0, s) / total, 0.0)
+            n_inf = infinite.sum(axis=1, keepdims=True)
+            rel = np.where(n_inf > 0, np.sign(s) * infinite / np.maximum(n_inf, 1), rel)
+        out[:, cols] = rel
+    return out
+
+
+@dataclass(frozen=True)
+class Dominance:
+    """Loop scores of one run: `scores` and `relative` are DataFrames (time x loop id)."""
+    model: str
+    scenario: str | None
+    loops: tuple                        # the Loop objects scored, column order
+    scores: pd.DataFrame
+    relative: pd.DataFrame
+    partitions: tuple[int, ...]         # cycle partition of each loop
+    links: dict = field(default_factory=dict, repr=False)   # (cause, effect) -> scores
+    variables: pd.DataFrame | None = field(default=None, repr=False)  # behaviour, same times
+    notices: tuple[str, ...] = ()
+    ir: object = field(default=None, repr=False, compare=False)
+
+    def label(self, loop_id: str) -> str:
+        """'R1 Retry storm' or 'R1'."""
+        loop = next(l for l in self.loops if l.id == loop_id)
+        return f"{loop.id} {loop.name}" if loop.name else loop.id
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Tidy: one row per (time, loop): scenario, name, polarity (from the equations),
+        runs_as (R or B: the sign of the score then; '' when 0), score, relative."""
+        meta = pd.DataFrame({"loop": [l.id for l in self.loops],
+                             "name": [l.name or "" for l in self.loops],
+                             "polarity": [l.polarity for l in self.loops]})
+        score = self.scores.rename_axis("time").reset_index().melt(
+            id_vars="time", var_name="loop", value_name="score")
+        rel = self.relative.rename_axis("time").reset_index().melt(
+            id_vars="time", var_name="loop", value_name="relative")
+        out = score.merge(rel, on=["time", "loop"]).merge(meta, on="loop")
+        out.insert(0, "scenario", self.scenario or "baseline")
+        # the sign the loop ran with at that time: what a U loop was, step by step
+        out["runs_as"] = np.select([out["score"] > 0, out["score"] < 0], ["R", "B"], "")
+        return out[["scenario", "time", "loop", "name", "polarity", "runs_as", "score",
+                    "relative"]]
+
+    def summary(self) -> pd.DataFrame:
+        """One row per loop: mean and peak |relative score|, sorted by mean."""
+        rel = self.relative
+        frame = pd.DataFrame({"loop": rel.columns,
+                              "name": [l.name or "" for l in self.loops],
+                              "polarity": [l.polarity for l in self.loops],
+                              "mean_abs_relative": rel.abs().mean().to_numpy(),
+                              "peak_abs_relative": rel.abs().max().to_numpy()})
+        return frame.sort_values(["mean_abs_relative", "loop"], ascending=[False, True],
+                                 kind="stable").reset_index(drop=True)
+
+    def phases(self, variable: str | None = None, *, threshold: float = 0.5,
+               min_fraction: float = 0.02):
+        """Time spans in which one loop or a set explains most of the behaviour.
+
+        See `sdmodels.analysis.phases.phases` for the rule.
+        """
+        from sdmodels.analysis.phases import phases
+        return phases(self, variable, threshold=threshold, min_fraction=min_fraction)
+
+
+def dominance(model, *, loops=None, scenario: str | None = None, params: dict | None = None,
+              trace: Trace | None = None, every: int | None = None,
+              max_loops: int = 2000) -> Dominance:
+    """Loop scores and relative loop scores over time for one run of `model`.
+
+    `loops` is a `LoopSet` (default: every loop, or the strongest loops found by
+    `discover_loops` when the model has more than `max_loops`); `trace` reuses a
+    recorded run (recorded at every dt). Scores are reported every `every` steps (default:
+    the model's saveper), each over the `every` steps that follow: `every=1` is the
+    papers' per-dt score; a longer interval also sees the jumps of discrete controllers
+    (samplers that update every 15 s score 0 on the steps in between).
+    """
+    from sdmodels.analysis.loops import find_loops
+    import warnings
+    if trace is None:
+        trace = record(model, scenario=scenario, params=params)
+    ir = trace.ir
+    scenario = scenario if scenario is not None else trace.scenario
+    if len(trace.times) < 2:
+        raise ModelError(f"model '{ir.name}': a run of one step has no change to explain")
+    step = min(every or max(1, int(round(ir.saveper / trace.dt))), len(trace.times) - 1)
+    keep = np.arange(0, len(trace.times) - step, step)
+    scorer = LinkScorer(trace, keep, step)
+    notices: list[str] = []
+    if loops is None:
+        from sdmodels.analysis.polarity import link_polarities
+        polarities = link_polarities(ir, behaviour=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loops = find_loops(ir, max_loops=max_loops, polarities=polarities)
+        if not loops.complete:
+            from sdmodels.analysis.discovery import discover_loops
+            loops = discover_loops(trace, loops, polarities=polarities)
+            notices.append(f"model '{ir.name}' has more than {max_loops} loops: scored the "
+                           f"{len(loops)} strongest found by discovery (strongest path)")
+    graph = causal_graph(ir)
+    component = {}
+    for k, comp in enumerate(sorted((sorted(c) for c in nx.strongly_connected_components(graph)
+                                     if len(c) > 1))):
+        component.update({v: k for v in comp})
+    columns = [l.id for l in loops]
+    raw = np.column_stack([loop_score(scorer, l.variables) for l in loops]) if len(loops) \
+        else np.zeros((scorer.steps, 0))
+    notices += [f"link scores set to 0: {why}" for why in sorted(set(scorer.unscored))]
+    groups = [component.get(l.variables[0], -1) for l in loops]
+    rel = relative_scores(raw, groups)
+    times = pd.Index(trace.times[keep], name="time")
+    shown = [v.id for v in ir.variables.values() if not v.internal and v.id in trace.columns_of]
+    # arrayed variables: the total over their elements
+    rows = trace.values[keep]
+    behaviour = pd.DataFrame({ir.display(v): rows[:, trace.columns_of[v]].sum(axis=1)
+                              for v in shown}, index=times)
+    links = {(a, b): scorer.link_matrix(a, b).sum(axis=(1, 2))
+             for loop in loops for a, b in loop.edges}
+    return Dominance(ir.name, scenario, tuple(loops),
+                     pd.DataFrame(raw, index=times, columns=columns),
+                     pd.DataFrame(rel, index=times, columns=columns),
+                     tuple(groups), links, behaviour, tuple(notices), ir)

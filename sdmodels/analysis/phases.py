@@ -1,0 +1,202 @@
+"""Dominance phases: the time spans in which one loop, or a few, explain most behaviour.
+
+The rule, at each reported time: take the loops that can move the chosen variable (those
+through it or through a variable upstream of it; every loop when none is chosen), rescale
+their relative loop scores so their absolute values add up to 1, and call dominant the
+fewest loops, strongest first, whose absolute shares reach `threshold` (one half, the
+papers' rule: a dominant loop or set explains at least 50 % of the change). A time at which
+no loop changes anything (equilibrium) has no dominant loop. Consecutive times with the
+same dominant set make a phase; a phase shorter than `min_fraction` of the horizon is
+merged into the phase before it (or after it, at the start), so that flickering at
+dominance shifts does not break the story into slivers; a short span in which loops are
+active between two quiet ones (a trigger) is kept.
+
+Each phase reports its loops with their runtime polarity: the sign of the loop's score
+over the phase (R when positive, B when negative), which is how a loop the equations
+cannot sign (U) behaves in that phase, and, for such loops, the runtime sign of each
+link that makes them U.
+
+>>> from sdmodels import Model
+>>> from sdmodels.analysis.dominance import dominance
+>>> m = Model("logistic", stop=60, dt=0.125)
+>>> p = m.stock("Population", initial=10)
+>>> room = m.aux("Room to grow", 1 - p / m.constant("Capacity", 1000))
+>>> _ = m.flow("Net growth", 0.2 * p * room, into=p)
+>>> phases(dominance(m))[["start", "end", "loops", "polarity"]]
+   start     end loops polarity
+0   0.00  23.125    U1        R
+1  23.25  59.875    U2        B
+"""
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from sdmodels.analysis.graph import causal_graph
+
+
+def relevant_loops(d, variable: str | None, ir=None) -> list[int]:
+    """Positions (in `d.loops`) of the loops that can move `variable`."""
+    if variable is None:
+        return list(range(len(d.loops)))
+    if ir is None:
+        raise ValueError("give the model's IR to choose loops by variable")
+    target = ir.id_of(variable, "variable")
+    graph = causal_graph(ir)
+    upstream = (nx.ancestors(graph, target) if target in graph else set()) | {target}
+    return [k for k, l in enumerate(d.loops) if set(l.variables) & upstream]
+
+
+def dominant_sets(relative: np.ndarray, threshold: float) -> list[tuple[int, ...]]:
+    """At each row, the fewest columns, strongest first, whose |shares| reach threshold."""
+    out = []
+    for row in np.abs(relative):
+        total = row.sum()
+        if not total > 0:
+            out.append(())
+            continue
+        share = row / total
+        order = np.lexsort((np.arange(len(row)), -share))
+        picked, acc = [], 0.0
+        for k in order:
+            picked.append(int(k))
+            acc += share[k]
+            if acc >= threshold - 1e-12:
+                break
+        out.append(tuple(sorted(picked)))
+    return out
+
+
+def _runs(labels: list) -> list[list[int]]:
+    """[first, last, label] of each run of equal labels."""
+    runs: list[list] = []
+    for k, lab in enumerate(labels):
+        if runs and runs[-1][2] == lab:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k, lab])
+    return runs
+
+
+def _merge_short(runs: list[list], times: np.ndarray, shortest: float) -> list[list]:
+    """Merge runs shorter than `shortest` into a neighbour, the shortest first.
+
+    A quiet span (no loop active) joins its neighbour; an active span joins only an active
+    neighbour, so that a brief take-over between two quiet spans (a trigger) is kept.
+    """
+    def quiet(label) -> bool:
+        return not label
+
+    while len(runs) > 1:
+        lengths = [times[min(b + 1, len(times) - 1)] - times[a] for a, b, _ in runs]
+        candidates = []
+        for k in np.argsort(lengths, kind="stable"):
+            if lengths[k] >= shortest:
+                break
+            sides = [j for j in (k - 1, k + 1) if 0 <= j < len(runs)
+                     and (quiet(runs[k][2]) or not quiet(runs[j][2]))]
+            if sides:
+                candidates.append((int(k), sides[0]))
+                break
+        if not candidates:
+            return runs
+        k, into = candidates[0]
+        lo, hi = min(runs[k][0], runs[into][0]), max(runs[k][1], runs[into][1])
+        runs[into] = [lo, hi, runs[into][2]]
+        del runs[k]
+        merged = [runs[0]]
+        for r in runs[1:]:                           # neighbours that now agree join up
+            if r[2] == merged[-1][2]:
+                merged[-1][1] = r[1]
+            else:
+                merged.append(r)
+        runs = merged
+    return runs
+
+
+def phases(d, variable: str | None = None, *, threshold: float = 0.5,
+           min_fraction: float = 0.02, ir=None) -> pd.DataFrame:
+    """The dominance phases of a `Dominance`: one row per phase (see the module doc).
+
+    Columns: start, end, loops (ids, ' + '-joined), names, polarity (runtime, per loop),
+    share (mean |relative score| of the dominant loops over the phase), why_unknown.
+    """
+    cols = relevant_loops(d, variable, ir if ir is not None else d.ir)
+    rel = d.relative.to_numpy()[:, cols]
+    times = d.relative.index.to_numpy()
+    sets = [tuple(cols[k] for k in s) for s in dominant_sets(rel, threshold)]
+    runs = _merge_short(_runs(sets), times, min_fraction * (times[-1] - times[0]))
+    rows = []
+    for a, b, members in runs:
+        span = slice(a, b + 1)
+        loops = [d.loops[k] for k in members]
+        mean = [float(d.relative.iloc[span, k].mean()) for k in members]
+        share = float(np.abs(d.relative.iloc[span, list(members)]).sum(axis=1).mean()) \
+            if members else 0.0
+        rows.append({"start": float(times[a]), "end": float(times[b]),
+                     "loops": " + ".join(l.id for l in loops) or "-",
+                     "names": " + ".join(l.name or l.id for l in loops) or "no loop active",
+                     "polarity": " ".join("R" if m > 0 else "B" for m in mean) or "-",
+                     "share": round(share, 4),
+                     "why_unknown": "; ".join(_runtime_links(d, l, span) for l in loops
+                                              if l.polarity == "U")})
+    return pd.DataFrame(rows, columns=["start", "end", "loops", "names", "polarity", "share",
+                                       "why_unknown"])
+
+
+def _runtime_links(d, loop, span: slice) -> str:
+    """For a U loop: each unsigned link with the sign its score took in the phase."""
+    parts = []
+    for (a, b), link in zip(loop.edges, loop.links):
+        if link.polarity in ("+", "-"):
+            continue
+        series = d.links.get((a, b))
+        sign = "0"
+        if series is not None:
+            m = float(np.nanmean(series[span]))
+            sign = "+" if m > 0 else "-" if m < 0 else "0"
+        name = d.ir.display if d.ir is not None else str
+        parts.append(f"{name(a)} -> {name(b)} ({link.polarity}, ran {sign})")
+    return f"{loop.id}: " + ", ".join(parts)
+
+
+
+def named_shares(d) -> pd.DataFrame:
+    """The named loops' relative scores rescaled among themselves (time x loop name).
+
+    In a big model the strongest loop is often an unnamed variant of the named ones; among
+    the loops the modeller named, this says which mechanism carried the change.
+    """
+    named = [l for l in d.loops if l.name]
+    rel = d.relative[[l.id for l in named]].abs()
+    total = rel.sum(axis=1).replace(0.0, np.nan)
+    out = rel.div(total, axis=0).fillna(0.0)
+    out.columns = [l.name for l in named]
+    return out
+
+
+def takeover_order(d, *, min_steps: int = 2) -> pd.DataFrame:
+    """The named loops in the order they first took the lead among the named loops (the
+    largest share of the change, held for at least `min_steps` reported times).
+
+    Columns: name, first (time it first led), led (total time it led), peak (its largest
+    share among the named loops). Named loops that never led are left out.
+    """
+    shares = named_shares(d)
+    times = shares.index.to_numpy()
+    if shares.empty or len(times) < 2:
+        return pd.DataFrame(columns=["name", "first", "led", "peak"])
+    values = shares.to_numpy()
+    leader = [shares.columns[int(np.argmax(row))] if row.max() > 0 else None for row in values]
+    step = float(times[1] - times[0])
+    first: dict[str, float] = {}
+    led: dict[str, float] = {}
+    for a, b, lab in _runs(leader):
+        if lab is None or b - a + 1 < min_steps:
+            continue
+        first.setdefault(lab, float(times[a]))
+        led[lab] = led.get(lab, 0.0) + (b - a + 1) * step
+    rows = [{"name": n, "first": first[n], "led": led[n], "peak": round(float(shares[n].max()), 4)}
+            for n in sorted(first, key=lambda n: (first[n], n))]
+    return pd.DataFrame(rows, columns=["name", "first", "led", "peak"])

@@ -1,0 +1,341 @@
+"""The postmortem loop story: which loop drove the incident, and when, as one HTML page.
+
+`write_postmortem(model, out_dir, scenario=...)` scores the loops of one scenario (Loops
+That Matter, `sdmodels.analysis.dominance`), finds the dominance phases of a chosen
+variable, and writes:
+
+- timeline.svg/.png: the variable on top (the `fixed` scenario dashed when the model has
+  one, observed metrics as dots), the relative scores of the strongest loops below on the
+  same time axis, each phase shaded and its dominant loop named;
+- loop_<id>.svg/.png: each dominant loop alone, in loop order around a circle, and
+  loop_<id>_behaviour.svg/.png: the behaviour of its variables;
+- postmortem.html: the whole story on one self-contained page (pictures inlined as data
+  URIs, no scripts, no network), and phases.csv, scores.csv.
+
+Files appear only when complete (written atomically).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import importlib
+from pathlib import Path
+
+import pandas as pd
+
+from sdmodels.analysis.dominance import Dominance, dominance
+from sdmodels.analysis.loops import LoopSet
+from sdmodels.analysis.phases import takeover_order
+from sdmodels.elements import Constant, Stock, canonical
+from sdmodels.errors import ModelError
+from sdmodels.files import atomic_path
+from sdmodels.ir import ModelIR, build
+from sdmodels.plotting import figure, save_figure
+
+PHASE_COLORS = ("#fdebd0", "#d6eaf8", "#d5f5e3", "#f5eef8", "#fcf3cf", "#e8daef")
+LINE_COLORS = ("#c0392b", "#1f5fa8", "#1e8449", "#8e44ad", "#d35400", "#117a65", "#7d6608")
+TOP_LOOPS = 6
+
+
+def clock(model_name: str | None):
+    """A function time -> text: 'HH:MM' when the library model declares CLOCK_START (and
+    counts seconds), else the number itself."""
+    start = None
+    if model_name:
+        try:
+            start = getattr(importlib.import_module(f"library.{model_name}"), "CLOCK_START", None)
+        except ImportError:
+            start = None
+    if not start:
+        return lambda t: f"{t:g}"
+    h, m = (int(x) for x in start.split(":"))
+
+    def fmt(t: float) -> str:
+        total = h * 3600 + m * 60 + int(round(t))
+        return f"{total // 3600 % 24:02d}:{total // 60 % 60:02d}"
+    return fmt
+
+
+def default_variable(model_name: str | None, ir: ModelIR) -> str:
+    """The variable a postmortem follows: the library model's first key output that loops
+    can move (something on or after a loop, not an input), else the first such stock."""
+    import networkx as nx
+
+    from sdmodels.analysis.graph import causal_graph
+    from sdmodels.report import key_outputs
+    graph = causal_graph(ir)
+    on_loops = {v for c in nx.strongly_connected_components(graph) if len(c) > 1 for v in c}
+    moved = on_loops | {d for v in on_loops for d in nx.descendants(graph, v)}
+    keys = key_outputs(model_name, ir) if model_name else []
+    stocks = [v.display for v in ir.of_kind(Stock) if not v.internal]
+    for key in keys + stocks:
+        if canonical(key) in moved:
+            return ir.display(canonical(key))
+    if not stocks:
+        raise ModelError(f"model '{ir.name}' has no stock to follow; give --variable")
+    return stocks[0]
+
+
+def read_observed(path, ir: ModelIR) -> pd.DataFrame:
+    """Observed metrics: a CSV with a time column and columns named like model variables."""
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, OSError) as exc:         # pandas' ParserError is a ValueError
+        why = " ".join(str(exc).split())
+        raise ModelError(f"'{path}' is not a readable CSV of observed metrics ({why}); give "
+                         "a 'time' column and columns named like model variables") from None
+    time = next((c for c in frame.columns if c.strip().lower() in ("time", "t", "timestamp")),
+                None)
+    if time is None:
+        raise ModelError(f"'{path}': observed metrics need a 'time' column (model time, "
+                         f"{ir.time_units}) and columns named like model variables")
+    frame = frame.set_index(time)
+    known = {c: ir.display(canonical(c)) for c in frame.columns if canonical(c) in ir.variables}
+    if not known:
+        raise ModelError(f"'{path}': no column is named like a variable of model "
+                         f"'{ir.name}' (columns: {', '.join(map(str, frame.columns))})")
+    return frame[list(known)].rename(columns=known)
+
+
+def _describe(d: Dominance, loop_id: str) -> str:
+    loop = next(l for l in d.loops if l.id == loop_id)
+    kind = {"R": "reinforcing", "B": "balancing", "U": "sign set by the run"}[loop.polarity]
+    text = f"{d.label(loop_id)} ({kind}): " + " \u2192 ".join(loop.names + loop.names[:1])
+    if not loop.name and d.ir is not None:      # an unnamed variant: which named paths it takes
+        paths = [n.name for n in d.ir.loop_names if set(n.variables) <= set(loop.variables)]
+        if paths:
+            text += f" (it runs along the named loop{'s' if len(paths) > 1 else ''} " + \
+                ", ".join(f"'{p}'" for p in paths) + ")"
+    return text
+
+
+def _strongest(d: Dominance, phases: pd.DataFrame) -> list[str]:
+    """The loops drawn in the timeline: the phases' dominant loops, then the strongest."""
+    ids = [x for ph in phases["loops"] for x in ph.split(" + ") if x != "-"]
+    ids += list(d.summary()["loop"])
+    out = []
+    for x in ids:
+        if x not in out and len(out) < TOP_LOOPS:
+            out.append(x)
+    return out
+
+
+def plot_timeline(d: Dominance, phases: pd.DataFrame, variable: str, stem: Path, *,
+                  fixed: pd.Series | None = None, observed: pd.DataFrame | None = None,
+                  fmt=str, time_units: str = "time") -> list[Path]:
+    """Behaviour on top, relative loop scores below, phases shaded and named."""
+    fig = figure(11, 6.6)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1.25])
+    series = d.variables[variable]
+    top.plot(series.index, series, color="#111111", linewidth=1.8,
+             label=f"{variable} ({d.scenario or 'baseline'})")
+    if fixed is not None:
+        top.plot(fixed.index, fixed, color="#1e8449", linewidth=1.5, linestyle="--",
+                 label=f"{variable} (fixed)")
+    if observed is not None and variable in observed:
+        top.plot(observed.index, observed[variable], "o", markersize=3, color="#d35400",
+                 label=f"{variable} (observed)")
+    top.set_ylabel(variable)
+    top.legend(fontsize=8, loc="upper left")
+    for k, loop_id in enumerate(_strongest(d, phases)):
+        bottom.plot(d.relative.index, d.relative[loop_id], linewidth=1.4,
+                    color=LINE_COLORS[k % len(LINE_COLORS)], label=d.label(loop_id)[:48])
+    bottom.axhline(0, color="#7f8c8d", linewidth=0.6)
+    bottom.set_ylim(-1.05, 1.05)
+    bottom.set_ylabel("relative loop score")
+    bottom.legend(fontsize=7, loc="lower left", ncol=2)
+    for k, ph in phases.iterrows():
+        for ax in (top, bottom):
+            ax.axvspan(ph["start"], ph["end"], color=PHASE_COLORS[k % len(PHASE_COLORS)],
+                       alpha=0.7, linewidth=0)
+        if ph["loops"] != "-":
+            bottom.text((ph["start"] + ph["end"]) / 2, 0.98, f"{k + 1}: {ph['loops']}",
+                        ha="center", va="top", fontsize=8, rotation=90 if
+                        ph["end"] - ph["start"] < 0.08 * (d.relative.index[-1] or 1) else 0)
+    ticks = bottom.get_xticks()
+    bottom.set_xticks(ticks)
+    bottom.set_xticklabels([fmt(t) for t in ticks])
+    bottom.set_xlim(d.relative.index[0], d.relative.index[-1])
+    bottom.set_xlabel(time_units if fmt is str else "time")
+    fig.suptitle(f"{d.model}, scenario '{d.scenario or 'baseline'}': which loop drove "
+                 f"{variable}", fontsize=12)
+    return save_figure(fig, stem, dpi=110)
+
+
+def plot_loop_behaviour(d: Dominance, loop_id: str, stem: Path, *, fmt=str,
+                        fixed: pd.DataFrame | None = None,
+                        observed: pd.DataFrame | None = None) -> list[Path]:
+    """Small multiples: every variable of one loop over the run."""
+    loop = next(l for l in d.loops if l.id == loop_id)
+    names = [n for n in loop.names if n in d.variables]
+    ncols = 3 if len(names) > 4 else max(1, len(names))
+    nrows = -(-len(names) // ncols)
+    fig = figure(3.4 * ncols, 1.9 * nrows + 0.5)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
+    for ax, name in zip(axes.flat, names):
+        ax.plot(d.variables.index, d.variables[name], color="#111111", linewidth=1.3)
+        if fixed is not None and name in fixed:
+            ax.plot(fixed.index, fixed[name], color="#1e8449", linewidth=1.1, linestyle="--")
+        if observed is not None and name in observed:
+            ax.plot(observed.index, observed[name], "o", markersize=2, color="#d35400")
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ticks = ax.get_xticks()
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([fmt(t) for t in ticks], fontsize=7)
+        ax.set_xlim(d.variables.index[0], d.variables.index[-1])
+    fig.suptitle(f"{d.label(loop_id)}: its variables" +
+                 (" (dashed: fixed)" if fixed is not None else ""), fontsize=10)
+    return save_figure(fig, stem, dpi=100)
+
+
+def _data_uri(path: Path) -> str:
+    kind = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def write_postmortem(model, out_dir, *, scenario: str | None = None,
+                     variable: str | None = None, observed=None,
+                     model_name: str | None = None, threshold: float = 0.5,
+                     min_fraction: float = 0.01) -> Path:
+    """Write the postmortem page and its pieces into `out_dir`; return the page's path.
+
+    `observed` is a CSV path (see `read_observed`); `model_name` a library name, for its
+    key outputs and clock. Example: ``write_postmortem(black_friday.build(), "pm",
+    scenario="trigger", model_name="black_friday")``.
+    """
+    from sdmodels.render import loop_diagram
+    ir = build(model)
+    variable = ir.display(ir.id_of(variable, "variable")) if variable else \
+        default_variable(model_name, ir)
+    if isinstance(ir.variables[canonical(variable)], Constant):
+        raise ModelError(f"'{variable}' is a constant of model '{ir.name}': it has no "
+                         "behaviour to explain; give a stock, flow or auxiliary")
+    seen = read_observed(observed, ir) if observed is not None else None
+    d = dominance(ir, scenario=scenario)     # checks the scenario before anything is written
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    phases = d.phases(variable, threshold=threshold, min_fraction=min_fraction)
+    fixed = fixed_phases = None
+    if "fixed" in ir.scenarios and scenario != "fixed":
+        fixed_run = dominance(ir, scenario="fixed", loops=LoopSet(ir.name, d.loops))
+        fixed = fixed_run.variables
+        fixed_phases = fixed_run.phases(variable, threshold=threshold, min_fraction=min_fraction)
+    fmt = clock(model_name)
+    plot_timeline(d, phases, variable, out / "timeline",
+                  fixed=None if fixed is None else fixed[variable], observed=seen,
+                  fmt=fmt, time_units=ir.time_units)
+    dominant = []
+    for ph in phases["loops"]:
+        dominant += [x for x in ph.split(" + ") if x != "-" and x not in dominant]
+    for loop_id in dominant:
+        loop = next(l for l in d.loops if l.id == loop_id)
+        sign = phases.loc[phases["loops"].str.split(" + ", regex=False).apply(
+            lambda ids, i=loop_id: i in ids), "polarity"]
+        ran = sorted(set(" ".join(sign).split()))
+        note = "" if loop.polarity != "U" else "ran as " + "/".join(ran)
+        # a U loop that ran with one sign is drawn in that sign's colour
+        color = {"R": "#c0392b", "B": "#1f5fa8"}.get(ran[0]) if len(ran) == 1 else None
+        diagram = loop_diagram(ir, loop, note=note, color=color)
+        for suffix in ("svg", "png"):
+            diagram.save(out / f"loop_{loop_id}.{suffix}")
+        plot_loop_behaviour(d, loop_id, out / f"loop_{loop_id}_behaviour",
+                                                fmt=fmt, fixed=fixed, observed=seen)
+    with atomic_path(out / "phases.csv") as tmp:
+        phases.to_csv(tmp, index=False)
+    with atomic_path(out / "scores.csv") as tmp:
+        d.to_pandas().to_csv(tmp, index=False)
+    page = _page(d, ir, phases, variable, dominant, out, fmt, (fixed, fixed_phases), seen)
+    target = out / "postmortem.html"
+    with atomic_path(target) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return target
+
+
+def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, dominant: list,
+          out: Path, fmt, fixed, seen) -> str:
+    e = html.escape
+    scenario = d.scenario or "baseline"
+    doc = ir.scenarios[d.scenario].doc if d.scenario in ir.scenarios else ""
+    parts = [f"<h1>{e(ir.name)}: which loop drove it, and when</h1>",
+             f"<p class=lead>Scenario <b>{e(scenario)}</b>{': ' + e(doc) if doc else ''}. "
+             f"Following <b>{e(variable)}</b>. Loop scores by the Loops That Matter method "
+             "(Schoenberg, Davidsen &amp; Eberlein 2020; corrected 2023): a loop's relative "
+             "score is its share of the change of every stock it touches, between -1 and 1; "
+             "positive is reinforcing, negative balancing.</p>",
+             f"<img class=wide alt='timeline' src='{_data_uri(out / 'timeline.svg')}'>",
+             "<h2>The phases</h2><ol>"]
+    for k, ph in phases.iterrows():
+        span = f"{fmt(ph['start'])} \u2013 {fmt(ph['end'])}"
+        if ph["loops"] == "-":
+            parts.append(f"<li><b>{span}</b>: no loop is changing anything (an equilibrium or "
+                         "a stop: every stock is steady or pinned at a limit).</li>")
+            continue
+        ids = ph["loops"].split(" + ")
+        said = "; ".join(e(_describe(d, x)) for x in ids)
+        why = f" <i>{e(ph['why_unknown'])}</i>" if ph["why_unknown"] else ""
+        parts.append(f"<li><b>{span}</b>: {said}. It explains {ph['share']:.0%} of the change "
+                     f"(runs as {e(ph['polarity'])}).{why}</li>")
+    parts.append("</ol>")
+    order = takeover_order(d)
+    if len(order):
+        parts.append("<h2>The named loops, in the order they took over</h2><p>Among the "
+                     "loops the model names, when each first had the largest share of the "
+                     "change, for how long in all, and its largest share:</p><table><tr>"
+                     "<th>first led</th><th>loop</th><th>led for</th><th>peak share</th></tr>")
+        parts += [f"<tr><td>{fmt(r['first'])}</td><td>{e(r['name'])}</td><td>{r['led']:g} "
+                  f"{e(ir.time_units)}</td><td>{r['peak']:.0%}</td></tr>"
+                  for _, r in order.iterrows()]
+        parts.append("</table>")
+        silent = [l for l in d.loops if l.name and not d.relative[l.id].abs().max() > 0]
+        if silent:
+            parts.append("<p>Named loops that never scored (their links never changed all "
+                         "at once: a loop made of discrete steps, a sampler, a pipeline or a "
+                         "limit that holds a variable still, passes change on in turns): " +
+                         ", ".join(e(l.name) for l in silent) + ".</p>")
+    for loop_id in dominant:
+        long = next(l for l in d.loops if l.id == loop_id).length > 10
+        parts += [f"<h2>{e(d.label(loop_id))}</h2>",
+                  f"<p>{e(_describe(d, loop_id))}</p>",
+                  f"<div class={'stack' if long else 'pair'}><img alt='loop {e(loop_id)}' "
+                  f"src='{_data_uri(out / f'loop_{loop_id}.svg')}'>"
+                  f"<img alt='behaviour of {e(loop_id)}' "
+                  f"src='{_data_uri(out / f'loop_{loop_id}_behaviour.svg')}'></div>"]
+    if fixed[0] is not None:
+        parts.append(_fixed_section(ir, d, variable, *fixed, fmt))
+    if seen is not None:
+        parts.append(f"<p>Observed metrics drawn as dots: {e(', '.join(seen.columns))}.</p>")
+    parts.append("<p class=small>Files: timeline.svg/.png, loop_*.svg/.png, phases.csv, "
+                 "scores.csv (relative loop scores over time). Generated by sdmodels "
+                 "(sdm postmortem).</p>")
+    style = ("body{font-family:Helvetica,Arial,sans-serif;max-width:1150px;margin:2em auto;"
+             "color:#1b2631;line-height:1.45}img.wide{width:100%}div.pair{display:flex;"
+             "gap:1em;align-items:flex-start}div.pair img{max-width:50%}"
+             "div.stack img{width:100%}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:3px 8px}.lead{font-size:1.05em}"
+             ".small{color:#7f8c8d;font-size:.85em}")
+    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+            f"<title>{e(ir.name)} postmortem: {e(scenario)}</title><style>{style}</style>"
+            "</head><body>" + "\n".join(parts) + "</body></html>\n")
+
+
+def _fixed_section(ir: ModelIR, d: Dominance, variable: str, fixed: pd.DataFrame,
+                   phases: pd.DataFrame, fmt) -> str:
+    e = html.escape
+    doc = ir.scenarios["fixed"].doc
+    ours = d.variables[variable]
+    theirs = fixed[variable]
+    items = "".join(f"<li><b>{fmt(p['start'])} \u2013 {fmt(p['end'])}</b>: "
+                    + (e(p["names"]) + f" ({e(p['polarity'])}, {p['share']:.0%})"
+                       if p["loops"] != "-" else "no loop is changing anything") + "</li>"
+                    for _, p in phases.iterrows())
+    return (f"<h2>With the fixes</h2><p>The model's <b>fixed</b> scenario"
+            f"{': ' + e(doc) if doc else ''}. {e(variable)} at the end: "
+            f"{ours.iloc[-1]:.4g} in '{e(d.scenario or 'baseline')}', {theirs.iloc[-1]:.4g} "
+            f"with the fixes (mean {ours.mean():.4g} against {theirs.mean():.4g}); the "
+            "dashed green lines above. The loops that drove it with the fixes on:</p>"
+            f"<ol>{items}</ol>")

@@ -1,0 +1,126 @@
+"""`sdm postmortem` and `sdm dominance`: the loop story as one self-contained page."""
+import json
+import re
+import shutil
+import subprocess
+import textwrap
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from sdmodels.cli import main
+
+MODEL = textwrap.dedent('''
+    from sdmodels import Model
+
+    def build(**overrides):
+        m = Model("adoption", stop=60, dt=0.125, saveper=0.5)
+        p = m.stock("Users", initial=10)
+        room = m.aux("Room to grow", 1 - p / m.constant("Market", 1000))
+        m.flow("Adoption", m.constant("Word of mouth", 0.2) * p * room, into=p)
+        m.name_loop("Word of mouth", ["Users", "Adoption"])
+        m.name_loop("Saturation", ["Users", "Room to grow"])
+        m.add_scenario("trigger", {"Word of mouth": 0.3})
+        m.add_scenario("fixed", {"Word of mouth": 0.3, "Market": 500})
+        return m
+''')
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory):
+    root = tmp_path_factory.mktemp("postmortem")
+    model = root / "adoption.py"
+    model.write_text(MODEL)
+    observed = root / "metrics.csv"
+    t = np.arange(0, 61, 5.0)
+    users = 1000 / (1 + 99 * np.exp(-0.3 * t))                 # the logistic, closed form
+    observed.write_text("time,Users\n" + "\n".join(f"{a},{b:.3f}" for a, b in zip(t, users)))
+    out = root / "out"
+    result = CliRunner().invoke(main, ["postmortem", str(model), "--scenario", "trigger",
+                                       "--observed", str(observed), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return model, out
+
+
+def test_page_is_self_contained_and_tells_the_phases_in_order(story):
+    _, out = story
+    page = (out / "postmortem.html").read_text()
+    assert not re.search(r"""(src|href)=['"](?!data:)""", page)     # nothing fetched
+    assert page.count("data:image/svg+xml;base64,") >= 3
+    phases = page[page.index("<h2>The phases"):page.index("</ol>")]
+    assert phases.index("Word of mouth") < phases.index("Saturation")
+    named = page[page.index("in the order they took over"):]
+    assert named.index("Word of mouth") < named.index("Saturation")
+    assert "With the fixes" in page and "Observed metrics" in page
+    assert "drove it with the fixes on" in page
+
+
+def test_pieces_are_written(story):
+    _, out = story
+    names = {p.name for p in out.iterdir()}
+    assert {"timeline.svg", "timeline.png", "phases.csv", "scores.csv"} <= names
+    assert any(re.fullmatch(r"loop_[RBU]\d+\.svg", n) for n in names)
+    assert any(re.fullmatch(r"loop_[RBU]\d+_behaviour\.png", n) for n in names)
+    phases = (out / "phases.csv").read_text().splitlines()
+    assert phases[0].startswith("start,end,loops,names,polarity")
+    # logistic: growth leads until half the market (500 users at rate 0.3: t = ln 99 / 0.3)
+    switch = float(phases[2].split(",")[0])
+    assert abs(switch - np.log(99) / 0.3) < 0.75
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed "
+                    "(apt-get install -y chromium)")
+def test_page_renders_in_headless_chromium(story, tmp_path):
+    _, out = story
+    shot = tmp_path / "page.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                    "--window-size=1200,2400", f"--screenshot={shot}",
+                    (out / "postmortem.html").as_uri()], capture_output=True, timeout=120,
+                   check=True)
+    from matplotlib.image import imread
+    pixels = imread(shot)
+    assert pixels.shape[0] == 2400
+    ink = (pixels[..., :3].mean(axis=2) < 0.5).mean()          # dark pixels: text, lines
+    assert ink > 0.005
+
+
+def test_dominance_command_formats(story):
+    model, _ = story
+    runner = CliRunner()
+    table = runner.invoke(main, ["dominance", str(model), "--scenario", "trigger"])
+    assert table.exit_code == 0, table.output
+    assert "Word of mouth" in table.output and "Saturation" in table.output
+    data = json.loads(runner.invoke(main, ["dominance", str(model), "--format", "json"]).output)
+    assert [p["names"] for p in data["phases"]] == ["Word of mouth", "Saturation"]
+    csv = runner.invoke(main, ["dominance", str(model), "--format", "csv"]).output
+    assert csv.splitlines()[0] == "scenario,time,loop,name,polarity,runs_as,score,relative"
+    md = runner.invoke(main, ["dominance", str(model), "--format", "markdown"]).output
+    assert "| start | end | loops | names |" in md and "| Saturation |" in md
+    bad = runner.invoke(main, ["dominance", str(model), "--variable", "Userz"])
+    assert bad.exit_code == 2 and "Did you mean 'Users'" in bad.output
+
+
+def test_overview_diagram_keeps_the_dominant_loops(story, tmp_path):
+    model, _ = story
+    out = tmp_path / "overview.dot"
+    result = CliRunner().invoke(main, ["diagram", str(model), "--dominant", "1", "--scenario",
+                                       "trigger", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    source = out.read_text()
+    # saturation leads from t = ln 99 / 0.3 = 15.3 to 60: the larger mean share; drawn
+    # alone, its three links and no other
+    assert "Saturation" in source and "Word of mouth" not in source
+    assert source.count(" -> ") == 3 and '"room_to_grow" -> "adoption"' in source
+
+
+def test_bad_inputs_are_one_line_errors_and_write_nothing(story, tmp_path):
+    model, _ = story
+    runner = CliRunner()
+    for args in (["--scenario", "no such"], ["--variable", "Market"],
+                 ["--observed", str(model)]):             # a .py file is no metrics CSV
+        out = tmp_path / "never"
+        result = runner.invoke(main, ["postmortem", str(model), *args, "-o", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith("Error: ") and len(result.output.splitlines()) == 1
+        assert not out.exists()
