@@ -222,17 +222,36 @@ class Model:
         >>> m.elements["pool_size"].values, m.elements["pool_size"].doc
         ((50.0,), 'Part 3.3')
         """
+        values = self._table_values(table, overrides, "parameter")
+        return {name: self.constant(name, values[name], units=spec[1] if len(spec) > 1 else "",
+                                    doc=spec[2] if len(spec) > 2 else "")
+                for name, spec in table.items()}
+
+    def inputs(self, table: Mapping[str, tuple], overrides: Mapping | None = None
+               ) -> dict[str, Ref]:
+        """Declare input ports from ``{name: (default, units, source)}`` (as `parameters`
+        does constants): a part's table of documented defaults, overridable by name.
+
+        >>> m = Model("pool")
+        >>> c = m.inputs({"Pool size": (10, "conn", "HikariCP maximumPoolSize")}, {"pool size": 20})
+        >>> m.input_ports["pool_size"].source, m.elements["pool_size"].values
+        ('HikariCP maximumPoolSize', (20.0,))
+        """
+        values = self._table_values(table, overrides, "input")
+        return {name: self.input(name, values[name], units=units, source=source)
+                for name, (_, units, source) in table.items()}
+
+    def _table_values(self, table: Mapping[str, tuple], overrides, role: str) -> dict:
+        """Each row's default, replaced by an override given by name (any spelling)."""
         by_id = {canonical(name): name for name in table}
         values = {name: spec[0] for name, spec in table.items()}
         for key, value in (overrides or {}).items():
             if canonical(key) not in by_id:
-                raise UnknownNameError(f"model '{self.name}' has no parameter '{key}'."
-                                       f"{did_you_mean(key, list(table))} Parameters: "
+                raise UnknownNameError(f"model '{self.name}' has no {role} '{key}'."
+                                       f"{did_you_mean(key, list(table))} {role.title()}s: "
                                        f"{', '.join(table)}")
             values[by_id[canonical(key)]] = value
-        return {name: self.constant(name, values[name], units=spec[1] if len(spec) > 1 else "",
-                                    doc=spec[2] if len(spec) > 2 else "")
-                for name, spec in table.items()}
+        return values
 
     def lookup(self, name: str, points, *, extrapolate: bool = False, units: str = "",
                doc: str = "") -> LookupHandle:
