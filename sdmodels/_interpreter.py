@@ -16,23 +16,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from sdmodels._opcodes import (ABS, ADD, ATAN, BNORM, BUF_DELAY, BUF_MAX, CEIL, COS, DIV,
+                               DL_READ, DL_WRITE, EQ, EXP, FLOOR, GE, GT, JMP, JNZ, JZ, LE, LN,
+                               LOG10, LOGB, LOOKUP, LT, MAX, MIN, MOD, MOV, MUL, NE, NE0, NEG,
+                               NOT, POW, PULSE_TRAIN, RAMP, ROLL, ROUND, RUNIF, SIN, SQRT, SUB,
+                               TAN, TRUNC)
 from sdmodels._runtime import bounded_normal, lookup, pulse_train, ramp, window_extreme
 from sdmodels._vectors import (allocate_available, allocate_by_priority, vector_rank,
                                vector_reorder, vector_select, vector_sort_order)
-
-# opcodes: the tape compiler imports these names; the numbers are private to the two modules
-MOV, ADD, SUB, MUL, DIV, POW = 0, 1, 2, 3, 4, 5
-LT, LE, GT, GE, EQ, NE = 6, 7, 8, 9, 10, 11
-NEG, NOT, NE0 = 12, 13, 14
-JMP, JZ, JNZ = 15, 16, 17
-ABS, EXP, LN, SQRT, FLOOR, CEIL, TRUNC, SIN, COS, TAN, ATAN, LOG10, ROUND, REXP = range(20, 34)
-MOD, MIN, MAX, LOGB, RUNIF, RNORM = range(40, 46)
-PULSE_TRAIN, RAMP, BNORM, LOOKUP, VECTOR = 50, 51, 52, 53, 54
-DL_READ, DL_WRITE, ROLL, BUF_INIT = 60, 61, 62, 63
-# vector built-ins, by position (sdmodels.expr.VECTOR_FUNCTIONS names them)
-VECTOR_IDS = {"allocate_by_priority": 0, "allocate_available": 1, "vector_sort_order": 2,
-              "vector_rank": 3, "vector_reorder": 4, "vector_select": 5}
-BUF_DELAY, BUF_MAX, BUF_MIN = 0, 1, 2       # buffer kinds: pipeline, rolling max / min
 
 
 @njit(cache=True, nogil=True)

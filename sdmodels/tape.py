@@ -23,7 +23,7 @@ from functools import cached_property
 
 import numpy as np
 
-from sdmodels import _interpreter as op
+from sdmodels import _opcodes as op
 from sdmodels.compile import METHODS, SlotTable, Slot, _Generator, default_params
 from sdmodels.elements import (Aux, DelayLine, Flow, Rolling, SampleHold, Stock, canonical)
 from sdmodels.errors import DimensionError, ModelError
@@ -59,13 +59,13 @@ class Program(SlotTable):
 
     def __call__(self, P, start, dt, n_steps, save_steps, save_slots, out, seeds, status):
         """Advance every run in P (runs x params) and write saved values into `out`."""
-        from sdmodels._interpreter import interpret
+        from sdmodels._aot import interpreter
         a = self.arrays
-        interpret(P, self._param_slot_array, a["check"], a["lx"], a["ly"], a["loff"], a["llen"],
-                  a["lext"], a["code"], a["extra"], a["seg"], a["r0"], a["treg"], a["n"],
-                  a["stocks"], a["fptr"], a["fidx"], a["fsgn"], a["nonneg"], a["bkind"],
-                  self.method == "rk4", start, dt, n_steps, save_steps, save_slots, out, seeds,
-                  status)
+        interpreter()(P, self._param_slot_array, a["check"], a["lx"], a["ly"], a["loff"],
+                      a["llen"], a["lext"], a["code"], a["extra"], a["seg"], a["r0"], a["treg"],
+                      a["n"], a["stocks"], a["fptr"], a["fidx"], a["fsgn"], a["nonneg"],
+                      a["bkind"], self.method == "rk4", float(start), float(dt), int(n_steps),
+                      save_steps, save_slots, out, seeds, status)
 
     @cached_property
     def _param_slot_array(self) -> np.ndarray:
