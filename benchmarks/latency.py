@@ -176,7 +176,6 @@ def _fmt(seconds) -> str:
 
 def steady_run_ratio() -> str:
     """`run(m)` on an unchanged SIR (auto engine, its kernel compiled once) vs pysimlin's run."""
-    import statistics
     sys.path.insert(0, str(ROOT))
     import simlin
     from sdmodels import run
@@ -184,18 +183,11 @@ def steady_run_ratio() -> str:
     model = import_model(SIR_MDL)
     run(model, engine="compiled")          # what the background compile gives a session
 
-    def median(fn, n=30):
-        fn()
-        times = []
-        for _ in range(n):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return statistics.median(times)
-    ours = median(lambda: run(model))
-    interp = median(lambda: run(model, engine="interpreter"))
+    from benchmarks.engine import median_time as median
+    ours = median(lambda: run(model), 30)
+    interp = median(lambda: run(model, engine="interpreter"), 30)
     sm = simlin.load(str(SIR_MDL))
-    theirs = median(lambda: sm.run(analyze_loops=False))
+    theirs = median(lambda: sm.run(analyze_loops=False), 30)
     return (f"run(m) on an unchanged SIR: {_fmt(ours)} (interpreter only: {_fmt(interp)}); "
             f"pysimlin run {_fmt(theirs)}; ours/pysimlin = {ours / theirs:.2f} "
             f"(interpreter {interp / theirs:.2f})")
@@ -214,8 +206,8 @@ def main() -> None:
     cases = ["sir", "black_friday", "ring300"] if args.quick else \
         ["sir", "black_friday", "world3", "ring300", "ring1000", "ring10000"]
     work = Path(tempfile.mkdtemp(prefix="sdm-latency-"))
-    head = ("model", "engine", "imports", "first result", "after edit", "warm process",
-            "peak MB", "first / pysimlin")
+    head = ("model", "engine", "imports", "first result", "(reading)", "after edit",
+            "warm process", "peak MB", "first / pysimlin")
     rows, tapes = [], {}
     try:
         for case in cases:
@@ -233,7 +225,7 @@ def main() -> None:
                     else {}
                 found[engine] = cold
                 if "error" in cold:
-                    rows.append((case, engine, cold["error"], "", "", "", "", ""))
+                    rows.append((case, engine, cold["error"], "", "", "", "", "", ""))
                     continue
                 ratio = ""
                 simlin = found.get("pysimlin")
@@ -242,23 +234,24 @@ def main() -> None:
                 elif simlin and "first" in simlin:
                     ratio = f"{cold['first'] / simlin['first']:.2f}"
                 rows.append((case, engine, _fmt(cold["imports"]), _fmt(cold["first"]),
-                             _fmt(cold["edit"]), _fmt(warm.get("first")),
+                             _fmt(cold.get("read")), _fmt(cold["edit"]), _fmt(warm.get("first")),
                              f"{cold['maxrss_mb']:.0f}", ratio))
                 if engine == "sdmodels" and case.startswith("ring"):
                     tapes[int(case[4:])] = cold["tape"]
             # the ratio of ours needs pysimlin's figure, measured after ours: fill it in
             simlin = found.get("pysimlin", {})
             for i, row in enumerate(rows):
-                if row[0] == case and row[1] != "pysimlin" and row[7] == "" and "first" in simlin \
+                if row[0] == case and row[1] != "pysimlin" and row[8] == "" and "first" in simlin \
                         and "first" in found.get(row[1], {}):
-                    rows[i] = row[:7] + (f"{found[row[1]]['first'] / simlin['first']:.2f}",)
+                    rows[i] = row[:8] + (f"{found[row[1]]['first'] / simlin['first']:.2f}",)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     for r in [head] + rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
-    print("(first result: after imports, reading the model + preparing + one run as a DataFrame;"
-          " 'first / pysimlin' < 1: sdmodels is faster)")
+    print("(first result: after imports, reading the model (file or DSL; '(reading)' is that "
+          "part) + preparing + one run as a DataFrame; 'first / pysimlin' < 1: sdmodels is "
+          "faster)")
     if len(tapes) >= 2:
         ns = sorted(tapes)
         xs, ys = [math.log(n) for n in ns], [math.log(tapes[n]) for n in ns]

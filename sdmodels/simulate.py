@@ -228,4 +228,4 @@ def run(model, **options):
     Takes the same keyword options as `simulate`.
     """
     results = simulate(model, **options)
-    return results.to_pandas() if results.runs == 1 else results.to_xarray()
+    return results.to_pandas(copy=False) if results.runs == 1 else results.to_xarray()
