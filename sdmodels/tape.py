@@ -18,6 +18,7 @@ twice when it draws random numbers), so random streams match.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -179,6 +180,12 @@ class _TapeWriter:
             self.patch(jump, self.label())
             self.emit(op.MOV, dst, self.const(0.0 if expr.op == "and" else 1.0))
             self.patch(done, self.label())
+        elif isinstance(expr, Binary) and expr.op == "^" and isinstance(expr.left, Const) \
+                and math.copysign(1.0, expr.left.value) < 0:
+            # the kernel writes (-30.0 ** b), which Python reads as -(30.0 ** b) (and so does
+            # Vensim: 30^-30^-c is 30^(-(30^(-c)))): the same here
+            self.emit(op.POW, dst, self.const(-expr.left.value), e(expr.right))
+            self.emit(op.NEG, dst, dst)
         elif isinstance(expr, Binary):
             a = e(expr.left)
             self.emit(_BINARY[expr.op], dst, a, e(expr.right))

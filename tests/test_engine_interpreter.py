@@ -16,7 +16,7 @@ import pytest
 
 from sdmodels import Dim, Model, ModelError, build, compile, simulate
 from sdmodels.engine import prepared
-from sdmodels.expr import (Call, Const, Ref, delay3, delay_fixed, if_then_else, maximum, pulse, pulse_train,
+from sdmodels.expr import (Binary, Call, Const, Ref, Unary, delay3, delay_fixed, if_then_else, maximum, pulse, pulse_train,
                            ramp, random_normal, random_uniform, rolling_max, rolling_min,
                            sample_hold, smooth, step, sum_over, xidz, zidz)
 from sdmodels.interop.conformance import cases, suite_root
@@ -125,6 +125,15 @@ def test_failures_are_reported_alike():
     m.flow("Growth", "X * X * 1e100", into=x)
     out = same(m, on_failure="mark")
     assert 0 in out.failures and "inf" in out.failures[0]
+
+
+def test_a_negative_constant_raised_to_a_power_reads_as_the_kernel_reads_it():
+    # (-30.0 ** x) in the kernel's source is -(30 ** x), as Vensim reads 30^-30^-c
+    m = Model("power", stop=1)
+    c = m.constant("c", 2)
+    m.aux("E", Binary("^", Const(-30.0), Unary("-", c)))
+    out = same(m)
+    assert out["E"][0, 0] == -(30.0 ** -2)
 
 
 def test_array_builtins_agree():
