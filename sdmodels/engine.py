@@ -11,7 +11,9 @@ The rule (engine="auto", the default): the kernel when this model's kernel is al
 in this process, or when the call is heavy enough to pay for a compile: runs x steps x tape
 instructions above COMPILE_ABOVE (about ten seconds of interpreting). Otherwise the interpreter;
 and once the interpreter has spent BACKGROUND_AFTER seconds on one model, its kernel compiles in
-a background thread, which later calls use when it is ready. engine="compiled" or
+a background thread, which later calls use when it is ready. A model of more than
+COMPILE_MAX_SLOTS values is never compiled on its own (numba's compile of it would take minutes
+and gigabytes); engine="compiled" still can. engine="compiled" or
 "interpreter" forces one. Sweeps (sdmodels/sweep) compile their kernel.
 
 A Model's prepared forms are cached against the identity of its parts (elements, dims,
@@ -40,6 +42,7 @@ from sdmodels.tape import Program, prepare
 ENGINES = ("auto", "interpreter", "compiled")
 COMPILE_ABOVE = 3e9     # instructions a call would interpret (at ~3 ns each) before auto compiles
 BACKGROUND_AFTER = 1.0  # seconds of interpreting one model after which its kernel compiles aside
+COMPILE_MAX_SLOTS = 2000  # auto compiles no larger model (a 1,000-stock ring took 362 s CPU)
 _BY_MODEL: "weakref.WeakKeyDictionary[Model, Prepared]" = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
@@ -81,13 +84,20 @@ class Prepared:
             return self.program(method)
         if engine == "compiled" or self.has_kernel(method):
             return self.kernel(method)
-        work = float(runs) * (steps + 1) * len(self.program(method).code)
-        return self.kernel(method) if work > COMPILE_ABOVE else self.program(method)
+        program = self.program(method)
+        work = float(runs) * (steps + 1) * len(program.code)
+        return self.kernel(method) if work > COMPILE_ABOVE and self._compilable(program) \
+            else program
+
+    @staticmethod
+    def _compilable(program: Program) -> bool:
+        return len(program.slots) <= COMPILE_MAX_SLOTS
 
     def interpreted(self, method: str, seconds: float) -> None:
         """Count interpreter time; past BACKGROUND_AFTER, compile the kernel in a thread."""
         self._interpreted += seconds
-        if self._interpreted > BACKGROUND_AFTER and method not in self._compiling:
+        if self._interpreted > BACKGROUND_AFTER and method not in self._compiling and \
+                self._compilable(self.program(method)):
             worker = threading.Thread(target=self._compile_aside, args=(method,), daemon=True,
                                       name=f"sdmodels-compile-{self.ir.name}")
             self._compiling[method] = worker

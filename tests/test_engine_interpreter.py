@@ -14,14 +14,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sdmodels import Dim, Model, ModelError, build, compile, simulate
+from sdmodels import Dim, Kernel, Model, ModelError, Program, build, simulate
 from sdmodels.engine import prepared
 from sdmodels.expr import (Binary, Call, Const, Ref, Unary, delay3, delay_fixed, if_then_else, maximum, pulse, pulse_train,
                            ramp, random_normal, random_uniform, rolling_max, rolling_min,
                            sample_hold, smooth, step, sum_over, xidz, zidz)
 from sdmodels.interop.conformance import cases, suite_root
 from sdmodels.sources import library_models
-from sdmodels.tape import prepare
 
 TOL = 1e-12
 
@@ -160,6 +159,34 @@ def test_an_unchanged_model_is_prepared_once_and_an_edit_prepares_again():
     m.elements["lifetime"] = replace(m.elements["lifetime"], values=(4.0,))
     assert prepared(m) is not first
     assert simulate(m).data[0, 1, 0] == 75.0
+
+
+def test_a_model_run_long_enough_compiles_its_kernel_aside(monkeypatch):
+    from sdmodels import engine
+    monkeypatch.setattr(engine, "BACKGROUND_AFTER", 0.0)
+    m = Model("decay", stop=4)
+    s = m.stock("Amount", initial=100)
+    m.flow("Outflow", s / m.constant("Lifetime", 2), out_of=s)
+    first = simulate(m)                      # interpreted; starts the compile in a thread
+    entry = prepared(m)
+    assert "euler" in entry._compiling
+    entry._compiling["euler"].join()
+    assert entry.has_kernel("euler")
+    assert isinstance(entry.choose("euler", "auto", 1, 4), Kernel)
+    assert np.array_equal(simulate(m).data, first.data)
+
+
+def test_heavy_calls_compile_unless_the_model_is_too_large(monkeypatch):
+    from sdmodels import engine
+    m = Model("decay", stop=4)
+    s = m.stock("Amount", initial=100)
+    m.flow("Outflow", s / m.constant("Lifetime", 2), out_of=s)
+    entry = prepared(m)
+    assert isinstance(entry.choose("euler", "auto", 1, 4), Program)     # light: interpreted
+    monkeypatch.setattr(engine, "COMPILE_ABOVE", 10.0)
+    monkeypatch.setattr(engine, "COMPILE_MAX_SLOTS", 2)                  # 3 values: too large
+    assert isinstance(entry.choose("euler", "auto", 1000, 4), Program)
+    assert not entry.has_kernel("euler")
 
 
 def test_engine_names_are_checked():
