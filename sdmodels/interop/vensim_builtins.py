@@ -13,8 +13,9 @@ Sources (Vensim's reference, vensim.com/documentation/):
   df = INTEG(-df * rate / (1 + rate * TIME STEP), 1).
 - SINTEG(rate, initial, min, max, quant, spec, thresh) (fn_sinteg.html): an integral kept
   within [min, max], a multiple of quant, and snapped to spec within thresh (:NA: = off).
-- DELAY MATERIAL(x, t, init, missing) (22300.html): a pipeline delay conserving x; with a
-  delay time fixed for the run it is DELAY FIXED (a varying one is refused).
+- DELAY MATERIAL(x, t, init, missing) and DELAY INFORMATION(x, t, init) (22300.html): pipeline
+  delays that differ in what a changing delay time does (conserve x, or discard / hold
+  inputs); with a delay time fixed for the run both are DELAY FIXED (a varying one is refused).
 
 >>> _step_sum(Const(0.5), (0.0, 1.0, 2.0), (1.0, 1.0, 2.0), forward=True)
 Binary(op='+', left=Binary(op='+', left=Const(value=1.0), right=...
@@ -230,17 +231,19 @@ def _given(arg: Expr) -> bool:
     return not (isinstance(arg, Const) and arg.value == NA)
 
 
-def delay_material(importer, _fn, args_ast, binding, initial) -> Expr:
-    """DELAY MATERIAL with a delay time fixed for the run: DELAY FIXED conserves it."""
+def delay_material(importer, fn, args_ast, binding, initial) -> Expr:
+    """DELAY MATERIAL / DELAY INFORMATION with a delay time fixed for the run: both are
+    then DELAY FIXED (they differ only in what a changing delay time does)."""
     from sdmodels.interop.abstract import Unsupported
     from sdmodels.interop.vensim_delays import constant_ast
     if not constant_ast(importer, args_ast[1]):
-        raise Unsupported("DELAY MATERIAL", "a delay time that changes during the run (only "
-                          "a constant one, where it equals DELAY FIXED)")
+        raise Unsupported(fn.upper().replace("_", " "), "a delay time that changes during "
+                          "the run (only a constant one, where it equals DELAY FIXED)")
     args = [importer.expr(a, binding, initial=initial) for a in args_ast[:3]]
     return Stateful("delay_fixed", tuple(args))
 
 
 BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
           "lookup_extrapolate": lookup_mode, "vector_lookup": vector_lookup,
-          "vector_elm_map": vector_elm_map, "delay_material": delay_material}
+          "vector_elm_map": vector_elm_map, "delay_material": delay_material,
+          "delay_information": delay_material}
