@@ -17,8 +17,9 @@ Sources (Vensim's reference, vensim.com/documentation/):
   delays that differ in what a changing delay time does (conserve x, or discard / hold
   inputs); with a delay time fixed for the run both are DELAY FIXED (a varying one is refused).
 
->>> _step_sum(Const(0.5), (0.0, 1.0, 2.0), (1.0, 1.0, 2.0), forward=True)
-Binary(op='+', left=Binary(op='+', left=Const(value=1.0), right=...
+>>> step = _step_sum(Const(1.5), (0.0, 1.0, 2.0), (1.0, 1.0, 2.0), forward=True)
+>>> step.right.left           # the one step (y 1 -> 2) counts once x has passed x = 1
+Binary(op='>', left=Const(value=1.5), right=Const(value=1.0))
 """
 from __future__ import annotations
 
