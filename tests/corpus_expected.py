@@ -9,11 +9,6 @@ _GRAMMAR = ("pysd's Vensim grammar cannot parse it ({what}); our own .mdl parser
             "(sdmodels/interop/mdl, issue 12 item 1) is the fix")
 
 EXPECTED_FAILURES = {
-    "allocate/allocate.mdl":
-        "Vensim's normal priority curve is not the exact normal in its far tail: Boston's tiny "
-        "share at t=0.25 is 0.000403411 in Vensim, 0.000400460 with the exact normal CDF "
-        "(3e-6 absolute of a 0.21 supply; the z-gaps between the three profiles in Vensim's "
-        "output are 0.9992 and 0.9988 for a width of 1); Vensim does not publish its curve",
     "comments/comments.mdl": _GRAMMAR.format(what="a {comment} inside an equation"),
     "extdata/extdata.mdl": _GRAMMAR.format(what="a data variable with no equation"),
     "getdata/getdata.mdl": _GRAMMAR.format(what="a data variable with no equation"),

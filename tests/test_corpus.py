@@ -22,7 +22,7 @@ CI = {"except/except.mdl", "except2/except2.mdl", "mapping/mapping.mdl",
       "multimap/multimap.mdl", "init_recurrence/init_recurrence.mdl",
       "helper_recurrence/helper_recurrence.mdl", "interleaved/interleaved.mdl",
       "ref/ref.mdl", "lookup/lookup.mdl", "npv/npv.mdl", "vector/vector.mdl",
-      "directdata/directdata.mdl"}
+      "directdata/directdata.mdl", "allocate/allocate.mdl"}
 SELECTED = [c for c in ALL if FULL or c.name in CI]
 
 pytestmark = pytest.mark.skipif(ROOT is None,
