@@ -34,6 +34,17 @@ def test_lookup_forward_backward_extrapolate_as_the_reference_examples(tmp_path)
                    "extrapolate a": 1.0, "extrapolate b": 1.5, "extrapolate c": 2.5}
 
 
+def test_lookup_area_as_the_reference_examples(tmp_path):
+    # fn_lookup_area.html: LOOK((0,1),(1,1),(2,2)) from 0 to 1, 2 to 4 and 0.5 to 2.5
+    out = _run(tmp_path, """
+        LOOK((0,1),(1,1),(2,2)) ~~|
+        a = LOOKUP AREA(LOOK, 0, 1) ~~|
+        b = LOOKUP AREA(LOOK, 2, 4) ~~|
+        c = LOOKUP AREA(LOOK, 0.5, 2.5) ~~|
+        """)
+    assert out.iloc[0][["a", "b", "c"]].tolist() == pytest.approx([1.0, 4.0, 3.0])
+
+
 def test_vector_elm_map_offsets_over_the_whole_variable(tmp_path):
     # fn_vector_elm_map.html: var2[sub] = VECTOR ELM MAP(var1[s1], sub - 1) equals var1[sub];
     # with two subscripts the offset counts in subscript order (last fastest)

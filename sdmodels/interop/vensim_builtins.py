@@ -4,6 +4,8 @@ Sources (Vensim's reference, vensim.com/documentation/):
 - LOOKUP FORWARD / BACKWARD / EXTRAPOLATE (fn_lookup_forward.html, fn_lookup_backward.html,
   fn_lookup_extrapolate.html): the next y, the previous y, or linear extrapolation beyond
   the ends, instead of interpolation with the ends held.
+- LOOKUP AREA(lookup, start, end) (fn_lookup_area.html): the area under the lookup (ends
+  held) from start to end.
 - VECTOR LOOKUP(vec, x, xmin, xmax, mode) (fn_vector_lookup.html): a lookup whose y values
   are the elements of vec, evenly spaced from xmin to xmax; modes 0, 2, 3 and 4.
 - VECTOR ELM MAP(vec, offset) (fn_vector_elm_map.html): the element `offset` places after
@@ -82,6 +84,41 @@ def lookup_mode(importer, fn: str, args_ast, binding, initial) -> Expr:
         ys = [Const(v) for v in table.ys]
         return _extrapolated(x, xs, ys, call)
     return _step_sum(x, table.xs, table.ys, forward=fn == "lookup_forward")
+
+
+def _area_to(x: Expr, xs, ys) -> Expr:
+    """The area under the table from its first x to x, its end values held beyond it."""
+    out: Expr = Binary("*", Const(float(ys[0])), Call("min", (Binary("-", x, Const(
+        float(xs[0]))), Const(0.0))))
+    for i in range(1, len(xs)):
+        width = float(xs[i] - xs[i - 1])
+        if width <= 0:
+            continue
+        length = Call("min", (Call("max", (Binary("-", x, Const(float(xs[i - 1]))),
+                                           Const(0.0))), Const(width)))
+        part = Binary("+", Binary("*", Const(float(ys[i - 1])), length), Binary(
+            "*", Const((ys[i] - ys[i - 1]) / (2 * width)), Binary("*", length, length)))
+        out = Binary("+", out, part)
+    beyond = Call("max", (Binary("-", x, Const(float(xs[-1]))), Const(0.0)))
+    return Binary("+", out, Binary("*", Const(float(ys[-1])), beyond))
+
+
+def lookup_area(importer, _fn, args_ast, binding, initial) -> Expr:
+    """LOOKUP AREA(lookup, start, end) (fn_lookup_area.html): the area under the lookup,
+    end values held beyond its range, from start to end."""
+    from sdmodels.interop import external
+    from sdmodels.interop.abstract import Unsupported, key_of
+    ref, start_ast, end_ast = args_ast
+    key = key_of(getattr(ref, "reference", ""))
+    if key not in importer.lookup_ids:
+        raise Unsupported("LOOKUP AREA", "its first argument must be a lookup defined in the "
+                          "model")
+    start, end = (importer.expr(a, binding, initial=initial) for a in (start_ast, end_ast))
+    call = _cell_call(importer, ref, binding, start)
+    tables = {t.id: t for t in external.lookup_elements(
+        importer, key, importer.elements[key], importer.dims_of.get(key, ()))}
+    table = tables.get(call.table) or tables[canonical(call.table)]
+    return Binary("-", _area_to(end, table.xs, table.ys), _area_to(start, table.xs, table.ys))
 
 
 def _cell_call(importer, ref, binding, x) -> LookupCall:
@@ -245,6 +282,7 @@ def delay_material(importer, fn, args_ast, binding, initial) -> Expr:
 
 
 BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
+          "lookup_area": lookup_area,
           "lookup_extrapolate": lookup_mode, "vector_lookup": vector_lookup,
           "vector_elm_map": vector_elm_map, "delay_material": delay_material,
           "delay_information": delay_material}
