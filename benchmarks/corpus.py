@@ -95,7 +95,11 @@ def sdmodels_case(case) -> Outcome:
         expected = finite(load_reference(case.output))
     except Exception as exc:   # noqa: BLE001 - an unreadable reference is the row's reason
         return Outcome("fail", detail=f"reference unreadable: {exc}")
-    return run_case(case, expected=expected, tol=RTOL, atol=ATOL)
+    try:
+        return run_case(case, expected=expected, tol=RTOL, atol=ATOL)
+    except Exception as exc:   # noqa: BLE001 - a crash is this row's failure, not the table's
+        return Outcome("fail", detail=f"crashed: {type(exc).__name__}: "
+                                      f"{str(exc).splitlines()[0][:150]}")
 
 
 def main() -> None:

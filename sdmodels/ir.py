@@ -485,11 +485,12 @@ def _dependency_graph(elements: dict[str, Element]) -> nx.DiGraph:
                 else:
                     data["instant"] |= instant
                     data["initial"] |= not instant
-        if isinstance(e, Stock):
-            for f in e.inflows:
-                graph.add_edge(f, e.id, instant=False, initial=False, flow=+1)
-            for f in e.outflows:
-                graph.add_edge(f, e.id, instant=False, initial=False, flow=-1)
+        if isinstance(e, Stock):   # a start value that reads its own flow keeps that link
+            for sign, flows in ((+1, e.inflows), (-1, e.outflows)):
+                for f in flows:
+                    read = graph.get_edge_data(f, e.id) or {}
+                    graph.add_edge(f, e.id, instant=False, initial=read.get("initial", False),
+                                   flow=sign)
     return graph
 
 
