@@ -101,6 +101,24 @@ def split_elements(model, elements: dict[str, Element], graph: nx.DiGraph
                 if v.origin in split else v) for k, v in out.items()}
 
 
+def by_element(model, elements: dict[str, Element], graph: nx.DiGraph, loop: Exception):
+    """The arrays on a cycle split element by element with their new graph, when that orders
+    them; else the variable-level cycle `loop` is real and raised as it is."""
+    from sdmodels.errors import AlgebraicLoopError
+    from sdmodels.ir import _attach_flows, _dependency_graph
+    from sdmodels.ordering import orders
+    split = split_elements(model, elements, graph)
+    if split is None:
+        raise loop
+    split = _attach_flows(model, split)
+    new_graph = _dependency_graph(split)
+    try:
+        orders(model, split, new_graph)
+    except AlgebraicLoopError:
+        raise loop from None
+    return split, new_graph
+
+
 def _cell_id(vid: str, combo: tuple[str, ...]) -> str:
     from sdmodels.elements import canonical
     return canonical(f"{vid}[{','.join(combo)}]")

@@ -23,8 +23,8 @@ import networkx as nx
 from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element, Flow, Lookup,
                                NamedLoop, PerElement, Rolling, SampleHold, Scenario, Stock,
                                canonical)
-from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning, UnknownNameError,
-                             did_you_mean)
+from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
+                             UnknownNameError, did_you_mean)
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
                            Unary, map_children, references, transform, walk)
 from sdmodels.model import Model
@@ -90,7 +90,8 @@ def build(model: Model) -> ModelIR:
     try:
         eval_order, init_order, elements, limit_note = orders(model, elements, graph)
     except AlgebraicLoopError as loop:   # maybe ordered element by element (Vensim)
-        elements, graph = _by_element(model, elements, graph, loop)
+        from sdmodels.elementwise import by_element
+        elements, graph = by_element(model, elements, graph, loop)
         eval_order, init_order, elements, limit_note = orders(model, elements, graph)
     notes = _time_warnings(model, elements, delays) + limit_note
     for note in notes:
@@ -103,22 +104,6 @@ def build(model: Model) -> ModelIR:
         loop_names=tuple(NamedLoop(n.name, tuple(canonical(v) for v in n.variables))
                          for n in model.loop_names),
         scenarios=MappingProxyType(dict(model.scenarios)), warnings=tuple(notes), doc=model.doc)
-
-
-def _by_element(model: Model, elements, graph, loop: AlgebraicLoopError):
-    """The arrays on a cycle split element by element (sdmodels.elementwise), when that
-    orders them; else the variable-level cycle `loop` is real and raised as it is."""
-    from sdmodels.elementwise import split_elements
-    split = split_elements(model, elements, graph)
-    if split is None:
-        raise loop
-    split = _attach_flows(model, split)
-    new_graph = _dependency_graph(split)
-    try:
-        orders(model, split, new_graph)
-    except AlgebraicLoopError:
-        raise loop from None
-    return split, new_graph
 
 
 # --------------------------------------------------------------------------- resolution

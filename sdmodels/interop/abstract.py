@@ -17,7 +17,7 @@ import numpy as np
 
 from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock, canonical
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Ref, Stateful, Time,
-                           TimeStep, Unary, transform)
+                           TimeStep, Unary)
 from sdmodels.model import Model
 from sdmodels.interop import (external, macros, vensim_builtins, vensim_functions,
                               vensim_vectors)
@@ -353,8 +353,8 @@ class AbstractImporter:
         if kind == "AllocateAvailableStructure":
             return vensim_vectors.allocate_available(self, ast, binding, initial)
         if kind == "SampleIfTrueStructure":
-            return self.sample_if_true(e(ast.condition), e(ast.input), e(ast.initial),
-                                       binding)
+            return vensim_builtins.sample_if_true(self, e(ast.condition), e(ast.input),
+                                                  e(ast.initial), binding)
         raise Unsupported(_construct_name(kind), "not supported by the importer")
 
     def element_named(self, ast, binding) -> str | None:
@@ -477,33 +477,6 @@ class AbstractImporter:
         self.extra.append(Stock(id=sid, display=f"{self.current} (initial value {self.counter})",
                                 initial=value, origin=canonical(self.current)))
         return Ref(sid)
-
-    def sample_if_true(self, cond: Expr, value: Expr, init: Expr, binding=None) -> Expr:
-        """SAMPLE IF TRUE: the held value is a stock reset to the input whenever cond holds.
-
-        An input that reads the variable itself reads its value so far, the held one (as
-        Vensim, where `x = SAMPLE IF TRUE(c, x + 1, 0)` counts the times c held)."""
-        self.counter += 1
-        host = canonical(self.current)
-        sid = f"{host}~sample{self.counter}"
-        dims = self.dims_of.get(key_of(self.current), ())
-        cell = tuple((binding or {}).get(d) for d in dims)
-
-        def held(node):
-            if isinstance(node, Ref) and node.name == self.current and not dims:
-                return Ref(sid)
-            if isinstance(node, Index) and node.target == Ref(self.current) and \
-                    tuple(node.elements) == cell:
-                return Ref(sid)
-            return None
-        value = transform(value, held)
-        out = Call("if_then_else", (cond, value, Ref(sid)))
-        self.extra.append(Stock(id=sid, display=f"{self.current} (sampled value)",
-                                initial=init, origin=host))
-        self.extra.append(Flow(id=f"{sid}.reset", display=f"{self.current} (sample reset)",
-                               equation=Binary("/", Binary("-", out, Ref(sid)), TimeStep()),
-                               into=sid, origin=host))
-        return out
 
     def inline_lookup(self, lk) -> str:
         self.counter += 1
