@@ -18,10 +18,9 @@ from tests.corpus_expected import EXPECTED_FAILURES
 ROOT = sdeverywhere_root()
 ALL = corpus_cases(ROOT) if ROOT else []
 FULL = os.environ.get("SDMODELS_CORPUS") == "full"
-CI = {"except/except.mdl", "except2/except2.mdl", "mapping/mapping.mdl",
-      "multimap/multimap.mdl", "init_recurrence/init_recurrence.mdl",
-      "helper_recurrence/helper_recurrence.mdl", "interleaved/interleaved.mdl",
-      "ref/ref.mdl", "lookup/lookup.mdl", "npv/npv.mdl", "vector/vector.mdl",
+CI = {"except/except.mdl", "mapping/mapping.mdl", "multimap/multimap.mdl",
+      "init_recurrence/init_recurrence.mdl", "helper_recurrence/helper_recurrence.mdl",
+      "interleaved/interleaved.mdl", "ref/ref.mdl", "lookup/lookup.mdl", "npv/npv.mdl",
       "directdata/directdata.mdl", "allocate/allocate.mdl"}
 SELECTED = [c for c in ALL if FULL or c.name in CI]
 
