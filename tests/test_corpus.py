@@ -51,3 +51,15 @@ def test_expected_failures_name_real_models():
 def test_corpus_is_the_one_the_issue_counts():
     # issue 12: 45 .mdl/.dat pairs in the SDEverywhere set
     assert len(ALL) == 45
+
+
+def test_models_pair_with_the_output_of_their_stem(tmp_path):
+    from sdmodels.interop.corpus import corpus_cases, load_reference
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "a.mdl").write_text("x = 1 ~~|")
+    (tmp_path / "a" / "a.csv").write_text("Time,x\n0,1\n1,1\n")
+    (tmp_path / "a" / "a_data.dat").write_text("y\n0\t5\n")     # data for the model, not output
+    (tmp_path / "b.mdl").write_text("x = 1 ~~|")                # no output: not a case
+    found = corpus_cases(tmp_path)
+    assert [c.name for c in found] == ["a/a.mdl"]
+    assert load_reference(found[0].output)["x"].tolist() == [1.0, 1.0]
