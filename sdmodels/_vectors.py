@@ -88,6 +88,17 @@ def allocate_by_priority(k, width, supply, rv, ri, pv, pi):
 
 
 @njit(cache=True, nogil=True)
+def _erf_vensim(z):
+    """erf as Vensim's normal priority profile computes it: Abramowitz & Stegun 7.1.25
+    (|error| < 2.5e-5). Vensim's ALLOCATE AVAILABLE output of SDEverywhere's allocate model
+    matches it to 1e-5, where the exact erf is 0.7 % off in the far tail."""
+    a = abs(z)
+    t = 1.0 / (1.0 + 0.47047 * a)
+    e = 1.0 - (0.3480242 * t - 0.0958798 * t * t + 0.7478556 * t * t * t) * math.exp(-a * a)
+    return e if z >= 0.0 else -e
+
+
+@njit(cache=True, nogil=True)
 def _demand(q0, kind, priority, width, x):
     """How much of q0 a target with this priority profile takes at priority level x."""
     if q0 <= 0.0:
@@ -107,7 +118,7 @@ def _demand(q0, kind, priority, width, x):
             return 2.0 * q0 * (priority + 0.5 * width - x) ** 2 / width ** 2
         return 0.0
     if kind == 3.0:        # normal
-        return q0 * 0.5 * (2.0 - math.erfc((priority - x) / (math.sqrt(2.0) * width)))
+        return q0 * 0.5 * (1.0 + _erf_vensim((priority - x) / (math.sqrt(2.0) * width)))
     if kind == 4.0:        # exponential
         if x < priority:
             return q0 * (1.0 - 0.5 * math.exp((x - priority) / width))

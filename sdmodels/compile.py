@@ -10,6 +10,7 @@ string or equation text from a user or a model file does.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import itertools
@@ -110,6 +111,15 @@ class Kernel(SlotTable):
         return np.asarray(self.param_slots, dtype=np.int64)
 
 
+@functools.lru_cache(maxsize=1)
+def _helpers_digest() -> str:
+    """A hash of the compiled helpers' source: numba's cache of a kernel does not notice a
+    change in a helper it calls, so a changed helper must give the kernel a new name."""
+    from sdmodels import _runtime, _vectors
+    text = b"".join(Path(m.__file__).read_bytes() for m in (_runtime, _vectors))
+    return hashlib.sha256(text).hexdigest()
+
+
 def compile(model, *, method: str = "euler") -> Kernel:  # noqa: A001 - the pipeline verb
     """Compile a Model or ModelIR for one integration method ('euler' or 'rk4')."""
     if method not in METHODS:
@@ -118,7 +128,7 @@ def compile(model, *, method: str = "euler") -> Kernel:  # noqa: A001 - the pipe
     ir = build(model)
     gen = _Generator(ir, method)
     source = gen.source()
-    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    digest = hashlib.sha256((source + _helpers_digest()).encode()).hexdigest()[:24]
     module = _MEMORY_CACHE.get(digest) or _load(digest, source)
     _MEMORY_CACHE[digest] = module
     return Kernel(ir, method, tuple(gen.slots), tuple(gen.param_slots), default_params(gen),

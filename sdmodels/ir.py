@@ -23,8 +23,8 @@ import networkx as nx
 from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element, Flow, Lookup,
                                NamedLoop, PerElement, Rolling, SampleHold, Scenario, Stock,
                                canonical)
-from sdmodels.errors import (DimensionError, ModelError, ModelWarning, UnknownNameError,
-                             did_you_mean)
+from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
+                             UnknownNameError, did_you_mean)
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
                            Unary, map_children, references, transform, walk)
 from sdmodels.model import Model
@@ -87,7 +87,12 @@ def build(model: Model) -> ModelIR:
     _check_values(model, elements)
     _check_dims(model, elements)
     graph = _dependency_graph(elements)
-    eval_order, init_order, elements, limit_note = orders(model, elements, graph)
+    try:
+        eval_order, init_order, elements, limit_note = orders(model, elements, graph)
+    except AlgebraicLoopError as loop:   # maybe ordered element by element (Vensim)
+        from sdmodels.elementwise import by_element
+        elements, graph = by_element(model, elements, graph, loop)
+        eval_order, init_order, elements, limit_note = orders(model, elements, graph)
     notes = _time_warnings(model, elements, delays) + limit_note
     for note in notes:
         warnings.warn(note, ModelWarning, stacklevel=2)
@@ -465,11 +470,12 @@ def _dependency_graph(elements: dict[str, Element]) -> nx.DiGraph:
                 else:
                     data["instant"] |= instant
                     data["initial"] |= not instant
-        if isinstance(e, Stock):
-            for f in e.inflows:
-                graph.add_edge(f, e.id, instant=False, initial=False, flow=+1)
-            for f in e.outflows:
-                graph.add_edge(f, e.id, instant=False, initial=False, flow=-1)
+        if isinstance(e, Stock):   # a start value that reads its own flow keeps that link
+            for sign, flows in ((+1, e.inflows), (-1, e.outflows)):
+                for f in flows:
+                    read = graph.get_edge_data(f, e.id) or {}
+                    graph.add_edge(f, e.id, instant=False, initial=read.get("initial", False),
+                                   flow=sign)
     return graph
 
 

@@ -54,7 +54,7 @@ def _order(model: Model, elements: dict[str, Element], graph: nx.DiGraph, *, ini
     sub = nx.DiGraph()
     sub.add_nodes_from(nodes)
     for u, v, data in graph.edges(data=True):
-        if u in sub and v in sub and "flow" not in data:
+        if u in sub and v in sub and ("flow" not in data or initial and data["initial"]):
             if initial:
                 if _start_from_initial_field(elements[v]) and not data["initial"]:
                     continue

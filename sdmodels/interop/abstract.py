@@ -19,7 +19,8 @@ from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock, ca
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Ref, Stateful, Time,
                            TimeStep, Unary)
 from sdmodels.model import Model
-from sdmodels.interop import external, macros, vensim_functions, vensim_vectors
+from sdmodels.interop import (external, macros, vensim_builtins, vensim_functions,
+                              vensim_vectors)
 from sdmodels.interop.vensim_subscripts import (_TWIN, _distinct, _expand_vector, _Subs,
                                                 _Vector, _vector_terms)
 
@@ -236,6 +237,8 @@ class AbstractImporter:
         for combo in itertools.product(*(model.dims[d].elements for d in dims)):
             if combo not in by_key:     # Vensim reads an undefined element as 0
                 by_key[combo] = (dict(zip(dims, combo)), 0.0)
+        if any(_calls_top(a, "sinteg") for _b, a in by_key.values()):
+            return vensim_builtins.sinteg_stock(self, model, display, dims, by_key, units, doc)
         if "IntegStructure" in kinds:
             if kinds != {"IntegStructure"}:
                 raise Unsupported("stock", "mixes INTEG and other definitions across elements")
@@ -350,7 +353,8 @@ class AbstractImporter:
         if kind == "AllocateAvailableStructure":
             return vensim_vectors.allocate_available(self, ast, binding, initial)
         if kind == "SampleIfTrueStructure":
-            return self.sample_if_true(e(ast.condition), e(ast.input), e(ast.initial))
+            return vensim_builtins.sample_if_true(self, e(ast.condition), e(ast.input),
+                                                  e(ast.initial), binding)
         raise Unsupported(_construct_name(kind), "not supported by the importer")
 
     def element_named(self, ast, binding) -> str | None:
@@ -444,6 +448,8 @@ class AbstractImporter:
             return Const(float(len(self.subs.ranges[name])))
         if fn == "invert_matrix":
             return vensim_vectors.invert_matrix(self, ast.arguments[0], binding, initial)
+        if fn in vensim_builtins.BY_AST:
+            return vensim_builtins.BY_AST[fn](self, fn, ast.arguments, binding, initial)
         if fn in ("vector_sort_order", "vector_rank", "vector_reorder"):
             return vensim_vectors.array_function(self, fn, ast.arguments, binding, initial)
         args = [e(a) for a in ast.arguments]
@@ -454,6 +460,8 @@ class AbstractImporter:
                                   "not 0-10")
             return Call("vector_select", (args[2], args[3], *(s for s, _x in pairs),
                                           *(x for _s, x in pairs)))
+        if fn == "npv" and len(args) == 4:
+            return vensim_builtins.npv(self, *args)
         mapped = vensim_functions.pure(fn, args)
         if mapped is not None:
             return mapped
@@ -469,19 +477,6 @@ class AbstractImporter:
         self.extra.append(Stock(id=sid, display=f"{self.current} (initial value {self.counter})",
                                 initial=value, origin=canonical(self.current)))
         return Ref(sid)
-
-    def sample_if_true(self, cond: Expr, value: Expr, init: Expr) -> Expr:
-        """SAMPLE IF TRUE: the held value is a stock reset to the input whenever cond holds."""
-        self.counter += 1
-        host = canonical(self.current)
-        sid = f"{host}~sample{self.counter}"
-        out = Call("if_then_else", (cond, value, Ref(sid)))
-        self.extra.append(Stock(id=sid, display=f"{self.current} (sampled value)",
-                                initial=init, origin=host))
-        self.extra.append(Flow(id=f"{sid}.reset", display=f"{self.current} (sample reset)",
-                               equation=Binary("/", Binary("-", out, Ref(sid)), TimeStep()),
-                               into=sid, origin=host))
-        return out
 
     def inline_lookup(self, lk) -> str:
         self.counter += 1
@@ -508,6 +503,12 @@ def _calls(ast, function: str) -> bool:
     if isinstance(ast, (list, tuple)):
         return any(_calls(a, function) for a in ast)
     return False
+
+
+def _calls_top(ast, function: str) -> bool:
+    """Whether a pysd abstract expression is a call of `function` (SINTEG(...) alone)."""
+    return type(ast).__name__ == "CallStructure" and \
+        key_of(getattr(ast.function, "reference", "")) == function
 
 
 def _is_lookup_def(comp) -> bool:

@@ -162,11 +162,11 @@ class Outcome:
 
 
 def compare(expected: pd.DataFrame, actual: pd.DataFrame, *, known: set[str],
-            tol: float = RTOL) -> Outcome:
+            tol: float = RTOL, atol: float = ATOL) -> Outcome:
     """Compare every expected column that names a known variable; times matched by value.
 
     `known` holds column_key() of the model's variables (with and without subscripts);
-    `tol` is the relative tolerance (the absolute one is always ATOL).
+    `tol` is the relative tolerance, `atol` the absolute one.
     """
     ours = {column_key(c): c for c in actual.columns}
     a_times = actual.index.to_numpy(dtype=float)
@@ -191,7 +191,7 @@ def compare(expected: pd.DataFrame, actual: pd.DataFrame, *, known: set[str],
         checked += 1
         diff = np.abs(exp[keep] - act[keep])
         rel = diff / (1 + np.abs(act[keep]))
-        bad = diff > ATOL + tol * np.abs(act[keep])
+        bad = diff > atol + tol * np.abs(act[keep])
         bad |= np.isnan(act[keep])
         if rel.size and np.nanmax(rel) > worst:
             worst = float(np.nanmax(rel))

@@ -47,8 +47,7 @@ def data_file(importer, name: str, what: str) -> Path:
     """The data file `name` of the model, resolved and checked to stay in its folder tree."""
     text = str(name).strip()
     if text.startswith("?"):
-        raise _unsupported(what, f"indirect file reference '{text}' (a name defined in the "
-                           "Vensim settings) cannot be resolved; write the file name instead")
+        text = _indirect(importer, text, what)
     root = Path(importer.path).resolve().parent
     path = Path(text)
     if not path.is_absolute():
@@ -59,6 +58,20 @@ def data_file(importer, name: str, what: str) -> Path:
     if not path.is_file():
         raise _unsupported(what, f"file '{text}' not found (looked for {path})")
     return path
+
+
+def _indirect(importer, text: str, what: str) -> str:
+    """'?name': the file the model's own settings block maps it to (lines `30:?name=file`
+    after the sketch, as Vensim saves them)."""
+    import re
+    model = Path(importer.path).read_text(encoding="utf-8", errors="replace")
+    settings = model.split(":L\x7f<%^E!@")[-1] if ":L\x7f<%^E!@" in model else model
+    for line in settings.splitlines():
+        m = re.match(r"\s*30:(\?[^=]+)=(.+?)\s*$", line)
+        if m and m.group(1).strip().lower() == text.lower():
+            return m.group(2)
+    raise _unsupported(what, f"indirect file reference '{text}' is not named in the model's "
+                       "settings (a line '30:" + text + "=FILE'); write the file name instead")
 
 
 def _describe(ast) -> str:

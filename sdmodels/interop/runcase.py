@@ -6,14 +6,18 @@ import warnings
 
 
 from sdmodels.errors import ImportModelError, SDModelsError
-from sdmodels.interop.conformance import Case, Outcome, column_key, compare, load_output
+from sdmodels.interop.conformance import (ATOL, Case, Outcome, column_key, compare,
+                                          load_output)
 
 
-def run_case(case: Case, *, time_label: str | None = "time") -> Outcome:
+def run_case(case: Case, *, time_label: str | None = "time", expected=None,
+             tol: float | None = None, atol: float = ATOL) -> Outcome:
     """Import and run `case` with our engine and compare to its canonical output.
 
     'unsupported' means the importer refused the model with an ImportModelError;
-    `time_label` as in load_output (None for a Stella export of the output).
+    `time_label` as in load_output (None for a Stella export of the output); `expected`
+    a reference frame already read (the corpus's .dat files), `tol`/`atol` the tolerances
+    (default: the case's own and the suite's).
     """
     from sdmodels.interop import import_model
     from sdmodels.ir import build
@@ -21,7 +25,8 @@ def run_case(case: Case, *, time_label: str | None = "time") -> Outcome:
     from sdmodels.elements import Lookup
     t0 = time.perf_counter()
     try:
-        expected = load_output(case.output, time_label=time_label)
+        if expected is None:
+            expected = load_output(case.output, time_label=time_label)
     except Exception as exc:   # a broken reference file
         return Outcome("fail", detail=f"reference output unreadable: {exc}")
     try:
@@ -46,6 +51,7 @@ def run_case(case: Case, *, time_label: str | None = "time") -> Outcome:
     except SDModelsError as exc:
         return Outcome("fail", detail=f"run: {exc}", seconds=time.perf_counter() - t0)
     frame = results.to_pandas()
-    outcome = compare(expected, frame, known=known, tol=case.tolerance)
+    outcome = compare(expected, frame, known=known, tol=case.tolerance if tol is None else tol,
+                      atol=atol)
     outcome.seconds = time.perf_counter() - t0
     return outcome

@@ -8,7 +8,8 @@ import warnings
 from pathlib import Path
 
 from sdmodels.errors import ImportModelError, SDModelsError
-from sdmodels.interop.abstract import AbstractImporter, Unsupported
+from sdmodels.interop.abstract import AbstractImporter, Unsupported, key_of
+from sdmodels.interop.vensim_subscripts import text_mappings
 
 _UNSUPPORTED_TEXT = (   # macros (macros.py) and GET XLS/DIRECT (external.py) are imported
     (re.compile(r"\bGET[ _](123|VDF)", re.I), "external data",
@@ -32,7 +33,7 @@ def import_vensim(path, *, data_files=()):
                 var = text[m.end():].split("(")[0].strip() + " (the macro)"
             raise ImportModelError(f"{path}: variable '{var}' uses {construct} "
                                    f"({m.group(0)}): {why}")
-    abstract = _abstract(path)
+    abstract = _with_mappings(_abstract(path), text)
     return from_abstract(abstract, path, data_files=data_files)
 
 
@@ -51,6 +52,24 @@ def _abstract(path: Path):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ImportModelError(f"{path}: the Vensim parser could not read the model "
                                f"({type(exc).__name__}: {first[:300]})") from None
+
+
+def _with_mappings(abstract, text: str):
+    """Range mappings as Vensim means them, where pysd's grammar reads a list of map-to
+    choices `-> (DimA: SubA, A1)` as extra elements of the range (vensim_subscripts)."""
+    import dataclasses
+    found = text_mappings(text)
+    for section in abstract.sections:
+        fixed = []
+        for r in section.subscripts:
+            entries = found.get(key_of(r.name))
+            if entries and isinstance(r.subscripts, list):
+                extra = sum(len(e[1]) for e in entries if isinstance(e, tuple))
+                r = dataclasses.replace(r, subscripts=r.subscripts[:len(r.subscripts) - extra],
+                                        mapping=entries)
+            fixed.append(r)
+        section.subscripts = fixed
+    return abstract
 
 
 def from_abstract(abstract, path: Path, *, data_files=()):

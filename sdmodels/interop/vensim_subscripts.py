@@ -3,23 +3,32 @@ element by element, and repeated dimensions (x[dim, dim]) given twin names."""
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 
 from sdmodels.expr import Binary, Call, Expr, Index
 
 @dataclass
 class _Subs:
-    """Subscript ranges: element lists, mappings, and the main dimension of each range."""
+    """Subscript ranges: element lists, mappings, and the main dimension of each range.
+
+    A mapping entry is a target range name (positional: the i-th element of this range stands
+    for the i-th of the target) or (target, entries) where the i-th entry, an element or a
+    subrange of the target, lists what the i-th element of this range stands for (Vensim,
+    "Mapping of Subscript Ranges", vensim.com/documentation/ref_subscript_mapping.htm).
+    """
     ranges: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    mapping: dict[str, list[str]] = field(default_factory=dict)
+    mapping: dict[str, list] = field(default_factory=dict)
+    maps: dict[tuple[str, str], dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def add(self, name, elements, mapping):
         self.ranges[name] = tuple(elements)
-        self.mapping[name] = [m if isinstance(m, str) else getattr(m, "name", str(m))
+        self.mapping[name] = [m if isinstance(m, (str, tuple)) else getattr(m, "name", str(m))
                               for m in (mapping or [])]
 
     def flatten(self) -> None:
-        """A range listed among another's elements stands for its own elements (Vensim)."""
+        """A range listed among another's elements stands for its own elements (Vensim);
+        then every mapping becomes an element-to-elements table (`maps`)."""
         def expand(name, seen):
             out = []
             for el in self.ranges[name]:
@@ -30,6 +39,29 @@ class _Subs:
             return out
         for name in list(self.ranges):
             self.ranges[name] = tuple(expand(name, {name}))
+        for name, entries in self.mapping.items():
+            for entry in entries:
+                target, picks = (entry, None) if isinstance(entry, str) else entry
+                if target not in self.ranges:
+                    continue
+                picks = [self.values(p) for p in picks] if picks is not None else \
+                    [(t,) for t in self.ranges[target]]
+                self.maps[(name, target)] = dict(zip(self.ranges[name], picks))
+
+    def mapped(self, sub: str, bound: str, element: str) -> str | None:
+        """The element of range `sub` that a mapping pairs with `element` of range `bound`."""
+        for (source, target), table in self.maps.items():
+            if source == sub and element in self.ranges[target] and \
+                    (target == bound or self.main(target) == self.main(bound)):
+                hits = [s for s, picks in table.items() if element in picks]
+                if hits:
+                    return hits[0]
+            if source == bound and element in table and \
+                    (target == sub or self.main(target) == self.main(sub)):
+                picks = [p for p in table[element] if p in self.ranges[sub]]
+                if len(picks) == 1:
+                    return picks[0]
+        return None
 
     def number(self, element: str) -> float:
         """An element's value in Vensim: its position in its family (the first-declared
@@ -67,12 +99,10 @@ class _Subs:
         if sub in binding:
             return binding[sub]
         for bound, element in binding.items():
-            if bound not in self.ranges:
-                continue
-            if bound in self.mapping.get(sub, ()) or sub in self.mapping.get(bound, ()):
-                pos = self.ranges[bound].index(element)
-                if pos < len(self.ranges[sub]):
-                    return self.ranges[sub][pos]
+            if bound in self.ranges:
+                hit = self.mapped(sub, bound, element)
+                if hit is not None:
+                    return hit
         for bound, element in binding.items():
             if bound in self.ranges and element in self.ranges[sub] and \
                     self.main(bound) == self.main(sub):
@@ -146,3 +176,38 @@ def _distinct(dims: tuple[str, ...]) -> tuple[str, ...]:
             name, n = f"{d}{_TWIN}{n})", n + 1
         out.append(name)
     return tuple(out)
+
+
+_MAPPED_RANGE = re.compile(r"^\s*([^:\[\]=()~]+?)\s*:\s*([^~]*?)->\s*(.+?)\s*$", re.S)
+_MAP_ENTRY = re.compile(r"\(\s*([^:()]+?)\s*:\s*([^()]*)\)|([^,()]+)")
+
+
+def text_mappings(text: str) -> dict[str, list]:
+    """Mapping lists of the range definitions in .mdl text, keyed by canonical range name.
+
+    pysd's grammar reads `DimD: D1, D2 -> (DimA: SubA, A1)` as elements D1, D2, SubA, A1
+    mapped to DimA; this recovers the list Vensim means: [("DimA", ("SubA", "A1"))].
+
+    >>> text_mappings("DimD: D1, D2 -> (DimA: SubA, A1), DimC ~~|")
+    {'dimd': [('DimA', ('SubA', 'A1')), 'DimC']}
+    """
+    body = re.sub(r"\{[^{}]*\}", " ", text.split("\\\\\\---///")[0])
+    out = {}
+    for chunk in body.split("|"):
+        head = chunk.split("~")[0]
+        m = _MAPPED_RANGE.match(head)
+        if not m or "<->" in head or re.search(r":(EXCEPT|MACRO|AND|OR|NOT):", head, re.I):
+            continue
+        entries = []
+        for paren_target, paren_list, plain in _MAP_ENTRY.findall(m.group(3)):
+            if paren_target:
+                entries.append((" ".join(paren_target.split()),
+                                tuple(" ".join(e.split()) for e in paren_list.split(","))))
+            elif plain.strip():
+                entries.append(" ".join(plain.split()))
+        out[_key(m.group(1))] = entries
+    return out
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s_]+", "_", name.strip().strip('"').lower())

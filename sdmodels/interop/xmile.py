@@ -19,6 +19,7 @@ from sdmodels.errors import EquationSyntaxError, ImportModelError, ModelError
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
                            TimeStep, Unary, transform)
 from sdmodels.model import Model
+from sdmodels.interop import xmile_conveyor
 from sdmodels.interop.xmile_parse import XmileParser, _fmod
 from sdmodels.interop.xmile_xml import _child, _children, _listed, _safe_root, _tag, _text
 
@@ -124,6 +125,7 @@ class XmileReader:
                 if dn is not None:
                     self.var_dims[canonical(_name(node.get("name")))] = tuple(
                         d.get("name") for d in _children(dn, "dim"))
+        conveyors = []
         called = set()   # names used as LOOKUP(name, x): tables even when they have an eqn
         for node in nodes:
             for text in [_text(node, "eqn", "") or ""] + [
@@ -188,8 +190,12 @@ class XmileReader:
             nonneg = _non_negative(node, kind, behavior)
             common = dict(id=eid, display=display, units=units, doc=doc, dims=dims)
             if kind == "stock":
-                if _child(node, "conveyor") is not None or _child(node, "queue") is not None:
-                    raise Refused("conveyor/queue stocks are not supported")
+                if _child(node, "queue") is not None:
+                    raise xmile_conveyor.NoFallback(f"queue stock '{display}' is not "
+                                                    "supported (a conveyor is)")
+                if _child(node, "conveyor") is not None:
+                    conveyors.append(xmile_conveyor.read(self, node, display, dims,
+                                                         _initial(expr)))
                 model._insert(Stock(**common, initial=_initial(expr), non_negative=nonneg,
                                     limit_outflows=nonneg and (self.stella or _child(
                                         node, "limit_outflows") is not None)))
@@ -210,6 +216,7 @@ class XmileReader:
                     model._insert(Constant(**common, values=values))
                 else:
                     model._insert(Aux(**common, equation=expr, initial=start))
+        xmile_conveyor.apply(model, conveyors, xmile_conveyor.flow_nodes(nodes))
         for element in self.extra:
             model._insert(element)
 
@@ -420,6 +427,8 @@ def import_xmile(path):
     reader = XmileReader(path)      # defusedxml check happens here for both paths
     try:
         return reader.read()
+    except xmile_conveyor.NoFallback as exc:    # pysd would run it as a plain stock
+        raise ImportModelError(f"{path}: {exc}") from None
     except Refused as exc:
         ours = str(exc)
     except ModelError as exc:

@@ -1,0 +1,319 @@
+"""Vensim built-ins written out in our IR at import time, each with Vensim's semantics.
+
+Sources (Vensim's reference, vensim.com/documentation/):
+- LOOKUP FORWARD / BACKWARD / EXTRAPOLATE (fn_lookup_forward.html, fn_lookup_backward.html,
+  fn_lookup_extrapolate.html): the next y, the previous y, or linear extrapolation beyond
+  the ends, instead of interpolation with the ends held.
+- LOOKUP AREA(lookup, start, end) (fn_lookup_area.html): the area under the lookup (ends
+  held) from start to end.
+- VECTOR LOOKUP(vec, x, xmin, xmax, mode) (fn_vector_lookup.html): a lookup whose y values
+  are the elements of vec, evenly spaced from xmin to xmax; modes 0, 2, 3 and 4.
+- VECTOR ELM MAP(vec, offset) (fn_vector_elm_map.html): the element `offset` places after
+  the one named, counted over the whole variable in subscript order; :NA: outside it.
+- NPV(stream, rate, init, factor) (fn_npv.html): the equivalent equations given there,
+  NPV = (accum + stream * TIME STEP * df) * factor, accum = INTEG(stream * df, init),
+  df = INTEG(-df * rate / (1 + rate * TIME STEP), 1).
+- SINTEG(rate, initial, min, max, quant, spec, thresh) (fn_sinteg.html): an integral kept
+  within [min, max], a multiple of quant, and snapped to spec within thresh (:NA: = off).
+- DELAY MATERIAL(x, t, init, missing) and DELAY INFORMATION(x, t, init) (22300.html): pipeline
+  delays that differ in what a changing delay time does (conserve x, or discard / hold
+  inputs); with a delay time fixed for the run both are DELAY FIXED (a varying one is refused).
+
+>>> step = _step_sum(Const(1.5), (0.0, 1.0, 2.0), (1.0, 1.0, 2.0), forward=True)
+>>> step.right.left           # the one step (y 1 -> 2) counts once x has passed x = 1
+Binary(op='>', left=Const(value=1.5), right=Const(value=1.0))
+"""
+from __future__ import annotations
+
+from sdmodels.elements import Flow, Stock, canonical
+from sdmodels.expr import Binary, Call, Const, Expr, LookupCall, Ref, Stateful, TimeStep
+
+NA = -2.0 ** 109
+
+
+def _step_sum(x: Expr, xs, ys, *, forward: bool) -> Expr:
+    """y0 plus each step y[i] - y[i-1] once x has passed x[i-1] (forward) or reached x[i]."""
+    out: Expr = Const(float(ys[0]))
+    for i in range(1, len(xs)):
+        if ys[i] == ys[i - 1]:
+            continue
+        passed = Binary(">", x, Const(float(xs[i - 1]))) if forward else \
+            Binary(">=", x, Const(float(xs[i])))
+        out = Binary("+", out, Binary("*", passed, Const(float(ys[i] - ys[i - 1]))))
+    return out
+
+
+def _ramp_sum(x: Expr, xs: list[Expr], ys: list[Expr]) -> Expr:
+    """Linear interpolation through (xs, ys), ends held, written as a sum of clamped ramps."""
+    out = ys[0]
+    for i in range(1, len(xs)):
+        share = Binary("/", Binary("-", x, xs[i - 1]), Binary("-", xs[i], xs[i - 1]))
+        clamped = Call("min", (Call("max", (share, Const(0.0))), Const(1.0)))
+        out = Binary("+", out, Binary("*", clamped, Binary("-", ys[i], ys[i - 1])))
+    return out
+
+
+def _extrapolated(x: Expr, xs: list[Expr], ys: list[Expr], inside: Expr) -> Expr:
+    """`inside` between the ends, the end segments' lines beyond them."""
+    def line(a, b):
+        slope = Binary("/", Binary("-", ys[b], ys[a]), Binary("-", xs[b], xs[a]))
+        return Binary("+", ys[a], Binary("*", Binary("-", x, xs[a]), slope))
+    if len(xs) < 2:
+        return inside
+    return Call("if_then_else", (Binary("<", x, xs[0]), line(0, 1), Call(
+        "if_then_else", (Binary(">", x, xs[-1]), line(-2, -1), inside))))
+
+
+def lookup_mode(importer, fn: str, args_ast, binding, initial) -> Expr:
+    """LOOKUP FORWARD / BACKWARD / EXTRAPOLATE(lookup, x) on a lookup defined in the model."""
+    from sdmodels.interop import external
+    from sdmodels.interop.abstract import Unsupported, key_of
+    ref, x_ast = args_ast
+    key = key_of(getattr(ref, "reference", ""))
+    if key not in importer.lookup_ids:
+        raise Unsupported(fn.upper().replace("_", " "), "its first argument must be a lookup "
+                          "defined in the model")
+    x = importer.expr(x_ast, binding, initial=initial)
+    call = _cell_call(importer, ref, binding, x)
+    tables = {t.id: t for t in external.lookup_elements(
+        importer, key, importer.elements[key], importer.dims_of.get(key, ()))}
+    table = tables[call.table] if call.table in tables else \
+        tables[canonical(call.table)]
+    if fn == "lookup_extrapolate":
+        xs = [Const(v) for v in table.xs]
+        ys = [Const(v) for v in table.ys]
+        return _extrapolated(x, xs, ys, call)
+    return _step_sum(x, table.xs, table.ys, forward=fn == "lookup_forward")
+
+
+def _area_to(x: Expr, xs, ys) -> Expr:
+    """The area under the table from its first x to x, its end values held beyond it."""
+    out: Expr = Binary("*", Const(float(ys[0])), Call("min", (Binary("-", x, Const(
+        float(xs[0]))), Const(0.0))))
+    for i in range(1, len(xs)):
+        width = float(xs[i] - xs[i - 1])
+        if width <= 0:
+            continue
+        length = Call("min", (Call("max", (Binary("-", x, Const(float(xs[i - 1]))),
+                                           Const(0.0))), Const(width)))
+        part = Binary("+", Binary("*", Const(float(ys[i - 1])), length), Binary(
+            "*", Const((ys[i] - ys[i - 1]) / (2 * width)), Binary("*", length, length)))
+        out = Binary("+", out, part)
+    beyond = Call("max", (Binary("-", x, Const(float(xs[-1]))), Const(0.0)))
+    return Binary("+", out, Binary("*", Const(float(ys[-1])), beyond))
+
+
+def lookup_area(importer, _fn, args_ast, binding, initial) -> Expr:
+    """LOOKUP AREA(lookup, start, end) (fn_lookup_area.html): the area under the lookup,
+    end values held beyond its range, from start to end."""
+    from sdmodels.interop import external
+    from sdmodels.interop.abstract import Unsupported, key_of
+    ref, start_ast, end_ast = args_ast
+    key = key_of(getattr(ref, "reference", ""))
+    if key not in importer.lookup_ids:
+        raise Unsupported("LOOKUP AREA", "its first argument must be a lookup defined in the "
+                          "model")
+    start, end = (importer.expr(a, binding, initial=initial) for a in (start_ast, end_ast))
+    call = _cell_call(importer, ref, binding, start)
+    tables = {t.id: t for t in external.lookup_elements(
+        importer, key, importer.elements[key], importer.dims_of.get(key, ()))}
+    table = tables.get(call.table) or tables[canonical(call.table)]
+    return Binary("-", _area_to(end, table.xs, table.ys), _area_to(start, table.xs, table.ys))
+
+
+def _cell_call(importer, ref, binding, x) -> LookupCall:
+    from sdmodels.interop import external
+
+    class _Call:       # lookup_call reads the name from ast.function
+        function = ref
+    return external.lookup_call(importer, _Call, binding, x)
+
+
+def vector_lookup(importer, _fn, args_ast, binding, initial) -> Expr:
+    """VECTOR LOOKUP(vec[first], x, xmin, xmax, mode) with a mode known at import."""
+    from sdmodels.interop.abstract import Unsupported
+    e = lambda a: importer.expr(a, binding, initial=initial)  # noqa: E731
+    ys = _from_named(importer, args_ast[0], binding, initial)
+    x, xmin, xmax, mode = (e(a) for a in args_ast[1:5])
+    if not isinstance(mode, Const) or mode.value not in (0.0, 2.0, 3.0, 4.0):
+        raise Unsupported("VECTOR LOOKUP", "only modes 0 (lookup), 2 (backward), "
+                          "3 (extrapolate) and 4 (forward), given as a number")
+    n = len(ys)
+    if n < 2:
+        return ys[0]
+    span = Binary("/", Binary("-", xmax, xmin), Const(float(n - 1)))
+    xs = [Binary("+", xmin, Binary("*", Const(float(i)), span)) for i in range(n)]
+    inside = _ramp_sum(x, xs, ys)
+    m = mode.value
+    if m == 3.0:
+        return _extrapolated(x, xs, ys, inside)
+    if m in (2.0, 4.0):
+        out = ys[0]
+        for i in range(1, n):
+            passed = Binary(">", x, xs[i - 1]) if m == 4.0 else Binary(">=", x, xs[i])
+            out = Binary("+", out, Binary("*", passed, Binary("-", ys[i], ys[i - 1])))
+        return out
+    return inside
+
+
+def _flat(importer, ref_ast, binding, initial) -> tuple[list[Expr], int]:
+    """Every element of the variable `ref_ast` names, in subscript order, and the position of
+    the element named."""
+    from sdmodels.interop.abstract import Unsupported, key_of
+    import itertools
+    key = key_of(ref_ast.reference)
+    dims = importer.dims_of.get(key, ())
+    if not dims or ref_ast.subscripts is None:
+        raise Unsupported("vector function", f"'{ref_ast.reference}' must be subscripted")
+    subs = list(ref_ast.subscripts.subscripts)
+    named = []
+    for s in subs:
+        element = importer.subs.resolve(s.rstrip("!"), binding)
+        if element is None:
+            raise Unsupported("subscript", f"'{s}' in '{ref_ast.reference}' cannot be matched "
+                              "to the element being defined")
+        named.append(element)
+    elems = [importer.subs.ranges[d.split(" (repeated ")[0]] for d in dims]
+    combos = list(itertools.product(*elems))
+    display = importer.display[key]
+    from sdmodels.expr import Index
+    values = [Index(Ref(display), combo) for combo in combos]
+    return values, combos.index(tuple(named))
+
+
+def _from_named(importer, ref_ast, binding, initial) -> list[Expr]:
+    """The elements of a variable along its last subscript from the one named on."""
+    values, start = _flat(importer, ref_ast, binding, initial)
+    from sdmodels.interop.abstract import key_of
+    dims = importer.dims_of[key_of(ref_ast.reference)]
+    last = len(importer.subs.ranges[dims[-1].split(" (repeated ")[0]])
+    end = (start // last + 1) * last
+    return values[start:end]
+
+
+def vector_elm_map(importer, _fn, args_ast, binding, initial) -> Expr:
+    """VECTOR ELM MAP(vec[named], offset): a fixed offset picks at import, else at run time."""
+    values, start = _flat(importer, args_ast[0], binding, initial)
+    offset = importer.expr(args_ast[1], binding, initial=initial)
+    if isinstance(offset, Const):
+        pos = start + int(round(offset.value))
+        return values[pos] if 0 <= pos < len(values) else Const(NA)
+    return Call("vector_reorder", (Binary("+", Const(float(start)), offset), *values))
+
+
+def npv(importer, stream: Expr, rate: Expr, init: Expr, factor: Expr) -> Expr:
+    """NPV through the two stocks of Vensim's equivalent equations."""
+    df = _state(importer, "discount factor", Const(1.0), lambda s: Binary(
+        "/", Binary("*", Binary("*", Const(-1.0), s), rate),
+        Binary("+", Const(1.0), Binary("*", rate, TimeStep()))))
+    accum = _state(importer, "discounted sum", init, lambda s: Binary("*", stream, df))
+    now = Binary("*", Binary("*", stream, TimeStep()), df)
+    return Binary("*", Binary("+", accum, now), factor)
+
+
+def _state(importer, what: str, initial: Expr, rate) -> Ref:
+    """An internal stock of the variable being imported, with its net flow rate(stock)."""
+    importer.counter += 1
+    host = canonical(importer.current)
+    sid = f"{host}~{what.replace(' ', '_')}{importer.counter}"
+    importer.extra.append(Stock(id=sid, display=f"{importer.current} ({what})",
+                                initial=initial, origin=host))
+    importer.extra.append(Flow(id=f"{sid}.rate", display=f"{importer.current} ({what} rate)",
+                               equation=rate(Ref(sid)), into=sid, origin=host))
+    return Ref(sid)
+
+
+def sinteg_step(value: Expr, lo: Expr, hi: Expr, quant: Expr, spec: Expr, thresh: Expr
+                ) -> Expr:
+    """SINTEG's restrictions on the value the plain integral would take (arguments :NA:
+    switch theirs off): snapped to spec within thresh, a multiple of quant, within [lo, hi]."""
+    out = value
+    if _given(spec) and _given(thresh):
+        near = Binary("<", Call("abs", (Binary("-", out, spec),)), thresh)
+        out = Call("if_then_else", (near, spec, out))
+    if _given(quant):
+        out = Binary("*", quant, Call("round", (Binary("/", out, quant),)))
+    if _given(lo):
+        out = Call("max", (out, lo))
+    if _given(hi):
+        out = Call("min", (out, hi))
+    return out
+
+
+def sinteg_stock(importer, model, display: str, dims, by_key: dict, units: str, doc: str
+                 ) -> None:
+    """A SINTEG variable: a stock whose step takes it where SINTEG's restrictions allow
+    (with Euler, exactly the restricted value of the plain integral's next value)."""
+    from sdmodels.elements import PerElement
+    from sdmodels.expr import Index
+    from sdmodels.interop.abstract import Unsupported
+    flows, inits = {}, {}
+    for combo, (binding, ast) in by_key.items():
+        if len(getattr(ast, "arguments", ())) != 7:
+            raise Unsupported("SINTEG", "needs all seven arguments (rate, initial, min, max, "
+                              "quant, spec, thresh), and every element defined by SINTEG")
+        args = [importer.expr(a, binding) for a in ast.arguments]
+        inits[combo] = importer.expr(ast.arguments[1], binding, initial=True)
+        here = Index(Ref(display), combo) if dims else Ref(display)
+        step = sinteg_step(Binary("+", here, Binary("*", TimeStep(), args[0])), *args[2:])
+        flows[combo] = Binary("/", Binary("-", step, here), TimeStep())
+    pick = (lambda v: PerElement(tuple(v.items()))) if dims else (lambda v: v[()])
+    sid = canonical(display)
+    model._insert(Stock(id=sid, display=display, dims=dims, units=units, doc=doc,
+                        initial=pick(inits)))
+    importer.extra.append(Flow(id=f"{sid}~net", display=f"{display} (net flow)", dims=dims,
+                               equation=pick(flows), into=sid, origin=sid))
+
+
+def _given(arg: Expr) -> bool:
+    return not (isinstance(arg, Const) and arg.value == NA)
+
+
+def delay_material(importer, fn, args_ast, binding, initial) -> Expr:
+    """DELAY MATERIAL / DELAY INFORMATION with a delay time fixed for the run: both are
+    then DELAY FIXED (they differ only in what a changing delay time does)."""
+    from sdmodels.interop.abstract import Unsupported
+    from sdmodels.interop.vensim_delays import constant_ast
+    if not constant_ast(importer, args_ast[1]):
+        raise Unsupported(fn.upper().replace("_", " "), "a delay time that changes during "
+                          "the run (only a constant one, where it equals DELAY FIXED)")
+    args = [importer.expr(a, binding, initial=initial) for a in args_ast[:3]]
+    return Stateful("delay_fixed", tuple(args))
+
+
+BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
+          "lookup_area": lookup_area,
+          "lookup_extrapolate": lookup_mode, "vector_lookup": vector_lookup,
+          "vector_elm_map": vector_elm_map, "delay_material": delay_material,
+          "delay_information": delay_material}
+
+
+def sample_if_true(importer, cond: Expr, value: Expr, init: Expr, binding=None) -> Expr:
+    """SAMPLE IF TRUE: the held value is a stock reset to the input whenever cond holds.
+
+    An input that reads the variable itself reads its value so far, the held one
+    (fn_sample_if_true.html: the input when cond holds, else the value it had), so
+    `x = SAMPLE IF TRUE(c, x + 1, 0)` counts the times c held instead of looping."""
+    from sdmodels.expr import Index, transform
+    from sdmodels.interop.abstract import key_of
+    importer.counter += 1
+    current = importer.current
+    host = canonical(current)
+    sid = f"{host}~sample{importer.counter}"
+    dims = importer.dims_of.get(key_of(current), ())
+    cell = tuple((binding or {}).get(d) for d in dims)
+
+    def held(node):
+        if isinstance(node, Ref) and node.name == current and not dims:
+            return Ref(sid)
+        if isinstance(node, Index) and node.target == Ref(current) and \
+                tuple(node.elements) == cell:
+            return Ref(sid)
+        return None
+    out = Call("if_then_else", (cond, transform(value, held), Ref(sid)))
+    importer.extra.append(Stock(id=sid, display=f"{current} (sampled value)", initial=init,
+                                origin=host))
+    importer.extra.append(Flow(id=f"{sid}.reset", display=f"{current} (sample reset)",
+                               equation=Binary("/", Binary("-", out, Ref(sid)), TimeStep()),
+                               into=sid, origin=host))
+    return out

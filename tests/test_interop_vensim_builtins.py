@@ -1,0 +1,119 @@
+"""Vensim built-ins added to the importer, checked against the examples of Vensim's reference
+(vensim.com/documentation/fn_*.html, cited per test) and closed forms."""
+import textwrap
+
+import pytest
+
+from sdmodels import run
+from sdmodels.errors import ImportModelError
+from sdmodels.interop import import_model
+
+
+def _run(tmp_path, text, stop=2):
+    path = tmp_path / "m.mdl"
+    path.write_text("{UTF-8}\n" + textwrap.dedent(text) + f"""
+        INITIAL TIME = 0 ~~|
+        FINAL TIME = {stop} ~~|
+        TIME STEP = 1 ~~|
+        SAVEPER = TIME STEP ~~|
+        """)
+    return run(import_model(path))
+
+
+def test_lookup_forward_backward_extrapolate_as_the_reference_examples(tmp_path):
+    # fn_lookup_forward.html / fn_lookup_backward.html / fn_lookup_extrapolate.html:
+    # LOOK((0,1),(1,1),(2,2)) at -1, 1.5 and 2.5
+    out = _run(tmp_path, """
+        LOOK((0,1),(1,1),(2,2)) ~~|
+        """ + "".join(f"{kind} {tag} = LOOKUP {kind.upper()}(LOOK, {x}) ~~|\n"
+                      for kind in ("forward", "backward", "extrapolate")
+                      for tag, x in (("a", -1), ("b", 1.5), ("c", 2.5))))
+    got = {c: out[c].iloc[0] for c in out.columns if c[-2:] in (" a", " b", " c")}
+    assert got == {"forward a": 1.0, "forward b": 2.0, "forward c": 2.0,
+                   "backward a": 1.0, "backward b": 1.0, "backward c": 2.0,
+                   "extrapolate a": 1.0, "extrapolate b": 1.5, "extrapolate c": 2.5}
+
+
+def test_lookup_area_as_the_reference_examples(tmp_path):
+    # fn_lookup_area.html: LOOK((0,1),(1,1),(2,2)) from 0 to 1, 2 to 4 and 0.5 to 2.5
+    out = _run(tmp_path, """
+        LOOK((0,1),(1,1),(2,2)) ~~|
+        a = LOOKUP AREA(LOOK, 0, 1) ~~|
+        b = LOOKUP AREA(LOOK, 2, 4) ~~|
+        c = LOOKUP AREA(LOOK, 0.5, 2.5) ~~|
+        """)
+    assert out.iloc[0][["a", "b", "c"]].tolist() == pytest.approx([1.0, 4.0, 3.0])
+
+
+def test_vector_elm_map_offsets_over_the_whole_variable(tmp_path):
+    # fn_vector_elm_map.html: var2[sub] = VECTOR ELM MAP(var1[s1], sub - 1) equals var1[sub];
+    # with two subscripts the offset counts in subscript order (last fastest)
+    out = _run(tmp_path, """
+        sub: s1, s2, s3 ~~|
+        tub: t1, t2 ~~|
+        var1[sub] = 10, 20, 30 ~~|
+        var2[sub] = VECTOR ELM MAP(var1[s1], sub - 1) ~~|
+        moving[sub] = VECTOR ELM MAP(var1[s1], MODULO(Time + sub - 1, 3)) ~~|
+        v[sub, tub] = 1, 2; 3, 4; 5, 6; ~~|
+        flat[sub] = VECTOR ELM MAP(v[s1, t1], (sub - 1) * 2 + 1) ~~|
+        outside = VECTOR ELM MAP(var1[s3], 1) ~~|
+        """)
+    assert [out[f"var2[s{i}]"].iloc[0] for i in (1, 2, 3)] == [10, 20, 30]
+    assert [out[f"moving[s{i}]"].iloc[1] for i in (1, 2, 3)] == [20, 30, 10]
+    assert [out[f"flat[s{i}]"].iloc[0] for i in (1, 2, 3)] == [2, 4, 6]
+    assert out["outside"].iloc[0] < -1e30      # :NA: outside the variable
+
+
+def test_vector_lookup_modes(tmp_path):
+    # fn_vector_lookup.html: y values of vec evenly spaced over [xmin, xmax]; mode 0 lookup,
+    # 2 backward, 3 extrapolate, 4 forward
+    out = _run(tmp_path, """
+        k: k1, k2, k3 ~~|
+        y[k] = 0, 10, 40 ~~|
+        plain = VECTOR LOOKUP(y[k1], 7.5, 0, 20, 0) ~~|
+        held = VECTOR LOOKUP(y[k1], 30, 0, 20, 0) ~~|
+        back = VECTOR LOOKUP(y[k1], 15, 0, 20, 2) ~~|
+        extra = VECTOR LOOKUP(y[k1], 30, 0, 20, 3) ~~|
+        fwd = VECTOR LOOKUP(y[k1], 15, 0, 20, 4) ~~|
+        """)
+    assert out.iloc[0][["plain", "held", "back", "extra", "fwd"]].tolist() == \
+        [7.5, 40, 10, 70, 40]     # 70: the last segment, slope 3, 10 past x = 20
+
+
+def test_npv_follows_the_equivalent_equations(tmp_path):
+    # fn_npv.html: NPV = (accum + stream*dt*df)*factor, accum = INTEG(stream*df, init),
+    # df = INTEG(-df*r/(1+r*dt), 1): with stream 1, r = 0.1, dt = 1, df_k = (1/1.1)^k
+    out = _run(tmp_path, """
+        value = NPV(1, 0.1, 0, 1) ~~|
+        """, stop=3)
+    df = [(1 / 1.1) ** k for k in range(4)]
+    expected = [sum(df[:k]) + df[k] for k in range(4)]
+    assert out["value"].tolist() == pytest.approx(expected, rel=1e-12)
+
+
+def test_sinteg_keeps_its_restrictions(tmp_path):
+    # fn_sinteg.html: SINTEG(rate, initial, 0, 10, 1, :NA:, :NA:) is an integer in [0, 10]
+    out = _run(tmp_path, """
+        level = SINTEG(2.6, 0, 0, 10, 1, :NA:, :NA:) ~~|
+        free = SINTEG(2.6, 0, :NA:, :NA:, :NA:, :NA:, :NA:) ~~|
+        snapped = SINTEG(-0.3, 1, :NA:, :NA:, :NA:, 0, 0.5) ~~|
+        """, stop=5)
+    assert out["level"].tolist() == [0, 3, 6, 9, 10, 10]
+    assert out["free"].tolist() == pytest.approx([0, 2.6, 5.2, 7.8, 10.4, 13.0])
+    assert out["snapped"].tolist() == pytest.approx([1, 0.7, 0, 0, 0, 0])
+
+
+def test_delay_material_with_a_fixed_time_is_a_pipeline(tmp_path):
+    out = _run(tmp_path, """
+        input = STEP(5, 1) ~~|
+        late = DELAY MATERIAL(input, 2, 0, 0) ~~|
+        """, stop=4)
+    assert out["late"].tolist() == [0, 0, 0, 5, 5]
+
+
+def test_delay_material_with_a_varying_time_is_refused_by_name(tmp_path):
+    with pytest.raises(ImportModelError, match="variable 'late' uses DELAY MATERIAL: a delay "
+                       "time that changes"):
+        _run(tmp_path, """
+            late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|
+            """)
