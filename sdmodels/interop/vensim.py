@@ -55,18 +55,28 @@ def _abstract(path: Path):
 
 
 def _with_mappings(abstract, text: str):
-    """Range mappings as Vensim means them, where pysd's grammar reads a list of map-to
-    choices `-> (DimA: SubA, A1)` as extra elements of the range (vensim_subscripts)."""
+    """Range mappings as Vensim means them: a list of map-to choices `-> (DimA: SubA, A1)`
+    pairs each element with an element or subrange of the target. sdmodels' own reader keeps
+    that list (`mapping_detail`); pysd's grammar reads it as extra elements of the range,
+    which are taken back out here (vensim_subscripts.text_mappings)."""
     import dataclasses
-    found = text_mappings(text)
+    found = None
     for section in abstract.sections:
         fixed = []
         for r in section.subscripts:
-            entries = found.get(key_of(r.name))
-            if entries and isinstance(r.subscripts, list):
-                extra = sum(len(e[1]) for e in entries if isinstance(e, tuple))
-                r = dataclasses.replace(r, subscripts=r.subscripts[:len(r.subscripts) - extra],
-                                        mapping=entries)
+            detail = getattr(r, "mapping_detail", None)
+            if detail is not None:
+                entries = [target if names is None else (target, tuple(names))
+                           for target, names in detail]
+                if any(isinstance(e, tuple) for e in entries):
+                    r = dataclasses.replace(r, mapping=entries)
+            else:
+                found = text_mappings(text) if found is None else found
+                entries = found.get(key_of(r.name))
+                if entries and isinstance(r.subscripts, list):
+                    extra = sum(len(e[1]) for e in entries if isinstance(e, tuple))
+                    r = dataclasses.replace(
+                        r, subscripts=r.subscripts[:len(r.subscripts) - extra], mapping=entries)
             fixed.append(r)
         section.subscripts = fixed
     return abstract
