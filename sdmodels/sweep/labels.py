@@ -48,7 +48,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from numba import njit
+from sdmodels.kernel_cache import njit
 
 from sdmodels.sweep.design import LabelOptions
 
