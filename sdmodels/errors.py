@@ -65,3 +65,7 @@ class LimitError(ModelError):
 
 class CacheWarning(UserWarning):
     """A kernel-cache entry or directory could not be trusted; it was rebuilt or skipped."""
+
+
+class OutputError(SDModelsError):
+    """An output file or folder cannot be written (read-only, /proc, not a folder...)."""

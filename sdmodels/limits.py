@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
 from dataclasses import dataclass, fields, replace
 from typing import Iterator
 
 from sdmodels.errors import LimitError
+
+
+ALLOW_DATA_DIRS_ENV = "SDMODELS_ALLOW_DATA_DIRS"   # folders models may read data from
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,8 +37,10 @@ class Limits:
     max_equation_chars: int = 100_000       # characters of one equation
     max_nesting: int = 50                   # parentheses, calls and prefix signs inside another
     max_expression_depth: int = 200         # depth of an expression tree (a+b+c+... counts)
-    max_sweep_values: int = 1_000_000       # values of one --vary range, runs of one sweep
-    max_sweep_bytes: int = 0                # 0: half the available memory
+    max_time_steps: int = 10_000_000        # integration steps of one run
+    max_range_values: int = 1_000_000       # values of one range (--vary "X=0:100:1")
+    max_sweep_runs: int = 10_000_000        # runs of one sweep
+    max_result_bytes: int = 0               # results held in memory at once; 0: half of free
 
     @classmethod
     def from_env(cls, environ=None) -> "Limits":
@@ -99,6 +105,23 @@ def check_count(what: str, count: float, limit_name: str, *, where: str,
                          f"{flag_name(limit_name)} N (or {env_name(limit_name)}=N) if you mean it")
 
 
+def check_model_size(model, *, limits: Limits | None = None) -> None:
+    """LimitError if a Model's arrays hold more cells, or an equation is deeper, than allowed.
+
+    Called by `build`, so models from the DSL and from every importer are checked.
+    """
+    from sdmodels.ir import expressions
+    limits = limits or current_limits()
+    total = sum(math.prod(len(model.dims[d]) for d in element.dims)
+                for element in model.elements.values() if getattr(element, "dims", ()))
+    check_count("cells of arrayed variables", total, "max_array_elements",
+                where=f"model '{model.name}'", limits=limits)
+    for element in model.elements.values():
+        for _field, expr in expressions(element):
+            check_expression(expr, where=f"model '{model.name}', variable '{element.display}'",
+                             limits=limits)
+
+
 def expression_depth(expr) -> int:
     """The depth of an expression tree, found without recursion (so any depth is safe).
 
@@ -142,11 +165,42 @@ def available_memory() -> int:
     return 4 << 30
 
 
-def sweep_byte_budget(limits: Limits | None = None) -> int:
-    """Bytes a sweep's results may take: max_sweep_bytes, or half the available memory."""
+def result_budget(limits: Limits | None = None) -> int:
+    """Bytes results may take in memory: max_result_bytes, or half the available memory."""
     limits = limits or current_limits()
-    return limits.max_sweep_bytes or available_memory() // 2
+    return limits.max_result_bytes or available_memory() // 2
 
 
-__all__ = ["Limits", "current_limits", "use_limits", "check_count", "check_expression",
-           "expression_depth", "available_memory", "sweep_byte_budget"]
+def check_result_size(where: str, *, runs: int, saved: int, outputs: int, copies: int = 1,
+                      limits: Limits | None = None) -> None:
+    """LimitError if runs x saved times x outputs (x copies held at once) exceed the budget.
+
+    >>> check_result_size("model 'm'", runs=10**6, saved=10**4, outputs=10,
+    ...                   limits=Limits(max_result_bytes=2**30))
+    Traceback (most recent call last):
+    ...
+    sdmodels.errors.LimitError: model 'm': 1000000 runs x 10000 saved times x 10 outputs need 745 GiB of memory, more than the 1 GiB allowed (max_result_bytes); save fewer times (saveper), fewer outputs or runs per chunk (--chunk-size), or raise the limit with --max-result-bytes N (or SDMODELS_MAX_RESULT_BYTES=N)
+    """
+    limits = limits or current_limits()
+    need = 8 * runs * saved * outputs * copies
+    budget = result_budget(limits)
+    if need > budget:
+        shown = "" if copies == 1 else f" x {copies} at once"
+        raise LimitError(
+            f"{where}: {runs} runs x {saved} saved times x {outputs} outputs{shown} need "
+            f"{_gib(need)} of memory, more than the {_gib(budget)} allowed ("
+            + ("max_result_bytes" if limits.max_result_bytes else "half the available memory")
+            + "); save fewer times (saveper), fewer outputs or runs per chunk (--chunk-size), "
+            "or raise the limit with --max-result-bytes N (or SDMODELS_MAX_RESULT_BYTES=N)")
+
+
+def _gib(n: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.0f} {unit}"
+    return f"{n} bytes"
+
+
+__all__ = ["Limits", "current_limits", "use_limits", "check_count", "check_model_size",
+           "check_expression",
+           "expression_depth", "available_memory", "result_budget", "check_result_size"]

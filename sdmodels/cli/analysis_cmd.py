@@ -25,7 +25,8 @@ def loops_text(model: str, *, fmt: str, independent: bool, max_loops: int, behav
     if fmt == "json":
         return loops.to_json()
     if fmt == "csv":
-        return loops.to_pandas().to_csv(index=False).rstrip("\n")
+        from sdmodels.files import csv_safe
+        return csv_safe(loops.to_pandas()).to_csv(index=False).rstrip("\n")
     if fmt == "markdown":
         return loops.to_markdown()
     return loops.to_table()

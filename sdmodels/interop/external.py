@@ -31,6 +31,7 @@ import numpy as np
 
 from sdmodels.elements import Lookup, canonical
 from sdmodels.expr import Binary, Call, Const, Expr, LookupCall, Time
+from sdmodels.limits import ALLOW_DATA_DIRS_ENV
 
 EXTERNAL_KINDS = {"GetConstantsStructure": "GET CONSTANTS", "GetDataStructure": "GET DATA",
                   "GetLookupsStructure": "GET LOOKUPS", "DataStructure": "DATA"}
@@ -47,7 +48,7 @@ def _unsupported(construct: str, why: str):
     return Unsupported(construct, why)
 
 
-ALLOW_ENV = "SDMODELS_ALLOW_DATA_DIRS"
+ALLOW_ENV = ALLOW_DATA_DIRS_ENV
 
 
 def allowed_dirs(model_path, extra=()) -> tuple[Path, ...]:
