@@ -78,12 +78,15 @@ def _warn_gaps(path: Path, blocks: list[str]) -> None:
                       "missing or incomplete); the run uses start 0, stop 100, dt 1 where they "
                       "are missing. Add them to the model, or give --stop/--dt",
                       ModelWarning, stacklevel=3)
-    unit = time_unit(names)
+    warn_time_unit(path, time_unit(names), "the units of TIME STEP and FINAL TIME")
+
+
+def warn_time_unit(path, unit: str | None, where: str) -> None:
+    """A ModelWarning naming the file if `unit` is not a time unit sdmodels knows."""
     if unit and unit.lower() not in TIME_UNITS and unit.lower().rstrip("s") not in TIME_UNITS:
         warnings.warn(f"{path}: time unit '{unit}' is not a unit sdmodels knows ("
                       "second, minute, hour, day, week, month, quarter, year); times are read "
-                      "as plain numbers. Check the units of TIME STEP and FINAL TIME",
-                      ModelWarning, stacklevel=3)
+                      f"as plain numbers. Check {where}", ModelWarning, stacklevel=4)
 
 
 def time_unit(blocks: dict[str, str]) -> str | None:

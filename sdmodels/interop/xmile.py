@@ -17,6 +17,7 @@ from pathlib import Path
 from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock, canonical
 from sdmodels.errors import EquationSyntaxError, ImportModelError, LimitError, ModelError
 from sdmodels.interop import xmile_numbers as num
+from sdmodels.interop.mdl_text import warn_time_unit
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
                            TimeStep, Unary, transform)
 from sdmodels.model import Model
@@ -69,6 +70,7 @@ class XmileReader:
         if dt_node is not None and dt_node.get("reciprocal", "").lower() == "true":
             dt = 1.0 / dt if dt else 0.0
         num.time_settings(self.path, start, stop, dt)
+        warn_time_unit(self.path, specs.get("time_units"), "time_units of <sim_specs>")
         save = None
         for k, v in specs.attrib.items():
             if k.rsplit("}", 1)[-1] in ("save_interval", "saveper"):
