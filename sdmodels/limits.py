@@ -122,6 +122,18 @@ def check_model_size(model, *, limits: Limits | None = None) -> None:
                              limits=limits)
 
 
+def _nodes(expr):
+    """(node, depth) for every node of an expression tree, without recursion."""
+    from sdmodels.expr import Expr
+    stack = [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        yield node, depth
+        for value in vars(node).values():
+            items = value if isinstance(value, tuple) else (value,)
+            stack.extend((v, depth + 1) for v in items if isinstance(v, Expr))
+
+
 def expression_depth(expr) -> int:
     """The depth of an expression tree, found without recursion (so any depth is safe).
 
@@ -129,21 +141,24 @@ def expression_depth(expr) -> int:
     >>> expression_depth(parse_equation("a + b + c"))
     3
     """
-    from sdmodels.expr import Expr
-    deepest, stack = 0, [(expr, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        for value in vars(node).values():
-            items = value if isinstance(value, tuple) else (value,)
-            stack.extend((v, depth + 1) for v in items if isinstance(v, Expr))
-    return deepest
+    return max(depth for _node, depth in _nodes(expr))
 
 
 def check_expression(expr, *, where: str, limits: Limits | None = None) -> None:
-    """Raise LimitError if `expr` is deeper than max_expression_depth (compilers recurse)."""
+    """LimitError if `expr` is deeper than max_expression_depth (compilers recurse); a
+    ModelError if a built-in is called with a wrong number of arguments (importers)."""
+    from sdmodels.errors import ModelError
+    from sdmodels.expr import FUNCTIONS, STATEFUL, Call, Stateful
     limits = limits or current_limits()
-    depth = expression_depth(expr)
+    depth = 0
+    for node, level in _nodes(expr):
+        depth = max(depth, level)
+        if isinstance(node, (Call, Stateful)):
+            lo, hi = (FUNCTIONS if isinstance(node, Call) else STATEFUL).get(node.fn, (0, 99))
+            if not lo <= len(node.args) <= hi:
+                want = str(lo) if lo == hi else f"{lo} to {hi}"
+                raise ModelError(f"{where}: {node.fn.upper()} takes {want} arguments, got "
+                                 f"{len(node.args)}")
     if depth > limits.max_expression_depth:
         raise LimitError(
             f"{where}: the equation is {depth} levels deep (a long chain like a+b+c+... counts "

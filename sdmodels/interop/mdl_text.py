@@ -43,6 +43,9 @@ def _name_of(block: str) -> str:
 def read_text(path: Path) -> str:
     """The text of a .mdl file; ImportModelError if it is binary (not a text model)."""
     data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportModelError(f"{path}: the file is UTF-16 text; the Vensim reader needs UTF-8 "
+                               "(or plain ASCII): save it again as UTF-8")
     sample = data[:65536]
     controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
     if b"\x00" in sample or (sample and controls > len(sample) // 100):
@@ -63,7 +66,12 @@ def check_text(path: Path, text: str) -> None:
                         where=f"{path}: variable '{_name_of(block)}'", limits=limits)
         if _SUBSCRIPT_DEF.match(eq):
             for m in _RANGE.finditer(eq):
-                count = abs(int(m.group(4)) - int(m.group(2))) + 1
+                if int(m.group(4)) < int(m.group(2)):
+                    raise ImportModelError(
+                        f"{path}: subscript '{_name_of(block)}': range ({m.group(0)[1:-1]}) "
+                        f"runs backwards; write ({m.group(1)}{m.group(4)}-{m.group(3)}"
+                        f"{m.group(2)})")
+                count = int(m.group(4)) - int(m.group(2)) + 1
                 check_count(f"elements in range ({m.group(0)[1:-1].strip()})", count,
                             "max_array_elements", where=f"{path}: subscript "
                             f"'{_name_of(block)}'", limits=limits)

@@ -21,7 +21,11 @@ def load_sweep(path: str | Path) -> SweepSpec:
     path = Path(path)
     if not path.exists():
         raise SweepError(f"sweep file '{path}' does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SweepError(f"sweep file '{path}' is not UTF-8 text (byte {exc.start} cannot be "
+                         "read); save it as UTF-8 TOML or YAML") from None
     try:
         if path.suffix.lower() == ".toml":
             import tomllib
