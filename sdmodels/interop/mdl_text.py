@@ -4,7 +4,7 @@ pysd's parser holds a whole equation in memory many times over (a 1 MB line took
 and expands subscript ranges like (a1-a100000000) itself, so sizes are checked here, on the
 text, against `sdmodels.limits`: the length of each equation and the elements of each
 subscript range. Binary files are refused with a plain message, and a missing control
-section or an unknown time unit is a `ModelWarning` that names the file.
+section or an unknown time unit is a `ModelWarning` that names the file (`warn_control`).
 
 >>> equations("a = 1 ~ ~ |\\nb = a ~ ~ |\\n\\\\\\\\\\\\---/// Sketch information\\nV 300")
 ['a = 1 ~ ~ ', '\\nb = a ~ ~ ']
@@ -75,18 +75,27 @@ def check_text(path: Path, text: str) -> None:
                 check_count(f"elements in range ({m.group(0)[1:-1].strip()})", count,
                             "max_array_elements", where=f"{path}: subscript "
                             f"'{_name_of(block)}'", limits=limits)
-    _warn_gaps(path, blocks)
 
 
-def _warn_gaps(path: Path, blocks: list[str]) -> None:
-    names = {" ".join(_name_of(b).lower().replace("_", " ").split()): b for b in blocks}
-    missing = [n.upper() for n in CONTROL_NAMES if n not in names]
+def warn_control(path: Path, abstract) -> None:
+    """ModelWarnings naming the file: no INITIAL TIME/FINAL TIME/TIME STEP, or an unknown
+    time unit on them.
+
+    Read from pysd's abstract model, not the text: a stray '|' in a comment can hide the
+    control section from the parser while the text still shows it.
+    """
+    elements = {" ".join(str(e.name).lower().replace("_", " ").split()): e
+                for section in abstract.sections[:1] for e in section.elements}
+    units = [str(getattr(elements.get(n), "units", "") or "").split("[")[0].strip()
+             for n in ("time step", "final time")]
+    warn_time_unit(path, next((u for u in units if u), None),
+                   "the units of TIME STEP and FINAL TIME")
+    missing = [n.upper() for n in CONTROL_NAMES if n not in elements]
     if missing:
         warnings.warn(f"{path}: no {', '.join(missing)} in the model (its control section is "
                       "missing or incomplete); the run uses start 0, stop 100, dt 1 where they "
                       "are missing. Add them to the model, or give --stop/--dt",
                       ModelWarning, stacklevel=3)
-    warn_time_unit(path, time_unit(names), "the units of TIME STEP and FINAL TIME")
 
 
 def warn_time_unit(path, unit: str | None, where: str) -> None:
@@ -95,17 +104,6 @@ def warn_time_unit(path, unit: str | None, where: str) -> None:
         warnings.warn(f"{path}: time unit '{unit}' is not a unit sdmodels knows ("
                       "second, minute, hour, day, week, month, quarter, year); times are read "
                       f"as plain numbers. Check {where}", ModelWarning, stacklevel=4)
-
-
-def time_unit(blocks: dict[str, str]) -> str | None:
-    """The unit written on TIME STEP (else FINAL TIME), without its [range], or None."""
-    for name in ("time step", "final time"):
-        block = blocks.get(name)
-        if block and block.count("~") >= 1:
-            unit = block.split("~")[1].split("[")[0].strip()
-            if unit:
-                return unit
-    return None
 
 
 def too_deep(path: Path, where: str) -> str:

@@ -36,6 +36,7 @@ def import_vensim(path, *, data_files=(), data_dirs=()):
             raise ImportModelError(f"{path}: variable '{var}' uses {construct} "
                                    f"({m.group(0)}): {why}")
     abstract = _abstract(path)
+    mdl_text.warn_control(path, abstract)
     return from_abstract(abstract, path, data_files=data_files, data_dirs=data_dirs)
 
 

@@ -95,6 +95,7 @@ class XmileReader:
             self.sub_names[canonical(d.get("name"))] = d.get("name")
             self.sub_names.update({canonical(e): e for e in elems})
         num.check_arrays(self.path, root, sizes)
+        num.check_names(self.path, root)
         self.behavior = _child(root, "behavior")
         self.specs = dict(start=start, stop=stop, dt=dt, saveper=max(save or dt, dt))
         main = next((m for m in models if not m.get("name")), models[0])

@@ -72,3 +72,27 @@ def check_arrays(path, root, sizes: dict[str, int]) -> None:
         if total > limit:
             check_count("cells of arrayed variables", total, "max_array_elements",
                         where=f"{path}: at variable '{node.get('name')}'")
+
+
+VARIABLE_TAGS = ("aux", "flow", "stock", "gf", "module")
+
+
+def check_names(path, root) -> None:
+    """ImportModelError for a variable without a name, or two with one name in a <model>."""
+    from sdmodels.elements import canonical
+    for model in (n for n in root.iter() if isinstance(n.tag, str) and _tag(n) == "model"):
+        variables = _child(model, "variables")
+        seen: dict[str, str] = {}
+        for node in (variables if variables is not None else model):
+            if not isinstance(node.tag, str) or _tag(node) not in VARIABLE_TAGS:
+                continue
+            name = node.get("name")
+            where = f"model '{model.get('name')}'" if model.get("name") else "the main model"
+            if not name or not name.strip():
+                raise ImportModelError(f"{path}: a <{_tag(node)}> in {where} has no name; "
+                                       "give it a name attribute")
+            key = canonical(name.strip().strip('"').replace("_", " ").replace("\\n", " "))
+            if key in seen and _tag(node) != "module":
+                raise ImportModelError(f"{path}: {where} defines '{name}' twice (as "
+                                       f"<{seen[key]}> and <{_tag(node)}>); rename one")
+            seen[key] = _tag(node)
