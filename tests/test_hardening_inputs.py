@@ -38,6 +38,12 @@ def _file(tmp_path, name, text):
                                '</aux>'), ImportModelError, "defines 'A' twice"),
     ("noname.xmile", XMILE.format('<aux><eqn>1</eqn></aux>'), ImportModelError,
      "a <aux> in the main model has no name"),                 # found by benchmarks/fuzz.py
+    ("emptydim.xmile", XMILE.replace("<model>", '<dimensions><dim name="D" size=""/>'
+                                     "</dimensions><model>").format(""),
+     ImportModelError, "dimension 'D' has no elements"),       # found by benchmarks/fuzz.py
+    ("dupdim.xmile", XMILE.replace("<model>", '<dimensions><dim name="D"><elem name="a"/>'
+                                   '<elem name="a"/></dim></dimensions><model>').format(""),
+     ImportModelError, "dimension 'D' lists a twice"),
     ("nospecs.xmile", XMILE.replace("<sim_specs><start>0</start><stop>1</stop><dt>1</dt>"
                                     "</sim_specs>", "").format('<aux name="a"><eqn>1</eqn>'
                                                                '</aux>'),

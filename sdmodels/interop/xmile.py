@@ -90,7 +90,7 @@ class XmileReader:
             if not elems and d.get("size"):
                 elems = [str(i) for i in range(1, num.dim_size(self.path, d.get("name"),
                                                                d.get("size")) + 1)]
-            model.dim(d.get("name"), elems)
+            model.dim(*num.dim_checked(self.path, d.get("name"), elems))
             sizes[d.get("name")] = len(elems)
             self.sub_names[canonical(d.get("name"))] = d.get("name")
             self.sub_names.update({canonical(e): e for e in elems})

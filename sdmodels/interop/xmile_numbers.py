@@ -57,6 +57,20 @@ def dim_size(path, name: str, text) -> int:
     return int(size)
 
 
+def dim_checked(path, name, elements: list) -> tuple[str, list]:
+    """(name, elements) of a <dim>, or ImportModelError if it has no name, no elements or
+    repeats one."""
+    if not name or not str(name).strip():
+        raise ImportModelError(f"{path}: a <dim> has no name; give it a name attribute")
+    if not elements or any(not e for e in elements):
+        raise ImportModelError(f"{path}: dimension '{name}' has no elements (or one without "
+                               "a name); give <elem name=...> children or size=N")
+    if len(set(elements)) != len(elements):
+        twice = sorted({e for e in elements if elements.count(e) > 1})
+        raise ImportModelError(f"{path}: dimension '{name}' lists {', '.join(twice)} twice")
+    return name, elements
+
+
 def check_arrays(path, root, sizes: dict[str, int]) -> None:
     """LimitError if the cells of all arrayed variables exceed max_array_elements."""
     limit = current_limits().max_array_elements
