@@ -7,10 +7,10 @@ graphviz load when one of their names is first used (PEP 562 `__getattr__`).
 from sdmodels.compile import Kernel, compile
 from sdmodels.elements import (Aux, Constant, DelayLine, Dim, Flow, Lookup, Rolling, SampleHold,
                                Stock, canonical)
-from sdmodels.errors import (AlgebraicLoopError, DimensionError, DuplicateNameError,
-                             EquationSyntaxError, ImportModelError, ModelError, ModelWarning,
-                             SDModelsError, SimulationError, UnknownNameError,
-                             VensimSyntaxError)
+from sdmodels.errors import (AlgebraicLoopError, CacheWarning, DimensionError,
+                             DuplicateNameError, EquationSyntaxError, ImportModelError,
+                             LimitError, ModelError, ModelWarning, OutputError, SDModelsError,
+                             SimulationError, UnknownNameError, VensimSyntaxError)
 from sdmodels.expr import (delay1, delay3, delay_fixed, delayn, exp, if_then_else, ln, max_over,
                            maximum, mean_over, min_over, minimum, modulo, prod_over, pulse,
                            pulse_train, ramp, random_exponential, random_normal, random_uniform,
@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 # simulate, must stay eager above: importing the submodule would shadow a lazy name)
 _LAZY = {"ModelIR": "sdmodels.ir", "build": "sdmodels.ir", "Results": "sdmodels.results",
          "Program": "sdmodels.tape", "prepare": "sdmodels.tape",
+         "Limits": "sdmodels.limits", "use_limits": "sdmodels.limits",
          "causal_graph": "sdmodels.analysis", "dominance": "sdmodels.analysis",
          "find_loops": "sdmodels.analysis",
          "link_polarities": "sdmodels.analysis", "to_graphviz": "sdmodels.render"}
@@ -56,4 +57,5 @@ __all__ = [
     "random_normal", "random_uniform", "rolling_max", "rolling_min", "run", "sample_hold",
     "simulate", "smooth", "smooth3", "smoothn", "sqrt", "step", "sum_over", "trend", "xidz",
     "zidz", "causal_graph", "dominance", "find_loops", "link_polarities", "to_graphviz",
+    "CacheWarning", "LimitError", "Limits", "OutputError", "use_limits",
 ]

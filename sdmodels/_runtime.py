@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from sdmodels.kernel_cache import njit
 
 
 @njit(cache=True, nogil=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from sdmodels.kernel_cache import njit
 
 _SETTLE = 1e-12     # relative gap under which a target counts as filled / started
 

@@ -37,6 +37,9 @@ class Dim:
 
     def __init__(self, name: str, elements):
         if isinstance(elements, int):
+            from sdmodels.limits import check_count
+            check_count(f"elements in dimension '{name}'", elements, "max_array_elements",
+                        where=f"dimension '{name}'")
             if elements < 1:
                 raise ValueError(f"dimension {name!r} needs at least one element, got {elements}")
             elements = tuple(f"{name}{i}" for i in range(1, elements + 1))

@@ -61,3 +61,15 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     lowered = {c.lower(): c for c in candidates}
     close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return f" Did you mean '{lowered[close[0]]}'?" if close else ""
+
+
+class LimitError(ModelError):
+    """An input is larger than a safety limit (array size, equation length, sweep size)."""
+
+
+class CacheWarning(UserWarning):
+    """A kernel-cache entry or directory could not be trusted; it was rebuilt or skipped."""
+
+
+class OutputError(SDModelsError):
+    """An output file or folder cannot be written (read-only, /proc, not a folder...)."""

@@ -1,4 +1,8 @@
-"""Atomic output files: a failed or interrupted write never leaves a half-written file."""
+"""Output files: atomic (never half-written), with the user's umask, and safe as CSV.
+
+>>> neutralise("=HYPERLINK(\\"http://x\\")"), neutralise("-1"), neutralise(-1.0)
+('\\'=HYPERLINK("http://x")', "'-1", -1.0)
+"""
 from __future__ import annotations
 
 import contextlib
@@ -7,10 +11,46 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from sdmodels.errors import OutputError
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)          # elsewhere: read it by setting it, and put it back
+    os.umask(mask)
+    return mask
+
+
+def _cannot_write(target: Path, exc: OSError) -> OutputError:
+    reason = exc.strerror or type(exc).__name__
+    return OutputError(f"cannot write '{target}': {reason}; choose a place you can write to "
+                       "(for example a folder under your home or the current directory)")
+
+
+def writable_dir(path: str | os.PathLike) -> Path:
+    """Create folder `path` if needed and check a file can be written in it (else OutputError)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    return path
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `target`; move it into place only on success.
+
+    The file gets the mode a plain open() would give it (0666 minus the umask). A folder
+    that cannot be written raises OutputError before anything is written.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -20,13 +60,61 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     ['out.txt']
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
+    if target.is_dir():
+        raise OutputError(f"cannot write '{target}': it is a folder; give a file name")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from None
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.replace(tmp_path, target)
+        try:
+            os.chmod(tmp_path, 0o666 & ~_umask())
+            os.replace(tmp_path, target)
+        except OSError as exc:
+            raise _cannot_write(target, exc) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def neutralise(value):
+    """A text cell that a spreadsheet would run as a formula, prefixed with a quote (OWASP)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_safe(frame):
+    """A copy of a DataFrame whose text headers, index and cells cannot start a formula.
+
+    Numbers are left as they are; only text is changed.
+
+    >>> import pandas as pd
+    >>> safe = csv_safe(pd.DataFrame({"=cmd|' /C calc'!A0": [-1.0], "note": ["@SUM(A1)"]}))
+    >>> list(safe.columns), float(safe.iloc[0, 0]), safe.iloc[0, 1]
+    (["'=cmd|' /C calc'!A0", 'note'], -1.0, "'@SUM(A1)")
+    """
+    import pandas as pd
+    out = frame.copy()
+    out.columns = pd.Index([neutralise(c) for c in out.columns], name=neutralise(
+        out.columns.name))
+    if not pd.api.types.is_numeric_dtype(out.index.dtype):
+        out.index = pd.Index([neutralise(v) for v in out.index], name=neutralise(out.index.name))
+    else:
+        out.index = out.index.rename(neutralise(out.index.name))
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if not pd.api.types.is_numeric_dtype(column.dtype) and \
+                not pd.api.types.is_bool_dtype(column.dtype):
+            out.isetitem(i, column.map(neutralise))
+    return out
+
+
+def write_csv(frame, target: str | os.PathLike, **options) -> None:
+    """Write `frame` as CSV atomically, with formula-like text neutralised."""
+    with atomic_path(target) as tmp:
+        csv_safe(frame).to_csv(tmp, **options)

@@ -27,6 +27,7 @@ from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, Mod
                              UnknownNameError, did_you_mean)
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
                            Unary, map_children, references, transform, walk)
+from sdmodels.limits import check_model_size
 from sdmodels.model import Model
 from sdmodels.ordering import orders
 
@@ -81,6 +82,7 @@ def build(model: Model) -> ModelIR:
         raise TypeError(f"build() takes a Model, got {type(model).__name__}")
     if not model.elements:
         raise ModelError(f"model '{model.name}' has no elements; add stocks, flows or auxiliaries")
+    check_model_size(model)
     elements = _resolve(model)
     elements, delays = _expand_stateful(model, elements)
     elements = _attach_flows(model, elements)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import replace
 from typing import Iterable, Mapping
 
@@ -21,6 +22,7 @@ from sdmodels.elements import (Aux, Constant, Dim, Element, Flow, Lookup, NamedL
 from sdmodels.errors import DuplicateNameError, ModelError, UnknownNameError, did_you_mean
 from sdmodels.expr import Expr, LookupCall, Ref, as_expr, transform
 from sdmodels.ports import Port, units_match
+from sdmodels.limits import check_count
 
 
 class LookupHandle(Ref):
@@ -395,6 +397,9 @@ class Model:
                 raise UnknownNameError(f"dimension '{d}' is not declared in model '{self.name}'."
                                        f"{did_you_mean(d, self.dims)} Pass a Dim object or call "
                                        "model.dim(name, elements) first")
+        check_count(f"cells of one variable over {', '.join(names)}",
+                    math.prod(len(self.dims[d]) for d in names), "max_array_elements",
+                    where=f"model '{self.name}'")
         return tuple(names)
 
     def _register_dim(self, dim: Dim) -> Dim:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sdmodels.errors import EquationSyntaxError
+from sdmodels.errors import EquationSyntaxError, LimitError
 from sdmodels.expr import (FUNCTIONS, REDUCTIONS, STATEFUL, Binary, Call, Const, Expr, Index,
                            LookupCall, Reduce, Ref, Stateful, Time, TimeStep, Unary,
                            canonical_function, transform)
+from sdmodels.limits import check_count, check_expression, current_limits
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
@@ -75,11 +76,25 @@ def _tokenize(text: str) -> list[_Tok]:
 
 
 def _error(text: str, col: int, why: str) -> EquationSyntaxError:
-    return EquationSyntaxError(f"{why} at column {col + 1} of equation\n  {text}\n  {' ' * col}^")
+    """The error at column `col`, showing at most 70 characters of a long equation."""
+    left = max(0, col - 35) if len(text) > 70 else 0
+    shown = text[left:left + 70]
+    return EquationSyntaxError(f"{why} at column {col + 1} of equation\n  {shown}\n  "
+                               f"{' ' * (col - left)}^")
+
+
+def check_length(text: str) -> None:
+    """LimitError if an equation is longer than max_equation_chars (before it is tokenized)."""
+    if len(text) > current_limits().max_equation_chars:
+        check_count("characters in one equation", len(text), "max_equation_chars",
+                    where=f"equation '{text[:40]}...'")
 
 
 class _Parser:
+    depth = 0       # nesting of parentheses, calls and prefix operators being parsed
+
     def __init__(self, text: str):
+        check_length(text)
         self.text, self.toks, self.i = text, _tokenize(text), 0
 
     @property
@@ -97,10 +112,26 @@ class _Parser:
     def parse(self) -> Expr:
         if self.tok.kind == "end":
             raise _error(self.text, 0, "empty equation")
+        self.max_nesting = current_limits().max_nesting
         expr = self.or_()
         if self.tok.kind != "end":
             raise _error(self.text, self.tok.col, f"unexpected {self.tok.text!r}")
+        check_expression(expr, where=f"equation '{_clip(self.text)}'")
         return expr
+
+    def nested(self, parse):
+        """Call `parse` one nesting level deeper; LimitError past max_nesting (no RecursionError)."""
+        self.depth += 1
+        try:
+            if self.depth > self.max_nesting:
+                raise LimitError(
+                    f"equation '{_clip(self.text)}': at column {self.tok.col + 1}, more than "
+                    f"{self.max_nesting} parentheses, calls or signs inside each other; split "
+                    "the equation, or raise the limit with --max-nesting N (or "
+                    "SDMODELS_MAX_NESTING=N)")
+            return parse()
+        finally:
+            self.depth -= 1
 
     def or_(self) -> Expr:
         left = self.and_()
@@ -119,7 +150,7 @@ class _Parser:
     def not_(self) -> Expr:
         if self.tok.text == "not":
             self.take()
-            return Unary("not", self.not_())
+            return Unary("not", self.nested(self.not_))
         return self.compare()
 
     def compare(self) -> Expr:
@@ -145,6 +176,9 @@ class _Parser:
         return left
 
     def unary(self) -> Expr:
+        return self.nested(self._unary)
+
+    def _unary(self) -> Expr:
         if self.tok.text == "-":
             self.take()
             operand = self.unary()
@@ -251,6 +285,11 @@ def _reduction(op: str, arg: Expr, text: str, col: int) -> Expr:
         raise _error(text, col, f"{op.upper()} needs exactly one dimension marked with '!' "
                                 "(for example SUM(Load[pod!]))")
     return Reduce(op, stripped, dims[0])
+
+
+def _clip(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def parse_equation(text: str) -> Expr:

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from sdmodels.files import atomic_path
+from sdmodels.files import atomic_path, writable_dir, write_csv
 from sdmodels.plotting import figure, save_figure
 from sdmodels.elements import Stock
 from sdmodels.ir import build
@@ -98,7 +98,7 @@ def write_report(model_name: str, out_dir: str | Path, *, scenarios: Sequence[st
     from sdmodels.sources import load_model
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    writable_dir(out_dir)
     model = load_model(model_name)
     ir = build(model)
     names = list(scenarios or ir.scenarios or ["default"])
@@ -108,8 +108,7 @@ def write_report(model_name: str, out_dir: str | Path, *, scenarios: Sequence[st
         frame = simulate(ir, scenario=None if name == "default" else name, method=method).to_pandas()
         frames[name] = frame
         target = out_dir / f"series_{name.replace(' ', '_')}.csv"
-        with atomic_path(target) as tmp:
-            frame.to_csv(tmp)
+        write_csv(frame, target)
         written.append(target)
     keys = [k for k in key_outputs(model_name, ir) if any(k in f.columns for f in frames.values())]
     written += plot_scenarios(frames, keys, f"{ir.name}: {', '.join(names)}", ir.time_units,

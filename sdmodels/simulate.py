@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import numpy as np
 
 from sdmodels.compile import Kernel, SlotTable
+from sdmodels.limits import check_count, check_result_size
 from sdmodels.elements import Constant, canonical
 from sdmodels.errors import ModelError, SimulationError, UnknownNameError, did_you_mean
 
@@ -164,10 +165,12 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
     start = ir.start if start is None else float(start)
     stop = ir.stop if stop is None else float(stop)
     dt = ir.dt if dt is None else float(dt)
-    if not dt > 0 or not stop > start:
-        raise ModelError(f"time settings need dt > 0 and stop > start (got start={start}, "
+    if not dt > 0 or not stop > start or not math.isfinite(stop - start):
+        raise ModelError(f"time settings need dt > 0 and finite stop > start (got start={start}, "
                          f"stop={stop}, dt={dt})")
     n_steps = _steps(start, stop, dt)
+    check_count(f"time steps ({start:g} to {stop:g} by {dt:g})", n_steps, "max_time_steps",
+                where=f"model '{ir.name}'")
     if times is not None:
         save_steps = np.unique(np.round((np.asarray(times, dtype=float) - start) / dt).astype(np.int64))
         if save_steps.size == 0 or save_steps[0] < 0 or save_steps[-1] > n_steps:
@@ -176,6 +179,7 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
         every = max(1, int(round((saveper if saveper is not None else max(ir.saveper, dt)) / dt)))
         save_steps = np.arange(0, n_steps + 1, every, dtype=np.int64)
     slots = _output_slots(kernel, outputs)
+    check_result_size(f"model '{ir.name}'", runs=runs, saved=save_steps.size, outputs=slots.size)
     kernel = entry.choose(method, engine, runs, n_steps)
     out = np.full((runs, save_steps.size, slots.size), np.nan)
     seeds = (np.int64(seed) + np.arange(runs, dtype=np.int64)) % (2 ** 32)

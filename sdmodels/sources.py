@@ -1,12 +1,14 @@
 """Find a model from what a user typed: a library name, a .py file, or a model file."""
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import pkgutil
+import traceback
 from pathlib import Path
 
-from sdmodels.errors import ModelError, UnknownNameError, did_you_mean
+from sdmodels.errors import ModelError, SDModelsError, UnknownNameError, did_you_mean
 from sdmodels.model import Model
 
 MODEL_FILE_SUFFIXES = (".mdl", ".xmile", ".xml", ".stmx", ".itmx")
@@ -46,11 +48,13 @@ def load_model(spec: str, **overrides):
             raise ModelError(f"model file '{spec}' does not exist")
         module_spec = importlib.util.spec_from_file_location(f"sdm_user_{path.stem}", path)
         module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
+        with _user_code(path):
+            module_spec.loader.exec_module(module)
         if not hasattr(module, "build"):
             raise ModelError(f"'{spec}' defines no build() function; add "
                              "def build(**overrides) -> Model")
-        return _checked(module.build(**overrides), spec)
+        with _user_code(path):
+            return _checked(module.build(**overrides), spec)
     names = library_names()
     if spec not in names:
         raise UnknownNameError(f"'{spec}' is neither a library model nor a model file (.py, "
@@ -58,6 +62,24 @@ def load_model(spec: str, **overrides):
                                f"Library models: {', '.join(names) or 'none yet'}")
     module = importlib.import_module(f"library.{spec}")
     return _checked(module.build(**overrides), spec)
+
+
+@contextlib.contextmanager
+def _user_code(path: Path):
+    """A failure in the user's own .py file as one ModelError naming its file and line."""
+    try:
+        yield
+    except SDModelsError:
+        raise
+    except SyntaxError as exc:
+        raise ModelError(f"{path}, line {exc.lineno}: {exc.msg}; fix the Python syntax "
+                         "there") from None
+    except Exception as exc:  # the user's code: say where it failed, in their file
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if Path(f.filename).resolve() == path.resolve()]
+        where = f", line {frames[-1].lineno}" if frames else ""
+        raise ModelError(f"{path}{where}: build() raised {type(exc).__name__}: {exc}; run the "
+                         "file in Python to see the full traceback") from None
 
 
 def _checked(model, spec: str):

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sdmodels import Dim, Kernel, Model, ModelError, Program, build, simulate
+from sdmodels import Dim, Kernel, LimitError, Model, ModelError, Program, build, simulate, use_limits
 from sdmodels.engine import prepared
 from sdmodels.expr import (Binary, Call, Const, Ref, Unary, delay3, delay_fixed, if_then_else, maximum, pulse, pulse_train,
                            ramp, random_normal, random_uniform, rolling_max, rolling_min,
@@ -212,5 +212,9 @@ def test_deep_expressions_prepare_without_recursion_error():
     for i in range(400):     # deeper than build and the tape writer recurse by default
         expr = if_then_else(x < i, expr + 1, -1.0)
     m.flow("In", expr, into=x)
-    # X = 1: level 1 (1 < 1 is false) gives -1, and each of levels 2..399 adds one
-    assert simulate(m, engine="interpreter").data[0, 1, 0] == 1 + (-1 + 398)
+    # 801 levels: over the default depth limit (a clear LimitError), fine once raised
+    with pytest.raises(LimitError, match="801 levels deep"):
+        simulate(m, engine="interpreter")
+    with use_limits(max_expression_depth=1000):
+        # X = 1: level 1 (1 < 1 is false) gives -1, and each of levels 2..399 adds one
+        assert simulate(m, engine="interpreter").data[0, 1, 0] == 1 + (-1 + 398)

@@ -235,9 +235,11 @@ def test_a_run_that_blows_up_is_marked_and_the_sweep_goes_on(tmp_path):
     assert np.isnan(table.loc[5000.0, "X.final"])
     assert table.loc[5000.0, "X.label"] == "failed" and table.loc[0.1, "X.label"] == "growth"
     assert table.loc[5000.0, "failure"] == "'Growth' became inf at time 83"
-    assert table.loc[0.1, "failure"] == ""
+    assert table.loc[0.1, "failure"] is None                # null: the run did not fail
+    assert out.table["failure"].notna().sum() == 1
     saved = pd.read_parquet(tmp_path / "runs" / "results.parquet")
-    assert saved["failure"].tolist() == table["failure"].tolist()
+    assert saved["failure"].isna().tolist() == table["failure"].isna().tolist()
+    assert saved["failure"].dropna().tolist() == table["failure"].dropna().tolist()
     from sdmodels.sweep.report import write_report
     write_report(tmp_path / "runs")
     text = (tmp_path / "runs" / "report.md").read_text()

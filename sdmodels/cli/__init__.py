@@ -1,6 +1,8 @@
 """The `sdm` command line. Commands are small typed functions; no modelling logic here.
 
 Each command module registers its commands on `main`; add a module to COMMAND_MODULES.
+Every command also takes the safety options of `sdmodels.cli.safety` (--allow-data-dir,
+--max-...), and shows sdmodels warnings as one plain line each.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import sys
 
 import click
 
+from sdmodels.cli import safety
 from sdmodels.errors import SDModelsError
 
 COMMAND_MODULES = ("sdmodels.cli.run_cmd", "sdmodels.cli.demo_cmd", "sdmodels.cli.sweep_cmd",
@@ -20,12 +23,16 @@ class _Group(click.Group):
     """Turns sdmodels errors into one clear line and exit code 2 (1 for run failures)."""
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except SDModelsError as exc:
-            from sdmodels.errors import SimulationError
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(1 if isinstance(exc, SimulationError) else 2)
+        with safety.cli_session():
+            try:
+                return super().invoke(ctx)
+            except SDModelsError as exc:
+                from sdmodels.errors import SimulationError
+                click.echo(f"Error: {exc}", err=True)
+                sys.exit(1 if isinstance(exc, SimulationError) else 2)
+            except (OSError, MemoryError, RecursionError) as exc:
+                click.echo(f"Error: {safety.describe(exc)}", err=True)
+                sys.exit(2)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,3 +43,4 @@ def main() -> None:
 
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(main)
+safety.add_options(main)

@@ -17,6 +17,11 @@ def loops_text(model: str, *, fmt: str, independent: bool, max_loops: int, behav
     from sdmodels.ir import build
     from sdmodels.sources import load_model
     ir = build(load_model(model))
+    if scenario is not None and scenario not in ir.scenarios:
+        from sdmodels.errors import UnknownNameError, did_you_mean
+        raise UnknownNameError(f"model '{ir.name}' has no scenario '{scenario}'; it has: "
+                               f"{', '.join(ir.scenarios) or 'none'}."
+                               f"{did_you_mean(scenario, ir.scenarios)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # notices are printed with the table
         loops = find_loops(ir, method="independent" if independent else "all",
@@ -25,7 +30,8 @@ def loops_text(model: str, *, fmt: str, independent: bool, max_loops: int, behav
     if fmt == "json":
         return loops.to_json()
     if fmt == "csv":
-        return loops.to_pandas().to_csv(index=False).rstrip("\n")
+        from sdmodels.files import csv_safe
+        return csv_safe(loops.to_pandas()).to_csv(index=False).rstrip("\n")
     if fmt == "markdown":
         return loops.to_markdown()
     return loops.to_table()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sdmodels.files import atomic_path  # noqa: F401  (re-exported for commands)
+from sdmodels.files import atomic_path, write_csv  # noqa: F401  (atomic_path re-exported)
 
 
 def parse_assignments(values: tuple[str, ...], flag: str = "--set") -> dict[str, float]:
@@ -41,8 +41,8 @@ def write_table(frame, target: str | os.PathLike) -> None:
     if suffix not in (".csv", ".parquet"):
         raise click.BadParameter(f"'{target}': output must end in .csv or .parquet",
                                  param_hint="-o")
+    if suffix == ".csv":
+        write_csv(frame, target)
+        return
     with atomic_path(target) as tmp:
-        if suffix == ".csv":
-            frame.to_csv(tmp)
-        else:
-            frame.to_parquet(tmp)
+        frame.to_parquet(tmp)

@@ -103,7 +103,7 @@ def register(main: click.Group) -> None:
         for col in labels:
             counts = out.table[col].value_counts()
             click.echo(f"  {col[:-6]}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-        failed = out.table[out.table["failure"] != ""] if "failure" in out.table else []
+        failed = out.table[out.table["failure"].notna()] if "failure" in out.table else []
         if len(failed):
             first = failed.iloc[0]
             click.echo(f"  {len(failed)} runs stopped on a NaN/inf and are labelled 'failed' "

@@ -15,10 +15,12 @@ from sdmodels.interop.vensim import import_vensim
 from sdmodels.interop.xmile import import_xmile
 
 
-def import_model(path, *, data_files=()):
+def import_model(path, *, data_files=(), data_dirs=()):
     """A `Model` from a Vensim or XMILE file; ImportModelError names what cannot be read.
 
     `data_files` (Vensim): .tab/.csv files filling DATA variables that have no equation.
+    `data_dirs` (Vensim): folders besides the model's own from which GET DATA/CONSTANTS/
+    LOOKUPS may read; without it, a model reads only files in its folder and below.
 
     >>> from pathlib import Path
     >>> import tempfile, textwrap
@@ -38,7 +40,7 @@ def import_model(path, *, data_files=()):
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".mdl":
-        return import_vensim(path, data_files=data_files)
+        return import_vensim(path, data_files=data_files, data_dirs=data_dirs)
     return import_xmile(path)
 
 

@@ -10,8 +10,11 @@ cell), and a data series becomes a function of time with Vensim's interpolation:
 * look forward    the first point at or after t (a step function)
 * raw             the value at the points themselves; held in between like hold backward
 
-Files are named relative to the model file and must stay inside the model's folder tree; an
-absolute path written in the model is read as written.
+Files are named relative to the model file and must stay inside the model's folder tree
+(after symlinks are followed), whether the model names them by a relative or an absolute path:
+a model file from elsewhere must not read the user's other files. Other folders are read only
+when the user allows them: `import_model(path, data_dirs=[...])`, `--allow-data-dir DIR` on
+the command line, or SDMODELS_ALLOW_DATA_DIRS (folders separated by the path separator).
 
 >>> cell_name("lookup function", ("A", "Row1"))
 'lookup function[A, Row1]'
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import warnings
 from pathlib import Path
 
@@ -27,6 +31,7 @@ import numpy as np
 
 from sdmodels.elements import Lookup, canonical
 from sdmodels.expr import Binary, Call, Const, Expr, LookupCall, Time
+from sdmodels.limits import ALLOW_DATA_DIRS_ENV
 
 EXTERNAL_KINDS = {"GetConstantsStructure": "GET CONSTANTS", "GetDataStructure": "GET DATA",
                   "GetLookupsStructure": "GET LOOKUPS", "DataStructure": "DATA"}
@@ -43,18 +48,35 @@ def _unsupported(construct: str, why: str):
     return Unsupported(construct, why)
 
 
+ALLOW_ENV = ALLOW_DATA_DIRS_ENV
+
+
+def allowed_dirs(model_path, extra=()) -> tuple[Path, ...]:
+    """The folders a model may read data from: its own, `extra`, and SDMODELS_ALLOW_DATA_DIRS.
+
+    >>> allowed_dirs("/models/m.mdl", ["/data"])[:2]
+    (PosixPath('/models'), PosixPath('/data'))
+    """
+    env = [d for d in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if d.strip()]
+    dirs = [Path(model_path).resolve().parent] + [Path(d).expanduser().resolve()
+                                                  for d in (*extra, *env)]
+    return tuple(dict.fromkeys(dirs))
+
+
 def data_file(importer, name: str, what: str) -> Path:
-    """The data file `name` of the model, resolved and checked to stay in its folder tree."""
+    """The data file `name` of the model, resolved and checked to stay in an allowed folder."""
     text = str(name).strip()
     if text.startswith("?"):
         text = _indirect(importer, text, what)
-    root = Path(importer.path).resolve().parent
-    path = Path(text)
-    if not path.is_absolute():
-        path = (root / path).resolve()
-        if not path.is_relative_to(root):
-            raise _unsupported(what, f"file '{text}' lies outside the model's folder {root}; "
-                               "move it under that folder or write its absolute path")
+    dirs = allowed_dirs(importer.path, getattr(importer, "data_dirs", ()))
+    root = dirs[0]
+    path = (root / Path(text).expanduser()).resolve()     # an absolute `text` replaces root
+    if not any(path.is_relative_to(d) for d in dirs):
+        raise _unsupported(what, f"file '{text}' lies outside the model's folder {root}, and "
+                           "sdmodels reads data only from there (and below) unless you allow "
+                           "another folder: copy the file under the model's folder, or allow "
+                           f"its folder with --allow-data-dir {path.parent} (Python: "
+                           f"import_model(..., data_dirs=['{path.parent}']))")
     if not path.is_file():
         raise _unsupported(what, f"file '{text}' not found (looked for {path})")
     return path

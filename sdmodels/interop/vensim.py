@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 from sdmodels.errors import ImportModelError, SDModelsError
+from sdmodels.interop import mdl_text
 from sdmodels.interop.abstract import AbstractImporter, Unsupported, key_of
 from sdmodels.interop.vensim_subscripts import text_mappings
 
@@ -17,14 +18,16 @@ _UNSUPPORTED_TEXT = (   # macros (macros.py) and GET XLS/DIRECT (external.py) ar
 )
 
 
-def import_vensim(path, *, data_files=()):
+def import_vensim(path, *, data_files=(), data_dirs=()):
     """Read a Vensim .mdl file into a `Model` (pysd parses; sdmodels builds and runs).
 
     `data_files`: .tab/.csv files (relative to the model) that fill DATA variables without
-    equation, as Vensim's run-time data files do.
+    equation, as Vensim's run-time data files do. `data_dirs`: folders besides the model's
+    own that GET DATA/CONSTANTS/LOOKUPS and `data_files` may read (see interop.external).
     """
     path = Path(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = mdl_text.read_text(path)
+    mdl_text.check_text(path, text)
     for pattern, construct, why in _UNSUPPORTED_TEXT:
         m = pattern.search(text)
         if m:
@@ -34,7 +37,8 @@ def import_vensim(path, *, data_files=()):
             raise ImportModelError(f"{path}: variable '{var}' uses {construct} "
                                    f"({m.group(0)}): {why}")
     abstract = _with_mappings(_abstract(path), text)
-    return from_abstract(abstract, path, data_files=data_files)
+    mdl_text.warn_control(path, abstract)
+    return from_abstract(abstract, path, data_files=data_files, data_dirs=data_dirs)
 
 
 def _abstract(path: Path):
@@ -49,6 +53,8 @@ def _abstract(path: Path):
             vf.parse()
             return vf.get_abstract_model()
     except Exception as exc:   # pysd raises plain exceptions with its own messages
+        if "RecursionError" in f"{type(exc).__name__} {exc}"[:300]:
+            raise ImportModelError(mdl_text.too_deep(path, "an equation")) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ImportModelError(f"{path}: the Vensim parser could not read the model "
                                f"({type(exc).__name__}: {first[:300]})") from None
@@ -82,12 +88,13 @@ def _with_mappings(abstract, text: str):
     return abstract
 
 
-def from_abstract(abstract, path: Path, *, data_files=()):
+def from_abstract(abstract, path: Path, *, data_files=(), data_dirs=()):
     """Map a pysd AbstractModel to a `Model`, wrapping failures in ImportModelError."""
     importer = None
     try:
         importer = AbstractImporter(abstract, name=path.stem, path=str(path))
         importer.data_files = tuple(data_files or ())
+        importer.data_dirs = tuple(data_dirs or ())
         return importer.build()
     except Unsupported as exc:
         where = f"variable '{importer.current}'" if importer and importer.current else "the model"
@@ -95,6 +102,9 @@ def from_abstract(abstract, path: Path, *, data_files=()):
     except SDModelsError as exc:
         where = f"variable '{importer.current}'" if importer and importer.current else "the model"
         raise ImportModelError(f"{path}: {where}: {exc}") from None
+    except RecursionError:
+        where = f"variable '{importer.current}'" if importer and importer.current else "the model"
+        raise ImportModelError(mdl_text.too_deep(path, where)) from None
 
 
 def _variable_at(text: str, pos: int) -> str:

@@ -15,7 +15,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock, canonical
-from sdmodels.errors import EquationSyntaxError, ImportModelError, ModelError
+from sdmodels.errors import EquationSyntaxError, ImportModelError, LimitError, ModelError
+from sdmodels.interop import xmile_numbers as num
+from sdmodels.interop.mdl_text import warn_time_unit
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
                            TimeStep, Unary, transform)
 from sdmodels.model import Model
@@ -60,16 +62,20 @@ class XmileReader:
             raise Refused("the file has no <model>")
         self.models = {m.get("name"): m for m in models if m.get("name")}
         specs = _child(root, "sim_specs")
-        start = float(_text(specs, "start", "0"))
-        stop = float(_text(specs, "stop", "10"))
+        if specs is None:
+            raise ImportModelError(f"{self.path}: no <sim_specs> (start, stop, dt); add them")
+        start = num.number(self.path, _text(specs, "start", "0"), "<start>")
+        stop = num.number(self.path, _text(specs, "stop", "10"), "<stop>")
         dt_node = _child(specs, "dt")
-        dt = float(dt_node.text) if dt_node is not None else 1.0
+        dt = num.number(self.path, dt_node.text, "<dt>") if dt_node is not None else 1.0
         if dt_node is not None and dt_node.get("reciprocal", "").lower() == "true":
-            dt = 1.0 / dt
+            dt = 1.0 / dt if dt else 0.0
+        num.time_settings(self.path, start, stop, dt)
+        warn_time_unit(self.path, specs.get("time_units"), "time_units of <sim_specs>")
         save = None
         for k, v in specs.attrib.items():
             if k.rsplit("}", 1)[-1] in ("save_interval", "saveper"):
-                save = float(v)
+                save = num.number(self.path, v, "save_interval")
         self.fixed = {"starttime": start, "stoptime": stop, "initial_time": start,
                       "final_time": stop, "saveper": save or dt}
         name = _text(_child(root, "header") or root, "name", self.path.stem) or self.path.stem
@@ -79,13 +85,18 @@ class XmileReader:
         self.stella = "isee" in vendor.lower()
         model = Model(name, start=start, stop=stop, dt=dt, saveper=max(save or dt, dt))
         dims_node = _child(root, "dimensions")
+        sizes = {}
         for d in (_children(dims_node, "dim") if dims_node is not None else []):
             elems = [el.get("name") for el in _children(d, "elem")]
             if not elems and d.get("size"):
-                elems = [str(i) for i in range(1, int(d.get("size")) + 1)]
-            model.dim(d.get("name"), elems)
+                elems = [str(i) for i in range(1, num.dim_size(self.path, d.get("name"),
+                                                               d.get("size")) + 1)]
+            model.dim(*num.dim_checked(self.path, d.get("name"), elems))
+            sizes[d.get("name")] = len(elems)
             self.sub_names[canonical(d.get("name"))] = d.get("name")
             self.sub_names.update({canonical(e): e for e in elems})
+        num.check_arrays(self.path, root, sizes)
+        num.check_names(self.path, root)
         self.behavior = _child(root, "behavior")
         self.specs = dict(start=start, stop=stop, dt=dt, saveper=max(save or dt, dt))
         main = next((m for m in models if not m.get("name")), models[0])
@@ -278,14 +289,19 @@ class XmileReader:
             if node is None or not node.text:
                 return None
             sep = node.get("sep", ",")
-            return tuple(float(v) for v in node.text.replace(sep, " ").split())
+            return num.numbers(self.path, node.text, sep, f"a point of the graphical function "
+                               f"of '{self.current}'")
         ys = pts("ypts")
         xs = pts("xpts")
         if ys is None:
             raise Refused(f"graphical function of '{self.current}' has no ypts")
         if xs is None:
             sc = _child(gf, "xscale")
-            lo, hi = float(sc.get("min")), float(sc.get("max"))
+            if sc is None:
+                raise Refused(f"graphical function of '{self.current}' has neither xpts nor "
+                              "xscale")
+            lo, hi = (num.number(self.path, sc.get(k), f"xscale {k} of '{self.current}'")
+                      for k in ("min", "max"))
             n = len(ys)
             xs = tuple(lo + (hi - lo) * i / (n - 1) for i in range(n)) if n > 1 else (lo,)
         if gf.get("type", "continuous") not in ("continuous", ""):
@@ -431,6 +447,8 @@ def import_xmile(path):
         raise ImportModelError(f"{path}: {exc}") from None
     except Refused as exc:
         ours = str(exc)
+    except (LimitError, ImportModelError) as exc:    # pysd would fail the same way, slower
+        raise type(exc)(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
     except ModelError as exc:
         ours = f"variable '{reader.current}': {exc}"
     try:

@@ -7,7 +7,7 @@ import re
 
 from sdmodels.elements import canonical
 from sdmodels.expr import Binary, Call, Const, Expr, Index, Ref, Time, TimeStep, Unary
-from sdmodels.parse import _error, _Parser, _Tok
+from sdmodels.parse import _error, _Parser, _Tok, check_length
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+|\{[^}]*\})
@@ -22,6 +22,7 @@ class XmileParser(_Parser):
     """Our equation parser with XMILE's syntax: names never span spaces, IF/THEN/ELSE."""
 
     def __init__(self, text: str, reader, host: str):
+        check_length(text)
         self.text, self.reader, self.host, self.i = text, reader, host, 0
         self.toks = self._tokens(text)
 

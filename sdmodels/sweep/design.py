@@ -17,7 +17,6 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -122,11 +121,26 @@ def parse_range(text: str, name: str) -> tuple[float, ...]:
 
 
 def _arange(name, start, stop, step, shown) -> tuple[float, ...]:
+    if not all(math.isfinite(v) for v in (start, stop, step)):
+        raise SweepError(f"parameter '{name}': range '{shown}' needs finite numbers "
+                         "(for example 50:100:5)")
     if not step > 0 or stop < start:
         raise SweepError(f"parameter '{name}': range '{shown}' is empty; it needs step > 0 and "
                          "stop >= start (for example 50:100:5)")
-    count = int(math.floor((stop - start) / step + 1e-9)) + 1
+    count = _range_count(name, shown, (stop - start) / step + 1e-9)
     return tuple(float(round(start + i * step, 12)) for i in range(count))
+
+
+def _range_count(name, shown, intervals: float) -> int:
+    """The number of values of a range, checked against max_range_values before any is made."""
+    from sdmodels.limits import current_limits, flag_name
+    limit = current_limits().max_range_values
+    if not intervals + 1 <= limit:
+        raise SweepError(f"parameter '{name}': range '{shown}' gives {intervals + 1:.3g} values, "
+                         f"more than the limit of {limit:,}; use a larger step, or raise the "
+                         f"limit with {flag_name('max_range_values')} N (or "
+                         "SDMODELS_MAX_RANGE_VALUES=N)")
+    return int(math.floor(intervals)) + 1
 
 
 def parse_values(name: str, value) -> Levels | Sampled:
@@ -180,9 +194,10 @@ def _from_table(name: str, table: dict) -> Levels | Sampled:
     if {"start", "stop"} <= set(table):
         start, stop = _num(name, table["start"]), _num(name, table["stop"])
         if "num" in table:
-            num = int(table["num"])
+            num = _count(f"parameter '{name}': num", table["num"])
             if num < 1 or stop < start:
                 raise SweepError(f"parameter '{name}': range {table} is empty")
+            _range_count(name, f"{start:g}..{stop:g} in {num} values", num - 1)
             return Levels(name, tuple(float(v) for v in np.linspace(start, stop, num)))
         step = _num(name, table.get("step", 1.0))
         return Levels(name, _arange(name, start, stop, step, f"{start:g}:{stop:g}:{step:g}"))
@@ -190,10 +205,24 @@ def _from_table(name: str, table: dict) -> Levels | Sampled:
 
 
 def _num(name, value) -> float:
+    if isinstance(value, bool):
+        raise SweepError(f"parameter '{name}': {value!r} is not a number")
     try:
         return float(value)
     except (TypeError, ValueError):
         raise SweepError(f"parameter '{name}': {value!r} is not a number") from None
+
+
+def _count(what: str, value) -> int:
+    """A whole number from a file value (5, 5.0, "5"); SweepError otherwise."""
+    if not isinstance(value, bool):
+        try:
+            number = float(value)
+            if number == int(number):
+                return int(number)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    raise SweepError(f"{what} is {value!r}; give a whole number")
 
 
 def _sampled(name: str, dist: str, args: list[float]) -> Sampled:
@@ -231,107 +260,10 @@ def parse_vary(flags: Sequence[str]) -> tuple:
     return tuple(factors)
 
 
-_FILE_KEYS = {"model", "scenario", "set", "vary", "design", "outputs", "metrics", "trigger",
-              "labels", "series", "time", "chunk_size"}
-
-
-def load_sweep(path: str | Path) -> SweepSpec:
-    """Read a sweep file (.toml, .yaml or .yml); the README's "Sweeps" section shows the format."""
-    path = Path(path)
-    if not path.exists():
-        raise SweepError(f"sweep file '{path}' does not exist")
-    text = path.read_text()
-    try:
-        if path.suffix.lower() == ".toml":
-            import tomllib
-            data = tomllib.loads(text)
-        elif path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-            data = yaml.safe_load(text) or {}
-        else:
-            raise SweepError(f"sweep file '{path}' must end in .toml, .yaml or .yml")
-    except SweepError:
-        raise
-    except Exception as exc:  # tomllib / yaml parse errors carry line and column
-        raise SweepError(f"sweep file '{path}' could not be read: {exc}") from None
-    return spec_from_mapping(data, where=str(path), base=path.parent)
-
-
-def spec_from_mapping(data: Mapping, *, where: str = "sweep", base: Path | None = None
-                      ) -> SweepSpec:
-    """A SweepSpec from the parsed contents of a sweep file."""
-    from sdmodels.errors import did_you_mean
-    if not isinstance(data, Mapping):
-        raise SweepError(f"{where}: the file must hold a table of settings")
-    for key in data:
-        if key not in _FILE_KEYS:
-            raise SweepError(f"{where}: unknown setting '{key}'.{did_you_mean(key, _FILE_KEYS)} "
-                             f"Settings: {', '.join(sorted(_FILE_KEYS))}")
-    if "model" not in data:
-        raise SweepError(f"{where}: no model given; add model = \"teacup\" (a library name or a "
-                         "path to a .py/.mdl/.xmile file)")
-    model = str(data["model"])
-    if base is not None and ("/" in model or model.endswith((".py", ".mdl", ".xmile", ".xml"))):
-        candidate = (base / model)
-        model = str(candidate) if candidate.exists() else model
-    design = dict(data.get("design") or {})
-    time = dict(data.get("time") or {})
-    labels = dict(data.get("labels") or {})
-    trigger = data.get("trigger")
-    series = data.get("series") or {}
-    if isinstance(series, (list, tuple)):
-        series = {"variables": list(series)}
-    metrics = data.get("metrics") or []
-    if isinstance(metrics, Mapping):   # {Output: [kinds]}
-        metrics = [f"{out}:{k}" for out, kinds in metrics.items()
-                   for k in ([kinds] if isinstance(kinds, str) else kinds)]
-    try:
-        spec = SweepSpec(
-            model=model, scenario=data.get("scenario"),
-            set={str(k): float(v) for k, v in (data.get("set") or {}).items()},
-            factors=tuple(parse_values(str(k), v) for k, v in (data.get("vary") or {}).items()),
-            sampler=str(design.pop("sampler", design.pop("kind", "lhs"))).lower(),
-            samples=int(design.pop("samples", 0)), seed=int(design.pop("seed", 0)),
-            replications=int(design.pop("replications", 1)),
-            outputs=tuple(_names(data.get("outputs"))), metrics=tuple(str(m) for m in metrics),
-            trigger=_trigger(trigger), labels=LabelOptions(**labels),
-            series=tuple(_names(series.get("variables"))),
-            series_format=str(series.get("format", "netcdf")).lower(),
-            method=str(time.pop("method", "euler")), stop=time.pop("stop", None),
-            dt=time.pop("dt", None), saveper=time.pop("saveper", None),
-            chunk_size=data.get("chunk_size"))
-    except TypeError as exc:
-        raise SweepError(f"{where}: {exc}") from None
-    except ValueError as exc:
-        raise SweepError(f"{where}: a setting is not a number: {exc}") from None
-    leftover = sorted(set(design) | set(time))
-    if leftover:
-        raise SweepError(f"{where}: unknown design/time setting(s) {', '.join(leftover)}; design "
-                         "takes sampler, samples, seed, replications; time takes method, stop, "
-                         "dt, saveper")
-    return spec
-
-
-def _names(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v) for v in value]
-
-
-def _trigger(value) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return float(value["start"]), float(value.get("end", value["start"]))
-    start, end = value
-    return float(start), float(end)
-
-
-def check_design(spec: SweepSpec) -> None:
+def design_problems(spec: SweepSpec) -> list[str]:
     """Problems of the design that do not need the model (the model's names are checked
     by `sdmodels.sweep.runner.prepare`)."""
+    from sdmodels.limits import current_limits
     problems = []
     names = [f.name for f in spec.factors]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -345,13 +277,30 @@ def check_design(spec: SweepSpec) -> None:
                         "but samples is not set; add samples = N to [design] (or --samples N)")
     if spec.replications < 1:
         problems.append(f"replications must be at least 1, got {spec.replications}")
+    if spec.samples < 0:
+        problems.append(f"samples must not be negative, got {spec.samples}")
     if spec.trigger is not None and spec.trigger[1] < spec.trigger[0]:
         problems.append(f"trigger ends ({spec.trigger[1]:g}) before it starts "
                         f"({spec.trigger[0]:g})")
     if spec.series_format not in ("netcdf", "zarr"):
         problems.append(f"series format '{spec.series_format}' is unknown; use netcdf or zarr")
+    if spec.method not in ("euler", "rk4"):
+        problems.append(f"method '{spec.method}' is unknown; use euler or rk4")
     if spec.chunk_size is not None and int(spec.chunk_size) < 1:
         problems.append("chunk_size must be at least 1")
+    runs = math.prod(len(f.values) for f in spec.factors if isinstance(f, Levels)) \
+        * (max(spec.samples, 0) if sampled else 1) * max(spec.replications, 1)
+    limit = current_limits().max_sweep_runs
+    if runs > limit:
+        problems.append(f"the design has {runs:,} runs, more than the limit of {limit:,}; vary "
+                        "fewer values, or raise the limit with --max-sweep-runs N (or "
+                        "SDMODELS_MAX_SWEEP_RUNS=N)")
+    return problems
+
+
+def check_design(spec: SweepSpec) -> None:
+    """SweepError listing every problem of `design_problems`, if any."""
+    problems = design_problems(spec)
     if problems:
         raise SweepError("invalid sweep design: " + "; ".join(problems))
 
@@ -409,3 +358,6 @@ def design_table(spec: SweepSpec) -> pd.DataFrame:
 def with_overrides(spec: SweepSpec, **changes) -> SweepSpec:
     """A copy of `spec` with the given fields replaced (None values are ignored)."""
     return replace(spec, **{k: v for k, v in changes.items() if v is not None})
+
+
+from sdmodels.sweep.sweepfile import load_sweep, spec_from_mapping  # noqa: E402,F401

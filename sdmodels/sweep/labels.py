@@ -11,7 +11,9 @@ has moved back from it by more than ``tolerance * scale``, so noise and numerica
 not make turning points. Labels are tried in this order; the first that fits wins:
 
 ``steady``
-    range <= tolerance * max(|y0|, |yf|): nothing moved (also any constant series).
+    range <= tolerance * max(|y0|, |yf|): nothing moved (also any constant series), or the
+    series only jumped between its first two points and then stayed put (a value at t = 0
+    computed before the model settled, e.g. 0 then constant, is not growth).
 ``recovered``
     The series left the band around b (deviation > band_abs = max(band * |b|,
     tolerance * largest deviation)) after the trigger's start, and every tail point is back
@@ -20,6 +22,9 @@ not make turning points. Labels are tried in this order; the first that fits win
     It left the band, ends outside it, and over the tail it is not getting closer to b (it
     moved back by less than tolerance * largest deviation): the bad state sustains itself
     after the trigger has ended, the metastable failure.
+``step``
+    One jump and flat otherwise: leaving out the largest change between two saved points,
+    the remaining changes add up to at most tolerance * scale (a STEP input, a switch).
 ``oscillating``
     At least four turning points. ``period`` = 2 x mean time between turning points;
     ``damping`` = damping ratio zeta = delta / sqrt(4 pi^2 + delta^2), where delta, the
@@ -48,14 +53,14 @@ import math
 
 import numpy as np
 import pandas as pd
-from numba import njit
+from sdmodels.kernel_cache import njit
 
 from sdmodels.sweep.design import LabelOptions
 
 # the last is given by the sweep runner, not by classify: a run whose values turned NaN/inf
 LABELS = ("steady", "recovered", "collapsed", "oscillating", "overshoot", "growth", "decline",
-          "failed")
-STEADY, RECOVERED, COLLAPSED, OSCILLATING, OVERSHOOT, GROWTH, DECLINE = range(7)
+          "step", "failed")
+STEADY, RECOVERED, COLLAPSED, OSCILLATING, OVERSHOOT, GROWTH, DECLINE, STEP = range(8)
 
 
 @njit(cache=True, nogil=True)
@@ -106,6 +111,21 @@ def _turning_points(y, h, out):
 
 
 @njit(cache=True, nogil=True)
+def _largest_jump(y):
+    """(i, rest): y[i] - y[i-1] is the largest change; rest sums the size of all the others."""
+    best = 1
+    total = 0.0
+    for i in range(1, y.size):
+        d = abs(y[i] - y[i - 1])
+        total += d
+        if d > abs(y[best] - y[best - 1]):
+            best = i
+    if y.size < 2:
+        return 0, 0.0
+    return best, total - abs(y[best] - y[best - 1])
+
+
+@njit(cache=True, nogil=True)
 def _classify(t, Y, i0, i1, has_trigger, tol, band, over, codes, periods, dampings):
     runs, n = Y.shape
     tp = np.empty(n, dtype=np.int64)
@@ -132,6 +152,10 @@ def _classify(t, Y, i0, i1, has_trigger, tol, band, over, codes, periods, dampin
         if not (rng > tol * max(abs(y0), abs(yf))):
             codes[r] = STEADY
             continue
+        jump, moved = _largest_jump(y)
+        if jump == 1 and moved <= tol * scale:     # only the first interval moved
+            codes[r] = STEADY
+            continue
         base = y[i0] if has_trigger else y0
         dev = 0.0
         for i in range(i0, n):
@@ -150,6 +174,9 @@ def _classify(t, Y, i0, i1, has_trigger, tol, band, over, codes, periods, dampin
                 if abs(y[start] - base) - abs(yf - base) < tol * dev:
                     codes[r] = COLLAPSED
                     continue
+        if moved <= tol * scale:
+            codes[r] = STEP
+            continue
         if k >= 4:
             codes[r] = OSCILLATING
             continue

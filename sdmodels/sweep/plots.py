@@ -25,7 +25,7 @@ from sdmodels.plotting import figure, save_figure
 
 LABEL_COLOURS = {"steady": "#4c72b0", "recovered": "#55a868", "collapsed": "#c44e52",
                  "oscillating": "#8172b2", "overshoot": "#ccb974", "growth": "#dd8452",
-                 "decline": "#64b5cd"}
+                 "decline": "#64b5cd", "step": "#937860"}
 MAX_LEVELS = 30   # a parameter with more distinct values is binned for the heatmap
 
 

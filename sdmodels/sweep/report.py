@@ -82,7 +82,7 @@ def write_report(directory, *, metric: str | None = None) -> list[Path]:
              "", "## Behaviour labels", ""]
     for out, c in counts.items():
         lines += [f"**{out}**: " + ", ".join(f"{k} {v}" for k, v in c.items() if v), ""]
-    failed = table[table["failure"] != ""] if "failure" in table else table.iloc[:0]
+    failed = table[table["failure"].notna()] if "failure" in table else table.iloc[:0]
     if len(failed):    # runs whose values turned NaN/inf: listed, left out of the metrics
         listed = failed[["run", *varied, "failure"]].head(20)
         lines += ["## Failed runs", "", f"{len(failed)} runs stopped on a NaN or infinite "

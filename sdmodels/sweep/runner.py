@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from sdmodels.files import writable_dir
 from sdmodels.sweep import store
 from sdmodels.sweep.design import LabelOptions, SweepError, SweepSpec, design_table, spec_from_json
 from sdmodels.sweep.metrics import DEFAULT_KINDS, Metric, compute_metrics, parse_metric
@@ -105,7 +106,8 @@ def run_chunk(task: ChunkTask):
             table[f"{name}.{c}"] = lab[c].astype(str) if c == "label" else lab[c]
             table.loc[failed, f"{name}.{c}"] = "failed" if c == "label" else np.nan
     table.insert(0, "run", np.arange(task.start, task.stop, dtype=np.int64))
-    table["failure"] = [results.failures.get(r, "") for r in range(results.runs)]
+    table["failure"] = pd.Series([results.failures.get(r) for r in range(results.runs)],
+                                 index=table.index, dtype=object)   # None: the run did not fail
     series = None
     if task.series:
         series = np.stack([cols[c] for c in task.series], axis=-1)
@@ -209,6 +211,26 @@ def prepare(spec: SweepSpec):
                         tuple(float(x) for x in probe.times), digest, ir.name)
 
 
+def check_sweep_size(plan: Plan, root: Path, *, workers: int = 1) -> None:
+    """Before any run: a chunk's results (x workers) must fit in memory, kept series on disk."""
+    import shutil
+    from sdmodels.limits import check_result_size
+    width = len(dict.fromkeys(plan.outputs + plan.series))
+    rows = max((b - a for a, b in plan.chunks), default=0)
+    check_result_size(f"sweep of model '{plan.model_name}' (chunks of {rows} runs)", runs=rows,
+                      saved=len(plan.times), outputs=width, copies=workers)
+    if plan.series:
+        need = 2 * 8 * len(plan.design) * len(plan.times) * len(plan.series)
+        probe = root if root.exists() else next((p for p in root.parents if p.exists()), root)
+        free = shutil.disk_usage(probe).free
+        if need > free:
+            raise SweepError(f"the series kept by this sweep ({len(plan.design)} runs x "
+                             f"{len(plan.times)} times x {len(plan.series)} variables, twice "
+                             f"while assembled) need {need / 2**30:.1f} GiB on disk and "
+                             f"{probe} has {free / 2**30:.1f} GiB free; keep fewer series, save "
+                             "fewer times (saveper) or write elsewhere (-o)")
+
+
 def _tasks(plan: Plan, pending: list[int], parallel: bool | None) -> list[ChunkTask]:
     spec, design = plan.spec, plan.design
     varied = [f.name for f in spec.factors]
@@ -257,11 +279,12 @@ def run_sweep(spec: SweepSpec | None, directory, *, workers: int | None = None,
     elif resume and manifest is None:
         raise SweepError(f"--resume: '{root}' holds no sweep to resume; drop --resume to start")
     kernel, plan = prepare(spec)
+    check_sweep_size(plan, root, workers=workers or 1)
     if manifest is not None and manifest["fingerprint"] != plan.fingerprint:
         raise SweepError(f"'{root}' already holds a different sweep (of model "
                          f"'{manifest.get('model')}', {manifest.get('runs')} runs); choose "
                          "another output directory or delete this one")
-    root.mkdir(parents=True, exist_ok=True)
+    writable_dir(root)
     store.clean_temporary(root)
     manifest = {"fingerprint": plan.fingerprint, "spec": plan.spec.to_json(),
                 "model": plan.model_name, "runs": len(plan.design), "chunks": plan.chunks,

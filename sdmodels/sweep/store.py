@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdmodels.cli.common import atomic_path
+from sdmodels.files import atomic_path, write_csv
 from sdmodels.sweep.design import SweepError
 
 
@@ -104,10 +104,12 @@ def assemble_table(root: Path, n_chunks: int, design: pd.DataFrame) -> pd.DataFr
         raise SweepError(f"sweep in '{root}' has {runs.size} result rows for {len(design)} runs "
                          f"({dupes} duplicated); delete '{root / 'chunks'}' and run it again")
     table = design.merge(table, on="run", how="left", validate="one_to_one")
+    if "failure" in table:      # null when a run did not fail ("" in chunks of older versions)
+        table["failure"] = table["failure"].astype(object).where(
+            table["failure"].notna() & (table["failure"] != ""), None)
     with atomic_path(root / "results.parquet") as tmp:
         table.to_parquet(tmp, index=False)
-    with atomic_path(root / "results.csv") as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(table, root / "results.csv", index=False)
     samples = [pd.read_parquet(p) for i in range(n_chunks)
                if (p := chunk_sample(root, i)).exists()]
     if samples:

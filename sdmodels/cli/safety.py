@@ -1,0 +1,106 @@
+"""Safety options every command takes, and how warnings and system errors reach the user.
+
+--allow-data-dir DIR      let a Vensim model read GET DATA/... files from DIR too
+--max-array-elements N    and the other limits of `sdmodels.limits.Limits`
+
+The options set SDMODELS_* environment variables for the command's duration, so that worker
+processes of a sweep see the same limits; `cli_session` puts the environment back after.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from dataclasses import fields
+from typing import Iterator
+
+import click
+
+from sdmodels.errors import CacheWarning, ModelWarning
+from sdmodels.limits import ALLOW_DATA_DIRS_ENV as ALLOW_ENV, Limits, env_name, flag_name
+
+SHOWN_PLAIN = (ModelWarning, CacheWarning)
+
+
+def _env_names() -> list[str]:
+    return [ALLOW_ENV] + [env_name(f.name) for f in fields(Limits)]
+
+
+@contextlib.contextmanager
+def cli_session() -> Iterator[None]:
+    """During one command: sdmodels warnings as 'Warning: ...' lines; environment restored."""
+    saved = {k: os.environ.get(k) for k in _env_names()}
+    with warnings.catch_warnings():
+        previous = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, SHOWN_PLAIN):
+                click.echo(f"Warning: {message}", err=True)
+            else:
+                previous(message, category, filename, lineno, file, line)
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error of the system rather than of the model."""
+    if isinstance(exc, MemoryError):
+        return ("out of memory; the model, run or sweep is too large for this machine (see "
+                "sdm --help for the --max-... limits, or use fewer runs or saved times)")
+    if isinstance(exc, RecursionError):
+        return ("a model or equation is nested too deeply to process; split long equations "
+                "into intermediate variables")
+    name = getattr(exc, "filename", None)
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return f"{name}: {reason}" if name else reason
+
+
+def _whole(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is not a number") from None
+    if not (value >= 0 and value == int(value)):
+        raise click.BadParameter(f"'{text}' must be a whole number >= 0")
+    return int(value)
+
+
+def _set_limit(ctx, param, value):
+    if value is not None:
+        os.environ[env_name(param.name)] = str(_whole(value))
+
+
+def _allow(ctx, param, value):
+    if value:
+        dirs = [os.path.abspath(v) for v in value]
+        old = [d for d in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if d]
+        os.environ[ALLOW_ENV] = os.pathsep.join(old + dirs)
+
+
+def options() -> list[click.Option]:
+    """The safety options, as click parameters (they set the environment, not arguments)."""
+    out = [click.Option(["--allow-data-dir"], multiple=True, metavar="DIR", expose_value=False,
+                        is_eager=True, callback=_allow,
+                        help="Also let the model read external data (GET DATA...) from DIR; "
+                             "by default only the model's folder and below (repeatable).")]
+    defaults = Limits()
+    for f in fields(Limits):
+        shown = getattr(defaults, f.name) or "half of free memory"
+        out.append(click.Option([flag_name(f.name), f.name], metavar="N", expose_value=False,
+                                is_eager=True, callback=_set_limit,
+                                help=f"Safety limit (default {shown}; "
+                                     f"env {env_name(f.name)})."))
+    return out
+
+
+def add_options(group: click.Group) -> None:
+    """Give every command of `group` the safety options."""
+    for command in group.commands.values():
+        command.params.extend(options())

@@ -1,0 +1,51 @@
+"""A scenario's behaviour must not depend on the step: same labels at dt, dt/2, dt/4 and RK4.
+
+DESIGN.md: "Results must not depend on the step. Discrete controllers fire on their own
+clock; a scenario's behaviour (recovered, collapsed, oscillating) is the same at dt, dt/2
+and with RK4." For every library model and scenario, each key output is labelled by the
+sweep's behaviour labels (sdmodels/sweep/labels.py) from runs at the model's dt, dt/2,
+dt/4 (Euler) and with RK4 at dt; the four labels must agree. Outputs are compared on the
+model's own save times, so the labels see the same points.
+"""
+import importlib
+
+import numpy as np
+import pytest
+
+from sdmodels import Stock, build, simulate
+from sdmodels.sources import library_models
+from sdmodels.sweep.labels import classify
+
+MODELS = sorted(library_models())
+SETTINGS = (("euler", 1), ("euler", 2), ("euler", 4), ("rk4", 1))
+
+
+def _cases():
+    cases = []
+    for name in MODELS:
+        module = importlib.import_module(f"library.{name}")
+        for scenario in module.build().scenarios or [None]:
+            cases.append((name, scenario))
+    return cases
+
+
+@pytest.mark.parametrize("name, scenario", _cases())
+def test_labels_do_not_depend_on_the_step(name, scenario):
+    module = importlib.import_module(f"library.{name}")
+    ir = build(module.build())
+    outputs = list(getattr(module, "KEY_OUTPUTS", [])) or [
+        s.display for s in ir.of_kind(Stock) if not s.internal]
+    labels = {}
+    for method, divide in SETTINGS:
+        res = simulate(ir, scenario=scenario, method=method, dt=ir.dt / divide,
+                       saveper=ir.saveper, outputs=outputs, engine="interpreter")
+        assert np.isfinite(res.data).all(), f"{name}/{scenario}: {method} dt/{divide} not finite"
+        rows = classify(res.times, res.data[0].T)
+        labels[(method, divide)] = dict(zip(res.columns, rows["label"].astype(str)))
+    reference = labels[("euler", 1)]
+    differing = {f"{column}: " + ", ".join(f"{m} dt/{d} {labels[(m, d)][column]}"
+                                           for m, d in SETTINGS)
+                 for column in reference
+                 if len({labels[s][column] for s in SETTINGS}) > 1}
+    assert not differing, f"{name}/{scenario}: labels depend on the step:\n" + "\n".join(
+        sorted(differing))
