@@ -8,6 +8,7 @@ such models and no pass has to be rewritten as a loop.
 """
 from __future__ import annotations
 
+import contextvars
 import sys
 import threading
 
@@ -27,10 +28,11 @@ def deep_call(fn, *args, **kwargs):
     except RecursionError:
         pass
     box: dict = {}
+    context = contextvars.copy_context()      # the caller's settings (use_limits) go along
 
     def target():
         try:
-            box["value"] = fn(*args, **kwargs)
+            box["value"] = context.run(fn, *args, **kwargs)
         except BaseException as exc:     # handed back to the caller's thread below
             box["error"] = exc
 
