@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from library.parts.hpa import hpa_controller
+from library.parts.pods import pod_lifecycle
 from sdmodels import Model, build, compile, simulate
 
 UP_YAML = {"scaleUp Percent periodSeconds": 60, "scaleUp Pods periodSeconds": 60,
@@ -97,3 +98,19 @@ def test_default_scale_up_is_100_percent_or_4_pods_per_15_s(stepped):
     # -> 40 -> 80
     _, levels, _ = _levels(stepped, **{"High": 1e6, "maxReplicas": 1000})
     assert levels[:5] == [5, 10, 20, 40, 80]
+
+
+def test_crash_loop_backoff_doubles_from_10_s_to_300_s():
+    # one pod that crashes ~20 ms after it is ready (crash rate 50/s), start-up 1 s: the
+    # kubelet restarts it after 10, 20, 40, 80, 160, 300, 300 s of back-off (Kubernetes
+    # docs, container restart policy), so restarts begin at 10, then each previous + 1 s
+    # start-up + back-off: 31, 72, 153, 314, 615, 916 (+ ~0.01 s per crash, within 0.1 s)
+    part = pod_lifecycle(**{"Initial pods": 1, "Desired replicas": 1, "Crash rate": 50,
+                            "Startup time": 1})
+    res = simulate(part.with_time(dt=0.01, saveper=0.01, stop=1000),
+                   outputs=["Restart rate", "Pods"])
+    rate, t = res["Restart rate"][0], res.times
+    on = t[rate > 1]
+    starts = [on[0]] + [b for a, b in zip(on, on[1:]) if b - a > 1]
+    assert starts == pytest.approx([10, 31, 72, 153, 314, 615, 916], abs=0.1)
+    assert res["Pods"][0] == pytest.approx(1, abs=1e-9)       # the pod is never lost
