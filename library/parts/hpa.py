@@ -77,7 +77,9 @@ def hpa_controller(**overrides) -> Model:
     seen = m.aux("Metric seen by HPA", delay_fixed(sample_hold(
         c["Metric"], c["Scrape interval"]), c["Metric pipeline delay"]), units="metric",
         doc="scraped, then delayed; starts at the metric's initial value")
-    ready = m.aux("Ready pods counted", minimum(c["Ready pods"], current), units="pods")
+    ready = m.aux("Ready pods counted", minimum(delay_fixed(c["Ready pods"], m.dt_expr),
+                                                current), units="pods",
+                  doc="ready pods as listed at the sync (read one step back, as the replicas)")
     # 2. replica calculator
     external = m.aux("External recommendation", if_then_else(
         abs(seen / (c["Target"] * current) - 1) <= tol, current, math.ceil(seen / c["Target"])),
@@ -114,8 +116,9 @@ def hpa_controller(**overrides) -> Model:
     decision = m.aux("HPA decision", if_then_else(
         current > c["maxReplicas"], c["maxReplicas"],
         if_then_else(current < c["minReplicas"], c["minReplicas"], normalized)), units="pods")
-    m.aux("Spec replicas", sample_hold(decision, period), units="pods",
-          doc="the replicas the HPA wrote at its last sync")
+    m.aux("Spec replicas", sample_hold(decision, period), units="pods", initial=initial,
+          doc="the replicas the HPA wrote at its last sync (the initial replicas at the start, "
+          "so that parts fed by it can feed its metric)")
     for name in ("Spec replicas", "Metric seen by HPA", "Raw recommendation", "Usage ratio"):
         m.output(name)
     return m
