@@ -9,7 +9,8 @@ FIFO, a fluid backlog that drains at usable / hold time) and the death spiral ca
 
 - Waiting below saturation is that of an M/M/c queue (c connections, mean hold time h), by
   Sakasegawa's approximation of Erlang C (Sakasegawa 1977): W_q = h rho^(sqrt(2(c+1)) - 1) /
-  (c (1 - rho)); within 3 % of Erlang C at rho >= 0.5 for c <= 100 (tests/test_parts_pool_cache.py),
+  (c (1 - rho)); within 3.5 % of the hold time of Erlang C for every c <= 100 and rho <= 0.99
+  (tests/test_parts_pool_cache.py),
   e.g. 10 connections, 100 req/s, 95 ms hold: 157 ms. Utilisation is capped at 0.99 in the
   formula, where the fluid backlog takes over.
 - Waiting is bounded: a request that would wait longer than "Acquire timeout" (HikariCP
