@@ -14,6 +14,8 @@ from sdmodels.expr import Expr
 from sdmodels.model import ModuleHandle
 
 from library.parts.edge import cdn
+from library.parts.hpa import hpa_controller
+from library.parts.pods import pod_lifecycle
 from library.parts.pool import connection_pool
 from library.parts.database import database
 from library.parts.ratelimit import load_balancer, rate_limiter
@@ -126,28 +128,76 @@ class RateLimiter:
 
 
 class Service:
-    """Pods of workers (the server-pool part): replicas x workers per pod, a bounded queue."""
+    """Pods of workers (the server-pool part); with an `hpa`, pods come and go through the
+    pod-lifecycle part as the HPA part decides, on the metric the description names."""
 
     @staticmethod
     def build(m, component, spec, stress) -> Node:
         c = component.config
         node = Node(component.name, "service")
+        server = _module(m, node, "", server_pool(**{"Service time": c["serviceTime"]}))
+        ready = c["replicas"]
+        if c["hpa"] is not None:
+            ready = _autoscaled(m, node, component, server)
         lost = stress["Pods lost"] * pulse(stress["Stress start"], stress["Stress duration"])
-        pods = m.aux(f"{component.name} pods", c["replicas"] * (1 - lost), units="pod",
-                     doc="pods serving (the pod-loss scenario removes some for a while)")
-        h = _module(m, node, "", server_pool(**{"Service time": c["serviceTime"]}))
-        h.connect("Workers", pods * c["workersPerPod"])
-        node.queue_limit = (Port(h, "Queue limit"), pods * c["queueLimit"])
-        node.inbound, node.outbound = Port(h, "Arrivals"), h.out["Throughput"]
-        node.latency, node.failure = h.out["Latency"], h.out["Failure fraction"]
-        node.downstream_latency = Port(h, "Downstream latency")
-        node.downstream_failure = Port(h, "Downstream failure fraction")
-        node.timeout, node.pods = Port(h, "Timeout"), pods
+        pods = m.aux(f"{component.name} serving pods", ready * (1 - lost), units="pod",
+                     doc="ready pods still serving (the pod-loss scenario removes some)")
+        server.connect("Workers", pods * c["workersPerPod"])
+        node.queue_limit = (Port(server, "Queue limit"), pods * c["queueLimit"])
+        node.inbound, node.outbound = Port(server, "Arrivals"), server.out["Throughput"]
+        node.latency, node.failure = server.out["Latency"], server.out["Failure fraction"]
+        node.downstream_latency = Port(server, "Downstream latency")
+        node.downstream_failure = Port(server, "Downstream failure fraction")
+        node.timeout, node.pods = Port(server, "Timeout"), pods
+        node.role("pods", pods)
         for role, output in (("backlog", "Backlog"), ("latency", "Latency"),
                              ("timeouts", "Timeout fraction"), ("utilization", "Utilization"),
                              ("throughput", "Throughput"), ("goodput", "Goodput")):
-            node.role(role, h.out[output])
+            node.role(role, server.out[output])
         return node
+
+
+def _autoscaled(m, node: Node, component, server: ModuleHandle):
+    """Pods and an HPA for a service; returns its ready pods."""
+    c, hpa = component.config, component.config["hpa"]
+    pods = _module(m, node, "pods", pod_lifecycle(**{
+        "Initial pods": c["replicas"], "Desired replicas": c["replicas"],
+        "Startup time": c["startupTime"]}))
+    metric = (hpa["metrics"] or [{"type": "Resource", "resource": {
+        "name": "cpu", "target": {"averageUtilization": 80.0}}}])[0]
+    settings = {"minReplicas": hpa["minReplicas"], "maxReplicas": hpa["maxReplicas"],
+                "Initial replicas": c["replicas"], "Sync period": hpa["syncPeriod"],
+                "Tolerance": hpa["tolerance"]}
+    for direction in ("scaleUp", "scaleDown"):
+        rules = hpa["behavior"][direction]
+        settings[f"{direction} stabilizationWindowSeconds"] = rules["stabilizationWindowSeconds"]
+        settings[f"{direction} selectPolicy"] = SELECT_POLICY[rules["selectPolicy"]]
+        for policy in rules["policies"] or ():
+            settings[f"{direction} {policy['type']} value"] = policy["value"]
+            settings[f"{direction} {policy['type']} periodSeconds"] = policy["periodSeconds"]
+        if rules["policies"]:       # the types not listed do not limit
+            for kind in ("Pods", "Percent"):
+                if all(p["type"] != kind for p in rules["policies"]):
+                    settings[f"{direction} {kind} value"] = 0.0
+    if metric["type"] == "Resource":
+        settings["Target"] = metric["resource"]["target"]["averageUtilization"]
+        source = server.out["Utilization"] * 100
+        node.roles["hpa metric"] = server.out["Utilization"].name
+    else:
+        settings["Target"], settings["Metric kind"] = metric["external"]["target"]["averageValue"], 1.0
+        source = server.out["Backlog"] if metric["external"]["metric"]["name"] == "queue_depth" \
+            else server.out["Latency"]
+        node.roles["hpa metric"] = source.name
+    controller = _module(m, node, "hpa", hpa_controller(**settings))
+    controller.connect("Metric", source)
+    controller.connect("Ready pods", pods.out["Ready pods"])
+    pods.connect("Desired replicas", controller.out["Spec replicas"])
+    node.role("hpa replicas", controller.out["Spec replicas"])
+    node.role("ready pods", pods.out["Ready pods"])
+    return pods.out["Ready pods"]
+
+
+SELECT_POLICY = {"Max": 0.0, "Min": 1.0, "Disabled": 2.0}
 
 
 class Queue:
