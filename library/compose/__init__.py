@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from sdmodels import Model
+from sdmodels.errors import ModelError
 from sdmodels.system import SystemSpec, load_system
 
 from library.compose.calls import wire_calls
@@ -69,6 +70,10 @@ def compose(spec_or_path, *, stop: float = HORIZON, dt: float = STEP) -> Composi
     m = Model(spec.name, start=0, stop=stop, dt=dt, saveper=SAVE, time_units="second",
               doc=spec.description or f"system '{spec.name}' composed from its description")
     stress = m.parameters(STRESS)
+    missing = sorted({c.kind for c in spec.components.values()} - set(KINDS))
+    if missing:
+        raise ModelError(f"system '{spec.name}': components of kind {', '.join(missing)} cannot "
+                         f"be composed yet (composable: {', '.join(KINDS)})")
     nodes = {name: KINDS[c.kind].build(m, c, spec, stress) for name, c in spec.components.items()}
     wire_calls(m, spec, nodes)
     add_scenarios(m, spec, nodes)
@@ -80,7 +85,6 @@ def build(path, **overrides) -> Model:
     """The composed model of a description file (for `sdm run/loops/diagram SYSTEM.yaml`)."""
     model = compose(path).model
     if overrides:
-        from sdmodels.errors import ModelError
         raise ModelError("a composed system takes its settings from the description; edit "
                          f"the file instead of passing {sorted(overrides)}")
     return model
