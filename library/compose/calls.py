@@ -121,6 +121,9 @@ def _downstream(m, node: Node, seen) -> None:
     failure = Const(0.0)
     for _, f in seen:
         failure = 1 - (1 - failure) * (1 - f)
+    if node.takes_downstream is not None:
+        node.takes_downstream(latency, failure)
+        return
     if node.downstream_latency is not None:
         node.downstream_latency.connect(latency)
         node.downstream_failure.connect(failure)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sdmodels import Model, pulse
+from sdmodels import Model, if_then_else, pulse
 from sdmodels.expr import Expr
 from sdmodels.model import ModuleHandle
 
+from library.parts.cache import cache
 from library.parts.edge import cdn
 from library.parts.hpa import hpa_controller
 from library.parts.pods import pod_lifecycle
@@ -57,6 +58,8 @@ class Node:
     pods_in: tuple[Port, ...] = ()           # a load balancer's ready / connected pods
     queue_limit: tuple | None = None         # (port, default) of a service's queue bound
     max_length: float | None = None          # a broker queue's bound (its consumer's queue)
+    takes_downstream: object = None          # f(latency, failure): a kind that sets its own
+                                             # latency and failure from its callees'
     roles: dict[str, str] = field(default_factory=dict)   # role -> element id
 
     def role(self, name: str, ref) -> None:
@@ -212,6 +215,42 @@ class Queue:
         return node
 
 
+class Cache:
+    """A look-aside cache: hits answered at once, misses (and refreshes) sent to the store
+    behind it, whose latency and failures decide whether a fill populates the entry."""
+
+    @staticmethod
+    def build(m, component, spec, stress) -> Node:
+        c = component.config
+        node = Node(component.name, "cache")
+        h = _module(m, node, "", cache(**{
+            "Keys": c["keys"], "TTL": c["ttl"], "TTL jitter": c["ttlJitter"] / c["ttl"],
+            "Request coalescing": float(c["coalescing"]),
+            "Early refresh": float(c["earlyRefresh"])}))
+        h.connect("Flush time", if_then_else(stress["Cache flush"] > 0, stress["Stress start"],
+                                             NEVER))
+        node.inbound = Port(h, "Requests")
+        node.outbound = m.aux(f"{component.name} miss requests", h.out["Misses"], units="req/s",
+                              doc="one request to the store behind the cache per miss or refresh")
+        hit = h.out["Hit ratio"]
+
+        def takes_downstream(latency, failure):
+            h.connect("Fill time", latency)
+            h.connect("Fill success share", 1 - failure)
+            node.latency = m.aux(f"{component.name} latency", (1 - hit) * latency, units="s",
+                                 doc="hits answered at once, misses wait for the store")
+            node.failure = m.aux(f"{component.name} failure fraction", (1 - hit) * failure,
+                                 units="1")
+        node.takes_downstream = takes_downstream
+        node.role("hit ratio", hit)
+        node.role("cache misses", h.out["Misses"])
+        node.role("cached keys", h.out["Cached keys"])
+        return node
+
+
+NEVER = 1e9
+
+
 class Database:
     """A connection pool (HikariCP) in front of a database that slows with concurrency."""
 
@@ -248,4 +287,5 @@ def _pass_through(node: Node, h: ModuleHandle, arrivals: str, sent: str) -> None
 
 
 KINDS = {"traffic": Traffic, "cdn": Cdn, "load_balancer": LoadBalancer,
-         "rate_limiter": RateLimiter, "service": Service, "database": Database, "queue": Queue}
+         "rate_limiter": RateLimiter, "service": Service, "database": Database, "queue": Queue,
+         "cache": Cache}

@@ -15,6 +15,8 @@ STRESS = {
     "Slowdown factor": (1.0, "1", "query time multiplier of every database during the stress "
                         "(reference Part 3.3: 10 ms -> 50 ms is 5x)"),
     "Pods lost": (0.0, "1", "share of every service's pods lost during the stress"),
+    "Cache flush": (0.0, "0/1", "1 = every cache entry expires at once when the stress starts "
+                    "(a restart or FLUSHALL: synchronized expiry)"),
 }
 
 
@@ -27,6 +29,9 @@ def add_scenarios(m, spec, nodes) -> None:
     if "database" in kinds:
         m.add_scenario("dependency slowdown", {"Slowdown factor": 5.0},
                        doc="every database's queries take 5x longer for the stress window")
+    if "cache" in kinds:
+        m.add_scenario("cache flush", {"Cache flush": 1.0},
+                       doc="every cache entry expires at once: a synchronized expiry")
     if "service" in kinds:
         m.add_scenario("pod loss", {"Pods lost": 0.5},
                        doc="half of every service's pods are gone for the stress window")
