@@ -192,7 +192,8 @@ def _autoscaled(m, node: Node, component, server: ModuleHandle):
             else server.out["Latency"]
         node.roles["hpa metric"] = source.name
     controller = _module(m, node, "hpa", hpa_controller(**settings))
-    controller.connect("Metric", source)
+    controller.connect("Metric", m.aux(f"{component.name} HPA metric", source, units="metric",
+                                       doc="what the HPA reads: CPU %, or the external metric"))
     controller.connect("Ready pods", pods.out["Ready pods"])
     pods.connect("Desired replicas", controller.out["Spec replicas"])
     node.role("hpa replicas", controller.out["Spec replicas"])
