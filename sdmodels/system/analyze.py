@@ -7,7 +7,9 @@ baseline, answers the checklist per recognised loop (`checklist`), finds the dan
 combinations, and simulates each fix (`fixes`) under the scenarios in which its loops ran
 away. `sdmodels.system.report` writes the result.
 
->>> a = analyze(SMALL, fixes=False)                                # doctest: +SKIP
+>>> a = analyze("examples/service_chain.yaml")     # a minute of runs: # doctest: +SKIP
+>>> [f.match.key for f in a.findings if f.polarity == "R"][:1]   # doctest: +SKIP
+['retry storm: gateway -> orders']
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from sdmodels.system.patterns import BY_NAME, Match, recognise
 MAX_LOOPS = 2000
 ACTING = ("collapsed", "oscillating", "growth", "overshoot", "recovered")
 RUNAWAY = ("collapsed", "oscillating", "growth")
+CONTROLLERS = ("HPA scaling", "circuit breaker")     # balancing loops that act on a clock
 
 
 @dataclass
@@ -111,28 +114,54 @@ def _loop_polarity(match: Match, polarities) -> str:
     return "B" if sum(s.polarity == "-" for s in signs) % 2 else "R"
 
 
-def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
-            max_loops: int = MAX_LOOPS) -> Analysis:
-    """Analyse a system description (path, YAML text or SystemSpec): see the module doc."""
+@dataclass(frozen=True)
+class Recognised:
+    """A composed description, its causal graph, link polarities and recognised loops."""
+    spec: object
+    composition: object
+    ir: object
+    graph: object
+    polarities: dict
+    matches: list
+
+    def polarity(self, match: Match) -> str:
+        return _loop_polarity(match, self.polarities)
+
+
+def recognised(path_or_text) -> Recognised:
+    """Compose a description and recognise its loops; links the equations cannot sign are
+    signed from one run of the traffic-surge scenario (where the loops act)."""
     from library.compose import compose
-    from sdmodels.analysis import causal_graph, find_loops, link_polarities
-    from sdmodels.analysis.loops import _make_loop
-    from sdmodels.analysis.stability import linearize
+    from sdmodels.analysis import causal_graph, link_polarities
     from sdmodels.ir import build
     from sdmodels.system import SystemSpec, load_system
     spec = path_or_text if isinstance(path_or_text, SystemSpec) else load_system(path_or_text)
     composition = compose(spec)
     ir = build(composition.model)
-    scenarios = ["baseline", *[s for s in composition.model.scenarios if s != "baseline"]]
-    bar = _progress(5 + len(scenarios), progress)
-    bar.set_description("loops")
     graph = causal_graph(ir)
-    stress = "traffic surge" if "traffic surge" in scenarios else None
+    stress = "traffic surge" if "traffic surge" in composition.model.scenarios else None
     polarities = link_polarities(ir, behaviour=True, scenario=stress)
+    return Recognised(spec, composition, ir, graph, polarities, recognise(composition, graph))
+
+
+def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
+            max_loops: int = MAX_LOOPS, scenarios=None) -> Analysis:
+    """Analyse a system description (path, YAML text or SystemSpec): see the module doc.
+    `scenarios` limits the stress runs (the baseline always runs)."""
+    from sdmodels.analysis import find_loops
+    from sdmodels.analysis.loops import _make_loop
+    from sdmodels.analysis.stability import linearize
+    only = scenarios
+    bar = _progress(6 + 4, progress)
+    bar.set_description("loops")
+    r = recognised(path_or_text)
+    spec, composition, ir, graph, polarities, matches = (
+        r.spec, r.composition, r.ir, r.graph, r.polarities, r.matches)
+    stresses = [s for s in composition.model.scenarios if s != "baseline"]
+    scenarios = ["baseline", *(s for s in stresses if only is None or s in only)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loops = find_loops(ir, polarities=polarities, max_loops=max_loops)
-    matches = recognise(composition, graph)
     bar.update()
     watched = _watched(composition, matches)
     names = [ir.display(v) for v in watched]
@@ -155,7 +184,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
             identification=identification(m, _loop_polarity(m, polarities), ir,
                                           BY_NAME[m.pattern]),
             delays=delays(m, spec, edge_delays),
-            stability=stability(m, spec, loop_mode(lin, None, m, ir), measured),
+            stability=stability(m, spec, loop_mode(lin, composition, m, ir), measured),
             failure_modes={s: {v: d["label"] for v, d in outputs[s].items()}
                            for s in scenarios},
             synchronization=synchronization(m, spec, edge_delays),
@@ -172,7 +201,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
         f.dangerous = f.match.expected == "R" or acts
         f.answers.failure_modes["worst"] = _worst(f, scenarios)
     combos = combinations(findings, scenarios, composition)
-    notices = list(loops.notices)
+    notices = [n for n in loops.notices if n.startswith("loop enumeration")]
     fix_rows, fixed_runs = [], {}
     if fixes:
         bar.set_description("fixes")
@@ -221,9 +250,10 @@ def combinations(findings: list[Finding], scenarios, composition) -> list[dict]:
                         "loops": [f.match.key for f in group],
                         "shared": sorted({c for f in group for c in f.match.components}),
                         "labels": {f.match.key: f.label(s) for f in group}})
-    for b in (f for f in findings if f.match.expected == "B"):
+    for b in (f for f in findings if f.match.pattern in CONTROLLERS):
         for other in findings:
-            if other is b or not _share(b, other, components=True):
+            if other is b or not (_share(b, other, components=True) if other.match.expected
+                                  == "R" else _upstream(other, b, composition)):
                 continue
             acting = [s for s in scenarios[1:] if b.label(s) in ACTING
                       and other.label(s) in ACTING]
@@ -237,6 +267,17 @@ def combinations(findings: list[Finding], scenarios, composition) -> list[dict]:
                             "labels": {b.match.key: b.label(acting[0]),
                                        other.match.key: other.label(acting[0])}})
     return out
+
+
+def _upstream(limiter: Finding, hpa: Finding, composition) -> bool:
+    """A rate limiter in front of the service an HPA scales: pods added behind it get
+    nothing more to do while the limiter rejects (they fight)."""
+    import networkx as nx
+    if limiter.match.pattern != "rate limiting" or hpa.match.pattern != "HPA scaling":
+        return False
+    calls = nx.DiGraph((c.source, c.target) for c in composition.spec.calls)
+    a, b = limiter.match.subject["limiter"], hpa.match.subject["service"]
+    return a in calls and b in calls and nx.has_path(calls, a, b)
 
 
 def _share(f: Finding, g: Finding, *, components: bool = False) -> bool:
@@ -265,10 +306,10 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
                           "peak_before": before["peak"], "peak_after": after["peak"],
                           "end_before": before["end"], "end_after": after["end"],
                           "broken": _broken(before, after)})
-    broken = [r for r in loops if r["targeted"]]
+    breaks = [k for k in fix.targets if any(r["loop"] == k for r in loops)
+              and all(r["broken"] for r in loops if r["loop"] == k)]
     return ({"fix": fix.name, "why": fix.why, "diff": fix.diff(), "targets": list(fix.targets),
-             "scenarios": list(frames), "loops": loops,
-             "breaks": bool(broken) and all(r["broken"] for r in broken)}, frames)
+             "scenarios": list(frames), "loops": loops, "breaks": breaks}, frames)
 
 
 def _broken(before: dict, after: dict) -> bool:

@@ -40,6 +40,7 @@ METRICS = {
     "hit ratio": "redis_keyspace_hits_total",
 }
 TRIGGER = (60.0, 120.0)        # the stress window of library.compose.scenarios
+NEUTRAL = 1e-6                 # |eigenvalue| below this: a neutral (integrating) mode
 
 
 def metric_name(role: str) -> str:
@@ -88,7 +89,7 @@ def _retry_delays(call) -> list[Delay]:
     fixed = not r["enableExponentialBackoff"] and not r["enableRandomizedWait"]
     how = "fixed" if fixed else ("exponential" if r["enableExponentialBackoff"] else "") + (
         " with jitter" if r["enableRandomizedWait"] else "")
-    out.append(Delay(f"retry wait ({how.strip()})", r["waitDuration"], fixed))
+    out.append(Delay(f"retry wait, {how.strip()}", r["waitDuration"], fixed))
     return out
 
 
@@ -150,7 +151,7 @@ def delays(match, spec, loop_delays) -> dict:
         answer["faster_than_delay"] = bool(p < rest)
         answer["verdict"] = (f"evaluated every {p:g} s, faster than the {rest:g} s it takes "
                              "to see its own action: it acts again on stale data"
-                             if p < rest else f"evaluated every {p:g} s, slower than the "
+                             if p < rest else f"evaluated every {p:g} s, not faster than the "
                              f"{rest:g} s of delay: it sees the effect of its last action")
     else:
         answer["verdict"] = (f"acts on every request; the effect comes back after {total:g} s"
@@ -158,16 +159,22 @@ def delays(match, spec, loop_delays) -> dict:
     return answer
 
 
-def loop_mode(lin, mode_list, match, ir) -> dict:
-    """The mode of the linearisation the loop's stocks take part in most."""
+def loop_mode(lin, composition, match, ir) -> dict:
+    """The mode of the linearisation in which the stocks of the loop (else those of the
+    components it crosses) take part most."""
+    by_display = {v.display: v.id for v in ir.variables.values()}
     names = {ir.display(v) for v in match.cycle}
     idx = [k for k, s in enumerate(lin.states) if s.split("[")[0] in names]
     if not idx:
-        return {"note": "the loop has no stock of its own between controller ticks (its "
-                "state is a discrete controller's, held in the linearisation)"}
+        idx = [k for k, s in enumerate(lin.states) if composition.component_of(
+            by_display.get(s.split("[")[0], "")) in match.components]
+    if not idx:
+        return {"note": "no stock of its own between controller ticks (its state is a "
+                "discrete controller's, held in the linearisation)"}
     values, vectors = np.linalg.eig(lin.jacobian)
     weight = np.abs(vectors[idx, :]).sum(axis=0) / np.maximum(
         np.abs(vectors).sum(axis=0), 1e-300)
+    weight[np.abs(values) < NEUTRAL] = -1.0     # integrators: no dynamics of their own
     k = int(np.argmax(weight))
     lam = complex(values[k])
     period = 2 * np.pi / abs(lam.imag) if abs(lam.imag) > 1e-12 else None

@@ -25,10 +25,14 @@ class Change:
     after: str
     value: object = None
 
-    def line(self) -> str:
+    @property
+    def where(self) -> str:
         head = f"{self.path[0]}[{self.path[1]}]" if self.path[0] == "calls" else \
             f"{self.path[0]}.{self.path[1]}"
-        return ".".join([head, *map(str, self.path[2:])]) + f": {self.before} -> {self.after}"
+        return ".".join([head, *map(str, self.path[2:])])
+
+    def line(self) -> str:
+        return f"{self.where}: {self.before} -> {self.after}"
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,7 @@ class Fix:
         """The fix as a diff of the description (- before / + after per field)."""
         out = []
         for c in self.changes:
-            where = c.line().rsplit(":", 1)[0]
-            out += [f"- {where}: {c.before}", f"+ {where}: {c.after}"]
+            out += [f"- {c.where}: {c.before}", f"+ {c.where}: {c.after}"]
         return "\n".join(out)
 
 
@@ -89,8 +92,7 @@ def _retry_fixes(spec, i: int, key: str) -> list[Fix]:
                    .lower(), "true", True),
             Change(where + ("enableRandomizedWait",), str(r["enableRandomizedWait"]).lower(),
                    "true", True),
-            Change(where + ("exponentialMaxWaitDuration",), _s(r["exponentialMaxWaitDuration"]),
-                   "30s", 30.0)), (key,),
+            ), (key,),
             f"{call.source}'s retries wait 1x, 2x, 4x the base, spread at random: they no "
             "longer arrive together, and fewer arrive while the callee is slow"))
     if r["retryBudget"] is None:

@@ -11,6 +11,7 @@ import html
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -78,7 +79,9 @@ def to_markdown(a, images: dict[str, str]) -> str:
         for c in a.combinations]) if a.combinations else ["None found."]
     out += ["", "## Fixes", ""]
     for r in a.fixes:
-        out += [f"### {r['fix']}", "", r["why"] + ".", "", "```diff", r["diff"], "```", ""]
+        out += [f"### {r['fix']}", "", r["why"] + ".", "", "```diff", r["diff"], "```", "",
+                "Breaks: " + (", ".join(r["breaks"]) or "none of its target loops under "
+                              "these stresses") + ".", ""]
         out += _table(["loop", "scenario", "before", "after", "peak before", "peak after",
                        "broken"], [[x["loop"] + (" (target)" if x["targeted"] else ""),
                                     x["scenario"], x["before"], x["after"],
@@ -89,13 +92,20 @@ def to_markdown(a, images: dict[str, str]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _inline(text: str) -> str:
+    """Escape, then **bold** and `code` of the Markdown we write."""
+    out = html.escape(text.replace("\\|", "|"))
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+
+
 def to_html(markdown: str, files: dict[str, bytes]) -> str:
     """A self-contained page: headings, tables, code blocks; images as data URIs."""
     body, table, code = [], [], None
     def flush():
         if table:
             rows = [r.strip("|").split(" | ") for r in table if not r.startswith("|---")]
-            cells = lambda r, t: "".join(f"<{t}>{html.escape(c.strip())}</{t}>" for c in r)  # noqa: E731
+            cells = lambda r, t: "".join(f"<{t}>{_inline(c.strip())}</{t}>" for c in r)  # noqa: E731
             body.append("<table><tr>" + cells(rows[0], "th") + "</tr>" + "".join(
                 "<tr>" + cells(r, "td") + "</tr>" for r in rows[1:]) + "</table>")
             table.clear()
@@ -126,8 +136,7 @@ def to_html(markdown: str, files: dict[str, bytes]) -> str:
         elif line.startswith("> "):
             body.append(f"<blockquote>{html.escape(line[2:])}</blockquote>")
         elif line.strip():
-            text = html.escape(line).replace("**", "")
-            body.append(f"<p>{text}</p>")
+            body.append(f"<p>{_inline(line)}</p>")
     flush()
     return ("<!doctype html><html><head><meta charset='utf-8'><title>Feedback-loop analysis"
             "</title><style>body{font-family:sans-serif;max-width:75em;margin:2em auto;"
