@@ -199,3 +199,9 @@ def test_hands_on_expected_findings(tmp_path):
         if r["fix"] in ("jittered TTL", "exponential backoff with jitter",
                         "HPA stabilization windows", "pool connectionTimeout"):
             assert set(r["breaks"]) == set(r["targets"]), r["fix"]
+
+
+def test_docs_systems_field_tables_match_the_schema():
+    from sdmodels.system.schema_doc import generated
+    text = (EXAMPLES.parent / "docs" / "SYSTEMS.md").read_text()
+    assert generated() in text, "regenerate: python -m sdmodels.system.schema_doc"

@@ -60,6 +60,7 @@ class Analysis:
     runs: dict                              # scenario -> pandas DataFrame of watched outputs
     fixed_runs: dict = field(default_factory=dict)   # (fix name, scenario) -> DataFrame
     notices: list[str] = field(default_factory=list)
+    polarities: dict = field(default_factory=dict)   # link polarities of the composed model
 
     def by_pattern(self, name: str) -> list[Finding]:
         return [f for f in self.findings if f.match.pattern == name]
@@ -213,7 +214,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     bar.update()
     bar.close()
     return Analysis(spec, composition, loops, findings, combos, fix_rows, runs, fixed_runs,
-                    notices)
+                    notices, polarities)
 
 
 def names_of(match: Match, composition, ir) -> list[str]:

@@ -163,7 +163,7 @@ def _cld(a) -> bytes:
     loops = [f.loop for f in a.findings if f.dangerous and f.loop is not None]
     chosen = LoopSet(a.spec.name, tuple(f.loop for f in a.findings if f.loop is not None))
     return to_graphviz(a.composition.model, loop_set=chosen, loops=[l.id for l in loops],
-                       only_loops=True, behaviour=False, title=f"{a.spec.name}: recognised "
+                       only_loops=True, polarities=a.polarities, title=f"{a.spec.name}: recognised "
                        "loops (dangerous ones in colour)").pipe("svg")
 
 
