@@ -78,7 +78,11 @@ def _progress(total: int, enabled: bool):
         tqdm = None
     if not enabled or tqdm is None:
         class Quiet:
+            total = 0
+
             def update(self, n=1): ...
+
+            def refresh(self): ...
             def set_description(self, text): ...
             def close(self): ...
         return Quiet()
@@ -88,7 +92,8 @@ def _progress(total: int, enabled: bool):
 def _watched(composition, matches) -> list[str]:
     out = []
     for m in matches:
-        for comp, role, _ in m.anchors:
+        extra = [m.subject["primary"]] if "primary" in m.subject else []
+        for comp, role, _ in extra + list(m.anchors):
             out.append(composition.nodes[comp].roles[role])
         for comp in m.components:
             lat = composition.nodes[comp].roles.get("latency")
@@ -153,7 +158,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     from sdmodels.analysis.loops import _make_loop
     from sdmodels.analysis.stability import linearize
     only = scenarios
-    bar = _progress(6 + 4, progress)
+    bar = _progress(7, progress)         # loops, 5 scenarios at most, linearisation
     bar.set_description("loops")
     r = recognised(path_or_text)
     spec, composition, ir, graph, polarities, matches = (
@@ -207,11 +212,14 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     if fixes:
         bar.set_description("fixes")
         candidates = merged(fixes_for(f.match, spec) for f in findings if f.dangerous)
+        bar.total += len(candidates)
+        bar.refresh()
         for fix in candidates:
+            bar.set_description(f"fix: {fix.name}")
+            bar.update()
             row, frames = evaluate(fix, spec, findings, scenarios, watched, names)
             fix_rows.append(row)
             fixed_runs.update({(fix.name, s): fr for s, fr in frames.items()})
-    bar.update()
     bar.close()
     return Analysis(spec, composition, loops, findings, combos, fix_rows, runs, fixed_runs,
                     notices, polarities)
@@ -308,14 +316,17 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
                           "end_before": before["end"], "end_after": after["end"],
                           "broken": _broken(before, after)})
     breaks = [k for k in fix.targets if any(r["loop"] == k for r in loops)
-              and all(r["broken"] for r in loops if r["loop"] == k)]
+              and all(r["broken"] is not False for r in loops if r["loop"] == k)
+              and any(r["broken"] for r in loops if r["loop"] == k)]
     return ({"fix": fix.name, "why": fix.why, "diff": fix.diff(), "targets": list(fix.targets),
              "scenarios": list(frames), "loops": loops, "breaks": breaks}, frames)
 
 
-def _broken(before: dict, after: dict) -> bool:
+def _broken(before: dict, after: dict) -> bool | None:
     """The loop stopped running away: no longer collapsed/oscillating/growing, or its peak
-    and end came down by at least a third."""
+    and end came down by at least a third; None when it did not run before."""
+    if before["label"] == "steady":
+        return None
     if before["label"] in RUNAWAY and after["label"] not in RUNAWAY:
         return True
     base = max(abs(before["peak"] - before["before"]), 1e-12)

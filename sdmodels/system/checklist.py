@@ -40,6 +40,7 @@ METRICS = {
     "hit ratio": "redis_keyspace_hits_total",
 }
 TRIGGER = (60.0, 120.0)        # the stress window of library.compose.scenarios
+NEGLIGIBLE = 1e-9
 NEUTRAL = 1e-6                 # |eigenvalue| below this: a neutral (integrating) mode
 
 
@@ -210,7 +211,9 @@ def series_label(times, series, trigger=TRIGGER) -> dict:
     y = np.nan_to_num(np.asarray(series, dtype=float))
     row = classify(times, y[None, :], trigger=trigger).iloc[0]
     i0 = int(np.searchsorted(times, trigger[0]))
-    return {"label": str(row["label"]),
+    label = str(row["label"]) if np.ptp(y) > NEGLIGIBLE * max(1.0, np.abs(y).max()) \
+        else "steady"             # numerical dust (1e-11 req/s) is not behaviour
+    return {"label": label,
             "period": None if np.isnan(row["period"]) else float(row["period"]),
             "before": float(y[max(i0 - 1, 0)]), "peak": float(y.max()), "end": float(y[-1])}
 
@@ -227,11 +230,16 @@ def synchronization(match, spec, loop_delays) -> dict:
 
 
 def observability(match, composition, ir) -> dict:
+    """The variables that show the loop (its primary one first) as scraped metrics."""
     rows = []
-    for comp, role, _ in match.anchors:
+    for comp, role, _ in ([match.subject["primary"]] if "primary" in match.subject else []) \
+            + list(match.anchors):
+        if any(r["component"] == comp and r["role"] == role for r in rows):
+            continue
         element = composition.nodes[comp].roles.get(role)
-        rows.append({"component": comp, "role": role, "variable": ir.display(element),
-                     "metric": metric_name(role)})
+        if element:
+            rows.append({"component": comp, "role": role, "variable": ir.display(element),
+                         "metric": metric_name(role)})
     for comp in match.components:
         for role in ("latency",):
             element = composition.nodes[comp].roles.get(role)

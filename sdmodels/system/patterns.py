@@ -185,13 +185,13 @@ class PoolExhaustion:
             for caller, role, retries in r.upstream_retries(node.name)[::-1]:
                 found = r.match(cls, f"{cls.name}: {node.name}", [
                     (node.name, "connections", busy), (caller, role, retries)],
-                    database=node.name, caller=caller)
+                    database=node.name, caller=caller, primary=(node.name, "waiting", waiting))
                 if found:
                     break
             query = r.role(node.name, "query time")
             found = found or (query and r.match(cls, f"{cls.name}: {node.name}", [
                 (node.name, "connections", busy), (node.name, "query time", query)],
-                database=node.name))
+                database=node.name, primary=(node.name, "waiting", waiting)))
             if found:
                 yield found
 
@@ -207,14 +207,11 @@ class CacheStampede:
     def find(cls, r: Recogniser):
         for node in r.nodes_of("cache"):
             misses = r.role(node.name, "cache misses")
-            for target in r.downstream(node.name, ("database",)):
-                latency = r.role(target, "latency")
-                m = misses and latency and r.match(cls, f"{cls.name}: {node.name}", [
-                    (node.name, "cache misses", misses), (target, "latency", latency)],
-                    cache=node.name, database=target)
-                if m:
-                    yield m
-                    break
+            m = misses and r.first_loaded(cls, f"{cls.name}: {node.name}",
+                                          (node.name, "cache misses", misses), node.name,
+                                          cache=node.name)
+            if m:
+                yield m
 
 
 class RateLimitRetries:

@@ -86,7 +86,8 @@ def to_markdown(a, images: dict[str, str]) -> str:
                        "broken"], [[x["loop"] + (" (target)" if x["targeted"] else ""),
                                     x["scenario"], x["before"], x["after"],
                                     _fmt(x["peak_before"]), _fmt(x["peak_after"]),
-                                    "yes" if x["broken"] else "no"] for x in r["loops"]])
+                                    {True: "yes", False: "no", None: "did not run"}[
+                                        x["broken"]]] for x in r["loops"]])
         out.append("")
     out += ["## Figures", ""] + [f"![{cap}]({name})" for cap, name in images.items()]
     return "\n".join(out) + "\n"
