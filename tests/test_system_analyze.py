@@ -205,3 +205,20 @@ def test_docs_systems_field_tables_match_the_schema():
     from sdmodels.system.schema_doc import generated
     text = (EXAMPLES.parent / "docs" / "SYSTEMS.md").read_text()
     assert generated() in text, "regenerate: python -m sdmodels.system.schema_doc"
+
+
+def test_a_breaker_added_by_a_fix_is_recognised_as_a_balancing_loop(chain):
+    from sdmodels.system.fixes import fixes_for
+    storm = [m for m in chain.matches if m.key == "retry storm: gateway -> orders"][0]
+    fix = [f for f in fixes_for(storm, chain.spec) if f.name.startswith("circuit breaker")][0]
+    after = recognised(apply(chain.spec, fix))
+    breakers = [m for m in after.matches if m.pattern == "circuit breaker"]
+    assert [m.key for m in breakers] == ["circuit breaker: gateway -> orders"]
+    assert breakers[0].expected == "B"
+    # the breaker's state is a code (closed 0, open 1, half-open 2), so the one link read
+    # from it has no single sign; every other link of the loop is signed
+    unsigned = [(after.ir.display(a), after.ir.display(b)) for a, b in breakers[0].edges
+                if after.polarities[a, b].polarity not in ("+", "-")]
+    assert unsigned == [("gateway to orders breaker / Breaker mode",
+                         "gateway to orders breaker / Admission fraction")]
+    assert ("gateway", "breaker to orders") in {(c, r) for c, r, _ in breakers[0].anchors}

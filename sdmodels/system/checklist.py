@@ -176,6 +176,10 @@ def loop_mode(lin, composition, match, ir) -> dict:
     weight = np.abs(vectors[idx, :]).sum(axis=0) / np.maximum(
         np.abs(vectors).sum(axis=0), 1e-300)
     weight[np.abs(values) < NEUTRAL] = -1.0     # integrators: no dynamics of their own
+    weight[np.abs(values) >= 0.5 / ir.dt] = -1.0  # x/dt relaxations: within one step
+    if weight.max() < 0:
+        return {"note": "its stocks settle within one time step (fluid relaxations): no "
+                "slower mode to read; see the period measured in the runs"}
     k = int(np.argmax(weight))
     lam = complex(values[k])
     period = 2 * np.pi / abs(lam.imag) if abs(lam.imag) > 1e-12 else None
@@ -197,7 +201,8 @@ def stability(match, spec, mode: dict, measured: dict) -> dict:
                              "little damping" if b["scaleDown"][
                                  "stabilizationWindowSeconds"] < 300 else "default damping")
     answer["measured"] = measured
-    periods = [v["period"] for v in measured.values() if v.get("period")]
+    periods = [v["period"] for v in measured.values()
+               if v.get("period") and v["label"] == "oscillating"]
     answer["can_oscillate"] = bool(mode.get("oscillates") or any(
         v["label"] == "oscillating" for v in measured.values()))
     if periods:

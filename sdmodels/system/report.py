@@ -155,7 +155,9 @@ def to_json(a) -> dict:
                           "loop_id": f.loop_id, "dangerous": f.dangerous,
                           "components": list(f.match.components), **f.answers.to_dict()}
                          for f in a.findings],
-            "combinations": a.combinations, "fixes": a.fixes}
+            "combinations": a.combinations, "fixes": a.fixes,
+            "all_loops": [{"id": l.id, "polarity": l.polarity, "variables": list(l.names)}
+                          for l in a.loops]}
 
 
 def _cld(a) -> bytes:
@@ -190,6 +192,22 @@ def _plots(a) -> dict[str, bytes]:
         fig.savefig(buf, format="png", dpi=90)
         plt.close(fig)
         out[f"fix{k + 1}.png"] = buf.getvalue()
+    for k, c in enumerate(a.combinations):
+        frame = a.runs[c["scenario"]]
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        for key in c["loops"]:
+            y = frame[keys[key].primary]
+            ax.plot(frame.index, y / max(float(y.abs().max()), 1e-12),
+                    label=f"{key}: {keys[key].primary}")
+        ax.axvspan(60, 120, color="#eee")
+        ax.set(title=f"{c['kind']}, {c['scenario']}", xlabel="time (s)",
+               ylabel="share of its peak")
+        ax.legend(loc="best", fontsize=7)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90)
+        plt.close(fig)
+        out[f"combination{k + 1}.png"] = buf.getvalue()
     return out
 
 
@@ -198,6 +216,8 @@ def write(a, out_dir) -> list[Path]:
     out_dir = Path(out_dir)
     files = {"cld.svg": _cld(a), **_plots(a)}
     images = {"Recognised loops (causal-loop diagram)": "cld.svg"}
+    images.update({f"Acting together: {' + '.join(c['loops'])} ({c['scenario']})":
+                   f"combination{k + 1}.png" for k, c in enumerate(a.combinations)})
     images.update({f"Before/after: {r['fix']}": f"fix{k + 1}.png" for k, r in enumerate(a.fixes)
                    if f"fix{k + 1}.png" in files})
     md = to_markdown(a, images)
