@@ -216,8 +216,8 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
         bar.refresh()
         for fix in candidates:
             bar.set_description(f"fix: {fix.name}")
-            bar.update()
             row, frames = evaluate(fix, spec, findings, scenarios, watched, names)
+            bar.update()
             fix_rows.append(row)
             fixed_runs.update({(fix.name, s): fr for s, fr in frames.items()})
     bar.close()

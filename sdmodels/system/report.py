@@ -126,11 +126,11 @@ def to_html(markdown: str, files: dict[str, bytes]) -> str:
             code = []
         elif line.startswith("!["):
             cap, name = line[2:].split("](", 1)
-            name = name.rstrip(")")
+            name = name[:-1]
             mime = "image/svg+xml" if name.endswith(".svg") else "image/png"
             data = base64.b64encode(files[name]).decode()
-            body.append(f'<figure><img alt="{html.escape(cap[:-1])}" src="data:{mime};base64,'
-                        f'{data}"><figcaption>{html.escape(cap[:-1])}</figcaption></figure>')
+            body.append(f'<figure><img alt="{html.escape(cap)}" src="data:{mime};base64,'
+                        f'{data}"><figcaption>{html.escape(cap)}</figcaption></figure>')
         elif line.startswith("#"):
             level = len(line) - len(line.lstrip("#"))
             body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
