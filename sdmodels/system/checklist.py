@@ -207,6 +207,9 @@ def stability(match, spec, mode: dict, measured: dict) -> dict:
         v["label"] == "oscillating" for v in measured.values()))
     if periods:
         answer["measured_period"] = float(np.median(periods))
+    swings = [v["period"] for v in measured.values() if v.get("period") and v["label"] != "steady"]
+    if swings:      # turning points seen, even when too few in the horizon to say oscillating
+        answer["swing_period"] = float(np.median(swings))
     return answer
 
 

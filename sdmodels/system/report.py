@@ -58,6 +58,9 @@ def to_markdown(a, images: dict[str, str]) -> str:
             + f"damping ratio {lin['damping_ratio']:.3g}")
         if "measured_period" in st:
             text += f"; period measured in the runs {st['measured_period']:.3g} s"
+        elif "swing_period" in st:
+            text += (f"; the runs swing with a period of about {st['swing_period']:.3g} s "
+                     "(too few turns in the horizon to call it an oscillation)")
         if "stabilization_windows" in st:
             w = st["stabilization_windows"]
             text += (f"; stabilization windows up {w['scaleUp']:g} s, down {w['scaleDown']:g} s"
