@@ -222,3 +222,26 @@ def test_a_breaker_added_by_a_fix_is_recognised_as_a_balancing_loop(chain):
     assert unsigned == [("gateway to orders breaker / Breaker mode",
                          "gateway to orders breaker / Admission fraction")]
     assert ("gateway", "breaker to orders") in {(c, r) for c, r, _ in breakers[0].anchors}
+
+
+def test_hpa_fix_stops_the_queue_workers_swing(pipeline):
+    """Before: 60 pods held for the 300 s scale-down window, then minReplicas (an empty
+    queue asks for none) and the backlog rebuilds. After (10 % a minute down): from 60 the
+    pods can fall at most to 60 x 0.9^k after k minutes of scale-down."""
+    from library.compose import compose
+    from sdmodels import simulate
+    from sdmodels.system.fixes import fixes_for
+    hpa = [m for m in pipeline.matches if m.pattern == "HPA scaling"][0]
+    fix = fixes_for(hpa, pipeline.spec)[0]
+    assert "+ components.workers.hpa.behavior.scaleDown.policies: [{type: Percent, value: 10, " \
+           "periodSeconds: 60}]" in fix.diff()
+    outputs = ["workers_hpa.spec_replicas", "workers.backlog"]
+    runs = [simulate(compose(spec).model, scenario="traffic surge", engine="interpreter",
+                     outputs=outputs).to_pandas() for spec in (pipeline.spec,
+                                                               apply(pipeline.spec, fix))]
+    before, after = (r.loc[200:] for r in runs)
+    replicas, backlog = before.columns
+    assert before[replicas].max() == 60 and before[replicas].min() == 2     # max, then min
+    assert before[backlog].max() > 1000                                     # it rebuilds
+    assert after[replicas].min() >= 60 * 0.9 ** 7     # 400 s: at most 7 steps of -10 %
+    assert after[backlog].loc[250:].max() < 1                               # stays drained

@@ -323,12 +323,15 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
 
 
 def _broken(before: dict, after: dict) -> bool | None:
-    """The loop stopped running away: no longer collapsed/oscillating/growing, or its peak
-    and end came down by at least a third; None when it did not run before."""
+    """The loop stopped running away: no longer collapsed/oscillating/growing, no longer
+    swinging (turning points that give a period), or its peak and end came down by at
+    least a third; None when it did not run before."""
     if before["label"] == "steady":
         return None
     if before["label"] in RUNAWAY and after["label"] not in RUNAWAY:
         return True
+    if before.get("period") and not after.get("period"):
+        return True                     # it swung back and forth before, not after
     base = max(abs(before["peak"] - before["before"]), 1e-12)
     return bool(after["peak"] - before["before"] < base * 2 / 3 and
                 abs(after["end"] - before["before"]) <= abs(before["end"] - before["before"])

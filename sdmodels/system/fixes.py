@@ -153,10 +153,16 @@ def fixes_for(match, spec) -> list[Fix]:
         if b["scaleUp"]["stabilizationWindowSeconds"] < 60:
             changes.append(Change(where + ("scaleUp", "stabilizationWindowSeconds"),
                                   f"{b['scaleUp']['stabilizationWindowSeconds']:g}", "60", 60.0))
+        if b["scaleDown"]["policies"] is None:
+            changes.append(Change(where + ("scaleDown", "policies"), "none (100 % per 15 s)",
+                                  "[{type: Percent, value: 10, periodSeconds: 60}]", [
+                                      {"type": "Percent", "value": 10.0,
+                                       "periodSeconds": 60.0}]))
         return [Fix("HPA stabilization windows", tuple(changes), (key,),
-                    "scale up only to the lowest recommendation of the last minute and down "
-                    "to the highest of the last 5 minutes: no reaction to every swing "
-                    "(reference fix 4)")] if changes else []
+                    "scale up only to the lowest recommendation of the last minute, down to "
+                    "the highest of the last 5 minutes and by at most 10 % a minute: no "
+                    "reaction to every swing (reference fix 4 and Part 4 Principle 1)")] \
+            if changes else []
     if match.pattern == "cache stampede":
         name = s["cache"]
         ttl = spec.components[name].config["ttl"]
