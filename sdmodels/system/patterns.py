@@ -14,8 +14,10 @@ Names never come from display strings, so renamed components are still recognise
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:                    # networkx loads when a pattern is looked for
+    import networkx as nx
 
 LOADED = ("service", "database")        # kinds whose latency rises with their load
 LOAD_ROLES = ("timeouts", "backlog", "connections", "waiting", "latency")
@@ -41,6 +43,7 @@ class Match:
 def cycle_through(graph: nx.DiGraph, anchors, *, within=None) -> tuple[str, ...] | None:
     """The shortest simple cycle through every anchor in order (shortest paths chained, each
     avoiding the nodes already used), or None; `within` restricts it to those nodes."""
+    import networkx as nx
     g = graph.subgraph(within) if within is not None else graph
     if any(a not in g for a in anchors):
         return None
@@ -72,6 +75,7 @@ class Recogniser:
     """What the patterns need: the composition, its causal graph, the calls downstream."""
 
     def __init__(self, composition, graph: nx.DiGraph):
+        import networkx as nx
         self.c, self.graph = composition, graph
         self.calls = nx.DiGraph()
         self.calls.add_nodes_from(composition.nodes)
@@ -107,12 +111,14 @@ class Recogniser:
 
     def downstream(self, component: str, kinds=LOADED) -> list[str]:
         """Components reachable from `component` (itself first), nearest first, of `kinds`."""
+        import networkx as nx
         order = nx.single_source_shortest_path_length(self.calls, component)
         return [n for n, _ in sorted(order.items(), key=lambda kv: (kv[1], kv[0]))
                 if self.c.nodes[n].kind in kinds]
 
     def upstream_retries(self, component: str) -> list[tuple[str, str, str]]:
         """(caller, 'retries to X', element) of the retrying calls that reach `component`."""
+        import networkx as nx
         found = []
         for call in self.c.spec.calls:
             if call.config["retry"] is None:
