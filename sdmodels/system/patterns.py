@@ -212,10 +212,17 @@ class CacheStampede:
     @classmethod
     def find(cls, r: Recogniser):
         for node in r.nodes_of("cache"):
-            misses = r.role(node.name, "cache misses")
-            m = misses and r.first_loaded(cls, f"{cls.name}: {node.name}",
-                                          (node.name, "cache misses", misses), node.name,
-                                          cache=node.name)
+            misses, kept = r.role(node.name, "cache misses"), r.role(node.name, "cached keys")
+            m = None
+            for target in (r.downstream(node.name) if misses and kept else ()):
+                for role in LOAD_ROLES:      # misses load the store; its failures keep
+                    element = r.role(target, role)          # entries empty: more misses
+                    m = m or (element and r.match(cls, f"{cls.name}: {node.name}", [
+                        (node.name, "cache misses", misses), (target, role, element),
+                        (node.name, "cached keys", kept)], cache=node.name, loaded=target))
+            m = m or (misses and r.first_loaded(cls, f"{cls.name}: {node.name}",
+                                                (node.name, "cache misses", misses), node.name,
+                                                cache=node.name))
             if m:
                 yield m
 
