@@ -18,12 +18,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sdmodels.system.checklist import (Answers, delays, identification, loop_mode,
+from sdmodels.system.checklist import (TRIGGER, Answers, delays, identification, loop_mode,
                                        observability, series_label, stability, synchronization)
 from sdmodels.system.fixes import Fix, apply, fixes_for, merged
 from sdmodels.system.patterns import BY_NAME, Match, recognise
 
 MAX_LOOPS = 2000
+HORIZON = 600.0          # library.compose's run length
 ACTING = ("collapsed", "oscillating", "growth", "overshoot", "recovered")
 RUNAWAY = ("collapsed", "oscillating", "growth")
 CONTROLLERS = ("HPA scaling", "circuit breaker")     # balancing loops that act on a clock
@@ -108,9 +109,10 @@ def _run(model, scenario, watched):
                     engine="interpreter", outputs=watched).to_pandas()
 
 
-def _labels(frame, names) -> dict:
+def _labels(frame, names, trigger=None) -> dict:
     t = frame.index.to_numpy(dtype=float)
-    return {n: series_label(t, frame[n].to_numpy()) for n in names if n in frame}
+    return {n: series_label(t, frame[n].to_numpy(), trigger or TRIGGER) for n in names
+            if n in frame}
 
 
 def _loop_polarity(match: Match, polarities) -> str:
@@ -219,7 +221,8 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
             row, frames = evaluate(fix, spec, findings, scenarios, watched, names)
             bar.update()
             fix_rows.append(row)
-            fixed_runs.update({(fix.name, s): fr for s, fr in frames.items()})
+            fixed_runs.update({(fix.name, *((s,) if isinstance(s, str) else s[::-1])): fr
+                               for s, fr in frames.items()})
     bar.close()
     return Analysis(spec, composition, loops, findings, combos, fix_rows, runs, fixed_runs,
                     notices, polarities)
@@ -298,16 +301,20 @@ def _share(f: Finding, g: Finding, *, components: bool = False) -> bool:
 def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
     """Compose the fixed description, run it where its loops ran away; a before/after row."""
     from library.compose import compose
-    fixed = compose(apply(spec, fix))
     targets = [f for f in findings if f.match.key in fix.targets]
     where = [s for s in scenarios[1:] if any(f.label(s) in RUNAWAY for f in targets)] or \
         [targets[0].answers.failure_modes["worst"]]
-    frames, loops = {}, []
+    frames, loops, olds = {}, [], {}
+    if fix.horizon:          # a timer longer than the stress runs (a TTL): both run past it
+        where = ["baseline"]
+        olds["baseline"] = _run(compose(spec, stop=fix.horizon).model, "baseline", watched)
+    fixed = compose(apply(spec, fix), stop=fix.horizon or HORIZON)
     for s in where[:2]:
         frames[s] = _run(fixed.model, s, watched)
         for f in findings:
-            after = _labels(frames[s], [f.primary]).get(f.primary)
-            before = f.outputs[s].get(f.primary)
+            after = _labels(frames[s], [f.primary], fix.trigger).get(f.primary)
+            before = _labels(olds[s], [f.primary], fix.trigger).get(f.primary) if s in olds \
+                else f.outputs[s].get(f.primary)
             if after is None or before is None:
                 continue
             loops.append({"loop": f.match.key, "scenario": s, "targeted": f in targets,
@@ -318,8 +325,10 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
     breaks = [k for k in fix.targets if any(r["loop"] == k for r in loops)
               and all(r["broken"] is not False for r in loops if r["loop"] == k)
               and any(r["broken"] for r in loops if r["loop"] == k)]
+    frames.update({("before", s): frame for s, frame in olds.items()})
     return ({"fix": fix.name, "why": fix.why, "diff": fix.diff(), "targets": list(fix.targets),
-             "scenarios": list(frames), "loops": loops, "breaks": breaks}, frames)
+             "scenarios": list(where[:2]), "loops": loops, "breaks": breaks,
+             "trigger": list(fix.trigger) if fix.trigger else None}, frames)
 
 
 def _broken(before: dict, after: dict) -> bool | None:

@@ -42,6 +42,8 @@ class Fix:
     changes: tuple[Change, ...]
     targets: tuple[str, ...]
     why: str
+    horizon: float | None = None            # run this long (a TTL beyond the stress runs)
+    trigger: tuple[float, float] | None = None   # when the loop is set off, if not the stress
 
     def diff(self) -> str:
         """The fix as a diff of the description (- before / + after per field)."""
@@ -169,7 +171,8 @@ def fixes_for(match, spec) -> list[Fix]:
         return [Fix("jittered TTL", (Change(("components", name, "ttlJitter"), "0s",
                                             _s(ttl / 6), ttl / 6),), (key,),
                     f"keys expire over {ttl / 3:g} s instead of all at once (reference fix 1: "
-                    "3600 +/- 600 s)")]
+                    "3600 +/- 600 s); shown over a run past the first expiry",
+                    horizon=ttl + 600, trigger=(ttl - ttl / 6, ttl + ttl / 6))]
     return []
 
 

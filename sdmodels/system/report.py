@@ -183,11 +183,12 @@ def _plots(a) -> dict[str, bytes]:
         if not r["scenarios"]:
             continue
         s, f = r["scenarios"][0], keys[r["targets"][0]]
-        before, after = a.runs[s], a.fixed_runs[(r["fix"], s)]
+        before = a.fixed_runs.get((r["fix"], s, "before"), a.runs[s])
+        after = a.fixed_runs[(r["fix"], s)]
         fig, ax = plt.subplots(figsize=(7, 3.4))
         ax.plot(before.index, before[f.primary], label="before", color="#c0392b")
         ax.plot(after.index, after[f.primary], label=f"after: {r['fix']}", color="#1e8449")
-        ax.axvspan(60, 120, color="#eee", label="stress")
+        ax.axvspan(*(r.get("trigger") or (60, 120)), color="#eee", label="trigger")
         ax.set(title=f"{f.match.key}, {s}", xlabel="time (s)", ylabel=f.primary)
         ax.legend(loc="best", fontsize=8)
         fig.tight_layout()
