@@ -306,8 +306,8 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
         [targets[0].answers.failure_modes["worst"]]
     frames, loops, olds = {}, [], {}
     if fix.horizon:          # a timer longer than the stress runs (a TTL): both run past it
-        where = ["baseline"]
-        olds["baseline"] = _run(compose(spec, stop=fix.horizon).model, "baseline", watched)
+        where = [fix.scenario if fix.scenario in scenarios else "baseline"]
+        olds[where[0]] = _run(compose(spec, stop=fix.horizon).model, where[0], watched)
     fixed = compose(apply(spec, fix), stop=fix.horizon or HORIZON)
     for s in where[:2]:
         frames[s] = _run(fixed.model, s, watched)
@@ -333,8 +333,9 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
 
 def _broken(before: dict, after: dict) -> bool | None:
     """The loop stopped running away: no longer collapsed/oscillating/growing, no longer
-    swinging (turning points that give a period), or its peak and end came down by at
-    least a third; None when it did not run before."""
+    swinging (turning points that give a period), or its peak came down by at least a
+    third and it ends no further off than before (or than a third of the old peak); None
+    when it did not run before."""
     if before["label"] == "steady":
         return None
     if before["label"] in RUNAWAY and after["label"] not in RUNAWAY:
@@ -342,6 +343,6 @@ def _broken(before: dict, after: dict) -> bool | None:
     if before.get("period") and not after.get("period"):
         return True                     # it swung back and forth before, not after
     base = max(abs(before["peak"] - before["before"]), 1e-12)
+    end = max(abs(before["end"] - before["before"]), base / 3)
     return bool(after["peak"] - before["before"] < base * 2 / 3 and
-                abs(after["end"] - before["before"]) <= abs(before["end"] - before["before"])
-                + 1e-9 and np.isfinite(after["peak"]))
+                abs(after["end"] - before["before"]) <= end and np.isfinite(after["peak"]))
