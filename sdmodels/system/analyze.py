@@ -48,6 +48,12 @@ class Finding:
     def label(self, scenario: str) -> str:
         return self.outputs.get(scenario, {}).get(self.primary, {}).get("label", "?")
 
+    def moved(self, scenario: str) -> str:
+        """How the loop was set in motion in a run: the first label other than steady among
+        its watched variables (primary first), else 'steady'."""
+        labels = [v["label"] for v in self.outputs.get(scenario, {}).values()]
+        return next((x for x in labels if x != "steady"), "steady")
+
 
 @dataclass
 class Analysis:
@@ -249,26 +255,27 @@ def _worst(f: Finding, scenarios) -> str:
 
 
 def combinations(findings: list[Finding], scenarios, composition) -> list[dict]:
-    """Reinforcing loops sharing elements and acting in the same stress run; balancing
-    loops acting against a loop they share a component with (fighting)."""
+    """Reinforcing loops sharing elements and set in motion by the same stress run (one of
+    their watched variables leaves its band); a controller's balancing loop moving in the
+    same run as a loop through its service, or behind a rate limiter (fighting)."""
     out = []
     reinforcing = [f for f in findings if f.match.expected == "R"]
     for s in scenarios[1:]:
-        acting = [f for f in reinforcing if f.label(s) in ACTING]
+        acting = [f for f in reinforcing if f.moved(s) in ACTING]
         group = [f for f in acting if any(g is not f and _share(f, g) for g in acting)]
         if len(group) >= 2 and not any(set(c["loops"]) == {f.match.key for f in group}
                                        for c in out if c["kind"] == "reinforcing together"):
             out.append({"kind": "reinforcing together", "scenario": s,
                         "loops": [f.match.key for f in group],
                         "shared": sorted({c for f in group for c in f.match.components}),
-                        "labels": {f.match.key: f.label(s) for f in group}})
+                        "labels": {f.match.key: f.moved(s) for f in group}})
     for b in (f for f in findings if f.match.pattern in CONTROLLERS):
         for other in findings:
             if other is b or not (_share(b, other, components=True) if other.match.expected
                                   == "R" else _upstream(other, b, composition)):
                 continue
-            acting = [s for s in scenarios[1:] if b.label(s) in ACTING
-                      and other.label(s) in ACTING]
+            acting = [s for s in scenarios[1:] if b.moved(s) in ACTING
+                      and other.moved(s) in ACTING]
             if acting and not any(set(c["loops"]) == {b.match.key, other.match.key}
                                   for c in out):
                 out.append({"kind": "balancing loop fights" if other.match.expected == "B"
@@ -276,8 +283,8 @@ def combinations(findings: list[Finding], scenarios, composition) -> list[dict]:
                             "scenario": acting[0], "loops": [b.match.key, other.match.key],
                             "shared": sorted(set(b.match.components) &
                                              set(other.match.components)),
-                            "labels": {b.match.key: b.label(acting[0]),
-                                       other.match.key: other.label(acting[0])}})
+                            "labels": {b.match.key: b.moved(acting[0]),
+                                       other.match.key: other.moved(acting[0])}})
     return out
 
 
