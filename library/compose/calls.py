@@ -128,7 +128,10 @@ def _downstream(m, node: Node, seen) -> None:
         node.downstream_latency.connect(latency)
         node.downstream_failure.connect(failure)
         return
-    own = node.own_failure if node.own_failure is not None else Const(0.0)
+    own = node.own_failure if node.own_failure is not None else (
+        node.failure if node.failure is not None else Const(0.0))   # a leaf's own (database)
+    if node.latency is not None:
+        latency = node.latency + latency if seen else node.latency
     node.latency = m.aux(f"{node.name} latency", latency, units="s",
                          doc=f"response time callers of {node.name} see (its callees')")
     node.failure = m.aux(f"{node.name} failure fraction", 1 - (1 - own) * (1 - failure),
