@@ -188,12 +188,11 @@ def _autoscaled(m, node: Node, component, server: ModuleHandle):
         source = server.out["Utilization"] * 100
         node.roles["hpa metric"] = server.out["Utilization"].name
     else:
-        settings["Target"], settings["Metric kind"] = metric["external"]["target"]["averageValue"], 1.0
-        raw = server.out["Backlog"] if metric["external"]["metric"]["name"] == "queue_depth" \
-            else server.out["Latency"]
-        source = m.aux(f"{component.name} hpa external metric", raw, units="metric",
-                       doc="the external metric the HPA reads (queue depth or latency)")
-        node.roles["hpa metric"] = raw.name
+        settings["Target"] = metric["external"]["target"]["averageValue"]
+        settings["Metric kind"] = 1.0
+        source = server.out["Backlog"] if metric["external"]["metric"]["name"] == \
+            "queue_depth" else server.out["Latency"]
+        node.roles["hpa metric"] = source.name
     controller = _module(m, node, "hpa", hpa_controller(**settings))
     controller.connect("Metric", m.aux(f"{component.name} HPA metric", source, units="metric",
                                        doc="what the HPA reads: CPU %, or the external metric"))
