@@ -3,7 +3,8 @@
 Erlang B by the stable recursion B(k) = a B(k-1) / (k + a B(k-1)), written on its reciprocal
 R(k) = 1 / B(k) = 1 + (k / a) R(k-1), R(0) = 1 (every term positive: no cancellation), so each
 level refers to the previous one once and the tree grows linearly. The recursion is unrolled
-over `MAX_EXACT` servers in chunks of `CHUNK` levels (one auxiliary each, to keep the generated
+over `MAX_EXACT` servers (the level switch is arithmetic, min/max, not a comparison,
+so the compiled kernel holds no branch per level) in chunks of `CHUNK` levels (one auxiliary each, to keep the generated
 expressions shallow); a level past the server count passes its value through. Above
 `MAX_EXACT` servers the recursion starts `MAX_EXACT` servers below c from the fluid estimate
 R = a / max(a - k0, sqrt(a)); measured against the exact recursion, the waiting probability is
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from sdmodels import Model, if_then_else, maximum, sqrt
+from sdmodels import Model, if_then_else, maximum, minimum, sqrt
 
 MAX_EXACT = 64     # servers computed exactly by the unrolled recursion
 CHUNK = 16         # recursion levels per auxiliary
@@ -42,7 +43,7 @@ def erlang_b(m: Model, servers, load, *, prefix: str = "Erlang B"):
     for chunk in range(MAX_EXACT // CHUNK):
         for j in range(chunk * CHUNK + 1, (chunk + 1) * CHUNK + 1):
             k = k0 + j
-            on = k <= n
+            on = minimum(1, maximum(0, n + 1 - k))      # 1 while k <= n: no branch
             r = on + (1 - on + on * k / a) * r
         r = m.aux(f"{prefix} reciprocal {chunk + 1}", r, units="1",
                   doc=f"1 / B after {(chunk + 1) * CHUNK} recursion levels")
