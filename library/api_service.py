@@ -237,9 +237,8 @@ def build(**overrides) -> Model:
 
 def _name_loops(m: Model, api: str) -> None:
     """The exercise's Expected Findings (retry_storm's module brings "Retry storm")."""
-    retry = [api + "Failure fraction", api + "Failed attempts", api + "Retries issued",
-             api + "Retries arriving", api + "Attempts sent", api + "Offered load",
-             api + "Arrivals to server", api + "Backlog", api + "Throughput"]
+    retry = [*retry_storm.path("API"), "API / Server / Utilization", "API / Server / Throughput",
+             api + "Throughput"]
     m.name_loop("Cache stampede", [
         "Cached hot keys", "Missing hot keys", "Miss share", "DB queries wanted",
         "DB queries sent", "DB / Query arrivals", "DB / Waiting for connection",
@@ -247,14 +246,16 @@ def _name_loops(m: Model, api: str) -> None:
         "Refills"])
     m.name_loop("Connection pool exhaustion", [
         "DB / Query time", "DB / Hold time", "DB / Pool throughput limit", "DB / Wait time",
-        "DB / Request latency", "DB latency", api + "Latency", api + "Timeout fraction",
+        "DB / Request latency", "DB latency", api + "Downstream latency",
+        api + "Server / Downstream latency", api + "Server / Timeout fraction",
         *retry, "Admitted requests", "DB queries wanted", "DB / Query arrivals",
         "DB / Connections acquired", "DB / Connections in use", "DB / DB load",
         "DB / DB slowdown"])
     m.name_loop("Rate limit retry amplification", [
         "Front-end attempts", "Rate-limited attempts", "Rate-limited share",
-        api + "Downstream failure fraction", api + "Failure fraction", api + "Failed attempts",
-        api + "Retries issued", api + "Offered load"])
+        api + "Downstream failure fraction", api + "Server / Downstream failure fraction",
+        *retry_storm.path("API")[:-3],
+        api + "Offered load"])
     m.name_loop("HPA CPU scaling", ["CPU utilization", "CPU seen by HPA",
                                     "HPA raw recommendation",
                                     "HPA recorded recommendation", "HPA desired pods",
@@ -262,6 +263,8 @@ def _name_loops(m: Model, api: str) -> None:
     m.name_loop("Rate limiting", [
         "Rate-limited attempts", "Rate-limited share", "Admitted requests",
         "DB queries wanted", "DB / Waiting for connection", "DB / Wait time",
-        "DB / Request latency", "DB latency", api + "Latency", api + "Timeout fraction",
+        "DB / Request latency", "DB latency", api + "Downstream latency",
+        api + "Server / Downstream latency", api + "Server / Timeout fraction",
+        *retry_storm.path("API")[:-3],
         api + "Offered load", "Front-end attempts"])
 
