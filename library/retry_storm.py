@@ -163,6 +163,6 @@ def _name_loops(m: Model) -> None:
         *FAILURE_TO_LOAD[-4:], "Server / Queue wait", "Server / Timeout fraction",
         "Server / Served failure fraction", "Breaker / Failure fraction",
         "Breaker / Next Window failures", "Breaker / Window failures",
-        "Breaker / Failure rate seen", "Breaker / Breaker trips",
+        "Breaker / Failure rate seen", "Breaker / Breaker transition",
         "Breaker / Next Breaker mode", "Breaker / Breaker mode",
         "Breaker / Admission fraction"])
