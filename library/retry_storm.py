@@ -86,11 +86,20 @@ FIXES = {"Exponential backoff": 1.0, "Jitter": 1.0, "Retry budget on": 1.0,
 KEY_OUTPUTS = ["Offered load", "Throughput", "Goodput", "Backlog", "Latency", "Breaker state"]
 
 
-def build(**overrides) -> Model:
-    """The retry-storm model; keyword overrides replace parameters' defaults by display name."""
+BREAKER_PARAMETERS = ("Circuit breaker on", "Breaker failure threshold", "Breaker minimum calls",
+                      "Breaker window", "Breaker open duration", "Half-open trials")
+
+
+def build(*, breaker: bool = True, **overrides) -> Model:
+    """The retry-storm model; keyword overrides replace parameters' defaults by display name.
+
+    `breaker=False` composes it without the circuit breaker part (and its parameters), for
+    a system that has none, as the hands-on exercise's API tier ('Circuit Breaker: None').
+    """
     m = Model("retry_storm", start=0, stop=600, dt=0.05, saveper=0.5, time_units="second",
               doc="Clients retrying timed-out requests against a server with finite capacity")
-    c = m.parameters(PARAMETERS, overrides)
+    c = m.parameters({k: v for k, v in PARAMETERS.items()
+                      if breaker or k not in BREAKER_PARAMETERS}, overrides)
     trig = m.aux("Trigger active", pulse(c["Trigger start"], c["Trigger duration"]), units="0/1")
     demand = m.module("traffic", traffic(), display="Traffic", inputs={
         "Base rate": c["Arrival rate"], "Spike height": c["Load spike"],
@@ -101,29 +110,31 @@ def build(**overrides) -> Model:
         "Exponential backoff": c["Exponential backoff"], "Max backoff": c["Max backoff"],
         "Jitter": c["Jitter"], "Retry budget on": c["Retry budget on"],
         "Retry budget ratio": c["Retry budget"], "Retry budget size": c["Retry budget size"]})
-    breaker = m.module("breaker", circuit_breaker(), display="Breaker", inputs={
-        "Calls": client.out["Attempts"], "Enabled": c["Circuit breaker on"],
-        "Failure rate threshold": c["Breaker failure threshold"],
-        "Minimum number of calls": c["Breaker minimum calls"],
-        "Sliding window size": c["Breaker window"],
-        "Wait duration in open state": c["Breaker open duration"],
-        "Permitted calls in half-open state": c["Half-open trials"]})
     server = m.module("server", server_pool(), display="Server", inputs={
-        "Arrivals": breaker.out["Permitted calls"], "Service time": c["Base latency"],
+        "Service time": c["Base latency"],
         "Workers": c["Capacity"] * c["Base latency"] * (1 - c["Capacity drop"] * trig),
         "Queue limit": c["Queue limit"], "Timeout": c["Timeout"],
         "Downstream latency": c["Downstream latency"],
         "Downstream failure fraction": c["Downstream failure fraction"]})
     client.connect("Failure fraction", server.out["Failure fraction"])
-    client.connect("Shed fraction", 1 - breaker.out["Admission fraction"])
-    breaker.connect("Failure fraction", server.out["Served failure fraction"])
-    for name, port in [("Offered load", breaker.out["Permitted calls"]),
-                       ("Throughput", server.out["Throughput"]),
-                       ("Goodput", server.out["Goodput"]), ("Backlog", server.out["Backlog"]),
-                       ("Latency", server.out["Latency"]),
-                       ("Breaker state", breaker.out["Breaker state"])]:
-        m.aux(name, port, units=m.elements[port.name].units)
-    _name_loops(m)
+    offered, state = client.out["Attempts"], 0.0
+    if breaker:
+        cb = m.module("breaker", circuit_breaker(), display="Breaker", inputs={
+            "Calls": client.out["Attempts"], "Enabled": c["Circuit breaker on"],
+            "Failure rate threshold": c["Breaker failure threshold"],
+            "Minimum number of calls": c["Breaker minimum calls"],
+            "Sliding window size": c["Breaker window"],
+            "Wait duration in open state": c["Breaker open duration"],
+            "Permitted calls in half-open state": c["Half-open trials"],
+            "Failure fraction": server.out["Served failure fraction"]})
+        client.connect("Shed fraction", 1 - cb.out["Admission fraction"])
+        offered, state = cb.out["Permitted calls"], cb.out["Breaker state"]
+    server.connect("Arrivals", offered)
+    m.aux("Offered load", offered, units="req/s", doc="attempts reaching the server")
+    m.aux("Breaker state", state, units="1", doc="0 closed, 0.5 half-open, 1 open")
+    for name in ("Throughput", "Goodput", "Backlog", "Latency"):
+        m.aux(name, server.out[name], units=m.elements[server.out[name].name].units)
+    _name_loops(m, breaker)
     m.add_scenario("baseline", {}, doc="1000 req/s against 1250 req/s: latency 50 ms, no retries")
     m.add_scenario("trigger", dict(TRIGGER), doc="capacity drops 90 % for 10 s (a failover); "
                    "retries keep the server overloaded after it is back")
@@ -145,24 +156,31 @@ FAILURE_TO_LOAD = ["Server / Served failure fraction", "Server / Failure fractio
                    "Server / Arrivals to server", "Server / Backlog"]
 
 
-def path(prefix: str, names: list[str] | None = None) -> list[str]:
-    """Names of this model's variables as seen from a model that includes it as `prefix`.
+def path(prefix: str, names: list[str] | None = None, *, breaker: bool = True) -> list[str]:
+    """Names of this model's variables as seen from a model that includes it as `prefix`
+    (by default the retry path, FAILURE_TO_LOAD, through the breaker or not).
 
     >>> path("Payments", ["Server / Backlog"])
     ['Payments / Server / Backlog']
     """
-    return [f"{prefix} / {n}" for n in (FAILURE_TO_LOAD if names is None else names)]
+    names = _retry_path(breaker) if names is None else names
+    return [f"{prefix} / {n}" for n in names]
 
 
-def _name_loops(m: Model) -> None:
+def _retry_path(breaker: bool) -> list[str]:
+    return [n for n in FAILURE_TO_LOAD if breaker or not n.startswith("Breaker / ")]
+
+
+def _name_loops(m: Model, breaker: bool) -> None:
     """The loops of Part 3.1 and its fixes, through the parts' variables (the parts bring
     "Queue drains" and "Retry budget caps retries")."""
-    m.name_loop("Retry storm", [*FAILURE_TO_LOAD, "Server / Queue wait",
+    m.name_loop("Retry storm", [*_retry_path(breaker), "Server / Queue wait",
                                 "Server / Timeout fraction"])
-    m.name_loop("Circuit breaker sheds load", [
-        *FAILURE_TO_LOAD[-4:], "Server / Queue wait", "Server / Timeout fraction",
-        "Server / Served failure fraction", "Breaker / Failure fraction",
-        "Breaker / Next Window failures", "Breaker / Window failures",
-        "Breaker / Failure rate seen", "Breaker / Breaker transition",
-        "Breaker / Next Breaker mode", "Breaker / Breaker mode",
-        "Breaker / Admission fraction"])
+    if breaker:
+        m.name_loop("Circuit breaker sheds load", [
+            *FAILURE_TO_LOAD[-4:], "Server / Queue wait", "Server / Timeout fraction",
+            "Server / Served failure fraction", "Breaker / Failure fraction",
+            "Breaker / Next Window failures", "Breaker / Window failures",
+            "Breaker / Failure rate seen", "Breaker / Breaker transition",
+            "Breaker / Next Breaker mode", "Breaker / Breaker mode",
+            "Breaker / Admission fraction"])

@@ -102,7 +102,7 @@ def test_timeouts_cost_capacity_but_yield_no_goodput(kernel):
 
 def test_waiting_probability_past_the_exact_range():
     # the stated error of the approximation above 64 workers: |dC| <= 0.002 up to c = 500
-    model = server_pool().with_time(stop=1, dt=0.5)
+    model = server_pool().with_time(stop=1, dt=0.5, saveper=0.5)
     cases = [(200, 0.9), (200, 0.95), (500, 0.95), (500, 0.98), (80, 0.7)]
     r = simulate(compile(build(model)), params={
         "Workers": [c for c, _ in cases], "Service time": 1.0,
