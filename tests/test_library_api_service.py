@@ -112,7 +112,7 @@ def test_find_loops_finds_the_exercise_loops():
     # the paths the exercise describes
     assert "Refills" in found["Cache stampede"].names
     assert "DB / Database / Hold time" in found["Connection pool exhaustion"].names
-    assert "API / Retries issued" in found["Connection pool exhaustion"].names
+    assert "API / Clients / Retries issued" in found["Connection pool exhaustion"].names
     assert "Rate-limited share" in found["Rate limit retry amplification"].names
     assert "API capacity" in found["HPA CPU scaling"].names
     assert "Admitted requests" in found["Rate limiting"].names

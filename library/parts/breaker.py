@@ -89,29 +89,32 @@ def circuit_breaker(**overrides) -> Model:
     eps = dt * 1e-6
     tick = m.aux("Breaker clock tick", math.floor((t + eps) / period)
                  > math.floor((t - dt + eps) / period), units="0/1")
-    trip = m.aux("Breaker trips", on * closed * tick * (seen >= p["Minimum number of calls"])
-                 * (rate >= thr), units="0/1")
-    wake = m.aux("Breaker half-opens", on * is_open * tick * (t >= until), units="0/1")
     judged = half * tick * (trials >= permitted - 1e-9)
-    reopen = m.aux("Breaker re-opens", on * judged * (t_fail >= thr * trials), units="0/1")
-    close = m.aux("Breaker closes", judged * (1 - reopen) + (1 - on) * (1 - closed), units="0/1")
-    opens = trip + reopen
-    m.aux("Next Breaker mode", if_then_else(opens > 0, 1, if_then_else(
-        wake > 0, 2, if_then_else(close > 0, 0, mode))), units="1")
-    m.aux("Next Open until", if_then_else(opens > 0, t + p["Wait duration in open state"],
-                                          until), units="s")
+    # one transition per step, coded 0 none, 1 trip, 2 half-open, 3 re-open, 4 close: every
+    # state's next value reads this one element, so the state machine adds few loops
+    event = m.aux("Breaker transition", if_then_else(on > 0, (
+        closed * tick * (seen >= p["Minimum number of calls"]) * (rate >= thr)
+        + 2 * is_open * tick * (t >= until)
+        + judged * if_then_else(t_fail >= thr * trials, 3, 4)), 4 * (1 - closed)), units="1",
+        doc="0 none, 1 trip (closed -> open), 2 open -> half-open, 3 re-open, 4 close")
+    opens, close = event.eq(1) | event.eq(3), event.eq(4)
+    m.aux("Breaker trips", event.eq(1), units="0/1")
+    m.aux("Next Breaker mode", if_then_else(opens, 1, if_then_else(
+        event.eq(2), 2, if_then_else(close, 0, mode))), units="1")
+    m.aux("Next Open until", if_then_else(opens, t + p["Wait duration in open state"], until),
+          units="s")
     made = per * admit * dt                        # calls let through this step, per instance
     keep = exp(-made / maximum(p["Sliding window size"], 1))
-    reset = opens + close
     size = p["Sliding window size"]
-    m.aux("Next Calls since reset", (1 - reset) * (seen + closed * made), units="calls")
-    m.aux("Next Window calls", (1 - reset) * if_then_else(
-        closed > 0, w_calls * keep + size * (1 - keep), w_calls), units="calls")
-    m.aux("Next Window failures", (1 - reset) * if_then_else(
-        closed > 0, w_fail * keep + size * fail * (1 - keep), w_fail), units="calls")
-    fresh = wake + judged
-    m.aux("Next Trial calls", (1 - fresh) * (trials + half * made), units="calls")
-    m.aux("Next Trial failures", (1 - fresh) * (t_fail + half * made * fail), units="calls")
+    kept = 1 - (opens | close)                     # every state change empties the window
+    m.aux("Next Calls since reset", kept * (seen + closed * made), units="calls")
+    m.aux("Next Window calls", kept * if_then_else(
+        closed, w_calls * keep + size * (1 - keep), w_calls), units="calls")
+    m.aux("Next Window failures", kept * if_then_else(
+        closed, w_fail * keep + size * fail * (1 - keep), w_fail), units="calls")
+    fresh = 1 - (event.eq(2) | (event >= 3))       # trials restart: half-open entered, judged
+    m.aux("Next Trial calls", fresh * (trials + half * made), units="calls")
+    m.aux("Next Trial failures", fresh * (t_fail + half * made * fail), units="calls")
 
     m.aux("Breaker state", is_open + 0.5 * half, units="1",
           doc="0 closed, 0.5 half-open, 1 open")

@@ -40,9 +40,9 @@ INPUTS = {
     "Backoff base": (1.0, "s", "reference hands-on exercise: 1 s fixed delay"),
     "Exponential backoff": (0.0, "0/1", "reference Part 4 Principle 4: delay doubles"),
     "Max backoff": (30.0, "s", "reference hands-on exercise fix: max 30 s"),
-    "Jitter": (0.0, "0/1/2", "0 none, 1 full, 2 equal (AWS 'Exponential Backoff And Jitter')"),
+    "Jitter": (0.0, "0/1", "0 none, 1 full, 2 equal (AWS 'Exponential Backoff And Jitter')"),
     "Retry budget on": (0.0, "0/1", "1 = retries need a token (Finagle RetryBudget)"),
-    "Retry budget ratio": (0.1, "tokens/req", "Google SRE book 'Handling Overload': retries "
+    "Retry budget ratio": (0.1, "retries/req", "Google SRE book 'Handling Overload': retries "
                            "at most 10 % of requests (gRPC retryThrottling tokenRatio 0.1)"),
     "Retry budget size": (10.0, "tokens", "gRPC retryThrottling maxTokens example 10"),
 }
