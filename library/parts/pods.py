@@ -7,7 +7,9 @@ Pods are tracked by how many times they crashed in a row ("Crash count", 0..6): 
 moves a running pod to the back-off of the next count, a pipeline of exactly that delay
 (`delay_fixed`), then through start-up ("Startup time", until the readiness probe passes)
 back to running; running 10 minutes moves it back to count 0 (taken as a rate 1/600 s).
-The ReplicaSet creates pods when "Desired replicas" exceed the pods that exist and deletes
+An evicted pod ("Eviction rate") is deleted, not restarted: the ReplicaSet replaces it with a
+new pod that starts at crash count 0. The ReplicaSet creates pods when "Desired replicas"
+exceed the pods that exist and deletes
 running ones when they fall below (Kubernetes deletes not-ready pods first; here deletions
 come from running pods, a simplification).
 """
@@ -27,6 +29,8 @@ PODS = {
     "Startup time": (30.0, "s", "assumption: container start until the readiness probe "
                      "passes (reference Part 2.3: pod startup 10-300 s)"),
     "Crash rate": (0.0, "1/s", "crashes per running pod per second (OOM kills); 0 = none"),
+    "Eviction rate": (0.0, "1/s", "evictions per running pod per second (API-initiated, "
+                      "node pressure): the pod is deleted and the ReplicaSet creates a new one"),
     "Backoff reset time": (600.0, "s", "kubelet: back-off reset after 10 min of running"),
 }
 
@@ -39,8 +43,9 @@ def pod_lifecycle(**overrides) -> Model:
     dt = m.dt_expr
     crash = Dim("crash_count", STAGES)
     keys = [f"crash_count{k + 1}" for k in range(STAGES)]
-    backoff = m.constant("Back-off delay", dict(zip(keys, BACKOFF)), dims=[crash], units="s",
-                         doc="kubelet CrashLoopBackOff: 10 s doubling to 300 s")
+    backoff = m.aux("Back-off delay", dict(zip(keys, BACKOFF)), dims=[crash], units="s",
+                    doc="kubelet CrashLoopBackOff: 10 s doubling to 300 s (fixed in the "
+                    "kubelet, so not a parameter)")
     running = m.stock("Running pods", {k: c["Initial pods"] if i == 0 else 0
                                        for i, k in enumerate(keys)}, dims=[crash],
                       units="pods", non_negative=True)
@@ -72,6 +77,8 @@ def pod_lifecycle(**overrides) -> Model:
                          for i, k in enumerate(keys)}, out_of=running, dims=[crash],
            units="pods/s", doc="back to crash count 0 (negative there: an inflow)")
     m.flow("Deleting", if_first(keys, deleted), out_of=running, dims=[crash], units="pods/s")
+    m.flow("Evicting", running * c["Eviction rate"], out_of=running, dims=[crash],
+           units="pods/s", doc="evicted pods are deleted; new ones replace them (crash count 0)")
     m.output(m.aux("Ready pods", total_running, units="pods"))
     m.output(pods)
     m.output(m.aux("Restart rate", sum_over(restarts, crash), units="pods/s"))
