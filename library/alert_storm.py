@@ -5,24 +5,16 @@ ignored -> more incidents -> more alerts"), with the response delays of Part 2.3
 of Part 3.5 and the Common Mistakes table ("Alert on user-facing symptoms only"). Time is in
 days.
 
-Structure:
-
-- Real problems arrive at "Incident rate"; each raises one meaningful alert ("Normal: 5
-  alerts/day, all meaningful"). "Noise alert rules" each fire "Noise alerts per rule" a day
-  with no user impact. "Alerts per day" is the sum.
-- The on-call reads up to "Attention capacity" alerts a day and cannot tell a noise alert
-  from a meaningful one before reading it, so the share of meaningful alerts read is the
-  share of all alerts read. Sustained overload builds "Alert fatigue" over "Fatigue time"
-  (muted notifications): a fatigued on-call reads fewer alerts still ("200 alerts/day, all
-  ignored"). Meaningful alerts not read are "Incidents missed".
-- The trigger is a monitoring project adding "Monitoring project rules" cause-based rules
-  ("After 'improving monitoring': 50 alerts/day, mostly noise").
-- Every missed incident's post-mortem ends in "add more monitoring": "Rules added per missed
-  incident" new rules, shipped after "Post-mortem delay" (an Erlang-3 delay). Cause-based
-  rules add noise: that closes the reinforcing loop. Once alerts exceed attention capacity,
-  misses grow with alerts and alerts grow with misses: the storm needs no further push.
-  Below capacity nothing is missed, so the threshold for a lasting storm is
-  "Incident rate" + noise > "Attention capacity" (15 noise rules with the defaults).
+Composed of the `ops.alert_pipeline` part (library/parts/ops.py: rules, noise, the on-call's
+attention and fatigue, post-mortems that add rules, review and ratio tracking), fed by the
+trigger, a monitoring project adding "Monitoring project rules" cause-based rules
+("After 'improving monitoring': 50 alerts/day, mostly noise"). Real problems arrive at
+"Incident rate", one meaningful alert each; the on-call reads up to "Attention capacity" a
+day and tires under sustained overload; every missed incident's post-mortem adds rules, and
+cause-based rules add noise: that closes the reinforcing loop. Once alerts exceed attention
+capacity, misses grow with alerts and alerts grow with misses: the storm needs no further
+push. Below capacity nothing is missed, so the threshold for a lasting storm is
+"Incident rate" + noise > "Attention capacity" (15 noise rules with the defaults).
 
 Fixes (each a parameter of this model, so they can be turned on one at a time):
 
@@ -44,7 +36,10 @@ Example::
 """
 from __future__ import annotations
 
-from sdmodels import Model, delay3, maximum, minimum, pulse, smooth, xidz, zidz
+from sdmodels import Model, pulse
+
+from library.parts._table import expose
+from library.parts.ops import ALERTS, alert_pipeline
 
 #: name -> (default, units, source)
 PARAMETERS = {
@@ -84,6 +79,13 @@ TRIGGER = {"Monitoring project rules": 45.0}
 FIXES = {"Symptom-based alerting": 1.0, "Alert review": 1.0, "Ratio tracking": 1.0}
 
 
+KEY_OUTPUTS = ["Alerts per day", "Incidents missed", "Alert fatigue", "Noise alert rules"]
+OUTPUTS = ["Alerts per day", "Meaningful alerts", "Noise alerts", "Alerts read", "Alerts ignored",
+           "Share of alerts read", "Alert fatigue", "Overload", "Incidents missed",
+           "Total incidents missed", "Alert-to-incident ratio", "Noise alert rules",
+           "Monitoring added"]
+
+
 def build(**overrides) -> Model:
     """The alert-storm model; overrides replace parameter defaults by display name.
 
@@ -94,57 +96,13 @@ def build(**overrides) -> Model:
     m = Model("alert_storm", start=0, stop=180, dt=0.25, time_units="day",
               doc="Part 3.5: the alert storm")
     c = m.parameters(PARAMETERS, overrides)
-    cause_share = 1 - c["Symptom-based alerting"]
-
-    rules = m.stock("Noise alert rules", initial=c["Initial noise rules"], units="rules",
-                    non_negative=True)
-    meaningful = m.aux("Meaningful alerts", c["Incident rate"], units="alerts/day")
-    noise = m.aux("Noise alerts", rules * c["Noise alerts per rule"], units="alerts/day")
-    alerts = m.aux("Alerts per day", meaningful + noise, units="alerts/day")
-
-    # -- the on-call's attention ----------------------------------------------------------
-    overload = m.aux("Overload", maximum(0, 1 - xidz(c["Attention capacity"], alerts, 1)),
-                     units="1", doc="share of alerts beyond what the on-call can read")
-    fatigue = m.aux("Alert fatigue", smooth(overload, c["Fatigue time"], 0), units="1",
-                    doc="share of notifications muted after sustained overload")
-    read = m.aux("Alerts read", minimum(alerts, c["Attention capacity"]) * (1 - fatigue),
-                 units="alerts/day")
-    m.aux("Alerts ignored", alerts - read, units="alerts/day")
-    share_read = m.aux("Share of alerts read", xidz(read, alerts, 1), units="1")
-    missed = m.aux("Incidents missed", c["Incident rate"] - meaningful * share_read,
-                   units="incidents/day")
-
-    # -- on-call feedback: the alert-to-incident ratio ---------------------------------------
-    ratio = m.aux("Alert-to-incident ratio",
-                  xidz(smooth(alerts, c["Ratio measurement window"]), c["Incident rate"], 1),
-                  units="alerts/incident")
-    excess = m.aux("Excess noise share", c["Ratio tracking"] *
-                   maximum(0, 1 - zidz(c["Target alert-to-incident ratio"], ratio)), units="1",
-                   doc="the share of alerts above target, as the tracked ratio shows it")
-
-    # -- "add more monitoring" -----------------------------------------------------------------
-    over_target = c["Ratio tracking"] * (ratio > c["Target alert-to-incident ratio"])
-    added = m.aux("Monitoring added", delay3(missed * c["Rules added per missed incident"] *
-                                             (1 - over_target), c["Post-mortem delay"], 0),
-                  units="rules/day", doc="post-mortem action items shipped as new alert rules")
-    m.flow("New noise rules", added * cause_share, into=rules, units="rules/day")
+    team = m.module("on_call", alert_pipeline(), display="On-call")
+    for name in set(ALERTS) & set(PARAMETERS):
+        team.connect(name, c[name])
     project = pulse(c["Monitoring project day"], c["Monitoring project duration"])
-    m.flow("Monitoring project", project * c["Monitoring project rules"] /
-           c["Monitoring project duration"] * cause_share, into=rules, units="rules/day")
-    m.flow("Review deletions", c["Alert review"] * rules * c["Review deletion fraction"] /
-           c["Review interval"], out_of=rules, units="rules/day")
-    m.flow("Noise tuned", excess * rules / c["Tuning time"], out_of=rules, units="rules/day")
-
-    m.stock("Total incidents missed", initial=0, units="incidents")
-    m.flow("Missing", missed, into="Total incidents missed", units="incidents/day")
-
-    m.name_loop("Add more monitoring", ["Noise alert rules", "Alerts per day",
-                                        "Incidents missed", "Monitoring added"])
-    m.name_loop("Alert fatigue", ["Alert fatigue", "Incidents missed", "Monitoring added",
-                                  "Noise alert rules"])
-    m.name_loop("Alert review", ["Noise alert rules", "Review deletions"])
-    m.name_loop("Ratio tracking", ["Noise alert rules", "Alert-to-incident ratio",
-                                   "Noise tuned"])
+    team.connect("New rules", m.aux("Monitoring project", project * c[
+        "Monitoring project rules"] / c["Monitoring project duration"], units="rules/day"))
+    expose(m, team, OUTPUTS)
 
     m.add_scenario("baseline", {"Monitoring project rules": 0.0},
                    doc="5 meaningful alerts a day, no monitoring project: all read")
@@ -156,4 +114,3 @@ def build(**overrides) -> Model:
     m.add_scenario("alert review only", {**TRIGGER, "Alert review": 1.0})
     m.add_scenario("ratio tracking only", {**TRIGGER, "Ratio tracking": 1.0})
     return m
-

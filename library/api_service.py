@@ -4,8 +4,9 @@ Reference: "Hands-On Exercise" (Users -> CDN -> Load Balancer -> API pods (HPA o
 every 15 s, cooldown 30 s) -> Redis cache (TTL 1 h, no jitter) -> PostgreSQL (pool of 50);
 retries 3 x 1 s fixed delay; rate limit 1000 req/s per user; no circuit breaker), its
 Expected Findings and its five fixes. Composed from the library's parts as modules:
-`retry_storm` is the API tier (clients with the retry policy, the API pods' queue) and
-`connection_pool` is PostgreSQL behind its pool (a database that slows with concurrency, the
+`retry_storm` is the API tier (clients with the retry policy, the API pods' queue; built
+without its breaker part: "Circuit Breaker: None") and `connection_pool` is PostgreSQL
+behind its pool (a database that slows with concurrency, the
 pool's wait timeout). Around them, in this module:
 
 - the CDN serves part of the users' requests; the rest reach the API pods;
@@ -206,7 +207,7 @@ def build(**overrides) -> Model:
     # -- the API tier: clients with the retry policy, pods' queue ---------------------------
     down_fail = 1 - (1 - rl_share) * (1 - miss_share * (1 - (1 - db["Fail-fast fraction"])
                                                         * pass_share))
-    tier = m.module("api", retry_storm.build(), display="API", inputs={
+    tier = m.module("api", retry_storm.build(breaker=False), display="API", inputs={
         "Arrival rate": demand,
         "Capacity": capacity,
         "Base latency": c["Handler latency"],
@@ -218,7 +219,6 @@ def build(**overrides) -> Model:
         "Exponential backoff": c["Exponential backoff"],
         "Max backoff": c["Max backoff"],
         "Jitter": c["Retry jitter"],
-        "Circuit breaker on": 0.0,
     })
     m.aux("Offered load", tier["Offered load"], units="req/s")
     m.aux("Goodput", tier["Goodput"], units="req/s")
@@ -237,31 +237,34 @@ def build(**overrides) -> Model:
 
 def _name_loops(m: Model, api: str) -> None:
     """The exercise's Expected Findings (retry_storm's module brings "Retry storm")."""
-    retry = [api + "Failure fraction", api + "Failed attempts", api + "Retries issued",
-             api + "Retries arriving", api + "Attempts sent", api + "Offered load",
-             api + "Arrivals to server", api + "Backlog", api + "Throughput"]
+    to_api = retry_storm.path("API", breaker=False)
+    retry = [*to_api, "API / Server / Utilization", "API / Server / Throughput", api + "Throughput"]
     m.name_loop("Cache stampede", [
         "Cached hot keys", "Missing hot keys", "Miss share", "DB queries wanted",
-        "DB queries sent", "DB / Query arrivals", "DB / Waiting for connection",
-        "DB / Wait time", "DB / Request latency", "DB latency", "DB answers in time",
+        "DB queries sent", "DB / Query arrivals", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection",
+        "DB / Pool / Wait time", "DB / Request latency", "DB latency", "DB answers in time",
         "Refills"])
     m.name_loop("Connection pool exhaustion", [
-        "DB / Query time", "DB / Hold time", "DB / Pool throughput limit", "DB / Wait time",
-        "DB / Request latency", "DB latency", api + "Latency", api + "Timeout fraction",
+        "DB / Database / Query time", "DB / Database / Hold time", "DB / Pool / Pool throughput limit", "DB / Pool / Wait time",
+        "DB / Request latency", "DB latency", api + "Downstream latency",
+        api + "Server / Downstream latency", api + "Server / Timeout fraction",
         *retry, "Admitted requests", "DB queries wanted", "DB / Query arrivals",
-        "DB / Connections acquired", "DB / Connections in use", "DB / DB load",
-        "DB / DB slowdown"])
+        "DB / Pool / Connections acquired", "DB / Pool / Connections in use", "DB / Database / DB load",
+        "DB / Database / DB slowdown"])
     m.name_loop("Rate limit retry amplification", [
         "Front-end attempts", "Rate-limited attempts", "Rate-limited share",
-        api + "Downstream failure fraction", api + "Failure fraction", api + "Failed attempts",
-        api + "Retries issued", api + "Offered load"])
+        api + "Downstream failure fraction", api + "Server / Downstream failure fraction",
+        *to_api[:-3],
+        api + "Offered load"])
     m.name_loop("HPA CPU scaling", ["CPU utilization", "CPU seen by HPA",
                                     "HPA raw recommendation",
                                     "HPA recorded recommendation", "HPA desired pods",
                                     "Scaling", "Pods requested", "API pods", "API capacity"])
     m.name_loop("Rate limiting", [
         "Rate-limited attempts", "Rate-limited share", "Admitted requests",
-        "DB queries wanted", "DB / Waiting for connection", "DB / Wait time",
-        "DB / Request latency", "DB latency", api + "Latency", api + "Timeout fraction",
+        "DB queries wanted", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection", "DB / Pool / Wait time",
+        "DB / Request latency", "DB latency", api + "Downstream latency",
+        api + "Server / Downstream latency", api + "Server / Timeout fraction",
+        *to_api[:-3],
         api + "Offered load", "Front-end attempts"])
 

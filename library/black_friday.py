@@ -169,28 +169,26 @@ def build(**overrides) -> Model:
     m.aux("Offered load", pay["Offered load"], units="req/s")
     m.aux("Goodput", pay["Goodput"], units="req/s")
 
+    pay_path = retry_storm.path("Payments")
     m.name_loop("Autoscaler grabs connections", [
         "Pods requested", "Pods", "Starved share", "Payments / Downstream failure fraction",
-        "Payments / Failure fraction", "Payments / Failed attempts", "Payments / Retries wanted",
-        "Payments / Retries issued", "Payments / Retries arriving",
-        "Payments / Attempts wanted", "Payments / Attempts sent", "Payments / Offered load",
-        "Payments / Arrivals to server", "Payments / Backlog", "Payments / Latency",
-        "HPA ratio", "HPA desired pods", "Scale up"])
+        "Payments / Server / Downstream failure fraction", *pay_path,
+        *retry_storm.path("Payments", ["Server / Queue wait", "Server / Latency"]),
+        "Payments / Latency", "HPA ratio", "HPA desired pods", "Scale up"])
     # the reference's root cause (R): slow query -> connections held -> pool fills -> waits
     # -> payment timeouts -> retries -> more queries waiting for connections
+    to_db = [*retry_storm.path("Payments", ["Server / Utilization", "Server / Throughput"]),
+             "Payments / Throughput", "DB / Query arrivals"]
     m.name_loop("Slow query holds connections", [
-        "DB / Waiting for connection", "DB / Connections acquired", "DB / Connections in use",
-        "DB / DB load", "DB / DB slowdown", "DB / Query time", "DB / Hold time",
-        "DB / Pool throughput limit", "DB / Wait time", "DB / Request latency",
-        "Payments / Latency", "Payments / Retries issued", "Payments / Offered load",
-        "Payments / Throughput", "DB / Query arrivals"])
+        "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection", "DB / Pool / Connections acquired", "DB / Pool / Connections in use",
+        "DB / Database / DB load", "DB / Database / DB slowdown", "DB / Database / Query time", "DB / Database / Hold time",
+        "DB / Pool / Pool throughput limit", "DB / Pool / Wait time", "DB / Request latency",
+        "Payments / Downstream latency", "Payments / Server / Downstream latency",
+        "Payments / Server / Timeout fraction", *pay_path, *to_db])
     m.name_loop("Payment retries load the database", [
-        "DB / Waiting for connection", "DB / Wait time", "DB / Request latency",
-        "Payments / Latency", "Payments / Timeout fraction", "Payments / Failure fraction",
-        "Payments / Failed attempts", "Payments / Retries wanted", "Payments / Retries issued",
-        "Payments / Retries arriving", "Payments / Attempts wanted", "Payments / Attempts sent",
-        "Payments / Offered load", "Payments / Arrivals to server", "Payments / Backlog",
-        "Payments / Throughput", "DB / Query arrivals"])
+        "DB / Pool / Waiting for connection", "DB / Pool / Wait time", "DB / Request latency",
+        "Payments / Downstream latency", "Payments / Server / Downstream latency",
+        "Payments / Server / Timeout fraction", *pay_path, *to_db])
     m.add_scenario("baseline", {"Traffic growth": 0.0},
                    doc="3x traffic held flat: the system copes")
     m.add_scenario("trigger", {}, doc="the ramp of the reference: collapse within ~25 min")

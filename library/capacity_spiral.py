@@ -6,21 +6,14 @@ balancing loop with a long delay overshoots both ways) and the fixes of Part 3.6
 loop?"). Time is in months; capacity and demand are in multiples of the normal demand at
 launch ("x normal", the reference's unit).
 
-Structure:
-
-- "Demand" is an input: "Normal demand" grows by "Demand growth" a year and a Black Friday
-  peak of "Peak multiplier" x normal comes every 12 months at "Peak month" (a Gaussian bump
-  "Peak width" months wide). Demand is the only thing driven by the clock.
-- "Provisioned capacity" (a stock) rises by routine planning ("we'll scale as needed": up to
-  "Planning buffer" above the monthly-average demand the planners see) and by post-mortems:
-  an "Outage" (demand above capacity) is remembered for "Post-mortem window" months, and the
-  post-mortem buys "Post-mortem safety factor" x the peak that broke it ("20x normal, just in
-  case", after a 10x outage).
-- Finance looks at "Utilization" (monthly-average demand over provisioned capacity). At each
-  budget review, once every "Budget cycle" months at "Budget review month", it approves a cut
-  of "Budget cut fraction" of capacity if utilization is under "Utilization floor"; the cut is
-  carried out over "Cut implementation time". The budget calendar is a discrete controller:
-  the decision is sampled at the review and held until the next one.
+Composed of the `ops.capacity_budget` part (library/parts/ops.py: routine planning,
+post-mortem over-provisioning, the yearly budget review as a discrete controller, and the
+fixes) fed by the demand, the only thing driven by the clock: "Normal demand" grows by
+"Demand growth" a year and a Black Friday peak of "Peak multiplier" x normal comes every 12
+months at "Peak month" (a Gaussian bump "Peak width" months wide). An outage (demand above
+capacity) brings a post-mortem that buys "Post-mortem safety factor" x the peak that broke
+it ("20x normal, just in case"); at each budget review finance cuts "Budget cut fraction" of
+capacity if the utilization it sees is under "Utilization floor".
 
 The spiral is the two balancing loops (post-mortem over-provisioning, cost cutting) acting
 through long, unequal delays: an outage moves capacity up within weeks, the budget takes it
@@ -50,8 +43,10 @@ Example::
 """
 from __future__ import annotations
 
-from sdmodels import (Model, exp, if_then_else, maximum, minimum, modulo, rolling_max,
-                      sample_hold, smooth)
+from sdmodels import Model, exp, ln, modulo
+
+from library.parts._table import expose
+from library.parts.ops import BUDGET, MONTHS_PER_YEAR, capacity_budget
 
 #: name -> (default, units, source)
 PARAMETERS = {
@@ -89,8 +84,7 @@ PARAMETERS = {
 
 FIXES = {"Autoscaling": 1.0, "Load testing": 1.0, "Cost attributed to revenue": 1.0}
 
-#: months in a year: demand growth is per year, the model's clock is in months
-MONTHS_PER_YEAR = 12.0
+KEY_OUTPUTS = ["Demand", "Provisioned capacity", "Outage time", "Utilization"]
 
 
 def build(**overrides) -> Model:
@@ -103,80 +97,20 @@ def build(**overrides) -> Model:
     m = Model("capacity_spiral", start=0, stop=120, dt=1 / 64, saveper=1 / 16,
               time_units="month", doc="Part 3.6: the capacity planning spiral")
     c = m.parameters(PARAMETERS, overrides)
-
-    # -- demand: growth and a yearly Black Friday peak (the input) --------------------------
     normal = m.aux("Normal demand", c["Launch normal demand"] *
-                   exp(m.time / MONTHS_PER_YEAR * _ln1p(c["Demand growth"])), units="x normal")
+                   exp(m.time / MONTHS_PER_YEAR * ln(1 + c["Demand growth"])), units="x normal")
     phase = m.aux("Months from peak", modulo(m.time - c["Peak month"] + 6, 12) - 6,
                   units="month")
     bump = exp(-(phase / c["Peak width"]) ** 2)
     demand = m.aux("Demand", normal * (1 + (c["Peak multiplier"] - 1) * bump), units="x normal")
-    seen = m.aux("Perceived demand", smooth(demand, c["Demand averaging time"]),
-                 units="x normal", doc="the monthly average planners and finance look at")
-    forecast = m.aux("Forecast peak", rolling_max(demand, MONTHS_PER_YEAR) *
-                     (1 + c["Demand growth"]), units="x normal",
-                     doc="last 12 months' peak grown by a year: what a load test plans for")
-    requirement = m.aux("Load-tested requirement", forecast * (1 + c["Load test margin"]),
-                        units="x normal")
-    tested = m.aux("Provisioned for the tested peak", c["Load testing"] * (1 - c["Autoscaling"]) *
-                   requirement, units="x normal",
-                   doc="what load testing says the fixed fleet must hold; with autoscaling the "
-                       "tested peak is the autoscaler's job, not the fixed fleet's")
-
-    # -- capacity and outages --------------------------------------------------------------
-    cap = m.stock("Provisioned capacity", initial=(1 + c["Planning buffer"]) *
-                  c["Launch normal demand"], units="x normal", non_negative=True)
-    auto = m.aux("Autoscaled capacity", c["Autoscaling"] *
-                 maximum(0, demand / c["Autoscaling target utilization"] - cap), units="x normal")
-    total = m.aux("Total capacity", cap + auto, units="x normal")
-    outage = m.aux("Outage", demand > total, units="0/1")
-    m.aux("Unserved demand", maximum(0, demand - total), units="x normal")
-    outage_peak = m.aux("Outage peak", rolling_max(outage * demand, c["Post-mortem window"]),
-                        units="x normal", doc="the worst peak that broke the system lately")
-
-    # -- routine planning ("we'll scale as needed") ------------------------------------------
-    planned = m.aux("Planned capacity", maximum((1 + c["Planning buffer"]) * seen, tested),
-                    units="x normal")
-    m.flow("Routine provisioning", maximum(0, planned - cap) / c["Planning time"], into=cap,
-           units="x normal/month")
-
-    # -- post-mortem over-provisioning -------------------------------------------------------
-    pm_target = m.aux("Post-mortem target", if_then_else(
-        outage_peak > 0,
-        if_then_else(c["Load testing"] > 0.5, requirement,
-                     c["Post-mortem safety factor"] * outage_peak),
-        0), units="x normal")
-    m.flow("Post-mortem provisioning", maximum(0, pm_target - cap) / c["Provisioning time"],
-           into=cap, units="x normal/month")
-
-    # -- cost pressure and budget cuts (a discrete budget cycle) ------------------------------
-    util = m.aux("Utilization", seen / cap, units="1")
-    cost_view = m.aux("Utilization seen by finance", if_then_else(
-        c["Cost attributed to revenue"] > 0.5, forecast / cap, util), units="1")
-    wanted = c["Budget cut fraction"] * cap * (cost_view < c["Utilization floor"])
-    allowed = maximum(0, cap - tested)
-    requested = m.aux("Cut requested", minimum(wanted, allowed), units="x normal")
-    approved = m.aux("Approved cut", sample_hold(requested, c["Budget cycle"],
-                                                 c["Budget review month"]),
-                     units="x normal", doc="decided at the budget review, held until the next")
-    in_window = modulo(m.time - c["Budget review month"], c["Budget cycle"]) < \
-        c["Cut implementation time"]
-    m.flow("Budget cuts", in_window * approved / c["Cut implementation time"], out_of=cap,
-           units="x normal/month")
-
-    # -- what it costs ------------------------------------------------------------------------
-    m.stock("Outage time", initial=0, units="month")
-    m.flow("Outage accrual", outage, into="Outage time", units="month/month")
-    m.stock("Capacity cost", initial=0, units="x normal * month",
-            doc="capacity paid for, integrated over time")
-    m.flow("Capacity spend", total, into="Capacity cost", units="x normal")
-
-    m.name_loop("Routine capacity planning", ["Provisioned capacity", "Routine provisioning"])
-    m.name_loop("Post-mortem over-provisioning",
-                ["Provisioned capacity", "Outage", "Outage peak", "Post-mortem target",
-                 "Post-mortem provisioning"])
-    m.name_loop("Cost cutting", ["Provisioned capacity", "Utilization", "Cut requested",
-                                 "Approved cut", "Budget cuts"])
+    fleet = m.module("fleet", capacity_budget(), display="Fleet")
+    fleet.connect("Demand", demand)
+    for name in set(BUDGET) & set(PARAMETERS):
+        fleet.connect(name, c[name])
+    expose(m, fleet, ["Perceived demand", "Forecast peak", "Provisioned capacity",
+                      "Autoscaled capacity", "Total capacity", "Unserved demand", "Outage",
+                      "Outage peak", "Outage time", "Utilization", "Utilization seen by finance",
+                      "Cut requested", "Approved cut", "Capacity cost"])
 
     m.add_scenario("baseline", {"Peak multiplier": 1.0},
                    doc="steady growth, no holiday peak: routine planning keeps up")
@@ -189,10 +123,3 @@ def build(**overrides) -> Model:
     m.add_scenario("cost attribution only", {"Peak multiplier": 10.0,
                                              "Cost attributed to revenue": 1.0})
     return m
-
-
-def _ln1p(x):
-    """ln(1 + x) as an expression (growth per year -> continuous rate)."""
-    from sdmodels import ln
-    return ln(1 + x)
-

@@ -10,14 +10,18 @@ are evicted.
 Mechanism. Each pod (a `Dim("pod", 10)` array) has its own memory: a working set that follows
 the requests it holds in flight (Little's law: in-flight = utilization / (1 - utilization) for
 a busy server, so memory rises steeply as a pod's share of the traffic grows), plus what a leak
-has accumulated. A pod whose memory reaches "Memory limit" is OOM-killed (cgroup OOM killer,
-never gated by a disruption budget); a pod above the "Eviction threshold" is evicted only while
-fewer than "PDB maxUnavailable" pods are down (API-initiated evictions respect a PDB). A
-killed or evicted pod comes back after "Pod replacement time" with a fresh process, and takes
-its share of the traffic at once. Calibration: with 1,000 req/s and 125 req/s per pod a 10 %
-share is 80 % utilization -> 4 requests in flight -> 310 + 25 x 4 = 410 MB (the reference's
-400 MB); one pod fewer is 88.9 % -> 8 in flight -> 510 MB (the reference's 490-510 MB), and
-with pods differing by +-5 % in memory per request the largest ones cross 512 MB.
+has accumulated. Each pod's lifecycle is the `pods.pod_lifecycle` part (library/parts), one
+module per pod: a pod whose memory reaches "Memory limit" is OOM-killed (cgroup OOM killer,
+never gated by a disruption budget) and the kubelet restarts its container after the
+CrashLoopBackOff (10 s, doubling to 300 s with every crash in a row, reset after 10 minutes of
+running), then "Pod startup time" until it is ready again with a fresh process; a pod above
+the "Eviction threshold" is evicted only while fewer than "PDB maxUnavailable" pods are down
+(API-initiated evictions respect a PDB), and the ReplicaSet replaces it with a new pod. Only
+ready pods take traffic (readiness gating). Calibration: with 1,000 req/s and 125 req/s per
+pod a 10 % share is 80 % utilization -> 4 requests in flight -> 310 + 25 x 4 = 410 MB (the
+reference's 400 MB); one pod fewer is 88.9 % -> 8 in flight -> 510 MB (the reference's
+490-510 MB), and with pods differing by +-5 % in memory per request the largest ones cross
+512 MB, about 155 s after the first pod went down.
 
 >>> from sdmodels import run
 >>> df = run(build(), scenario="trigger", outputs=["Pods up"])
@@ -30,6 +34,8 @@ import math
 
 from sdmodels import (Dim, Model, delay_fixed, if_then_else, maximum, minimum, sample_hold,
                       sum_over)
+
+from library.parts.pods import pod_lifecycle
 
 REF = "reference Part 3.4"
 K8S = "Kubernetes docs"
@@ -49,17 +55,20 @@ PARAMETERS: dict[str, tuple[float, str, str]] = {
     "Eviction threshold": (512.0, "MB", "API-initiated eviction above this (default: only the "
                            "OOM killer at the limit)"),
     "PDB maxUnavailable": (10.0, "pods", "no PodDisruptionBudget (all 10 may be down)"),
-    "Pod replacement time": (300.0, "s", K8S + ": CrashLoopBackOff caps at 5 min; a new node "
-                             "takes minutes"),
     "Leak rate": (0.0, "MB/s", "trigger scenario: 0.1 MB/s in pod 3 (" + REF + ")"),
     "Scale out before eviction": (0.0, "0/1", REF + " fix: add pods before, not after"),
     "Scale-out memory threshold": (450.0, "MB", "assumed: average memory ~88 % of the limit"),
     "Scale-out sync period": (15.0, "s", K8S + ": HPA sync period"),
-    "Pod startup time": (60.0, "s", "reference Part 2.3: pod startup 10-300 s"),
+    "Pod startup time": (180.0, "s", "reference Part 2.3: pod startup 10-300 s; 180 s: a JVM "
+                         "service warming its caches. The cascade needs a killed pod away "
+                         "longer than the survivors take to reach the limit (~155 s): with "
+                         "60 or 120 s the restarted pod 3 is back in time"),
     "Max extra pods": (10.0, "pods", "assumed"),
+    "Back-off reset time": (600.0, "s", K8S + ": the kubelet resets CrashLoopBackOff after "
+                            "10 minutes of running"),
 }
 LEAKING = "pod3"
-
+KEY_OUTPUTS = ["Pods up", "Served traffic", "Average pod memory", "Pods removed so far"]
 
 
 def build(**overrides) -> Model:
@@ -73,9 +82,12 @@ def build(**overrides) -> Model:
                         doc="-1 .. +1 across the pods, times 'Memory spread between pods'")
     leaky = m.constant("Leaking pod", {e: float(e == LEAKING) for e in pods.elements},
                        dims=[pods], units="0/1")
+    life = {e: m.module(e, pod_lifecycle(), display=f"Pod {i + 1}")
+            for i, e in enumerate(pods.elements)}
+    up = m.aux("Pod up", {e: p.out["Ready pods"] for e, p in life.items()}, dims=[pods],
+               units="pods", doc="ready: the pod takes traffic")
 
-    up = m.stock("Pod up", 1, dims=[pods], units="pods")
-    # scale-out: +1 pod per HPA sync while any pod is above the threshold, ready after startup
+    # scale-out: +1 pod per HPA sync while the average memory is high, ready after startup
     requested = m.stock("Extra pods requested", 0, units="pods")
     average = m.aux("Average pod memory", sum_over(up * "Memory", pods) / maximum(
         sum_over(up, pods), 1e-9), units="MB", doc="what a memory-based HPA sees")
@@ -87,7 +99,7 @@ def build(**overrides) -> Model:
     extra_ready = m.aux("Extra pods ready", math.floor(
         delay_fixed(requested, c["Pod startup time"], 0) + 1e-9), units="pods")
 
-    # load sharing: every live pod (and every extra pod) gets an equal share
+    # load sharing: every ready pod (and every extra pod) gets an equal share
     serving_named = m.aux("Original pods up", sum_over(up, pods), units="pods")
     rho_extra = c["Total traffic"] / maximum(serving_named + extra_ready, 1e-9) / c["Pod capacity"]
     in_flight_extra = minimum(rho_extra / maximum(1 - rho_extra, 0.01), 100)
@@ -107,15 +119,21 @@ def build(**overrides) -> Model:
     leaked = m.stock("Leaked memory", 0, dims=[pods], units="MB")
     memory = m.aux("Memory", working + leaked, dims=[pods], units="MB")
 
-    # removals: OOM kill at the limit; eviction above the threshold only within the PDB
+    # removals: OOM kill at the limit (a container restart); eviction above the threshold
+    # only within the PDB (the pod is replaced)
     down = m.aux("Pods unavailable", N_PODS - serving_named, units="pods")
     allowed = m.aux("PDB allows eviction", down < c["PDB maxUnavailable"], units="0/1")
-    oom = memory >= c["Memory limit"]
-    evict = (memory >= c["Eviction threshold"]) * allowed
-    kills = m.flow("Pods removed", up * maximum(oom, evict) / m.dt_expr, out_of=up, dims=[pods],
-                   units="pods/s", doc="OOM kills and evictions")
-    m.flow("Pods replaced", delay_fixed(kills, c["Pod replacement time"], 0), into=up,
-           dims=[pods], units="pods/s")
+    oom = m.aux("OOM killed", memory >= c["Memory limit"], dims=[pods], units="0/1")
+    evict = m.aux("Evicted", (memory >= c["Eviction threshold"]) * allowed * (1 - oom),
+                  dims=[pods], units="0/1")
+    rate = m.aux("OOM kill rate", oom / m.dt_expr, dims=[pods], units="1/s",
+                 doc="a pod at the limit is killed within the step")
+    for e, p in life.items():
+        p.connect("Crash rate", rate[e]).connect("Eviction rate", evict[e] / m.dt_expr)
+        p.connect("Startup time", c["Pod startup time"]).connect("Initial pods", 1)
+        p.connect("Desired replicas", 1).connect("Backoff reset time", c["Back-off reset time"])
+    kills = m.aux("Pods removed", up * maximum(oom, evict) / m.dt_expr, dims=[pods],
+                  units="pods/s", doc="OOM kills and evictions")
     m.flow("Working set change", up * (target - working) / c["Working-set response time"],
            into=working, dims=[pods], units="MB/s")
     m.flow("Memory freed by restart", kills * (working - c["Base memory"]), out_of=working,
@@ -128,7 +146,8 @@ def build(**overrides) -> Model:
 
     m.name_loop("Eviction cascade (R)", ["Pod up", "Pods up", "Load share", "Utilization",
                                          "Requests in flight", "Working-set target",
-                                         "Working set", "Memory", "Pods removed"])
+                                         "Working set", "Memory", "OOM killed",
+                                         "OOM kill rate"])
     m.name_loop("Scale out (B)", ["Average pod memory", "Extra pods requested",
                                   "Extra pods ready", "Pods up", "Load share", "Memory"])
 

@@ -5,23 +5,21 @@ jitter, retry budgets, circuit breakers: Principles 3 and 4) and the hands-on ex
 policy (3 retries, 1 s fixed delay; fix: exponential, base 1 s, max 30 s, jitter; circuit
 breaker with a 30 s open time and 3 half-open requests).
 
-Structure (a fluid model, every rate in attempts/s):
+Composed from four parts (library/parts), wired by their ports:
 
-- clients send "Arrival rate" first attempts; a failed attempt of generation k (k = 1 is the
-  first attempt) is retried as generation k + 1 while k <= "Max retries" (at most 5 retries
-  are modelled, the most in the reference's Part 4 code);
-- a retry is sent "Timeout" + backoff after the attempt that failed. Without "Jitter" the
-  retries go through a pipeline delay (DELAY FIXED) and stay synchronized; with it they go
-  through an Erlang-3 delay with the same mean, which spreads them out;
-- the server queues attempts in "Backlog" and serves up to "Capacity"; "Latency" is the base
-  latency plus the queueing time (Little's law, backlog / capacity);
-- an attempt fails when its latency exceeds "Timeout". Latencies in a queue are spread; with
-  the exponential sojourn time of an M/M/1 queue the share that times out is
-  exp(-Timeout / Latency): 13 % at 500 ms, 61 % at 2 s for a 1 s timeout, close to the
-  reference's "200 retries" at 500 ms and "800 + 200" at 2000 ms per 1,000 req/s;
-- the server still does the work of attempts whose client gave up ("Throughput" counts all
-  served attempts, "Goodput" only those that are still wanted). That wasted work is what
-  sustains the storm: once every attempt times out, offered load is (R + 1) x arrivals.
+- `traffic`: "Arrival rate" first attempts, plus "Load spike" during the trigger;
+- `retry_client` ("Clients"): attempt generations, a retry "Timeout" + backoff after a
+  failure (fixed or exponential; without "Jitter" a pipeline delay that keeps the retries of
+  a burst together, with it full jitter, an Erlang-3 spread), "Max retries", and a retry
+  budget as a token bucket (10 % of requests, Finagle RetryBudget / gRPC retry throttling);
+- `circuit_breaker` ("Breaker"): resilience4j's closed / open / half-open controller
+  (failure rate over the last 100 calls, at least 100 calls, open "Breaker open duration",
+  "Half-open trials" trial calls judged by their real outcome);
+- `server_pool` ("Server"): c = "Capacity" x "Base latency" workers (62.5 with the defaults),
+  M/M/c waiting below saturation (Erlang C), fluid overload above it, a bounded queue, and
+  timeouts: a request whose wait exceeds the timeout still costs a worker but yields no
+  goodput. That wasted work is what sustains the storm: once every attempt times out,
+  offered load is (R + 1) x arrivals.
 
 Metastability (Bronson et al., HotOS 2021): with capacity mu and R retries the bad state
 sustains itself when (R + 1) x lambda > mu, so for mu / (R + 1) < lambda < mu a short trigger
@@ -38,40 +36,43 @@ Example::
 """
 from __future__ import annotations
 
-from sdmodels import (Dim, Model, canonical, delay3, delay_fixed, exp, if_then_else, maximum, minimum,
-                      pulse, rolling_max, sample_hold, sum_over)
-from sdmodels.expr import Ref
+from sdmodels import Model, pulse
 
-GENERATIONS = 6   # first attempt + up to 5 retries (the reference's max_retries=5)
+from library.parts.breaker import circuit_breaker
+from library.parts.retry import retry_client
+from library.parts.server import server_pool
+from library.parts.traffic import traffic
 
 #: name -> (default, units, source)
 PARAMETERS = {
     "Arrival rate": (1000.0, "req/s", "Part 3.1: 1000 req/s from the clients"),
     "Capacity": (1250.0, "req/s", "assumption: the server runs at 80 % at 1000 req/s "
                  "(Part 3.1: 'everything fine' at 1000 req/s)"),
-    "Base latency": (0.05, "s", "Part 3.1: normal latency 50 ms"),
+    "Base latency": (0.05, "s", "Part 3.1: normal latency 50 ms (the service time)"),
     "Downstream latency": (0.0, "s", "input for composition: time spent below this server"),
     "Downstream failure fraction": (0.0, "1", "input for composition: failures below it"),
     "Queue limit": (10000.0, "requests", "assumption: the server queues at most 8 s of work "
                     "at 1250 req/s and rejects the rest"),
-    "Timeout": (1.0, "s", "assumption: 1 s client timeout, so Part 3.1's 500 ms latency "
-                "times out 13 % and 2 s 61 %"),
+    "Timeout": (1.0, "s", "assumption: 1 s client timeout (Part 3.1: 500 ms latency is "
+                "fine, 2 s is not)"),
     "Max retries": (3.0, "retries", "hands-on exercise: 3 retries (at most 5 modelled)"),
     "Backoff base": (1.0, "s", "hands-on exercise: 1 s fixed delay; fix: base 1 s"),
     "Exponential backoff": (0.0, "0/1", "Part 4 Principle 4 / exercise fix: delay doubles"),
     "Max backoff": (30.0, "s", "hands-on exercise fix: max 30 s"),
-    "Jitter": (0.0, "0/1", "Part 4 Principle 4: 0 = synchronized (pipeline), 1 = spread"),
+    "Jitter": (0.0, "0/1", "Part 4 Principle 4: 0 = synchronized (pipeline), 1 = full "
+               "jitter, 2 = equal jitter (spread)"),
     "Retry budget on": (0.0, "0/1", "Part 3.1 'retry budgets'"),
     "Retry budget": (0.1, "retries/request", "Google SRE book, 'Handling Overload': per-client "
                      "retry budget of 10 % of requests"),
+    "Retry budget size": (10.0, "tokens", "gRPC retryThrottling maxTokens example 10"),
     "Circuit breaker on": (0.0, "0/1", "Part 4 Principle 3 ('Circuit Breaker: None' in the "
                            "exercise)"),
-    "Breaker failure threshold": (0.5, "1", "assumption: open when half the attempts fail"),
-    "Breaker evaluation period": (1.0, "s", "assumption: failure ratio checked every second"),
+    "Breaker failure threshold": (0.5, "1", "resilience4j failureRateThreshold 50 %"),
+    "Breaker minimum calls": (100.0, "calls", "resilience4j minimumNumberOfCalls 100"),
+    "Breaker window": (100.0, "calls", "resilience4j slidingWindowSize 100"),
     "Breaker open duration": (30.0, "s", "Part 4 Principle 3: recovery_timeout=30; exercise: "
                               "timeout 30s"),
-    "Half-open window": (5.0, "s", "assumption: trial phase after the breaker re-closes"),
-    "Half-open trials": (3.0, "req/s", "hands-on exercise fix: half_open_requests: 3"),
+    "Half-open trials": (3.0, "calls", "hands-on exercise fix: half_open_requests: 3"),
     "Capacity drop": (0.0, "1", "trigger: fraction of capacity lost during the trigger"),
     "Load spike": (0.0, "req/s", "trigger: extra arrivals during the trigger"),
     "Trigger start": (60.0, "s", "trigger timing"),
@@ -85,103 +86,55 @@ FIXES = {"Exponential backoff": 1.0, "Jitter": 1.0, "Retry budget on": 1.0,
 KEY_OUTPUTS = ["Offered load", "Throughput", "Goodput", "Backlog", "Latency", "Breaker state"]
 
 
-def build(**overrides) -> Model:
-    """The retry-storm model; keyword overrides replace parameters' defaults by display name."""
+BREAKER_PARAMETERS = ("Circuit breaker on", "Breaker failure threshold", "Breaker minimum calls",
+                      "Breaker window", "Breaker open duration", "Half-open trials")
+
+
+def build(*, breaker: bool = True, **overrides) -> Model:
+    """The retry-storm model; keyword overrides replace parameters' defaults by display name.
+
+    `breaker=False` composes it without the circuit breaker part (and its parameters), for
+    a system that has none, as the hands-on exercise's API tier ('Circuit Breaker: None').
+    """
     m = Model("retry_storm", start=0, stop=600, dt=0.05, saveper=0.5, time_units="second",
               doc="Clients retrying timed-out requests against a server with finite capacity")
-    c = m.parameters(PARAMETERS, overrides)
-    gen = Dim("attempt", GENERATIONS)
-    number = m.constant("Attempt number", {f"attempt{k}": k for k in range(1, GENERATIONS + 1)},
-                        dims=[gen], units="1", doc="1 = first attempt, 2 = first retry, ...")
-
-    # -- trigger and server --------------------------------------------------------------
+    c = m.parameters({k: v for k, v in PARAMETERS.items()
+                      if breaker or k not in BREAKER_PARAMETERS}, overrides)
     trig = m.aux("Trigger active", pulse(c["Trigger start"], c["Trigger duration"]), units="0/1")
-    cap = m.aux("Effective capacity", c["Capacity"] * (1 - c["Capacity drop"] * trig),
-                units="req/s")
-    demand = m.aux("Demand", c["Arrival rate"] + c["Load spike"] * trig, units="req/s",
-                   doc="first attempts the users want to make")
-    backlog = m.stock("Backlog", initial=0, units="requests", non_negative=True)
-    latency = m.aux("Latency", c["Base latency"] + c["Downstream latency"] + backlog / cap,
-                    units="s", doc="base latency + queueing time (Little's law)")
-    tmo = m.aux("Timeout fraction", exp(-c["Timeout"] / latency), units="1",
-                doc="share of attempts slower than the timeout (exponential sojourn time)")
-    fail = m.aux("Failure fraction",
-                 1 - (1 - tmo) * (1 - c["Downstream failure fraction"]), units="1")
-
-    # -- circuit breaker: open timer (a stock), sampled failure ratio, half-open window -----
-    timer = m.stock("Breaker open time left", initial=0, units="s", non_negative=True)
-    seen = m.aux("Failure ratio seen by breaker", sample_hold(fail, c["Breaker evaluation period"]),
-                 units="1")
-    is_open = m.aux("Breaker open", timer > 0, units="0/1")
-    was_open = m.aux("Breaker recently open", rolling_max(is_open, c["Half-open window"]),
-                     units="0/1")
-    half = m.aux("Breaker half-open", (1 - is_open) * (was_open > 0), units="0/1")
-    m.aux("Breaker state", is_open + 0.5 * half, units="1",
-          doc="0 closed, 0.5 half-open, 1 open")
-    trip = m.aux("Breaker trips", c["Circuit breaker on"] * (seen > c["Breaker failure threshold"])
-                 * (1 - is_open), units="0/1")
-    m.flow("Breaker opening", trip * c["Breaker open duration"] / m.dt_expr, into=timer,
-           units="s/s")
-    m.flow("Breaker clock", minimum(timer / m.dt_expr, 1), out_of=timer, units="s/s")
-    admit = m.aux("Admission fraction", c["Circuit breaker on"] * (
-        if_then_else(is_open > 0, 0, if_then_else(half > 0, minimum(
-            1, c["Half-open trials"] / maximum(demand, 1e-9)), 1))) + (1 - c["Circuit breaker on"]),
-        units="1", doc="share of attempts the breaker lets through")
-
-    # -- clients: attempt generations, retries with backoff / jitter / budget ---------------
-    backoff = m.aux("Backoff delay", minimum(c["Max backoff"], c["Backoff base"] * if_then_else(
-        c["Exponential backoff"] > 0, 2 ** (number - 1), 1)), dims=[gen], units="s")
-    wait = m.aux("Retry delay", c["Timeout"] + backoff, dims=[gen], units="s",
-                 doc="a retry is sent after the timeout plus the backoff")
-    issued = Ref(canonical("Retries issued"))       # defined below; names resolve at build
-    arriving = m.aux("Retries arriving", (1 - c["Jitter"]) * delay_fixed(issued, wait, 0)
-                     + c["Jitter"] * delay3(issued, wait, 0), dims=[gen], units="req/s",
-                     doc="retries of each generation reaching the server side: a pipeline "
-                     "(synchronized) without jitter, an Erlang-3 spread with it")
-    incoming = m.aux("Attempts wanted", {
-        f"attempt{k}": demand if k == 1 else arriving[f"attempt{k - 1}"]
-        for k in range(1, GENERATIONS + 1)}, dims=[gen], units="req/s")
-    sent = m.aux("Attempts sent", incoming * admit, dims=[gen], units="req/s")
-    offered = m.aux("Offered load", sum_over(sent, gen), units="req/s",
-                    doc="attempts per second reaching the server: first attempts + retries")
-    m.aux("Rejected by breaker", sum_over(incoming, gen) * (1 - admit), units="req/s")
-    served = m.flow("Throughput", minimum(backlog / m.dt_expr, cap), out_of=backlog,
-                    units="req/s", doc="attempts the server completes per second")
-    room = m.aux("Queue room", maximum(0, (c["Queue limit"] - backlog) / m.dt_expr + served),
-                 units="req/s", doc="arrivals the queue can take this step")
-    accepted = m.flow("Arrivals to server", minimum(offered, room), into=backlog, units="req/s")
-    refused = m.aux("Queue rejections", offered - accepted, units="req/s",
-                    doc="attempts refused at once because the queue is full")
-    refused_share = m.aux("Rejected share", refused / maximum(offered, 1e-9), units="1")
-    failed = m.aux("Failed attempts", sent * (1 - (1 - fail) * (1 - refused_share)), dims=[gen],
-                   units="req/s", doc="timed out, failed downstream, or refused at the queue")
-    wanted = m.aux("Retries wanted", failed * (number <= c["Max retries"]), dims=[gen],
-                   units="req/s")
-    total_wanted = m.aux("Total retries wanted", sum_over(wanted, gen), units="req/s")
-    scale = m.aux("Retry budget scale", if_then_else(c["Retry budget on"] > 0, minimum(
-        1, c["Retry budget"] * sent["attempt1"] / maximum(total_wanted, 1e-9)), 1), units="1",
-        doc="share of wanted retries the budget allows")
-    m.aux("Retries issued", wanted * scale, dims=[gen], units="req/s")
-    m.aux("Retry rate", total_wanted * scale, units="req/s")
-
-    m.aux("Goodput", served * (1 - fail), units="req/s",
-          doc="completed attempts whose client still waits for them")
-    m.aux("Amplification", offered / maximum(demand, 1e-9), units="1",
-          doc="offered load per first attempt")
-
-    m.name_loop("Retry storm", ["Backlog", "Latency", "Timeout fraction", "Failure fraction",
-                                "Failed attempts", "Retries wanted", "Retries issued",
-                                "Retries arriving", "Attempts wanted", "Attempts sent",
-                                "Offered load", "Arrivals to server"])
-    m.name_loop("Queue drains", ["Backlog", "Throughput"])
-    m.name_loop("Circuit breaker sheds load", ["Backlog", "Latency", "Timeout fraction",
-                                               "Failure fraction", "Failure ratio seen by breaker",
-                                               "Breaker trips", "Breaker opening",
-                                               "Breaker open time left", "Breaker open",
-                                               "Admission fraction", "Attempts sent",
-                                               "Offered load", "Arrivals to server"])
-    m.name_loop("Retry budget caps retries", ["Retries wanted", "Total retries wanted",
-                                              "Retry budget scale", "Retries issued"])
+    demand = m.module("traffic", traffic(), display="Traffic", inputs={
+        "Base rate": c["Arrival rate"], "Spike height": c["Load spike"],
+        "Spike start": c["Trigger start"], "Spike duration": c["Trigger duration"]})
+    client = m.module("clients", retry_client(), display="Clients", inputs={
+        "Demand": demand.out["Rate"], "Failure delay": c["Timeout"],
+        "Max retries": c["Max retries"], "Backoff base": c["Backoff base"],
+        "Exponential backoff": c["Exponential backoff"], "Max backoff": c["Max backoff"],
+        "Jitter": c["Jitter"], "Retry budget on": c["Retry budget on"],
+        "Retry budget ratio": c["Retry budget"], "Retry budget size": c["Retry budget size"]})
+    server = m.module("server", server_pool(), display="Server", inputs={
+        "Service time": c["Base latency"],
+        "Workers": c["Capacity"] * c["Base latency"] * (1 - c["Capacity drop"] * trig),
+        "Queue limit": c["Queue limit"], "Timeout": c["Timeout"],
+        "Downstream latency": c["Downstream latency"],
+        "Downstream failure fraction": c["Downstream failure fraction"]})
+    client.connect("Failure fraction", server.out["Failure fraction"])
+    offered, state = client.out["Attempts"], 0.0
+    if breaker:
+        cb = m.module("breaker", circuit_breaker(), display="Breaker", inputs={
+            "Calls": client.out["Attempts"], "Enabled": c["Circuit breaker on"],
+            "Failure rate threshold": c["Breaker failure threshold"],
+            "Minimum number of calls": c["Breaker minimum calls"],
+            "Sliding window size": c["Breaker window"],
+            "Wait duration in open state": c["Breaker open duration"],
+            "Permitted calls in half-open state": c["Half-open trials"],
+            "Failure fraction": server.out["Served failure fraction"]})
+        client.connect("Shed fraction", 1 - cb.out["Admission fraction"])
+        offered, state = cb.out["Permitted calls"], cb.out["Breaker state"]
+    server.connect("Arrivals", offered)
+    m.aux("Offered load", offered, units="req/s", doc="attempts reaching the server")
+    m.aux("Breaker state", state, units="1", doc="0 closed, 0.5 half-open, 1 open")
+    for name in ("Throughput", "Goodput", "Backlog", "Latency"):
+        m.aux(name, server.out[name], units=m.elements[server.out[name].name].units)
+    _name_loops(m, breaker)
     m.add_scenario("baseline", {}, doc="1000 req/s against 1250 req/s: latency 50 ms, no retries")
     m.add_scenario("trigger", dict(TRIGGER), doc="capacity drops 90 % for 10 s (a failover); "
                    "retries keep the server overloaded after it is back")
@@ -193,3 +146,41 @@ def build(**overrides) -> Model:
     m.add_scenario("breaker only", {**TRIGGER, "Circuit breaker on": 1.0})
     return m
 
+
+#: the retry path from a failure at the server back to its queue, as composed in build()
+FAILURE_TO_LOAD = ["Server / Served failure fraction", "Server / Failure fraction",
+                   "Clients / Failure fraction", "Clients / Failed attempts",
+                   "Clients / Retries wanted", "Clients / Retries issued",
+                   "Clients / Retries arriving", "Clients / Attempts sent", "Clients / Attempts",
+                   "Breaker / Calls", "Breaker / Permitted calls", "Server / Arrivals",
+                   "Server / Arrivals to server", "Server / Backlog"]
+
+
+def path(prefix: str, names: list[str] | None = None, *, breaker: bool = True) -> list[str]:
+    """Names of this model's variables as seen from a model that includes it as `prefix`
+    (by default the retry path, FAILURE_TO_LOAD, through the breaker or not).
+
+    >>> path("Payments", ["Server / Backlog"])
+    ['Payments / Server / Backlog']
+    """
+    names = _retry_path(breaker) if names is None else names
+    return [f"{prefix} / {n}" for n in names]
+
+
+def _retry_path(breaker: bool) -> list[str]:
+    return [n for n in FAILURE_TO_LOAD if breaker or not n.startswith("Breaker / ")]
+
+
+def _name_loops(m: Model, breaker: bool) -> None:
+    """The loops of Part 3.1 and its fixes, through the parts' variables (the parts bring
+    "Queue drains" and "Retry budget caps retries")."""
+    m.name_loop("Retry storm", [*_retry_path(breaker), "Server / Queue wait",
+                                "Server / Timeout fraction"])
+    if breaker:
+        m.name_loop("Circuit breaker sheds load", [
+            *FAILURE_TO_LOAD[-4:], "Server / Queue wait", "Server / Timeout fraction",
+            "Server / Served failure fraction", "Breaker / Failure fraction",
+            "Breaker / Next Window failures", "Breaker / Window failures",
+            "Breaker / Failure rate seen", "Breaker / Breaker transition",
+            "Breaker / Next Breaker mode", "Breaker / Breaker mode",
+            "Breaker / Admission fraction"])

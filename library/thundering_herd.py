@@ -7,15 +7,14 @@ leaves. Fixes from Part 3.2, Part 4.1 (principle 4) and the common-mistakes tabl
 (+-10-20 %), request coalescing (single flight: one refill per key), early refresh (refresh
 an entry before it expires while still serving it).
 
-Mechanism. Cache entries (hot keys) are refilled by database queries and expire a TTL later:
-the expiry is the refill history replayed by a pipeline (`delay_fixed`), so entries filled
-together expire together. TTL jitter turns the pipeline into a uniform distributed delay over
-TTL x (1 +- jitter): expiry = (R(t - TTL + a) - R(t - TTL - a)) / 2a with R the cumulative
-refills, exactly what `ttl = 3600 + random(-a, a)` does. Requests for missing keys go to the
-database, which shares its capacity among the queries in flight (latency = in flight /
-capacity); a query that takes longer than the client's "Query timeout" fails and refills
-nothing. Sustaining loop: empty cache -> herd -> latency above the timeout -> no refills ->
-empty cache.
+Composed of three parts (library/parts): `cache.cache` (the hot keys: TTL expiry as the fill
+history replayed a TTL later, a pipeline, or a uniform spread with jitter; coalescing; early
+refresh; a fill that fails or times out fills nothing), `pool.connection_pool` (HikariCP's
+10 connections, M/M/c waits, a FIFO backlog bounded by the request threads, no goodput once
+the backlog outlasts the client) and `database.database` (query time under concurrency,
+Universal Scalability Law). Sustaining loop: empty cache -> herd -> the pool's backlog
+outlasts the 1 s client timeout -> no fill succeeds -> empty cache. The database itself never
+sees more than the pool's 10 queries.
 
 >>> from sdmodels import run
 >>> df = run(build(), scenario="trigger", outputs=["DB load"])
@@ -24,8 +23,12 @@ True
 """
 from __future__ import annotations
 
+from sdmodels import Model, delay_fixed, minimum
 
-from sdmodels import Model, delay_fixed, if_then_else, maximum, minimum
+from library.parts._table import expose
+from library.parts.cache import cache
+from library.parts.database import database
+from library.parts.pool import connection_pool
 
 REF = "reference Part 3.2"
 
@@ -35,17 +38,23 @@ PARAMETERS: dict[str, tuple[float, str, str]] = {
     "Requests per user": (1.0, "req/s/user", "assumed: 10,000 req/s, so 0.1 % misses are the "
                           "reference's ~10 req/s of database load"),
     "Hot keys": (100.0, "keys", "assumed: the entries every user's pages read"),
-    "Base hit ratio": (0.999, "1", REF + ": hit ratio 99.9 %"),
+    "Base hit ratio": (0.999, "1", REF + ": hit ratio 99.9 % (the 0.1 % are reads the cache "
+                       "never holds)"),
     "TTL": (3600.0, "s", REF + ": TTL = 3600 s"),
-    "TTL jitter": (0.0, "fraction of TTL", "reference fixes: +-10-20 % (0 = no jitter)"),
-    "Synchronized fill": (0.0, "fraction", "trigger: 1 = the whole cache was populated at "
-                          "10:00; 0 = entries of all ages (steady state)"),
-    "DB capacity": (200.0, "queries/s", "assumed: 20x the normal load, 1/50 of the herd"),
+    "TTL jitter": (0.0, "1", "reference fixes: +-10-20 % of the TTL (0 = no jitter)"),
+    "Synchronized fill": (0.0, "1", "trigger: 1 = the whole cache was populated at 10:00; "
+                          "0 = entries of all ages (steady state)"),
+    "Query time": (0.05, "s", "reference: the query 'normally took 50ms'"),
+    "Pool size": (10.0, "connections", "HikariCP maximumPoolSize default 10: with the USL "
+                  "slowdown ~163 queries/s, 16x the normal load"),
+    "Max waiting requests": (2000.0, "queries", "10 pods x Tomcat maxThreads default 200"),
     "Query timeout": (1.0, "s", "assumed client timeout"),
     "Request coalescing": (0.0, "0/1", REF + " fix: single flight, one query per missing key"),
     "Early refresh": (0.0, "0/1", REF + " fix: cache warming, refresh before expiry"),
 }
 
+KEY_OUTPUTS = ["DB load", "Cached keys", "DB latency", "Hit ratio", "DB queries in flight",
+               "Goodput"]
 
 
 def build(**overrides) -> Model:
@@ -53,72 +62,44 @@ def build(**overrides) -> Model:
     m = Model("thundering_herd", start=0, stop=5400, dt=0.01, saveper=1, time_units="second",
               doc="Synchronized cache expiry, a database that cannot refill, and the fixes")
     c = m.parameters(PARAMETERS, overrides)
-    dt = m.dt_expr
-    keys, ttl = c["Hot keys"], c["TTL"]
+    reads = m.aux("Requests", c["Users"] * c["Requests per user"], units="req/s")
+    kv = m.module("cache", cache(), display="Cache")
+    pool = m.module("pool", connection_pool(), display="Pool")
+    db = m.module("db", database(), display="DB")
+    kv.connect("Requests", reads * c["Base hit ratio"]).connect("Keys", c["Hot keys"])
+    for name in ("TTL", "TTL jitter", "Synchronized fill", "Request coalescing", "Early refresh"):
+        kv.connect(name, c[name])
+    queries = m.aux("DB queries", kv.out["Misses"] + reads * (1 - c["Base hit ratio"]),
+                    units="queries/s", doc="fills, refreshes and the reads never cached")
+    pool.connect("Arrivals", queries).connect("Hold time", db.out["Hold time"])
+    pool.connect("Failed share", db.out["Killed share"])
+    pool.connect("Pool size", c["Pool size"]).connect("Client timeout", c["Query timeout"])
+    pool.connect("Max waiting", c["Max waiting requests"])
+    db.connect("Queries in flight", pool.out["Connections in use"])
+    db.connect("Base query time", c["Query time"])
+    kv.connect("Fill time", minimum(pool.out["Request latency"], c["Query timeout"]))
+    kv.connect("Fill success share", 1 - pool.out["Failure share"])
 
-    cached = m.stock("Cached keys", keys, units="keys", non_negative=True)
-    refills_so_far = m.stock("Refills so far", c["Synchronized fill"] * keys, units="keys",
-                             doc="cumulative refills: the pipeline of future expiries")
-    in_flight = m.stock("DB queries in flight", 0, units="queries", non_negative=True)
-
-    # expiry: the refill history replayed a TTL later, spread uniformly over +-jitter
-    half = m.aux("Jitter half-width", maximum(c["TTL jitter"] * ttl, dt / 2), units="s")
-    early = delay_fixed(refills_so_far, ttl - half, 0)
-    late = delay_fixed(refills_so_far, ttl + half, 0)
-    aged = (1 - c["Synchronized fill"]) * keys / ttl * (m.time < ttl)
-    due = m.aux("Entries due to expire", minimum((early - late) / (2 * half) + aged,
-                                                 cached / dt), units="keys/s",
-                doc="entries of uniform age (steady state) expire evenly over the first TTL")
-
-    latency = m.aux("DB latency", (in_flight + 1) / c["DB capacity"], units="s",
-                    doc="processor sharing: every query in flight slows the others")
-    healthy = m.aux("DB answers in time", latency <= c["Query timeout"], units="0/1")
-    refreshed = m.aux("Entries refreshed early", c["Early refresh"] * due * healthy,
-                      units="keys/s")
-    m.flow("Expiry", due - refreshed, out_of=cached, units="keys/s")
-
-    demand = c["Users"] * c["Requests per user"]
-    missing = m.aux("Missing keys", maximum(keys - cached, 0), units="keys")
-    miss_requests = m.aux("Requests for missing keys", demand * missing / keys, units="req/s")
-    background = demand * (1 - c["Base hit ratio"]) * cached / keys
-    coalesced = minimum(miss_requests, missing / latency)
-    refill_queries = m.aux("Refill queries", if_then_else(
-        c["Request coalescing"] > 0.5, coalesced, miss_requests), units="queries/s")
-    queries = m.aux("DB queries", refill_queries + background + c["Early refresh"] * due,
-                    units="queries/s")
-    m.flow("Queries sent", queries, into=in_flight, units="queries/s")
-    done = m.flow("Queries completed", minimum(in_flight / dt, c["DB capacity"]),
-                  out_of=in_flight, units="queries/s")
-    refill_share = refill_queries / maximum(queries, 1e-9)
-    refills = m.flow("Refills", minimum(done * refill_share * healthy, missing / dt), into=cached,
-                     units="keys/s", doc="a refill counts only if its query beat the timeout")
-    m.flow("Refills recorded", refills + refreshed, into=refills_so_far, units="keys/s")
-
+    expose(m, kv, ["Cached keys", "Missing keys"])
+    m.aux("DB latency", pool.out["Request latency"], units="s", doc="connection wait + query")
+    m.aux("DB queries in flight", pool.out["Connections in use"], units="connections")
+    hits = m.aux("Hit ratio", kv.out["Hit ratio"] * c["Base hit ratio"], units="1")
+    m.aux("Goodput", reads * (1 - (1 - hits) * pool.out["Failure share"]), units="req/s",
+          doc="reads answered: hits, and misses whose query came back in time")
     sent = m.stock("Queries so far", 0, units="queries")
     m.flow("Queries counted", queries, into=sent, units="queries/s")
     m.aux("DB load", sent - delay_fixed(sent, 1, 0), units="queries/s",
           doc="queries sent in the last second, as a dashboard shows it")
-    m.aux("Hit ratio", 1 - (miss_requests + background) / demand, units="1")
-    m.aux("Goodput", demand - miss_requests + refills, units="req/s")
 
-    m.name_loop("Herd sustains itself (R)", ["Cached keys", "Missing keys",
-                                             "Requests for missing keys", "Refill queries",
-                                             "DB queries", "DB queries in flight", "DB latency",
-                                             "DB answers in time", "Refills"])
-    # through the database's queue (B): missing keys -> queries -> completed -> refills
-    m.name_loop("Refill repairs the cache (B)", ["Cached keys", "Missing keys",
-                                                 "Requests for missing keys", "Refill queries",
-                                                 "DB queries", "Queries sent",
-                                                 "DB queries in flight", "Queries completed",
-                                                 "Refills"])
-    # the herd's echo (R, two inversions): keys refilled together expire together a TTL
-    # later, go missing together and are refilled together again
-    m.name_loop("Expiry follows refills (R)", ["Refills so far", "Entries due to expire",
-                                               "Expiry", "Cached keys", "Missing keys",
-                                               "Requests for missing keys", "Refill queries",
-                                               "DB queries", "Queries sent",
-                                               "DB queries in flight", "Queries completed",
-                                               "Refills", "Refills recorded"])
+    fill = ["Cache / Fills so far", "Cache / Cached keys", "Cache / Missing keys"]
+    m.name_loop("Herd sustains itself (R)", fill + [
+        "Cache / Misses", "DB queries", "Pool / Waiting for connection", "Pool / Late share",
+        "Pool / Failure share", "Cache / Fill success share", "Cache / Fills"])
+    m.name_loop("Refill repairs the cache (B)", fill + ["Cache / Fills"])
+    # the herd's echo (R, two inversions): keys filled together expire together a TTL
+    # later, go missing together and are filled together again
+    m.name_loop("Expiry follows refills (R)", fill + [
+        "Cache / Pipeline expiry", "Cache / Expired so far", "Cache / Fills"])
 
     sync = {"Synchronized fill": 1.0}
     m.add_scenario("baseline", {}, doc="entries of all ages: ~10 req/s on the database")

@@ -113,12 +113,14 @@ def _wrap(text: str, width: int = 18) -> str:
 
 def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
                 modules: bool = True, loop_set=None, behaviour: bool = True,
-                constants: bool | None = None, title: str | None = None) -> Diagram:
+                constants: bool | None = None, title: str | None = None,
+                polarities: dict | None = None) -> Diagram:
     """A causal-loop (`kind='cld'`) or stock-and-flow (`kind='sfd'`) diagram of a model.
 
     `loops`: ids or names of loops to highlight (others greyed); `only_loops`: draw only
     those loops (all loops if none named); `modules`: one box per module; `loop_set`: a
-    `find_loops` result to reuse; `constants`: show constants (default: SFD yes, CLD no).
+    `find_loops` result to reuse; `constants`: show constants (default: SFD yes, CLD no);
+    `polarities`: a `link_polarities` result to reuse.
     """
     from sdmodels.analysis import causal_graph, find_loops, link_polarities
     if kind not in ("cld", "sfd"):
@@ -129,7 +131,8 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
     # the SFD keeps every flow (an importer's net flows too); the CLD links across them
     graph = contracted if kind == "cld" else causal_graph(ir, constants=constants,
                                                            contract=False)
-    polarities = link_polarities(ir, behaviour=behaviour)
+    if polarities is None:       # reuse a `link_polarities` result when given
+        polarities = link_polarities(ir, behaviour=behaviour)
     if loop_set is None:
         loop_set = find_loops(ir, polarities=polarities)
     if isinstance(loops, str):

@@ -18,7 +18,7 @@ def library_names() -> list[str]:
     """Names of the library's model modules, found without importing them."""
     import library
     return sorted(i.name for i in pkgutil.iter_modules(library.__path__)
-                  if not i.name.startswith("_"))
+                  if not i.name.startswith("_") and not i.ispkg)   # parts, compose: not models
 
 
 def library_models() -> dict[str, str]:
@@ -35,9 +35,15 @@ def load_model(spec: str, **overrides):
     """A Model (or ModelIR for imported files) from a library name or a path.
 
     A `.py` path must define `build(**overrides) -> Model`; it is the user's own code and is
-    imported as such. Vensim/XMILE files go through `sdmodels.interop`.
+    imported as such. Vensim/XMILE files go through `sdmodels.interop`; a system description
+    (.yaml/.yml) is composed from the library's parts (`library.compose`).
     """
     path = Path(spec)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        if not path.exists():
+            raise ModelError(f"system description '{spec}' does not exist")
+        from library.compose import build as compose_build
+        return _checked(compose_build(path, **overrides), spec)
     if path.suffix.lower() in MODEL_FILE_SUFFIXES:
         if not path.exists():
             raise ModelError(f"model file '{spec}' does not exist")

@@ -53,13 +53,38 @@ def test_fixed_keeps_serving_all_traffic(kernel):
     assert np.allclose(df["Served traffic"], 1000)
 
 
-@pytest.mark.parametrize("scenario", ["fix_headroom", "fix_scale_out"])
-def test_headroom_or_scale_out_alone_stop_the_cascade(kernel, scenario):
-    # headroom: 640 MB > the 9-pod worst case 520 MB; scale-out: pods are added while the
-    # average is above 450 MB, before the survivors reach 512 MB
-    df = run(kernel, scenario=scenario)
+def test_headroom_alone_stops_the_cascade(kernel):
+    # 640 MB > the 9-pod worst case 520 MB: the survivors never reach the limit
+    df = run(kernel, scenario="fix_headroom")
     assert df["Pods up"].min() >= 8
     assert df["Served traffic"].min() == 1000
+
+
+def test_scale_out_alone_comes_too_late_with_slow_start_up(kernel):
+    # the average passes 450 MB only after pod 3's kill; a pod added then needs the same
+    # 180 s start-up as the restarted ones, and the survivors reach 512 MB ~155 s after the
+    # kill: the cascade comes first
+    df = run(kernel, scenario="fix_scale_out")
+    assert df["Pods up"].min() == 0
+
+
+def test_the_kubelet_restart_absorbs_the_kill_when_start_up_is_short(kernel):
+    # CrashLoopBackOff restarts pod 3 after 10 s; with a 120 s start-up it is ready after
+    # 130 s, before the largest survivor reaches 512 MB (~155 s): one kill, no cascade.
+    # With 180 s (the default) it is back too late: all ten go down.
+    short = run(kernel, scenario="trigger", params={"Pod startup time": 120})
+    assert short["Pods up"].min() == 9
+    assert short["Served traffic"].min() == 1000
+    df = run(kernel, scenario="trigger")
+    down = df.index[df["Pods up"] < 0.5][0]
+    # the nine killed in the cascade restart 10 s later (crash count 1) and are ready 180 s
+    # after that: 1,000 req/s are served again ~190 s after the collapse
+    full = df.index[(df.index > down) & (df["Served traffic"] >= 1000)][0]
+    assert full - down == pytest.approx(190, abs=15)
+    # pod 3, killed first, is back alone before them and takes all the traffic: killed
+    # again (its second crash: 20 s back-off)
+    alone = df.loc[down:full - 10, "Pods up"]
+    assert alone.max() == pytest.approx(1) and alone.iloc[-1] == 0
 
 
 def test_disruption_budget_alone_cannot_stop_oom_kills(kernel):
@@ -79,8 +104,13 @@ def test_named_loops_get_their_polarity_through_the_pod_arrays():
     """The cascade runs through arrayed links (Pod up[pod] -> Pods up -> Load share[pod] ->
     ... -> Memory[pod] -> Pods removed[pod]); nudging every pod together gives each link its
     sign, so the named loops come out as the reference describes them: the eviction cascade
-    reinforcing (fewer pods -> more load each -> more OOM kills), scale-out balancing."""
+    reinforcing (fewer pods -> more load each -> more OOM kills, through each pod's
+    lifecycle part: kill rate -> crashes -> running pods -> ready pods), scale-out balancing.
+    The share a pod gets, up / (pods up), falls as pods up rise; judged from the baseline
+    run (the trigger's runs meet pods restarting one at a time, where the first ready pod
+    takes everything, an if_then_else on total > 0, and call it 'mixed')."""
     from sdmodels import find_loops
-    loops = {loop.name: loop for loop in find_loops(eviction_cascade.build()) if loop.name}
+    loops = {loop.name: loop for loop in find_loops(eviction_cascade.build(),
+                                                    scenario="baseline") if loop.name}
     assert loops["Eviction cascade (R)"].polarity == "R"
     assert loops["Scale out (B)"].polarity == "B"

@@ -1,0 +1,355 @@
+"""From a system description to its loops, the checklist, dangerous combinations and fixes.
+
+`analyze(path_or_text)` validates and composes the description, finds every loop of the
+composed model (capped, with a notice), recognises the reference's patterns by component
+roles (`patterns`), runs every stress scenario once (the interpreter), linearises the
+baseline, answers the checklist per recognised loop (`checklist`), finds the dangerous
+combinations, and simulates each fix (`fixes`) under the scenarios in which its loops ran
+away. `sdmodels.system.report` writes the result.
+
+>>> a = analyze("examples/service_chain.yaml")     # a minute of runs: # doctest: +SKIP
+>>> [f.match.key for f in a.findings if f.polarity == "R"][:1]   # doctest: +SKIP
+['retry storm: gateway -> orders']
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from sdmodels.system.checklist import (TRIGGER, Answers, delays, identification, loop_mode,
+                                       observability, series_label, stability, synchronization)
+from sdmodels.system.fixes import Fix, apply, fixes_for, merged
+from sdmodels.system.patterns import BY_NAME, Match, recognise
+
+MAX_LOOPS = 2000
+HORIZON = 600.0          # library.compose's run length
+ACTING = ("collapsed", "oscillating", "growth", "overshoot", "recovered")
+RUNAWAY = ("collapsed", "oscillating", "growth")
+CONTROLLERS = ("HPA scaling", "circuit breaker")     # balancing loops that act on a clock
+
+
+@dataclass
+class Finding:
+    """A recognised loop with its type, its link delays and its checklist answers."""
+    match: Match
+    polarity: str
+    loop_id: str | None
+    answers: Answers
+    outputs: dict                           # scenario -> {variable: label dict}
+    dangerous: bool = False
+    loop: object = None                     # the matched cycle as a sdmodels Loop
+
+    @property
+    def primary(self) -> str:
+        return next(iter(self.answers.observability["metrics"]))["variable"]
+
+    def label(self, scenario: str) -> str:
+        return self.outputs.get(scenario, {}).get(self.primary, {}).get("label", "?")
+
+    def moved(self, scenario: str) -> str:
+        """How the loop was set in motion in a run: the first label other than steady among
+        its watched variables (primary first), else 'steady'."""
+        labels = [v["label"] for v in self.outputs.get(scenario, {}).values()]
+        return next((x for x in labels if x != "steady"), "steady")
+
+
+@dataclass
+class Analysis:
+    """What `analyze` found: loops, recognised findings, combinations, fixes and their runs."""
+    spec: object
+    composition: object
+    loops: object                           # sdmodels.analysis.LoopSet (capped)
+    findings: list[Finding]
+    combinations: list[dict]
+    fixes: list[dict]
+    runs: dict                              # scenario -> pandas DataFrame of watched outputs
+    fixed_runs: dict = field(default_factory=dict)   # (fix name, scenario) -> DataFrame
+    notices: list[str] = field(default_factory=list)
+    polarities: dict = field(default_factory=dict)   # link polarities of the composed model
+
+    def by_pattern(self, name: str) -> list[Finding]:
+        return [f for f in self.findings if f.match.pattern == name]
+
+    def write(self, out_dir):
+        """Write report.md/.html/.json, the CLD and the before/after plots into out_dir."""
+        from sdmodels.system.report import write
+        return write(self, out_dir)
+
+
+def _progress(total: int, enabled: bool):
+    try:
+        from tqdm import tqdm
+    except ImportError:              # pragma: no cover - tqdm comes with the test extra
+        tqdm = None
+    if not enabled or tqdm is None:
+        class Quiet:
+            total = 0
+
+            def update(self, n=1): ...
+
+            def refresh(self): ...
+            def set_description(self, text): ...
+            def close(self): ...
+        return Quiet()
+    return tqdm(total=total, unit="step", leave=False)
+
+
+def _watched(composition, matches) -> list[str]:
+    out = []
+    for m in matches:
+        extra = [m.subject["primary"]] if "primary" in m.subject else []
+        for comp, role, _ in extra + list(m.anchors):
+            out.append(composition.nodes[comp].roles[role])
+        for comp in m.components:
+            lat = composition.nodes[comp].roles.get("latency")
+            if lat:
+                out.append(lat)
+    return list(dict.fromkeys(out))
+
+
+def _run(model, scenario, watched):
+    from sdmodels.simulate import simulate
+    return simulate(model, scenario=None if scenario == "baseline" else scenario,
+                    engine="interpreter", outputs=watched).to_pandas()
+
+
+def _labels(frame, names, trigger=None) -> dict:
+    t = frame.index.to_numpy(dtype=float)
+    return {n: series_label(t, frame[n].to_numpy(), trigger or TRIGGER) for n in names
+            if n in frame}
+
+
+def _loop_polarity(match: Match, polarities) -> str:
+    signs = [polarities.get(e) for e in match.edges]
+    if any(s is None or s.polarity not in ("+", "-") for s in signs):
+        return "U"
+    return "B" if sum(s.polarity == "-" for s in signs) % 2 else "R"
+
+
+@dataclass(frozen=True)
+class Recognised:
+    """A composed description, its causal graph, link polarities and recognised loops."""
+    spec: object
+    composition: object
+    ir: object
+    graph: object
+    polarities: dict
+    matches: list
+
+    def polarity(self, match: Match) -> str:
+        return _loop_polarity(match, self.polarities)
+
+
+def recognised(path_or_text) -> Recognised:
+    """Compose a description and recognise its loops; links the equations cannot sign are
+    signed from one run of the traffic-surge scenario (where the loops act)."""
+    from library.compose import compose
+    from sdmodels.analysis import causal_graph, link_polarities
+    from sdmodels.ir import build
+    from sdmodels.system import SystemSpec, load_system
+    spec = path_or_text if isinstance(path_or_text, SystemSpec) else load_system(path_or_text)
+    composition = compose(spec)
+    ir = build(composition.model)
+    graph = causal_graph(ir)
+    stress = "traffic surge" if "traffic surge" in composition.model.scenarios else None
+    polarities = link_polarities(ir, behaviour=True, scenario=stress)
+    return Recognised(spec, composition, ir, graph, polarities, recognise(composition, graph))
+
+
+def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
+            max_loops: int = MAX_LOOPS, scenarios=None) -> Analysis:
+    """Analyse a system description (path, YAML text or SystemSpec): see the module doc.
+    `scenarios` limits the stress runs (the baseline always runs)."""
+    from sdmodels.analysis import find_loops
+    from sdmodels.analysis.loops import _make_loop
+    from sdmodels.analysis.stability import linearize
+    only = scenarios
+    bar = _progress(7, progress)         # loops, 5 scenarios at most, linearisation
+    bar.set_description("loops")
+    r = recognised(path_or_text)
+    spec, composition, ir, graph, polarities, matches = (
+        r.spec, r.composition, r.ir, r.graph, r.polarities, r.matches)
+    stresses = [s for s in composition.model.scenarios if s != "baseline"]
+    scenarios = ["baseline", *(s for s in stresses if only is None or s in only)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loops = find_loops(ir, polarities=polarities, max_loops=max_loops)
+    bar.update()
+    watched = _watched(composition, matches)
+    names = [ir.display(v) for v in watched]
+    runs = {}
+    for s in scenarios:
+        bar.set_description(f"run {s}")
+        runs[s] = _run(composition.model, s, watched)
+        bar.update()
+    bar.set_description("linearise")
+    lin = linearize(composition.model)
+    bar.update()
+    by_cycle = {frozenset(l.edges): l for l in loops}
+    findings, counters = [], {}
+    for m in matches:
+        loop = by_cycle.get(frozenset(m.edges))
+        edge_delays = _edge_delays(ir, graph, m)
+        outputs = {s: _labels(runs[s], names_of(m, composition, ir)) for s in scenarios}
+        measured = {s: outputs[s][next(iter(outputs[s]))] for s in scenarios if outputs[s]}
+        answers = Answers(
+            identification=identification(m, _loop_polarity(m, polarities), ir,
+                                          BY_NAME[m.pattern]),
+            delays=delays(m, spec, edge_delays),
+            stability=stability(m, spec, loop_mode(lin, composition, m, ir), measured),
+            failure_modes={s: {v: d["label"] for v, d in outputs[s].items()}
+                           for s in scenarios},
+            synchronization=synchronization(m, spec, edge_delays),
+            observability=observability(m, composition, ir))
+        pol = answers.identification["type"]
+        counters[pol] = counters.get(pol, 0) + 1
+        as_loop = _make_loop(ir, graph, list(m.cycle), tuple(polarities[e] for e in m.edges),
+                             f"{pol}{counters[pol]}", pol)
+        as_loop = replace(as_loop, name=m.key)
+        findings.append(Finding(m, pol, loop.id if loop else None, answers, outputs,
+                                loop=as_loop))
+    for f in findings:
+        acts = any(f.label(s) in RUNAWAY for s in scenarios[1:])
+        f.dangerous = f.match.expected == "R" or acts
+        f.answers.failure_modes["worst"] = _worst(f, scenarios)
+    combos = combinations(findings, scenarios, composition)
+    notices = [n for n in loops.notices if n.startswith("loop enumeration")]
+    fix_rows, fixed_runs = [], {}
+    if fixes:
+        bar.set_description("fixes")
+        candidates = merged(fixes_for(f.match, spec) for f in findings if f.dangerous)
+        bar.total += len(candidates)
+        bar.refresh()
+        for fix in candidates:
+            bar.set_description(f"fix: {fix.name}")
+            row, frames = evaluate(fix, spec, findings, scenarios, watched, names)
+            bar.update()
+            fix_rows.append(row)
+            fixed_runs.update({(fix.name, *((s,) if isinstance(s, str) else s[::-1])): fr
+                               for s, fr in frames.items()})
+    bar.close()
+    return Analysis(spec, composition, loops, findings, combos, fix_rows, runs, fixed_runs,
+                    notices, polarities)
+
+
+def names_of(match: Match, composition, ir) -> list[str]:
+    return [r["variable"] for r in observability(match, composition, ir)["metrics"]]
+
+
+def _edge_delays(ir, graph, match: Match):
+    from sdmodels.analysis.loops import LoopDelay
+    out = []
+    for a, b in match.edges:
+        for d in graph.edges[a, b]["delays"]:
+            out.append(LoopDelay(ir.display(a), ir.display(b), d.kind, d.order, d.time,
+                                 d.time_text))
+    return out
+
+
+def _worst(f: Finding, scenarios) -> str:
+    rank = {"collapsed": 0, "oscillating": 1, "growth": 2, "overshoot": 3, "recovered": 4}
+    acted = [s for s in scenarios[1:] if f.label(s) in rank]
+    return min(acted, key=lambda s: rank[f.label(s)]) if acted else scenarios[0]
+
+
+def combinations(findings: list[Finding], scenarios, composition) -> list[dict]:
+    """Reinforcing loops sharing elements and set in motion by the same stress run (one of
+    their watched variables leaves its band); a controller's balancing loop moving in the
+    same run as a loop through its service, or behind a rate limiter (fighting)."""
+    out = []
+    reinforcing = [f for f in findings if f.match.expected == "R"]
+    for s in scenarios[1:]:
+        acting = [f for f in reinforcing if f.moved(s) in ACTING]
+        group = [f for f in acting if any(g is not f and _share(f, g) for g in acting)]
+        if len(group) >= 2 and not any(set(c["loops"]) == {f.match.key for f in group}
+                                       for c in out if c["kind"] == "reinforcing together"):
+            out.append({"kind": "reinforcing together", "scenario": s,
+                        "loops": [f.match.key for f in group],
+                        "shared": sorted({c for f in group for c in f.match.components}),
+                        "labels": {f.match.key: f.moved(s) for f in group}})
+    for b in (f for f in findings if f.match.pattern in CONTROLLERS):
+        for other in findings:
+            if other is b or not (_share(b, other, components=True) if other.match.expected
+                                  == "R" else _upstream(other, b, composition)):
+                continue
+            acting = [s for s in scenarios[1:] if b.moved(s) in ACTING
+                      and other.moved(s) in ACTING]
+            if acting and not any(set(c["loops"]) == {b.match.key, other.match.key}
+                                  for c in out):
+                out.append({"kind": "balancing loop fights" if other.match.expected == "B"
+                            else "balancing loop feeds a reinforcing one",
+                            "scenario": acting[0], "loops": [b.match.key, other.match.key],
+                            "shared": sorted(set(b.match.components) &
+                                             set(other.match.components)),
+                            "labels": {b.match.key: b.moved(acting[0]),
+                                       other.match.key: other.moved(acting[0])}})
+    return out
+
+
+def _upstream(limiter: Finding, hpa: Finding, composition) -> bool:
+    """A rate limiter in front of the service an HPA scales: pods added behind it get
+    nothing more to do while the limiter rejects (they fight)."""
+    import networkx as nx
+    if limiter.match.pattern != "rate limiting" or hpa.match.pattern != "HPA scaling":
+        return False
+    calls = nx.DiGraph((c.source, c.target) for c in composition.spec.calls)
+    a, b = limiter.match.subject["limiter"], hpa.match.subject["service"]
+    return a in calls and b in calls and nx.has_path(calls, a, b)
+
+
+def _share(f: Finding, g: Finding, *, components: bool = False) -> bool:
+    if set(f.match.cycle) & set(g.match.cycle):
+        return True
+    return components and bool(set(f.match.components) & set(g.match.components))
+
+
+def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
+    """Compose the fixed description, run it where its loops ran away; a before/after row."""
+    from library.compose import compose
+    targets = [f for f in findings if f.match.key in fix.targets]
+    where = [s for s in scenarios[1:] if any(f.label(s) in RUNAWAY for f in targets)] or \
+        [targets[0].answers.failure_modes["worst"]]
+    frames, loops, olds = {}, [], {}
+    if fix.horizon:          # a timer longer than the stress runs (a TTL): both run past it
+        where = [fix.scenario if fix.scenario in scenarios else "baseline"]
+        olds[where[0]] = _run(compose(spec, stop=fix.horizon).model, where[0], watched)
+    fixed = compose(apply(spec, fix), stop=fix.horizon or HORIZON)
+    for s in where[:2]:
+        frames[s] = _run(fixed.model, s, watched)
+        for f in findings:
+            after = _labels(frames[s], [f.primary], fix.trigger).get(f.primary)
+            before = _labels(olds[s], [f.primary], fix.trigger).get(f.primary) if s in olds \
+                else f.outputs[s].get(f.primary)
+            if after is None or before is None:
+                continue
+            loops.append({"loop": f.match.key, "scenario": s, "targeted": f in targets,
+                          "before": before["label"], "after": after["label"],
+                          "peak_before": before["peak"], "peak_after": after["peak"],
+                          "end_before": before["end"], "end_after": after["end"],
+                          "broken": _broken(before, after)})
+    breaks = [k for k in fix.targets if any(r["loop"] == k for r in loops)
+              and all(r["broken"] is not False for r in loops if r["loop"] == k)
+              and any(r["broken"] for r in loops if r["loop"] == k)]
+    frames.update({("before", s): frame for s, frame in olds.items()})
+    return ({"fix": fix.name, "why": fix.why, "diff": fix.diff(), "targets": list(fix.targets),
+             "scenarios": list(where[:2]), "loops": loops, "breaks": breaks,
+             "trigger": list(fix.trigger) if fix.trigger else None}, frames)
+
+
+def _broken(before: dict, after: dict) -> bool | None:
+    """The loop stopped running away: no longer collapsed/oscillating/growing, no longer
+    swinging (turning points that give a period), or its peak came down by at least a
+    third and it ends no further off than before (or than a third of the old peak); None
+    when it did not run before."""
+    if before["label"] == "steady":
+        return None
+    if before["label"] in RUNAWAY and after["label"] not in RUNAWAY:
+        return True
+    if before.get("period") and not after.get("period"):
+        return True                     # it swung back and forth before, not after
+    base = max(abs(before["peak"] - before["before"]), 1e-12)
+    end = max(abs(before["end"] - before["before"]), base / 3)
+    return bool(after["peak"] - before["before"] < base * 2 / 3 and
+                abs(after["end"] - before["before"]) <= end and np.isfinite(after["peak"]))

@@ -1,0 +1,259 @@
+"""The reference's Feedback Loop Analysis Checklist, answered for one recognised loop.
+
+Six sections, as in the reference (Part 4.2): identification, delays, stability, failure
+modes, synchronization, observability. Delays come from the description (retry waits and
+timeouts, HPA sync period and pod start-up, TTLs, open-state waits) and from the stateful
+functions on the loop's links; stability from the eigenvalues of the model linearised at
+the baseline's operating point (`sdmodels.analysis.stability`), the mode in which the
+loop's stocks take part most, cross-checked against the period the runs show
+(`sdmodels.sweep.labels.classify`); failure modes from the stress runs.
+
+>>> metric_name("hpa replicas")
+'kube_horizontalpodautoscaler_status_desired_replicas'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: role -> the metric people scrape for it (Micrometer/Spring Boot, HikariCP, resilience4j,
+#: kube-state-metrics, redis_exporter names)
+METRICS = {
+    "latency": "http_server_requests_seconds",
+    "timeouts": 'http_client_requests_seconds_count{outcome="TIMEOUT"}',
+    "backlog": "tomcat_threads_busy_threads",
+    "utilization": "container_cpu_usage_seconds_total",
+    "retries": "resilience4j_retry_calls_total",
+    "connections": "hikaricp_connections_active",
+    "waiting": "hikaricp_connections_pending",
+    "query time": "pg_stat_statements_mean_exec_time_seconds",
+    "hpa replicas": "kube_horizontalpodautoscaler_status_desired_replicas",
+    "hpa metric": "kube_horizontalpodautoscaler_status_current_metrics",
+    "ready pods": "kube_deployment_status_replicas_ready",
+    "pods": "kube_deployment_status_replicas_available",
+    "rejected share": 'http_server_requests_seconds_count{status="429"}',
+    "rejections": 'http_server_requests_seconds_count{status="429"}',
+    "admitted": "resilience4j_ratelimiter_available_permissions",
+    "breaker": "resilience4j_circuitbreaker_state",
+    "cache misses": "redis_keyspace_misses_total",
+    "hit ratio": "redis_keyspace_hits_total",
+}
+TRIGGER = (60.0, 120.0)        # the stress window of library.compose.scenarios
+NEGLIGIBLE = 1e-9
+NEUTRAL = 1e-6                 # |eigenvalue| below this: a neutral (integrating) mode
+
+
+def metric_name(role: str) -> str:
+    """The scraped metric that shows an element of this role."""
+    base = role.split(" to ")[0]
+    return METRICS.get(role) or METRICS.get(base, "(no standard metric: export it)")
+
+
+@dataclass(frozen=True)
+class Delay:
+    """One delay around a loop: what, how long (s), whether it is a fixed (synchronized) one."""
+    what: str
+    seconds: float
+    fixed: bool = False
+    period: bool = False           # a controller's evaluation period
+
+
+@dataclass
+class Answers:
+    """The checklist for one loop (plain values, for the report and JSON)."""
+    identification: dict = field(default_factory=dict)
+    delays: dict = field(default_factory=dict)
+    stability: dict = field(default_factory=dict)
+    failure_modes: dict = field(default_factory=dict)
+    synchronization: dict = field(default_factory=dict)
+    observability: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("identification", "delays", "stability",
+                                              "failure_modes", "synchronization",
+                                              "observability")}
+
+
+def _call(spec, source: str, target: str | None = None):
+    for call in spec.calls:
+        if call.source == source and (target is None or call.target == target):
+            return call
+    return None
+
+
+def _retry_delays(call) -> list[Delay]:
+    r = call.config["retry"]
+    out = [Delay(f"timeout of {call.source} -> {call.target}", call.config["timeout"], True)]
+    if r is None:
+        return out
+    fixed = not r["enableExponentialBackoff"] and not r["enableRandomizedWait"]
+    how = "fixed" if fixed else ("exponential" if r["enableExponentialBackoff"] else "") + (
+        " with jitter" if r["enableRandomizedWait"] else "")
+    out.append(Delay(f"retry wait, {how.strip()}", r["waitDuration"], fixed))
+    return out
+
+
+def config_delays(match, spec) -> list[Delay]:
+    """The delays around a recognised loop, from the description's settings."""
+    s, comps = match.subject, spec.components
+    if match.pattern in ("retry storm", "circuit breaker"):
+        call = spec.calls[s["call"]]
+        out = _retry_delays(call)
+        if call.config["circuitBreaker"] is not None and match.pattern == "circuit breaker":
+            out.append(Delay("open-state wait", call.config["circuitBreaker"][
+                "waitDurationInOpenState"], True))
+        return out
+    if match.pattern == "connection pool exhaustion":
+        pool = comps[s["database"]].config["pool"]
+        out = [Delay("pool connectionTimeout", pool["connectionTimeout"], True)]
+        call = _call(spec, s["caller"]) if s.get("caller") else None
+        return out + (_retry_delays(call)[1:] if call else [])
+    if match.pattern == "cache stampede":
+        c = comps[s["cache"]].config
+        return [Delay(f"TTL {'without' if not c['ttlJitter'] else 'with'} jitter", c["ttl"],
+                      not c["ttlJitter"])]
+    if match.pattern == "rate-limit retry amplification":
+        call = _call(spec, s["caller"])
+        refresh = comps[s["limiter"]].config["limitRefreshPeriod"]
+        return _retry_delays(call)[1:] + [Delay("limitRefreshPeriod", refresh, True, True)]
+    if match.pattern == "rate limiting":
+        return [Delay("limitRefreshPeriod", comps[s["limiter"]].config["limitRefreshPeriod"],
+                      True, True)]
+    if match.pattern == "HPA scaling":
+        c = comps[s["service"]].config
+        hpa = c["hpa"]
+        return [Delay("HPA sync period", hpa["syncPeriod"], True, True),
+                Delay("pod start-up", c["startupTime"]),
+                Delay("scale-up stabilization window", hpa["behavior"]["scaleUp"][
+                    "stabilizationWindowSeconds"])]
+    return []
+
+
+def identification(match, polarity: str, ir, pattern) -> dict:
+    return {"pattern": match.pattern, "type": polarity, "expected type": match.expected,
+            "components": list(match.components),
+            "elements": [ir.display(v) for v in match.cycle],
+            "behaviour": pattern.behaviour}
+
+
+def delays(match, spec, loop_delays) -> dict:
+    """Total delay, the controller period, and whether the loop acts faster than its delay."""
+    found = config_delays(match, spec)
+    periods = [d.seconds for d in found if d.period]
+    rest = sum(d.seconds for d in found if not d.period)
+    total = sum(d.seconds for d in found)
+    answer = {"total_seconds": total, "items": [
+        {"what": d.what, "seconds": d.seconds, "fixed": d.fixed} for d in found],
+        "on_links": [d.to_dict() for d in loop_delays]}
+    if periods:
+        p = min(periods)
+        answer["evaluation_period"] = p
+        answer["faster_than_delay"] = bool(p < rest)
+        answer["verdict"] = (f"evaluated every {p:g} s, faster than the {rest:g} s it takes "
+                             "to see its own action: it acts again on stale data"
+                             if p < rest else f"evaluated every {p:g} s, not faster than the "
+                             f"{rest:g} s of delay: it sees the effect of its last action")
+    else:
+        answer["verdict"] = (f"acts on every request; the effect comes back after {total:g} s"
+                             if total else "acts at once")
+    return answer
+
+
+def loop_mode(lin, composition, match, ir) -> dict:
+    """The mode of the linearisation in which the stocks of the loop (else those of the
+    components it crosses) take part most."""
+    by_display = {v.display: v.id for v in ir.variables.values()}
+    names = {ir.display(v) for v in match.cycle}
+    idx = [k for k, s in enumerate(lin.states) if s.split("[")[0] in names]
+    if not idx:
+        idx = [k for k, s in enumerate(lin.states) if composition.component_of(
+            by_display.get(s.split("[")[0], "")) in match.components]
+    if not idx:
+        return {"note": "no stock of its own between controller ticks (its state is a "
+                "discrete controller's, held in the linearisation)"}
+    values, vectors = np.linalg.eig(lin.jacobian)
+    weight = np.abs(vectors[idx, :]).sum(axis=0) / np.maximum(
+        np.abs(vectors).sum(axis=0), 1e-300)
+    weight[np.abs(values) < NEUTRAL] = -1.0     # integrators: no dynamics of their own
+    weight[np.abs(values) >= 0.5 / ir.dt] = -1.0  # x/dt relaxations: within one step
+    if weight.max() < 0:
+        return {"note": "its stocks settle within one time step (fluid relaxations): no "
+                "slower mode to read; see the period measured in the runs"}
+    k = int(np.argmax(weight))
+    lam = complex(values[k])
+    period = 2 * np.pi / abs(lam.imag) if abs(lam.imag) > 1e-12 else None
+    return {"eigenvalue": [lam.real, abs(lam.imag)],
+            "time_constant": (1 / abs(lam.real)) if lam.real else None,
+            "period": period, "damping_ratio": (-lam.real / abs(lam)) if abs(lam) else 0.0,
+            "participation": float(weight[k]),
+            "oscillates": period is not None, "grows": lam.real > 1e-9}
+
+
+def stability(match, spec, mode: dict, measured: dict) -> dict:
+    answer = {"linearised": mode}
+    if match.pattern == "HPA scaling":
+        b = spec.components[match.subject["service"]].config["hpa"]["behavior"]
+        answer["stabilization_windows"] = {
+            "scaleUp": b["scaleUp"]["stabilizationWindowSeconds"],
+            "scaleDown": b["scaleDown"]["stabilizationWindowSeconds"]}
+        answer["damping"] = ("scale-down window shorter than the 300 s Kubernetes default: "
+                             "little damping" if b["scaleDown"][
+                                 "stabilizationWindowSeconds"] < 300 else "default damping")
+    answer["measured"] = measured
+    periods = [v["period"] for v in measured.values()
+               if v.get("period") and v["label"] == "oscillating"]
+    answer["can_oscillate"] = bool(mode.get("oscillates") or any(
+        v["label"] == "oscillating" for v in measured.values()))
+    if periods:
+        answer["measured_period"] = float(np.median(periods))
+    swings = [v["period"] for v in measured.values() if v.get("period") and v["label"] != "steady"]
+    if swings:      # turning points seen, even when too few in the horizon to say oscillating
+        answer["swing_period"] = float(np.median(swings))
+    return answer
+
+
+def series_label(times, series, trigger=TRIGGER) -> dict:
+    """classify() of one series with the stress window as its trigger, with its figures."""
+    from sdmodels.sweep.labels import classify
+    y = np.nan_to_num(np.asarray(series, dtype=float))
+    row = classify(times, y[None, :], trigger=trigger).iloc[0]
+    i0 = int(np.searchsorted(times, trigger[0]))
+    label = str(row["label"]) if np.ptp(y) > NEGLIGIBLE * max(1.0, np.abs(y).max()) \
+        else "steady"             # numerical dust (1e-11 req/s) is not behaviour
+    return {"label": label,
+            "period": None if np.isnan(row["period"]) else float(row["period"]),
+            "before": float(y[max(i0 - 1, 0)]), "peak": float(y.max()), "end": float(y[-1])}
+
+
+def synchronization(match, spec, loop_delays) -> dict:
+    fixed = [d for d in config_delays(match, spec) if d.fixed and not d.period]
+    pipes = [d.to_dict() for d in loop_delays if d.kind == "delay_fixed"]
+    items = [f"{d.what}: {d.seconds:g} s" for d in fixed]
+    return {"unjittered": items, "pipeline_delays_on_links": pipes,
+            "can_synchronize": bool(items or pipes),
+            "what_correlates": ("the same fixed wait after the same trigger puts every "
+                                "instance's action at the same moment" if items else
+                                "nothing fixed: waits are spread")}
+
+
+def observability(match, composition, ir) -> dict:
+    """The variables that show the loop (its primary one first) as scraped metrics."""
+    rows = []
+    for comp, role, _ in ([match.subject["primary"]] if "primary" in match.subject else []) \
+            + list(match.anchors):
+        if any(r["component"] == comp and r["role"] == role for r in rows):
+            continue
+        element = composition.nodes[comp].roles.get(role)
+        if element:
+            rows.append({"component": comp, "role": role, "variable": ir.display(element),
+                         "metric": metric_name(role)})
+    for comp in match.components:
+        for role in ("latency",):
+            element = composition.nodes[comp].roles.get(role)
+            if element and all(r["variable"] != ir.display(element) for r in rows):
+                rows.append({"component": comp, "role": role, "variable": ir.display(element),
+                             "metric": metric_name(role)})
+    return {"metrics": rows, "runaway_signal": (
+        "the loop's first metric keeps rising after the trigger has ended"
+        if match.expected == "R" else "the loop's metric swings around its target")}

@@ -1,0 +1,192 @@
+"""Fixes for dangerous loops, as changes to the description, and what each one breaks.
+
+A `Fix` is a list of `Change`s (a field of a component or of a call, before and after, in
+the description's own units) that `apply` makes to a `SystemSpec`. The fixes are the
+reference's (Part 3 "Breaking the loop", Part 4, the Hands-On's five): exponential backoff
+with jitter, a retry budget, a circuit breaker, HPA stabilization windows, a pool
+connectionTimeout, a jittered TTL. `evaluate` composes the fixed description and runs it
+under the stress scenarios in which the loops it targets ran away.
+
+>>> Change(("calls", 0, "retry", "waitDuration"), "1s", "2s").line()
+'calls[0].retry.waitDuration: 1s -> 2s'
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field of the description set to a new value (`value` in seconds/plain numbers)."""
+    path: tuple                     # ("calls", i, "retry", field) or ("components", name, ...)
+    before: str
+    after: str
+    value: object = None
+
+    @property
+    def where(self) -> str:
+        head = f"{self.path[0]}[{self.path[1]}]" if self.path[0] == "calls" else \
+            f"{self.path[0]}.{self.path[1]}"
+        return ".".join([head, *map(str, self.path[2:])])
+
+    def line(self) -> str:
+        return f"{self.where}: {self.before} -> {self.after}"
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A named fix: its changes, the loops (match keys) it is meant to break, and why."""
+    name: str
+    changes: tuple[Change, ...]
+    targets: tuple[str, ...]
+    why: str
+    horizon: float | None = None            # run this long (a TTL beyond the stress runs)
+    trigger: tuple[float, float] | None = None   # when the loop is set off, if not the stress
+    scenario: str | None = None             # the one scenario that shows it (with horizon)
+
+    def diff(self) -> str:
+        """The fix as a diff of the description (- before / + after per field)."""
+        out = []
+        for c in self.changes:
+            out += [f"- {c.where}: {c.before}", f"+ {c.where}: {c.after}"]
+        return "\n".join(out)
+
+
+def apply(spec, fix: Fix):
+    """The description with the fix's changes made (a new SystemSpec)."""
+    components = {n: dict(c.config) for n, c in spec.components.items()}
+    calls = [dict(c.config) for c in spec.calls]
+    for change in fix.changes:
+        root = calls[change.path[1]] if change.path[0] == "calls" else \
+            components[change.path[1]]
+        *inner, last = change.path[2:]
+        for key in inner:
+            if root.get(key) is None:
+                root[key] = {}
+            root[key] = copy.deepcopy(dict(root[key]))
+            root = root[key]
+        root[last] = change.value
+    return replace(spec, components=MappingProxyType({
+        n: replace(c, config=MappingProxyType(components[n]))
+        for n, c in spec.components.items()}), calls=tuple(
+        replace(c, config=MappingProxyType(calls[i])) for i, c in enumerate(spec.calls)))
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+def _call_index(spec, source, target=None) -> int | None:
+    for i, c in enumerate(spec.calls):
+        if c.source == source and (target is None or c.target == target):
+            return i
+    return None
+
+
+def _retry_fixes(spec, i: int, key: str) -> list[Fix]:
+    r, call = spec.calls[i].config["retry"], spec.calls[i]
+    where = ("calls", i, "retry")
+    out = []
+    if not (r["enableExponentialBackoff"] and r["enableRandomizedWait"]):
+        out.append(Fix("exponential backoff with jitter", (
+            Change(where + ("enableExponentialBackoff",), str(r["enableExponentialBackoff"])
+                   .lower(), "true", True),
+            Change(where + ("enableRandomizedWait",), str(r["enableRandomizedWait"]).lower(),
+                   "true", True),
+            ), (key,),
+            f"{call.source}'s retries wait 1x, 2x, 4x the base, spread at random: they no "
+            "longer arrive together, and fewer arrive while the callee is slow"))
+    if r["retryBudget"] is None:
+        out.append(Fix("retry budget", (Change(where + ("retryBudget",), "none",
+                                               "{percentCanRetry: 10%}", {
+                                                   "percentCanRetry": 0.1,
+                                                   "minRetriesPerSec": 10.0}),), (key,),
+                       "retries may add at most 10 % to the requests (Finagle RetryBudget): "
+                       "the amplification is capped at 1.1x instead of maxAttempts x"))
+    if call.config["circuitBreaker"] is None:
+        out.append(_breaker(spec, i, key))
+    return out
+
+
+FLUSH_AT = 60.0      # library.compose.scenarios: stresses start one minute in
+BREAKER = {"failureRateThreshold": 50.0, "slidingWindowSize": 20.0, "minimumNumberOfCalls": 5.0,
+           "waitDurationInOpenState": 30.0, "permittedNumberOfCallsInHalfOpenState": 3.0}
+
+
+def _breaker(spec, i: int, key: str) -> Fix:
+    call = spec.calls[i]
+    return Fix(f"circuit breaker on {call.source} -> {call.target}", (Change(
+        ("calls", i, "circuitBreaker"), "none", "{failureRateThreshold: 50, "
+        "minimumNumberOfCalls: 5, waitDurationInOpenState: 30s, "
+        "permittedNumberOfCallsInHalfOpenState: 3}", dict(BREAKER)),), (key,),
+        f"when half of the calls to {call.target} fail, {call.source} stops calling for 30 s "
+        "and then tries 3 calls: the failing dependency gets time to recover")
+
+
+def fixes_for(match, spec) -> list[Fix]:
+    """The fixes that break one recognised loop."""
+    s, key = match.subject, match.key
+    if match.pattern == "retry storm":
+        return _retry_fixes(spec, s["call"], key)
+    if match.pattern == "rate-limit retry amplification":
+        return _retry_fixes(spec, _call_index(spec, s["caller"]), key)[:2]
+    if match.pattern == "connection pool exhaustion":
+        name, pool = s["database"], spec.components[s["database"]].config["pool"]
+        out = []
+        if pool["connectionTimeout"] > 5:
+            out.append(Fix("pool connectionTimeout", (Change(
+                ("components", name, "pool", "connectionTimeout"), _s(pool["connectionTimeout"]),
+                "5s", 5.0),), (key,),
+                "a request waits at most 5 s for a connection and fails fast instead of "
+                "queueing behind the pool (reference fix 5)"))
+        into = [i for i, c in enumerate(spec.calls) if c.target == name
+                and c.config["circuitBreaker"] is None]
+        out += [_breaker(spec, i, key) for i in into[:1]]
+        return out
+    if match.pattern == "HPA scaling":
+        name = s["service"]
+        b = spec.components[name].config["hpa"]["behavior"]
+        where = ("components", name, "hpa", "behavior")
+        changes = []
+        if b["scaleDown"]["stabilizationWindowSeconds"] < 300:
+            changes.append(Change(where + ("scaleDown", "stabilizationWindowSeconds"),
+                                  f"{b['scaleDown']['stabilizationWindowSeconds']:g}", "300",
+                                  300.0))
+        if b["scaleUp"]["stabilizationWindowSeconds"] < 60:
+            changes.append(Change(where + ("scaleUp", "stabilizationWindowSeconds"),
+                                  f"{b['scaleUp']['stabilizationWindowSeconds']:g}", "60", 60.0))
+        if b["scaleDown"]["policies"] is None:
+            changes.append(Change(where + ("scaleDown", "policies"), "none (100 % per 15 s)",
+                                  "[{type: Percent, value: 10, periodSeconds: 60}]", [
+                                      {"type": "Percent", "value": 10.0,
+                                       "periodSeconds": 60.0}]))
+        return [Fix("HPA stabilization windows", tuple(changes), (key,),
+                    "scale up only to the lowest recommendation of the last minute, down to "
+                    "the highest of the last 5 minutes and by at most 10 % a minute: no "
+                    "reaction to every swing (reference fix 4 and Part 4 Principle 1)")] \
+            if changes else []
+    if match.pattern == "cache stampede":
+        name = s["cache"]
+        ttl = spec.components[name].config["ttl"]
+        return [Fix("jittered TTL", (Change(("components", name, "ttlJitter"), "0s",
+                                            _s(ttl / 6), ttl / 6),), (key,),
+                    f"keys expire over {ttl / 3:g} s instead of all at once (reference fix 1: "
+                    "3600 +/- 600 s); shown by a flush (every key refilled at once) and a run "
+                    "past the keys' next expiry, one TTL later",
+                    horizon=FLUSH_AT + ttl + 600, scenario="cache flush",
+                    trigger=(FLUSH_AT + ttl - ttl / 6, FLUSH_AT + ttl + ttl / 6))]
+    return []
+
+
+def merged(fix_lists) -> list[Fix]:
+    """One fix per distinct change set, with the union of the loops it targets."""
+    out: dict[tuple, Fix] = {}
+    for fixes in fix_lists:
+        for f in fixes:
+            key = tuple((c.path, c.after) for c in f.changes)
+            old = out.get(key)
+            out[key] = f if old is None else replace(old, targets=tuple(
+                dict.fromkeys(old.targets + f.targets)))
+    return list(out.values())

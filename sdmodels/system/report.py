@@ -1,0 +1,241 @@
+"""Write an `Analysis`: report.md, report.html (self-contained), report.json, the CLD, plots.
+
+Everything is rendered in memory first and written into a fresh temporary directory next
+to DIR, which then replaces DIR's files one by one (`os.replace`): an error before the end
+leaves nothing behind. The HTML inlines its images as data URIs, so it reads offline.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def _table(header, rows) -> list[str]:
+    cell = lambda x: str(x).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
+
+
+def _fmt(x) -> str:
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+def to_markdown(a, images: dict[str, str]) -> str:
+    """The report as Markdown; `images` maps a caption to a file name."""
+    spec, out = a.spec, []
+    out += [f"# Feedback-loop analysis: {spec.name}", "", spec.description or "", "",
+            f"{len(a.loops)} loops in the composed model ({a.loops.summary()}); "
+            f"{len(a.findings)} match a known pattern, "
+            f"{sum(f.dangerous for f in a.findings)} dangerous.", ""]
+    out += [f"> {n}" for n in a.notices] + [""]
+    out += ["## Recognised loops", ""]
+    out += _table(["loop", "type", "expected", "total delay (s)", "components", "worst stress",
+                   "label there"], [
+        [f.match.key, f.polarity, f.match.expected, _fmt(f.answers.delays["total_seconds"]),
+         ", ".join(f.match.components), f.answers.failure_modes["worst"],
+         f.label(f.answers.failure_modes["worst"])] for f in a.findings])
+    for f in a.findings:
+        ans = f.answers
+        out += ["", f"### {f.match.key} ({f.polarity}{', dangerous' if f.dangerous else ''})",
+                "", f"**Identification.** {ans.identification['behaviour']}. Elements: "
+                + " -> ".join(ans.identification["elements"]) + ".", "",
+                "**Delays.** " + "; ".join(f"{d['what']} {d['seconds']:g} s"
+                                           + (" (fixed)" if d["fixed"] else "")
+                                           for d in ans.delays["items"])
+                + f"; total {ans.delays['total_seconds']:g} s. {ans.delays['verdict']}.", ""]
+        st = ans.stability
+        lin = st["linearised"]
+        text = lin.get("note") or (
+            f"linearised mode: time constant {_fmt(lin['time_constant'])} s, "
+            + (f"period {_fmt(lin['period'])} s, " if lin["period"] else "no oscillation, ")
+            + f"damping ratio {lin['damping_ratio']:.3g}")
+        if "measured_period" in st:
+            text += f"; period measured in the runs {st['measured_period']:.3g} s"
+        elif "swing_period" in st:
+            text += (f"; the runs swing with a period of about {st['swing_period']:.3g} s "
+                     "(too few turns in the horizon to call it an oscillation)")
+        if "stabilization_windows" in st:
+            w = st["stabilization_windows"]
+            text += (f"; stabilization windows up {w['scaleUp']:g} s, down {w['scaleDown']:g} s"
+                     f" ({st['damping']})")
+        out += [f"**Stability.** Can oscillate: {'yes' if st['can_oscillate'] else 'no'}; "
+                + text + ".", "", "**Failure modes.**", ""]
+        scen = [s for s in ans.failure_modes if s != "worst"]
+        names = list(next(iter(ans.failure_modes.values())).keys())
+        out += _table(["variable", *scen], [[n, *(ans.failure_modes[s].get(n, "") for s in scen)]
+                                            for n in names])
+        sync = ans.synchronization
+        out += ["", "**Synchronization.** " + ("; ".join(sync["unjittered"]) or "no fixed timers")
+                + f". {sync['what_correlates']}.", "", "**Observability.**", ""]
+        out += _table(["variable", "metric"], [[m["variable"], f"`{m['metric']}`"]
+                                               for m in ans.observability["metrics"]])
+    out += ["", "## Dangerous combinations", ""]
+    out += _table(["kind", "loops", "shared components", "shown in"], [
+        [c["kind"], " + ".join(c["loops"]), ", ".join(c["shared"]), c["scenario"]]
+        for c in a.combinations]) if a.combinations else ["None found."]
+    out += ["", "## Fixes", ""]
+    for r in a.fixes:
+        out += [f"### {r['fix']}", "", r["why"] + ".", "", "```diff", r["diff"], "```", "",
+                "Breaks: " + (", ".join(r["breaks"]) or "none of its target loops under "
+                              "these stresses") + ".", ""]
+        out += _table(["loop", "scenario", "before", "after", "peak before", "peak after",
+                       "broken"], [[x["loop"] + (" (target)" if x["targeted"] else ""),
+                                    x["scenario"], x["before"], x["after"],
+                                    _fmt(x["peak_before"]), _fmt(x["peak_after"]),
+                                    {True: "yes", False: "no", None: "did not run"}[
+                                        x["broken"]]] for x in r["loops"]])
+        out.append("")
+    out += ["## Figures", ""] + [f"![{cap}]({name})" for cap, name in images.items()]
+    return "\n".join(out) + "\n"
+
+
+def _inline(text: str) -> str:
+    """Escape, then **bold** and `code` of the Markdown we write."""
+    out = html.escape(text.replace("\\|", "|"))
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+
+
+def to_html(markdown: str, files: dict[str, bytes]) -> str:
+    """A self-contained page: headings, tables, code blocks; images as data URIs."""
+    body, table, code = [], [], None
+    def flush():
+        if table:
+            rows = [r.strip("|").split(" | ") for r in table if not r.startswith("|---")]
+            cells = lambda r, t: "".join(f"<{t}>{_inline(c.strip())}</{t}>" for c in r)  # noqa: E731
+            body.append("<table><tr>" + cells(rows[0], "th") + "</tr>" + "".join(
+                "<tr>" + cells(r, "td") + "</tr>" for r in rows[1:]) + "</table>")
+            table.clear()
+    for line in markdown.splitlines():
+        if code is not None:
+            if line.startswith("```"):
+                body.append("<pre>" + html.escape("\n".join(code)) + "</pre>")
+                code = None
+            else:
+                code.append(line)
+            continue
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        if line.startswith("```"):
+            code = []
+        elif line.startswith("!["):
+            cap, name = line[2:].split("](", 1)
+            name = name[:-1]
+            mime = "image/svg+xml" if name.endswith(".svg") else "image/png"
+            data = base64.b64encode(files[name]).decode()
+            body.append(f'<figure><img alt="{html.escape(cap)}" src="data:{mime};base64,'
+                        f'{data}"><figcaption>{html.escape(cap)}</figcaption></figure>')
+        elif line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
+        elif line.startswith("> "):
+            body.append(f"<blockquote>{html.escape(line[2:])}</blockquote>")
+        elif line.strip():
+            body.append(f"<p>{_inline(line)}</p>")
+    flush()
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>Feedback-loop analysis"
+            "</title><style>body{font-family:sans-serif;max-width:75em;margin:2em auto;"
+            "line-height:1.4}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid"
+            " #ccc;padding:.2em .5em;font-size:90%}th{background:#eee}img{max-width:100%}"
+            "pre{background:#f6f6f6;padding:.5em}</style></head><body>\n" + "\n".join(body)
+            + "\n</body></html>\n")
+
+
+def to_json(a) -> dict:
+    return {"system": a.spec.name, "loops": {"count": len(a.loops), "complete": a.loops.complete,
+                                             "counts": a.loops.counts()},
+            "notices": a.notices,
+            "findings": [{"key": f.match.key, "pattern": f.match.pattern, "type": f.polarity,
+                          "loop_id": f.loop_id, "dangerous": f.dangerous,
+                          "components": list(f.match.components), **f.answers.to_dict()}
+                         for f in a.findings],
+            "combinations": a.combinations, "fixes": a.fixes,
+            "all_loops": [{"id": l.id, "polarity": l.polarity, "variables": list(l.names)}
+                          for l in a.loops]}
+
+
+def _cld(a) -> bytes:
+    from sdmodels.analysis.loops import LoopSet
+    from sdmodels.render import to_graphviz
+    loops = [f.loop for f in a.findings if f.dangerous and f.loop is not None]
+    chosen = LoopSet(a.spec.name, tuple(f.loop for f in a.findings if f.loop is not None))
+    return to_graphviz(a.composition.model, loop_set=chosen, loops=[l.id for l in loops],
+                       only_loops=True, polarities=a.polarities, title=f"{a.spec.name}: recognised "
+                       "loops (dangerous ones in colour)").pipe("svg")
+
+
+def _plots(a) -> dict[str, bytes]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    out = {}
+    keys = {f.match.key: f for f in a.findings}
+    for k, r in enumerate(a.fixes):
+        if not r["scenarios"]:
+            continue
+        s, f = r["scenarios"][0], keys[r["targets"][0]]
+        before = a.fixed_runs.get((r["fix"], s, "before"), a.runs[s])
+        after = a.fixed_runs[(r["fix"], s)]
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        ax.plot(before.index, before[f.primary], label="before", color="#c0392b")
+        ax.plot(after.index, after[f.primary], label=f"after: {r['fix']}", color="#1e8449")
+        ax.axvspan(*(r.get("trigger") or (60, 120)), color="#eee", label="trigger")
+        ax.set(title=f"{f.match.key}, {s}", xlabel="time (s)", ylabel=f.primary)
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90)
+        plt.close(fig)
+        out[f"fix{k + 1}.png"] = buf.getvalue()
+    for k, c in enumerate(a.combinations):
+        frame = a.runs[c["scenario"]]
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        for key in c["loops"]:
+            y = frame[keys[key].primary]
+            ax.plot(frame.index, y / max(float(y.abs().max()), 1e-12),
+                    label=f"{key}: {keys[key].primary}")
+        ax.axvspan(60, 120, color="#eee")
+        ax.set(title=f"{c['kind']}, {c['scenario']}", xlabel="time (s)",
+               ylabel="share of its peak")
+        ax.legend(loc="best", fontsize=7)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90)
+        plt.close(fig)
+        out[f"combination{k + 1}.png"] = buf.getvalue()
+    return out
+
+
+def write(a, out_dir) -> list[Path]:
+    """Write every report file of `a` into `out_dir` (nothing if any step fails)."""
+    out_dir = Path(out_dir)
+    files = {"cld.svg": _cld(a), **_plots(a)}
+    images = {"Recognised loops (causal-loop diagram)": "cld.svg"}
+    images.update({f"Acting together: {' + '.join(c['loops'])} ({c['scenario']})":
+                   f"combination{k + 1}.png" for k, c in enumerate(a.combinations)})
+    images.update({f"Before/after: {r['fix']}": f"fix{k + 1}.png" for k, r in enumerate(a.fixes)
+                   if f"fix{k + 1}.png" in files})
+    md = to_markdown(a, images)
+    files["report.md"] = md.encode()
+    files["report.html"] = to_html(md, files).encode()
+    files["report.json"] = json.dumps(to_json(a), indent=2, default=float).encode()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        out_dir.mkdir(exist_ok=True)
+        for name in files:
+            os.replace(tmp / name, out_dir / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [out_dir / n for n in files]

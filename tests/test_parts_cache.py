@@ -1,0 +1,113 @@
+"""The cache part against renewal theory: hit ratio lambda T / (1 + lambda T), coalescing,
+jittered and synchronized expiry, flushes, and the empty-cache stampede."""
+import numpy as np
+import pytest
+
+from library.parts.cache import cache
+from sdmodels import build, compile, simulate
+
+KEYS = 100
+#: (reads per key per second lambda, TTL T in s)
+TABLE = [(0.01, 10), (0.1, 10), (1, 10), (0.05, 60), (0.2, 30), (2, 5)]
+
+
+def closed_form(lam, ttl, fill=0.0):
+    """Hit ratio of a TTL cache under Poisson reads: an entry is cached for T, then the next
+    read (after 1 / lambda on average) misses and refills it in `fill`: renewal-reward gives
+    lambda T / (1 + lambda T + lambda fill)."""
+    return lam * ttl / (1 + lam * ttl + lam * fill)
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    return compile(build(cache(Keys=KEYS).with_time(stop=200, dt=0.01, saveper=1)))
+
+
+def _runs(kernel, rows, cols, **params):
+    """One run per row of `rows`; `params` are scalars or lists of len(rows)."""
+    p = {k: v if isinstance(v, list) else [v] * len(rows) for k, v in params.items()}
+    return simulate(kernel, params=p, outputs=cols)
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.5])
+def test_steady_state_hit_ratio_is_the_closed_form(kernel, jitter):
+    # started at the closed form with entries of all ages, it stays there for 20 TTLs (or
+    # more): fills = lambda x missing keys balance expiries = cached / T only at that ratio.
+    # Euler's one-step lag of fills and expiry moves it by about lambda dt h (1 - h), up to
+    # 2.5e-4 at dt 0.01 (the rows of the table differ by 0.05 or more)
+    r = _runs(kernel, TABLE, ["Hit ratio"], Requests=[lam * KEYS for lam, _ in TABLE],
+              TTL=[t for _, t in TABLE], **{"Fill time": 0.0, "TTL jitter": jitter})
+    for i, (lam, ttl) in enumerate(TABLE):
+        assert r["Hit ratio"][i] == pytest.approx(closed_form(lam, ttl), abs=5e-4)
+
+
+def test_a_cold_cache_converges_to_the_closed_form(kernel):
+    # empty at t = 0: with a +-50 % jittered TTL the cohorts mix and the ratio settles
+    r = _runs(kernel, TABLE, ["Hit ratio"], Requests=[lam * KEYS for lam, _ in TABLE],
+              TTL=[t for _, t in TABLE], **{"Fill time": 0.0, "TTL jitter": 0.5,
+                                            "Warm start": 0})
+    assert r["Hit ratio"][:, 0] == pytest.approx(0)
+    for i, (lam, ttl) in enumerate(TABLE):
+        assert r["Hit ratio"][i, -1] == pytest.approx(closed_form(lam, ttl), abs=2e-3)
+
+
+def test_fill_time_and_coalescing(kernel):
+    # lambda 10/s, T 10 s, fills take 0.5 s: lambda T / (1 + lambda T + lambda L) = 100 /
+    # 106 either way; without coalescing every read of a missing key queries the store
+    # (lambda x missing), with it one query per fill (lambda / (1 + lambda L) x missing)
+    r = _runs(kernel, [0, 1], ["Hit ratio", "Misses", "Missing keys"], Requests=1000,
+              TTL=10, **{"Fill time": 0.5, "Warm start": 0, "TTL jitter": 0.5,
+                         "Request coalescing": [0, 1]})
+    assert r["Hit ratio"][:, -1] == pytest.approx([100 / 106] * 2, abs=2e-3)
+    missing = r["Missing keys"][:, -1]
+    assert r["Misses"][:, -1] == pytest.approx([10 * missing[0], 10 / 6 * missing[1]],
+                                               rel=1e-3)
+
+
+def test_synchronized_fill_expires_at_once_and_jitter_spreads_it(kernel):
+    # all keys filled at t = 0 with T = 50 s (none refilled: the store fails): without
+    # jitter they all expire within a step of 50 s; with +-20 % uniformly over 40..60 s
+    r = simulate(kernel, params={"Synchronized fill": [1, 1], "TTL": [50, 50],
+                                 "Requests": [1000, 1000], "TTL jitter": [0, 0.2],
+                                 "Fill success share": [0, 0]},
+                 outputs=["Entries due", "Cached keys"], saveper=0.01)
+    t, due = r.times, r["Entries due"]
+    cached = r["Cached keys"]
+    assert cached[0, t < 49.99].min() == pytest.approx(cached[0, 0])
+    assert cached[0, t > 50.005].max() < 1e-9
+    assert due[1, t < 39.99].max() == 0
+    inside = (t > 41) & (t < 59)
+    assert due[1, inside].mean() == pytest.approx(cached[1, 0] / 20, rel=0.01)
+
+
+def test_a_flush_empties_the_cache_and_it_refills(kernel):
+    # flush at 100 s: hit ratio 0, then each key refills at its first read (lambda = 1/s):
+    # 1 - exp(-lambda (t - 100)) of the keys are back
+    r = _runs(kernel, [0], ["Hit ratio"], Requests=100, TTL=10,
+              **{"Fill time": 0.0, "Flush time": 100})
+    h = r["Hit ratio"][0]
+    assert h[99] == pytest.approx(10 / 11, abs=1e-3)
+    assert h[100] < 1e-9
+    assert h[101:105] == pytest.approx(1 - np.exp(-np.arange(1, 5)), abs=0.01)
+
+
+def test_failed_fills_do_not_populate_the_cache(kernel):
+    # the stampede's sustaining half: a store that answers nothing in time leaves the
+    # cache empty however many misses it gets
+    r = _runs(kernel, [0], ["Hit ratio", "Misses"], Requests=1000, TTL=10,
+              **{"Fill success share": 0.0, "Warm start": 0})
+    assert r["Hit ratio"][0].max() == 0
+    assert r["Misses"][0, -1] == pytest.approx(1000)
+
+
+def test_early_refresh_keeps_entries_cached():
+    # entries filled together at t = 0 (T = 50 s) are refreshed at moments spread over the
+    # last 10 % of the TTL (45..50 s): one query per key (99.8 keys cached at the start,
+    # lambda T = 500), 99.8 / 5 s ~ 20 queries/s, and never a miss
+    part = cache(**{"Synchronized fill": 1, "TTL": 50, "Requests": 1000, "Early refresh": 1})
+    r = simulate(part.with_time(stop=60, saveper=0.01), outputs=["Hit ratio", "Refresh queries"])
+    h, t, q = r["Hit ratio"][0], r.times, r["Refresh queries"][0]
+    assert h.min() >= h[0] - 1e-9
+    assert np.sum(q) * 0.01 == pytest.approx(KEYS * 500 / 501, rel=0.01)
+    assert q[t < 44.99].max() < 1e-9
+    assert q[(t > 45.1) & (t < 49.9)] == pytest.approx(KEYS * 500 / 501 / 5, rel=0.01)
