@@ -242,15 +242,15 @@ def _name_loops(m: Model, api: str) -> None:
              api + "Arrivals to server", api + "Backlog", api + "Throughput"]
     m.name_loop("Cache stampede", [
         "Cached hot keys", "Missing hot keys", "Miss share", "DB queries wanted",
-        "DB queries sent", "DB / Query arrivals", "DB / Waiting for connection",
-        "DB / Wait time", "DB / Request latency", "DB latency", "DB answers in time",
+        "DB queries sent", "DB / Query arrivals", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection",
+        "DB / Pool / Wait time", "DB / Request latency", "DB latency", "DB answers in time",
         "Refills"])
     m.name_loop("Connection pool exhaustion", [
-        "DB / Query time", "DB / Hold time", "DB / Pool throughput limit", "DB / Wait time",
+        "DB / Database / Query time", "DB / Database / Hold time", "DB / Pool / Pool throughput limit", "DB / Pool / Wait time",
         "DB / Request latency", "DB latency", api + "Latency", api + "Timeout fraction",
         *retry, "Admitted requests", "DB queries wanted", "DB / Query arrivals",
-        "DB / Connections acquired", "DB / Connections in use", "DB / DB load",
-        "DB / DB slowdown"])
+        "DB / Pool / Connections acquired", "DB / Pool / Connections in use", "DB / Database / DB load",
+        "DB / Database / DB slowdown"])
     m.name_loop("Rate limit retry amplification", [
         "Front-end attempts", "Rate-limited attempts", "Rate-limited share",
         api + "Downstream failure fraction", api + "Failure fraction", api + "Failed attempts",
@@ -261,7 +261,7 @@ def _name_loops(m: Model, api: str) -> None:
                                     "Scaling", "Pods requested", "API pods", "API capacity"])
     m.name_loop("Rate limiting", [
         "Rate-limited attempts", "Rate-limited share", "Admitted requests",
-        "DB queries wanted", "DB / Waiting for connection", "DB / Wait time",
+        "DB queries wanted", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection", "DB / Pool / Wait time",
         "DB / Request latency", "DB latency", api + "Latency", api + "Timeout fraction",
         api + "Offered load", "Front-end attempts"])
 

@@ -179,13 +179,13 @@ def build(**overrides) -> Model:
     # the reference's root cause (R): slow query -> connections held -> pool fills -> waits
     # -> payment timeouts -> retries -> more queries waiting for connections
     m.name_loop("Slow query holds connections", [
-        "DB / Waiting for connection", "DB / Connections acquired", "DB / Connections in use",
-        "DB / DB load", "DB / DB slowdown", "DB / Query time", "DB / Hold time",
-        "DB / Pool throughput limit", "DB / Wait time", "DB / Request latency",
+        "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection", "DB / Pool / Connections acquired", "DB / Pool / Connections in use",
+        "DB / Database / DB load", "DB / Database / DB slowdown", "DB / Database / Query time", "DB / Database / Hold time",
+        "DB / Pool / Pool throughput limit", "DB / Pool / Wait time", "DB / Request latency",
         "Payments / Latency", "Payments / Retries issued", "Payments / Offered load",
         "Payments / Throughput", "DB / Query arrivals"])
     m.name_loop("Payment retries load the database", [
-        "DB / Waiting for connection", "DB / Wait time", "DB / Request latency",
+        "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection", "DB / Pool / Wait time", "DB / Request latency",
         "Payments / Latency", "Payments / Timeout fraction", "Payments / Failure fraction",
         "Payments / Failed attempts", "Payments / Retries wanted", "Payments / Retries issued",
         "Payments / Retries arriving", "Payments / Attempts wanted", "Payments / Attempts sent",

@@ -35,9 +35,9 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-from sdmodels import (Model, delay_fixed, if_then_else, maximum, minimum, rolling_max,
-                      rolling_min, sample_hold, step)
-from sdmodels.expr import Ref
+from sdmodels import Model, delay_fixed, if_then_else, maximum, minimum, step
+
+from library.parts.hpa import hpa_controller
 
 K8S = "Kubernetes HPA docs / kube-controller-manager defaults"
 STORY = "reference Part 2.3 war story"
@@ -53,7 +53,7 @@ PARAMETERS: dict[str, tuple[float, str, str]] = {
     "Burst duration": (900.0, "s", "assumed: a 15-minute burst of orders"),
     "Processing rate per pod": (10.0, "msg/s/pod", "assumed: 8 pods x 10 = 80 msg/s"),
     # metric pipeline
-    "Metric type": (1.0, "0 = CPU utilization, 1 = queue depth", STORY + ": queue-depth metric"),
+    "Metric type": (1.0, "1", STORY + ": queue-depth metric (0 = CPU utilization, 1 = queue depth)"),
     "Scrape interval": (30.0, "s", STORY + ": 'scraped by Prometheus every 30 seconds'"),
     "Metric pipeline delay": (90.0, "s", STORY + ": 1-minute aggregation plus adapter lag; "
                               "with the scrape, 'about 2 minutes'"),
@@ -66,13 +66,13 @@ PARAMETERS: dict[str, tuple[float, str, str]] = {
                      "work); a queue growing 50 msg/s then adds 50 x 15 / 200 ~ 4-5 pods a sync"),
     "averageUtilization": (70.0, "%", YAML),
     "scaleUp stabilizationWindowSeconds": (0.0, "s", K8S + ": default 0"),
-    "scaleUp selectPolicy": (0.0, "0 = Max, 1 = Min, 2 = Disabled", K8S + ": default Max"),
+    "scaleUp selectPolicy": (0.0, "1", K8S + ": default Max (0 = Max, 1 = Min, 2 = Disabled)"),
     "scaleUp Percent value": (100.0, "%", K8S + ": default 100 % per 15 s"),
     "scaleUp Percent periodSeconds": (15.0, "s", K8S),
     "scaleUp Pods value": (4.0, "pods", K8S + ": default 4 pods per 15 s"),
     "scaleUp Pods periodSeconds": (15.0, "s", K8S),
-    "scaleDown stabilizationWindowSeconds": (0.0, "s", STORY + ": none before the fix"),
-    "scaleDown selectPolicy": (0.0, "0 = Max, 1 = Min, 2 = Disabled", K8S + ": default Max"),
+    "scaleDown stabilizationWindowSeconds": (300.0, "s", K8S + ": default 300 s"),
+    "scaleDown selectPolicy": (0.0, "1", K8S + ": default Max (0 = Max, 1 = Min, 2 = Disabled)"),
     "scaleDown Percent value": (100.0, "%", K8S + ": default 100 % per 15 s"),
     "scaleDown Percent periodSeconds": (15.0, "s", K8S),
     "scaleDown Pods value": (0.0, "pods", K8S + ": not listed by default"),
@@ -91,7 +91,6 @@ PARAMETERS: dict[str, tuple[float, str, str]] = {
 }
 
 SELECT = {"Max": 0.0, "Min": 1.0, "Disabled": 2.0}
-_BIG = 1e9
 
 
 def hpa_overrides(spec: Mapping) -> dict[str, float]:
@@ -144,31 +143,9 @@ SEED_YAML = {"minReplicas": 3, "maxReplicas": 100, "metrics": [
 
 
 
-def _rate_limit(m: Model, direction: str, spec, current, c) -> object:
-    """The replica limit of one direction's policies (controller: calculateScale*Limit)."""
-    up = direction == "scaleUp"
-    listed, proposed = [], []
-    for kind in ("Percent", "Pods"):
-        value, period = c[f"{direction} {kind} value"], c[f"{direction} {kind} periodSeconds"]
-        start = m.aux(f"{direction} {kind} period start replicas",
-                      delay_fixed(spec, period, c["Initial replicas"]), units="pods",
-                      doc="replicas at the start of the policy period: current - added + deleted")
-        if kind == "Pods":
-            proposed.append(start + value if up else start - value)
-        else:
-            proposed.append(math.ceil(start * (1 + value / 100)) if up else
-                            math.floor(start * (1 - value / 100)))
-        listed.append(value > 0)            # a policy not listed (value 0) never limits
-
-    def pick(larger: bool):
-        fn, neutral = (maximum, -_BIG) if larger else (minimum, _BIG)
-        a, b = (if_then_else(on, x, neutral) for on, x in zip(listed, proposed))
-        return fn(a, b)
-    # selectPolicy Max means the largest change: the highest limit up, the lowest down
-    most, least = (pick(True), pick(False)) if up else (pick(False), pick(True))
-    select = c[f"{direction} selectPolicy"]
-    limit = if_then_else(select.eq(2), current, if_then_else(select.eq(1), least, most))
-    return m.aux(f"{direction} policy limit", limit, units="pods")
+def pool_maxed(c):
+    """Pods the database's pool can give their connections to."""
+    return math.floor(c["DB connection pool size"] / c["DB connections per pod"])
 
 
 def build(**overrides) -> Model:
@@ -176,6 +153,8 @@ def build(**overrides) -> Model:
     m = Model("hpa_autoscaler", start=0, stop=3600, dt=1, saveper=5, time_units="second",
               doc="Kubernetes HPA on a stale queue metric; the overshoot breaks the database")
     c = m.parameters(PARAMETERS, overrides)
+    hpa = m.module("hpa", hpa_controller(), display="HPA")
+    spec = m.aux("Spec replicas", hpa.out["Spec replicas"], units="pods")
 
     # workload and queue
     arrivals = m.aux("Arrival rate", c["Base arrival rate"] + c["Burst extra arrival rate"] * (
@@ -184,14 +163,10 @@ def build(**overrides) -> Model:
     queue = m.stock("Queue depth", 0, units="msg", non_negative=True)
     m.flow("Arrivals", arrivals, into=queue, units="msg/s")
 
-    # the deployment: spec replicas are what the HPA last wrote
-    spec = Ref("spec_replicas")          # "Spec replicas", defined below from the HPA decision
-    current = m.aux("Current replicas", delay_fixed(spec, m.dt_expr, c["Initial replicas"]),
-                    units="pods", doc="spec replicas as the HPA reads them at a sync")
+    # pods: ready a start-up time after the HPA asks; beyond the pool they get no connection
     started = m.aux("Started pods", minimum(spec, delay_fixed(spec, c["Pod startup time"],
                                                               c["Initial replicas"])), units="pods")
-    served = m.aux("Pods with DB connections", minimum(spec, math.floor(
-        c["DB connection pool size"] / c["DB connections per pod"])), units="pods")
+    served = m.aux("Pods with DB connections", minimum(spec, pool_maxed(c)), units="pods")
     ready = m.aux("Ready pods", minimum(started, served), units="pods")
     failing = m.aux("Failing pods", spec - served, units="pods",
                     doc="pods that cannot get their connections: fail health checks, retry")
@@ -205,54 +180,29 @@ def build(**overrides) -> Model:
                      units="msg/s")
     processing = m.flow("Processing", minimum(queue / m.dt_expr + arrivals, capacity),
                         out_of=queue, units="msg/s")
-    util = m.aux("CPU utilization", 100 * processing / maximum(ready * c["Processing rate per pod"],
-                                                               1e-9), units="%")
+    util = m.aux("CPU utilization", 100 * processing / maximum(capacity, 1e-9), units="%",
+                 doc="busy workers / workers: a request blocked on the database keeps its "
+                 "worker busy, so this is processing / capacity at the current DB health")
 
-    # metric pipeline: scrape (sample and hold) then aggregation/adapter lag (pipeline)
-    signal = m.aux("Metric source", if_then_else(c["Metric type"] > 0.5, queue, util * ready),
-                   units="msg or %*pods", doc="queue depth, or total CPU usage (% x pods)")
-    scraped = m.aux("Scraped metric", sample_hold(signal, c["Scrape interval"]))
-    seen = m.aux("Metric seen by HPA", delay_fixed(scraped, c["Metric pipeline delay"], 0))
-    target = m.aux("Metric target", if_then_else(c["Metric type"] > 0.5, c["averageValue"],
-                                                 c["averageUtilization"]))
-
-    # 2. ratio rule with tolerance
-    ratio = m.aux("Usage ratio", seen / (target * current), units="1")
-    raw = m.aux("HPA raw recommendation", if_then_else(
-        abs(ratio - 1) <= c["HPA tolerance"], current, math.ceil(seen / target)), units="pods")
-    period = c["HPA sync period"]
-    recorded = m.aux("Recorded recommendation", sample_hold(raw, period), units="pods")
-    # 3. stabilization windows over the recommendations recorded at syncs: a held value at
-    # t - (W - period) is the oldest sample with a timestamp after t - W
-    up_rec = m.aux("Scale-up stabilized recommendation", rolling_min(
-        recorded, maximum(c["scaleUp stabilizationWindowSeconds"] - period, 0)), units="pods")
-    down_rec = m.aux("Scale-down stabilized recommendation", rolling_max(
-        recorded, maximum(c["scaleDown stabilizationWindowSeconds"] - period, 0)), units="pods")
-    stabilized = m.aux("Stabilized recommendation", minimum(maximum(current, up_rec), down_rec),
-                       units="pods")
-    # 4. rate policies and bounds
-    pool_max = math.floor(c["DB connection pool size"] / c["DB connections per pod"])
-    max_r = m.aux("Effective maxReplicas", if_then_else(
-        c["Connection limit as constraint"] > 0.5, minimum(c["maxReplicas"], pool_max),
-        c["maxReplicas"]), units="pods")
-    up_limit = _rate_limit(m, "scaleUp", spec, current, c)
-    down_limit = _rate_limit(m, "scaleDown", spec, current, c)
-    allowed_max = minimum(max_r, maximum(up_limit, current))
-    allowed_min = maximum(c["minReplicas"], minimum(down_limit, current))
-    normalized = if_then_else(stabilized > current, minimum(stabilized, allowed_max),
-                              if_then_else(stabilized < current, maximum(stabilized, allowed_min),
-                                           stabilized))
-    decision = m.aux("HPA decision", if_then_else(
-        current > max_r, max_r, if_then_else(current < c["minReplicas"], c["minReplicas"],
-                                             normalized)), units="pods")
-    m.aux("Spec replicas", sample_hold(decision, period), units="pods",
-          doc="the deployment's replicas: what the HPA wrote at its last sync")
+    # the HPA reads the queue (External, total) or the ready pods' average utilisation
+    external = c["Metric type"] > 0.5
+    hpa.connect("Metric", if_then_else(external, queue, util))
+    hpa.connect("Metric kind", c["Metric type"])
+    hpa.connect("Target", if_then_else(external, c["averageValue"], c["averageUtilization"]))
+    hpa.connect("Ready pods", ready)
+    hpa.connect("maxReplicas", if_then_else(c["Connection limit as constraint"] > 0.5,
+                                            minimum(c["maxReplicas"], pool_maxed(c)),
+                                            c["maxReplicas"]))
+    for name in ("Scrape interval", "Metric pipeline delay", "minReplicas", "Initial replicas",
+                 *[k for k in PARAMETERS if k.startswith(("scaleUp", "scaleDown"))]):
+        hpa.connect(name, c[name])
+    hpa.connect("Sync period", c["HPA sync period"]).connect("Tolerance", c["HPA tolerance"])
 
     m.name_loop("HPA scaling (B)", ["Spec replicas", "Ready pods", "Processing", "Queue depth",
-                                   "Metric seen by HPA", "HPA raw recommendation"])
+                                   "HPA / Metric seen by HPA", "HPA / Raw recommendation"])
     m.name_loop("Overshoot breaks the database (R)", [
         "Spec replicas", "Failing pods", "Connection attempts", "DB query capacity factor",
-        "Processing", "Queue depth", "Metric seen by HPA", "HPA raw recommendation"])
+        "Processing", "Queue depth", "HPA / Metric seen by HPA", "HPA / Raw recommendation"])
 
     burst = {"Burst extra arrival rate": 60.0}
     fix_sync = {"HPA sync period": 180.0}

@@ -37,3 +37,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
   touch "$stamp"
 fi
+
+# the model interpreter, built once ahead of time so that a fresh process answers without
+# numba's start-up (sdmodels/_aot.py; a no-op when it is up to date)
+"$VENV/bin/python" -m sdmodels._aot

@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,7 +30,9 @@ from sdmodels.errors import DimensionError, ModelError
 from sdmodels.expr import (VECTOR_FUNCTIONS, Binary, Call, Const, Expr, Index, LookupCall, Reduce,
                            Ref, Time, TimeStep, Unary)
 from sdmodels.builtins_code import builtin_code
-from sdmodels.ir import ModelIR, build, index_binding
+
+if TYPE_CHECKING:
+    from sdmodels.ir import ModelIR
 
 METHODS = ("euler", "rk4")
 SCALAR_SLOTS = 64       # up to this many values, kernels use scalar locals; beyond, arrays
@@ -54,8 +57,31 @@ class Slot:
     label: str            # display name, with [elements] for arrays
 
 
+class SlotTable:
+    """What a prepared model (compiled Kernel or interpreted Program) offers `simulate`."""
+
+    @cached_property
+    def parameter_columns(self) -> dict[str, list[int]]:
+        """Each settable name (canonical id, display, 'Name[elem]') -> its parameter column(s)."""
+        out: dict[str, list[int]] = {}
+        for col, slot_index in enumerate(self.param_slots):
+            slot = self.slots[slot_index]
+            var = self.ir.variables[slot.var]
+            for key in {var.id, canonical(var.display)}:
+                out.setdefault(key, []).append(col)
+            if slot.key:
+                out.setdefault(canonical(slot.label), []).append(col)
+        return out
+
+    @cached_property
+    def default_outputs(self) -> np.ndarray:
+        """Slots saved when no outputs are named: every variable the modeller declared."""
+        return np.array([s.index for s in self.slots if not self.ir.variables[s.var].internal],
+                        dtype=np.int64)
+
+
 @dataclass(frozen=True)
-class Kernel:
+class Kernel(SlotTable):
     """A compiled model: call `simulate` with it; holds the slot table and default params."""
     ir: ModelIR
     method: str
@@ -83,41 +109,27 @@ class Kernel:
     def _param_slot_array(self) -> np.ndarray:
         return np.asarray(self.param_slots, dtype=np.int64)
 
-    @cached_property
-    def parameter_columns(self) -> dict[str, list[int]]:
-        """Each settable name (canonical id, display, 'Name[elem]') -> its parameter column(s)."""
-        out: dict[str, list[int]] = {}
-        for col, slot_index in enumerate(self.param_slots):
-            slot = self.slots[slot_index]
-            var = self.ir.variables[slot.var]
-            for key in {var.id, canonical(var.display)}:
-                out.setdefault(key, []).append(col)
-            if slot.key:
-                out.setdefault(canonical(slot.label), []).append(col)
-        return out
-
-    @cached_property
-    def default_outputs(self) -> np.ndarray:
-        """Slots saved when no outputs are named: every variable the modeller declared."""
-        return np.array([s.index for s in self.slots if not self.ir.variables[s.var].internal],
-                        dtype=np.int64)
-
 
 def compile(model, *, method: str = "euler") -> Kernel:  # noqa: A001 - the pipeline verb
     """Compile a Model or ModelIR for one integration method ('euler' or 'rk4')."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    from sdmodels.ir import build       # networkx: imported when a model is first built
     ir = build(model)
     gen = _Generator(ir, method)
     source = gen.source()
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
     module = _MEMORY_CACHE.get(digest) or _load(digest, source)
     _MEMORY_CACHE[digest] = module
-    defaults = np.array([ir.variables[gen.slots[i].var].values[_flat_index(ir, gen.slots[i])]
-                         for i in gen.param_slots], dtype=float)
-    return Kernel(ir, method, tuple(gen.slots), tuple(gen.param_slots), defaults,
+    return Kernel(ir, method, tuple(gen.slots), tuple(gen.param_slots), default_params(gen),
                   np.array(gen.lookup_xs, dtype=float), np.array(gen.lookup_ys, dtype=float),
                   np.array(gen.check_order(), dtype=np.int64), digest, module)
+
+
+def default_params(gen: "_Generator") -> np.ndarray:
+    """The default value of each parameter column (the constants' values in the model)."""
+    return np.array([gen.ir.variables[gen.slots[i].var].values[_flat_index(gen.ir, gen.slots[i])]
+                     for i in gen.param_slots], dtype=float)
 
 
 def _flat_index(ir: ModelIR, slot: Slot) -> int:
@@ -228,6 +240,7 @@ class _Generator:
             target = expr.target
             if not isinstance(target, Ref):
                 raise ModelError(f"'{host.display}': only names can be subscripted")
+            from sdmodels.ir import index_binding
             fixed = index_binding(self.ir.variables[target.name].dims, expr.elements, self.ir.dims,
                                   f"'{host.display}'")
         var = self.ir.variables[target.name]

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
-from sdmodels.compile import Kernel, compile
+from sdmodels.compile import Kernel, SlotTable
 from sdmodels.elements import Constant, canonical
 from sdmodels.errors import ModelError, SimulationError, UnknownNameError, did_you_mean
-from sdmodels.results import Results
+
+if TYPE_CHECKING:       # pandas loads with the first Results, not with sdmodels
+    import pandas as pd
+    from sdmodels.results import Results
 
 PARALLEL_MIN_RUNS = 64
 
@@ -41,20 +45,18 @@ def _threads(runs: int, parallel: bool | None) -> int:
     return max(1, min(cap, runs))
 
 
-def _kernel_for(model, method: str) -> Kernel:
-    if isinstance(model, Kernel):
-        if model.method != method:
-            return compile(model.ir, method=method)
-        return model
-    return compile(model, method=method)
+def _is_frame(value) -> bool:
+    """Whether `value` is a pandas DataFrame (without importing pandas for the check)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.DataFrame)
 
 
-def resolve_params(kernel: Kernel, params: Mapping | pd.DataFrame | None
+def resolve_params(kernel: SlotTable, params: Mapping | pd.DataFrame | None
                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Turn {name: value or values} into the (runs, n_params) array, checking every name."""
     if params is None:
         params = {}
-    if isinstance(params, pd.DataFrame):
+    if _is_frame(params):
         params = {c: params[c].to_numpy() for c in params.columns}
     columns = kernel.parameter_columns
     ir = kernel.ir
@@ -96,7 +98,7 @@ def resolve_params(kernel: Kernel, params: Mapping | pd.DataFrame | None
     return P, table
 
 
-def _output_slots(kernel: Kernel, outputs: Iterable[str] | None) -> np.ndarray:
+def _output_slots(kernel: SlotTable, outputs: Iterable[str] | None) -> np.ndarray:
     if outputs is None:
         return kernel.default_outputs
     by_label = {canonical(s.label): s.index for s in kernel.slots}
@@ -127,7 +129,8 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
              start: float | None = None, stop: float | None = None, dt: float | None = None,
              saveper: float | None = None, times: Sequence[float] | None = None,
              outputs: Iterable[str] | None = None, seed: int = 0,
-             parallel: bool | None = None, on_failure: str = "raise") -> Results:
+             parallel: bool | None = None, on_failure: str = "raise",
+             engine: str = "auto") -> Results:
     """Run a model for every parameter set in `params` (one run if none vary).
 
     `params` maps constant names to one value or to a list (one per run); `scenario` applies
@@ -136,10 +139,16 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
     A run whose values turn NaN or infinite stops there; with on_failure="raise" (the
     default) that is a SimulationError, with "mark" the other runs are kept and
     `Results.failures` says which runs stopped, where and why (their later values are NaN).
+    `engine` is "auto" (the interpreter for a new model, the compiled kernel for heavy calls
+    or once compiled; see sdmodels/engine.py), "interpreter" or "compiled": same results.
+    An unchanged Model reuses what was prepared for it by an earlier call.
     """
+    from sdmodels.engine import check_engine, prepared
     if on_failure not in ("raise", "mark"):
         raise ModelError(f"on_failure must be 'raise' or 'mark', not {on_failure!r}")
-    kernel = _kernel_for(model, method)
+    check_engine(engine)
+    entry = prepared(model, method)
+    kernel = entry.table(method, engine)
     ir = kernel.ir
     merged: dict = {}
     if scenario is not None:
@@ -147,7 +156,7 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
             raise UnknownNameError(f"model '{ir.name}' has no scenario '{scenario}'; it has: "
                                    f"{', '.join(ir.scenarios) or 'none'}.{did_you_mean(scenario, ir.scenarios)}")
         merged.update(dict(ir.scenarios[scenario].params))
-    if isinstance(params, pd.DataFrame):
+    if _is_frame(params):
         params = {c: params[c].to_numpy() for c in params.columns}
     merged.update(params or {})
     P, table = resolve_params(kernel, merged)
@@ -167,10 +176,12 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
         every = max(1, int(round((saveper if saveper is not None else max(ir.saveper, dt)) / dt)))
         save_steps = np.arange(0, n_steps + 1, every, dtype=np.int64)
     slots = _output_slots(kernel, outputs)
+    kernel = entry.choose(method, engine, runs, n_steps)
     out = np.full((runs, save_steps.size, slots.size), np.nan)
     seeds = (np.int64(seed) + np.arange(runs, dtype=np.int64)) % (2 ** 32)
     status = np.full((runs, 3), -1, dtype=np.int64)
     threads = _threads(runs, parallel)
+    began = time.perf_counter()
     if threads == 1:
         kernel(P, start, dt, n_steps, save_steps, slots, out, seeds, status)
     else:
@@ -181,6 +192,8 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
                                             out[ab[0]:ab[1]], seeds[ab[0]:ab[1]],
                                             status[ab[0]:ab[1]]),
                           zip(bounds[:-1], bounds[1:])))
+    if engine == "auto" and not isinstance(kernel, Kernel):
+        entry.interpreted(method, time.perf_counter() - began)
     failed = np.flatnonzero(status[:, 0] >= 0)
     failures = {int(r): _failure(kernel, status[r], start, dt) for r in failed}
     if failed.size and on_failure == "raise":
@@ -196,12 +209,13 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
         raise SimulationError(
             f"{failures[r]} in run {r} of model '{ir.name}' ({shown}); {failed.size} of {runs} "
             f"runs failed. {hint}")
+    from sdmodels.results import Results
     return Results(ir.name, start + save_steps * dt, out,
                    tuple(kernel.slots[i].label for i in slots), table, seeds, ir.time_units,
                    failures)
 
 
-def _failure(kernel: Kernel, status, start: float, dt: float) -> str:
+def _failure(kernel: SlotTable, status, start: float, dt: float) -> str:
     """'X' became nan at time T: one run's failure, from the kernel's status row."""
     step, slot, kind = (int(v) for v in status)
     label = kernel.slots[slot].label if slot >= 0 else "a variable"

@@ -4,11 +4,11 @@ import sdmodels
 EXPECTED = {
     "AlgebraicLoopError", "Aux", "Constant", "DelayLine", "Dim", "DimensionError",
     "DuplicateNameError", "EquationSyntaxError", "Flow", "ImportModelError", "Kernel", "Lookup",
-    "Model", "ModelError", "ModelIR", "ModelWarning", "Results", "Rolling", "SDModelsError",
+    "Model", "ModelError", "ModelIR", "ModelWarning", "Program", "Results", "Rolling", "SDModelsError",
     "SampleHold", "SimulationError", "Stock", "UnknownNameError", "VensimSyntaxError", "build",
     "canonical", "compile",
     "delay1", "delay3", "delay_fixed", "delayn", "exp", "if_then_else", "ln", "max_over",
-    "maximum", "mean_over", "min_over", "minimum", "modulo", "parse_equation", "prod_over",
+    "maximum", "mean_over", "min_over", "minimum", "modulo", "parse_equation", "prepare", "prod_over",
     "pulse", "pulse_train", "ramp", "random_exponential", "random_normal", "random_uniform",
     "rolling_max", "rolling_min", "run", "sample_hold", "simulate", "smooth", "smooth3",
     "smoothn", "sqrt", "step", "sum_over", "trend", "xidz", "zidz",

@@ -39,9 +39,12 @@ def test_trigger_overshoots_to_dozens_of_pods(kernel):
     # late (scrape 30 s -> 15 s average age, + 90 s pipeline), acts at the next 15 s sync,
     # and pods need 60 s to start: ~180-200 s of growth -> a queue of ~9,000-10,000 msg,
     # which the stale metric asks ceil(9,000 / 200) = 45 .. 50 pods for (the story: 47).
+    # With Kubernetes' default 300 s scale-down window (the model had 0 before the parts)
+    # no sync can lower the count while the stale queue still grows, so the wave reaches
+    # ceil(13,000 / 200) = 65 by t = 600 s; with the window at 0 it is 51, as before.
     df = _run(kernel, "trigger")
     first_wave = df.loc[:600, "Spec replicas"].max()
-    assert 35 <= first_wave <= 60
+    assert 35 <= first_wave <= 70
     assert first_wave >= 3 * BURST_PODS                   # "dozens" for 8 needed
     assert first_wave * 3 > 100                           # the overshoot exceeds the pool
 

@@ -1,0 +1,273 @@
+"""First results: sdmodels vs pysimlin vs pysd, every measure in a fresh process.
+
+Run: python benchmarks/latency.py [--quick] [--no-pysd] [--kernel]
+
+For SIR (samples/SIR/SIR.mdl), black_friday (the library model, exported to XMILE for the
+others), World3 (large-models/wrld3-03.mdl) and generated rings of N first-order stocks (each
+drains into the next; one .mdl for the others, the same model in the DSL for us), each engine
+runs in a new subprocess with an empty sdmodels kernel cache and prints:
+- imports: importing the engine and what its first run needs;
+- first result: reading the model (file or DSL) + preparing + one run, as a DataFrame;
+- edit: in the same process, one equation changed, and the next result (pysd / pysimlin
+  read the file again: they have no in-memory edit);
+- warm: a second fresh process with the cache the first one left;
+- peak memory: ru_maxrss of the subprocess.
+Then the growth exponent of sdmodels' preparation (build + tape) over the rings, and
+`run(m)` of an unchanged SIR against pysimlin's run. --kernel adds the compiled kernel's
+first result (numba compile) for SIR and black_friday. The machine is shared: read ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SIR_MDL = SHARED / "test-models" / "samples" / "SIR" / "SIR.mdl"
+WORLD3 = SHARED / "large-models" / "wrld3-03.mdl"
+RING_TAU = 5.0
+
+
+# --------------------------------------------------------------------------- models
+def ring_mdl(n: int) -> str:
+    """A ring of n stocks, S{i} drains into S{i+1} at S{i}/tau, as Vensim text."""
+    lines = ["{UTF-8}"]
+    for i in range(n):
+        prev = (i - 1) % n
+        lines += [f"S{i} = INTEG(F{prev} - F{i}, {1 + i % 7}) ~ ~ |",
+                  f"F{i} = S{i} / Tau ~ ~ |"]
+    lines += [f"Tau = {RING_TAU} ~ ~ |", "INITIAL TIME = 0 ~ ~ |", "FINAL TIME = 20 ~ ~ |",
+              "TIME STEP = 0.25 ~ ~ |", "SAVEPER = TIME STEP ~ ~ |"]
+    return "\n".join(lines) + "\n"
+
+
+def ring_model(n: int):
+    """The same ring in the DSL."""
+    from sdmodels import Model
+    m = Model(f"ring{n}", stop=20, dt=0.25)
+    tau = m.constant("Tau", RING_TAU)
+    stocks = [m.stock(f"S{i}", initial=1 + i % 7) for i in range(n)]
+    for i, s in enumerate(stocks):
+        m.flow(f"F{i}", s / tau, out_of=s, into=stocks[(i + 1) % n])
+    return m
+
+
+def source_file(case: str, work: Path) -> Path:
+    """The model as a file the other engines read."""
+    if case == "sir":
+        return SIR_MDL
+    if case == "world3":
+        return WORLD3
+    if case.startswith("ring"):
+        path = work / f"{case}.mdl"
+        path.write_text(ring_mdl(int(case[4:])))
+        return path
+    sys.path.insert(0, str(ROOT))
+    import importlib
+    from sdmodels.interop.export import to_xmile
+    path = work / f"{case}.xmile"
+    path.write_text(to_xmile(importlib.import_module(f"library.{case}").build()))
+    return path
+
+
+# --------------------------------------------------------------------------- children
+def _ours(case: str, path: str, engine: str) -> dict:
+    t0 = time.perf_counter()
+    sys.path.insert(0, str(ROOT))
+    import sdmodels
+    from sdmodels import run
+    import sdmodels._interpreter  # noqa: F401  (numba)
+    import sdmodels.engine  # noqa: F401  (networkx, the IR)
+    import pandas  # noqa: F401
+    t1 = time.perf_counter()
+    if case.startswith("ring"):
+        model = ring_model(int(case[4:]))
+    elif case in ("sir", "world3"):
+        from sdmodels.interop import import_model
+        model = import_model(path)
+    else:
+        import importlib
+        model = importlib.import_module(f"library.{case}").build()
+    t2 = time.perf_counter()
+    frame = run(model, engine=engine)
+    t3 = time.perf_counter()
+    # a structural edit: one flow's equation gains a factor, so the model must be prepared again
+    from dataclasses import replace
+    from sdmodels import Flow
+    from sdmodels.expr import Expr
+    flow = next(e for e in model.elements.values()
+                if isinstance(e, Flow) and isinstance(e.equation, Expr))
+    model.elements[flow.id] = replace(flow, equation=flow.equation * 1.0)
+    t4 = time.perf_counter()
+    run(model, engine=engine)
+    t5 = time.perf_counter()
+    t6 = time.perf_counter()
+    sdmodels.engine.Prepared(sdmodels.build(model)).program("euler")     # build + tape alone
+    t7 = time.perf_counter()
+    return dict(imports=t1 - t0, read=t2 - t1, first=t3 - t1, edit=t5 - t4, tape=t7 - t6,
+                rows=len(frame), values=len(frame.columns))
+
+
+def _simlin(path: str) -> dict:
+    t0 = time.perf_counter()
+    import simlin
+    t1 = time.perf_counter()
+    model = simlin.load(path)
+    model.run(analyze_loops=False)
+    t2 = time.perf_counter()
+    simlin.load(path).run(analyze_loops=False)
+    t3 = time.perf_counter()
+    return dict(imports=t1 - t0, first=t2 - t1, edit=t3 - t2)
+
+
+def _pysd(path: str) -> dict:
+    t0 = time.perf_counter()
+    import pysd
+    t1 = time.perf_counter()
+    read = pysd.read_xmile if path.endswith(".xmile") else pysd.read_vensim
+    read(path).run()
+    t2 = time.perf_counter()
+    read(path).run()
+    t3 = time.perf_counter()
+    return dict(imports=t1 - t0, first=t2 - t1, edit=t3 - t2)
+
+
+def child(engine: str, case: str, path: str) -> None:
+    import warnings
+    warnings.simplefilter("ignore")
+    if engine == "pysimlin":
+        out = _simlin(path)
+    elif engine == "pysd":
+        out = _pysd(path)
+    else:
+        out = _ours(case, path, "compiled" if engine == "kernel" else "interpreter")
+    out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(out))
+
+
+def spawn(engine: str, case: str, path: Path, cache: str, timeout: float) -> dict | None:
+    env = {**os.environ, "SDMODELS_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
+    try:
+        done = subprocess.run([sys.executable, __file__, "--child", engine, case, str(path)],
+                              capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {timeout:.0f} s"}
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:80]}
+
+
+# --------------------------------------------------------------------------- report
+def _fmt(seconds) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def steady_run_ratio() -> str:
+    """`run(m)` on an unchanged SIR (auto engine, its kernel compiled once) vs pysimlin's run."""
+    import statistics
+    sys.path.insert(0, str(ROOT))
+    import simlin
+    from sdmodels import run
+    from sdmodels.interop import import_model
+    model = import_model(SIR_MDL)
+    run(model, engine="compiled")          # what the background compile gives a session
+
+    def median(fn, n=30):
+        fn()
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+    ours = median(lambda: run(model))
+    interp = median(lambda: run(model, engine="interpreter"))
+    sm = simlin.load(str(SIR_MDL))
+    theirs = median(lambda: sm.run(analyze_loops=False))
+    return (f"run(m) on an unchanged SIR: {_fmt(ours)} (interpreter only: {_fmt(interp)}); "
+            f"pysimlin run {_fmt(theirs)}; ours/pysimlin = {ours / theirs:.2f} "
+            f"(interpreter {interp / theirs:.2f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", nargs=3, metavar=("ENGINE", "CASE", "PATH"))
+    parser.add_argument("--quick", action="store_true", help="SIR, black_friday, ring300 only")
+    parser.add_argument("--no-pysd", action="store_true")
+    parser.add_argument("--kernel", action="store_true", help="also the compiled kernel")
+    parser.add_argument("--timeout", type=float, default=900)
+    args = parser.parse_args()
+    if args.child:
+        return child(*args.child)
+    cases = ["sir", "black_friday", "ring300"] if args.quick else \
+        ["sir", "black_friday", "world3", "ring300", "ring1000", "ring10000"]
+    work = Path(tempfile.mkdtemp(prefix="sdm-latency-"))
+    head = ("model", "engine", "imports", "first result", "after edit", "warm process",
+            "peak MB", "first / pysimlin")
+    rows, tapes = [], {}
+    try:
+        for case in cases:
+            path = source_file(case, work)
+            engines = ["sdmodels", "pysimlin"]
+            if args.kernel and case in ("sir", "black_friday"):
+                engines.insert(1, "kernel")
+            if not args.no_pysd and case not in ("ring10000",):
+                engines.append("pysd")
+            found = {}
+            for engine in engines:
+                cache = tempfile.mkdtemp(prefix="cache-", dir=work)
+                cold = spawn(engine, case, path, cache, args.timeout)
+                warm = spawn(engine, case, path, cache, args.timeout) if "error" not in cold \
+                    else {}
+                found[engine] = cold
+                if "error" in cold:
+                    rows.append((case, engine, cold["error"], "", "", "", "", ""))
+                    continue
+                ratio = ""
+                simlin = found.get("pysimlin")
+                if engine == "pysimlin":
+                    ratio = "1.00"
+                elif simlin and "first" in simlin:
+                    ratio = f"{cold['first'] / simlin['first']:.2f}"
+                rows.append((case, engine, _fmt(cold["imports"]), _fmt(cold["first"]),
+                             _fmt(cold["edit"]), _fmt(warm.get("first")),
+                             f"{cold['maxrss_mb']:.0f}", ratio))
+                if engine == "sdmodels" and case.startswith("ring"):
+                    tapes[int(case[4:])] = cold["tape"]
+            # the ratio of ours needs pysimlin's figure, measured after ours: fill it in
+            simlin = found.get("pysimlin", {})
+            for i, row in enumerate(rows):
+                if row[0] == case and row[1] != "pysimlin" and row[7] == "" and "first" in simlin \
+                        and "first" in found.get(row[1], {}):
+                    rows[i] = row[:7] + (f"{found[row[1]]['first'] / simlin['first']:.2f}",)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    for r in [head] + rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+    print("(first result: after imports, reading the model + preparing + one run as a DataFrame;"
+          " 'first / pysimlin' < 1: sdmodels is faster)")
+    if len(tapes) >= 2:
+        ns = sorted(tapes)
+        xs, ys = [math.log(n) for n in ns], [math.log(tapes[n]) for n in ns]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        shown = ", ".join(f"{n:,}: {_fmt(tapes[n])}" for n in ns)
+        print(f"preparation (build + tape) over ring sizes ({shown}): grows as N^{slope:.2f}")
+    print(steady_run_ratio())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The calls of a system description, wired: requests down, latency and failures back up.
+
+Components are wired callees first (the reverse of a topological order of the call graph),
+so that when a caller is wired, what its callees show it (latency, failure fraction) is
+final. A call with `retry` gets a retry client (library/parts/retry.py), one with
+`circuitBreaker` a breaker (library/parts/breaker.py) between the retries and the callee.
+A callee's arrivals are the sum over its callers, its timeout the shortest of theirs.
+"""
+from __future__ import annotations
+
+
+
+import networkx as nx
+
+from sdmodels import maximum, minimum
+from sdmodels.errors import ModelError
+from sdmodels.expr import Const, Expr
+
+from library.compose.kinds import Node, _module
+from library.parts.breaker import circuit_breaker
+from library.parts.retry import GENERATIONS, retry_client
+
+ASYNC = 1e6     # the timeout of work taken from a queue: nobody waits for it
+
+
+def wire_calls(m, spec, nodes: dict[str, Node]) -> None:
+    """Connect every call of `spec` between the modules of `nodes` (see the module doc)."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from((c.source, c.target) for c in spec.calls)
+    try:
+        order = list(reversed(list(nx.topological_sort(graph))))
+    except nx.NetworkXUnfeasible:
+        cycle = " -> ".join(u for u, _ in nx.find_cycle(graph))
+        raise ModelError(f"system '{spec.name}': the calls form a cycle ({cycle}); sdmodels "
+                         "composes calls that flow one way (a tree or a DAG)") from None
+    arriving: dict[str, list[Expr]] = {name: [] for name in nodes}
+    timeouts: dict[str, list[float]] = {name: [] for name in nodes}
+    for name in order:
+        caller = nodes[name]
+        seen = []
+        for call in (c for c in spec.calls if c.source == name):
+            callee = nodes[call.target]
+            if callee.inbound is None:
+                raise ModelError(f"system '{spec.name}': {call.target} ({callee.kind}) "
+                                 f"takes no requests, so '{name} -> {call.target}' cannot be wired")
+            if caller.outbound is None:
+                raise ModelError(f"system '{spec.name}': {name} ({caller.kind}) sends no "
+                                 f"requests on, so '{name} -> {call.target}' cannot be wired")
+            sent, latency, failure = _call(m, caller, callee, call)
+            arriving[call.target].append(sent)
+            timeouts[call.target].append(ASYNC if caller.kind == "queue" else call.config["timeout"])
+            seen.append((latency, failure))
+        _downstream(m, caller, seen)
+        if caller.pods_in:
+            _gate(caller, nodes, graph)
+    for name, node in nodes.items():
+        if arriving[name]:
+            node.inbound.connect(_sum(arriving[name]))
+        if node.timeout is not None and timeouts[name]:
+            node.timeout.connect(min(timeouts[name]))
+        if node.queue_limit is not None:
+            port, default = node.queue_limit
+            fed_by = [nodes[c.source].max_length for c in spec.calls if c.target == name]
+            port.connect(max(fed_by) if fed_by and None not in fed_by else default)
+
+
+def _call(m, caller: Node, callee: Node, call):
+    """(requests reaching the callee, latency and failure the caller sees) for one call."""
+    cfg, label = call.config, f"to {call.target}"
+    demand = caller.outbound
+    failure = callee.failure
+    sent = demand
+    breaker = None
+    if cfg["circuitBreaker"] is not None:
+        b = cfg["circuitBreaker"]
+        breaker = _module(m, caller, f"{label} breaker", circuit_breaker(**{
+            "Failure rate threshold": b["failureRateThreshold"] / 100,
+            "Sliding window size": b["slidingWindowSize"],
+            "Minimum number of calls": b["minimumNumberOfCalls"],
+            "Wait duration in open state": b["waitDurationInOpenState"],
+            "Permitted calls in half-open state": b["permittedNumberOfCallsInHalfOpenState"]}))
+        breaker.connect("Failure fraction", callee.failure)
+        caller.roles[f"breaker to {call.target}"] = breaker.out["Breaker state"].name
+    if cfg["retry"] is not None:
+        r = cfg["retry"]
+        client = _module(m, caller, f"{label} retries", retry_client(**{
+            "Failure delay": cfg["timeout"],
+            "Max retries": min(GENERATIONS - 1, r["maxAttempts"] - 1),
+            "Backoff base": r["waitDuration"],
+            "Exponential backoff": float(r["enableExponentialBackoff"]),
+            "Max backoff": r["exponentialMaxWaitDuration"],
+            "Jitter": _jitter(r),
+            "Retry budget on": float(r["retryBudget"] is not None),
+            "Retry budget ratio": (r["retryBudget"] or {}).get("percentCanRetry", 0.2)}))
+        client.connect("Demand", demand)
+        sent = client.out["Attempts"]
+        caller.roles[f"retries to {call.target}"] = client.out["Retry rate"].name
+        if breaker is not None:
+            client.connect("Shed fraction", 1 - breaker.out["Admission fraction"])
+        client.connect("Failure fraction", callee.failure)
+        failure = client.out["Given up"] / maximum(demand, 1e-9)
+    if breaker is not None:
+        breaker.connect("Calls", sent)
+        sent = breaker.out["Permitted calls"]
+        if cfg["retry"] is None:
+            failure = 1 - (1 - callee.failure) * breaker.out["Admission fraction"]
+    return sent, minimum(callee.latency, cfg["timeout"]), minimum(1, failure)
+
+
+def _jitter(retry) -> float:
+    """resilience4j randomized wait -> the retry client's jitter: 0 none, 1 full, 2 equal."""
+    if not retry["enableRandomizedWait"]:
+        return 0.0
+    return 2.0 if retry["randomizedWaitFactor"] <= 0.5 else 1.0
+
+
+def _downstream(m, node: Node, seen) -> None:
+    """Give `node` its callees' latency (summed) and failures (compounded)."""
+    latency = _sum([lat for lat, _ in seen]) if seen else Const(0.0)
+    failure = Const(0.0)
+    for _, f in seen:
+        failure = 1 - (1 - failure) * (1 - f)
+    if node.downstream_latency is not None:
+        node.downstream_latency.connect(latency)
+        node.downstream_failure.connect(failure)
+        return
+    own = node.own_failure if node.own_failure is not None else Const(0.0)
+    node.latency = m.aux(f"{node.name} latency", latency, units="s",
+                         doc=f"response time callers of {node.name} see (its callees')")
+    node.failure = m.aux(f"{node.name} failure fraction", 1 - (1 - own) * (1 - failure),
+                         units="1", doc=f"share of requests through {node.name} that fail")
+
+
+def _gate(balancer: Node, nodes, graph) -> None:
+    """A load balancer routes to the ready pods of the first service behind it."""
+    for target in nx.bfs_tree(graph, balancer.name):
+        if nodes[target].pods is not None:
+            for port in balancer.pods_in:
+                port.connect(nodes[target].pods)
+            return
+
+
+def _sum(exprs: list[Expr]) -> Expr:
+    total = exprs[0]
+    for e in exprs[1:]:
+        total = total + e
+    return total
+
+
+

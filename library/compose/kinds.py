@@ -1,0 +1,251 @@
+"""What each component kind of a system description becomes: modules of parts, and its node.
+
+A `Node` says, for the call wiring, where a component's requests arrive, what it sends on
+to each callee, what its callers see (latency, failure fraction), where its callees'
+latency and failures go, and which of its elements play which role (for loop recognition
+and for the metrics a person would watch). Each kind is a class with one `build` method.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sdmodels import Model, pulse
+from sdmodels.expr import Expr
+from sdmodels.model import ModuleHandle
+
+from library.parts.edge import cdn
+from library.parts.hpa import hpa_controller
+from library.parts.pods import pod_lifecycle
+from library.parts.pool import connection_pool
+from library.parts.database import database
+from library.parts.ratelimit import load_balancer, rate_limiter
+from library.parts.server import server_pool
+from library.parts.traffic import traffic
+
+
+@dataclass
+class Port:
+    """An input of a module, to be connected once. `per_request` converts requests into the
+    port's own units (one database query per request) through a visible auxiliary."""
+    handle: ModuleHandle
+    name: str
+    per_request: tuple | None = None         # (model, units): 1 of these per request
+
+    def connect(self, source) -> None:
+        if self.per_request is not None:
+            m, units = self.per_request
+            source = m.aux(f"{self.handle.display} {self.name.lower()}", source, units=units,
+                           doc=f"one {units.split('/')[0].rstrip('s')} per request")
+        self.handle.connect(self.name, source)
+
+
+@dataclass
+class Node:
+    """One component as the call wiring sees it."""
+    name: str
+    kind: str
+    prefixes: set[str] = field(default_factory=set)
+    inbound: Port | None = None              # callers' requests arrive here
+    outbound: Expr | None = None             # what it sends to each callee
+    latency: Expr | None = None              # response time its callers see (None: its
+    failure: Expr | None = None              # callees' alone, combined with own_failure)
+    own_failure: Expr | None = None          # failures of its own (429s, unroutable)
+    downstream_latency: Port | None = None   # its callees' latency goes here
+    downstream_failure: Port | None = None
+    timeout: Port | None = None              # its callers' timeout
+    pods: Expr | None = None                 # serving pods (load balancers route to them)
+    pods_in: tuple[Port, ...] = ()           # a load balancer's ready / connected pods
+    queue_limit: tuple | None = None         # (port, default) of a service's queue bound
+    max_length: float | None = None          # a broker queue's bound (its consumer's queue)
+    roles: dict[str, str] = field(default_factory=dict)   # role -> element id
+
+    def role(self, name: str, ref) -> None:
+        self.roles[name] = ref.name
+
+
+def _module(m: Model, node: Node, suffix: str, part: Model) -> ModuleHandle:
+    prefix = f"{node.name} {suffix}".strip()
+    handle = m.module(prefix, part, display=prefix)
+    node.prefixes.add(handle.prefix)
+    return handle
+
+
+class Traffic:
+    """Users: the traffic part; a surge scenario adds a spike on top of the base rate."""
+
+    @staticmethod
+    def build(m, component, spec, stress) -> Node:
+        c = component.config
+        node = Node(component.name, "traffic")
+        part = traffic(**{"Base rate": c["rate"]})
+        t = _module(m, node, "", part)
+        peak = c["peak"] if c["peak"] is not None else 3 * c["rate"]
+        t.connect("Spike height", stress["Surge on"] * (peak - c["rate"]))
+        t.connect("Spike start", stress["Stress start"])
+        t.connect("Spike duration", stress["Stress duration"])
+        node.outbound = t.out["Rate"]
+        node.role("demand", node.outbound)
+        return node
+
+
+class Cdn:
+    @staticmethod
+    def build(m, component, spec, stress) -> Node:
+        node = Node(component.name, "cdn")
+        h = _module(m, node, "", cdn(**{"Hit ratio": component.config["hitRatio"]}))
+        _pass_through(node, h, "Requests", "Forwarded")
+        return node
+
+
+class LoadBalancer:
+    """Routes to the ready pods of the first service behind it (readiness gating)."""
+
+    @staticmethod
+    def build(m, component, spec, stress) -> Node:
+        node = Node(component.name, "load_balancer")
+        h = _module(m, node, "", load_balancer())
+        node.inbound, node.outbound = Port(h, "Requests"), h.out["Routed"]
+        node.own_failure = h.out["Unroutable"] / (h.out["Routed"] + h.out["Unroutable"] + 1e-9)
+        node.pods_in = (Port(h, "Ready pods"), Port(h, "Connected pods"))
+        node.role("unroutable", h.out["Unroutable"])
+        return node
+
+
+class RateLimiter:
+    """A token bucket of limitForPeriod permits refilled every limitRefreshPeriod."""
+
+    @staticmethod
+    def build(m, component, spec, stress) -> Node:
+        c = component.config
+        node = Node(component.name, "rate_limiter")
+        rate = c["limitForPeriod"] / c["limitRefreshPeriod"]
+        h = _module(m, node, "", rate_limiter(Rate=rate, Burst=c["limitForPeriod"]))
+        node.inbound, node.outbound = Port(h, "Requests"), h.out["Admitted"]
+        node.own_failure = h.out["Rejected share"]
+        node.role("rejections", h.out["Rejected"])
+        node.role("admitted", h.out["Admitted"])
+        return node
+
+
+class Service:
+    """Pods of workers (the server-pool part); with an `hpa`, pods come and go through the
+    pod-lifecycle part as the HPA part decides, on the metric the description names."""
+
+    @staticmethod
+    def build(m, component, spec, stress) -> Node:
+        c = component.config
+        node = Node(component.name, "service")
+        server = _module(m, node, "", server_pool(**{"Service time": c["serviceTime"]}))
+        ready = c["replicas"]
+        if c["hpa"] is not None:
+            ready = _autoscaled(m, node, component, server)
+        lost = stress["Pods lost"] * pulse(stress["Stress start"], stress["Stress duration"])
+        pods = m.aux(f"{component.name} serving pods", ready * (1 - lost), units="pod",
+                     doc="ready pods still serving (the pod-loss scenario removes some)")
+        server.connect("Workers", pods * c["workersPerPod"])
+        node.queue_limit = (Port(server, "Queue limit"), pods * c["queueLimit"])
+        node.inbound, node.outbound = Port(server, "Arrivals"), server.out["Throughput"]
+        node.latency, node.failure = server.out["Latency"], server.out["Failure fraction"]
+        node.downstream_latency = Port(server, "Downstream latency")
+        node.downstream_failure = Port(server, "Downstream failure fraction")
+        node.timeout, node.pods = Port(server, "Timeout"), pods
+        node.role("pods", pods)
+        for role, output in (("backlog", "Backlog"), ("latency", "Latency"),
+                             ("timeouts", "Timeout fraction"), ("utilization", "Utilization"),
+                             ("throughput", "Throughput"), ("goodput", "Goodput")):
+            node.role(role, server.out[output])
+        return node
+
+
+def _autoscaled(m, node: Node, component, server: ModuleHandle):
+    """Pods and an HPA for a service; returns its ready pods."""
+    c, hpa = component.config, component.config["hpa"]
+    pods = _module(m, node, "pods", pod_lifecycle(**{
+        "Initial pods": c["replicas"], "Desired replicas": c["replicas"],
+        "Startup time": c["startupTime"]}))
+    metric = (hpa["metrics"] or [{"type": "Resource", "resource": {
+        "name": "cpu", "target": {"averageUtilization": 80.0}}}])[0]
+    settings = {"minReplicas": hpa["minReplicas"], "maxReplicas": hpa["maxReplicas"],
+                "Initial replicas": c["replicas"], "Sync period": hpa["syncPeriod"],
+                "Tolerance": hpa["tolerance"]}
+    for direction in ("scaleUp", "scaleDown"):
+        rules = hpa["behavior"][direction]
+        settings[f"{direction} stabilizationWindowSeconds"] = rules["stabilizationWindowSeconds"]
+        settings[f"{direction} selectPolicy"] = SELECT_POLICY[rules["selectPolicy"]]
+        for policy in rules["policies"] or ():
+            settings[f"{direction} {policy['type']} value"] = policy["value"]
+            settings[f"{direction} {policy['type']} periodSeconds"] = policy["periodSeconds"]
+        if rules["policies"]:       # the types not listed do not limit
+            for kind in ("Pods", "Percent"):
+                if all(p["type"] != kind for p in rules["policies"]):
+                    settings[f"{direction} {kind} value"] = 0.0
+    if metric["type"] == "Resource":
+        settings["Target"] = metric["resource"]["target"]["averageUtilization"]
+        source = server.out["Utilization"] * 100
+        node.roles["hpa metric"] = server.out["Utilization"].name
+    else:
+        settings["Target"], settings["Metric kind"] = metric["external"]["target"]["averageValue"], 1.0
+        source = server.out["Backlog"] if metric["external"]["metric"]["name"] == "queue_depth" \
+            else server.out["Latency"]
+        node.roles["hpa metric"] = source.name
+    controller = _module(m, node, "hpa", hpa_controller(**settings))
+    controller.connect("Metric", source)
+    controller.connect("Ready pods", pods.out["Ready pods"])
+    pods.connect("Desired replicas", controller.out["Spec replicas"])
+    node.role("hpa replicas", controller.out["Spec replicas"])
+    node.role("ready pods", pods.out["Ready pods"])
+    return pods.out["Ready pods"]
+
+
+SELECT_POLICY = {"Max": 0.0, "Min": 1.0, "Disabled": 2.0}
+
+
+class Queue:
+    """A broker queue: it relays messages to its consumers, whose backlog it bounds and for
+    which nobody waits (no timeout: the work is asynchronous)."""
+
+    @staticmethod
+    def build(m, component, spec, stress) -> Node:
+        node = Node(component.name, "queue", max_length=component.config["maxLength"])
+        h = _module(m, node, "", cdn(**{"Hit ratio": 0.0}))
+        _pass_through(node, h, "Requests", "Forwarded")
+        return node
+
+
+class Database:
+    """A connection pool (HikariCP) in front of a database that slows with concurrency."""
+
+    @staticmethod
+    def build(m, component, spec, stress) -> Node:
+        c, pool = component.config, component.config["pool"]
+        node = Node(component.name, "database")
+        db = _module(m, node, "", database(**{"Base query time": c["queryTime"]}))
+        p = _module(m, node, "pool", connection_pool(**{
+            "Pool size": pool["maximumPoolSize"], "Max connections": c["maxConnections"],
+            "Acquire timeout": pool["connectionTimeout"]}))
+        slow = stress["Slowdown factor"] - 1
+        db.connect("Slowdown factor", 1 + slow * pulse(stress["Stress start"],
+                                                       stress["Stress duration"]))
+        db.connect("Queries in flight", p.out["Connections in use"])
+        p.connect("Hold time", db.out["Hold time"])
+        p.connect("Failed share", db.out["Killed share"])
+        node.inbound, node.outbound = Port(p, "Arrivals", (m, "queries/s")), None
+        node.latency, node.failure = p.out["Request latency"], p.out["Failure share"]
+        node.timeout = Port(p, "Client timeout")
+        for role, ref in (("connections", p.out["Connections in use"]),
+                          ("waiting", p.out["Waiting for connection"]),
+                          ("latency", p.out["Request latency"]),
+                          ("query time", db.out["Query time"])):
+            node.role(role, ref)
+        return node
+
+
+def _pass_through(node: Node, h: ModuleHandle, arrivals: str, sent: str) -> None:
+    node.inbound, node.outbound = Port(h, arrivals), h.out[sent]
+    node.latency, node.failure = h.out["Latency"], h.out["Failure fraction"]
+    node.downstream_latency = Port(h, "Downstream latency")
+    node.downstream_failure = Port(h, "Downstream failure fraction")
+
+
+KINDS = {"traffic": Traffic, "cdn": Cdn, "load_balancer": LoadBalancer,
+         "rate_limiter": RateLimiter, "service": Service, "database": Database, "queue": Queue}

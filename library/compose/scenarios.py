@@ -1,0 +1,32 @@
+"""Stress scenarios generated from a system description.
+
+Every composed model has the same stress switches (constants, so a sweep can vary them),
+and one scenario per stress that applies to the system: a traffic surge, a slowdown of its
+databases, the loss of half the pods of its services, and a cache flush (synchronized expiry)
+when it has a cache. Each acts from "Stress start" for "Stress duration".
+"""
+from __future__ import annotations
+
+#: name -> (default, units, source)
+STRESS = {
+    "Stress start": (60.0, "s", "sdmodels: stresses begin one minute in"),
+    "Stress duration": (60.0, "s", "sdmodels: and last one minute"),
+    "Surge on": (0.0, "0/1", "1 = traffic rises to the traffic component's peak (default 3x)"),
+    "Slowdown factor": (1.0, "1", "query time multiplier of every database during the stress "
+                        "(reference Part 3.3: 10 ms -> 50 ms is 5x)"),
+    "Pods lost": (0.0, "1", "share of every service's pods lost during the stress"),
+}
+
+
+def add_scenarios(m, spec, nodes) -> None:
+    """The stress scenarios that apply to this system (baseline always)."""
+    kinds = {node.kind for node in nodes.values()}
+    m.add_scenario("baseline", {}, doc="the description as written, steady traffic")
+    m.add_scenario("traffic surge", {"Surge on": 1.0},
+                   doc="traffic rises to its peak for the stress window")
+    if "database" in kinds:
+        m.add_scenario("dependency slowdown", {"Slowdown factor": 5.0},
+                       doc="every database's queries take 5x longer for the stress window")
+    if "service" in kinds:
+        m.add_scenario("pod loss", {"Pods lost": 0.5},
+                       doc="half of every service's pods are gone for the stress window")

@@ -1,0 +1,62 @@
+"""A database (or any dependency) that slows down with the queries running on it.
+
+The slowdown follows Gunther's Universal Scalability Law (Gunther, *Guerrilla Capacity
+Planning*, 2007): with N queries in flight a query takes
+
+    base x (1 + sigma (N - 1) + kappa N (N - 1))
+
+(sigma: contention, kappa: coherency), so throughput N / time peaks at
+N* = sqrt((1 - sigma) / kappa) and falls beyond it. Fitted to Robert Haas's pgbench
+throughputs of PostgreSQL 9.1 (1..80 clients, tabulated in Gunther's "PostgreSQL Scalability
+Analysis Deconstructed", 2012) the law gives sigma ~ 0.04 and kappa ~ 0.001; the defaults here
+(0.02, 0.0005: peak at 44 queries) are half of that, a database with twice the headroom.
+Queries in flight are bounded by the connections that feed them (`library.parts.pool`), so
+the database never sees more than its max_connections. The database takes "Response time"
+to feel a change of load (its queues and caches settle), which also breaks the algebraic
+loop load -> query time -> hold time -> load.
+"""
+from __future__ import annotations
+
+from sdmodels import Model, exp, if_then_else, maximum, smooth
+
+from library.parts._table import inputs
+
+USL = "Gunther 2007, Universal Scalability Law"
+
+#: name -> (default, units, source)
+DATABASE = {
+    "Queries in flight": (5.0, "connections", "wired from the pool's connections in use"),
+    "Base query time": (0.010, "s", "reference Part 3.3: normal query time 10 ms"),
+    "Contention": (0.02, "1", USL + " sigma; half the PostgreSQL 9.1 pgbench fit (0.04)"),
+    "Coherency": (0.0005, "1", USL + " kappa; half the PostgreSQL 9.1 pgbench fit (0.001)"),
+    "Response time": (1.0, "s", "assumption: the slowdown follows the load within ~1 s"),
+    "Slowdown factor": (1.0, "1", "an outside multiplier of query time (a lock, a missing "
+                        "index); 1 = none"),
+    "Query timeout": (0.0, "s", "PostgreSQL statement_timeout default 0 (off)"),
+}
+
+
+def database(**overrides) -> Model:
+    """A database whose query time grows with concurrency (USL); a query timeout cuts it."""
+    m = Model("database", stop=60, dt=0.02, time_units="second",
+              doc="query time under concurrency (Universal Scalability Law)")
+    c = inputs(m, DATABASE, overrides)
+    load = m.aux("DB load", smooth(c["Queries in flight"], c["Response time"], 0),
+                 units="connections", doc="concurrent queries as the database feels them")
+    usl = m.aux("DB slowdown", 1 + c["Contention"] * maximum(0, load - 1)
+                + c["Coherency"] * load * maximum(0, load - 1), units="1",
+                doc="Universal Scalability Law: time per query relative to one alone")
+    qtime = m.aux("Query time", c["Base query time"] * usl * c["Slowdown factor"], units="s")
+    qt = c["Query timeout"]
+    m.output(m.aux("Hold time", if_then_else(qt > 0, qtime * (1 - exp(-qt / qtime)), qtime),
+                   units="s", doc="mean time a connection is held (exponential query times "
+                   "cut at the query timeout)"))
+    m.output(m.aux("Killed share", if_then_else(qt > 0, exp(-qt / qtime), 0), units="1",
+                   doc="queries the query timeout kills"))
+    m.output(qtime)
+    m.output(load)
+    m.output(usl)
+    return m
+
+
+PARTS = [database]

@@ -1,0 +1,154 @@
+"""The Kubernetes HorizontalPodAutoscaler as a part: the controller's algorithm on its clock.
+
+As kube-controller-manager runs it (`pkg/controller/podautoscaler/horizontal.go` and
+`replica_calculator.go`), every "Sync period" (15 s, --horizontal-pod-autoscaler-sync-period):
+
+1. it reads a metric that left the workload a "Scrape interval" (metrics-server resolution,
+   15 s) plus a "Metric pipeline delay" ago; the pipeline starts full of the metric's
+   initial (steady-state) value, not 0, so a run does not begin with a spurious scale-down;
+2. the raw recommendation. A pod metric ("Metric kind" 0, e.g. CPU utilisation, given as the
+   average over ready pods) counts ready pods only: ratio r = metric / target, desired =
+   ceil(r x ready). When pods are not ready and r > 1, the replica calculator assumes they
+   use 0 % ("rebalanceIgnored"): r' = r x ready / current, and it scales only if r' is still
+   beyond the tolerance and above 1, to ceil(r' x current). An external metric ("Metric
+   kind" 1, e.g. queue depth, given as a total) uses ratio = metric / (target x current),
+   desired = ceil(metric / target). Within |ratio - 1| <= "Tolerance" (0.1) nothing changes;
+3. stabilization: up only to the lowest recommendation of the last scaleUp window (default
+   0 s), down only to the highest of the last scaleDown window (default 300 s); the replica
+   count at the start counts as a recommendation (the controller records it first), so
+   nothing scales down in the first 300 s;
+4. rate policies per direction (Percent and Pods per periodSeconds, measured from the replica
+   count at the start of the period, combined by selectPolicy 0 = Max, 1 = Min,
+   2 = Disabled; scale-up default 100 % or 4 pods per 15 s, whichever is more; scale-down
+   default 100 % per 15 s), then clamped to [minReplicas, maxReplicas].
+"""
+from __future__ import annotations
+
+import math
+
+from sdmodels import (Model, delay_fixed, if_then_else, maximum, minimum, rolling_max,
+                      rolling_min, sample_hold)
+from sdmodels.expr import Ref
+
+from library.parts._table import inputs
+
+K8S = "Kubernetes HPA default"
+_BIG = 1e9
+
+#: name -> (default, units, source)
+HPA = {
+    "Metric": (50.0, "metric", "wired: the pod metric's average over ready pods (kind 0) or "
+               "the external metric's total (kind 1)"),
+    "Ready pods": (1.0, "pods", "wired from the pods: ready pods report the pod metric"),
+    "Metric kind": (0.0, "1", "0 = pod metric (Resource/Pods), 1 = External/Object total"),
+    "Target": (70.0, "metric", "the target per pod (averageUtilization 70 % as in reference "
+               "Part 4.1, or averageValue)"),
+    "Scrape interval": (15.0, "s", "metrics-server --metric-resolution default 15 s"),
+    "Metric pipeline delay": (0.0, "s", "assumption: no lag beyond the scrape"),
+    "Sync period": (15.0, "s", K8S + ": --horizontal-pod-autoscaler-sync-period=15s"),
+    "Tolerance": (0.1, "1", K8S + ": --horizontal-pod-autoscaler-tolerance=0.1"),
+    "minReplicas": (1.0, "pods", K8S + ": minReplicas 1"),
+    "maxReplicas": (10.0, "pods", "assumption: maxReplicas has no default"),
+    "Initial replicas": (1.0, "pods", "= minReplicas"),
+    "scaleUp stabilizationWindowSeconds": (0.0, "s", K8S + ": 0"),
+    "scaleUp selectPolicy": (0.0, "1", K8S + ": Max (0 = Max, 1 = Min, 2 = Disabled)"),
+    "scaleUp Percent value": (100.0, "%", K8S + ": 100 % per 15 s"),
+    "scaleUp Percent periodSeconds": (15.0, "s", K8S),
+    "scaleUp Pods value": (4.0, "pods", K8S + ": 4 pods per 15 s"),
+    "scaleUp Pods periodSeconds": (15.0, "s", K8S),
+    "scaleDown stabilizationWindowSeconds": (300.0, "s", K8S + ": 300 s"),
+    "scaleDown selectPolicy": (0.0, "1", K8S + ": Max (0 = Max, 1 = Min, 2 = Disabled)"),
+    "scaleDown Percent value": (100.0, "%", K8S + ": 100 % per 15 s"),
+    "scaleDown Percent periodSeconds": (15.0, "s", K8S),
+    "scaleDown Pods value": (0.0, "pods", K8S + ": not listed (0 = not listed)"),
+    "scaleDown Pods periodSeconds": (15.0, "s", K8S),
+}
+
+
+def hpa_controller(**overrides) -> Model:
+    """The HPA: stale metric, replica calculator, stabilization, rate policies, bounds."""
+    m = Model("hpa", stop=600, dt=1, time_units="second",
+              doc="Kubernetes HorizontalPodAutoscaler, synced on its own clock")
+    c = inputs(m, HPA, overrides)
+    initial, period, tol = c["Initial replicas"], c["Sync period"], c["Tolerance"]
+    spec = Ref("spec_replicas")          # what the HPA last wrote, defined at the end
+    current = m.aux("Current replicas", delay_fixed(spec, m.dt_expr, initial), units="pods",
+                    doc="the scale's replicas as the HPA reads them at a sync")
+    seen = m.aux("Metric seen by HPA", delay_fixed(sample_hold(
+        c["Metric"], c["Scrape interval"]), c["Metric pipeline delay"]), units="metric",
+        doc="scraped, then delayed; starts at the metric's initial value")
+    ready = m.aux("Ready pods counted", minimum(delay_fixed(c["Ready pods"], m.dt_expr),
+                                                current), units="pods",
+                  doc="ready pods as listed at the sync (read one step back, as the replicas)")
+    # 2. replica calculator
+    external = m.aux("External recommendation", if_then_else(
+        abs(seen / (c["Target"] * current) - 1) <= tol, current, math.ceil(seen / c["Target"])),
+        units="pods")
+    r = m.aux("Usage ratio", seen / c["Target"], units="1", doc="ready pods' average / target")
+    unready = current - ready
+    r_all = m.aux("Usage ratio with unready pods at 0", r * ready / current, units="1")
+    plain = if_then_else(abs(r - 1) <= tol, current, math.ceil(r * ready))
+    rebalanced = if_then_else((abs(r_all - 1) <= tol) | (r_all < 1), current,
+                              maximum(current, math.ceil(r_all * current)))
+    pod = m.aux("Pod metric recommendation", if_then_else(
+        ready < 1, current, if_then_else((unready > 0) & (r > 1), rebalanced, plain)),
+        units="pods")
+    raw = m.aux("Raw recommendation", if_then_else(c["Metric kind"] > 0.5, external, pod),
+                units="pods")
+    # 3. stabilization over recommendations recorded at syncs (plus the initial count)
+    recorded = m.aux("Recorded recommendation", sample_hold(raw, period), units="pods")
+    windows = {}
+    for direction, roll, pick in (("scaleUp", rolling_min, minimum),
+                                  ("scaleDown", rolling_max, maximum)):
+        w = c[f"{direction} stabilizationWindowSeconds"]
+        held = roll(recorded, maximum(w - period, 0))
+        windows[direction] = if_then_else(m.time < w, pick(held, initial), held)
+    stabilized = m.aux("Stabilized recommendation", minimum(
+        maximum(current, windows["scaleUp"]), windows["scaleDown"]), units="pods")
+    # 4. rate policies and bounds
+    up = _rate_limit(m, "scaleUp", spec, current, c)
+    down = _rate_limit(m, "scaleDown", spec, current, c)
+    allowed_max = minimum(c["maxReplicas"], maximum(up, current))
+    allowed_min = maximum(c["minReplicas"], minimum(down, current))
+    normalized = if_then_else(stabilized > current, minimum(stabilized, allowed_max),
+                              if_then_else(stabilized < current,
+                                           maximum(stabilized, allowed_min), stabilized))
+    decision = m.aux("HPA decision", if_then_else(
+        current > c["maxReplicas"], c["maxReplicas"],
+        if_then_else(current < c["minReplicas"], c["minReplicas"], normalized)), units="pods")
+    m.aux("Spec replicas", sample_hold(decision, period), units="pods", initial=initial,
+          doc="the replicas the HPA wrote at its last sync (the initial replicas at the start, "
+          "so that parts fed by it can feed its metric)")
+    for name in ("Spec replicas", "Metric seen by HPA", "Raw recommendation", "Usage ratio"):
+        m.output(name)
+    return m
+
+
+def _rate_limit(m: Model, direction: str, spec, current, c):
+    """The replica limit of one direction's policies (controller: calculateScale*Limit)."""
+    grow = direction == "scaleUp"
+    listed, proposed = [], []
+    for kind in ("Percent", "Pods"):
+        value, period = c[f"{direction} {kind} value"], c[f"{direction} {kind} periodSeconds"]
+        start = m.aux(f"{direction} {kind} period start replicas",
+                      delay_fixed(spec, period, c["Initial replicas"]), units="pods",
+                      doc="replicas at the start of the policy period")
+        if kind == "Pods":
+            proposed.append(start + value if grow else start - value)
+        else:
+            proposed.append(math.ceil(start * (1 + value / 100)) if grow else
+                            math.floor(start * (1 - value / 100)))
+        listed.append(value > 0)            # a policy not listed (value 0) never limits
+
+    def pick(larger: bool):
+        fn, neutral = (maximum, -_BIG) if larger else (minimum, _BIG)
+        a, b = (if_then_else(on, x, neutral) for on, x in zip(listed, proposed))
+        return fn(a, b)
+    # selectPolicy Max means the largest change: the highest limit up, the lowest down
+    most, least = (pick(True), pick(False)) if grow else (pick(False), pick(True))
+    select = c[f"{direction} selectPolicy"]
+    return m.aux(f"{direction} policy limit", if_then_else(
+        select.eq(2), current, if_then_else(select.eq(1), least, most)), units="pods")
+
+
+PARTS = [hpa_controller]

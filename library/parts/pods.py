@@ -1,0 +1,87 @@
+"""Pod lifecycle: start-up until ready, crashes (OOM kills), restarts with CrashLoopBackOff.
+
+The kubelet restarts a crashed container after a back-off of 10 s, doubled at every crash up
+to 300 s (10, 20, 40, 80, 160, 300, 300 ...), and resets the back-off once the container has
+run 10 minutes without crashing (Kubernetes docs, "Pod Lifecycle: container restarts").
+Pods are tracked by how many times they crashed in a row ("Crash count", 0..6): a crash
+moves a running pod to the back-off of the next count, a pipeline of exactly that delay
+(`delay_fixed`), then through start-up ("Startup time", until the readiness probe passes)
+back to running; running 10 minutes moves it back to count 0 (taken as a rate 1/600 s).
+The ReplicaSet creates pods when "Desired replicas" exceed the pods that exist and deletes
+running ones when they fall below (Kubernetes deletes not-ready pods first; here deletions
+come from running pods, a simplification).
+"""
+from __future__ import annotations
+
+from sdmodels import Dim, Model, delay_fixed, maximum, minimum, sum_over
+
+from library.parts._table import inputs
+
+STAGES = 7                  # crash counts 0..6; from the 6th crash on the back-off stays 300 s
+BACKOFF = [min(10 * 2 ** (k - 1), 300) if k else 0 for k in range(STAGES)]
+
+#: name -> (default, units, source)
+PODS = {
+    "Desired replicas": (3.0, "pods", "wired from the HPA or a deployment's replicas"),
+    "Initial pods": (3.0, "pods", "assumption: the deployment's replicas, all running"),
+    "Startup time": (30.0, "s", "assumption: container start until the readiness probe "
+                     "passes (reference Part 2.3: pod startup 10-300 s)"),
+    "Crash rate": (0.0, "1/s", "crashes per running pod per second (OOM kills); 0 = none"),
+    "Backoff reset time": (600.0, "s", "kubelet: back-off reset after 10 min of running"),
+}
+
+
+def pod_lifecycle(**overrides) -> Model:
+    """Pods of a deployment: start-up, crashes, CrashLoopBackOff restarts (10 s .. 300 s)."""
+    m = Model("pods", stop=1200, dt=0.5, time_units="second",
+              doc="pods start, crash and restart with Kubernetes' CrashLoopBackOff")
+    c = inputs(m, PODS, overrides)
+    dt = m.dt_expr
+    crash = Dim("crash_count", STAGES)
+    keys = [f"crash_count{k + 1}" for k in range(STAGES)]
+    backoff = m.constant("Back-off delay", dict(zip(keys, BACKOFF)), dims=[crash], units="s",
+                         doc="kubelet CrashLoopBackOff: 10 s doubling to 300 s")
+    running = m.stock("Running pods", {k: c["Initial pods"] if i == 0 else 0
+                                       for i, k in enumerate(keys)}, dims=[crash],
+                      units="pods", non_negative=True)
+    total_running = sum_over(running, crash)
+    crashes = m.aux("Crashes", running * c["Crash rate"], dims=[crash], units="pods/s")
+    into_backoff = m.aux("Entering back-off", {
+        k: 0 if i == 0 else crashes[keys[i - 1]] + (crashes[k] if i == STAGES - 1 else 0)
+        for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
+    restarts = m.aux("Restarts", delay_fixed(into_backoff, backoff, 0), dims=[crash],
+                     units="pods/s", doc="containers restarted after their back-off")
+    backing = m.stock("Backing off pods", 0, dims=[crash], units="pods")
+    m.flow("Crashing", into_backoff, into=backing, dims=[crash], units="pods/s")
+    m.flow("Restarting", restarts, out_of=backing, dims=[crash], units="pods/s")
+    pods = m.aux("Pods", total_running + sum_over(backing, crash)
+                 + sum_over(m.stock("Starting pods", 0, dims=[crash], units="pods"), crash),
+                 units="pods", doc="pods that exist, ready or not")
+    created = m.aux("Pods created", maximum(0, c["Desired replicas"] - pods) / dt, units="pods/s")
+    starting_in = m.aux("Starting", {k: restarts[k] + (created if i == 0 else 0)
+                                     for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
+    m.flow("Start-ups", starting_in, into="Starting pods", dims=[crash], units="pods/s")
+    m.flow("Becoming ready", delay_fixed(starting_in, c["Startup time"], 0),
+           out_of="Starting pods", into=running, dims=[crash], units="pods/s")
+    deleted = minimum(maximum(0, pods - c["Desired replicas"]), running[keys[0]]) / dt
+    m.flow("Crashing out", crashes, out_of=running, dims=[crash], units="pods/s")
+    resets = m.aux("Back-off resets", {k: 0 if i == 0 else running[k] / c["Backoff reset time"]
+                                       for i, k in enumerate(keys)}, dims=[crash],
+                   units="pods/s")
+    m.flow("Resetting", {k: resets[k] if i else -sum_over(resets, crash)
+                         for i, k in enumerate(keys)}, out_of=running, dims=[crash],
+           units="pods/s", doc="back to crash count 0 (negative there: an inflow)")
+    m.flow("Deleting", if_first(keys, deleted), out_of=running, dims=[crash], units="pods/s")
+    m.output(m.aux("Ready pods", total_running, units="pods"))
+    m.output(pods)
+    m.output(m.aux("Restart rate", sum_over(restarts, crash), units="pods/s"))
+    m.output(m.aux("Not ready pods", pods - total_running, units="pods"))
+    return m
+
+
+def if_first(keys, value):
+    """`value` in the first element (crash count 0), 0 in the others."""
+    return {k: value if i == 0 else 0 for i, k in enumerate(keys)}
+
+
+PARTS = [pod_lifecycle]

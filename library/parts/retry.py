@@ -1,0 +1,113 @@
+"""Retry client: attempt generations, backoff with jitter, max attempts, a token-bucket budget.
+
+- **Generations.** Generation 1 is the first attempt, generation k + 1 the retry of a failed
+  generation-k attempt, sent while k <= "Max retries" (up to 5 retries modelled). An attempt
+  fails with the "Failure fraction" the downstream reports for attempts sent now (timeouts,
+  errors, 429s of a rate limiter: a limiter wired between the client and the server counts
+  retries against the limit, since the client sends them like first attempts); a "Shed
+  fraction" is refused without a retry (an open breaker's CallNotPermittedException, which
+  retry policies usually ignore).
+- **Backoff.** A failure is known "Failure delay" after sending (the timeout), then the
+  client sleeps backoff b_k = min("Max backoff", base x 2^(k-1)) with "Exponential backoff",
+  else the base. Jitter (AWS Architecture Blog, M. Brooker, "Exponential Backoff And
+  Jitter", 2015): 0 = none, a pipeline delay (DELAY FIXED) that keeps the retries of a burst
+  together; 1 = full jitter, sleep uniform on [0, b]; 2 = equal jitter, b / 2 + uniform on
+  [0, b / 2]. The uniform part is an Erlang-3 delay (DELAY3) with its mean and variance (the
+  uniform's coefficient of variation is 1 / sqrt(3), an Erlang-3's too): it spreads a burst.
+- **Retry budget** (a token bucket). Every request deposits "Retry budget ratio" tokens,
+  every retry spends one, the bucket holds at most "Retry budget size": Finagle's RetryBudget
+  (twitter.github.io/finagle, "Retries": percentCanRetry of requests, deposits per request,
+  withdrawals per retry) and gRPC's retry throttling (gRFC A6: maxTokens, tokenRatio). So
+  over any interval, retries <= ratio x requests + bucket size. A retry without a token is
+  not sent (the request fails).
+"""
+from __future__ import annotations
+
+from sdmodels import (Dim, Model, canonical, delay3, delay_fixed, if_then_else, maximum,
+                      minimum, sum_over)
+from sdmodels.expr import Ref
+
+from library.parts._declare import declare_inputs
+
+GENERATIONS = 6     # first attempt + up to 5 retries
+
+INPUTS = {
+    "Demand": (100.0, "req/s", "wired by the caller: requests the users make (first attempts)"),
+    "Failure fraction": (0.0, "1", "wired from downstream: share of attempts that fail"),
+    "Shed fraction": (0.0, "1", "wired from a breaker: share refused without a retry"),
+    "Failure delay": (1.0, "s", "assumption: a failure is known at the 1 s client timeout"),
+    "Max retries": (3.0, "retries", "reference hands-on exercise: 3 retries (at most 5)"),
+    "Backoff base": (1.0, "s", "reference hands-on exercise: 1 s fixed delay"),
+    "Exponential backoff": (0.0, "0/1", "reference Part 4 Principle 4: delay doubles"),
+    "Max backoff": (30.0, "s", "reference hands-on exercise fix: max 30 s"),
+    "Jitter": (0.0, "0/1/2", "0 none, 1 full, 2 equal (AWS 'Exponential Backoff And Jitter')"),
+    "Retry budget on": (0.0, "0/1", "1 = retries need a token (Finagle RetryBudget)"),
+    "Retry budget ratio": (0.1, "tokens/req", "Google SRE book 'Handling Overload': retries "
+                           "at most 10 % of requests (gRPC retryThrottling tokenRatio 0.1)"),
+    "Retry budget size": (10.0, "tokens", "gRPC retryThrottling maxTokens example 10"),
+}
+
+
+def retry_client(**overrides) -> Model:
+    """Clients that retry failed attempts with backoff, jitter and a retry budget."""
+    m = Model("retry_client", stop=120, dt=0.05, time_units="second",
+              doc="attempt generations with backoff, jitter and a token-bucket retry budget")
+    p = declare_inputs(m, INPUTS, overrides)
+    dt = m.dt_expr
+    gen = Dim("attempt", GENERATIONS)
+    number = m.aux("Attempt number", {f"attempt{k}": float(k)
+                                      for k in range(1, GENERATIONS + 1)},
+                   dims=[gen], units="1", doc="1 = first attempt, 2 = first retry, ...")
+    backoff = m.aux("Backoff", minimum(p["Max backoff"], p["Backoff base"] * if_then_else(
+        p["Exponential backoff"] > 0, 2 ** (number - 1), 1)), dims=[gen], units="s",
+        doc="sleep before retrying a failed attempt of this generation (before jitter)")
+    jitter = p["Jitter"]
+    fixed = if_then_else(jitter.eq(0), backoff, if_then_else(jitter.eq(2), backoff / 2, 0))
+    spread = m.aux("Jitter mean", if_then_else(jitter.eq(2), backoff / 4, backoff / 2),
+                   dims=[gen], units="s", doc="mean of the uniform (random) part of the sleep")
+    issued = Ref(canonical("Retries issued"))
+    pipe = delay_fixed(issued, p["Failure delay"] + fixed, 0)
+    arriving = m.aux("Retries arriving", if_then_else(jitter > 0, delay3(
+        pipe, maximum(spread, 3 * dt), 0), pipe), dims=[gen], units="req/s",
+        doc="retries sent now: timeout + backoff after the failure, spread by jitter")
+    sent = m.aux("Attempts sent", {f"attempt{k}": p["Demand"] if k == 1
+                                   else arriving[f"attempt{k - 1}"]
+                                   for k in range(1, GENERATIONS + 1)},
+                 dims=[gen], units="req/s")
+    attempts = m.aux("Attempts", sum_over(sent, gen), units="req/s",
+                     doc="offered load: first attempts + retries")
+    shed, fail = p["Shed fraction"], p["Failure fraction"]
+    failed = m.aux("Failed attempts", sent * (1 - shed) * fail, dims=[gen], units="req/s",
+                   doc="attempts that failed and may be retried")
+    wanted = m.aux("Retries wanted", failed * (number <= p["Max retries"]), dims=[gen],
+                   units="req/s")
+    total = m.aux("Total retries wanted", sum_over(wanted, gen), units="req/s")
+
+    # -- the budget: a bucket filled per request, emptied per retry ----------------------
+    tokens = m.stock("Retry tokens", initial=p["Retry budget size"], units="tokens",
+                     non_negative=True)
+    deposit = p["Retry budget ratio"] * p["Demand"]
+    allowed = m.aux("Retries allowed", if_then_else(p["Retry budget on"] > 0, minimum(
+        total, deposit + tokens / dt), total), units="req/s")
+    m.flow("Retry token spending", allowed * (p["Retry budget on"] > 0), out_of=tokens,
+           units="tokens/s")
+    m.flow("Retry token deposits", minimum(deposit, (p["Retry budget size"] - tokens) / dt
+                                           + allowed), into=tokens, units="tokens/s")
+    scale = m.aux("Retry budget scale", allowed / maximum(total, 1e-9), units="1")
+    m.aux("Retries issued", wanted * scale, dims=[gen], units="req/s")
+    m.aux("Retry rate", allowed, units="req/s")
+    m.aux("Successes", attempts * (1 - shed) * (1 - fail), units="req/s",
+          doc="attempts that succeeded")
+    m.aux("Given up", sum_over(sent, gen) * shed + sum_over(failed, gen) - allowed,
+          units="req/s", doc="requests that end failed: shed, out of attempts or of budget")
+    m.aux("Amplification", attempts / maximum(p["Demand"], 1e-9), units="1",
+          doc="attempts per request")
+    for name in ("Attempts", "Retry rate", "Successes", "Given up", "Amplification",
+                 "Retry tokens"):
+        m.output(name)
+    m.name_loop("Retry budget caps retries", ["Retries allowed", "Retry token spending",
+                                              "Retry tokens"])
+    return m
+
+
+PARTS = (retry_client,)

@@ -1,0 +1,79 @@
+"""The interpreter built ahead of time into a C extension, so a fresh process skips numba.
+
+Calling a numba function for the first time in a process costs about 0.3 s of numba's own
+start-up (its typing registries, LLVM), even when the machine code is cached on disk. The
+interpreter is the same for every model, so it can be built once, like the package's other
+compiled parts: `python -m sdmodels._aot` (scripts/setup.sh runs it) compiles
+sdmodels._interpreter.interpret with numba.pycc into sdmodels/__pycache__, named by a digest of
+the interpreter's sources and the numba version. `interpreter()` returns that extension's entry
+point when it is there, else the numba function itself (same code, same results).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+_SOURCES = ("_interpreter.py", "_opcodes.py", "_runtime.py", "_vectors.py", "_aot.py")
+SIGNATURE = ("void(f8[:,:], i8[:], i8[:], f8[:], f8[:], i8[:], i8[:], i8[:], i8[:,:], i8[:], "
+             "i8[:], f8[:], i8, i8, i8[:], i8[:], i8[:], i8[:], i8[:], i8[:], b1, f8, f8, i8, "
+             "i8[:], i8[:], f8[:,:,:], i8[:], i8[:,:])")
+
+
+def module_name() -> str:
+    """The extension's name: a digest of the interpreter's sources and the numba version."""
+    from importlib.metadata import version
+    digest = hashlib.sha256(version("numba").encode())
+    for name in _SOURCES:
+        digest.update((_HERE / name).read_bytes())
+    return f"interp_{digest.hexdigest()[:16]}"
+
+
+def _built() -> Path | None:
+    folder = _HERE / "__pycache__"
+    found = sorted(folder.glob(f"{module_name()}.*.so")) + sorted(folder.glob(f"{module_name()}.so"))
+    return found[0] if found else None
+
+
+@functools.lru_cache(maxsize=1)
+def interpreter():
+    """The interpreter entry point: the prebuilt extension if present, else the numba function."""
+    path = _built()
+    if path is not None:
+        spec = importlib.util.spec_from_file_location(module_name(), path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.interpret
+    from sdmodels._interpreter import interpret
+    return interpret
+
+
+def build() -> Path:
+    """Compile the extension into sdmodels/__pycache__ (a minute or two, once)."""
+    from numba.pycc import CC
+
+    from sdmodels._interpreter import interpret
+    folder = _HERE / "__pycache__"
+    folder.mkdir(exist_ok=True)
+    cc = CC(module_name())
+    cc.output_dir = str(folder)
+    cc.verbose = False
+
+    def entry(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n, stocks, fptr,
+              fidx, fsgn, nonneg, bkind, rk4, start, dt, n_steps, save_steps, save_slots, out,
+              seeds, status):
+        interpret(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n, stocks,
+                  fptr, fidx, fsgn, nonneg, bkind, rk4, start, dt, n_steps, save_steps,
+                  save_slots, out, seeds, status)
+    cc.export("interpret", SIGNATURE)(entry)
+    cc.compile()
+    interpreter.cache_clear()
+    return _built()
+
+
+if __name__ == "__main__":
+    done = _built()
+    print(f"up to date: {done}" if done else f"built {build()}", file=sys.stderr)

@@ -1,0 +1,292 @@
+"""The one interpreter that runs every model's instruction tape (see sdmodels/tape.py).
+
+Compiled once by numba for all models and cached with the package (cache=True), so a new or
+edited model pays only for writing its tape. Its semantics are the generated kernel's
+(sdmodels/compile.py), step by step: the same operations in the same order on the same
+float64 values, the same numba helpers, and one random stream per run seeded with seeds[r];
+tests/test_engine_interpreter.py checks the two against each other.
+
+An instruction is a row (op, dst, a, b) of int64: registers are indices into one float64
+array R laid out by the tape (state x | RK4 stage stocks y | RK4 stage values z | time, dt,
+time epsilon | sample-hold clocks | temporaries | constants). Multi-argument calls keep their
+argument registers in the `extra` array, `a` or `b` pointing at them.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sdmodels._opcodes import (ABS, ADD, ATAN, BNORM, BUF_DELAY, BUF_MAX, CEIL, COS, DIV,
+                               DL_READ, DL_WRITE, EQ, EXP, FLOOR, GE, GT, JMP, JNZ, JZ, LE, LN,
+                               LOG10, LOGB, LOOKUP, LT, MAX, MIN, MOD, MOV, MUL, NE, NE0, NEG,
+                               NOT, POW, PULSE_TRAIN, RAMP, ROLL, ROUND, RUNIF, SIN, SQRT, SUB,
+                               TAN, TRUNC)
+from sdmodels._runtime import bounded_normal, lookup, pulse_train, ramp, window_extreme
+from sdmodels._vectors import (allocate_available, allocate_by_priority, vector_rank,
+                               vector_reorder, vector_select, vector_sort_order)
+
+
+@njit(cache=True, nogil=True)
+def _vector(fn, p, R, ex):
+    """One element of an array built-in; ex[p:] = lead count, lead regs, count, size, regs."""
+    nl = ex[p]
+    a0 = R[ex[p + 1]]
+    a1 = R[ex[p + 2]] if nl > 1 else 0.0
+    a2 = R[ex[p + 3]] if nl > 2 else 0.0
+    q = p + 1 + nl
+    size = ex[q + 1]
+    v = q + 2
+    if fn == 0:
+        return allocate_by_priority(a0, a1, a2, R, ex[v:v + size], R, ex[v + size:v + 2 * size])
+    if fn == 1:
+        return allocate_available(a0, a1, R, ex[v:v + size], R, ex[v + size:v + 2 * size],
+                                  R, ex[v + 2 * size:v + 3 * size],
+                                  R, ex[v + 3 * size:v + 4 * size])
+    if fn == 2:
+        return vector_sort_order(a0, a1, R, ex[v:v + size])
+    if fn == 3:
+        return vector_rank(a0, a1, R, ex[v:v + size])
+    if fn == 4:
+        return vector_reorder(a0, R, ex[v:v + size])
+    return vector_select(a0, a1, R, ex[v:v + size], R, ex[v + size:v + 2 * size])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _execute(code, lo, hi, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, blen, bpos, bcnt,
+             bkind):
+    """Run instructions lo..hi-1 of the tape on the registers R."""
+    dt = R[treg + 1]
+    teps = R[treg + 2]
+    pc = lo
+    while pc < hi:
+        op = code[pc, 0]
+        d = code[pc, 1]
+        a = code[pc, 2]
+        b = code[pc, 3]
+        pc += 1
+        if op < 20:
+            if op == MOV:
+                R[d] = R[a]
+            elif op == ADD:
+                R[d] = R[a] + R[b]
+            elif op == SUB:
+                R[d] = R[a] - R[b]
+            elif op == MUL:
+                R[d] = R[a] * R[b]
+            elif op == DIV:
+                R[d] = R[a] / R[b]
+            elif op == POW:
+                R[d] = R[a] ** R[b]
+            elif op == LT:
+                R[d] = 1.0 if R[a] < R[b] else 0.0
+            elif op == LE:
+                R[d] = 1.0 if R[a] <= R[b] else 0.0
+            elif op == GT:
+                R[d] = 1.0 if R[a] > R[b] else 0.0
+            elif op == GE:
+                R[d] = 1.0 if R[a] >= R[b] else 0.0
+            elif op == EQ:
+                R[d] = 1.0 if R[a] == R[b] else 0.0
+            elif op == NE:
+                R[d] = 1.0 if R[a] != R[b] else 0.0
+            elif op == NEG:
+                R[d] = -R[a]
+            elif op == NOT:
+                R[d] = 1.0 if R[a] == 0.0 else 0.0
+            elif op == NE0:
+                R[d] = 1.0 if R[a] != 0.0 else 0.0
+            elif op == JMP:
+                pc = a
+            elif op == JZ:
+                if R[a] == 0.0:
+                    pc = b
+            elif op == JNZ:
+                if R[a] != 0.0:
+                    pc = b
+        elif op < 40:
+            x = R[a]
+            if op == ABS:
+                R[d] = abs(x)
+            elif op == EXP:
+                R[d] = np.exp(x)
+            elif op == LN:
+                R[d] = np.log(x)
+            elif op == SQRT:
+                R[d] = np.sqrt(x)
+            elif op == FLOOR:
+                R[d] = np.floor(x)
+            elif op == CEIL:
+                R[d] = np.ceil(x)
+            elif op == TRUNC:
+                R[d] = np.trunc(x)
+            elif op == SIN:
+                R[d] = np.sin(x)
+            elif op == COS:
+                R[d] = np.cos(x)
+            elif op == TAN:
+                R[d] = np.tan(x)
+            elif op == ATAN:
+                R[d] = np.arctan(x)
+            elif op == LOG10:
+                R[d] = np.log10(x)
+            elif op == ROUND:
+                R[d] = np.floor(x + 0.5)
+            else:
+                R[d] = np.random.exponential(x)
+        elif op < 50:
+            x = R[a]
+            y = R[b]
+            if op == MOD:
+                R[d] = np.mod(x, y)
+            elif op == MIN:
+                R[d] = min(x, y)
+            elif op == MAX:
+                R[d] = max(x, y)
+            elif op == LOGB:
+                R[d] = np.log(x) / np.log(y)
+            elif op == RUNIF:
+                R[d] = np.random.uniform(x, y)
+            else:
+                R[d] = np.random.normal(x, y)
+        elif op < 60:
+            if op == PULSE_TRAIN:
+                R[d] = pulse_train(R[treg], R[ex[a]], R[ex[a + 1]], R[ex[a + 2]], R[ex[a + 3]],
+                                   dt, teps)
+            elif op == RAMP:
+                R[d] = ramp(R[treg], R[ex[a]], R[ex[a + 1]], R[ex[a + 2]], ex[a + 3] != 0)
+            elif op == BNORM:
+                R[d] = bounded_normal(R[ex[a]], R[ex[a + 1]], R[ex[a + 2]], R[ex[a + 3]])
+            elif op == LOOKUP:
+                R[d] = lookup(R[a], LX, LY, LOFF[b], LLEN[b], LEXT[b] != 0)
+            else:
+                R[d] = _vector(a, b, R, ex)
+        else:
+            if op == DL_READ:
+                R[d] = buf[boff[b] + bpos[b]]
+            elif op == DL_WRITE:
+                buf[boff[b] + bpos[b]] = R[a]
+                bpos[b] = (bpos[b] + 1) % blen[b]
+            elif op == ROLL:
+                start = boff[b]
+                buf[start + bpos[b]] = R[a]
+                bpos[b] = (bpos[b] + 1) % blen[b]
+                bcnt[b] = min(bcnt[b] + 1, blen[b])
+                R[d] = window_extreme(buf[start:start + blen[b]], bcnt[b], bkind[b] == BUF_MAX)
+            else:   # BUF_INIT: length from R[a], filled later with R[d]
+                if bkind[b] == BUF_DELAY:
+                    blen[b] = max(1, int(np.floor(R[a] / dt + 0.5)))
+                else:
+                    blen[b] = int(np.floor(R[a] / dt + 0.5)) + 1
+                boff[b] = d        # the fill register, until the buffers are laid out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _derivatives(R, base, stocks, fptr, fidx, fsgn, out):
+    """Net flow of every stock (inflows then outflows, left to right, as the kernel adds)."""
+    for j in range(stocks.shape[0]):
+        p0 = fptr[j]
+        p1 = fptr[j + 1]
+        if p0 == p1:
+            out[j] = 0.0
+            continue
+        v = R[base + fidx[p0]]
+        acc = v if fsgn[p0] > 0 else -v
+        for p in range(p0 + 1, p1):
+            v = R[base + fidx[p]]
+            acc = acc + v if fsgn[p] > 0 else acc - v
+        out[j] = acc
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def interpret(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n, stocks, fptr,
+              fidx, fsgn, nonneg, bkind, rk4, start, dt, n_steps, save_steps, save_slots, out,
+              seeds, status):
+    """Advance every run in P (runs x params) through the tape; saves into `out` as a kernel."""
+    n_save = save_steps.shape[0]
+    ns = stocks.shape[0]
+    nb = bkind.shape[0]
+    R = np.empty(R0.shape[0])
+    k1 = np.zeros(ns)
+    k2 = np.zeros(ns)
+    k3 = np.zeros(ns)
+    k4 = np.zeros(ns)
+    dd = np.zeros(ns)
+    for r in range(P.shape[0]):
+        np.random.seed(seeds[r])
+        R[:] = R0
+        R[treg + 1] = dt
+        R[treg + 2] = dt * 1e-6
+        for c in range(PS.shape[0]):
+            R[PS[c]] = P[r, c]
+        R[treg] = start
+        boff = np.zeros(nb, dtype=np.int64)
+        blen = np.ones(nb, dtype=np.int64)
+        bpos = np.zeros(nb, dtype=np.int64)
+        bcnt = np.zeros(nb, dtype=np.int64)
+        buf = np.empty(0)
+        _execute(code, seg[0], seg[1], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, blen,
+                 bpos, bcnt, bkind)
+        total = 0
+        for i in range(nb):
+            total += blen[i]
+        buf = np.empty(total)
+        at = 0
+        for i in range(nb):
+            buf[at:at + blen[i]] = R[boff[i]]
+            boff[i] = at
+            at += blen[i]
+        si = 0
+        for k in range(n_steps + 1):
+            t = start + k * dt
+            th = t + 0.5 * dt
+            tf = t + dt
+            R[treg] = t
+            _execute(code, seg[2], seg[3], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff,
+                     blen, bpos, bcnt, bkind)
+            bad = 0
+            for c in range(CHECK.shape[0]):
+                if not np.isfinite(R[CHECK[c]]):
+                    status[r, 0] = k
+                    status[r, 1] = CHECK[c]
+                    status[r, 2] = 1 if R[CHECK[c]] != R[CHECK[c]] else 2
+                    bad = 1
+                    break
+            if bad:
+                break
+            if si < n_save and save_steps[si] == k:
+                for j in range(save_slots.shape[0]):
+                    out[r, si, j] = R[save_slots[j]]
+                si += 1
+            if k == n_steps:
+                break
+            if not rk4:
+                _derivatives(R, 0, stocks, fptr, fidx, fsgn, dd)
+            else:
+                _derivatives(R, 0, stocks, fptr, fidx, fsgn, k1)
+                for j in range(ns):
+                    R[n + stocks[j]] = R[stocks[j]] + 0.5 * dt * k1[j]
+                R[treg] = th
+                _execute(code, seg[4], seg[5], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff,
+                         blen, bpos, bcnt, bkind)
+                _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, k2)
+                for j in range(ns):
+                    R[n + stocks[j]] = R[stocks[j]] + 0.5 * dt * k2[j]
+                _execute(code, seg[4], seg[5], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff,
+                         blen, bpos, bcnt, bkind)
+                _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, k3)
+                for j in range(ns):
+                    R[n + stocks[j]] = R[stocks[j]] + dt * k3[j]
+                R[treg] = tf
+                _execute(code, seg[4], seg[5], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff,
+                         blen, bpos, bcnt, bkind)
+                _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, k4)
+                for j in range(ns):
+                    dd[j] = (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j]) / 6.0
+                R[treg] = t
+            if seg[6] < seg[7]:
+                _execute(code, seg[6], seg[7], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf,
+                         boff, blen, bpos, bcnt, bkind)
+            for j in range(ns):
+                s = stocks[j]
+                v = R[s] + dt * dd[j]
+                R[s] = max(0.0, v) if nonneg[j] else v

@@ -1,0 +1,109 @@
+"""The connection pool and database parts against closed forms: Little's law, Erlang C, USL."""
+import math
+
+import numpy as np
+import pytest
+
+from library.parts.database import database
+from library.parts.pool import connection_pool
+from sdmodels import Model, build, compile, simulate
+
+
+def erlang_c_wait(c, lam, hold):
+    """Mean wait in an M/M/c queue (Erlang C): C(c, a) / (c / hold - lam), a = lam x hold."""
+    a = lam * hold
+    head = sum(a ** k / math.factorial(k) for k in range(c))
+    tail = a ** c / math.factorial(c) * c / (c - a)
+    return tail / (head + tail) / (c / hold - lam)
+
+
+@pytest.fixture(scope="module")
+def pool_kernel():
+    return compile(build(connection_pool().with_time(stop=20)))
+
+
+def _pool(kernel, cols, **params):
+    n = max(len(v) if isinstance(v, list) else 1 for v in params.values())
+    params = {k: v if isinstance(v, list) else [v] * n for k, v in params.items()}
+    return simulate(kernel, params=params, outputs=cols)
+
+
+def test_littles_law_busy_connections(pool_kernel):
+    # busy = arrivals x hold: 500 x 10 ms = 5, x 50 ms = 25 (DESIGN.md, reference Part 3.3);
+    # at 500 ms the product 250 exceeds the 100 connections: the pool is full
+    r = _pool(pool_kernel, ["Connections in use", "Waiting for connection"],
+              **{"Pool size": 100, "Hold time": [0.010, 0.050, 0.500]})
+    busy = r["Connections in use"][:, -1]
+    assert busy == pytest.approx([5, 25, 100], rel=1e-9)
+    assert r["Waiting for connection"][:2, -1].max() == 0       # no backlog below saturation
+
+
+def test_waiting_is_bounded_by_the_acquire_timeout_and_the_threads(pool_kernel):
+    # 500 q/s against 100 connections x 0.5 s = 200 q/s: the backlog grows 300/s until the
+    # bound min(200 q/s x acquire timeout, max waiting): min(200 x 5, 2000) = 1,000 and
+    # min(200 x 30, 2000) = 2,000; the excess fails fast: (500 - 200) / 500 = 0.6
+    r = _pool(pool_kernel, ["Waiting for connection", "Fail-fast share", "Wait time"],
+              **{"Pool size": 100, "Hold time": 0.5, "Acquire timeout": [5.0, 30.0],
+                 "Max waiting": 2000})
+    assert r["Waiting for connection"][:, -1] == pytest.approx([1000, 2000], rel=1e-6)
+    assert r["Fail-fast share"][:, -1] == pytest.approx([0.6, 0.6], rel=1e-6)
+    assert r["Wait time"][0, -1] <= 5.0 + 1e-9
+
+
+@pytest.mark.parametrize("c, rho", [(1, 0.5), (2, 0.61), (5, 0.8), (10, 0.5), (10, 0.95),
+                                    (20, 0.9), (50, 0.9), (100, 0.95), (100, 0.99)])
+def test_waiting_below_saturation_matches_erlang_c(pool_kernel, c, rho):
+    # Sakasegawa's approximation is within 3.5 % of the hold time of Erlang C for every
+    # c <= 100, rho <= 0.99 (worst: c = 2, rho = 0.61, 0.626 h vs 0.593 h)
+    hold = 0.095
+    lam = rho * c / hold
+    r = _pool(pool_kernel, ["M/M/c wait"], **{"Pool size": c, "Max connections": 1000,
+                                             "Hold time": hold, "Arrivals": lam})
+    assert r["M/M/c wait"][0, -1] == pytest.approx(erlang_c_wait(c, lam, hold),
+                                                   abs=0.035 * hold)
+
+
+def test_the_issue_example_waits_157_ms_at_any_step():
+    # pool of 10, 100 req/s, 95 ms hold: Erlang C gives 157 ms; the fluid model gave 19 ms
+    # at dt 0.02 and 1.9 ms at dt 0.002. The part answers the same at both steps.
+    exact = erlang_c_wait(10, 100, 0.095)
+    assert exact == pytest.approx(0.157, abs=5e-4)
+    part = connection_pool(**{"Pool size": 10, "Arrivals": 100, "Hold time": 0.095})
+    for dt in (0.02, 0.002):
+        res = simulate(part.with_time(stop=1, dt=dt), outputs=["Wait time"])
+        assert res["Wait time"][0, -1] == pytest.approx(exact, rel=0.01)
+
+
+def test_no_goodput_once_the_backlog_outlasts_the_client(pool_kernel):
+    # FIFO backlog of 2,000 at 200 q/s: every request waits 10 s. With a 1 s client
+    # timeout nothing is answered in time (goodput 0, not exp(-1 / 10) = 90 % lost);
+    # with a 30 s one all 200 q/s served are answered
+    r = _pool(pool_kernel, ["Goodput", "Late share"],
+              **{"Pool size": 100, "Hold time": 0.5, "Max waiting": 2000,
+                 "Client timeout": [1.0, 30.0]})
+    assert r["Goodput"][:, -1] == pytest.approx([0, 200], abs=1e-6)
+
+
+def test_database_slowdown_follows_the_usl():
+    # with 100 queries in flight: 1 + 0.02 x 99 + 0.0005 x 100 x 99 = 7.93 (Gunther's USL);
+    # after 20 response times the smoothing has converged (e^-20)
+    res = simulate(database(**{"Queries in flight": 100}).with_time(stop=20),
+                   outputs=["DB slowdown", "Query time"])
+    assert res["DB slowdown"][0, -1] == pytest.approx(7.93, rel=1e-6)
+    assert res["Query time"][0, -1] == pytest.approx(0.0793, rel=1e-6)
+
+
+def test_pool_and_database_settle_at_the_littles_law_fixed_point():
+    # N = lambda x base x USL(N): 500 x 0.01 x (1 + 0.02 (N - 1) + 0.0005 N (N - 1))
+    n = 5.0
+    for _ in range(100):
+        n = 500 * 0.01 * (1 + 0.02 * (n - 1) + 0.0005 * n * (n - 1))
+    top = Model("service", stop=30, dt=0.02)
+    pool = top.module("pool", connection_pool(**{"Pool size": 100}), display="Pool")
+    db = top.module("db", database(), display="DB")
+    pool.connect("Hold time", db.out["Hold time"])
+    db.connect("Queries in flight", pool.out["Connections in use"])
+    res = simulate(top, outputs=["Pool / Connections in use"])
+    assert n == pytest.approx(5.51, abs=0.01)
+    assert res["Pool / Connections in use"][0, -1] == pytest.approx(n, rel=1e-4)
+    assert np.isfinite(res.data).all()
