@@ -18,6 +18,8 @@ const state = {
   key: null, desc: null, values: {}, texts: {}, after: null, before: null,
   outputs: [], loops: [], selectedLoop: null, plots: {}, inFlight: false, pending: false,
   lastRequest: null, cursorTime: null,   // the time under the plots' cursor (for loop dominance)
+  dominance: null,                       // the last run's loop dominance, when available
+  editor: { timer: null, problems: [], checks: 0, saves: 0, saving: false, lastSave: null },
 };
 window.workbench = state;
 
@@ -35,7 +37,11 @@ async function call(path, options = {}) {
   const response = await fetch(path, options);
   const type = response.headers.get("content-type") || "";
   const data = type.includes("json") ? await response.json() : await response.blob();
-  if (!response.ok) throw new Error(data.error || `${response.status} ${response.statusText}`);
+  if (!response.ok) {
+    const err = new Error(data.error || `${response.status} ${response.statusText}`);
+    err.data = data;
+    throw err;
+  }
   return { data, timing: response.headers.get("server-timing") };
 }
 
@@ -118,6 +124,7 @@ async function requestRun() {
     state.after = data;
     showError("");
     drawPlots();
+    requestDominance();
     const server = timing ? timing.split("dur=")[1] : "?";
     $("#status").textContent = `${(+server).toFixed(1)} ms`;
     $("#status").title = `simulation ${data.run_ms.toFixed(1)} ms, server (request to response) ` +
@@ -158,7 +165,10 @@ function tick(v) {
 // a flat series gets a small band around its value, not uPlot's 0..100
 function flatRange(u, min, max) {
   if (min === null || max === null) return [0, 1];
-  if (min === max) { const pad = Math.abs(min) * 0.1 || 1; return [min - pad, max + pad]; }
+  if (max - min <= 1e-6 * Math.max(Math.abs(min), Math.abs(max))) {   // flat, up to rounding
+    const pad = Math.abs(max) * 0.1 || 1;
+    return [min - pad, max + pad];
+  }
   return uPlot.rangeNum(min, max, 0.1, true);
 }
 
@@ -191,7 +201,7 @@ function drawPlots() {
       const u = new uPlot({ width, height, series, legend: { show: true, live: true },
         cursor: { sync: { key: "sdm-time" } },          // one time under the cursor, all plots
         hooks: { setCursor: [(p) => { state.cursorTime = p.cursor.idx == null ? null
-          : p.data[0][p.cursor.idx]; }] },
+          : p.data[0][p.cursor.idx]; colourDominant(); }] },
         scales: { x: { time: false }, y: { range: flatRange } },
         axes: [{ label: state.desc.time_units, size: 36 },
           { size: 58, values: (u, splits) => splits.map(tick) }] }, data, holder);
@@ -253,6 +263,7 @@ function highlight(loopId) {
     g.classList.toggle("hl", !!on);
     g.classList.toggle("dim", !!parts && !on);
   }
+  colourDominant();
   for (const row of document.querySelectorAll("#loops tbody tr")) {
     row.classList.toggle("selected", row.dataset.loop === state.selectedLoop);
     row.classList.toggle("hover", row.dataset.loop === loopId);
@@ -390,7 +401,168 @@ $("#export-csv").addEventListener("click", async () => {
   }
 });
 
+// ---------------------------------------------------------------- loop dominance
+// Shown only when the server's sdmodels.analysis has a dominance function (desc.dominance).
+let dominanceTimer = null;
+function requestDominance() {
+  if (!state.desc?.dominance || !$("#dominance-toggle").checked) return;
+  clearTimeout(dominanceTimer);          // after the slider rests: it costs more than a run
+  dominanceTimer = setTimeout(async () => {
+    try {
+      const { data } = await post(api("/dominance"), { values: payload().values });
+      state.dominance = data;
+      for (const l of state.loops) l.importance = data.importance[l.id] ?? null;
+      buildLoops();
+      highlight(state.selectedLoop);
+    } catch (err) { showError(err.message); }
+  }, 250);
+}
+
+function dominantAt(t) {
+  const d = state.dominance;
+  if (!d || !d.times.length) return null;
+  let i = d.times.length - 1;
+  if (t !== null) { i = d.times.findIndex((x) => x > t) - 1; if (i < 0) i = t < d.times[0] ? 0 : d.times.length - 1; }
+  return d.dominant[i];
+}
+
+function colourDominant() {
+  const svg = $("#diagram svg");
+  const on = $("#dominance-toggle").checked && state.dominance;
+  const id = on ? dominantAt(state.cursorTime) : null;
+  const loop = state.loops.find((l) => l.id === id);
+  const parts = loop ? loopParts(loop) : null;
+  $("#dominant-now").textContent = loop ? `: ${loop.id}${loop.name ? " " + loop.name : ""}` : "";
+  if (!svg) return;
+  for (const g of svg.querySelectorAll("g.edge")) {
+    const title = g.querySelector("title")?.textContent || "";
+    const lit = !!parts && parts.edges.has(title);
+    g.classList.toggle("dominant", lit);
+    for (const p of ["R", "B", "U"]) g.classList.toggle(p, lit && loop.polarity === p);
+  }
+}
+$("#dominance-toggle").addEventListener("change", () => {
+  if ($("#dominance-toggle").checked) requestDominance(); else colourDominant();
+});
+
+// ---------------------------------------------------------------- system description editor
+// The page edits only the description the server was started with (no path is ever sent).
+function drawGutter() {
+  const src = $("#source");
+  const bad = new Set(state.editor.problems.map((p) => p.line));
+  const n = src.value.split("\n").length;
+  $("#gutter").replaceChildren(...Array.from({ length: n }, (_, i) =>
+    el("span", { class: bad.has(i + 1) ? "bad" : "", "data-line": i + 1 }, `${i + 1}\n`)));
+  $("#gutter").scrollTop = src.scrollTop;
+}
+
+function goToLine(line, column) {
+  const src = $("#source");
+  const lines = src.value.split("\n");
+  const at = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) + Math.max(0, column - 1);
+  src.focus();
+  src.setSelectionRange(at, at);
+}
+
+function showProblems(problems, saved) {
+  state.editor.problems = problems;
+  $("#problems").replaceChildren(...problems.map((p) => {
+    const item = el("li", { "data-line": p.line },
+      el("b", {}, `line ${p.line}, column ${p.column}`), `: ${p.path}: ${p.message}`);
+    item.addEventListener("click", () => goToLine(p.line, p.column));
+    return item;
+  }));
+  $("#source").classList.toggle("invalid", problems.length > 0);
+  const status = $("#editor-status");
+  status.className = problems.length ? "bad" : "ok";
+  status.textContent = problems.length ? `${problems.length} problem${problems.length > 1 ? "s" : ""}`
+    : (saved || "valid");
+  drawGutter();
+}
+
+async function checkDescription() {
+  const check = ++state.editor.checks;
+  try {
+    const { data } = await post(api("/validate"), { text: $("#source").value });
+    if (check === state.editor.checks) showProblems(data.problems);
+  } catch (err) { showError(err.message); }
+}
+
+async function saveDescription() {
+  clearTimeout(state.editor.timer);
+  if (state.editor.saving) return;
+  state.editor.saving = true;
+  state.editor.checks++;                 // a check in flight is older than this save
+  $("#editor-status").textContent = "saving, rebuilding...";
+  const began = performance.now();
+  try {
+    const { data, timing } = await post(api("/description"),
+      { text: $("#source").value, outputs: state.outputs });
+    const server = timing ? +timing.split("dur=")[1] : NaN;
+    state.editor.lastSave = { server_ms: server, page_ms: performance.now() - began };
+    showError("");
+    state.desc = data.model;
+    const kept = state.outputs.filter((o) => data.model.outputs.includes(o));
+    setupControls(kept.length ? kept : [...data.model.key_outputs]);
+    state.after = data.run;               // "before" stays: the model as it was
+    drawPlots();
+    state.editor.saves++;
+    showProblems([], `saved ${data.saved}; new curves in ${server.toFixed(0)} ms`);
+    loadLoops();
+  } catch (err) {
+    if (err.data?.problems) showProblems(err.data.problems);
+    else showError(err.message);
+    $("#editor-status").textContent += " (not saved)";
+  } finally {
+    state.editor.saving = false;
+  }
+}
+
+async function openEditor() {
+  const { data } = await call(api("/description"));
+  $("#editor-name").textContent = data.name;
+  $("#source").value = data.text;
+  $("#editor-panel").hidden = false;
+  showProblems([]);
+}
+
+$("#source").addEventListener("input", () => {
+  drawGutter();
+  $("#editor-status").textContent = "edited";
+  clearTimeout(state.editor.timer);
+  state.editor.timer = setTimeout(checkDescription, 300);    // validated as you type
+});
+$("#source").addEventListener("scroll", () => { $("#gutter").scrollTop = $("#source").scrollTop; });
+$("#source").addEventListener("keydown", (e) => {
+  if ((e.ctrlKey || e.metaKey) && e.key === "s") { e.preventDefault(); saveDescription(); }
+  if (e.key === "Tab") { e.preventDefault(); document.execCommand("insertText", false, "  "); }
+});
+$("#save").addEventListener("click", saveDescription);
+
 // ---------------------------------------------------------------- model and scenario
+function setupControls(outputs) {
+  state.outputs = outputs;
+  state.values = {};
+  state.texts = {};
+  $("#scenario").replaceChildren(el("option", { value: "" }, "(defaults)"),
+    ...state.desc.scenarios.map((s) => el("option", { value: s.name, title: s.doc || "" }, s.name)));
+  buildParams();
+  applyValues({});
+  buildOutputPicker();
+  buildSweepForm();
+  $("#dominance-control").hidden = !state.desc.dominance;
+}
+
+function loadLoops() {
+  state.dominance = null;
+  return call(api("/loops")).then(({ data }) => {
+    state.loops = data.loops;
+    buildLoops();
+    requestDominance();
+    return loadDiagram();
+  }).catch((err) => showError(err.message));
+}
+
 async function openModel(key) {
   state.key = key;
   state.before = state.after = null;
@@ -407,22 +579,12 @@ async function openModel(key) {
     state.desc = (await call(api(""))).data;
   } catch (err) { showError(err.message); return; }
   document.title = `${state.desc.title}: sdmodels workbench`;
-  state.outputs = [...state.desc.key_outputs];
-  state.values = {};
-  state.texts = {};
-  $("#scenario").replaceChildren(el("option", { value: "" }, "(defaults)"),
-    ...state.desc.scenarios.map((s) => el("option", { value: s.name, title: s.doc || "" }, s.name)));
-  buildParams();
-  applyValues({});
-  buildOutputPicker();
-  buildSweepForm();
+  setupControls([...state.desc.key_outputs]);
+  $("#editor-panel").hidden = true;
+  if (state.desc.description) openEditor().catch((err) => showError(err.message));
   await requestRun();
   pinBefore();
-  call(api("/loops")).then(({ data }) => {
-    state.loops = data.loops;
-    buildLoops();
-    return loadDiagram();
-  }).catch((err) => showError(err.message));
+  loadLoops();
 }
 
 $("#scenario").addEventListener("change", (e) => {

@@ -1,0 +1,122 @@
+"""End to end in a real headless Chromium (Debian's, via Playwright): the workbench started
+on a system description shows it in the editor, marks an invalid field inline with its line
+as it is typed, and after a fix and a save draws the rebuilt model's curves (twice the
+inventory pods: its utilisation halves, 300 x 0.03 / (6 x 4) = 0.375), with the old model
+pinned as "before". The page cannot open or write any other file."""
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium "
+                                "(scripts/setup.sh installs it)")
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "service_chain.yaml"
+UTIL = "inventory / Utilization"
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory):
+    """The workbench on a copy of service_chain.yaml, on a free loopback port."""
+    from sdmodels.workbench.server import Catalog, make_server
+    path = tmp_path_factory.mktemp("system") / "chain.yaml"
+    shutil.copy(EXAMPLE, path)
+    catalog = Catalog(str(path))
+    catalog.get(catalog.first)
+    srv, sock, url = make_server(catalog, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    yield url, path
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def page(started, tmp_path_factory):
+    url, _ = started
+    shots = tmp_path_factory.mktemp("shots")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        pg = browser.new_page(viewport={"width": 1440, "height": 1300})
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(url)
+        pg.wait_for_function("window.workbench.before !== null && "
+                             "!document.querySelector('#editor-panel').hidden", timeout=120_000)
+        pg.wait_for_selector("#diagram svg", timeout=120_000)
+        pg.shots = shots
+        yield pg
+        pg.screenshot(path=str(shots / "final.png"), full_page=True)
+        browser.close()
+        assert errors == []
+
+
+def late_mean(pg, which):
+    times, *series = pg.evaluate(f"window.workbench.plots[{UTIL!r}].u.data")
+    index = {"before": 0, "after": len(series) - 1}[which]
+    t = np.array(times, dtype=float)
+    return float(np.mean(np.array(series[index], dtype=float)[t > 300]))
+
+
+def type_over(pg, old, new):
+    """Select `old` in the editor and type `new` over it, key by key, as a person does."""
+    text = pg.input_value("#source")
+    at = text.index(old)
+    pg.evaluate(f"(() => {{ const s = document.querySelector('#source'); s.focus();"
+                f" s.setSelectionRange({at}, {at + len(old)}); }})()")
+    pg.keyboard.type(new)
+
+
+def test_edit_validate_save_and_the_curves_follow(page, started):
+    _, path = started
+    assert page.input_value("#source") == path.read_text()
+    assert page.text_content("#editor-name") == "chain.yaml"
+    assert late_mean(page, "after") == pytest.approx(0.75, rel=0.01)
+    old = "    replicas: 3\n    workersPerPod: 4\n    serviceTime: 30ms"
+    line = next(k for k, text in enumerate(path.read_text().splitlines())   # 1-based, of
+                if text.startswith("    serviceTime: 30ms")) - 1                # "replicas"
+    type_over(page, old, "    replicsa: 3\n    workersPerPod: 4\n    serviceTime: 30ms")
+    page.wait_for_selector("#problems li")
+    message = page.text_content("#problems li")
+    assert f"line {line}, column 5" in message and "Did you mean 'replicas'?" in message
+    assert page.get_attribute(f'#gutter span[data-line="{line}"]', "class") == "bad"
+    page.screenshot(path=str(page.shots / "invalid.png"), full_page=True)
+    before_text = path.read_text()
+    page.click("#save")                                   # refused: the file stays as it was
+    page.wait_for_function("document.querySelector('#editor-status').textContent"
+                           ".includes('not saved')")
+    assert path.read_text() == before_text
+    type_over(page, "replicsa: 3", "replicas: 6")
+    page.wait_for_function("document.querySelector('#problems').children.length === 0")
+    page.keyboard.press("Control+s")
+    page.wait_for_function("window.workbench.editor.saves === 1", timeout=60_000)
+    page.wait_for_selector("#diagram svg")
+    assert "replicas: 6" in path.read_text() and "replicsa" not in path.read_text()
+    # the old model stays pinned as before; the rebuilt one's inventory is half as busy
+    assert late_mean(page, "before") == pytest.approx(0.75, rel=0.01)
+    assert late_mean(page, "after") == pytest.approx(0.375, rel=0.01)
+    assert "saved chain.yaml" in page.text_content("#editor-status")
+    page.screenshot(path=str(page.shots / "saved.png"), full_page=True)
+
+
+def test_the_page_cannot_write_or_open_another_file(page, started, tmp_path):
+    url, path = started
+    other = tmp_path / "other.yaml"
+    answers = page.evaluate("""async ([text, other]) => {
+      const post = (u, b) => fetch(u, {method: "POST", headers: {"content-type":
+        "application/json"}, body: JSON.stringify(b)}).then(r => r.status);
+      return [
+        await post("/api/model/chain/description", {text, path: other}),
+        await post(`/api/model/${encodeURIComponent(other)}/description`, {text}),
+        await fetch(`/api/model/${encodeURIComponent(other)}/description`).then(r => r.status),
+        await fetch("/api/model/..%2F..%2Fetc%2Fpasswd").then(r => r.status),
+        await post("/api/model/retry_storm/description", {text}),
+      ];
+    }""", [path.read_text(), str(other)])
+    assert answers == [400, 404, 404, 404, 404]
+    assert not other.exists()
