@@ -120,3 +120,47 @@ def test_the_page_cannot_write_or_open_another_file(page, started, tmp_path):
     }""", [path.read_text(), str(other)])
     assert answers == [400, 404, 404, 404, 404]
     assert not other.exists()
+
+
+def test_dominance_control_shown_only_when_available(page):
+    from sdmodels.workbench.dominance import available
+    assert page.is_hidden("#dominance-control") == (not available())
+
+
+@pytest.fixture
+def teacup_with_dominance(monkeypatch):
+    """teacup served while sdmodels.analysis has a dominance function of the ltm branch's
+    shape: the one loop B1 is all of its partition, its relative score -1 at every time."""
+    import pandas as pd
+
+    import sdmodels.analysis
+    from sdmodels.workbench.server import Catalog, make_server
+
+    def dominance(model, *, loops=None, params=None, **_):
+        times = pd.Index(np.arange(0.0, 30.0, 0.5), name="time")
+        return type("D", (), {"relative": pd.DataFrame({l.id: -1.0 for l in loops}, index=times)})
+
+    monkeypatch.setattr(sdmodels.analysis, "dominance", dominance, raising=False)
+    srv, sock, url = make_server(Catalog("teacup"), host="127.0.0.1", port=0)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    yield url
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_diagram_coloured_by_the_dominant_loop(page, teacup_with_dominance):
+    page.goto(teacup_with_dominance)
+    page.wait_for_selector("#diagram svg", timeout=60_000)
+    assert page.is_visible("#dominance-control")
+    page.check("#dominance-toggle")
+    page.wait_for_function("window.workbench.dominance !== null")
+    page.wait_for_selector("#diagram g.edge.dominant")
+    lit = set(page.eval_on_selector_all("#diagram g.edge.dominant.B title",
+                                        "els => els.map(e => e.textContent)"))
+    assert lit == {"teacup_temperature->heat_loss", "heat_loss->teacup_temperature"}
+    assert page.text_content('#loops tr[data-loop="B1"] td:last-child') == "1"
+    assert "B1" in page.text_content("#dominant-now")
+    page.screenshot(path=str(page.shots / "dominance.png"), full_page=True)
+    page.uncheck("#dominance-toggle")
+    assert page.locator("#diagram g.edge.dominant").count() == 0

@@ -249,9 +249,11 @@ def create_app(catalog: Catalog) -> Starlette:
         outputs = body.get("outputs")
 
         def rebuild():        # compose and run first: only a description that does is written
+            cpu = time.thread_time()
             wb = file.build(text, warm=False)
             first = wb.run(outputs=[o for o in outputs or () if o in wb.outputs] or None)
             file.write(text)
+            first["rebuild_cpu_ms"] = round((time.thread_time() - cpu) * 1000, 3)
             return wb, first
         try:
             wb, first = await run_in_threadpool(rebuild)

@@ -133,10 +133,14 @@ class Workbench:
         from sdmodels import compile
 
         def work():
+            from sdmodels import simulate
             try:
-                self._kernel = compile(self.ir, method=self.method)
+                kernel = compile(self.ir, method=self.method)
+                # numba compiles (or loads) at the first call: make it here, not on a slider
+                simulate(kernel, engine="compiled", stop=self.ir.start + self.ir.dt)
             except Exception:     # noqa: BLE001 - the interpreter goes on answering; a
-                pass              # sweep compiles again in the foreground and reports it
+                return            # sweep compiles again in the foreground and reports it
+            self._kernel = kernel
         self._compiling = threading.Thread(target=work, daemon=True,
                                            name=f"workbench-compile-{self.ir.name}")
         self._compiling.start()

@@ -432,7 +432,7 @@ function colourDominant() {
   const id = on ? dominantAt(state.cursorTime) : null;
   const loop = state.loops.find((l) => l.id === id);
   const parts = loop ? loopParts(loop) : null;
-  $("#dominant-now").textContent = loop ? `: ${loop.id}${loop.name ? " " + loop.name : ""}` : "";
+  $("#dominant-now").textContent = loop ? `(${loop.id}${loop.name ? " " + loop.name : ""})` : "";
   if (!svg) return;
   for (const g of svg.querySelectorAll("g.edge")) {
     const title = g.querySelector("title")?.textContent || "";
