@@ -105,7 +105,7 @@ def measure_saves(name: str) -> dict | str:
     try:
         catalog.get(catalog.first)
     except SDModelsError as exc:
-        return str(exc).splitlines()[0][:150]
+        return " ".join(str(exc).split())[:240]
     opened = time.perf_counter() - began
     server, sock, url = make_server(catalog)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -61,7 +61,8 @@ def _engine_of(runner) -> str:
 
 
 class Workbench:
-    """One model opened for a modelling session: compiled once, run on every slider move."""
+    """One model opened for a modelling session: prepared once, run on every slider move
+    (by the interpreter, or by its kernel once compiled aside; see the module doc)."""
 
     def __init__(self, model, *, title: str | None = None,
                  key_outputs: Sequence[str] | None = None, method: str = "euler",
