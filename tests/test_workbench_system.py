@@ -135,3 +135,31 @@ def test_dominance_fills_importance_when_the_analysis_has_it(monkeypatch):
         assert set(found["dominant"]) == {"B1"} and found["importance"] == {"B1": 1.0}
         loops = client.get("/api/model/teacup/loops").json()["loops"]
         assert [l["importance"] for l in loops] == [1.0]
+
+
+def test_a_description_that_does_not_compose_is_served_to_be_mended(tmp_path):
+    path = tmp_path / "broken.yaml"
+    good = EXAMPLE.read_text()
+    path.write_text(good.replace("serviceTime: 30ms", "serviceTime: 30 parsecs"))
+    with TestClient(create_app(Catalog(str(path)))) as client:
+        assert client.get("/api/models").json()["description"] == "broken"
+        answer = client.get("/api/model/broken")
+        assert answer.status_code == 422 and "serviceTime" in answer.json()["error"]
+        text = client.get("/api/model/broken/description").json()["text"]
+        problems = client.post("/api/model/broken/validate", json={"text": text}).json()
+        line = text.splitlines().index(next(l for l in text.splitlines() if "parsecs" in l)) + 1
+        assert [p["line"] for p in problems["problems"]] == [line]
+        saved = client.post("/api/model/broken/description", json={"text": good})
+        assert saved.status_code == 200 and path.read_text() == good
+        assert client.get("/api/model/broken").json()["description"] is True
+
+
+def test_sweeps_of_a_composed_model_run_on_the_interpreter(setup):
+    client, _ = setup
+    body = {"output": UTIL, "x": "clients / Base rate", "xs": [150, 300]}
+    answer = client.post("/api/model/chain/sweep", json=body)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["labels"][0]) == 2 and "failed" not in answer.json()["counts"]
+    too_many = client.post("/api/model/chain/sweep", json={**body, "xs": list(range(11)),
+                                                            "y": "Pods lost", "ys": [0] * 11})
+    assert too_many.status_code == 422 and "120" in too_many.json()["error"]

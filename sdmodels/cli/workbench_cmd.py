@@ -43,6 +43,7 @@ def register(main: click.Group) -> None:
             click.echo(f"sdmodels workbench: {url}  (Ctrl+C stops it)")
 
         try:
-            serve(model, host=host, port=port, ready=ready)
+            serve(model, host=host, port=port, ready=ready,
+                  notice=lambda message: click.echo(message, err=True))
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}")

@@ -161,7 +161,8 @@ def create_app(catalog: Catalog) -> Starlette:
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     async def models(request: Request):
-        return _json({"models": catalog.keys, "first": catalog.first})
+        return _json({"models": catalog.keys, "first": catalog.first,
+                      "description": catalog.description.key if catalog.description else None})
 
     def describe(request: Request):
         key = request.path_params["key"]
@@ -308,15 +309,23 @@ def make_server(catalog: Catalog, *, host: str = "127.0.0.1", port: int = 0):
 
 
 def serve(model: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
-          opened=None, ready=None) -> None:
-    """Open (compile) the model, then serve the page until interrupted.
+          opened=None, ready=None, notice=None) -> None:
+    """Open the model, then serve the page until interrupted.
 
     `port=0` takes a free port; `ready(url)` is called once the server listens (the CLI
-    prints the URL there). Binding to anything but loopback is the caller's choice.
+    prints the URL there). Binding to anything but loopback is the caller's choice. A system
+    description that does not compose is served anyway, so that the page can mend it;
+    `notice(message)` hears why.
     """
     catalog = Catalog(model, opened=opened)
     if catalog.first is not None:
-        catalog.get(catalog.first)        # compile before the first page load
+        try:
+            catalog.get(catalog.first)    # open before the first page load
+        except SDModelsError as exc:
+            if catalog.description is None:
+                raise
+            if notice is not None:
+                notice(f"{exc}\nthe page shows the description to mend it")
     server, sock, url = make_server(catalog, host=host, port=port)
     if ready is not None:
         ready(url)

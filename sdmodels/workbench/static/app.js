@@ -506,6 +506,7 @@ async function saveDescription() {
     setupControls(kept.length ? kept : [...data.model.key_outputs]);
     state.after = data.run;               // "before" stays: the model as it was
     drawPlots();
+    if (!state.before) pinBefore();
     state.editor.saves++;
     showProblems([], `saved ${data.saved}; new curves in ${server.toFixed(0)} ms`);
     loadLoops();
@@ -575,12 +576,19 @@ async function openModel(key) {
   state.plots = {};
   $("#plots").replaceChildren();
   $("#status").textContent = `opening ${key}...`;
+  $("#editor-panel").hidden = true;
   try {
     state.desc = (await call(api(""))).data;
-  } catch (err) { showError(err.message); return; }
+  } catch (err) {
+    showError(err.message);
+    $("#status").textContent = "no model";
+    if (key === state.descriptionKey) {          // a description that does not compose:
+      openEditor().then(checkDescription);       // show it, with its problems, to mend it
+    }
+    return;
+  }
   document.title = `${state.desc.title}: sdmodels workbench`;
   setupControls([...state.desc.key_outputs]);
-  $("#editor-panel").hidden = true;
   if (state.desc.description) openEditor().catch((err) => showError(err.message));
   await requestRun();
   pinBefore();
@@ -601,5 +609,6 @@ $("#model").addEventListener("change", (e) => openModel(e.target.value));
   const { data } = await call("/api/models");
   $("#model").replaceChildren(...data.models.map((m) => el("option", { value: m }, m)));
   $("#model").value = data.first;
+  state.descriptionKey = data.description;
   await openModel(data.first);
 })();
