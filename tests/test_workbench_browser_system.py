@@ -1,12 +1,12 @@
 """End to end in a real headless Chromium (Debian's, via Playwright): the workbench started
 on a system description shows it in the editor, marks an invalid field inline with its line
-as it is typed, and after a fix and a save draws the rebuilt model's curves (twice the
-inventory pods: its utilisation halves, 300 x 0.03 / (6 x 4) = 0.375), with the old model
-pinned as "before". The page cannot open or write any other file."""
+as it is typed, and after a fix and a save draws the rebuilt model's curves (twice the API
+pods: its utilisation halves, 300 req/s x 0.03 s / (6 x 4) = 0.375), with the old model
+pinned as "before". The page cannot open or write any other file. (A two-component system
+keeps the test quick; tests/test_workbench_system.py rebuilds examples/service_chain.yaml.)"""
 import json
 import shutil
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,16 +16,27 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium "
                                 "(scripts/setup.sh installs it)")
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "service_chain.yaml"
-UTIL = "inventory / Utilization"
+SHOP = """# users -> api
+system: shop
+components:
+  users: {kind: traffic, rate: 300/s}
+  api:
+    kind: service
+    replicas: 3
+    workersPerPod: 4
+    serviceTime: 30ms             # 400 req/s of capacity: 75 % busy
+calls:
+  - {from: users, to: api, timeout: 2s}
+"""
+UTIL = "api / Utilization"
 
 
 @pytest.fixture(scope="module")
 def started(tmp_path_factory):
-    """The workbench on a copy of service_chain.yaml, on a free loopback port."""
+    """The workbench on a small description, on a free loopback port."""
     from sdmodels.workbench.server import Catalog, make_server
-    path = tmp_path_factory.mktemp("system") / "chain.yaml"
-    shutil.copy(EXAMPLE, path)
+    path = tmp_path_factory.mktemp("system") / "shop.yaml"
+    path.write_text(SHOP)
     catalog = Catalog(str(path))
     catalog.get(catalog.first)
     srv, sock, url = make_server(catalog, host="127.0.0.1", port=0)
@@ -75,12 +86,10 @@ def type_over(pg, old, new):
 def test_edit_validate_save_and_the_curves_follow(page, started):
     _, path = started
     assert page.input_value("#source") == path.read_text()
-    assert page.text_content("#editor-name") == "chain.yaml"
+    assert page.text_content("#editor-name") == "shop.yaml"
     assert late_mean(page, "after") == pytest.approx(0.75, rel=0.01)
-    old = "    replicas: 3\n    workersPerPod: 4\n    serviceTime: 30ms"
-    line = next(k for k, text in enumerate(path.read_text().splitlines())   # 1-based, of
-                if text.startswith("    serviceTime: 30ms")) - 1                # "replicas"
-    type_over(page, old, "    replicsa: 3\n    workersPerPod: 4\n    serviceTime: 30ms")
+    line = SHOP.splitlines().index("    replicas: 3") + 1
+    type_over(page, "replicas: 3", "replicsa: 3")
     page.wait_for_selector("#problems li")
     message = page.text_content("#problems li")
     assert f"line {line}, column 5" in message and "Did you mean 'replicas'?" in message
@@ -100,7 +109,7 @@ def test_edit_validate_save_and_the_curves_follow(page, started):
     # the old model stays pinned as before; the rebuilt one's inventory is half as busy
     assert late_mean(page, "before") == pytest.approx(0.75, rel=0.01)
     assert late_mean(page, "after") == pytest.approx(0.375, rel=0.01)
-    assert "saved chain.yaml" in page.text_content("#editor-status")
+    assert "saved shop.yaml" in page.text_content("#editor-status")
     page.screenshot(path=str(page.shots / "saved.png"), full_page=True)
 
 
@@ -111,7 +120,7 @@ def test_the_page_cannot_write_or_open_another_file(page, started, tmp_path):
       const post = (u, b) => fetch(u, {method: "POST", headers: {"content-type":
         "application/json"}, body: JSON.stringify(b)}).then(r => r.status);
       return [
-        await post("/api/model/chain/description", {text, path: other}),
+        await post("/api/model/shop/description", {text, path: other}),
         await post(`/api/model/${encodeURIComponent(other)}/description`, {text}),
         await fetch(`/api/model/${encodeURIComponent(other)}/description`).then(r => r.status),
         await fetch("/api/model/..%2F..%2Fetc%2Fpasswd").then(r => r.status),
@@ -171,7 +180,7 @@ def test_a_description_that_does_not_compose_opens_in_the_editor(page, tmp_path)
     editor shows the file and the problem at the component's line."""
     from sdmodels.workbench.server import Catalog, make_server
     path = tmp_path / "cached.yaml"
-    text = EXAMPLE.read_text().replace("  db:\n", "  cache:\n    kind: cache\n    ttl: 1h\n  db:\n", 1)
+    text = SHOP.replace("calls:\n", "  cache:\n    kind: cache\n    ttl: 1h\ncalls:\n")
     path.write_text(text)
     srv, sock, url = make_server(Catalog(str(path)), host="127.0.0.1", port=0)
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
