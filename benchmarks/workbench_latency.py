@@ -11,6 +11,15 @@ grow with the load (printed first); the CPU time the run took on its thread (`ru
 is what it costs on a quiet machine. For scale, one pysimlin run of World3 is timed in the
 same process.
 
+Every model opens on the interpreter (first curves at once); a model whose interpreted run
+is slow gets its compiled kernel built aside, and the slider moves are measured once it is
+ready (the engine that answers them is printed, with one interpreted run's CPU time next to
+it). Then the structural edits: the server is started on a copy of each system description
+in examples/ that composes, and the description is saved SAVES times (one service's replicas
+3 <-> 6, as a person edits and saves); each save is timed from the request's arrival to the
+rebuilt model's first curves (compose, tape, one interpreted run: target 1 s), and a few
+slider moves on the composed model follow.
+
     .venv/bin/python benchmarks/workbench_latency.py [MODEL ...]
 """
 from __future__ import annotations
@@ -31,6 +40,9 @@ if not WORLD3.exists():
 MODELS = ("retry_storm", "connection_pool", "black_friday", "thundering_herd")
 MOVES = 40
 TARGET_MS = 100.0
+SYSTEMS = ("service_chain", "queue_workers", "hands_on")
+SAVES = 6
+SAVE_TARGET_MS = 1000.0
 
 
 def post(url: str, body: dict) -> tuple[dict, float, float]:
@@ -44,14 +56,27 @@ def post(url: str, body: dict) -> tuple[dict, float, float]:
     return data, server, (time.perf_counter() - began) * 1000
 
 
-def measure(base: str, catalog, key: str) -> dict:
+def interpreted_cpu_ms(wb) -> float:
+    """CPU time of one run of the model's instruction tape (the interpreter)."""
+    from sdmodels import simulate
+    simulate(wb.program, engine="interpreter", saveper=wb._saveper())
+    cpu = time.thread_time()
+    simulate(wb.program, engine="interpreter", saveper=wb._saveper())
+    return (time.thread_time() - cpu) * 1000
+
+
+def measure(base: str, catalog, key: str, moves: int = MOVES) -> dict:
     began = time.perf_counter()
     wb = catalog.get(key)
     opened = time.perf_counter() - began
+    if wb._compiling is not None:
+        wb._compiling.join()                 # the kernel compiled aside (disk cache: a load)
+    ready = time.perf_counter() - began
+    engine = "kernel" if wb._kernel is not None else "interpreter"
     p = wb.parameters[0]
     step = p.step or 1.0
     server, sim, cpu, trip = [], [], [], []
-    for i in range(MOVES):
+    for i in range(moves):
         value = max(p.minimum, p.default + step * ((i % 20) - 10))
         data, s, t = post(f"{base}api/model/{key}/run", {"values": {p.name: value}})
         server.append(s)
@@ -59,9 +84,48 @@ def measure(base: str, catalog, key: str) -> dict:
         cpu.append(data["run_cpu_ms"])
         trip.append(t)
     points = len(data["times"])
-    return {"model": key, "open_s": opened, "param": p.name, "points": points,
-            "series": len(data["series"]), "server": server, "sim": sim, "cpu": cpu,
-            "trip": trip}
+    return {"model": key, "open_s": opened, "ready_s": ready, "param": p.name,
+            "points": points, "series": len(data["series"]), "server": server, "sim": sim,
+            "cpu": cpu, "trip": trip, "engine": engine, "interp_cpu": interpreted_cpu_ms(wb)}
+
+
+def measure_saves(name: str) -> dict | str:
+    """Structural edits of a copy of examples/NAME.yaml: SAVES saves, each timed by the
+    server; then slider moves on the composed model. A string when it does not compose."""
+    import shutil
+    import tempfile
+
+    from sdmodels.errors import SDModelsError
+    from sdmodels.workbench.server import Catalog, make_server
+    folder = Path(tempfile.mkdtemp(prefix="sdm-bench-"))
+    path = folder / f"{name}.yaml"
+    shutil.copy(ROOT / "examples" / f"{name}.yaml", path)
+    catalog = Catalog(str(path))
+    began = time.perf_counter()
+    try:
+        catalog.get(catalog.first)
+    except SDModelsError as exc:
+        return " ".join(str(exc).split())[:240]
+    opened = time.perf_counter() - began
+    server, sock, url = make_server(catalog)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    import re
+    text = path.read_text()
+    doubled = re.sub(r"replicas: *(\d+)", lambda m: f"replicas: {2 * int(m.group(1))}", text,
+                     count=1)                  # the first service's pods doubled, and back
+    edited = [text, doubled]
+    saves, cpus = [], []
+    for i in range(SAVES):
+        data, s, _ = post(f"{url}api/model/{catalog.first}/description",
+                          {"text": edited[(i + 1) % 2]})
+        saves.append(s)
+        cpus.append(data["run"]["rebuild_cpu_ms"])
+    row = measure(url, catalog, catalog.first, moves=8)
+    server.should_exit = True
+    thread.join(timeout=10)
+    shutil.rmtree(folder, ignore_errors=True)
+    return {**row, "name": name, "open_s": opened, "saves": saves, "save_cpu": cpus}
 
 
 def pysimlin_world3_ms() -> float | None:
@@ -106,12 +170,34 @@ def main(argv: list[str]) -> None:
         print(f"{r['model']:<18} {r['open_s']:>7.2f} {r['points']:>7} {r['series']:>6}  "
               f"{med(r['server']):>10.2f} {max(r['server']):>10.2f} {med(r['sim']):>8.2f} "
               f"{med(r['cpu']):>11.2f} {med(r['trip']):>14.2f}  {ok}")
+    print(f"{'':<18} engine answering the slider, and one interpreted run's CPU ms:")
+    for r in rows:
+        ready = (f"kernel ready {r['ready_s']:.2f} s after the open began"
+                 if r["engine"] == "kernel" else "no kernel (the interpreter is fast enough)")
+        print(f"{r['model']:<18} {r['engine']:<12} {ready}; one interpreted run: "
+              f"{r['interp_cpu']:.1f} ms CPU")
     world3 = next((r for r in rows if r["model"] == catalog.first and WORLD3.exists()), None)
     simlin_ms = pysimlin_world3_ms() if world3 else None
     if simlin_ms:
         print(f"World3: one pysimlin run {simlin_ms:.1f} ms; a workbench slider move "
               f"(server) {med(world3['server']):.2f} ms = "
               f"{simlin_ms / med(world3['server']):.1f}x faster than one pysimlin run")
+    if argv:
+        return
+    print(f"\nstructural edits: a system description saved {SAVES} times (ms, from the "
+          f"request's arrival to the rebuilt model's first curves; target {SAVE_TARGET_MS:.0f})")
+    print(f"{'system':<15} {'open s':>7} {'save med':>9} {'save max':>9} {'save cpu med':>12} "
+          f"{'slider med':>10} {'slider cpu':>10}  verdict")
+    for name in SYSTEMS:
+        r = measure_saves(name)
+        if isinstance(r, str):
+            print(f"{name:<15} does not compose here: {r}")
+            continue
+        ok = "ok" if max(r["saves"]) < SAVE_TARGET_MS else (
+            "over: machine load (CPU time within)" if med(r["save_cpu"]) < SAVE_TARGET_MS
+            else "OVER")
+        print(f"{name:<15} {r['open_s']:>7.2f} {med(r['saves']):>9.0f} {max(r['saves']):>9.0f} "
+              f"{med(r['save_cpu']):>12.0f} {med(r['server']):>10.0f} {med(r['cpu']):>10.0f}  {ok}")
 
 
 if __name__ == "__main__":

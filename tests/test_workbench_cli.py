@@ -19,6 +19,9 @@ def test_unknown_model_is_one_line_and_exit_2():
     assert "Did you mean 'retry_storm'?" in result.output
     result = CliRunner().invoke(main, ["workbench", "missing.mdl"])
     assert result.exit_code == 2 and "does not exist" in result.output
+    result = CliRunner().invoke(main, ["workbench", "missing.yaml"])
+    assert result.exit_code == 2
+    assert "system description 'missing.yaml' does not exist" in result.output
 
 
 def test_non_loopback_host_warns():

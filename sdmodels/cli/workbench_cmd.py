@@ -28,19 +28,22 @@ def register(main: click.Group) -> None:
     @click.option("--port", type=click.IntRange(0, 65535), default=0,
                   help="Port to listen on (default: a free port).")
     def workbench_command(model, host, port):
-        """Serve the workbench for MODEL (a library name, a .py file with build(), or a
-        .mdl/.xmile file): sliders, live curves, the loop diagram, sweeps, exports."""
+        """Serve the workbench for MODEL (a library name, a .py file with build(), a
+        .mdl/.xmile file, or a system description .yaml, which the page edits, validates as
+        you type and rebuilds on save): sliders, live curves, the loop diagram, sweeps,
+        exports."""
         from sdmodels.workbench.server import serve
         if not is_loopback(host):
             click.echo(f"Warning: listening on {host}, not loopback: anyone who can reach "
                        "this machine can use the workbench (there is no login).", err=True)
         if model:
-            click.echo(f"opening {model} (compiling once)...", err=True)
+            click.echo(f"opening {model}...", err=True)
 
         def ready(url: str) -> None:
             click.echo(f"sdmodels workbench: {url}  (Ctrl+C stops it)")
 
         try:
-            serve(model, host=host, port=port, ready=ready)
+            serve(model, host=host, port=port, ready=ready,
+                  notice=lambda message: click.echo(message, err=True))
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}")

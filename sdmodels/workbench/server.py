@@ -9,7 +9,12 @@ Routes (JSON unless said otherwise; a bad request gets a 4xx JSON ``{"error": ..
 - ``GET /api/model/{key}`` parameters, scenarios, outputs; ``POST /api/model/{key}/run``
   ``{"values": {name: number or text}, "outputs": [...]}`` -> one run;
 - ``GET /api/model/{key}/loops``, ``/diagram.svg``, ``/diagram.png`` (``?loop=R1``);
-- ``POST /api/model/{key}/sweep``, ``POST /api/model/{key}/export.csv``.
+- ``POST /api/model/{key}/sweep``, ``POST /api/model/{key}/export.csv``;
+- ``POST /api/model/{key}/dominance`` loop dominance of one run (when sdmodels.analysis has it);
+- for a system description the server was started with: ``GET /api/model/{key}/description``
+  its text, ``POST .../validate`` ``{"text"}`` -> its problems (line, column), ``POST
+  .../description`` ``{"text", "outputs"}`` -> saved (only when it composes) and rebuilt,
+  with the new model's description and first run.
 
 Every JSON response says how long the server took (``Server-Timing: app;dur=ms``).
 """
@@ -28,27 +33,46 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sdmodels.errors import SDModelsError
+from sdmodels.errors import ModelError, SDModelsError
 
 STATIC = Path(__file__).parent / "static"
+
+
+def _library_models() -> list[str]:
+    """The library's model modules (its packages, parts and compose, are not models)."""
+    import library
+
+    from sdmodels.sources import library_names
+    folder = Path(library.__path__[0])
+    return [name for name in library_names() if not (folder / name).is_dir()]
 
 
 class Catalog:
     """The models a server may open, by key: the one it started with, and the library's.
 
-    Each is compiled when first opened and kept; a key is never read as a path.
+    Each is opened when first asked for and kept; a key is never read as a path. A system
+    description it starts with (.yaml) is the only file the server reads or writes
+    (`description`); saving it replaces its Workbench.
     """
 
     def __init__(self, start: str | None = None, *, opened=None):
-        from sdmodels.sources import library_names
+        from sdmodels.workbench.session import SYSTEM_SUFFIXES
         self._lock = threading.Lock()
         self._open: dict[str, object] = {}
-        self._specs: dict[str, str] = {name: name for name in library_names()}
+        self._specs: dict[str, str] = {name: name for name in _library_models()}
         self.first = None
+        self.description = None
         if opened is not None:                    # an already opened Workbench
             self.first = opened.ir.name
             self._open[self.first] = opened
             self._specs.setdefault(self.first, self.first)
+        elif start is not None and str(start).endswith(SYSTEM_SUFFIXES):
+            from sdmodels.workbench.system import DescriptionFile
+            self.description = DescriptionFile(start)
+            if not self.description.path.is_file():
+                raise ModelError(f"system description '{start}' does not exist")
+            self.first = self.description.key
+            self._specs[self.first] = str(self.description.path)
         elif start is not None:
             self.first = Path(start).stem if Path(start).suffix else start
             self._specs[self.first] = start
@@ -66,8 +90,25 @@ class Catalog:
                                      f"{', '.join(self.keys)}")
         with self._lock:
             if key not in self._open:
-                self._open[key] = Workbench.open(self._specs[key])
+                self._open[key] = (self.description.build() if self.described(key)
+                                   else Workbench.open(self._specs[key]))
             return self._open[key]
+
+    def described(self, key: str) -> bool:
+        """Whether `key` is the system description the server was started with."""
+        return self.description is not None and key == self.description.key
+
+    def the_description(self, key: str):
+        """The DescriptionFile behind `key`; a 404 for any other key (only that file)."""
+        if not self.described(key):
+            raise HTTPException(404, f"'{key}' is not the system description this workbench "
+                                     "was started with; it can only open and save that one")
+        return self.description
+
+    def replace(self, key: str, workbench) -> None:
+        """Put a rebuilt Workbench in place of the old one (after a save)."""
+        with self._lock:
+            self._open[key] = workbench
 
 
 def _json(data, status: int = 200, began: float | None = None) -> Response:
@@ -94,6 +135,19 @@ async def _body(request: Request) -> dict:
     return data
 
 
+def _text_of(body: dict, *, allowed: set[str]) -> str:
+    """The description text of a request; any other field (a path, a file name) is refused:
+    the page can only write the file the server was started with."""
+    extra = sorted(set(body) - allowed)
+    if extra:
+        raise HTTPException(400, f"unexpected field(s) {', '.join(extra)}: the workbench only "
+                                 "writes the system description it was started with")
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise HTTPException(400, "give {\"text\": the description's YAML}")
+    return text
+
+
 def create_app(catalog: Catalog) -> Starlette:
     """The Starlette application serving one catalog of models."""
 
@@ -107,10 +161,12 @@ def create_app(catalog: Catalog) -> Starlette:
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     async def models(request: Request):
-        return _json({"models": catalog.keys, "first": catalog.first})
+        return _json({"models": catalog.keys, "first": catalog.first,
+                      "description": catalog.description.key if catalog.description else None})
 
     def describe(request: Request):
-        return _json(workbench(request).describe())
+        key = request.path_params["key"]
+        return _json({**workbench(request).describe(), "description": catalog.described(key)})
 
     async def run(request: Request):
         # runs inline on the event loop: the shortest path from a slider to its curves
@@ -166,6 +222,49 @@ def create_app(catalog: Catalog) -> Starlette:
         return Response(text, media_type="text/csv", headers={
             "Content-Disposition": f'attachment; filename="{wb.ir.name}-runs.csv"'})
 
+    async def dominance(request: Request):
+        body = await _body(request)
+        wb = workbench(request)
+        found = await run_in_threadpool(wb.dominance, body.get("values") or {})
+        if found is None:
+            raise HTTPException(404, "loop dominance is not available in this sdmodels "
+                                     "(sdmodels.analysis has no dominance function)")
+        return _json(found)
+
+    def description(request: Request):
+        file = catalog.the_description(request.path_params["key"])
+        return _json({"name": file.name, "text": file.text()})
+
+    async def validate(request: Request):
+        file = catalog.the_description(request.path_params["key"])
+        text = _text_of(await _body(request), allowed={"text"})
+        return _json({"problems": file.problems(text)})
+
+    async def save(request: Request):
+        # the structural edit: compose, run once, then write; timed from arrival to answer
+        began = time.perf_counter()
+        key = request.path_params["key"]
+        file = catalog.the_description(key)
+        body = await _body(request)
+        text = _text_of(body, allowed={"text", "outputs"})
+        outputs = body.get("outputs")
+
+        def rebuild():        # compose and run first: only a description that does is written
+            cpu = time.thread_time()
+            wb = file.build(text, warm=False)
+            first = wb.run(outputs=[o for o in outputs or () if o in wb.outputs] or None)
+            file.write(text)
+            first["rebuild_cpu_ms"] = round((time.thread_time() - cpu) * 1000, 3)
+            return wb, first
+        try:
+            wb, first = await run_in_threadpool(rebuild)
+        except SDModelsError as exc:   # problems, a model that does not compose or run
+            from sdmodels.workbench.system import problems_of
+            return _json({"error": str(exc), "problems": problems_of(exc)}, status=422)
+        catalog.replace(key, wb)
+        return _json({"saved": file.name, "model": {**wb.describe(), "description": True},
+                      "run": first}, began=began)
+
     async def http_error(request: Request, exc: HTTPException):
         return _error(exc.status_code, str(exc.detail))
 
@@ -183,6 +282,10 @@ def create_app(catalog: Catalog) -> Starlette:
         Route(key + "/diagram.{fmt}", diagram),
         Route(key + "/sweep", sweep, methods=["POST"]),
         Route(key + "/export.csv", export_csv, methods=["POST"]),
+        Route(key + "/dominance", dominance, methods=["POST"]),
+        Route(key + "/description", description),
+        Route(key + "/description", save, methods=["POST"]),
+        Route(key + "/validate", validate, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={
@@ -206,15 +309,23 @@ def make_server(catalog: Catalog, *, host: str = "127.0.0.1", port: int = 0):
 
 
 def serve(model: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
-          opened=None, ready=None) -> None:
-    """Open (compile) the model, then serve the page until interrupted.
+          opened=None, ready=None, notice=None) -> None:
+    """Open the model, then serve the page until interrupted.
 
     `port=0` takes a free port; `ready(url)` is called once the server listens (the CLI
-    prints the URL there). Binding to anything but loopback is the caller's choice.
+    prints the URL there). Binding to anything but loopback is the caller's choice. A system
+    description that does not compose is served anyway, so that the page can mend it;
+    `notice(message)` hears why.
     """
     catalog = Catalog(model, opened=opened)
     if catalog.first is not None:
-        catalog.get(catalog.first)        # compile before the first page load
+        try:
+            catalog.get(catalog.first)    # open before the first page load
+        except SDModelsError as exc:
+            if catalog.description is None:
+                raise
+            if notice is not None:
+                notice(f"{exc}\nthe page shows the description to mend it")
     server, sock, url = make_server(catalog, host=host, port=port)
     if ready is not None:
         ready(url)

@@ -2,10 +2,14 @@
 of it (runs, loops, the diagram, sweeps, exports). The web server and the notebook widget
 both drive a `Workbench`, so they show the same numbers.
 
-The model is compiled once when it is opened and the `Kernel` kept: parameters are passed
-at run time, so a slider move never recompiles. Everything goes through the public API
-(`sdmodels.compile`, `sdmodels.simulate`, `find_loops`, `to_graphviz`), so a faster path
-for first runs or loop dominance plug in there.
+A model opened here answers at once through the interpreter (its instruction tape is
+written in milliseconds); when one interpreted run takes longer than KERNEL_AFTER_MS, the
+model's compiled kernel is built in a background thread and slider runs switch to it once it
+is ready (several times faster per step). Sweeps use the kernel (waiting for it), except
+with engine="interpreter" (composed system descriptions, whose kernel takes minutes to
+compile), where small grids run on the interpreter. Parameters are passed at run time, so a
+slider move never recompiles. Everything goes through the public API (`sdmodels.simulate`,
+`find_loops`, `to_graphviz`, `sdmodels.analysis`).
 
 >>> from sdmodels import Model
 >>> m = Model("decay", stop=4, dt=1)
@@ -27,10 +31,14 @@ import numpy as np
 
 from sdmodels.elements import Stock, canonical
 from sdmodels.errors import ModelError, UnknownNameError, did_you_mean
+from sdmodels.workbench.dominance import available as dominance_available
+from sdmodels.workbench.dominance import loop_dominance
 from sdmodels.workbench.values import InvalidValueError, ParameterSpec, parameter_specs, read_value
 
 MAX_POINTS = 2000          # saved points sent to the page per series (the rest thinned)
 MAX_SWEEP_RUNS = 2500      # a sweep panel grid is small: it answers in a second or two
+MAX_INTERPRETED_SWEEP_RUNS = 120   # without a kernel (engine="interpreter"), fewer runs
+KERNEL_AFTER_MS = 15.0     # an interpreted run slower than this compiles the kernel aside
 DEFAULT_PLOTS = 6
 
 
@@ -42,36 +50,106 @@ def _finite_list(a: np.ndarray) -> list:
     return [float(x) if math.isfinite(x) else None for x in a.tolist()]
 
 
+SYSTEM_SUFFIXES = (".yaml", ".yml")
+#: roles of composed elements plotted first (library/compose: Node.roles)
+KEY_ROLES = ("utilization", "latency", "connections", "backlog", "goodput")
+
+
+def _engine_of(runner) -> str:
+    from sdmodels.compile import Kernel
+    return "compiled" if isinstance(runner, Kernel) else "interpreter"
+
+
 class Workbench:
-    """One model opened for a modelling session: compiled once, run on every slider move."""
+    """One model opened for a modelling session: prepared once, run on every slider move
+    (by the interpreter, or by its kernel once compiled aside; see the module doc)."""
 
     def __init__(self, model, *, title: str | None = None,
-                 key_outputs: Sequence[str] | None = None, method: str = "euler"):
+                 key_outputs: Sequence[str] | None = None, method: str = "euler",
+                 engine: str = "auto", warm: bool = True):
         from sdmodels import build, compile
+        from sdmodels.engine import check_engine
+        from sdmodels.tape import prepare
+        check_engine(engine)
         self.ir = build(model)
-        self.kernel = compile(self.ir, method=method)
+        self.method, self.engine = method, engine
+        self.program = prepare(self.ir, method=method)     # the tape: milliseconds
+        self._kernel = compile(self.ir, method=method) if engine == "compiled" else None
+        self._compiling: threading.Thread | None = None
         self.title = title or self.ir.name
         self.parameters: list[ParameterSpec] = parameter_specs(self.ir)
         self._specs = {p.id: p for p in self.parameters}
         self.outputs = [v.display for v in self.ir.variables.values() if not v.internal]
         stocks = [v.display for v in self.ir.of_kind(Stock) if not v.internal]
-        chosen = [o for o in (key_outputs or ()) if canonical(o) in self.ir.variables]
+        chosen = [self.ir.variables[canonical(o)].display for o in (key_outputs or ())
+                  if canonical(o) in self.ir.variables]
         self.key_outputs = chosen or stocks[:DEFAULT_PLOTS] or self.outputs[:DEFAULT_PLOTS]
         self._lock = threading.Lock()
         self._loops = None
+        self._importance: dict[str, float] = {}
         self._svg: dict[str, bytes] = {}
-        self.run()          # the first call of a kernel loads it: do it before a page asks
+        if warm:            # the first call loads the interpreter: do it before a page asks
+            first = self.run()
+            if engine == "auto" and first["run_cpu_ms"] > KERNEL_AFTER_MS:
+                self._compile_aside()
 
     @classmethod
     def open(cls, spec: str, **options) -> "Workbench":
-        """A library name, a .py file with build(), or a .mdl/.xmile file, as `sdm run` takes."""
+        """A library name, a .py file with build(), a .mdl/.xmile file (as `sdm run` takes), or
+        a system description (.yaml, composed from the library's parts; interpreter only)."""
         import importlib
 
         from sdmodels.sources import library_names, load_model
+        if spec.endswith(SYSTEM_SUFFIXES):
+            from library.compose import compose
+            return cls.of_composition(compose(spec), **options)
         key_outputs = None
         if spec in library_names():
             key_outputs = getattr(importlib.import_module(f"library.{spec}"), "KEY_OUTPUTS", None)
         return cls(load_model(spec), key_outputs=key_outputs, **options)
+
+    @classmethod
+    def of_composition(cls, composition, **options) -> "Workbench":
+        """A composed system description: its services' utilisation and latency as the key
+        outputs; the interpreter runs it (its kernel would take minutes to compile)."""
+        ranked = sorted(composition.roles.items(),
+                        key=lambda item: KEY_ROLES.index(item[1][1]) if item[1][1] in KEY_ROLES
+                        else len(KEY_ROLES))
+        keys = [eid for eid, (_, role) in ranked if role in KEY_ROLES][:DEFAULT_PLOTS]
+        options.setdefault("engine", "interpreter")
+        return cls(composition.model, key_outputs=keys, **options)
+
+    # ----------------------------------------------------------------- engines
+    @property
+    def kernel(self):
+        """The compiled kernel (compiled now if it is not ready yet)."""
+        from sdmodels import compile
+        if self._compiling is not None:
+            self._compiling.join()
+        if self._kernel is None:
+            self._kernel = compile(self.ir, method=self.method)
+        return self._kernel
+
+    def _compile_aside(self) -> None:
+        from sdmodels import compile
+
+        def work():
+            from sdmodels import simulate
+            try:
+                kernel = compile(self.ir, method=self.method)
+                # numba compiles (or loads) at the first call: make it here, not on a slider
+                simulate(kernel, engine="compiled", stop=self.ir.start + self.ir.dt)
+            except Exception:     # noqa: BLE001 - the interpreter goes on answering; a
+                return            # sweep compiles again in the foreground and reports it
+            self._kernel = kernel
+        self._compiling = threading.Thread(target=work, daemon=True,
+                                           name=f"workbench-compile-{self.ir.name}")
+        self._compiling.start()
+
+    @property
+    def runner(self):
+        """What runs a slider move now: the kernel once it is ready, else the interpreter."""
+        return self._kernel if self._kernel is not None else self.program
 
     # ----------------------------------------------------------------- description
     def describe(self) -> dict:
@@ -89,7 +167,8 @@ class Workbench:
                 "start": ir.start, "stop": ir.stop, "dt": ir.dt,
                 "parameters": [p.to_dict() for p in self.parameters],
                 "scenarios": scenarios, "key_outputs": list(self.key_outputs),
-                "outputs": self.outputs, "trigger": self.trigger_names()}
+                "outputs": self.outputs, "trigger": self.trigger_names(),
+                "engine": self.engine, "dominance": dominance_available()}
 
     def trigger_names(self) -> list[str] | None:
         """The parameters that time a trigger ("Trigger start", "Trigger duration"), if any."""
@@ -133,7 +212,8 @@ class Workbench:
 
     def _simulate(self, params: dict[str, float], *, outputs=None, full: bool = False):
         from sdmodels import simulate
-        return simulate(self.kernel, params=params, outputs=outputs,
+        runner = self.runner
+        return simulate(runner, params=params, outputs=outputs, engine=_engine_of(runner),
                         saveper=None if full else self._saveper())
 
     def run(self, values: Mapping[str, object] | None = None, *,
@@ -192,8 +272,17 @@ class Workbench:
                          "delay": (None if not loop.delays else
                                    loop.total_delay if loop.total_delay is not None
                                    else "variable"),
-                         "importance": None})
+                         "importance": self._importance.get(loop.id)})
         return rows
+
+    def dominance(self, values: Mapping[str, object] | None = None) -> dict | None:
+        """Loop dominance over one run with these values (None when `sdmodels.analysis` has
+        no dominance function); its mean |relative score| per loop fills the loop table's
+        importance column from then on."""
+        found = loop_dominance(self.ir, self.loop_set(), self.values(values))
+        if found is not None:
+            self._importance = found["importance"]
+        return found
 
     def diagram(self, format: str = "svg", *, loop: str | None = None) -> bytes:  # noqa: A002
         """The causal-loop diagram drawn by Graphviz (svg, png or dot), one loop highlighted
@@ -220,9 +309,10 @@ class Workbench:
         ys = [float(v) for v in ys] if y else [math.nan]
         if not xs or not ys:
             raise InvalidValueError("a sweep needs at least one value per parameter")
-        if len(xs) * len(ys) > MAX_SWEEP_RUNS:
+        cap = MAX_INTERPRETED_SWEEP_RUNS if self.engine == "interpreter" else MAX_SWEEP_RUNS
+        if len(xs) * len(ys) > cap:
             raise InvalidValueError(f"{len(xs)} x {len(ys)} runs is more than the panel's "
-                                    f"{MAX_SWEEP_RUNS}; use `sdm sweep` for large designs")
+                                    f"{cap} for this model; use `sdm sweep` for large designs")
         if canonical(output) not in self.ir.variables:
             raise UnknownNameError(f"output '{output}' is not a variable of model "
                                    f"'{self.ir.name}'.{did_you_mean(output, self.outputs)}")
@@ -238,8 +328,9 @@ class Workbench:
                 read_value(spec, v, {})
             params.pop(spec.name, None)
             params[spec.name] = column
-        results = simulate(self.kernel, params=params, outputs=[output], on_failure="mark",
-                           saveper=self._saveper())
+        runner = self.program if self.engine == "interpreter" else self.kernel
+        results = simulate(runner, params=params, outputs=[output], on_failure="mark",
+                           saveper=self._saveper(), engine=_engine_of(runner))
         series = results.data[:, :, 0]
         trigger = None
         names = self.trigger_names()

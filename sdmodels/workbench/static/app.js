@@ -18,6 +18,8 @@ const state = {
   key: null, desc: null, values: {}, texts: {}, after: null, before: null,
   outputs: [], loops: [], selectedLoop: null, plots: {}, inFlight: false, pending: false,
   lastRequest: null, cursorTime: null,   // the time under the plots' cursor (for loop dominance)
+  dominance: null,                       // the last run's loop dominance, when available
+  editor: { timer: null, problems: [], checks: 0, saves: 0, saving: false, lastSave: null },
 };
 window.workbench = state;
 
@@ -35,7 +37,11 @@ async function call(path, options = {}) {
   const response = await fetch(path, options);
   const type = response.headers.get("content-type") || "";
   const data = type.includes("json") ? await response.json() : await response.blob();
-  if (!response.ok) throw new Error(data.error || `${response.status} ${response.statusText}`);
+  if (!response.ok) {
+    const err = new Error(data.error || `${response.status} ${response.statusText}`);
+    err.data = data;
+    throw err;
+  }
   return { data, timing: response.headers.get("server-timing") };
 }
 
@@ -118,6 +124,7 @@ async function requestRun() {
     state.after = data;
     showError("");
     drawPlots();
+    requestDominance();
     const server = timing ? timing.split("dur=")[1] : "?";
     $("#status").textContent = `${(+server).toFixed(1)} ms`;
     $("#status").title = `simulation ${data.run_ms.toFixed(1)} ms, server (request to response) ` +
@@ -158,7 +165,10 @@ function tick(v) {
 // a flat series gets a small band around its value, not uPlot's 0..100
 function flatRange(u, min, max) {
   if (min === null || max === null) return [0, 1];
-  if (min === max) { const pad = Math.abs(min) * 0.1 || 1; return [min - pad, max + pad]; }
+  if (max - min <= 1e-6 * Math.max(Math.abs(min), Math.abs(max))) {   // flat, up to rounding
+    const pad = Math.abs(max) * 0.1 || 1;
+    return [min - pad, max + pad];
+  }
   return uPlot.rangeNum(min, max, 0.1, true);
 }
 
@@ -191,7 +201,7 @@ function drawPlots() {
       const u = new uPlot({ width, height, series, legend: { show: true, live: true },
         cursor: { sync: { key: "sdm-time" } },          // one time under the cursor, all plots
         hooks: { setCursor: [(p) => { state.cursorTime = p.cursor.idx == null ? null
-          : p.data[0][p.cursor.idx]; }] },
+          : p.data[0][p.cursor.idx]; colourDominant(); }] },
         scales: { x: { time: false }, y: { range: flatRange } },
         axes: [{ label: state.desc.time_units, size: 36 },
           { size: 58, values: (u, splits) => splits.map(tick) }] }, data, holder);
@@ -253,6 +263,7 @@ function highlight(loopId) {
     g.classList.toggle("hl", !!on);
     g.classList.toggle("dim", !!parts && !on);
   }
+  colourDominant();
   for (const row of document.querySelectorAll("#loops tbody tr")) {
     row.classList.toggle("selected", row.dataset.loop === state.selectedLoop);
     row.classList.toggle("hover", row.dataset.loop === loopId);
@@ -391,6 +402,29 @@ $("#export-csv").addEventListener("click", async () => {
 });
 
 // ---------------------------------------------------------------- model and scenario
+function setupControls(outputs) {
+  state.outputs = outputs;
+  state.values = {};
+  state.texts = {};
+  $("#scenario").replaceChildren(el("option", { value: "" }, "(defaults)"),
+    ...state.desc.scenarios.map((s) => el("option", { value: s.name, title: s.doc || "" }, s.name)));
+  buildParams();
+  applyValues({});
+  buildOutputPicker();
+  buildSweepForm();
+  $("#dominance-control").hidden = !state.desc.dominance;
+}
+
+function loadLoops() {
+  state.dominance = null;
+  return call(api("/loops")).then(({ data }) => {
+    state.loops = data.loops;
+    buildLoops();
+    requestDominance();
+    return loadDiagram();
+  }).catch((err) => showError(err.message));
+}
+
 async function openModel(key) {
   state.key = key;
   state.before = state.after = null;
@@ -403,26 +437,23 @@ async function openModel(key) {
   state.plots = {};
   $("#plots").replaceChildren();
   $("#status").textContent = `opening ${key}...`;
+  $("#editor-panel").hidden = true;
   try {
     state.desc = (await call(api(""))).data;
-  } catch (err) { showError(err.message); return; }
+  } catch (err) {
+    showError(err.message);
+    $("#status").textContent = "no model";
+    if (key === state.descriptionKey) {          // a description that does not compose:
+      openEditor().then(checkDescription);       // show it, with its problems, to mend it
+    }
+    return;
+  }
   document.title = `${state.desc.title}: sdmodels workbench`;
-  state.outputs = [...state.desc.key_outputs];
-  state.values = {};
-  state.texts = {};
-  $("#scenario").replaceChildren(el("option", { value: "" }, "(defaults)"),
-    ...state.desc.scenarios.map((s) => el("option", { value: s.name, title: s.doc || "" }, s.name)));
-  buildParams();
-  applyValues({});
-  buildOutputPicker();
-  buildSweepForm();
+  setupControls([...state.desc.key_outputs]);
+  if (state.desc.description) openEditor().catch((err) => showError(err.message));
   await requestRun();
   pinBefore();
-  call(api("/loops")).then(({ data }) => {
-    state.loops = data.loops;
-    buildLoops();
-    return loadDiagram();
-  }).catch((err) => showError(err.message));
+  loadLoops();
 }
 
 $("#scenario").addEventListener("change", (e) => {
@@ -435,9 +466,11 @@ $("#pin").addEventListener("click", pinBefore);
 $("#zoom").addEventListener("click", () => zoomDiagram($("#diagram svg")?.classList.contains("natural")));
 $("#model").addEventListener("change", (e) => openModel(e.target.value));
 
-(async function start() {
+// every script of the page has run by DOMContentLoaded (editor.js comes after this one)
+document.addEventListener("DOMContentLoaded", async function start() {
   const { data } = await call("/api/models");
   $("#model").replaceChildren(...data.models.map((m) => el("option", { value: m }, m)));
   $("#model").value = data.first;
+  state.descriptionKey = data.description;
   await openModel(data.first);
-})();
+});

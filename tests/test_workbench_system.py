@@ -1,0 +1,165 @@
+"""The workbench on a system description (routes in process): problems with their line and
+column as the page types, a save that rebuilds the composed model (utilisation follows
+arrivals x service time / (replicas x workers)), writes only the file it was started with
+and only when it composes; loop dominance through sdmodels.analysis when it has it."""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from starlette.testclient import TestClient
+
+from sdmodels.workbench.server import Catalog, create_app
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "service_chain.yaml"
+UTIL = "inventory / Utilization"
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("system")
+    path = folder / "chain.yaml"
+    shutil.copy(EXAMPLE, path)
+    with TestClient(create_app(Catalog(str(path)))) as client:
+        yield client, path
+
+
+def late_mean(run, column):
+    t = np.array(run["times"])
+    return float(np.mean(np.array(run["series"][column])[t > 300]))
+
+
+def test_opens_the_description_with_utilisation_as_key_output(setup):
+    client, path = setup
+    models = client.get("/api/models").json()
+    assert models["first"] == "chain" and "compose" not in models["models"]
+    desc = client.get("/api/model/chain").json()
+    assert desc["description"] is True and desc["engine"] == "interpreter"
+    assert UTIL in desc["key_outputs"]
+    assert client.get("/api/model/chain/description").json()["text"] == path.read_text()
+    run = client.post("/api/model/chain/run", json={}).json()
+    # 300 req/s x 30 ms / (3 replicas x 4 workers) = 0.75 (below saturation: no retries)
+    assert late_mean(run, UTIL) == pytest.approx(0.75, rel=0.01)
+
+
+def test_problems_carry_line_and_column(setup):
+    client, path = setup
+    text = path.read_text().replace("    replicas: 3\n    workersPerPod: 4\n    serviceTime: 30ms",
+                                    "    replicsa: 3\n    workersPerPod: 4\n    serviceTime: 30ms")
+    line = text.splitlines().index("    replicsa: 3") + 1
+    problems = client.post("/api/model/chain/validate", json={"text": text}).json()["problems"]
+    assert [(p["line"], p["column"], p["path"]) for p in problems] == [
+        (line, 5, "components.inventory.replicsa")]
+    assert "Did you mean 'replicas'?" in problems[0]["message"]
+    broken = client.post("/api/model/chain/validate", json={"text": "system: [a\n"}).json()
+    assert broken["problems"][0]["line"] == 2
+    before = path.read_text()
+    saved = client.post("/api/model/chain/description", json={"text": text})
+    assert saved.status_code == 422 and saved.json()["problems"][0]["line"] == line
+    assert path.read_text() == before                      # not written
+
+
+def test_a_kind_not_composable_yet_is_a_problem_at_its_line(setup):
+    client, path = setup
+    text = path.read_text() + "  # end\n"
+    text = text.replace("  db:\n", "  cache:\n    kind: cache\n    ttl: 1h\n  db:\n", 1)
+    problems = client.post("/api/model/chain/validate", json={"text": text}).json()["problems"]
+    kinds = [p for p in problems if p["path"] == "components.cache.kind"]
+    assert kinds and kinds[0]["line"] == text.splitlines().index("  cache:") + 1
+
+
+def test_one_line_text_is_never_read_as_a_path(setup, tmp_path):
+    client, _ = setup
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("system: secret\ncomponents: {}\ncalls: []\n")
+    problems = client.post("/api/model/chain/validate", json={"text": str(secret)}).json()
+    assert all("secret" not in p["message"] for p in problems["problems"])
+    assert problems["problems"][0]["path"] == "(document)"
+
+
+def test_only_the_started_file_is_written(setup, tmp_path):
+    client, path = setup
+    other = tmp_path / "other.yaml"
+    answer = client.post("/api/model/chain/description",
+                         json={"text": path.read_text(), "path": str(other)})
+    assert answer.status_code == 400 and not other.exists()
+    for key in ("retry_storm", "..%2F..%2Fetc%2Fpasswd", "other"):
+        assert client.get(f"/api/model/{key}/description").status_code == 404
+        assert client.post(f"/api/model/{key}/description",
+                           json={"text": "system: x\n"}).status_code == 404
+    assert client.get("/api/model/%2Ftmp%2Fother.yaml").status_code == 404
+
+
+def test_save_rebuilds_and_the_curves_follow(setup):
+    client, path = setup
+    text = path.read_text().replace("    replicas: 3\n    workersPerPod: 4\n    serviceTime: 30ms",
+                                    "    replicas: 6\n    workersPerPod: 4\n    serviceTime: 30ms")
+    answer = client.post("/api/model/chain/description", json={"text": text, "outputs": [UTIL]})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["server-timing"].startswith("app;dur=")
+    data = answer.json()
+    assert list(data["run"]["series"]) == [UTIL]
+    assert late_mean(data["run"], UTIL) == pytest.approx(0.375, rel=0.01)   # twice the pods
+    assert path.read_text() == text
+    assert not list(path.parent.glob(".chain.yaml.*"))                      # no temporaries
+    run = client.post("/api/model/chain/run", json={"outputs": [UTIL]}).json()
+    assert late_mean(run, UTIL) == pytest.approx(0.375, rel=0.01)
+
+
+def test_dominance_hidden_without_the_analysis_function(monkeypatch):
+    import sdmodels.analysis
+    from sdmodels.workbench import dominance
+    monkeypatch.delattr(sdmodels.analysis, "dominance", raising=False)
+    assert dominance.available() is False
+    with TestClient(create_app(Catalog("teacup"))) as client:
+        assert client.get("/api/model/teacup").json()["dominance"] is False
+        assert client.post("/api/model/teacup/dominance", json={}).status_code == 404
+        assert all(l["importance"] is None for l in client.get("/api/model/teacup/loops").json()["loops"])
+
+
+def test_dominance_fills_importance_when_the_analysis_has_it(monkeypatch):
+    """With a dominance function of the ltm branch's shape (`relative`: time x loop id): the
+    teacup's one loop B1 is all of its partition, so its relative score is -1 throughout."""
+    import pandas as pd
+
+    import sdmodels.analysis
+
+    def dominance(model, *, loops=None, params=None, **_):
+        times = pd.Index(np.arange(0.0, 30.0, 1.0), name="time")
+        return type("D", (), {"relative": pd.DataFrame({l.id: -1.0 for l in loops}, index=times)})
+
+    monkeypatch.setattr(sdmodels.analysis, "dominance", dominance, raising=False)
+    with TestClient(create_app(Catalog("teacup"))) as client:
+        assert client.get("/api/model/teacup").json()["dominance"] is True
+        found = client.post("/api/model/teacup/dominance", json={}).json()
+        assert set(found["dominant"]) == {"B1"} and found["importance"] == {"B1": 1.0}
+        loops = client.get("/api/model/teacup/loops").json()["loops"]
+        assert [l["importance"] for l in loops] == [1.0]
+
+
+def test_a_description_that_does_not_compose_is_served_to_be_mended(tmp_path):
+    path = tmp_path / "broken.yaml"
+    good = EXAMPLE.read_text()
+    path.write_text(good.replace("serviceTime: 30ms", "serviceTime: 30 parsecs"))
+    with TestClient(create_app(Catalog(str(path)))) as client:
+        assert client.get("/api/models").json()["description"] == "broken"
+        answer = client.get("/api/model/broken")
+        assert answer.status_code == 422 and "serviceTime" in answer.json()["error"]
+        text = client.get("/api/model/broken/description").json()["text"]
+        problems = client.post("/api/model/broken/validate", json={"text": text}).json()
+        line = text.splitlines().index(next(l for l in text.splitlines() if "parsecs" in l)) + 1
+        assert [p["line"] for p in problems["problems"]] == [line]
+        saved = client.post("/api/model/broken/description", json={"text": good})
+        assert saved.status_code == 200 and path.read_text() == good
+        assert client.get("/api/model/broken").json()["description"] is True
+
+
+def test_sweeps_of_a_composed_model_run_on_the_interpreter(setup):
+    client, _ = setup
+    body = {"output": UTIL, "x": "clients / Base rate", "xs": [150, 300]}
+    answer = client.post("/api/model/chain/sweep", json=body)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["labels"][0]) == 2 and "failed" not in answer.json()["counts"]
+    too_many = client.post("/api/model/chain/sweep", json={**body, "xs": list(range(11)),
+                                                            "y": "Pods lost", "ys": [0] * 11})
+    assert too_many.status_code == 422 and "120" in too_many.json()["error"]
