@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from sdmodels import Model, pulse
 
-from library.parts._table import expose
+from library.parts._wiring import expose
 from library.parts.ops import ALERTS, alert_pipeline
 
 #: name -> (default, units, source)

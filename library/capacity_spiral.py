@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from sdmodels import Model, exp, ln, modulo
 
-from library.parts._table import expose
+from library.parts._wiring import expose
 from library.parts.ops import BUDGET, MONTHS_PER_YEAR, capacity_budget
 
 #: name -> (default, units, source)

@@ -32,7 +32,7 @@ from __future__ import annotations
 from sdmodels import Dim, Model, delay_fixed, pulse, sum_over
 from sdmodels.expr import Ref
 
-from library.parts._table import expose
+from library.parts._wiring import expose
 from library.parts.database import database
 from library.parts.pool import connection_pool
 

@@ -22,7 +22,7 @@ ejection needs success_rate_request_volume (100) requests in the interval (10 s)
   empty window. Without calls it stays half-open (nothing to judge), and a closed breaker
   without calls records nothing, so it never trips on a stale ratio.
 - **Clock.** Decisions happen at ticks every "Evaluation period"; states and counters are
-  discrete (one-step pipelines, `library/parts/_declare.held`), updated once per step from
+  discrete (one-step pipelines, `library/parts/_wiring.held`), updated once per step from
   the step's own values, so Euler and RK4 move the breaker alike.
 - **Per caller instance.** "Instances" callers each hold a breaker and see Calls / Instances.
   In this fluid model they see the same failure fraction and move in step: the aggregate
@@ -36,7 +36,7 @@ import math
 from sdmodels import Model, canonical, exp, if_then_else, maximum, minimum
 from sdmodels.expr import Ref
 
-from library.parts._declare import declare_inputs, held
+from library.parts._wiring import held
 
 R4J = "resilience4j CircuitBreaker default"
 
@@ -65,7 +65,7 @@ def circuit_breaker(**overrides) -> Model:
     """A closed / open / half-open circuit breaker (resilience4j semantics and defaults)."""
     m = Model("circuit_breaker", stop=300, dt=0.05, time_units="second",
               doc="closed / open / half-open breaker judging real trial calls")
-    p = declare_inputs(m, INPUTS, overrides)
+    p = m.inputs(INPUTS, overrides)
     dt, t = m.dt_expr, m.time
     on, thr = p["Enabled"], p["Failure rate threshold"]
     fail = maximum(0, minimum(1, p["Failure fraction"]))

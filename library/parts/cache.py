@@ -42,7 +42,6 @@ import math
 
 from sdmodels import Model, delay_fixed, if_then_else, maximum, minimum, sample_hold
 
-from library.parts._table import inputs
 
 REF = "reference Part 3.2"
 
@@ -73,7 +72,7 @@ def cache(**overrides) -> Model:
     """A TTL cache: Poisson reads per key, jittered expiry, coalescing, early refresh."""
     m = Model("cache", stop=60, dt=0.01, time_units="second",
               doc="look-aside cache with TTL expiry in front of a backing store")
-    c = inputs(m, CACHE, overrides)
+    c = m.inputs(CACHE, overrides)
     dt, t, n, ttl = m.dt_expr, m.time, c["Keys"], c["TTL"]
     lam = m.aux("Reads per key", c["Requests"] / n, units="1/s")
     ok, fill_time = c["Fill success share"], c["Fill time"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from sdmodels import Model, exp, if_then_else, maximum, smooth
 
-from library.parts._table import inputs
 
 USL = "Gunther 2007, Universal Scalability Law"
 
@@ -40,7 +39,7 @@ def database(**overrides) -> Model:
     """A database whose query time grows with concurrency (USL); a query timeout cuts it."""
     m = Model("database", stop=60, dt=0.02, time_units="second",
               doc="query time under concurrency (Universal Scalability Law)")
-    c = inputs(m, DATABASE, overrides)
+    c = m.inputs(DATABASE, overrides)
     load = m.aux("DB load", smooth(c["Queries in flight"], c["Response time"], 0),
                  units="connections", doc="concurrent queries as the database feels them")
     usl = m.aux("DB slowdown", 1 + c["Contention"] * maximum(0, load - 1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from sdmodels import Model
 
-from library.parts._declare import declare_inputs
 
 INPUTS = {
     "Requests": (100.0, "req/s", "wired by the caller: requests reaching the edge"),
@@ -22,7 +21,7 @@ INPUTS = {
 def cdn(**overrides) -> Model:
     """An edge cache: hits answered at the edge, misses forwarded to the origin."""
     m = Model("cdn", stop=60, dt=0.01, time_units="second", doc="edge hits and forwarded misses")
-    p = declare_inputs(m, INPUTS, overrides)
+    p = m.inputs(INPUTS, overrides)
     miss = 1 - p["Hit ratio"]
     m.output(m.aux("Forwarded", p["Requests"] * miss, units="req/s",
                    doc="requests the edge sends on to the origin"))

@@ -30,7 +30,6 @@ from sdmodels import (Model, delay_fixed, if_then_else, maximum, minimum, rollin
                       rolling_min, sample_hold)
 from sdmodels.expr import Ref
 
-from library.parts._table import inputs
 
 K8S = "Kubernetes HPA default"
 _BIG = 1e9
@@ -69,7 +68,7 @@ def hpa_controller(**overrides) -> Model:
     """The HPA: stale metric, replica calculator, stabilization, rate policies, bounds."""
     m = Model("hpa", stop=600, dt=1, time_units="second",
               doc="Kubernetes HorizontalPodAutoscaler, synced on its own clock")
-    c = inputs(m, HPA, overrides)
+    c = m.inputs(HPA, overrides)
     initial, period, tol = c["Initial replicas"], c["Sync period"], c["Tolerance"]
     spec = Ref("spec_replicas")          # what the HPA last wrote, defined at the end
     current = m.aux("Current replicas", delay_fixed(spec, m.dt_expr, initial), units="pods",

@@ -36,7 +36,6 @@ from __future__ import annotations
 from sdmodels import (Model, delay3, if_then_else, maximum, minimum, modulo, rolling_max,
                       sample_hold, smooth, xidz, zidz)
 
-from library.parts._table import inputs
 
 ALERT_REF = "reference Part 3.5"
 CAP_REF = "reference Part 3.6"
@@ -74,7 +73,7 @@ def alert_pipeline(**overrides) -> Model:
     """Alert rules, noise, the on-call's attention and fatigue, post-mortems, review."""
     m = Model("alerts", stop=180, dt=0.25, time_units="day",
               doc="alerts an on-call team reads, misses and adds rules for")
-    c = inputs(m, ALERTS, overrides)
+    c = m.inputs(ALERTS, overrides)
     cause_share = 1 - c["Symptom-based alerting"]
     rules = m.stock("Noise alert rules", initial=c["Initial noise rules"], units="rules",
                     non_negative=True)
@@ -155,7 +154,7 @@ def capacity_budget(**overrides) -> Model:
     """Provisioned capacity under planning, post-mortems and a yearly budget review."""
     m = Model("capacity", stop=120, dt=1 / 64, time_units="month",
               doc="capacity planning, post-mortem over-provisioning and budget cuts")
-    c = inputs(m, BUDGET, overrides)
+    c = m.inputs(BUDGET, overrides)
     demand = c["Demand"]
     seen = m.aux("Perceived demand", smooth(demand, c["Demand averaging time"]),
                  units="x normal", doc="the monthly average planners and finance look at")

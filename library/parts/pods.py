@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from sdmodels import Dim, Model, delay_fixed, maximum, minimum, sum_over
 
-from library.parts._table import inputs
 
 STAGES = 7                  # crash counts 0..6; from the 6th crash on the back-off stays 300 s
 BACKOFF = [min(10 * 2 ** (k - 1), 300) if k else 0 for k in range(STAGES)]
@@ -39,7 +38,7 @@ def pod_lifecycle(**overrides) -> Model:
     """Pods of a deployment: start-up, crashes, CrashLoopBackOff restarts (10 s .. 300 s)."""
     m = Model("pods", stop=1200, dt=0.5, time_units="second",
               doc="pods start, crash and restart with Kubernetes' CrashLoopBackOff")
-    c = inputs(m, PODS, overrides)
+    c = m.inputs(PODS, overrides)
     dt = m.dt_expr
     crash = Dim("crash_count", STAGES)
     keys = [f"crash_count{k + 1}" for k in range(STAGES)]

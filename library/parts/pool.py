@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from sdmodels import Model, exp, if_then_else, maximum, minimum, sqrt
 
-from library.parts._table import inputs
 
 HIKARI = "HikariCP default"
 
@@ -48,7 +47,7 @@ def connection_pool(**overrides) -> Model:
     """A connection pool: Little's law below saturation, M/M/c waits, a bounded FIFO backlog."""
     m = Model("connection_pool", stop=60, dt=0.02, time_units="second",
               doc="connections held for a hold time; requests wait, time out or are rejected")
-    c = inputs(m, POOL, overrides)
+    c = m.inputs(POOL, overrides)
     dt, hold, arrivals = m.dt_expr, c["Hold time"], c["Arrivals"]
     usable = m.aux("Usable connections", minimum(c["Pool size"] * c["Bulkhead share"],
                                                  c["Max connections"]), units="connections")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from sdmodels import Model, maximum, minimum
 
-from library.parts._declare import declare_inputs
 
 LIMITER_INPUTS = {
     "Requests": (100.0, "req/s", "wired by the caller: requests arriving at the limiter"),
@@ -37,7 +36,7 @@ def rate_limiter(**overrides) -> Model:
     """A token-bucket rate limiter: admitted requests and 429 rejections."""
     m = Model("rate_limiter", stop=60, dt=0.01, time_units="second",
               doc="token bucket: rate, burst, 429s")
-    p = declare_inputs(m, LIMITER_INPUTS, overrides)
+    p = m.inputs(LIMITER_INPUTS, overrides)
     dt, req = m.dt_expr, p["Requests"]
     tokens = m.stock("Tokens", initial=p["Burst"], units="req", non_negative=True)
     admitted = m.aux("Admitted", minimum(req, p["Rate"] + tokens / dt), units="req/s")
@@ -55,7 +54,7 @@ def load_balancer(**overrides) -> Model:
     """A load balancer that sends traffic only to ready pods holding a connection."""
     m = Model("load_balancer", stop=60, dt=0.5, time_units="second",
               doc="readiness-gated load balancing")
-    p = declare_inputs(m, BALANCER_INPUTS, overrides)
+    p = m.inputs(BALANCER_INPUTS, overrides)
     serving = m.aux("Serving pods", maximum(0, minimum(p["Ready pods"], p["Connected pods"])),
                     units="pod", doc="ready pods with a connection: the Service's endpoints")
     has = serving > 0

@@ -27,7 +27,6 @@ from sdmodels import (Dim, Model, canonical, delay3, delay_fixed, if_then_else, 
                       minimum, sum_over)
 from sdmodels.expr import Ref
 
-from library.parts._declare import declare_inputs
 
 GENERATIONS = 6     # first attempt + up to 5 retries
 
@@ -52,7 +51,7 @@ def retry_client(**overrides) -> Model:
     """Clients that retry failed attempts with backoff, jitter and a retry budget."""
     m = Model("retry_client", stop=120, dt=0.05, time_units="second",
               doc="attempt generations with backoff, jitter and a token-bucket retry budget")
-    p = declare_inputs(m, INPUTS, overrides)
+    p = m.inputs(INPUTS, overrides)
     dt = m.dt_expr
     gen = Dim("attempt", GENERATIONS)
     number = m.aux("Attempt number", {f"attempt{k}": float(k)

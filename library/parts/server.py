@@ -43,7 +43,6 @@ from __future__ import annotations
 
 from sdmodels import Model, exp, if_then_else, maximum, minimum
 
-from library.parts._declare import declare_inputs
 from library.parts.erlang import erlang_c, queue_slope
 
 RHO_MAX = 0.99999   # the stationary branch is evaluated at most at this utilisation
@@ -66,7 +65,7 @@ def server_pool(**overrides) -> Model:
     """A pool of c workers with a bounded FIFO queue and client timeouts (M/M/c + fluid)."""
     m = Model("server_pool", stop=60, dt=0.01, time_units="second",
               doc="c workers, M/M/c waiting below saturation, fluid above, timeouts")
-    p = declare_inputs(m, INPUTS, overrides)
+    p = m.inputs(INPUTS, overrides)
     lam, c, s = p["Arrivals"], maximum(p["Workers"], 1e-6), maximum(p["Service time"], 1e-6)
     cap = m.output(m.aux("Capacity", c / s, units="req/s", doc="c mu: all workers busy"))
     rho_a = m.aux("Arrival utilisation", minimum(lam / cap, RHO_MAX), units="1")

@@ -15,7 +15,6 @@ import math
 from sdmodels import Model, maximum, pulse, ramp
 from sdmodels.expr import Call
 
-from library.parts._declare import declare_inputs
 
 INPUTS = {
     "Base rate": (100.0, "req/s", "assumption: steady demand"),
@@ -36,7 +35,7 @@ def traffic(series=None, **overrides) -> Model:
     """Requests per second: constant, ramp, spike, diurnal cycle and a replayed series."""
     m = Model("traffic", stop=600, dt=0.5, time_units="second",
               doc="demand as a function of time")
-    p = declare_inputs(m, INPUTS, overrides)
+    p = m.inputs(INPUTS, overrides)
     points = list(series) if series is not None else [(0.0, 0.0), (1.0, 0.0)]
     replay = m.lookup("Replayed series", points, units="req/s",
                       doc="recorded request rate over time (clamped at its ends)")

@@ -1,0 +1,23 @@
+"""Helpers the parts and the models built from them share: a discrete state, and a module's
+outputs shown under their own names. (Input ports are declared with `Model.inputs`.)"""
+from __future__ import annotations
+
+from sdmodels import Model, delay_fixed
+
+
+def held(m: Model, name: str, next_value, initial, *, units: str, doc: str = ""):
+    """A discrete state: `name` takes the value `next_value` had one step earlier.
+
+    A pipeline delay of one step (DELAY FIXED, dt) updated once per step from the step's
+    first-stage values, so a controller built on it (breaker states, counters, time stamps)
+    moves the same way under Euler and RK4: no pulse flows of size stock/dt, which RK4 would
+    average into fractions of a transition.
+    """
+    return m.aux(name, delay_fixed(next_value, m.dt_expr, initial), units=units, doc=doc)
+
+
+def expose(m: Model, handle, names) -> dict:
+    """Auxiliaries of `m` that show outputs of a module under their own names (for plots,
+    KEY_OUTPUTS and models that include `m` in turn); returns ``{name: handle}``."""
+    return {name: m.aux(name, handle.out[name], units=handle.outputs[name].units,
+                        doc=f"{handle.display}'s output '{name}'") for name in names}
