@@ -265,15 +265,17 @@ class _Eval:
 
 def record(model, *, scenario: str | None = None, params: dict | None = None,
            dt: float | None = None) -> Trace:
-    """Simulate one run keeping every slot at every step (Euler), for re-evaluation."""
-    from sdmodels.compile import compile as compile_model
+    """Simulate one run keeping every slot at every step (Euler), for re-evaluation.
+
+    The interpreter runs it (one run needs no specialised compile; same results)."""
     from sdmodels.simulate import simulate
+    from sdmodels.tape import prepare
     ir = build(model)
-    kernel = compile_model(ir)
+    kernel = prepare(ir)
     wanted = [v.id for v in ir.variables.values() if not isinstance(v, Lookup)]
     step = ir.dt if dt is None else float(dt)
     results = simulate(kernel, scenario=scenario, params=params, outputs=wanted, dt=step,
-                       saveper=step)
+                       saveper=step, engine="interpreter")
     if results.runs != 1:
         raise ModelError("record() takes one run; give one value per parameter")
     by_var: dict[str, list] = {}
