@@ -11,7 +11,8 @@ The rule (engine="auto", the default): the kernel when this model's kernel is al
 in this process, or when the call is heavy enough to pay for a compile: runs x steps x tape
 instructions above COMPILE_ABOVE (about ten seconds of interpreting). Otherwise the interpreter;
 and once the interpreter has spent BACKGROUND_AFTER seconds on one model, its kernel compiles in
-a background thread, which later calls use when it is ready. A model of more than
+a background thread, which later calls use when it is ready (SDMODELS_BACKGROUND_COMPILE=0
+turns that off: the test suite does, so that its many short runs do not compile aside). A model of more than
 COMPILE_MAX_SLOTS values is never compiled on its own (numba's compile of it would take minutes
 and gigabytes); engine="compiled" still can. engine="compiled" or
 "interpreter" forces one. Sweeps (sdmodels/sweep) compile their kernel.
@@ -29,6 +30,7 @@ True
 """
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 
@@ -96,6 +98,8 @@ class Prepared:
     def interpreted(self, method: str, seconds: float) -> None:
         """Count interpreter time; past BACKGROUND_AFTER, compile the kernel in a thread."""
         self._interpreted += seconds
+        if os.environ.get("SDMODELS_BACKGROUND_COMPILE", "1") == "0":
+            return
         if self._interpreted > BACKGROUND_AFTER and method not in self._compiling and \
                 self._compilable(self.program(method)):
             worker = threading.Thread(target=self._compile_aside, args=(method,), daemon=True,

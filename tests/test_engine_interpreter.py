@@ -173,6 +173,7 @@ def test_an_unchanged_model_is_prepared_once_and_an_edit_prepares_again():
 def test_a_model_run_long_enough_compiles_its_kernel_aside(monkeypatch):
     from sdmodels import engine
     monkeypatch.setattr(engine, "BACKGROUND_AFTER", 0.0)
+    monkeypatch.setenv("SDMODELS_BACKGROUND_COMPILE", "1")
     m = Model("decay", stop=4)
     s = m.stock("Amount", initial=100)
     m.flow("Outflow", s / m.constant("Lifetime", 2), out_of=s)
