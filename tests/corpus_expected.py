@@ -5,15 +5,7 @@ tests/test_corpus.py marks these xfail(strict=True): a model that starts passing
 run until its entry is removed. benchmarks/corpus.py prints the live reasons.
 """
 
-_GRAMMAR = ("pysd's Vensim grammar cannot parse it ({what}); our own .mdl parser "
-            "(sdmodels/interop/mdl, issue 12 item 1) is the fix")
-
 EXPECTED_FAILURES = {
-    "comments/comments.mdl": _GRAMMAR.format(what="a {comment} inside an equation"),
-    "extdata/extdata.mdl": _GRAMMAR.format(what="a data variable with no equation"),
-    "getdata/getdata.mdl": _GRAMMAR.format(what="a data variable with no equation"),
-    "prune/prune.mdl": _GRAMMAR.format(what="a data variable with no equation"),
-    "sumif/sumif.mdl": _GRAMMAR.format(what="a data variable with no equation"),
     "vector_simple/vector_simple.mdl":
         "VECTOR SELECT's numerical actions were renumbered between Vensim versions: this "
         ".dat (an older Vensim) counts 1 = min, 2 = mean, 4 = product; the current reference "

@@ -117,3 +117,30 @@ def test_delay_material_with_a_varying_time_is_refused_by_name(tmp_path):
         _run(tmp_path, """
             late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|
             """)
+
+
+def test_data_from_dat_files_and_get_data_between_times(tmp_path):
+    # expected values: Vensim's own output of SDEverywhere's getdata and sumif models
+    # (getdata.dat, sumif.dat): data at times 0 1 2 9 10, read at t + 0.5 and t + 1; a cell the
+    # .dat file does not hold is :NA:
+    (tmp_path / "d.dat").write_text("Values[A1]\n" + "".join(
+        f"{t}\t{v}\n" for t, v in ((0, 0), (1, 10), (2, 20), (9, 70), (10, 80))))
+    path = tmp_path / "m.mdl"
+    path.write_text(textwrap.dedent("""
+        DimA: A1, A2 ~~|
+        Values[DimA] ~~|
+        half fwd = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 0.5), 1) ~~|
+        half back = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 0.5), -1) ~~|
+        one interp = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 1), 0) ~~|
+        missing = Values[A2] ~~|
+        INITIAL TIME = 0 ~~|
+        FINAL TIME = 10 ~~|
+        TIME STEP = 1 ~~|
+        """))
+    out = run(import_model(path, data_files=["d.dat"]))
+    assert out["half fwd"].tolist() == [0, 10, 20, 70, 70, 70, 70, 70, 70, 70, 80]
+    assert out["half back"].tolist() == [0, 0, 10, 20, 20, 20, 20, 20, 20, 20, 70]
+    assert out["one interp"].iloc[:4].tolist() == pytest.approx([10, 20, 20 + 50 / 7,
+                                                                 20 + 100 / 7])
+    assert out["missing"].iloc[0] == -2.0 ** 109
+    assert out["Values[A1]"].tolist()[:3] == [0, 10, 20]

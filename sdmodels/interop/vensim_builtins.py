@@ -27,18 +27,20 @@ from __future__ import annotations
 
 from sdmodels.elements import Flow, Stock, canonical
 from sdmodels.expr import Binary, Call, Const, Expr, LookupCall, Ref, Stateful, TimeStep
+from sdmodels.interop.vensim_data import get_data_between_times
 
 NA = -2.0 ** 109
 
 
-def _step_sum(x: Expr, xs, ys, *, forward: bool) -> Expr:
-    """y0 plus each step y[i] - y[i-1] once x has passed x[i-1] (forward) or reached x[i]."""
+def _step_sum(x: Expr, xs, ys, *, forward: bool, reach: str = ">=") -> Expr:
+    """y0 plus each step y[i] - y[i-1] once x has passed x[i-1] (forward) or reached x[i]
+    (`reach` ">" for: passed x[i])."""
     out: Expr = Const(float(ys[0]))
     for i in range(1, len(xs)):
         if ys[i] == ys[i - 1]:
             continue
         passed = Binary(">", x, Const(float(xs[i - 1]))) if forward else \
-            Binary(">=", x, Const(float(xs[i])))
+            Binary(reach, x, Const(float(xs[i])))
         out = Binary("+", out, Binary("*", passed, Const(float(ys[i] - ys[i - 1]))))
     return out
 
@@ -285,7 +287,8 @@ BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
           "lookup_area": lookup_area,
           "lookup_extrapolate": lookup_mode, "vector_lookup": vector_lookup,
           "vector_elm_map": vector_elm_map, "delay_material": delay_material,
-          "delay_information": delay_material}
+          "delay_information": delay_material,
+          "get_data_between_times": get_data_between_times}
 
 
 def sample_if_true(importer, cond: Expr, value: Expr, init: Expr, binding=None) -> Expr:
