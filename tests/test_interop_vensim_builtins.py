@@ -80,6 +80,40 @@ def test_vector_lookup_modes(tmp_path):
         [7.5, 40, 10, 70, 40]     # 70: the last segment, slope 3, 10 past x = 20
 
 
+def test_vector_lookup_area_and_invert_modes(tmp_path):
+    # fn_vector_lookup.html: mode 1 = LOOKUP AREA from xmin (ends held), 7 = the area with the
+    # ends extrapolated (negative left of xmin), 5 = LOOKUP INVERT. Points (0,10) (10,20)
+    # (20,40): trapezoids 150 and 300; beyond x = 20 the held 40 or the line of slope 2
+    out = _run(tmp_path, """
+        k: k1, k2, k3 ~~|
+        y[k] = 10, 20, 40 ~~|
+        area mid = VECTOR LOOKUP(y[k1], 15, 0, 20, 1) ~~|
+        area held = VECTOR LOOKUP(y[k1], 30, 0, 20, 1) ~~|
+        area extra = VECTOR LOOKUP(y[k1], 30, 0, 20, 7) ~~|
+        area left = VECTOR LOOKUP(y[k1], -5, 0, 20, 7) ~~|
+        inv = VECTOR LOOKUP(y[k1], 30, 0, 20, 5) ~~|
+        inv out = VECTOR LOOKUP(y[k1], 50, 0, 20, 5) ~~|
+        """)
+    row = out.iloc[0]
+    assert row["area mid"] == pytest.approx(150 + (20 + 30) / 2 * 5)
+    assert row["area held"] == pytest.approx(450 + 40 * 10)
+    assert row["area extra"] == pytest.approx(450 + 40 * 10 + 0.5 * 2 * 10 ** 2)
+    assert row["area left"] == pytest.approx(-(10 * 5 - 0.5 * 1 * 5 ** 2))
+    assert row["inv"] == pytest.approx(15.0)
+    assert row["inv out"] == -2.0 ** 109          # :NA: outside the y values
+
+
+def test_lookup_invert_as_the_reference_examples(tmp_path):
+    # fn_lookup_invert.html: LOOK((0,0),(1,1),(3,2)) inverted at -1 (:NA:), 0.5 and 1.5
+    out = _run(tmp_path, """
+        LOOK((0,0),(1,1),(3,2)) ~~|
+        a = LOOKUP INVERT(LOOK, -1) ~~|
+        b = LOOKUP INVERT(LOOK, 0.5) ~~|
+        c = LOOKUP INVERT(LOOK, 1.5) ~~|
+        """)
+    assert out.iloc[0][["a", "b", "c"]].tolist() == [-2.0 ** 109, 0.5, 2.0]
+
+
 def test_npv_follows_the_equivalent_equations(tmp_path):
     # fn_npv.html: NPV = (accum + stream*dt*df)*factor, accum = INTEG(stream*df, init),
     # df = INTEG(-df*r/(1+r*dt), 1): with stream 1, r = 0.1, dt = 1, df_k = (1/1.1)^k
