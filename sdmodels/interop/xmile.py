@@ -136,7 +136,7 @@ class XmileReader:
                 if dn is not None:
                     self.var_dims[canonical(_name(node.get("name")))] = tuple(
                         d.get("name") for d in _children(dn, "dim"))
-        conveyors = []
+        conveyors, queues = [], []
         called = set()   # names used as LOOKUP(name, x): tables even when they have an eqn
         for node in nodes:
             for text in [_text(node, "eqn", "") or ""] + [
@@ -201,9 +201,11 @@ class XmileReader:
             nonneg = _non_negative(node, kind, behavior)
             common = dict(id=eid, display=display, units=units, doc=doc, dims=dims)
             if kind == "stock":
+                if _child(node, "oven") is not None:
+                    raise xmile_conveyor.NoFallback(f"oven '{display}' is not supported "
+                                                    "(conveyors and queues are)")
                 if _child(node, "queue") is not None:
-                    raise xmile_conveyor.NoFallback(f"queue stock '{display}' is not "
-                                                    "supported (a conveyor is)")
+                    queues.append(xmile_conveyor.read_queue(node, display, dims))
                 if _child(node, "conveyor") is not None:
                     conveyors.append(xmile_conveyor.read(self, node, display, dims,
                                                          _initial(expr)))
@@ -228,6 +230,7 @@ class XmileReader:
                 else:
                     model._insert(Aux(**common, equation=expr, initial=start))
         xmile_conveyor.apply(model, conveyors, xmile_conveyor.flow_nodes(nodes))
+        xmile_conveyor.apply_queues(model, queues, nodes)
         for element in self.extra:
             model._insert(element)
 
