@@ -167,6 +167,10 @@ def test_data_from_dat_files_and_get_data_between_times(tmp_path):
         half back = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 0.5), -1) ~~|
         one interp = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 1), 0) ~~|
         missing = Values[A2] ~~|
+        before = GET DATA BETWEEN TIMES(Values[A1], -1, 0) ~~|
+        low = GET DATA MIN(Values[A1], 1, 9) ~~|
+        high = GET DATA MAX(Values[A1], 1.5, 9.5) ~~|
+        none = GET DATA MAX(Values[A1], 3, 8) ~~|
         INITIAL TIME = 0 ~~|
         FINAL TIME = 10 ~~|
         TIME STEP = 1 ~~|
@@ -178,3 +182,7 @@ def test_data_from_dat_files_and_get_data_between_times(tmp_path):
                                                                  20 + 100 / 7])
     assert out["missing"].iloc[0] == -2.0 ** 109
     assert out["Values[A1]"].tolist()[:3] == [0, 10, 20]
+    # fn_get_data_between_times.html: :NA: before the first point; fn_get_data_min.html: the
+    # extreme data point in the range, :NA: when the range holds none
+    assert out["before"].iloc[0] == -2.0 ** 109
+    assert out.iloc[0][["low", "high", "none"]].tolist() == [10, 70, -2.0 ** 109]

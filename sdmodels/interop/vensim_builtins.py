@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from sdmodels.elements import Flow, Stock, canonical
 from sdmodels.expr import Binary, Call, Const, Expr, LookupCall, Ref, Stateful, TimeStep
-from sdmodels.interop.vensim_data import get_data_between_times
+from sdmodels.interop.vensim_data import get_data_between_times, get_data_extreme
 
 NA = -2.0 ** 109
 
@@ -333,7 +333,8 @@ BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
           "vector_lookup": vector_lookup,
           "vector_elm_map": vector_elm_map, "delay_material": delay_material,
           "delay_information": delay_material,
-          "get_data_between_times": get_data_between_times}
+          "get_data_between_times": get_data_between_times,
+          "get_data_min": get_data_extreme, "get_data_max": get_data_extreme}
 
 
 def sample_if_true(importer, cond: Expr, value: Expr, init: Expr, binding=None) -> Expr:

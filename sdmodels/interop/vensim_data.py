@@ -8,11 +8,13 @@ NAME_spec.json, `externalDatfiles`). A cell the file does not hold is :NA: (Vens
 -2^109), as Vensim leaves a missing series of a sparse data variable.
 
 GET DATA BETWEEN TIMES(data, time, mode) (fn_get_data_between_times.html) reads a data
-variable at any time: mode 0 interpolates, 1 looks forward, -1 looks backward. Vensim's own
+variable at any time: mode 0 interpolates, 1 looks forward, -1 looks backward; :NA: before
+the first or after the last data point. Vensim's own
 output of SDEverywhere's getdata model (getdata.dat, data at times 0 1 2 9 10, read at
 t +- 0.5 and t +- 1) shows what the two step modes do: the time is first cut down to a whole
 number; forward then gives the first point at or after it, backward the last point strictly
-before it (the first point's value at or before the first time).
+before it (the first point's value at or before the first time). GET DATA MIN / MAX(data,
+start, end) (fn_get_data_min.html) give the least / greatest data point from start to end.
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sdmodels.expr import Call, Const, Expr
+from sdmodels.expr import Binary, Call, Const, Expr
 
 NA = -2.0 ** 109
 MODES = {0: "interpolate", 1: "look_forward", -1: "hold_backward"}
@@ -118,31 +120,61 @@ def cells_from_dat(importer, comp, display: str, cells) -> list:
     return out
 
 
-def get_data_between_times(importer, _fn, args_ast, binding, initial) -> Expr:
-    """GET DATA BETWEEN TIMES(data[cell], time, mode) on a data variable read from files."""
+def _data_cell(importer, fn: str, ref, binding) -> tuple[str, tuple]:
+    """The name of the data variable cell `ref` names, and its (times, values)."""
     from sdmodels.interop.abstract import Unsupported, key_of
-    from sdmodels.interop.external import cell_name, named_cell, series
-    ref, time_ast, mode_ast = args_ast
+    from sdmodels.interop.external import cell_name, named_cell
+    what = fn.upper().replace("_", " ")
     key = key_of(getattr(ref, "reference", ""))
     if key not in importer.elements:
-        raise Unsupported("GET DATA BETWEEN TIMES", "its first argument must be a data "
-                          "variable of the model")
+        raise Unsupported(what, "its first argument must be a data variable of the model")
     display = importer.display[key]
-    combo = named_cell(importer, ref, binding, f"GET DATA BETWEEN TIMES of '{display}'")
+    combo = named_cell(importer, ref, binding, f"{what} of '{display}'")
+    found = dat_series(importer, display, combo) if has_dat(importer) else None
+    if found is None or not found[0]:
+        raise Unsupported(what, f"no data series for {cell_name(display, combo)} in the .dat "
+                          "files given at import (import_model(path, data_files=["
+                          "'data.dat']))")
+    return cell_name(display, combo), found
+
+
+def _outside(at: Expr, xs, inside: Expr) -> Expr:
+    """:NA: before the first or after the last data point, `inside` between them."""
+    out = Binary("+", Binary("<", at, Const(float(xs[0]))),
+                 Binary(">", at, Const(float(xs[-1]))))
+    return Call("if_then_else", (out, Const(NA), inside))
+
+
+def get_data_between_times(importer, fn, args_ast, binding, initial) -> Expr:
+    """GET DATA BETWEEN TIMES(data[cell], time, mode) on a data variable read from files."""
+    from sdmodels.interop.abstract import Unsupported
+    from sdmodels.interop.external import series
+    from sdmodels.interop.vensim_builtins import _step_sum
     from sdmodels.interop.vensim_delays import constant_ast
+    ref, time_ast, mode_ast = args_ast
     mode = importer._static(mode_ast, {}) if constant_ast(importer, mode_ast) else None
     if mode is None or round(mode) not in MODES:
         raise Unsupported("GET DATA BETWEEN TIMES", "the mode must be a number known at "
                           "import: 0 (interpolate), 1 (forward) or -1 (backward)")
-    found = dat_series(importer, display, combo) if has_dat(importer) else None
-    if found is None:
-        raise Unsupported("GET DATA BETWEEN TIMES", f"no data series for "
-                          f"{cell_name(display, combo)} in the .dat files given at import "
-                          "(import_model(path, data_files=['data.dat']))")
+    name, (xs, ys) = _data_cell(importer, fn, ref, binding)
     at = importer.expr(time_ast, binding, initial=initial)
     if round(mode) == 0:
-        xs, ys = (np.asarray(v, dtype=float) for v in found)
-        return series(importer, cell_name(display, combo), xs, ys, "interpolate", at=at)
-    from sdmodels.interop.vensim_builtins import _step_sum
-    return _step_sum(Call("floor", (at,)), *found, forward=round(mode) == 1, reach=">")
+        inside = series(importer, name, np.asarray(xs, dtype=float),
+                        np.asarray(ys, dtype=float), "interpolate", at=at)
+    else:
+        inside = _step_sum(Call("floor", (at,)), xs, ys, forward=round(mode) == 1, reach=">")
+    return _outside(at, xs, inside)
 
+
+def get_data_extreme(importer, fn, args_ast, binding, initial) -> Expr:
+    """GET DATA MIN / MAX(data[cell], start, end) (fn_get_data_min.html): the least or
+    greatest value of the data points from start to end; :NA: when there are none."""
+    ref, start_ast, end_ast = args_ast
+    _name, (xs, ys) = _data_cell(importer, fn, ref, binding)
+    start, end = (importer.expr(a, binding, initial=initial) for a in (start_ast, end_ast))
+    pick, none = ("min", 1e300) if fn == "get_data_min" else ("max", -1e300)
+    out: Expr = Const(none)
+    for x, y in zip(xs, ys):
+        inside = Binary("*", Binary(">=", Const(x), start), Binary("<=", Const(x), end))
+        out = Call(pick, (out, Call("if_then_else", (inside, Const(y), Const(none)))))
+    return Call("if_then_else", (Binary("=", out, Const(none)), Const(NA), out))
