@@ -21,7 +21,7 @@ from sdmodels.interop.mdl_text import warn_time_unit
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
                            TimeStep, Unary, transform)
 from sdmodels.model import Model
-from sdmodels.interop import xmile_conveyor
+from sdmodels.interop import xmile_builtins, xmile_conveyor
 from sdmodels.interop.xmile_parse import XmileParser, _fmod
 from sdmodels.interop.xmile_xml import _child, _children, _listed, _safe_root, _tag, _text
 
@@ -48,6 +48,7 @@ class XmileReader:
         self.fixed: dict[str, float] = {}
         self.extra = []
         self.counter = 0
+        self.dim_sizes: dict[str, int] = {}
         self.current = ""
         self.lookups: set[str] = set()
         self.var_dims: dict[str, tuple[str, ...]] = {}
@@ -85,7 +86,7 @@ class XmileReader:
         self.stella = "isee" in vendor.lower()
         model = Model(name, start=start, stop=stop, dt=dt, saveper=max(save or dt, dt))
         dims_node = _child(root, "dimensions")
-        sizes = {}
+        sizes = self.dim_sizes = {}
         for d in (_children(dims_node, "dim") if dims_node is not None else []):
             elems = [el.get("name") for el in _children(d, "elem")]
             if not elems and d.get("size"):
@@ -357,7 +358,7 @@ class XmileReader:
             return LookupCall(fn, a[0])
         if fn in ("lookup",) and n == 2 and isinstance(a[0], Ref):
             return LookupCall(a[0].name, a[1])
-        return None
+        return xmile_builtins.extra(self, fn, a, host)
 
     def reduce(self, op: str, arg: Expr) -> Expr:
         """SUM(x[*]) and friends: '*' marks the dimension to reduce (one per reduction), as

@@ -1,0 +1,59 @@
+"""XMILE built-ins beyond the arithmetic ones: PREVIOUS, SIZE and Vensim's MODULO.
+
+XMILE 1.0 (docs.oasis-open.org/xmile/xmile/v1.0, 3.5.6 and 3.5.4):
+- PREVIOUS(x, initial): x one DT ago, `initial` at the start; `SELF` names the variable being
+  defined, so `PREVIOUS(SELF, 0)` holds its own last value. Written as an internal stock that
+  the flow (x - stock) / DT resets to x each step, so the stock at t is x(t - DT).
+- SIZE(a): the number of elements of an array or dimension.
+- MODULO(a, b): Vensim's name (xmutil keeps it) for the remainder with the dividend's sign.
+
+>>> from sdmodels.expr import Ref
+>>> _self_to(Ref("SELF"), "Stock A")
+Ref(name='Stock A')
+"""
+from __future__ import annotations
+
+from sdmodels.elements import Flow, Stock, canonical
+from sdmodels.expr import Binary, Const, Expr, Ref, TimeStep, transform
+
+
+def _self_to(expr: Expr, current: str) -> Expr:
+    """`SELF` replaced by the variable being defined."""
+    return transform(expr, lambda n: Ref(current) if isinstance(n, Ref) and
+                     canonical(n.name) == "self" else None)
+
+
+def previous(reader, args: list[Expr], host: str) -> Expr:
+    """PREVIOUS(x[, initial]) of the variable `reader.current` (see the module docstring)."""
+    value = _self_to(args[0], reader.current)
+    start = _self_to(args[1], reader.current) if len(args) > 1 else value
+    dims = reader.var_dims.get(canonical(reader.current), ())
+    reader.counter += 1
+    sid = f"{host}~previous{reader.counter}"
+    reader.extra.append(Stock(id=sid, display=f"{reader.current} (previous value)",
+                              initial=start, dims=dims, origin=host))
+    reader.extra.append(Flow(id=f"{sid}.reset", display=f"{reader.current} (previous reset)",
+                             equation=Binary("/", Binary("-", value, Ref(sid)), TimeStep()),
+                             into=sid, dims=dims, origin=host))
+    return Ref(sid)
+
+
+def extra(reader, fn: str, args: list[Expr], host: str) -> Expr | None:
+    """PREVIOUS, SIZE or MODULO; None for any other name."""
+    from sdmodels.interop.xmile_parse import _fmod
+    if fn == "previous" and len(args) in (1, 2):
+        return previous(reader, args, host)
+    if fn == "modulo" and len(args) == 2:
+        return _fmod(args[0], args[1])
+    if fn == "size" and len(args) == 1 and isinstance(args[0], Ref):
+        name = canonical(args[0].name)
+        sizes = {canonical(k): v for k, v in reader.dim_sizes.items()}
+        if name in sizes:
+            return Const(float(sizes[name]))
+        dims = reader.var_dims.get(name)
+        if dims:
+            total = 1
+            for d in dims:
+                total *= sizes.get(canonical(d), 1)
+            return Const(float(total))
+    return None
