@@ -143,3 +143,15 @@ def test_previous_size_and_modulo(tmp_path):
     assert out["count"].tolist() == [1, 2, 3, 4, 5]
     assert out["n"].iloc[0] == 22
     assert out["r"].tolist() == [2, 0, 1, 2, 0]
+
+
+def test_reduction_over_a_subrange_as_xmutil_writes_it(tmp_path):
+    # xmutil writes Vensim's SUM(x[SubA!]) as SUM(x[*:SubA]), SubA declared as a dimension
+    dims = DIMS.replace("</dimensions>", '<dim name="s"><elem name="b"/><elem name="c"/></dim>'
+                        "</dimensions>").replace('<elem name="b"/></dim>',
+                                                 '<elem name="b"/><elem name="c"/></dim>', 1)
+    path = _write(tmp_path, dims + """<model><variables>
+        <aux name="x"><dimensions><dim name="k"/></dimensions><eqn>1, 2, 4</eqn></aux>
+        <aux name="total"><eqn>SUM(x[*:s]) + 100 * MAX(x[*:s] * 2)</eqn></aux>
+        </variables></model>""")
+    assert run(import_model(path))["total"].iloc[0] == 6 + 100 * 8

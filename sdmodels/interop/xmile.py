@@ -366,6 +366,10 @@ class XmileReader:
         (MIN(x[dim1]) in a scalar)."""
         found = []
         own = set(self.var_dims.get(canonical(self.current), ()))
+        try:
+            expanded = xmile_builtins.over_subrange(self, op, arg)
+        except (ValueError, KeyError) as exc:
+            raise Refused(f"{op.upper()} in '{self.current}': {exc}") from None
 
         def star(node):
             if isinstance(node, Index):
@@ -377,7 +381,9 @@ class XmileReader:
                         found.append(dims[i])
                 return Index(node.target, tuple(subs))
             return None
-        new = transform(arg, star)
+        new = transform(expanded, star)
+        if not found and expanded is not arg:      # x[*:SubA] only: already combined
+            return new
         if not found:
             raise Refused(f"{op.upper()} of '{self.current}' has no [*] to reduce over")
         for d in dict.fromkeys(found):

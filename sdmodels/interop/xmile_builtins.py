@@ -1,4 +1,5 @@
-"""XMILE built-ins beyond the arithmetic ones: PREVIOUS, SIZE and Vensim's MODULO.
+"""XMILE built-ins beyond the arithmetic ones: PREVIOUS, SIZE, Vensim's MODULO, and
+reductions over a subrange (`SUM(x[*:SubA])`, as xmutil writes Vensim's `SUM(x[SubA!])`).
 
 XMILE 1.0 (docs.oasis-open.org/xmile/xmile/v1.0, 3.5.6 and 3.5.4):
 - PREVIOUS(x, initial): x one DT ago, `initial` at the start; `SELF` names the variable being
@@ -57,3 +58,28 @@ def extra(reader, fn: str, args: list[Expr], host: str) -> Expr | None:
                 total *= sizes.get(canonical(d), 1)
             return Const(float(total))
     return None
+
+
+def over_subrange(reader, op: str, arg: Expr) -> Expr:
+    """SUM(x[*:SubA]) and friends (xmutil's spelling of Vensim's x[SubA!]): the operand
+    written out for each element of the subrange SubA and combined by `op`."""
+    from sdmodels.expr import Call, Index, walk
+    subs = {e[2:] for n in walk(arg) if isinstance(n, Index) for e in n.elements
+            if isinstance(e, str) and e.startswith("*:")}
+    if not subs:
+        return arg
+    if len(subs) > 1:
+        raise ValueError(f"{op.upper()} over two subranges at once ({', '.join(sorted(subs))})")
+    sub = subs.pop()
+    elements = reader.top.dims[sub].elements
+
+    def pick(e):
+        return lambda n: Index(n.target, tuple(e if x == "*:" + sub else x
+                                               for x in n.elements)) \
+            if isinstance(n, Index) and "*:" + sub in n.elements else None
+    terms = [transform(arg, pick(e)) for e in elements]
+    out = terms[0]
+    for t in terms[1:]:
+        out = Call(op, (out, t)) if op in ("min", "max") else \
+            Binary("*" if op == "prod" else "+", out, t)
+    return Binary("/", out, Const(float(len(terms)))) if op == "mean" else out
