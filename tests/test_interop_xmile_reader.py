@@ -128,21 +128,25 @@ def test_export_keeps_which_non_negative_rule_a_stock_follows(tmp_path):
     assert back[["A", "B", "Held", "C"]].equals(run(m)[["A", "B", "Held", "C"]])
 
 
-def test_previous_size_and_modulo(tmp_path):
+def test_previous_size_modulo_and_npv(tmp_path):
     # XMILE 1.0 (3.5.6): PREVIOUS(x, init) is x one DT ago (init at the start), SELF the
-    # variable itself; SIZE counts elements; MODULO (Vensim's, kept by xmutil) is the remainder
+    # variable itself; SIZE counts elements; MODULO (Vensim's, kept by xmutil) is the remainder;
+    # NPV (Vensim's too, fn_npv.html) with stream 1, rate 0.1, DT 1: sum of 1.1^-k so far
     path = _write(tmp_path, DIMS + """<model><variables>
         <aux name="lag"><eqn>PREVIOUS(TIME * 2, -1)</eqn></aux>
         <aux name="count"><eqn>PREVIOUS(SELF, 0) + 1</eqn></aux>
         <aux name="v"><dimensions><dim name="k"/></dimensions><eqn>1</eqn></aux>
         <aux name="n"><eqn>SIZE(k) * 10 + SIZE(v)</eqn></aux>
         <aux name="r"><eqn>MODULO(TIME + 5, 3)</eqn></aux>
+        <aux name="pv"><eqn>NPV(1, 0.1, 0, 1)</eqn></aux>
         </variables></model>""")
     out = run(import_model(path))
     assert out["lag"].tolist() == [-1, 0, 2, 4, 6]
     assert out["count"].tolist() == [1, 2, 3, 4, 5]
     assert out["n"].iloc[0] == 22
     assert out["r"].tolist() == [2, 0, 1, 2, 0]
+    assert out["pv"].tolist() == pytest.approx([sum(1.1 ** -j for j in range(k + 1))
+                                                for k in range(5)])
 
 
 def test_reduction_over_a_subrange_as_xmutil_writes_it(tmp_path):

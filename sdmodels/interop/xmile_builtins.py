@@ -6,7 +6,8 @@ XMILE 1.0 (docs.oasis-open.org/xmile/xmile/v1.0, 3.5.6 and 3.5.4):
   defined, so `PREVIOUS(SELF, 0)` holds its own last value. Written as an internal stock that
   the flow (x - stock) / DT resets to x each step, so the stock at t is x(t - DT).
 - SIZE(a): the number of elements of an array or dimension.
-- MODULO(a, b): Vensim's name (xmutil keeps it) for the remainder with the dividend's sign.
+- MODULO(a, b): Vensim's name (xmutil keeps it) for the remainder with the dividend's sign;
+  NPV(stream, rate, init, factor) likewise, with Vensim's meaning (vensim_builtins.npv).
 
 >>> from sdmodels.expr import Ref
 >>> _self_to(Ref("SELF"), "Stock A")
@@ -40,12 +41,15 @@ def previous(reader, args: list[Expr], host: str) -> Expr:
 
 
 def extra(reader, fn: str, args: list[Expr], host: str) -> Expr | None:
-    """PREVIOUS, SIZE or MODULO; None for any other name."""
+    """PREVIOUS, SIZE, MODULO or NPV; None for any other name."""
     from sdmodels.interop.xmile_parse import _fmod
     if fn == "previous" and len(args) in (1, 2):
         return previous(reader, args, host)
     if fn == "modulo" and len(args) == 2:
         return _fmod(args[0], args[1])
+    if fn == "npv" and len(args) == 4:       # Vensim's NPV, kept by xmutil (fn_npv.html)
+        from sdmodels.interop.vensim_builtins import npv
+        return npv(reader, *args)
     if fn == "size" and len(args) == 1 and isinstance(args[0], Ref):
         name = canonical(args[0].name)
         sizes = {canonical(k): v for k, v in reader.dim_sizes.items()}
