@@ -159,3 +159,27 @@ def test_reduction_over_a_subrange_as_xmutil_writes_it(tmp_path):
         <aux name="total"><eqn>SUM(x[*:s]) + 100 * MAX(x[*:s] * 2)</eqn></aux>
         </variables></model>""")
     assert run(import_model(path))["total"].iloc[0] == 6 + 100 * 8
+
+
+def test_vensim_arrays_as_xmutil_writes_them(tmp_path):
+    # per-element graphical functions read by LOOKUP(c[k], x); a dimension name as a number
+    # (the element's position, as Vensim reads it); a subrange naming the element of a variable
+    # over its parent; LOOKUP_FORWARD / _BACKWARD (fn_lookup_forward.html) on a table
+    gf = '<element subscript="{e}"><eqn>0+0</eqn><gf><xpts>0,1</xpts><ypts>{y}</ypts></gf>' \
+         '</element>'
+    dims = DIMS.replace("</dimensions>", '<dim name="s"><elem name="b"/></dim></dimensions>')
+    path = _write(tmp_path, dims + """<model><variables>
+        <aux name="c"><dimensions><dim name="k"/></dimensions>""" +
+                  gf.format(e="a", y="10,20") + gf.format(e="b", y="20,40") + """</aux>
+        <aux name="e"><dimensions><dim name="k"/></dimensions>
+            <eqn>LOOKUP(c[k], 0.5) + 1000 * k</eqn></aux>
+        <aux name="x"><dimensions><dim name="k"/></dimensions><eqn>7, 9</eqn></aux>
+        <aux name="y"><dimensions><dim name="s"/></dimensions><eqn>x[s]</eqn></aux>
+        <aux name="t"><eqn>0+0</eqn><gf><xpts>0,1,2</xpts><ypts>1,2,5</ypts></gf></aux>
+        <aux name="fwd"><eqn>LOOKUP_FORWARD(t, 0.5)</eqn></aux>
+        <aux name="back"><eqn>LOOKUP_BACKWARD(t, 1.5)</eqn></aux>
+        </variables></model>""")
+    row = run(import_model(path)).iloc[0]
+    assert [row["e[a]"], row["e[b]"]] == [1015, 2030]
+    assert row["y[b]"] == 9
+    assert [row["fwd"], row["back"]] == [2, 2]

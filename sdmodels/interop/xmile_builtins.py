@@ -7,7 +7,8 @@ XMILE 1.0 (docs.oasis-open.org/xmile/xmile/v1.0, 3.5.6 and 3.5.4):
   the flow (x - stock) / DT resets to x each step, so the stock at t is x(t - DT).
 - SIZE(a): the number of elements of an array or dimension.
 - MODULO(a, b): Vensim's name (xmutil keeps it) for the remainder with the dividend's sign;
-  NPV(stream, rate, init, factor) likewise, with Vensim's meaning (vensim_builtins.npv).
+  NPV(stream, rate, init, factor) and LOOKUP_FORWARD / LOOKUP_BACKWARD(table, x) likewise,
+  with Vensim's meaning (vensim_builtins).
 
 >>> from sdmodels.expr import Ref
 >>> _self_to(Ref("SELF"), "Stock A")
@@ -41,12 +42,19 @@ def previous(reader, args: list[Expr], host: str) -> Expr:
 
 
 def extra(reader, fn: str, args: list[Expr], host: str) -> Expr | None:
-    """PREVIOUS, SIZE, MODULO or NPV; None for any other name."""
+    """PREVIOUS, SIZE, MODULO, NPV, LOOKUP FORWARD / BACKWARD; None for any other name."""
     from sdmodels.interop.xmile_parse import _fmod
     if fn == "previous" and len(args) in (1, 2):
         return previous(reader, args, host)
     if fn == "modulo" and len(args) == 2:
         return _fmod(args[0], args[1])
+    if fn in ("lookup_forward", "lookup_backward") and len(args) == 2 and \
+            isinstance(args[0], Ref) and canonical(args[0].name) in reader.gf_nodes:
+        from sdmodels.interop.vensim_builtins import _step_sum    # fn_lookup_forward.html
+        from sdmodels.interop.xmile_xml import _child, _tag
+        node = reader.gf_nodes[canonical(args[0].name)]
+        xs, ys = reader.graph(node if _tag(node) == "gf" else _child(node, "gf"))
+        return _step_sum(args[1], xs, ys, forward=fn == "lookup_forward")
     if fn == "npv" and len(args) == 4:       # Vensim's NPV, kept by xmutil (fn_npv.html)
         from sdmodels.interop.vensim_builtins import npv
         return npv(reader, *args)
@@ -87,3 +95,36 @@ def over_subrange(reader, op: str, arg: Expr) -> Expr:
         out = Call(op, (out, t)) if op in ("min", "max") else \
             Binary("*" if op == "prod" else "+", out, t)
     return Binary("/", out, Const(float(len(terms)))) if op == "mean" else out
+
+
+def reduce(reader, op: str, arg: Expr) -> Expr:
+    """SUM(x[*]) and friends: '*' marks the dimension to reduce (one per reduction), as
+    does a dimension's own name that the variable being defined is not arrayed over
+    (MIN(x[dim1]) in a scalar)."""
+    from sdmodels.expr import Index, Reduce
+    from sdmodels.interop.xmile import Refused
+    found = []
+    own = set(reader.var_dims.get(canonical(reader.current), ()))
+    try:
+        expanded = over_subrange(reader, op, arg)
+    except (ValueError, KeyError) as exc:
+        raise Refused(f"{op.upper()} in '{reader.current}': {exc}") from None
+
+    def star(node):
+        if isinstance(node, Index):
+            dims = reader.var_dims.get(canonical(node.target.name), ())
+            subs = list(node.elements)
+            for i, sub in enumerate(subs):
+                if i < len(dims) and (sub == "*" or (sub == dims[i] and sub not in own)):
+                    subs[i] = dims[i]
+                    found.append(dims[i])
+            return Index(node.target, tuple(subs))
+        return None
+    new = transform(expanded, star)
+    if not found and expanded is not arg:      # x[*:SubA] only: already combined
+        return new
+    if not found:
+        raise Refused(f"{op.upper()} of '{reader.current}' has no [*] to reduce over")
+    for d in dict.fromkeys(found):
+        new = Reduce(op, new, d)
+    return new
