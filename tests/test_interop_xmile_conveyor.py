@@ -36,7 +36,8 @@ BELT = """
 
 
 @pytest.mark.parametrize("length, loading, dt", [
-    (4, "IF TIME &lt; 3 THEN 2 ELSE 5", 0.5), (2.5, "TIME", 0.25)])
+    (4, "IF TIME &lt; 3 THEN 2 ELSE 5", 0.5), (2.5, "TIME", 0.25),
+    (2.2, "IF TIME &lt; 3 THEN 2 ELSE 5", 0.5)])     # 4.4 DTs: a belt of 4 slats
 def test_conveyor_matches_pysimlin(tmp_path, length, loading, dt):
     simlin = pytest.importorskip("simlin")
     path = _file(tmp_path, BELT.format(length=length, loading=loading), dt=dt)
@@ -45,8 +46,8 @@ def test_conveyor_matches_pysimlin(tmp_path, length, loading, dt):
     for col in ("belt", "unloading", "done"):
         np.testing.assert_allclose(ours[col].to_numpy(), theirs[col].to_numpy(),
                                    rtol=1e-9, atol=1e-9, err_msg=col)
-    # the initial content (8 over a transit time of `length`) leaves at 8 / length per month
-    assert ours["unloading"].iloc[0] == pytest.approx(8 / length)
+    # the initial content (8 over the belt's round(length / dt) slats) leaves evenly
+    assert ours["unloading"].iloc[0] == pytest.approx(8 / (round(length / dt) * dt))
 
 
 LEAKY = """
@@ -80,7 +81,8 @@ def _same_as_pysimlin(path, columns):
 
 
 @pytest.mark.parametrize("length, loading, fraction, dt", [
-    (4, "IF TIME &lt; 3 THEN 2 ELSE 5", 0.2, 0.5), (2.5, "TIME", 0.3, 0.25)])
+    (4, "IF TIME &lt; 3 THEN 2 ELSE 5", 0.2, 0.5), (2.5, "TIME", 0.3, 0.25),
+    (2.3, "5", 0.2, 0.5)])
 def test_leaking_conveyor_matches_pysimlin(tmp_path, length, loading, fraction, dt):
     path = _file(tmp_path, LEAKY.format(length=length, loading=loading, fraction=fraction),
                  dt=dt)

@@ -10,6 +10,8 @@ its transit (linear leakage): f / (T / DT) of it per DT. With T and f fixed for 
 * leak   = f / T * O, O = INTEG(inflows - exits, r0 * T) the entered amounts still on the belt
 * r0     = content0 / (T - f * (T - DT) / 2): the initial slats, each already short of the
   share it leaked since it entered, add up to the initial content
+* T is the transit time rounded to whole DTs (the belt's slats; material is placed by the
+  nearest slat)
 
 which is pysimlin's conveyor to 1e-9 (tests/test_interop_xmile_conveyor.py).
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from sdmodels.elements import Aux, Flow, Stock, canonical
-from sdmodels.expr import Binary, Const, Expr, Ref, Stateful, TimeStep
+from sdmodels.expr import Binary, Call, Const, Expr, Ref, Stateful, TimeStep
 from sdmodels.interop.xmile_xml import _child, _children, _tag, _text
 
 _REFUSED_OPTIONS = ("capacity", "in_limit", "sample", "arrest", "discrete", "exponential_leak")
@@ -142,7 +144,8 @@ def apply(model, conveyors: list[Conveyor], flow_nodes: dict) -> None:
         if not _static(fraction):
             raise Refused(f"conveyor '{c.display}': a leak fraction that changes during the "
                           "run is not supported")
-        t = c.transit
+        # the belt has round(T / DT) slats (Stella places material by the nearest slat)
+        t = Binary("*", Call("round", (Binary("/", c.transit, TimeStep()),)), TimeStep())
         rate0 = Binary("/", c.initial, Binary("-", t, Binary("*", fraction, Binary(
             "/", Binary("-", t, TimeStep()), Const(2.0)))))
         exits = Stateful("delay_fixed", (_sum(c.inflows), t, rate0))
