@@ -98,6 +98,12 @@ def test_leaking_conveyor_matches_pysimlin(tmp_path, length, loading, fraction, 
     np.testing.assert_allclose(ours["unloading"].to_numpy()[late], expected)
 
 
+def test_transit_time_from_constants_is_fixed(tmp_path):
+    body = BELT.replace("<len>{length}</len>", "<len>tt</len>").format(loading=1) + \
+        '<aux name="tt"><eqn>half * 2</eqn></aux><aux name="half"><eqn>1.5</eqn></aux>'
+    _same_as_pysimlin(_file(tmp_path, body), ("belt", "unloading"))
+
+
 def test_queue_flows_everything_out_as_pysimlin(tmp_path):
     # Stella: the queue "wants" to flow everything through its outflows (queue / DT + inflows)
     ours = _same_as_pysimlin(_file(tmp_path, QUEUE), ("line", "serve", "served", "off"))
@@ -115,6 +121,9 @@ def test_queue_flows_everything_out_as_pysimlin(tmp_path):
      "queue 'line' needs exactly one outflow"),
     (BELT.replace("<conveyor><len>{length}</len></conveyor>", "<oven/>"),
      "oven 'belt' is not supported"),
+    (BELT.replace("<len>{length}</len>", "<len>tt</len>") + '<aux name="tt"><eqn>half * 2'
+     '</eqn></aux><aux name="half"><eqn>1 + TIME / 10</eqn></aux>',
+     "a transit time that changes during the run"),
     (QUEUE.replace("<outflow>off</outflow>", "<outflow>off</outflow><conveyor><len>1</len>"
                    "</conveyor>"), "queue 'line' feeds conveyor 'served'"),
 ])

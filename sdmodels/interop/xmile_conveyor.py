@@ -137,11 +137,11 @@ def apply(model, conveyors: list[Conveyor], flow_nodes: dict) -> None:
         if len(mains) != 1 or len(leaks) > 1:
             raise Refused(f"conveyor '{c.display}' needs exactly one outflow and at most one "
                           f"leakage flow (it has {len(mains)} and {len(leaks)})")
-        if not _static(c.transit):
+        if not _static(c.transit, model):
             raise Refused(f"conveyor '{c.display}': a transit time that changes during the "
                           "run is not supported")
         fraction = model.elements[leaks[0]].equation if leaks else Const(0.0)
-        if not _static(fraction):
+        if not _static(fraction, model):
             raise Refused(f"conveyor '{c.display}': a leak fraction that changes during the "
                           "run is not supported")
         # the belt has round(T / DT) slats (Stella places material by the nearest slat)
@@ -164,10 +164,31 @@ def apply(model, conveyors: list[Conveyor], flow_nodes: dict) -> None:
         _set_equation(model, leaks[0], Binary("*", Binary("/", fraction, t), Ref(oid)))
 
 
-def _static(expr: Expr) -> bool:
-    from sdmodels.expr import walk
-    from sdmodels.expr import Time
-    return not any(isinstance(n, Time) for n in walk(expr))
+def _static(expr: Expr, model, seen=frozenset()) -> bool:
+    """True when `expr` stays the same through the run: numbers, constants, and auxiliaries
+    (or lookups) of those only, no Time, stock, flow or stateful function."""
+    from sdmodels.elements import Constant, Lookup, PerElement
+    from sdmodels.expr import Index, LookupCall, Time, walk
+    for n in walk(expr):
+        if isinstance(n, (Time, Stateful)):
+            return False
+        if isinstance(n, LookupCall) and not isinstance(model.elements.get(canonical(
+                n.table)), Lookup):
+            return False
+        name = n.name if isinstance(n, Ref) else n.target.name \
+            if isinstance(n, Index) and isinstance(n.target, Ref) else None
+        if name is None or canonical(name) in seen:
+            continue
+        element = model.elements.get(canonical(name))
+        if isinstance(element, Constant):
+            continue
+        if not isinstance(element, Aux) or element.initial is not None:
+            return False
+        eqs = [e for _k, e in element.equation.items] if isinstance(
+            element.equation, PerElement) else [element.equation]
+        if not all(_static(e, model, seen | {canonical(name)}) for e in eqs):
+            return False
+    return True
 
 
 def flow_nodes(nodes) -> dict:
