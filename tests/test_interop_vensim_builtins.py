@@ -186,3 +186,7 @@ def test_data_from_dat_files_and_get_data_between_times(tmp_path):
     # extreme data point in the range, :NA: when the range holds none
     assert out["before"].iloc[0] == -2.0 ** 109
     assert out.iloc[0][["low", "high", "none"]].tolist() == [10, 70, -2.0 ** 109]
+    (tmp_path / "other.dat").write_text("Elsewhere\n0\t1\n")
+    with pytest.raises(ImportModelError, match="none of the data files given .other.dat. holds "
+                                               "a series of 'Values'"):
+        import_model(path, data_files=["other.dat"])

@@ -5,7 +5,8 @@ named at run time. Besides .tab/.csv (read by pysd's TabData in external.py), Ve
 and reads `.dat` files: a variable-name line (`Values[A1]`), then `time<TAB>value` lines
 (vensim.com/documentation/ref_data.html; the SDEverywhere test models give theirs in
 NAME_spec.json, `externalDatfiles`). A cell the file does not hold is :NA: (Vensim's
--2^109), as Vensim leaves a missing series of a sparse data variable.
+-2^109), as Vensim leaves a missing series of a sparse data variable; a variable none of whose
+cells any file holds is refused (most likely the wrong file was given).
 
 GET DATA BETWEEN TIMES(data, time, mode) (fn_get_data_between_times.html) reads a data
 variable at any time: mode 0 interpolates, 1 looks forward, -1 looks backward; :NA: before
@@ -107,7 +108,12 @@ def cells_from_dat(importer, comp, display: str, cells) -> list:
     """(combo, binding, expression of Time) for each cell of a data variable with no
     equation; a cell no file holds is :NA:."""
     from sdmodels.interop.external import cell_name, series
+    from sdmodels.interop.abstract import Unsupported
     interp = (getattr(comp, "keyword", None) or "interpolate").replace(" ", "_").lower()
+    if cells and all(dat_series(importer, display, combo) is None for combo, _b in cells):
+        files = [str(f) for f in importer.data_files if str(f).lower().endswith(".dat")]
+        raise Unsupported("DATA", f"none of the data files given ({', '.join(files)}) holds a "
+                          f"series of '{display}'; pass the file that does")
     out = []
     for combo, binding in cells:
         found = dat_series(importer, display, combo)
