@@ -3,7 +3,7 @@
 Each NAME.mdl with a NAME.dat beside it is imported, run by sdmodels and compared with the
 corpus rule |expected - actual| <= 1e-6 + 1e-3*|actual| (sdmodels.interop.corpus). Models in
 tests/corpus_expected.py are strict xfails with their reason. CI runs the models that
-exercise mappings, :EXCEPT:, element-level ordering and the added built-ins (about 15 s of
+exercise mappings, :EXCEPT:, element-level ordering, .dat data files and the added built-ins (about 15 s of
 kernel compiles on a cold cache); SDMODELS_CORPUS=full runs all 45, expected failures
 included. benchmarks/corpus.py prints the
 same comparison for sdmodels, pysd and pysimlin side by side.
@@ -21,7 +21,7 @@ FULL = os.environ.get("SDMODELS_CORPUS") == "full"
 CI = {"except/except.mdl", "mapping/mapping.mdl", "multimap/multimap.mdl",
       "init_recurrence/init_recurrence.mdl", "helper_recurrence/helper_recurrence.mdl",
       "interleaved/interleaved.mdl", "ref/ref.mdl", "lookup/lookup.mdl", "npv/npv.mdl",
-      "directdata/directdata.mdl", "allocate/allocate.mdl"}
+      "directdata/directdata.mdl", "allocate/allocate.mdl", "getdata/getdata.mdl"}
 SELECTED = [c for c in ALL if FULL or c.name in CI]
 
 pytestmark = pytest.mark.skipif(ROOT is None,

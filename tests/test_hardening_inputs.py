@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from sdmodels.cli import main
-from sdmodels.errors import ImportModelError, ModelError, ModelWarning, SDModelsError
+from sdmodels.errors import ImportModelError, ModelError, SDModelsError
 from sdmodels.interop import import_model
 from sdmodels.ir import build
 from sdmodels.sources import load_model
@@ -58,10 +58,12 @@ def test_bad_model_files(tmp_path, name, text, error, message):
         build(import_model(path))
 
 
-@pytest.mark.xfail(strict=False, reason="written against pysd's .mdl parser; sdmodels' own reader (the default since this session) reads the stray '|' without losing the control section")
-def test_stray_pipe_hiding_the_control_section_warns(tmp_path):
+def test_stray_pipe_in_a_doc_names_the_variable_it_made(tmp_path):
+    # '|' ends an equation, so 'a pipe |' reads as a variable with no equation, which Vensim
+    # takes as a data variable: sdmodels' own reader keeps the control section and says so
     path = _file(tmp_path, "pipe.mdl", "{UTF-8}\na = 1 ~ ~ a doc with | a pipe |\n" + CONTROL)
-    with pytest.warns(ModelWarning, match=r"pipe\.mdl: no INITIAL TIME"):
+    with pytest.raises(ImportModelError, match=r"pipe\.mdl: variable 'a pipe' uses DATA: the "
+                                               r"variable has no equation"):
         import_model(path)
 
 

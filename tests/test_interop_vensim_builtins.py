@@ -80,6 +80,40 @@ def test_vector_lookup_modes(tmp_path):
         [7.5, 40, 10, 70, 40]     # 70: the last segment, slope 3, 10 past x = 20
 
 
+def test_vector_lookup_area_and_invert_modes(tmp_path):
+    # fn_vector_lookup.html: mode 1 = LOOKUP AREA from xmin (ends held), 7 = the area with the
+    # ends extrapolated (negative left of xmin), 5 = LOOKUP INVERT. Points (0,10) (10,20)
+    # (20,40): trapezoids 150 and 300; beyond x = 20 the held 40 or the line of slope 2
+    out = _run(tmp_path, """
+        k: k1, k2, k3 ~~|
+        y[k] = 10, 20, 40 ~~|
+        area mid = VECTOR LOOKUP(y[k1], 15, 0, 20, 1) ~~|
+        area held = VECTOR LOOKUP(y[k1], 30, 0, 20, 1) ~~|
+        area extra = VECTOR LOOKUP(y[k1], 30, 0, 20, 7) ~~|
+        area left = VECTOR LOOKUP(y[k1], -5, 0, 20, 7) ~~|
+        inv = VECTOR LOOKUP(y[k1], 30, 0, 20, 5) ~~|
+        inv out = VECTOR LOOKUP(y[k1], 50, 0, 20, 5) ~~|
+        """)
+    row = out.iloc[0]
+    assert row["area mid"] == pytest.approx(150 + (20 + 30) / 2 * 5)
+    assert row["area held"] == pytest.approx(450 + 40 * 10)
+    assert row["area extra"] == pytest.approx(450 + 40 * 10 + 0.5 * 2 * 10 ** 2)
+    assert row["area left"] == pytest.approx(-(10 * 5 - 0.5 * 1 * 5 ** 2))
+    assert row["inv"] == pytest.approx(15.0)
+    assert row["inv out"] == -2.0 ** 109          # :NA: outside the y values
+
+
+def test_lookup_invert_as_the_reference_examples(tmp_path):
+    # fn_lookup_invert.html: LOOK((0,0),(1,1),(3,2)) inverted at -1 (:NA:), 0.5 and 1.5
+    out = _run(tmp_path, """
+        LOOK((0,0),(1,1),(3,2)) ~~|
+        a = LOOKUP INVERT(LOOK, -1) ~~|
+        b = LOOKUP INVERT(LOOK, 0.5) ~~|
+        c = LOOKUP INVERT(LOOK, 1.5) ~~|
+        """)
+    assert out.iloc[0][["a", "b", "c"]].tolist() == [-2.0 ** 109, 0.5, 2.0]
+
+
 def test_npv_follows_the_equivalent_equations(tmp_path):
     # fn_npv.html: NPV = (accum + stream*dt*df)*factor, accum = INTEG(stream*df, init),
     # df = INTEG(-df*r/(1+r*dt), 1): with stream 1, r = 0.1, dt = 1, df_k = (1/1.1)^k
@@ -117,3 +151,42 @@ def test_delay_material_with_a_varying_time_is_refused_by_name(tmp_path):
         _run(tmp_path, """
             late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|
             """)
+
+
+def test_data_from_dat_files_and_get_data_between_times(tmp_path):
+    # expected values: Vensim's own output of SDEverywhere's getdata and sumif models
+    # (getdata.dat, sumif.dat): data at times 0 1 2 9 10, read at t + 0.5 and t + 1; a cell the
+    # .dat file does not hold is :NA:
+    (tmp_path / "d.dat").write_text("Values[A1]\n" + "".join(
+        f"{t}\t{v}\n" for t, v in ((0, 0), (1, 10), (2, 20), (9, 70), (10, 80))))
+    path = tmp_path / "m.mdl"
+    path.write_text(textwrap.dedent("""
+        DimA: A1, A2 ~~|
+        Values[DimA] ~~|
+        half fwd = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 0.5), 1) ~~|
+        half back = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 0.5), -1) ~~|
+        one interp = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 1), 0) ~~|
+        missing = Values[A2] ~~|
+        before = GET DATA BETWEEN TIMES(Values[A1], -1, 0) ~~|
+        low = GET DATA MIN(Values[A1], 1, 9) ~~|
+        high = GET DATA MAX(Values[A1], 1.5, 9.5) ~~|
+        none = GET DATA MAX(Values[A1], 3, 8) ~~|
+        INITIAL TIME = 0 ~~|
+        FINAL TIME = 10 ~~|
+        TIME STEP = 1 ~~|
+        """))
+    out = run(import_model(path, data_files=["d.dat"]))
+    assert out["half fwd"].tolist() == [0, 10, 20, 70, 70, 70, 70, 70, 70, 70, 80]
+    assert out["half back"].tolist() == [0, 0, 10, 20, 20, 20, 20, 20, 20, 20, 70]
+    assert out["one interp"].iloc[:4].tolist() == pytest.approx([10, 20, 20 + 50 / 7,
+                                                                 20 + 100 / 7])
+    assert out["missing"].iloc[0] == -2.0 ** 109
+    assert out["Values[A1]"].tolist()[:3] == [0, 10, 20]
+    # fn_get_data_between_times.html: :NA: before the first point; fn_get_data_min.html: the
+    # extreme data point in the range, :NA: when the range holds none
+    assert out["before"].iloc[0] == -2.0 ** 109
+    assert out.iloc[0][["low", "high", "none"]].tolist() == [10, 70, -2.0 ** 109]
+    (tmp_path / "other.dat").write_text("Elsewhere\n0\t1\n")
+    with pytest.raises(ImportModelError, match="none of the data files given .other.dat. holds "
+                                               "a series of 'Values'"):
+        import_model(path, data_files=["other.dat"])

@@ -126,3 +126,60 @@ def test_export_keeps_which_non_negative_rule_a_stock_follows(tmp_path):
     assert back["B"].tolist() == [0, 4, 5, 5]        # cut back: 4, then the 1 left, then 0
     assert back["C"].tolist() == [0, 4, 8, 12]       # held at 0, the flow as written
     assert back[["A", "B", "Held", "C"]].equals(run(m)[["A", "B", "Held", "C"]])
+
+
+def test_previous_size_modulo_and_npv(tmp_path):
+    # XMILE 1.0 (3.5.6): PREVIOUS(x, init) is x one DT ago (init at the start), SELF the
+    # variable itself; SIZE counts elements; MODULO (Vensim's, kept by xmutil) is the remainder;
+    # NPV (Vensim's too, fn_npv.html) with stream 1, rate 0.1, DT 1: sum of 1.1^-k so far
+    path = _write(tmp_path, DIMS + """<model><variables>
+        <aux name="lag"><eqn>PREVIOUS(TIME * 2, -1)</eqn></aux>
+        <aux name="count"><eqn>PREVIOUS(SELF, 0) + 1</eqn></aux>
+        <aux name="v"><dimensions><dim name="k"/></dimensions><eqn>1</eqn></aux>
+        <aux name="n"><eqn>SIZE(k) * 10 + SIZE(v)</eqn></aux>
+        <aux name="r"><eqn>MODULO(TIME + 5, 3)</eqn></aux>
+        <aux name="pv"><eqn>NPV(1, 0.1, 0, 1)</eqn></aux>
+        </variables></model>""")
+    out = run(import_model(path))
+    assert out["lag"].tolist() == [-1, 0, 2, 4, 6]
+    assert out["count"].tolist() == [1, 2, 3, 4, 5]
+    assert out["n"].iloc[0] == 22
+    assert out["r"].tolist() == [2, 0, 1, 2, 0]
+    assert out["pv"].tolist() == pytest.approx([sum(1.1 ** -j for j in range(k + 1))
+                                                for k in range(5)])
+
+
+def test_reduction_over_a_subrange_as_xmutil_writes_it(tmp_path):
+    # xmutil writes Vensim's SUM(x[SubA!]) as SUM(x[*:SubA]), SubA declared as a dimension
+    dims = DIMS.replace("</dimensions>", '<dim name="s"><elem name="b"/><elem name="c"/></dim>'
+                        "</dimensions>").replace('<elem name="b"/></dim>',
+                                                 '<elem name="b"/><elem name="c"/></dim>', 1)
+    path = _write(tmp_path, dims + """<model><variables>
+        <aux name="x"><dimensions><dim name="k"/></dimensions><eqn>1, 2, 4</eqn></aux>
+        <aux name="total"><eqn>SUM(x[*:s]) + 100 * MAX(x[*:s] * 2)</eqn></aux>
+        </variables></model>""")
+    assert run(import_model(path))["total"].iloc[0] == 6 + 100 * 8
+
+
+def test_vensim_arrays_as_xmutil_writes_them(tmp_path):
+    # per-element graphical functions read by LOOKUP(c[k], x); a dimension name as a number
+    # (the element's position, as Vensim reads it); a subrange naming the element of a variable
+    # over its parent; LOOKUP_FORWARD / _BACKWARD (fn_lookup_forward.html) on a table
+    gf = '<element subscript="{e}"><eqn>0+0</eqn><gf><xpts>0,1</xpts><ypts>{y}</ypts></gf>' \
+         '</element>'
+    dims = DIMS.replace("</dimensions>", '<dim name="s"><elem name="b"/></dim></dimensions>')
+    path = _write(tmp_path, dims + """<model><variables>
+        <aux name="c"><dimensions><dim name="k"/></dimensions>""" +
+                  gf.format(e="a", y="10,20") + gf.format(e="b", y="20,40") + """</aux>
+        <aux name="e"><dimensions><dim name="k"/></dimensions>
+            <eqn>LOOKUP(c[k], 0.5) + 1000 * k</eqn></aux>
+        <aux name="x"><dimensions><dim name="k"/></dimensions><eqn>7, 9</eqn></aux>
+        <aux name="y"><dimensions><dim name="s"/></dimensions><eqn>x[s]</eqn></aux>
+        <aux name="t"><eqn>0+0</eqn><gf><xpts>0,1,2</xpts><ypts>1,2,5</ypts></gf></aux>
+        <aux name="fwd"><eqn>LOOKUP_FORWARD(t, 0.5)</eqn></aux>
+        <aux name="back"><eqn>LOOKUP_BACKWARD(t, 1.5)</eqn></aux>
+        </variables></model>""")
+    row = run(import_model(path)).iloc[0]
+    assert [row["e[a]"], row["e[b]"]] == [1015, 2030]
+    assert row["y[b]"] == 9
+    assert [row["fwd"], row["back"]] == [2, 2]

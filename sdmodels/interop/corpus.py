@@ -32,20 +32,10 @@ MODEL_SUFFIXES = (".mdl", ".xmile", ".stmx")
 
 def load_dat(path: Path) -> pd.DataFrame:
     """Vensim's .dat export as a DataFrame indexed by time, one column per variable."""
+    from sdmodels.interop.vensim_data import dat_blocks
     columns: dict[str, dict[float, float]] = {}
-    current = None
-    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
-        if not line.strip():
-            continue
-        parts = line.split("\t")
-        if len(parts) == 2 and current is not None:
-            try:
-                columns[current][float(parts[0])] = float(parts[1])
-                continue
-            except ValueError:
-                pass
-        current = line.strip()
-        columns.setdefault(current, {})
+    for head, xs, ys in dat_blocks(path):
+        columns.setdefault(head, {}).update(zip(xs, ys))
     frame = pd.DataFrame(columns, dtype=float).sort_index()
     frame.index = frame.index.astype(float)
     frame.index.name = "time"
@@ -65,6 +55,23 @@ def load_reference(path: Path) -> pd.DataFrame:
     return load_output(path, time_label=None)
 
 
+class CorpusCase(Case):
+    """A corpus model; its run-time data files are those its NAME_spec.json names
+    (`externalDatfiles`, as SDEverywhere's test models list them)."""
+
+    @property
+    def data_files(self) -> tuple[str, ...]:
+        import json
+        spec = self.model.with_name(self.model.stem + "_spec.json")
+        if not spec.is_file():
+            return super().data_files
+        try:
+            names = json.loads(spec.read_text(encoding="utf-8")).get("externalDatfiles", [])
+        except (ValueError, AttributeError):
+            return super().data_files
+        return tuple(str(n) for n in names if isinstance(n, str))
+
+
 def corpus_cases(root: Path, *, formats=(".mdl",)) -> list[Case]:
     """Every model under `root` (of the given suffixes) with a reference output of its stem."""
     out = []
@@ -74,7 +81,7 @@ def corpus_cases(root: Path, *, formats=(".mdl",)) -> list[Case]:
         for suffix in OUTPUT_SUFFIXES:
             ref = model.with_suffix(suffix)
             if ref.exists():
-                out.append(Case(model, ref, Path(root)))
+                out.append(CorpusCase(model, ref, Path(root)))
                 break
     return out
 

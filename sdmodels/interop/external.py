@@ -180,7 +180,10 @@ def _data_from_files(importer, comp, dims, display, cells) -> list:
     sdmodels takes the files at import (`import_model(path, data_files=[...])`).
     """
     from pysd.py_backend.data import TabData
+    from sdmodels.interop import vensim_data
     files = getattr(importer, "data_files", ()) or ()
+    if vensim_data.has_dat(importer):       # Vensim's own .dat format
+        return vensim_data.cells_from_dat(importer, comp, display, cells)
     if not files:
         raise _unsupported("DATA", "the variable has no equation: Vensim fills it from a data "
                            "file named at run time; pass it at import, e.g. "
@@ -205,8 +208,10 @@ def _data_from_files(importer, comp, dims, display, cells) -> list:
             for combo, binding in cells]
 
 
-def series(importer, name: str, xs, ys, interp: str, ast=None) -> Expr:
-    """A data series as a function of Time with Vensim's interpolation `interp`."""
+def series(importer, name: str, xs, ys, interp: str, ast=None, *, at: Expr | None = None
+           ) -> Expr:
+    """A data series as a function of Time (or of `at`) with Vensim's interpolation."""
+    at = Time() if at is None else at
     keep = np.isfinite(xs) & np.isfinite(ys)
     xs, ys = tuple(float(x) for x in xs[keep]), tuple(float(y) for y in ys[keep])
     if not xs:
@@ -220,14 +225,14 @@ def series(importer, name: str, xs, ys, interp: str, ast=None) -> Expr:
     if interp == "interpolate":
         importer.extra.append(Lookup(id=lid, display=f"{name} (data)", xs=xs, ys=ys,
                                      origin=host))
-        return LookupCall(lid, Time())
+        return LookupCall(lid, at)
     # steps without branches: t -> point index (piecewise linear), rounded, -> value
     index = tuple(float(i) for i in range(len(xs)))
     importer.extra.append(Lookup(id=f"{lid}.at", display=f"{name} (data point index)",
                                  xs=xs, ys=index, origin=host))
     importer.extra.append(Lookup(id=lid, display=f"{name} (data)", xs=index, ys=ys,
                                  origin=host))
-    at = LookupCall(f"{lid}.at", Time())
+    at = LookupCall(f"{lid}.at", at)
     if interp == "look_forward":
         pick = Call("ceil", (Binary("-", at, Const(INDEX_EPS)),))
     else:       # hold backward; raw is held between its points too
@@ -277,15 +282,22 @@ def lookup_call(importer, ast, binding, arg: Expr) -> Expr:
     display = importer.display[fn]
     if not dims:
         return LookupCall(display, arg)
-    subs = list(ast.function.subscripts.subscripts) if ast.function.subscripts else list(dims)
+    combo = named_cell(importer, ast.function, binding, f"a call of lookup '{display}'")
+    return LookupCall(canonical(cell_name(display, combo)), arg)
+
+
+def named_cell(importer, ref, binding, where: str) -> tuple[str, ...]:
+    """The elements a subscripted reference `ref` names for the element being defined."""
+    from sdmodels.interop.abstract import key_of
+    dims = importer.dims_of.get(key_of(ref.reference), ())
     combo = []
-    for s in subs:
+    for s in (list(ref.subscripts.subscripts) if ref.subscripts else list(dims)):
         element = importer.subs.resolve(s, binding)
         if element is None:
-            raise _unsupported("subscript", f"'{s}' in a call of lookup '{display}' cannot be "
-                               "matched to the element being defined")
+            raise _unsupported("subscript", f"'{s}' in {where} cannot be matched to the "
+                               "element being defined")
         combo.append(element)
-    return LookupCall(canonical(cell_name(display, combo)), arg)
+    return tuple(combo)
 
 
 def subscript_elements(importer, spec: dict) -> list[str]:

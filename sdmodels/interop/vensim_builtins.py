@@ -7,7 +7,11 @@ Sources (Vensim's reference, vensim.com/documentation/):
 - LOOKUP AREA(lookup, start, end) (fn_lookup_area.html): the area under the lookup (ends
   held) from start to end.
 - VECTOR LOOKUP(vec, x, xmin, xmax, mode) (fn_vector_lookup.html): a lookup whose y values
-  are the elements of vec, evenly spaced from xmin to xmax; modes 0, 2, 3 and 4.
+  are the elements of vec, evenly spaced from xmin to xmax; modes 0 (lookup), 1 (LOOKUP
+  AREA from xmin), 2 (backward), 3 (extrapolate), 4 (forward), 5 (LOOKUP INVERT) and 7 (the
+  area with the end segments extrapolated, negative left of xmin).
+- LOOKUP INVERT(lookup, y) (fn_lookup_invert.html): the smallest x at which the lookup
+  gives y; :NA: when y lies outside its y values.
 - VECTOR ELM MAP(vec, offset) (fn_vector_elm_map.html): the element `offset` places after
   the one named, counted over the whole variable in subscript order; :NA: outside it.
 - NPV(stream, rate, init, factor) (fn_npv.html): the equivalent equations given there,
@@ -27,18 +31,20 @@ from __future__ import annotations
 
 from sdmodels.elements import Flow, Stock, canonical
 from sdmodels.expr import Binary, Call, Const, Expr, LookupCall, Ref, Stateful, TimeStep
+from sdmodels.interop.vensim_data import get_data_between_times, get_data_extreme
 
 NA = -2.0 ** 109
 
 
-def _step_sum(x: Expr, xs, ys, *, forward: bool) -> Expr:
-    """y0 plus each step y[i] - y[i-1] once x has passed x[i-1] (forward) or reached x[i]."""
+def _step_sum(x: Expr, xs, ys, *, forward: bool, reach: str = ">=") -> Expr:
+    """y0 plus each step y[i] - y[i-1] once x has passed x[i-1] (forward) or reached x[i]
+    (`reach` ">" for: passed x[i])."""
     out: Expr = Const(float(ys[0]))
     for i in range(1, len(xs)):
         if ys[i] == ys[i - 1]:
             continue
         passed = Binary(">", x, Const(float(xs[i - 1]))) if forward else \
-            Binary(">=", x, Const(float(xs[i])))
+            Binary(reach, x, Const(float(xs[i])))
         out = Binary("+", out, Binary("*", passed, Const(float(ys[i] - ys[i - 1]))))
     return out
 
@@ -65,7 +71,7 @@ def _extrapolated(x: Expr, xs: list[Expr], ys: list[Expr], inside: Expr) -> Expr
 
 
 def lookup_mode(importer, fn: str, args_ast, binding, initial) -> Expr:
-    """LOOKUP FORWARD / BACKWARD / EXTRAPOLATE(lookup, x) on a lookup defined in the model."""
+    """LOOKUP FORWARD / BACKWARD / EXTRAPOLATE / INVERT(lookup, x) on a lookup of the model."""
     from sdmodels.interop import external
     from sdmodels.interop.abstract import Unsupported, key_of
     ref, x_ast = args_ast
@@ -83,24 +89,55 @@ def lookup_mode(importer, fn: str, args_ast, binding, initial) -> Expr:
         xs = [Const(v) for v in table.xs]
         ys = [Const(v) for v in table.ys]
         return _extrapolated(x, xs, ys, call)
+    if fn == "lookup_invert":
+        return _invert(x, table.xs, table.ys)
     return _step_sum(x, table.xs, table.ys, forward=fn == "lookup_forward")
 
 
-def _area_to(x: Expr, xs, ys) -> Expr:
-    """The area under the table from its first x to x, its end values held beyond it."""
-    out: Expr = Binary("*", Const(float(ys[0])), Call("min", (Binary("-", x, Const(
-        float(xs[0]))), Const(0.0))))
+def _c(v) -> Expr:
+    return v if isinstance(v, Expr) else Const(float(v))
+
+
+def _area_to(x: Expr, xs, ys, *, extrapolate: bool = False) -> Expr:
+    """The area under the table from its first x to x: its end values held beyond it, or
+    (`extrapolate`) its end segments' lines continued (then negative left of the start)."""
+    xs, ys = [_c(v) for v in xs], [_c(v) for v in ys]
+
+    def end(k, a, b, d):      # area from xs[k] over a signed distance d beyond that end
+        out = Binary("*", ys[k], d)
+        if extrapolate and len(xs) > 1:
+            slope = Binary("/", Binary("-", ys[b], ys[a]), Binary("-", xs[b], xs[a]))
+            out = Binary("+", out, Binary("*", Binary("*", Const(0.5), slope),
+                                          Binary("*", d, d)))
+        return out
+    out = end(0, 0, 1, Call("min", (Binary("-", x, xs[0]), Const(0.0))))
     for i in range(1, len(xs)):
-        width = float(xs[i] - xs[i - 1])
-        if width <= 0:
+        if isinstance(xs[i], Const) and isinstance(xs[i - 1], Const) and \
+                xs[i].value <= xs[i - 1].value:
             continue
-        length = Call("min", (Call("max", (Binary("-", x, Const(float(xs[i - 1]))),
-                                           Const(0.0))), Const(width)))
-        part = Binary("+", Binary("*", Const(float(ys[i - 1])), length), Binary(
-            "*", Const((ys[i] - ys[i - 1]) / (2 * width)), Binary("*", length, length)))
-        out = Binary("+", out, part)
-    beyond = Call("max", (Binary("-", x, Const(float(xs[-1]))), Const(0.0)))
-    return Binary("+", out, Binary("*", Const(float(ys[-1])), beyond))
+        width = Binary("-", xs[i], xs[i - 1])
+        length = Call("min", (Call("max", (Binary("-", x, xs[i - 1]), Const(0.0))), width))
+        rise = Binary("/", Binary("-", ys[i], ys[i - 1]), Binary("*", Const(2.0), width))
+        out = Binary("+", out, Binary("+", Binary("*", ys[i - 1], length),
+                                      Binary("*", rise, Binary("*", length, length))))
+    beyond = Call("max", (Binary("-", x, xs[-1]), Const(0.0)))
+    return Binary("+", out, end(-1, -2, -1, beyond))
+
+
+def _invert(y: Expr, xs, ys) -> Expr:
+    """LOOKUP INVERT (fn_lookup_invert.html): the smallest x whose interpolated value is y;
+    :NA: when y lies outside the table's y values."""
+    xs, ys = [_c(v) for v in xs], [_c(v) for v in ys]
+    out: Expr = Const(NA)
+    for i in range(len(xs) - 1, 0, -1):
+        lo, hi = Call("min", (ys[i - 1], ys[i])), Call("max", (ys[i - 1], ys[i]))
+        inside = Binary("*", Binary(">=", y, lo), Binary("<=", y, hi))
+        share = Call("zidz", (Binary("-", y, ys[i - 1]), Binary("-", ys[i], ys[i - 1])))
+        at = Binary("+", xs[i - 1], Binary("*", share, Binary("-", xs[i], xs[i - 1])))
+        out = Call("if_then_else", (inside, at, out))
+    if len(xs) == 1:
+        out = Call("if_then_else", (Binary("=", y, ys[0]), xs[0], out))
+    return out
 
 
 def lookup_area(importer, _fn, args_ast, binding, initial) -> Expr:
@@ -135,16 +172,25 @@ def vector_lookup(importer, _fn, args_ast, binding, initial) -> Expr:
     e = lambda a: importer.expr(a, binding, initial=initial)  # noqa: E731
     ys = _from_named(importer, args_ast[0], binding, initial)
     x, xmin, xmax, mode = (e(a) for a in args_ast[1:5])
-    if not isinstance(mode, Const) or mode.value not in (0.0, 2.0, 3.0, 4.0):
-        raise Unsupported("VECTOR LOOKUP", "only modes 0 (lookup), 2 (backward), "
-                          "3 (extrapolate) and 4 (forward), given as a number")
+    if not isinstance(mode, Const) or mode.value not in (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0):
+        raise Unsupported("VECTOR LOOKUP", "only modes 0 (lookup), 1 (area), 2 (backward), "
+                          "3 (extrapolate), 4 (forward), 5 (invert) and 7 (area, "
+                          "extrapolated), given as a number; the slope modes (6, 9) and the "
+                          "extrapolated invert (8) are not implemented")
     n = len(ys)
     if n < 2:
+        if mode.value in (1.0, 5.0, 7.0):
+            raise Unsupported("VECTOR LOOKUP", "the area and invert modes need a vector of "
+                              "at least two elements")
         return ys[0]
     span = Binary("/", Binary("-", xmax, xmin), Const(float(n - 1)))
     xs = [Binary("+", xmin, Binary("*", Const(float(i)), span)) for i in range(n)]
-    inside = _ramp_sum(x, xs, ys)
     m = mode.value
+    if m in (1.0, 7.0):     # the area from xmin (fn_vector_lookup.html)
+        return _area_to(x, xs, ys, extrapolate=m == 7.0)
+    if m == 5.0:
+        return _invert(x, xs, ys)
+    inside = _ramp_sum(x, xs, ys)
     if m == 3.0:
         return _extrapolated(x, xs, ys, inside)
     if m in (2.0, 4.0):
@@ -283,9 +329,12 @@ def delay_material(importer, fn, args_ast, binding, initial) -> Expr:
 
 BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
           "lookup_area": lookup_area,
-          "lookup_extrapolate": lookup_mode, "vector_lookup": vector_lookup,
+          "lookup_extrapolate": lookup_mode, "lookup_invert": lookup_mode,
+          "vector_lookup": vector_lookup,
           "vector_elm_map": vector_elm_map, "delay_material": delay_material,
-          "delay_information": delay_material}
+          "delay_information": delay_material,
+          "get_data_between_times": get_data_between_times,
+          "get_data_min": get_data_extreme, "get_data_max": get_data_extreme}
 
 
 def sample_if_true(importer, cond: Expr, value: Expr, init: Expr, binding=None) -> Expr:

@@ -18,10 +18,10 @@ from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock, ca
 from sdmodels.errors import EquationSyntaxError, ImportModelError, LimitError, ModelError
 from sdmodels.interop import xmile_numbers as num
 from sdmodels.interop.mdl_text import warn_time_unit
-from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
-                           TimeStep, Unary, transform)
+from sdmodels.expr import (Binary, Call, Const, Expr, LookupCall, Ref, Stateful, TimeStep,
+                           Unary)
 from sdmodels.model import Model
-from sdmodels.interop import xmile_conveyor
+from sdmodels.interop import xmile_arrays, xmile_builtins, xmile_conveyor
 from sdmodels.interop.xmile_parse import XmileParser, _fmod
 from sdmodels.interop.xmile_xml import _child, _children, _listed, _safe_root, _tag, _text
 
@@ -48,6 +48,9 @@ class XmileReader:
         self.fixed: dict[str, float] = {}
         self.extra = []
         self.counter = 0
+        self.dim_sizes: dict[str, int] = {}
+        self.cell_tables: set[str] = set()    # arrayed graphical functions, one per element
+        self.gf_nodes: dict = {}                # graphical functions by id (LOOKUP FORWARD)
         self.current = ""
         self.lookups: set[str] = set()
         self.var_dims: dict[str, tuple[str, ...]] = {}
@@ -85,7 +88,7 @@ class XmileReader:
         self.stella = "isee" in vendor.lower()
         model = Model(name, start=start, stop=stop, dt=dt, saveper=max(save or dt, dt))
         dims_node = _child(root, "dimensions")
-        sizes = {}
+        sizes = self.dim_sizes = {}
         for d in (_children(dims_node, "dim") if dims_node is not None else []):
             elems = [el.get("name") for el in _children(d, "elem")]
             if not elems and d.get("size"):
@@ -136,18 +139,19 @@ class XmileReader:
                 if dn is not None:
                     self.var_dims[canonical(_name(node.get("name")))] = tuple(
                         d.get("name") for d in _children(dn, "dim"))
-        conveyors = []
+        conveyors, queues = [], []
         called = set()   # names used as LOOKUP(name, x): tables even when they have an eqn
         for node in nodes:
             for text in [_text(node, "eqn", "") or ""] + [
                     _text(it, "eqn", "") or "" for it in _children(node, "element")]:
-                called.update(canonical(_name(n)) for n in
-                              re.findall(r"(?i)\bLOOKUP\s*\(\s*([^,()]+?)\s*,", text))
+                called.update(canonical(_name(n)) for n in re.findall(
+                    r"(?i)\bLOOKUP(?:_FORWARD|_BACKWARD)?\s*\(\s*([^,()\[]+?)\s*(?:\[[^\]]*\])?\s*,", text))
         for node in nodes:
             if _tag(node) in ("gf",) or (_tag(node) == "aux" and _child(node, "gf") is not None
                                          and (not (_text(node, "eqn") or "").strip()
                                               or canonical(_name(node.get("name"))) in called)):
                 self.lookups.add(canonical(node.get("name")))
+                self.gf_nodes[canonical(_name(node.get("name")))] = node
         for node in nodes:
             kind = _tag(node)
             if kind not in ("aux", "flow", "stock", "gf"):
@@ -165,6 +169,12 @@ class XmileReader:
             if eid in inputs:   # a connected module input: a placeholder the outer model sets
                 model._insert(Constant(id=eid, display=display, values=(0.0,), units=units,
                                        doc=doc))
+                continue
+            cells = xmile_arrays.cell_lookups(self, node, display) if eid in called else None
+            if cells:     # a graphical function per element, read by LOOKUP(name[e], x)
+                self.cell_tables.add(eid)
+                for table in cells:
+                    model._insert(table)
                 continue
             if eid in self.lookups:
                 xs, ys = self.graph(_child(node, "gf") if kind != "gf" else node)
@@ -191,6 +201,8 @@ class XmileReader:
             else:
                 text = _text(node, "eqn", "") or ""
                 expr = self.parse(text, display)
+                if dims and xmile_arrays.needs_cells(self, expr, dims):
+                    expr = xmile_arrays.per_element(self, expr, dims, model)
             gf = _child(node, "gf")
             if gf is not None:
                 xs, ys = self.graph(gf)
@@ -201,9 +213,11 @@ class XmileReader:
             nonneg = _non_negative(node, kind, behavior)
             common = dict(id=eid, display=display, units=units, doc=doc, dims=dims)
             if kind == "stock":
+                if _child(node, "oven") is not None:
+                    raise xmile_conveyor.NoFallback(f"oven '{display}' is not supported "
+                                                    "(conveyors and queues are)")
                 if _child(node, "queue") is not None:
-                    raise xmile_conveyor.NoFallback(f"queue stock '{display}' is not "
-                                                    "supported (a conveyor is)")
+                    queues.append(xmile_conveyor.read_queue(node, display, dims))
                 if _child(node, "conveyor") is not None:
                     conveyors.append(xmile_conveyor.read(self, node, display, dims,
                                                          _initial(expr)))
@@ -228,6 +242,7 @@ class XmileReader:
                 else:
                     model._insert(Aux(**common, equation=expr, initial=start))
         xmile_conveyor.apply(model, conveyors, xmile_conveyor.flow_nodes(nodes))
+        xmile_conveyor.apply_queues(model, queues, nodes)
         for element in self.extra:
             model._insert(element)
 
@@ -320,7 +335,7 @@ class XmileReader:
         if fn in ("min", "max") and n == 2:
             return Call(fn, tuple(a))
         if fn in ("sum", "prod", "mean", "min", "max") and n == 1:
-            return self.reduce(fn, a[0])
+            return xmile_builtins.reduce(self, fn, a[0])
         if fn == "arcsin" and n == 1:
             return Call("arctan", (Binary("/", a[0], Call("sqrt", (
                 Binary("-", Const(1.0), Binary("*", a[0], a[0])),))),))
@@ -354,31 +369,9 @@ class XmileReader:
             return LookupCall(fn, a[0])
         if fn in ("lookup",) and n == 2 and isinstance(a[0], Ref):
             return LookupCall(a[0].name, a[1])
-        return None
-
-    def reduce(self, op: str, arg: Expr) -> Expr:
-        """SUM(x[*]) and friends: '*' marks the dimension to reduce (one per reduction), as
-        does a dimension's own name that the variable being defined is not arrayed over
-        (MIN(x[dim1]) in a scalar)."""
-        found = []
-        own = set(self.var_dims.get(canonical(self.current), ()))
-
-        def star(node):
-            if isinstance(node, Index):
-                dims = self.var_dims.get(canonical(node.target.name), ())
-                subs = list(node.elements)
-                for i, sub in enumerate(subs):
-                    if i < len(dims) and (sub == "*" or (sub == dims[i] and sub not in own)):
-                        subs[i] = dims[i]
-                        found.append(dims[i])
-                return Index(node.target, tuple(subs))
-            return None
-        new = transform(arg, star)
-        if not found:
-            raise Refused(f"{op.upper()} of '{self.current}' has no [*] to reduce over")
-        for d in dict.fromkeys(found):
-            new = Reduce(op, new, d)
-        return new
+        if fn in ("lookup",) and n == 2:
+            return xmile_arrays.lookup_of_cell(self, a[0], a[1])
+        return xmile_builtins.extra(self, fn, a, host)
 
     def hold(self, value: Expr, host: str) -> Expr:
         self.counter += 1

@@ -1,22 +1,40 @@
-"""XMILE / Stella conveyors: the stock's outflow replays its inflows one transit time later.
+"""XMILE / Stella conveyors and queues, written out as ordinary stocks and flows.
 
-Stella ("Conveyor Computation", iseesystems.com/resources/help/.../Conveyors.htm): material
-put on a conveyor during one DT (all inflows lumped) leaves it when the transit time has
-passed; the initial content is spread evenly along the belt. With a transit time fixed for
-the run and no leakage, the conveyor's outflow is therefore DELAY FIXED(inflows, transit
-time, initial content / transit time), and the conveyor itself an ordinary stock of those
-flows. Leakage, capacity, inflow limits, varying transit times, arrays and queues (and
-ovens) are refused by name.
+Conveyors (Stella, "Conveyor Computation", iseesystems.com/resources/help/.../Conveyors.htm):
+material put on during one DT (all inflows lumped, a "slat") leaves when the transit time T
+has passed; the initial content is spread evenly along the belt. With a leakage flow (marked
+`<leak/>`, its equation the leak fraction f) each slat loses f of what entered, evenly over
+its transit (linear leakage): f / (T / DT) of it per DT. With T and f fixed for the run:
+
+* exits  = DELAY FIXED(inflows, T, r0), what entered T ago; the outflow is (1 - f) * exits
+* leak   = f / T * O, O = INTEG(inflows - exits, r0 * T) the entered amounts still on the belt
+* r0     = content0 / (T - f * (T - DT) / 2): the initial slats, each already short of the
+  share it leaked since it entered, add up to the initial content
+* T is the transit time rounded to whole DTs (the belt's slats; material is placed by the
+  nearest slat)
+
+which is pysimlin's conveyor to 1e-9 (tests/test_interop_xmile_conveyor.py).
+
+Queues (Stella, "Queue Computation" .../Queues.htm: "the Queue 'wants' to flow everything
+through its outflows"; its flows are constrained only by an inflow-limited or capacity-limited
+conveyor or an oven downstream): with one outflow into an ordinary stock (or out of the model),
+the outflow takes the queue's content and this DT's inflows, queue / DT + inflows.
+
+Refused by name: capacity, inflow limits, sampling, arrest, discrete conveyors, exponential
+leakage and leak zones, varying transit times or leak fractions, arrays, several outflows of
+a queue, a queue feeding a conveyor or an oven (Stella admits its batches by discrete rules;
+pysimlin requires such a conveyor to be discrete), and ovens.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sdmodels.elements import Flow, canonical
-from sdmodels.expr import Binary, Const, Expr, Ref, Stateful
+from sdmodels.elements import Aux, Flow, Stock, canonical
+from sdmodels.expr import Binary, Call, Const, Expr, Ref, Stateful, TimeStep
 from sdmodels.interop.xmile_xml import _child, _children, _tag, _text
 
-_REFUSED_OPTIONS = ("capacity", "in_limit", "sample", "arrest", "discrete")
+_REFUSED_OPTIONS = ("capacity", "in_limit", "sample", "arrest", "discrete", "exponential_leak")
+_REFUSED_LEAK = ("leak_integers", "leak_start", "leak_end")
 
 
 class NoFallback(Exception):
@@ -54,33 +72,123 @@ def read(reader, node, display: str, dims, initial: Expr) -> Conveyor:
                     names("inflow"), names("outflow"))
 
 
+@dataclass(frozen=True)
+class Queue:
+    """A queue stock read from the file."""
+    stock: str
+    display: str
+    inflows: tuple[str, ...]
+    outflows: tuple[str, ...]
+
+
+def read_queue(node, display: str, dims) -> Queue:
+    """The queue of a stock node."""
+    from sdmodels.interop.xmile import _name
+    if dims:
+        raise NoFallback(f"queue '{display}': arrayed queues are not supported")
+    names = lambda kind: tuple(canonical(_name(f.text)) for f in _children(node, kind))  # noqa
+    return Queue(canonical(display), display, names("inflow"), names("outflow"))
+
+
+def _sum(names) -> Expr:
+    total: Expr = Const(0.0)
+    for f in names:
+        total = Binary("+", total, Ref(f))
+    return total
+
+
+def _set_equation(model, fid: str, equation: Expr) -> None:
+    flow = model.elements[fid]
+    if isinstance(flow, Flow):
+        model.elements[fid] = replace(flow, equation=equation)
+
+
+def apply_queues(model, queues: list[Queue], nodes) -> None:
+    """Each queue's one outflow takes the queue's content and this DT's inflows."""
+    from sdmodels.interop.xmile import _name
+    batched = {canonical(_name(n.get("name", ""))): kind for n in nodes for kind in
+               ("oven", "conveyor") if _tag(n) == "stock" and _child(n, kind) is not None}
+    for q in queues:
+        if len(q.outflows) != 1:
+            raise NoFallback(f"queue '{q.display}' needs exactly one outflow (it has "
+                             f"{len(q.outflows)}): the priorities and overflows among several "
+                             "are not supported")
+        out = model.elements.get(q.outflows[0])
+        if isinstance(out, Flow) and out.into in batched:
+            raise NoFallback(f"queue '{q.display}' feeds {batched[out.into]} '{out.into}', "
+                             "which admits the queue's batches by Stella's discrete rules: "
+                             "not supported (a queue feeding an ordinary stock is)")
+        _set_equation(model, q.outflows[0], Binary("+", Binary("/", Ref(q.stock), TimeStep()),
+                                                   _sum(q.inflows)))
+
+
 def apply(model, conveyors: list[Conveyor], flow_nodes: dict) -> None:
-    """Give each conveyor's outflow its pipeline equation (leak flows refused)."""
+    """Give each conveyor's outflow its pipeline equation, and its leakage flow its share."""
     Refused = NoFallback   # noqa: N806
     for c in conveyors:
-        for out in c.outflows:
-            node = flow_nodes.get(out)
-            if node is not None and _child(node, "leak") is not None:
-                raise Refused(f"conveyor '{c.display}': leakage flow '{node.get('name')}' is "
-                              "not supported")
-        if len(c.outflows) != 1:
-            raise Refused(f"conveyor '{c.display}' needs exactly one outflow "
-                          f"(it has {len(c.outflows)})")
-        if not _static(c.transit):
+        leaks = [o for o in c.outflows if flow_nodes.get(o) is not None and
+                 _child(flow_nodes[o], "leak") is not None]
+        for name in leaks:
+            for option in _REFUSED_LEAK:
+                if _child(flow_nodes[name], option) is not None:
+                    raise Refused(f"conveyor '{c.display}': leakage flow '{name}' has "
+                                  f"<{option}>, which is not supported")
+        mains = [o for o in c.outflows if o not in leaks]
+        if len(mains) != 1 or len(leaks) > 1:
+            raise Refused(f"conveyor '{c.display}' needs exactly one outflow and at most one "
+                          f"leakage flow (it has {len(mains)} and {len(leaks)})")
+        if not _static(c.transit, model):
             raise Refused(f"conveyor '{c.display}': a transit time that changes during the "
                           "run is not supported")
-        total: Expr = Const(0.0)
-        for f in c.inflows:
-            total = Binary("+", total, Ref(f))
-        flow = model.elements[c.outflows[0]]
-        out = Stateful("delay_fixed", (total, c.transit, Binary("/", c.initial, c.transit)))
-        model.elements[flow.id] = replace(flow, equation=out) if isinstance(flow, Flow) else flow
+        fraction = model.elements[leaks[0]].equation if leaks else Const(0.0)
+        if not _static(fraction, model):
+            raise Refused(f"conveyor '{c.display}': a leak fraction that changes during the "
+                          "run is not supported")
+        # the belt has round(T / DT) slats (Stella places material by the nearest slat)
+        t = Binary("*", Call("round", (Binary("/", c.transit, TimeStep()),)), TimeStep())
+        rate0 = Binary("/", c.initial, Binary("-", t, Binary("*", fraction, Binary(
+            "/", Binary("-", t, TimeStep()), Const(2.0)))))
+        exits = Stateful("delay_fixed", (_sum(c.inflows), t, rate0))
+        if not leaks:
+            _set_equation(model, mains[0], exits)
+            continue
+        eid, oid = f"{c.stock}~exits", f"{c.stock}~entered"
+        model._insert(Aux(id=eid, display=f"{c.display} (leaving, before leakage)",
+                          equation=exits, origin=c.stock))
+        model._insert(Stock(id=oid, display=f"{c.display} (entered amounts on the belt)",
+                            initial=Binary("*", rate0, t), origin=c.stock))
+        model._insert(Flow(id=f"{oid}.net", display=f"{c.display} (entered minus leaving)",
+                           equation=Binary("-", _sum(c.inflows), Ref(eid)), into=oid,
+                           origin=c.stock))
+        _set_equation(model, mains[0], Binary("*", Binary("-", Const(1.0), fraction), Ref(eid)))
+        _set_equation(model, leaks[0], Binary("*", Binary("/", fraction, t), Ref(oid)))
 
 
-def _static(expr: Expr) -> bool:
-    from sdmodels.expr import walk
-    from sdmodels.expr import Time
-    return not any(isinstance(n, Time) for n in walk(expr))
+def _static(expr: Expr, model, seen=frozenset()) -> bool:
+    """True when `expr` stays the same through the run: numbers, constants, and auxiliaries
+    (or lookups) of those only, no Time, stock, flow or stateful function."""
+    from sdmodels.elements import Constant, Lookup, PerElement
+    from sdmodels.expr import Index, LookupCall, Time, walk
+    for n in walk(expr):
+        if isinstance(n, (Time, Stateful)):
+            return False
+        if isinstance(n, LookupCall) and not isinstance(model.elements.get(canonical(
+                n.table)), Lookup):
+            return False
+        name = n.name if isinstance(n, Ref) else n.target.name \
+            if isinstance(n, Index) and isinstance(n.target, Ref) else None
+        if name is None or canonical(name) in seen:
+            continue
+        element = model.elements.get(canonical(name))
+        if isinstance(element, Constant):
+            continue
+        if not isinstance(element, Aux) or element.initial is not None:
+            return False
+        eqs = [e for _k, e in element.equation.items] if isinstance(
+            element.equation, PerElement) else [element.equation]
+        if not all(_static(e, model, seen | {canonical(name)}) for e in eqs):
+            return False
+    return True
 
 
 def flow_nodes(nodes) -> dict:

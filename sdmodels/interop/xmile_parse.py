@@ -96,8 +96,13 @@ class XmileParser(_Parser):
         out = []
         while True:
             tok = self.take()
-            out.append("*" if tok.text == "*" else self.reader.sub_names.get(
-                canonical(tok.text), tok.text))
+            if tok.text == "*" and self.tok.text == ":":     # xmutil's x[*:SubA]: over SubA
+                self.take()
+                sub = self.take().text
+                out.append("*:" + self.reader.sub_names.get(canonical(sub), sub))
+            else:
+                out.append("*" if tok.text == "*" else self.reader.sub_names.get(
+                    canonical(tok.text), tok.text))
             if self.tok.text == "]":
                 self.take()
                 return tuple(out)
