@@ -16,6 +16,8 @@ Choices made so that every engine reads the file (sdmodels, pysd, pysimlin/Stell
   every reference in them subscripted with concrete elements: pysd's XMILE translation
   mis-types an apply-to-all MAX(array, number) (a TypeError at start). A stock's common
   initial value stays one apply-to-all <eqn>, the only form pysd reads for stocks.
+* Repeated long parts of an equation, and parts nested too deep, are written once as
+  auxiliaries of their own (export_shared.py): readers limit an equation's length and nesting.
 * Reductions over a dimension are written element by element (SUM(x[*]) as
   `x[a] + x[b] + ...`, MIN/MAX nested), because pysd's XMILE grammar does not parse `[*]`.
 * floor, ceil, round and modulo apply INT to non-negative values only (Stella's INT is
@@ -24,6 +26,11 @@ Choices made so that every engine reads the file (sdmodels, pysd, pysimlin/Stell
   0, pysimlin ignores the flag. Which of the first two sdmodels does is marked on the stock
   by our vendor element <sdmodels:limit_outflows/> (the others skip elements they do not
   know), so our reader reads it back as it was.
+* A stock whose start value differs by element reads it from an arrayed auxiliary
+  ("<stock> initial") in its one apply-to-all <eqn>: pysd reads no other form for stocks.
+* DELAY's delay time is written as MAX(delay, DT) unless it is DT or a number of at least DT: our
+  pipelines hold at least one step, and pysimlin's DELAY gives NaN
+  for a delay of 0 (eviction_cascade's first back-off stage).
 * DT is written as the sim-spec time step (a number), because pysd's XMILE translator has
   no DT built-in. The file then assumes the time step it declares.
 
@@ -37,6 +44,7 @@ True
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from xml.sax.saxutils import escape, quoteattr
@@ -156,7 +164,11 @@ class _Writer:
             if e.fn not in _STATEFUL:
                 raise ModelError(f"export: '{host}' uses {e.fn}, which XMILE cannot express; "
                                  "replace it or export a model without it")
-            return f"{_STATEFUL[e.fn]}({', '.join(x(a) for a in e.args)})", 9
+            args = [x(a) for a in e.args]
+            if e.fn == "delay_fixed" and not isinstance(e.args[1], TimeStep) and not (
+                    isinstance(e.args[1], Const) and e.args[1].value >= self.model.dt):
+                args[1] = f"MAX({args[1]}, {self.dt})"    # our pipelines hold >= 1 step
+            return f"{_STATEFUL[e.fn]}({', '.join(args)})", 9
         if isinstance(e, Reduce):   # written out element by element: every engine reads that
             parts = [self._e(e.operand, host, {**bind, e.dim: el})
                      for el in self.model.dims[e.dim].elements]
@@ -310,6 +322,14 @@ def _variable(w: _Writer, e, inflows, outflows) -> list[str]:
         kind = ' type="extrapolate"' if e.extrapolate else ""
         return [f"{ind}<gf name={quoteattr(name)}{kind}>", *head,
                 f"{ind}  <xpts>{xs}</xpts>", f"{ind}  <ypts>{ys}</ypts>", f"{ind}</gf>"]
+    if isinstance(e, Stock) and e.dims and isinstance(e.initial, PerElement):
+        # pysd reads a stock's start value only from one apply-to-all <eqn>: the values
+        # per element go into an arrayed auxiliary, which that <eqn> names
+        start = w.add(Aux(id=f"{e.id}~initial", display=f"{e.display} initial", dims=e.dims,
+                          equation=e.initial, units=e.units,
+                          doc=f"the start value of {e.display}, element by element"))
+        return _variable(w, start, inflows, outflows) + _variable(
+            w, dataclasses.replace(e, initial=w.ref(start)), inflows, outflows)
     if isinstance(e, Stock):
         tag, eq = "stock", e.initial
     elif isinstance(e, Flow):

@@ -164,10 +164,14 @@ class _Parts:
         self.rebuilt.append(here)
         self.nest.append(weight + max((0 if k in self.named else self.nest[k]
                                        for k in nb.kids[vn]), default=0))
-        if nb.uses[vn] >= 2:
+        if nb.uses[vn] >= 2 and self.shareable(vn):   # (measuring writes no sampler)
             size = len(self.writer.expr(here, nb.host[vn]))
             if size >= MIN_PART and size * (nb.uses[vn] - 1) >= MIN_SHARED:
                 self.name(vn)
+
+    def shareable(self, vn: int) -> bool:
+        """Pure (no state, no random draw, nothing opaque inside) and not a leaf."""
+        return self.numbering.pure[vn] and isinstance(self.numbering.nodes[vn], _SHAREABLE)
 
     def written(self, k: int) -> Expr:
         return self.named.get(k, self.rebuilt[k])
@@ -175,7 +179,7 @@ class _Parts:
     def name(self, vn: int) -> None:
         """Write number `vn` as an auxiliary of its own (when it can be: pure, not a leaf)."""
         nb = self.numbering
-        if not (nb.pure[vn] and isinstance(nb.nodes[vn], _SHAREABLE)):
+        if not self.shareable(vn):
             return
         host = nb.host[vn]
         k = self.count[host] = self.count.get(host, 0) + 1
