@@ -3,16 +3,16 @@
 An expression tree of the IR may hold the same subtree many times (the server part's unrolled
 Erlang recursion reads the whole server count and the load at each of its 64 levels; the
 writer also spells FLOOR's argument five times). Written out as text, such a tree grows with
-the product of its repeats: the server part's Erlang C was one 140,000-character equation,
-over the equation-length limit of every reader. Here the trees of the scalar equations are
-numbered by structure (hash-consing: structurally equal subtrees get one number), each
-number counts the places that write it, and a repeated subexpression whose repeats would
-take `MIN_SHARED` characters or more (and which is `MIN_PART` long at least) becomes an
-auxiliary of its own, read where it was written
-(and so does a part nested more than `MAX_NESTING` levels deep, such as a long recursion);
-the text of an export then grows with the number of distinct subexpressions, not with the
-expanded tree. Bottom-up, so an inner repeat (the server count) is named before an outer one
-(a level) is measured: small outer repeats then stay inline.
+the product of its repeats: the server part's Erlang C was one 147,000-character equation,
+74 parentheses deep, over the length and nesting limits of readers. Here the trees of the
+scalar equations are numbered by structure (hash-consing: structurally equal subtrees get
+one number), each number counts the places that write it, and a repeated subexpression whose
+repeats would take `MIN_SHARED` characters or more (and which is `MIN_PART` long at least)
+becomes an auxiliary of its own, read where it was written; so does a part nested more than
+`MAX_NESTING` levels deep (a long recursion is cut into a chain of parts). The text of an
+export then grows with the number of distinct subexpressions, not with the expanded tree.
+Bottom-up, so an inner repeat (the server count) is named before an outer one (a level) is
+measured: small outer repeats then stay inline.
 
 Exact: an auxiliary evaluated at the same time from the same inputs has the same value.
 Subtrees with state or random draws (stateful functions, random_*) are never shared (two
