@@ -11,7 +11,7 @@ import pytest
 
 from library.parts.retry import retry_client
 from library.parts.server import server_pool
-from sdmodels import Model, build, compile, simulate
+from sdmodels import Model, build, prepare, simulate
 
 
 def erlang_c(c: int, a: float) -> float:
@@ -36,7 +36,9 @@ TABLE = [(1, 5.0, 0.1), (2, 15.0, 0.1), (5, 40.0, 0.1), (10, 100.0, 0.095),
 
 @pytest.fixture(scope="module")
 def kernel():
-    return compile(build(server_pool().with_time(stop=3000, dt=0.05, saveper=10)))
+    # the interpreter's tape (no numba compile; the same numbers as the compiled kernel,
+    # tests/test_engine_interpreter.py), as in every test here
+    return prepare(build(server_pool().with_time(stop=3000, dt=0.05, saveper=10)))
 
 
 def test_issue_example_by_the_closed_form():
@@ -65,7 +67,7 @@ def test_wait_does_not_depend_on_the_step():
     model = server_pool(**{"Service time": 0.095}).with_time(stop=400, dt=0.02, saveper=1)
     want = mean_wait(10, 100, 1 / 0.095)
     ir = build(model)
-    waits = [simulate(compile(ir, method=method), dt=dt, outputs=["Queue wait"])["Queue wait"]
+    waits = [simulate(prepare(ir, method=method), dt=dt, outputs=["Queue wait"])["Queue wait"]
              [0, -1] for dt, method in [(0.02, "euler"), (0.002, "euler"), (0.02, "rk4")]]
     assert waits == pytest.approx([want] * 3, rel=1e-3)
 
@@ -104,7 +106,7 @@ def test_waiting_probability_past_the_exact_range():
     # the stated error of the approximation above 64 workers: |dC| <= 0.002 up to c = 500
     model = server_pool().with_time(stop=1, dt=0.5, saveper=0.5)
     cases = [(200, 0.9), (200, 0.95), (500, 0.95), (500, 0.98), (80, 0.7)]
-    r = simulate(compile(build(model)), params={
+    r = simulate(prepare(build(model)), params={
         "Workers": [c for c, _ in cases], "Service time": 1.0,
         "Arrivals": [c * rho for c, rho in cases]}, outputs=["Erlang C"])
     for i, (c, rho) in enumerate(cases):
@@ -145,7 +147,7 @@ def _storm_from_backlog() -> Model:
 def test_metastable_tipping_point_from_a_backlog():
     assert B_STAR == pytest.approx(210.0)
     b0 = [0.9 * B_STAR, 0.95 * B_STAR, 1.05 * B_STAR, 1.1 * B_STAR]   # +-5 %: the sharp edge
-    r = simulate(compile(build(_storm_from_backlog())), params={"Backlog at start": b0},
+    r = simulate(prepare(build(_storm_from_backlog())), params={"Backlog at start": b0},
                  outputs=["Server / Goodput", "Server / Backlog", "Clients / Attempts"])
     good = r["Server / Goodput"][:, -10:].mean(axis=1)
     collapsed = good < 0.01 * LAM

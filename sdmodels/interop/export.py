@@ -16,6 +16,8 @@ Choices made so that every engine reads the file (sdmodels, pysd, pysimlin/Stell
   every reference in them subscripted with concrete elements: pysd's XMILE translation
   mis-types an apply-to-all MAX(array, number) (a TypeError at start). A stock's common
   initial value stays one apply-to-all <eqn>, the only form pysd reads for stocks.
+* Repeated long parts of an equation, and parts nested too deep, are written once as
+  auxiliaries of their own (export_shared.py): readers limit an equation's length and nesting.
 * Reductions over a dimension are written element by element (SUM(x[*]) as
   `x[a] + x[b] + ...`, MIN/MAX nested), because pysd's XMILE grammar does not parse `[*]`.
 * floor, ceil, round and modulo apply INT to non-negative values only (Stella's INT is
@@ -24,6 +26,11 @@ Choices made so that every engine reads the file (sdmodels, pysd, pysimlin/Stell
   0, pysimlin ignores the flag. Which of the first two sdmodels does is marked on the stock
   by our vendor element <sdmodels:limit_outflows/> (the others skip elements they do not
   know), so our reader reads it back as it was.
+* A stock whose start value differs by element reads it from an arrayed auxiliary
+  ("<stock> initial") in its one apply-to-all <eqn>: pysd reads no other form for stocks.
+* DELAY's delay time is written as MAX(delay, DT) unless it is DT or a number of at least DT: our
+  pipelines hold at least one step, and pysimlin's DELAY gives NaN
+  for a delay of 0 (eviction_cascade's first back-off stage).
 * DT is written as the sim-spec time step (a number), because pysd's XMILE translator has
   no DT built-in. The file then assumes the time step it declares.
 
@@ -37,12 +44,14 @@ True
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from xml.sax.saxutils import escape, quoteattr
 
 from sdmodels.elements import (Aux, Constant, Flow, Lookup, PerElement, Stock)
 from sdmodels.errors import ModelError
+from sdmodels.interop.export_shared import share
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
                            Time, TimeStep, Unary)
 
@@ -61,31 +70,46 @@ _STATEFUL = {"smooth": "SMTH1", "smooth3": "SMTH3", "smoothn": "SMTHN", "delay1"
 class _Writer:
     def __init__(self, model):
         self.model = model
+        self.elements = dict(model.elements)    # and the auxiliaries `share` adds
         self.names: dict[str, str] = {}
         self.extra: list[str] = []
         self.count = 0
-        used: set[str] = set()
+        self._used: set[str] = set()
         for eid, e in model.elements.items():
-            base = re.sub(r"\W+", "_", e.display.replace(" / ", "__")).strip("_") or "v"
-            if base[0].isdigit():
-                base = "v_" + base
-            name, k = base, 2   # readers fold case and runs of '_' alike: keep names apart
-            while re.sub(r"_+", "_", name.lower()) in used:
-                name, k = f"{base}_{k}", k + 1
-            used.add(re.sub(r"_+", "_", name.lower()))
-            self.names[eid] = name
+            self.names[eid] = self._unique(e.display)
+
+    def _unique(self, display: str) -> str:
+        """An XMILE identifier for a display name, apart from every name given so far."""
+        base = re.sub(r"\W+", "_", display.replace(" / ", "__")).strip("_") or "v"
+        if base[0].isdigit():
+            base = "v_" + base
+        name, k = base, 2   # readers fold case and runs of '_' alike: keep names apart
+        while re.sub(r"_+", "_", name.lower()) in self._used:
+            name, k = f"{base}_{k}", k + 1
+        self._used.add(re.sub(r"_+", "_", name.lower()))
+        return name
+
+    def add(self, element):
+        """Write `element` too (an auxiliary made by the export), under a name of its own."""
+        self.elements[element.id] = element
+        self.names[element.id] = self._unique(element.display)
+        return element
+
+    @staticmethod
+    def ref(element) -> Ref:
+        return Ref(element.id)
 
     def name(self, ref: str) -> str:
         from sdmodels.elements import canonical
-        key = ref if ref in self.model.elements else canonical(ref)
-        if key not in self.model.elements:
+        key = ref if ref in self.elements else canonical(ref)
+        if key not in self.elements:
             raise ModelError(f"export: '{ref}' is not an element of model '{self.model.name}'")
         return self.names[key]
 
     def dims_of(self, ref: str):
         from sdmodels.elements import canonical
-        key = ref if ref in self.model.elements else canonical(ref)
-        return self.model.elements[key].dims
+        key = ref if ref in self.elements else canonical(ref)
+        return self.elements[key].dims
 
     @property
     def dt(self) -> str:
@@ -140,7 +164,11 @@ class _Writer:
             if e.fn not in _STATEFUL:
                 raise ModelError(f"export: '{host}' uses {e.fn}, which XMILE cannot express; "
                                  "replace it or export a model without it")
-            return f"{_STATEFUL[e.fn]}({', '.join(x(a) for a in e.args)})", 9
+            args = [x(a) for a in e.args]
+            if e.fn == "delay_fixed" and not isinstance(e.args[1], TimeStep) and not (
+                    isinstance(e.args[1], Const) and e.args[1].value >= self.model.dt):
+                args[1] = f"MAX({args[1]}, {self.dt})"    # our pipelines hold >= 1 step
+            return f"{_STATEFUL[e.fn]}({', '.join(args)})", 9
         if isinstance(e, Reduce):   # written out element by element: every engine reads that
             parts = [self._e(e.operand, host, {**bind, e.dim: el})
                      for el in self.model.dims[e.dim].elements]
@@ -218,6 +246,11 @@ class _Writer:
         raise ModelError(f"export: '{host}' uses {fn}, which has no XMILE equivalent here")
 
 
+def _at(eq, key):
+    """The equation of one element: its own in a PerElement, else the common one."""
+    return eq.as_dict()[key] if isinstance(eq, PerElement) else eq
+
+
 def _floor(x: str) -> str:
     """floor(x) with INT applied to non-negative values only: Stella's INT is floor, while
     Vensim-made XMILE (xmutil) and pysd read INT as truncation; both agree on x >= 0."""
@@ -265,7 +298,7 @@ def to_xmile(model) -> str:
             out.append("    </dim>")
         out.append("  </dimensions>")
     out += ["  <model>", "    <variables>"]
-    for e in model.elements.values():
+    for e in share(w, list(model.elements.values())):
         out += _variable(w, e, inflows, outflows)
     out += w.extra
     out += ["    </variables>", "  </model>", "</xmile>"]
@@ -289,6 +322,14 @@ def _variable(w: _Writer, e, inflows, outflows) -> list[str]:
         kind = ' type="extrapolate"' if e.extrapolate else ""
         return [f"{ind}<gf name={quoteattr(name)}{kind}>", *head,
                 f"{ind}  <xpts>{xs}</xpts>", f"{ind}  <ypts>{ys}</ypts>", f"{ind}</gf>"]
+    if isinstance(e, Stock) and e.dims and isinstance(e.initial, PerElement):
+        # pysd reads a stock's start value only from one apply-to-all <eqn>: the values
+        # per element go into an arrayed auxiliary, which that <eqn> names
+        start = w.add(Aux(id=f"{e.id}~initial", display=f"{e.display} initial", dims=e.dims,
+                          equation=e.initial, units=e.units,
+                          doc=f"the start value of {e.display}, element by element"))
+        return _variable(w, start, inflows, outflows) + _variable(
+            w, dataclasses.replace(e, initial=w.ref(start)), inflows, outflows)
     if isinstance(e, Stock):
         tag, eq = "stock", e.initial
     elif isinstance(e, Flow):
@@ -306,16 +347,19 @@ def _variable(w: _Writer, e, inflows, outflows) -> list[str]:
         raise ModelError(f"export: '{e.display}' is a {type(e).__name__}, which XMILE cannot "
                          "express (samplers and rolling windows have no XMILE equivalent)")
     lines = [f"{ind}<{tag} name={quoteattr(name)}>", *head]
+    # an auxiliary's start value (Vensim's ACTIVE INITIAL) is its <init_eqn>, as xmutil writes
+    tags = (("eqn", eq), ("init_eqn", e.initial if isinstance(e, Aux) else None))
     if e.dims and (isinstance(eq, PerElement) or not isinstance(e, Stock)):
         # element by element, every reference subscripted (see the module doc); a stock's
         # common initial value stays one <eqn>, as pysd reads stocks only that way
-        per = eq.as_dict() if isinstance(eq, PerElement) else None
         for key in itertools.product(*(w.model.dims[d].elements for d in e.dims)):
-            text = w._e(per[key] if per else eq, e.display, dict(zip(e.dims, key)))[0]
-            lines.append(f'{ind}  <element subscript={quoteattr(", ".join(key))}>'
-                         f"<eqn>{escape(text)}</eqn></element>")
+            bind = dict(zip(e.dims, key))
+            body = "".join(f"<{t}>{escape(w._e(_at(x, key), e.display, bind)[0])}</{t}>"
+                           for t, x in tags if x is not None)
+            lines.append(f'{ind}  <element subscript={quoteattr(", ".join(key))}>{body}</element>')
     else:
-        lines.append(f"{ind}  <eqn>{escape(w.expr(eq, e.display))}</eqn>")
+        lines += [f"{ind}  <{t}>{escape(w.expr(x, e.display))}</{t}>"
+                  for t, x in tags if x is not None]
     if isinstance(e, Stock):
         lines += [f"{ind}  <inflow>{f}</inflow>" for f in inflows.get(name, [])]
         lines += [f"{ind}  <outflow>{f}</outflow>" for f in outflows.get(name, [])]
