@@ -31,7 +31,8 @@ from __future__ import annotations
 
 from sdmodels.elements import Flow, Stock, canonical
 from sdmodels.expr import Binary, Call, Const, Expr, LookupCall, Ref, Stateful, TimeStep
-from sdmodels.interop.vensim_data import get_data_between_times, get_data_extreme
+from sdmodels.interop.vensim_data import (get_data_between_times, get_data_extreme,
+                                          get_data_mean, get_data_summary)
 
 NA = -2.0 ** 109
 
@@ -334,7 +335,9 @@ BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
           "vector_elm_map": vector_elm_map, "delay_material": delay_material,
           "delay_information": delay_material,
           "get_data_between_times": get_data_between_times,
-          "get_data_min": get_data_extreme, "get_data_max": get_data_extreme}
+          "get_data_min": get_data_extreme, "get_data_max": get_data_extreme,
+          "get_data_mean": get_data_mean, "get_data_first_time": get_data_summary,
+          "get_data_last_time": get_data_summary, "get_data_total_points": get_data_summary}
 
 
 def sample_if_true(importer, cond: Expr, value: Expr, init: Expr, binding=None) -> Expr:
