@@ -103,6 +103,28 @@ def test_vector_lookup_area_and_invert_modes(tmp_path):
     assert row["inv out"] == -2.0 ** 109          # :NA: outside the y values
 
 
+def test_vector_lookup_invert_with_extrapolation(tmp_path):
+    # fn_vector_lookup.html: mode 8 = LOOKUP INVERT with extrapolation, the smallest x at
+    # which the table with its end segments continued gives y. Points (0,10) (10,20) (20,40):
+    # end slopes 1 and 2; a flat end segment reaches nothing beyond it
+    out = _run(tmp_path, """
+        k: k1, k2, k3 ~~|
+        y[k] = 10, 20, 40 ~~|
+        down[k] = 40, 20, 10 ~~|
+        flat[k] = 10, 20, 20 ~~|
+        mid = VECTOR LOOKUP(y[k1], 30, 0, 20, 8) ~~|
+        above = VECTOR LOOKUP(y[k1], 50, 0, 20, 8) ~~|
+        below = VECTOR LOOKUP(y[k1], 5, 0, 20, 8) ~~|
+        down above = VECTOR LOOKUP(down[k1], 50, 0, 20, 8) ~~|
+        down below = VECTOR LOOKUP(down[k1], 5, 0, 20, 8) ~~|
+        flat above = VECTOR LOOKUP(flat[k1], 30, 0, 20, 8) ~~|
+        """)
+    row = out.iloc[0]
+    assert row[["mid", "above", "below", "down above", "down below"]].tolist() == \
+        pytest.approx([15, 25, -5, -5, 25])
+    assert row["flat above"] == -2.0 ** 109
+
+
 def test_lookup_invert_as_the_reference_examples(tmp_path):
     # fn_lookup_invert.html: LOOK((0,0),(1,1),(3,2)) inverted at -1 (:NA:), 0.5 and 1.5
     out = _run(tmp_path, """
