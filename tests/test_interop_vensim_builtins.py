@@ -123,6 +123,13 @@ def test_vector_lookup_invert_with_extrapolation(tmp_path):
     assert row[["mid", "above", "below", "down above", "down below"]].tolist() == \
         pytest.approx([15, 25, -5, -5, 25])
     assert row["flat above"] == -2.0 ** 109
+    with pytest.raises(ImportModelError, match="VECTOR LOOKUP: only modes .* the slope modes "
+                                               r"\(6, 9\) are not implemented"):
+        _run(tmp_path, """
+            k: k1, k2 ~~|
+            y[k] = 1, 2 ~~|
+            slope = VECTOR LOOKUP(y[k1], 0.5, 0, 1, 6) ~~|
+            """)
 
 
 def test_lookup_invert_as_the_reference_examples(tmp_path):

@@ -122,6 +122,11 @@ def test_queue_with_several_outflows_as_pysimlin(tmp_path):
                                                       "served", "spilled"))
     assert ours["serve"].iloc[0] == pytest.approx(3 / 0.5 + 4)
     assert ours[["spill", "drop", "spilled"]].abs().to_numpy().max() == 0
+    # a queue nothing leaves only accumulates, as pysimlin's does
+    alone = QUEUE.replace("<outflow>serve</outflow>", "").replace(
+        '<inflow>serve</inflow>', '')
+    ours = _same_as_pysimlin(_file(tmp_path, alone), ("line",))
+    assert ours["line"].iloc[1] == pytest.approx(3 + 4 * 0.5)
 
 
 @pytest.mark.parametrize("body, message", [
