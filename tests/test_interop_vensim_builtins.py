@@ -17,7 +17,7 @@ def _run(tmp_path, text, stop=2):
         TIME STEP = 1 ~~|
         SAVEPER = TIME STEP ~~|
         """)
-    return run(import_model(path))
+    return run(import_model(path), engine="interpreter")
 
 
 def test_lookup_forward_backward_extrapolate_as_the_reference_examples(tmp_path):
@@ -103,6 +103,35 @@ def test_vector_lookup_area_and_invert_modes(tmp_path):
     assert row["inv out"] == -2.0 ** 109          # :NA: outside the y values
 
 
+def test_vector_lookup_invert_with_extrapolation(tmp_path):
+    # fn_vector_lookup.html: mode 8 = LOOKUP INVERT with extrapolation, the smallest x at
+    # which the table with its end segments continued gives y. Points (0,10) (10,20) (20,40):
+    # end slopes 1 and 2; a flat end segment reaches nothing beyond it
+    out = _run(tmp_path, """
+        k: k1, k2, k3 ~~|
+        y[k] = 10, 20, 40 ~~|
+        down[k] = 40, 20, 10 ~~|
+        flat[k] = 10, 20, 20 ~~|
+        mid = VECTOR LOOKUP(y[k1], 30, 0, 20, 8) ~~|
+        above = VECTOR LOOKUP(y[k1], 50, 0, 20, 8) ~~|
+        below = VECTOR LOOKUP(y[k1], 5, 0, 20, 8) ~~|
+        down above = VECTOR LOOKUP(down[k1], 50, 0, 20, 8) ~~|
+        down below = VECTOR LOOKUP(down[k1], 5, 0, 20, 8) ~~|
+        flat above = VECTOR LOOKUP(flat[k1], 30, 0, 20, 8) ~~|
+        """)
+    row = out.iloc[0]
+    assert row[["mid", "above", "below", "down above", "down below"]].tolist() == \
+        pytest.approx([15, 25, -5, -5, 25])
+    assert row["flat above"] == -2.0 ** 109
+    with pytest.raises(ImportModelError, match="VECTOR LOOKUP: only modes .* the slope modes "
+                                               r"\(6, 9\) are not implemented"):
+        _run(tmp_path, """
+            k: k1, k2 ~~|
+            y[k] = 1, 2 ~~|
+            slope = VECTOR LOOKUP(y[k1], 0.5, 0, 1, 6) ~~|
+            """)
+
+
 def test_lookup_invert_as_the_reference_examples(tmp_path):
     # fn_lookup_invert.html: LOOK((0,0),(1,1),(3,2)) inverted at -1 (:NA:), 0.5 and 1.5
     out = _run(tmp_path, """
@@ -153,12 +182,17 @@ def test_delay_material_with_a_varying_time_is_refused_by_name(tmp_path):
             """)
 
 
+def _getdata_dat(tmp_path):
+    """SDEverywhere getdata's data: Values[A1] at times 0 1 2 9 10."""
+    (tmp_path / "d.dat").write_text("Values[A1]\n" + "".join(
+        f"{t}\t{v}\n" for t, v in ((0, 0), (1, 10), (2, 20), (9, 70), (10, 80))))
+
+
 def test_data_from_dat_files_and_get_data_between_times(tmp_path):
     # expected values: Vensim's own output of SDEverywhere's getdata and sumif models
     # (getdata.dat, sumif.dat): data at times 0 1 2 9 10, read at t + 0.5 and t + 1; a cell the
     # .dat file does not hold is :NA:
-    (tmp_path / "d.dat").write_text("Values[A1]\n" + "".join(
-        f"{t}\t{v}\n" for t, v in ((0, 0), (1, 10), (2, 20), (9, 70), (10, 80))))
+    _getdata_dat(tmp_path)
     path = tmp_path / "m.mdl"
     path.write_text(textwrap.dedent("""
         DimA: A1, A2 ~~|
@@ -175,7 +209,7 @@ def test_data_from_dat_files_and_get_data_between_times(tmp_path):
         FINAL TIME = 10 ~~|
         TIME STEP = 1 ~~|
         """))
-    out = run(import_model(path, data_files=["d.dat"]))
+    out = run(import_model(path, data_files=["d.dat"]), engine="interpreter")
     assert out["half fwd"].tolist() == [0, 10, 20, 70, 70, 70, 70, 70, 70, 70, 80]
     assert out["half back"].tolist() == [0, 0, 10, 20, 20, 20, 20, 20, 20, 20, 70]
     assert out["one interp"].iloc[:4].tolist() == pytest.approx([10, 20, 20 + 50 / 7,
@@ -190,3 +224,35 @@ def test_data_from_dat_files_and_get_data_between_times(tmp_path):
     with pytest.raises(ImportModelError, match="none of the data files given .other.dat. holds "
                                                "a series of 'Values'"):
         import_model(path, data_files=["other.dat"])
+
+
+def test_get_data_mean_and_the_data_summaries(tmp_path):
+    # GET DATA MEAN counts the points from start to end as fn_get_data_min.html does (ends
+    # included, :NA: when none); FIRST / LAST TIME and TOTAL POINTS read the series itself
+    _getdata_dat(tmp_path)
+    path = tmp_path / "m.mdl"
+    path.write_text(textwrap.dedent("""
+        DimA: A1, A2 ~~|
+        Values[DimA] ~~|
+        mean all = GET DATA MEAN(Values[A1], 0, 10) ~~|
+        mean part = GET DATA MEAN(Values[A1], 1, 9) ~~|
+        mean so far = GET DATA MEAN(Values[A1], 0, Time) ~~|
+        mean none = GET DATA MEAN(Values[A1], 3, 8) ~~|
+        first = GET DATA FIRST TIME(Values[A1]) ~~|
+        last = GET DATA LAST TIME(Values[A1]) ~~|
+        points = GET DATA TOTAL POINTS(Values[A1]) ~~|
+        INITIAL TIME = 0 ~~|
+        FINAL TIME = 3 ~~|
+        TIME STEP = 1 ~~|
+        """))
+    out = run(import_model(path, data_files=["d.dat"]), engine="interpreter")
+    row = out.iloc[0]
+    assert row["mean all"] == pytest.approx(180 / 5)
+    assert row["mean part"] == pytest.approx(100 / 3)
+    assert row["mean none"] == -2.0 ** 109
+    assert out["mean so far"].tolist() == pytest.approx([0, 5, 10, 10])
+    assert row[["first", "last", "points"]].tolist() == [0, 10, 5]
+    with pytest.raises(ImportModelError, match="GET DATA TOTAL POINTS: no data series for "
+                                               "Values.A2."):
+        path.write_text(path.read_text().replace("POINTS(Values[A1])", "POINTS(Values[A2])"))
+        import_model(path, data_files=["d.dat"])

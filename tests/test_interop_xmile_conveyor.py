@@ -111,14 +111,34 @@ def test_queue_flows_everything_out_as_pysimlin(tmp_path):
     assert ours["line"].iloc[1:].abs().max() == 0
 
 
+def test_queue_with_several_outflows_as_pysimlin(tmp_path):
+    # the first outflow, highest in priority, takes everything; the others find the queue
+    # empty (pysimlin, which the XMILE twins are checked against, does the same)
+    body = QUEUE.replace("<outflow>serve</outflow>", "<outflow>serve</outflow><outflow>spill"
+                         "</outflow><outflow>drop</outflow>") + \
+        '<flow name="spill"><eqn>2</eqn></flow><flow name="drop"><eqn>line</eqn></flow>' \
+        '<stock name="spilled"><eqn>0</eqn><inflow>spill</inflow></stock>'
+    ours = _same_as_pysimlin(_file(tmp_path, body), ("line", "serve", "spill", "drop",
+                                                      "served", "spilled"))
+    assert ours["serve"].iloc[0] == pytest.approx(3 / 0.5 + 4)
+    assert ours[["spill", "drop", "spilled"]].abs().to_numpy().max() == 0
+    # a queue nothing leaves only accumulates, as pysimlin's does
+    alone = QUEUE.replace("<outflow>serve</outflow>", "").replace(
+        '<inflow>serve</inflow>', '')
+    ours = _same_as_pysimlin(_file(tmp_path, alone), ("line",))
+    assert ours["line"].iloc[1] == pytest.approx(3 + 4 * 0.5)
+
+
 @pytest.mark.parametrize("body, message", [
     (LEAKY.replace("<leak/>", "<leak/><leak_start>0.5</leak_start>"),
      "has <leak_start>, which is not supported"),
     (BELT.replace("<len>{length}</len>", "<len>{length}</len><capacity>3</capacity>"),
      "<capacity> is not supported"),
     (QUEUE.replace("<outflow>serve</outflow>", "<outflow>serve</outflow><outflow>off2"
-                   "</outflow>") + '<flow name="off2"><eqn>1</eqn></flow>',
-     "queue 'line' needs exactly one outflow"),
+                   "</outflow>") + '<flow name="off2"><eqn>1</eqn></flow><stock name="b">'
+     '<eqn>0</eqn><inflow>off2</inflow><outflow>out2</outflow><conveyor><len>1</len>'
+     '</conveyor></stock><flow name="out2"><eqn>0</eqn></flow>',
+     "queue 'line' feeds conveyor 'b'"),
     (BELT.replace("<conveyor><len>{length}</len></conveyor>", "<oven/>"),
      "oven 'belt' is not supported"),
     (BELT.replace("<len>{length}</len>", "<len>tt</len>") + '<aux name="tt"><eqn>half * 2'

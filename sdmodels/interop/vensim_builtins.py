@@ -8,8 +8,9 @@ Sources (Vensim's reference, vensim.com/documentation/):
   held) from start to end.
 - VECTOR LOOKUP(vec, x, xmin, xmax, mode) (fn_vector_lookup.html): a lookup whose y values
   are the elements of vec, evenly spaced from xmin to xmax; modes 0 (lookup), 1 (LOOKUP
-  AREA from xmin), 2 (backward), 3 (extrapolate), 4 (forward), 5 (LOOKUP INVERT) and 7 (the
-  area with the end segments extrapolated, negative left of xmin).
+  AREA from xmin), 2 (backward), 3 (extrapolate), 4 (forward), 5 (LOOKUP INVERT), 7 (the
+  area with the end segments extrapolated, negative left of xmin) and 8 (LOOKUP INVERT with
+  extrapolation: the smallest x at which the extrapolated table gives y).
 - LOOKUP INVERT(lookup, y) (fn_lookup_invert.html): the smallest x at which the lookup
   gives y; :NA: when y lies outside its y values.
 - VECTOR ELM MAP(vec, offset) (fn_vector_elm_map.html): the element `offset` places after
@@ -31,7 +32,8 @@ from __future__ import annotations
 
 from sdmodels.elements import Flow, Stock, canonical
 from sdmodels.expr import Binary, Call, Const, Expr, LookupCall, Ref, Stateful, TimeStep
-from sdmodels.interop.vensim_data import get_data_between_times, get_data_extreme
+from sdmodels.interop.vensim_data import (get_data_between_times, get_data_extreme,
+                                          get_data_mean, get_data_summary)
 
 NA = -2.0 ** 109
 
@@ -140,6 +142,23 @@ def _invert(y: Expr, xs, ys) -> Expr:
     return out
 
 
+def _invert_extrapolated(y: Expr, xs, ys) -> Expr:
+    """VECTOR LOOKUP mode 8, LOOKUP INVERT with extrapolation: the smallest x at which the
+    table with its end segments' lines continued gives y (a flat end segment reaches no y
+    beyond it; :NA: when no x gives y)."""
+    xs, ys = [_c(v) for v in xs], [_c(v) for v in ys]
+
+    def beyond(k, a, b):       # how far past xs[k] the end line through a, b reaches y
+        slope = Binary("/", Binary("-", ys[b], ys[a]), Binary("-", xs[b], xs[a]))
+        return Call("zidz", (Binary("-", y, ys[k]), slope))
+    left, right = beyond(0, 0, 1), beyond(-1, -2, -1)
+    inside = _invert(y, xs, ys)
+    out = Call("if_then_else", (Binary("*", Binary("=", inside, Const(NA)),
+                                       Binary(">", right, Const(0.0))),
+                                Binary("+", xs[-1], right), inside))
+    return Call("if_then_else", (Binary("<", left, Const(0.0)), Binary("+", xs[0], left), out))
+
+
 def lookup_area(importer, _fn, args_ast, binding, initial) -> Expr:
     """LOOKUP AREA(lookup, start, end) (fn_lookup_area.html): the area under the lookup,
     end values held beyond its range, from start to end."""
@@ -172,14 +191,16 @@ def vector_lookup(importer, _fn, args_ast, binding, initial) -> Expr:
     e = lambda a: importer.expr(a, binding, initial=initial)  # noqa: E731
     ys = _from_named(importer, args_ast[0], binding, initial)
     x, xmin, xmax, mode = (e(a) for a in args_ast[1:5])
-    if not isinstance(mode, Const) or mode.value not in (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0):
+    if not isinstance(mode, Const) or mode.value not in (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0,
+                                                         8.0):
         raise Unsupported("VECTOR LOOKUP", "only modes 0 (lookup), 1 (area), 2 (backward), "
-                          "3 (extrapolate), 4 (forward), 5 (invert) and 7 (area, "
-                          "extrapolated), given as a number; the slope modes (6, 9) and the "
-                          "extrapolated invert (8) are not implemented")
+                          "3 (extrapolate), 4 (forward), 5 (invert), 7 (area, extrapolated) "
+                          "and 8 (invert, extrapolated), given as a number; the slope modes "
+                          "(6, 9) are not implemented (LOOKUP SLOPE's reference contradicts "
+                          "its own examples)")
     n = len(ys)
     if n < 2:
-        if mode.value in (1.0, 5.0, 7.0):
+        if mode.value in (1.0, 5.0, 7.0, 8.0):
             raise Unsupported("VECTOR LOOKUP", "the area and invert modes need a vector of "
                               "at least two elements")
         return ys[0]
@@ -190,6 +211,8 @@ def vector_lookup(importer, _fn, args_ast, binding, initial) -> Expr:
         return _area_to(x, xs, ys, extrapolate=m == 7.0)
     if m == 5.0:
         return _invert(x, xs, ys)
+    if m == 8.0:
+        return _invert_extrapolated(x, xs, ys)
     inside = _ramp_sum(x, xs, ys)
     if m == 3.0:
         return _extrapolated(x, xs, ys, inside)
@@ -334,7 +357,9 @@ BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
           "vector_elm_map": vector_elm_map, "delay_material": delay_material,
           "delay_information": delay_material,
           "get_data_between_times": get_data_between_times,
-          "get_data_min": get_data_extreme, "get_data_max": get_data_extreme}
+          "get_data_min": get_data_extreme, "get_data_max": get_data_extreme,
+          "get_data_mean": get_data_mean, "get_data_first_time": get_data_summary,
+          "get_data_last_time": get_data_summary, "get_data_total_points": get_data_summary}
 
 
 def sample_if_true(importer, cond: Expr, value: Expr, init: Expr, binding=None) -> Expr:

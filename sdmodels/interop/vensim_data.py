@@ -15,7 +15,10 @@ output of SDEverywhere's getdata model (getdata.dat, data at times 0 1 2 9 10, r
 t +- 0.5 and t +- 1) shows what the two step modes do: the time is first cut down to a whole
 number; forward then gives the first point at or after it, backward the last point strictly
 before it (the first point's value at or before the first time). GET DATA MIN / MAX(data,
-start, end) (fn_get_data_min.html) give the least / greatest data point from start to end.
+start, end) (fn_get_data_min.html) give the least / greatest data point from start to end;
+GET DATA MEAN(data, start, end) the mean of those points (the rule of its sibling
+fn_get_data_min.html: points from start to end, :NA: when none); GET DATA FIRST TIME, LAST
+TIME and TOTAL POINTS(data) the first and last time with data and the number of points.
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -172,6 +175,11 @@ def get_data_between_times(importer, fn, args_ast, binding, initial) -> Expr:
     return _outside(at, xs, inside)
 
 
+def _in_range(x: float, start: Expr, end: Expr) -> Expr:
+    """1 if the data time x lies from start to end (both included), else 0."""
+    return Binary("*", Binary(">=", Const(x), start), Binary("<=", Const(x), end))
+
+
 def get_data_extreme(importer, fn, args_ast, binding, initial) -> Expr:
     """GET DATA MIN / MAX(data[cell], start, end) (fn_get_data_min.html): the least or
     greatest value of the data points from start to end; :NA: when there are none."""
@@ -181,6 +189,30 @@ def get_data_extreme(importer, fn, args_ast, binding, initial) -> Expr:
     pick, none = ("min", 1e300) if fn == "get_data_min" else ("max", -1e300)
     out: Expr = Const(none)
     for x, y in zip(xs, ys):
-        inside = Binary("*", Binary(">=", Const(x), start), Binary("<=", Const(x), end))
+        inside = _in_range(x, start, end)
         out = Call(pick, (out, Call("if_then_else", (inside, Const(y), Const(none)))))
     return Call("if_then_else", (Binary("=", out, Const(none)), Const(NA), out))
+
+
+def get_data_mean(importer, fn, args_ast, binding, initial) -> Expr:
+    """GET DATA MEAN(data[cell], start, end): the mean of the data points from start to end,
+    each point counted once as GET DATA MIN / MAX count them; :NA: when there are none."""
+    ref, start_ast, end_ast = args_ast
+    _name, (xs, ys) = _data_cell(importer, fn, ref, binding)
+    start, end = (importer.expr(a, binding, initial=initial) for a in (start_ast, end_ast))
+    count: Expr = Const(0.0)
+    total: Expr = Const(0.0)
+    for x, y in zip(xs, ys):
+        inside = _in_range(x, start, end)
+        count = Binary("+", count, inside)
+        total = Binary("+", total, Binary("*", inside, Const(y)))
+    return Call("if_then_else", (Binary("=", count, Const(0.0)), Const(NA),
+                                 Binary("/", total, Call("max", (count, Const(1.0))))))
+
+
+def get_data_summary(importer, fn, args_ast, binding, initial) -> Expr:
+    """GET DATA FIRST TIME / LAST TIME / TOTAL POINTS(data[cell]): the time of the first or
+    last data point of the cell, or how many points it has, fixed by the data files."""
+    _name, (xs, _ys) = _data_cell(importer, fn, args_ast[0], binding)
+    return Const({"get_data_first_time": float(xs[0]), "get_data_last_time": float(xs[-1]),
+                  "get_data_total_points": float(len(xs))}[fn])

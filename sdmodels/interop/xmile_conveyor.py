@@ -17,12 +17,12 @@ which is pysimlin's conveyor to 1e-9 (tests/test_interop_xmile_conveyor.py).
 
 Queues (Stella, "Queue Computation" .../Queues.htm: "the Queue 'wants' to flow everything
 through its outflows"; its flows are constrained only by an inflow-limited or capacity-limited
-conveyor or an oven downstream): with one outflow into an ordinary stock (or out of the model),
-the outflow takes the queue's content and this DT's inflows, queue / DT + inflows.
+conveyor or an oven downstream): with outflows into ordinary stocks (or out of the model), the
+first outflow, highest in priority, takes the queue's content and this DT's inflows,
+queue / DT + inflows, and the others are left nothing, as in pysimlin.
 
 Refused by name: capacity, inflow limits, sampling, arrest, discrete conveyors, exponential
-leakage and leak zones, varying transit times or leak fractions, arrays, several outflows of
-a queue, a queue feeding a conveyor or an oven (Stella admits its batches by discrete rules;
+leakage and leak zones, varying transit times or leak fractions, arrays, a queue feeding a conveyor or an oven (Stella admits its batches by discrete rules;
 pysimlin requires such a conveyor to be discrete), and ovens.
 """
 from __future__ import annotations
@@ -104,22 +104,25 @@ def _set_equation(model, fid: str, equation: Expr) -> None:
 
 
 def apply_queues(model, queues: list[Queue], nodes) -> None:
-    """Each queue's one outflow takes the queue's content and this DT's inflows."""
+    """Each queue's first outflow takes the queue's content and this DT's inflows; the others,
+    lower in priority, find it empty."""
     from sdmodels.interop.xmile import _name
     batched = {canonical(_name(n.get("name", ""))): kind for n in nodes for kind in
                ("oven", "conveyor") if _tag(n) == "stock" and _child(n, kind) is not None}
     for q in queues:
-        if len(q.outflows) != 1:
-            raise NoFallback(f"queue '{q.display}' needs exactly one outflow (it has "
-                             f"{len(q.outflows)}): the priorities and overflows among several "
-                             "are not supported")
-        out = model.elements.get(q.outflows[0])
-        if isinstance(out, Flow) and out.into in batched:
-            raise NoFallback(f"queue '{q.display}' feeds {batched[out.into]} '{out.into}', "
-                             "which admits the queue's batches by Stella's discrete rules: "
-                             "not supported (a queue feeding an ordinary stock is)")
+        if not q.outflows:      # nothing leaves: it only accumulates, as a stock does
+            continue
+        for fid in q.outflows:
+            out = model.elements.get(fid)
+            if isinstance(out, Flow) and out.into in batched:
+                raise NoFallback(f"queue '{q.display}' feeds {batched[out.into]} "
+                                 f"'{out.into}', which admits the queue's batches by "
+                                 "Stella's discrete rules: not supported (a queue feeding "
+                                 "an ordinary stock is)")
         _set_equation(model, q.outflows[0], Binary("+", Binary("/", Ref(q.stock), TimeStep()),
                                                    _sum(q.inflows)))
+        for fid in q.outflows[1:]:
+            _set_equation(model, fid, Const(0.0))
 
 
 def apply(model, conveyors: list[Conveyor], flow_nodes: dict) -> None:
