@@ -114,18 +114,23 @@ def _wrap(text: str, width: int = 18) -> str:
 def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
                 modules: bool = True, loop_set=None, behaviour: bool = True,
                 constants: bool | None = None, title: str | None = None,
-                polarities: dict | None = None) -> Diagram:
+                polarities: dict | None = None, positions=None) -> Diagram:
     """A causal-loop (`kind='cld'`) or stock-and-flow (`kind='sfd'`) diagram of a model.
 
     `loops`: ids or names of loops to highlight (others greyed); `only_loops`: draw only
     those loops (all loops if none named); `modules`: one box per module; `loop_set`: a
     `find_loops` result to reuse; `constants`: show constants (default: SFD yes, CLD no);
-    `polarities`: a `link_polarities` result to reuse.
+    `polarities`: a `link_polarities` result to reuse; `positions`: {name: (x, y)} from a
+    sketch (`interop.read_sketch(path)`): those variables are drawn where the modeller put
+    them (see `sdmodels.sketch_layout`), the rest around them.
     """
+    from sdmodels.sketch_layout import HEAD, pin_nodes, pinned
     from sdmodels.analysis import causal_graph, find_loops, link_polarities
     if kind not in ("cld", "sfd"):
         raise ValueError(f"kind must be 'cld' or 'sfd', got {kind!r}")
     ir = build(model)
+    where = pinned(positions or {}, ir)
+    modules = modules and not where          # a sketch has no module boxes
     constants = (kind == "sfd") if constants is None else constants
     contracted = causal_graph(ir, constants=constants)
     # the SFD keeps every flow (an importer's net flows too); the CLD links across them
@@ -169,6 +174,8 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
         body = spec.sfd()
         head = ['layout="dot"', 'rankdir="LR"', 'nodesep="0.5"', 'ranksep="0.7"',
                 'splines="true"']
+    if where:
+        engine, head, body = "neato", list(HEAD), pin_nodes(body, where)
     label = title if title is not None else f"{ir.name}: " + (
         "causal loop diagram" if kind == "cld" else "stock and flow diagram")
     lines = [f"digraph {_q(ir.name)} {{"]
@@ -181,7 +188,7 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
     lines.append("}")
     source = "\n".join(lines) + "\n"
     if engine == "neato" and kind == "cld":
-        source = _pin_markers(source)
+        source = _pin_markers(source, where)
     return Diagram(source, engine)
 
 
@@ -189,10 +196,13 @@ _SPRING = re.compile(r'^  "(loop:[^"]+)" -> "([^"]+)" \[style="invis"')
 _NODE = re.compile(r'^(\s+)"((?:[^"\\]|\\.)*)" \[')       # a node statement, not an edge
 
 
-def _pin_markers(source: str) -> str:
+def _pin_markers(source: str, fixed: dict | None = None) -> str:
     """Lay the diagram out once, then pin every node where it fell and each loop marker at
     the centre of its loop's variables, so that R/B sits inside its loop. Unchanged if
-    Graphviz is missing or fails (the springs then pull the markers in)."""
+    Graphviz is missing or fails (the springs then pull the markers in).
+
+    `fixed` are nodes already pinned (id -> inches): they stay, and the layout's positions
+    (which Graphviz may have shifted as a whole) are brought back to their frame."""
     import json
 
     import graphviz
@@ -209,6 +219,10 @@ def _pin_markers(source: str) -> str:
         return source
     pos = {o["name"]: tuple(float(v) for v in o["pos"].split(","))
            for o in layout.get("objects", []) if "pos" in o}
+    anchor = next((n for n in sorted(fixed or {}) if n in pos), None)
+    if anchor is not None:
+        dx, dy = (pos[anchor][k] - 72 * fixed[anchor][k] for k in (0, 1))
+        pos = {n: (x - dx, y - dy) for n, (x, y) in pos.items()}
     placed: list[tuple[float, float]] = []
     for marker in sorted(members):
         pts = [pos[v] for v in members[marker] if v in pos]
@@ -224,7 +238,7 @@ def _pin_markers(source: str) -> str:
         if _SPRING.match(line):
             continue
         m = _NODE.match(line)
-        if m and m.group(2) in pos:
+        if m and m.group(2) in pos and m.group(2) not in (fixed or {}):
             x, y = pos[m.group(2)]
             line = f'{m.group(1)}"{m.group(2)}" [pos="{x / 72:.3f},{y / 72:.3f}!", ' + \
                 line[m.end():]
