@@ -7,7 +7,9 @@ best path score with which it has reached each variable, and abandons a path as 
 its score falls below that best (a weaker path cannot make a stronger loop from there).
 Each path that returns to its stock is a loop. The union over the samples is the loop
 set; it is what Stella and Simlin score on models with millions of loops. It is a
-heuristic: a loop that is never the strongest way round any stock is not found.
+heuristic: a loop that is never the strongest way round any stock is not found. The loops
+the modeller named (`Model.name_loop`) are always added, found or not: the story of a run
+is told in their words, and a named loop that scores 0 says so.
 
 Reference: R. Eberlein, W. Schoenberg, "Finding the Loops that Matter", International
 System Dynamics Conference, 2020.
@@ -105,6 +107,32 @@ def strongest_cycles(trace, *, samples: int = DEFAULT_SAMPLES,
     return sorted(found, key=lambda c: (len(c), c))
 
 
+def named_cycles(ir, graph) -> list[tuple[set[str], tuple[str, ...]]]:
+    """(named variables, one cycle through all of them) for each named loop: consecutive
+    named variables joined by shortest paths that visit no variable twice (names no cycle
+    fits are left out; `find_loops` reports them)."""
+    import networkx as nx
+    out = []
+    for named in ir.loop_names:
+        wanted = list(dict.fromkeys(named.variables))
+        if not wanted or any(v not in graph for v in wanted):
+            continue
+        cycle: list[str] = []
+        used = set(wanted)
+        for a, b in zip(wanted, wanted[1:] + wanted[:1]):
+            free = graph.subgraph((set(graph) - used) | {a, b})
+            try:
+                path = nx.shortest_path(free, a, b) if a != b else [a]
+            except nx.NetworkXNoPath:
+                break
+            cycle += path[:-1]
+            used |= set(path)
+        else:
+            if len(cycle) > 1 and len(set(cycle)) == len(cycle):
+                out.append((set(wanted), tuple(cycle)))
+    return out
+
+
 def discover_loops(trace, partial=None, *, samples: int = DEFAULT_SAMPLES,
                    polarities: dict | None = None):
     """A `LoopSet` of the loops strongest-path search finds in a recorded run.
@@ -116,9 +144,13 @@ def discover_loops(trace, partial=None, *, samples: int = DEFAULT_SAMPLES,
     from sdmodels.analysis.polarity import link_polarities
     ir = trace.ir
     cycles = strongest_cycles(trace, samples=samples)
+    graph = causal_graph(ir)
+    for wanted, extra in named_cycles(ir, graph):
+        if not any(wanted <= set(c) for c in cycles):
+            cycles.append(extra)
     if polarities is None:
         polarities = link_polarities(ir, behaviour=False)
-    loops = classify(ir, causal_graph(ir), polarities, cycles)
+    loops = classify(ir, graph, polarities, cycles)
     loops, notes = _attach_names(ir, loops)
     cap = partial.cap if partial is not None else None
     return LoopSet(ir.name, tuple(loops), "discovered", False,
