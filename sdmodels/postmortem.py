@@ -281,7 +281,7 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
         parts.append(f"<li><b>{span}</b>: {said}. It explains {ph['share']:.0%} of the change "
                      f"(runs as {e(ph['polarity'])}).{why}</li>")
     parts.append("</ol>")
-    order = takeover_order(d)
+    order = takeover_order(d, variable)
     if len(order):
         parts.append("<h2>The named loops, in the order they took over</h2><p>Among the "
                      "loops the model names, when each first had the largest share of the "

@@ -1,4 +1,5 @@
-"""Loop discovery on big models always scores the loops the modeller named."""
+"""Which loops a story is told with: the named ones (even where discovery misses them), and
+for a variable, the loops through it rather than every loop upstream."""
 import numpy as np
 
 from sdmodels import Model
@@ -27,3 +28,29 @@ def test_a_named_loop_discovery_misses_is_scored_all_the_same():
     assert np.allclose(d.relative[named["Weak path"]], -0.01 / 2.01, atol=1e-9)
     other = next(l.id for l in d.loops if not l.name)
     assert np.allclose(d.relative[other], -2 / 2.01, atol=1e-9)
+
+
+def feeder_and_grower() -> Model:
+    """Stock 'Queue' fills from a constant and drains fast (its own B loop); stock 'Users'
+    grows by word of mouth (its own R loop) plus a trickle from the queue. Each loop is
+    alone in its cycle partition, so both relative scores are +-1 while they move."""
+    m = Model("feeder", stop=5, dt=0.125)
+    q = m.stock("Queue", initial=0)
+    m.flow("Arrivals", 5, into=q)
+    m.flow("Drain", 10 * q, out_of=q)
+    users = m.stock("Users", initial=10)
+    m.flow("Word of mouth", 0.05 * users + 0.01 * q, into=users)
+    m.name_loop("Growth", ["Users", "Word of mouth"])
+    m.name_loop("Queue drains", ["Queue", "Drain"])
+    return m
+
+
+def test_phases_of_a_variable_count_the_loops_through_it():
+    d = dominance(feeder_and_grower())
+    assert d.relative.abs().max().to_dict() == {l.id: 1.0 for l in d.loops}
+    # the drain is upstream of Users but moves it only through the trickle link: the
+    # story of Users is its own loop, all of the change, over the whole run
+    ph = d.phases("Users")
+    assert list(ph["names"]) == ["Growth"] and ph["share"].iloc[0] == 1.0
+    # the queue settles at 5 / 10 within a second (time constant 0.1): then nothing moves
+    assert list(d.phases("Queue")["names"]) == ["Queue drains", "no loop active"]
