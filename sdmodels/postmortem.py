@@ -7,6 +7,8 @@ variable, and writes:
 - timeline.svg/.png: the variable on top (the `fixed` scenario dashed when the model has
   one, observed metrics as dots), the relative scores of the strongest loops below on the
   same time axis, each phase shaded and its dominant loop named;
+- phase_<k>.svg/.png: the causal loop diagram of each phase, its dominant loops
+  highlighted among the strongest others;
 - loop_<id>.svg/.png: each dominant loop alone, in loop order around a circle, and
   loop_<id>_behaviour.svg/.png: the behaviour of its variables;
 - postmortem.html: the whole story on one self-contained page (pictures inlined as data
@@ -193,6 +195,43 @@ def plot_loop_behaviour(d: Dominance, loop_id: str, stem: Path, *, fmt=str,
     return save_figure(fig, stem, dpi=100)
 
 
+CONTEXT_LOOPS = 3
+
+
+def phase_context(d: Dominance, phases: pd.DataFrame, k: int, variable: str) -> list[str]:
+    """The loops drawn greyed around phase `k`'s dominant ones: the strongest others among
+    the loops that move `variable`, by mean |relative score| over the phase."""
+    from sdmodels.analysis.phases import relevant_loops
+    ph = phases.iloc[k]
+    ids = set(ph["loops"].split(" + "))
+    cols = [d.loops[j].id for j in relevant_loops(d, variable, d.ir)]
+    mean = d.relative.loc[ph["start"]:ph["end"], cols].abs().mean()
+    ranked = mean[mean > 0].sort_values(ascending=False, kind="stable")
+    return [x for x in ranked.index if x not in ids][:CONTEXT_LOOPS]
+
+
+def draw_phases(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, out: Path,
+                fmt) -> list[int]:
+    """phase_<k>.svg/.png: the causal loop diagram of each phase, its dominant loops in
+    colour among the strongest others (greyed); constants left out. Returns the k drawn."""
+    from sdmodels.analysis.polarity import link_polarities
+    from sdmodels.render import to_graphviz
+    loop_set = LoopSet(ir.name, d.loops)
+    polarities = link_polarities(ir, behaviour=False)
+    drawn = []
+    for k, ph in phases.iterrows():
+        if ph["loops"] == "-":
+            continue
+        title = f"Phase {k + 1}, {fmt(ph['start'])} \u2013 {fmt(ph['end'])}: {ph['names']}"
+        diagram = to_graphviz(ir, loops=ph["loops"].split(" + "), only_loops=True,
+                              loop_set=loop_set, polarities=polarities, title=title,
+                              context=phase_context(d, phases, k, variable))
+        for suffix in ("svg", "png"):
+            diagram.save(out / f"phase_{k + 1}.{suffix}")
+        drawn.append(k + 1)
+    return drawn
+
+
 def _data_uri(path: Path) -> str:
     kind = "image/svg+xml" if path.suffix == ".svg" else "image/png"
     return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
@@ -245,11 +284,13 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
             diagram.save(out / f"loop_{loop_id}.{suffix}")
         plot_loop_behaviour(d, loop_id, out / f"loop_{loop_id}_behaviour",
                                                 fmt=fmt, fixed=fixed, observed=seen)
+    drawn = draw_phases(d, ir, phases, variable, out, fmt)
     with atomic_path(out / "phases.csv") as tmp:
         phases.to_csv(tmp, index=False)
     with atomic_path(out / "scores.csv") as tmp:
         d.to_pandas().to_csv(tmp, index=False)
-    page = _page(d, ir, phases, variable, dominant, out, fmt, (fixed, fixed_phases), seen)
+    page = _page(d, ir, phases, variable, dominant, out, fmt, (fixed, fixed_phases), seen,
+                 drawn)
     target = out / "postmortem.html"
     with atomic_path(target) as tmp:
         tmp.write_text(page, encoding="utf-8")
@@ -257,7 +298,7 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
 
 
 def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, dominant: list,
-          out: Path, fmt, fixed, seen) -> str:
+          out: Path, fmt, fixed, seen, drawn: list[int]) -> str:
     e = html.escape
     scenario = d.scenario or "baseline"
     doc = ir.scenarios[d.scenario].doc if d.scenario in ir.scenarios else ""
@@ -281,6 +322,12 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
         parts.append(f"<li><b>{span}</b>: {said}. It explains {ph['share']:.0%} of the change "
                      f"(runs as {e(ph['polarity'])}).{why}</li>")
     parts.append("</ol>")
+    if drawn:
+        parts.append("<h2>The loops of each phase</h2><p>Each phase's dominant loops in "
+                     "colour, the strongest other loops that move "
+                     f"{e(variable)} in grey:</p>")
+        parts += [f"<img class=wide alt='phase {k}' src='{_data_uri(out / f'phase_{k}.svg')}'>"
+                  for k in drawn]
     order = takeover_order(d, variable)
     if len(order):
         parts.append("<h2>The named loops, in the order they took over</h2><p>Among the "
@@ -309,9 +356,9 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
         parts.append(_fixed_section(ir, d, variable, *fixed, fmt))
     if seen is not None:
         parts.append(f"<p>Observed metrics drawn as dots: {e(', '.join(seen.columns))}.</p>")
-    parts.append("<p class=small>Files: timeline.svg/.png, loop_*.svg/.png, phases.csv, "
-                 "scores.csv (relative loop scores over time). Generated by sdmodels "
-                 "(sdm postmortem).</p>")
+    parts.append("<p class=small>Files: timeline.svg/.png, phase_*.svg/.png, loop_*.svg/.png, "
+                 "phases.csv, scores.csv (relative loop scores over time). Generated by "
+                 "sdmodels (sdm postmortem).</p>")
     style = ("body{font-family:Helvetica,Arial,sans-serif;max-width:1150px;margin:2em auto;"
              "color:#1b2631;line-height:1.45}img.wide{width:100%}div.pair{display:flex;"
              "gap:1em;align-items:flex-start}div.pair img{max-width:50%}"

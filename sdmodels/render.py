@@ -114,7 +114,7 @@ def _wrap(text: str, width: int = 18) -> str:
 def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
                 modules: bool = True, loop_set=None, behaviour: bool = True,
                 constants: bool | None = None, title: str | None = None,
-                polarities: dict | None = None, positions=None) -> Diagram:
+                polarities: dict | None = None, positions=None, context=()) -> Diagram:
     """A causal-loop (`kind='cld'`) or stock-and-flow (`kind='sfd'`) diagram of a model.
 
     `loops`: ids or names of loops to highlight (others greyed); `only_loops`: draw only
@@ -122,7 +122,8 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
     `find_loops` result to reuse; `constants`: show constants (default: SFD yes, CLD no);
     `polarities`: a `link_polarities` result to reuse; `positions`: {name: (x, y)} from a
     sketch (`interop.read_sketch(path)`): those variables are drawn where the modeller put
-    them (see `sdmodels.sketch_layout`), the rest around them.
+    them (see `sdmodels.sketch_layout`), the rest around them; `context`: ids of loops
+    drawn too with `only_loops`, greyed, around the highlighted ones.
     """
     from sdmodels.sketch_layout import HEAD, pin_nodes, pinned
     from sdmodels.analysis import causal_graph, find_loops, link_polarities
@@ -144,6 +145,7 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
         loops = (loops,)
     chosen = [loop_set[x] for x in loops]
     focus = chosen or (list(loop_set) if only_loops else [])
+    focus = focus + [loop_set[x] for x in context if loop_set[x] not in focus]
     colors = {l.id: LOOP_COLORS[k % len(LOOP_COLORS)] for k, l in enumerate(chosen)}
     edge_color: dict[tuple[str, str], str] = {}
     for l in chosen:
