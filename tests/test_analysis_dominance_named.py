@@ -54,3 +54,16 @@ def test_phases_of_a_variable_count_the_loops_through_it():
     assert list(ph["names"]) == ["Growth"] and ph["share"].iloc[0] == 1.0
     # the queue settles at 5 / 10 within a second (time constant 0.1): then nothing moves
     assert list(d.phases("Queue")["names"]) == ["Queue drains", "no loop active"]
+
+
+def test_a_capped_loop_listing_keeps_every_named_loop():
+    import warnings
+    from sdmodels import ModelWarning, find_loops
+    m = two_paths()
+    m.name_loop("Strong path", ["P", "Strong"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelWarning)
+        loops = find_loops(m, max_loops=1, behaviour=False)   # the cap stops after one
+    assert not loops.complete and len(loops) == 2
+    assert sorted(l.name for l in loops) == ["Strong path", "Weak path"]
+    assert all(l.polarity == "B" for l in loops)

@@ -107,32 +107,6 @@ def strongest_cycles(trace, *, samples: int = DEFAULT_SAMPLES,
     return sorted(found, key=lambda c: (len(c), c))
 
 
-def named_cycles(ir, graph) -> list[tuple[set[str], tuple[str, ...]]]:
-    """(named variables, one cycle through all of them) for each named loop: consecutive
-    named variables joined by shortest paths that visit no variable twice (names no cycle
-    fits are left out; `find_loops` reports them)."""
-    import networkx as nx
-    out = []
-    for named in ir.loop_names:
-        wanted = list(dict.fromkeys(named.variables))
-        if not wanted or any(v not in graph for v in wanted):
-            continue
-        cycle: list[str] = []
-        used = set(wanted)
-        for a, b in zip(wanted, wanted[1:] + wanted[:1]):
-            free = graph.subgraph((set(graph) - used) | {a, b})
-            try:
-                path = nx.shortest_path(free, a, b) if a != b else [a]
-            except nx.NetworkXNoPath:
-                break
-            cycle += path[:-1]
-            used |= set(path)
-        else:
-            if len(cycle) > 1 and len(set(cycle)) == len(cycle):
-                out.append((set(wanted), tuple(cycle)))
-    return out
-
-
 def discover_loops(trace, partial=None, *, samples: int = DEFAULT_SAMPLES,
                    polarities: dict | None = None):
     """A `LoopSet` of the loops strongest-path search finds in a recorded run.
@@ -140,7 +114,7 @@ def discover_loops(trace, partial=None, *, samples: int = DEFAULT_SAMPLES,
     `partial` is the capped enumeration it replaces (for its cap); `polarities` reuses
     `link_polarities(ir, behaviour=False)`.
     """
-    from sdmodels.analysis.loops import LoopSet, _attach_names, classify
+    from sdmodels.analysis.loops import LoopSet, _attach_names, classify, named_cycles
     from sdmodels.analysis.polarity import link_polarities
     ir = trace.ir
     cycles = strongest_cycles(trace, samples=samples)
