@@ -196,6 +196,7 @@ def plot_loop_behaviour(d: Dominance, loop_id: str, stem: Path, *, fmt=str,
 
 
 CONTEXT_LOOPS = 3
+SILENT = 1e-6          # a named loop whose |relative score| never passes this never drove
 
 
 def phase_context(d: Dominance, phases: pd.DataFrame, k: int, variable: str) -> list[str]:
@@ -338,12 +339,7 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
                   f"{e(ir.time_units)}</td><td>{r['peak']:.0%}</td></tr>"
                   for _, r in order.iterrows()]
         parts.append("</table>")
-        silent = [l for l in d.loops if l.name and not d.relative[l.id].abs().max() > 0]
-        if silent:
-            parts.append("<p>Named loops that never scored (their links never changed all "
-                         "at once: a loop made of discrete steps, a sampler, a pipeline or a "
-                         "limit that holds a variable still, passes change on in turns): " +
-                         ", ".join(e(l.name) for l in silent) + ".</p>")
+    parts.append(_silent(d))
     for loop_id in dominant:
         long = next(l for l in d.loops if l.id == loop_id).length > 10
         parts += [f"<h2>{e(d.label(loop_id))}</h2>",
@@ -368,6 +364,34 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
     return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
             f"<title>{e(ir.name)} postmortem: {e(scenario)}</title><style>{style}</style>"
             "</head><body>" + "\n".join(parts) + "</body></html>\n")
+
+
+def _silent(d: Dominance) -> str:
+    """The named loops that never scored, each with the links that never passed a change
+    on and what their effect did meanwhile."""
+    from sdmodels.analysis.phases import still_links
+    e = html.escape
+    silent = [l for l in d.loops if l.name and not d.relative[l.id].abs().max() > SILENT]
+    if not silent:
+        return ""
+    items = []
+    for loop in silent:
+        cuts = []
+        for a, b in still_links(d, loop)[:3]:
+            name = d.ir.display(b)
+            held = ""
+            if name in d.variables:
+                v = d.variables[name]
+                held = (f" (it stayed at {v.iloc[0]:.4g})" if v.min() == v.max() else
+                        f" (it ranged {v.min():.4g} to {v.max():.4g})")
+            cuts.append(f"{e(d.ir.display(a))} \u2192 {e(name)}{held}")
+        why = ("never changed: " + "; ".join(cuts)) if cuts else (
+            "each link changed, but never all in the same interval (a loop made of discrete "
+            "steps, a sampler or a pipeline passes change on in turns)")
+        items.append(f"<li><b>{e(loop.name)}</b> ({e(loop.id)}): {why}.</li>")
+    return ("<h2>Named loops that never drove anything</h2><p>A loop scores only while "
+            "every one of its links passes a change on. These named loops never did in "
+            "this run; the links that cut them:</p><ul>" + "".join(items) + "</ul>")
 
 
 def _fixed_section(ir: ModelIR, d: Dominance, variable: str, fixed: pd.DataFrame,

@@ -67,3 +67,21 @@ def test_a_capped_loop_listing_keeps_every_named_loop():
     assert not loops.complete and len(loops) == 2
     assert sorted(l.name for l in loops) == ["Strong path", "Weak path"]
     assert all(l.polarity == "B" for l in loops)
+
+
+def test_a_loop_held_by_a_clamp_is_cut_at_the_clamp():
+    from sdmodels import maximum
+    from sdmodels.analysis.phases import still_links
+    m = Model("spill", stop=10, dt=0.25)
+    s = m.stock("Water", initial=10)
+    m.flow("Rain", 5, into=s)
+    over = m.aux("Overflow", maximum(0, s - 1000))       # the water never reaches 1000
+    m.flow("Spill", 0.1 * over, out_of=s)
+    m.name_loop("Spill way", ["Water", "Overflow"])
+    d = dominance(m)
+    loop = next(l for l in d.loops if l.name == "Spill way")
+    assert not d.relative[loop.id].any()
+    # Overflow stays 0: Water -> Overflow never changes it, so neither Overflow -> Spill
+    # nor Spill -> Water (Spill stays 0) ever passes a change on
+    assert still_links(d, loop) == [("water", "overflow"), ("overflow", "spill"),
+                                    ("spill", "water")]

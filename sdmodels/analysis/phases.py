@@ -180,6 +180,17 @@ def _runtime_links(d, loop, span: slice) -> str:
 
 
 
+def still_links(d, loop) -> list[tuple[str, str]]:
+    """The links of `loop` (variable ids) whose score was 0 at every reported time: where a
+    loop that never scored is cut (a limit, a threshold or a clamp holding the effect)."""
+    out = []
+    for a, b in loop.edges:
+        series = d.links.get((a, b))
+        if series is None or not np.any(np.nan_to_num(np.asarray(series)) != 0):
+            out.append((a, b))
+    return out
+
+
 def named_shares(d, variable: str | None = None) -> pd.DataFrame:
     """The named loops' relative scores rescaled among themselves (time x loop name); with
     `variable`, only the named loops that move it (`relevant_loops`).
