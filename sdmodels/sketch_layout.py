@@ -42,7 +42,7 @@ def pinned(positions: Mapping[str, tuple[float, float]], ir) -> dict[str, tuple[
 def pin_nodes(lines: list[str], where: Mapping[str, tuple[float, float]]) -> list[str]:
     """DOT statements with a pinned ``pos`` added to the node statements of `where`'s ids,
     and a starting ``pos`` (not pinned) to the others that have pinned neighbours."""
-    from sdmodels.render import _NODE
+    from sdmodels.markers import _NODE
     near: dict[str, list[tuple[float, float]]] = {}
     for line in lines:
         m = _EDGE.match(line)

@@ -97,3 +97,26 @@ def test_loop_markers_sit_among_their_loops_variables():
         assert min(ys) - pad - 0.4 * len(loops) <= marker[1] <= max(ys) + pad, loop.id
         checked += 1
     assert checked == len(loops)
+
+
+def test_loop_markers_sit_in_their_loops_with_module_boxes():
+    import json
+
+    import graphviz
+
+    from sdmodels.markers import centre_markers
+    model, loops = _model_and_loops("connection_pool")
+    d = to_graphviz(model, loop_set=loops, behaviour=False)
+    assert d.engine == "dot" and len(d.markers) == len(loops)        # modules: dot layout
+    laid = centre_markers(d.source, dict(d.markers))                 # what pipe() draws
+    layout = json.loads(graphviz.Source(laid, engine="neato").pipe("json", neato_no_op=2))
+    pos = {o["name"]: tuple(float(v) for v in o["pos"].split(","))
+           for o in layout["objects"] if "pos" in o}
+    for loop in loops:
+        xs, ys = zip(*(pos[v] for v in loop.variables))
+        x, y = pos[f"loop:{loop.id}"]
+        pad = 36                                            # points: half a label's width
+        assert min(xs) - pad <= x <= max(xs) + pad, loop.id
+        # markers sharing a centre are stacked 24 points apart below it
+        assert min(ys) - pad - 24 * len(loops) <= y <= max(ys) + pad, loop.id
+    assert d.pipe("svg").decode().count('class="cluster"') == 2     # the module boxes stay
