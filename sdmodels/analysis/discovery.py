@@ -119,9 +119,7 @@ def discover_loops(trace, partial=None, *, samples: int = DEFAULT_SAMPLES,
     ir = trace.ir
     cycles = strongest_cycles(trace, samples=samples)
     graph = causal_graph(ir)
-    for wanted, extra in named_cycles(ir, graph):
-        if not any(wanted <= set(c) for c in cycles):
-            cycles.append(extra)
+    cycles += named_cycles(ir, graph)
     if polarities is None:
         polarities = link_polarities(ir, behaviour=False)
     loops = classify(ir, graph, polarities, cycles)

@@ -278,8 +278,8 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
         if len(cycles) > max_loops:
             cycles, complete = cycles[:max_loops], False
             # the named loops are listed whatever the cap: they are what people look for
-            cycles += [c for wanted, c in named_cycles(ir, graph)
-                       if not any(wanted <= set(found) for found in cycles)]
+            # (Johnson's order does not give the short loops first, so each gets its own)
+            cycles += named_cycles(ir, graph)
             note = (f"loop enumeration stopped after {max_loops} loops: model '{ir.name}' has "
                     "more (the named loops are listed all the same). Raise max_loops (sdm "
                     "loops --max-loops N), or ask for the shortest independent loop set "
@@ -305,10 +305,10 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
     return LoopSet(ir.name, tuple(loops), method, complete, tuple(notices), max_loops, total)
 
 
-def named_cycles(ir, graph) -> list[tuple[set[str], tuple[str, ...]]]:
-    """(named variables, one cycle through all of them) for each named loop: consecutive
-    named variables joined by shortest paths that visit no variable twice (names no cycle
-    fits are left out; `find_loops` reports them)."""
+def named_cycles(ir, graph) -> list[tuple[str, ...]]:
+    """One cycle through all the variables of each named loop: consecutive named variables
+    joined by shortest paths that visit no variable twice (names no cycle fits are left
+    out; `find_loops` reports them)."""
     out = []
     for named in ir.loop_names:
         wanted = list(dict.fromkeys(named.variables))
@@ -326,7 +326,7 @@ def named_cycles(ir, graph) -> list[tuple[set[str], tuple[str, ...]]]:
             used |= set(path)
         else:
             if len(cycle) > 1 and len(set(cycle)) == len(cycle):
-                out.append((set(wanted), tuple(cycle)))
+                out.append(tuple(cycle))
     return out
 
 
