@@ -56,7 +56,7 @@ def test_page_is_self_contained_and_tells_the_phases_in_order(story):
     assert "drove it with the fixes on" in page
     # one causal loop diagram per phase, the phase's dominant loop highlighted in it
     cld = page[page.index("The loops of each phase"):page.index("in the order they took over")]
-    assert cld.count("<img class=wide alt='phase ") == 2
+    assert cld.count("<img class=phase alt='phase ") == 2
 
 
 def test_pieces_are_written(story):

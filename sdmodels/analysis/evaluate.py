@@ -4,8 +4,8 @@ Loops That Matter asks, for every link x -> z, what z's equation gives when only
 moved on by one step. `Trace` is a run recorded at every step with every slot (internal
 stocks of delays and smooths included); `Trace.evaluate` computes one slot's equation for
 all times at once from any table of input values, with the shared evaluator
-(`sdmodels.analysis.numeric`) and the same semantics as the compiled kernel (non-negative flows, outflows cut back by their stock, lookups, step,
-pulse, ramp, ...). Re-evaluating a variable from the recorded inputs gives back its
+(`sdmodels.analysis.numeric`) and the same semantics as the compiled kernel (non-negative
+flows, outflows cut back by their stock, lookups, step, pulse, ramp, ...). Re-evaluating a variable from the recorded inputs gives back its
 recorded series, which is what the tests check on the library models.
 
 >>> from sdmodels import Model

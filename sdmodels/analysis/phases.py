@@ -30,6 +30,8 @@ link that makes them U.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -60,6 +62,16 @@ def relevant_loops(d, variable: str | None, ir=None) -> list[int]:
         frontier = {p for v in frontier if v in graph for p in graph.predecessors(v)} - seen
         seen |= frontier
     return []
+
+
+def variable_shares(d, variable: str | None) -> pd.DataFrame:
+    """The relative scores of the loops that move `variable` (`relevant_loops`), rescaled
+    at each time so that their absolute values add up to 1 (0 where none moves): each
+    loop's signed share of the change of that variable (time x loop id)."""
+    cols = relevant_loops(d, variable, d.ir)
+    rel = d.relative.iloc[:, cols]
+    total = rel.abs().sum(axis=1).replace(0.0, np.nan)
+    return rel.div(total, axis=0).fillna(0.0)
 
 
 def dominant_sets(relative: np.ndarray, threshold: float) -> list[tuple[int, ...]]:
@@ -137,13 +149,13 @@ def phases(d, variable: str | None = None, *, threshold: float = 0.5,
     share (the dominant loops' part of the change among the loops that move the variable,
     averaged over the phase), why_unknown.
     """
-    cols = relevant_loops(d, variable, ir if ir is not None else d.ir)
-    rel = d.relative.to_numpy()[:, cols]
-    total = np.abs(rel).sum(axis=1, keepdims=True)
-    scaled = np.divide(np.abs(rel), total, out=np.zeros_like(rel), where=total > 0)
+    if ir is not None and d.ir is None:
+        d = replace(d, ir=ir)
+    cols = relevant_loops(d, variable, d.ir)
+    scaled = np.abs(variable_shares(d, variable).to_numpy())
     where = {c: k for k, c in enumerate(cols)}
     times = d.relative.index.to_numpy()
-    sets = [tuple(cols[k] for k in s) for s in dominant_sets(rel, threshold)]
+    sets = [tuple(cols[k] for k in s) for s in dominant_sets(scaled, threshold)]
     runs = _merge_short(_runs(sets), times, min_fraction * (times[-1] - times[0]))
     rows = []
     for a, b, members in runs:
