@@ -85,3 +85,22 @@ def test_a_loop_held_by_a_clamp_is_cut_at_the_clamp():
     # nor Spill -> Water (Spill stays 0) ever passes a change on
     assert still_links(d, loop) == [("water", "overflow"), ("overflow", "spill"),
                                     ("spill", "water")]
+
+
+def test_a_discrete_counter_is_memory_not_a_loop_that_drives():
+    from sdmodels import delay_fixed
+    from sdmodels.analysis.phases import state_memory
+    from sdmodels.expr import Ref
+    m = Model("counter", stop=5, dt=0.25)
+    # a counter kept as a controller keeps its state: Count = Next count one step ago
+    count = m.aux("Count", delay_fixed(Ref("next_count"), m.dt_expr, 0))
+    m.aux("Next count", count + 1)
+    level = m.stock("Level", initial=100)
+    m.flow("Drain", level / 2, out_of=level)
+    d = dominance(m)
+    memory = [l for l in d.loops if state_memory(l)]
+    assert [l.names for l in memory] == [("Count", "Next count")]
+    assert d.relative[memory[0].id].abs().min() > 0          # it moves at every step...
+    # ... but the story is the drain's, and the memory is not listed among the strongest
+    assert list(d.phases()["names"]) == ["B1"] and d.phases()["share"].iloc[0] == 1.0
+    assert list(d.summary()["loop"]) == ["B1"]

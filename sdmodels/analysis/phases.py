@@ -39,24 +39,38 @@ import pandas as pd
 from sdmodels.analysis.graph import causal_graph
 
 
+def state_memory(loop) -> bool:
+    """A discrete element's memory, not a feedback loop: a value and its next value
+    closed by a one-step pipeline (``X = DELAY FIXED(Next X, TIME STEP)``), as a counter
+    or a controller's mode is kept. Like a stock's own integration it moves whenever its
+    inputs do, so it would take the lead in every phase without saying anything."""
+    from sdmodels.analysis.graph import expr_text
+    from sdmodels.expr import TimeStep
+    one_step = expr_text(TimeStep())
+    return loop.length == 2 and any(x.kind == "delay_fixed" and x.time_text == one_step
+                                    for x in loop.delays)
+
+
 def relevant_loops(d, variable: str | None, ir=None) -> list[int]:
     """Positions (in `d.loops`) of the loops that move `variable`: the loops through it;
     for a variable on no loop (an output), the loops through the nearest variables
-    upstream of it that are on loops; every loop when no variable is chosen.
+    upstream of it that are on loops; every loop when no variable is chosen. The
+    memories of discrete elements (`state_memory`) are left out.
 
     Why not every loop upstream: a loop elsewhere moves the variable only through the
     loops and links between them, and a fast local loop there (a queue draining in
     another module) would take most of the share without saying what drove the variable.
     """
+    loops = [k for k, l in enumerate(d.loops) if not state_memory(l)]
     if variable is None:
-        return list(range(len(d.loops)))
+        return loops
     if ir is None:
         raise ValueError("give the model's IR to choose loops by variable")
     target = ir.id_of(variable, "variable")
     graph = causal_graph(ir)
     frontier, seen = {target}, {target}
     while frontier:
-        found = [k for k, l in enumerate(d.loops) if frontier & set(l.variables)]
+        found = [k for k in loops if frontier & set(d.loops[k].variables)]
         if found:
             return found
         frontier = {p for v in frontier if v in graph for p in graph.predecessors(v)} - seen
