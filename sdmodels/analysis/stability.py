@@ -5,10 +5,11 @@ point), and build the Jacobian J[i, j] = d(net flow of stock i) / d(stock j) by 
 finite differences, all perturbations at once: every variable's value becomes a row of
 2n + 1 columns (the operating point, then stock j nudged up and down) and the equations are
 re-evaluated once, in the model's evaluation order, with the IR's own expression trees
-(`sdmodels.analysis.behaviour.evaluate`). The internal stocks of delays and smooths are
-ordinary stocks here; the held value of a discrete controller (a sample-and-hold, a
-rolling window, a pipeline delay) is held at its operating-point value, so the modes are
-those of the continuous part between two controller ticks.
+(the evaluator of `sdmodels.analysis.numeric`, shared with polarity and dominance). The
+internal stocks of delays and smooths are ordinary stocks here; the held value of a
+discrete controller (a sample-and-hold, a rolling window, a pipeline delay) is held at its
+operating-point value, so the modes are those of the continuous part between two
+controller ticks.
 
 Each eigenvalue lambda = sigma + i omega is one mode: it decays (sigma < 0) with time
 constant -1 / sigma, oscillates when omega != 0 with period 2 pi / |omega|, and its damping
@@ -36,7 +37,8 @@ from sdmodels.elements import Aux, Flow, Lookup, PerElement, Stock
 from sdmodels.errors import ModelError
 from sdmodels.ir import ModelIR, build
 
-from sdmodels.analysis.behaviour import Unsupported, evaluate
+from sdmodels.analysis.behaviour import evaluate
+from sdmodels.analysis.numeric import Unsupported
 
 RELATIVE_NUDGE = 1e-6
 
@@ -158,7 +160,7 @@ def _evaluate_element(ir: ModelIR, element, env, times, columns: int) -> np.ndar
         return np.stack([np.broadcast_to(np.asarray(r, dtype=float), (columns,)) for r in rows])
     except Unsupported as exc:
         raise ModelError(f"cannot linearise model '{ir.name}': the equation of "
-                         f"'{element.display}' uses {exc}, which the linearisation does not "
+                         f"'{element.display}' uses {exc.what}, which the linearisation does not "
                          "evaluate; remove it or hold it in a constant for the analysis") from None
 
 
