@@ -37,6 +37,7 @@ from typing import Mapping
 
 from sdmodels import Model, delay_fixed, if_then_else, maximum, minimum, step
 
+from library.parts._wiring import part_parameters
 from library.parts.hpa import HPA, hpa_controller
 
 STORY = "reference Part 2.3 war story"
@@ -51,12 +52,7 @@ WIRED = ("Metric", "Ready pods", "Metric kind", "Target")
 def hpa_parameters(story: Mapping[str, tuple[float, str]]) -> dict[str, tuple[float, str, str]]:
     """The HPA part's parameter table (Kubernetes' defaults and their sources), renamed where
     this model's names differ, with `story`'s (default, source) in place of the part's."""
-    out = {}
-    for name, (default, units, source) in HPA.items():
-        if name not in WIRED:
-            default, source = story.get(name, (default, source))
-            out[RENAMED.get(name, name)] = (default, units, source)
-    return out
+    return part_parameters(HPA, names=RENAMED, story=story, skip=WIRED)
 
 
 # name: (default, units, source)

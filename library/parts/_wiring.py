@@ -29,6 +29,25 @@ def at_step_start(m: Model, value):
     return sample_hold(value, m.dt_expr)
 
 
+def part_parameters(table, *, names=None, story=None, skip=()) -> dict:
+    """A model's parameter table taken from a part's input table, so defaults, units and
+    sources are written once: `names` renames inputs (part name -> model name), `story`
+    gives (default, source) where the model's story has its own value, `skip` leaves out
+    the inputs the model wires from its own elements.
+
+    >>> part_parameters({"Timeout": (1.0, "s", "assumption")}, names={"Timeout": "T"},
+    ...                 story={"Timeout": (2.0, "the story")})
+    {'T': (2.0, 's', 'the story')}
+    """
+    names, story = names or {}, story or {}
+    out = {}
+    for name, (default, units, source) in table.items():
+        if name not in skip:
+            default, source = story.get(name, (default, source))
+            out[names.get(name, name)] = (default, units, source)
+    return out
+
+
 def expose(m: Model, handle, names) -> dict:
     """Auxiliaries of `m` that show outputs of a module under their own names (for plots,
     KEY_OUTPUTS and models that include `m` in turn); returns ``{name: handle}``."""
