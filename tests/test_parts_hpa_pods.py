@@ -1,10 +1,15 @@
 """The HPA part against the controller's arithmetic (kube-controller-manager), and pod restarts."""
+from functools import partial
+
 import numpy as np
 import pytest
 
 from library.parts.hpa import hpa_controller
 from library.parts.pods import pod_lifecycle
-from sdmodels import Model, build, compile, simulate
+from sdmodels import Model, build, simulate as _simulate
+
+# the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
+simulate = partial(_simulate, engine="interpreter")
 
 UP_YAML = {"scaleUp Percent periodSeconds": 60, "scaleUp Pods periodSeconds": 60,
            "scaleDown Percent value": 10, "scaleDown Percent periodSeconds": 60}
@@ -18,7 +23,7 @@ def stepped():
     drop = top.constant("Drop time", 1e9)
     hpa = top.module("hpa", hpa_controller(**{"Metric kind": 1, "Target": 200}), display="HPA")
     hpa.connect("Metric", high * (top.time < drop) + low)
-    return compile(build(top))
+    return build(top)
 
 
 def _levels(kernel, **params):
@@ -33,7 +38,7 @@ def _levels(kernel, **params):
 @pytest.fixture(scope="module")
 def pod_metric():
     """Pod metric (kind 0), ready pods and the metric as parameters."""
-    return compile(build(hpa_controller(**{"maxReplicas": 100}).with_time(stop=200)))
+    return build(hpa_controller(**{"maxReplicas": 100}).with_time(stop=200))
 
 
 def _spec(kernel, **params):
