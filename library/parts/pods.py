@@ -33,7 +33,8 @@ PODS = {
     "Initial pods": (3.0, "pods", "assumption: the deployment's replicas, all running"),
     "Startup time": (30.0, "s", "assumption: container start until the readiness probe "
                      "passes (reference Part 2.3: pod startup 10-300 s)"),
-    "Crash rate": (0.0, "1/s", "crashes per running pod per second (OOM kills); 0 = none"),
+    "Crash rate": (0.0, "1/s", "crashes per running pod per second, a hazard (segfaults, "
+                   "failed liveness probes); 0 = none"),
     "Eviction rate": (0.0, "1/s", "evictions per running pod per second (API-initiated, "
                       "node pressure): the pod is deleted and the ReplicaSet creates a new one"),
     "Crashed now": (0.0, "1", "share of the running pods killed in this step, decided at its "
