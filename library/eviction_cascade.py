@@ -152,7 +152,8 @@ def build(**overrides) -> Model:
 
     m.name_loop("Eviction cascade (R)", ["Pod up", "Pods up", "Load share", "Utilization",
                                          "Requests in flight", "Working-set target",
-                                         "Working set", "Memory", "OOM killed"])
+                                         "Working set", "Memory", "OOM killed",
+                                         f"{LEAKING} / Crashes"])
     m.name_loop("Scale out (B)", ["Average pod memory", "Extra pods requested",
                                   "Extra pods ready", "Pods up", "Load share", "Memory"])
 
