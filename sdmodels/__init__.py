@@ -29,7 +29,8 @@ _LAZY = {"ModelIR": "sdmodels.ir", "build": "sdmodels.ir", "Results": "sdmodels.
          "Limits": "sdmodels.limits", "use_limits": "sdmodels.limits",
          "causal_graph": "sdmodels.analysis", "dominance": "sdmodels.analysis",
          "find_loops": "sdmodels.analysis",
-         "link_polarities": "sdmodels.analysis", "to_graphviz": "sdmodels.render"}
+         "link_polarities": "sdmodels.analysis", "to_graphviz": "sdmodels.render",
+         "check_units": "sdmodels.units", "UnitIssue": "sdmodels.units"}
 
 
 def __getattr__(name: str):
@@ -58,4 +59,5 @@ __all__ = [
     "simulate", "smooth", "smooth3", "smoothn", "sqrt", "step", "sum_over", "trend", "xidz",
     "zidz", "causal_graph", "dominance", "find_loops", "link_polarities", "to_graphviz",
     "CacheWarning", "LimitError", "Limits", "OutputError", "use_limits",
+    "check_units", "UnitIssue",
 ]

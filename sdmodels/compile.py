@@ -27,6 +27,7 @@ from sdmodels.elements import (Aux, Constant, canonical, DelayLine, Element, Flo
 from sdmodels.errors import DimensionError, ModelError
 from sdmodels.expr import (VECTOR_FUNCTIONS, Binary, Call, Const, Expr, Index, LookupCall, Reduce,
                            Ref, Time, TimeStep, Unary)
+from sdmodels._deep import deep_call
 from sdmodels.builtins_code import builtin_code
 
 if TYPE_CHECKING:
@@ -95,10 +96,16 @@ class Kernel(SlotTable):
         return self._module.kernel
 
     def __call__(self, P, start, dt, n_steps, save_steps, save_slots, out, seeds, status):
-        """Advance every run in P (runs x params) and write saved values into `out`."""
-        self._module.kernel(P, self._param_slot_array, self.check_order,
-                            self.lookup_xs, self.lookup_ys, start, dt, n_steps, save_steps,
-                            save_slots, out, seeds, status)
+        """Advance every run in P (runs x params) and write saved values into `out`.
+
+        The first call compiles the numba function; numba's SSA pass recurses once per
+        branch between a definition and its use, so a kernel with hundreds of samplers
+        (eviction_cascade's per-pod decisions) can exceed Python's recursion limit there:
+        `deep_call` retries such a call with a deep stack (nothing was written before).
+        """
+        deep_call(self._module.kernel, P, self._param_slot_array, self.check_order,
+                  self.lookup_xs, self.lookup_ys, start, dt, n_steps, save_steps,
+                  save_slots, out, seeds, status)
 
     @cached_property
     def _param_slot_array(self) -> np.ndarray:
