@@ -71,7 +71,6 @@ def test_flow_named_by_string_reaches_its_stock_in_the_sfd():
     assert source.count("cloud:") == 2 * 2                 # one cloud each, node + edge
 
 
-@pytest.mark.xfail(strict=False, reason="written before this session's parts rebuild (new Erlang C, breaker and pool parts); the model now differs, to re-check")
 def test_loop_diagram_names_modules_and_leaves_constants_out():
     model, loops = _model_and_loops("black_friday")
     loop = loops["Autoscaler grabs connections"]
@@ -81,20 +80,44 @@ def test_loop_diagram_names_modules_and_leaves_constants_out():
     assert set(nodes) == set(loop.variables) | {"loop:centre"}
 
 
-@pytest.mark.xfail(strict=False, reason="written before this session's parts rebuild (new Erlang C, breaker and pool parts); the model now differs, to re-check")
+def _three_tanks() -> Model:
+    """Three coupled tanks without modules (the neato layout): five loops."""
+    m = Model("tanks", stop=5)
+    a, b, c = (m.stock(n, initial=10) for n in ("A", "B", "C"))
+    m.flow("A to B", (a - b) / 3, out_of=a, into=b)
+    m.flow("B to C", (b - c) / 4, out_of=b, into=c)
+    m.flow("C to A", (c - a) / 5, out_of=c, into=a)
+    m.flow("A grows", 0.01 * a, into=a)
+    return m
+
+
 def test_loop_markers_sit_among_their_loops_variables():
-    model, loops = _model_and_loops("connection_pool")
-    source = to_graphviz(model, loop_set=loops, behaviour=False).source
+    """Without modules (neato), every marker is pinned at the centre of its loop's variables."""
+    model = _three_tanks()
+    loops = find_loops(model, behaviour=False)
+    assert len(loops) >= 4
+    diagram = to_graphviz(model, loop_set=loops, behaviour=False)
+    assert diagram.engine == "neato"
     pos = {name: tuple(float(v) for v in p.split(","))
-           for name, p in re.findall(r'^\s+"([^"]+)" \[pos="([-\d.,]+)!"', source, re.M)}
-    checked = 0
+           for name, p in re.findall(r'^\s+"([^"]+)" \[pos="([-\d.,]+)!"', diagram.source, re.M)}
     for loop in loops:
-        marker = pos.get(f"loop:{loop.id}")
-        if marker is None:
-            continue
+        marker = pos[f"loop:{loop.id}"]
         xs, ys = zip(*(pos[v] for v in loop.variables))
         pad = 0.5                                           # inches: a label's half height
         assert min(xs) - pad <= marker[0] <= max(xs) + pad, loop.id
         assert min(ys) - pad - 0.4 * len(loops) <= marker[1] <= max(ys) + pad, loop.id
-        checked += 1
-    assert checked == len(loops)
+
+
+def test_loop_markers_of_a_model_with_modules_are_ranked_by_their_loops_variables():
+    """With modules (dot keeps them in boxes, positions cannot be pinned), each marker is
+    tied by invisible edges to two opposite variables of its own loop."""
+    model, loops = _model_and_loops("connection_pool")
+    diagram = to_graphviz(model, loop_set=loops, behaviour=False)
+    assert diagram.engine == "dot"
+    ties = re.findall(r'^\s+"([^"]+)" -> "([^"]+)" \[style="invis"', diagram.source, re.M)
+    for loop in loops:
+        marker = f"loop:{loop.id}"
+        into = [u for u, v in ties if v == marker]
+        out = [v for u, v in ties if u == marker]
+        assert into == [loop.variables[0]], loop.id
+        assert out == [loop.variables[len(loop.variables) // 2]], loop.id

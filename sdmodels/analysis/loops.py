@@ -126,8 +126,12 @@ class LoopSet:
         for loop in self.loops:
             if loop.id.lower() == str(key).lower() or (loop.name or "").lower() == str(key).lower():
                 return loop
+        named = [l.name for l in self.loops if l.name]
+        ids = [l.id for l in self.loops]
+        shown = ", ".join(ids[:20]) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
         raise KeyError(f"model '{self.model}' has no loop '{key}'; it has "
-                       f"{', '.join(l.id for l in self.loops) or 'none'}")
+                       + (f"the named loops {', '.join(map(repr, named))} and " if named else "")
+                       + (shown or "none"))
 
     def dominance(self, model, *, scenario: str | None = None, params: dict | None = None,
                   trace=None):
@@ -284,6 +288,8 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
     else:
         cycles = independent_cycles(graph)
     loops = classify(ir, graph, polarities, cycles)
+    if not complete:        # a named loop the capped enumeration missed is found directly
+        loops += _missed_named(ir, graph, polarities, loops)
     loops, naming_notes = _attach_names(ir, loops)
     notices += naming_notes
     for link in polarities.values():
@@ -355,6 +361,30 @@ def _make_loop(ir: ModelIR, graph: nx.DiGraph, cycle, links, loop_id: str, pol: 
     modules = {ir.variables[v].module for v in cycle}
     return Loop(loop_id, None, pol, tuple(cycle), tuple(ir.display(v) for v in cycle), links,
                 tuple(delays), total, tuple(sorted(m for m in modules if m)), len(modules) > 1)
+
+
+def _missed_named(ir: ModelIR, graph: nx.DiGraph, polarities: dict, loops: list[Loop]
+                  ) -> list[Loop]:
+    """Loops the modeller named that a capped enumeration did not reach: the shortest cycle
+    among the named variables that goes through all of them, numbered after the others."""
+    found = [set(l.variables) for l in loops]
+    counters = {p: sum(l.polarity == p for l in loops) for p in "RBU"}
+    out = []
+    for named in ir.loop_names:
+        wanted = set(named.variables)
+        if not wanted <= set(graph) or any(wanted <= f for f in found):
+            continue
+        cycles = [c for c in _cycles_in_order(graph.subgraph(wanted)) if set(c) == wanted]
+        if not cycles:
+            continue
+        cycle = list(_rotate(min(cycles, key=len), ir))
+        links = tuple(polarities[e] for e in zip(cycle, cycle[1:] + cycle[:1]))
+        pol = "U" if any(l.polarity not in ("+", "-") for l in links) else (
+            "B" if sum(l.polarity == "-" for l in links) % 2 else "R")
+        counters[pol] += 1
+        out.append(_make_loop(ir, graph, cycle, links, f"{pol}{counters[pol]}", pol))
+        found.append(wanted)
+    return out
 
 
 def _attach_names(ir: ModelIR, loops: list[Loop]) -> tuple[list[Loop], list[str]]:
