@@ -40,6 +40,8 @@ METRICS = {
     "breaker": "resilience4j_circuitbreaker_state",
     "cache misses": "redis_keyspace_misses_total",
     "hit ratio": "redis_keyspace_hits_total",
+    "evictions": 'kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}',
+    "memory": "container_memory_working_set_bytes",
 }
 TRIGGER = (60.0, 120.0)        # the stress window of library.compose.scenarios
 NEGLIGIBLE = 1e-9
@@ -128,6 +130,12 @@ def config_delays(match, spec) -> list[Delay]:
                 Delay("pod start-up", c["startupTime"]),
                 Delay("scale-up stabilization window", hpa["behavior"]["scaleUp"][
                     "stabilizationWindowSeconds"])]
+    if match.pattern == "eviction cascade":
+        from library.compose.kinds import OOM_TIME
+        from library.parts.pods import BACKOFF
+        return [Delay("OOM kill at the memory limit", OOM_TIME),
+                Delay("CrashLoopBackOff, first restart", BACKOFF[1], True),
+                Delay("pod start-up", comps[s["service"]].config["startupTime"])]
     return []
 
 
