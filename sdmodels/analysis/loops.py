@@ -288,8 +288,8 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
     else:
         cycles = independent_cycles(graph)
     loops = classify(ir, graph, polarities, cycles)
-    if not complete:        # a named loop the capped enumeration missed is found directly
-        loops += _missed_named(ir, graph, polarities, loops)
+    if not complete or method == "independent":   # a named loop a capped enumeration or
+        loops += _missed_named(ir, graph, polarities, loops)    # the shortest set missed
     loops, naming_notes = _attach_names(ir, loops)
     notices += naming_notes
     for link in polarities.values():
