@@ -157,7 +157,7 @@ def _capped_loops(seed: str) -> list:
     code = ("import json, warnings; warnings.simplefilter('ignore');"
             "from sdmodels import find_loops; from sdmodels.sources import load_model;"
             "s = find_loops(load_model('black_friday'), max_loops=40, behaviour=False);"
-            "print(json.dumps([[l.id, l.names] for l in s]))")
+            "print(json.dumps([[l.id, l.name, l.names] for l in s]))")
     env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True, cwd=ROOT)

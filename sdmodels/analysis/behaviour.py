@@ -89,15 +89,24 @@ def simulate_runs(ir: ModelIR, *, params=None, scenario: str | None = None) -> R
     return out
 
 
-def sample_signs(ir: ModelIR, expr: Expr, runs: Runs) -> frozenset | None:
-    """The signs `expr` takes along the runs, or None when it cannot be evaluated there."""
+def sample_signs(ir: ModelIR, expr: Expr, runs: Runs, where=()) -> frozenset | None:
+    """The signs `expr` takes along the runs, or None when it cannot be evaluated there.
+
+    `where` is a sequence of (condition, truth): only the saved times at which every
+    condition was true (truth True) or false (truth False) count, as inside a branch of an
+    if_then_else."""
     found: set = set()
     with np.errstate(all="ignore"):
         for env, times in zip(runs.envs, runs.times):
             try:
                 value = np.asarray(evaluate(expr, env, env, ir, times, ir.dt), dtype=float)
+                keep = np.ones(np.shape(value), dtype=bool)
+                for cond, truth in where:
+                    held = np.asarray(evaluate(cond, env, env, ir, times, ir.dt)) != 0
+                    keep = keep & (held if truth else ~held)
             except Unsupported:
                 return None
+            value = np.broadcast_to(value, keep.shape)[keep]
             value = value[np.isfinite(value)]
             found.update(np.unique(np.sign(value)).astype(int).tolist())
     return frozenset(found) or None

@@ -277,9 +277,6 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
         cycles = list(itertools.islice(_cycles_in_order(graph), max_loops + 1))
         if len(cycles) > max_loops:
             cycles, complete = cycles[:max_loops], False
-            # the named loops are listed whatever the cap: they are what people look for
-            # (Johnson's order does not give the short loops first, so each gets its own)
-            cycles += named_cycles(ir, graph)
             note = (f"loop enumeration stopped after {max_loops} loops: model '{ir.name}' has "
                     "more (the named loops are listed all the same). Raise max_loops (sdm "
                     "loops --max-loops N), or ask for the shortest independent loop set "
@@ -290,6 +287,12 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
             total = len(cycles)
     else:
         cycles = independent_cycles(graph)
+    if not complete or method == "independent":
+        # the named loops are listed whatever the cap or method: they are what people look
+        # for (Johnson's order does not give the short loops first, and the shortest
+        # independent set need not hold them), so each gets its own cycle (classify drops
+        # the cycles listed twice)
+        cycles += named_cycles(ir, graph)
     loops = classify(ir, graph, polarities, cycles)
     loops, naming_notes = _attach_names(ir, loops)
     notices += naming_notes
