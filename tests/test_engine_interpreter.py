@@ -119,6 +119,13 @@ def features() -> Model:
     m.lookup("Curve", [(0, 0), (50, 1), (400, 2)])
     m.aux("Shape", "Curve(Total)")
     m.aux("Start value", "Total * 2", initial=5)
+    # repeated subtrees, computed once on the tape (sdmodels/tape_shared.py): not inside a
+    # reduction (other bindings), not a random draw (the kernel draws twice)
+    n = Call("floor", (maximum(total / 10, 0),))
+    draw = random_uniform(0, 1, 0) + 1
+    m.aux("Repeated", (n + 1) * (n + 2) / (n + 3) + sum_over(mem * (n + 1), pods)
+          + sum_over(mem * k, pods) * sum_over(mem * k, pods) + draw * draw
+          + if_then_else(load > 12, n * 2, (n + 1) * 2))
     return m
 
 
@@ -134,6 +141,18 @@ def test_random_streams_match_the_kernel_per_run():
     assert not np.allclose(noise[0], noise[1])       # run r draws from seed + r
     again = simulate(features(), engine="interpreter", params={"k": [0.1]}, seed=12)
     assert np.array_equal(again["Noise"][0], noise[1])
+
+
+def test_an_equation_computes_a_repeated_subtree_once():
+    # the Erlang B recursion of library/parts/erlang.py repeats its server count per level
+    from library.parts.erlang import erlang_c
+    from sdmodels.tape import prepare
+    m = Model("erlang", stop=1)
+    erlang_c(m, m.constant("Servers", 10), m.constant("rho", 0.95))
+    program = prepare(m)
+    assert len(program.code) < 2000        # 6,028 with the subtrees written out
+    out = simulate(program)
+    assert abs(1 / out["Erlang C reciprocal B"][0, 0] - 0.191379) < 1e-6   # B(10, 9.5)
 
 
 def test_failures_are_reported_alike():

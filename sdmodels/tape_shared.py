@@ -1,0 +1,89 @@
+"""Subexpressions that occur more than once in one equation, for the tape to compute once.
+
+Library equations repeat whole subtrees: the unrolled Erlang B recursion
+(library/parts/erlang.py) reads the server count `floor(max(servers, 0))` and the level
+offset built from it in each of its 64 levels, so written out as a tree it took 3,483 of
+black_friday's 4,561 instructions a step. `sdmodels/tape.py` computes each subtree found here
+once, before the equation, into a register the equation then reads.
+
+The values stay the kernel's, bit for bit: a shared subtree is the same operations on the
+same operands, so computing it once gives the same float. Only pure subtrees are shared (no
+random draws, whose order and count must match the kernel's), and nothing inside a reduction
+(`sum(x[d] * y)` evaluates its operand once per element, under another binding). A shared
+subtree is computed even where the equation would skip it (a branch not taken); it draws
+nothing and writes nothing but its register, so only time is spent.
+
+>>> from sdmodels.expr import Ref, Call
+>>> n = Call("floor", (Ref("servers"),))
+>>> [str(k) for k in shared((n + 1) * (n + 2), Keys())] == [str(n)]
+True
+"""
+from __future__ import annotations
+
+from dataclasses import fields
+
+from sdmodels.expr import Call, Const, Expr, Index, Reduce, Ref, Time, TimeStep, walk
+
+LEAVES = (Const, Ref, Index, Time, TimeStep)      # already a register on the tape
+RANDOM = {"random_uniform", "random_normal", "random_exponential"}
+
+
+class Keys:
+    """Structural keys of expression nodes as small integers (equal trees, equal keys).
+
+    Memoised by node identity (the nodes are kept alive with their keys), so a tree that
+    shares objects costs its distinct nodes only. Numbers key by repr: 0.0 and -0.0 differ.
+    """
+
+    def __init__(self):
+        self._by_id: dict[int, tuple[Expr, int]] = {}
+        self._interned: dict[tuple, int] = {}
+
+    def __call__(self, node: Expr) -> int:
+        hit = self._by_id.get(id(node))
+        if hit is not None:
+            return hit[1]
+        parts: list = [type(node).__name__]
+        for f in fields(node):
+            value = getattr(node, f.name)
+            if isinstance(value, Expr):
+                parts.append(self(value))
+            elif isinstance(value, tuple):
+                parts.append(tuple(self(a) if isinstance(a, Expr) else a for a in value))
+            elif isinstance(value, (int, float)):
+                parts.append(repr(float(value)))
+            else:
+                parts.append(value)
+        key = self._interned.setdefault(tuple(parts), len(self._interned))
+        self._by_id[id(node)] = (node, key)
+        return key
+
+
+def shared(expr: Expr, keys: Keys) -> list[Expr]:
+    """The pure non-leaf subtrees of `expr` that occur more than once, inner ones first."""
+    nodes: dict[int, Expr] = {}
+    children: dict[int, list[int]] = {}
+    post: list[int] = []            # distinct subtrees, each after its children
+
+    def visit(node: Expr) -> int:
+        key = keys(node)
+        if key not in nodes:
+            nodes[key] = node
+            children[key] = [] if isinstance(node, Reduce) else \
+                [visit(c) for c in node.children()]
+            post.append(key)
+        return key
+
+    root = visit(expr)
+    count = {root: 1}               # occurrences in the tree as written out
+    for key in reversed(post):      # every parent before its children
+        for child in children[key]:
+            count[child] = count.get(child, 0) + count[key]
+    draws: dict[int, bool] = {}
+    for key in post:
+        node = nodes[key]
+        draws[key] = any(isinstance(n, Call) and n.fn in RANDOM for n in walk(node)) \
+            if isinstance(node, Reduce) else \
+            (isinstance(node, Call) and node.fn in RANDOM) or any(draws[c] for c in children[key])
+    return [nodes[k] for k in post
+            if count[k] > 1 and not draws[k] and not isinstance(nodes[k], LEAVES)]
