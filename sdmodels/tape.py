@@ -31,7 +31,7 @@ from sdmodels.errors import DimensionError, ModelError
 from sdmodels.expr import (VECTOR_FUNCTIONS, Binary, Call, Const, Expr, Index, LookupCall,
                            Reduce, Ref, Time, TimeStep, Unary, walk)
 from sdmodels.ir import ModelIR, build
-from sdmodels.tape_shared import LEAVES, Keys, shared
+from sdmodels.tape_shared import LEAVES, Keys, invariant, shared
 
 _BINARY = {"+": op.ADD, "-": op.SUB, "*": op.MUL, "/": op.DIV, "^": op.POW, "<": op.LT,
            "<=": op.LE, ">": op.GT, ">=": op.GE, "=": op.EQ, "<>": op.NE}
@@ -93,7 +93,9 @@ class _TapeWriter:
         n = self.n = len(gen.slots)
         kinds = [type(gen.ir.variables[s.var]) for s in gen.slots]
         self.is_stock = [k is Stock for k in kinds]
-        self.is_value = [k in (Aux, Flow) for k in kinds]
+        self.invariant = invariant(gen.ir)        # computed once, with the start values
+        self.is_value = [k in (Aux, Flow) and s.var not in self.invariant
+                         for k, s in zip(kinds, gen.slots)]
         self.treg = 3 * n                         # time; dt and time epsilon follow
         holds = [s for s, k in enumerate(kinds) if k is SampleHold]
         self.clock = {s: 3 * n + 3 + i for i, s in enumerate(holds)}   # next sample time
@@ -443,19 +445,25 @@ class _TapeWriter:
             else:
                 self._value(var, first_stage=True)
             self.top = self.first_temp
+        done = set(self.ir.init_order)
+        for vid in self.ir.eval_order:
+            if vid in self.invariant and vid not in done:
+                self._value(self.ir.variables[vid], first_stage=True)
 
     def _stage_one(self) -> None:
         for slot in self.gen._slots_of(DelayLine):
             self.emit(op.DL_READ, slot, 0, self.buffers[slot])
         for vid in self.ir.eval_order:
-            self._value(self.ir.variables[vid], first_stage=True)
+            if vid not in self.invariant:
+                self._value(self.ir.variables[vid], first_stage=True)
 
     def _later_stages(self) -> None:
         if self.gen.method != "rk4":
             return
         self.stage = 2
         for vid in self.ir.eval_order:
-            self._value(self.ir.variables[vid], first_stage=False)
+            if vid not in self.invariant:
+                self._value(self.ir.variables[vid], first_stage=False)
         self.stage = 1
 
     def _pipelines(self) -> None:

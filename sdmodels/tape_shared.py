@@ -1,4 +1,11 @@
-"""Subexpressions that occur more than once in one equation, for the tape to compute once.
+"""Work the tape does once instead of again and again: repeated subtrees, constant equations.
+
+`invariant(ir)`: the auxiliaries whose value cannot change during a run (they read only
+constants, lookups and dt: no time, no state, no random draw). sdmodels/tape.py computes them
+with the start values and leaves them out of every step (the kernel recomputes them; the
+same operations give the same value).
+
+`shared(expr)`: the subexpressions that occur more than once in one equation.
 
 Library equations repeat whole subtrees: the unrolled Erlang B recursion
 (library/parts/erlang.py) reads the server count `floor(max(servers, 0))` and the level
@@ -22,10 +29,37 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from sdmodels.elements import Aux, Constant, PerElement
 from sdmodels.expr import Call, Const, Expr, Index, Reduce, Ref, Time, TimeStep, walk
 
 LEAVES = (Const, Ref, Index, Time, TimeStep)      # already a register on the tape
 RANDOM = {"random_uniform", "random_normal", "random_exponential"}
+CLOCKED = RANDOM | {"step", "pulse", "pulse_train", "ramp"}     # read the time (or draw)
+
+
+def invariant(ir) -> set[str]:
+    """Ids of the auxiliaries constant over a run (see the module doc), in any order.
+
+    >>> from sdmodels import Model, build
+    >>> m = Model("m", stop=1)
+    >>> c = m.constant("c", 2)
+    >>> s = m.stock("s", initial=1)
+    >>> _ = m.aux("twice", c * 2), m.aux("later", m.aux("twice c", c * 2) + s)
+    >>> sorted(invariant(build(m)))
+    ['twice', 'twice_c']
+    """
+    found: set[str] = {vid for vid, var in ir.variables.items() if isinstance(var, Constant)}
+    for vid in ir.eval_order:          # an auxiliary comes after what it reads
+        var = ir.variables[vid]
+        if type(var) is not Aux or var.initial is not None:
+            continue
+        equations = var.equation.as_dict().values() if isinstance(var.equation, PerElement) \
+            else (var.equation,)
+        nodes = [n for e in equations for n in walk(e)]
+        if not any(isinstance(n, Time) or (isinstance(n, Call) and n.fn in CLOCKED)
+                   for n in nodes) and all(n.name in found for n in nodes if isinstance(n, Ref)):
+            found.add(vid)
+    return found - {vid for vid, var in ir.variables.items() if isinstance(var, Constant)}
 
 
 class Keys:

@@ -155,6 +155,24 @@ def test_an_equation_computes_a_repeated_subtree_once():
     assert abs(1 / out["Erlang C reciprocal B"][0, 0] - 0.191379) < 1e-6   # B(10, 9.5)
 
 
+@pytest.mark.parametrize("window", [0, 1, 4, 30])
+def test_rolling_windows_keep_the_extreme_of_the_last_values(window):
+    # the interpreter rescans a window only when its extreme may leave it: the values must
+    # still be the max / min of the last round(window / dt) + 1 inputs, ties and zeros too
+    m = Model("windows", stop=40, dt=0.5)
+    t = m.aux("T", "Time")
+    x = m.aux("X", Call("modulo", (Call("floor", (t * 1.7,)), Const(7.0))) - 3
+              + if_then_else(t > 20, 0 - t / 10, 0))
+    m.aux("Peak", rolling_max(x, window))
+    m.aux("Low", rolling_min(x, window))
+    out = simulate(m, engine="interpreter")
+    xs = out["X"][0]
+    size = int(np.floor(window / 0.5 + 0.5)) + 1
+    last = [xs[max(0, k - size + 1):k + 1] for k in range(len(xs))]
+    assert np.array_equal(out["Peak"][0], [v.max() for v in last])
+    assert np.array_equal(out["Low"][0], [v.min() for v in last])
+
+
 def test_failures_are_reported_alike():
     m = Model("blowup", stop=10)
     x = m.stock("X", initial=1)
