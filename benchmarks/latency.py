@@ -6,7 +6,7 @@ For SIR (samples/SIR/SIR.mdl), black_friday (the library model, exported to XMIL
 others), World3 (large-models/wrld3-03.mdl) and generated rings of N first-order stocks (each
 drains into the next; one .mdl for the others, the same model in the DSL for us), each engine
 runs in a new subprocess with an empty sdmodels kernel cache and prints:
-- imports: importing the engine and what its first run needs;
+- imports: importing the engine and what its first run needs (the .mdl reader's modules too);
 - first result: reading the model (file or DSL) + preparing + one run, as a DataFrame;
 - edit: in the same process, one equation changed, and the next result (pysd / pysimlin
   read the file again: they have no in-memory edit);
@@ -89,6 +89,9 @@ def _ours(case: str, path: str, engine: str) -> dict:
     import sdmodels._interpreter  # noqa: F401  (numba)
     import sdmodels.engine  # noqa: F401  (networkx, the IR)
     import pandas  # noqa: F401
+    if case in ("sir", "world3"):
+        import sdmodels.interop.mdl  # noqa: F401  (the .mdl reader, as `import simlin` has its own)
+        import sdmodels.interop.vensim  # noqa: F401
     t1 = time.perf_counter()
     if case.startswith("ring"):
         model = ring_model(int(case[4:]))
