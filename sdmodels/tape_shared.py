@@ -27,10 +27,9 @@ True
 """
 from __future__ import annotations
 
-from dataclasses import fields
-
 from sdmodels.elements import Aux, Constant, PerElement
-from sdmodels.expr import Call, Const, Expr, Index, Reduce, Ref, Time, TimeStep, walk
+from sdmodels.expr import (Call, Const, Expr, Index, Reduce, Ref, Time, TimeStep, _field_names,
+                           walk)
 
 LEAVES = (Const, Ref, Index, Time, TimeStep)      # already a register on the tape
 RANDOM = {"random_uniform", "random_normal", "random_exponential"}
@@ -78,8 +77,8 @@ class Keys:
         if hit is not None:
             return hit[1]
         parts: list = [type(node).__name__]
-        for f in fields(node):
-            value = getattr(node, f.name)
+        for name in _field_names(type(node)):
+            value = getattr(node, name)
             if isinstance(value, Expr):
                 parts.append(self(value))
             elif isinstance(value, tuple):
