@@ -365,11 +365,13 @@ def test_own_structures_have_pysds_fields():
                 assert [(f.name, f.default) for f in dataclasses.fields(ours)] == \
                     [(f.name, f.default) for f in dataclasses.fields(theirs)], name
     from pysd.translators.vensim.vensim_structures import structures as table
-    assert set(structures.SPECIAL) == set(table) - {
+    assert set(structures.SPECIAL) >= set(table) - {
         "reference", "subscripts_ref", "arithmetic", "logic", "with_lookup", "call", "lookup",
-        "data"}
+        "data"}                           # Vensim functions beyond pysd's may be added
     args = (1, 2, 3, 4, 5)
     for key, make in structures.SPECIAL.items():
+        if key not in table:
+            continue
         count = make.__code__.co_argcount if callable(make) and hasattr(make, "__code__") \
             else len([f for f in dataclasses.fields(make) if f.default is dataclasses.MISSING])
         assert same_abstract(make(*args[:count]), table[key](*args[:count])) is None, key
