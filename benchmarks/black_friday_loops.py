@@ -36,7 +36,12 @@ start-up pipeline delay) scores 0 except in reports where all its discrete eleme
 With 4 initial pods (40 connections, below the USL peak 44) the fold is gentler, but the
 breaker (100-call window, ~0.3 s at 300 calls/s) still trips within 10 s of the pool
 filling, at 1525 s, and cycles open 30 s / closed a few seconds for the rest of the run;
-the retry loop leads one report (1670 s), the autoscaler loop none.
+the retry loop leads one report (1670 s), the autoscaler loop none. At 0.5 s resolution the
+first collapse is a retry storm of 8 s: payment failures 0.5 % at 1520 s, retries arrive 1 s
+after each timeout and add ~25 req/s at 1522.5 s, the pool's backlog starts at 1523 s and
+failures reach 53 % at 1528 s, when the breaker trips. `takeover_order` wants two reports in
+a row (10 s at saveper 5 s), which the storm does not last, while the HPA chain scores only
+in reports that hold a sync (one in three at 5 s): no reporting interval lets both lead.
 """
 from __future__ import annotations
 
