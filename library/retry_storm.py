@@ -181,6 +181,6 @@ def _name_loops(m: Model, breaker: bool) -> None:
             *FAILURE_TO_LOAD[-4:], "Server / Queue wait", "Server / Timeout fraction",
             "Server / Served failure fraction", "Breaker / Failure fraction",
             "Breaker / Next Window failures", "Breaker / Window failures",
-            "Breaker / Failure rate seen", "Breaker / Breaker transition",
+            "Breaker / Breaker transition",
             "Breaker / Next Breaker mode", "Breaker / Breaker mode",
             "Breaker / Admission fraction"])

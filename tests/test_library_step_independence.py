@@ -22,10 +22,7 @@ SETTINGS = (("euler", 1), ("euler", 2), ("euler", 4), ("rk4", 1))
 
 #: (model, scenario) -> why its labels still move with the step (strict: fixing one fails
 #: the test until its entry goes)
-KNOWN = {
-    ("api_service", "breaker only"): "RK4 moves the API's HPA pods differently once the "
-    "breaker sheds load (a 'recovered' under Euler is a 'decline' under RK4)",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _cases():
