@@ -18,14 +18,14 @@ ejection needs success_rate_request_volume (100) requests in the interval (10 s)
 - **Open.** Every call is rejected at once ("Rejected calls", not sent) until the wait
   duration has passed (a time stamp, so the duration does not depend on the step).
 - **Half-open.** "Permitted calls in half-open state" trial calls pass (at the call rate, at
-  most that many per tick of the clock; when calls are so sparse that a tick sees fewer,
-  the last tick before the judgement lets fewer than that many extra calls through); each
-  fails with the downstream's failure fraction
-  at the time it is made. When all were made, the breaker judges them: failure rate >= the
-  threshold re-opens (for another wait), else it closes with an empty window. Without calls
-  it stays half-open (nothing to judge), and a closed breaker without calls records nothing,
-  so it never trips on a stale ratio.
-- **Clock.** Decisions happen at ticks every "Evaluation period"; the four states (mode,
+  most that many per tick of the clock, so the step does not shape them); each fails with
+  the downstream's failure fraction at the time it is made. When all were made, the
+  breaker judges them (as resilience4j does, on the last trial call, not on the clock;
+  calls so sparse that a step does not end on the last trial let less than a step's calls
+  more through): failure rate >= the threshold re-opens (for another wait), else it
+  closes with an empty window. Without calls it stays half-open (nothing to judge), and a
+  closed breaker without calls records nothing, so it never trips on a stale ratio.
+- **Clock.** Trips and ends of the wait happen at ticks every "Evaluation period"; the four states (mode,
   end of the wait, and two counters that hold the window when closed and the trial calls
   when half-open) are discrete (one-step pipelines, `library/parts/_wiring.held`), updated
   once per step from the step's own values, so Euler and RK4 move the breaker alike.
@@ -89,9 +89,8 @@ def circuit_breaker(**overrides) -> Model:
     period = maximum(p["Evaluation period"], dt)
     # half-open: trial calls go at the call rate, at most 'permitted' per tick of the clock,
     # so any step shorter than the clock's period sends them alike (no pulse permitted / dt)
-    share = mode.eq(0) + half * minimum(1, permitted / period / maximum(per, 1e-9))
-    admit = m.aux("Admission fraction", if_then_else(on > 0, share, 1), units="1",
-                  doc="share of calls the breaker lets through")
+    cap = minimum(1, permitted / period / maximum(per, 1e-9))
+    share = closed + half * cap
     # (the state machine reads the counters, the mode and the clock only - not the outputs
     # above - so few paths lead through it from the calls to the admission: few loops)
     m.aux("Failure rate seen", w_fail / maximum(w_calls, 1e-9), units="1",
@@ -105,12 +104,17 @@ def circuit_breaker(**overrides) -> Model:
     failing = w_fail >= thr * w_calls
     # one transition per step, coded 0 none, 1 trip, 2 half-open, 3 re-open, 4 close: every
     # state's next value reads this one element, so the state machine adds few loops
+    # (trips and the end of the wait on the clock's ticks; the trial calls are judged when
+    # the last of them was made, as resilience4j does, so none beyond them pass)
     event = m.aux("Breaker transition", if_then_else(on > 0, tick * (
-        closed * (w_calls >= volume) * failing
-        + 2 * is_open * (t >= until)
-        + half * (w_calls >= permitted - 1e-9) * if_then_else(failing, 3, 4)),
+        closed * (w_calls >= volume) * failing + 2 * is_open * (t >= until))
+        + half * (w_calls >= permitted - 1e-9) * if_then_else(failing, 3, 4),
         4 * (1 - closed)), units="1",
         doc="0 none, 1 trip (closed -> open), 2 open -> half-open, 3 re-open, 4 close")
+    # the trial calls stop on the step that judges them
+    admit = m.aux("Admission fraction", if_then_else(on > 0, share - half * cap * (event > 0),
+                                                     1), units="1",
+                  doc="share of calls the breaker lets through")
     m.aux("Breaker trips", event.eq(1), units="0/1")
     m.aux("Next Breaker mode", if_then_else(event.eq(1) | event.eq(3), 1, if_then_else(
         event.eq(2), 2, if_then_else(event.eq(4), 0, mode))), units="1")
