@@ -22,7 +22,11 @@ SETTINGS = (("euler", 1), ("euler", 2), ("euler", 4), ("rk4", 1))
 
 #: (model, scenario) -> why its labels still move with the step (strict: fixing one fails
 #: the test until its entry goes)
-KNOWN: dict[tuple[str, str], str] = {}
+KNOWN: dict[tuple[str, str], str] = {
+    ("black_friday", "query indexed"): "with the reworked breaker part (trials judged on the "
+    "last trial call) RK4 labels 'Offered load' a 'decline' where Euler at dt, dt/2, dt/4 "
+    "says 'oscillating'; to re-check once black_friday is rebuilt from the parts",
+}
 
 
 def _cases():
