@@ -210,7 +210,6 @@ def test_docs_systems_field_tables_match_the_schema():
     assert generated() in text, "regenerate: python -m sdmodels.system.schema_doc"
 
 
-@pytest.mark.xfail(strict=False, reason="written before this session's parts rebuild (new Erlang C, breaker and pool parts); the model now differs, to re-check")
 def test_a_breaker_added_by_a_fix_is_recognised_as_a_balancing_loop(chain):
     from sdmodels.system.fixes import fixes_for
     storm = [m for m in chain.matches if m.key == "retry storm: gateway -> orders"][0]
