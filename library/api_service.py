@@ -238,7 +238,8 @@ def _name_loops(m: Model, api: str) -> None:
     retry = [*to_api, "API / Server / Utilization", "API / Server / Throughput", api + "Throughput"]
     m.name_loop("Cache stampede", [
         "Cached hot keys", "Missing hot keys", "Miss share", "DB queries wanted",
-        "DB breaker calls", "DB breaker / Calls", "DB breaker / Permitted calls", "DB queries sent",
+        "DB breaker calls", "DB breaker / Calls", "DB breaker / Permitted calls",
+        "DB queries sent",
         "DB / Query arrivals", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection",
         "DB / Pool / Wait time", "DB / Request latency", "DB latency", "DB answers in time",
         "Refills"])

@@ -25,10 +25,10 @@ ejection needs success_rate_request_volume (100) requests in the interval (10 s)
   more through): failure rate >= the threshold re-opens (for another wait), else it
   closes with an empty window. Without calls it stays half-open (nothing to judge), and a
   closed breaker without calls records nothing, so it never trips on a stale ratio.
-- **Clock.** Trips and ends of the wait happen at ticks every "Evaluation period"; the four states (mode,
-  end of the wait, and two counters that hold the window when closed and the trial calls
-  when half-open) are discrete (one-step pipelines, `library/parts/_wiring.held`), updated
-  once per step from the step's own values, so Euler and RK4 move the breaker alike.
+- **Clock.** Trips and ends of the wait happen at ticks every "Evaluation period"; the four
+  states (mode, end of the wait, and two counters that hold the window when closed and the
+  trial calls when half-open) are discrete (one-step pipelines, `library/parts/_wiring.held`),
+  updated once per step from the step's own values, so Euler and RK4 move the breaker alike.
 - **Per caller instance.** "Instances" callers each hold a breaker and see Calls / Instances.
   In this fluid model they see the same failure fraction and move in step: the aggregate
   behaves like one breaker whose minimum call volume takes Instances times longer to reach
