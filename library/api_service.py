@@ -19,8 +19,9 @@ pool's wait timeout). Around them, in this module:
   refilled only by a database answer that beats the request timeout; the hot key's query is
   an expensive one (0.5 s), so the herd's queries overload the database, none beats the
   timeout, the key stays missing and the herd stays: the cache stampede;
-- an optional circuit breaker on the database (failure threshold, 30 s open, half-open
-  trials) fails misses fast instead of queueing them;
+- an optional circuit breaker on the database, the breaker part (library/parts/breaker.py:
+  resilience4j's semantics and defaults, the exercise's 30 s open and 3 half-open requests),
+  fails misses fast instead of queueing them;
 - the HPA on CPU: every 15 s ceil(pods x CPU / 70 %), tolerance 0.1, scale-up and
   scale-down stabilization windows (the exercise's "cooldown 30 s" is the scale-down
   window), pods ready 60 s after they are asked for.
@@ -45,9 +46,15 @@ from sdmodels import (Model, canonical, delay_fixed, if_then_else, maximum, mini
 from sdmodels.expr import Ref
 
 from library import connection_pool, retry_storm
+from library.parts import breaker
+from library.parts._wiring import part_parameters
 
 EX = "reference Hands-On Exercise"
 FIX = "reference Hands-On Exercise fix"
+
+#: the database breaker's inputs (library/parts/breaker.py) -> this model's parameter names
+DB_BREAKER = {name: "DB breaker " + name[0].lower() + name[1:] for name in breaker.INPUTS}
+DB_BREAKER["Enabled"] = "DB breaker on"
 
 #: name -> (default, units, source)
 PARAMETERS = {
@@ -79,14 +86,11 @@ PARAMETERS = {
     "Pool size": (50.0, "connections", EX + ": 'connection pool: 50'"),
     "Connection timeout": (30.0, "s", "HikariCP connectionTimeout default 30 s (exercise: "
                            "'likely long'); " + FIX + " 5: 'connection_timeout: 5s'"),
-    "DB breaker on": (0.0, "0/1", EX + ": 'Circuit Breaker: None'; fix 3: 1"),
-    "DB breaker threshold": (0.3, "1", FIX + " 3 'failure_threshold: 5': 5 failures in a "
-                             "row among ~300 calls/s are near certain once n f^5 >= 1, "
-                             "f = 300^(-1/5) = 0.32"),
-    "DB breaker open duration": (30.0, "s", FIX + " 3: 'timeout: 30s'"),
-    "DB breaker half-open window": (5.0, "s", "assumption: trial phase after re-closing "
-                                    "(as retry_storm)"),
-    "DB breaker half-open trials": (3.0, "req/s", FIX + " 3: 'half_open_requests: 3'"),
+    **part_parameters(breaker.INPUTS, names=DB_BREAKER, skip=("Calls", "Failure fraction"),
+                      story={"Enabled": (0.0, EX + ": 'Circuit Breaker: None'; fix 3: 1"),
+                             "Wait duration in open state": (30.0, FIX + " 3: 'timeout: 30s'"),
+                             "Permitted calls in half-open state": (
+                                 3.0, FIX + " 3: 'half_open_requests: 3'")}),
     "Initial pods": (15.0, "pods", "assumption: 1000 req/s at 67 % CPU, inside the 0.1 "
                      "tolerance of the 70 % target"),
     "Min pods": (3.0, "pods", "reference Part 4.1 HPA YAML: minReplicas 3"),
@@ -164,25 +168,17 @@ def build(**overrides) -> Model:
     admitted = m.aux("Admitted requests", Ref(canonical(api + "Throughput")) * (1 - rl_share),
                      units="req/s", doc="requests served past the rate limiter")
 
-    # -- circuit breaker on the database ------------------------------------------------
-    db_fail = Ref(canonical("DB / Failure fraction"))
-    timer = m.stock("DB breaker open time left", initial=0, units="s", non_negative=True)
-    seen = m.aux("DB failure ratio seen", sample_hold(db_fail, 1.0), units="1")
-    is_open = m.aux("DB breaker open", timer > 0, units="0/1")
-    half_open = m.aux("DB breaker half-open", (1 - is_open) * (rolling_max(
-        is_open, c["DB breaker half-open window"]) > 0), units="0/1")
-    m.aux("DB breaker state", is_open + 0.5 * half_open, units="1",
-          doc="0 closed, 0.5 half-open, 1 open")
-    trips = m.aux("DB breaker trips", c["DB breaker on"] * (seen > c["DB breaker threshold"])
-                  * (1 - is_open), units="0/1")
-    m.flow("DB breaker opening", trips * c["DB breaker open duration"] / dt, into=timer,
-           units="s/s")
-    m.flow("DB breaker clock", minimum(timer / dt, 1), out_of=timer, units="s/s")
+    # -- circuit breaker on the database (resilience4j semantics, the part's defaults) -----
     wanted = m.aux("DB queries wanted", admitted * miss_share, units="queries/s")
-    pass_share = m.aux("DB breaker pass share", 1 - c["DB breaker on"] * if_then_else(
-        is_open > 0, 1, if_then_else(half_open > 0, 1 - minimum(
-            1, c["DB breaker half-open trials"] / maximum(wanted, 1e-9)), 0)), units="1")
-    sent = m.aux("DB queries sent", wanted * pass_share, units="queries/s")
+    cb = m.module("db_breaker", breaker.circuit_breaker(), display="DB breaker", inputs={
+        "Calls": m.aux("DB breaker calls", wanted, units="req/s",
+                       doc="the queries wanted, as calls offered to the breaker"),
+        **{part: c[name] for part, name in DB_BREAKER.items()
+                            if part not in ("Calls", "Failure fraction")}})
+    pass_share = m.aux("DB breaker pass share", cb["Admission fraction"], units="1")
+    sent = m.aux("DB queries sent", cb["Permitted calls"], units="queries/s")
+    m.aux("DB breaker state", cb["Breaker state"], units="1",
+          doc="0 closed, 0.5 half-open, 1 open")
     hot = m.aux("Hot query share", c["Hot key share"] * missing / keys / maximum(miss_share,
                                                                                    1e-9),
                 units="1", doc="share of the database queries that are for hot keys")
@@ -199,6 +195,7 @@ def build(**overrides) -> Model:
     db_latency = m.aux("DB latency", db["Request latency"], units="s",
                        doc="connection wait + query, as the API pod sees it")
     m.aux("DB connections in use", db["Connections in use"], units="connections")
+    cb.connect("Failure fraction", db["Failure fraction"])
     in_time = m.aux("DB answers in time", db_latency <= c["Request timeout"], units="0/1",
                     doc="FIFO pool: every query waits the same queue time")
     m.flow("Refills", minimum(missing / dt, db["Connections acquired"] * hot * in_time),
@@ -241,7 +238,9 @@ def _name_loops(m: Model, api: str) -> None:
     retry = [*to_api, "API / Server / Utilization", "API / Server / Throughput", api + "Throughput"]
     m.name_loop("Cache stampede", [
         "Cached hot keys", "Missing hot keys", "Miss share", "DB queries wanted",
-        "DB queries sent", "DB / Query arrivals", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection",
+        "DB breaker calls", "DB breaker / Calls", "DB breaker / Permitted calls",
+        "DB queries sent",
+        "DB / Query arrivals", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection",
         "DB / Pool / Wait time", "DB / Request latency", "DB latency", "DB answers in time",
         "Refills"])
     m.name_loop("Connection pool exhaustion", [

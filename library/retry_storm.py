@@ -38,10 +38,19 @@ from __future__ import annotations
 
 from sdmodels import Model, pulse
 
-from library.parts.breaker import circuit_breaker
+from library.parts._wiring import part_parameters
+from library.parts.breaker import INPUTS as BREAKER_INPUTS, circuit_breaker
 from library.parts.retry import retry_client
 from library.parts.server import server_pool
 from library.parts.traffic import traffic
+
+#: the breaker part's inputs -> this model's parameter names (the part's defaults and
+#: sources: resilience4j's, except where the reference has its own value)
+BREAKER = {"Enabled": "Circuit breaker on", "Failure rate threshold": "Breaker failure threshold",
+           "Minimum number of calls": "Breaker minimum calls",
+           "Sliding window size": "Breaker window",
+           "Wait duration in open state": "Breaker open duration",
+           "Permitted calls in half-open state": "Half-open trials"}
 
 #: name -> (default, units, source)
 PARAMETERS = {
@@ -65,14 +74,13 @@ PARAMETERS = {
     "Retry budget": (0.1, "retries/request", "Google SRE book, 'Handling Overload': per-client "
                      "retry budget of 10 % of requests"),
     "Retry budget size": (10.0, "tokens", "gRPC retryThrottling maxTokens example 10"),
-    "Circuit breaker on": (0.0, "0/1", "Part 4 Principle 3 ('Circuit Breaker: None' in the "
-                           "exercise)"),
-    "Breaker failure threshold": (0.5, "1", "resilience4j failureRateThreshold 50 %"),
-    "Breaker minimum calls": (100.0, "calls", "resilience4j minimumNumberOfCalls 100"),
-    "Breaker window": (100.0, "calls", "resilience4j slidingWindowSize 100"),
-    "Breaker open duration": (30.0, "s", "Part 4 Principle 3: recovery_timeout=30; exercise: "
-                              "timeout 30s"),
-    "Half-open trials": (3.0, "calls", "hands-on exercise fix: half_open_requests: 3"),
+    **part_parameters(BREAKER_INPUTS, names=BREAKER, skip=(
+        "Calls", "Failure fraction", "Instances", "Evaluation period"), story={
+        "Enabled": (0.0, "Part 4 Principle 3 ('Circuit Breaker: None' in the exercise)"),
+        "Wait duration in open state": (30.0, "Part 4 Principle 3: recovery_timeout=30; "
+                                        "exercise: timeout 30s"),
+        "Permitted calls in half-open state": (3.0, "hands-on exercise fix: "
+                                               "half_open_requests: 3")}),
     "Capacity drop": (0.0, "1", "trigger: fraction of capacity lost during the trigger"),
     "Load spike": (0.0, "req/s", "trigger: extra arrivals during the trigger"),
     "Trigger start": (60.0, "s", "trigger timing"),
@@ -86,8 +94,7 @@ FIXES = {"Exponential backoff": 1.0, "Jitter": 1.0, "Retry budget on": 1.0,
 KEY_OUTPUTS = ["Offered load", "Throughput", "Goodput", "Backlog", "Latency", "Breaker state"]
 
 
-BREAKER_PARAMETERS = ("Circuit breaker on", "Breaker failure threshold", "Breaker minimum calls",
-                      "Breaker window", "Breaker open duration", "Half-open trials")
+BREAKER_PARAMETERS = tuple(BREAKER.values())
 
 
 def build(*, breaker: bool = True, **overrides) -> Model:
@@ -120,12 +127,7 @@ def build(*, breaker: bool = True, **overrides) -> Model:
     offered, state = client.out["Attempts"], 0.0
     if breaker:
         cb = m.module("breaker", circuit_breaker(), display="Breaker", inputs={
-            "Calls": client.out["Attempts"], "Enabled": c["Circuit breaker on"],
-            "Failure rate threshold": c["Breaker failure threshold"],
-            "Minimum number of calls": c["Breaker minimum calls"],
-            "Sliding window size": c["Breaker window"],
-            "Wait duration in open state": c["Breaker open duration"],
-            "Permitted calls in half-open state": c["Half-open trials"],
+            "Calls": client.out["Attempts"], **{part: c[name] for part, name in BREAKER.items()},
             "Failure fraction": server.out["Served failure fraction"]})
         client.connect("Shed fraction", 1 - cb.out["Admission fraction"])
         offered, state = cb.out["Permitted calls"], cb.out["Breaker state"]
@@ -181,6 +183,6 @@ def _name_loops(m: Model, breaker: bool) -> None:
             *FAILURE_TO_LOAD[-4:], "Server / Queue wait", "Server / Timeout fraction",
             "Server / Served failure fraction", "Breaker / Failure fraction",
             "Breaker / Next Window failures", "Breaker / Window failures",
-            "Breaker / Failure rate seen", "Breaker / Breaker transition",
+            "Breaker / Breaker transition",
             "Breaker / Next Breaker mode", "Breaker / Breaker mode",
             "Breaker / Admission fraction"])

@@ -75,6 +75,21 @@ def test_breaker_moves_the_same_at_any_step_and_with_rk4(rig):
         assert np.allclose([t for t, _ in got], [t for t, _ in want], atol=0.05)
 
 
+def test_half_open_trials_go_at_a_rate_that_does_not_depend_on_the_step(rig):
+    # 1000 calls/s: the 10 trial calls go at most 10 per 0.1 s tick of the clock, so at
+    # 100 calls/s for 0.1 s at any step (not as a pulse of 10 / dt), 10 calls in all
+    for dt, method in [(0.05, "euler"), (0.0125, "euler"), (0.05, "rk4")]:
+        r = simulate(rig, method=method, dt=dt, saveper=dt, params={"Call rate": 1000.0},
+                     outputs=["Breaker / Breaker state", "Breaker / Permitted calls"])
+        state, sent = r["Breaker / Breaker state"][0], r["Breaker / Permitted calls"][0]
+        first = np.flatnonzero(state == 0.5)
+        first = first[first <= first[0] + np.flatnonzero(np.diff(first) > 1)[0]] if (
+            np.diff(first) > 1).any() else first
+        trials = sent[first]
+        assert trials.max() == pytest.approx(PERMITTED / 0.1), (dt, method)
+        assert trials.sum() * dt == pytest.approx(PERMITTED), (dt, method)
+
+
 def test_no_trip_below_minimum_call_volume(rig):
     # calls stop at 95 s; 80 % fail from 10 s. At 1 call/s that is 95 calls < 100: never a
     # trip, however high the failure rate; at 2 calls/s the 100th call comes at 50 s, when

@@ -13,17 +13,22 @@ ejection needs success_rate_request_volume (100) requests in the interval (10 s)
   size" calls; the fluid model keeps it as an exponentially weighted count (each call
   weighs in, older calls fade by exp(-calls / N)), updated per step exactly for constant
   inputs. It trips when, at a tick of its clock, at least "Minimum number of calls" calls
-  were recorded since the last state change and the failure rate is >= the threshold.
+  were recorded since the last state change (read off the window: filled from empty, it
+  holds N (1 - exp(-n / N)) after n calls) and the failure rate is >= the threshold.
 - **Open.** Every call is rejected at once ("Rejected calls", not sent) until the wait
   duration has passed (a time stamp, so the duration does not depend on the step).
-- **Half-open.** "Permitted calls in half-open state" trial calls pass; each fails with the
-  downstream's failure fraction at the time it is made. When all were made, the breaker
-  judges them: failure rate >= threshold re-opens (for another wait), else it closes with an
-  empty window. Without calls it stays half-open (nothing to judge), and a closed breaker
-  without calls records nothing, so it never trips on a stale ratio.
-- **Clock.** Decisions happen at ticks every "Evaluation period"; states and counters are
-  discrete (one-step pipelines, `library/parts/_wiring.held`), updated once per step from
-  the step's own values, so Euler and RK4 move the breaker alike.
+- **Half-open.** "Permitted calls in half-open state" trial calls pass (at the call rate, at
+  most that many per tick of the clock, so the step does not shape them); each fails with
+  the downstream's failure fraction at the time it is made. When all were made, the
+  breaker judges them (as resilience4j does, on the last trial call, not on the clock;
+  calls so sparse that a step does not end on the last trial let less than a step's calls
+  more through): failure rate >= the threshold re-opens (for another wait), else it
+  closes with an empty window. Without calls it stays half-open (nothing to judge), and a
+  closed breaker without calls records nothing, so it never trips on a stale ratio.
+- **Clock.** Trips and ends of the wait happen at ticks every "Evaluation period"; the four
+  states (mode, end of the wait, and two counters that hold the window when closed and the
+  trial calls when half-open) are discrete (one-step pipelines, `library/parts/_wiring.held`),
+  updated once per step from the step's own values, so Euler and RK4 move the breaker alike.
 - **Per caller instance.** "Instances" callers each hold a breaker and see Calls / Instances.
   In this fluid model they see the same failure fraction and move in step: the aggregate
   behaves like one breaker whose minimum call volume takes Instances times longer to reach
@@ -68,53 +73,60 @@ def circuit_breaker(**overrides) -> Model:
     p = m.inputs(INPUTS, overrides)
     dt, t = m.dt_expr, m.time
     on, thr = p["Enabled"], p["Failure rate threshold"]
+    size, permitted = maximum(p["Sliding window size"], 1), p["Permitted calls in half-open state"]
     fail = maximum(0, minimum(1, p["Failure fraction"]))
+    # four discrete states; the two counters serve the closed state (the sliding window) and
+    # the half-open state (the trial calls) alike, as the window is emptied at every change
     mode = _state(m, "Breaker mode", 0.0, "1", "0 closed, 1 open, 2 half-open")
     until = _state(m, "Open until", -1.0, "s", "end of the current wait in the open state")
-    seen = _state(m, "Calls since reset", 0.0, "calls", "calls recorded since the last change")
-    w_calls = _state(m, "Window calls", 0.0, "calls", "weighted calls in the sliding window")
-    w_fail = _state(m, "Window failures", 0.0, "calls", "weighted failures in the window")
-    trials = _state(m, "Trial calls", 0.0, "calls", "half-open trial calls made")
-    t_fail = _state(m, "Trial failures", 0.0, "calls", "half-open trial calls that failed")
+    w_calls = _state(m, "Window calls", 0.0, "calls",
+                     "closed: weighted calls in the sliding window; half-open: trial calls made")
+    w_fail = _state(m, "Window failures", 0.0, "calls",
+                    "closed: weighted failures in the window; half-open: trial calls failed")
 
     closed, is_open, half = mode.eq(0), mode.eq(1), mode.eq(2)
     per = m.aux("Calls per instance", p["Calls"] / maximum(p["Instances"], 1), units="req/s")
-    permitted = p["Permitted calls in half-open state"]
-    trial_rate = minimum(per, maximum(0, permitted - trials) / dt)
-    admit = m.aux("Admission fraction", if_then_else(on > 0, closed + half * trial_rate / maximum(
-        per, 1e-9), 1), units="1", doc="share of calls the breaker lets through")
-    rate = m.aux("Failure rate seen", w_fail / maximum(w_calls, 1e-9), units="1",
-                 doc="failure rate over the sliding window (closed state)")
     period = maximum(p["Evaluation period"], dt)
+    # half-open: trial calls go at the call rate, at most 'permitted' per tick of the clock,
+    # so any step shorter than the clock's period sends them alike (no pulse permitted / dt)
+    cap = minimum(1, permitted / period / maximum(per, 1e-9))
+    share = closed + half * cap
+    # (the state machine reads the counters, the mode and the clock only - not the outputs
+    # above - so few paths lead through it from the calls to the admission: few loops)
+    m.aux("Failure rate seen", w_fail / maximum(w_calls, 1e-9), units="1",
+          doc="failure rate over the sliding window (closed) or of the trial calls")
     eps = dt * 1e-6
     tick = m.aux("Breaker clock tick", math.floor((t + eps) / period)
                  > math.floor((t - dt + eps) / period), units="0/1")
-    judged = half * tick * (trials >= permitted - 1e-9)
+    # the window, filled from empty, holds size (1 - exp(-n / size)) after n calls: the
+    # minimum number of calls is reached when it holds that much for n = the minimum
+    volume = size * (1 - exp(-p["Minimum number of calls"] / size)) * (1 - 1e-9)
+    failing = w_fail >= thr * w_calls
     # one transition per step, coded 0 none, 1 trip, 2 half-open, 3 re-open, 4 close: every
     # state's next value reads this one element, so the state machine adds few loops
-    event = m.aux("Breaker transition", if_then_else(on > 0, (
-        closed * tick * (seen >= p["Minimum number of calls"]) * (rate >= thr)
-        + 2 * is_open * tick * (t >= until)
-        + judged * if_then_else(t_fail >= thr * trials, 3, 4)), 4 * (1 - closed)), units="1",
+    # (trips and the end of the wait on the clock's ticks; the trial calls are judged when
+    # the last of them was made, as resilience4j does, so none beyond them pass)
+    event = m.aux("Breaker transition", if_then_else(on > 0, tick * (
+        closed * (w_calls >= volume) * failing + 2 * is_open * (t >= until))
+        + half * (w_calls >= permitted - 1e-9) * if_then_else(failing, 3, 4),
+        4 * (1 - closed)), units="1",
         doc="0 none, 1 trip (closed -> open), 2 open -> half-open, 3 re-open, 4 close")
-    opens, close = event.eq(1) | event.eq(3), event.eq(4)
+    # the trial calls stop on the step that judges them
+    admit = m.aux("Admission fraction", if_then_else(on > 0, share - half * cap * (event > 0),
+                                                     1), units="1",
+                  doc="share of calls the breaker lets through")
     m.aux("Breaker trips", event.eq(1), units="0/1")
-    m.aux("Next Breaker mode", if_then_else(opens, 1, if_then_else(
-        event.eq(2), 2, if_then_else(close, 0, mode))), units="1")
-    m.aux("Next Open until", if_then_else(opens, t + p["Wait duration in open state"], until),
-          units="s")
-    made = per * admit * dt                        # calls let through this step, per instance
-    keep = exp(-made / maximum(p["Sliding window size"], 1))
-    size = p["Sliding window size"]
-    kept = 1 - (opens | close)                     # every state change empties the window
-    m.aux("Next Calls since reset", kept * (seen + closed * made), units="calls")
-    m.aux("Next Window calls", kept * if_then_else(
-        closed, w_calls * keep + size * (1 - keep), w_calls), units="calls")
-    m.aux("Next Window failures", kept * if_then_else(
-        closed, w_fail * keep + size * fail * (1 - keep), w_fail), units="calls")
-    fresh = 1 - (event.eq(2) | (event >= 3))       # trials restart: half-open entered, judged
-    m.aux("Next Trial calls", fresh * (trials + half * made), units="calls")
-    m.aux("Next Trial failures", fresh * (t_fail + half * made * fail), units="calls")
+    m.aux("Next Breaker mode", if_then_else(event.eq(1) | event.eq(3), 1, if_then_else(
+        event.eq(2), 2, if_then_else(event.eq(4), 0, mode))), units="1")
+    m.aux("Next Open until", if_then_else(event.eq(1) | event.eq(3),
+                                          t + p["Wait duration in open state"], until), units="s")
+    made = per * if_then_else(on > 0, share, 1) * dt   # calls let through this step
+    keep = if_then_else(closed, exp(-made / size), 1)   # the window fades only when closed
+    kept = event.eq(0)                             # every state change empties the counters
+    m.aux("Next Window calls", kept * (w_calls * keep + if_then_else(
+        closed, size * (1 - keep), made)), units="calls")
+    m.aux("Next Window failures", kept * (w_fail * keep + if_then_else(
+        closed, size * fail * (1 - keep), made * fail)), units="calls")
 
     m.aux("Breaker state", is_open + 0.5 * half, units="1",
           doc="0 closed, 0.5 half-open, 1 open")
