@@ -81,7 +81,7 @@ def _call(m, caller: Node, callee: Node, call):
             "Wait duration in open state": b["waitDurationInOpenState"],
             "Permitted calls in half-open state": b["permittedNumberOfCallsInHalfOpenState"]}))
         breaker.connect("Failure fraction", callee.failure)
-        caller.roles[f"breaker to {call.target}"] = breaker.out["Breaker state"].name
+        caller.roles[f"breaker to {call.target}"] = breaker.out["Admission fraction"].name
     if cfg["retry"] is not None:
         r = cfg["retry"]
         client = _module(m, caller, f"{label} retries", retry_client(**{
