@@ -28,7 +28,7 @@ _LAZY = {"ModelIR": "sdmodels.ir", "build": "sdmodels.ir", "Results": "sdmodels.
          "Program": "sdmodels.tape", "prepare": "sdmodels.tape",
          "Limits": "sdmodels.limits", "use_limits": "sdmodels.limits",
          "causal_graph": "sdmodels.analysis", "dominance": "sdmodels.analysis",
-         "find_loops": "sdmodels.analysis",
+         "find_loops": "sdmodels.analysis", "check_units": "sdmodels.analysis.units",
          "link_polarities": "sdmodels.analysis", "to_graphviz": "sdmodels.render"}
 
 
@@ -57,5 +57,5 @@ __all__ = [
     "random_normal", "random_uniform", "rolling_max", "rolling_min", "run", "sample_hold",
     "simulate", "smooth", "smooth3", "smoothn", "sqrt", "step", "sum_over", "trend", "xidz",
     "zidz", "causal_graph", "dominance", "find_loops", "link_polarities", "to_graphviz",
-    "CacheWarning", "LimitError", "Limits", "OutputError", "use_limits",
+    "CacheWarning", "LimitError", "Limits", "OutputError", "use_limits", "check_units",
 ]

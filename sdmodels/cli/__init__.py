@@ -17,7 +17,7 @@ from sdmodels.errors import SDModelsError
 COMMAND_MODULES = ("sdmodels.cli.run_cmd", "sdmodels.cli.demo_cmd", "sdmodels.cli.sweep_cmd",
                    "sdmodels.cli.analysis_cmd", "sdmodels.cli.interop_cmd",
                    "sdmodels.cli.workbench_cmd", "sdmodels.cli.dominance_cmd",
-                   "sdmodels.cli.analyze_cmd")
+                   "sdmodels.cli.analyze_cmd", "sdmodels.cli.check_cmd")
 
 
 class _Group(click.Group):

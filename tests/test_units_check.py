@@ -1,0 +1,177 @@
+"""The units check (`sdm check`): mismatches named with both units, the flow/stock time rule,
+Vensim spellings, imported models, every library model's report, and the CLI's exit codes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sdmodels import Model
+from sdmodels.analysis.units import check_units, parse_units, unit_registry
+from sdmodels.cli import main
+from sdmodels.expr import exp, if_then_else
+from sdmodels.sources import library_names, load_model
+
+SAMPLES = Path("/work/shared/test-models/samples")
+needs_samples = pytest.mark.skipif(not SAMPLES.exists(), reason="external test models absent")
+
+
+@pytest.fixture(scope="module")
+def ureg():
+    return unit_registry()
+
+
+def _queue(flow_units="req/s", time_units="second"):
+    m = Model("queue", stop=10, dt=1, time_units=time_units)
+    q = m.stock("Queue", initial=5, units="req")
+    rate = m.constant("Arrival rate", 3, units="req/s")
+    return m, q, rate
+
+
+def test_adding_a_rate_to_a_stock_is_reported_with_both_units(ureg):
+    m, q, rate = _queue()
+    m.aux("Load", q + rate, units="req")
+    m.flow("Arrivals", rate, into=q, units="req/s")
+    report = check_units(m, ureg=ureg)
+    assert [(p.element, p.what, p.left, p.right) for p in report.problems] == [
+        ("Load", "'+' operands", "req", "req/s")]
+    assert "Load" in str(report.problems[0]) and "req/s" in str(report.problems[0])
+    assert not report.clean and report.checked == 4 and report.unknown == ()
+
+
+def test_flow_units_are_stock_units_per_model_time_unit(ureg):
+    m, q, rate = _queue(time_units="minute")      # req/s into a stock of req, timed in minutes
+    m.flow("Arrivals", rate, into=q, units="req/s")
+    (problem,) = check_units(m, ureg=ureg).problems
+    assert (problem.element, problem.left, problem.right) == ("Arrivals", "req/s", "req/min")
+    assert "per minute" in problem.hint
+    m2, q2, rate2 = _queue(time_units="second")
+    m2.flow("Arrivals", rate2, into=q2, units="req/s")
+    assert check_units(m2, ureg=ureg).clean
+    m3, q3, _ = _queue()                            # an undeclared flow: its computed units
+    m3.flow("Drain", q3 / m3.constant("Hold", 2, units="min"), out_of=q3)
+    (problem,) = check_units(m3, ureg=ureg).problems
+    assert (problem.element, problem.left, problem.right) == ("Drain", "req/min", "req/s")
+
+
+def test_declared_units_branches_and_dimensionless_arguments(ureg):
+    m, q, rate = _queue()
+    m.flow("Arrivals", rate, into=q, units="req/s")
+    m.aux("Wrong declared", q / rate, units="req")                    # computes s
+    m.aux("Branches", if_then_else(q > 3, q, rate), units="req")      # req vs req/s
+    m.aux("Growth", exp(q), units="1")                                # exp of req
+    m.aux("Fine", exp(rate / rate) * q - 1 + m.time * rate, units="req")
+    got = {(p.element, p.what, p.left, p.right) for p in check_units(m, ureg=ureg).problems}
+    assert got == {("Wrong declared", "equation vs declared units", "s", "req"),
+                   ("Branches", "if-then-else branches", "req", "req/s"),
+                   ("Growth", "exp() argument vs dimensionless", "req", "1")}
+
+
+def test_undeclared_elements_are_unknown_not_errors(ureg):
+    m, q, _ = _queue()
+    m.aux("Mystery", 7)
+    m.aux("Uses it", q + m.aux("Other", 2), units="req")
+    report = check_units(m, ureg=ureg)
+    assert report.clean and set(report.unknown) == {"Mystery", "Other"}
+
+
+def test_vensim_spellings(ureg):
+    same = [("Dmnl", "1"), ("1/Month", "1/month"), ("Person", "people"), ("$", "USD"),
+            ("Requests/Second", "req/s"), ("pods", "pod"), ("Foxes", "Fox"), ("0/1", "1"),
+            ("x normal/month", "1/month"), ("Dmnl [0,1]", "")]
+    for a, b in same:
+        ua, ub = parse_units(ureg, a), parse_units(ureg, b or "1")
+        assert ua == ub, (a, b)
+    assert parse_units(ureg, "") is None
+    assert parse_units(ureg, "pods").dimensionality != parse_units(ureg, "req").dimensionality
+
+
+def test_teacup_is_clean(ureg):
+    report = check_units(load_model("teacup"), ureg=ureg)
+    assert report.clean and report.checked == 5 and report.unknown == ()
+
+
+# Every library model's report. Each name below was read against its part's source: the
+# library mixes countable units (req vs queries vs connections vs tokens vs keys; "Workers"
+# declared "1" but used as requests in service; "%" vs fractions) which Vensim's convention
+# (a countable thing is its own unit) reports. Not fixed here: `parts` is rebuilding these
+# models; when a model is corrected, its list here shrinks.
+KNOWN = {
+    "alert_storm": ["On-call / Incidents missed", "On-call / Meaningful alerts"],
+    "api_service": [
+        "API / Clients / Retries allowed", "API / Clients / Retries wanted",
+        "API / Clients / Retry token deposits", "API / Clients / Retry token spending",
+        "API / Server / Capacity", "API / Server / Timeout fraction", "API / Server / Utilization",
+        "API / Server / Workers", "API capacity", "DB / Database / DB slowdown",
+        "DB / Pool / Connections in use", "DB / Pool / M/M/c wait",
+        "DB / Pool / Pool throughput limit", "DB / Retries issued", "DB breaker pass share",
+        "DB queries wanted", "Refills"],
+    "black_friday": [
+        "DB / Database / DB slowdown", "DB / Pool / Connections in use", "DB / Pool / M/M/c wait",
+        "DB / Pool / Pool throughput limit", "DB / Query rate", "DB / Retries issued",
+        "DB connections open", "Payments / Backoff base", "Payments / Clients / Retries allowed",
+        "Payments / Clients / Retries wanted", "Payments / Clients / Retry token deposits",
+        "Payments / Clients / Retry token spending", "Payments / Server / Capacity",
+        "Payments / Server / Timeout fraction", "Payments / Server / Utilization",
+        "Payments / Server / Workers", "Pod ceiling", "Pod serving capacity", "Starved share",
+        "Traffic multiplier"],
+    "capacity_spiral": ["Fleet / Forecast peak", "Normal demand"],
+    "connection_pool": [
+        "Database / DB slowdown", "Pool / Connections in use", "Pool / M/M/c wait",
+        "Pool / Pool throughput limit", "Retries issued"],
+    "eviction_cascade": [
+        "Extra pods serving", "Leak", "Leak freed by restart", "Memory freed by restart",
+        "Scale-out requests", "Working set change"],
+    "hpa_autoscaler": [
+        "CPU utilization", "Connection attempts", "HPA / External recommendation", "HPA / Metric",
+        "HPA / Target", "HPA / scaleDown policy limit", "HPA / scaleUp policy limit"],
+    "retry_storm": [
+        "Clients / Retries allowed", "Clients / Retries wanted", "Clients / Retry token deposits",
+        "Clients / Retry token spending", "Server / Capacity", "Server / Timeout fraction",
+        "Server / Utilization", "Server / Workers"],
+    "teacup": [],
+    "thundering_herd": [
+        "Cache / Fills", "Cache / Misses", "Cache / Reads per key", "Cache / Refresh queries",
+        "DB / DB slowdown", "DB load", "DB queries", "Pool / Connections in use",
+        "Pool / M/M/c wait", "Pool / Pool throughput limit"],
+}
+
+
+@pytest.mark.parametrize("name", library_names())
+def test_library_model_report(name, ureg):
+    report = check_units(load_model(name), ureg=ureg)
+    assert sorted({p.element for p in report.problems}) == KNOWN[name]
+    assert report.unparsed == () and report.unknown == () or name == "eviction_cascade"
+    for p in report.problems:
+        assert p.left != p.right and p.hint
+
+
+@needs_samples
+def test_imported_vensim_models(ureg):
+    assert check_units(load_model(str(SAMPLES / "teacup/teacup.mdl")), ureg=ureg).clean
+    assert check_units(load_model(str(SAMPLES / "SIR/SIR.mdl")), ureg=ureg).clean
+    # workforce.mdl's own mistakes: "Time per Task" declared Person*Hours (not per Task),
+    # "Rookie-Hours Worked per Week" declared "Person Hours" (no /Week), MIN(rate, backlog)
+    report = check_units(load_model(str(SAMPLES / "Workforce/workforce.mdl")), ureg=ureg)
+    assert {(p.element, p.left, p.right) for p in report.problems} == {
+        ("Expert Task Completion", "1/week", "tasks/week"),
+        ("Rookie Task Completion", "1/week", "tasks/week"),
+        ("Rookie-Hours on Task per Week", "h*people", "h*people/week"),
+        ("Task Completion", "tasks/week", "tasks")}
+    assert len(report.unknown) == 7
+
+
+def test_cli_exit_codes_and_json():
+    runner = CliRunner()
+    clean = runner.invoke(main, ["check", "teacup"])
+    assert clean.exit_code == 0 and "teacup: clean" in clean.output
+    bad = runner.invoke(main, ["check", "alert_storm", "--json"])
+    assert bad.exit_code == 1
+    data = json.loads(bad.output)
+    assert data["clean"] is False and {p["element"] for p in data["problems"]} == set(
+        KNOWN["alert_storm"])
+    text = runner.invoke(main, ["check", "alert_storm"])
+    assert text.exit_code == 1 and text.output.count("\n") == len(data["problems"]) + 1
+    assert runner.invoke(main, ["check", "no_such_model"]).exit_code == 2
