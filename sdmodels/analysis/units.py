@@ -49,8 +49,10 @@ _WORDS = {"dmnl": "dimensionless", "$": "dollar", "%": "percent", "degF": "delta
 _SAME_HINT = ("the terms of a sum, difference, min/max, modulo, comparison or if-then-else must "
               "have the same units; convert one (e.g. multiply by a time constant) or fix a "
               "declared unit")
+_PREFIXES = {"milli", "micro", "nano", "kilo", "mega", "giga", "tera"}
 _PLAIN = {"abs", "floor", "ceil", "round", "integer"}
 _PURE = {"exp", "ln", "log", "log10", "sin", "cos", "tan", "arctan"}
+_SHOWN = {"a": "year", "d": "day"}       # pint's symbols that read badly in a message
 _ANY = "any"          # a bare number: takes the units its context needs
 
 
@@ -92,31 +94,64 @@ class UnitsReport:
                 "problems": [p.__dict__ for p in self.problems]}
 
 
-def unit_registry() -> pint.UnitRegistry:
-    """A fresh pint registry with the domain's countable units (one per check: no globals)."""
-    ureg = pint.UnitRegistry()
-    for line in _DEFINITIONS:
-        ureg.define(line)
-    return ureg
+class UnitRegistry(pint.UnitRegistry):
+    """pint's registry plus the words a model brought (`own`: word -> internal unit name)."""
+
+    def __init__(self):
+        super().__init__()
+        for line in _DEFINITIONS:
+            self.define(line)
+        self.own: dict[str, str] = {}
+
+    def own_unit(self, name: str) -> str:
+        """The internal name of a model's own unit `name`, defined on first use; it is
+        spelt `own_...` so that pint never reads it as a prefixed unit ('units': micro-nit)."""
+        if name not in self.own:
+            self.define(f"own_{name} = [{name}]")
+            self.own[name] = f"own_{name}"
+        return self.own[name]
 
 
-def _word(ureg: pint.UnitRegistry, word: str) -> str:
-    """The registry's name for one word of a unit string; an unknown word becomes a unit."""
+def unit_registry() -> UnitRegistry:
+    """A fresh registry with the domain's countable units (one per check: no globals)."""
+    return UnitRegistry()
+
+
+def _known(ureg: UnitRegistry, word: str, *, prefixed: bool = True) -> bool:
+    """True when pint knows `word` as itself, not by a far-fetched prefix ('units' is not
+    micro-nit, 'Rs' not ronna-second): prefixes only in short, unambiguous symbols (ms, kg,
+    MB) or spelt out (milliseconds)."""
+    if word not in ureg:
+        return False
+    parses = ureg.parse_unit_name(word)
+    if any(not prefix for prefix, _unit, _suffix in parses):
+        return True
+    return prefixed and len(parses) == 1 and (word.startswith(parses[0][0]) or (
+        parses[0][0] in _PREFIXES and len(word.rstrip("s")) <= 3))
+
+
+def _word(ureg: UnitRegistry, phrase: str) -> str:
+    """The registry's name for one unit name of a unit string; an unknown one becomes a unit.
+
+    A name of several words ('Pollution units', Vensim's) is one unit."""
+    words = phrase.split()
+    word = "_".join(words)
     if word in _WORDS or word.lower() in _WORDS:
         return _WORDS.get(word) or _WORDS[word.lower()]
-    title = len(word) > 1 and word[0].isupper() and word[1:].islower()
+    title = len(words) > 1 or len(word) > 1 and word[0].isupper() and word[1:].islower()
+    if (word.lower() if title else word) in ureg.own:
+        return ureg.own[word.lower() if title else word]
     for candidate in ((word.lower(), word) if title else (word,)):
-        if candidate in ureg:
+        if _known(ureg, candidate):
             return candidate
     name = word.lower() if title else word
     for other in (name + "s", name + "es", name[:-1], name[:-2]):   # Fox and Foxes: one unit
-        if len(other) > 2 and other in ureg:
-            return other
-    ureg.define(f"{name} = [{name}]")
-    return name
+        if other in ureg.own or len(other) > 2 and _known(ureg, other, prefixed=False):
+            return ureg.own.get(other, other)
+    return ureg.own_unit(name)
 
 
-def parse_units(ureg: pint.UnitRegistry, text: str):
+def parse_units(ureg: UnitRegistry, text: str):
     """A pint Unit for a declared unit string; None when empty; ValueError if unreadable.
 
     >>> ureg = unit_registry()
@@ -129,7 +164,8 @@ def parse_units(ureg: pint.UnitRegistry, text: str):
     if text.lower() in _DIMENSIONLESS:
         return ureg.dimensionless
     text = re.sub(r"x\s*normal", "1", text, flags=re.I)
-    text = re.sub(r"[A-Za-z_][A-Za-z_0-9]*|\$|%", lambda m: _word(ureg, m.group(0)), text)
+    text = re.sub(r"[A-Za-z_]\w*(?:[ \t]+[A-Za-z_]\w*)*|\$|%", lambda m: _word(ureg, m.group(0)),
+                  text)
     try:
         return ureg.parse_units(text)
     except Exception as exc:   # pint raises many kinds; all mean "cannot read"
@@ -142,7 +178,8 @@ def show(unit) -> str:
         return "unknown"
     if unit is _ANY or unit.dimensionless and not str(unit):
         return "1"
-    return format(unit, "~C") or "1"
+    text = format(unit, "~C").replace("own_", "") or "1"
+    return re.sub(r"\b(a|d)\b", lambda m: _SHOWN[m.group(1)], text)
 
 
 def _ratio(ureg, a, b) -> float | None:
@@ -339,7 +376,7 @@ class _Checker:
                       f"({self.ir.time_units})")
 
 
-def check_units(model, *, ureg: pint.UnitRegistry | None = None) -> UnitsReport:
+def check_units(model, *, ureg: UnitRegistry | None = None) -> UnitsReport:
     """Check the units of every equation of `model` (a Model or built ModelIR).
 
     Pass `ureg` (from `unit_registry()`) to reuse one registry over many models.
