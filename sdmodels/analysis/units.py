@@ -5,14 +5,11 @@ runs without complaint and gives numbers an architect may quote. This check read
 declared units of every element (the `units=` strings) and the expression trees (never
 text), and reports each place where they disagree.
 
-Conventions (Vensim's): a countable thing is its own unit, not a bare number, so "pods",
-"req" (= request, attempt, call, retry), "connections", "queries", "alerts", "people" are
-base dimensions of their own, and any other word a model uses (Vensim's "Person",
-"Widget") becomes a new base unit. "1", "Dmnl", "0/1", "0..1", "x normal" and "Erlang" are
-dimensionless; "$" is dollars; "degF"/"degC" are temperature differences. A number in an
-equation takes whatever units its neighbour in a sum, min/max or comparison has, and is
-dimensionless in a product. An element without declared units is unknown: not an error,
-only counted; an expression that uses it is not checked beyond it.
+Units are read as Vensim reads them (a countable thing such as "pods" or "req" is its own
+unit; see `sdmodels.analysis.unit_names`). A number in an equation takes whatever units its
+neighbour in a sum, min/max or comparison has, and is dimensionless in a product. An element
+without declared units is unknown: not an error, only counted; an expression that uses it
+is not checked beyond it. Scale counts: req/s is not req/min.
 
 >>> from sdmodels import Model
 >>> m = Model("mix", stop=1, time_units="second")
@@ -23,36 +20,20 @@ Arrivals: '+' operands: req vs req/s. Hint: the terms of a sum, difference, min/
 """
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass
 
-import pint
-
+from sdmodels.analysis.unit_names import (UnitRegistry, parse_units, same_units, show,
+                                          unit_registry)
 from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
                            TimeStep, Unary)
 
-#: the domain's countable units, each its own base dimension (Vensim treats "people" so)
-_DEFINITIONS = (
-    "request = [request] = req = reqs = attempt = call = retry = retries",
-    "pod = [pod] = replica", "connection = [connection] = conn = conns",
-    "query = [query] = queries", "alert = [alert]", "incident = [incident]", "rule = [rule]",
-    "key = [key]", "token = [token]", "message = [message] = msg = msgs",
-    "user = [user]", "person = [person] = people", "metric = [metric]",
-    "dollar = [currency] = USD", "erlang = [] = Erlang",
-)
-_DIMENSIONLESS = {"", "1", "0/1", "0..1", "dmnl", "dimensionless", "fraction", "ratio",
-                  "x normal", "unitless", "none"}
-_WORDS = {"dmnl": "dimensionless", "$": "dollar", "%": "percent", "degF": "delta_degF",
-          "degC": "delta_degC"}
 _SAME_HINT = ("the terms of a sum, difference, min/max, modulo, comparison or if-then-else must "
               "have the same units; convert one (e.g. multiply by a time constant) or fix a "
               "declared unit")
-_PREFIXES = {"milli", "micro", "nano", "kilo", "mega", "giga", "tera"}
 _PLAIN = {"abs", "floor", "ceil", "round", "integer"}
 _PURE = {"exp", "ln", "log", "log10", "sin", "cos", "tan", "arctan"}
-_SHOWN = {"a": "year", "d": "day"}       # pint's symbols that read badly in a message
 _ANY = "any"          # a bare number: takes the units its context needs
 
 
@@ -94,106 +75,6 @@ class UnitsReport:
                 "problems": [p.__dict__ for p in self.problems]}
 
 
-class UnitRegistry(pint.UnitRegistry):
-    """pint's registry plus the words a model brought (`own`: word -> internal unit name)."""
-
-    def __init__(self):
-        super().__init__()
-        for line in _DEFINITIONS:
-            self.define(line)
-        self.own: dict[str, str] = {}
-
-    def own_unit(self, name: str) -> str:
-        """The internal name of a model's own unit `name`, defined on first use; it is
-        spelt `own_...` so that pint never reads it as a prefixed unit ('units': micro-nit)."""
-        if name not in self.own:
-            self.define(f"own_{name} = [{name}]")
-            self.own[name] = f"own_{name}"
-        return self.own[name]
-
-
-def unit_registry() -> UnitRegistry:
-    """A fresh registry with the domain's countable units (one per check: no globals)."""
-    return UnitRegistry()
-
-
-def _known(ureg: UnitRegistry, word: str, *, prefixed: bool = True) -> bool:
-    """True when pint knows `word` as itself, not by a far-fetched prefix ('units' is not
-    micro-nit, 'Rs' not ronna-second): prefixes only in short, unambiguous symbols (ms, kg,
-    MB) or spelt out (milliseconds)."""
-    if word not in ureg:
-        return False
-    parses = ureg.parse_unit_name(word)
-    if any(not prefix for prefix, _unit, _suffix in parses):
-        return True
-    return prefixed and len(parses) == 1 and (word.startswith(parses[0][0]) or (
-        parses[0][0] in _PREFIXES and len(word.rstrip("s")) <= 3))
-
-
-def _word(ureg: UnitRegistry, phrase: str) -> str:
-    """The registry's name for one unit name of a unit string; an unknown one becomes a unit.
-
-    A name of several words ('Pollution units', Vensim's) is one unit."""
-    words = phrase.split()
-    word = "_".join(words)
-    if word in _WORDS or word.lower() in _WORDS:
-        return _WORDS.get(word) or _WORDS[word.lower()]
-    title = len(words) > 1 or len(word) > 1 and word[0].isupper() and word[1:].islower()
-    if (word.lower() if title else word) in ureg.own:
-        return ureg.own[word.lower() if title else word]
-    for candidate in ((word.lower(), word) if title else (word,)):
-        if _known(ureg, candidate):
-            return candidate
-    name = word.lower() if title else word
-    for other in (name + "s", name + "es", name[:-1], name[:-2]):   # Fox and Foxes: one unit
-        if other in ureg.own or len(other) > 2 and _known(ureg, other, prefixed=False):
-            return ureg.own.get(other, other)
-    return ureg.own_unit(name)
-
-
-def parse_units(ureg: UnitRegistry, text: str):
-    """A pint Unit for a declared unit string; None when empty; ValueError if unreadable.
-
-    >>> ureg = unit_registry()
-    >>> parse_units(ureg, "Requests/Second") == parse_units(ureg, "req/s")
-    True
-    """
-    text = re.sub(r"\[[^\]]*\]\s*$", "", text or "").strip()   # Vensim ranges: "Dmnl [0,1]"
-    if not text:
-        return None
-    if text.lower() in _DIMENSIONLESS:
-        return ureg.dimensionless
-    text = re.sub(r"x\s*normal", "1", text, flags=re.I)
-    text = re.sub(r"[A-Za-z_]\w*(?:[ \t]+[A-Za-z_]\w*)*|\$|%", lambda m: _word(ureg, m.group(0)),
-                  text)
-    try:
-        return ureg.parse_units(text)
-    except Exception as exc:   # pint raises many kinds; all mean "cannot read"
-        raise ValueError(f"cannot read units '{text}': {exc}") from None
-
-
-def show(unit) -> str:
-    """A unit in the short form used in messages ('req/s', '1')."""
-    if unit is None:
-        return "unknown"
-    if unit is _ANY or unit.dimensionless and not str(unit):
-        return "1"
-    text = format(unit, "~C").replace("own_", "") or "1"
-    return re.sub(r"\b(a|d)\b", lambda m: _SHOWN[m.group(1)], text)
-
-
-def _ratio(ureg, a, b) -> float | None:
-    """The factor from unit a to unit b, None when the dimensions differ."""
-    if a.dimensionality != b.dimensionality:
-        return None
-    return ureg.Quantity(1.0, a).to(b).magnitude
-
-
-def _equal(ureg, a, b) -> bool:
-    r = _ratio(ureg, a, b)
-    return r is not None and abs(r - 1.0) < 1e-9
-
-
 class _Checker:
     """Walks one built model; `problems` collects what does not balance."""
 
@@ -224,7 +105,7 @@ class _Checker:
             return b if a is _ANY or b is not _ANY else a
         if b is None or b is _ANY:
             return a
-        if not _equal(self.ureg, a, b):
+        if not same_units(self.ureg, a, b):
             self.report(what, a, b, hint)
         return a
 
@@ -330,7 +211,7 @@ class _Checker:
     # ------------------------------------------------------------------ elements
     def declared_vs(self, el, computed, what="equation") -> None:
         want = self.declared.get(el.id)
-        if want is not None and computed not in (None, _ANY) and not _equal(self.ureg, computed, want):
+        if want is not None and computed not in (None, _ANY) and not same_units(self.ureg, computed, want):
             self.report(f"{what} vs declared units", computed, want,
                         f"the equation's units differ from the declared '{el.units}': fix the "
                         "declaration, or convert in the equation")
@@ -361,7 +242,7 @@ class _Checker:
             if stock is None or rate is None or self.time is None:
                 continue
             want = stock / self.time
-            if not _equal(self.ureg, rate, want):
+            if not same_units(self.ureg, rate, want):
                 name = self.ir.variables[stock_id].display
                 self.report(f"flow vs stock '{name}' per time unit", rate, want,
                             f"a flow's units are its stock's units per {self.ir.time_units} "
