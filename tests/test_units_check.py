@@ -54,6 +54,11 @@ def test_flow_units_are_stock_units_per_model_time_unit(ureg):
     m3.flow("Drain", q3 / m3.constant("Hold", 2, units="min"), out_of=q3)
     (problem,) = check_units(m3, ureg=ureg).problems
     assert (problem.element, problem.left, problem.right) == ("Drain", "req/min", "req/s")
+    m4, q4, _ = _queue(time_units="time")           # the DSL's default: no time unit given
+    m4.flow("Arrivals", m4.constant("Pod rate", 1, units="pods/s"), into=q4, units="pods/s")
+    report = check_units(m4, ureg=ureg)
+    assert report.clean and not report.time_unit and "give the model a time unit" in (
+        report.summary())
 
 
 def test_declared_units_branches_and_dimensionless_arguments(ureg):

@@ -58,6 +58,8 @@ class UnitsReport:
     checked: int
     unknown: tuple[str, ...]          # elements without declared units
     unparsed: tuple[str, ...] = ()    # declared units the checker could not read
+    time_unit: bool = True            # False: the model's time unit is unknown, so flows
+                                      # were not checked against their stocks
 
     @property
     def clean(self) -> bool:
@@ -66,12 +68,15 @@ class UnitsReport:
     def summary(self) -> str:
         state = "clean" if self.clean else f"{len(self.problems)} unit problem(s)"
         extra = f", {len(self.unparsed)} with unreadable units" if self.unparsed else ""
+        if not self.time_unit:
+            extra += "; flows not checked against stocks (give the model a time unit)"
         return (f"{self.model}: {state}; {self.checked} elements checked, "
                 f"{len(self.unknown)} without declared units{extra}")
 
     def to_dict(self) -> dict:
         return {"model": self.model, "clean": self.clean, "checked": self.checked,
                 "unknown": list(self.unknown), "unparsed": list(self.unparsed),
+                "time_unit": self.time_unit,
                 "problems": [p.__dict__ for p in self.problems]}
 
 
@@ -202,8 +207,8 @@ class _Checker:
         if fn == "zidz":
             return self.binary("/", args[0], args[1], node)
         if fn == "xidz":
-            return self.same("xidz() quotient vs fallback", self.binary("/", args[0], args[1], node),
-                             args[2])
+            quotient = self.binary("/", args[0], args[1], node)
+            return self.same("xidz() quotient vs fallback", quotient, args[2])
         if fn in ("random_uniform", "random_normal"):
             return self.same(f"{fn}() arguments", args[0], args[1])
         return None
@@ -211,7 +216,9 @@ class _Checker:
     # ------------------------------------------------------------------ elements
     def declared_vs(self, el, computed, what="equation") -> None:
         want = self.declared.get(el.id)
-        if want is not None and computed not in (None, _ANY) and not same_units(self.ureg, computed, want):
+        if want is None or computed in (None, _ANY):
+            return
+        if not same_units(self.ureg, computed, want):
             self.report(f"{what} vs declared units", computed, want,
                         f"the equation's units differ from the declared '{el.units}': fix the "
                         "declaration, or convert in the equation")
@@ -278,4 +285,5 @@ def check_units(model, *, ureg: UnitRegistry | None = None) -> UnitsReport:
             problems.append(p)
     unknown = tuple(el.display for el in shown if not el.units.strip()
                     and isinstance(el, (Aux, Flow, Stock, Constant, Lookup)))
-    return UnitsReport(ir.name, tuple(problems), len(shown), unknown, tuple(checker.unparsed))
+    return UnitsReport(ir.name, tuple(problems), len(shown), unknown, tuple(checker.unparsed),
+                       checker.time is not None)
