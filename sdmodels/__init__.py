@@ -28,8 +28,9 @@ _LAZY = {"ModelIR": "sdmodels.ir", "build": "sdmodels.ir", "Results": "sdmodels.
          "Program": "sdmodels.tape", "prepare": "sdmodels.tape",
          "Limits": "sdmodels.limits", "use_limits": "sdmodels.limits",
          "causal_graph": "sdmodels.analysis", "dominance": "sdmodels.analysis",
-         "find_loops": "sdmodels.analysis", "check_units": "sdmodels.analysis.units",
-         "link_polarities": "sdmodels.analysis", "to_graphviz": "sdmodels.render"}
+         "find_loops": "sdmodels.analysis",
+         "link_polarities": "sdmodels.analysis", "to_graphviz": "sdmodels.render",
+         "check_units": "sdmodels.units", "UnitIssue": "sdmodels.units"}
 
 
 def __getattr__(name: str):
@@ -57,5 +58,6 @@ __all__ = [
     "random_normal", "random_uniform", "rolling_max", "rolling_min", "run", "sample_hold",
     "simulate", "smooth", "smooth3", "smoothn", "sqrt", "step", "sum_over", "trend", "xidz",
     "zidz", "causal_graph", "dominance", "find_loops", "link_polarities", "to_graphviz",
-    "CacheWarning", "LimitError", "Limits", "OutputError", "use_limits", "check_units",
+    "CacheWarning", "LimitError", "Limits", "OutputError", "use_limits",
+    "check_units", "UnitIssue",
 ]

@@ -13,7 +13,8 @@ EXPECTED = {
     "rolling_max", "rolling_min", "run", "sample_hold", "simulate", "smooth", "smooth3",
     "smoothn", "sqrt", "step", "sum_over", "trend", "xidz", "zidz",
     "causal_graph", "dominance", "find_loops", "link_polarities", "to_graphviz",
-    "CacheWarning", "LimitError", "Limits", "OutputError", "use_limits", "check_units",
+    "CacheWarning", "LimitError", "Limits", "OutputError", "use_limits",
+    "check_units", "UnitIssue",
 }
 
 

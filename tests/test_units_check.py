@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from sdmodels import Model
-from sdmodels.analysis.units import check_units, parse_units, unit_registry
+from sdmodels.units import check_units, parse_units, unit_registry
 from sdmodels.cli import main
-from sdmodels.expr import exp, if_then_else
+from sdmodels.expr import delay3, exp, if_then_else
 from sdmodels.sources import library_names, load_model
 
 SAMPLES = Path("/work/shared/test-models/samples")
@@ -28,6 +28,59 @@ def _queue(flow_units="req/s", time_units="second"):
     q = m.stock("Queue", initial=5, units="req")
     rate = m.constant("Arrival rate", 3, units="req/s")
     return m, q, rate
+
+
+def _balanced():
+    m = Model("queue", stop=10, time_units="second")
+    q = m.stock("Queue", 0, units="requests")
+    m.flow("Arrivals", 100, into=q, units="req/s")           # req = request, singular = plural
+    hold = m.constant("Service time", 0.5, units="s")
+    served = m.flow("Served", q / hold, out_of=q, units="requests/second")
+    m.aux("Wait", q / served, units="s")                     # Little's law: req / (req/s) = s
+    m.aux("Pods needed", served / m.constant("Pod rate", 10, units="req/s/pod"), units="pods")
+    m.aux("Late", delay3(served, 5), units="req/s")          # a delay keeps its input's units
+    m.aux("Share", exp(-m.time / m.constant("Scale", 60, units="s")), units="1")
+    return m
+
+
+def _issues(m, ureg):
+    return [(p.element, p.what, p.left, p.right) for p in check_units(m, ureg=ureg)]
+
+
+def test_a_balanced_model_has_no_issues(ureg):
+    assert _issues(_balanced(), ureg) == []
+
+
+@pytest.mark.parametrize("name, equation, units, issue", [
+    ("Mixed", "Queue + Wait", "req", ("'+' operands", "req", "s")),
+    ("Throughput per pod", "Served / Pod rate", "req/s", ("equation vs declared units", "pod", "req/s")),
+    ("Late pods", "DELAY3(Served, 5)", "pods", ("equation vs declared units", "req/s", "pod")),
+    ("Decay", "EXP(-Time)", "1", ("exp() argument vs dimensionless", "s", "1")),
+    ("Soon", "DELAY3(Served, Queue)", "req/s", ("delay3 time vs model time", "req", "s")),
+])
+def test_each_kind_of_imbalance_is_named(ureg, name, equation, units, issue):
+    m = _balanced()
+    m.aux(name, equation, units=units)
+    assert _issues(m, ureg) == [(name, *issue)]
+
+
+def test_memory_is_a_dimension_and_scales_differ(ureg):
+    # pint counts bytes as dimensionless; here MB + 1 is an imbalance, and GB is not MB
+    assert parse_units(ureg, "MB").dimensionality != parse_units(ureg, "1").dimensionality
+    m = Model("leak", stop=10, time_units="minute")
+    memory = m.stock("Memory", 400, units="MB")
+    m.flow("Leak", 0.1 * m.constant("Leak rate", 1, units="MB/s"), into=memory, units="MB/s")
+    m.aux("Headroom", m.constant("Limit", 1, units="GB") - memory, units="MB")
+    assert _issues(m, ureg) == [("Leak", "flow vs stock 'Memory' per time unit", "MB/s", "MB/min"),
+                                ("Headroom", "'-' operands", "GB", "MB")]
+
+
+def test_module_ports_are_checked_inside_the_part(ureg):
+    from library.parts.server import server_pool
+    m = Model("one", stop=1, time_units="second")
+    m.module("api", server_pool(), display="API")
+    report = check_units(m, ureg=ureg)
+    assert report.checked > 20 and not [p for p in report if p.element.startswith("API / Queue")]
 
 
 def test_adding_a_rate_to_a_stock_is_reported_with_both_units(ureg):
@@ -168,7 +221,7 @@ def test_imported_vensim_models(ureg):
     assert {(p.element, p.left, p.right) for p in report.problems} == {
         ("Expert Task Completion", "1/week", "tasks/week"),
         ("Rookie Task Completion", "1/week", "tasks/week"),
-        ("Rookie-Hours on Task per Week", "person_hours", "h*people/week"),
+        ("Rookie-Hours on Task per Week", "person_hours", "h*person/week"),
         ("Task Completion", "tasks/week", "tasks")}
     assert len(report.unknown) == 7
 
@@ -196,4 +249,20 @@ def test_cli_exit_codes_and_json():
         KNOWN["alert_storm"])
     text = runner.invoke(main, ["check", "alert_storm"])
     assert text.exit_code == 1 and text.output.count("\n") == len(data["problems"]) + 1
-    assert runner.invoke(main, ["check", "no_such_model"]).exit_code == 2
+    missing = runner.invoke(main, ["check", "no_such_model"])
+    assert missing.exit_code == 2 and "neither a library model" in missing.output
+
+
+def test_cli_on_a_user_py_file(tmp_path):
+    path = tmp_path / "bad.py"
+    path.write_text("from sdmodels import Model\n"
+                    "def build(**overrides):\n"
+                    "    m = Model('bad', stop=1, time_units='second')\n"
+                    "    q = m.stock('Queue', 0, units='req')\n"
+                    "    m.aux('Wrong', q + m.time, units='req')\n"
+                    "    return m\n")
+    bad = CliRunner().invoke(main, ["check", str(path)])
+    assert bad.exit_code == 1
+    lines = bad.output.splitlines()
+    assert lines[0].startswith("Wrong: '+' operands: req vs s. Hint:")
+    assert lines[1] == "bad: 1 unit problem(s); 2 elements checked, 0 without declared units"

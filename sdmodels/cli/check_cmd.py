@@ -9,7 +9,7 @@ import click
 
 def check_text(model: str, *, as_json: bool) -> tuple[str, bool]:
     """The units report of MODEL as text or JSON, and whether it is clean."""
-    from sdmodels.analysis.units import check_units
+    from sdmodels.units import check_units
     from sdmodels.sources import load_model
     report = check_units(load_model(model))
     if as_json:

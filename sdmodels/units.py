@@ -6,7 +6,7 @@ declared units of every element (the `units=` strings) and the expression trees 
 text), and reports each place where they disagree.
 
 Units are read as Vensim reads them (a countable thing such as "pods" or "req" is its own
-unit; see `sdmodels.analysis.unit_names`). A number in an equation takes whatever units its
+unit; see `sdmodels.unit_names`). A number in an equation takes whatever units its
 neighbour in a sum, min/max or comparison has, and is dimensionless in a product. An element
 without declared units is unknown: not an error, only counted; an expression that uses it
 is not checked beyond it. Scale counts: req/s is not req/min.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-from sdmodels.analysis.unit_names import (UnitRegistry, parse_units, same_units, show,
+from sdmodels.unit_names import (UnitRegistry, parse_units, same_units, show,
                                           unit_registry)
 from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
@@ -38,7 +38,7 @@ _ANY = "any"          # a bare number: takes the units its context needs
 
 
 @dataclass(frozen=True)
-class UnitProblem:
+class UnitIssue:
     """One equation whose units do not balance."""
     element: str          # display name
     what: str             # what was compared
@@ -46,15 +46,19 @@ class UnitProblem:
     right: str            # units on the other
     hint: str
 
+    @property
+    def message(self) -> str:
+        return f"{self.what}: {self.left} vs {self.right}. Hint: {self.hint}"
+
     def __str__(self) -> str:
-        return f"{self.element}: {self.what}: {self.left} vs {self.right}. Hint: {self.hint}"
+        return f"{self.element}: {self.message}"
 
 
 @dataclass(frozen=True)
 class UnitsReport:
     """The problems of a model, and how many elements were checked or had no units."""
     model: str
-    problems: tuple[UnitProblem, ...]
+    problems: tuple[UnitIssue, ...]
     checked: int
     unknown: tuple[str, ...]          # elements without declared units
     unparsed: tuple[str, ...] = ()    # declared units the checker could not read
@@ -64,6 +68,12 @@ class UnitsReport:
     @property
     def clean(self) -> bool:
         return not self.problems
+
+    def __iter__(self):                 # a report reads as its list of issues
+        return iter(self.problems)
+
+    def __len__(self) -> int:
+        return len(self.problems)
 
     def summary(self) -> str:
         state = "clean" if self.clean else f"{len(self.problems)} unit problem(s)"
@@ -85,7 +95,7 @@ class _Checker:
 
     def __init__(self, ir, ureg):
         self.ir, self.ureg = ir, ureg
-        self.problems: list[UnitProblem] = []
+        self.problems: list[UnitIssue] = []
         self.unparsed: list[str] = []
         self.declared: dict[str, object] = {}
         for vid, el in ir.variables.items():
@@ -102,7 +112,7 @@ class _Checker:
         self.host = ""
 
     def report(self, what: str, a, b, hint: str) -> None:
-        self.problems.append(UnitProblem(self.host, what, show(a), show(b), hint))
+        self.problems.append(UnitIssue(self.host, what, show(a), show(b), hint))
 
     def same(self, what: str, a, b, hint: str = _SAME_HINT):
         """Units of two operands that must agree; the known one when only one is known."""
@@ -112,6 +122,7 @@ class _Checker:
             return a
         if not same_units(self.ureg, a, b):
             self.report(what, a, b, hint)
+            return None                 # reported once here, not again where it is used
         return a
 
     def pure(self, fn: str, a):

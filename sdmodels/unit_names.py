@@ -20,16 +20,19 @@ import pint
 #: the domain's countable units, each its own base dimension (Vensim treats "people" so)
 _DEFINITIONS = (
     "request = [request] = req = reqs = attempt = call = retry = retries",
-    "pod = [pod] = replica", "connection = [connection] = conn = conns",
-    "query = [query] = queries", "alert = [alert]", "incident = [incident]", "rule = [rule]",
+    "pod = [pod] = _ = replica", "connection = [connection] = conn = conns",
+    "query = [query] = _ = queries", "alert = [alert]", "incident = [incident]", "rule = [rule]",
     "key = [key]", "token = [token]", "message = [message] = msg = msgs",
-    "user = [user]", "person = [person] = people", "metric = [metric]",
+    "user = [user]", "person = [person] = _ = people", "metric = [metric]",
     "dollar = [currency] = USD", "erlang = [] = Erlang",
 )
 _DIMENSIONLESS = {"", "1", "0/1", "0..1", "dmnl", "dimensionless", "fraction", "ratio",
                   "x normal", "unitless", "none"}
 _WORDS = {"dmnl": "dimensionless", "$": "dollar", "%": "percent", "degF": "delta_degF",
           "degC": "delta_degC"}
+#: bytes get a dimension of their own (pint counts them as dimensionless)
+_MEMORY = {"B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2 ** 10,
+           "MiB": 2 ** 20, "GiB": 2 ** 30}
 _PREFIXES = {"milli", "micro", "nano", "kilo", "mega", "giga", "tera"}
 _SHOWN = {"a": "year", "d": "day"}       # pint's symbols that read badly in a message
 
@@ -41,6 +44,10 @@ class UnitRegistry(pint.UnitRegistry):
         super().__init__()
         for line in _DEFINITIONS:
             self.define(line)
+        self.define("memory_B = [memory]")       # pint's bytes are dimensionless; not here
+        for word, size in _MEMORY.items():
+            if size != 1:
+                self.define(f"memory_{word} = {size:g} * memory_B")
         self.own: dict[str, str] = {}
 
     def own_unit(self, name: str) -> str:
@@ -76,6 +83,8 @@ def _word(ureg: UnitRegistry, phrase: str) -> str:
     A name of several words ('Pollution units', Vensim's) is one unit."""
     words = phrase.split()
     word = "_".join(words)
+    if word in _MEMORY:
+        return f"memory_{word}"
     if word in _WORDS or word.lower() in _WORDS:
         return _WORDS.get(word) or _WORDS[word.lower()]
     title = len(words) > 1 or len(word) > 1 and word[0].isupper() and word[1:].islower()
@@ -118,7 +127,7 @@ def show(unit) -> str:
         return "unknown"
     if isinstance(unit, str):          # the checker's marker for a bare number
         return "1"
-    text = format(unit, "~C").replace("own_", "") or "1"
+    text = format(unit, "~C").replace("own_", "").replace("memory_", "") or "1"
     return re.sub(r"\b(a|d)\b", lambda m: _SHOWN[m.group(1)], text)
 
 
