@@ -7,7 +7,8 @@ text), and reports each place where they disagree.
 
 Units are read as Vensim reads them (a countable thing such as "pods" or "req" is its own
 unit; see `sdmodels.unit_names`). A number in an equation takes whatever units its
-neighbour in a sum, min/max or comparison has, and is dimensionless in a product. An element
+neighbour in a sum, min/max or comparison has, and any units times a dimensionless factor
+(`600 * surge_on`), but is dimensionless in a product with a dimensioned one. An element
 without declared units is unknown: not an error, only counted; an expression that uses it
 is not checked beyond it. Scale counts: req/s is not req/min.
 
@@ -190,8 +191,8 @@ class _Checker:
             return a if a.dimensionless else None
         if a is None or b is None:
             return None
-        if a is _ANY and b is _ANY:
-            return _ANY
+        if _ANY in (a, b) and (a is b or (b if a is _ANY else a).dimensionless):
+            return _ANY         # a number times a ratio or switch (600 * surge_on): any units
         a = self.ureg.dimensionless if a is _ANY else a
         b = self.ureg.dimensionless if b is _ANY else b
         return a * b if op == "*" else a / b
