@@ -1,12 +1,12 @@
 """First results: sdmodels vs pysimlin vs pysd, every measure in a fresh process.
 
-Run: python benchmarks/latency.py [--quick] [--no-pysd] [--kernel]
+Run: python benchmarks/latency.py [--quick | --mdl] [--no-pysd] [--kernel]
 
 For SIR (samples/SIR/SIR.mdl), black_friday (the library model, exported to XMILE for the
 others), World3 (large-models/wrld3-03.mdl) and generated rings of N first-order stocks (each
 drains into the next; one .mdl for the others, the same model in the DSL for us), each engine
 runs in a new subprocess with an empty sdmodels kernel cache and prints:
-- imports: importing the engine and what its first run needs;
+- imports: importing the engine and what its first run needs (the .mdl reader's modules too);
 - first result: reading the model (file or DSL) + preparing + one run, as a DataFrame;
 - edit: in the same process, one equation changed, and the next result (pysd / pysimlin
   read the file again: they have no in-memory edit);
@@ -14,7 +14,8 @@ runs in a new subprocess with an empty sdmodels kernel cache and prints:
 - peak memory: ru_maxrss of the subprocess.
 Then the growth exponent of sdmodels' preparation (build + tape) over the rings, and
 `run(m)` of an unchanged SIR against pysimlin's run. --kernel adds the compiled kernel's
-first result (numba compile) for SIR and black_friday. The machine is shared: read ratios.
+first result (numba compile) for SIR and black_friday. --mdl: only the .mdl files (SIR and
+World3: sdmodels' own reader, which imports no pysd). The machine is shared: read ratios.
 """
 from __future__ import annotations
 
@@ -88,6 +89,9 @@ def _ours(case: str, path: str, engine: str) -> dict:
     import sdmodels._interpreter  # noqa: F401  (numba)
     import sdmodels.engine  # noqa: F401  (networkx, the IR)
     import pandas  # noqa: F401
+    if case in ("sir", "world3"):
+        import sdmodels.interop.mdl  # noqa: F401  (the .mdl reader, as `import simlin` has its own)
+        import sdmodels.interop.vensim  # noqa: F401
     t1 = time.perf_counter()
     if case.startswith("ring"):
         model = ring_model(int(case[4:]))
@@ -197,17 +201,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=3, metavar=("ENGINE", "CASE", "PATH"))
     parser.add_argument("--quick", action="store_true", help="SIR, black_friday, ring300 only")
+    parser.add_argument("--mdl", action="store_true", help="SIR and World3 (.mdl) only")
     parser.add_argument("--no-pysd", action="store_true")
     parser.add_argument("--kernel", action="store_true", help="also the compiled kernel")
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
     if args.child:
         return child(*args.child)
-    cases = ["sir", "black_friday", "ring300"] if args.quick else \
-        ["sir", "black_friday", "world3", "ring300", "ring1000", "ring10000"]
+    cases = ["sir", "black_friday", "ring300"] if args.quick else ["sir", "world3"] if args.mdl \
+        else ["sir", "black_friday", "world3", "ring300", "ring1000", "ring10000"]
     work = Path(tempfile.mkdtemp(prefix="sdm-latency-"))
     head = ("model", "engine", "imports", "first result", "(reading)", "after edit",
-            "warm process", "peak MB", "first / pysimlin")
+            "warm process", "peak MB", "first / pysimlin", "first / pysd")
     rows, tapes = [], {}
     try:
         for case in cases:
@@ -225,33 +230,29 @@ def main() -> None:
                     else {}
                 found[engine] = cold
                 if "error" in cold:
-                    rows.append((case, engine, cold["error"], "", "", "", "", "", ""))
+                    rows.append((case, engine, cold["error"], "", "", "", "", "", "", ""))
                     continue
-                ratio = ""
-                simlin = found.get("pysimlin")
-                if engine == "pysimlin":
-                    ratio = "1.00"
-                elif simlin and "first" in simlin:
-                    ratio = f"{cold['first'] / simlin['first']:.2f}"
                 rows.append((case, engine, _fmt(cold["imports"]), _fmt(cold["first"]),
                              _fmt(cold.get("read")), _fmt(cold["edit"]), _fmt(warm.get("first")),
-                             f"{cold['maxrss_mb']:.0f}", ratio))
+                             f"{cold['maxrss_mb']:.0f}", "", ""))
                 if engine == "sdmodels" and case.startswith("ring"):
                     tapes[int(case[4:])] = cold["tape"]
-            # the ratio of ours needs pysimlin's figure, measured after ours: fill it in
-            simlin = found.get("pysimlin", {})
+            # ratios against pysimlin and pysd, measured after ours: filled in once all ran
             for i, row in enumerate(rows):
-                if row[0] == case and row[1] != "pysimlin" and row[8] == "" and "first" in simlin \
-                        and "first" in found.get(row[1], {}):
-                    rows[i] = row[:8] + (f"{found[row[1]]['first'] / simlin['first']:.2f}",)
+                mine = found.get(row[1], {})
+                if row[0] == case and "first" in mine:
+                    rows[i] = row[:8] + tuple(
+                        f"{mine['first'] / found[other]['first']:.2f}"
+                        if "first" in found.get(other, {}) else "-"
+                        for other in ("pysimlin", "pysd"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     for r in [head] + rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
     print("(first result: after imports, reading the model (file or DSL; '(reading)' is that "
-          "part) + preparing + one run as a DataFrame; 'first / pysimlin' < 1: sdmodels is "
-          "faster)")
+          "part) + preparing + one run as a DataFrame; a ratio < 1: that row's engine is "
+          "faster than pysimlin / pysd)")
     if len(tapes) >= 2:
         ns = sorted(tapes)
         xs, ys = [math.log(n) for n in ns], [math.log(tapes[n]) for n in ns]

@@ -35,6 +35,7 @@ import math
 from sdmodels import (Dim, Model, delay_fixed, if_then_else, maximum, minimum, sample_hold,
                       sum_over)
 
+from library.parts._wiring import at_step_start
 from library.parts.pods import pod_lifecycle
 
 REF = "reference Part 3.4"
@@ -123,23 +124,28 @@ def build(**overrides) -> Model:
     # only within the PDB (the pod is replaced)
     down = m.aux("Pods unavailable", N_PODS - serving_named, units="pods")
     allowed = m.aux("PDB allows eviction", down < c["PDB maxUnavailable"], units="0/1")
-    oom = m.aux("OOM killed", memory >= c["Memory limit"], dims=[pods], units="0/1")
-    evict = m.aux("Evicted", (memory >= c["Eviction threshold"]) * allowed * (1 - oom),
+    # both are decisions taken at the start of a step from the memory then; they move whole
+    # pods in that step under any integrator (library/parts/_wiring.at_step_start)
+    oom = m.aux("OOM killed", at_step_start(m, up * (memory >= c["Memory limit"])),
+                dims=[pods], units="0/1", doc="the OOM killer: a ready pod at the limit")
+    evict = m.aux("Evicted", at_step_start(m, up * (memory >= c["Eviction threshold"]) * allowed
+                                           * (memory < c["Memory limit"])),
                   dims=[pods], units="0/1")
-    rate = m.aux("OOM kill rate", oom / m.dt_expr, dims=[pods], units="1/s",
-                 doc="a pod at the limit is killed within the step")
     for e, p in life.items():
-        p.connect("Crash rate", rate[e]).connect("Eviction rate", evict[e] / m.dt_expr)
+        p.connect("Crashed now", oom[e]).connect("Evicted now", evict[e])
+        p.connect("Crash rate", 0).connect("Eviction rate", 0)      # decided, not hazards
         p.connect("Startup time", c["Pod startup time"]).connect("Initial pods", 1)
         p.connect("Desired replicas", 1).connect("Backoff reset time", c["Back-off reset time"])
-    kills = m.aux("Pods removed", up * maximum(oom, evict) / m.dt_expr, dims=[pods],
-                  units="pods/s", doc="OOM kills and evictions")
+    gone = oom + evict                      # 0 or 1: at most one of them, for a ready pod
+    kills = m.aux("Pods removed", gone / m.dt_expr, dims=[pods], units="pods/s",
+                  doc="OOM kills and evictions")
     m.flow("Working set change", up * (target - working) / c["Working-set response time"],
            into=working, dims=[pods], units="MB/s")
-    m.flow("Memory freed by restart", kills * (working - c["Base memory"]), out_of=working,
-           dims=[pods], units="MB/s", doc="a fresh process starts from the base")
+    m.flow("Memory freed by restart", kills * (at_step_start(m, working) - c["Base memory"]),
+           out_of=working, dims=[pods], units="MB/s", doc="a fresh process starts from the base")
     m.flow("Leak", up * leaky * c["Leak rate"], into=leaked, dims=[pods], units="MB/s")
-    m.flow("Leak freed by restart", kills * leaked, out_of=leaked, dims=[pods], units="MB/s")
+    m.flow("Leak freed by restart", kills * at_step_start(m, leaked), out_of=leaked,
+           dims=[pods], units="MB/s")
     m.aux("Served traffic", minimum(c["Total traffic"], total * c["Pod capacity"]), units="req/s")
     removed = m.stock("Pods removed so far", 0, units="pods")
     m.flow("Removals", sum_over(kills, pods), into=removed, units="pods/s")
@@ -147,7 +153,7 @@ def build(**overrides) -> Model:
     m.name_loop("Eviction cascade (R)", ["Pod up", "Pods up", "Load share", "Utilization",
                                          "Requests in flight", "Working-set target",
                                          "Working set", "Memory", "OOM killed",
-                                         "OOM kill rate"])
+                                         f"{LEAKING} / Crashes"])
     m.name_loop("Scale out (B)", ["Average pod memory", "Extra pods requested",
                                   "Extra pods ready", "Pods up", "Load share", "Memory"])
 

@@ -37,11 +37,23 @@ from typing import Mapping
 
 from sdmodels import Model, delay_fixed, if_then_else, maximum, minimum, step
 
-from library.parts.hpa import hpa_controller
+from library.parts._wiring import part_parameters
+from library.parts.hpa import HPA, hpa_controller
 
-K8S = "Kubernetes HPA docs / kube-controller-manager defaults"
 STORY = "reference Part 2.3 war story"
 YAML = "reference Part 4.1 HPA YAML"
+
+#: the HPA part's inputs this model sets, under the names its README table has always used
+RENAMED = {"Sync period": "HPA sync period", "Tolerance": "HPA tolerance"}
+#: the part's inputs wired from the model's own elements, not parameters
+WIRED = ("Metric", "Ready pods", "Metric kind", "Target")
+
+
+def hpa_parameters(story: Mapping[str, tuple[float, str]]) -> dict[str, tuple[float, str, str]]:
+    """The HPA part's parameter table (Kubernetes' defaults and their sources), renamed where
+    this model's names differ, with `story`'s (default, source) in place of the part's."""
+    return part_parameters(HPA, names=RENAMED, story=story, skip=WIRED)
+
 
 # name: (default, units, source)
 PARAMETERS: dict[str, tuple[float, str, str]] = {
@@ -52,32 +64,19 @@ PARAMETERS: dict[str, tuple[float, str, str]] = {
     "Burst start": (120.0, "s", "assumed"),
     "Burst duration": (900.0, "s", "assumed: a 15-minute burst of orders"),
     "Processing rate per pod": (10.0, "msg/s/pod", "assumed: 8 pods x 10 = 80 msg/s"),
-    # metric pipeline
+    # metric pipeline and controller: the HPA part's table, with this story's values
+    **hpa_parameters({
+        "Scrape interval": (30.0, STORY + ": 'scraped by Prometheus every 30 seconds'"),
+        "Metric pipeline delay": (90.0, STORY + ": 1-minute aggregation plus adapter lag; "
+                                  "with the scrape, 'about 2 minutes'"),
+        "minReplicas": (3.0, YAML),
+        "maxReplicas": (500.0, STORY + ": '400+ pods' at the peak"),
+        "Initial replicas": (3.0, "= minReplicas"),
+    }),
     "Metric type": (1.0, "1", STORY + ": queue-depth metric (0 = CPU utilization, 1 = queue depth)"),
-    "Scrape interval": (30.0, "s", STORY + ": 'scraped by Prometheus every 30 seconds'"),
-    "Metric pipeline delay": (90.0, "s", STORY + ": 1-minute aggregation plus adapter lag; "
-                              "with the scrape, 'about 2 minutes'"),
-    # controller
-    "HPA sync period": (15.0, "s", K8S + ": --horizontal-pod-autoscaler-sync-period=15s"),
-    "HPA tolerance": (0.1, "1", K8S + ": --horizontal-pod-autoscaler-tolerance=0.1"),
-    "minReplicas": (3.0, "pods", YAML),
-    "maxReplicas": (500.0, "pods", STORY + ": '400+ pods' at the peak"),
     "averageValue": (200.0, "msg/pod", "assumed: External metric target per pod (20 s of "
                      "work); a queue growing 50 msg/s then adds 50 x 15 / 200 ~ 4-5 pods a sync"),
     "averageUtilization": (70.0, "%", YAML),
-    "scaleUp stabilizationWindowSeconds": (0.0, "s", K8S + ": default 0"),
-    "scaleUp selectPolicy": (0.0, "1", K8S + ": default Max (0 = Max, 1 = Min, 2 = Disabled)"),
-    "scaleUp Percent value": (100.0, "%", K8S + ": default 100 % per 15 s"),
-    "scaleUp Percent periodSeconds": (15.0, "s", K8S),
-    "scaleUp Pods value": (4.0, "pods", K8S + ": default 4 pods per 15 s"),
-    "scaleUp Pods periodSeconds": (15.0, "s", K8S),
-    "scaleDown stabilizationWindowSeconds": (300.0, "s", K8S + ": default 300 s"),
-    "scaleDown selectPolicy": (0.0, "1", K8S + ": default Max (0 = Max, 1 = Min, 2 = Disabled)"),
-    "scaleDown Percent value": (100.0, "%", K8S + ": default 100 % per 15 s"),
-    "scaleDown Percent periodSeconds": (15.0, "s", K8S),
-    "scaleDown Pods value": (0.0, "pods", K8S + ": not listed by default"),
-    "scaleDown Pods periodSeconds": (15.0, "s", K8S),
-    "Initial replicas": (3.0, "pods", "= minReplicas"),
     # pods and database
     "Pod startup time": (60.0, "s", "Part 2.3 delay inventory: pod startup 10-300 s"),
     "DB connections per pod": (3.0, "connections/pod", STORY),
@@ -193,10 +192,9 @@ def build(**overrides) -> Model:
     hpa.connect("maxReplicas", if_then_else(c["Connection limit as constraint"] > 0.5,
                                             minimum(c["maxReplicas"], pool_maxed(c)),
                                             c["maxReplicas"]))
-    for name in ("Scrape interval", "Metric pipeline delay", "minReplicas", "Initial replicas",
-                 *[k for k in PARAMETERS if k.startswith(("scaleUp", "scaleDown"))]):
-        hpa.connect(name, c[name])
-    hpa.connect("Sync period", c["HPA sync period"]).connect("Tolerance", c["HPA tolerance"])
+    for name in HPA:
+        if name not in WIRED and name != "maxReplicas":
+            hpa.connect(name, c[RENAMED.get(name, name)])
 
     m.name_loop("HPA scaling (B)", ["Spec replicas", "Ready pods", "Processing", "Queue depth",
                                    "HPA / Metric seen by HPA", "HPA / Raw recommendation"])

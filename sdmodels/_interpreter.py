@@ -51,9 +51,36 @@ def _vector(fn, p, R, ex):
     return vector_select(a0, a1, R, ex[v:v + size], R, ex[v + size:v + 2 * size])
 
 
+@njit(cache=True, nogil=True)
+def _roll(buf, start, count, w, v, want_max, best, at, b):
+    """window_extreme of a rolling buffer after `v` was written at `w`, the same value, with a
+    full scan only when the kept extreme may have changed: it left the window, NaN or a
+    zero (whose sign the scan's order decides) is involved, or the window is new. Else a
+    value below the kept extreme leaves it, above replaces it (O(1) a step, not O(window)).
+    """
+    old = best[b]
+    if count > 1 and w != at[b] and v == v and old == old and old != 0.0:
+        if v == old:
+            at[b] = w                         # a newer copy of the same extreme
+            return old
+        if (v < old) if want_max else (v > old):
+            return old
+        best[b] = v
+        at[b] = w
+        return v
+    value = window_extreme(buf[start:start + count], count, want_max)
+    best[b] = value
+    at[b] = -1
+    for i in range(count):
+        if buf[start + i] == value:
+            at[b] = i
+            break
+    return value
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _execute(code, lo, hi, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, blen, bpos, bcnt,
-             bkind):
+             bkind, bbest, bat):
     """Run instructions lo..hi-1 of the tape on the registers R."""
     dt = R[treg + 1]
     teps = R[treg + 2]
@@ -167,11 +194,11 @@ def _execute(code, lo, hi, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, ble
                 buf[boff[b] + bpos[b]] = R[a]
                 bpos[b] = (bpos[b] + 1) % blen[b]
             elif op == ROLL:
-                start = boff[b]
-                buf[start + bpos[b]] = R[a]
-                bpos[b] = (bpos[b] + 1) % blen[b]
+                w = bpos[b]
+                buf[boff[b] + w] = R[a]
+                bpos[b] = (w + 1) % blen[b]
                 bcnt[b] = min(bcnt[b] + 1, blen[b])
-                R[d] = window_extreme(buf[start:start + blen[b]], bcnt[b], bkind[b] == BUF_MAX)
+                R[d] = _roll(buf, boff[b], bcnt[b], w, R[a], bkind[b] == BUF_MAX, bbest, bat, b)
             else:   # BUF_INIT: length from R[a], filled later with R[d]
                 if bkind[b] == BUF_DELAY:
                     blen[b] = max(1, int(np.floor(R[a] / dt + 0.5)))
@@ -223,9 +250,11 @@ def interpret(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n
         blen = np.ones(nb, dtype=np.int64)
         bpos = np.zeros(nb, dtype=np.int64)
         bcnt = np.zeros(nb, dtype=np.int64)
+        bbest = np.zeros(nb)                    # rolling windows: the kept extreme, and
+        bat = np.full(nb, -1, dtype=np.int64)   # where in the buffer it is
         buf = np.empty(0)
         _execute(code, seg[0], seg[1], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, blen,
-                 bpos, bcnt, bkind)
+                 bpos, bcnt, bkind, bbest, bat)
         total = 0
         for i in range(nb):
             total += blen[i]
@@ -242,7 +271,7 @@ def interpret(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n
             tf = t + dt
             R[treg] = t
             _execute(code, seg[2], seg[3], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff,
-                     blen, bpos, bcnt, bkind)
+                     blen, bpos, bcnt, bkind, bbest, bat)
             bad = 0
             for c in range(CHECK.shape[0]):
                 if not np.isfinite(R[CHECK[c]]):
@@ -267,25 +296,25 @@ def interpret(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n
                     R[n + stocks[j]] = R[stocks[j]] + 0.5 * dt * k1[j]
                 R[treg] = th
                 _execute(code, seg[4], seg[5], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff,
-                         blen, bpos, bcnt, bkind)
+                         blen, bpos, bcnt, bkind, bbest, bat)
                 _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, k2)
                 for j in range(ns):
                     R[n + stocks[j]] = R[stocks[j]] + 0.5 * dt * k2[j]
                 _execute(code, seg[4], seg[5], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff,
-                         blen, bpos, bcnt, bkind)
+                         blen, bpos, bcnt, bkind, bbest, bat)
                 _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, k3)
                 for j in range(ns):
                     R[n + stocks[j]] = R[stocks[j]] + dt * k3[j]
                 R[treg] = tf
                 _execute(code, seg[4], seg[5], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff,
-                         blen, bpos, bcnt, bkind)
+                         blen, bpos, bcnt, bkind, bbest, bat)
                 _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, k4)
                 for j in range(ns):
                     dd[j] = (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j]) / 6.0
                 R[treg] = t
             if seg[6] < seg[7]:
                 _execute(code, seg[6], seg[7], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf,
-                         boff, blen, bpos, bcnt, bkind)
+                         boff, blen, bpos, bcnt, bkind, bbest, bat)
             for j in range(ns):
                 s = stocks[j]
                 v = R[s] + dt * dd[j]

@@ -27,7 +27,9 @@ from sdmodels.elements import (Aux, Constant, canonical, DelayLine, Element, Flo
 from sdmodels.errors import DimensionError, ModelError
 from sdmodels.expr import (VECTOR_FUNCTIONS, Binary, Call, Const, Expr, Index, LookupCall, Reduce,
                            Ref, Time, TimeStep, Unary)
+from sdmodels._deep import deep_call
 from sdmodels.builtins_code import builtin_code
+from sdmodels.tape_shared import LEAVES, Keys, shared
 
 if TYPE_CHECKING:
     from sdmodels.ir import ModelIR
@@ -95,10 +97,16 @@ class Kernel(SlotTable):
         return self._module.kernel
 
     def __call__(self, P, start, dt, n_steps, save_steps, save_slots, out, seeds, status):
-        """Advance every run in P (runs x params) and write saved values into `out`."""
-        self._module.kernel(P, self._param_slot_array, self.check_order,
-                            self.lookup_xs, self.lookup_ys, start, dt, n_steps, save_steps,
-                            save_slots, out, seeds, status)
+        """Advance every run in P (runs x params) and write saved values into `out`.
+
+        The first call compiles the numba function; numba's SSA pass recurses once per
+        branch between a definition and its use, so a kernel with hundreds of samplers
+        (eviction_cascade's per-pod decisions) can exceed Python's recursion limit there:
+        `deep_call` retries such a call with a deep stack (nothing was written before).
+        """
+        deep_call(self._module.kernel, P, self._param_slot_array, self.check_order,
+                  self.lookup_xs, self.lookup_ys, start, dt, n_steps, save_steps,
+                  save_slots, out, seeds, status)
 
     @cached_property
     def _param_slot_array(self) -> np.ndarray:
@@ -168,6 +176,8 @@ class _Generator:
         self.lookup_xs: list[float] = []
         self.lookup_ys: list[float] = []
         self.lookup_at: dict[str, tuple[int, int, bool]] = {}
+        self.tree_keys = Keys()
+        self.shared: dict[int, str] = {}          # subtree key -> local name (one equation)
         for var in ir.variables.values():
             if isinstance(var, Lookup):
                 self.lookup_at[var.id] = (len(self.lookup_xs), len(var.xs), var.extrapolate)
@@ -192,6 +202,10 @@ class _Generator:
     # -- expressions ---------------------------------------------------------
     def emit(self, expr: Expr, binding: dict[str, str], host: Element) -> str:
         e = lambda x: self.emit(x, binding, host)  # noqa: E731
+        if self.shared and not isinstance(expr, LEAVES):
+            name = self.shared.get(self.tree_keys(expr))
+            if name is not None:
+                return name
         if isinstance(expr, Const):
             return _num(expr.value)
         if isinstance(expr, (Ref, Index)):
@@ -219,8 +233,12 @@ class _Generator:
             offset, n, extrapolate = self.lookup_at[expr.table]
             return f"lookup({e(expr.arg)}, LX, LY, {offset}, {n}, {extrapolate})"
         if isinstance(expr, Reduce):
-            parts = [self.emit(expr.operand, {**binding, expr.dim: el}, host)
-                     for el in self.ir.dims[expr.dim].elements]
+            outer, self.shared = self.shared, {}    # the operand is read under other bindings
+            try:
+                parts = [self.emit(expr.operand, {**binding, expr.dim: el}, host)
+                         for el in self.ir.dims[expr.dim].elements]
+            finally:
+                self.shared = outer
             if expr.op in ("min", "max"):
                 return f"{expr.op}({', '.join(parts)})" if len(parts) > 1 else parts[0]
             joined = (" * " if expr.op == "prod" else " + ").join(parts)
@@ -293,7 +311,9 @@ class _Generator:
         lines = []
         if isinstance(var, (Aux, Flow)):
             for slot, binding, expr in self.per_slot(var, var.equation):
+                lines += self.share(expr, binding, var, ind, slot)
                 code = self.emit(expr, binding, var)
+                self.shared = {}
                 if isinstance(var, Flow) and var.non_negative:
                     code = f"max(0.0, {code})"
                 if isinstance(var, Flow) and var.out_of is not None:
@@ -313,6 +333,16 @@ class _Generator:
                           f"{ind}rc[{slot}] = min(rc[{slot}] + 1, rb{slot}.shape[0])",
                           f"{ind}{self.names[slot]} = window_extreme(rb{slot}, rc[{slot}], "
                           f"{var.op == 'max'})"]
+        return lines
+
+    def share(self, expr: Expr, binding, host: Element, ind: str, slot: int) -> list[str]:
+        """Lines computing the subtrees `expr` repeats, once each, into locals that the
+        equation then reads (sdmodels/tape_shared.py; the same values, a smaller kernel)."""
+        self.shared, lines = {}, []
+        for i, sub in enumerate(shared(expr, self.tree_keys)):
+            name = f"s{slot}_{i}"
+            lines.append(f"{ind}{name} = {self.emit(sub, binding, host)}")
+            self.shared[self.tree_keys(sub)] = name
         return lines
 
     def init_lines(self, ind: str) -> list[str]:

@@ -11,6 +11,7 @@ Binary(op='/', left=Binary(op='-', left=Ref(name='Teacup Temperature'), right=Co
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import Callable, Iterator, Union
 
@@ -65,10 +66,15 @@ class Expr:
 
     def children(self) -> tuple["Expr", ...]:
         """The direct sub-expressions of this node."""
-        return tuple(getattr(self, f.name) for f in fields(self)
-                     if isinstance(getattr(self, f.name), Expr)) + tuple(
-            a for f in fields(self) if isinstance(getattr(self, f.name), tuple)
-            for a in getattr(self, f.name) if isinstance(a, Expr))
+        values = [getattr(self, name) for name in _field_names(type(self))]
+        return tuple(v for v in values if isinstance(v, Expr)) + tuple(
+            a for v in values if isinstance(v, tuple) for a in v if isinstance(a, Expr))
+
+
+@functools.cache
+def _field_names(cls) -> tuple[str, ...]:
+    """A node class's field names (dataclasses.fields is slow, and trees are walked often)."""
+    return tuple(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True)
@@ -212,17 +218,23 @@ def walk(expr: Expr) -> Iterator[Expr]:
 
 
 def map_children(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
-    """A copy of `expr` with `fn` applied to each direct sub-expression."""
+    """A copy of `expr` with `fn` applied to each direct sub-expression (`expr` itself when
+    `fn` returns every child unchanged: a shared subtree stays shared)."""
+    names = _field_names(type(expr))
     kids = {}
-    for f in fields(expr):
-        value = getattr(expr, f.name)
+    for name in names:
+        value = getattr(expr, name)
         if isinstance(value, Expr):
-            kids[f.name] = fn(value)
+            new = fn(value)
+            if new is not value:
+                kids[name] = new
         elif isinstance(value, tuple) and any(isinstance(a, Expr) for a in value):
-            kids[f.name] = tuple(fn(a) if isinstance(a, Expr) else a for a in value)
+            new = tuple(fn(a) if isinstance(a, Expr) else a for a in value)
+            if any(x is not y for x, y in zip(new, value)):
+                kids[name] = new
     if not kids:
         return expr
-    return type(expr)(**{f.name: kids.get(f.name, getattr(expr, f.name)) for f in fields(expr)})
+    return type(expr)(**{name: kids.get(name, getattr(expr, name)) for name in names})
 
 
 def transform(expr: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:

@@ -7,6 +7,8 @@ variable, and writes:
 - timeline.svg/.png: the variable on top (the `fixed` scenario dashed when the model has
   one, observed metrics as dots), the relative scores of the strongest loops below on the
   same time axis, each phase shaded and its dominant loop named;
+- phase_<k>.svg/.png: the causal loop diagram of each phase, its dominant loops
+  highlighted among the strongest others;
 - loop_<id>.svg/.png: each dominant loop alone, in loop order around a circle, and
   loop_<id>_behaviour.svg/.png: the behaviour of its variables;
 - postmortem.html: the whole story on one self-contained page (pictures inlined as data
@@ -109,10 +111,11 @@ def _describe(d: Dominance, loop_id: str) -> str:
     return text
 
 
-def _strongest(d: Dominance, phases: pd.DataFrame) -> list[str]:
-    """The loops drawn in the timeline: the phases' dominant loops, then the strongest."""
+def _strongest(phases: pd.DataFrame, shares: pd.DataFrame) -> list[str]:
+    """The loops drawn in the timeline: the phases' dominant loops, then the loops with
+    the largest mean share."""
     ids = [x for ph in phases["loops"] for x in ph.split(" + ") if x != "-"]
-    ids += list(d.summary()["loop"])
+    ids += list(shares.abs().mean().sort_values(ascending=False, kind="stable").index)
     out = []
     for x in ids:
         if x not in out and len(out) < TOP_LOOPS:
@@ -123,7 +126,10 @@ def _strongest(d: Dominance, phases: pd.DataFrame) -> list[str]:
 def plot_timeline(d: Dominance, phases: pd.DataFrame, variable: str, stem: Path, *,
                   fixed: pd.Series | None = None, observed: pd.DataFrame | None = None,
                   fmt=str, time_units: str = "time") -> list[Path]:
-    """Behaviour on top, relative loop scores below, phases shaded and named."""
+    """Behaviour on top, below each strong loop's signed share of the change of the
+    variable (what the phases are decided on), phases shaded and named."""
+    from sdmodels.analysis.phases import variable_shares
+    shares = variable_shares(d, variable)
     fig = figure(11, 6.6)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1.25])
     series = d.variables[variable]
@@ -137,12 +143,12 @@ def plot_timeline(d: Dominance, phases: pd.DataFrame, variable: str, stem: Path,
                  label=f"{variable} (observed)")
     top.set_ylabel(variable)
     top.legend(fontsize=8, loc="upper left")
-    for k, loop_id in enumerate(_strongest(d, phases)):
-        bottom.plot(d.relative.index, d.relative[loop_id], linewidth=1.4,
+    for k, loop_id in enumerate(_strongest(phases, shares)):
+        bottom.plot(shares.index, shares[loop_id], linewidth=1.4,
                     color=LINE_COLORS[k % len(LINE_COLORS)], label=d.label(loop_id)[:48])
     bottom.axhline(0, color="#7f8c8d", linewidth=0.6)
     bottom.set_ylim(-1.05, 1.05)
-    bottom.set_ylabel("relative loop score")
+    bottom.set_ylabel(f"share of the change\nof {variable[:28]}")
     bottom.legend(fontsize=7, loc="lower left", ncol=2)
     for k, ph in phases.iterrows():
         for ax in (top, bottom):
@@ -191,6 +197,44 @@ def plot_loop_behaviour(d: Dominance, loop_id: str, stem: Path, *, fmt=str,
     fig.suptitle(f"{d.label(loop_id)}: its variables" +
                  (" (dashed: fixed)" if fixed is not None else ""), fontsize=10)
     return save_figure(fig, stem, dpi=100)
+
+
+CONTEXT_LOOPS = 3
+SILENT = 1e-6          # a named loop whose |relative score| never passes this never drove
+
+
+def phase_context(d: Dominance, phases: pd.DataFrame, k: int, variable: str) -> list[str]:
+    """The loops drawn greyed around phase `k`'s dominant ones: the strongest others among
+    the loops that move `variable`, by mean |relative score| over the phase."""
+    from sdmodels.analysis.phases import relevant_loops
+    ph = phases.iloc[k]
+    ids = set(ph["loops"].split(" + "))
+    cols = [d.loops[j].id for j in relevant_loops(d, variable, d.ir)]
+    mean = d.relative.loc[ph["start"]:ph["end"], cols].abs().mean()
+    ranked = mean[mean > 0].sort_values(ascending=False, kind="stable")
+    return [x for x in ranked.index if x not in ids][:CONTEXT_LOOPS]
+
+
+def draw_phases(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, out: Path,
+                fmt) -> list[int]:
+    """phase_<k>.svg/.png: the causal loop diagram of each phase, its dominant loops in
+    colour among the strongest others (greyed); constants left out. Returns the k drawn."""
+    from sdmodels.analysis.polarity import link_polarities
+    from sdmodels.render import to_graphviz
+    loop_set = LoopSet(ir.name, d.loops)
+    polarities = link_polarities(ir, behaviour=False)
+    drawn = []
+    for k, ph in phases.iterrows():
+        if ph["loops"] == "-":
+            continue
+        title = f"Phase {k + 1}, {fmt(ph['start'])} \u2013 {fmt(ph['end'])}: {ph['names']}"
+        diagram = to_graphviz(ir, loops=ph["loops"].split(" + "), only_loops=True,
+                              loop_set=loop_set, polarities=polarities, title=title,
+                              context=phase_context(d, phases, k, variable))
+        for suffix in ("svg", "png"):
+            diagram.save(out / f"phase_{k + 1}.{suffix}")
+        drawn.append(k + 1)
+    return drawn
 
 
 def _data_uri(path: Path) -> str:
@@ -245,11 +289,13 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
             diagram.save(out / f"loop_{loop_id}.{suffix}")
         plot_loop_behaviour(d, loop_id, out / f"loop_{loop_id}_behaviour",
                                                 fmt=fmt, fixed=fixed, observed=seen)
+    drawn = draw_phases(d, ir, phases, variable, out, fmt)
     with atomic_path(out / "phases.csv") as tmp:
         phases.to_csv(tmp, index=False)
     with atomic_path(out / "scores.csv") as tmp:
         d.to_pandas().to_csv(tmp, index=False)
-    page = _page(d, ir, phases, variable, dominant, out, fmt, (fixed, fixed_phases), seen)
+    page = _page(d, ir, phases, variable, dominant, out, fmt, (fixed, fixed_phases), seen,
+                 drawn)
     target = out / "postmortem.html"
     with atomic_path(target) as tmp:
         tmp.write_text(page, encoding="utf-8")
@@ -257,16 +303,16 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
 
 
 def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, dominant: list,
-          out: Path, fmt, fixed, seen) -> str:
+          out: Path, fmt, fixed, seen, drawn: list[int]) -> str:
     e = html.escape
     scenario = d.scenario or "baseline"
     doc = ir.scenarios[d.scenario].doc if d.scenario in ir.scenarios else ""
     parts = [f"<h1>{e(ir.name)}: which loop drove it, and when</h1>",
              f"<p class=lead>Scenario <b>{e(scenario)}</b>{': ' + e(doc) if doc else ''}. "
              f"Following <b>{e(variable)}</b>. Loop scores by the Loops That Matter method "
-             "(Schoenberg, Davidsen &amp; Eberlein 2020; corrected 2023): a loop's relative "
-             "score is its share of the change of every stock it touches, between -1 and 1; "
-             "positive is reinforcing, negative balancing.</p>",
+             "(Schoenberg, Davidsen &amp; Eberlein 2020; corrected 2023). Below the "
+             f"behaviour, each loop's share of the change of {e(variable)} among the loops "
+             "through it, between -1 and 1: positive is reinforcing, negative balancing.</p>",
              f"<img class=wide alt='timeline' src='{_data_uri(out / 'timeline.svg')}'>",
              "<h2>The phases</h2><ol>"]
     for k, ph in phases.iterrows():
@@ -281,7 +327,13 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
         parts.append(f"<li><b>{span}</b>: {said}. It explains {ph['share']:.0%} of the change "
                      f"(runs as {e(ph['polarity'])}).{why}</li>")
     parts.append("</ol>")
-    order = takeover_order(d)
+    if drawn:
+        parts.append("<h2>The loops of each phase</h2><p>Each phase's dominant loops in "
+                     "colour, the strongest other loops that move "
+                     f"{e(variable)} in grey:</p>")
+        parts += [f"<img class=phase alt='phase {k}' "
+                  f"src='{_data_uri(out / f'phase_{k}.svg')}'>" for k in drawn]
+    order = takeover_order(d, variable)
     if len(order):
         parts.append("<h2>The named loops, in the order they took over</h2><p>Among the "
                      "loops the model names, when each first had the largest share of the "
@@ -291,12 +343,7 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
                   f"{e(ir.time_units)}</td><td>{r['peak']:.0%}</td></tr>"
                   for _, r in order.iterrows()]
         parts.append("</table>")
-        silent = [l for l in d.loops if l.name and not d.relative[l.id].abs().max() > 0]
-        if silent:
-            parts.append("<p>Named loops that never scored (their links never changed all "
-                         "at once: a loop made of discrete steps, a sampler, a pipeline or a "
-                         "limit that holds a variable still, passes change on in turns): " +
-                         ", ".join(e(l.name) for l in silent) + ".</p>")
+    parts.append(_silent(d))
     for loop_id in dominant:
         long = next(l for l in d.loops if l.id == loop_id).length > 10
         parts += [f"<h2>{e(d.label(loop_id))}</h2>",
@@ -309,11 +356,12 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
         parts.append(_fixed_section(ir, d, variable, *fixed, fmt))
     if seen is not None:
         parts.append(f"<p>Observed metrics drawn as dots: {e(', '.join(seen.columns))}.</p>")
-    parts.append("<p class=small>Files: timeline.svg/.png, loop_*.svg/.png, phases.csv, "
-                 "scores.csv (relative loop scores over time). Generated by sdmodels "
-                 "(sdm postmortem).</p>")
+    parts.append("<p class=small>Files: timeline.svg/.png, phase_*.svg/.png, loop_*.svg/.png, "
+                 "phases.csv, scores.csv (relative loop scores over time). Generated by "
+                 "sdmodels (sdm postmortem).</p>")
     style = ("body{font-family:Helvetica,Arial,sans-serif;max-width:1150px;margin:2em auto;"
-             "color:#1b2631;line-height:1.45}img.wide{width:100%}div.pair{display:flex;"
+             "color:#1b2631;line-height:1.45}img.wide{width:100%}img.phase{display:block;"
+             "max-width:100%;max-height:640px;margin:1em auto}div.pair{display:flex;"
              "gap:1em;align-items:flex-start}div.pair img{max-width:50%}"
              "div.stack img{width:100%}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 8px}.lead{font-size:1.05em}"
@@ -321,6 +369,34 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
     return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
             f"<title>{e(ir.name)} postmortem: {e(scenario)}</title><style>{style}</style>"
             "</head><body>" + "\n".join(parts) + "</body></html>\n")
+
+
+def _silent(d: Dominance) -> str:
+    """The named loops that never scored, each with the links that never passed a change
+    on and what their effect did meanwhile."""
+    from sdmodels.analysis.phases import still_links
+    e = html.escape
+    silent = [l for l in d.loops if l.name and not d.relative[l.id].abs().max() > SILENT]
+    if not silent:
+        return ""
+    items = []
+    for loop in silent:
+        cuts = []
+        for a, b in still_links(d, loop)[:3]:
+            name = d.ir.display(b)
+            held = ""
+            if name in d.variables:
+                v = d.variables[name]
+                held = (f" (it stayed at {v.iloc[0]:.4g})" if v.min() == v.max() else
+                        f" (it ranged {v.min():.4g} to {v.max():.4g})")
+            cuts.append(f"{e(d.ir.display(a))} \u2192 {e(name)}{held}")
+        why = ("never changed: " + "; ".join(cuts)) if cuts else (
+            "each link changed, but never all in the same interval (a loop made of discrete "
+            "steps, a sampler or a pipeline passes change on in turns)")
+        items.append(f"<li><b>{e(loop.name)}</b> ({e(loop.id)}): {why}.</li>")
+    return ("<h2>Named loops that never drove anything</h2><p>A loop scores only while "
+            "every one of its links passes a change on. These named loops never did in "
+            "this run; the links that cut them:</p><ul>" + "".join(items) + "</ul>")
 
 
 def _fixed_section(ir: ModelIR, d: Dominance, variable: str, fixed: pd.DataFrame,

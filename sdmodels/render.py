@@ -20,13 +20,13 @@ b'<?xml'
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from sdmodels.elements import Constant, Flow, Stock, canonical
 from sdmodels.errors import SDModelsError
 from sdmodels.ir import ModelIR, build
+from sdmodels.markers import centre_markers, pin_markers
 
 FORMATS = ("svg", "png", "pdf", "dot")
 LOOP_COLORS = ("#c0392b", "#1f5fa8", "#1e8449", "#8e44ad", "#d35400", "#117a65", "#7d6608",
@@ -38,9 +38,14 @@ MAX_MARKERS = 40
 
 @dataclass(frozen=True)
 class Diagram:
-    """A diagram as DOT text; `save` / `pipe` run Graphviz. Shows inline in Jupyter."""
+    """A diagram as DOT text; `save` / `pipe` run Graphviz. Shows inline in Jupyter.
+
+    `markers` pairs each loop marker of a dot layout with its loop's variables: rendering
+    lays the diagram out with dot, moves each marker to the centre of its variables and
+    draws that (neato -n2), since dot alone ranks a marker outside its loop."""
     source: str
     engine: str = "dot"
+    markers: tuple = ()
 
     def pipe(self, format: str = "svg") -> bytes:  # noqa: A002 - graphviz's word
         """The diagram rendered by Graphviz as bytes (svg, png, pdf) or the DOT text."""
@@ -51,6 +56,9 @@ class Diagram:
             return self.source.encode()
         import graphviz
         try:
+            if self.markers:
+                laid = centre_markers(self.source, dict(self.markers))
+                return graphviz.Source(laid, engine="neato").pipe(format=format, neato_no_op=2)
             return graphviz.Source(self.source, engine=self.engine).pipe(format=format)
         except graphviz.ExecutableNotFound:
             raise SDModelsError("Graphviz's 'dot' program is not installed; install it with "
@@ -114,18 +122,24 @@ def _wrap(text: str, width: int = 18) -> str:
 def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
                 modules: bool = True, loop_set=None, behaviour: bool = True,
                 constants: bool | None = None, title: str | None = None,
-                polarities: dict | None = None) -> Diagram:
+                polarities: dict | None = None, positions=None, context=()) -> Diagram:
     """A causal-loop (`kind='cld'`) or stock-and-flow (`kind='sfd'`) diagram of a model.
 
     `loops`: ids or names of loops to highlight (others greyed); `only_loops`: draw only
     those loops (all loops if none named); `modules`: one box per module; `loop_set`: a
     `find_loops` result to reuse; `constants`: show constants (default: SFD yes, CLD no);
-    `polarities`: a `link_polarities` result to reuse.
+    `polarities`: a `link_polarities` result to reuse; `positions`: {name: (x, y)} from a
+    sketch (`interop.read_sketch(path)`): those variables are drawn where the modeller put
+    them (see `sdmodels.sketch_layout`), the rest around them; `context`: ids of loops
+    drawn too with `only_loops`, greyed, around the highlighted ones.
     """
+    from sdmodels.sketch_layout import HEAD, pin_nodes, pinned
     from sdmodels.analysis import causal_graph, find_loops, link_polarities
     if kind not in ("cld", "sfd"):
         raise ValueError(f"kind must be 'cld' or 'sfd', got {kind!r}")
     ir = build(model)
+    where = pinned(positions or {}, ir)
+    modules = modules and not where          # a sketch has no module boxes
     constants = (kind == "sfd") if constants is None else constants
     contracted = causal_graph(ir, constants=constants)
     # the SFD keeps every flow (an importer's net flows too); the CLD links across them
@@ -139,6 +153,7 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
         loops = (loops,)
     chosen = [loop_set[x] for x in loops]
     focus = chosen or (list(loop_set) if only_loops else [])
+    focus = focus + [loop_set[x] for x in context if loop_set[x] not in focus]
     colors = {l.id: LOOP_COLORS[k % len(LOOP_COLORS)] for k, l in enumerate(chosen)}
     edge_color: dict[tuple[str, str], str] = {}
     for l in chosen:
@@ -169,6 +184,8 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
         body = spec.sfd()
         head = ['layout="dot"', 'rankdir="LR"', 'nodesep="0.5"', 'ranksep="0.7"',
                 'splines="true"']
+    if where:
+        engine, head, body = "neato", list(HEAD), pin_nodes(body, where)
     label = title if title is not None else f"{ir.name}: " + (
         "causal loop diagram" if kind == "cld" else "stock and flow diagram")
     lines = [f"digraph {_q(ir.name)} {{"]
@@ -181,55 +198,10 @@ def to_graphviz(model, *, kind: str = "cld", loops=(), only_loops: bool = False,
     lines.append("}")
     source = "\n".join(lines) + "\n"
     if engine == "neato" and kind == "cld":
-        source = _pin_markers(source)
-    return Diagram(source, engine)
-
-
-_SPRING = re.compile(r'^  "(loop:[^"]+)" -> "([^"]+)" \[style="invis"')
-_NODE = re.compile(r'^(\s+)"((?:[^"\\]|\\.)*)" \[')       # a node statement, not an edge
-
-
-def _pin_markers(source: str) -> str:
-    """Lay the diagram out once, then pin every node where it fell and each loop marker at
-    the centre of its loop's variables, so that R/B sits inside its loop. Unchanged if
-    Graphviz is missing or fails (the springs then pull the markers in)."""
-    import json
-
-    import graphviz
-    members: dict[str, list[str]] = {}
-    for line in source.splitlines():
-        m = _SPRING.match(line)
-        if m:
-            members.setdefault(m.group(1), []).append(m.group(2))
-    if not members:
-        return source
-    try:
-        layout = json.loads(graphviz.Source(source, engine="neato").pipe(format="json"))
-    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, ValueError):
-        return source
-    pos = {o["name"]: tuple(float(v) for v in o["pos"].split(","))
-           for o in layout.get("objects", []) if "pos" in o}
-    placed: list[tuple[float, float]] = []
-    for marker in sorted(members):
-        pts = [pos[v] for v in members[marker] if v in pos]
-        if not pts:
-            continue
-        x, y = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
-        while any(abs(x - a) < 40 and abs(y - b) < 22 for a, b in placed):
-            y -= 24                                  # markers of loops with one centre
-        placed.append((x, y))
-        pos[marker] = (x, y)
-    out = []
-    for line in source.splitlines():
-        if _SPRING.match(line):
-            continue
-        m = _NODE.match(line)
-        if m and m.group(2) in pos:
-            x, y = pos[m.group(2)]
-            line = f'{m.group(1)}"{m.group(2)}" [pos="{x / 72:.3f},{y / 72:.3f}!", ' + \
-                line[m.end():]
-        out.append(line)
-    return "\n".join(out) + "\n"
+        source = pin_markers(source, where)
+    members = tuple((f"loop:{l.id}", l.variables) for l in loop_set
+                    if f'"loop:{l.id}" [' in source) if engine == "dot" else ()
+    return Diagram(source, engine, members)
 
 
 def loop_diagram(model, loop, *, graph=None, polarities=None, title: str | None = None,

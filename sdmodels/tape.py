@@ -31,6 +31,7 @@ from sdmodels.errors import DimensionError, ModelError
 from sdmodels.expr import (VECTOR_FUNCTIONS, Binary, Call, Const, Expr, Index, LookupCall,
                            Reduce, Ref, Time, TimeStep, Unary, walk)
 from sdmodels.ir import ModelIR, build
+from sdmodels.tape_shared import LEAVES, Keys, invariant, shared
 
 _BINARY = {"+": op.ADD, "-": op.SUB, "*": op.MUL, "/": op.DIV, "^": op.POW, "<": op.LT,
            "<=": op.LE, ">": op.GT, ">=": op.GE, "=": op.EQ, "<>": op.NE}
@@ -92,7 +93,9 @@ class _TapeWriter:
         n = self.n = len(gen.slots)
         kinds = [type(gen.ir.variables[s.var]) for s in gen.slots]
         self.is_stock = [k is Stock for k in kinds]
-        self.is_value = [k in (Aux, Flow) for k in kinds]
+        self.invariant = invariant(gen.ir)        # computed once, with the start values
+        self.is_value = [k in (Aux, Flow) and s.var not in self.invariant
+                         for k, s in zip(kinds, gen.slots)]
         self.treg = 3 * n                         # time; dt and time epsilon follow
         holds = [s for s, k in enumerate(kinds) if k is SampleHold]
         self.clock = {s: 3 * n + 3 + i for i, s in enumerate(holds)}   # next sample time
@@ -106,6 +109,8 @@ class _TapeWriter:
         self.stage = 1
         self.pure: dict[int, bool] = {}
         self.lookup_ids = {name: i for i, name in enumerate(gen.lookup_at)}
+        self.keys = Keys()
+        self.shared: dict[int, int] = {}          # subtree key -> register (one equation)
         self.segments = [self._segment(self._start), self._segment(self._stage_one),
                          self._segment(self._later_stages), self._segment(self._pipelines)]
 
@@ -153,6 +158,10 @@ class _TapeWriter:
             return self.treg
         if isinstance(expr, TimeStep):
             return self.treg + 1
+        if self.shared:
+            reg = self.shared.get(self.keys(expr))
+            if reg is not None:
+                return reg
         dst = self.temp()
         self.into(expr, dst, binding, host)
         return dst
@@ -166,6 +175,9 @@ class _TapeWriter:
 
     def into(self, expr: Expr, dst: int, binding, host) -> None:
         """Emit code that leaves the value of `expr` in register `dst`."""
+        if self.shared and not isinstance(expr, LEAVES) and self.keys(expr) in self.shared:
+            self.emit(op.MOV, dst, self.shared[self.keys(expr)])
+            return
         mark = self.top
         e = lambda x: self.operand(x, binding, host)  # noqa: E731
         if isinstance(expr, (Const, Ref, Index, Time, TimeStep)):
@@ -306,6 +318,13 @@ class _TapeWriter:
 
     def reduce(self, expr: Reduce, dst: int, binding, host) -> None:
         """Parts combined left to right, as the kernel's (p1 + p2 + ...) and min(p1, ...)."""
+        outer, self.shared = self.shared, {}    # the operand is read under other bindings
+        try:
+            self._reduce(expr, dst, binding, host)
+        finally:
+            self.shared = outer
+
+    def _reduce(self, expr: Reduce, dst: int, binding, host) -> None:
         elements = self.ir.dims[expr.dim].elements
         code = _REDUCE[expr.op]
         acc = dst if len(elements) > 1 or expr.op == "mean" else None
@@ -344,8 +363,11 @@ class _TapeWriter:
         stock = self.ir.variables[canonical(var.out_of)] if isinstance(var, Flow) and \
             var.out_of is not None else None
         cut = stock is not None and stock.limit_outflows
+        self._share(expr, binding, var)
         if not (nonneg or cut):
             self.into(expr, dst, binding, var)
+            self.shared = {}
+            self.top = self.first_temp
             return
         value = self.operand(expr, binding, var)
         if nonneg:
@@ -363,7 +385,16 @@ class _TapeWriter:
                 self.emit(op.SUB, room, room, reg(f))
             self.emit(op.MAX, room, self.const(0.0), room)
             self.emit(op.MIN, dst, value, room)
+        self.shared = {}
         self.top = self.first_temp
+
+    def _share(self, expr: Expr, binding, host) -> None:
+        """Compute the subtrees `expr` repeats once each, first (sdmodels/tape_shared.py)."""
+        self.shared = {}
+        for sub in shared(expr, self.keys):
+            reg = self.temp()
+            self.into(sub, reg, binding, host)
+            self.shared[self.keys(sub)] = reg
 
     def _sample(self, var: SampleHold, slot: int, binding, expr: Expr) -> None:
         """Sample when t + teps >= the next sample time; then move that time past now."""
@@ -414,19 +445,25 @@ class _TapeWriter:
             else:
                 self._value(var, first_stage=True)
             self.top = self.first_temp
+        done = set(self.ir.init_order)
+        for vid in self.ir.eval_order:
+            if vid in self.invariant and vid not in done:
+                self._value(self.ir.variables[vid], first_stage=True)
 
     def _stage_one(self) -> None:
         for slot in self.gen._slots_of(DelayLine):
             self.emit(op.DL_READ, slot, 0, self.buffers[slot])
         for vid in self.ir.eval_order:
-            self._value(self.ir.variables[vid], first_stage=True)
+            if vid not in self.invariant:
+                self._value(self.ir.variables[vid], first_stage=True)
 
     def _later_stages(self) -> None:
         if self.gen.method != "rk4":
             return
         self.stage = 2
         for vid in self.ir.eval_order:
-            self._value(self.ir.variables[vid], first_stage=False)
+            if vid not in self.invariant:
+                self._value(self.ir.variables[vid], first_stage=False)
         self.stage = 1
 
     def _pipelines(self) -> None:

@@ -157,7 +157,7 @@ def _capped_loops(seed: str) -> list:
     code = ("import json, warnings; warnings.simplefilter('ignore');"
             "from sdmodels import find_loops; from sdmodels.sources import load_model;"
             "s = find_loops(load_model('black_friday'), max_loops=40, behaviour=False);"
-            "print(json.dumps([[l.id, l.names] for l in s]))")
+            "print(json.dumps([[l.id, l.name, l.names] for l in s]))")
     env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True, cwd=ROOT)
@@ -166,7 +166,9 @@ def _capped_loops(seed: str) -> list:
 
 def test_capped_loop_listings_are_the_same_in_every_process():
     first, second = _capped_loops("1"), _capped_loops("12345")
-    assert len(first) == 40 and first == second
+    # 40 from the enumeration and black_friday's named loops, listed whatever the cap
+    named = len(load_model("black_friday").loop_names)
+    assert 40 < len(first) <= 40 + named and first == second
 
 
 def test_cap_and_total_in_every_format():
@@ -174,7 +176,10 @@ def test_cap_and_total_in_every_format():
         warnings.simplefilter("ignore")
         capped = find_loops(load_model("black_friday"), max_loops=30, behaviour=False)
     data = json.loads(capped.to_json())
-    assert data["cap"] == 30 and data["total"] is None and data["shown"] == 30
+    # the named loops are listed besides the 30 the enumeration stopped at
+    named = {n.name for n in load_model("black_friday").loop_names}
+    assert data["cap"] == 30 and data["total"] is None and data["shown"] == len(capped)
+    assert 30 < len(capped) <= 30 + len(named) and {l.name for l in capped if l.name} == named
     assert "cap of 30" in capped.to_table() and "cap of 30" in capped.to_markdown()
     assert set(capped.to_pandas()["cap"]) == {30}
     full = find_loops(births_deaths(), behaviour=False)
@@ -191,7 +196,9 @@ def test_strongest_path_discovery_finds_the_loops_that_matter(name):
         trace = record(load_model(name), scenario="trigger")
         full = dominance(trace.ir, trace=trace)
     found = {l.variables for l in discover_loops(trace)}
-    mattered = full.summary().query("mean_abs_relative >= 0.002")["loop"]
+    # every loop, the memories of discrete elements too (summary() leaves those out)
+    mean = full.relative.abs().mean()
+    mattered = list(mean[mean >= 0.002].index)
     assert len(mattered) >= 3
     by_id = {l.id: l.variables for l in full.loops}
     assert all(by_id[x] in found for x in mattered)

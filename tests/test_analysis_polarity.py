@@ -2,7 +2,7 @@
 import pytest
 
 from _analysis_models import cache_miss_cascade, pod_eviction, rate_limiting
-from sdmodels import (Model, build, canonical, delay_fixed, find_loops, if_then_else,
+from sdmodels import (Model, build, canonical, delay_fixed, exp, find_loops, if_then_else,
                       link_polarities, maximum, minimum, rolling_max, sample_hold, smooth, xidz,
                       zidz)
 from sdmodels.analysis.intervals import Ranges
@@ -83,7 +83,8 @@ def test_structure_rules():
         return s.slope(host_expression(ir, ir.variables[ir.id_of(effect)]), "x")
     assert sign("Ratio") == -1 and sign("Diff") == -1 and sign("Min") == 1
     assert sign("Up of x") == 1 and sign("Down of x") == -1 and sign("Hump of x") is None
-    assert sign("Same branches") == 1 and sign("Switch") is None
+    assert sign("Same branches") == 1
+    assert sign("Switch") == -1          # x > 1 turns 5 into 0: the jump at the switch
     assert sign("Power") == 1 and sign("Inverse power") == -1 and sign("Exp") == 1
     assert lookup_direction([1, 1, 1]) == 0
 
@@ -151,16 +152,16 @@ def test_if_then_else_branch_keeps_its_sign_when_the_other_branch_does_not_read_
 
 
 @pytest.mark.parametrize("high, low, expected", [(2, 7, "-"), (7, 2, "+")])
-def test_condition_only_link_gets_the_sign_of_the_branch_difference_from_the_run(high, low,
-                                                                               expected):
+def test_condition_only_link_gets_the_sign_of_the_branch_difference(high, low, expected):
     # X grows 0 -> 10 and crosses the threshold 5: the switch moves from `low` to `high`,
-    # so raising X changes the effect by high - low where it crosses (0 elsewhere)
+    # so raising X changes the effect by high - low where it crosses (0 elsewhere); the
+    # equations say so (the jump's sign) and the run agrees
     m = Model("switch", stop=10, dt=0.25)
     x = m.stock("X", initial=0, non_negative=True)
     m.flow("Inflow", 1, into=x)
     m.aux("Switch", if_then_else(x > m.constant("Threshold", 5), high, low))
     link = link_polarities(m)["x", "switch"]
-    assert link.structural == "unknown"
+    assert link.structural == expected
     assert link.observed == expected and link.polarity == expected
 
 
@@ -172,7 +173,8 @@ def test_zero_effects_are_not_a_change_of_sign():
     m.flow("Inflow", 1, into=x)
     m.aux("Gated", if_then_else(x > 5, x, 0))
     link = link_polarities(m)["x", "gated"]
-    assert link.structural == "unknown" and link.polarity == "+"
+    assert link.observed == "+" and link.polarity == "+"
+    assert link.structural == "+"        # branch x rises, and x - 0 >= 0 where it is taken
 
 
 def test_a_step_link_is_seen_with_nudges_big_enough_to_cross_it():
@@ -265,8 +267,10 @@ def test_a_link_seen_only_in_a_scenario_is_signed_from_that_scenario():
         if with_scenario:
             m.add_scenario("low threshold", {"Threshold": 5})
         return m
-    assert link_polarities(model(False))["x", "alarm"].polarity == "unknown"
-    assert link_polarities(model(True))["x", "alarm"].polarity == "+"
+    never = link_polarities(model(False))["x", "alarm"]
+    assert never.observed is None        # the run never crosses 1000 ...
+    assert never.polarity == "+"         # ... the equations still say 0 -> 1 when it does
+    assert link_polarities(model(True))["x", "alarm"].observed == "+"
     assert link_polarities(model(True), scenario="low threshold")["x", "alarm"].polarity == "+"
 
 
@@ -289,3 +293,24 @@ def test_no_structural_sign_is_contradicted_by_the_runs_on_the_library():
                  if l.structural in ("+", "-") and l.observed in ("+", "-")
                  and l.observed != l.structural]
         assert not wrong, (name, wrong)
+
+
+def test_saturations_and_switches_with_a_cause_in_the_condition():
+    """x - min(x, k) = max(0, x - k) rises with x; a timeout share that is 1 past its budget
+    and c exp(-(budget - x)) <= 1 before it rises with x (jump from c <= 1 up to 1); a ramp
+    that falls back to 0 past a threshold is neither (it rises, then drops)."""
+    m = Model("saturations", stop=10, dt=0.25)
+    x = m.stock("X", initial=0, non_negative=True)
+    m.flow("Inflow", 1, into=x)
+    k = m.constant("K", 4)
+    m.aux("Excess", x - minimum(x, k))
+    m.aux("Room", minimum(x, k) - x)
+    c = m.constant("C", 0.3)
+    m.aux("Timeout share", if_then_else(x >= 6, 1, c * exp(-(6 - x))))
+    m.aux("Ramp then drop", if_then_else(x > 5, 0, x))
+    assert _structural(m, "X", "Excess") == "+"
+    assert _structural(m, "X", "Room") == "-"
+    pol = link_polarities(m)
+    assert pol["x", "timeout_share"].structural == "+"
+    assert pol["x", "ramp_then_drop"].structural == "unknown"
+    assert pol["x", "ramp_then_drop"].polarity == "mixed"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from sdmodels import Dim, Model, ModelError, delay3, random_uniform, simulate
-from sdmodels.analysis.stability import linearize, modes
+from sdmodels.analysis.stability import linearize, mode_summary, modes
 from sdmodels.sweep.labels import classify
 
 
@@ -92,3 +92,25 @@ def test_an_equation_the_linearisation_cannot_evaluate_is_named():
     m.flow("Noise", random_uniform(0, 1) - x, into=x)
     with pytest.raises(ModelError, match="'Noise' uses random_uniform"):
         linearize(m)
+
+
+def test_modes_faster_than_the_step_are_labelled_and_left_out_of_the_relevant_ones():
+    """A slow loop (tau = 4 s) feeding a fast tracker (tau = 0.1 s, under the 0.25 s step):
+    the Jacobian is triangular, eigenvalues -1/4 and -1/0.1. The fast one is labelled and
+    left out of the modes that matter; a neutral integrator is left out too."""
+    m = Model("slow and fast", stop=10, dt=0.25)
+    x = m.stock("X", initial=0)
+    m.flow("Adjust", (10 - x) / 4, into=x)
+    y = m.stock("Y", initial=0)
+    m.flow("Track", (x - y) / 0.1, into=y)
+    z = m.stock("Z", initial=0)
+    m.flow("Count", x, into=z)                        # an integrator: eigenvalue 0
+    lin = linearize(m)
+    every = modes(lin)
+    assert sorted(round(mode.growth_rate, 6) for mode in every) == [-10.0, -0.25, 0.0]
+    fast = [mode for mode in every if mode.faster_than_step]
+    assert [round(mode.growth_rate, 6) for mode in fast] == [-10.0]   # 10 x 0.25 >= 0.5
+    assert [round(mode.time_constant, 6) for mode in modes(lin, relevant=True)] == [4.0]
+    summary = mode_summary(lin)
+    assert summary["faster_than_step"] == 1 and summary["neutral"] == 1
+    assert summary["step"] == 0.25 and summary["modes"][0]["faster_than_step"] is False

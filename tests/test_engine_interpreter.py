@@ -122,6 +122,13 @@ def features() -> Model:
     m.lookup("Curve", [(0, 0), (50, 1), (400, 2)])
     m.aux("Shape", "Curve(Total)")
     m.aux("Start value", "Total * 2", initial=5)
+    # repeated subtrees, computed once on the tape (sdmodels/tape_shared.py): not inside a
+    # reduction (other bindings), not a random draw (the kernel draws twice)
+    n = Call("floor", (maximum(total / 10, 0),))
+    draw = random_uniform(0, 1, 0) + 1
+    m.aux("Repeated", (n + 1) * (n + 2) / (n + 3) + sum_over(mem * (n + 1), pods)
+          + sum_over(mem * k, pods) * sum_over(mem * k, pods) + draw * draw
+          + if_then_else(load > 12, n * 2, (n + 1) * 2))
     return m
 
 
@@ -137,6 +144,36 @@ def test_random_streams_match_the_kernel_per_run():
     assert not np.allclose(noise[0], noise[1])       # run r draws from seed + r
     again = simulate(features(), engine="interpreter", params={"k": [0.1]}, seed=12)
     assert np.array_equal(again["Noise"][0], noise[1])
+
+
+def test_an_equation_computes_a_repeated_subtree_once():
+    # the Erlang B recursion of library/parts/erlang.py repeats its server count per level
+    from library.parts.erlang import erlang_c
+    from sdmodels.tape import prepare
+    m = Model("erlang", stop=1)
+    erlang_c(m, m.constant("Servers", 10), m.constant("rho", 0.95))
+    program = prepare(m)
+    assert len(program.code) < 2000        # 6,028 with the subtrees written out
+    out = simulate(program)
+    assert abs(1 / out["Erlang C reciprocal B"][0, 0] - 0.191379) < 1e-6   # B(10, 9.5)
+
+
+@pytest.mark.parametrize("window", [0, 1, 4, 30])
+def test_rolling_windows_keep_the_extreme_of_the_last_values(window):
+    # the interpreter rescans a window only when its extreme may leave it: the values must
+    # still be the max / min of the last round(window / dt) + 1 inputs, ties and zeros too
+    m = Model("windows", stop=40, dt=0.5)
+    t = m.aux("T", "Time")
+    x = m.aux("X", Call("modulo", (Call("floor", (t * 1.7,)), Const(7.0))) - 3
+              + if_then_else(t > 20, 0 - t / 10, 0))
+    m.aux("Peak", rolling_max(x, window))
+    m.aux("Low", rolling_min(x, window))
+    out = simulate(m, engine="interpreter")
+    xs = out["X"][0]
+    size = int(np.floor(window / 0.5 + 0.5)) + 1
+    last = [xs[max(0, k - size + 1):k + 1] for k in range(len(xs))]
+    assert np.array_equal(out["Peak"][0], [v.max() for v in last])
+    assert np.array_equal(out["Low"][0], [v.min() for v in last])
 
 
 def test_failures_are_reported_alike():

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from sdmodels.cli import main
-from sdmodels.errors import ImportModelError, ModelError, SDModelsError
+from sdmodels.errors import ImportModelError, ModelError, ModelWarning, SDModelsError
 from sdmodels.interop import import_model
 from sdmodels.ir import build
 from sdmodels.sources import load_model
@@ -58,13 +58,19 @@ def test_bad_model_files(tmp_path, name, text, error, message):
         build(import_model(path))
 
 
-def test_stray_pipe_in_a_doc_names_the_variable_it_made(tmp_path):
-    # '|' ends an equation, so 'a pipe |' reads as a variable with no equation, which Vensim
-    # takes as a data variable: sdmodels' own reader keeps the control section and says so
+def test_stray_pipe_in_a_comment_is_one_clear_error(tmp_path):
+    """A '|' ends a Vensim equation, even inside its comment: the text after it up to the next
+    '|' reads as a variable with no equation (Vensim's data variable). sdmodels' reader keeps
+    the control section (pysd's lost it) and names that variable, with the fix."""
     path = _file(tmp_path, "pipe.mdl", "{UTF-8}\na = 1 ~ ~ a doc with | a pipe |\n" + CONTROL)
-    with pytest.raises(ImportModelError, match=r"pipe\.mdl: variable 'a pipe' uses DATA: the "
-                                               r"variable has no equation"):
-        import_model(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ModelWarning)       # no "no INITIAL TIME" any more
+        with pytest.raises(ImportModelError, match=r"pipe\.mdl: variable 'a pipe' uses DATA: "
+                           r"the variable has no equation"):
+            import_model(path)
+    fixed = _file(tmp_path, "nopipe.mdl", "{UTF-8}\na = 1 ~ ~ a doc without a pipe |\n" + CONTROL)
+    ir = build(import_model(fixed))
+    assert (ir.start, ir.stop, ir.dt) == (0, 4, 1)
 
 
 @pytest.mark.parametrize("code, message", [

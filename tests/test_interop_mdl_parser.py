@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from pysd.translators.structures import abstract_expressions as ae
+from sdmodels.interop.mdl import structures as ae
 
 from sdmodels.errors import EquationSyntaxError, ImportModelError
 from sdmodels.interop import import_model
@@ -337,6 +337,44 @@ def test_parser_switch_keeps_pysds_translator_reachable(tmp_path, monkeypatch):
         import_model(path)
     monkeypatch.setenv("SDMODELS_MDL_PARSER", "own")
     assert sorted(import_model(path).elements) == ["a"]
+
+
+def test_reading_an_mdl_never_imports_pysd(tmp_path):
+    # importing pysd costs 0.4-2 s (xarray, openpyxl): a plain .mdl needs none of it
+    import subprocess
+    import sys
+    path = _write(tmp_path, "a = 1 ~ ~ |\nb = INTEG(a, 2) ~ ~ |\nt(( 0, 1), (1, 2)) ~ ~ |\n")
+    code = ("import sys; from sdmodels.interop import import_model; "
+            f"m = import_model({str(path)!r}); "
+            "print(sorted({k.split('.')[0] for k in sys.modules} & {'pysd', 'xarray'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={**os.environ, "SDMODELS_MDL_PARSER": "own"})
+    assert done.stdout.strip() == "[]"
+
+
+def test_own_structures_have_pysds_fields():
+    import dataclasses
+
+    from pysd.translators.structures import abstract_expressions, abstract_model
+
+    from sdmodels.interop.mdl import structures
+    for module in (abstract_expressions, abstract_model):
+        for name, theirs in vars(module).items():
+            if dataclasses.is_dataclass(theirs) and theirs.__module__ == module.__name__:
+                ours = getattr(structures, name)
+                assert [(f.name, f.default) for f in dataclasses.fields(ours)] == \
+                    [(f.name, f.default) for f in dataclasses.fields(theirs)], name
+    from pysd.translators.vensim.vensim_structures import structures as table
+    assert set(structures.SPECIAL) >= set(table) - {
+        "reference", "subscripts_ref", "arithmetic", "logic", "with_lookup", "call", "lookup",
+        "data"}                           # Vensim functions beyond pysd's may be added
+    args = (1, 2, 3, 4, 5)
+    for key, make in structures.SPECIAL.items():
+        if key not in table:
+            continue
+        count = make.__code__.co_argcount if callable(make) and hasattr(make, "__code__") \
+            else len([f for f in dataclasses.fields(make) if f.default is dataclasses.MISSING])
+        assert same_abstract(make(*args[:count]), table[key](*args[:count])) is None, key
 
 
 # -- the cross-check with pysd's translator ----------------------------------------------------

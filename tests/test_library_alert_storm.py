@@ -1,10 +1,15 @@
 """Behaviour of library/alert_storm.py against the reference's Part 3.5 and arithmetic."""
+from functools import partial
+
 import numpy as np
 import pytest
 
 from library import alert_storm
-from sdmodels import compile, simulate
+from sdmodels import build, simulate as _simulate
 from sdmodels.analysis import find_loops
+
+# the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
+simulate = partial(_simulate, engine="interpreter")
 
 P = {name: spec[0] for name, spec in alert_storm.PARAMETERS.items()}
 I = P["Incident rate"]                      # 5 meaningful alerts a day (Part 3.5)
@@ -15,7 +20,7 @@ REVIEW_RATE = P["Review deletion fraction"] / P["Review interval"]   # share of 
 
 @pytest.fixture(scope="module")
 def kernel():
-    return compile(alert_storm.build())
+    return build(alert_storm.build())
 
 
 def series(kernel, scenario, **params):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from library import api_service
-from sdmodels import build, compile, simulate
+from sdmodels import build, simulate
 from sdmodels.analysis import find_loops
 
 OUTS = api_service.KEY_OUTPUTS + ["DB breaker state", "API / Latency"]
@@ -24,8 +24,8 @@ HERD = 0.5 * DEMAND
 
 @pytest.fixture(scope="module")
 def runs():
-    k = compile(build(api_service.build()))
-    return {sc: simulate(k, scenario=sc, outputs=OUTS)
+    k = build(api_service.build())
+    return {sc: simulate(k, scenario=sc, outputs=OUTS, engine="interpreter")
             for sc in ("baseline", "trigger", "fixed", "TTL jitter only")}
 
 

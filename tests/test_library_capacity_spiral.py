@@ -1,12 +1,17 @@
 """Behaviour of library/capacity_spiral.py against the reference's Part 3.6 and arithmetic."""
+from functools import partial
+
 import math
 
 import numpy as np
 import pytest
 
 from library import capacity_spiral
-from sdmodels import compile, simulate
+from sdmodels import build, simulate as _simulate
 from sdmodels.analysis import find_loops
+
+# the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
+simulate = partial(_simulate, engine="interpreter")
 
 P = {name: spec[0] for name, spec in capacity_spiral.PARAMETERS.items()}
 G = P["Demand growth"]                  # 20 %/year (10x then 12x, Part 3.6)
@@ -17,7 +22,7 @@ STOP = 120.0                            # months
 
 @pytest.fixture(scope="module")
 def kernel():
-    return compile(capacity_spiral.build())
+    return build(capacity_spiral.build())
 
 
 def outage_starts(results, run=0):

@@ -1,15 +1,20 @@
 """Behaviour of library/connection_pool.py against the reference's Part 3.3 figures."""
+from functools import partial
+
 import pytest
 
 from library import connection_pool
-from sdmodels import build, compile, simulate
+from sdmodels import build, simulate as _simulate
+
+# the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
+simulate = partial(_simulate, engine="interpreter")
 
 NO_CONTENTION = {"Contention coefficient": 0.0, "Coherency coefficient": 0.0}
 
 
 @pytest.fixture(scope="module")
 def kernel():
-    return compile(build(connection_pool.build()))
+    return build(connection_pool.build())
 
 
 def test_littles_law_figures(kernel):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from library import hpa_autoscaler
-from sdmodels import build, compile, run, simulate
+from sdmodels import build, run, simulate
 from sdmodels.errors import UnknownNameError
 
 POOL_PODS = 100 // 3          # 33 pods get their 3 connections from a pool of 100
@@ -18,13 +18,13 @@ BURST_PODS = 80 // 10         # 8 pods serve the 80 msg/s burst
 
 @pytest.fixture(scope="module")
 def kernel():
-    return compile(build(hpa_autoscaler.build()))
+    return build(hpa_autoscaler.build())
 
 
 def _run(kernel, scenario=None, **params):
     cols = ["Spec replicas", "Ready pods", "Failing pods", "Queue depth", "Processing",
             "Arrival rate", "DB connections demanded"]
-    return run(kernel, scenario=scenario, params=params, outputs=cols)
+    return run(kernel, scenario=scenario, params=params, outputs=cols, engine="interpreter")
 
 
 def test_baseline_stays_at_min_replicas(kernel):
@@ -124,10 +124,28 @@ def test_seed_yaml_scenario_and_overrides(kernel):
     assert over["scaleDown Percent value"] == 10 and over["scaleDown Pods value"] == 0
     assert over["scaleUp Pods value"] == 4 and over["scaleUp Pods periodSeconds"] == 60
     model = hpa_autoscaler.build(**over)
-    res = simulate(model, scenario="seed_yaml", outputs=["Spec replicas", "Queue depth"])
+    res = simulate(model, scenario="seed_yaml", outputs=["Spec replicas", "Queue depth"],
+                   engine="interpreter")
     spec = res["Spec replicas"][0]
     assert 3 <= spec.min() and spec.max() <= 100
     assert res["Queue depth"][0][-1] < 1                 # CPU-driven scaling drains the burst
+
+
+def test_controller_parameters_are_the_hpa_parts_table():
+    # written once: every input of the part that is not wired from the model is a parameter
+    # (two under this model's older names), with the part's units and, unless the story
+    # sets it, its Kubernetes default and source
+    from library.parts.hpa import HPA
+    params = hpa_autoscaler.PARAMETERS
+    for name, (default, units, source) in HPA.items():
+        if name in hpa_autoscaler.WIRED:
+            continue
+        mine = params[hpa_autoscaler.RENAMED.get(name, name)]
+        assert mine[1] == units
+        if name.startswith(("scaleUp", "scaleDown", "Sync", "Tolerance")):
+            assert mine == (default, units, source)
+    assert params["scaleDown stabilizationWindowSeconds"][0] == 300      # Kubernetes' default
+    assert params["Scrape interval"][0] == 30                            # the war story's
 
 
 def test_unknown_override_is_reported_with_a_suggestion():

@@ -3,18 +3,23 @@
 Defaults: lambda = 1000 req/s, mu = 1250 req/s, R = 3 retries, budget b = 0.1.
 Metastable band mu/(R+1) < lambda < mu = 312.5 .. 1250; with the budget 1136 .. 1250.
 """
+from functools import partial
+
 import numpy as np
 import pytest
 
 from library import retry_storm
-from sdmodels import build, compile, simulate
+from sdmodels import build, simulate as _simulate
+
+# the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
+simulate = partial(_simulate, engine="interpreter")
 
 MU, R, B = 1250.0, 3, 0.1
 
 
 @pytest.fixture(scope="module")
 def kernel():
-    return compile(build(retry_storm.build()))
+    return build(retry_storm.build())
 
 
 def test_trigger_offered_load_climbs_while_goodput_falls(kernel):
@@ -96,9 +101,8 @@ def test_circuit_breaker_opens_then_closes(kernel):
 def test_outcome_does_not_depend_on_the_step(kernel, scenario, label):
     # the same end state at dt, dt/2, dt/4 and with RK4: goodput back at 1000 req/s or
     # under 1 %; the peak offered load (R + 1) x 1000 within 1 % (collapsed) in every case
-    rk4 = compile(build(retry_storm.build()), method="rk4")
     runs = [simulate(kernel, scenario=scenario, dt=0.05 / k, outputs=["Goodput", "Offered load"])
-            for k in (1, 2, 4)] + [simulate(rk4, scenario=scenario,
+            for k in (1, 2, 4)] + [simulate(kernel, scenario=scenario, method="rk4",
                                             outputs=["Goodput", "Offered load"])]
     for r in runs:
         end = r["Goodput"][0][-20:].mean()

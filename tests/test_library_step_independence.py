@@ -23,10 +23,6 @@ SETTINGS = (("euler", 1), ("euler", 2), ("euler", 4), ("rk4", 1))
 #: (model, scenario) -> why its labels still move with the step (strict: fixing one fails
 #: the test until its entry goes)
 KNOWN = {
-    **{("eviction_cascade", s): "an OOM kill is a flow of pods/dt that empties a stock in one "
-       "step; RK4 averages it into fractions of a kill (make kills a held discrete state, as "
-       "the breaker's are)" for s in ("trigger", "fix_headroom", "fix_disruption_budget",
-                                      "fix_scale_out", "fixed")},
     ("api_service", "breaker only"): "RK4 moves the API's HPA pods differently once the "
     "breaker sheds load (a 'recovered' under Euler is a 'decline' under RK4)",
 }

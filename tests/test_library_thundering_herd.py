@@ -8,10 +8,15 @@ queries/s. When all 100 hot keys expire together every read misses: 10,000 queri
 against 163/s; the pool's backlog reaches its 2,000 waiting requests (10 pods x Tomcat's
 200 threads) in 0.2 s, a 12 s wait past the 1 s client timeout, so no fill succeeds.
 """
+from functools import partial
+
 import pytest
 
 from library import thundering_herd
-from sdmodels import build, compile, run
+from sdmodels import build, run as _run
+
+# the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
+run = partial(_run, engine="interpreter")
 
 HERD_AT = 3600            # populated at 10:00 (t = 0), TTL 3600 s: expiry at 11:00
 COLS = ["DB load", "Cached keys", "DB latency", "Hit ratio", "DB queries in flight"]
@@ -20,7 +25,7 @@ CAPACITY = 10 / (0.05 * (1 + 0.02 * 9 + 0.0005 * 10 * 9))      # 163 queries/s
 
 @pytest.fixture(scope="module")
 def kernel():
-    return compile(build(thundering_herd.build()))
+    return build(thundering_herd.build())
 
 
 def _run(kernel, scenario, **params):

@@ -1,10 +1,15 @@
 """The cache part against renewal theory: hit ratio lambda T / (1 + lambda T), coalescing,
 jittered and synchronized expiry, flushes, and the empty-cache stampede."""
+from functools import partial
+
 import numpy as np
 import pytest
 
 from library.parts.cache import cache
-from sdmodels import build, compile, simulate
+from sdmodels import build, simulate as _simulate
+
+# the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
+simulate = partial(_simulate, engine="interpreter")
 
 KEYS = 100
 #: (reads per key per second lambda, TTL T in s)
@@ -20,7 +25,7 @@ def closed_form(lam, ttl, fill=0.0):
 
 @pytest.fixture(scope="module")
 def kernel():
-    return compile(build(cache(Keys=KEYS).with_time(stop=200, dt=0.01, saveper=1)))
+    return build(cache(Keys=KEYS).with_time(stop=200, dt=0.01, saveper=1))
 
 
 def _runs(kernel, rows, cols, **params):

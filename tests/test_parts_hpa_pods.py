@@ -1,10 +1,15 @@
 """The HPA part against the controller's arithmetic (kube-controller-manager), and pod restarts."""
+from functools import partial
+
 import numpy as np
 import pytest
 
 from library.parts.hpa import hpa_controller
 from library.parts.pods import pod_lifecycle
-from sdmodels import Model, build, compile, simulate
+from sdmodels import Model, build, simulate as _simulate
+
+# the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
+simulate = partial(_simulate, engine="interpreter")
 
 UP_YAML = {"scaleUp Percent periodSeconds": 60, "scaleUp Pods periodSeconds": 60,
            "scaleDown Percent value": 10, "scaleDown Percent periodSeconds": 60}
@@ -18,7 +23,7 @@ def stepped():
     drop = top.constant("Drop time", 1e9)
     hpa = top.module("hpa", hpa_controller(**{"Metric kind": 1, "Target": 200}), display="HPA")
     hpa.connect("Metric", high * (top.time < drop) + low)
-    return compile(build(top))
+    return build(top)
 
 
 def _levels(kernel, **params):
@@ -33,7 +38,7 @@ def _levels(kernel, **params):
 @pytest.fixture(scope="module")
 def pod_metric():
     """Pod metric (kind 0), ready pods and the metric as parameters."""
-    return compile(build(hpa_controller(**{"maxReplicas": 100}).with_time(stop=200)))
+    return build(hpa_controller(**{"maxReplicas": 100}).with_time(stop=200))
 
 
 def _spec(kernel, **params):
@@ -114,3 +119,27 @@ def test_crash_loop_backoff_doubles_from_10_s_to_300_s():
     starts = [on[0]] + [b for a, b in zip(on, on[1:]) if b - a > 1]
     assert starts == pytest.approx([10, 31, 72, 153, 314, 615, 916], abs=0.1)
     assert res["Pods"][0] == pytest.approx(1, abs=1e-9)       # the pod is never lost
+
+
+@pytest.mark.parametrize("method, dt", [("euler", 0.5), ("euler", 0.25), ("rk4", 0.5)])
+def test_a_decided_kill_or_eviction_moves_a_whole_pod_under_any_integrator(method, dt):
+    # "Crashed now" at t = 10 (decided at the step's start): the pod is down from the next
+    # step, backs off 10 s, starts for 5 s: ready again at 25 s. "Evicted now" at t = 40:
+    # the pod is deleted, the ReplicaSet creates one the step after, ready 5 s later. A
+    # flow of pods/dt read at every RK4 stage would move 62.5 % of a pod instead.
+    from library.parts._wiring import at_step_start
+    from sdmodels import pulse
+    top = Model("one_pod", stop=60, dt=dt, saveper=0.5)
+    pod = top.module("pod", pod_lifecycle(**{"Initial pods": 1, "Desired replicas": 1,
+                                             "Startup time": 5}), display="Pod")
+    pod.connect("Crashed now", at_step_start(top, pulse(10, dt / 2)))
+    pod.connect("Evicted now", at_step_start(top, pulse(40, dt / 2)))
+    res = simulate(top, method=method, outputs=["Pod / Ready pods", "Pod / Pods"],
+                   engine="interpreter")
+    t, ready, pods = res.times, res["Pod / Ready pods"][0], res["Pod / Pods"][0]
+    assert ready[(t < 10) | ((t > 25.5 + dt) & (t < 40))] == pytest.approx(1, abs=1e-9)
+    assert ready[(t > 10) & (t < 25)] == pytest.approx(0, abs=1e-9)
+    assert pods[t < 40] == pytest.approx(1, abs=1e-9)        # crashed, not deleted
+    assert ready[(t > 40) & (t < 45)] == pytest.approx(0, abs=1e-9)
+    assert ready[t > 46 + dt] == pytest.approx(1, abs=1e-9)
+    assert pods[t > 40 + 2 * dt] == pytest.approx(1, abs=1e-9)   # replaced by exactly one

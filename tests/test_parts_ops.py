@@ -1,15 +1,20 @@
 """The alert pipeline and capacity budget parts against their arithmetic (reference Parts
 3.5 and 3.6), each run alone with its inputs held."""
+from functools import partial
+
 import numpy as np
 import pytest
 
 from library.parts.ops import alert_pipeline, capacity_budget
-from sdmodels import build, compile, simulate
+from sdmodels import build, simulate as _simulate
+
+# the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
+simulate = partial(_simulate, engine="interpreter")
 
 
 @pytest.fixture(scope="module")
 def alerts():
-    return compile(build(alert_pipeline().with_time(stop=120)))
+    return build(alert_pipeline().with_time(stop=120))
 
 
 def _alerts(kernel, **params):
@@ -55,7 +60,7 @@ def test_ratio_tracking_tunes_down_to_the_target(alerts):
 
 @pytest.fixture(scope="module")
 def fleet():
-    return compile(build(capacity_budget().with_time(stop=36)))
+    return build(capacity_budget().with_time(stop=36))
 
 
 def _fleet(kernel, **params):

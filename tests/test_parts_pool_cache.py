@@ -1,4 +1,6 @@
 """The connection pool and database parts against closed forms: Little's law, Erlang C, USL."""
+from functools import partial
+
 import math
 
 import numpy as np
@@ -6,7 +8,10 @@ import pytest
 
 from library.parts.database import database
 from library.parts.pool import connection_pool
-from sdmodels import Model, build, compile, simulate
+from sdmodels import Model, build, simulate as _simulate
+
+# the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
+simulate = partial(_simulate, engine="interpreter")
 
 
 def erlang_c_wait(c, lam, hold):
@@ -19,7 +24,7 @@ def erlang_c_wait(c, lam, hold):
 
 @pytest.fixture(scope="module")
 def pool_kernel():
-    return compile(build(connection_pool().with_time(stop=20)))
+    return build(connection_pool().with_time(stop=20))
 
 
 def _pool(kernel, cols, **params):

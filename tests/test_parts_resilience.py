@@ -2,6 +2,8 @@
 (resilience4j semantics), the token-bucket retry budget, retry generations and jitter, the
 rate limiter, readiness-gated load balancing and the traffic source.
 """
+from functools import partial
+
 import math
 
 import numpy as np
@@ -11,7 +13,10 @@ from library.parts.breaker import circuit_breaker
 from library.parts.ratelimit import load_balancer, rate_limiter
 from library.parts.retry import retry_client
 from library.parts.traffic import traffic
-from sdmodels import Model, build, compile, simulate, step
+from sdmodels import Model, build, step, simulate as _simulate
+
+# the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
+simulate = partial(_simulate, engine="interpreter")
 
 WAIT, PERMITTED, MIN_CALLS, WINDOW = 60.0, 10.0, 100.0, 100.0    # resilience4j defaults
 
@@ -30,7 +35,7 @@ def _breaker_rig() -> Model:
 
 @pytest.fixture(scope="module")
 def rig():
-    return compile(build(_breaker_rig()))
+    return build(_breaker_rig())
 
 
 def _changes(times, state):
@@ -63,7 +68,7 @@ def test_breaker_moves_the_same_at_any_step_and_with_rk4(rig):
         simulate(rig, outputs=["Breaker / Breaker state"])))
     ir = build(_breaker_rig())
     for dt, method in [(0.025, "euler"), (0.0125, "euler"), (0.05, "rk4")]:
-        r = simulate(compile(ir, method=method), dt=dt, outputs=["Breaker / Breaker state"])
+        r = simulate(ir, method=method, dt=dt, outputs=["Breaker / Breaker state"])
         got = _changes(r.times, r["Breaker / Breaker state"][0])
         assert [s for _, s in got] == [s for _, s in want]
         # transitions on the 0.1 s clock, in force one step later: within a step of dt 0.05
@@ -99,7 +104,7 @@ def test_breakers_per_instance_need_their_own_call_volume():
     n = m.constant("Instances", 1.0)
     br = m.module("breaker", circuit_breaker(), display="Breaker",
                   inputs={"Calls": 100.0, "Failure fraction": 1.0, "Instances": n})
-    r = simulate(compile(build(m)), params={"Instances": [1.0, 10.0]},
+    r = simulate(build(m), params={"Instances": [1.0, 10.0]},
                  outputs=["Breaker / Breaker state", "Breaker / Permitted calls"])
     first = [r.times[np.flatnonzero(r["Breaker / Breaker state"][i] == 1.0)[0]] for i in (0, 1)]
     assert first[0] == pytest.approx(MIN_CALLS / 100.0, abs=0.15)
@@ -112,7 +117,7 @@ def test_breakers_per_instance_need_their_own_call_volume():
 # -- retry client ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def client():
-    return compile(build(retry_client().with_time(stop=200, dt=0.05, saveper=0.05)))
+    return build(retry_client().with_time(stop=200, dt=0.05, saveper=0.05))
 
 
 def test_retry_generations_geometric(client):
@@ -150,7 +155,7 @@ def test_jitter_spreads_a_burst(jitter, mean_sleep, var_sleep):
     c = m.module("client", retry_client(**{"Backoff base": 4.0, "Jitter": float(jitter),
                                             "Max retries": 1.0}), display="C",
                  inputs={"Demand": demand, "Failure fraction": 1.0})
-    r = simulate(compile(build(m)), outputs=["C / Retry rate", "C / Attempts"])
+    r = simulate(build(m), outputs=["C / Retry rate", "C / Attempts"])
     t = r.times
     retries = r["C / Attempts"][0] - 100 * ((t >= 10) & (t < 11))
     mean_t = (t * retries).sum() / retries.sum()
@@ -173,7 +178,7 @@ def test_rate_limiter_and_retries_counted_against_it():
     lim = m.module("limiter", rate_limiter(), display="L")
     lim.connect("Requests", client.out["Attempts"])
     client.connect("Failure fraction", lim.out["Rejected share"])
-    r = simulate(compile(build(m)), params={"Demand": [900.0, 1200.0]},
+    r = simulate(build(m), params={"Demand": [900.0, 1200.0]},
                  outputs=["L / Admitted", "L / Rejected", "C / Attempts"])
     assert r["L / Rejected"][0, -1] == pytest.approx(0.0, abs=1e-9)
     assert r["L / Admitted"][1, -1] == pytest.approx(1000.0, rel=1e-3)
@@ -183,7 +188,7 @@ def test_rate_limiter_and_retries_counted_against_it():
 
 def test_load_balancer_sends_only_to_ready_connected_pods():
     m = load_balancer().with_time(stop=1, dt=0.5, saveper=0.5)
-    r = simulate(compile(build(m)), params={"Ready pods": [5.0, 5.0, 0.0],
+    r = simulate(build(m), params={"Ready pods": [5.0, 5.0, 0.0],
                                             "Connected pods": [3.0, 8.0, 8.0]},
                  outputs=["Serving pods", "Requests per pod", "Unroutable"])
     assert list(r["Serving pods"][:, -1]) == [3.0, 5.0, 0.0]
@@ -196,7 +201,7 @@ def test_traffic_components():
     m = traffic(series=series, **{"Ramp slope": 1.0, "Ramp start": 100.0, "Ramp end": 200.0,
                                   "Spike height": 30.0, "Diurnal amplitude": 0.5,
                                   "Diurnal period": 400.0, "Replay weight": 1.0})
-    r = simulate(compile(build(m.with_time(stop=400, dt=0.5, saveper=0.5))), outputs=["Rate"])
+    r = simulate(build(m.with_time(stop=400, dt=0.5, saveper=0.5)), outputs=["Rate"])
     rate = dict(zip(r.times, r["Rate"][0]))
     day = lambda t: 100 * (1 + 0.5 * math.cos(2 * math.pi * t / 400))   # noqa: E731
     assert rate[0.0] == pytest.approx(day(0))

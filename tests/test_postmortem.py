@@ -54,6 +54,9 @@ def test_page_is_self_contained_and_tells_the_phases_in_order(story):
     assert named.index("Word of mouth") < named.index("Saturation")
     assert "With the fixes" in page and "Observed metrics" in page
     assert "drove it with the fixes on" in page
+    # one causal loop diagram per phase, the phase's dominant loop highlighted in it
+    cld = page[page.index("The loops of each phase"):page.index("in the order they took over")]
+    assert cld.count("<img class=phase alt='phase ") == 2
 
 
 def test_pieces_are_written(story):
@@ -62,6 +65,7 @@ def test_pieces_are_written(story):
     assert {"timeline.svg", "timeline.png", "phases.csv", "scores.csv"} <= names
     assert any(re.fullmatch(r"loop_[RBU]\d+\.svg", n) for n in names)
     assert any(re.fullmatch(r"loop_[RBU]\d+_behaviour\.png", n) for n in names)
+    assert {"phase_1.svg", "phase_1.png", "phase_2.svg"} <= names
     phases = (out / "phases.csv").read_text().splitlines()
     assert phases[0].startswith("start,end,loops,names,polarity")
     # logistic: growth leads until half the market (500 users at rate 0.3: t = ln 99 / 0.3)

@@ -185,8 +185,8 @@ KNOWN = {
         "Database / DB slowdown", "Pool / Connections in use", "Pool / M/M/c wait",
         "Pool / Pool throughput limit", "Retries issued"],
     "eviction_cascade": [
-        "Extra pods serving", "Leak", "Leak freed by restart", "Memory freed by restart",
-        "Scale-out requests", "Working set change"],
+        "Evicted", "Extra pods serving", "Leak", "Leak freed by restart", "Memory freed by restart",
+        "OOM killed", "Pods removed", "Scale-out requests", "Working set change"],
     "hpa_autoscaler": [
         "CPU utilization", "Connection attempts", "HPA / External recommendation", "HPA / Metric",
         "HPA / Target"],

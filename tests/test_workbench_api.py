@@ -137,7 +137,6 @@ def test_sweep_phase_diagram_of_the_retry_storm(client):
     assert too_big.status_code == 422 and "sdm sweep" in too_big.json()["error"]
 
 
-@pytest.mark.xfail(strict=False, reason="written before this session's parts rebuild (new Erlang C, breaker and pool parts); the model now differs, to re-check")
 def test_specs_and_values_without_a_server():
     from library.retry_storm import build
     specs = {s.name: s for s in parameter_specs(build())}
@@ -147,8 +146,10 @@ def test_specs_and_values_without_a_server():
     with pytest.raises(InvalidValueError, match="switch"):
         read_value(specs["Jitter"], 0.5, {})
     assert read_value(specs["Capacity"], "max(1000, 2 * 600)", {}) == 1200.0
-    wb = Workbench(build())
-    assert wb.key_outputs == ["Backlog", "Breaker open time left"]       # its stocks
+    wb = Workbench(build(), warm=False)
+    from sdmodels.elements import Stock       # without KEY_OUTPUTS: the model's own stocks
+    stocks = [v.display for v in wb.ir.of_kind(Stock) if not v.internal]
+    assert wb.key_outputs == stocks[:6] and "Server / Backlog" in stocks   # the server queue
     assert Workbench.open("retry_storm").key_outputs[:3] == ["Offered load", "Throughput",
                                                              "Goodput"]
 

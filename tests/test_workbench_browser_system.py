@@ -175,13 +175,12 @@ def test_diagram_coloured_by_the_dominant_loop(page, teacup_with_dominance):
     assert page.locator("#diagram g.edge.dominant").count() == 0
 
 
-@pytest.mark.xfail(strict=False, reason='written while the cache kind could not be composed; it composes now, so this case no longer arises')
 def test_a_description_that_does_not_compose_opens_in_the_editor(page, tmp_path):
     """Started on a description with a kind not composable yet, the page still opens: the
     editor shows the file and the problem at the component's line."""
     from sdmodels.workbench.server import Catalog, make_server
-    path = tmp_path / "cached.yaml"
-    text = SHOP.replace("calls:\n", "  cache:\n    kind: cache\n    ttl: 1h\ncalls:\n")
+    path = tmp_path / "alerted.yaml"            # alerting: valid, no part to compose yet
+    text = SHOP.replace("calls:\n", "  alerts:\n    kind: alerting\n    rules: 50\ncalls:\n")
     path.write_text(text)
     srv, sock, url = make_server(Catalog(str(path)), host="127.0.0.1", port=0)
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -189,7 +188,7 @@ def test_a_description_that_does_not_compose_opens_in_the_editor(page, tmp_path)
     try:
         page.goto(url)
         page.wait_for_selector("#problems li", timeout=60_000)
-        line = text.splitlines().index("  cache:") + 1
+        line = text.splitlines().index("  alerts:") + 1
         assert page.text_content("#problems li").startswith(f"line {line}, column 1")
         assert "cannot be composed yet" in page.text_content("#error")
         assert page.input_value("#source") == text

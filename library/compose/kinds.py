@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sdmodels import Model, if_then_else, pulse
+from sdmodels import Model, if_then_else, maximum, minimum, pulse
 from sdmodels.expr import Expr
 from sdmodels.model import ModuleHandle
 
@@ -140,9 +140,12 @@ class Service:
         c = component.config
         node = Node(component.name, "service")
         server = _module(m, node, "", server_pool(**{"Service time": c["serviceTime"]}))
-        ready = c["replicas"]
+        ready, pods_part = c["replicas"], None
         if c["hpa"] is not None:
-            ready = _autoscaled(m, node, component, server)
+            ready, pods_part = _autoscaled(m, node, component, server)
+        elif c["resources"] is not None:       # pods that can be OOM-killed have a lifecycle
+            pods_part = _pods(m, node, component)
+            ready = pods_part.out["Ready pods"]
         lost = stress["Pods lost"] * pulse(stress["Stress start"], stress["Stress duration"])
         pods = m.aux(f"{component.name} serving pods", ready * (1 - lost), units="pod",
                      doc="ready pods still serving (the pod-loss scenario removes some)")
@@ -154,6 +157,8 @@ class Service:
         node.downstream_failure = Port(server, "Downstream failure fraction")
         node.timeout, node.pods = Port(server, "Timeout"), pods
         node.role("pods", pods)
+        if c["resources"] is not None:
+            _oom_kills(m, node, component, server, pods, pods_part)
         for role, output in (("backlog", "Backlog"), ("latency", "Latency"),
                              ("timeouts", "Timeout fraction"), ("utilization", "Utilization"),
                              ("throughput", "Throughput"), ("goodput", "Goodput")):
@@ -161,12 +166,42 @@ class Service:
         return node
 
 
-def _autoscaled(m, node: Node, component, server: ModuleHandle):
-    """Pods and an HPA for a service; returns its ready pods."""
-    c, hpa = component.config, component.config["hpa"]
-    pods = _module(m, node, "pods", pod_lifecycle(**{
+def _pods(m, node: Node, component) -> ModuleHandle:
+    c = component.config
+    return _module(m, node, "pods", pod_lifecycle(**{
         "Initial pods": c["replicas"], "Desired replicas": c["replicas"],
         "Startup time": c["startupTime"]}))
+
+
+MEMORY_SPREAD = 0.2    # assumption: pods' memory spreads +/- 20 % around the mean
+OOM_TIME = 1.0         # s: the kernel's OOM killer acts within a second of the limit
+
+
+def _oom_kills(m, node: Node, component, server: ModuleHandle, pods, part: ModuleHandle):
+    """Memory per pod from the requests in flight; pods over the limit are OOM-killed (a
+    container restart with CrashLoopBackOff, in the pods part), their load moves to the
+    survivors: the eviction cascade (reference Part 3.4)."""
+    c, r = component.config, component.config["resources"]
+    name, limit = component.name, r["limits"]["memory"]
+    in_flight = server.out["Backlog"] + server.out["Throughput"] * c["serviceTime"]
+    memory = m.aux(f"{name} memory per pod", r["baseMemory"] + r["memoryPerRequest"]
+                   * in_flight / maximum(pods, 1e-3), units="MiB",
+                   doc="idle memory + memory of the requests in flight (queued or served), "
+                   "shared by the serving pods")
+    over = m.aux(f"{name} share over the memory limit", maximum(0, minimum(1, (
+        memory / limit - (1 - MEMORY_SPREAD)) / (2 * MEMORY_SPREAD))), units="1",
+        doc="pods whose memory is above resources.limits.memory (pods spread +/- 20 %)")
+    kills = m.aux(f"{name} OOM kill rate", over / OOM_TIME, units="1/s",
+                  doc="OOM kills per running pod per second")
+    part.connect("Crash rate", kills)
+    node.role("memory", memory)
+    node.role("evictions", kills)
+
+
+def _autoscaled(m, node: Node, component, server: ModuleHandle):
+    """Pods and an HPA for a service; returns its ready pods and the pods part."""
+    c, hpa = component.config, component.config["hpa"]
+    pods = _pods(m, node, component)
     metric = (hpa["metrics"] or [{"type": "Resource", "resource": {
         "name": "cpu", "target": {"averageUtilization": 80.0}}}])[0]
     settings = {"minReplicas": hpa["minReplicas"], "maxReplicas": hpa["maxReplicas"],
@@ -200,7 +235,7 @@ def _autoscaled(m, node: Node, component, server: ModuleHandle):
     pods.connect("Desired replicas", controller.out["Spec replicas"])
     node.role("hpa replicas", controller.out["Spec replicas"])
     node.role("ready pods", pods.out["Ready pods"])
-    return pods.out["Ready pods"]
+    return pods.out["Ready pods"], pods
 
 
 SELECT_POLICY = {"Max": 0.0, "Min": 1.0, "Disabled": 2.0}

@@ -3,7 +3,10 @@
 Every composed model has the same stress switches (constants, so a sweep can vary them),
 and one scenario per stress that applies to the system: a traffic surge, a slowdown of its
 databases, the loss of half the pods of its services, and a cache flush (synchronized expiry)
-when it has a cache. Each acts from "Stress start" for "Stress duration".
+when it has a cache; with a cache in front of a database, the flush during a slowdown too
+(the reference's Hands-On combination: a cache that absorbs a slow database alone, or
+refills at once alone, exhausts the pool only when both happen). Each acts from "Stress
+start" for "Stress duration".
 """
 from __future__ import annotations
 
@@ -32,6 +35,10 @@ def add_scenarios(m, spec, nodes) -> None:
     if "cache" in kinds:
         m.add_scenario("cache flush", {"Cache flush": 1.0},
                        doc="every cache entry expires at once: a synchronized expiry")
+    if {"cache", "database"} <= kinds:
+        m.add_scenario("flush during slowdown", {"Cache flush": 1.0, "Slowdown factor": 5.0},
+                       doc="the reference's dangerous combination: the cache empties while "
+                       "the database is slow, so every miss holds a connection 5x longer")
     if "service" in kinds:
         m.add_scenario("pod loss", {"Pods lost": 0.5},
                        doc="half of every service's pods are gone for the stress window")

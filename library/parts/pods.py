@@ -8,7 +8,11 @@ moves a running pod to the back-off of the next count, a pipeline of exactly tha
 (`delay_fixed`), then through start-up ("Startup time", until the readiness probe passes)
 back to running; running 10 minutes moves it back to count 0 (taken as a rate 1/600 s).
 An evicted pod ("Eviction rate") is deleted, not restarted: the ReplicaSet replaces it with a
-new pod that starts at crash count 0. The ReplicaSet creates pods when "Desired replicas"
+new pod that starts at crash count 0. A crash or eviction that is a decision rather than a
+hazard (the OOM killer at a memory limit, an eviction above a threshold) comes in as "Crashed
+now" / "Evicted now", the share of the running pods it removes in this step; like pod
+creations and deletions it is moved whole at the step (`_wiring.at_step_start`), so Euler and
+RK4 kill, create and delete the same pods. The ReplicaSet creates pods when "Desired replicas"
 exceed the pods that exist and deletes
 running ones when they fall below (Kubernetes deletes not-ready pods first; here deletions
 come from running pods, a simplification).
@@ -16,6 +20,8 @@ come from running pods, a simplification).
 from __future__ import annotations
 
 from sdmodels import Dim, Model, delay_fixed, maximum, minimum, sum_over
+
+from library.parts._wiring import at_step_start
 
 
 STAGES = 7                  # crash counts 0..6; from the 6th crash on the back-off stays 300 s
@@ -27,9 +33,14 @@ PODS = {
     "Initial pods": (3.0, "pods", "assumption: the deployment's replicas, all running"),
     "Startup time": (30.0, "s", "assumption: container start until the readiness probe "
                      "passes (reference Part 2.3: pod startup 10-300 s)"),
-    "Crash rate": (0.0, "1/s", "crashes per running pod per second (OOM kills); 0 = none"),
+    "Crash rate": (0.0, "1/s", "crashes per running pod per second, a hazard (segfaults, "
+                   "failed liveness probes); 0 = none"),
     "Eviction rate": (0.0, "1/s", "evictions per running pod per second (API-initiated, "
                       "node pressure): the pod is deleted and the ReplicaSet creates a new one"),
+    "Crashed now": (0.0, "1", "share of the running pods killed in this step, decided at its "
+                    "start (the OOM killer at the memory limit); 0 = none"),
+    "Evicted now": (0.0, "1", "share of the running pods evicted in this step, decided at its "
+                    "start (an eviction above a threshold); 0 = none"),
     "Backoff reset time": (600.0, "s", "kubelet: back-off reset after 10 min of running"),
 }
 
@@ -49,7 +60,10 @@ def pod_lifecycle(**overrides) -> Model:
                                        for i, k in enumerate(keys)}, dims=[crash],
                       units="pods", non_negative=True)
     total_running = sum_over(running, crash)
-    crashes = m.aux("Crashes", running * c["Crash rate"], dims=[crash], units="pods/s")
+    at_start = m.aux("Running pods at step start", at_step_start(m, running), dims=[crash],
+                     units="pods", doc="what a decision taken at the step removes whole")
+    crashes = m.aux("Crashes", running * c["Crash rate"] + at_start * c["Crashed now"] / dt,
+                    dims=[crash], units="pods/s")
     into_backoff = m.aux("Entering back-off", {
         k: 0 if i == 0 else crashes[keys[i - 1]] + (crashes[k] if i == STAGES - 1 else 0)
         for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
@@ -61,22 +75,26 @@ def pod_lifecycle(**overrides) -> Model:
     pods = m.aux("Pods", total_running + sum_over(backing, crash)
                  + sum_over(m.stock("Starting pods", 0, dims=[crash], units="pods"), crash),
                  units="pods", doc="pods that exist, ready or not")
-    created = m.aux("Pods created", maximum(0, c["Desired replicas"] - pods) / dt, units="pods/s")
+    created = m.aux("Pods created", at_step_start(m, maximum(0, c["Desired replicas"] - pods))
+                    / dt, units="pods/s")
     starting_in = m.aux("Starting", {k: restarts[k] + (created if i == 0 else 0)
                                      for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
     m.flow("Start-ups", starting_in, into="Starting pods", dims=[crash], units="pods/s")
     m.flow("Becoming ready", delay_fixed(starting_in, c["Startup time"], 0),
            out_of="Starting pods", into=running, dims=[crash], units="pods/s")
-    deleted = minimum(maximum(0, pods - c["Desired replicas"]), running[keys[0]]) / dt
+    deleted = at_step_start(m, minimum(maximum(0, pods - c["Desired replicas"]),
+                                       running[keys[0]])) / dt
     m.flow("Crashing out", crashes, out_of=running, dims=[crash], units="pods/s")
-    resets = m.aux("Back-off resets", {k: 0 if i == 0 else running[k] / c["Backoff reset time"]
-                                       for i, k in enumerate(keys)}, dims=[crash],
-                   units="pods/s")
+    staying = maximum(0, 1 - c["Crashed now"] - c["Evicted now"])   # pods removed whole
+    resets = m.aux("Back-off resets", {k: 0 if i == 0 else running[k] * staying / c[
+        "Backoff reset time"] for i, k in enumerate(keys)}, dims=[crash], units="pods/s",
+        doc="running 10 minutes without a crash (not the pods removed in this step)")
     m.flow("Resetting", {k: resets[k] if i else -sum_over(resets, crash)
                          for i, k in enumerate(keys)}, out_of=running, dims=[crash],
            units="pods/s", doc="back to crash count 0 (negative there: an inflow)")
     m.flow("Deleting", if_first(keys, deleted), out_of=running, dims=[crash], units="pods/s")
-    m.flow("Evicting", running * c["Eviction rate"], out_of=running, dims=[crash],
+    m.flow("Evicting", running * c["Eviction rate"] + at_start * c["Evicted now"] / dt,
+           out_of=running, dims=[crash],
            units="pods/s", doc="evicted pods are deleted; new ones replace them (crash count 0)")
     m.output(m.aux("Ready pods", total_running, units="pods"))
     m.output(pods)

@@ -30,11 +30,11 @@ import numpy as np
 
 from sdmodels.elements import Lookup, Stock
 from sdmodels.errors import SDModelsError
-from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
-                           TimeStep, Unary)
+from sdmodels.expr import Expr, Index, Ref
 from sdmodels.ir import ModelIR
 
 from sdmodels.analysis.graph import Through, host_expression
+from sdmodels.analysis.numeric import Numeric, Unsupported
 
 SYMBOL = {1: "+", -1: "-"}
 RELATIVE = (1e-6, 1e-3, 0.02, 0.1, 0.5)          # of the cause's value at that time
@@ -89,15 +89,24 @@ def simulate_runs(ir: ModelIR, *, params=None, scenario: str | None = None) -> R
     return out
 
 
-def sample_signs(ir: ModelIR, expr: Expr, runs: Runs) -> frozenset | None:
-    """The signs `expr` takes along the runs, or None when it cannot be evaluated there."""
+def sample_signs(ir: ModelIR, expr: Expr, runs: Runs, where=()) -> frozenset | None:
+    """The signs `expr` takes along the runs, or None when it cannot be evaluated there.
+
+    `where` is a sequence of (condition, truth): only the saved times at which every
+    condition was true (truth True) or false (truth False) count, as inside a branch of an
+    if_then_else."""
     found: set = set()
     with np.errstate(all="ignore"):
         for env, times in zip(runs.envs, runs.times):
             try:
                 value = np.asarray(evaluate(expr, env, env, ir, times, ir.dt), dtype=float)
+                keep = np.ones(np.shape(value), dtype=bool)
+                for cond, truth in where:
+                    held = np.asarray(evaluate(cond, env, env, ir, times, ir.dt)) != 0
+                    keep = keep & (held if truth else ~held)
             except Unsupported:
                 return None
+            value = np.broadcast_to(value, keep.shape)[keep]
             value = value[np.isfinite(value)]
             found.update(np.unique(np.sign(value)).astype(int).tolist())
     return frozenset(found) or None
@@ -176,8 +185,25 @@ def _local_signs(expr: Expr, binding, cause: str, env, ir: ModelIR, times, lo: f
     return signs - {0}
 
 
-class Unsupported(Exception):
-    """An expression the behaviour check cannot re-evaluate (some functions)."""
+class _Replay(Numeric):
+    """The shared evaluator reading series by variable id, with stateful functions
+    (`Through`) passing a change of their input on as a unit gain."""
+
+    def __init__(self, ir: ModelIR, env, base, times, dt):
+        super().__init__(ir, times, dt)
+        self.env, self.base = env, base
+
+    def read(self, expr, binding):
+        return _element(expr, self.env, self.ir, binding)
+
+    def other(self, expr, binding):
+        if not isinstance(expr, Through):
+            return super().other(expr, binding)
+        out = _element(Ref(expr.out), self.env, self.ir, binding)
+        if self.env is self.base:
+            return out
+        base = _Replay(self.ir, self.base, self.base, self.t, self.dt)
+        return out + self.run(expr.input, binding) - base.run(expr.input, binding)
 
 
 def evaluate(e: Expr, env: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray],
@@ -186,47 +212,7 @@ def evaluate(e: Expr, env: Mapping[str, np.ndarray], base: Mapping[str, np.ndarr
     holds the simulated series (for the inputs of stateful functions). `binding` names the
     element of each dimension being evaluated; an arrayed series in `env` is
     (..., elements, times)."""
-    ev = lambda x: evaluate(x, env, base, ir, times, dt, binding)  # noqa: E731
-    if isinstance(e, Const):
-        return e.value
-    if isinstance(e, (Ref, Index)):
-        return _element(e, env, ir, binding)
-    if isinstance(e, Reduce):
-        parts = [evaluate(e.operand, env, base, ir, times, dt, {**binding, e.dim: el})
-                 for el in ir.dims[e.dim].elements]
-        fold = {"sum": np.sum, "prod": np.prod, "min": np.min, "max": np.max, "mean": np.mean}
-        return fold[e.op](np.broadcast_arrays(*parts), axis=0)
-    if isinstance(e, Through):
-        out = _element(Ref(e.out), env, ir, binding)
-        if env is base:
-            return out
-        return out + ev(e.input) - evaluate(e.input, base, base, ir, times, dt, binding)
-    if isinstance(e, Time):
-        return times
-    if isinstance(e, TimeStep):
-        return dt
-    if isinstance(e, Unary):
-        v = ev(e.operand)
-        return -v if e.op == "-" else (np.asarray(v) == 0) * 1.0
-    if isinstance(e, Binary):
-        a, b = ev(e.left), ev(e.right)
-        ops = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
-               "^": np.power, "<": np.less, "<=": np.less_equal, ">": np.greater,
-               ">=": np.greater_equal, "=": np.equal, "<>": np.not_equal,
-               "and": lambda x, y: (x != 0) & (y != 0), "or": lambda x, y: (x != 0) | (y != 0)}
-        return ops[e.op](a, b) * 1.0
-    if isinstance(e, Call):
-        return _call(e, [ev(x) for x in e.args], times, dt)
-    if isinstance(e, LookupCall):
-        table = ir.variables[e.table]
-        xs, ys, x = np.asarray(table.xs), np.asarray(table.ys), np.asarray(ev(e.arg), dtype=float)
-        out = np.interp(x, xs, ys)
-        if table.extrapolate and len(xs) > 1:
-            lo = ys[0] + (x - xs[0]) * (ys[1] - ys[0]) / (xs[1] - xs[0])
-            hi = ys[-1] + (x - xs[-1]) * (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
-            out = np.where(x < xs[0], lo, np.where(x > xs[-1], hi, out))
-        return out
-    raise Unsupported(type(e).__name__)
+    return _Replay(ir, env, base, times, dt).run(e, dict(binding))
 
 
 def _element(e, env, ir: ModelIR, binding):
@@ -263,34 +249,3 @@ def host_cells(ir: ModelIR, element) -> list[tuple[dict, Expr]]:
         return [(dict(zip(element.dims, k)), shared) for k in keys]
     per = equation.as_dict()
     return [(dict(zip(element.dims, k)), collapse(ir, per[k])) for k in keys]
-
-
-_SIMPLE = {"abs": np.abs, "exp": np.exp, "ln": np.log, "log10": np.log10, "sqrt": np.sqrt,
-           "floor": np.floor, "ceil": np.ceil, "round": np.round, "integer": np.trunc,
-           "sin": np.sin, "cos": np.cos, "tan": np.tan, "arctan": np.arctan}
-
-
-def _call(e: Call, a: list, times, dt):
-    fn = e.fn
-    if fn in _SIMPLE:
-        return _SIMPLE[fn](a[0])
-    if fn == "log":
-        return np.log(a[0]) / (np.log(a[1]) if len(a) > 1 else 1.0)
-    if fn in ("min", "max"):
-        return (np.minimum if fn == "min" else np.maximum)(a[0], a[1])
-    if fn == "if_then_else":
-        return np.where(np.asarray(a[0]) != 0, a[1], a[2])
-    if fn == "modulo":
-        return np.mod(a[0], a[1])
-    if fn in ("xidz", "zidz"):
-        fallback = a[2] if fn == "xidz" else 0.0
-        b = np.asarray(a[1], dtype=float)
-        return np.where(b == 0, fallback, np.asarray(a[0]) / np.where(b == 0, 1.0, b))
-    if fn == "step":
-        return np.where(times >= a[1], a[0], 0.0)
-    if fn == "pulse":
-        return ((times >= a[0]) & (times < np.asarray(a[0]) + np.maximum(a[1], dt))) * 1.0
-    if fn == "ramp":
-        end = a[2] if len(a) > 2 else np.inf
-        return np.where(times <= a[1], 0.0, a[0] * (np.minimum(times, end) - a[1]))
-    raise Unsupported(fn)

@@ -7,7 +7,9 @@ best path score with which it has reached each variable, and abandons a path as 
 its score falls below that best (a weaker path cannot make a stronger loop from there).
 Each path that returns to its stock is a loop. The union over the samples is the loop
 set; it is what Stella and Simlin score on models with millions of loops. It is a
-heuristic: a loop that is never the strongest way round any stock is not found.
+heuristic: a loop that is never the strongest way round any stock is not found. The loops
+the modeller named (`Model.name_loop`) are always added, found or not: the story of a run
+is told in their words, and a named loop that scores 0 says so.
 
 Reference: R. Eberlein, W. Schoenberg, "Finding the Loops that Matter", International
 System Dynamics Conference, 2020.
@@ -112,13 +114,15 @@ def discover_loops(trace, partial=None, *, samples: int = DEFAULT_SAMPLES,
     `partial` is the capped enumeration it replaces (for its cap); `polarities` reuses
     `link_polarities(ir, behaviour=False)`.
     """
-    from sdmodels.analysis.loops import LoopSet, _attach_names, classify
+    from sdmodels.analysis.loops import LoopSet, _attach_names, classify, named_cycles
     from sdmodels.analysis.polarity import link_polarities
     ir = trace.ir
     cycles = strongest_cycles(trace, samples=samples)
+    graph = causal_graph(ir)
+    cycles += named_cycles(ir, graph)
     if polarities is None:
         polarities = link_polarities(ir, behaviour=False)
-    loops = classify(ir, causal_graph(ir), polarities, cycles)
+    loops = classify(ir, graph, polarities, cycles)
     loops, notes = _attach_names(ir, loops)
     cap = partial.cap if partial is not None else None
     return LoopSet(ir.name, tuple(loops), "discovered", False,

@@ -266,13 +266,16 @@ class Dominance:
                     "relative"]]
 
     def summary(self) -> pd.DataFrame:
-        """One row per loop: mean and peak |relative score|, sorted by mean."""
+        """One row per loop: mean and peak |relative score|, sorted by mean; the memories
+        of discrete elements (`phases.state_memory`) are left out."""
+        from sdmodels.analysis.phases import state_memory
         rel = self.relative
         frame = pd.DataFrame({"loop": rel.columns,
                               "name": [l.name or "" for l in self.loops],
                               "polarity": [l.polarity for l in self.loops],
                               "mean_abs_relative": rel.abs().mean().to_numpy(),
                               "peak_abs_relative": rel.abs().max().to_numpy()})
+        frame = frame[[not state_memory(l) for l in self.loops]]
         return frame.sort_values(["mean_abs_relative", "loop"], ascending=[False, True],
                                  kind="stable").reset_index(drop=True)
 

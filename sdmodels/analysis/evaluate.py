@@ -3,9 +3,9 @@
 Loops That Matter asks, for every link x -> z, what z's equation gives when only x has
 moved on by one step. `Trace` is a run recorded at every step with every slot (internal
 stocks of delays and smooths included); `Trace.evaluate` computes one slot's equation for
-all times at once from any table of input values, with the same semantics as the
-compiled kernel (non-negative flows, outflows cut back by their stock, lookups, step,
-pulse, ramp, ...). Re-evaluating a variable from the recorded inputs gives back its
+all times at once from any table of input values, with the shared evaluator
+(`sdmodels.analysis.numeric`) and the same semantics as the compiled kernel (non-negative
+flows, outflows cut back by their stock, lookups, step, pulse, ramp, ...). Re-evaluating a variable from the recorded inputs gives back its
 recorded series, which is what the tests check on the library models.
 
 >>> from sdmodels import Model
@@ -25,15 +25,10 @@ import numpy as np
 
 from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, canonical
 from sdmodels.errors import ModelError
-from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
-                           TimeStep, Unary)
+from sdmodels.expr import Expr, Index, Reduce, Ref
 from sdmodels.ir import ModelIR, build, index_binding
 
-_UNARY = {"abs": np.abs, "exp": np.exp, "ln": np.log, "sqrt": np.sqrt, "floor": np.floor,
-          "ceil": np.ceil, "integer": np.trunc, "sin": np.sin, "cos": np.cos, "tan": np.tan,
-          "arctan": np.arctan, "log10": np.log10, "round": lambda x: np.floor(x + 0.5)}
-_COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-            "=": np.equal, "<>": np.not_equal}
+from sdmodels.analysis.numeric import Numeric
 
 
 @dataclass(frozen=True)
@@ -138,12 +133,12 @@ class _Env:
         return self.values[self.rows, column] if found is None else found
 
 
-class _Eval:
-    """Evaluates one expression tree with numpy; `env` rows are times."""
+class _Eval(Numeric):
+    """The shared evaluator reading a record's columns; `env` rows are times."""
 
-    def __init__(self, trace: Trace, env: np.ndarray, times: np.ndarray, host: str):
-        self.trace, self.env, self.t, self.host = trace, env, times, host
-        self.teps = trace.dt * 1e-6
+    def __init__(self, trace: Trace, env: _Env | None, times: np.ndarray, host: str):
+        super().__init__(trace.ir, times, trace.dt, host)
+        self.trace, self.env = trace, env
 
     def column(self, expr: Expr, binding: dict[str, str]) -> int:
         ir = self.trace.ir
@@ -157,6 +152,9 @@ class _Eval:
         key = tuple(fixed.get(d) or binding[d] for d in var.dims)
         return self.trace.index[(var.id, key)]
 
+    def read(self, expr, binding):
+        return self.env[self.column(expr, binding)]
+
     def refs(self, expr: Expr, binding: dict[str, str], out: set[int]) -> None:
         if isinstance(expr, (Ref, Index)):
             var = self.trace.ir.variables[(expr.target if isinstance(expr, Index) else expr).name]
@@ -169,98 +167,6 @@ class _Eval:
             return
         for child in expr.children():
             self.refs(child, binding, out)
-
-    def run(self, expr: Expr, binding: dict[str, str]):
-        go = lambda x: self.run(x, binding)  # noqa: E731
-        if isinstance(expr, Const):
-            return expr.value
-        if isinstance(expr, (Ref, Index)):
-            return self.env[self.column(expr, binding)]
-        if isinstance(expr, Time):
-            return self.t
-        if isinstance(expr, TimeStep):
-            return self.trace.dt
-        if isinstance(expr, Unary):
-            v = go(expr.operand)
-            return -v if expr.op == "-" else np.where(np.asarray(v) == 0.0, 1.0, 0.0)
-        if isinstance(expr, Binary):
-            return self.binary(expr.op, go(expr.left), go(expr.right))
-        if isinstance(expr, Call):
-            return self.call(expr.fn, [go(a) for a in expr.args])
-        if isinstance(expr, LookupCall):
-            return self.lookup(self.trace.ir.variables[expr.table], go(expr.arg))
-        if isinstance(expr, Reduce):
-            parts = [self.run(expr.operand, {**binding, expr.dim: el})
-                     for el in self.trace.ir.dims[expr.dim].elements]
-            fn = {"sum": np.sum, "prod": np.prod, "min": np.min, "max": np.max,
-                  "mean": np.mean}[expr.op]
-            return fn(np.broadcast_arrays(*parts), axis=0)
-        raise ModelError(f"'{self.host}': cannot re-evaluate {type(expr).__name__}")
-
-    @staticmethod
-    def binary(op: str, a, b):
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if op == "/":
-            return np.divide(a, b)
-        if op == "^":
-            return np.power(a, b)
-        if op == "and":
-            return np.where((np.asarray(a) != 0.0) & (np.asarray(b) != 0.0), 1.0, 0.0)
-        if op == "or":
-            return np.where((np.asarray(a) != 0.0) | (np.asarray(b) != 0.0), 1.0, 0.0)
-        return np.where(_COMPARE[op](a, b), 1.0, 0.0)
-
-    def call(self, fn: str, a: list):
-        t, teps, dt = self.t, self.teps, self.trace.dt
-        if fn in _UNARY:
-            return _UNARY[fn](a[0])
-        if fn == "modulo":
-            return np.mod(a[0], a[1])
-        if fn in ("min", "max"):
-            return (np.minimum if fn == "min" else np.maximum)(a[0], a[1])
-        if fn == "if_then_else":
-            return np.where(np.asarray(a[0]) != 0.0, a[1], a[2])
-        if fn == "step":
-            return np.where(t + teps >= a[1], a[0], 0.0)
-        if fn == "pulse":
-            return np.where((t + teps >= a[0]) & (t + teps < a[0] + np.maximum(a[1], dt)),
-                            1.0, 0.0)
-        if fn == "pulse_train":
-            start, width, interval, end = a
-            width = np.maximum(width, dt)
-            phase = np.mod(t + teps - start, np.where(np.asarray(interval) > 0, interval, 1.0))
-            on = np.where(np.asarray(interval) > 0, phase < width, t + teps < start + width)
-            return np.where((t + teps < start) | (t - teps > end), 0.0, np.where(on, 1.0, 0.0))
-        if fn == "ramp":
-            slope, start = a[0], a[1]
-            span = t - start if len(a) < 3 else np.minimum(t, a[2]) - start
-            return np.where(t <= start, 0.0, slope * span)
-        if fn in ("xidz", "zidz"):
-            other = a[2] if fn == "xidz" else 0.0
-            return np.where(np.abs(a[1]) < 1e-6, other, np.divide(a[0], a[1]))
-        if fn == "log":
-            return np.log10(a[0]) if len(a) == 1 else np.log(a[0]) / np.log(a[1])
-        raise ModelError(f"'{self.host}': {fn} cannot be re-evaluated over a recorded run "
-                         "(random draws and array built-ins are not replayed)")
-
-    @staticmethod
-    def lookup(table: Lookup, x):
-        xs, ys = np.asarray(table.xs), np.asarray(table.ys)
-        x = np.asarray(x, dtype=float)
-        if len(xs) == 1:
-            return np.full_like(x, ys[0])
-        out = np.interp(x, xs, ys)
-        if table.extrapolate:
-            lo, hi = x < xs[0], x > xs[-1]
-            out = np.where(lo, ys[0] + (ys[1] - ys[0]) * (x - xs[0]) / (xs[1] - xs[0]), out)
-            out = np.where(hi, ys[-1] + (ys[-1] - ys[-2]) * (x - xs[-1]) / (xs[-1] - xs[-2]),
-                           out)
-        return out
 
 
 def record(model, *, scenario: str | None = None, params: dict | None = None,

@@ -126,8 +126,11 @@ class LoopSet:
         for loop in self.loops:
             if loop.id.lower() == str(key).lower() or (loop.name or "").lower() == str(key).lower():
                 return loop
-        raise KeyError(f"model '{self.model}' has no loop '{key}'; it has "
-                       f"{', '.join(l.id for l in self.loops) or 'none'}")
+        ids = [l.id for l in self.loops]
+        named = [f"'{l.name}'" for l in self.loops if l.name]
+        shown = ", ".join(ids[:10]) + (f", ... ({len(ids)} in all)" if len(ids) > 10 else "")
+        raise KeyError(f"model '{self.model}' has no loop '{key}'; it has {shown or 'none'}"
+                       + (f"; named: {', '.join(named)}" if named else ""))
 
     def dominance(self, model, *, scenario: str | None = None, params: dict | None = None,
                   trace=None):
@@ -275,14 +278,21 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
         if len(cycles) > max_loops:
             cycles, complete = cycles[:max_loops], False
             note = (f"loop enumeration stopped after {max_loops} loops: model '{ir.name}' has "
-                    "more. Raise max_loops (sdm loops --max-loops N), or ask for the shortest "
-                    "independent loop set (method='independent', sdm loops --independent)")
+                    "more (the named loops are listed all the same). Raise max_loops (sdm "
+                    "loops --max-loops N), or ask for the shortest independent loop set "
+                    "(method='independent', sdm loops --independent)")
             notices.append(note)
             warnings.warn(note, ModelWarning, stacklevel=2)
         else:
             total = len(cycles)
     else:
         cycles = independent_cycles(graph)
+    if not complete or method == "independent":
+        # the named loops are listed whatever the cap or method: they are what people look
+        # for (Johnson's order does not give the short loops first, and the shortest
+        # independent set need not hold them), so each gets its own cycle (classify drops
+        # the cycles listed twice)
+        cycles += named_cycles(ir, graph)
     loops = classify(ir, graph, polarities, cycles)
     loops, naming_notes = _attach_names(ir, loops)
     notices += naming_notes
@@ -296,6 +306,31 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
                        + unknown_links_note(ir, loops) + "; `sdm dominance` gives the sign "
                        "each took in a run")
     return LoopSet(ir.name, tuple(loops), method, complete, tuple(notices), max_loops, total)
+
+
+def named_cycles(ir, graph) -> list[tuple[str, ...]]:
+    """One cycle through all the variables of each named loop: consecutive named variables
+    joined by shortest paths that visit no variable twice (names no cycle fits are left
+    out; `find_loops` reports them)."""
+    out = []
+    for named in ir.loop_names:
+        wanted = list(dict.fromkeys(named.variables))
+        if not wanted or any(v not in graph for v in wanted):
+            continue
+        cycle: list[str] = []
+        used = set(wanted)
+        for a, b in zip(wanted, wanted[1:] + wanted[:1]):
+            free = graph.subgraph((set(graph) - used) | {a, b})
+            try:
+                path = nx.shortest_path(free, a, b) if a != b else [a]
+            except nx.NetworkXNoPath:
+                break
+            cycle += path[:-1]
+            used |= set(path)
+        else:
+            if len(cycle) > 1 and len(set(cycle)) == len(cycle):
+                out.append(tuple(cycle))
+    return out
 
 
 def unknown_links_note(ir: ModelIR, loops) -> str:

@@ -1,7 +1,8 @@
 """Dominance phases: the time spans in which one loop, or a few, explain most behaviour.
 
-The rule, at each reported time: take the loops that can move the chosen variable (those
-through it or through a variable upstream of it; every loop when none is chosen), rescale
+The rule, at each reported time: take the loops that move the chosen variable (those
+through it, or for an output on no loop those through its nearest upstream variables on
+loops; every loop when none is chosen, see `relevant_loops`), rescale
 their relative loop scores so their absolute values add up to 1, and call dominant the
 fewest loops, strongest first, whose absolute shares reach `threshold` (one half, the
 papers' rule: a dominant loop or set explains at least 50 % of the change). A time at which
@@ -29,6 +30,8 @@ link that makes them U.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -36,16 +39,53 @@ import pandas as pd
 from sdmodels.analysis.graph import causal_graph
 
 
+def state_memory(loop) -> bool:
+    """A discrete element's memory, not a feedback loop: a value and its next value
+    closed by a one-step pipeline (``X = DELAY FIXED(Next X, TIME STEP)``), as a counter
+    or a controller's mode is kept. Like a stock's own integration it moves whenever its
+    inputs do, so it would take the lead in every phase without saying anything."""
+    from sdmodels.analysis.graph import expr_text
+    from sdmodels.expr import TimeStep
+    one_step = expr_text(TimeStep())
+    return loop.length == 2 and any(x.kind == "delay_fixed" and x.time_text == one_step
+                                    for x in loop.delays)
+
+
 def relevant_loops(d, variable: str | None, ir=None) -> list[int]:
-    """Positions (in `d.loops`) of the loops that can move `variable`."""
+    """Positions (in `d.loops`) of the loops that move `variable`: the loops through it;
+    for a variable on no loop (an output), the loops through the nearest variables
+    upstream of it that are on loops; every loop when no variable is chosen. The
+    memories of discrete elements (`state_memory`) are left out.
+
+    Why not every loop upstream: a loop elsewhere moves the variable only through the
+    loops and links between them, and a fast local loop there (a queue draining in
+    another module) would take most of the share without saying what drove the variable.
+    """
+    loops = [k for k, l in enumerate(d.loops) if not state_memory(l)]
     if variable is None:
-        return list(range(len(d.loops)))
+        return loops
     if ir is None:
         raise ValueError("give the model's IR to choose loops by variable")
     target = ir.id_of(variable, "variable")
     graph = causal_graph(ir)
-    upstream = (nx.ancestors(graph, target) if target in graph else set()) | {target}
-    return [k for k, l in enumerate(d.loops) if set(l.variables) & upstream]
+    frontier, seen = {target}, {target}
+    while frontier:
+        found = [k for k in loops if frontier & set(d.loops[k].variables)]
+        if found:
+            return found
+        frontier = {p for v in frontier if v in graph for p in graph.predecessors(v)} - seen
+        seen |= frontier
+    return []
+
+
+def variable_shares(d, variable: str | None) -> pd.DataFrame:
+    """The relative scores of the loops that move `variable` (`relevant_loops`), rescaled
+    at each time so that their absolute values add up to 1 (0 where none moves): each
+    loop's signed share of the change of that variable (time x loop id)."""
+    cols = relevant_loops(d, variable, d.ir)
+    rel = d.relative.iloc[:, cols]
+    total = rel.abs().sum(axis=1).replace(0.0, np.nan)
+    return rel.div(total, axis=0).fillna(0.0)
 
 
 def dominant_sets(relative: np.ndarray, threshold: float) -> list[tuple[int, ...]]:
@@ -120,19 +160,23 @@ def phases(d, variable: str | None = None, *, threshold: float = 0.5,
     """The dominance phases of a `Dominance`: one row per phase (see the module doc).
 
     Columns: start, end, loops (ids, ' + '-joined), names, polarity (runtime, per loop),
-    share (mean |relative score| of the dominant loops over the phase), why_unknown.
+    share (the dominant loops' part of the change among the loops that move the variable,
+    averaged over the phase), why_unknown.
     """
-    cols = relevant_loops(d, variable, ir if ir is not None else d.ir)
-    rel = d.relative.to_numpy()[:, cols]
+    if ir is not None and d.ir is None:
+        d = replace(d, ir=ir)
+    cols = relevant_loops(d, variable, d.ir)
+    scaled = np.abs(variable_shares(d, variable).to_numpy())
+    where = {c: k for k, c in enumerate(cols)}
     times = d.relative.index.to_numpy()
-    sets = [tuple(cols[k] for k in s) for s in dominant_sets(rel, threshold)]
+    sets = [tuple(cols[k] for k in s) for s in dominant_sets(scaled, threshold)]
     runs = _merge_short(_runs(sets), times, min_fraction * (times[-1] - times[0]))
     rows = []
     for a, b, members in runs:
         span = slice(a, b + 1)
         loops = [d.loops[k] for k in members]
         mean = [float(d.relative.iloc[span, k].mean()) for k in members]
-        share = float(np.abs(d.relative.iloc[span, list(members)]).sum(axis=1).mean()) \
+        share = float(scaled[span][:, [where[k] for k in members]].sum(axis=1).mean()) \
             if members else 0.0
         rows.append({"start": float(times[a]), "end": float(times[b]),
                      "loops": " + ".join(l.id for l in loops) or "-",
@@ -162,13 +206,26 @@ def _runtime_links(d, loop, span: slice) -> str:
 
 
 
-def named_shares(d) -> pd.DataFrame:
-    """The named loops' relative scores rescaled among themselves (time x loop name).
+def still_links(d, loop) -> list[tuple[str, str]]:
+    """The links of `loop` (variable ids) whose score was 0 at every reported time: where a
+    loop that never scored is cut (a limit, a threshold or a clamp holding the effect)."""
+    out = []
+    for a, b in loop.edges:
+        series = d.links.get((a, b))
+        if series is None or not np.any(np.nan_to_num(np.asarray(series)) != 0):
+            out.append((a, b))
+    return out
+
+
+def named_shares(d, variable: str | None = None) -> pd.DataFrame:
+    """The named loops' relative scores rescaled among themselves (time x loop name); with
+    `variable`, only the named loops that move it (`relevant_loops`).
 
     In a big model the strongest loop is often an unnamed variant of the named ones; among
     the loops the modeller named, this says which mechanism carried the change.
     """
-    named = [l for l in d.loops if l.name]
+    keep = set(relevant_loops(d, variable, d.ir))
+    named = [l for k, l in enumerate(d.loops) if l.name and k in keep]
     rel = d.relative[[l.id for l in named]].abs()
     total = rel.sum(axis=1).replace(0.0, np.nan)
     out = rel.div(total, axis=0).fillna(0.0)
@@ -176,14 +233,15 @@ def named_shares(d) -> pd.DataFrame:
     return out
 
 
-def takeover_order(d, *, min_steps: int = 2) -> pd.DataFrame:
-    """The named loops in the order they first took the lead among the named loops (the
-    largest share of the change, held for at least `min_steps` reported times).
+def takeover_order(d, variable: str | None = None, *, min_steps: int = 2) -> pd.DataFrame:
+    """The named loops (that move `variable`, when given) in the order they first took the
+    lead among them (the largest share of the change, held for at least `min_steps`
+    reported times).
 
     Columns: name, first (time it first led), led (total time it led), peak (its largest
     share among the named loops). Named loops that never led are left out.
     """
-    shares = named_shares(d)
+    shares = named_shares(d, variable)
     times = shares.index.to_numpy()
     if shares.empty or len(times) < 2:
         return pd.DataFrame(columns=["name", "first", "led", "peak"])

@@ -3,8 +3,12 @@
 A link u -> v is positive (+) when an increase in u, all else equal, raises v; negative (-)
 when it lowers v. The sign is read from the tree of v's equation by monotonicity rules
 (+ - * /, min/max, ceil/floor/round/integer, exp/ln/sqrt, xidz/zidz, powers, lookups by the
-monotonicity of their points over the arguments they get, an if_then_else branch when the
-condition does not read u, delays/smooths/samplers as positive gains). The sign of a factor
+monotonicity of their points over the arguments they get, delays/smooths/samplers as
+positive gains; ``a - min(a, b)`` as ``max(0, a - b)``). An if_then_else is signed by its
+branches, each judged on the times it was taken, and, when u is in the condition, by the
+jump at the switch: the sign of then - else on a side of the switch where it keeps one
+(continuity carries it to the switch), e.g. ``if x >= limit then 1 else f(x)`` with f <= 1
+rises with x. The sign of a factor
 comes from interval arithmetic over every variable (`sdmodels.analysis.intervals`), so
 ``k * x`` is signed when k's and x's ranges are. Where the structure cannot tell (u in a
 condition, a product of unsigned factors), the runs decide (`sdmodels.analysis.behaviour`):
@@ -115,13 +119,28 @@ class Structure:
     INCREASING = ("exp", "sqrt", "ln", "log10", "arctan", "floor", "ceil", "round", "integer")
 
     def __init__(self, ir: ModelIR, observed: Mapping[str, frozenset] | None = None, *,
-                 ranges: Ranges | None = None, sample=None):
+                 ranges: Ranges | None = None, sample=None, where: tuple = ()):
         self.ir = ir
         self.observed = observed or {}      # value signs seen in a run, used where the
         self._values: dict[str, frozenset] = {}   # declarations prove nothing
         self.ranges = ranges if ranges is not None else Ranges(ir)
-        self.sample = sample                # expr -> signs seen along the runs, or None
+        self.sample = sample                # (expr, where) -> signs seen along the runs
+        self.where = where                  # ((condition, truth), ...): inside branches
         self._memo: dict[Expr, frozenset] = {}
+        self._inside: dict[tuple, Structure] = {}
+
+    def within(self, condition: Expr, truth: bool) -> "Structure":
+        """The same reasoning inside one branch of an if_then_else: values sampled from the
+        runs count only at the times the branch was taken (nothing changes without runs)."""
+        if self.sample is None:
+            return self
+        key = (condition, truth)
+        if key not in self._inside:
+            inner = Structure(self.ir, self.observed, ranges=self.ranges, sample=self.sample,
+                              where=self.where + (key,))
+            inner._values = self._values            # variables' signs are not per branch
+            self._inside[key] = inner
+        return self._inside[key]
 
     # value signs: which of {-1, 0, +1} the value can take
     def var_value(self, name: str) -> frozenset:
@@ -153,7 +172,7 @@ class Structure:
         out = self._rule_value(e)
         out = (out & signs(self.ranges.of(e))) or out
         if _both(out) and self.sample is not None and not isinstance(e, (Ref, Const)):
-            seen = self.sample(e)
+            seen = self.sample(e, self.where)
             if _informative(seen):
                 out = seen
         self._memo[e] = out = _not_stuck(out, self.ranges.of(e))
@@ -239,6 +258,12 @@ class Structure:
             if op == "+" or op in ("and", "or"):
                 return combine(sa, sb)
             if op == "-":
+                b = _beside(e.left, e.right)     # a - min(a, b) = max(0, a - b), or
+                if b is not None:                # min(0, a - b) for max: both follow a - b
+                    return combine(sa, _neg(s(b)))
+                b = _beside(e.right, e.left)     # min(a, b) - a = min(0, b - a), and max
+                if b is not None:
+                    return combine(s(b), _neg(sb))
                 return combine(sa, _neg(sb))
             if op == "*":
                 return combine(scaled(sa, self.value(e.right)), scaled(sb, self.value(e.left)))
@@ -263,6 +288,21 @@ class Structure:
             inner = s(e.operand)
             return inner if e.op != "prod" or inner == 0 else None
         return None
+
+    def _jump(self, e: Call, truth: int | None) -> int | None:
+        """The sign of an if_then_else's jump when its condition turns true as the cause
+        rises (`truth` +1) or false (-1): then - else at the switch. Each branch being
+        continuous, a side of the switch on which then - else keeps one sign gives it; the
+        value signs come from intervals, else from the runs on that side."""
+        if truth is None:
+            return None
+        cond, then, other = e.args
+        gap = Binary("-", then, other)
+        sides = {self.within(cond, t).value(gap) for t in (True, False)}
+        one = {frozenset(s - {0}) for s in sides if len(s - {0}) == 1}
+        if len(one) != 1:
+            return None
+        return scaled(truth, next(iter(one)) | {0})
 
     def _direction(self, table: str, arg=(-np.inf, np.inf)) -> frozenset:
         """How the lookup moves over the arguments it can get (outside its points it is
@@ -311,7 +351,10 @@ class Structure:
         if fn in ("min", "max"):
             return combine(slopes[0], slopes[1])
         if fn == "if_then_else":
-            return combine(slopes[1], slopes[2]) if slopes[0] == 0 else None
+            cond, then, other = e.args
+            branches = combine(self.within(cond, True).slope(then, wrt),
+                               self.within(cond, False).slope(other, wrt))
+            return branches if slopes[0] == 0 else combine(branches, self._jump(e, slopes[0]))
         if fn in ("xidz", "zidz"):
             a, b = e.args[0], e.args[1]
             q = combine(scaled(slopes[0], self.value(b) - {0}),
@@ -322,6 +365,13 @@ class Structure:
         if fn == "ramp" and all(x == 0 for x in slopes[1:]):
             return slopes[0]
         return None
+
+
+def _beside(a: Expr, m: Expr) -> Expr | None:
+    """In a - min(a, b) (or max), the b beside a; else None."""
+    if isinstance(m, Call) and m.fn in ("min", "max") and len(m.args) == 2 and a in m.args:
+        return m.args[1] if m.args[0] == a else m.args[0]
+    return None
 
 
 def _both(s: frozenset) -> bool:
@@ -407,7 +457,7 @@ def link_polarities(model, *, behaviour: bool = True, stated: Mapping | None = N
     if behaviour:
         runs = simulate_runs(ir, params=params, scenario=scenario)
         seen, values = link_signs(ir, edges, runs, ranges.iv), runs.signs
-        sample = lambda e: sample_signs(ir, e, runs)  # noqa: E731
+        sample = lambda e, where=(): sample_signs(ir, e, runs, where)  # noqa: E731
     structure = Structure(ir, values, ranges=ranges, sample=sample)
     said = {}
     for (a, b), sign in (stated or {}).items():

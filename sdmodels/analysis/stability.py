@@ -5,15 +5,24 @@ point), and build the Jacobian J[i, j] = d(net flow of stock i) / d(stock j) by 
 finite differences, all perturbations at once: every variable's value becomes a row of
 2n + 1 columns (the operating point, then stock j nudged up and down) and the equations are
 re-evaluated once, in the model's evaluation order, with the IR's own expression trees
-(`sdmodels.analysis.behaviour.evaluate`). The internal stocks of delays and smooths are
-ordinary stocks here; the held value of a discrete controller (a sample-and-hold, a
-rolling window, a pipeline delay) is held at its operating-point value, so the modes are
-those of the continuous part between two controller ticks.
+(the evaluator of `sdmodels.analysis.numeric`, shared with polarity and dominance). The
+internal stocks of delays and smooths are ordinary stocks here; the held value of a
+discrete controller (a sample-and-hold, a rolling window, a pipeline delay) is held at its
+operating-point value, so the modes are those of the continuous part between two
+controller ticks.
 
 Each eigenvalue lambda = sigma + i omega is one mode: it decays (sigma < 0) with time
 constant -1 / sigma, oscillates when omega != 0 with period 2 pi / |omega|, and its damping
 ratio is zeta = -sigma / |lambda| (1 for a real decaying mode, 0 for an undamped
-oscillation, negative when it grows). References: Forrester, *Industrial Dynamics* (1961),
+oscillation, negative when it grows).
+
+Which modes matter: models built from parts hold many fluid relaxations (a queue that
+settles "within one step", a held value re-read every step: x / dt), whose eigenvalues are
+about -1 / dt. They are faster than the step (|lambda| dt >= `SUB_STEP`: settled within
+about two steps), so no run can show them, and their number buries the slow modes that do
+shape behaviour. `modes(lin, relevant=True)` and `mode_summary` leave them out (and the
+neutral ones, |lambda| < `NEUTRAL`: integrators with no dynamics of their own), slowest
+first, and say how many were left out; every `Mode` says whether it is `faster_than_step`. References: Forrester, *Industrial Dynamics* (1961),
 ch. 17 (oscillation from delays in negative loops); Kampmann & Oliva, "Structural dominance
 analysis and theory building in system dynamics", Systems Research and Behavioral Science
 25(4), 2008 (eigenvalues of the linearised model as its behaviour modes).
@@ -36,9 +45,12 @@ from sdmodels.elements import Aux, Flow, Lookup, PerElement, Stock
 from sdmodels.errors import ModelError
 from sdmodels.ir import ModelIR, build
 
-from sdmodels.analysis.behaviour import Unsupported, evaluate
+from sdmodels.analysis.behaviour import evaluate
+from sdmodels.analysis.numeric import Unsupported
 
 RELATIVE_NUDGE = 1e-6
+SUB_STEP = 0.5        # |lambda| x dt at or above this: the mode settles within ~2 steps
+NEUTRAL = 1e-6        # |lambda| below this: a neutral (integrating) mode
 
 
 @dataclass(frozen=True)
@@ -48,12 +60,31 @@ class Linearization:
     states: tuple[str, ...]       # display names of the n stock values (Name[elem] for arrays)
     time: float
     values: np.ndarray            # the stocks at the operating point
+    step: float = 0.0             # the model's time step (0: unknown)
 
 
 @dataclass(frozen=True)
 class Mode:
     """One eigenvalue of the linearised model, read as a behaviour mode."""
     eigenvalue: complex
+    step: float = 0.0             # the model's time step, to tell the sub-step modes
+
+    @property
+    def faster_than_step(self) -> bool:
+        """|lambda| dt >= SUB_STEP: it settles within about two steps, no run can show it."""
+        return self.step > 0 and abs(self.eigenvalue) * self.step >= SUB_STEP
+
+    @property
+    def neutral(self) -> bool:
+        return abs(self.eigenvalue) < NEUTRAL
+
+    def to_dict(self) -> dict:
+        """The JSON form: eigenvalue [re, im], kind, time constant, period, damping ratio."""
+        tau = self.time_constant
+        return {"eigenvalue": [self.growth_rate, float(self.eigenvalue.imag)],
+                "kind": self.kind, "time_constant": tau if np.isfinite(tau) else None,
+                "period": self.period, "damping_ratio": self.damping_ratio,
+                "faster_than_step": self.faster_than_step}
 
     @property
     def growth_rate(self) -> float:
@@ -114,14 +145,39 @@ def linearize(model, *, at: float | None = None, scenario: str | None = None,
     net = np.stack([_net_flow(ir, s, env, columns).reshape(-1, columns)[k] for s, k in states])
     jacobian = (net[:, 1::2] - net[:, 2::2]) / (2 * nudges)
     labels = tuple(_label(ir, s, k) for s, k in states)
-    return Linearization(jacobian, labels, float(results.times[index]), values)
+    return Linearization(jacobian, labels, float(results.times[index]), values, float(ir.dt))
 
 
-def modes(lin: Linearization) -> list[Mode]:
+def modes(lin: Linearization, *, relevant: bool = False) -> list[Mode]:
     """The modes of a linearisation, slowest first (largest real part), one per conjugate
-    pair (the one with positive imaginary part)."""
-    found = [Mode(complex(v)) for v in np.linalg.eigvals(lin.jacobian) if v.imag >= -1e-12]
+    pair (the one with positive imaginary part); `relevant` leaves out the neutral ones and
+    those faster than the step (see the module doc)."""
+    found = [Mode(complex(v), lin.step) for v in np.linalg.eigvals(lin.jacobian)
+             if v.imag >= -1e-12]
+    if relevant:
+        found = [m for m in found if not (m.neutral or m.faster_than_step)]
     return sorted(found, key=lambda m: (-m.eigenvalue.real, abs(m.eigenvalue.imag)))
+
+
+def mode_summary(lin: Linearization, *, top: int = 8) -> dict:
+    """The modes that matter (at most `top`, slowest first) and what was left out.
+
+    >>> from sdmodels import Model
+    >>> m = Model("slow and fast", stop=10, dt=0.25)
+    >>> x = m.stock("X", initial=0)
+    >>> _ = m.flow("Adjust", (10 - x) / 4, into=x)
+    >>> y = m.stock("Y", initial=0)
+    >>> _ = m.flow("Track", (x - y) / 0.1, into=y)     # 0.1 s: faster than the 0.25 s step
+    >>> s = mode_summary(linearize(m))
+    >>> [round(x["time_constant"], 6) for x in s["modes"]], s["faster_than_step"]
+    ([4.0], 1)
+    """
+    every = modes(lin)
+    shown = [m for m in every if not (m.neutral or m.faster_than_step)]
+    return {"time": lin.time, "step": lin.step, "states": len(lin.states),
+            "modes": [m.to_dict() for m in shown[:top]], "more": max(0, len(shown) - top),
+            "faster_than_step": sum(m.faster_than_step for m in every),
+            "neutral": sum(m.neutral and not m.faster_than_step for m in every)}
 
 
 # --------------------------------------------------------------------------- internals
@@ -158,7 +214,7 @@ def _evaluate_element(ir: ModelIR, element, env, times, columns: int) -> np.ndar
         return np.stack([np.broadcast_to(np.asarray(r, dtype=float), (columns,)) for r in rows])
     except Unsupported as exc:
         raise ModelError(f"cannot linearise model '{ir.name}': the equation of "
-                         f"'{element.display}' uses {exc}, which the linearisation does not "
+                         f"'{element.display}' uses {exc.what}, which the linearisation does not "
                          "evaluate; remove it or hold it in a constant for the analysis") from None
 
 

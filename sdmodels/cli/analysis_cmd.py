@@ -39,11 +39,12 @@ def loops_text(model: str, *, fmt: str, independent: bool, max_loops: int, behav
 
 def write_diagram(model: str, output: str, *, kind: str, loops: tuple[str, ...],
                   only_loops: bool, modules: bool, behaviour: bool, dominant: int = 0,
-                  scenario: str | None = None) -> str:
+                  scenario: str | None = None, auto_layout: bool = False) -> str:
     """Draw MODEL to OUTPUT (.svg, .png, .pdf, .dot); return a one-line summary.
 
     `dominant` > 0 draws only the loops named plus that many loops with the largest mean
-    relative loop score in a run of `scenario` (an overview of a big model)."""
+    relative loop score in a run of `scenario` (an overview of a big model). A Vensim
+    .mdl file with a sketch is drawn at its sketch's positions unless `auto_layout`."""
     from sdmodels.ir import build
     from sdmodels.render import FORMATS, to_graphviz
     from sdmodels.sources import load_model
@@ -63,9 +64,14 @@ def write_diagram(model: str, output: str, *, kind: str, loops: tuple[str, ...],
             strongest = loop_set.dominance(ir, scenario=scenario).summary()["loop"]
         loops = tuple(loops) + tuple(x for x in strongest[:dominant] if x not in loops)
         only_loops = True
+    positions = None
+    if Path(model).suffix.lower() == ".mdl" and not auto_layout:
+        from sdmodels.interop import read_sketch
+        positions = read_sketch(model)
     try:
         diagram = to_graphviz(ir, kind=kind, loops=loops, only_loops=only_loops,
-                              modules=modules, behaviour=behaviour, loop_set=loop_set)
+                              modules=modules, behaviour=behaviour, loop_set=loop_set,
+                              positions=positions)
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="--loop") from None
     data = diagram.pipe(suffix)
@@ -111,10 +117,14 @@ def register(main: click.Group) -> None:
                   help="Overview: draw only the N loops that drove a run most (Loops That "
                        "Matter), with any --loop ones.")
     @click.option("--scenario", default=None, help="The scenario run for --dominant.")
+    @click.option("--auto-layout", is_flag=True,
+                  help="Lay a Vensim .mdl model out automatically instead of at the "
+                       "positions of its sketch.")
     @click.option("-o", "--output", required=True, metavar="FILE.svg|.png|.pdf|.dot")
     def diagram_command(model, kind, loops, only_loops, no_modules, no_behaviour, dominant,
-                        scenario, output):
+                        scenario, auto_layout, output):
         """Draw MODEL as a diagram (format from the -o suffix)."""
         click.echo(write_diagram(model, output, kind=kind, loops=loops, only_loops=only_loops,
                                  modules=not no_modules, behaviour=not no_behaviour,
-                                 dominant=dominant, scenario=scenario))
+                                 dominant=dominant, scenario=scenario,
+                                 auto_layout=auto_layout))

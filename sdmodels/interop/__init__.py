@@ -7,12 +7,18 @@ variables in a .mdl file's views (for diagram layouts).
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
-from sdmodels.interop.export import to_xmile
-from sdmodels.interop.mdl import read_sketch
-from sdmodels.interop.vensim import import_vensim
-from sdmodels.interop.xmile import import_xmile
+#: loaded when first used: reading an .mdl needs neither the XMILE reader nor the writer
+_LAZY = {"to_xmile": "sdmodels.interop.export", "read_sketch": "sdmodels.interop.mdl",
+         "import_vensim": "sdmodels.interop.vensim", "import_xmile": "sdmodels.interop.xmile"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def import_model(path, *, data_files=(), data_dirs=()):
@@ -40,7 +46,9 @@ def import_model(path, *, data_files=(), data_dirs=()):
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".mdl":
+        from sdmodels.interop.vensim import import_vensim
         return import_vensim(path, data_files=data_files, data_dirs=data_dirs)
+    from sdmodels.interop.xmile import import_xmile
     return import_xmile(path)
 
 

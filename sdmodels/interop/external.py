@@ -242,13 +242,13 @@ def series(importer, name: str, xs, ys, interp: str, ast=None, *, at: Expr | Non
 
 def lookup_elements(importer, key: str, element, dims) -> list[Lookup]:
     """The Lookup elements of a lookup definition, one per subscript cell (hardcoded or GET)."""
-    from pysd.py_backend.external import ExtLookup
     display = importer.display[key]
     units, doc = element.units or "", element.documentation or ""
     out = []
     for comp in element.components:
         ast = comp.ast
         if type(ast).__name__ == "GetLookupsStructure":
+            from pysd.py_backend.external import ExtLookup     # pysd only for external data
             coords = _coords(importer, comp, dims)
             data = _read(importer, ast, coords, lambda f, root, c: ExtLookup(
                 f, ast.tab, ast.x_row_or_col, ast.cell, c, root, c, canonical(display)))

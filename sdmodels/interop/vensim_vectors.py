@@ -177,6 +177,6 @@ def _subscripts(importer, ref, construct: str) -> list[str]:
 
 def _at(importer, ref, subs: list[str], binding, initial) -> Expr:
     """The reference with its subscripts replaced by `subs` (element or range names)."""
-    from pysd.translators.structures.abstract_expressions import SubscriptsReferenceStructure
+    from sdmodels.interop.mdl.structures import SubscriptsReferenceStructure
     new = dataclasses.replace(ref, subscripts=SubscriptsReferenceStructure(list(subs)))
     return importer.expr(new, binding, initial=initial)

@@ -68,6 +68,7 @@ class Analysis:
     fixed_runs: dict = field(default_factory=dict)   # (fix name, scenario) -> DataFrame
     notices: list[str] = field(default_factory=list)
     polarities: dict = field(default_factory=dict)   # link polarities of the composed model
+    modes: dict = field(default_factory=dict)        # the baseline's modes that matter
 
     def by_pattern(self, name: str) -> list[Finding]:
         return [f for f in self.findings if f.match.pattern == name]
@@ -155,7 +156,8 @@ def recognised(path_or_text) -> Recognised:
     graph = causal_graph(ir)
     stress = "traffic surge" if "traffic surge" in composition.model.scenarios else None
     polarities = link_polarities(ir, behaviour=True, scenario=stress)
-    return Recognised(spec, composition, ir, graph, polarities, recognise(composition, graph))
+    return Recognised(spec, composition, ir, graph, polarities,
+                      recognise(composition, graph, polarities))
 
 
 def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
@@ -164,7 +166,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     `scenarios` limits the stress runs (the baseline always runs)."""
     from sdmodels.analysis import find_loops
     from sdmodels.analysis.loops import _make_loop
-    from sdmodels.analysis.stability import linearize
+    from sdmodels.analysis.stability import linearize, mode_summary
     only = scenarios
     bar = _progress(7, progress)         # loops, 5 scenarios at most, linearisation
     bar.set_description("loops")
@@ -231,7 +233,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
                                for s, fr in frames.items()})
     bar.close()
     return Analysis(spec, composition, loops, findings, combos, fix_rows, runs, fixed_runs,
-                    notices, polarities)
+                    notices, polarities, mode_summary(lin))
 
 
 def names_of(match: Match, composition, ir) -> list[str]:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sdmodels.analysis.stability import NEUTRAL, SUB_STEP
+
 #: role -> the metric people scrape for it (Micrometer/Spring Boot, HikariCP, resilience4j,
 #: kube-state-metrics, redis_exporter names)
 METRICS = {
@@ -38,10 +40,11 @@ METRICS = {
     "breaker": "resilience4j_circuitbreaker_state",
     "cache misses": "redis_keyspace_misses_total",
     "hit ratio": "redis_keyspace_hits_total",
+    "evictions": 'kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}',
+    "memory": "container_memory_working_set_bytes",
 }
 TRIGGER = (60.0, 120.0)        # the stress window of library.compose.scenarios
 NEGLIGIBLE = 1e-9
-NEUTRAL = 1e-6                 # |eigenvalue| below this: a neutral (integrating) mode
 
 
 def metric_name(role: str) -> str:
@@ -127,6 +130,12 @@ def config_delays(match, spec) -> list[Delay]:
                 Delay("pod start-up", c["startupTime"]),
                 Delay("scale-up stabilization window", hpa["behavior"]["scaleUp"][
                     "stabilizationWindowSeconds"])]
+    if match.pattern == "eviction cascade":
+        from library.compose.kinds import OOM_TIME
+        from library.parts.pods import BACKOFF
+        return [Delay("OOM kill at the memory limit", OOM_TIME),
+                Delay("CrashLoopBackOff, first restart", BACKOFF[1], True),
+                Delay("pod start-up", comps[s["service"]].config["startupTime"])]
     return []
 
 
@@ -176,7 +185,7 @@ def loop_mode(lin, composition, match, ir) -> dict:
     weight = np.abs(vectors[idx, :]).sum(axis=0) / np.maximum(
         np.abs(vectors).sum(axis=0), 1e-300)
     weight[np.abs(values) < NEUTRAL] = -1.0     # integrators: no dynamics of their own
-    weight[np.abs(values) >= 0.5 / ir.dt] = -1.0  # x/dt relaxations: within one step
+    weight[np.abs(values) * ir.dt >= SUB_STEP] = -1.0  # x/dt relaxations: within a step
     if weight.max() < 0:
         return {"note": "its stocks settle within one time step (fluid relaxations): no "
                 "slower mode to read; see the period measured in the runs"}

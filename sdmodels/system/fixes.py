@@ -96,8 +96,11 @@ def _retry_fixes(spec, i: int, key: str) -> list[Fix]:
             Change(where + ("enableRandomizedWait",), str(r["enableRandomizedWait"]).lower(),
                    "true", True),
             ), (key,),
-            f"{call.source}'s retries wait 1x, 2x, 4x the base, spread at random: they no "
-            "longer arrive together, and fewer arrive while the callee is slow"))
+            f"{call.source}'s retries wait 1x, 2x, 4x the base, spread at random: the "
+            "retries of a burst no longer arrive together (the fixed wait's synchronization "
+            "is gone) and a short spike is spread out. Under a long overload from many "
+            "independent clients it does not cut the retries, only delays them (M. Brooker, "
+            "'What is Backoff For?', 2022): the retry budget or a breaker does that"))
     if r["retryBudget"] is None:
         out.append(Fix("retry budget", (Change(where + ("retryBudget",), "none",
                                                "{percentCanRetry: 10%}", {

@@ -6,7 +6,11 @@ is a class that looks for components of the right kinds and roles and asks the c
 for the shortest cycle through their role elements (`cycle_through`): a retry storm is a
 cycle through a caller's retries and the latency of the first loaded component behind the
 call; an HPA loop a cycle through a service's desired replicas and the metric it scales on.
-Names never come from display strings, so renamed components are still recognised.
+Given the link polarities, "shortest" counts a link the analysis cannot sign as `UNSIGNED`
+links: where two routes join the same elements (arrivals reach a queue's timeouts directly,
+a partial effect of either sign, and through the backlog, which is signed), the loop named
+is the one whose type can be read. Names never come from display strings, so renamed
+components are still recognised.
 
 >>> [p.name for p in PATTERNS][:3]
 ['retry storm', 'connection pool exhaustion', 'cache stampede']
@@ -21,6 +25,7 @@ if TYPE_CHECKING:                    # networkx loads when a pattern is looked f
 
 LOADED = ("service", "database")        # kinds whose latency rises with their load
 LOAD_ROLES = ("timeouts", "backlog", "connections", "waiting", "latency")
+UNSIGNED = 1000         # the length of a link of unknown or mixed polarity, for routing
 
 
 @dataclass(frozen=True)
@@ -40,11 +45,28 @@ class Match:
         return list(zip(v, v[1:] + v[:1]))
 
 
-def cycle_through(graph: nx.DiGraph, anchors, *, within=None) -> tuple[str, ...] | None:
+def cycle_through(graph: nx.DiGraph, anchors, *, within=None, polarities=None
+                  ) -> tuple[str, ...] | None:
     """The shortest simple cycle through every anchor in order (shortest paths chained, each
-    avoiding the nodes already used), or None; `within` restricts it to those nodes."""
+    avoiding the nodes already used), or None; `within` restricts it to those nodes; with
+    `polarities`, a link of no single sign counts as `UNSIGNED` links.
+
+    >>> import networkx as nx
+    >>> g = nx.DiGraph([("a", "b"), ("b", "a"), ("a", "c"), ("c", "d"), ("d", "b")])
+    >>> cycle_through(g, ["a", "b"])
+    ('a', 'b')
+    >>> from types import SimpleNamespace as Sign
+    >>> signs = {e: Sign(polarity="+") for e in g.edges} | {("a", "b"): Sign(polarity="mixed")}
+    >>> cycle_through(g, ["a", "b"], polarities=signs)
+    ('a', 'c', 'd', 'b')
+    """
     import networkx as nx
     g = graph.subgraph(within) if within is not None else graph
+    weight = None
+    if polarities is not None:
+        def weight(u, v, _data):
+            link = polarities.get((u, v))
+            return 1 if link is not None and link.polarity in ("+", "-") else UNSIGNED
     if any(a not in g for a in anchors):
         return None
     if len(anchors) == 1:
@@ -52,10 +74,10 @@ def cycle_through(graph: nx.DiGraph, anchors, *, within=None) -> tuple[str, ...]
         best = None
         for succ in g.successors(a):
             try:
-                path = nx.shortest_path(g, succ, a)
+                path = nx.shortest_path(g, succ, a, weight=weight)
             except nx.NetworkXNoPath:
                 continue
-            if best is None or len(path) < len(best):
+            if best is None or _length(path, a, weight) < _length(best, a, weight):
                 best = path
         return None if best is None else tuple([a] + best[:-1])
     used: list[str] = [anchors[0]]
@@ -64,19 +86,25 @@ def cycle_through(graph: nx.DiGraph, anchors, *, within=None) -> tuple[str, ...]
         blocked = set(used) - {a, b}
         sub = g.subgraph(n for n in g if n not in blocked)
         try:
-            path = nx.shortest_path(sub, a, b)
+            path = nx.shortest_path(sub, a, b, weight=weight)
         except (nx.NetworkXNoPath, nx.NodeNotFound):
             return None
         used += path[1:-1] if closing else path[1:]
     return tuple(used) if len(set(used)) == len(used) else None
 
 
+def _length(path, start, weight) -> float:
+    """The length of the cycle start -> path (which ends at start)."""
+    hops = list(zip([start] + path[:-1], path))
+    return len(hops) if weight is None else sum(weight(u, v, None) for u, v in hops)
+
+
 class Recogniser:
     """What the patterns need: the composition, its causal graph, the calls downstream."""
 
-    def __init__(self, composition, graph: nx.DiGraph):
+    def __init__(self, composition, graph: nx.DiGraph, polarities=None):
         import networkx as nx
-        self.c, self.graph = composition, graph
+        self.c, self.graph, self.polarities = composition, graph, polarities
         self.calls = nx.DiGraph()
         self.calls.add_nodes_from(composition.nodes)
         self.calls.add_edges_from((k.source, k.target) for k in composition.spec.calls)
@@ -143,7 +171,8 @@ class Recogniser:
         return None
 
     def match(self, pattern, key: str, anchors, *, within=None, **subject) -> Match | None:
-        cycle = cycle_through(self.graph, [e for _, _, e in anchors], within=within)
+        cycle = cycle_through(self.graph, [e for _, _, e in anchors], within=within,
+                              polarities=self.polarities)
         if cycle is None:
             return None
         crossed = []
@@ -317,7 +346,8 @@ PATTERNS = (RetryStorm, PoolExhaustion, CacheStampede, RateLimitRetries, HpaScal
 BY_NAME = {p.name: p for p in PATTERNS}
 
 
-def recognise(composition, graph: nx.DiGraph) -> list[Match]:
-    """Every pattern instance in a composed system, in the order of `PATTERNS`."""
-    r = Recogniser(composition, graph)
+def recognise(composition, graph: nx.DiGraph, polarities=None) -> list[Match]:
+    """Every pattern instance in a composed system, in the order of `PATTERNS` (routed
+    through signed links where `polarities` are given)."""
+    r = Recogniser(composition, graph, polarities)
     return [m for pattern in PATTERNS for m in pattern.find(r)]

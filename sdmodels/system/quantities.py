@@ -4,6 +4,8 @@
 (0.05, 3600.0, 1.5)
 >>> rate("1000/s"), rate("60000 req/min"), fraction("30%")
 (1000.0, 1000.0, 0.3)
+>>> memory("512Mi"), memory("1Gi"), memory("100M")      # in MiB, as Kubernetes writes them
+(512.0, 1024.0, 95.367431640625)
 """
 from __future__ import annotations
 
@@ -14,6 +16,11 @@ SECONDS = {"ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _DURATION = re.compile(rf"\s*({_NUMBER})\s*(ms|sec|s|min|m|h|d)\s*")
 _RATE = re.compile(rf"\s*({_NUMBER})\s*(?:[a-z]+\s*)?/\s*(ms|sec|s|min|m|h|d)\s*")
+
+
+_MEMORY = re.compile(rf"\s*({_NUMBER})\s*(Ki|Mi|Gi|Ti|k|K|M|G|T)\s*")
+MIB = {"Ki": 2 ** -10, "Mi": 1.0, "Gi": 2 ** 10, "Ti": 2 ** 20, "k": 1e3 / 2 ** 20,
+       "K": 1e3 / 2 ** 20, "M": 1e6 / 2 ** 20, "G": 1e9 / 2 ** 20, "T": 1e12 / 2 ** 20}
 
 
 class QuantityError(ValueError):
@@ -52,3 +59,14 @@ def fraction(value) -> float:
         raise QuantityError(f"{value!r} is not a fraction; write a number from 0 to 1, or a "
                             "percentage like 30%")
     return float(number)
+
+
+def memory(value) -> float:
+    """MiB from a Kubernetes memory quantity: '512Mi', '1Gi', '100M' (a bare number, bytes in
+    Kubernetes, is refused as ambiguous)."""
+    if isinstance(value, str):
+        match = _MEMORY.fullmatch(value)
+        if match:
+            return float(match.group(1)) * MIB[match.group(2)]
+    raise QuantityError(f"{value!r} is not a memory size; write it as Kubernetes does, like "
+                        "512Mi, 1Gi or 100M")

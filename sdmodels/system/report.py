@@ -76,6 +76,7 @@ def to_markdown(a, images: dict[str, str]) -> str:
                 + f". {sync['what_correlates']}.", "", "**Observability.**", ""]
         out += _table(["variable", "metric"], [[m["variable"], f"`{m['metric']}`"]
                                                for m in ans.observability["metrics"]])
+    out += _modes(a.modes)
     out += ["", "## Dangerous combinations", ""]
     out += _table(["kind", "loops", "shared components", "shown in"], [
         [c["kind"], " + ".join(c["loops"]), ", ".join(c["shared"]), c["scenario"]]
@@ -94,6 +95,26 @@ def to_markdown(a, images: dict[str, str]) -> str:
         out.append("")
     out += ["## Figures", ""] + [f"![{cap}]({name})" for cap, name in images.items()]
     return "\n".join(out) + "\n"
+
+
+def _modes(summary: dict) -> list[str]:
+    """The linearised baseline's modes that matter, and how many were left out."""
+    if not summary:
+        return []
+    out = ["", f"## Linearised modes (baseline at t = {summary['time']:g} s)", ""]
+    rows = [[f"{m['eigenvalue'][0]:.4g} {m['eigenvalue'][1]:+.4g}i", m["kind"],
+             _fmt(m["time_constant"]) if m["time_constant"] else "-",
+             _fmt(m["period"]) if m["period"] else "-", f"{m['damping_ratio']:.3g}"]
+            for m in summary["modes"]]
+    out += _table(["eigenvalue (1/s)", "mode", "time constant (s)", "period (s)",
+                   "damping ratio"], rows) if rows else ["No mode slower than the step."]
+    out += ["", f"Slowest first, of {summary['states']} states"
+            + (f"; {summary['more']} faster ones not shown" if summary["more"] else "")
+            + f". Left out: {summary['faster_than_step']} modes faster than the "
+            f"{summary['step']:g} s step (fluid relaxations that settle within about two "
+            f"steps, which no run can show) and {summary['neutral']} neutral ones "
+            "(integrators held by discrete controllers between ticks)."]
+    return out
 
 
 def _inline(text: str) -> str:
@@ -158,7 +179,7 @@ def to_json(a) -> dict:
                           "loop_id": f.loop_id, "dangerous": f.dangerous,
                           "components": list(f.match.components), **f.answers.to_dict()}
                          for f in a.findings],
-            "combinations": a.combinations, "fixes": a.fixes,
+            "combinations": a.combinations, "fixes": a.fixes, "modes": a.modes,
             "all_loops": [{"id": l.id, "polarity": l.polarity, "variables": list(l.names)}
                           for l in a.loops]}
 

@@ -45,6 +45,7 @@ class Quantity:
 DURATION = Quantity(quantities.duration)
 RATE = Quantity(quantities.rate)
 FRACTION = Quantity(quantities.fraction)
+MEMORY = Quantity(quantities.memory)
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,15 @@ CIRCUIT_BREAKER = Section({
     "permittedNumberOfCallsInHalfOpenState": count(10, "resilience4j default 10", low=1),
 })
 
+RESOURCES = Section({
+    "limits": Field(Section({
+        "memory": Field(MEMORY, REQUIRED, "Kubernetes container resources.limits.memory"),
+    }), REQUIRED, "Kubernetes container resources.limits"),
+    "baseMemory": Field(MEMORY, REQUIRED, "the description: a pod's memory when idle"),
+    "memoryPerRequest": Field(MEMORY, REQUIRED, "the description: memory each request in "
+                              "flight holds"),
+})
+
 POOL = Section({
     "maximumPoolSize": count(10, "HikariCP default maximumPoolSize 10", low=1),
     "connectionTimeout": Field(DURATION, 30.0, "HikariCP default connectionTimeout 30s"),
@@ -207,6 +217,8 @@ KINDS: dict[str, Section] = {
         "queueLimit": count(100, "Tomcat acceptCount default 100"),
         "startupTime": Field(DURATION, 60.0, "reference Part 2: pod startup 60s+"),
         "hpa": Field(HPA, None, "none unless described"),
+        "resources": Field(RESOURCES, None, "none unless described: no memory limit, no OOM "
+                           "kills"),
     }),
     "cache": Section({
         "engine": Field(Choice(("redis", "memcached", "in_process")), "redis", "description"),

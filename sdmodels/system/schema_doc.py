@@ -19,7 +19,8 @@ def _type(spec: Field) -> str:
     t = spec.type
     if isinstance(t, Quantity):
         return {schema.DURATION: "duration (50ms, 1s, 1h)", schema.RATE: "rate (100/s)",
-                schema.FRACTION: "fraction (0.3 or 30%)"}.get(t, "quantity")
+                schema.FRACTION: "fraction (0.3 or 30%)",
+                schema.MEMORY: "memory (512Mi, 1Gi)"}.get(t, "quantity")
     if isinstance(t, Number):
         return "whole number" if t.integer else "number"
     if isinstance(t, Flag):

@@ -254,12 +254,13 @@ class Workbench:
             if self._loops is None:
                 import warnings
 
-                from sdmodels import find_loops
+                from sdmodels import find_loops, link_polarities
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    loops = find_loops(self.ir, max_loops=300)
+                    signs = link_polarities(self.ir)       # the runs once, for both
+                    loops = find_loops(self.ir, max_loops=300, polarities=signs)
                     if not loops.complete:
-                        loops = find_loops(self.ir, method="independent")
+                        loops = find_loops(self.ir, method="independent", polarities=signs)
                 self._loops = loops
             return self._loops
 

@@ -1,7 +1,8 @@
 """sdmodels' own reader of Vensim .mdl files: sections, equations, macros, the sketch.
 
-`read_abstract(path)` gives pysd's AbstractModel (the structures pysd's translator builds,
-mapped by sdmodels/interop/abstract.py), read by our own lexer and parser; `read_sketch`
+`read_abstract(path)` gives the AbstractModel that pysd's translator builds (as our own light
+dataclasses, sdmodels/interop/mdl/structures.py: no pysd import), mapped by
+sdmodels/interop/abstract.py and read by our own lexer and parser; `read_sketch`
 gives the positions of the variables in the file's views. The environment variable
 SDMODELS_MDL_PARSER=pysd switches .mdl import back to pysd's translator (a cross-check).
 """

@@ -1,4 +1,4 @@
-"""One .mdl entry -> a pysd abstract component or subscript range.
+"""One .mdl entry -> an abstract component or subscript range (mdl/structures.py).
 
 The left-hand side decides the kind, as in Vensim:
 `x = e` (`==` unchangeable), `x[A, B] :EXCEPT: [a1] = e`, `x(...)` a lookup definition,
@@ -13,14 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pysd.translators.structures import abstract_expressions as ae
-from pysd.translators.structures.abstract_model import (
-    AbstractComponent, AbstractConstraint, AbstractData, AbstractLookup,
-    AbstractSubscriptRange, AbstractTestInput, AbstractUnchangeableConstant)
-
+from sdmodels.interop.mdl import structures as ae
 from sdmodels.interop.mdl.lexer import Source, tokenize
 from sdmodels.interop.mdl.parser import ExpressionParser, number
 from sdmodels.interop.mdl.sections import Entry, collapse
+from sdmodels.interop.mdl.structures import (
+    AbstractComponent, AbstractConstraint, AbstractData, AbstractLookup,
+    AbstractSubscriptRange, AbstractTestInput, AbstractUnchangeableConstant)
 
 _TABLE = re.compile(r"[\s\d.eE+\-,;]+")
 _DIGIT = re.compile(r"\d")

@@ -1,4 +1,4 @@
-"""Vensim equation text -> pysd's abstract expression structures.
+"""Vensim equation text -> pysd's abstract expression structures (as mdl/structures.py).
 
 Builds exactly the structures pysd's own translator builds (ArithmeticStructure with flat
 operator lists, LogicStructure, CallStructure, the special structures of INTEG, DELAY,
@@ -22,16 +22,11 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from pysd.translators.structures import abstract_expressions as ae
-from pysd.translators.vensim.vensim_structures import structures as _PYSD_STRUCTURES
-
+from sdmodels.interop.mdl import structures as ae
 from sdmodels.interop.mdl.lexer import Source, Token
+from sdmodels.interop.mdl.structures import SPECIAL   # INTEG, DELAY1, SMOOTH, GET XLS ...
 
 MAX_DEPTH = 200
-# Vensim functions pysd reads into dedicated structures (INTEG, DELAY1, SMOOTH, GET XLS ...)
-SPECIAL = {k: v for k, v in _PYSD_STRUCTURES.items() if k not in (
-    "reference", "subscripts_ref", "arithmetic", "logic", "with_lookup", "call", "lookup",
-    "data")}
 # binary operators: precedence, structure, flattening tag
 _BINARY = {":OR:": (1, "logic"), ":AND:": (1, "logic"),
            "=": (3, "cmp"), "<>": (3, "cmp"), "<": (3, "cmp"), "<=": (3, "cmp"),

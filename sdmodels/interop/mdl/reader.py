@@ -1,6 +1,7 @@
 """A .mdl file -> pysd's AbstractModel, read by sdmodels' own lexer and parser.
 
-The result has the classes and the content pysd's translator gives
+The result has the class names (our own dataclasses, `structures.py`) and the content
+pysd's translator gives
 (`VensimFile(path).parse(); .get_abstract_model()`), so sdmodels/interop/abstract.py maps
 either. Beyond pysd's grammar it reads inline `{comments}`, data variables with no equation,
 macros after a group header, `NAME$` inside macros (the model's NAME), lookups written as
@@ -27,19 +28,18 @@ import re
 from pathlib import Path
 
 import numpy as np
-from pysd.translators.structures import abstract_expressions as ae
-from pysd.translators.structures.abstract_model import (
-    AbstractComponent, AbstractControlElement, AbstractElement, AbstractModel, AbstractSection)
-
+from sdmodels.interop.mdl import structures as ae
 from sdmodels.interop.mdl.equations import parse_entry
 from sdmodels.interop.mdl.lexer import Source
+from sdmodels.interop.mdl.structures import (
+    AbstractComponent, AbstractControlElement, AbstractElement, AbstractModel, AbstractSection)
 from sdmodels.interop.mdl.sections import MacroText, read_text, split_file
 
 CONTROL = ("initial_time", "final_time", "time_step", "saveper")
 
 
 def read_abstract(path) -> AbstractModel:
-    """pysd's AbstractModel of a .mdl file; VensimSyntaxError (line, column) when it breaks."""
+    """The AbstractModel of a .mdl file; VensimSyntaxError (line, column) when it breaks."""
     path = Path(path)
     text = read_text(path)
     source = Source(text, str(path))

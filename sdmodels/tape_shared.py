@@ -1,0 +1,122 @@
+"""Work the tape does once instead of again and again: repeated subtrees, constant equations.
+
+`invariant(ir)`: the auxiliaries whose value cannot change during a run (they read only
+constants, lookups and dt: no time, no state, no random draw). sdmodels/tape.py computes them
+with the start values and leaves them out of every step (the kernel recomputes them; the
+same operations give the same value).
+
+`shared(expr)`: the subexpressions that occur more than once in one equation.
+
+Library equations repeat whole subtrees: the unrolled Erlang B recursion
+(library/parts/erlang.py) reads the server count `floor(max(servers, 0))` and the level
+offset built from it in each of its 64 levels, so written out as a tree it took 3,483 of
+black_friday's 4,561 instructions a step. `sdmodels/tape.py` computes each subtree found here
+once, before the equation, into a register the equation then reads.
+
+The values stay the kernel's, bit for bit: a shared subtree is the same operations on the
+same operands, so computing it once gives the same float. Only pure subtrees are shared (no
+random draws, whose order and count must match the kernel's), and nothing inside a reduction
+(`sum(x[d] * y)` evaluates its operand once per element, under another binding). A shared
+subtree is computed even where the equation would skip it (a branch not taken); it draws
+nothing and writes nothing but its register, so only time is spent.
+
+>>> from sdmodels.expr import Ref, Call
+>>> n = Call("floor", (Ref("servers"),))
+>>> [str(k) for k in shared((n + 1) * (n + 2), Keys())] == [str(n)]
+True
+"""
+from __future__ import annotations
+
+from sdmodels.elements import Aux, Constant, PerElement
+from sdmodels.expr import (Call, Const, Expr, Index, Reduce, Ref, Time, TimeStep, _field_names,
+                           walk)
+
+LEAVES = (Const, Ref, Index, Time, TimeStep)      # already a register on the tape
+RANDOM = {"random_uniform", "random_normal", "random_exponential"}
+CLOCKED = RANDOM | {"step", "pulse", "pulse_train", "ramp"}     # read the time (or draw)
+
+
+def invariant(ir) -> set[str]:
+    """Ids of the auxiliaries constant over a run (see the module doc), in any order.
+
+    >>> from sdmodels import Model, build
+    >>> m = Model("m", stop=1)
+    >>> c = m.constant("c", 2)
+    >>> s = m.stock("s", initial=1)
+    >>> _ = m.aux("twice", c * 2), m.aux("later", m.aux("twice c", c * 2) + s)
+    >>> sorted(invariant(build(m)))
+    ['twice', 'twice_c']
+    """
+    found: set[str] = {vid for vid, var in ir.variables.items() if isinstance(var, Constant)}
+    for vid in ir.eval_order:          # an auxiliary comes after what it reads
+        var = ir.variables[vid]
+        if type(var) is not Aux or var.initial is not None:
+            continue
+        equations = var.equation.as_dict().values() if isinstance(var.equation, PerElement) \
+            else (var.equation,)
+        nodes = [n for e in equations for n in walk(e)]
+        if not any(isinstance(n, Time) or (isinstance(n, Call) and n.fn in CLOCKED)
+                   for n in nodes) and all(n.name in found for n in nodes if isinstance(n, Ref)):
+            found.add(vid)
+    return found - {vid for vid, var in ir.variables.items() if isinstance(var, Constant)}
+
+
+class Keys:
+    """Structural keys of expression nodes as small integers (equal trees, equal keys).
+
+    Memoised by node identity (the nodes are kept alive with their keys), so a tree that
+    shares objects costs its distinct nodes only. Numbers key by repr: 0.0 and -0.0 differ.
+    """
+
+    def __init__(self):
+        self._by_id: dict[int, tuple[Expr, int]] = {}
+        self._interned: dict[tuple, int] = {}
+
+    def __call__(self, node: Expr) -> int:
+        hit = self._by_id.get(id(node))
+        if hit is not None:
+            return hit[1]
+        parts: list = [type(node).__name__]
+        for name in _field_names(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, Expr):
+                parts.append(self(value))
+            elif isinstance(value, tuple):
+                parts.append(tuple(self(a) if isinstance(a, Expr) else a for a in value))
+            elif isinstance(value, (int, float)):
+                parts.append(repr(float(value)))
+            else:
+                parts.append(value)
+        key = self._interned.setdefault(tuple(parts), len(self._interned))
+        self._by_id[id(node)] = (node, key)
+        return key
+
+
+def shared(expr: Expr, keys: Keys) -> list[Expr]:
+    """The pure non-leaf subtrees of `expr` that occur more than once, inner ones first."""
+    nodes: dict[int, Expr] = {}
+    children: dict[int, list[int]] = {}
+    post: list[int] = []            # distinct subtrees, each after its children
+
+    def visit(node: Expr) -> int:
+        key = keys(node)
+        if key not in nodes:
+            nodes[key] = node
+            children[key] = [] if isinstance(node, Reduce) else \
+                [visit(c) for c in node.children()]
+            post.append(key)
+        return key
+
+    root = visit(expr)
+    count = {root: 1}               # occurrences in the tree as written out
+    for key in reversed(post):      # every parent before its children
+        for child in children[key]:
+            count[child] = count.get(child, 0) + count[key]
+    draws: dict[int, bool] = {}
+    for key in post:
+        node = nodes[key]
+        draws[key] = any(isinstance(n, Call) and n.fn in RANDOM for n in walk(node)) \
+            if isinstance(node, Reduce) else \
+            (isinstance(node, Call) and node.fn in RANDOM) or any(draws[c] for c in children[key])
+    return [nodes[k] for k in post
+            if count[k] > 1 and not draws[k] and not isinstance(nodes[k], LEAVES)]
