@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from sdmodels import Model, pulse
 
+from library.parts._wiring import conversion
 from library.parts.breaker import circuit_breaker
 from library.parts.retry import retry_client
 from library.parts.server import server_pool
@@ -55,7 +56,7 @@ PARAMETERS = {
                     "at 1250 req/s and rejects the rest"),
     "Timeout": (1.0, "s", "assumption: 1 s client timeout (Part 3.1: 500 ms latency is "
                 "fine, 2 s is not)"),
-    "Max retries": (3.0, "retries", "hands-on exercise: 3 retries (at most 5 modelled)"),
+    "Max retries": (3.0, "retries/request", "hands-on exercise: 3 retries (at most 5 modelled)"),
     "Backoff base": (1.0, "s", "hands-on exercise: 1 s fixed delay; fix: base 1 s"),
     "Exponential backoff": (0.0, "0/1", "Part 4 Principle 4 / exercise fix: delay doubles"),
     "Max backoff": (30.0, "s", "hands-on exercise fix: max 30 s"),
@@ -110,9 +111,12 @@ def build(*, breaker: bool = True, **overrides) -> Model:
         "Exponential backoff": c["Exponential backoff"], "Max backoff": c["Max backoff"],
         "Jitter": c["Jitter"], "Retry budget on": c["Retry budget on"],
         "Retry budget ratio": c["Retry budget"], "Retry budget size": c["Retry budget size"]})
+    per_worker = conversion(m, "Requests per worker", "req", "a worker serves one request at "
+                            "a time: c = capacity x latency / (1 req per worker)")
     server = m.module("server", server_pool(), display="Server", inputs={
         "Service time": c["Base latency"],
-        "Workers": c["Capacity"] * c["Base latency"] * (1 - c["Capacity drop"] * trig),
+        "Workers": c["Capacity"] * c["Base latency"] / per_worker
+        * (1 - c["Capacity drop"] * trig),
         "Queue limit": c["Queue limit"], "Timeout": c["Timeout"],
         "Downstream latency": c["Downstream latency"],
         "Downstream failure fraction": c["Downstream failure fraction"]})

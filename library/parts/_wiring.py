@@ -53,3 +53,10 @@ def expose(m: Model, handle, names) -> dict:
     KEY_OUTPUTS and models that include `m` in turn); returns ``{name: handle}``."""
     return {name: m.aux(name, handle.out[name], units=handle.outputs[name].units,
                         doc=f"{handle.display}'s output '{name}'") for name in names}
+
+
+def conversion(m: Model, name: str, units: str, doc: str):
+    """A constant of 1 that carries units: a conversion between countable units ('queries/req':
+    a read sends one query) or a unit amount ('s'); it changes no number, only makes an
+    equation's units say what is converted into what (see library/parts/__init__.py)."""
+    return m.constant(name, 1.0, units=units, doc=doc)

@@ -27,6 +27,8 @@ from sdmodels import (Dim, Model, canonical, delay3, delay_fixed, if_then_else, 
                       minimum, sum_over)
 from sdmodels.expr import Ref
 
+from library.parts._wiring import conversion
+
 
 GENERATIONS = 6     # first attempt + up to 5 retries
 
@@ -35,7 +37,7 @@ INPUTS = {
     "Failure fraction": (0.0, "1", "wired from downstream: share of attempts that fail"),
     "Shed fraction": (0.0, "1", "wired from a breaker: share refused without a retry"),
     "Failure delay": (1.0, "s", "assumption: a failure is known at the 1 s client timeout"),
-    "Max retries": (3.0, "retries", "reference hands-on exercise: 3 retries (at most 5)"),
+    "Max retries": (3.0, "retries/req", "reference hands-on exercise: 3 retries (at most 5)"),
     "Backoff base": (1.0, "s", "reference hands-on exercise: 1 s fixed delay"),
     "Exponential backoff": (0.0, "0/1", "reference Part 4 Principle 4: delay doubles"),
     "Max backoff": (30.0, "s", "reference hands-on exercise fix: max 30 s"),
@@ -85,13 +87,15 @@ def retry_client(**overrides) -> Model:
     # -- the budget: a bucket filled per request, emptied per retry ----------------------
     tokens = m.stock("Retry tokens", initial=p["Retry budget size"], units="tokens",
                      non_negative=True)
-    deposit = p["Retry budget ratio"] * p["Demand"]
+    per_token = conversion(m, "Retries per token", "retries/token", "a token pays for one "
+                           "retry (Finagle RetryBudget, gRPC retry throttling)")
+    deposit = p["Retry budget ratio"] * p["Demand"] / per_token
     allowed = m.aux("Retries allowed", if_then_else(p["Retry budget on"] > 0, minimum(
-        total, deposit + tokens / dt), total), units="req/s")
-    m.flow("Retry token spending", allowed * (p["Retry budget on"] > 0), out_of=tokens,
-           units="tokens/s")
+        total, (deposit + tokens / dt) * per_token), total), units="req/s")
+    m.flow("Retry token spending", allowed / per_token * (p["Retry budget on"] > 0),
+           out_of=tokens, units="tokens/s")
     m.flow("Retry token deposits", minimum(deposit, (p["Retry budget size"] - tokens) / dt
-                                           + allowed), into=tokens, units="tokens/s")
+                                           + allowed / per_token), into=tokens, units="tokens/s")
     scale = m.aux("Retry budget scale", allowed / maximum(total, 1e-9), units="1")
     m.aux("Retries issued", wanted * scale, dims=[gen], units="req/s")
     m.aux("Retry rate", allowed, units="req/s")
