@@ -53,7 +53,7 @@ PARAMETERS = {
                          "within about a second"),
     "Request timeout": (1.0, "s", "Part 3.3: with 500 ms wait + 500 ms query 'new requests "
                         "timing out' at about 1 s"),
-    "Max retries": (3.0, "retries", "hands-on exercise: 3 retries, no backoff"),
+    "Max retries": (3.0, "1", "hands-on exercise: 3 retries, no backoff"),
     "Connection wait timeout": (30.0, "s", "HikariCP connectionTimeout default (30 s)"),
     "Max waiting requests": (2000.0, "queries", "10 pods x Tomcat maxThreads default 200: a "
                              "request waiting for a connection blocks a request thread"),
