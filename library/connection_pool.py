@@ -32,7 +32,7 @@ from __future__ import annotations
 from sdmodels import Dim, Model, delay_fixed, pulse, sum_over
 from sdmodels.expr import Ref
 
-from library.parts._wiring import expose
+from library.parts._wiring import conversion, expose
 from library.parts.database import database
 from library.parts.pool import connection_pool
 
@@ -53,7 +53,7 @@ PARAMETERS = {
                          "within about a second"),
     "Request timeout": (1.0, "s", "Part 3.3: with 500 ms wait + 500 ms query 'new requests "
                         "timing out' at about 1 s"),
-    "Max retries": (3.0, "1", "hands-on exercise: 3 retries, no backoff"),
+    "Max retries": (3.0, "retries", "hands-on exercise: 3 retries, no backoff"),
     "Connection wait timeout": (30.0, "s", "HikariCP connectionTimeout default (30 s)"),
     "Max waiting requests": (2000.0, "queries", "10 pods x Tomcat maxThreads default 200: a "
                              "request waiting for a connection blocks a request thread"),
@@ -106,7 +106,9 @@ def build(**overrides) -> Model:
     sent = m.aux("Attempts sent", {
         f"attempt{k}": c["Query rate"] if k == 1 else arriving[f"attempt{k - 1}"]
         for k in range(1, GENERATIONS + 1)}, dims=[gen], units="queries/s")
-    m.aux("Retries issued", sent * failed * (number <= c["Max retries"]), dims=[gen],
+    retry = conversion(m, "Retry unit", "retries", "one retry: a failed attempt of "
+                       "generation k is retried as retry number k")
+    m.aux("Retries issued", sent * failed * (number * retry <= c["Max retries"]), dims=[gen],
           units="queries/s")
     pool.connect("Arrivals", m.aux("Query arrivals", sum_over(sent, gen), units="queries/s",
                                    doc="first attempts + retries"))

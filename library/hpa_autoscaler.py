@@ -180,7 +180,7 @@ def build(**overrides) -> Model:
                      units="msg/s")
     processing = m.flow("Processing", minimum(queue / m.dt_expr + arrivals, capacity),
                         out_of=queue, units="msg/s")
-    percent = m.constant("Percent per whole", 100.0, units="%", doc="100 % = 1")
+    percent = conversion(m, "Percent per whole", "%", "100 % = 1", value=100.0)
     util = m.aux("CPU utilization", percent * processing / maximum(capacity, 1e-9), units="%",
                  doc="busy workers / workers: a request blocked on the database keeps its "
                  "worker busy, so this is processing / capacity at the current DB health")

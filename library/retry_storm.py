@@ -56,7 +56,7 @@ PARAMETERS = {
                     "at 1250 req/s and rejects the rest"),
     "Timeout": (1.0, "s", "assumption: 1 s client timeout (Part 3.1: 500 ms latency is "
                 "fine, 2 s is not)"),
-    "Max retries": (3.0, "retries/request", "hands-on exercise: 3 retries (at most 5 modelled)"),
+    "Max retries": (3.0, "retries", "hands-on exercise: 3 retries (at most 5 modelled)"),
     "Backoff base": (1.0, "s", "hands-on exercise: 1 s fixed delay; fix: base 1 s"),
     "Exponential backoff": (0.0, "0/1", "Part 4 Principle 4 / exercise fix: delay doubles"),
     "Max backoff": (30.0, "s", "hands-on exercise fix: max 30 s"),

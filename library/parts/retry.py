@@ -37,7 +37,7 @@ INPUTS = {
     "Failure fraction": (0.0, "1", "wired from downstream: share of attempts that fail"),
     "Shed fraction": (0.0, "1", "wired from a breaker: share refused without a retry"),
     "Failure delay": (1.0, "s", "assumption: a failure is known at the 1 s client timeout"),
-    "Max retries": (3.0, "retries/req", "reference hands-on exercise: 3 retries (at most 5)"),
+    "Max retries": (3.0, "retries", "reference hands-on exercise: 3 retries (at most 5)"),
     "Backoff base": (1.0, "s", "reference hands-on exercise: 1 s fixed delay"),
     "Exponential backoff": (0.0, "0/1", "reference Part 4 Principle 4: delay doubles"),
     "Max backoff": (30.0, "s", "reference hands-on exercise fix: max 30 s"),
@@ -80,7 +80,9 @@ def retry_client(**overrides) -> Model:
     shed, fail = p["Shed fraction"], p["Failure fraction"]
     failed = m.aux("Failed attempts", sent * (1 - shed) * fail, dims=[gen], units="req/s",
                    doc="attempts that failed and may be retried")
-    wanted = m.aux("Retries wanted", failed * (number <= p["Max retries"]), dims=[gen],
+    retry = conversion(m, "Retry unit", "retries", "one retry: a failed attempt of "
+                       "generation k is retried as retry number k")
+    wanted = m.aux("Retries wanted", failed * (number * retry <= p["Max retries"]), dims=[gen],
                    units="req/s")
     total = m.aux("Total retries wanted", sum_over(wanted, gen), units="req/s")
 
