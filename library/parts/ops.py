@@ -163,8 +163,10 @@ def capacity_budget(**overrides) -> Model:
     demand = c["Demand"]
     seen = m.aux("Perceived demand", smooth(demand, c["Demand averaging time"]),
                  units="x normal", doc="the monthly average planners and finance look at")
+    year = conversion(m, "Forecast horizon", "year", "the forecast grows the last peak by "
+                      "one year of growth")
     forecast = m.aux("Forecast peak", rolling_max(demand, MONTHS_PER_YEAR) *
-                     (1 + c["Demand growth"]), units="x normal",
+                     (1 + c["Demand growth"] * year), units="x normal",
                      doc="last 12 months' peak grown by a year: what a load test plans for")
     requirement = m.aux("Load-tested requirement", forecast * (1 + c["Load test margin"]),
                         units="x normal")
