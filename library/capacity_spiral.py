@@ -97,7 +97,7 @@ def build(**overrides) -> Model:
     m = Model("capacity_spiral", start=0, stop=120, dt=1 / 64, saveper=1 / 16,
               time_units="month", doc="Part 3.6: the capacity planning spiral")
     c = m.parameters(PARAMETERS, overrides)
-    year = conversion(m, "Year", "year", "one year: the growth a year brings is "
+    year = conversion(m, "One year", "year", "the growth a year brings is "
                       "1 + growth x 1 year")
     months = conversion(m, "Year length", "month", "a year on the model's month clock",
                         value=MONTHS_PER_YEAR)
