@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from sdmodels import Model, exp, ln, modulo
 
-from library.parts._wiring import expose
+from library.parts._wiring import conversion, expose
 from library.parts.ops import BUDGET, MONTHS_PER_YEAR, capacity_budget
 
 #: name -> (default, units, source)
@@ -97,8 +97,12 @@ def build(**overrides) -> Model:
     m = Model("capacity_spiral", start=0, stop=120, dt=1 / 64, saveper=1 / 16,
               time_units="month", doc="Part 3.6: the capacity planning spiral")
     c = m.parameters(PARAMETERS, overrides)
-    normal = m.aux("Normal demand", c["Launch normal demand"] *
-                   exp(m.time / MONTHS_PER_YEAR * ln(1 + c["Demand growth"])), units="x normal")
+    year = conversion(m, "One year", "year", "the growth a year brings is "
+                      "1 + growth x 1 year")
+    months = conversion(m, "Year length", "month", "a year on the model's month clock",
+                        value=MONTHS_PER_YEAR)
+    normal = m.aux("Normal demand", c["Launch normal demand"] * exp(
+        m.time / months * ln(1 + c["Demand growth"] * year)), units="x normal")
     phase = m.aux("Months from peak", modulo(m.time - c["Peak month"] + 6, 12) - 6,
                   units="month")
     bump = exp(-(phase / c["Peak width"]) ** 2)

@@ -32,7 +32,7 @@ from __future__ import annotations
 from sdmodels import Dim, Model, delay_fixed, pulse, sum_over
 from sdmodels.expr import Ref
 
-from library.parts._wiring import expose
+from library.parts._wiring import conversion, expose
 from library.parts.database import database
 from library.parts.pool import connection_pool
 
@@ -106,7 +106,9 @@ def build(**overrides) -> Model:
     sent = m.aux("Attempts sent", {
         f"attempt{k}": c["Query rate"] if k == 1 else arriving[f"attempt{k - 1}"]
         for k in range(1, GENERATIONS + 1)}, dims=[gen], units="queries/s")
-    m.aux("Retries issued", sent * failed * (number <= c["Max retries"]), dims=[gen],
+    retry = conversion(m, "Retry unit", "retries", "one retry: a failed attempt of "
+                       "generation k is retried as retry number k")
+    m.aux("Retries issued", sent * failed * (number * retry <= c["Max retries"]), dims=[gen],
           units="queries/s")
     pool.connect("Arrivals", m.aux("Query arrivals", sum_over(sent, gen), units="queries/s",
                                    doc="first attempts + retries"))

@@ -35,7 +35,7 @@ import math
 from sdmodels import (Dim, Model, delay_fixed, if_then_else, maximum, minimum, sample_hold,
                       sum_over)
 
-from library.parts._wiring import at_step_start
+from library.parts._wiring import at_step_start, conversion
 from library.parts.pods import pod_lifecycle
 
 REF = "reference Part 3.4"
@@ -85,6 +85,10 @@ def build(**overrides) -> Model:
                        dims=[pods], units="0/1")
     life = {e: m.module(e, pod_lifecycle(), display=f"Pod {i + 1}")
             for i, e in enumerate(pods.elements)}
+    one_pod = conversion(m, "Pod unit", "pods", "a pod is up or not: 'Pod up' / 1 pod is a 0/1 "
+                         "switch, and a 0/1 decision x 1 pod is pods")
+    one_req = conversion(m, "Request unit", "requests", "M/M/1's rho / (1 - rho) counts "
+                         "requests")
     up = m.aux("Pod up", {e: p.out["Ready pods"] for e, p in life.items()}, dims=[pods],
                units="pods", doc="ready: the pod takes traffic")
 
@@ -95,7 +99,7 @@ def build(**overrides) -> Model:
     asking = sample_hold(c["Scale out before eviction"] * (average >= c["Scale-out memory threshold"]),
                          c["Scale-out sync period"])
     m.flow("Scale-out requests", if_then_else(requested < c["Max extra pods"],
-                                              asking / c["Scale-out sync period"], 0),
+                                              asking * one_pod / c["Scale-out sync period"], 0),
            into=requested, units="pods/s")
     extra_ready = m.aux("Extra pods ready", math.floor(
         delay_fixed(requested, c["Pod startup time"], 0) + 1e-9), units="pods")
@@ -103,15 +107,16 @@ def build(**overrides) -> Model:
     # load sharing: every ready pod (and every extra pod) gets an equal share
     serving_named = m.aux("Original pods up", sum_over(up, pods), units="pods")
     rho_extra = c["Total traffic"] / maximum(serving_named + extra_ready, 1e-9) / c["Pod capacity"]
-    in_flight_extra = minimum(rho_extra / maximum(1 - rho_extra, 0.01), 100)
+    in_flight_extra = minimum(rho_extra / maximum(1 - rho_extra, 0.01), 100) * one_req
     extra_ok = m.aux("Extra pods serving", if_then_else(
         c["Base memory"] + c["Memory per in-flight request"] * in_flight_extra < c["Memory limit"],
         extra_ready, 0), units="pods", doc="fresh extra pods, unless their share OOMs them too")
     total = m.aux("Pods up", serving_named + extra_ok, units="pods")
     share = m.aux("Load share", if_then_else(total > 0, up / maximum(total, 1e-9), 0),
                   dims=[pods], units="1")
-    rho = m.aux("Utilization", share * c["Total traffic"] / c["Pod capacity"], dims=[pods])
-    in_flight = m.aux("Requests in flight", minimum(rho / maximum(1 - rho, 0.01), 100),
+    rho = m.aux("Utilization", share * c["Total traffic"] / (c["Pod capacity"] * one_pod),
+                dims=[pods], units="1", doc="busy share of the pod: its traffic / its capacity")
+    in_flight = m.aux("Requests in flight", minimum(rho / maximum(1 - rho, 0.01), 100) * one_req,
                       dims=[pods], units="requests", doc="M/M/1: rho / (1 - rho), capped at 100")
     target = m.aux("Working-set target", c["Base memory"] + c["Memory per in-flight request"] * (
         1 + c["Memory spread between pods"] * (spread - 1)) * in_flight, dims=[pods], units="MB")
@@ -126,9 +131,10 @@ def build(**overrides) -> Model:
     allowed = m.aux("PDB allows eviction", down < c["PDB maxUnavailable"], units="0/1")
     # both are decisions taken at the start of a step from the memory then; they move whole
     # pods in that step under any integrator (library/parts/_wiring.at_step_start)
-    oom = m.aux("OOM killed", at_step_start(m, up * (memory >= c["Memory limit"])),
+    is_up = up / one_pod
+    oom = m.aux("OOM killed", at_step_start(m, is_up * (memory >= c["Memory limit"])),
                 dims=[pods], units="0/1", doc="the OOM killer: a ready pod at the limit")
-    evict = m.aux("Evicted", at_step_start(m, up * (memory >= c["Eviction threshold"]) * allowed
+    evict = m.aux("Evicted", at_step_start(m, is_up * (memory >= c["Eviction threshold"]) * allowed
                                            * (memory < c["Memory limit"])),
                   dims=[pods], units="0/1")
     for e, p in life.items():
@@ -137,14 +143,14 @@ def build(**overrides) -> Model:
         p.connect("Startup time", c["Pod startup time"]).connect("Initial pods", 1)
         p.connect("Desired replicas", 1).connect("Backoff reset time", c["Back-off reset time"])
     gone = oom + evict                      # 0 or 1: at most one of them, for a ready pod
-    kills = m.aux("Pods removed", gone / m.dt_expr, dims=[pods], units="pods/s",
+    kills = m.aux("Pods removed", gone * one_pod / m.dt_expr, dims=[pods], units="pods/s",
                   doc="OOM kills and evictions")
-    m.flow("Working set change", up * (target - working) / c["Working-set response time"],
+    m.flow("Working set change", is_up * (target - working) / c["Working-set response time"],
            into=working, dims=[pods], units="MB/s")
-    m.flow("Memory freed by restart", kills * (at_step_start(m, working) - c["Base memory"]),
+    m.flow("Memory freed by restart", kills / one_pod * (at_step_start(m, working) - c["Base memory"]),
            out_of=working, dims=[pods], units="MB/s", doc="a fresh process starts from the base")
-    m.flow("Leak", up * leaky * c["Leak rate"], into=leaked, dims=[pods], units="MB/s")
-    m.flow("Leak freed by restart", kills * at_step_start(m, leaked), out_of=leaked,
+    m.flow("Leak", is_up * leaky * c["Leak rate"], into=leaked, dims=[pods], units="MB/s")
+    m.flow("Leak freed by restart", kills / one_pod * at_step_start(m, leaked), out_of=leaked,
            dims=[pods], units="MB/s")
     m.aux("Served traffic", minimum(c["Total traffic"], total * c["Pod capacity"]), units="req/s")
     removed = m.stock("Pods removed so far", 0, units="pods")

@@ -37,7 +37,7 @@ from typing import Mapping
 
 from sdmodels import Model, delay_fixed, if_then_else, maximum, minimum, step
 
-from library.parts._wiring import part_parameters
+from library.parts._wiring import conversion, part_parameters
 from library.parts.hpa import HPA, hpa_controller
 
 STORY = "reference Part 2.3 war story"
@@ -82,7 +82,7 @@ PARAMETERS: dict[str, tuple[float, str, str]] = {
     "DB connections per pod": (3.0, "connections/pod", STORY),
     "DB connection pool size": (100.0, "connections", STORY + ": 'connection pool max was 100'"),
     "Connection retry interval": (1.0, "s", "assumed: a failing pod retries its connections"),
-    "DB connection storm capacity": (12.0, "attempts/s", "assumed: refused connection attempts "
+    "DB connection storm capacity": (12.0, "connections/s", "assumed: refused connection attempts "
                                      "per second that halve query throughput"),
     # fixes (switches and values; the fixed scenario sets them)
     "Connection limit as constraint": (0.0, "0/1", STORY + " fix 3: pods limited to "
@@ -171,7 +171,8 @@ def build(**overrides) -> Model:
                     doc="pods that cannot get their connections: fail health checks, retry")
     m.aux("DB connections demanded", spec * c["DB connections per pod"], units="connections")
     attempts = m.aux("Connection attempts", failing * c["DB connections per pod"]
-                     / c["Connection retry interval"], units="attempts/s")
+                     / c["Connection retry interval"], units="connections/s",
+                     doc="connections the failing pods try to open")
     health = m.aux("DB query capacity factor",
                    1 / (1 + (attempts / c["DB connection storm capacity"]) ** 2), units="1",
                    doc="share of normal query throughput left under the connection storm")
@@ -179,15 +180,22 @@ def build(**overrides) -> Model:
                      units="msg/s")
     processing = m.flow("Processing", minimum(queue / m.dt_expr + arrivals, capacity),
                         out_of=queue, units="msg/s")
-    util = m.aux("CPU utilization", 100 * processing / maximum(capacity, 1e-9), units="%",
+    percent = conversion(m, "Percent per whole", "%", "100 % = 1", value=100.0)
+    util = m.aux("CPU utilization", percent * processing / maximum(capacity, 1e-9), units="%",
                  doc="busy workers / workers: a request blocked on the database keeps its "
                  "worker busy, so this is processing / capacity at the current DB health")
 
     # the HPA reads the queue (External, total) or the ready pods' average utilisation
     external = c["Metric type"] > 0.5
-    hpa.connect("Metric", if_then_else(external, queue, util))
+    # the HPA's metric is unit-agnostic ('metric'): the queue's messages or the CPU's percent
+    per_msg = conversion(m, "Metric per message", "metric/msg", "the External metric counts "
+                         "messages")
+    per_pct = conversion(m, "Metric per percent", "metric/%", "the pod metric is in percent")
+    one_pod = conversion(m, "Pod unit", "pods", "the HPA's Target is per pod for either kind")
+    hpa.connect("Metric", if_then_else(external, queue * per_msg, util * per_pct))
     hpa.connect("Metric kind", c["Metric type"])
-    hpa.connect("Target", if_then_else(external, c["averageValue"], c["averageUtilization"]))
+    hpa.connect("Target", if_then_else(external, c["averageValue"] * per_msg * one_pod,
+                                       c["averageUtilization"] * per_pct))
     hpa.connect("Ready pods", ready)
     hpa.connect("maxReplicas", if_then_else(c["Connection limit as constraint"] > 0.5,
                                             minimum(c["maxReplicas"], pool_maxed(c)),

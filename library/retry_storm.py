@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from sdmodels import Model, pulse
 
-from library.parts._wiring import part_parameters
+from library.parts._wiring import conversion, part_parameters
 from library.parts.breaker import INPUTS as BREAKER_INPUTS, circuit_breaker
 from library.parts.retry import retry_client
 from library.parts.server import server_pool
@@ -117,9 +117,12 @@ def build(*, breaker: bool = True, **overrides) -> Model:
         "Exponential backoff": c["Exponential backoff"], "Max backoff": c["Max backoff"],
         "Jitter": c["Jitter"], "Retry budget on": c["Retry budget on"],
         "Retry budget ratio": c["Retry budget"], "Retry budget size": c["Retry budget size"]})
+    per_worker = conversion(m, "Requests per worker", "req", "a worker serves one request at "
+                            "a time: c = capacity x latency / (1 req per worker)")
     server = m.module("server", server_pool(), display="Server", inputs={
         "Service time": c["Base latency"],
-        "Workers": c["Capacity"] * c["Base latency"] * (1 - c["Capacity drop"] * trig),
+        "Workers": c["Capacity"] * c["Base latency"] / per_worker
+        * (1 - c["Capacity drop"] * trig),
         "Queue limit": c["Queue limit"], "Timeout": c["Timeout"],
         "Downstream latency": c["Downstream latency"],
         "Downstream failure fraction": c["Downstream failure fraction"]})

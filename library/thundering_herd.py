@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from sdmodels import Model, delay_fixed, minimum
 
-from library.parts._wiring import expose
+from library.parts._wiring import conversion, expose
 from library.parts.cache import cache
 from library.parts.database import database
 from library.parts.pool import connection_pool
@@ -69,7 +69,10 @@ def build(**overrides) -> Model:
     kv.connect("Requests", reads * c["Base hit ratio"]).connect("Keys", c["Hot keys"])
     for name in ("TTL", "TTL jitter", "Synchronized fill", "Request coalescing", "Early refresh"):
         kv.connect(name, c[name])
-    queries = m.aux("DB queries", kv.out["Misses"] + reads * (1 - c["Base hit ratio"]),
+    per_read = conversion(m, "Queries per read", "queries/req",
+                          "a read that is never cached sends one query")
+    queries = m.aux("DB queries", kv.out["Misses"] + reads * (1 - c["Base hit ratio"])
+                    * per_read,
                     units="queries/s", doc="fills, refreshes and the reads never cached")
     pool.connect("Arrivals", queries).connect("Hold time", db.out["Hold time"])
     pool.connect("Failed share", db.out["Killed share"])
@@ -88,7 +91,8 @@ def build(**overrides) -> Model:
           doc="reads answered: hits, and misses whose query came back in time")
     sent = m.stock("Queries so far", 0, units="queries")
     m.flow("Queries counted", queries, into=sent, units="queries/s")
-    m.aux("DB load", sent - delay_fixed(sent, 1, 0), units="queries/s",
+    window = conversion(m, "Dashboard window", "s", "a dashboard counts queries per 1 s")
+    m.aux("DB load", (sent - delay_fixed(sent, window, 0)) / window, units="queries/s",
           doc="queries sent in the last second, as a dashboard shows it")
 
     fill = ["Cache / Fills so far", "Cache / Cached keys", "Cache / Missing keys"]

@@ -1,273 +1,301 @@
-"""Unit consistency: every equation's units, worked out from its tree, against the declared.
+"""Units check: every equation whose units do not balance, found by walking the IR with pint.
 
-`check_units(model)` walks each equation of a model (its own and its modules') with the
-units its elements declare, and reports where they do not balance: a sum or comparison of
-two different dimensions ("s + req"), a function argument that must be dimensionless
-(`exp`, `ln`, trigonometry), an equation whose units differ from the element's, and a flow
-whose units are not its stock's per time unit. Units are parsed by pint
-(pint.readthedocs.io); the words a model invents ("req", "pods", "msg") become base units
-of their own, singular and plural alike, so "pods/s" and "pod/s" agree and "req/s" and
-"queries/s" do not. An element without units, a number and a random draw match anything
-(numbers in SD equations carry the units their place needs); "1", "0/1", "%" and ratios
-such as "x normal" are dimensionless, and "req" is "request". Equations inside expanded delays and smooths are the engine's, not checked;
-their output has the units of their input.
+Why: a flow in req/s drained from a stock of pods, or a latency in ms added to one in s,
+runs without complaint and gives numbers an architect may quote. This check reads the
+declared units of every element (the `units=` strings) and the expression trees (never
+text), and reports each place where they disagree.
+
+Units are read as Vensim reads them (a countable thing such as "pods" or "req" is its own
+unit; see `sdmodels.unit_names`). A number in an equation takes whatever units its
+neighbour in a sum, min/max or comparison has, and any units times a dimensionless factor
+(`600 * surge_on`), but is dimensionless in a product with a dimensioned one. An element
+without declared units is unknown: not an error, only counted; an expression that uses it
+is not checked beyond it. Scale counts: req/s is not req/min.
+
+>>> from sdmodels import Model
+>>> m = Model("mix", stop=1, time_units="second")
+>>> q = m.stock("Queue", initial=0, units="req")
+>>> _ = m.flow("Arrivals", q + m.constant("Rate", 5, units="req/s"), into=q, units="req/s")
+>>> print(check_units(m).problems[0])
+Arrivals: '+' operands: req vs req/s. Hint: the terms of a sum, difference, min/max, modulo, comparison or if-then-else must have the same units; convert one (e.g. multiply by a time constant) or fix a declared unit
 """
 from __future__ import annotations
 
-import re
+import warnings
 from dataclasses import dataclass
 
-from sdmodels.elements import Aux, Constant, Flow, Stock
-from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
-                           Time, TimeStep, Unary)
+from sdmodels.unit_names import (UnitRegistry, parse_units, same_units, show,
+                                          unit_registry)
+from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock
+from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
+                           TimeStep, Unary)
 
-_SAME = {"min", "max", "abs", "floor", "ceil", "round", "integer", "modulo", "minimum",
-         "maximum"}
-_PURE = {"exp", "ln", "log", "log10", "sin", "cos", "tan", "arcsin", "arccos", "arctan"}
-_COMPARE = {"<", "<=", ">", ">=", "=", "<>", "==", "!="}
-_LOGIC = {"and", "or"}
-_DIMENSIONLESS = {"", "1", "0/1", "dmnl", "dimensionless", "fraction", "%"}
-#: the same unit under two names in these models
-_ALIASES = {"req": "request", "msg": "message"}
-#: pint counts bytes as dimensionless (bit = []); here memory is a dimension of its own
-_MEMORY = {"B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2 ** 10,
-           "MiB": 2 ** 20, "GiB": 2 ** 30}
+_SAME_HINT = ("the terms of a sum, difference, min/max, modulo, comparison or if-then-else must "
+              "have the same units; convert one (e.g. multiply by a time constant) or fix a "
+              "declared unit")
+_PLAIN = {"abs", "floor", "ceil", "round", "integer"}
+_PURE = {"exp", "ln", "log", "log10", "sin", "cos", "tan", "arctan"}
+_ANY = "any"          # a bare number: takes the units its context needs
 
 
 @dataclass(frozen=True)
 class UnitIssue:
     """One equation whose units do not balance."""
-    element: str
-    message: str
+    element: str          # display name
+    what: str             # what was compared
+    left: str             # units on one side
+    right: str            # units on the other
+    hint: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.what}: {self.left} vs {self.right}. Hint: {self.hint}"
 
     def __str__(self) -> str:
         return f"{self.element}: {self.message}"
 
 
-def check_units(model) -> list[UnitIssue]:
-    """Every equation of `model` whose units do not balance, as `UnitIssue`s.
+@dataclass(frozen=True)
+class UnitsReport:
+    """The problems of a model, and how many elements were checked or had no units."""
+    model: str
+    problems: tuple[UnitIssue, ...]
+    checked: int
+    unknown: tuple[str, ...]          # elements without declared units
+    unparsed: tuple[str, ...] = ()    # declared units the checker could not read
+    time_unit: bool = True            # False: the model's time unit is unknown, so flows
+                                      # were not checked against their stocks
 
-    >>> from sdmodels import Model
-    >>> m = Model("m", stop=1, time_units="second")
-    >>> s = m.stock("Queue", 0, units="req")
-    >>> f = m.flow("In", 5, into=s, units="req/s")
-    >>> a = m.aux("Wait", s / f + m.time, units="s")
-    >>> b = m.aux("Load", s + m.time, units="req")
-    >>> [str(i) for i in check_units(m)]
-    ["Load: cannot add or compare request and s ('Queue', time)"]
-    """
-    from sdmodels.ir import ModelIR, build
-    ir = model if isinstance(model, ModelIR) else build(model)
-    return _Checker(ir).run()
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+    def __iter__(self):                 # a report reads as its list of issues
+        return iter(self.problems)
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def summary(self) -> str:
+        state = "clean" if self.clean else f"{len(self.problems)} unit problem(s)"
+        extra = f", {len(self.unparsed)} with unreadable units" if self.unparsed else ""
+        if not self.time_unit:
+            extra += "; flows not checked against stocks (give the model a time unit)"
+        return (f"{self.model}: {state}; {self.checked} elements checked, "
+                f"{len(self.unknown)} without declared units{extra}")
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "clean": self.clean, "checked": self.checked,
+                "unknown": list(self.unknown), "unparsed": list(self.unparsed),
+                "time_unit": self.time_unit,
+                "problems": [p.__dict__ for p in self.problems]}
 
 
 class _Checker:
-    def __init__(self, ir):
-        import pint
-        self.ir = ir
-        self.ureg = pint.UnitRegistry()
-        self.outputs = {d.output: d for d in ir.delays}
-        self.cache: dict[str, object] = {}
-        self.issues: list[UnitIssue] = []
-        self.where = ""
-        self.ureg.define("memory_B = [memory]")
-        for word, size in _MEMORY.items():
-            if size != 1:
-                self.ureg.define(f"memory_{word} = {size:g} * memory_B")
-        self.time = self.parse(ir.time_units) or self.ureg.second
+    """Walks one built model; `problems` collects what does not balance."""
 
-    # -- units of names -------------------------------------------------------------------
-    def parse(self, text: str):
-        """A pint unit for a units string; None when it says nothing (no units)."""
-        text = (text or "").strip()
-        text = re.sub(r"\bx normal\b", "1", text)            # a multiple of normal: a ratio
-        if text.lower() in _DIMENSIONLESS:
-            return self.ureg.dimensionless if text else None
-        text = re.sub(r"\b(%s)\b" % "|".join(_MEMORY), r"memory_\1", text)
-        for word in set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", text)):
-            self._define(word)
+    def __init__(self, ir, ureg):
+        self.ir, self.ureg = ir, ureg
+        self.problems: list[UnitIssue] = []
+        self.unparsed: list[str] = []
+        self.declared: dict[str, object] = {}
+        for vid, el in ir.variables.items():
+            try:
+                self.declared[vid] = parse_units(ureg, el.units)
+            except ValueError:
+                self.declared[vid] = None
+                self.unparsed.append(f"{el.display} ({el.units})")
         try:
-            return self.ureg.parse_units(text.replace("%", "percent"))
-        except Exception:           # noqa: BLE001 - pint raises several kinds; then unknown
-            return None
+            self.time = parse_units(ureg, ir.time_units) if ir.time_units != "time" else None
+        except ValueError:
+            self.time = None
+        self.delay_input = {d.output: d for d in ir.delays}
+        self.host = ""
 
-    def _define(self, word: str) -> None:
-        if self._known(word):
-            return
-        if word in _ALIASES:
-            self._define(_ALIASES[word])
-            self.ureg.define(f"@alias {_ALIASES[word]} = {word}")
-            return
-        single = word[:-3] + "y" if word.endswith("ies") else \
-            word[:-1] if word.endswith("s") and len(word) > 2 else word
-        if not self._known(single):
-            self.ureg.define(f"{single} = [{single}]")
-        if not self._known(word):
-            self.ureg.define(f"{word} = {single}")
+    def report(self, what: str, a, b, hint: str) -> None:
+        self.problems.append(UnitIssue(self.host, what, show(a), show(b), hint))
 
-    def _known(self, word: str) -> bool:
-        try:
-            self.ureg.parse_units(word)
-            return True
-        except Exception:           # noqa: BLE001
-            return False
+    def same(self, what: str, a, b, hint: str = _SAME_HINT):
+        """Units of two operands that must agree; the known one when only one is known."""
+        if a is None or a is _ANY:
+            return b if a is _ANY or b is not _ANY else a
+        if b is None or b is _ANY:
+            return a
+        if not same_units(self.ureg, a, b):
+            self.report(what, a, b, hint)
+            return None                 # reported once here, not again where it is used
+        return a
 
-    def of(self, var_id: str):
-        """The units of an element: declared, or for a delay's output, its input's."""
-        if var_id not in self.cache:
-            self.cache[var_id] = None                  # a cycle through internals: unknown
-            var = self.ir.variables.get(var_id)
-            if var is None:
-                unit = None
-            elif not var.internal:
-                unit = self.parse(var.units)
-            elif var_id in self.outputs and self.outputs[var_id].kind != "trend":
-                unit = self.expr(self.outputs[var_id].input, report=False)
-            else:
-                unit = None
-            self.cache[var_id] = unit
-        return self.cache[var_id]
+    def pure(self, fn: str, a):
+        if a not in (None, _ANY) and not a.dimensionless:
+            self.report(f"{fn}() argument vs dimensionless", a, self.ureg.dimensionless,
+                        f"{fn}() needs a dimensionless argument; divide it by a reference "
+                        "value with the same units")
+        return self.ureg.dimensionless
 
-    # -- units of expressions ---------------------------------------------------------------
-    def expr(self, e: Expr, report: bool = True):
-        """The units of `e` (None: anything), reporting imbalances when `report`."""
-        if isinstance(e, Const):
-            return None
-        if isinstance(e, Ref):
-            return self.of(self.id(e.name))
-        if isinstance(e, Index):
-            return self.expr(e.target, report)
-        if isinstance(e, (Time, TimeStep)):
+    # ------------------------------------------------------------------ expressions
+    def units(self, node: Expr):
+        """The units of an expression: a pint Unit, _ANY for numbers, None when unknown."""
+        u = self.ureg
+        if isinstance(node, Const):
+            return _ANY
+        if isinstance(node, Ref):
+            return self.ref(node.name)
+        if isinstance(node, Index):
+            return self.units(node.target)
+        if isinstance(node, (Time, TimeStep)):
             return self.time
-        if isinstance(e, Unary):
-            inner = self.expr(e.operand, report)
-            return self.ureg.dimensionless if e.op == "not" else inner
-        if isinstance(e, Binary):
-            return self.binary(e, report)
-        if isinstance(e, (Call, Stateful)):
-            return self.call(e, report)
-        if isinstance(e, Reduce):
-            inner = self.expr(e.operand, report)
-            return None if e.op == "prod" else inner
-        if isinstance(e, LookupCall):
-            self.expr(e.arg, report)
-            return self.of(self.id(e.table))
+        if isinstance(node, Unary):
+            inner = self.units(node.operand)
+            return inner if node.op == "-" else u.dimensionless
+        if isinstance(node, Binary):
+            return self.binary(node.op, self.units(node.left), self.units(node.right), node)
+        if isinstance(node, Call):
+            return self.call(node.fn, [self.units(a) for a in node.args], node)
+        if isinstance(node, LookupCall):
+            self.units(node.arg)
+            return self.declared.get(node.table)
+        if isinstance(node, Reduce):
+            inner = self.units(node.operand)
+            return None if node.op == "prod" else inner
+        for child in node.children():       # vector built-ins and the like: not checked
+            self.units(child)
         return None
 
-    def id(self, name: str) -> str:
-        if name in self.ir.variables:
-            return name
-        try:
-            return self.ir.id_of(name)
-        except Exception:           # noqa: BLE001 - build has checked every name
-            return name
+    def ref(self, vid: str):
+        if vid in self.delay_input:              # the output of a delay, smooth or sampler
+            info = self.delay_input[vid]
+            saved, self.host = self.host, self.ir.variables[info.host].display
+            try:
+                return self.units(info.input)
+            finally:
+                self.host = saved
+        return self.declared.get(vid)
 
-    def binary(self, e: Binary, report: bool):
-        a, b = self.expr(e.left, report), self.expr(e.right, report)
-        if e.op in ("+", "-") or e.op in _COMPARE:
-            self.same(a, b, e.left, e.right, report)
-            return self.ureg.dimensionless if e.op in _COMPARE else (a if a is not None else b)
-        if e.op in _LOGIC:
+    def binary(self, op: str, a, b, node: Binary):
+        if op in ("+", "-"):
+            return self.same(f"'{op}' operands", a, b)
+        if op in ("<", "<=", ">", ">=", "=", "<>"):
+            self.same(f"'{op}' operands", a, b)
             return self.ureg.dimensionless
-        one = self.ureg.dimensionless
-        if e.op == "*":
-            return None if a is None and b is None else (a or one) * (b or one)
-        if e.op == "/":
-            return None if a is None and b is None else (a or one) / (b or one)
-        if e.op == "^":
-            if isinstance(e.right, Const) and a is not None:
-                return a ** e.right.value
-            self.pure(a, e.left, report, "a power with a variable exponent")
-            return a if a is None else one
-        return None
+        if op in ("and", "or"):
+            return self.ureg.dimensionless
+        if op == "^":
+            if b not in (None, _ANY) and not b.dimensionless:
+                self.report("'^' exponent vs dimensionless", b, self.ureg.dimensionless,
+                            "an exponent must be a dimensionless number")
+            if a is None or a is _ANY:
+                return a
+            if isinstance(node.right, Const):
+                return a ** node.right.value
+            return a if a.dimensionless else None
+        if a is None or b is None:
+            return None
+        if _ANY in (a, b) and (a is b or (b if a is _ANY else a).dimensionless):
+            return _ANY         # a number times a ratio or switch (600 * surge_on): any units
+        a = self.ureg.dimensionless if a is _ANY else a
+        b = self.ureg.dimensionless if b is _ANY else b
+        return a * b if op == "*" else a / b
 
-    def call(self, e, report: bool):
-        fn, args = e.fn.lower(), e.args
-        units = [self.expr(a, report) for a in args]
-        first = units[0] if units else None
+    def call(self, fn: str, args: list, node: Call):
+        u = self.ureg
+        if fn in _PLAIN:
+            return args[0]
         if fn in _PURE:
-            self.pure(first, args[0], report, fn)
-            return self.ureg.dimensionless
+            return self.pure(fn, args[0])
         if fn == "sqrt":
-            return first ** 0.5 if first is not None else None
-        if fn in _SAME:
-            for u, a in zip(units[1:], args[1:]):
-                self.same(first, u, args[0], a, report)
-            return next((u for u in units if u is not None), None)
+            return None if args[0] is None else _ANY if args[0] is _ANY else args[0] ** 0.5
+        if fn in ("min", "max", "modulo"):
+            return self.same(f"{fn}() arguments", args[0], args[1])
         if fn == "if_then_else":
-            self.same(units[1], units[2], args[1], args[2], report)
-            return units[1] if units[1] is not None else units[2]
-        if fn in ("xidz", "zidz"):
-            if first is None and units[1] is None:
-                return None
-            one = self.ureg.dimensionless
-            return (first or one) / (units[1] or one)
-        if fn == "step":
-            return first
-        if fn == "ramp":
-            return first * self.time if first is not None else None
-        if fn in ("pulse", "pulse_train"):
-            return self.ureg.dimensionless
-        if fn.startswith(("delay", "smooth", "sample", "rolling")):
-            return first
-        if fn == "trend":
-            return 1 / self.time
+            return self.same("if-then-else branches", args[1], args[2])
+        if fn in ("step", "ramp", "pulse", "pulse_train"):
+            for a in args[1 if fn in ("step", "ramp") else 0:]:
+                self.same(f"{fn}() time vs model time", a, self.time,
+                          f"{fn}()'s times must be in the model's time unit")
+            if fn == "ramp":
+                return self.binary("*", args[0], self.time, node)
+            return args[0] if fn == "step" else u.dimensionless
+        if fn == "zidz":
+            return self.binary("/", args[0], args[1], node)
+        if fn == "xidz":
+            quotient = self.binary("/", args[0], args[1], node)
+            return self.same("xidz() quotient vs fallback", quotient, args[2])
+        if fn in ("random_uniform", "random_normal"):
+            return self.same(f"{fn}() arguments", args[0], args[1])
         return None
 
-    def differ(self, a, b) -> bool:
-        """Two units that are not the same: other dimensions, or a scale (s and min)."""
-        if a.dimensionality != b.dimensionality:
-            return True
-        try:
-            return abs((1 * a).to(b).magnitude - 1) > 1e-9
-        except Exception:           # noqa: BLE001 - offset units (degF against delta_degF)
-            return False
+    # ------------------------------------------------------------------ elements
+    def declared_vs(self, el, computed, what="equation") -> None:
+        want = self.declared.get(el.id)
+        if want is None or computed in (None, _ANY):
+            return
+        if not same_units(self.ureg, computed, want):
+            self.report(f"{what} vs declared units", computed, want,
+                        f"the equation's units differ from the declared '{el.units}': fix the "
+                        "declaration, or convert in the equation")
 
-    def same(self, a, b, left, right, report: bool) -> None:
-        if report and a is not None and b is not None and self.differ(a, b):
-            self.issue(f"cannot add or compare {self.show(a)} and {self.show(b)} "
-                       f"({self.name(left)}, {self.name(right)})")
+    def equations(self, value):
+        if isinstance(value, PerElement):
+            return [e for _, e in value.items]
+        return [] if value is None else [value]
 
-    def pure(self, unit, arg, report: bool, what: str) -> None:
-        if report and unit is not None and not unit.dimensionality == {}:
-            self.issue(f"{what} of {self.name(arg)} in {self.show(unit)}: it must be "
-                       "dimensionless")
+    def element(self, el) -> None:
+        self.host = el.display
+        if isinstance(el, (Aux, Flow)):
+            for expr in self.equations(el.equation):
+                self.declared_vs(el, self.units(expr))
+        if isinstance(el, (Aux, Stock)):
+            for expr in self.equations(el.initial):
+                self.declared_vs(el, self.units(expr), "initial value")
+        if isinstance(el, Flow):
+            self.flow(el)
 
-    def name(self, e: Expr) -> str:
-        if isinstance(e, Ref):
-            return repr(self.ir.display(self.id(e.name)))
-        if isinstance(e, Const):
-            return repr(e.value)
-        if isinstance(e, (Time, TimeStep)):
-            return "time" if isinstance(e, Time) else "dt"
-        return "an expression"
-
-    def show(self, unit) -> str:
-        text = f"{unit:~}".replace(" ", "").replace("memory_", "")
-        return text or "1"
-
-    def issue(self, message: str) -> None:
-        self.issues.append(UnitIssue(self.where, message))
-
-    # -- elements ------------------------------------------------------------------------
-    def run(self) -> list[UnitIssue]:
-        from sdmodels.ir import expressions
-        for var in self.ir.variables.values():
-            if var.internal or isinstance(var, Constant):
+    def flow(self, el: Flow) -> None:
+        rate = self.declared.get(el.id)
+        if rate is None:
+            computed = [self.units(e) for e in self.equations(el.equation)]
+            rate = next((c for c in computed if c not in (None, _ANY)), None)
+        for stock_id in (el.into, el.out_of):
+            stock = self.declared.get(stock_id) if stock_id else None
+            if stock is None or rate is None or self.time is None:
                 continue
-            self.where = var.display
-            declared = self.parse(var.units)
-            for field, e in expressions(var):
-                got = self.expr(e)
-                if field in ("equation", "initial") and isinstance(var, (Aux, Flow, Stock)) \
-                        and declared is not None and got is not None \
-                        and self.differ(got, declared):
-                    self.issue(f"declared {self.show(declared)}, its equation gives "
-                               f"{self.show(got)}")
-            if isinstance(var, Flow) and declared is not None:
-                stock = var.into or var.out_of
-                per = self.of(stock) / self.time if self.of(stock) is not None else None
-                if per is not None and self.differ(per, declared):
-                    self.issue(f"a flow of {self.ir.display(stock)!r} ({self.show(self.of(stock))}"
-                               f") must be in {self.show(per)}, not {self.show(declared)}")
-        return self.issues
+            want = stock / self.time
+            if not same_units(self.ureg, rate, want):
+                name = self.ir.variables[stock_id].display
+                self.report(f"flow vs stock '{name}' per time unit", rate, want,
+                            f"a flow's units are its stock's units per {self.ir.time_units} "
+                            f"(the model's time unit): declare it as {show(want)}, or "
+                            "convert in the equation")
+
+    def delays(self) -> None:
+        for info in self.ir.delays:
+            self.host = self.ir.variables[info.host].display
+            self.same(f"{info.kind} time vs model time", self.units(info.time), self.time,
+                      f"a {info.kind} time must be in the model's time unit "
+                      f"({self.ir.time_units})")
+
+
+def check_units(model, *, ureg: UnitRegistry | None = None) -> UnitsReport:
+    """Check the units of every equation of `model` (a Model or built ModelIR).
+
+    Pass `ureg` (from `unit_registry()`) to reuse one registry over many models.
+    """
+    from sdmodels.ir import build
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ir = build(model)
+    checker = _Checker(ir, ureg or unit_registry())
+    shown = [el for el in ir.variables.values() if not el.internal]
+    for el in shown:
+        checker.element(el)
+    checker.delays()
+    seen, problems = set(), []
+    for p in checker.problems:               # a delay's input is read once per use
+        if p not in seen:
+            seen.add(p)
+            problems.append(p)
+    unknown = tuple(el.display for el in shown if not el.units.strip()
+                    and isinstance(el, (Aux, Flow, Stock, Constant, Lookup)))
+    return UnitsReport(ir.name, tuple(problems), len(shown), unknown, tuple(checker.unparsed),
+                       checker.time is not None)

@@ -6,4 +6,9 @@ with `Model.output`, and lists them in `PARTS`. A system includes a part with
 `Model.module(prefix, part(), display=...)` and wires it with `handle.connect(input, source)`
 and `other.out[output]`, in any order, so parts that feed each other need no forward names.
 `tests/test_parts_common.py` holds every part to that contract.
+
+Units (checked by `sdm check`; library/README.md, "Units"): a countable thing is its own unit
+(req, queries, connections, tokens, keys, pods...), a count of servers in a queueing formula
+is a number, and a conversion between countable units is an explicit factor of 1 carrying
+both (`_wiring.conversion`: "a query holds one connection", connections/query).
 """

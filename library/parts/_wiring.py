@@ -53,3 +53,11 @@ def expose(m: Model, handle, names) -> dict:
     KEY_OUTPUTS and models that include `m` in turn); returns ``{name: handle}``."""
     return {name: m.aux(name, handle.out[name], units=handle.outputs[name].units,
                         doc=f"{handle.display}'s output '{name}'") for name in names}
+
+
+def conversion(m: Model, name: str, units: str, doc: str, *, value: float = 1.0):
+    """A fixed factor that carries units: a conversion between countable units ('queries/req':
+    a read sends one query) or a unit amount ('s'). Its value is 1 (100 for '%' per whole), so
+    it changes no number, only makes an equation's units say what is converted into what (see
+    library/parts/__init__.py). An auxiliary, not a constant: no run or sweep should tune it."""
+    return m.aux(name, value, units=units, doc=doc)

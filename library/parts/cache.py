@@ -42,6 +42,8 @@ import math
 
 from sdmodels import Model, delay_fixed, if_then_else, maximum, minimum, sample_hold
 
+from library.parts._wiring import conversion
+
 
 REF = "reference Part 3.2"
 
@@ -74,7 +76,10 @@ def cache(**overrides) -> Model:
               doc="look-aside cache with TTL expiry in front of a backing store")
     c = m.inputs(CACHE, overrides)
     dt, t, n, ttl = m.dt_expr, m.time, c["Keys"], c["TTL"]
-    lam = m.aux("Reads per key", c["Requests"] / n, units="1/s")
+    per_read = conversion(m, "Keys per read", "keys/req", "a read reads one key")
+    lam = m.aux("Reads per key", c["Requests"] * per_read / n, units="1/s")
+    per_fill = conversion(m, "Queries per fill", "queries/key", "a fill (or an early "
+                          "refresh) is one query for one key")
     ok, fill_time = c["Fill success share"], c["Fill time"]
     # the queries coalescing sends depend on the store's latency, which depends on them:
     # they read it a step back (at the first step: no latency)
@@ -112,11 +117,12 @@ def cache(**overrides) -> Model:
     single = c["Request coalescing"] > 0.5
     per_key = if_then_else(single, ok * lam / (1 + lam * fill_time),
                            ok * lam / (1 + ok * lam * fill_time))
-    refreshes = m.aux("Refresh queries", c["Early refresh"] * due, units="queries/s")
-    m.flow("Fills", missing * per_key + ok * refreshes, into=fills, units="keys/s",
+    refreshes = m.aux("Refresh queries", c["Early refresh"] * due * per_fill, units="queries/s")
+    m.flow("Fills", missing * per_key + ok * refreshes / per_fill, into=fills, units="keys/s",
            doc="misses filled by an answer in time, and entries refreshed early")
     m.output(m.aux("Misses", if_then_else(single, missing * lam / (1 + lam * seen_time),
-                                          missing * lam) + refreshes, units="queries/s",
+                                          missing * lam) * per_fill + refreshes,
+                   units="queries/s",
                    doc="queries to the backing store: fills and refreshes"))
     m.output(m.aux("Hit ratio", minimum(1, cached / n), units="1",
                    doc="share of reads served from the cache"))

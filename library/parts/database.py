@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from sdmodels import Model, exp, if_then_else, maximum, smooth
 
+from library.parts._wiring import conversion
+
 
 USL = "Gunther 2007, Universal Scalability Law"
 
@@ -42,8 +44,10 @@ def database(**overrides) -> Model:
     c = m.inputs(DATABASE, overrides)
     load = m.aux("DB load", smooth(c["Queries in flight"], c["Response time"], 0),
                  units="connections", doc="concurrent queries as the database feels them")
-    usl = m.aux("DB slowdown", 1 + c["Contention"] * maximum(0, load - 1)
-                + c["Coherency"] * load * maximum(0, load - 1), units="1",
+    n = load / conversion(m, "Connection unit", "connections", "USL's N is a count: "
+                          "N = connections in use / 1 connection")
+    usl = m.aux("DB slowdown", 1 + c["Contention"] * maximum(0, n - 1)
+                + c["Coherency"] * n * maximum(0, n - 1), units="1",
                 doc="Universal Scalability Law: time per query relative to one alone")
     qtime = m.aux("Query time", c["Base query time"] * usl * c["Slowdown factor"], units="s")
     qt = c["Query timeout"]

@@ -30,6 +30,8 @@ from sdmodels import (Model, delay_fixed, if_then_else, maximum, minimum, rollin
                       rolling_min, sample_hold)
 from sdmodels.expr import Ref
 
+from library.parts._wiring import conversion
+
 
 K8S = "Kubernetes HPA default"
 _BIG = 1e9
@@ -80,9 +82,11 @@ def hpa_controller(**overrides) -> Model:
                                                 current), units="pods",
                   doc="ready pods as listed at the sync (read one step back, as the replicas)")
     # 2. replica calculator
+    one_pod = conversion(m, "Pod unit", "pods", "an External metric's AverageValue target "
+                         "is per pod: the total target is target x replicas / 1 pod")
     external = m.aux("External recommendation", if_then_else(
-        abs(seen / (c["Target"] * current) - 1) <= tol, current, math.ceil(seen / c["Target"])),
-        units="pods")
+        abs(seen * one_pod / (c["Target"] * current) - 1) <= tol, current,
+        math.ceil(seen / c["Target"]) * one_pod), units="pods")
     r = m.aux("Usage ratio", seen / c["Target"], units="1", doc="ready pods' average / target")
     unready = current - ready
     r_all = m.aux("Usage ratio with unready pods at 0", r * ready / current, units="1")

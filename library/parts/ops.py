@@ -36,6 +36,8 @@ from __future__ import annotations
 from sdmodels import (Model, delay3, if_then_else, maximum, minimum, modulo, rolling_max,
                       sample_hold, smooth, xidz, zidz)
 
+from library.parts._wiring import conversion
+
 
 ALERT_REF = "reference Part 3.5"
 CAP_REF = "reference Part 3.6"
@@ -77,7 +79,10 @@ def alert_pipeline(**overrides) -> Model:
     cause_share = 1 - c["Symptom-based alerting"]
     rules = m.stock("Noise alert rules", initial=c["Initial noise rules"], units="rules",
                     non_negative=True)
-    meaningful = m.aux("Meaningful alerts", c["Incident rate"], units="alerts/day")
+    per_incident = conversion(m, "Alerts per incident", "alerts/incident",
+                              "every incident raises one meaningful alert")
+    meaningful = m.aux("Meaningful alerts", c["Incident rate"] * per_incident,
+                       units="alerts/day")
     noise = m.aux("Noise alerts", rules * c["Noise alerts per rule"], units="alerts/day")
     alerts = m.aux("Alerts per day", meaningful + noise, units="alerts/day")
     # the on-call's attention
@@ -89,7 +94,7 @@ def alert_pipeline(**overrides) -> Model:
                  units="alerts/day")
     m.aux("Alerts ignored", alerts - read, units="alerts/day")
     share_read = m.aux("Share of alerts read", xidz(read, alerts, 1), units="1")
-    missed = m.aux("Incidents missed", c["Incident rate"] - meaningful * share_read,
+    missed = m.aux("Incidents missed", c["Incident rate"] - meaningful * share_read / per_incident,
                    units="incidents/day")
     # on-call feedback: the alert-to-incident ratio
     ratio = m.aux("Alert-to-incident ratio",
@@ -158,8 +163,10 @@ def capacity_budget(**overrides) -> Model:
     demand = c["Demand"]
     seen = m.aux("Perceived demand", smooth(demand, c["Demand averaging time"]),
                  units="x normal", doc="the monthly average planners and finance look at")
+    year = conversion(m, "Forecast horizon", "year", "the forecast grows the last peak by "
+                      "one year of growth")
     forecast = m.aux("Forecast peak", rolling_max(demand, MONTHS_PER_YEAR) *
-                     (1 + c["Demand growth"]), units="x normal",
+                     (1 + c["Demand growth"] * year), units="x normal",
                      doc="last 12 months' peak grown by a year: what a load test plans for")
     requirement = m.aux("Load-tested requirement", forecast * (1 + c["Load test margin"]),
                         units="x normal")

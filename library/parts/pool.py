@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from sdmodels import Model, exp, if_then_else, maximum, minimum, sqrt
 
+from library.parts._wiring import conversion
+
 
 HIKARI = "HikariCP default"
 
@@ -49,9 +51,13 @@ def connection_pool(**overrides) -> Model:
               doc="connections held for a hold time; requests wait, time out or are rejected")
     c = m.inputs(POOL, overrides)
     dt, hold, arrivals = m.dt_expr, c["Hold time"], c["Arrivals"]
+    per_query = conversion(m, "Connections per query", "connections/query",
+                           "a query holds one connection while it runs")
+    one = conversion(m, "Connection unit", "connections", "Sakasegawa's c is a count: "
+                     "c = usable connections / 1 connection")
     usable = m.aux("Usable connections", minimum(c["Pool size"] * c["Bulkhead share"],
                                                  c["Max connections"]), units="connections")
-    rate = m.aux("Pool throughput limit", usable / hold, units="queries/s",
+    rate = m.aux("Pool throughput limit", usable / hold / per_query, units="queries/s",
                  doc="acquisitions/s the pool sustains when every connection is busy")
     waiting = m.stock("Waiting for connection", initial=0, units="queries", non_negative=True,
                       doc="the fluid backlog beyond saturation (FIFO)")
@@ -63,12 +69,13 @@ def connection_pool(**overrides) -> Model:
                                                   - bound) / dt, out_of=waiting,
                          units="queries/s", doc="requests past the acquire timeout or the "
                          "waiting limit: they fail at once")
-    in_use = m.aux("Connections in use", acquired * hold, units="connections",
+    in_use = m.aux("Connections in use", acquired * hold * per_query, units="connections",
                    doc="Little's law: acquisitions/s x hold time")
     util = m.aux("Pool utilization", in_use / maximum(usable, 1e-9), units="1")
-    rho = minimum(arrivals * hold / maximum(usable, 1e-9), 0.99)    # offered utilisation
-    mmc = m.aux("M/M/c wait", hold * rho ** (sqrt(2 * (usable + 1)) - 1)
-          / (maximum(usable, 1e-9) * (1 - rho)), units="s",
+    rho = minimum(arrivals * hold * per_query / maximum(usable, 1e-9), 0.99)   # offered
+    servers = usable / one
+    mmc = m.aux("M/M/c wait", hold * rho ** (sqrt(2 * (servers + 1)) - 1)
+          / (maximum(servers, 1e-9) * (1 - rho)), units="s",
           doc="Sakasegawa's approximation of the Erlang C mean wait")
     backlog_wait = m.aux("Backlog wait", waiting / rate, units="s")
     wait = m.aux("Wait time", minimum(c["Acquire timeout"], backlog_wait + mmc), units="s")

@@ -27,6 +27,8 @@ from sdmodels import (Dim, Model, canonical, delay3, delay_fixed, if_then_else, 
                       minimum, sum_over)
 from sdmodels.expr import Ref
 
+from library.parts._wiring import conversion
+
 
 GENERATIONS = 6     # first attempt + up to 5 retries
 
@@ -78,20 +80,24 @@ def retry_client(**overrides) -> Model:
     shed, fail = p["Shed fraction"], p["Failure fraction"]
     failed = m.aux("Failed attempts", sent * (1 - shed) * fail, dims=[gen], units="req/s",
                    doc="attempts that failed and may be retried")
-    wanted = m.aux("Retries wanted", failed * (number <= p["Max retries"]), dims=[gen],
+    retry = conversion(m, "Retry unit", "retries", "one retry: a failed attempt of "
+                       "generation k is retried as retry number k")
+    wanted = m.aux("Retries wanted", failed * (number * retry <= p["Max retries"]), dims=[gen],
                    units="req/s")
     total = m.aux("Total retries wanted", sum_over(wanted, gen), units="req/s")
 
     # -- the budget: a bucket filled per request, emptied per retry ----------------------
     tokens = m.stock("Retry tokens", initial=p["Retry budget size"], units="tokens",
                      non_negative=True)
-    deposit = p["Retry budget ratio"] * p["Demand"]
+    per_token = conversion(m, "Retries per token", "retries/token", "a token pays for one "
+                           "retry (Finagle RetryBudget, gRPC retry throttling)")
+    deposit = p["Retry budget ratio"] * p["Demand"] / per_token
     allowed = m.aux("Retries allowed", if_then_else(p["Retry budget on"] > 0, minimum(
-        total, deposit + tokens / dt), total), units="req/s")
-    m.flow("Retry token spending", allowed * (p["Retry budget on"] > 0), out_of=tokens,
-           units="tokens/s")
+        total, (deposit + tokens / dt) * per_token), total), units="req/s")
+    m.flow("Retry token spending", allowed / per_token * (p["Retry budget on"] > 0),
+           out_of=tokens, units="tokens/s")
     m.flow("Retry token deposits", minimum(deposit, (p["Retry budget size"] - tokens) / dt
-                                           + allowed), into=tokens, units="tokens/s")
+                                           + allowed / per_token), into=tokens, units="tokens/s")
     scale = m.aux("Retry budget scale", allowed / maximum(total, 1e-9), units="1")
     m.aux("Retries issued", wanted * scale, dims=[gen], units="req/s")
     m.aux("Retry rate", allowed, units="req/s")

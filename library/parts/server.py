@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from sdmodels import Model, exp, if_then_else, maximum, minimum
 
+from library.parts._wiring import conversion
 from library.parts.erlang import erlang_c, queue_slope
 
 RHO_MAX = 0.99999   # the stationary branch is evaluated at most at this utilisation
@@ -67,13 +68,15 @@ def server_pool(**overrides) -> Model:
               doc="c workers, M/M/c waiting below saturation, fluid above, timeouts")
     p = m.inputs(INPUTS, overrides)
     lam, c, s = p["Arrivals"], maximum(p["Workers"], 1e-6), maximum(p["Service time"], 1e-6)
-    cap = m.output(m.aux("Capacity", c / s, units="req/s", doc="c mu: all workers busy"))
+    one = conversion(m, "Requests per worker", "req", "a worker (a count, '1') serves one "
+                     "request at a time: converts worker counts into requests")
+    cap = m.output(m.aux("Capacity", c * one / s, units="req/s", doc="c mu: all workers busy"))
     rho_a = m.aux("Arrival utilisation", minimum(lam / cap, RHO_MAX), units="1")
     wait_p = m.output(erlang_c(m, c, rho_a))
-    stationary = wait_p * rho_a / (1 - rho_a)       # L_q = lambda W_q, W_q = C / (c mu - lambda)
+    stationary = wait_p * rho_a / (1 - rho_a) * one     # L_q = lambda W_q, W_q = C / (c mu - lambda)
     backlog = m.stock("Backlog", initial=p["Initial backlog"], units="req", non_negative=True,
                       doc="requests waiting for a worker")
-    slope = queue_slope(c, rho_a, wait_p)
+    slope = queue_slope(c, rho_a, wait_p) * one
     rho_hat = m.aux("Utilization", maximum(0, minimum(1, rho_a + (backlog - stationary)
                                                       / maximum(slope, cap * m.dt_expr))),
                     units="1", doc="busy share of the workers: the stationary utilisation "
@@ -87,7 +90,7 @@ def server_pool(**overrides) -> Model:
     wait = m.aux("Queue wait", backlog / maximum(served, 1e-9 * cap), units="s",
                  doc="mean wait in the queue (Little's law: backlog / start rate)")
     rate = cap * maximum(1 - rho_a, RATE_FLOOR)
-    random = minimum(wait, wait_p / rate)
+    random = minimum(wait, wait_p * one / rate)
     excess = wait - random
     budget = p["Timeout"] - s - p["Downstream latency"]
     tmo = m.aux("Timeout fraction", if_then_else(excess >= budget, 1, wait_p * exp(

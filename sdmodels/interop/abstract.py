@@ -75,7 +75,7 @@ class AbstractImporter:
     # -- top level --------------------------------------------------------------
     def build(self) -> Model:
         times = self._times()
-        model = Model(self.name, **times)
+        model = Model(self.name, **times, time_units=self._time_unit())
         for key, element in self.elements.items():
             if key in CONTROL:
                 continue
@@ -98,6 +98,12 @@ class AbstractImporter:
         for element in self.extra:
             model._insert(element)
         return model
+
+    def _time_unit(self) -> str:
+        """The model's time unit: the units of TIME STEP or FINAL TIME ('time' if none)."""
+        units = (str(getattr(self.elements.get(k), "units", "") or "").split("[")[0].strip()
+                 for k in ("time_step", "final_time"))
+        return next((u for u in units if u), "time")
 
     def _times(self) -> dict:
         values = {}

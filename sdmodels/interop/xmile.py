@@ -86,7 +86,8 @@ class XmileReader:
         # sdCloud) hold the stock at 0 and leave the flow as written, and so do we for them
         vendor = _text(_child(root, "header") or root, "vendor", "") or ""
         self.stella = "isee" in vendor.lower()
-        model = Model(name, start=start, stop=stop, dt=dt, saveper=max(save or dt, dt))
+        model = Model(name, start=start, stop=stop, dt=dt, saveper=max(save or dt, dt),
+                      time_units=specs.get("time_units") or "time")
         dims_node = _child(root, "dimensions")
         sizes = self.dim_sizes = {}
         for d in (_children(dims_node, "dim") if dims_node is not None else []):
