@@ -47,7 +47,7 @@ from sdmodels.expr import Ref
 
 from library import connection_pool, retry_storm
 from library.parts import breaker
-from library.parts._wiring import part_parameters
+from library.parts._wiring import conversion, part_parameters
 
 EX = "reference Hands-On Exercise"
 FIX = "reference Hands-On Exercise fix"
@@ -170,13 +170,15 @@ def build(**overrides) -> Model:
 
     # -- circuit breaker on the database (resilience4j semantics, the part's defaults) -----
     wanted = m.aux("DB queries wanted", admitted * miss_share, units="queries/s")
+    per_call = conversion(m, "Queries per breaker call", "queries/req",
+                          "each query to the DB is one call through its breaker")
     cb = m.module("db_breaker", breaker.circuit_breaker(), display="DB breaker", inputs={
-        "Calls": m.aux("DB breaker calls", wanted, units="req/s",
+        "Calls": m.aux("DB breaker calls", wanted / per_call, units="req/s",
                        doc="the queries wanted, as calls offered to the breaker"),
         **{part: c[name] for part, name in DB_BREAKER.items()
                             if part not in ("Calls", "Failure fraction")}})
     pass_share = m.aux("DB breaker pass share", cb["Admission fraction"], units="1")
-    sent = m.aux("DB queries sent", cb["Permitted calls"], units="queries/s")
+    sent = m.aux("DB queries sent", cb["Permitted calls"] * per_call, units="queries/s")
     m.aux("DB breaker state", cb["Breaker state"], units="1",
           doc="0 closed, 0.5 half-open, 1 open")
     hot = m.aux("Hot query share", c["Hot key share"] * missing / keys / maximum(miss_share,
