@@ -89,7 +89,7 @@ def test_queue_workers_hpa_on_queue_depth_is_balancing_with_sync_and_startup(pip
     assert not wait.fixed and "jitter" in wait.what
 
 
-@pytest.mark.xfail(strict=False, reason="the overflow is fixed (library/parts/erlang.py); now the loop is U: the server part's direct links 'api / Workers' -> 'api / Utilization' and 'api / Arrival utilisation' -> 'api / Timeout fraction' (on the recognised HPA and retry-storm paths) show no partial effect in the traffic-surge run, so their polarity is unknown (the same with the old Erlang C); recognition or polarity to fix")
+@pytest.mark.xfail(strict=True, reason="hands_on without its cache: the HPA loop is recognised through the server part's direct link Capacity -> Utilization, whose partial effect is + in the surge run (the backlog stays under the stationary queue, so a larger capacity shrinks a negative Newton correction), so it reads R and its fix is not offered; the balancing route runs through Arrival utilisation (one more link). To fix in library/parts/server.py (Utilization) or in the HPA pattern's anchors")
 def test_hands_on_without_cache_loops_types_and_delays(hands):
     a, _ = hands
     types = {f.match.pattern: f.polarity for f in a.findings}
@@ -121,7 +121,7 @@ def test_hands_on_without_cache_dangerous_combinations(hands):
             label != "steady" for label in c["labels"].values())
 
 
-@pytest.mark.xfail(strict=False, reason="the overflow is fixed (library/parts/erlang.py); now the loop is U: the server part's direct links 'api / Workers' -> 'api / Utilization' and 'api / Arrival utilisation' -> 'api / Timeout fraction' (on the recognised HPA and retry-storm paths) show no partial effect in the traffic-surge run, so their polarity is unknown (the same with the old Erlang C), and the 'HPA stabilization windows' fix is not offered; recognition or polarity to fix")
+@pytest.mark.xfail(strict=True, reason="hands_on without its cache: the HPA loop is recognised through the server part's direct link Capacity -> Utilization, whose partial effect is + in the surge run (the backlog stays under the stationary queue, so a larger capacity shrinks a negative Newton correction), so it reads R and its fix is not offered; the balancing route runs through Arrival utilisation (one more link). To fix in library/parts/server.py (Utilization) or in the HPA pattern's anchors")
 def test_hands_on_without_cache_fixes_break_the_retry_storm_in_simulation(hands):
     a, _ = hands
     rows = {r["fix"]: r for r in a.fixes}
