@@ -63,7 +63,7 @@ PARAMETERS = {
     "Front-end share": (0.9, "1", "assumption: the web front end's backend is one 'user' "
                         "sending 90 % of the API traffic: 900 req/s, near its limit"),
     "Rate limit": (1000.0, "req/s", EX + ": 'Rate Limit: 1000 req/s per user'"),
-    "Pod capacity": (100.0, "req/s", "assumption: requests one API pod serves at 100 % CPU"),
+    "Pod capacity": (100.0, "req/s/pod", "assumption: requests one API pod serves at 100 % CPU"),
     "Handler latency": (0.02, "s", "assumption: API handler time without the database"),
     "Request timeout": (1.0, "s", "assumption: client timeout 1 s (as retry_storm)"),
     "Max retries": (3.0, "retries", EX + ": '3 retries'"),
@@ -169,7 +169,9 @@ def build(**overrides) -> Model:
                      units="req/s", doc="requests served past the rate limiter")
 
     # -- circuit breaker on the database (resilience4j semantics, the part's defaults) -----
-    wanted = m.aux("DB queries wanted", admitted * miss_share, units="queries/s")
+    per_miss = conversion(m, "Queries per miss", "queries/req",
+                          "a request that misses the cache sends one query to the database")
+    wanted = m.aux("DB queries wanted", admitted * miss_share * per_miss, units="queries/s")
     per_call = conversion(m, "Queries per breaker call", "queries/req",
                           "each query to the DB is one call through its breaker")
     cb = m.module("db_breaker", breaker.circuit_breaker(), display="DB breaker", inputs={
@@ -200,7 +202,10 @@ def build(**overrides) -> Model:
     cb.connect("Failure fraction", db["Failure fraction"])
     in_time = m.aux("DB answers in time", db_latency <= c["Request timeout"], units="0/1",
                     doc="FIFO pool: every query waits the same queue time")
-    m.flow("Refills", minimum(missing / dt, db["Connections acquired"] * hot * in_time),
+    per_fill = conversion(m, "Keys per hot query", "keys/queries",
+                          "a hot query answered in time refills one key")
+    refilled = db["Connections acquired"] * hot * in_time * per_fill
+    m.flow("Refills", minimum(missing / dt, refilled),
            into=cached, units="keys/s", doc="a hot query answered in time refills its key")
 
     # -- the API tier: clients with the retry policy, pods' queue ---------------------------

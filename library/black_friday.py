@@ -44,6 +44,7 @@ from sdmodels import (Model, canonical, delay_fixed, if_then_else, maximum, mini
 from sdmodels.expr import Ref
 
 from library import connection_pool, retry_storm
+from library.parts._wiring import conversion
 
 CLOCK_START = "10:40"
 
@@ -54,14 +55,14 @@ PARAMETERS = {
     "Traffic at 10:47": (3.0, "x normal", "reference: 'already 3x normal load'"),
     "Traffic growth": (0.12, "x normal/min", "reference: traffic +20 % from 10:47 to 10:52"),
     "Peak traffic": (10.0, "x normal", "reference: 'heading toward 10x'"),
-    "Pod capacity": (50.0, "req/s", "assumption: requests one payment pod serves per second"),
+    "Pod capacity": (50.0, "req/s/pod", "assumption: requests one payment pod serves per second"),
     "Initial pods": (8.0, "pods", "assumption: 8 pods carry 3x traffic at 45 % load"),
     "Max pods": (100.0, "pods", "reference Part 4 HPA YAML: maxReplicas 100"),
     "Target latency": (0.25, "s", "assumption: HPA target for request latency"),
     "HPA sync period": (15.0, "s", "Kubernetes HPA default sync period (15 s)"),
     "HPA tolerance": (0.1, "1", "Kubernetes HPA default tolerance (0.1)"),
     "Pod startup time": (60.0, "s", "reference Part 2: 'pod startup (60s+)'"),
-    "Connections per pod": (10.0, "connections", "HikariCP maximumPoolSize default 10"),
+    "Connections per pod": (10.0, "connections/pod", "HikariCP maximumPoolSize default 10"),
     "DB max connections": (100.0, "connections", "PostgreSQL max_connections default 100"),
     "Base query time": (0.05, "s", "reference: the query 'normally took 50ms'"),
     "Request timeout": (1.0, "s", "assumption: payment client timeout 1 s (as retry_storm)"),
@@ -154,8 +155,10 @@ def build(**overrides) -> Model:
         "Breaker failure threshold": c["Breaker failure threshold"],
         "Base latency": 0.005,
     })
+    per_payment = conversion(m, "Queries per payment", "queries/req",
+                             "a payment served by a pod with a connection runs one query")
     db = m.module("db", connection_pool.build(), display="DB", inputs={
-        "Query rate": pay["Throughput"] * (1 - starved),
+        "Query rate": pay["Throughput"] * (1 - starved) * per_payment,
         "Pool size": minimum(opened, c["Pool cap"]),
         "Base query time": c["Base query time"],
         "Request timeout": c["Request timeout"],
