@@ -18,7 +18,7 @@ it). Then the structural edits: the server is started on a copy of each system d
 in examples/ that composes, and the description is saved SAVES times (one service's replicas
 3 <-> 6, as a person edits and saves); each save is timed from the request's arrival to the
 rebuilt model's first curves (compose, tape, one interpreted run: target 1 s), and a few
-slider moves on the composed model follow.
+slider moves on the composed model follow (judged against the slider's 100 ms too).
 
     .venv/bin/python benchmarks/workbench_latency.py [MODEL ...]
 """
@@ -193,11 +193,15 @@ def main(argv: list[str]) -> None:
         if isinstance(r, str):
             print(f"{name:<15} does not compose here: {r}")
             continue
-        ok = "ok" if max(r["saves"]) < SAVE_TARGET_MS else (
-            "over: machine load (CPU time within)" if med(r["save_cpu"]) < SAVE_TARGET_MS
-            else "OVER")
+        ok = "save ok" if max(r["saves"]) < SAVE_TARGET_MS else (
+            "save over: machine load (CPU time within)" if med(r["save_cpu"]) < SAVE_TARGET_MS
+            else "save OVER")
+        slider = "slider ok" if max(r["server"]) < TARGET_MS else (
+            "slider over: machine load (CPU time within)" if med(r["cpu"]) < TARGET_MS
+            else f"slider OVER {TARGET_MS:.0f} ms")
         print(f"{name:<15} {r['open_s']:>7.2f} {med(r['saves']):>9.0f} {max(r['saves']):>9.0f} "
-              f"{med(r['save_cpu']):>12.0f} {med(r['server']):>10.0f} {med(r['cpu']):>10.0f}  {ok}")
+              f"{med(r['save_cpu']):>12.0f} {med(r['server']):>10.0f} {med(r['cpu']):>10.0f}  "
+              f"{ok}; {slider}")
 
 
 if __name__ == "__main__":

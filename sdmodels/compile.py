@@ -71,6 +71,15 @@ class SlotTable:
         return out
 
     @cached_property
+    def output_index(self) -> tuple[dict[str, list[int]], dict[str, int]]:
+        """({variable id: its slots}, {canonical slot label: slot}): the names `outputs` may
+        use, built once (a workbench slider names its plotted outputs on every run)."""
+        by_var: dict[str, list[int]] = {}
+        for s in self.slots:
+            by_var.setdefault(s.var, []).append(s.index)
+        return by_var, {canonical(s.label): s.index for s in self.slots}
+
+    @cached_property
     def default_outputs(self) -> np.ndarray:
         """Slots saved when no outputs are named: every variable the modeller declared."""
         return np.array([s.index for s in self.slots if not self.ir.variables[s.var].internal],

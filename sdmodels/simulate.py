@@ -102,10 +102,7 @@ def resolve_params(kernel: SlotTable, params: Mapping | pd.DataFrame | None
 def _output_slots(kernel: SlotTable, outputs: Iterable[str] | None) -> np.ndarray:
     if outputs is None:
         return kernel.default_outputs
-    by_label = {canonical(s.label): s.index for s in kernel.slots}
-    by_var: dict[str, list[int]] = {}
-    for s in kernel.slots:
-        by_var.setdefault(s.var, []).append(s.index)
+    by_var, by_label = kernel.output_index
     chosen = []
     for name in outputs:
         key = canonical(name)
