@@ -222,6 +222,9 @@ def _autoscaled(m, node: Node, component, server: ModuleHandle):
         settings["Target"] = metric["resource"]["target"]["averageUtilization"]
         source = server.out["Utilization"] * 100
         node.roles["hpa metric"] = server.out["Utilization"].name
+        # what a pod more changes: load over capacity (the busy share also moves with the
+        # backlog's correction, a link whose sign follows the regime, not the HPA's loop)
+        node.roles["hpa load"] = server.out["Arrival utilisation"].name
     else:
         settings["Target"] = metric["external"]["target"]["averageValue"]
         settings["Metric kind"] = 1.0

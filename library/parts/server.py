@@ -108,7 +108,7 @@ def server_pool(**overrides) -> Model:
           doc="mean response time: queue wait + service + downstream")
     for name in ("Backlog", "Throughput", "Arrivals to server", "Queue rejections",
                  "Queue wait", "Timeout fraction", "Served failure fraction", "Failure fraction",
-                 "Goodput", "Latency", "Utilization"):
+                 "Goodput", "Latency", "Utilization", "Arrival utilisation"):
         m.output(name)
     m.name_loop("Queue drains", ["Backlog", "Utilization", "Throughput"])
     return m

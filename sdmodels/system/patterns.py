@@ -286,9 +286,12 @@ class HpaScaling:
     def find(cls, r: Recogniser):
         for node in r.nodes_of("service"):
             desired, metric = r.role(node.name, "hpa replicas"), r.role(node.name, "hpa metric")
-            m = desired and metric and r.match(cls, f"{cls.name}: {node.name}", [
-                (node.name, "hpa replicas", desired), (node.name, "hpa metric", metric)],
-                service=node.name)
+            load = r.role(node.name, "hpa load")    # through load over capacity, when it has one
+            anchors = [(node.name, "hpa replicas", desired)] + \
+                ([(node.name, "hpa load", load)] if load else []) + \
+                [(node.name, "hpa metric", metric)]
+            m = desired and metric and r.match(cls, f"{cls.name}: {node.name}", anchors,
+                                               service=node.name)
             if m:
                 yield m
 
