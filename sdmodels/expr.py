@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, fields
-from typing import Callable, Iterator, Union
+from typing import Callable, ClassVar, Iterator, Union
 
 Number = Union[int, float]
 
@@ -124,9 +124,102 @@ class LookupCall(Expr):
 
 @dataclass(frozen=True)
 class Stateful(Expr):
-    """A function with memory (delays, smooths, samplers); `build` expands it."""
-    fn: str
+    """A function with memory (delays, smooths, samplers): one subclass per kind, which
+    `build` expands into internal elements (sdmodels/expand.py)."""
     args: tuple[Expr, ...]
+    fn: ClassVar[str] = ""                  # catalog name; also names the internal elements
+    params: ClassVar[tuple[str, ...]] = ()  # argument names, in order
+    optional: ClassVar[int] = 1             # how many trailing arguments may be left out
+
+    @classmethod
+    def arity(cls) -> tuple[int, int]:
+        """The fewest and most arguments this kind takes."""
+        return len(cls.params) - cls.optional, len(cls.params)
+
+    def arg(self, name: str, default: "Expr | None" = None) -> "Expr | None":
+        """The argument called `name`, or `default` when it was left out."""
+        i = self.params.index(name)
+        return self.args[i] if i < len(self.args) else default
+
+
+@dataclass(frozen=True)
+class MaterialDelay(Stateful):
+    """DELAY1/3/N: a chain of `order` stocks that conserves what flows through it."""
+    order: ClassVar[int | None] = None      # None: given as the argument 'order'
+    params: ClassVar[tuple[str, ...]] = ("input", "delay_time", "initial")
+
+
+@dataclass(frozen=True)
+class Delay1(MaterialDelay):
+    fn, order = "delay1", 1
+
+
+@dataclass(frozen=True)
+class Delay3(MaterialDelay):
+    fn, order = "delay3", 3
+
+
+@dataclass(frozen=True)
+class DelayN(MaterialDelay):
+    fn, params = "delayn", ("input", "delay_time", "order", "initial")
+
+
+@dataclass(frozen=True)
+class Smoothing(Stateful):
+    """SMOOTH/3/N: a chain of `order` first-order exponential adjustments."""
+    order: ClassVar[int | None] = None
+    params: ClassVar[tuple[str, ...]] = ("input", "smooth_time", "initial")
+
+
+@dataclass(frozen=True)
+class Smooth(Smoothing):
+    fn, order = "smooth", 1
+
+
+@dataclass(frozen=True)
+class Smooth3(Smoothing):
+    fn, order = "smooth3", 3
+
+
+@dataclass(frozen=True)
+class SmoothN(Smoothing):
+    fn, params = "smoothn", ("input", "smooth_time", "order", "initial")
+
+
+@dataclass(frozen=True)
+class Trend(Stateful):
+    """TREND: the fractional rate of change of the input against its smoothed value."""
+    fn, params = "trend", ("input", "average_time", "initial_trend")
+
+
+@dataclass(frozen=True)
+class DelayFixed(Stateful):
+    """DELAY FIXED: a pipeline that replays its input intact after the delay time."""
+    fn, params = "delay_fixed", ("input", "delay_time", "initial")
+
+
+@dataclass(frozen=True)
+class SampleHold(Stateful):
+    """The input sampled every period and held in between."""
+    fn, params = "sample_hold", ("input", "period", "first")
+
+
+@dataclass(frozen=True)
+class RollingExtreme(Stateful):
+    """The largest or smallest input over a trailing window."""
+    op: ClassVar[str] = ""
+    params: ClassVar[tuple[str, ...]] = ("input", "window")
+    optional: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class RollingMax(RollingExtreme):
+    fn, op = "rolling_max", "max"
+
+
+@dataclass(frozen=True)
+class RollingMin(RollingExtreme):
+    fn, op = "rolling_min", "min"
 
 
 @dataclass(frozen=True)
@@ -185,11 +278,10 @@ VECTOR_FUNCTIONS: dict[str, tuple[int, int]] = {
     "vector_reorder": (1, 1),         # index | values
     "vector_select": (2, 2),          # missing, action | selection, values
 }
-STATEFUL: dict[str, tuple[int, int]] = {
-    "delay1": (2, 3), "delay3": (2, 3), "delayn": (3, 4), "delay_fixed": (2, 3),
-    "smooth": (2, 3), "smooth3": (2, 3), "smoothn": (3, 4), "trend": (2, 3),
-    "sample_hold": (2, 3), "rolling_max": (2, 2), "rolling_min": (2, 2),
-}
+# The stateful kinds by catalog name (the names users type, after ALIASES).
+STATEFUL: dict[str, type[Stateful]] = {kind.fn: kind for kind in (
+    Delay1, Delay3, DelayN, DelayFixed, Smooth, Smooth3, SmoothN, Trend, SampleHold,
+    RollingMax, RollingMin)}
 REDUCTIONS = ("sum", "prod", "min", "max", "mean")
 ALIASES = {
     "if then else": "if_then_else", "minimum": "min", "maximum": "max", "mod": "modulo",
@@ -265,10 +357,10 @@ def _call(fn):
     return make
 
 
-def _stateful(fn):
+def _stateful(kind: type[Stateful], doc: str):
     def make(*args) -> Expr:
-        return Stateful(fn, tuple(as_expr(a) for a in args))
-    make.__name__ = fn
+        return kind(tuple(as_expr(a) for a in args))
+    make.__name__, make.__doc__ = kind.fn, doc
     return make
 
 
@@ -280,29 +372,25 @@ xidz, zidz = _call("xidz"), _call("zidz")
 random_uniform, random_normal, random_exponential = (
     _call("random_uniform"), _call("random_normal"), _call("random_exponential"))
 
-delay1 = _stateful("delay1")
-delay1.__doc__ = "DELAY1(input, delay time[, initial]): first-order material delay."
-delay3 = _stateful("delay3")
-delay3.__doc__ = "DELAY3(input, delay time[, initial]): third-order (Erlang-3) material delay."
-delayn = _stateful("delayn")
-delayn.__doc__ = "DELAYN(input, delay time, order[, initial]): order-n material delay."
-delay_fixed = _stateful("delay_fixed")
-delay_fixed.__doc__ = "DELAY FIXED(input, delay time[, initial]): pipeline; replays input intact."
-smooth = _stateful("smooth")
-smooth.__doc__ = "SMOOTH(input, averaging time[, initial]): first-order exponential smoothing."
-smooth3 = _stateful("smooth3")
-smooth3.__doc__ = "SMOOTH3(input, averaging time[, initial]): third-order smoothing."
-smoothn = _stateful("smoothn")
-smoothn.__doc__ = "SMOOTHN(input, averaging time, order[, initial])."
-trend = _stateful("trend")
-trend.__doc__ = "TREND(input, averaging time[, initial trend]): fractional rate of change."
-sample_hold = _stateful("sample_hold")
-sample_hold.__doc__ = ("sample_hold(input, period[, first sample time]): the input sampled every "
-                       "`period` and held in between, as a controller with a sync loop.")
-rolling_max = _stateful("rolling_max")
-rolling_max.__doc__ = "rolling_max(input, window): the largest input over the last `window`."
-rolling_min = _stateful("rolling_min")
-rolling_min.__doc__ = "rolling_min(input, window): the smallest input over the last `window`."
+delay1 = _stateful(Delay1, "DELAY1(input, delay time[, initial]): first-order material delay.")
+delay3 = _stateful(Delay3, "DELAY3(input, delay time[, initial]): third-order (Erlang-3) "
+                           "material delay.")
+delayn = _stateful(DelayN, "DELAYN(input, delay time, order[, initial]): order-n material delay.")
+delay_fixed = _stateful(DelayFixed, "DELAY FIXED(input, delay time[, initial]): pipeline; "
+                                    "replays input intact.")
+smooth = _stateful(Smooth, "SMOOTH(input, averaging time[, initial]): first-order exponential "
+                           "smoothing.")
+smooth3 = _stateful(Smooth3, "SMOOTH3(input, averaging time[, initial]): third-order smoothing.")
+smoothn = _stateful(SmoothN, "SMOOTHN(input, averaging time, order[, initial]).")
+trend = _stateful(Trend, "TREND(input, averaging time[, initial trend]): fractional rate of "
+                         "change.")
+sample_hold = _stateful(SampleHold, "sample_hold(input, period[, first sample time]): the input "
+                                    "sampled every `period` and held in between, as a "
+                                    "controller with a sync loop.")
+rolling_max = _stateful(RollingMax, "rolling_max(input, window): the largest input over the "
+                                    "last `window`.")
+rolling_min = _stateful(RollingMin, "rolling_min(input, window): the smallest input over the "
+                                    "last `window`.")
 
 
 def _reduce(op):

@@ -25,8 +25,8 @@ from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element
                                canonical)
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
                              UnknownNameError, did_you_mean)
-from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
-                           Unary, map_children, references, transform, walk)
+from sdmodels.expr import (Binary, Const, Expr, Index, LookupCall, Reduce, Ref, Unary,
+                           map_children, references, transform)
 from sdmodels.limits import check_model_size
 from sdmodels.model import Model
 from sdmodels.ordering import orders
@@ -84,7 +84,8 @@ def build(model: Model) -> ModelIR:
         raise ModelError(f"model '{model.name}' has no elements; add stocks, flows or auxiliaries")
     check_model_size(model)
     elements = _resolve(model)
-    elements, delays = _expand_stateful(model, elements)
+    from sdmodels.expand import expand_stateful   # it builds on this module
+    elements, delays = expand_stateful(model, elements)
     elements = _attach_flows(model, elements)
     _check_values(model, elements)
     _check_dims(model, elements)
@@ -212,118 +213,6 @@ def static_value(expr: Expr, elements: Mapping[str, Element]) -> float | None:
             return None
         return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0}[expr.op]
     return None
-
-
-class _Expander:
-    """Turns each Stateful node into internal stocks, flows or discrete elements."""
-
-    def __init__(self, model: Model, elements: dict[str, Element]):
-        self.model, self.elements = model, elements
-        self.new: dict[str, Element] = {}
-        self.delays: list[DelayInfo] = []
-        self.count: dict[str, int] = {}
-
-    def expand(self, host: Element, expr: Expr) -> Expr:
-        return transform(expr, lambda node: self._one(host, node) if isinstance(node, Stateful) else None)
-
-    def _one(self, host: Element, node: Stateful) -> Expr:
-        n = self.count[host.id] = self.count.get(host.id, 0) + 1
-        base = f"{host.id}~{node.fn}{n if n > 1 else ''}"
-        dims = expr_dims(node, {**self.elements, **self.new}, self.model.dims, host)
-        args = list(node.args)
-        common = dict(dims=dims, module=host.module, origin=host.id)
-
-        def label(what: str) -> str:
-            return f"{host.display} ({node.fn}{f' #{n}' if n > 1 else ''} {what})"
-
-        def add(element: Element) -> str:
-            self.new[element.id] = element
-            return element.id
-
-        fn = node.fn
-        if fn in ("delay_fixed", "sample_hold", "rolling_max", "rolling_min"):
-            if fn == "delay_fixed":
-                el = DelayLine(id=base, display=label("pipeline"), input=args[0], delay=args[1],
-                               initial=args[2] if len(args) > 2 else None, **common)
-            elif fn == "sample_hold":
-                el = SampleHold(id=base, display=label("held value"), input=args[0], period=args[1],
-                                first=args[2] if len(args) > 2 else None, **common)
-            else:
-                el = Rolling(id=base, display=label("window"), op=fn[-3:], input=args[0],
-                             window=args[1], **common)
-            out = add(el)
-            self.delays.append(DelayInfo(host.id, fn, None, args[1], args[0], (out,), out))
-            return Ref(out)
-
-        if fn == "trend":
-            x, avg_time = args[0], args[1]
-            init_trend = args[2] if len(args) > 2 else Const(0.0)
-            average = self._one(host, Stateful("smooth", (x, avg_time, x / (1 + init_trend * avg_time))))
-            return Call("zidz", (x - average, average * avg_time))
-
-        if fn in ("delay1", "delay3", "delayn"):
-            x, time = args[0], args[1]
-            order = {"delay1": 1, "delay3": 3}.get(fn) or self._order(host, args[2])
-            init = args[3 if fn == "delayn" else 2] if len(args) > (3 if fn == "delayn" else 2) else x
-            stage_time = time / order if order > 1 else time
-            ids, upstream = [], add(Flow(id=f"{base}.in", display=label("inflow"), equation=x,
-                                         into=f"{base}.s1", **common))
-            ids.append(upstream)
-            for k in range(1, order + 1):
-                stock = add(Stock(id=f"{base}.s{k}", display=label(f"stage {k} of {order}"),
-                                  initial=init * stage_time, **common))
-                out = add(Flow(id=f"{base}.out{k}", display=label(f"outflow {k} of {order}"),
-                               equation=Ref(stock) / stage_time, out_of=stock,
-                               into=f"{base}.s{k + 1}" if k < order else None, **common))
-                ids += [stock, out]
-            self.delays.append(DelayInfo(host.id, fn, order, time, x, tuple(ids), ids[-1]))
-            return Ref(ids[-1])
-
-        if fn in ("smooth", "smooth3", "smoothn"):
-            x, time = args[0], args[1]
-            order = {"smooth": 1, "smooth3": 3}.get(fn) or self._order(host, args[2])
-            init_pos = 3 if fn == "smoothn" else 2
-            init = args[init_pos] if len(args) > init_pos else x
-            stage_time = time / order if order > 1 else time
-            ids, upstream = [], x
-            for k in range(1, order + 1):
-                stock = add(Stock(id=f"{base}.s{k}", display=label(f"stage {k} of {order}"),
-                                  initial=init, **common))
-                flow = add(Flow(id=f"{base}.adj{k}", display=label(f"adjustment {k} of {order}"),
-                                equation=(upstream - Ref(stock)) / stage_time, into=stock, **common))
-                ids += [stock, flow]
-                upstream = Ref(stock)
-            self.delays.append(DelayInfo(host.id, fn, order, time, x, tuple(ids), ids[-2]))
-            return Ref(ids[-2])
-        raise ModelError(f"unknown stateful function {fn!r} in '{host.display}'")
-
-    def _order(self, host: Element, expr: Expr) -> int:
-        value = static_value(expr, self.elements)
-        if value is None or value < 1 or value != int(value):
-            raise ModelError(f"'{host.display}': the order of a delay or smooth must be a "
-                             f"positive whole number known before the run, got {expr}")
-        return int(value)
-
-
-def _expand_stateful(model: Model, elements: dict[str, Element]):
-    expander = _Expander(model, elements)
-    out = {}
-    for eid, element in elements.items():
-        if any(isinstance(n, Stateful) for key, e in expressions(element) if key == "initial"
-               for n in walk(e)):
-            raise ModelError(f"{_kind(element)} '{element.display}': its initial value uses a "
-                             "delay or smooth; compute that in an auxiliary instead")
-        if isinstance(element.__dict__.get("equation"), PerElement):
-            items = []
-            for key, expr in element.equation.items:
-                local = localize(expr, dict(zip(element.dims, key)), elements, model.dims)
-                items.append((key, expander.expand(element, local)
-                              if any(isinstance(n, Stateful) for n in walk(expr)) else expr))
-            out[eid] = replace(element, equation=PerElement(tuple(items)))
-        else:
-            out[eid] = map_expressions(element, lambda _k, e, el=element: expander.expand(el, e))
-    out.update(expander.new)
-    return out, expander.delays
 
 
 def localize(expr: Expr, binding: Mapping[str, str], elements, dims) -> Expr:

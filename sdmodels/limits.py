@@ -148,14 +148,14 @@ def check_expression(expr, *, where: str, limits: Limits | None = None) -> None:
     """LimitError if `expr` is deeper than max_expression_depth (compilers recurse); a
     ModelError if a built-in is called with a wrong number of arguments (importers)."""
     from sdmodels.errors import ModelError
-    from sdmodels.expr import FUNCTIONS, STATEFUL, Call, Stateful
+    from sdmodels.expr import FUNCTIONS, Call, Stateful
     limits = limits or current_limits()
     depth = 0
     for node, level in _nodes(expr):
         depth = max(depth, level)
         if isinstance(node, (Call, Stateful)):
-            lo, hi = (FUNCTIONS if isinstance(node, Call) else STATEFUL).get(
-                node.fn, (0, math.inf))      # helpers the importers add take any number
+            lo, hi = (node.arity() if isinstance(node, Stateful) else  # helpers the importers
+                      FUNCTIONS.get(node.fn, (0, math.inf)))         # add take any number
             if not lo <= len(node.args) <= hi:
                 want = str(lo) if lo == hi else f"{lo} to {hi}"
                 raise ModelError(f"{where}: {node.fn.upper()} takes {want} arguments, got "

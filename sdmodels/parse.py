@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sdmodels.errors import EquationSyntaxError, LimitError
 from sdmodels.expr import (FUNCTIONS, REDUCTIONS, STATEFUL, Binary, Call, Const, Expr, Index,
-                           LookupCall, Reduce, Ref, Stateful, Time, TimeStep, Unary,
+                           LookupCall, Reduce, Ref, Time, TimeStep, Unary,
                            canonical_function, transform)
 from sdmodels.limits import check_count, check_expression, current_limits
 
@@ -255,14 +255,13 @@ class _Parser:
         fn = canonical_function(name_tok.text)
         if fn in _REDUCERS and len(args) == 1:
             return _reduction(_REDUCERS[fn], args[0], self.text, name_tok.col)
-        for catalog, node in ((FUNCTIONS, Call), (STATEFUL, Stateful)):
-            if fn in catalog:
-                lo, hi = catalog[fn]
-                if not lo <= len(args) <= hi:
-                    want = str(lo) if lo == hi else f"{lo} to {hi}"
-                    raise _error(self.text, name_tok.col,
-                                 f"{name_tok.text} takes {want} arguments, got {len(args)}")
-                return node(fn, tuple(args))
+        if fn in FUNCTIONS or fn in STATEFUL:
+            lo, hi = FUNCTIONS[fn] if fn in FUNCTIONS else STATEFUL[fn].arity()
+            if not lo <= len(args) <= hi:
+                want = str(lo) if lo == hi else f"{lo} to {hi}"
+                raise _error(self.text, name_tok.col,
+                             f"{name_tok.text} takes {want} arguments, got {len(args)}")
+            return Call(fn, tuple(args)) if fn in FUNCTIONS else STATEFUL[fn](tuple(args))
         if len(args) != 1:
             raise _error(self.text, name_tok.col,
                          f"unknown function {name_tok.text!r} (a lookup takes one argument)")

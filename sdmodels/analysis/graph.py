@@ -190,7 +190,7 @@ def causal_graph(model, *, constants: bool = False, contract: bool = True) -> nx
 
 
 def delay_link(ir: ModelIR, info: DelayInfo) -> DelayLink:
-    order = info.order if info.kind not in ("sample_hold", "rolling_max", "rolling_min") else None
+    order = info.order           # None for pipelines, samplers and rolling windows
     return DelayLink(info.kind, order, static_value(info.time, ir.variables),
                      expr_text(info.time, ir))
 

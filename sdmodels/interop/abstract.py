@@ -16,8 +16,9 @@ import re
 import numpy as np
 
 from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock, canonical
-from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Ref, Stateful, Time,
-                           TimeStep, Unary)
+from sdmodels.expr import (Binary, Call, Const, Delay1, Delay3, DelayFixed, Expr, Index,
+                           LookupCall, Ref, Smooth, Smooth3, SmoothN, Time, TimeStep, Trend,
+                           Unary)
 from sdmodels.model import Model
 from sdmodels.interop import (external, macros, vensim_builtins, vensim_functions,
                               vensim_vectors)
@@ -330,8 +331,8 @@ class AbstractImporter:
         if kind == "GameStructure":
             return e(ast.expression)
         if kind == "DelayStructure":
-            fn = {1: "delay1", 3: "delay3"}[int(ast.order)]
-            return Stateful(fn, (e(ast.input), e(ast.delay_time), e(ast.initial)))
+            kind = {1: Delay1, 3: Delay3}[int(ast.order)]
+            return kind((e(ast.input), e(ast.delay_time), e(ast.initial)))
         if kind == "DelayNStructure":   # Vensim's semantics: sdmodels/interop/vensim_delays.py
             from sdmodels.interop.vensim_delays import constant_ast, delay_n, fitted_order
             times = self._times()
@@ -340,15 +341,15 @@ class AbstractImporter:
             return delay_n(self, e(ast.input), e(ast.delay_time), e(ast.initial), order,
                            constant_time=constant_ast(self, ast.delay_time))
         if kind == "DelayFixedStructure":
-            return Stateful("delay_fixed", (e(ast.input), e(ast.delay_time), e(ast.initial)))
+            return DelayFixed((e(ast.input), e(ast.delay_time), e(ast.initial)))
         if kind == "SmoothStructure":
-            fn = {1: "smooth", 3: "smooth3"}[int(ast.order)]
-            return Stateful(fn, (e(ast.input), e(ast.smooth_time), e(ast.initial)))
+            kind = {1: Smooth, 3: Smooth3}[int(ast.order)]
+            return kind((e(ast.input), e(ast.smooth_time), e(ast.initial)))
         if kind == "SmoothNStructure":
-            return Stateful("smoothn", (e(ast.input), e(ast.smooth_time),
-                                        self.order(ast.order), e(ast.initial)))
+            return SmoothN((e(ast.input), e(ast.smooth_time), self.order(ast.order),
+                            e(ast.initial)))
         if kind == "TrendStructure":
-            return Stateful("trend", (e(ast.input), e(ast.average_time), e(ast.initial_trend)))
+            return Trend((e(ast.input), e(ast.average_time), e(ast.initial_trend)))
         if kind == "ForecastStructure":
             return vensim_vectors.forecast(e(ast.input), e(ast.average_time), e(ast.horizon),
                                            e(ast.initial_trend))

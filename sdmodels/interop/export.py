@@ -52,8 +52,9 @@ from xml.sax.saxutils import escape, quoteattr
 from sdmodels.elements import (Aux, Constant, Flow, Lookup, PerElement, Stock)
 from sdmodels.errors import ModelError
 from sdmodels.interop.export_shared import share
-from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Stateful,
-                           Time, TimeStep, Unary)
+from sdmodels.expr import (Binary, Call, Const, Delay1, Delay3, DelayFixed, DelayN, Expr, Index,
+                           LookupCall, Reduce, Ref, RollingExtreme, SampleHold, Smooth, Smooth3,
+                           SmoothN, Stateful, Time, TimeStep, Trend, Unary)
 
 NS = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
 VENDOR = "sdmodels"   # namespace of our vendor-specific functions: sdmodels.ROLLING_MAX(...)
@@ -63,8 +64,8 @@ _PREC = {"or": 1, "and": 2, "=": 3, "<>": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "
 _FN = {"abs": "ABS", "exp": "EXP", "ln": "LN", "log10": "LOG10", "sqrt": "SQRT", "sin": "SIN",
        "cos": "COS", "tan": "TAN", "arctan": "ARCTAN", "min": "MIN", "max": "MAX",
        "step": "STEP"}
-_STATEFUL = {"smooth": "SMTH1", "smooth3": "SMTH3", "smoothn": "SMTHN", "delay1": "DELAY1",
-             "delay3": "DELAY3", "delayn": "DELAYN", "delay_fixed": "DELAY", "trend": "TREND"}
+_STATEFUL = {Smooth: "SMTH1", Smooth3: "SMTH3", SmoothN: "SMTHN", Delay1: "DELAY1",
+             Delay3: "DELAY3", DelayN: "DELAYN", DelayFixed: "DELAY", Trend: "TREND"}
 
 
 class _Writer:
@@ -156,19 +157,19 @@ class _Writer:
             return f"{self.name(e.table)}({x(e.arg)})", 9
         if isinstance(e, Call):
             return self.call(e, [x(a) for a in e.args], host), 9
-        if isinstance(e, Stateful) and e.fn in ("rolling_max", "rolling_min"):
+        if isinstance(e, RollingExtreme):
             return f"{VENDOR}.{e.fn.upper()}({', '.join(x(a) for a in e.args)})", 9
-        if isinstance(e, Stateful) and e.fn == "sample_hold":
+        if isinstance(e, SampleHold):
             return self.sampler(e, host, [x(a) for a in e.args]), 9
         if isinstance(e, Stateful):
-            if e.fn not in _STATEFUL:
+            if type(e) not in _STATEFUL:
                 raise ModelError(f"export: '{host}' uses {e.fn}, which XMILE cannot express; "
                                  "replace it or export a model without it")
             args = [x(a) for a in e.args]
-            if e.fn == "delay_fixed" and not isinstance(e.args[1], TimeStep) and not (
+            if isinstance(e, DelayFixed) and not isinstance(e.args[1], TimeStep) and not (
                     isinstance(e.args[1], Const) and e.args[1].value >= self.model.dt):
                 args[1] = f"MAX({args[1]}, {self.dt})"    # our pipelines hold >= 1 step
-            return f"{_STATEFUL[e.fn]}({', '.join(args)})", 9
+            return f"{_STATEFUL[type(e)]}({', '.join(args)})", 9
         if isinstance(e, Reduce):   # written out element by element: every engine reads that
             parts = [self._e(e.operand, host, {**bind, e.dim: el})
                      for el in self.model.dims[e.dim].elements]

@@ -31,7 +31,7 @@ Binary(op='>', left=Const(value=1.5), right=Const(value=1.0))
 from __future__ import annotations
 
 from sdmodels.elements import Flow, Stock, canonical
-from sdmodels.expr import Binary, Call, Const, Expr, LookupCall, Ref, Stateful, TimeStep
+from sdmodels.expr import Binary, Call, Const, DelayFixed, Expr, LookupCall, Ref, TimeStep
 from sdmodels.interop.vensim_data import (get_data_between_times, get_data_extreme,
                                           get_data_mean, get_data_summary)
 
@@ -347,7 +347,7 @@ def delay_material(importer, fn, args_ast, binding, initial) -> Expr:
         raise Unsupported(fn.upper().replace("_", " "), "a delay time that changes during "
                           "the run (only a constant one, where it equals DELAY FIXED)")
     args = [importer.expr(a, binding, initial=initial) for a in args_ast[:3]]
-    return Stateful("delay_fixed", tuple(args))
+    return DelayFixed(tuple(args))
 
 
 BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,

@@ -16,7 +16,7 @@ Everything is expressed with ordinary stocks and flows, so the engine is unchang
 from __future__ import annotations
 
 from sdmodels.elements import Flow, Stock, canonical
-from sdmodels.expr import Binary, Const, Expr, Ref, Stateful, TimeStep
+from sdmodels.expr import Binary, Const, DelayN, Expr, Ref, TimeStep
 
 
 def fitted_order(order: int, delay_time: float | None, dt: float | None) -> int:
@@ -54,7 +54,7 @@ def delay_n(importer, x: Expr, time: Expr, init: Expr, order: int, *,
             constant_time: bool) -> Expr:
     """DELAY N as Vensim computes it; a plain `delayn` when the delay time is a constant."""
     if constant_time or order == 1:
-        return Stateful("delayn", (x, time, Const(float(order)), init))
+        return DelayN((x, time, Const(float(order)), init))
     importer.counter += 1
     host = canonical(importer.current)
     base = f"{host}~delayn{importer.counter}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
-from sdmodels.expr import Binary, Call, Const, Expr, Stateful, Unary
+from sdmodels.expr import Binary, Call, Const, Expr, Smooth, Unary
 
 
 def forecast(x: Expr, average_time: Expr, horizon: Expr, initial_trend: Expr) -> Expr:
@@ -27,8 +27,7 @@ def forecast(x: Expr, average_time: Expr, horizon: Expr, initial_trend: Expr) ->
     >>> forecast(Ref("r"), Const(5.0), Const(10.0), Const(0.0)).op
     '*'
     """
-    av = Stateful("smooth", (x, average_time, Binary("/", x, Binary("+", Const(1.0),
-                                                                      initial_trend))))
+    av = Smooth((x, average_time, Binary("/", x, Binary("+", Const(1.0), initial_trend))))
     growth = Call("zidz", (Binary("-", x, av), Binary("*", average_time, av)))
     return Binary("*", x, Binary("+", Const(1.0), Binary("*", growth, horizon)))
 

@@ -18,14 +18,17 @@ from sdmodels.elements import Aux, Constant, Flow, Lookup, PerElement, Stock, ca
 from sdmodels.errors import EquationSyntaxError, ImportModelError, LimitError, ModelError
 from sdmodels.interop import xmile_numbers as num
 from sdmodels.interop.mdl_text import warn_time_unit
-from sdmodels.expr import (Binary, Call, Const, Expr, LookupCall, Ref, Stateful, TimeStep,
-                           Unary)
+from sdmodels.expr import (STATEFUL, Binary, Call, Const, Delay1, Delay3, DelayFixed, DelayN,
+                           Expr, LookupCall, Ref, Smooth, Smooth3, SmoothN, TimeStep, Trend, Unary)
 from sdmodels.model import Model
 from sdmodels.interop import xmile_arrays, xmile_builtins, xmile_conveyor
 from sdmodels.interop.xmile_parse import XmileParser, _fmod
 from sdmodels.interop.xmile_xml import _child, _children, _listed, _safe_root, _tag, _text
 
 CONTROL = {"initial_time", "final_time", "time_step", "saveper", "starttime", "stoptime"}
+# XMILE's stateful built-ins (lower case) and the kinds they read as
+_STATEFUL = {"smth1": Smooth, "smth3": Smooth3, "smthn": SmoothN, "delay": DelayFixed,
+             "delay1": Delay1, "delay3": Delay3, "delayn": DelayN, "trend": Trend}
 class Refused(Exception):
     """Our reader does not handle this construct."""
 
@@ -356,16 +359,13 @@ class XmileReader:
                 return Binary("*", Binary("/", a[0], TimeStep()), Call("pulse", (start, Const(0.0))))
             return Binary("*", Binary("/", a[0], TimeStep()), Call("pulse_train", (
                 start, Const(0.0), a[2], Const(1e300))))
-        stateful = {"smth1": ("smooth", 2, 3), "smth3": ("smooth3", 2, 3),
-                    "smthn": ("smoothn", 3, 4), "delay": ("delay_fixed", 2, 3),
-                    "delay1": ("delay1", 2, 3), "delay3": ("delay3", 2, 3),
-                    "delayn": ("delayn", 3, 4), "trend": ("trend", 2, 3)}
-        if fn in stateful and stateful[fn][1] <= n <= stateful[fn][2]:
-            return Stateful(stateful[fn][0], tuple(a))
+        kind = _STATEFUL.get(fn)
+        if kind is not None and kind.arity()[0] <= n <= kind.arity()[1]:
+            return kind(tuple(a))
         if fn == "init" and n == 1:
             return self.hold(a[0], host)
         if fn in ("sdmodels.rolling_max", "sdmodels.rolling_min") and n == 2:
-            return Stateful(fn.split(".", 1)[1], tuple(a))   # our vendor extension (export.py)
+            return STATEFUL[fn.split(".", 1)[1]](tuple(a))   # our vendor extension (export.py)
         if fn in self.lookups and n == 1:
             return LookupCall(fn, a[0])
         if fn in ("lookup",) and n == 2 and isinstance(a[0], Ref):

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from sdmodels.elements import Aux, Flow, Stock, canonical
-from sdmodels.expr import Binary, Call, Const, Expr, Ref, Stateful, TimeStep
+from sdmodels.expr import Binary, Call, Const, DelayFixed, Expr, Ref, Stateful, TimeStep
 from sdmodels.interop.xmile_xml import _child, _children, _tag, _text
 
 _REFUSED_OPTIONS = ("capacity", "in_limit", "sample", "arrest", "discrete", "exponential_leak")
@@ -151,7 +151,7 @@ def apply(model, conveyors: list[Conveyor], flow_nodes: dict) -> None:
         t = Binary("*", Call("round", (Binary("/", c.transit, TimeStep()),)), TimeStep())
         rate0 = Binary("/", c.initial, Binary("-", t, Binary("*", fraction, Binary(
             "/", Binary("-", t, TimeStep()), Const(2.0)))))
-        exits = Stateful("delay_fixed", (_sum(c.inflows), t, rate0))
+        exits = DelayFixed((_sum(c.inflows), t, rate0))
         if not leaks:
             _set_equation(model, mains[0], exits)
             continue
