@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sdmodels.errors import EquationSyntaxError, LimitError
 from sdmodels.expr import (FUNCTIONS, REDUCTIONS, STATEFUL, Binary, Call, Const, Expr, Index,
-                           LookupCall, Reduce, Ref, Time, TimeStep, Unary,
+                           ALIASES, LookupCall, Reduce, Ref, Time, TimeStep, Unary,
                            canonical_function, transform)
 from sdmodels.limits import check_count, check_expression, current_limits
 
@@ -28,6 +28,11 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 _KEYWORDS = {"and": "and", "or": "or", "not": "not", ":and:": "and", ":or:": "or",
              ":not:": "not", "&&": "and", "||": "or"}
+# function names that hold a keyword ('SAMPLE AND HOLD'): read whole when a '(' follows
+_KEYWORD_FUNCTIONS = re.compile("|".join(
+    r"[ \t]+".join(map(re.escape, name.split())) + r"(?=\s*\()"
+    for name in sorted(ALIASES, key=len, reverse=True)
+    if any(word in _KEYWORDS for word in name.split())), re.I)
 _COMPARE = {"=": "=", "==": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">",
             ">=": ">="}
 _REDUCERS = {"sum": "sum", "prod": "prod", "vmin": "min", "vmax": "max", "mean": "mean"}
@@ -50,6 +55,11 @@ def _tokenize(text: str) -> list[_Tok]:
         if kind == "word":
             # join words separated by single spaces into one name, stopping at keywords
             word = m.group()
+            whole = _KEYWORD_FUNCTIONS.match(text, pos)
+            if whole:
+                toks.append(_Tok("name", " ".join(whole.group().split()), pos))
+                pos = whole.end()
+                continue
             if word.lower() in _KEYWORDS:
                 toks.append(_Tok("op", word.lower(), pos))
             else:

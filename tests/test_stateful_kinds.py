@@ -12,7 +12,8 @@ from sdmodels.parse import parse_equation
 @pytest.mark.parametrize("text, kind", [
     ("SMOOTH(x, 2)", Smooth), ("SMOOTHI(x, 2, 1)", Smooth), ("Smooth N(x, 2, 3, 1)", SmoothN),
     ("DELAY FIXED(x, 2, 0)", DelayFixed), ("DELAY N(x, 4, 2)", DelayN), ("TREND(x, 3)", Trend),
-    ("SAMPLE_HOLD(x, 5)", SampleHold), ("rolling_min(x, 10)", RollingMin)])
+    ("SAMPLE_HOLD(x, 5)", SampleHold), ("sample and hold (x, 5)", SampleHold),
+    ("rolling_min(x, 10)", RollingMin)])
 def test_parsed_names_become_their_kind(text, kind):
     node = parse_equation(text)
     assert type(node) is kind and node.args[0] == Ref("x")
@@ -38,3 +39,10 @@ def test_catalog_arity_comes_from_the_classes():
         parse_equation("rolling_min(x, 1, 2)")
     with pytest.raises(ModelError, match="DELAYN takes 3 to 4 arguments, got 2"):
         check_expression(DelayN((Ref("x"), Const(1.0))), where="test")
+
+
+def test_and_is_still_an_operator_beside_the_function_named_with_it():
+    # 'SAMPLE AND HOLD(' is the function; 'sample and holder' and 'x and hold(1)' are 'and'
+    assert parse_equation("sample and holder").op == "and"
+    node = parse_equation("x and hold(1)")
+    assert node.op == "and" and node.left == Ref("x")
