@@ -38,41 +38,17 @@ from __future__ import annotations
 
 from sdmodels import Model, pulse
 
-from library.parts._wiring import expose
+from library.parts._wiring import expose, part_parameters
 from library.parts.ops import ALERTS, alert_pipeline
 
-#: name -> (default, units, source)
+#: the model's own parameters; the part's inputs it does not wire come from the part's
+#: table (defaults, units and sources written once)
 PARAMETERS = {
-    "Incident rate": (5.0, "incidents/day", "Part 3.5: 'Normal: 5 alerts/day, All "
-                      "meaningful' (one meaningful alert per real issue)"),
-    "Noise alerts per rule": (1.0, "alerts/day/rule", "assumption: a cause-based rule fires "
-                              "about once a day without user impact (rules = noise alerts/day)"),
-    "Initial noise rules": (0.0, "rules", "Part 3.5: normally all alerts are meaningful"),
-    "Attention capacity": (20.0, "alerts/day", "assumption within Part 3.5: 5 a day are all "
-                           "read, of 50 'most' are ignored, so between 5 and 25"),
-    "Fatigue time": (14.0, "day", "assumption: alert fatigue builds over two on-call weeks"),
-    "Rules added per missed incident": (2.0, "rules/incident", "assumption: a post-mortem's "
-                                        "'add more monitoring' action items (Part 3.5)"),
-    "Post-mortem delay": (7.0, "day", "assumption: post-mortem within a week, then the alert "
-                          "ships (Part 2.3: human response and deployment delays)"),
     "Monitoring project rules": (45.0, "rules", "Part 3.5: 'improving monitoring' takes 5 "
                                  "to 50 alerts/day, mostly noise: 45 noise rules"),
     "Monitoring project day": (30.0, "day", "trigger timing"),
     "Monitoring project duration": (10.0, "day", "trigger timing: rules roll out over ~2 weeks"),
-    "Symptom-based alerting": (0.0, "0..1", "Part 3.5 fix: 'Alert on symptoms, not causes'"),
-    "Alert review": (0.0, "0/1", "Part 3.5 fix: 'Regular alert review: Delete alerts nobody "
-                     "acts on'"),
-    "Review interval": (7.0, "day", "assumption: weekly, at the on-call hand-over"),
-    "Review deletion fraction": (0.5, "1", "assumption: half of the unactionable rules "
-                                 "found are deleted at each review"),
-    "Ratio tracking": (0.0, "0/1", "Part 3.5 fix: 'On-call feedback: Track "
-                       "alert-to-incident ratio'"),
-    "Target alert-to-incident ratio": (2.0, "alerts/incident", "assumption: Part 3.5's "
-                                       "healthy state is 1 (every alert meaningful); "
-                                       "tolerate 2"),
-    "Ratio measurement window": (7.0, "day", "assumption: a weekly on-call report"),
-    "Tuning time": (14.0, "day", "assumption: a flagged noisy rule is tuned or deleted "
-                    "within two weeks"),
+    **part_parameters(ALERTS, skip=("New rules",)),
 }
 
 TRIGGER = {"Monitoring project rules": 45.0}

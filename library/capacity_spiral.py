@@ -45,41 +45,18 @@ from __future__ import annotations
 
 from sdmodels import Model, exp, ln, modulo
 
-from library.parts._wiring import conversion, expose
+from library.parts._wiring import conversion, expose, part_parameters
 from library.parts.ops import BUDGET, MONTHS_PER_YEAR, capacity_budget
 
-#: name -> (default, units, source)
+#: the model's own parameters; the part's inputs it does not wire come from the part's
+#: table (defaults, units and sources written once)
 PARAMETERS = {
     "Launch normal demand": (1.0, "x normal", "Part 3.6: the unit, 'normal' traffic at launch"),
-    "Demand growth": (0.2, "1/year", "Part 3.6: the peak is 10x normal in year 1 and 12x in "
-                      "year 2: 12 / 10 - 1 = 20 % a year"),
     "Peak multiplier": (10.0, "1", "Part 3.6: Black Friday, 'Traffic: 10x normal'"),
     "Peak month": (10.9, "month", "Part 3.6: 'Year 2, Month 11: pre-holiday traffic'; Black "
                    "Friday is late November (time 0 = 1 January of year 1)"),
     "Peak width": (0.1, "month", "assumption: about 3 days (Black Friday to Cyber Monday)"),
-    "Planning buffer": (0.05, "1", "Part 3.6: 'Provisioned: Just enough, Buffer: ~5%'"),
-    "Planning time": (1.0, "month", "assumption: monthly capacity review ('scale as needed')"),
-    "Demand averaging time": (1.0, "month", "assumption: planners and finance read monthly "
-                              "averages (monthly reports and bills)"),
-    "Post-mortem safety factor": (2.0, "1", "Part 3.6: 'Provisioned: 20x normal (just in "
-                                  "case)' after a 10x peak"),
-    "Post-mortem window": (3.0, "month", "assumption: post-mortem action items close within "
-                           "a quarter"),
-    "Provisioning time": (1.0, "month", "assumption: post-mortem purchase to capacity in "
-                          "service"),
-    "Utilization floor": (0.15, "1", "Part 3.6: 10 % utilization prompts 'why are we paying "
-                          "for this?', 20 % after the cut is accepted; floor between"),
-    "Budget cut fraction": (0.5, "1", "Part 3.6: 'Reduce cloud spend by 50%'"),
-    "Budget cycle": (12.0, "month", "Part 3.6: one budget decision a year (annual budget)"),
-    "Budget review month": (6.0, "month", "Part 3.6: 'Year 2, Month 6: Budget cuts'"),
-    "Cut implementation time": (1.0, "month", "assumption: a cut is carried out in a month"),
-    "Autoscaling": (0.0, "0/1", "Part 3.6 fix: 'Autoscaling: Match capacity to demand'"),
-    "Autoscaling target utilization": (0.7, "1", "Part 4.1 HPA example: averageUtilization "
-                                       "70"),
-    "Load testing": (0.0, "0/1", "Part 3.6 fix: 'Load testing: Know your actual limits'"),
-    "Load test margin": (0.2, "1", "assumption: 20 % headroom over the tested forecast peak"),
-    "Cost attributed to revenue": (0.0, "0/1", "Part 3.6 fix: 'Cost attribution: Show cost "
-                                   "vs. revenue at traffic levels'"),
+    **part_parameters(BUDGET, skip=("Demand",)),
 }
 
 FIXES = {"Autoscaling": 1.0, "Load testing": 1.0, "Cost attributed to revenue": 1.0}

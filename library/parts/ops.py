@@ -44,30 +44,32 @@ CAP_REF = "reference Part 3.6"
 
 #: name -> (default, units, source)
 ALERTS = {
-    "Incident rate": (5.0, "incidents/day", ALERT_REF + ": 'Normal: 5 alerts/day, All "
-                      "meaningful' (one meaningful alert per real issue)"),
+    "Incident rate": (5.0, "incidents/day", ALERT_REF + ": 'Normal: 5 alerts/day, All meaningful' "
+                      "(one meaningful alert per real issue)"),
     "New rules": (0.0, "rules/day", "wired: rules added from outside (a monitoring project)"),
-    "Noise alerts per rule": (1.0, "alerts/day/rule", "assumption: a cause-based rule fires "
-                              "about once a day without user impact"),
+    "Noise alerts per rule": (1.0, "alerts/day/rule", "assumption: a cause-based rule fires about "
+                              "once a day without user impact (rules = noise alerts/day)"),
     "Initial noise rules": (0.0, "rules", ALERT_REF + ": normally all alerts are meaningful"),
-    "Attention capacity": (20.0, "alerts/day", "assumption within " + ALERT_REF + ": 5 a day "
-                           "are all read, of 50 'most' are ignored"),
+    "Attention capacity": (20.0, "alerts/day", "assumption within Part 3.5: 5 a day are all read, "
+                           "of 50 'most' are ignored, so between 5 and 25"),
     "Fatigue time": (14.0, "day", "assumption: alert fatigue builds over two on-call weeks"),
-    "Rules added per missed incident": (2.0, "rules/incident", "assumption: a post-mortem's "
-                                        "'add more monitoring' action items"),
+    "Rules added per missed incident": (2.0, "rules/incident", "assumption: a post-mortem's 'add "
+                                        "more monitoring' action items (Part 3.5)"),
     "Post-mortem delay": (7.0, "day", "assumption: post-mortem within a week, then the alert "
-                          "ships"),
-    "Symptom-based alerting": (0.0, "0..1", ALERT_REF + " fix: 'Alert on symptoms, not "
-                               "causes'"),
-    "Alert review": (0.0, "0/1", ALERT_REF + " fix: 'Regular alert review'"),
+                          "ships (Part 2.3: human response and deployment delays)"),
+    "Symptom-based alerting": (0.0, "0..1", ALERT_REF + " fix: 'Alert on symptoms, not causes'"),
+    "Alert review": (0.0, "0/1", ALERT_REF + " fix: 'Regular alert review: Delete alerts nobody "
+                     "acts on'"),
     "Review interval": (7.0, "day", "assumption: weekly, at the on-call hand-over"),
-    "Review deletion fraction": (0.5, "1", "assumption: half of the unactionable rules found "
-                                 "are deleted at each review"),
-    "Ratio tracking": (0.0, "0/1", ALERT_REF + " fix: 'Track alert-to-incident ratio'"),
-    "Target alert-to-incident ratio": (2.0, "alerts/incident", "assumption: 1 is healthy; "
-                                       "tolerate 2"),
+    "Review deletion fraction": (0.5, "1", "assumption: half of the unactionable rules found are "
+                                 "deleted at each review"),
+    "Ratio tracking": (0.0, "0/1", ALERT_REF + " fix: 'On-call feedback: Track alert-to-incident "
+                       "ratio'"),
+    "Target alert-to-incident ratio": (2.0, "alerts/incident", "assumption: Part 3.5's healthy "
+                                       "state is 1 (every alert meaningful); tolerate 2"),
     "Ratio measurement window": (7.0, "day", "assumption: a weekly on-call report"),
-    "Tuning time": (14.0, "day", "assumption: a flagged noisy rule is tuned within two weeks"),
+    "Tuning time": (14.0, "day", "assumption: a flagged noisy rule is tuned or deleted within two "
+                    "weeks"),
 }
 
 
@@ -131,26 +133,29 @@ def alert_pipeline(**overrides) -> Model:
 #: name -> (default, units, source)
 BUDGET = {
     "Demand": (1.0, "x normal", "wired: the demand the capacity serves"),
-    "Demand growth": (0.2, "1/year", CAP_REF + ": 10x normal in year 1, 12x in year 2"),
+    "Demand growth": (0.2, "1/year", CAP_REF + ": the peak is 10x normal in year 1 and 12x in "
+                      "year 2: 12 / 10 - 1 = 20 % a year"),
     "Planning buffer": (0.05, "1", CAP_REF + ": 'Provisioned: Just enough, Buffer: ~5%'"),
-    "Planning time": (1.0, "month", "assumption: monthly capacity review"),
+    "Planning time": (1.0, "month", "assumption: monthly capacity review ('scale as needed')"),
     "Demand averaging time": (1.0, "month", "assumption: planners and finance read monthly "
-                              "averages"),
-    "Post-mortem safety factor": (2.0, "1", CAP_REF + ": 'Provisioned: 20x normal (just in "
-                                  "case)' after a 10x peak"),
-    "Post-mortem window": (3.0, "month", "assumption: post-mortem items close within a "
+                              "averages (monthly reports and bills)"),
+    "Post-mortem safety factor": (2.0, "1", CAP_REF + ": 'Provisioned: 20x normal (just in case)' "
+                                  "after a 10x peak"),
+    "Post-mortem window": (3.0, "month", "assumption: post-mortem action items close within a "
                            "quarter"),
-    "Provisioning time": (1.0, "month", "assumption: purchase to capacity in service"),
-    "Utilization floor": (0.15, "1", CAP_REF + ": 10 % prompts a cut, 20 % is accepted"),
+    "Provisioning time": (1.0, "month", "assumption: post-mortem purchase to capacity in service"),
+    "Utilization floor": (0.15, "1", CAP_REF + ": 10 % utilization prompts 'why are we paying for "
+                          "this?', 20 % after the cut is accepted; floor between"),
     "Budget cut fraction": (0.5, "1", CAP_REF + ": 'Reduce cloud spend by 50%'"),
-    "Budget cycle": (12.0, "month", CAP_REF + ": one budget decision a year"),
+    "Budget cycle": (12.0, "month", CAP_REF + ": one budget decision a year (annual budget)"),
     "Budget review month": (6.0, "month", CAP_REF + ": 'Year 2, Month 6: Budget cuts'"),
     "Cut implementation time": (1.0, "month", "assumption: a cut is carried out in a month"),
     "Autoscaling": (0.0, "0/1", CAP_REF + " fix: 'Autoscaling: Match capacity to demand'"),
-    "Autoscaling target utilization": (0.7, "1", "reference Part 4.1 HPA example: 70 %"),
+    "Autoscaling target utilization": (0.7, "1", "Part 4.1 HPA example: averageUtilization 70"),
     "Load testing": (0.0, "0/1", CAP_REF + " fix: 'Load testing: Know your actual limits'"),
-    "Load test margin": (0.2, "1", "assumption: 20 % headroom over the tested peak"),
-    "Cost attributed to revenue": (0.0, "0/1", CAP_REF + " fix: 'Cost attribution'"),
+    "Load test margin": (0.2, "1", "assumption: 20 % headroom over the tested forecast peak"),
+    "Cost attributed to revenue": (0.0, "0/1", CAP_REF + " fix: 'Cost attribution: Show cost vs. "
+                                   "revenue at traffic levels'"),
 }
 MONTHS_PER_YEAR = 12.0
 
