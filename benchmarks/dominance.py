@@ -23,10 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-WORLD3 = ROOT.parent / "shared" / "large-models" / "wrld3-03.mdl"
-if not WORLD3.exists():
-    WORLD3 = Path("/work/shared/large-models/wrld3-03.mdl")
-SIR = Path("/work/shared/test-models/samples/SIR/SIR.mdl")
+from sdmodels.interop.conformance import shared_root  # noqa: E402
+WORLD3 = shared_root() / "large-models" / "wrld3-03.mdl"
+SIR = shared_root() / "test-models" / "samples" / "SIR" / "SIR.mdl"
 
 
 def ours(path: Path) -> tuple[float, float, str, int]:

@@ -34,9 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-WORLD3 = ROOT.parent / "shared" / "large-models" / "wrld3-03.mdl"
-if not WORLD3.exists():
-    WORLD3 = Path("/work/shared/large-models/wrld3-03.mdl")
+from sdmodels.interop.conformance import shared_root  # noqa: E402
+WORLD3 = shared_root() / "large-models" / "wrld3-03.mdl"
 MODELS = ("retry_storm", "connection_pool", "black_friday", "thundering_herd")
 MOVES = 40
 TARGET_MS = 100.0

@@ -31,9 +31,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-MODEL = ROOT.parent / "shared" / "large-models" / "wrld3-03.mdl"
-if not MODEL.exists():
-    MODEL = Path("/work/shared/large-models/wrld3-03.mdl")
+from sdmodels.interop.conformance import shared_root  # noqa: E402
+MODEL = shared_root() / "large-models" / "wrld3-03.mdl"
 KEY = ("population", "industrial output", "Persistent Pollution", "food per capita",
        "Nonrenewable Resources", "life expectancy")
 

@@ -19,10 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from sdmodels.interop.conformance import shared_root  # noqa: E402
 os.environ.setdefault("SDMODELS_CACHE_DIR", str(ROOT / ".venv" / "sdmodels-cache"))
-MODEL = ROOT.parent / "shared" / "large-models" / "wrld3-03.mdl"
-if not MODEL.exists():
-    MODEL = Path("/work/shared/large-models/wrld3-03.mdl")
+MODEL = shared_root() / "large-models" / "wrld3-03.mdl"
 
 
 def timed(fn):

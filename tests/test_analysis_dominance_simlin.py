@@ -22,10 +22,11 @@ import pytest
 
 from _analysis_models import sir
 from sdmodels.analysis.dominance import dominance
+from sdmodels.interop.conformance import shared_root
 from sdmodels.sources import load_model
 
 simlin = pytest.importorskip("simlin", reason="pysimlin is not installed: pip install pysimlin")
-SAMPLES = Path("/work/shared/test-models/samples")
+SAMPLES = shared_root() / "test-models" / "samples"
 TOLERANCE = 1e-8
 
 

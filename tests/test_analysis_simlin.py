@@ -11,9 +11,10 @@ import pytest
 
 from _analysis_models import predator_prey, sir
 from sdmodels import find_loops
+from sdmodels.interop.conformance import shared_root
 
 simlin = pytest.importorskip("simlin", reason="pysimlin is not installed: pip install pysimlin")
-SAMPLES = Path("/work/shared/test-models/samples")
+SAMPLES = shared_root() / "test-models" / "samples"
 FILES = ["SIR/SIR.mdl", "SIR/SIR.xmile", "Lotka_Volterra/Lotka_Volterra.mdl",
          "teacup/teacup.mdl", "teacup/teacup.xmile", "Workforce/workforce.mdl"]
 

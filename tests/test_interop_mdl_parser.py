@@ -14,6 +14,7 @@ from sdmodels.interop.mdl import structures as ae
 
 from sdmodels.errors import EquationSyntaxError, ImportModelError
 from sdmodels.interop import import_model
+from sdmodels.interop.conformance import shared_root
 from sdmodels.interop.mdl import VensimSyntaxError, read_abstract, read_sketch
 from sdmodels.interop.mdl.reader import same_abstract
 from sdmodels.ir import build
@@ -25,7 +26,7 @@ FINAL TIME = 4 ~ ~ |
 TIME STEP = 1 ~ ~ |
 SAVEPER = TIME STEP ~ ~ |
 """
-SDE = "/work/shared/sdeverywhere-models/models"
+SDE = str(shared_root() / "sdeverywhere-models" / "models")
 
 
 def _write(tmp_path, text, control=CONTROL):

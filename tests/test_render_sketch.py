@@ -1,5 +1,4 @@
 """Imported Vensim models are drawn where the modeller put their variables in the sketch."""
-from pathlib import Path
 
 import defusedxml.ElementTree as ET
 import numpy as np
@@ -10,9 +9,10 @@ from sdmodels import to_graphviz
 from sdmodels.cli import main
 from sdmodels.elements import canonical
 from sdmodels.interop import import_model, read_sketch
+from sdmodels.interop.conformance import shared_root
 from sdmodels.sketch_layout import SCALE
 
-SIR = Path("/work/shared/test-models/samples/SIR/SIR.mdl")
+SIR = shared_root() / "test-models" / "samples" / "SIR" / "SIR.mdl"
 SVG = "{http://www.w3.org/2000/svg}"
 pytestmark = pytest.mark.skipif(not SIR.exists(), reason="the external test models are absent")
 

@@ -3,7 +3,6 @@ Vensim spellings, imported models, every library model's report, and the CLI's e
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,9 +11,10 @@ from sdmodels import Model
 from sdmodels.units import check_units, parse_units, unit_registry
 from sdmodels.cli import main
 from sdmodels.expr import delay3, exp, if_then_else
+from sdmodels.interop.conformance import shared_root
 from sdmodels.sources import library_names, load_model
 
-SAMPLES = Path("/work/shared/test-models/samples")
+SAMPLES = shared_root() / "test-models" / "samples"
 needs_samples = pytest.mark.skipif(not SAMPLES.exists(), reason="external test models absent")
 
 
@@ -185,7 +185,7 @@ def test_imported_vensim_models(ureg):
         ("recovering", "person/day", "person/time")]   # duration in days, time_units="Time"
 
 
-LARGE = Path("/work/shared/large-models/wrld3-03.mdl")
+LARGE = shared_root() / "large-models" / "wrld3-03.mdl"
 
 
 @pytest.mark.skipif(not LARGE.exists(), reason="World3 model absent")

@@ -57,13 +57,21 @@ class Case:
         return LOOSE.get(self.model.parent.name, RTOL)
 
 
+def shared_root() -> Path:
+    """The read-only ../shared folder beside the repository (test-models, large-models,
+    sdeverywhere-models), or $SDMODELS_SHARED; the first that exists, else ../shared."""
+    import os
+    here = Path(__file__).resolve().parents[2].parent / "shared"
+    env = os.environ.get("SDMODELS_SHARED")
+    candidates = ([Path(env)] if env else []) + [here, Path("/work/shared")]
+    return next((c for c in candidates if c.is_dir()), here)
+
+
 def suite_root() -> Path | None:
     """../shared/test-models relative to the repo, or $SDMODELS_TEST_MODELS; None if absent."""
     import os
     env = os.environ.get("SDMODELS_TEST_MODELS")
-    candidates = [Path(env)] if env else []
-    here = Path(__file__).resolve().parents[2]
-    candidates += [here.parent / "shared" / "test-models", Path("/work/shared/test-models")]
+    candidates = ([Path(env)] if env else []) + [shared_root() / "test-models"]
     for c in candidates:
         if (c / "tests").is_dir():
             return c
