@@ -1,41 +1,49 @@
 """Black Friday meltdown: a traffic ramp, a slow query, retries, an autoscaler and a shared pool.
 
 The story that opens the reference ("The Black Friday Meltdown", 10:47 -> 11:12), composed
-from the library's parts (library/parts) connected by their ports:
+from the library's parts (library/parts), wired by their ports:
 
 - `traffic` ("Traffic source"): 3x normal at 10:47, ramping toward 10x (+0.12x per minute,
   so +20 % by 10:52);
-- `retry_client` ("Payments"): the payment clients, 3 retries without backoff, each sent
-  the moment the 1 s timeout fires ("all instances retry simultaneously");
-- `circuit_breaker` ("Breaker"): resilience4j's closed / open / half-open breaker on the
-  payment calls, tripping at 50 % failures over 100 calls ("finally trips");
-- `rate_limiter` ("Admission"): what the payment pods can take, pods x pod capacity (and,
-  with the load-shedding fix, at most the database's capacity); the rest gets a 503 / 429;
-- `connection_pool` ("Pool"): every pod opens its own HikariCP pool (maximumPoolSize 10)
-  against a PostgreSQL that accepts 100 connections; past 10 pods the new pods find no
-  connection left, and their requests hang until the client's timeout;
-- `database` ("Database"): the poorly indexed 50 ms query, slowed by concurrency as the
-  Universal Scalability Law says (PostgreSQL's pgbench fit);
-- `hpa_controller` ("HPA"): a Kubernetes HPA on the pods' request latency ("the autoscaler
-  sees high latency"), pods ready 60 s after it asks for them.
+- `retry_client` ("Payments"): the payment calls, 3 retries without backoff, each sent the
+  moment the 1 s timeout fires ("all instances retry simultaneously");
+- `circuit_breaker` ("Breaker"): resilience4j's closed / open / half-open breaker in each of
+  the 50 callers, tripping at 50 % failures over its last 100 calls ("finally trips");
+- `rate_limiter` ("Admission"): the pods take at most pods x pod capacity (with the
+  load-shedding fix, at most the database's capacity); the rest is refused at once;
+- `connection_pool` ("Pool"): every pod opens a HikariCP pool of 10 against a PostgreSQL that
+  accepts 100 connections; past 10 pods the new pods find none left and their requests
+  hang until the client's timeout ("Starved share");
+- `database` ("Database"): the poorly indexed 50 ms query slowed by concurrency as the
+  Universal Scalability Law says, with PostgreSQL's pgbench fit (sigma 0.04, kappa 0.001):
+  3.1x slower at its best concurrency (31 queries, 198 q/s), 10.5x (524 ms: the reference's
+  "500ms under load") with the 80 connections of 8 pods;
+- `hpa_controller` ("HPA"): a Kubernetes HPA on the pods' mean latency ("autoscaler sees
+  high latency"), with the reference's HPA YAML behaviour; pods ready 60 s after it asks.
 
-Its loops, in the order the reference tells them: "Slow query holds connections" (R: more
-connections in use -> slower queries -> connections held longer), "Payment retries load the
-database" (R: late answers -> retries -> more queries waiting for connections) and
-"Autoscaler grabs connections" (R: latency -> HPA -> pods -> connections from an exhausted
-pool -> requests that hang -> latency).
+Named loops, in the order they take over in `trigger` (Loops That Matter, following
+"Connections asked for"): "Slow query holds connections" (R: more connections in use ->
+slower queries -> connections held longer; connections double while traffic grows 28 %),
+"Payment retries load the database" (R: requests waiting for a connection -> late answers
+-> retries -> more requests waiting) and "Autoscaler grabs connections" (R: latency -> HPA
+-> pods that find no connection -> failures -> retries -> waits -> latency).
 
 Time is in seconds from 10:40. Nothing is scripted as a function of time except the traffic
-ramp: the slowdown, the connection growth, the retries and the collapse come from the loops.
+ramp. Measured in `trigger` (any step, Euler or RK4): connections in use 12 -> 24 from 10:47
+to 10:54; the database folds at 10:55:30 (first timeouts, retries, the breakers trip within
+12 s); the breakers cycle open / closed, the HPA adds pods from 10:57:45 (100 by 11:08),
+and from 11:02 goodput stays below 10 % of the traffic (the reference: 11:12): most pods
+have no connection, so the breakers' trial calls fail and they stay open.
 
 Fixes (the `fixed` scenario; each is a parameter): exponential backoff with jitter and a
-10 % retry budget on the payment retries, a circuit breaker that trips at 20 % failures,
-a connection wait timeout below the request timeout, a pool capped at the database's best
-concurrency, an autoscaler capped at the pods the database can give connections to, and load
-shedding: the pods admit at most "Admission limit" (the database's measured capacity) and
-let at most "Shedding queue time" of work wait for a connection, rejecting the rest at once.
-The slow query itself stays slow in `fixed`; the `query indexed` scenario removes the root
-cause alone.
+10 % retry budget on the payment retries, a breaker that trips at 20 % failures, a
+connection wait timeout below the request timeout, a pool capped at the database's best
+concurrency (31), an autoscaler capped at the pods the database can give connections to,
+and load shedding: the pods admit at most "Admission limit" (the database's capacity) and let
+at most "Shedding queue time" of work wait for a connection. It serves 190 req/s for the
+whole hour. `query indexed` removes the root cause alone (10 ms queries): the database keeps
+up; from 11:28 the 8 pods' capacity (400 req/s) refuses the excess at once, which a latency
+HPA does not see.
 
 Example::
 
@@ -72,7 +80,7 @@ PARAMETERS = {
     "Traffic growth": (0.12, "x normal/min", "reference: traffic +20 % from 10:47 to 10:52"),
     "Peak traffic": (10.0, "x normal", "reference: 'heading toward 10x'"),
     "Pod capacity": (50.0, "req/s/pod", "assumption: requests one payment pod serves per second"),
-    "Initial pods": (8.0, "pods", "assumption: 8 pods carry 3x traffic at 41 % load"),
+    "Initial pods": (8.0, "pods", "assumption: 8 pods carry 3x traffic at 38 % load"),
     "Max pods": (100.0, "pods", "reference Part 4 HPA YAML: maxReplicas 100"),
     "Target latency": (0.5, "s", "assumption: HPA target for the pods' mean request latency, "
                        "the 500 ms the reference calls fine (Part 3.1)"),
@@ -96,6 +104,9 @@ PARAMETERS = {
                          "one process), so each needs 100 calls of its own before it may trip"),
     "Breaker failure threshold": (0.5, "1", "resilience4j failureRateThreshold 50 %; the "
                                   "breaker 'finally trips' late; fix: 0.2"),
+    "Request threads per pod": (200.0, "req/pod", "Tomcat maxThreads default 200: a request "
+                                "waiting for a connection holds a thread (the initial pods' "
+                                "threads bound the requests that wait)"),
     "Connection wait timeout": (30.0, "s", "HikariCP connectionTimeout default 30 s "
                                 "(fix: 0.5 s, below the request timeout)"),
     "Pool cap": (100.0, "connections", "connections all pods together may open; fix: 31, "
@@ -114,8 +125,9 @@ FIXES = {"Backoff on": 1.0, "Jitter": 1.0, "Retry budget on": 1.0,
          "Connection wait timeout": 0.5, "Pool cap": 31.0, "HPA connection limit on": 1.0,
          "Load shedding on": 1.0, "Breaker failure threshold": 0.2}
 
-KEY_OUTPUTS = ["Traffic", "Connections asked for", "DB connections in use", "Query time", "Offered load", "Goodput",
-               "Pods"]
+#: "Connections asked for" first after the input: the postmortem follows it
+KEY_OUTPUTS = ["Traffic", "Connections asked for", "DB connections in use", "Query time",
+               "Offered load", "Goodput", "Pods"]
 
 #: the reference's HPA YAML (Part 4.1): scale-up stabilization 60 s, at most
 #: double or +4 pods a minute, scale-down 300 s and 10 % a minute (its CPU target aside: this
@@ -152,10 +164,11 @@ def build(**overrides) -> Model:
     c = m.parameters(PARAMETERS, overrides)
     normal, growth, shed = c["Normal traffic"], c["Traffic growth"], c["Load shedding on"]
     per_min = conversion(m, "Seconds per minute", "s/min", "growth is per minute", value=60.0)
+    at_1047 = conversion(m, "Time of 10:47", "s", "10:47 is 420 s after 10:40", value=420.0)
     demand = m.module("traffic", traffic(), display="Traffic source", inputs={
-        "Base rate": normal * (c["Traffic at 10:47"] - growth * 7),
+        "Base rate": normal * (c["Traffic at 10:47"] - growth * at_1047 / per_min),
         "Ramp slope": normal * growth / per_min,
-        "Ramp end": 420 + (c["Peak traffic"] - c["Traffic at 10:47"]) * per_min
+        "Ramp end": at_1047 + (c["Peak traffic"] - c["Traffic at 10:47"]) * per_min
         / maximum(growth, 1e-9)})
     traffic_rate = m.aux("Traffic", demand.out["Rate"], units="req/s")
 
@@ -178,6 +191,8 @@ def build(**overrides) -> Model:
     cb = m.module("breaker", circuit_breaker(), display="Breaker", inputs={
         "Calls": pay.out["Attempts"], "Failure rate threshold": c["Breaker failure threshold"],
         "Instances": c["Caller instances"],
+        # reference Part 4 Principle 3 (recovery_timeout=30) and the exercise's fix
+        # (half_open_requests: 3), as in retry_storm
         "Wait duration in open state": 30.0, "Permitted calls in half-open state": 3.0})
     pay.connect("Shed fraction", 1 - cb.out["Admission fraction"])
     pod_cap = pods * c["Pod capacity"]
@@ -200,7 +215,8 @@ def build(**overrides) -> Model:
         "Max connections": c["DB max connections"],
         "Acquire timeout": c["Connection wait timeout"], "Client timeout": c["Request timeout"],
         "Max waiting": if_then_else(shed > 0, c["Shedding queue time"] * c["Admission limit"],
-                                    200 * c["Initial pods"]) * per_payment})
+                                    c["Request threads per pod"] * c["Initial pods"])
+        * per_payment})
     db.connect("Queries in flight", pool.out["Connections in use"])
     failed = m.aux("Payment failure fraction",
                    1 - (1 - starved) * (1 - pool.out["Failure share"]), units="1",
@@ -225,8 +241,7 @@ def build(**overrides) -> Model:
 
     m.aux("DB connections in use", pool.out["Connections in use"], units="connections")
     m.aux("Connections asked for", pool.out["Connections in use"]
-          + pool.out["Waiting for connection"]
-          * pool_conversion, units="connections",
+          + pool.out["Waiting for connection"] * pool_conversion, units="connections",
           doc="connections held + requests waiting for one (HikariCP's active + pending): "
           "the connection count of the reference's dashboard")
     m.aux("Query time", db.out["Query time"], units="s")
@@ -240,9 +255,12 @@ def build(**overrides) -> Model:
     m.name_loop("Autoscaler grabs connections", AUTOSCALER)
     m.add_scenario("baseline", {"Traffic growth": 0.0},
                    doc="3x traffic held flat: the system copes")
-    m.add_scenario("trigger", {}, doc="the ramp of the reference: collapse within ~25 min")
+    m.add_scenario("trigger", {}, doc="the ramp of the reference: connections climb from "
+                   "10:47, timeouts, retries and breakers at 10:55, the autoscaler's new pods "
+                   "find no connection, outage from 11:02")
     m.add_scenario("fixed", dict(FIXES), doc="the same ramp with the fixes on: it serves what "
                    "the database can take and sheds the rest")
     m.add_scenario("query indexed", {"Base query time": 0.01},
-                   doc="the root cause removed (the query takes 10 ms), no other fix")
+                   doc="the root cause removed (the query takes 10 ms), no other fix: the "
+                   "database keeps up; from 11:28 the pods refuse what passes their capacity")
     return m
