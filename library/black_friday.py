@@ -148,7 +148,7 @@ RETRIES = [*TO_POOL[:-1], "Pool / Query arrivals", "Pool / Waiting for connectio
            "Pool / Backlog wait", "Pool / Late share", "Pool / Failure share",
            "Payment failure fraction"]
 AUTOSCALER = ["Pods", "Connections wanted", "Starved share", "Payment failure fraction",
-              *RETRIES[:-6], "Pool / Backlog wait", "Pool / Wait time",
+              *RETRIES[:-3], "Pool / Wait time",
               "Pool / Request latency", "Payment latency", "Latency over the rate window",
               "HPA / Metric", "HPA / Metric seen by HPA", "HPA / Usage ratio",
               "HPA / Pod metric recommendation", "HPA / Raw recommendation",

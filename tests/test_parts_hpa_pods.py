@@ -7,6 +7,7 @@ import pytest
 from library.parts.hpa import hpa_controller
 from library.parts.pods import pod_lifecycle
 from sdmodels import Model, build, simulate as _simulate
+from sdmodels.errors import ModelError
 
 # the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
 simulate = partial(_simulate, engine="interpreter")
@@ -164,5 +165,5 @@ def test_one_kind_part_scales_as_the_both_kinds_part(kind, metric_kind, params):
 
 
 def test_hpa_kind_must_be_pod_or_external():
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(ModelError, match="kind 'cpu' is not a metric kind"):
         hpa_controller(kind="cpu")

@@ -28,6 +28,7 @@ import math
 
 from sdmodels import (Model, delay_fixed, if_then_else, maximum, minimum, rolling_max,
                       rolling_min, sample_hold)
+from sdmodels.errors import ModelError
 from sdmodels.expr import Ref
 
 from library.parts._wiring import conversion
@@ -75,7 +76,8 @@ def hpa_controller(*, kind: str | None = None, **overrides) -> Model:
     part has fewer loops. By default both are built and "Metric kind" chooses.
     """
     if kind not in (None, "pod", "external"):
-        raise ValueError(f"hpa_controller: kind {kind!r} is not 'pod', 'external' or None")
+        raise ModelError(f"hpa_controller: kind {kind!r} is not a metric kind; give 'pod' "
+                         "(Resource/Pods metrics), 'external' (External/Object) or None (both)")
     m = Model("hpa", stop=600, dt=1, time_units="second",
               doc="Kubernetes HorizontalPodAutoscaler, synced on its own clock")
     c = m.inputs(HPA, overrides)
