@@ -23,11 +23,6 @@ SETTINGS = (("euler", 1), ("euler", 2), ("euler", 4), ("rk4", 1))
 #: (model, scenario) -> why its labels still move with the step (strict: fixing one fails
 #: the test until its entry goes)
 KNOWN: dict[tuple[str, str], str] = {
-    ("black_friday", "query indexed"): "sampling, not behaviour: from ~2,400 s the site's "
-    "'Offered load' is 0 while the payments breaker is open and 30 req/s during the 0.15 s "
-    "of half-open trials in each 30 s cycle (same cycle under Euler and RK4, RK4's trip one "
-    "0.1 s tick later); one of Euler's 5 s save points lands in a half-open phase "
-    "('oscillating'), none of RK4's ('decline'). To re-check once black_friday is rebuilt",
 }
 
 

@@ -7,6 +7,7 @@ import pytest
 from library.parts.hpa import hpa_controller
 from library.parts.pods import pod_lifecycle
 from sdmodels import Model, build, simulate as _simulate
+from sdmodels.errors import ModelError
 
 # the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
 simulate = partial(_simulate, engine="interpreter")
@@ -143,3 +144,26 @@ def test_a_decided_kill_or_eviction_moves_a_whole_pod_under_any_integrator(metho
     assert ready[(t > 40) & (t < 45)] == pytest.approx(0, abs=1e-9)
     assert ready[t > 46 + dt] == pytest.approx(1, abs=1e-9)
     assert pods[t > 40 + 2 * dt] == pytest.approx(1, abs=1e-9)   # replaced by exactly one
+
+
+@pytest.mark.parametrize("kind, metric_kind, params", [
+    # pod metric: 3 ready pods at 140 % of a 70 % target ask ceil(3 x 2) = 6, then 12 ...
+    ("pod", 0, {"Metric": 140.0, "Ready pods": 3.0, "Initial replicas": 3.0}),
+    # external total 1000 against 200 per pod: ceil(1000 / 200) = 5 pods
+    ("external", 1, {"Metric": 1000.0, "Target": 200.0, "Initial replicas": 2.0}),
+])
+def test_one_kind_part_scales_as_the_both_kinds_part(kind, metric_kind, params):
+    # kind= builds one branch of the replica calculator: the same replicas, fewer paths
+    both = hpa_controller(**{"Metric kind": metric_kind, "maxReplicas": 100, **params})
+    one = hpa_controller(kind=kind, **{"maxReplicas": 100, **params})
+    runs = [simulate(build(m.with_time(stop=120)), outputs=["Spec replicas"])["Spec replicas"][0]
+            for m in (both, one)]
+    assert runs[0].max() > params["Initial replicas"]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    names = {e.display for e in one.elements.values()}
+    assert ("External recommendation" in names) == (kind == "external")
+
+
+def test_hpa_kind_must_be_pod_or_external():
+    with pytest.raises(ModelError, match="kind 'cpu' is not a metric kind"):
+        hpa_controller(kind="cpu")

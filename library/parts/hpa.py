@@ -28,6 +28,7 @@ import math
 
 from sdmodels import (Model, delay_fixed, if_then_else, maximum, minimum, rolling_max,
                       rolling_min, sample_hold)
+from sdmodels.errors import ModelError
 from sdmodels.expr import Ref
 
 from library.parts._wiring import conversion
@@ -66,8 +67,17 @@ HPA = {
 }
 
 
-def hpa_controller(**overrides) -> Model:
-    """The HPA: stale metric, replica calculator, stabilization, rate policies, bounds."""
+def hpa_controller(*, kind: str | None = None, **overrides) -> Model:
+    """The HPA: stale metric, replica calculator, stabilization, rate policies, bounds.
+
+    `kind` "pod" or "external" builds the replica calculator for that metric kind alone
+    (the "Metric kind" input is then not read): the same numbers for that kind, and one
+    path from the metric to the replicas instead of two, so a model that includes the
+    part has fewer loops. By default both are built and "Metric kind" chooses.
+    """
+    if kind not in (None, "pod", "external"):
+        raise ModelError(f"hpa_controller: kind {kind!r} is not a metric kind; give 'pod' "
+                         "(Resource/Pods metrics), 'external' (External/Object) or None (both)")
     m = Model("hpa", stop=600, dt=1, time_units="second",
               doc="Kubernetes HorizontalPodAutoscaler, synced on its own clock")
     c = m.inputs(HPA, overrides)
@@ -84,7 +94,7 @@ def hpa_controller(**overrides) -> Model:
     # 2. replica calculator
     one_pod = conversion(m, "Pod unit", "pods", "an External metric's AverageValue target "
                          "is per pod: the total target is target x replicas / 1 pod")
-    external = m.aux("External recommendation", if_then_else(
+    external = None if kind == "pod" else m.aux("External recommendation", if_then_else(
         abs(seen * one_pod / (c["Target"] * current) - 1) <= tol, current,
         math.ceil(seen / c["Target"]) * one_pod), units="pods")
     r = m.aux("Usage ratio", seen / c["Target"], units="1", doc="ready pods' average / target")
@@ -93,11 +103,11 @@ def hpa_controller(**overrides) -> Model:
     plain = if_then_else(abs(r - 1) <= tol, current, math.ceil(r * ready))
     rebalanced = if_then_else((abs(r_all - 1) <= tol) | (r_all < 1), current,
                               maximum(current, math.ceil(r_all * current)))
-    pod = m.aux("Pod metric recommendation", if_then_else(
+    pod = None if kind == "external" else m.aux("Pod metric recommendation", if_then_else(
         ready < 1, current, if_then_else((unready > 0) & (r > 1), rebalanced, plain)),
         units="pods")
-    raw = m.aux("Raw recommendation", if_then_else(c["Metric kind"] > 0.5, external, pod),
-                units="pods")
+    raw = m.aux("Raw recommendation", pod if external is None else external if pod is None
+                else if_then_else(c["Metric kind"] > 0.5, external, pod), units="pods")
     # 3. stabilization over recommendations recorded at syncs (plus the initial count)
     recorded = m.aux("Recorded recommendation", sample_hold(raw, period), units="pods")
     windows = {}
