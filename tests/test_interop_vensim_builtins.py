@@ -123,13 +123,45 @@ def test_vector_lookup_invert_with_extrapolation(tmp_path):
     assert row[["mid", "above", "below", "down above", "down below"]].tolist() == \
         pytest.approx([15, 25, -5, -5, 25])
     assert row["flat above"] == -2.0 ** 109
-    with pytest.raises(ImportModelError, match="VECTOR LOOKUP: only modes .* the slope modes "
-                                               r"\(6, 9\) are not implemented"):
+    with pytest.raises(ImportModelError, match="variable 'odd' uses VECTOR LOOKUP: the mode "
+                                               "must be a whole number from 0 to 9"):
         _run(tmp_path, """
             k: k1, k2 ~~|
             y[k] = 1, 2 ~~|
-            slope = VECTOR LOOKUP(y[k1], 0.5, 0, 1, 6) ~~|
+            odd = VECTOR LOOKUP(y[k1], 0.5, 0, 1, 10) ~~|
             """)
+
+
+def test_lookup_slope_as_the_reference_examples(tmp_path):
+    # fn_lookup_slope.html: the segment's slope, the mean of both at a point, outside 0 (m 0),
+    # the nearest segment's (1) or :NA: (-1). Its six examples hold on ((0,0),(1,1),(2,1.5))
+    # (segment slopes 1 and 0.5), not on the table printed with them, which the rule makes
+    # give 0, 0, 0 at -1, 0.5 (m 1) and 0.5
+    cases = {"a": (-1, -1), "b": (-1, 0), "c": (-1, 1), "d": (1, 0), "e": (0.5, 0),
+             "f": (1.5, 0), "g": (0, 0), "h": (3, 1), "i": (2, -1)}
+    out = _run(tmp_path, "LOOK((0,0),(1,1),(2,1.5)) ~~|\n" + "".join(
+        f"s{k} = LOOKUP SLOPE(LOOK, {x}, {m}) ~~|\n" for k, (x, m) in cases.items()))
+    got = out.iloc[0][[f"s{k}" for k in cases]].tolist()
+    assert got == [-2.0 ** 109, 0, 1, 0.75, 1, 0.5, 1, 0.5, 0.5]
+
+
+def test_vector_lookup_slope_modes(tmp_path):
+    # fn_vector_lookup.html: 6 is LOOKUP SLOPE, 9 LOOKUP SLOPE with extrapolation; y = 0, 10,
+    # 40 at x = 0, 10, 20 has segment slopes 1 and 3
+    out = _run(tmp_path, """
+        k: k1, k2, k3 ~~|
+        y[k] = 0, 10, 40 ~~|
+        on seg = VECTOR LOOKUP(y[k1], 15, 0, 20, 6) ~~|
+        at point = VECTOR LOOKUP(y[k1], 10, 0, 20, 6) ~~|
+        at end = VECTOR LOOKUP(y[k1], 20, 0, 20, 6) ~~|
+        beyond = VECTOR LOOKUP(y[k1], 30, 0, 20, 6) ~~|
+        beyond x = VECTOR LOOKUP(y[k1], 30, 0, 20, 9) ~~|
+        before x = VECTOR LOOKUP(y[k1], -5, 0, 20, 9) ~~|
+        moving = VECTOR LOOKUP(y[k1], Time * 10 + 5, 0, 20, 6) ~~|
+        """)
+    assert out.iloc[0][["on seg", "at point", "at end", "beyond", "beyond x",
+                        "before x"]].tolist() == [3, 2, 3, 0, 3, 1]
+    assert out["moving"].tolist() == [1, 3, 0]
 
 
 def test_lookup_invert_as_the_reference_examples(tmp_path):

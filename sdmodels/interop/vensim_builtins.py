@@ -9,8 +9,13 @@ Sources (Vensim's reference, vensim.com/documentation/):
 - VECTOR LOOKUP(vec, x, xmin, xmax, mode) (fn_vector_lookup.html): a lookup whose y values
   are the elements of vec, evenly spaced from xmin to xmax; modes 0 (lookup), 1 (LOOKUP
   AREA from xmin), 2 (backward), 3 (extrapolate), 4 (forward), 5 (LOOKUP INVERT), 7 (the
-  area with the end segments extrapolated, negative left of xmin) and 8 (LOOKUP INVERT with
-  extrapolation: the smallest x at which the extrapolated table gives y).
+  area with the end segments extrapolated, negative left of xmin), 8 (LOOKUP INVERT with
+  extrapolation: the smallest x at which the extrapolated table gives y), and the slope modes
+  6 (LOOKUP SLOPE, 0 outside) and 9 (LOOKUP SLOPE with extrapolation: the end segments'
+  slopes outside).
+- LOOKUP SLOPE(lookup, x, m) (fn_lookup_slope.html): the slope at x, the mean of the two
+  segments' at a point of the table; outside it 0 (m = 0), the nearest segment's (1) or :NA:
+  (-1).
 - LOOKUP INVERT(lookup, y) (fn_lookup_invert.html): the smallest x at which the lookup
   gives y; :NA: when y lies outside its y values.
 - VECTOR ELM MAP(vec, offset) (fn_vector_elm_map.html): the element `offset` places after
@@ -74,23 +79,12 @@ def _extrapolated(x: Expr, xs: list[Expr], ys: list[Expr], inside: Expr) -> Expr
 
 def lookup_mode(importer, fn: str, args_ast, binding, initial) -> Expr:
     """LOOKUP FORWARD / BACKWARD / EXTRAPOLATE / INVERT(lookup, x) on a lookup of the model."""
-    from sdmodels.interop import external
-    from sdmodels.interop.abstract import Unsupported, key_of
     ref, x_ast = args_ast
-    key = key_of(getattr(ref, "reference", ""))
-    if key not in importer.lookup_ids:
-        raise Unsupported(fn.upper().replace("_", " "), "its first argument must be a lookup "
-                          "defined in the model")
-    x = importer.expr(x_ast, binding, initial=initial)
-    call = _cell_call(importer, ref, binding, x)
-    tables = {t.id: t for t in external.lookup_elements(
-        importer, key, importer.elements[key], importer.dims_of.get(key, ()))}
-    table = tables[call.table] if call.table in tables else \
-        tables[canonical(call.table)]
+    x, table = _table_at(importer, fn.upper().replace("_", " "), ref, x_ast, binding, initial)
     if fn == "lookup_extrapolate":
         xs = [Const(v) for v in table.xs]
         ys = [Const(v) for v in table.ys]
-        return _extrapolated(x, xs, ys, call)
+        return _extrapolated(x, xs, ys, _cell_call(importer, ref, binding, x))
     if fn == "lookup_invert":
         return _invert(x, table.xs, table.ys)
     return _step_sum(x, table.xs, table.ys, forward=fn == "lookup_forward")
@@ -159,21 +153,87 @@ def _invert_extrapolated(y: Expr, xs, ys) -> Expr:
     return Call("if_then_else", (Binary("<", left, Const(0.0)), Binary("+", xs[0], left), out))
 
 
+# LOOKUP SLOPE's third argument and VECTOR LOOKUP's slope modes: what x outside the lookup's
+# x range gives (fn_lookup_slope.html): 0, the slope of the nearest segment, or :NA:.
+SLOPE_OUTSIDE = {0: "zero", 1: "extend", -1: "na"}
+
+
+def _slope(x: Expr, xs, ys, outside: str) -> Expr:
+    """LOOKUP SLOPE (fn_lookup_slope.html): the slope of the segment x lies on; at a point of
+    the table the mean of the slopes before and after it (at an end point the one segment's;
+    :NA: where two points share that x); beyond the ends 0, the end segment's slope or :NA:
+    as `outside` says.
+
+    The reference's examples (LOOKUP SLOPE at -1, 0.5, 1 and 1.5 giving NA / 0 / 1, 1, .75,
+    .5) fit its rule on the table ((0,0),(1,1),(2,1.5)), not on the one printed with them
+    ((0,1),(1,1),(2,3)); tests/test_interop_vensim_builtins.py checks all six on the former.
+    """
+    xs, ys = [_c(v) for v in xs], [_c(v) for v in ys]
+    if len(xs) < 2:
+        inside: Expr = Const(0.0)
+        first = last = Const(0.0)
+    else:
+        def same(a, b):
+            return isinstance(a, Const) and isinstance(b, Const) and a.value == b.value
+        seg = [None if same(xs[i], xs[i - 1]) else Binary(
+            "/", Binary("-", ys[i], ys[i - 1]), Binary("-", xs[i], xs[i - 1]))
+            for i in range(1, len(xs))]
+        first = next((s for s in seg if s is not None), Const(0.0))
+        last = next((s for s in reversed(seg) if s is not None), Const(0.0))
+        inside = last
+        for i in range(len(xs) - 2, 0, -1):       # the open segment x lies on
+            if seg[i - 1] is not None:
+                inside = Call("if_then_else", (Binary("<", x, xs[i]), seg[i - 1], inside))
+        for k in range(len(xs) - 1, -1, -1):       # x on a point of the table
+            around = [seg[j] for j in (k - 1, k) if 0 <= j < len(seg)]
+            if None in around:
+                at: Expr = Const(NA)
+            elif len(around) == 1:
+                at = around[0]
+            else:
+                at = Binary("/", Binary("+", around[0], around[1]), Const(2.0))
+            inside = Call("if_then_else", (Binary("=", x, xs[k]), at, inside))
+    left, right = {"zero": (Const(0.0), Const(0.0)), "extend": (first, last),
+                   "na": (Const(NA), Const(NA))}[outside]
+    return Call("if_then_else", (Binary("<", x, xs[0]), left, Call(
+        "if_then_else", (Binary(">", x, xs[-1]), right, inside))))
+
+
+def lookup_slope(importer, _fn, args_ast, binding, initial) -> Expr:
+    """LOOKUP SLOPE(lookup, x, m) with m (0, 1 or -1) known at import."""
+    from sdmodels.interop.abstract import Unsupported
+    from sdmodels.interop.vensim_delays import constant_ast
+    if len(args_ast) != 3:
+        raise Unsupported("LOOKUP SLOPE", f"takes three arguments (lookup, x, mode), not "
+                          f"{len(args_ast)}")
+    mode = importer._static(args_ast[2], {}) if constant_ast(importer, args_ast[2]) else None
+    if mode is None or round(mode) not in SLOPE_OUTSIDE:
+        raise Unsupported("LOOKUP SLOPE", "the mode must be a number known at import: 0 (0 "
+                          "outside the lookup), 1 (the end segment's slope) or -1 (:NA:)")
+    x, table = _table_at(importer, "LOOKUP SLOPE", args_ast[0], args_ast[1], binding, initial)
+    return _slope(x, table.xs, table.ys, SLOPE_OUTSIDE[round(mode)])
+
+
+def _table_at(importer, what: str, ref, x_ast, binding, initial):
+    """(x, the lookup table of the cell `ref` names) for a lookup function's arguments."""
+    from sdmodels.interop import external
+    from sdmodels.interop.abstract import Unsupported, key_of
+    key = key_of(getattr(ref, "reference", ""))
+    if key not in importer.lookup_ids:
+        raise Unsupported(what, "its first argument must be a lookup defined in the model")
+    x = importer.expr(x_ast, binding, initial=initial)
+    call = _cell_call(importer, ref, binding, x)
+    tables = {t.id: t for t in external.lookup_elements(
+        importer, key, importer.elements[key], importer.dims_of.get(key, ()))}
+    return x, tables.get(call.table) or tables[canonical(call.table)]
+
+
 def lookup_area(importer, _fn, args_ast, binding, initial) -> Expr:
     """LOOKUP AREA(lookup, start, end) (fn_lookup_area.html): the area under the lookup,
     end values held beyond its range, from start to end."""
-    from sdmodels.interop import external
-    from sdmodels.interop.abstract import Unsupported, key_of
     ref, start_ast, end_ast = args_ast
-    key = key_of(getattr(ref, "reference", ""))
-    if key not in importer.lookup_ids:
-        raise Unsupported("LOOKUP AREA", "its first argument must be a lookup defined in the "
-                          "model")
-    start, end = (importer.expr(a, binding, initial=initial) for a in (start_ast, end_ast))
-    call = _cell_call(importer, ref, binding, start)
-    tables = {t.id: t for t in external.lookup_elements(
-        importer, key, importer.elements[key], importer.dims_of.get(key, ()))}
-    table = tables.get(call.table) or tables[canonical(call.table)]
+    start, table = _table_at(importer, "LOOKUP AREA", ref, start_ast, binding, initial)
+    end = importer.expr(end_ast, binding, initial=initial)
     return Binary("-", _area_to(end, table.xs, table.ys), _area_to(start, table.xs, table.ys))
 
 
@@ -191,19 +251,16 @@ def vector_lookup(importer, _fn, args_ast, binding, initial) -> Expr:
     e = lambda a: importer.expr(a, binding, initial=initial)  # noqa: E731
     ys = _from_named(importer, args_ast[0], binding, initial)
     x, xmin, xmax, mode = (e(a) for a in args_ast[1:5])
-    if not isinstance(mode, Const) or mode.value not in (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0,
-                                                         8.0):
-        raise Unsupported("VECTOR LOOKUP", "only modes 0 (lookup), 1 (area), 2 (backward), "
-                          "3 (extrapolate), 4 (forward), 5 (invert), 7 (area, extrapolated) "
-                          "and 8 (invert, extrapolated), given as a number; the slope modes "
-                          "(6, 9) are not implemented (LOOKUP SLOPE's reference contradicts "
-                          "its own examples)")
+    if not isinstance(mode, Const) or mode.value not in (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0,
+                                                         7.0, 8.0, 9.0):
+        raise Unsupported("VECTOR LOOKUP", "the mode must be a whole number from 0 to 9 known "
+                          "at import (fn_vector_lookup.html)")
     n = len(ys)
     if n < 2:
         if mode.value in (1.0, 5.0, 7.0, 8.0):
             raise Unsupported("VECTOR LOOKUP", "the area and invert modes need a vector of "
                               "at least two elements")
-        return ys[0]
+        return Const(0.0) if mode.value in (6.0, 9.0) else ys[0]    # flat: no slope
     span = Binary("/", Binary("-", xmax, xmin), Const(float(n - 1)))
     xs = [Binary("+", xmin, Binary("*", Const(float(i)), span)) for i in range(n)]
     m = mode.value
@@ -211,6 +268,8 @@ def vector_lookup(importer, _fn, args_ast, binding, initial) -> Expr:
         return _area_to(x, xs, ys, extrapolate=m == 7.0)
     if m == 5.0:
         return _invert(x, xs, ys)
+    if m in (6.0, 9.0):     # LOOKUP SLOPE, 0 outside / the end segments' slopes continued
+        return _slope(x, xs, ys, "zero" if m == 6.0 else "extend")
     if m == 8.0:
         return _invert_extrapolated(x, xs, ys)
     inside = _ramp_sum(x, xs, ys)
@@ -353,7 +412,7 @@ def delay_material(importer, fn, args_ast, binding, initial) -> Expr:
 BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
           "lookup_area": lookup_area,
           "lookup_extrapolate": lookup_mode, "lookup_invert": lookup_mode,
-          "vector_lookup": vector_lookup,
+          "lookup_slope": lookup_slope, "vector_lookup": vector_lookup,
           "vector_elm_map": vector_elm_map, "delay_material": delay_material,
           "delay_information": delay_material,
           "get_data_between_times": get_data_between_times,
