@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from sdmodels import run
-from sdmodels.errors import ImportModelError
+from sdmodels.errors import ImportModelError, VensimSyntaxError
 from sdmodels.interop import import_model
 
 
@@ -211,6 +211,48 @@ def test_delay_material_with_a_varying_time_is_refused_by_name(tmp_path):
                        "time that changes"):
         _run(tmp_path, """
             late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|
+            """)
+
+
+def test_delayp_is_delay3_with_its_pipeline(tmp_path):
+    # fn_delayp.html's equivalent equations: stages of DL = 1 with TIME STEP 1 pass their
+    # content on each step, so the output is the input of 3 steps before (10 until the step
+    # at t = 2 arrives at t = 5) and the pipeline holds the last three inputs
+    out = _run(tmp_path, """
+        input = 10 + STEP(10, 2) ~~|
+        done = DELAYP(input, 3 : wip) ~~|
+        same = DELAY3(input, 3) ~~|
+        """, stop=6)
+    assert out["done"].tolist() == [10, 10, 10, 10, 10, 20, 20]
+    assert out["wip"].tolist() == [30, 30, 30, 40, 50, 60, 60]
+    assert out["same"].tolist() == out["done"].tolist()
+
+
+def test_delayp_pipeline_conserves_with_a_varying_delay_time(tmp_path):
+    # fn_delayp.html: the pipeline conserves the input when the delay time changes: under Euler
+    # wip(t + dt) = wip(t) + dt * (input - output), whatever the delay time does
+    path = tmp_path / "m.mdl"
+    path.write_text(textwrap.dedent("""
+        input = 5 + 3 * SIN(Time) ~~|
+        time to do = 2 + Time / 4 ~~|
+        done = DELAYP(input, time to do : wip) ~~|
+        INITIAL TIME = 0 ~~|
+        FINAL TIME = 6 ~~|
+        TIME STEP = 0.25 ~~|
+        """))
+    out = run(import_model(path), engine="interpreter")
+    wip, inflow, done = (out[c].to_numpy() for c in ("wip", "input", "done"))
+    assert wip[0] == pytest.approx(3 * 5 * 2 / 3)      # three stages of DL * input
+    assert wip[1:] == pytest.approx(wip[:-1] + 0.25 * (inflow[:-1] - done[:-1]), rel=1e-12)
+    assert done.min() > 0 and abs(done[-1] - inflow[-1]) > 0.1    # a real lag, not a copy
+
+
+def test_delayp_pipeline_may_not_have_an_equation_too(tmp_path):
+    with pytest.raises(VensimSyntaxError, match=r"m.mdl:3:\d+: 'wip' is DELAYP's pipeline "
+                                                "output and also has its own equation"):
+        _run(tmp_path, """
+            done = DELAYP(1, 3 : wip) ~~|
+            wip = 2 ~~|
             """)
 
 

@@ -39,6 +39,7 @@ from sdmodels.elements import Flow, Stock, canonical
 from sdmodels.expr import Binary, Call, Const, DelayFixed, Expr, LookupCall, Ref, TimeStep
 from sdmodels.interop.vensim_data import (get_data_between_times, get_data_extreme,
                                           get_data_mean, get_data_summary)
+from sdmodels.interop.vensim_delays import delayp
 
 NA = -2.0 ** 109
 
@@ -414,6 +415,7 @@ BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
           "lookup_extrapolate": lookup_mode, "lookup_invert": lookup_mode,
           "lookup_slope": lookup_slope, "vector_lookup": vector_lookup,
           "vector_elm_map": vector_elm_map, "delay_material": delay_material,
+          "delayp": delayp, "delayp:delayp": delayp, "delayp_pipeline": delayp,
           "delay_information": delay_material,
           "get_data_between_times": get_data_between_times,
           "get_data_min": get_data_extreme, "get_data_max": get_data_extreme,

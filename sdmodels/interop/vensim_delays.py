@@ -11,6 +11,13 @@ delay_pipeline cases measure) that our DSL's `delayn` does not have:
   the last stage over the delay time of the previous step. We build that with one-step lags
   (a stock L with inflow (u - L) / TIME STEP holds u of the previous step under Euler).
 
+DELAYP(input, delay time : pipeline) (fn_delayp.html) is a third-order delay that also
+defines `pipeline`, the material in transit: the reference's equivalent equations, three
+stocks LV1..LV3 each starting at DL * input (DL = delay time / 3), flows input -> LV1 -> LV2
+-> LV3 -> out at LVk / DL, DELAYP = LV3 / DL and pipeline = LV1 + LV2 + LV3. The reader turns
+`: pipeline` into an element `pipeline = delayp_pipeline(input, delay time, 'variable')`; both
+read the same three stocks, made by whichever is imported first.
+
 Everything is expressed with ordinary stocks and flows, so the engine is unchanged.
 """
 from __future__ import annotations
@@ -82,3 +89,44 @@ def delay_n(importer, x: Expr, time: Expr, init: Expr, order: int, *,
                           out_of=sid, into=stages[k + 1] if k + 1 < order else None,
                           origin=host))
     return Binary("/", Ref(stages[-1]), lags[1])
+
+
+def delayp(importer, fn: str, args_ast, binding, initial) -> Expr:
+    """DELAYP's value (`delayp:delayp`, the call with its `: pipeline`) or its pipeline
+    (`delayp_pipeline`, the element the reader adds), from the shared three stages."""
+    from sdmodels.interop.abstract import Unsupported, key_of
+    host = args_ast[2] if fn == "delayp_pipeline" else importer.current
+    if len(args_ast) != (3 if fn == "delayp_pipeline" else 2):
+        raise Unsupported("DELAYP", "takes an input and a delay time, then ':' and the name of "
+                          "its pipeline: DELAYP(input, delay time : pipeline)")
+    if importer.dims_of.get(key_of(host)):
+        raise Unsupported("DELAYP", "subscripted (its pipeline output is one variable): write "
+                          "DELAY3 and an INTEG for the pipeline, as fn_delayp.html suggests")
+    stages, dl = _delayp_stages(importer, str(host), args_ast[:2], binding)
+    if fn == "delayp_pipeline":
+        return Binary("+", Binary("+", stages[0], stages[1]), stages[2])
+    return Binary("/", stages[2], dl)
+
+
+def _delayp_stages(importer, host: str, args_ast, binding) -> tuple[list[Ref], Expr]:
+    """The three stocks of the DELAYP of variable `host` (made once) and DL."""
+    made = importer.__dict__.setdefault("delayp_stages", {})
+    x, time = (importer.expr(a, binding) for a in args_ast)
+    x0, time0 = (importer.expr(a, binding, initial=True) for a in args_ast)
+    dl = Binary("/", time, Const(3.0))
+    origin = canonical(host)
+    stages = [Ref(f"{origin}~delayp.lv{k}") for k in (1, 2, 3)]
+    if origin in made:
+        return stages, dl
+    made[origin] = True
+    start = Binary("*", Binary("/", time0, Const(3.0)), x0)
+    importer.extra.append(Flow(id=f"{origin}~delayp.in", display=f"{host} (DELAYP inflow)",
+                               equation=x, into=stages[0].name, origin=origin))
+    for k, stage in enumerate(stages):
+        importer.extra.append(Stock(id=stage.name, display=f"{host} (DELAYP stage {k + 1})",
+                                    initial=start, origin=origin))
+        importer.extra.append(Flow(
+            id=f"{stage.name}.out", display=f"{host} (DELAYP outflow {k + 1})",
+            equation=Binary("/", stage, dl), out_of=stage.name,
+            into=stages[k + 1].name if k < 2 else None, origin=origin))
+    return stages, dl
