@@ -330,3 +330,47 @@ def test_get_data_mean_and_the_data_summaries(tmp_path):
                                                "Values.A2."):
         path.write_text(path.read_text().replace("POINTS(Values[A1])", "POINTS(Values[A2])"))
         import_model(path, data_files=["d.dat"])
+
+
+def test_get_data_median_with_known_bounds(tmp_path):
+    # the data points 0 10 20 70 80 (times 0 1 2 9 10) counted from start to end as
+    # fn_get_data_min.html counts them: all five, median 20; times 1-9, 10 20 70 -> 20; times
+    # 1-10, four points -> (20 + 70) / 2; none from 3 to 8 -> :NA:
+    _getdata_dat(tmp_path)
+    path = tmp_path / "m.mdl"
+    path.write_text(textwrap.dedent("""
+        DimA: A1, A2 ~~|
+        Values[DimA] ~~|
+        all = INITIAL(GET DATA MEDIAN(Values[A1], INITIAL TIME, FINAL TIME)) ~~|
+        part = GET DATA MEDIAN(Values[A1], 1, 9) ~~|
+        even = GET DATA MEDIAN(Values[A1], 1, 10) ~~|
+        none = GET DATA MEDIAN(Values[A1], 3, 8) ~~|
+        INITIAL TIME = 0 ~~|
+        FINAL TIME = 10 ~~|
+        TIME STEP = 1 ~~|
+        """))
+    row = run(import_model(path, data_files=["d.dat"]), engine="interpreter").iloc[-1]
+    assert row[["all", "part", "even", "none"]].tolist() == [20, 20, 45, -2.0 ** 109]
+    path.write_text(path.read_text().replace("MEDIAN(Values[A1], 1, 9)",
+                                             "MEDIAN(Values[A1], 1, Time)"))
+    with pytest.raises(ImportModelError, match=r"m.mdl:5: variable 'part' uses GET DATA "
+                                               "MEDIAN: start and end must be known at import"):
+        import_model(path, data_files=["d.dat"])
+
+
+@pytest.mark.parametrize("call, why", [
+    ("GET DATA STDV(x, 0, 1)", "GET DATA STDV: its reference page could not be found.*sample "
+                               "or population"),
+    ("GET DATA AT TIME(x, 1)", "GET DATA AT TIME: its reference page .*GET DATA BETWEEN "
+                               "TIMES"),
+    ("SSTATS(x, 1)", "SSTATS: its reference page could not be found"),
+    ("DELAY CONVEYOR(x, 1, 0, 0, 0, 0)", "DELAY CONVEYOR: not implemented yet"),
+    ("NO SUCH FUNCTION(x)", "function NO SUCH FUNCTION: not supported by the importer"),
+])
+def test_functions_not_imported_stop_at_their_file_and_line(tmp_path, call, why):
+    with pytest.raises(ImportModelError, match=rf"m\.mdl:4: variable 'y' uses (function )?"
+                                               rf"{why}"):
+        _run(tmp_path, f"""
+            x = 1 ~~|
+            y = {call} ~~|
+            """)

@@ -216,3 +216,21 @@ def get_data_summary(importer, fn, args_ast, binding, initial) -> Expr:
     _name, (xs, _ys) = _data_cell(importer, fn, args_ast[0], binding)
     return Const({"get_data_first_time": float(xs[0]), "get_data_last_time": float(xs[-1]),
                   "get_data_total_points": float(len(xs))}[fn])
+
+
+def get_data_median(importer, fn, args_ast, binding, initial) -> Expr:
+    """GET DATA MEDIAN(data[cell], start, end) with start and end known at import: the median
+    of the data points from start to end (counted as GET DATA MIN / MAX count them; the mean
+    of the middle two when their number is even); :NA: when there are none."""
+    from sdmodels.interop.abstract import Unsupported
+    from sdmodels.interop.vensim_delays import constant_ast
+    ref, start_ast, end_ast = args_ast
+    _name, (xs, ys) = _data_cell(importer, fn, ref, binding)
+    bounds = [importer._static(a, importer._times()) if constant_ast(importer, a) else None
+              for a in (start_ast, end_ast)]
+    if None in bounds:
+        raise Unsupported("GET DATA MEDIAN", "start and end must be known at import (numbers, "
+                          "constants or INITIAL TIME / FINAL TIME), as in its usual place "
+                          "inside INITIAL")
+    inside = [y for x, y in zip(xs, ys) if bounds[0] <= x <= bounds[1]]
+    return Const(float(np.median(inside)) if inside else NA)

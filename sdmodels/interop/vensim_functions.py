@@ -68,3 +68,50 @@ DERIVED = {
                              Const(2.0)),
     "tanh": lambda x: Binary("/", DERIVED["sinh"](x), DERIVED["cosh"](x)),
 }
+
+
+_NOT_YET = "not implemented yet"
+_NO_REF = ("its reference page could not be found, so there is no rule to check an "
+           "implementation against")
+# Vensim functions we know and do not import, and why (docs/VENSIM_FUNCTIONS.md): the import
+# stops naming the function and the reason instead of "not supported".
+REFUSED = {
+    "get_data_at_time": f"{_NO_REF} (whether it interpolates between data points); "
+                        "GET DATA BETWEEN TIMES(data, time, 0) interpolates, 1 / -1 step",
+    "get_data_stdv": f"{_NO_REF} (sample or population deviation)",
+    "sstats": f"{_NO_REF} (it is not in Vensim's function summary, 22300.html)",
+    "gamma_ln": "needs lgamma in the compiled kernel (not yet a built-in)",
+    "ramp_from_to": _NOT_YET, "sshape": _NOT_YET, "time_base": _NOT_YET,
+    "a_function_of": "a sketch placeholder with no equation to run: write the equation",
+    "delay_conveyor": f"{_NOT_YET} (a conveyor with leakage)",
+    "delay_profile": f"{_NOT_YET} (an arbitrary delay profile)",
+    "delay_batch": f"{_NOT_YET} (batching)",
+    "shift_if_true": _NOT_YET, "reinitial": _NOT_YET,
+    "simultaneous": "simultaneous equations need an iterative solver in the kernel",
+    "find_zero": "simultaneous equations need an iterative solver in the kernel",
+    "npve": _NOT_YET, "net_present_value": _NOT_YET,
+    "depreciate_straightline": _NOT_YET, "depreciate_by_schedule": _NOT_YET,
+    "cumulate": _NOT_YET, "cumulatef": _NOT_YET,
+    "message": "sdmodels has no run-time messages or run control",
+    "alloc_p": _NOT_YET, "marketp": _NOT_YET, "demand_at_price": _NOT_YET,
+    "supply_at_price": _NOT_YET, "find_market_price": _NOT_YET,
+    **{f"queue_{q}": "discrete queue attributes are not modelled"
+       for q in ("fifo", "attrib", "conveyor", "age_average")},
+    **{f"random_{r}": "not implemented; no run could reproduce Vensim's random stream anyway"
+       for r in ("0_1", "beta", "binomial", "gamma", "lookup", "negative_binomial",
+                 "pink_noise", "poisson", "triangular", "weibull")},
+}
+
+
+def refused(_importer, fn: str, _args, _binding, _initial):
+    """Stop the import at a Vensim function we know and do not import, saying why.
+
+    >>> refused(None, "sstats", (), {}, False)
+    Traceback (most recent call last):
+    ...
+    sdmodels.interop.abstract.Unsupported: function SSTATS: its reference page could not \
+be found, so there is no rule to check an implementation against (it is not in Vensim's \
+function summary, 22300.html)
+    """
+    from sdmodels.interop.abstract import Unsupported
+    raise Unsupported(f"function {fn.upper().replace('_', ' ')}", REFUSED[fn])
