@@ -9,15 +9,20 @@ from sdmodels.errors import ImportModelError, VensimSyntaxError
 from sdmodels.interop import import_model
 
 
-def _run(tmp_path, text, stop=2):
+def _write(tmp_path, text, stop=2, *, dt=1):
+    """m.mdl: the equations `text` and the control section (0 to stop, TIME STEP dt)."""
     path = tmp_path / "m.mdl"
     path.write_text("{UTF-8}\n" + textwrap.dedent(text) + f"""
         INITIAL TIME = 0 ~~|
         FINAL TIME = {stop} ~~|
-        TIME STEP = 1 ~~|
+        TIME STEP = {dt} ~~|
         SAVEPER = TIME STEP ~~|
         """)
-    return run(import_model(path), engine="interpreter")
+    return path
+
+
+def _run(tmp_path, text, stop=2):
+    return run(import_model(_write(tmp_path, text, stop)), engine="interpreter")
 
 
 def test_lookup_forward_backward_extrapolate_as_the_reference_examples(tmp_path):
@@ -231,15 +236,11 @@ def test_delayp_is_delay3_with_its_pipeline(tmp_path):
 def test_delayp_pipeline_conserves_with_a_varying_delay_time(tmp_path):
     # fn_delayp.html: the pipeline conserves the input when the delay time changes: under Euler
     # wip(t + dt) = wip(t) + dt * (input - output), whatever the delay time does
-    path = tmp_path / "m.mdl"
-    path.write_text(textwrap.dedent("""
+    path = _write(tmp_path, """
         input = 5 + 3 * SIN(Time) ~~|
         time to do = 2 + Time / 4 ~~|
         done = DELAYP(input, time to do : wip) ~~|
-        INITIAL TIME = 0 ~~|
-        FINAL TIME = 6 ~~|
-        TIME STEP = 0.25 ~~|
-        """))
+        """, 6, dt=0.25)
     out = run(import_model(path), engine="interpreter")
     wip, inflow, done = (out[c].to_numpy() for c in ("wip", "input", "done"))
     assert wip[0] == pytest.approx(3 * 5 * 2 / 3)      # three stages of DL * input
@@ -256,21 +257,21 @@ def test_delayp_pipeline_may_not_have_an_equation_too(tmp_path):
             """)
 
 
-def _getdata_dat(tmp_path):
-    """SDEverywhere getdata's data: Values[A1] at times 0 1 2 9 10."""
+def _data_model(tmp_path, text, stop):
+    """m.mdl with data variable Values[DimA] and `text`; d.dat with SDEverywhere getdata's
+    data: Values[A1] at times 0 1 2 9 10 (none for A2)."""
     (tmp_path / "d.dat").write_text("Values[A1]\n" + "".join(
         f"{t}\t{v}\n" for t, v in ((0, 0), (1, 10), (2, 20), (9, 70), (10, 80))))
+    return _write(tmp_path, """
+        DimA: A1, A2 ~~|
+        Values[DimA] ~~|""" + text, stop)
 
 
 def test_data_from_dat_files_and_get_data_between_times(tmp_path):
     # expected values: Vensim's own output of SDEverywhere's getdata and sumif models
     # (getdata.dat, sumif.dat): data at times 0 1 2 9 10, read at t + 0.5 and t + 1; a cell the
     # .dat file does not hold is :NA:
-    _getdata_dat(tmp_path)
-    path = tmp_path / "m.mdl"
-    path.write_text(textwrap.dedent("""
-        DimA: A1, A2 ~~|
-        Values[DimA] ~~|
+    path = _data_model(tmp_path, """
         half fwd = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 0.5), 1) ~~|
         half back = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 0.5), -1) ~~|
         one interp = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 1), 0) ~~|
@@ -279,10 +280,7 @@ def test_data_from_dat_files_and_get_data_between_times(tmp_path):
         low = GET DATA MIN(Values[A1], 1, 9) ~~|
         high = GET DATA MAX(Values[A1], 1.5, 9.5) ~~|
         none = GET DATA MAX(Values[A1], 3, 8) ~~|
-        INITIAL TIME = 0 ~~|
-        FINAL TIME = 10 ~~|
-        TIME STEP = 1 ~~|
-        """))
+        """, 10)
     out = run(import_model(path, data_files=["d.dat"]), engine="interpreter")
     assert out["half fwd"].tolist() == [0, 10, 20, 70, 70, 70, 70, 70, 70, 70, 80]
     assert out["half back"].tolist() == [0, 0, 10, 20, 20, 20, 20, 20, 20, 20, 70]
@@ -303,11 +301,7 @@ def test_data_from_dat_files_and_get_data_between_times(tmp_path):
 def test_get_data_mean_and_the_data_summaries(tmp_path):
     # GET DATA MEAN counts the points from start to end as fn_get_data_min.html does (ends
     # included, :NA: when none); FIRST / LAST TIME and TOTAL POINTS read the series itself
-    _getdata_dat(tmp_path)
-    path = tmp_path / "m.mdl"
-    path.write_text(textwrap.dedent("""
-        DimA: A1, A2 ~~|
-        Values[DimA] ~~|
+    path = _data_model(tmp_path, """
         mean all = GET DATA MEAN(Values[A1], 0, 10) ~~|
         mean part = GET DATA MEAN(Values[A1], 1, 9) ~~|
         mean so far = GET DATA MEAN(Values[A1], 0, Time) ~~|
@@ -315,10 +309,7 @@ def test_get_data_mean_and_the_data_summaries(tmp_path):
         first = GET DATA FIRST TIME(Values[A1]) ~~|
         last = GET DATA LAST TIME(Values[A1]) ~~|
         points = GET DATA TOTAL POINTS(Values[A1]) ~~|
-        INITIAL TIME = 0 ~~|
-        FINAL TIME = 3 ~~|
-        TIME STEP = 1 ~~|
-        """))
+        """, 3)
     out = run(import_model(path, data_files=["d.dat"]), engine="interpreter")
     row = out.iloc[0]
     assert row["mean all"] == pytest.approx(180 / 5)
@@ -336,24 +327,17 @@ def test_get_data_median_with_known_bounds(tmp_path):
     # the data points 0 10 20 70 80 (times 0 1 2 9 10) counted from start to end as
     # fn_get_data_min.html counts them: all five, median 20; times 1-9, 10 20 70 -> 20; times
     # 1-10, four points -> (20 + 70) / 2; none from 3 to 8 -> :NA:
-    _getdata_dat(tmp_path)
-    path = tmp_path / "m.mdl"
-    path.write_text(textwrap.dedent("""
-        DimA: A1, A2 ~~|
-        Values[DimA] ~~|
+    path = _data_model(tmp_path, """
         all = INITIAL(GET DATA MEDIAN(Values[A1], INITIAL TIME, FINAL TIME)) ~~|
         part = GET DATA MEDIAN(Values[A1], 1, 9) ~~|
         even = GET DATA MEDIAN(Values[A1], 1, 10) ~~|
         none = GET DATA MEDIAN(Values[A1], 3, 8) ~~|
-        INITIAL TIME = 0 ~~|
-        FINAL TIME = 10 ~~|
-        TIME STEP = 1 ~~|
-        """))
+        """, 10)
     row = run(import_model(path, data_files=["d.dat"]), engine="interpreter").iloc[-1]
     assert row[["all", "part", "even", "none"]].tolist() == [20, 20, 45, -2.0 ** 109]
     path.write_text(path.read_text().replace("MEDIAN(Values[A1], 1, 9)",
                                              "MEDIAN(Values[A1], 1, Time)"))
-    with pytest.raises(ImportModelError, match=r"m.mdl:5: variable 'part' uses GET DATA "
+    with pytest.raises(ImportModelError, match=r"m.mdl:6: variable 'part' uses GET DATA "
                                                "MEDIAN: start and end must be known at import"):
         import_model(path, data_files=["d.dat"])
 
