@@ -406,7 +406,10 @@ def delay_material(importer, fn, args_ast, binding, initial) -> Expr:
     from sdmodels.interop.vensim_delays import constant_ast
     if not constant_ast(importer, args_ast[1]):
         raise Unsupported(fn.upper().replace("_", " "), "a delay time that changes during "
-                          "the run (only a constant one, where it equals DELAY FIXED)")
+                          "the run is not supported: each input then leaves after the delay "
+                          "time it entered with (fn_delay_material.html), which needs a "
+                          "pipeline with an arrival slot per input in the engine; a constant "
+                          "delay time (then it is DELAY FIXED) is supported")
     args = [importer.expr(a, binding, initial=initial) for a in args_ast[:3]]
     return DelayFixed(tuple(args))
 
