@@ -211,11 +211,35 @@ def test_delay_material_with_a_fixed_time_is_a_pipeline(tmp_path):
     assert out["late"].tolist() == [0, 0, 0, 5, 5]
 
 
-def test_delay_material_with_a_varying_time_is_refused_by_name(tmp_path):
-    with pytest.raises(ImportModelError, match="variable 'late' uses DELAY MATERIAL: a delay "
+def test_delay_material_schedules_each_input_by_its_delay_time(tmp_path):
+    # fn_delay_material.html: DELAY FIXED whose delay time may vary; inputs due at one step add
+    # up, a step nothing is due at gives the missing value. Input 1, 2, 3, ... (Time + 1):
+    # a delay time falling 3, 2, 1 brings the first three inputs out together at t = 3 (6);
+    # rising as 1 + Time, 10 entering at t = 0, 1, 2 leaves at t = 1, 3, 5 and -1 in between
+    out = _run(tmp_path, """
+        input = Time + 1 ~~|
+        falling = DELAY MATERIAL(input, MAX(1, 3 - Time), 0, -1) ~~|
+        rising = DELAY MATERIAL(10, 1 + Time, 7, -1) ~~|
+        fixed = DELAY MATERIAL(input, IF THEN ELSE(Time < 100, 2, 5), 0.5, -1) ~~|
+        pipe = DELAY FIXED(input, 2, 0.5) ~~|
+        """, stop=6)
+    assert out["falling"].tolist() == [0, 0, 0, 6, 4, 5, 6]
+    assert out["rising"].tolist() == [7, 10, -1, 10, -1, 10, -1]
+    assert out["fixed"].tolist() == out["pipe"].tolist() == [0.5, 0.5, 1, 2, 3, 4, 5]
+
+
+def test_delay_material_with_a_varying_time_over_a_long_run_is_refused_by_name(tmp_path):
+    with pytest.raises(ImportModelError, match=r"m\.mdl:2: variable 'late' uses DELAY MATERIAL: "
+                       "a delay time that changes during the run is followed one slot per "
+                       "step, at most 400; this run has 500 steps"):
+        _run(tmp_path, "late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|", stop=500)
+
+
+def test_delay_information_with_a_varying_time_is_refused_by_name(tmp_path):
+    with pytest.raises(ImportModelError, match="variable 'late' uses DELAY INFORMATION: a delay "
                        "time that changes"):
         _run(tmp_path, """
-            late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|
+            late = DELAY INFORMATION(1, 1 + Time, 0) ~~|
             """)
 
 

@@ -25,9 +25,11 @@ Sources (Vensim's reference, vensim.com/documentation/):
   df = INTEG(-df * rate / (1 + rate * TIME STEP), 1).
 - SINTEG(rate, initial, min, max, quant, spec, thresh) (fn_sinteg.html): an integral kept
   within [min, max], a multiple of quant, and snapped to spec within thresh (:NA: = off).
-- DELAY MATERIAL(x, t, init, missing) and DELAY INFORMATION(x, t, init) (22300.html): pipeline
-  delays that differ in what a changing delay time does (conserve x, or discard / hold
-  inputs); with a delay time fixed for the run both are DELAY FIXED (a varying one is refused).
+- DELAY MATERIAL(x, t, init, missing) and DELAY INFORMATION(x, t, init) (22300.html,
+  fn_delay_material.html): pipeline delays that differ in what a changing delay time does
+  (conserve x, or discard / hold inputs); with a delay time fixed for the run both are DELAY
+  FIXED; DELAY MATERIAL with a varying one is vensim_delays.delay_material_varying, DELAY
+  INFORMATION with a varying one is refused.
 
 >>> step = _step_sum(Const(1.5), (0.0, 1.0, 2.0), (1.0, 1.0, 2.0), forward=True)
 >>> step.right.left           # the one step (y 1 -> 2) counts once x has passed x = 1
@@ -400,18 +402,21 @@ def _given(arg: Expr) -> bool:
 
 
 def delay_material(importer, fn, args_ast, binding, initial) -> Expr:
-    """DELAY MATERIAL / DELAY INFORMATION with a delay time fixed for the run: both are
-    then DELAY FIXED (they differ only in what a changing delay time does)."""
+    """DELAY MATERIAL / DELAY INFORMATION: with a delay time fixed for the run both are DELAY
+    FIXED (they differ only in what a changing delay time does); DELAY MATERIAL with a
+    changing one schedules each input by the delay time it entered with (vensim_delays)."""
     from sdmodels.interop.abstract import Unsupported
-    from sdmodels.interop.vensim_delays import constant_ast
-    if not constant_ast(importer, args_ast[1]):
-        raise Unsupported(fn.upper().replace("_", " "), "a delay time that changes during "
-                          "the run is not supported: each input then leaves after the delay "
-                          "time it entered with (fn_delay_material.html), which needs a "
-                          "pipeline with an arrival slot per input in the engine; a constant "
-                          "delay time (then it is DELAY FIXED) is supported")
-    args = [importer.expr(a, binding, initial=initial) for a in args_ast[:3]]
-    return DelayFixed(tuple(args))
+    from sdmodels.interop.vensim_delays import constant_ast, delay_material_varying
+    args = [importer.expr(a, binding, initial=initial) for a in args_ast]
+    if constant_ast(importer, args_ast[1]):
+        return DelayFixed(tuple(args[:3]))
+    if fn == "delay_material" and len(args) == 4 and not initial:
+        starts = [importer.expr(a, binding, initial=True) for a in args_ast]
+        return delay_material_varying(importer, args, starts)
+    raise Unsupported(fn.upper().replace("_", " "), "a delay time that changes during the run "
+                      "is not supported for DELAY INFORMATION (its reference gives no rule "
+                      "for the inputs a changing delay time skips or repeats); a constant "
+                      "delay time (then it is DELAY FIXED) is")
 
 
 BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,

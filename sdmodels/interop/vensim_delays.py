@@ -18,12 +18,22 @@ stocks LV1..LV3 each starting at DL * input (DL = delay time / 3), flows input -
 `: pipeline` into an element `pipeline = delayp_pipeline(input, delay time, 'variable')`; both
 read the same three stocks, made by whichever is imported first.
 
+DELAY MATERIAL(input, delay time, initial, missing) with a delay time that changes
+(fn_delay_material.html: DELAY FIXED whose delay time may vary; inputs that come due at one
+step add up, a step nothing comes due at gives `missing`): each input leaves after the delay
+time it entered with, k = max(1, floor(delay time / TIME STEP + 0.5)) steps (the rule of
+DELAY FIXED's pipeline). One
+slot per step of the run holds what comes due that many steps ahead, and one counts how many
+inputs do: slot j takes slot j + 1's content each step, plus this step's input when k = j;
+the output is slot 1 (or `missing` when it counts none). The first k0 slots start at
+`initial` (the pipeline DELAY FIXED starts with); an input due after the run is never seen.
+
 Everything is expressed with ordinary stocks and flows, so the engine is unchanged.
 """
 from __future__ import annotations
 
-from sdmodels.elements import Flow, Stock, canonical
-from sdmodels.expr import Binary, Const, DelayN, Expr, Ref, TimeStep
+from sdmodels.elements import Aux, Flow, Stock, canonical
+from sdmodels.expr import Binary, Call, Const, DelayN, Expr, Ref, TimeStep
 
 
 def fitted_order(order: int, delay_time: float | None, dt: float | None) -> int:
@@ -130,3 +140,45 @@ def _delayp_stages(importer, host: str, args_ast, binding) -> tuple[list[Ref], E
             equation=Binary("/", stage, dl), out_of=stage.name,
             into=stages[k + 1].name if k < 2 else None, origin=origin))
     return stages, dl
+
+
+MAX_SLOTS = 400      # DELAY MATERIAL with a varying time: the run's steps it follows at most
+
+
+def delay_material_varying(importer, args: list[Expr], starts: list[Expr]) -> Expr:
+    """DELAY MATERIAL with a varying delay time (module docstring); `args` are input, delay
+    time, initial, missing, `starts` the same read at the start."""
+    from sdmodels.interop.abstract import Unsupported
+    times = importer._times()
+    steps = int(round((times["stop"] - times["start"]) / times["dt"]))
+    if steps > MAX_SLOTS:
+        raise Unsupported("DELAY MATERIAL", f"a delay time that changes during the run is "
+                          f"followed one slot per step, at most {MAX_SLOTS}; this run has "
+                          f"{steps} steps (a larger TIME STEP, or a constant delay time, "
+                          "where it is DELAY FIXED)")
+    x, time, _init, missing = args
+    importer.counter += 1
+    host = canonical(importer.current)
+    base, label = f"{host}~material{importer.counter}", importer.current
+
+    def due(delay: Expr) -> Expr:
+        return Call("max", (Const(1.0), Call("floor", (Binary(
+            "+", Binary("/", delay, TimeStep()), Const(0.5)),))))   # as the pipeline rounds
+    importer.extra.append(Aux(id=f"{base}.k", display=f"{label} (steps to leave)",
+                              equation=due(time), origin=host))
+    k0 = due(starts[1])
+    for what, value in (("amount", x), ("count", Const(1.0))):
+        ids = [f"{base}.{what}{j}" for j in range(1, steps + 2)]
+        for j in range(1, steps + 1):
+            filled = Binary("<=", Const(float(j)), k0)
+            start = Binary("*", filled, starts[2]) if what == "amount" else filled
+            arrives = Binary("*", Binary("=", Ref(f"{base}.k"), Const(float(j))), value)
+            after = Ref(ids[j]) if j < steps else Const(0.0)
+            importer.extra.append(Stock(id=ids[j - 1], display=f"{label} ({what} due in "
+                                        f"{j} steps)", initial=start, origin=host))
+            importer.extra.append(Flow(
+                id=f"{ids[j - 1]}.step", display=f"{label} ({what} due in {j} steps, shift)",
+                equation=Binary("/", Binary("-", Binary("+", after, arrives), Ref(ids[j - 1])),
+                                TimeStep()), into=ids[j - 1], origin=host))
+    return Call("if_then_else", (Binary(">", Ref(f"{base}.count1"), Const(0.5)),
+                                 Ref(f"{base}.amount1"), missing))
