@@ -103,7 +103,7 @@ def from_abstract(abstract, path: Path, *, data_files=(), data_dirs=()):
                                f"{exc.why}") from None
     except SDModelsError as exc:
         where = f"variable '{importer.current}'" if importer and importer.current else "the model"
-        raise ImportModelError(f"{path}: {where}: {exc}") from None
+        raise ImportModelError(f"{_at_line(path, importer)}: {where}: {exc}") from None
     except RecursionError:
         where = f"variable '{importer.current}'" if importer and importer.current else "the model"
         raise ImportModelError(mdl_text.too_deep(path, where)) from None
