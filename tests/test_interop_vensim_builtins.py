@@ -226,6 +226,14 @@ def test_delay_material_schedules_each_input_by_its_delay_time(tmp_path):
     assert out["falling"].tolist() == [0, 0, 0, 6, 4, 5, 6]
     assert out["rising"].tolist() == [7, 10, -1, 10, -1, 10, -1]
     assert out["fixed"].tolist() == out["pipe"].tolist() == [0.5, 0.5, 1, 2, 3, 4, 5]
+    # per element: input k + Time entering with delay 1 + k + Time leaves at 2, 4, 6 (k1) and
+    # 3, 5 (k2)
+    out = _run(tmp_path, """
+        k: k1, k2 ~~|
+        lagged[k] = DELAY MATERIAL(Time + k, 1 + k + Time, 0, -1) ~~|
+        """, stop=6)
+    assert out["lagged[k1]"].tolist() == [0, 0, 1, -1, 2, -1, 3]
+    assert out["lagged[k2]"].tolist() == [0, 0, 0, 2, -1, 3, -1]
 
 
 def test_delay_material_with_a_varying_time_over_a_long_run_is_refused_by_name(tmp_path):

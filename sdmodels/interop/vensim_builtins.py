@@ -410,7 +410,10 @@ def delay_material(importer, fn, args_ast, binding, initial) -> Expr:
     args = [importer.expr(a, binding, initial=initial) for a in args_ast]
     if constant_ast(importer, args_ast[1]):
         return DelayFixed(tuple(args[:3]))
-    if fn == "delay_material" and len(args) == 4 and not initial:
+    if fn == "delay_material":
+        if len(args) != 4:
+            raise Unsupported("DELAY MATERIAL", "takes four arguments (input, delay time, "
+                              f"initial value, missing value), not {len(args)}")
         starts = [importer.expr(a, binding, initial=True) for a in args_ast]
         return delay_material_varying(importer, args, starts)
     raise Unsupported(fn.upper().replace("_", " "), "a delay time that changes during the run "

@@ -96,7 +96,7 @@ REFUSED = {
     "alloc_p": _NOT_YET, "marketp": _NOT_YET, "demand_at_price": _NOT_YET,
     "supply_at_price": _NOT_YET, "find_market_price": _NOT_YET,
     **{f"queue_{q}": "discrete queue attributes are not modelled"
-       for q in ("fifo", "attrib", "conveyor", "age_average")},
+       for q in ("fifo", "attrib", "conveyor")},
     **{f"random_{r}": "not implemented; no run could reproduce Vensim's random stream anyway"
        for r in ("0_1", "beta", "binomial", "gamma", "lookup", "negative_binomial",
                  "pink_noise", "poisson", "triangular", "weibull")},
