@@ -374,11 +374,30 @@ def test_get_data_median_with_known_bounds(tmp_path):
         import_model(path, data_files=["d.dat"])
 
 
+def test_get_data_at_time_reads_the_variable_by_its_own_keyword(tmp_path):
+    # function_changes.html (Vensim 4.1): "the value for the data variable D at time T or :NA:
+    # if not available": Values interpolates (0 10 20 70 80 at times 0 1 2 9 10), Held holds
+    # back (:HOLD BACKWARD:); :NA: before the first and after the last point
+    path = _data_model(tmp_path, """
+        Held :HOLD BACKWARD: ~~|
+        mid = GET DATA AT TIME(Values[A1], 1.5) ~~|
+        gap = GET DATA AT TIME(Values[A1], 5) ~~|
+        held at 5 = GET DATA AT TIME(Held, 5) ~~|
+        moving = GET DATA AT TIME(Values[A1], Time * 4) ~~|
+        before = GET DATA AT TIME(Values[A1], -1) ~~|
+        """, 3)
+    (tmp_path / "held.dat").write_text("Held\n0\t1\n4\t2\n8\t3\n")
+    out = run(import_model(path, data_files=["d.dat", "held.dat"]), engine="interpreter")
+    row = out.iloc[0]
+    assert row[["mid", "gap", "held at 5", "before"]].tolist() == pytest.approx(
+        [15, 20 + 50 * 3 / 7, 2, -2.0 ** 109])
+    assert out["moving"].tolist() == pytest.approx([0, 20 + 50 * 2 / 7, 20 + 50 * 6 / 7,
+                                                    -2.0 ** 109])
+
+
 @pytest.mark.parametrize("call, why", [
     ("GET DATA STDV(x, 0, 1)", "GET DATA STDV: its reference page could not be found.*sample "
                                "or population"),
-    ("GET DATA AT TIME(x, 1)", "GET DATA AT TIME: its reference page .*GET DATA BETWEEN "
-                               "TIMES"),
     ("SSTATS(x, 1)", "SSTATS: its reference page could not be found"),
     ("DELAY CONVEYOR(x, 1, 0, 0, 0, 0)", "DELAY CONVEYOR: not implemented yet"),
     ("NO SUCH FUNCTION(x)", "function NO SUCH FUNCTION: not supported by the importer"),

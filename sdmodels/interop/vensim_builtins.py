@@ -39,8 +39,9 @@ from __future__ import annotations
 
 from sdmodels.elements import Flow, Stock, canonical
 from sdmodels.expr import Binary, Call, Const, DelayFixed, Expr, LookupCall, Ref, TimeStep
-from sdmodels.interop.vensim_data import (get_data_between_times, get_data_extreme,
-                                          get_data_mean, get_data_median, get_data_summary)
+from sdmodels.interop.vensim_data import (get_data_at_time, get_data_between_times,
+                                          get_data_extreme, get_data_mean, get_data_median,
+                                          get_data_summary)
 from sdmodels.interop.vensim_delays import delayp
 from sdmodels.interop.vensim_functions import REFUSED, refused
 
@@ -433,7 +434,8 @@ BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
           "get_data_min": get_data_extreme, "get_data_max": get_data_extreme,
           "get_data_mean": get_data_mean, "get_data_first_time": get_data_summary,
           "get_data_last_time": get_data_summary, "get_data_total_points": get_data_summary,
-          "get_data_median": get_data_median, **{k: refused for k in REFUSED}}
+          "get_data_median": get_data_median, "get_data_at_time": get_data_at_time,
+          **{k: refused for k in REFUSED}}
 
 
 def sample_if_true(importer, cond: Expr, value: Expr, init: Expr, binding=None) -> Expr:

@@ -76,8 +76,6 @@ _NO_REF = ("its reference page could not be found, so there is no rule to check 
 # Vensim functions we know and do not import, and why (docs/VENSIM_FUNCTIONS.md): the import
 # stops naming the function and the reason instead of "not supported".
 REFUSED = {
-    "get_data_at_time": f"{_NO_REF} (whether it interpolates between data points); "
-                        "GET DATA BETWEEN TIMES(data, time, 0) interpolates, 1 / -1 step",
     "get_data_stdv": f"{_NO_REF} (sample or population deviation)",
     "sstats": f"{_NO_REF} (it is not in Vensim's function summary, 22300.html)",
     "gamma_ln": "needs lgamma in the compiled kernel (not yet a built-in)",
