@@ -191,6 +191,14 @@ def test_npv_follows_the_equivalent_equations(tmp_path):
     assert out["value"].tolist() == pytest.approx(expected, rel=1e-12)
 
 
+def test_npve_is_excels_npv(tmp_path):
+    # fn_npve.html: the stream valued at the end of each step, as Excel's NPV: 100 a step at
+    # 10 % gives 100/1.1, + 100/1.1^2, + 100/1.1^3
+    out = _run(tmp_path, "value = NPVE(100, 0.1, 0, 1) ~~|\n")
+    assert out["value"].tolist() == pytest.approx([100 / 1.1, 100 / 1.1 + 100 / 1.1 ** 2,
+                                                   100 / 1.1 + 100 / 1.1 ** 2 + 100 / 1.1 ** 3])
+
+
 def test_sinteg_keeps_its_restrictions(tmp_path):
     # fn_sinteg.html: SINTEG(rate, initial, 0, 10, 1, :NA:, :NA:) is an integer in [0, 10]
     out = _run(tmp_path, """

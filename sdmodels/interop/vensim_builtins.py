@@ -22,7 +22,8 @@ Sources (Vensim's reference, vensim.com/documentation/):
   the one named, counted over the whole variable in subscript order; :NA: outside it.
 - NPV(stream, rate, init, factor) (fn_npv.html): the equivalent equations given there,
   NPV = (accum + stream * TIME STEP * df) * factor, accum = INTEG(stream * df, init),
-  df = INTEG(-df * rate / (1 + rate * TIME STEP), 1).
+  df = INTEG(-df * rate / (1 + rate * TIME STEP), 1); NPVE (fn_npve.html) the same with df
+  starting at 1 / (1 + rate * TIME STEP).
 - SINTEG(rate, initial, min, max, quant, spec, thresh) (fn_sinteg.html): an integral kept
   within [min, max], a multiple of quant, and snapped to spec within thresh (:NA: = off).
 - DELAY MATERIAL(x, t, init, missing) and DELAY INFORMATION(x, t, init) (22300.html,
@@ -334,14 +335,28 @@ def vector_elm_map(importer, _fn, args_ast, binding, initial) -> Expr:
     return Call("vector_reorder", (Binary("+", Const(float(start)), offset), *values))
 
 
-def npv(importer, stream: Expr, rate: Expr, init: Expr, factor: Expr) -> Expr:
-    """NPV through the two stocks of Vensim's equivalent equations."""
-    df = _state(importer, "discount factor", Const(1.0), lambda s: Binary(
+def npv(importer, stream: Expr, rate: Expr, init: Expr, factor: Expr, *, end: bool = False
+        ) -> Expr:
+    """NPV through the two stocks of Vensim's equivalent equations; `end`: NPVE's, whose
+    discount factor starts at 1 / (1 + rate * TIME STEP) (values at the end of each step)."""
+    step_rate = Binary("+", Const(1.0), Binary("*", rate, TimeStep()))
+    df0 = Binary("/", Const(1.0), step_rate) if end else Const(1.0)
+    df = _state(importer, "discount factor", df0, lambda s: Binary(
         "/", Binary("*", Binary("*", Const(-1.0), s), rate),
         Binary("+", Const(1.0), Binary("*", rate, TimeStep()))))
     accum = _state(importer, "discounted sum", init, lambda s: Binary("*", stream, df))
     now = Binary("*", Binary("*", stream, TimeStep()), df)
     return Binary("*", Binary("+", accum, now), factor)
+
+
+def npve(importer, _fn, args_ast, binding, initial) -> Expr:
+    """NPVE(stream, rate, init, factor) (fn_npve.html): NPV valued at the end of each step."""
+    from sdmodels.interop.abstract import Unsupported
+    if len(args_ast) != 4:
+        raise Unsupported("NPVE", f"takes four arguments (stream, discount rate, initial "
+                          f"value, factor), not {len(args_ast)}")
+    return npv(importer, *(importer.expr(a, binding, initial=initial) for a in args_ast),
+               end=True)
 
 
 def _state(importer, what: str, initial: Expr, rate) -> Ref:
@@ -435,6 +450,7 @@ BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
           "get_data_mean": get_data_mean, "get_data_first_time": get_data_summary,
           "get_data_last_time": get_data_summary, "get_data_total_points": get_data_summary,
           "get_data_median": get_data_median, "get_data_at_time": get_data_at_time,
+          "npve": npve,
           **{k: refused for k in REFUSED}}
 
 

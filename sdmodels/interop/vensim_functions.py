@@ -87,7 +87,7 @@ REFUSED = {
     "shift_if_true": _NOT_YET, "reinitial": _NOT_YET,
     "simultaneous": "simultaneous equations need an iterative solver in the kernel",
     "find_zero": "simultaneous equations need an iterative solver in the kernel",
-    "npve": _NOT_YET, "net_present_value": _NOT_YET,
+    "net_present_value": _NOT_YET,
     "depreciate_straightline": _NOT_YET, "depreciate_by_schedule": _NOT_YET,
     "cumulate": _NOT_YET, "cumulatef": _NOT_YET,
     "message": "sdmodels has no run-time messages or run control",
