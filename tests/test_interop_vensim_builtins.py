@@ -199,6 +199,12 @@ def test_npve_is_excels_npv(tmp_path):
                                                    100 / 1.1 + 100 / 1.1 ** 2 + 100 / 1.1 ** 3])
 
 
+def test_time_base_is_start_plus_time_times_slope(tmp_path):
+    # fn_time_base.html: "Same as: (START + Time*SLOPE)"
+    out = _run(tmp_path, "decimal year = TIME BASE(1970, 0.25) ~~|\n")
+    assert out["decimal year"].tolist() == [1970, 1970.25, 1970.5]
+
+
 def test_sinteg_keeps_its_restrictions(tmp_path):
     # fn_sinteg.html: SINTEG(rate, initial, 0, 10, 1, :NA:, :NA:) is an integer in [0, 10]
     out = _run(tmp_path, """

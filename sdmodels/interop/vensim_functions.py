@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from sdmodels.expr import Binary, Call, Const, Expr, TimeStep, Unary
+from sdmodels.expr import Binary, Call, Const, Expr, Time, TimeStep, Unary
 
 SIMPLE = {"abs", "exp", "sin", "cos", "tan", "arctan", "sqrt", "ln", "integer", "modulo",
           "min", "max", "if_then_else", "step", "xidz", "zidz", "random_uniform",
@@ -47,6 +47,8 @@ def pure(fn: str, args: list[Expr]) -> Expr | None:
         return Call("pulse_train", (args[0], args[2], args[1], args[3]))
     if fn == "ramp":
         return Call("ramp", tuple(args))
+    if fn == "time_base":      # fn_time_base.html: "Same as: (START + Time*SLOPE)"
+        return Binary("+", args[0], Binary("*", Time(), args[1]))
     if fn == "xramp":
         return Call("ramp", (args[0], args[1]))
     if fn == "xpulse":
@@ -79,7 +81,7 @@ REFUSED = {
     "get_data_stdv": f"{_NO_REF} (sample or population deviation)",
     "sstats": f"{_NO_REF} (it is not in Vensim's function summary, 22300.html)",
     "gamma_ln": "needs lgamma in the compiled kernel (not yet a built-in)",
-    "ramp_from_to": _NOT_YET, "sshape": _NOT_YET, "time_base": _NOT_YET,
+    "ramp_from_to": _NO_REF, "sshape": _NO_REF,
     "a_function_of": "a sketch placeholder with no equation to run: write the equation",
     "delay_conveyor": f"{_NOT_YET} (a conveyor with leakage)",
     "delay_profile": f"{_NOT_YET} (an arbitrary delay profile)",
