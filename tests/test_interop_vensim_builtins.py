@@ -199,6 +199,23 @@ def test_npve_is_excels_npv(tmp_path):
                                                    100 / 1.1 + 100 / 1.1 ** 2 + 100 / 1.1 ** 3])
 
 
+def test_gamma_ln_as_the_reference_example_and_math_lgamma(tmp_path):
+    # fn_gamma_ln.html: EXP(GAMMA LN(4)) is 6 (3!); elsewhere the closed forms ln(sqrt(pi)) at
+    # 0.5 and ln(9!) at 10, and the standard library's lgamma below 0.5 and between
+    import math
+    out = _run(tmp_path, """
+        fact = EXP(GAMMA LN(4)) ~~|
+        half = GAMMA LN(0.5) ~~|
+        ten = GAMMA LN(10) ~~|
+        small = GAMMA LN(0.1) ~~|
+        moving = GAMMA LN(Time + 1.7) ~~|
+        """)
+    assert out.iloc[0][["fact", "half", "ten", "small"]].tolist() == pytest.approx(
+        [6, math.log(math.sqrt(math.pi)), math.log(362880), math.lgamma(0.1)], rel=1e-13)
+    assert out["moving"].tolist() == pytest.approx([math.lgamma(t + 1.7) for t in range(3)],
+                                                   rel=1e-13)
+
+
 def test_time_base_is_start_plus_time_times_slope(tmp_path):
     # fn_time_base.html: "Same as: (START + Time*SLOPE)"
     out = _run(tmp_path, "decimal year = TIME BASE(1970, 0.25) ~~|\n")
