@@ -216,6 +216,14 @@ def test_gamma_ln_as_the_reference_example_and_math_lgamma(tmp_path):
                                                    rel=1e-13)
 
 
+def test_random_0_1_is_random_uniform_0_1(tmp_path):
+    # fn_random.html: RANDOM 0 1() is RANDOM UNIFORM(0, 1, 0); 400 draws: in [0, 1), their mean
+    # within 0.06 of 0.5 (4 standard errors, 0.2887 / sqrt(400) = 0.0144 each)
+    draws = _run(tmp_path, "noise = RANDOM 0 1() ~~|\n", stop=399)["noise"]
+    assert draws.min() >= 0 and draws.max() < 1 and abs(draws.mean() - 0.5) < 0.06
+    assert draws.nunique() > 390
+
+
 def test_time_base_is_start_plus_time_times_slope(tmp_path):
     # fn_time_base.html: "Same as: (START + Time*SLOPE)"
     out = _run(tmp_path, "decimal year = TIME BASE(1970, 0.25) ~~|\n")

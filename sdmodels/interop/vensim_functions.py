@@ -47,6 +47,8 @@ def pure(fn: str, args: list[Expr]) -> Expr | None:
         return Call("pulse_train", (args[0], args[2], args[1], args[3]))
     if fn == "ramp":
         return Call("ramp", tuple(args))
+    if fn == "random_0_1":     # fn_random.html: the same stream as RANDOM UNIFORM(0, 1, 0)
+        return Call("random_uniform", (Const(0.0), Const(1.0), Const(0.0)))
     if fn == "time_base":      # fn_time_base.html: "Same as: (START + Time*SLOPE)"
         return Binary("+", args[0], Binary("*", Time(), args[1]))
     if fn == "xramp":
@@ -127,7 +129,7 @@ REFUSED = {
     **{f"queue_{q}": "discrete queue attributes are not modelled"
        for q in ("fifo", "attrib", "conveyor")},
     **{f"random_{r}": "not implemented; no run could reproduce Vensim's random stream anyway"
-       for r in ("0_1", "beta", "binomial", "gamma", "lookup", "negative_binomial",
+       for r in ("beta", "binomial", "gamma", "lookup", "negative_binomial",
                  "pink_noise", "poisson", "triangular", "weibull")},
 }
 
