@@ -65,7 +65,7 @@ def test_stray_pipe_in_a_comment_is_one_clear_error(tmp_path):
     path = _file(tmp_path, "pipe.mdl", "{UTF-8}\na = 1 ~ ~ a doc with | a pipe |\n" + CONTROL)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ModelWarning)       # no "no INITIAL TIME" any more
-        with pytest.raises(ImportModelError, match=r"pipe\.mdl: variable 'a pipe' uses DATA: "
+        with pytest.raises(ImportModelError, match=r"pipe\.mdl:2: variable 'a pipe' uses DATA: "
                            r"the variable has no equation"):
             import_model(path)
     fixed = _file(tmp_path, "nopipe.mdl", "{UTF-8}\na = 1 ~ ~ a doc without a pipe |\n" + CONTROL)

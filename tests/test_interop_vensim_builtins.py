@@ -5,19 +5,24 @@ import textwrap
 import pytest
 
 from sdmodels import run
-from sdmodels.errors import ImportModelError
+from sdmodels.errors import ImportModelError, VensimSyntaxError
 from sdmodels.interop import import_model
 
 
-def _run(tmp_path, text, stop=2):
+def _write(tmp_path, text, stop=2, *, dt=1):
+    """m.mdl: the equations `text` and the control section (0 to stop, TIME STEP dt)."""
     path = tmp_path / "m.mdl"
     path.write_text("{UTF-8}\n" + textwrap.dedent(text) + f"""
         INITIAL TIME = 0 ~~|
         FINAL TIME = {stop} ~~|
-        TIME STEP = 1 ~~|
+        TIME STEP = {dt} ~~|
         SAVEPER = TIME STEP ~~|
         """)
-    return run(import_model(path), engine="interpreter")
+    return path
+
+
+def _run(tmp_path, text, stop=2):
+    return run(import_model(_write(tmp_path, text, stop)), engine="interpreter")
 
 
 def test_lookup_forward_backward_extrapolate_as_the_reference_examples(tmp_path):
@@ -123,13 +128,45 @@ def test_vector_lookup_invert_with_extrapolation(tmp_path):
     assert row[["mid", "above", "below", "down above", "down below"]].tolist() == \
         pytest.approx([15, 25, -5, -5, 25])
     assert row["flat above"] == -2.0 ** 109
-    with pytest.raises(ImportModelError, match="VECTOR LOOKUP: only modes .* the slope modes "
-                                               r"\(6, 9\) are not implemented"):
+    with pytest.raises(ImportModelError, match="variable 'odd' uses VECTOR LOOKUP: the mode "
+                                               "must be a whole number from 0 to 9"):
         _run(tmp_path, """
             k: k1, k2 ~~|
             y[k] = 1, 2 ~~|
-            slope = VECTOR LOOKUP(y[k1], 0.5, 0, 1, 6) ~~|
+            odd = VECTOR LOOKUP(y[k1], 0.5, 0, 1, 10) ~~|
             """)
+
+
+def test_lookup_slope_as_the_reference_examples(tmp_path):
+    # fn_lookup_slope.html: the segment's slope, the mean of both at a point, outside 0 (m 0),
+    # the nearest segment's (1) or :NA: (-1). Its six examples hold on ((0,0),(1,1),(2,1.5))
+    # (segment slopes 1 and 0.5), not on the table printed with them, which the rule makes
+    # give 0, 0, 0 at -1, 0.5 (m 1) and 0.5
+    cases = {"a": (-1, -1), "b": (-1, 0), "c": (-1, 1), "d": (1, 0), "e": (0.5, 0),
+             "f": (1.5, 0), "g": (0, 0), "h": (3, 1), "i": (2, -1)}
+    out = _run(tmp_path, "LOOK((0,0),(1,1),(2,1.5)) ~~|\n" + "".join(
+        f"s{k} = LOOKUP SLOPE(LOOK, {x}, {m}) ~~|\n" for k, (x, m) in cases.items()))
+    got = out.iloc[0][[f"s{k}" for k in cases]].tolist()
+    assert got == [-2.0 ** 109, 0, 1, 0.75, 1, 0.5, 1, 0.5, 0.5]
+
+
+def test_vector_lookup_slope_modes(tmp_path):
+    # fn_vector_lookup.html: 6 is LOOKUP SLOPE, 9 LOOKUP SLOPE with extrapolation; y = 0, 10,
+    # 40 at x = 0, 10, 20 has segment slopes 1 and 3
+    out = _run(tmp_path, """
+        k: k1, k2, k3 ~~|
+        y[k] = 0, 10, 40 ~~|
+        on seg = VECTOR LOOKUP(y[k1], 15, 0, 20, 6) ~~|
+        at point = VECTOR LOOKUP(y[k1], 10, 0, 20, 6) ~~|
+        at end = VECTOR LOOKUP(y[k1], 20, 0, 20, 6) ~~|
+        beyond = VECTOR LOOKUP(y[k1], 30, 0, 20, 6) ~~|
+        beyond x = VECTOR LOOKUP(y[k1], 30, 0, 20, 9) ~~|
+        before x = VECTOR LOOKUP(y[k1], -5, 0, 20, 9) ~~|
+        moving = VECTOR LOOKUP(y[k1], Time * 10 + 5, 0, 20, 6) ~~|
+        """)
+    assert out.iloc[0][["on seg", "at point", "at end", "beyond", "beyond x",
+                        "before x"]].tolist() == [3, 2, 3, 0, 3, 1]
+    assert out["moving"].tolist() == [1, 3, 0]
 
 
 def test_lookup_invert_as_the_reference_examples(tmp_path):
@@ -154,6 +191,45 @@ def test_npv_follows_the_equivalent_equations(tmp_path):
     assert out["value"].tolist() == pytest.approx(expected, rel=1e-12)
 
 
+def test_npve_is_excels_npv(tmp_path):
+    # fn_npve.html: the stream valued at the end of each step, as Excel's NPV: 100 a step at
+    # 10 % gives 100/1.1, + 100/1.1^2, + 100/1.1^3
+    out = _run(tmp_path, "value = NPVE(100, 0.1, 0, 1) ~~|\n")
+    assert out["value"].tolist() == pytest.approx([100 / 1.1, 100 / 1.1 + 100 / 1.1 ** 2,
+                                                   100 / 1.1 + 100 / 1.1 ** 2 + 100 / 1.1 ** 3])
+
+
+def test_gamma_ln_as_the_reference_example_and_math_lgamma(tmp_path):
+    # fn_gamma_ln.html: EXP(GAMMA LN(4)) is 6 (3!); elsewhere the closed forms ln(sqrt(pi)) at
+    # 0.5 and ln(9!) at 10, and the standard library's lgamma below 0.5 and between
+    import math
+    out = _run(tmp_path, """
+        fact = EXP(GAMMA LN(4)) ~~|
+        half = GAMMA LN(0.5) ~~|
+        ten = GAMMA LN(10) ~~|
+        small = GAMMA LN(0.1) ~~|
+        moving = GAMMA LN(Time + 1.7) ~~|
+        """)
+    assert out.iloc[0][["fact", "half", "ten", "small"]].tolist() == pytest.approx(
+        [6, math.log(math.sqrt(math.pi)), math.log(362880), math.lgamma(0.1)], rel=1e-13)
+    assert out["moving"].tolist() == pytest.approx([math.lgamma(t + 1.7) for t in range(3)],
+                                                   rel=1e-13)
+
+
+def test_random_0_1_is_random_uniform_0_1(tmp_path):
+    # fn_random.html: RANDOM 0 1() is RANDOM UNIFORM(0, 1, 0); 400 draws: in [0, 1), their mean
+    # within 0.06 of 0.5 (4 standard errors, 0.2887 / sqrt(400) = 0.0144 each)
+    draws = _run(tmp_path, "noise = RANDOM 0 1() ~~|\n", stop=399)["noise"]
+    assert draws.min() >= 0 and draws.max() < 1 and abs(draws.mean() - 0.5) < 0.06
+    assert draws.nunique() > 390
+
+
+def test_time_base_is_start_plus_time_times_slope(tmp_path):
+    # fn_time_base.html: "Same as: (START + Time*SLOPE)"
+    out = _run(tmp_path, "decimal year = TIME BASE(1970, 0.25) ~~|\n")
+    assert out["decimal year"].tolist() == [1970, 1970.25, 1970.5]
+
+
 def test_sinteg_keeps_its_restrictions(tmp_path):
     # fn_sinteg.html: SINTEG(rate, initial, 0, 10, 1, :NA:, :NA:) is an integer in [0, 10]
     out = _run(tmp_path, """
@@ -174,29 +250,99 @@ def test_delay_material_with_a_fixed_time_is_a_pipeline(tmp_path):
     assert out["late"].tolist() == [0, 0, 0, 5, 5]
 
 
-def test_delay_material_with_a_varying_time_is_refused_by_name(tmp_path):
-    with pytest.raises(ImportModelError, match="variable 'late' uses DELAY MATERIAL: a delay "
+def test_delay_material_schedules_each_input_by_its_delay_time(tmp_path):
+    # fn_delay_material.html: DELAY FIXED whose delay time may vary; inputs due at one step add
+    # up, a step nothing is due at gives the missing value. Input 1, 2, 3, ... (Time + 1):
+    # a delay time falling 3, 2, 1 brings the first three inputs out together at t = 3 (6);
+    # rising as 1 + Time, 10 entering at t = 0, 1, 2 leaves at t = 1, 3, 5 and -1 in between
+    out = _run(tmp_path, """
+        input = Time + 1 ~~|
+        falling = DELAY MATERIAL(input, MAX(1, 3 - Time), 0, -1) ~~|
+        rising = DELAY MATERIAL(10, 1 + Time, 7, -1) ~~|
+        fixed = DELAY MATERIAL(input, IF THEN ELSE(Time < 100, 2, 5), 0.5, -1) ~~|
+        pipe = DELAY FIXED(input, 2, 0.5) ~~|
+        """, stop=6)
+    assert out["falling"].tolist() == [0, 0, 0, 6, 4, 5, 6]
+    assert out["rising"].tolist() == [7, 10, -1, 10, -1, 10, -1]
+    assert out["fixed"].tolist() == out["pipe"].tolist() == [0.5, 0.5, 1, 2, 3, 4, 5]
+    # per element: input k + Time entering with delay 1 + k + Time leaves at 2, 4, 6 (k1) and
+    # 3, 5 (k2)
+    out = _run(tmp_path, """
+        k: k1, k2 ~~|
+        lagged[k] = DELAY MATERIAL(Time + k, 1 + k + Time, 0, -1) ~~|
+        """, stop=6)
+    assert out["lagged[k1]"].tolist() == [0, 0, 1, -1, 2, -1, 3]
+    assert out["lagged[k2]"].tolist() == [0, 0, 0, 2, -1, 3, -1]
+
+
+def test_delay_material_with_a_varying_time_over_a_long_run_is_refused_by_name(tmp_path):
+    with pytest.raises(ImportModelError, match=r"m\.mdl:2: variable 'late' uses DELAY MATERIAL: "
+                       "a delay time that changes during the run is followed one slot per "
+                       "step, at most 400; this run has 500 steps"):
+        _run(tmp_path, "late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|", stop=500)
+
+
+def test_delay_information_with_a_varying_time_is_refused_by_name(tmp_path):
+    with pytest.raises(ImportModelError, match="variable 'late' uses DELAY INFORMATION: a delay "
                        "time that changes"):
         _run(tmp_path, """
-            late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|
+            late = DELAY INFORMATION(1, 1 + Time, 0) ~~|
             """)
 
 
-def _getdata_dat(tmp_path):
-    """SDEverywhere getdata's data: Values[A1] at times 0 1 2 9 10."""
+def test_delayp_is_delay3_with_its_pipeline(tmp_path):
+    # fn_delayp.html's equivalent equations: stages of DL = 1 with TIME STEP 1 pass their
+    # content on each step, so the output is the input of 3 steps before (10 until the step
+    # at t = 2 arrives at t = 5) and the pipeline holds the last three inputs
+    out = _run(tmp_path, """
+        input = 10 + STEP(10, 2) ~~|
+        done = DELAYP(input, 3 : wip) ~~|
+        same = DELAY3(input, 3) ~~|
+        """, stop=6)
+    assert out["done"].tolist() == [10, 10, 10, 10, 10, 20, 20]
+    assert out["wip"].tolist() == [30, 30, 30, 40, 50, 60, 60]
+    assert out["same"].tolist() == out["done"].tolist()
+
+
+def test_delayp_pipeline_conserves_with_a_varying_delay_time(tmp_path):
+    # fn_delayp.html: the pipeline conserves the input when the delay time changes: under Euler
+    # wip(t + dt) = wip(t) + dt * (input - output), whatever the delay time does
+    path = _write(tmp_path, """
+        input = 5 + 3 * SIN(Time) ~~|
+        time to do = 2 + Time / 4 ~~|
+        done = DELAYP(input, time to do : wip) ~~|
+        """, 6, dt=0.25)
+    out = run(import_model(path), engine="interpreter")
+    wip, inflow, done = (out[c].to_numpy() for c in ("wip", "input", "done"))
+    assert wip[0] == pytest.approx(3 * 5 * 2 / 3)      # three stages of DL * input
+    assert wip[1:] == pytest.approx(wip[:-1] + 0.25 * (inflow[:-1] - done[:-1]), rel=1e-12)
+    assert done.min() > 0 and abs(done[-1] - inflow[-1]) > 0.1    # a real lag, not a copy
+
+
+def test_delayp_pipeline_may_not_have_an_equation_too(tmp_path):
+    with pytest.raises(VensimSyntaxError, match=r"m.mdl:3:\d+: 'wip' is DELAYP's pipeline "
+                                                "output and also has its own equation"):
+        _run(tmp_path, """
+            done = DELAYP(1, 3 : wip) ~~|
+            wip = 2 ~~|
+            """)
+
+
+def _data_model(tmp_path, text, stop):
+    """m.mdl with data variable Values[DimA] and `text`; d.dat with SDEverywhere getdata's
+    data: Values[A1] at times 0 1 2 9 10 (none for A2)."""
     (tmp_path / "d.dat").write_text("Values[A1]\n" + "".join(
         f"{t}\t{v}\n" for t, v in ((0, 0), (1, 10), (2, 20), (9, 70), (10, 80))))
+    return _write(tmp_path, """
+        DimA: A1, A2 ~~|
+        Values[DimA] ~~|""" + text, stop)
 
 
 def test_data_from_dat_files_and_get_data_between_times(tmp_path):
     # expected values: Vensim's own output of SDEverywhere's getdata and sumif models
     # (getdata.dat, sumif.dat): data at times 0 1 2 9 10, read at t + 0.5 and t + 1; a cell the
     # .dat file does not hold is :NA:
-    _getdata_dat(tmp_path)
-    path = tmp_path / "m.mdl"
-    path.write_text(textwrap.dedent("""
-        DimA: A1, A2 ~~|
-        Values[DimA] ~~|
+    path = _data_model(tmp_path, """
         half fwd = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 0.5), 1) ~~|
         half back = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 0.5), -1) ~~|
         one interp = GET DATA BETWEEN TIMES(Values[A1], MIN(FINAL TIME, Time + 1), 0) ~~|
@@ -205,10 +351,7 @@ def test_data_from_dat_files_and_get_data_between_times(tmp_path):
         low = GET DATA MIN(Values[A1], 1, 9) ~~|
         high = GET DATA MAX(Values[A1], 1.5, 9.5) ~~|
         none = GET DATA MAX(Values[A1], 3, 8) ~~|
-        INITIAL TIME = 0 ~~|
-        FINAL TIME = 10 ~~|
-        TIME STEP = 1 ~~|
-        """))
+        """, 10)
     out = run(import_model(path, data_files=["d.dat"]), engine="interpreter")
     assert out["half fwd"].tolist() == [0, 10, 20, 70, 70, 70, 70, 70, 70, 70, 80]
     assert out["half back"].tolist() == [0, 0, 10, 20, 20, 20, 20, 20, 20, 20, 70]
@@ -229,11 +372,7 @@ def test_data_from_dat_files_and_get_data_between_times(tmp_path):
 def test_get_data_mean_and_the_data_summaries(tmp_path):
     # GET DATA MEAN counts the points from start to end as fn_get_data_min.html does (ends
     # included, :NA: when none); FIRST / LAST TIME and TOTAL POINTS read the series itself
-    _getdata_dat(tmp_path)
-    path = tmp_path / "m.mdl"
-    path.write_text(textwrap.dedent("""
-        DimA: A1, A2 ~~|
-        Values[DimA] ~~|
+    path = _data_model(tmp_path, """
         mean all = GET DATA MEAN(Values[A1], 0, 10) ~~|
         mean part = GET DATA MEAN(Values[A1], 1, 9) ~~|
         mean so far = GET DATA MEAN(Values[A1], 0, Time) ~~|
@@ -241,10 +380,7 @@ def test_get_data_mean_and_the_data_summaries(tmp_path):
         first = GET DATA FIRST TIME(Values[A1]) ~~|
         last = GET DATA LAST TIME(Values[A1]) ~~|
         points = GET DATA TOTAL POINTS(Values[A1]) ~~|
-        INITIAL TIME = 0 ~~|
-        FINAL TIME = 3 ~~|
-        TIME STEP = 1 ~~|
-        """))
+        """, 3)
     out = run(import_model(path, data_files=["d.dat"]), engine="interpreter")
     row = out.iloc[0]
     assert row["mean all"] == pytest.approx(180 / 5)
@@ -256,3 +392,59 @@ def test_get_data_mean_and_the_data_summaries(tmp_path):
                                                "Values.A2."):
         path.write_text(path.read_text().replace("POINTS(Values[A1])", "POINTS(Values[A2])"))
         import_model(path, data_files=["d.dat"])
+
+
+def test_get_data_median_with_known_bounds(tmp_path):
+    # the data points 0 10 20 70 80 (times 0 1 2 9 10) counted from start to end as
+    # fn_get_data_min.html counts them: all five, median 20; times 1-9, 10 20 70 -> 20; times
+    # 1-10, four points -> (20 + 70) / 2; none from 3 to 8 -> :NA:
+    path = _data_model(tmp_path, """
+        all = INITIAL(GET DATA MEDIAN(Values[A1], INITIAL TIME, FINAL TIME)) ~~|
+        part = GET DATA MEDIAN(Values[A1], 1, 9) ~~|
+        even = GET DATA MEDIAN(Values[A1], 1, 10) ~~|
+        none = GET DATA MEDIAN(Values[A1], 3, 8) ~~|
+        """, 10)
+    row = run(import_model(path, data_files=["d.dat"]), engine="interpreter").iloc[-1]
+    assert row[["all", "part", "even", "none"]].tolist() == [20, 20, 45, -2.0 ** 109]
+    path.write_text(path.read_text().replace("MEDIAN(Values[A1], 1, 9)",
+                                             "MEDIAN(Values[A1], 1, Time)"))
+    with pytest.raises(ImportModelError, match=r"m.mdl:6: variable 'part' uses GET DATA "
+                                               "MEDIAN: start and end must be known at import"):
+        import_model(path, data_files=["d.dat"])
+
+
+def test_get_data_at_time_reads_the_variable_by_its_own_keyword(tmp_path):
+    # function_changes.html (Vensim 4.1): "the value for the data variable D at time T or :NA:
+    # if not available": Values interpolates (0 10 20 70 80 at times 0 1 2 9 10), Held holds
+    # back (:HOLD BACKWARD:); :NA: before the first and after the last point
+    path = _data_model(tmp_path, """
+        Held :HOLD BACKWARD: ~~|
+        mid = GET DATA AT TIME(Values[A1], 1.5) ~~|
+        gap = GET DATA AT TIME(Values[A1], 5) ~~|
+        held at 5 = GET DATA AT TIME(Held, 5) ~~|
+        moving = GET DATA AT TIME(Values[A1], Time * 4) ~~|
+        before = GET DATA AT TIME(Values[A1], -1) ~~|
+        """, 3)
+    (tmp_path / "held.dat").write_text("Held\n0\t1\n4\t2\n8\t3\n")
+    out = run(import_model(path, data_files=["d.dat", "held.dat"]), engine="interpreter")
+    row = out.iloc[0]
+    assert row[["mid", "gap", "held at 5", "before"]].tolist() == pytest.approx(
+        [15, 20 + 50 * 3 / 7, 2, -2.0 ** 109])
+    assert out["moving"].tolist() == pytest.approx([0, 20 + 50 * 2 / 7, 20 + 50 * 6 / 7,
+                                                    -2.0 ** 109])
+
+
+@pytest.mark.parametrize("call, why", [
+    ("GET DATA STDV(x, 0, 1)", "GET DATA STDV: its reference page could not be found.*sample "
+                               "or population"),
+    ("SSTATS(x, 1)", "SSTATS: its reference page could not be found"),
+    ("DELAY CONVEYOR(x, 1, 0, 0, 0, 0)", "DELAY CONVEYOR: not implemented yet"),
+    ("NO SUCH FUNCTION(x)", "function NO SUCH FUNCTION: not supported by the importer"),
+])
+def test_functions_not_imported_stop_at_their_file_and_line(tmp_path, call, why):
+    with pytest.raises(ImportModelError, match=rf"m\.mdl:4: variable 'y' uses (function )?"
+                                               rf"{why}"):
+        _run(tmp_path, f"""
+            x = 1 ~~|
+            y = {call} ~~|
+            """)

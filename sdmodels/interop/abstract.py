@@ -474,7 +474,7 @@ class AbstractImporter:
             return mapped
         if fn == "active_initial":     # the start value only in start equations
             return args[1] if initial else args[0]
-        raise Unsupported(f"function {ast.function.reference.upper()}",
+        raise Unsupported(f"function {ast.function.reference.upper().replace('_', ' ')}",
                           "not supported by the importer")
 
     def hold(self, value: Expr) -> Expr:

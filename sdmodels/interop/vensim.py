@@ -34,7 +34,8 @@ def import_vensim(path, *, data_files=(), data_dirs=()):
             var = _variable_at(text, m.start())
             if construct == "macro":
                 var = text[m.end():].split("(")[0].strip() + " (the macro)"
-            raise ImportModelError(f"{path}: variable '{var}' uses {construct} "
+            raise ImportModelError(f"{path}:{text.count(chr(10), 0, m.start()) + 1}: "
+                                   f"variable '{var}' uses {construct} "
                                    f"({m.group(0)}): {why}")
     abstract = _with_mappings(_abstract(path), text)
     mdl_text.warn_control(path, abstract)
@@ -98,13 +99,23 @@ def from_abstract(abstract, path: Path, *, data_files=(), data_dirs=()):
         return importer.build()
     except Unsupported as exc:
         where = f"variable '{importer.current}'" if importer and importer.current else "the model"
-        raise ImportModelError(f"{path}: {where} uses {exc.construct}: {exc.why}") from None
+        raise ImportModelError(f"{_at_line(path, importer)}: {where} uses {exc.construct}: "
+                               f"{exc.why}") from None
     except SDModelsError as exc:
         where = f"variable '{importer.current}'" if importer and importer.current else "the model"
-        raise ImportModelError(f"{path}: {where}: {exc}") from None
+        raise ImportModelError(f"{_at_line(path, importer)}: {where}: {exc}") from None
     except RecursionError:
         where = f"variable '{importer.current}'" if importer and importer.current else "the model"
         raise ImportModelError(mdl_text.too_deep(path, where)) from None
+
+
+def _at_line(path: Path, importer) -> str:
+    """'file:line' of the equation of the variable being imported (a .mdl file), else 'file'."""
+    from sdmodels.interop.vensim_where import definition_line
+    if importer is None or not importer.current or path.suffix.lower() != ".mdl":
+        return str(path)
+    line = definition_line(mdl_text.read_text(path), importer.current)
+    return f"{path}:{line}" if line else str(path)
 
 
 def _variable_at(text: str, pos: int) -> str:

@@ -9,20 +9,28 @@ Sources (Vensim's reference, vensim.com/documentation/):
 - VECTOR LOOKUP(vec, x, xmin, xmax, mode) (fn_vector_lookup.html): a lookup whose y values
   are the elements of vec, evenly spaced from xmin to xmax; modes 0 (lookup), 1 (LOOKUP
   AREA from xmin), 2 (backward), 3 (extrapolate), 4 (forward), 5 (LOOKUP INVERT), 7 (the
-  area with the end segments extrapolated, negative left of xmin) and 8 (LOOKUP INVERT with
-  extrapolation: the smallest x at which the extrapolated table gives y).
+  area with the end segments extrapolated, negative left of xmin), 8 (LOOKUP INVERT with
+  extrapolation: the smallest x at which the extrapolated table gives y), and the slope modes
+  6 (LOOKUP SLOPE, 0 outside) and 9 (LOOKUP SLOPE with extrapolation: the end segments'
+  slopes outside).
+- LOOKUP SLOPE(lookup, x, m) (fn_lookup_slope.html): the slope at x, the mean of the two
+  segments' at a point of the table; outside it 0 (m = 0), the nearest segment's (1) or :NA:
+  (-1).
 - LOOKUP INVERT(lookup, y) (fn_lookup_invert.html): the smallest x at which the lookup
   gives y; :NA: when y lies outside its y values.
 - VECTOR ELM MAP(vec, offset) (fn_vector_elm_map.html): the element `offset` places after
   the one named, counted over the whole variable in subscript order; :NA: outside it.
 - NPV(stream, rate, init, factor) (fn_npv.html): the equivalent equations given there,
   NPV = (accum + stream * TIME STEP * df) * factor, accum = INTEG(stream * df, init),
-  df = INTEG(-df * rate / (1 + rate * TIME STEP), 1).
+  df = INTEG(-df * rate / (1 + rate * TIME STEP), 1); NPVE (fn_npve.html) the same with df
+  starting at 1 / (1 + rate * TIME STEP).
 - SINTEG(rate, initial, min, max, quant, spec, thresh) (fn_sinteg.html): an integral kept
   within [min, max], a multiple of quant, and snapped to spec within thresh (:NA: = off).
-- DELAY MATERIAL(x, t, init, missing) and DELAY INFORMATION(x, t, init) (22300.html): pipeline
-  delays that differ in what a changing delay time does (conserve x, or discard / hold
-  inputs); with a delay time fixed for the run both are DELAY FIXED (a varying one is refused).
+- DELAY MATERIAL(x, t, init, missing) and DELAY INFORMATION(x, t, init) (22300.html,
+  fn_delay_material.html): pipeline delays that differ in what a changing delay time does
+  (conserve x, or discard / hold inputs); with a delay time fixed for the run both are DELAY
+  FIXED; DELAY MATERIAL with a varying one is vensim_delays.delay_material_varying, DELAY
+  INFORMATION with a varying one is refused.
 
 >>> step = _step_sum(Const(1.5), (0.0, 1.0, 2.0), (1.0, 1.0, 2.0), forward=True)
 >>> step.right.left           # the one step (y 1 -> 2) counts once x has passed x = 1
@@ -32,8 +40,11 @@ from __future__ import annotations
 
 from sdmodels.elements import Flow, Stock, canonical
 from sdmodels.expr import Binary, Call, Const, DelayFixed, Expr, LookupCall, Ref, TimeStep
-from sdmodels.interop.vensim_data import (get_data_between_times, get_data_extreme,
-                                          get_data_mean, get_data_summary)
+from sdmodels.interop.vensim_data import (get_data_at_time, get_data_between_times,
+                                          get_data_extreme, get_data_mean, get_data_median,
+                                          get_data_summary)
+from sdmodels.interop.vensim_delays import delayp
+from sdmodels.interop.vensim_functions import REFUSED, refused
 
 NA = -2.0 ** 109
 
@@ -74,23 +85,12 @@ def _extrapolated(x: Expr, xs: list[Expr], ys: list[Expr], inside: Expr) -> Expr
 
 def lookup_mode(importer, fn: str, args_ast, binding, initial) -> Expr:
     """LOOKUP FORWARD / BACKWARD / EXTRAPOLATE / INVERT(lookup, x) on a lookup of the model."""
-    from sdmodels.interop import external
-    from sdmodels.interop.abstract import Unsupported, key_of
     ref, x_ast = args_ast
-    key = key_of(getattr(ref, "reference", ""))
-    if key not in importer.lookup_ids:
-        raise Unsupported(fn.upper().replace("_", " "), "its first argument must be a lookup "
-                          "defined in the model")
-    x = importer.expr(x_ast, binding, initial=initial)
-    call = _cell_call(importer, ref, binding, x)
-    tables = {t.id: t for t in external.lookup_elements(
-        importer, key, importer.elements[key], importer.dims_of.get(key, ()))}
-    table = tables[call.table] if call.table in tables else \
-        tables[canonical(call.table)]
+    x, table = _table_at(importer, fn.upper().replace("_", " "), ref, x_ast, binding, initial)
     if fn == "lookup_extrapolate":
         xs = [Const(v) for v in table.xs]
         ys = [Const(v) for v in table.ys]
-        return _extrapolated(x, xs, ys, call)
+        return _extrapolated(x, xs, ys, _cell_call(importer, ref, binding, x))
     if fn == "lookup_invert":
         return _invert(x, table.xs, table.ys)
     return _step_sum(x, table.xs, table.ys, forward=fn == "lookup_forward")
@@ -159,21 +159,87 @@ def _invert_extrapolated(y: Expr, xs, ys) -> Expr:
     return Call("if_then_else", (Binary("<", left, Const(0.0)), Binary("+", xs[0], left), out))
 
 
+# LOOKUP SLOPE's third argument and VECTOR LOOKUP's slope modes: what x outside the lookup's
+# x range gives (fn_lookup_slope.html): 0, the slope of the nearest segment, or :NA:.
+SLOPE_OUTSIDE = {0: "zero", 1: "extend", -1: "na"}
+
+
+def _slope(x: Expr, xs, ys, outside: str) -> Expr:
+    """LOOKUP SLOPE (fn_lookup_slope.html): the slope of the segment x lies on; at a point of
+    the table the mean of the slopes before and after it (at an end point the one segment's;
+    :NA: where two points share that x); beyond the ends 0, the end segment's slope or :NA:
+    as `outside` says.
+
+    The reference's examples (LOOKUP SLOPE at -1, 0.5, 1 and 1.5 giving NA / 0 / 1, 1, .75,
+    .5) fit its rule on the table ((0,0),(1,1),(2,1.5)), not on the one printed with them
+    ((0,1),(1,1),(2,3)); tests/test_interop_vensim_builtins.py checks all six on the former.
+    """
+    xs, ys = [_c(v) for v in xs], [_c(v) for v in ys]
+    if len(xs) < 2:
+        inside: Expr = Const(0.0)
+        first = last = Const(0.0)
+    else:
+        def same(a, b):
+            return isinstance(a, Const) and isinstance(b, Const) and a.value == b.value
+        seg = [None if same(xs[i], xs[i - 1]) else Binary(
+            "/", Binary("-", ys[i], ys[i - 1]), Binary("-", xs[i], xs[i - 1]))
+            for i in range(1, len(xs))]
+        first = next((s for s in seg if s is not None), Const(0.0))
+        last = next((s for s in reversed(seg) if s is not None), Const(0.0))
+        inside = last
+        for i in range(len(xs) - 2, 0, -1):       # the open segment x lies on
+            if seg[i - 1] is not None:
+                inside = Call("if_then_else", (Binary("<", x, xs[i]), seg[i - 1], inside))
+        for k in range(len(xs) - 1, -1, -1):       # x on a point of the table
+            around = [seg[j] for j in (k - 1, k) if 0 <= j < len(seg)]
+            if None in around:
+                at: Expr = Const(NA)
+            elif len(around) == 1:
+                at = around[0]
+            else:
+                at = Binary("/", Binary("+", around[0], around[1]), Const(2.0))
+            inside = Call("if_then_else", (Binary("=", x, xs[k]), at, inside))
+    left, right = {"zero": (Const(0.0), Const(0.0)), "extend": (first, last),
+                   "na": (Const(NA), Const(NA))}[outside]
+    return Call("if_then_else", (Binary("<", x, xs[0]), left, Call(
+        "if_then_else", (Binary(">", x, xs[-1]), right, inside))))
+
+
+def lookup_slope(importer, _fn, args_ast, binding, initial) -> Expr:
+    """LOOKUP SLOPE(lookup, x, m) with m (0, 1 or -1) known at import."""
+    from sdmodels.interop.abstract import Unsupported
+    from sdmodels.interop.vensim_delays import constant_ast
+    if len(args_ast) != 3:
+        raise Unsupported("LOOKUP SLOPE", f"takes three arguments (lookup, x, mode), not "
+                          f"{len(args_ast)}")
+    mode = importer._static(args_ast[2], {}) if constant_ast(importer, args_ast[2]) else None
+    if mode is None or round(mode) not in SLOPE_OUTSIDE:
+        raise Unsupported("LOOKUP SLOPE", "the mode must be a number known at import: 0 (0 "
+                          "outside the lookup), 1 (the end segment's slope) or -1 (:NA:)")
+    x, table = _table_at(importer, "LOOKUP SLOPE", args_ast[0], args_ast[1], binding, initial)
+    return _slope(x, table.xs, table.ys, SLOPE_OUTSIDE[round(mode)])
+
+
+def _table_at(importer, what: str, ref, x_ast, binding, initial):
+    """(x, the lookup table of the cell `ref` names) for a lookup function's arguments."""
+    from sdmodels.interop import external
+    from sdmodels.interop.abstract import Unsupported, key_of
+    key = key_of(getattr(ref, "reference", ""))
+    if key not in importer.lookup_ids:
+        raise Unsupported(what, "its first argument must be a lookup defined in the model")
+    x = importer.expr(x_ast, binding, initial=initial)
+    call = _cell_call(importer, ref, binding, x)
+    tables = {t.id: t for t in external.lookup_elements(
+        importer, key, importer.elements[key], importer.dims_of.get(key, ()))}
+    return x, tables.get(call.table) or tables[canonical(call.table)]
+
+
 def lookup_area(importer, _fn, args_ast, binding, initial) -> Expr:
     """LOOKUP AREA(lookup, start, end) (fn_lookup_area.html): the area under the lookup,
     end values held beyond its range, from start to end."""
-    from sdmodels.interop import external
-    from sdmodels.interop.abstract import Unsupported, key_of
     ref, start_ast, end_ast = args_ast
-    key = key_of(getattr(ref, "reference", ""))
-    if key not in importer.lookup_ids:
-        raise Unsupported("LOOKUP AREA", "its first argument must be a lookup defined in the "
-                          "model")
-    start, end = (importer.expr(a, binding, initial=initial) for a in (start_ast, end_ast))
-    call = _cell_call(importer, ref, binding, start)
-    tables = {t.id: t for t in external.lookup_elements(
-        importer, key, importer.elements[key], importer.dims_of.get(key, ()))}
-    table = tables.get(call.table) or tables[canonical(call.table)]
+    start, table = _table_at(importer, "LOOKUP AREA", ref, start_ast, binding, initial)
+    end = importer.expr(end_ast, binding, initial=initial)
     return Binary("-", _area_to(end, table.xs, table.ys), _area_to(start, table.xs, table.ys))
 
 
@@ -191,19 +257,16 @@ def vector_lookup(importer, _fn, args_ast, binding, initial) -> Expr:
     e = lambda a: importer.expr(a, binding, initial=initial)  # noqa: E731
     ys = _from_named(importer, args_ast[0], binding, initial)
     x, xmin, xmax, mode = (e(a) for a in args_ast[1:5])
-    if not isinstance(mode, Const) or mode.value not in (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0,
-                                                         8.0):
-        raise Unsupported("VECTOR LOOKUP", "only modes 0 (lookup), 1 (area), 2 (backward), "
-                          "3 (extrapolate), 4 (forward), 5 (invert), 7 (area, extrapolated) "
-                          "and 8 (invert, extrapolated), given as a number; the slope modes "
-                          "(6, 9) are not implemented (LOOKUP SLOPE's reference contradicts "
-                          "its own examples)")
+    if not isinstance(mode, Const) or mode.value not in (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0,
+                                                         7.0, 8.0, 9.0):
+        raise Unsupported("VECTOR LOOKUP", "the mode must be a whole number from 0 to 9 known "
+                          "at import (fn_vector_lookup.html)")
     n = len(ys)
     if n < 2:
         if mode.value in (1.0, 5.0, 7.0, 8.0):
             raise Unsupported("VECTOR LOOKUP", "the area and invert modes need a vector of "
                               "at least two elements")
-        return ys[0]
+        return Const(0.0) if mode.value in (6.0, 9.0) else ys[0]    # flat: no slope
     span = Binary("/", Binary("-", xmax, xmin), Const(float(n - 1)))
     xs = [Binary("+", xmin, Binary("*", Const(float(i)), span)) for i in range(n)]
     m = mode.value
@@ -211,6 +274,8 @@ def vector_lookup(importer, _fn, args_ast, binding, initial) -> Expr:
         return _area_to(x, xs, ys, extrapolate=m == 7.0)
     if m == 5.0:
         return _invert(x, xs, ys)
+    if m in (6.0, 9.0):     # LOOKUP SLOPE, 0 outside / the end segments' slopes continued
+        return _slope(x, xs, ys, "zero" if m == 6.0 else "extend")
     if m == 8.0:
         return _invert_extrapolated(x, xs, ys)
     inside = _ramp_sum(x, xs, ys)
@@ -270,14 +335,28 @@ def vector_elm_map(importer, _fn, args_ast, binding, initial) -> Expr:
     return Call("vector_reorder", (Binary("+", Const(float(start)), offset), *values))
 
 
-def npv(importer, stream: Expr, rate: Expr, init: Expr, factor: Expr) -> Expr:
-    """NPV through the two stocks of Vensim's equivalent equations."""
-    df = _state(importer, "discount factor", Const(1.0), lambda s: Binary(
+def npv(importer, stream: Expr, rate: Expr, init: Expr, factor: Expr, *, end: bool = False
+        ) -> Expr:
+    """NPV through the two stocks of Vensim's equivalent equations; `end`: NPVE's, whose
+    discount factor starts at 1 / (1 + rate * TIME STEP) (values at the end of each step)."""
+    step_rate = Binary("+", Const(1.0), Binary("*", rate, TimeStep()))
+    df0 = Binary("/", Const(1.0), step_rate) if end else Const(1.0)
+    df = _state(importer, "discount factor", df0, lambda s: Binary(
         "/", Binary("*", Binary("*", Const(-1.0), s), rate),
         Binary("+", Const(1.0), Binary("*", rate, TimeStep()))))
     accum = _state(importer, "discounted sum", init, lambda s: Binary("*", stream, df))
     now = Binary("*", Binary("*", stream, TimeStep()), df)
     return Binary("*", Binary("+", accum, now), factor)
+
+
+def npve(importer, _fn, args_ast, binding, initial) -> Expr:
+    """NPVE(stream, rate, init, factor) (fn_npve.html): NPV valued at the end of each step."""
+    from sdmodels.interop.abstract import Unsupported
+    if len(args_ast) != 4:
+        raise Unsupported("NPVE", f"takes four arguments (stream, discount rate, initial "
+                          f"value, factor), not {len(args_ast)}")
+    return npv(importer, *(importer.expr(a, binding, initial=initial) for a in args_ast),
+               end=True)
 
 
 def _state(importer, what: str, initial: Expr, rate) -> Ref:
@@ -339,27 +418,40 @@ def _given(arg: Expr) -> bool:
 
 
 def delay_material(importer, fn, args_ast, binding, initial) -> Expr:
-    """DELAY MATERIAL / DELAY INFORMATION with a delay time fixed for the run: both are
-    then DELAY FIXED (they differ only in what a changing delay time does)."""
+    """DELAY MATERIAL / DELAY INFORMATION: with a delay time fixed for the run both are DELAY
+    FIXED (they differ only in what a changing delay time does); DELAY MATERIAL with a
+    changing one schedules each input by the delay time it entered with (vensim_delays)."""
     from sdmodels.interop.abstract import Unsupported
-    from sdmodels.interop.vensim_delays import constant_ast
-    if not constant_ast(importer, args_ast[1]):
-        raise Unsupported(fn.upper().replace("_", " "), "a delay time that changes during "
-                          "the run (only a constant one, where it equals DELAY FIXED)")
-    args = [importer.expr(a, binding, initial=initial) for a in args_ast[:3]]
-    return DelayFixed(tuple(args))
+    from sdmodels.interop.vensim_delays import constant_ast, delay_material_varying
+    args = [importer.expr(a, binding, initial=initial) for a in args_ast]
+    if constant_ast(importer, args_ast[1]):
+        return DelayFixed(tuple(args[:3]))
+    if fn == "delay_material":
+        if len(args) != 4:
+            raise Unsupported("DELAY MATERIAL", "takes four arguments (input, delay time, "
+                              f"initial value, missing value), not {len(args)}")
+        starts = [importer.expr(a, binding, initial=True) for a in args_ast]
+        return delay_material_varying(importer, args, starts)
+    raise Unsupported(fn.upper().replace("_", " "), "a delay time that changes during the run "
+                      "is not supported for DELAY INFORMATION (its reference gives no rule "
+                      "for the inputs a changing delay time skips or repeats); a constant "
+                      "delay time (then it is DELAY FIXED) is")
 
 
 BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
           "lookup_area": lookup_area,
           "lookup_extrapolate": lookup_mode, "lookup_invert": lookup_mode,
-          "vector_lookup": vector_lookup,
+          "lookup_slope": lookup_slope, "vector_lookup": vector_lookup,
           "vector_elm_map": vector_elm_map, "delay_material": delay_material,
+          "delayp": delayp, "delayp:delayp": delayp, "delayp_pipeline": delayp,
           "delay_information": delay_material,
           "get_data_between_times": get_data_between_times,
           "get_data_min": get_data_extreme, "get_data_max": get_data_extreme,
           "get_data_mean": get_data_mean, "get_data_first_time": get_data_summary,
-          "get_data_last_time": get_data_summary, "get_data_total_points": get_data_summary}
+          "get_data_last_time": get_data_summary, "get_data_total_points": get_data_summary,
+          "get_data_median": get_data_median, "get_data_at_time": get_data_at_time,
+          "npve": npve,
+          **{k: refused for k in REFUSED}}
 
 
 def sample_if_true(importer, cond: Expr, value: Expr, init: Expr, binding=None) -> Expr:

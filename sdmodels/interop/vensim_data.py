@@ -18,7 +18,10 @@ before it (the first point's value at or before the first time). GET DATA MIN / 
 start, end) (fn_get_data_min.html) give the least / greatest data point from start to end;
 GET DATA MEAN(data, start, end) the mean of those points (the rule of its sibling
 fn_get_data_min.html: points from start to end, :NA: when none); GET DATA FIRST TIME, LAST
-TIME and TOTAL POINTS(data) the first and last time with data and the number of points.
+TIME and TOTAL POINTS(data) the first and last time with data and the number of points;
+GET DATA AT TIME(data, time) the value the variable takes at that time (its own keyword), :NA:
+outside its data; GET DATA MEDIAN(data, start, end) the median of the points, bounds known at
+import.
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -157,7 +160,6 @@ def _outside(at: Expr, xs, inside: Expr) -> Expr:
 def get_data_between_times(importer, fn, args_ast, binding, initial) -> Expr:
     """GET DATA BETWEEN TIMES(data[cell], time, mode) on a data variable read from files."""
     from sdmodels.interop.abstract import Unsupported
-    from sdmodels.interop.external import series
     from sdmodels.interop.vensim_builtins import _step_sum
     from sdmodels.interop.vensim_delays import constant_ast
     ref, time_ast, mode_ast = args_ast
@@ -168,11 +170,30 @@ def get_data_between_times(importer, fn, args_ast, binding, initial) -> Expr:
     name, (xs, ys) = _data_cell(importer, fn, ref, binding)
     at = importer.expr(time_ast, binding, initial=initial)
     if round(mode) == 0:
-        inside = series(importer, name, np.asarray(xs, dtype=float),
-                        np.asarray(ys, dtype=float), "interpolate", at=at)
-    else:
-        inside = _step_sum(Call("floor", (at,)), xs, ys, forward=round(mode) == 1, reach=">")
+        return _value_at(importer, name, xs, ys, "interpolate", at)
+    inside = _step_sum(Call("floor", (at,)), xs, ys, forward=round(mode) == 1, reach=">")
     return _outside(at, xs, inside)
+
+
+def _value_at(importer, name: str, xs, ys, keyword: str, at: Expr) -> Expr:
+    """The data series (xs, ys) read at `at` by `keyword`, :NA: outside its points."""
+    from sdmodels.interop.external import series
+    return _outside(at, xs, series(importer, name, np.asarray(xs, dtype=float),
+                                   np.asarray(ys, dtype=float), keyword, at=at))
+
+
+def get_data_at_time(importer, fn, args_ast, binding, initial) -> Expr:
+    """GET DATA AT TIME(data[cell], time) (function_changes.html, Vensim 4.1: "the value for
+    the data variable D at time T or :NA: if not available"): the value the variable takes at
+    that time by its own keyword (:INTERPOLATE: unless it says :HOLD BACKWARD: / :LOOK
+    FORWARD: / :RAW:), :NA: before its first and after its last data point."""
+    from sdmodels.interop.abstract import key_of
+    ref, time_ast = args_ast
+    name, (xs, ys) = _data_cell(importer, fn, ref, binding)
+    comps = importer.elements[key_of(ref.reference)].components
+    keyword = (getattr(comps[0], "keyword", None) or "interpolate").replace(" ", "_").lower()
+    return _value_at(importer, name, xs, ys, keyword,
+                     importer.expr(time_ast, binding, initial=initial))
 
 
 def _in_range(x: float, start: Expr, end: Expr) -> Expr:
@@ -216,3 +237,21 @@ def get_data_summary(importer, fn, args_ast, binding, initial) -> Expr:
     _name, (xs, _ys) = _data_cell(importer, fn, args_ast[0], binding)
     return Const({"get_data_first_time": float(xs[0]), "get_data_last_time": float(xs[-1]),
                   "get_data_total_points": float(len(xs))}[fn])
+
+
+def get_data_median(importer, fn, args_ast, binding, initial) -> Expr:
+    """GET DATA MEDIAN(data[cell], start, end) with start and end known at import: the median
+    of the data points from start to end (counted as GET DATA MIN / MAX count them; the mean
+    of the middle two when their number is even); :NA: when there are none."""
+    from sdmodels.interop.abstract import Unsupported
+    from sdmodels.interop.vensim_delays import constant_ast
+    ref, start_ast, end_ast = args_ast
+    _name, (xs, ys) = _data_cell(importer, fn, ref, binding)
+    bounds = [importer._static(a, importer._times()) if constant_ast(importer, a) else None
+              for a in (start_ast, end_ast)]
+    if None in bounds:
+        raise Unsupported("GET DATA MEDIAN", "start and end must be known at import (numbers, "
+                          "constants or INITIAL TIME / FINAL TIME), as in its usual place "
+                          "inside INITIAL")
+    inside = [y for x, y in zip(xs, ys) if bounds[0] <= x <= bounds[1]]
+    return Const(float(np.median(inside)) if inside else NA)

@@ -218,8 +218,7 @@ class XmileReader:
             common = dict(id=eid, display=display, units=units, doc=doc, dims=dims)
             if kind == "stock":
                 if _child(node, "oven") is not None:
-                    raise xmile_conveyor.NoFallback(f"oven '{display}' is not supported "
-                                                    "(conveyors and queues are)")
+                    xmile_conveyor.refuse_oven(display)
                 if _child(node, "queue") is not None:
                     queues.append(xmile_conveyor.read_queue(node, display, dims))
                 if _child(node, "conveyor") is not None:

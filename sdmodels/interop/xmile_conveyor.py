@@ -22,8 +22,9 @@ first outflow, highest in priority, takes the queue's content and this DT's infl
 queue / DT + inflows, and the others are left nothing, as in pysimlin.
 
 Refused by name: capacity, inflow limits, sampling, arrest, discrete conveyors, exponential
-leakage and leak zones, varying transit times or leak fractions, arrays, a queue feeding a conveyor or an oven (Stella admits its batches by discrete rules;
-pysimlin requires such a conveyor to be discrete), and ovens.
+leakage and leak zones, varying transit times or leak fractions, arrays, a queue feeding a
+conveyor or an oven (Stella admits its batches by discrete rules; pysimlin requires such a
+conveyor to be discrete), and ovens (refuse_oven says why).
 """
 from __future__ import annotations
 
@@ -51,6 +52,21 @@ class Conveyor:
     initial: Expr
     inflows: tuple[str, ...]
     outflows: tuple[str, ...]
+
+
+def refuse_oven(display: str):
+    """Refuse an oven stock, saying why: Stella's batch rules have nothing to check them by.
+
+    What Stella's help says of ovens (fill until full or the fill time is up, cook for a cook
+    time sampled as the door closes, then empty in one DT; inflows held back while cooking)
+    leaves the deciding details open: when the fill time starts, how an inflow is cut at the
+    capacity, what a cook time of less than a DT does. No reference run can settle them:
+    pysimlin (0.8.5) has no ovens and no model of the SDXorg or SDEverywhere suites has one.
+    """
+    raise NoFallback(f"oven '{display}' is not supported (conveyors and queues are): Stella's "
+                     "oven rules (fill time, capacity, cook time sampled at closing) are not "
+                     "implemented, as no reference output (pysimlin has no ovens) could check "
+                     "them; model the batch with a conveyor or stocks and flows")
 
 
 def read(reader, node, display: str, dims, initial: Expr) -> Conveyor:

@@ -129,6 +129,15 @@ def _output_sections(main: AbstractSection, macros: list[AbstractSection],
     names = {_key(e.name) for e in main.elements}
     for variable, fn, args, outs, pos in calls:
         macro = by_key.get(_key(fn))
+        if macro is None and _key(fn) == "delayp" and len(outs) == 1:   # DELAYP(x, t : pipe)
+            if _key(outs[0]) in names:
+                raise source.error(pos, f"'{outs[0]}' is DELAYP's pipeline output and also "
+                                   "has its own equation", variable=variable)
+            main.elements.append(AbstractElement(name=outs[0], components=[AbstractComponent(
+                subscripts=([], []), ast=ae.CallStructure(ae.ReferenceStructure(
+                    "delayp_pipeline"), (*args, variable)))], documentation=f"pipeline of "
+                f"the DELAYP of '{variable}'"))
+            continue
         if macro is None:
             raise source.error(pos, f"'{fn}' is called with outputs after ':' but is not a "
                                "macro defined in the file", variable=variable)
