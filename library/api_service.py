@@ -41,9 +41,8 @@ from __future__ import annotations
 
 import math
 
-from sdmodels import (Model, canonical, delay_fixed, if_then_else, maximum, minimum,
-                      rolling_max, rolling_min, sample_hold, smooth)
-from sdmodels.expr import Ref
+from sdmodels import (Model, delay_fixed, if_then_else, maximum, minimum, rolling_max,
+                      rolling_min, sample_hold, smooth)
 
 from library import connection_pool, retry_storm
 from library.parts import breaker
@@ -129,7 +128,20 @@ def build(**overrides) -> Model:
                                                             c["Initial pods"])),
                  units="pods", doc="new pods serve after the start-up time; removal is at once")
     capacity = m.aux("API capacity", pods * c["Pod capacity"], units="req/s")
-    cpu = m.aux("CPU utilization", Ref(canonical(api + "Throughput")) / capacity, units="1")
+    # the API tier: clients with the retry policy, pods' queue (its downstream inputs, the
+    # cache and the database, are connected below)
+    tier = m.module("api", retry_storm.build(breaker=False), display="API", inputs={
+        "Arrival rate": demand,
+        "Capacity": capacity,
+        "Base latency": c["Handler latency"],
+        "Timeout": c["Request timeout"],
+        "Max retries": c["Max retries"],
+        "Backoff base": c["Retry delay"],
+        "Exponential backoff": c["Exponential backoff"],
+        "Max backoff": c["Max backoff"],
+        "Jitter": c["Retry jitter"],
+    })
+    cpu = m.aux("CPU utilization", tier.out["Throughput"] / capacity, units="1")
     cpu_seen = m.aux("CPU seen by HPA", smooth(cpu, c["HPA sync period"], demand / (
         c["Initial pods"] * c["Pod capacity"])), units="1",
         doc="metrics-server's CPU average over about a sync period (steady state at start)")
@@ -161,11 +173,11 @@ def build(**overrides) -> Model:
                        doc="share of the API requests that go to the database")
 
     # -- rate limiter (in the pods): the front end's attempts above 1000 req/s get a 429 ---
-    offered = Ref(canonical(api + "Offered load"))
+    offered = tier.out["Offered load"]
     fe = m.aux("Front-end attempts", c["Front-end share"] * offered, units="req/s")
     limited = m.aux("Rate-limited attempts", maximum(0, fe - c["Rate limit"]), units="req/s")
     rl_share = m.aux("Rate-limited share", limited / maximum(offered, 1e-9), units="1")
-    admitted = m.aux("Admitted requests", Ref(canonical(api + "Throughput")) * (1 - rl_share),
+    admitted = m.aux("Admitted requests", tier.out["Throughput"] * (1 - rl_share),
                      units="req/s", doc="requests served past the rate limiter")
 
     # -- circuit breaker on the database (resilience4j semantics, the part's defaults) -----
@@ -208,24 +220,13 @@ def build(**overrides) -> Model:
     m.flow("Refills", minimum(missing / dt, refilled),
            into=cached, units="keys/s", doc="a hot query answered in time refills its key")
 
-    # -- the API tier: clients with the retry policy, pods' queue ---------------------------
+    # -- what the API tier waits for downstream ---------------------------------------------
     down_fail = 1 - (1 - rl_share) * (1 - miss_share * (1 - (1 - db["Fail-fast fraction"])
                                                         * pass_share))
-    tier = m.module("api", retry_storm.build(breaker=False), display="API", inputs={
-        "Arrival rate": demand,
-        "Capacity": capacity,
-        "Base latency": c["Handler latency"],
-        "Downstream latency": miss_share * db_latency,
-        "Downstream failure fraction": down_fail,
-        "Timeout": c["Request timeout"],
-        "Max retries": c["Max retries"],
-        "Backoff base": c["Retry delay"],
-        "Exponential backoff": c["Exponential backoff"],
-        "Max backoff": c["Max backoff"],
-        "Jitter": c["Retry jitter"],
-    })
-    m.aux("Offered load", tier["Offered load"], units="req/s")
-    m.aux("Goodput", tier["Goodput"], units="req/s")
+    tier.connect("Downstream latency", miss_share * db_latency)
+    tier.connect("Downstream failure fraction", down_fail)
+    m.aux("Offered load", tier.out["Offered load"], units="req/s")
+    m.aux("Goodput", tier.out["Goodput"], units="req/s")
 
     _name_loops(m, api)
     m.add_scenario("baseline", {}, doc="hot keys of all ages: a few misses, ~10 queries/s")

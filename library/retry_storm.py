@@ -135,10 +135,11 @@ def build(*, breaker: bool = True, **overrides) -> Model:
         client.connect("Shed fraction", 1 - cb.out["Admission fraction"])
         offered, state = cb.out["Permitted calls"], cb.out["Breaker state"]
     server.connect("Arrivals", offered)
-    m.aux("Offered load", offered, units="req/s", doc="attempts reaching the server")
-    m.aux("Breaker state", state, units="1", doc="0 closed, 0.5 half-open, 1 open")
+    # output ports: what a model that includes this one as its service tier reads
+    m.output(m.aux("Offered load", offered, units="req/s", doc="attempts reaching the server"))
+    m.output(m.aux("Breaker state", state, units="1", doc="0 closed, 0.5 half-open, 1 open"))
     for name in ("Throughput", "Goodput", "Backlog", "Latency"):
-        m.aux(name, server.out[name], units=m.elements[server.out[name].name].units)
+        m.output(m.aux(name, server.out[name], units=m.elements[server.out[name].name].units))
     _name_loops(m, breaker)
     m.add_scenario("baseline", {}, doc="1000 req/s against 1250 req/s: latency 50 ms, no retries")
     m.add_scenario("trigger", dict(TRIGGER), doc="capacity drops 90 % for 10 s (a failover); "

@@ -9,10 +9,11 @@ from typing import Callable
 
 from sdmodels.errors import ModelError
 from sdmodels.expr import VECTOR_FUNCTIONS
+from sdmodels.operators import CodeTable, Function
 
 
 # fixed-arity built-ins: {0}, {1}, ... are the arguments, {t} the time
-_TEMPLATES = {
+_TEMPLATES = CodeTable(Function, complete=False, code={
     **{fn: f"{py}({{0}})" for fn, py in (
         ("abs", "abs"), ("exp", "np.exp"), ("ln", "np.log"), ("sqrt", "np.sqrt"),
         ("floor", "np.floor"), ("ceil", "np.ceil"), ("integer", "np.trunc"), ("sin", "np.sin"),
@@ -29,10 +30,10 @@ _TEMPLATES = {
     "xidz": "({2} if abs({1}) < 1e-6 else {0} / {1})",
     "zidz": "(0.0 if abs({1}) < 1e-6 else {0} / {1})",
     "random_uniform": "np.random.uniform({0}, {1})",
-}
+})
 
 
-def builtin_code(fn: str, a: list[str], t: str, vector: Callable[[list[str]], str],
+def builtin_code(fn: Function, a: list[str], t: str, vector: Callable[[list[str]], str],
                  host: str) -> str | None:
     """Code for `fn` applied to argument code `a`; None if `fn` is not a built-in.
 
@@ -56,5 +57,5 @@ def builtin_code(fn: str, a: list[str], t: str, vector: Callable[[list[str]], st
         if size == 0 or size * count != len(rest):
             raise ModelError(f"'{host}': {fn} needs {count} vectors of one length")
         vectors = [vector(rest[i * size:(i + 1) * size]) for i in range(count)]
-        return f"{fn}({', '.join(a[:lead] + vectors)})"
+        return f"{Function(fn).value}({', '.join(a[:lead] + vectors)})"
     return None

@@ -27,6 +27,7 @@ from sdmodels.elements import (Aux, Constant, canonical, DelayLine, Element, Flo
 from sdmodels.errors import DimensionError, ModelError
 from sdmodels.expr import (VECTOR_FUNCTIONS, Binary, Call, Const, Expr, Index, LookupCall, Reduce,
                            Ref, Time, TimeStep, Unary)
+from sdmodels.operators import PYTHON_BINARY, PYTHON_UNARY
 from sdmodels._deep import deep_call
 from sdmodels.builtins_code import builtin_code
 from sdmodels.tape_shared import LEAVES, Keys, shared
@@ -224,18 +225,9 @@ class _Generator:
         if isinstance(expr, TimeStep):
             return "dt"
         if isinstance(expr, Unary):
-            return f"(-{e(expr.operand)})" if expr.op == "-" else \
-                f"(1.0 if {e(expr.operand)} == 0.0 else 0.0)"
+            return PYTHON_UNARY[expr.op].format(e(expr.operand))
         if isinstance(expr, Binary):
-            a, b, op = e(expr.left), e(expr.right), expr.op
-            if op in "+-*/":
-                return f"({a} {op} {b})"
-            if op == "^":
-                return f"({a} ** {b})"
-            if op in ("and", "or"):
-                return f"(1.0 if ({a} != 0.0 {op} {b} != 0.0) else 0.0)"
-            py = {"=": "==", "<>": "!="}.get(op, op)
-            return f"(1.0 if {a} {py} {b} else 0.0)"
+            return PYTHON_BINARY[expr.op].format(e(expr.left), e(expr.right))
         if isinstance(expr, Call):
             return self.call(expr, [e(a) for a in expr.args], host)
         if isinstance(expr, LookupCall):

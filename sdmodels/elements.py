@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from sdmodels.expr import Expr
+from sdmodels.operators import StatefulKind
 
 
 def canonical(name: str) -> str:
@@ -151,12 +152,15 @@ class Rolling(Element):
 class DelayInfo:
     """Where a stateful function was expanded: for loop analysis and diagrams."""
     host: str                        # the element whose equation used the function
-    kind: str                        # delay1, delay3, delayn, delay_fixed, smooth, ...
+    kind: StatefulKind               # delay1, delay3, delayn, delay_fixed, smooth, ...
     order: int | None                # exponential order; None for pipelines and samplers
     time: Expr                       # the delay / averaging / sampling time
     input: Expr
     internals: tuple[str, ...]       # ids of the elements created for it
     output: str                      # the id whose value the host reads
+
+    def __post_init__(self):
+        object.__setattr__(self, "kind", StatefulKind.of(self.kind, f"delay in '{self.host}'"))
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,11 @@ import networkx as nx
 
 from sdmodels.elements import Aux, Element, Flow, PerElement, Stock
 from sdmodels.expr import Binary, Call, Const, Expr, Index, Reduce, Ref, map_children
+from sdmodels.operators import BinaryOp, Function, ReduceOp
 
 _SPLITTABLE = (Aux, Stock, Flow)
 _FIELDS = ("initial", "equation")
-_REDUCE = {"sum": "+", "prod": "*"}
+_REDUCE = {ReduceOp.SUM: BinaryOp.ADD, ReduceOp.PROD: BinaryOp.MUL}
 
 
 def _cyclic(graph: nx.DiGraph) -> set[str]:
@@ -167,11 +168,11 @@ def _pin(expr: Expr, names, elements, dims) -> Expr | None:
             if node.op == "mean":
                 total = terms[0]
                 for t in terms[1:]:
-                    total = Binary("+", total, t)
-                return Binary("/", total, Const(float(len(terms))))
+                    total = Binary(BinaryOp.ADD, total, t)
+                return Binary(BinaryOp.DIV, total, Const(float(len(terms))))
             out = terms[0]
             for t in terms[1:]:
-                out = Call(node.op, (out, t))
+                out = Call(Function(node.op), (out, t))     # min or max
             return out
         if isinstance(node, Index) and isinstance(node.target, Ref) and node.target.name in split:
             key = (node.target.name, tuple(node.elements))

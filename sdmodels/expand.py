@@ -26,6 +26,7 @@ from sdmodels.expr import (Call, Const, DelayFixed, Expr, MaterialDelay, Ref, Ro
                            transform, walk)
 from sdmodels.ir import _kind, expr_dims, expressions, localize, map_expressions, static_value
 from sdmodels.model import Model
+from sdmodels.operators import Function
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def _(node: Trend, site: _Site) -> Expr:
     x, avg_time = node.args[0], node.args[1]
     init_trend = node.arg("initial_trend", Const(0.0))
     average = site.expander.one(site.host, Smooth((x, avg_time, x / (1 + init_trend * avg_time))))
-    return Call("zidz", (x - average, average * avg_time))
+    return Call(Function.ZIDZ, (x - average, average * avg_time))
 
 
 @_expand.register

@@ -15,6 +15,8 @@ import functools
 from dataclasses import dataclass, fields
 from typing import Callable, ClassVar, Iterator, Union
 
+from sdmodels.operators import BinaryOp, Closed, Function, ReduceOp, StatefulKind, UnaryOp
+
 Number = Union[int, float]
 
 
@@ -24,34 +26,34 @@ class Expr:
     __slots__ = ()
 
     # arithmetic -----------------------------------------------------------
-    def __add__(self, other): return Binary("+", self, as_expr(other))
-    def __radd__(self, other): return Binary("+", as_expr(other), self)
-    def __sub__(self, other): return Binary("-", self, as_expr(other))
-    def __rsub__(self, other): return Binary("-", as_expr(other), self)
-    def __mul__(self, other): return Binary("*", self, as_expr(other))
-    def __rmul__(self, other): return Binary("*", as_expr(other), self)
-    def __truediv__(self, other): return Binary("/", self, as_expr(other))
-    def __rtruediv__(self, other): return Binary("/", as_expr(other), self)
-    def __pow__(self, other): return Binary("^", self, as_expr(other))
-    def __rpow__(self, other): return Binary("^", as_expr(other), self)
-    def __mod__(self, other): return Call("modulo", (self, as_expr(other)))
-    def __neg__(self): return Unary("-", self)
+    def __add__(self, other): return Binary(BinaryOp.ADD, self, as_expr(other))
+    def __radd__(self, other): return Binary(BinaryOp.ADD, as_expr(other), self)
+    def __sub__(self, other): return Binary(BinaryOp.SUB, self, as_expr(other))
+    def __rsub__(self, other): return Binary(BinaryOp.SUB, as_expr(other), self)
+    def __mul__(self, other): return Binary(BinaryOp.MUL, self, as_expr(other))
+    def __rmul__(self, other): return Binary(BinaryOp.MUL, as_expr(other), self)
+    def __truediv__(self, other): return Binary(BinaryOp.DIV, self, as_expr(other))
+    def __rtruediv__(self, other): return Binary(BinaryOp.DIV, as_expr(other), self)
+    def __pow__(self, other): return Binary(BinaryOp.POW, self, as_expr(other))
+    def __rpow__(self, other): return Binary(BinaryOp.POW, as_expr(other), self)
+    def __mod__(self, other): return Call(Function.MODULO, (self, as_expr(other)))
+    def __neg__(self): return Unary(UnaryOp.NEG, self)
     def __pos__(self): return self
-    def __abs__(self): return Call("abs", (self,))
-    def __round__(self, ndigits=None): return Call("round", (self,))
-    def __floor__(self): return Call("floor", (self,))
-    def __ceil__(self): return Call("ceil", (self,))
+    def __abs__(self): return Call(Function.ABS, (self,))
+    def __round__(self, ndigits=None): return Call(Function.ROUND, (self,))
+    def __floor__(self): return Call(Function.FLOOR, (self,))
+    def __ceil__(self): return Call(Function.CEIL, (self,))
 
     # comparisons (== stays structural equality; use .eq / .ne) ------------
-    def __lt__(self, other): return Binary("<", self, as_expr(other))
-    def __le__(self, other): return Binary("<=", self, as_expr(other))
-    def __gt__(self, other): return Binary(">", self, as_expr(other))
-    def __ge__(self, other): return Binary(">=", self, as_expr(other))
-    def eq(self, other) -> "Binary": return Binary("=", self, as_expr(other))
-    def ne(self, other) -> "Binary": return Binary("<>", self, as_expr(other))
-    def __and__(self, other): return Binary("and", self, as_expr(other))
-    def __or__(self, other): return Binary("or", self, as_expr(other))
-    def __invert__(self): return Unary("not", self)
+    def __lt__(self, other): return Binary(BinaryOp.LT, self, as_expr(other))
+    def __le__(self, other): return Binary(BinaryOp.LE, self, as_expr(other))
+    def __gt__(self, other): return Binary(BinaryOp.GT, self, as_expr(other))
+    def __ge__(self, other): return Binary(BinaryOp.GE, self, as_expr(other))
+    def eq(self, other) -> "Binary": return Binary(BinaryOp.EQ, self, as_expr(other))
+    def ne(self, other) -> "Binary": return Binary(BinaryOp.NE, self, as_expr(other))
+    def __and__(self, other): return Binary(BinaryOp.AND, self, as_expr(other))
+    def __or__(self, other): return Binary(BinaryOp.OR, self, as_expr(other))
+    def __invert__(self): return Unary(UnaryOp.NOT, self)
 
     def __bool__(self):
         raise TypeError(
@@ -77,6 +79,14 @@ def _field_names(cls) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
+def _close(node: Expr, field: str, names: type[Closed]) -> None:
+    """Check a node's name field against its closed set and store it as the member (a
+    name outside the set is a ModelError here, before any generator sees the node)."""
+    value = getattr(node, field)
+    if type(value) is not names:
+        object.__setattr__(node, field, names.of(value, f"{type(node).__name__}.{field}"))
+
+
 @dataclass(frozen=True)
 class Const(Expr):
     value: float
@@ -97,22 +107,31 @@ class Index(Expr):
 
 @dataclass(frozen=True)
 class Unary(Expr):
-    op: str          # '-' or 'not'
+    op: UnaryOp          # '-' or 'not'
     operand: Expr
+
+    def __post_init__(self):
+        _close(self, "op", UnaryOp)
 
 
 @dataclass(frozen=True)
 class Binary(Expr):
-    op: str          # + - * / ^ < <= > >= = <> and or
+    op: BinaryOp         # + - * / ^ < <= > >= = <> and or
     left: Expr
     right: Expr
+
+    def __post_init__(self):
+        _close(self, "op", BinaryOp)
 
 
 @dataclass(frozen=True)
 class Call(Expr):
     """A pure built-in function (see FUNCTIONS)."""
-    fn: str
+    fn: Function
     args: tuple[Expr, ...]
+
+    def __post_init__(self):
+        _close(self, "fn", Function)
 
 
 @dataclass(frozen=True)
@@ -127,7 +146,7 @@ class Stateful(Expr):
     """A function with memory (delays, smooths, samplers): one subclass per kind, which
     `build` expands into internal elements (sdmodels/expand.py)."""
     args: tuple[Expr, ...]
-    fn: ClassVar[str] = ""                  # catalog name; also names the internal elements
+    fn: ClassVar[StatefulKind]              # catalog name; also names the internal elements
     params: ClassVar[tuple[str, ...]] = ()  # argument names, in order
     optional: ClassVar[int] = 1             # how many trailing arguments may be left out
 
@@ -151,17 +170,17 @@ class MaterialDelay(Stateful):
 
 @dataclass(frozen=True)
 class Delay1(MaterialDelay):
-    fn, order = "delay1", 1
+    fn, order = StatefulKind.DELAY1, 1
 
 
 @dataclass(frozen=True)
 class Delay3(MaterialDelay):
-    fn, order = "delay3", 3
+    fn, order = StatefulKind.DELAY3, 3
 
 
 @dataclass(frozen=True)
 class DelayN(MaterialDelay):
-    fn, params = "delayn", ("input", "delay_time", "order", "initial")
+    fn, params = StatefulKind.DELAYN, ("input", "delay_time", "order", "initial")
 
 
 @dataclass(frozen=True)
@@ -173,35 +192,35 @@ class Smoothing(Stateful):
 
 @dataclass(frozen=True)
 class Smooth(Smoothing):
-    fn, order = "smooth", 1
+    fn, order = StatefulKind.SMOOTH, 1
 
 
 @dataclass(frozen=True)
 class Smooth3(Smoothing):
-    fn, order = "smooth3", 3
+    fn, order = StatefulKind.SMOOTH3, 3
 
 
 @dataclass(frozen=True)
 class SmoothN(Smoothing):
-    fn, params = "smoothn", ("input", "smooth_time", "order", "initial")
+    fn, params = StatefulKind.SMOOTHN, ("input", "smooth_time", "order", "initial")
 
 
 @dataclass(frozen=True)
 class Trend(Stateful):
     """TREND: the fractional rate of change of the input against its smoothed value."""
-    fn, params = "trend", ("input", "average_time", "initial_trend")
+    fn, params = StatefulKind.TREND, ("input", "average_time", "initial_trend")
 
 
 @dataclass(frozen=True)
 class DelayFixed(Stateful):
     """DELAY FIXED: a pipeline that replays its input intact after the delay time."""
-    fn, params = "delay_fixed", ("input", "delay_time", "initial")
+    fn, params = StatefulKind.DELAY_FIXED, ("input", "delay_time", "initial")
 
 
 @dataclass(frozen=True)
 class SampleHold(Stateful):
     """The input sampled every period and held in between."""
-    fn, params = "sample_hold", ("input", "period", "first")
+    fn, params = StatefulKind.SAMPLE_HOLD, ("input", "period", "first")
 
 
 @dataclass(frozen=True)
@@ -214,20 +233,23 @@ class RollingExtreme(Stateful):
 
 @dataclass(frozen=True)
 class RollingMax(RollingExtreme):
-    fn, op = "rolling_max", "max"
+    fn, op = StatefulKind.ROLLING_MAX, "max"
 
 
 @dataclass(frozen=True)
 class RollingMin(RollingExtreme):
-    fn, op = "rolling_min", "min"
+    fn, op = StatefulKind.ROLLING_MIN, "min"
 
 
 @dataclass(frozen=True)
 class Reduce(Expr):
     """Reduce an arrayed expression over one dimension: sum, prod, min, max, mean."""
-    op: str
+    op: ReduceOp
     operand: Expr
     dim: str
+
+    def __post_init__(self):
+        _close(self, "op", ReduceOp)
 
 
 @dataclass(frozen=True)
@@ -282,7 +304,7 @@ VECTOR_FUNCTIONS: dict[str, tuple[int, int]] = {
 STATEFUL: dict[str, type[Stateful]] = {kind.fn: kind for kind in (
     Delay1, Delay3, DelayN, DelayFixed, Smooth, Smooth3, SmoothN, Trend, SampleHold,
     RollingMax, RollingMin)}
-REDUCTIONS = ("sum", "prod", "min", "max", "mean")
+REDUCTIONS = tuple(ReduceOp)
 ALIASES = {
     "if then else": "if_then_else", "minimum": "min", "maximum": "max", "mod": "modulo",
     "delay fixed": "delay_fixed", "pulse train": "pulse_train", "random uniform": "random_uniform",
@@ -349,10 +371,10 @@ def references(expr: Expr) -> set[str]:
 
 # ---------------------------------------------------------------------------
 # DSL helpers: functions a modeller calls on handles.
-def _call(fn):
+def _call(fn: Function):
     def make(*args) -> Expr:
         return Call(fn, tuple(as_expr(a) for a in args))
-    make.__name__ = fn
+    make.__name__ = fn.value
     make.__doc__ = f"Built-in `{fn}` as an expression node."
     return make
 
@@ -360,17 +382,19 @@ def _call(fn):
 def _stateful(kind: type[Stateful], doc: str):
     def make(*args) -> Expr:
         return kind(tuple(as_expr(a) for a in args))
-    make.__name__, make.__doc__ = kind.fn, doc
+    make.__name__, make.__doc__ = kind.fn.value, doc
     return make
 
 
-exp, ln, sqrt = _call("exp"), _call("ln"), _call("sqrt")
-minimum, maximum, modulo = _call("min"), _call("max"), _call("modulo")
+exp, ln, sqrt = _call(Function.EXP), _call(Function.LN), _call(Function.SQRT)
+minimum, maximum, modulo = _call(Function.MIN), _call(Function.MAX), _call(Function.MODULO)
 if_then_else, step, pulse, pulse_train, ramp = (
-    _call("if_then_else"), _call("step"), _call("pulse"), _call("pulse_train"), _call("ramp"))
-xidz, zidz = _call("xidz"), _call("zidz")
+    _call(Function.IF_THEN_ELSE), _call(Function.STEP), _call(Function.PULSE),
+    _call(Function.PULSE_TRAIN), _call(Function.RAMP))
+xidz, zidz = _call(Function.XIDZ), _call(Function.ZIDZ)
 random_uniform, random_normal, random_exponential = (
-    _call("random_uniform"), _call("random_normal"), _call("random_exponential"))
+    _call(Function.RANDOM_UNIFORM), _call(Function.RANDOM_NORMAL),
+    _call(Function.RANDOM_EXPONENTIAL))
 
 delay1 = _stateful(Delay1, "DELAY1(input, delay time[, initial]): first-order material delay.")
 delay3 = _stateful(Delay3, "DELAY3(input, delay time[, initial]): third-order (Erlang-3) "
@@ -393,7 +417,7 @@ rolling_min = _stateful(RollingMin, "rolling_min(input, window): the smallest in
                                     "last `window`.")
 
 
-def _reduce(op):
+def _reduce(op: ReduceOp):
     def make(operand, dim) -> Expr:
         name = dim.name if hasattr(dim, "name") else str(dim)
         return Reduce(op, as_expr(operand), name)
@@ -402,5 +426,4 @@ def _reduce(op):
     return make
 
 
-sum_over, prod_over, min_over, max_over, mean_over = (
-    _reduce("sum"), _reduce("prod"), _reduce("min"), _reduce("max"), _reduce("mean"))
+sum_over, prod_over, min_over, max_over, mean_over = (_reduce(op) for op in ReduceOp)

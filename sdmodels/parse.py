@@ -18,6 +18,7 @@ from sdmodels.expr import (FUNCTIONS, REDUCTIONS, STATEFUL, Binary, Call, Const,
                            ALIASES, LookupCall, Reduce, Ref, Time, TimeStep, Unary,
                            canonical_function, transform)
 from sdmodels.limits import check_count, check_expression, current_limits
+from sdmodels.operators import BinaryOp, Function, ReduceOp, UnaryOp
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
@@ -33,9 +34,10 @@ _KEYWORD_FUNCTIONS = re.compile("|".join(
     r"[ \t]+".join(map(re.escape, name.split())) + r"(?=\s*\()"
     for name in sorted(ALIASES, key=len, reverse=True)
     if any(word in _KEYWORDS for word in name.split())), re.I)
-_COMPARE = {"=": "=", "==": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">",
-            ">=": ">="}
-_REDUCERS = {"sum": "sum", "prod": "prod", "vmin": "min", "vmax": "max", "mean": "mean"}
+_COMPARE = {"=": BinaryOp.EQ, "==": BinaryOp.EQ, "<>": BinaryOp.NE, "!=": BinaryOp.NE,
+            "<": BinaryOp.LT, "<=": BinaryOp.LE, ">": BinaryOp.GT, ">=": BinaryOp.GE}
+_REDUCERS = {"sum": ReduceOp.SUM, "prod": ReduceOp.PROD, "vmin": ReduceOp.MIN,
+             "vmax": ReduceOp.MAX, "mean": ReduceOp.MEAN}
 
 
 @dataclass(frozen=True)
@@ -147,20 +149,20 @@ class _Parser:
         left = self.and_()
         while self.tok.text == "or":
             self.take()
-            left = Binary("or", left, self.and_())
+            left = Binary(BinaryOp.OR, left, self.and_())
         return left
 
     def and_(self) -> Expr:
         left = self.not_()
         while self.tok.text == "and":
             self.take()
-            left = Binary("and", left, self.not_())
+            left = Binary(BinaryOp.AND, left, self.not_())
         return left
 
     def not_(self) -> Expr:
         if self.tok.text == "not":
             self.take()
-            return Unary("not", self.nested(self.not_))
+            return Unary(UnaryOp.NOT, self.nested(self.not_))
         return self.compare()
 
     def compare(self) -> Expr:
@@ -173,7 +175,7 @@ class _Parser:
     def additive(self) -> Expr:
         left = self.term()
         while self.tok.text in ("+", "-"):
-            op = self.take().text
+            op = BinaryOp(self.take().text)
             left = Binary(op, left, self.term())
         return left
 
@@ -182,7 +184,8 @@ class _Parser:
         while self.tok.text in ("*", "/") or (self.tok.kind == "name" and self.tok.text.lower() == "mod"):
             op = self.take().text
             right = self.unary()
-            left = Call("modulo", (left, right)) if op.lower() == "mod" else Binary(op, left, right)
+            left = Call(Function.MODULO, (left, right)) if op.lower() == "mod" else \
+                Binary(BinaryOp(op), left, right)
         return left
 
     def unary(self) -> Expr:
@@ -192,7 +195,8 @@ class _Parser:
         if self.tok.text == "-":
             self.take()
             operand = self.unary()
-            return Const(-operand.value) if isinstance(operand, Const) else Unary("-", operand)
+            return Const(-operand.value) if isinstance(operand, Const) else \
+                Unary(UnaryOp.NEG, operand)
         if self.tok.text == "+":
             self.take()
             return self.unary()
@@ -202,7 +206,7 @@ class _Parser:
         base = self.primary()
         if self.tok.text == "^":
             self.take()
-            return Binary("^", base, self.unary())
+            return Binary(BinaryOp.POW, base, self.unary())
         return base
 
     def primary(self) -> Expr:
@@ -271,14 +275,14 @@ class _Parser:
                 want = str(lo) if lo == hi else f"{lo} to {hi}"
                 raise _error(self.text, name_tok.col,
                              f"{name_tok.text} takes {want} arguments, got {len(args)}")
-            return Call(fn, tuple(args)) if fn in FUNCTIONS else STATEFUL[fn](tuple(args))
+            return Call(Function(fn), tuple(args)) if fn in FUNCTIONS else STATEFUL[fn](tuple(args))
         if len(args) != 1:
             raise _error(self.text, name_tok.col,
                          f"unknown function {name_tok.text!r} (a lookup takes one argument)")
         return LookupCall(name_tok.text, args[0])
 
 
-def _reduction(op: str, arg: Expr, text: str, col: int) -> Expr:
+def _reduction(op: ReduceOp, arg: Expr, text: str, col: int) -> Expr:
     """SUM(x[dim!]) -> Reduce('sum', x, dim): the '!' marks the dimension to reduce."""
     dims: list[str] = []
 

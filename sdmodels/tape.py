@@ -31,17 +31,22 @@ from sdmodels.errors import DimensionError, ModelError
 from sdmodels.expr import (VECTOR_FUNCTIONS, Binary, Call, Const, Expr, Index, LookupCall,
                            Reduce, Ref, Time, TimeStep, Unary, walk)
 from sdmodels.ir import ModelIR, build
+from sdmodels.operators import BinaryOp, CodeTable, Function, ReduceOp, UnaryOp
 from sdmodels.tape_shared import LEAVES, Keys, invariant, shared
 
-_BINARY = {"+": op.ADD, "-": op.SUB, "*": op.MUL, "/": op.DIV, "^": op.POW, "<": op.LT,
-           "<=": op.LE, ">": op.GT, ">=": op.GE, "=": op.EQ, "<>": op.NE}
-_UNARY_CALLS = {"abs": op.ABS, "exp": op.EXP, "ln": op.LN, "sqrt": op.SQRT, "floor": op.FLOOR,
-                "ceil": op.CEIL, "integer": op.TRUNC, "sin": op.SIN, "cos": op.COS,
-                "tan": op.TAN, "arctan": op.ATAN, "log10": op.LOG10, "round": op.ROUND,
-                "random_exponential": op.REXP}
-_BINARY_CALLS = {"modulo": op.MOD, "min": op.MIN, "max": op.MAX, "random_uniform": op.RUNIF}
-_RANDOM = {"random_uniform", "random_normal", "random_exponential"}
-_REDUCE = {"sum": op.ADD, "mean": op.ADD, "prod": op.MUL, "min": op.MIN, "max": op.MAX}
+_UNARY = CodeTable(UnaryOp, {"-": op.NEG, "not": op.NOT})
+_BINARY = CodeTable(BinaryOp, complete=False, code={  # 'and' / 'or' jump (short-circuit)
+    "+": op.ADD, "-": op.SUB, "*": op.MUL, "/": op.DIV, "^": op.POW, "<": op.LT, "<=": op.LE,
+    ">": op.GT, ">=": op.GE, "=": op.EQ, "<>": op.NE})
+_UNARY_CALLS = CodeTable(Function, complete=False, code={
+    "abs": op.ABS, "exp": op.EXP, "ln": op.LN, "sqrt": op.SQRT, "floor": op.FLOOR,
+    "ceil": op.CEIL, "integer": op.TRUNC, "sin": op.SIN, "cos": op.COS, "tan": op.TAN,
+    "arctan": op.ATAN, "log10": op.LOG10, "round": op.ROUND, "random_exponential": op.REXP})
+_BINARY_CALLS = CodeTable(Function, complete=False, code={
+    "modulo": op.MOD, "min": op.MIN, "max": op.MAX, "random_uniform": op.RUNIF})
+_RANDOM = {Function.RANDOM_UNIFORM, Function.RANDOM_NORMAL, Function.RANDOM_EXPONENTIAL}
+_REDUCE = CodeTable(ReduceOp, {"sum": op.ADD, "mean": op.ADD, "prod": op.MUL, "min": op.MIN,
+                               "max": op.MAX})
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,7 @@ class _TapeWriter:
         if isinstance(expr, (Const, Ref, Index, Time, TimeStep)):
             self.emit(op.MOV, dst, e(expr))
         elif isinstance(expr, Unary):
-            self.emit(op.NEG if expr.op == "-" else op.NOT, dst, e(expr.operand))
+            self.emit(_UNARY[expr.op], dst, e(expr.operand))
         elif isinstance(expr, Binary) and expr.op in ("and", "or"):
             left = e(expr.left)
             jump = self.emit(op.JZ if expr.op == "and" else op.JNZ, 0, left)

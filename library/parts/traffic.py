@@ -14,6 +14,7 @@ import math
 
 from sdmodels import Model, maximum, pulse, ramp
 from sdmodels.expr import Call
+from sdmodels.operators import Function
 
 
 INPUTS = {
@@ -40,7 +41,7 @@ def traffic(series=None, **overrides) -> Model:
     replay = m.lookup("Replayed series", points, units="req/s",
                       doc="recorded request rate over time (clamped at its ends)")
     phase = 2 * math.pi * (m.time - p["Diurnal peak time"]) / p["Diurnal period"]
-    daily = p["Base rate"] * (1 + p["Diurnal amplitude"] * Call("cos", (phase,)))
+    daily = p["Base rate"] * (1 + p["Diurnal amplitude"] * Call(Function.COS, (phase,)))
     m.output(m.aux("Rate", maximum(0, daily + ramp(p["Ramp slope"], p["Ramp start"],
                                                    p["Ramp end"])
                                    + p["Spike height"] * pulse(p["Spike start"],

@@ -26,6 +26,7 @@ from sdmodels.elements import Constant, DelayInfo, Element, Lookup, Stock
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
                            TimeStep, Unary, transform)
 from sdmodels.ir import ModelIR, expressions, static_value
+from sdmodels.operators import StatefulKind
 
 _DYNAMIC_FIELDS = ("equation",)       # the fields of visible elements read at every step
 
@@ -45,7 +46,7 @@ class Through(Expr):
 @dataclass(frozen=True)
 class DelayLink:
     """A stateful function on a causal link: what kind, what order, how long."""
-    kind: str                     # delay1, delay3, delayn, delay_fixed, smooth, ...
+    kind: StatefulKind            # delay1, delay3, delayn, delay_fixed, smooth, ...
     order: int | None             # exponential order; None for pipelines and samplers
     time: float | None            # the delay time when it is known before the run
     time_text: str                # the delay time as the modeller wrote it

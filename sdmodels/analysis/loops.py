@@ -37,6 +37,7 @@ import pandas as pd
 from sdmodels.elements import Stock
 from sdmodels.errors import ModelWarning
 from sdmodels.ir import ModelIR, build
+from sdmodels.operators import StatefulKind
 
 from sdmodels.analysis.graph import causal_graph
 from sdmodels.analysis.polarity import LinkPolarity, link_polarities
@@ -49,7 +50,7 @@ class LoopDelay:
     """A stateful function on a loop's link."""
     cause: str                 # display names
     effect: str
-    kind: str
+    kind: StatefulKind         # JSON and tables show its text: 'delay3', 'smooth', ...
     order: int | None
     time: float | None
     time_text: str

@@ -55,12 +55,15 @@ from sdmodels.interop.export_shared import share
 from sdmodels.expr import (Binary, Call, Const, Delay1, Delay3, DelayFixed, DelayN, Expr, Index,
                            LookupCall, Reduce, Ref, RollingExtreme, SampleHold, Smooth, Smooth3,
                            SmoothN, Stateful, Time, TimeStep, Trend, Unary)
+from sdmodels.operators import BinaryOp, CodeTable
 
 NS = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
 VENDOR = "sdmodels"   # namespace of our vendor-specific functions: sdmodels.ROLLING_MAX(...)
 VENDOR_NS = "urn:sdmodels:xmile"   # and of our vendor-specific elements
-_PREC = {"or": 1, "and": 2, "=": 3, "<>": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4,
-         "*": 5, "/": 5, "^": 7}
+# each operator's XMILE text and precedence
+_BINARY = CodeTable(BinaryOp, {
+    "or": ("OR", 1), "and": ("AND", 2), **{o: (o, 3) for o in ("=", "<>", "<", "<=", ">", ">=")},
+    "+": ("+", 4), "-": ("-", 4), "*": ("*", 5), "/": ("/", 5), "^": ("^", 7)})
 _FN = {"abs": "ABS", "exp": "EXP", "ln": "LN", "log10": "LOG10", "sqrt": "SQRT", "sin": "SIN",
        "cos": "COS", "tan": "TAN", "arctan": "ARCTAN", "min": "MIN", "max": "MAX",
        "step": "STEP"}
@@ -148,8 +151,7 @@ class _Writer:
                 return f"-{x(e.operand, 6)}", 6
             return f"NOT {x(e.operand, 3)}", 2
         if isinstance(e, Binary):
-            p = _PREC[e.op]
-            op = {"and": "AND", "or": "OR"}.get(e.op, e.op)
+            op, p = _BINARY[e.op]
             right_p = p + 1 if e.op in ("-", "/", "^") or p == 3 else p
             left_p = p + 1 if e.op == "^" else p
             return f"{x(e.left, left_p)} {op} {x(e.right, right_p)}", p
