@@ -20,6 +20,10 @@ loops together). The score labelled t describes the step from t to t + dt (Stell
 convention; Simlin labels the same number t + dt); reported at a coarser interval (the
 model's saveper), it describes the change over that interval.
 
+Samplers, pipelines and rolling windows show their input's value at an earlier step: a
+link into one is scored over that earlier interval and a loop through them is followed
+back in time, so a loop of discrete steps scores while it acts (`sdmodels.analysis.held`).
+
 When a model has too many loops to enumerate, `discover_loops` finds the strongest loops
 in windows of the run by a strongest-first search over link scores (Eberlein & Schoenberg
 2020). Loops through a delay count once (Simlin counts each path through the delay's
@@ -94,6 +98,8 @@ class LinkScorer:
         self._matrices: dict[tuple[str, str, tuple], dict] = {}
         self._inputs: dict[int, set[int]] = {}
         self._paths: dict[tuple[str, str], list[tuple[int, ...]]] = {}
+        self.held = frozenset(c for c in range(len(trace.slots)) if held.is_held(trace, c))
+        self._carries: dict[tuple[str, str], bool] = {}
         self.unscored: list[str] = []          # why some links score 0 (not replayable)
 
     @property
@@ -209,8 +215,11 @@ class LinkScorer:
 
     def carries_held(self, cause: str, effect: str) -> bool:
         """Whether a change from `cause` reaches `effect` through a held column."""
-        return any(held.is_held(self.trace, c) for p in self.paths(cause, effect)
-                   for c in p[1:])
+        found = self._carries.get((cause, effect))
+        if found is None:
+            found = self._carries[(cause, effect)] = any(
+                c in self.held for p in self.paths(cause, effect) for c in p[1:])
+        return found
 
     def link_parts(self, cause: str, effect: str, shift: tuple[int, ...] = ()) -> dict:
         """Scores of a variable-level link over the intervals `shift` names, split by the
@@ -232,7 +241,7 @@ class LinkScorer:
             shifts, here = [shift] * (len(path) - 1), shift
             for j in range(len(path) - 2, -1, -1):
                 shifts[j] = here
-                if held.is_held(t, path[j + 1]):
+                if path[j + 1] in self.held:
                     here = here + (self.source(path[j + 1]),)
             product = self.score(path[0], path[1], shifts[0])
             for k, (a, b) in enumerate(zip(path[1:], path[2:])):
@@ -253,7 +262,7 @@ class LinkScorer:
         changes."""
         groups: dict[tuple[int, int], list[int]] = {}
         for p in paths:
-            if len(p) == 3 and held.is_held(self.trace, p[1]):
+            if len(p) == 3 and p[1] in self.held:
                 groups.setdefault((p[0], p[2]), []).append(p[1])
         out: dict[tuple[int, int], np.ndarray] = {}
         t = self.trace
@@ -396,8 +405,9 @@ def dominance(model, *, loops=None, scenario: str | None = None, params: dict | 
     `discover_loops` when the model has more than `max_loops`); `trace` reuses a
     recorded run (recorded at every dt). Scores are reported every `every` steps (default:
     the model's saveper), each over the `every` steps that follow: `every=1` is the
-    papers' per-dt score; a longer interval also sees the jumps of discrete controllers
-    (samplers that update every 15 s score 0 on the steps in between).
+    papers' per-dt score; loops through discrete controllers score in the intervals in
+    which their change arrives (a sampler's loop scores 0 between its ticks, see
+    `sdmodels.analysis.held`).
     """
     from sdmodels.analysis.loops import find_loops
     import warnings

@@ -134,18 +134,24 @@ def held_loop_score(scorer, variables: tuple[str, ...]) -> np.ndarray | None:
                    if isinstance(ir.variables[variables[k % m]], Stock)), start)
     order = variables[anchor:] + variables[:anchor]        # order[0] is the anchor
     links = list(zip(order, order[1:] + order[:1]))        # links[-1] ends at the anchor
-    size = len(scorer.trace.columns_of[order[0]])
+    sizes = [len(scorer.trace.columns_of[v]) for v in order]
+    scalar = all(n == 1 for n in sizes)         # then products of series, not of matrices
 
     @functools.lru_cache(maxsize=None)
-    def back(i: int, shift: tuple[int, ...]) -> np.ndarray:
+    def back(i: int, shift: tuple[int, ...]):
         """Product of links[i], links[i-1], ..., links[0] with links[i] at `shift`."""
         if i < 0:
-            return np.broadcast_to(np.eye(size), (scorer.steps, size, size))
-        a, b = links[i]
-        total = np.zeros((scorer.steps, len(scorer.trace.columns_of[b]), size))
-        for exit_shift, matrix in scorer.link_parts(a, b, shift).items():
-            total = total + np.matmul(matrix, back(i - 1, exit_shift))
+            return 1.0 if scalar else np.broadcast_to(np.eye(sizes[0]),
+                                                      (scorer.steps, sizes[0], sizes[0]))
+        total = 0.0
+        for exit_shift, matrix in scorer.link_parts(*links[i], shift).items():
+            total = total + (matrix[:, 0, 0] * back(i - 1, exit_shift) if scalar else
+                             np.matmul(matrix, back(i - 1, exit_shift)))
+        if not scalar and isinstance(total, float):         # no path: nothing passes
+            return np.zeros((scorer.steps, sizes[(i + 1) % m], sizes[0]))
         return total
     with np.errstate(all="ignore"):
-        out = np.trace(back(len(links) - 1, ()), axis1=1, axis2=2)
+        found = back(len(links) - 1, ())
+        out = np.broadcast_to(np.asarray(found if scalar else np.trace(found, axis1=1, axis2=2),
+                                         dtype=float), (scorer.steps,))
     return np.where(np.isnan(out), 0.0, out)
