@@ -83,6 +83,26 @@ def test_two_loops_share_the_change_as_their_gains_say(tau):
     assert np.allclose(d.relative[drain][moving], -(1 - share), atol=1e-9)
 
 
+def test_a_delayed_sample_shares_the_change_it_passed_on_a_period_earlier():
+    # sample every T, then a pipeline of T: over period j the fill changes by
+    # -K (S(j T) - S((j-1) T)), the level's change a period earlier, and the drain by
+    # (S((j+1) T) - S(j T)) / tau. Followed back through the pipeline, the sampled loop's
+    # share is K |dS_{j-1}| / (K |dS_{j-1}| + |dS_j| / tau); scored over the same period
+    # (the old rule) it would be K tau / (K tau + 1) whatever the delay
+    tau, n = 5.0, int(T / DT)
+    m = controller(delay=T, outflow_time=tau)
+    trace = record(m)
+    d = dominance(m, trace=trace, every=n)
+    sampled = next(l.id for l in d.loops if "fill" in l.variables)
+    level = trace.series("Level")[::n]
+    now, before = np.diff(level)[1:], np.diff(level)[:-1]
+    expected = K * np.abs(before) / (K * np.abs(before) + np.abs(now) / tau)
+    rel = -d.relative[sampled].to_numpy()[1:len(now) + 1]
+    assert np.allclose(rel, expected, atol=1e-9)
+    assert np.abs(expected - K * tau / (K * tau + 1)).max() > 0.1       # the shift matters
+    assert d.relative[sampled].iloc[0] == 0          # the first period passes no change on
+
+
 def test_a_held_link_takes_the_sign_of_its_input_expression():
     # sample_hold(-Level): the link Level -> held value is negative, the loop through
     # 'Fill = K (GOAL + held)' balancing all the same (before: +1 whatever the input)
