@@ -131,3 +131,20 @@ def test_hpa_autoscaler_scale_up_is_driven_by_the_hpa_loop():
     shares = variable_shares(d, "Ready pods").loc[240:420]
     assert (shares.abs().idxmax(axis=1)[active] == hpa).all()
     assert (shares.loc[active, hpa].abs() >= 0.5).all()
+
+
+def test_arrayed_sampled_loops_share_as_the_scalar_ones():
+    # each region its own sampled fill and leak: the loop over the array is the trace of
+    # the element loops, each with the scalar shares K tau / (K tau + 1) and 1 / (K tau + 1)
+    from sdmodels import Dim
+    tau = 5.0
+    m = Model("regions", stop=6, dt=DT)
+    dims = (Dim("region", 3),)
+    s = m.stock("Level", initial={"region1": 0, "region2": 2, "region3": 4}, dims=dims)
+    m.flow("Fill", K * (GOAL - sample_hold(s, T)), into=s, dims=dims)
+    m.flow("Leak", s / tau, out_of=s, dims=dims)
+    d = dominance(m, every=int(T / DT))
+    fill = next(l.id for l in d.loops if "fill" in l.variables)
+    leak = next(l.id for l in d.loops if "leak" in l.variables)
+    assert np.allclose(d.relative[fill], -K * tau / (K * tau + 1), atol=1e-9)
+    assert np.allclose(d.relative[leak], -1 / (K * tau + 1), atol=1e-9)
