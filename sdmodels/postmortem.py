@@ -336,8 +336,9 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
     for k, ph in phases.iterrows():
         span = f"{fmt(ph['start'])} \u2013 {fmt(ph['end'])}"
         if ph["loops"] == "-":
-            parts.append(f"<li><b>{span}</b>: no loop is changing anything (an equilibrium or "
-                         "a stop: every stock is steady or pinned at a limit).</li>")
+            parts.append(f"<li><b>{span}</b>: no loop is changing anything: every flow holds "
+                         "steady (an equilibrium, a stock pinned at a limit, or a discrete "
+                         "controller waiting for its next decision).</li>")
             continue
         ids = ph["loops"].split(" + ")
         said = "; ".join(e(_describe(d, x)) for x in ids)
