@@ -44,6 +44,13 @@ def test_a_sampled_balancing_loop_alone_scores_minus_one_at_every_tick():
     expected[ticks] = -1.0
     assert len(ticks) == 12 and np.array_equal(rel, expected)      # ticks at 1, 2, ..., 12
     assert np.allclose(d.scores[loop.id].to_numpy()[ticks], -1.0, atol=1e-12)
+    # quiet until the step into the first tick (0.75 -> 1), then one phase to the end: the
+    # steps between ticks are the controller waiting, not a pause of the story; its share
+    # counts the steps at which something moved
+    ph = d.phases()
+    assert list(ph["names"]) == ["no loop active", "B1"]
+    assert ph["start"].iloc[1] == 1 - DT and ph["end"].iloc[1] == 12 - DT
+    assert ph["share"].iloc[1] == 1.0 and ph["polarity"].iloc[1] == "B"
 
 
 def test_a_sampled_then_pipelined_loop_scores_when_its_change_arrives():

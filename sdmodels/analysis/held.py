@@ -47,8 +47,18 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from sdmodels.elements import DelayLine, Element, Rolling, SampleHold, Stock
+from sdmodels.expr import DelayFixed, RollingMax, RollingMin
+from sdmodels.expr import SampleHold as SampleHoldFn
 
 HELD = (DelayLine, SampleHold, Rolling)
+#: the functions that expand into held elements, as `Loop.delays` names them
+DISCRETE_KINDS = frozenset(kind.fn for kind in (DelayFixed, SampleHoldFn, RollingMax,
+                                                RollingMin))
+
+
+def discrete_loop(loop) -> bool:
+    """Whether a loop runs through a sampler, pipeline or rolling window."""
+    return any(x.kind in DISCRETE_KINDS for x in loop.delays)
 
 
 def is_held(trace, column: int) -> bool:

@@ -10,7 +10,8 @@ no loop changes anything (equilibrium) has no dominant loop. Consecutive times w
 same dominant set make a phase; a phase shorter than `min_fraction` of the horizon is
 merged into the phase before it (or after it, at the start), so that flickering at
 dominance shifts does not break the story into slivers; a short span in which loops are
-active between two quiet ones (a trigger) is kept.
+active between two quiet ones (a trigger) is kept. A quiet span between two spans led by
+the same loops through discrete elements (a controller between its decisions) joins them.
 
 Each phase reports its loops with their runtime polarity: the sign of the loop's score
 over the phase (R when positive, B when negative), which is how a loop the equations
@@ -155,6 +156,22 @@ def _merge_short(runs: list[list], times: np.ndarray, shortest: float) -> list[l
     return runs
 
 
+def _join_waits(runs: list[list], loops) -> list[list]:
+    """A quiet span between two spans led by the same loops through discrete elements
+    (samplers, pipelines, rolling windows) joins them: the controller waiting for its next
+    decision, not a pause of the story."""
+    from sdmodels.analysis.held import discrete_loop
+    k = 1
+    while k < len(runs) - 1:
+        before, quiet, after = runs[k - 1], runs[k], runs[k + 1]
+        if not quiet[2] and before[2] and before[2] == after[2] and all(
+                discrete_loop(loops[j]) for j in before[2]):
+            runs[k - 1:k + 2] = [[before[0], after[1], before[2]]]
+        else:
+            k += 1
+    return runs
+
+
 def phases(d, variable: str | None = None, *, threshold: float = 0.5,
            min_fraction: float = 0.02, ir=None) -> pd.DataFrame:
     """The dominance phases of a `Dominance`: one row per phase (see the module doc).
@@ -171,6 +188,7 @@ def phases(d, variable: str | None = None, *, threshold: float = 0.5,
     times = d.relative.index.to_numpy()
     sets = [tuple(cols[k] for k in s) for s in dominant_sets(scaled, threshold)]
     runs = _merge_short(_runs(sets), times, min_fraction * (times[-1] - times[0]))
+    runs = _join_waits(runs, d.loops)
     rows = []
     for a, b, members in runs:
         span = slice(a, b + 1)
