@@ -89,10 +89,12 @@ class LinkScorer:
         self.next = trace.values[self.rows + span]
         # shift -> the (from, to) rows scored: () is the reported intervals; a shift names
         # the held columns a change went through, downstream first (sdmodels.analysis.held)
+        # (the first such tuple found for those rows: `extend`)
         self._pairs: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {
             (): (self.rows, self.rows + span)}
         self._sources: dict[int, np.ndarray] = {}
-        self._same_source: dict[bytes, int] = {}
+        self._same_pair: dict[bytes, tuple[int, ...]] = {
+            self.rows.tobytes() + (self.rows + span).tobytes(): ()}
         self._delta: dict[tuple[int, tuple], np.ndarray] = {}
         self._cache: dict[tuple[int, int, tuple], np.ndarray] = {}
         self._matrices: dict[tuple[str, str, tuple], dict] = {}
@@ -106,23 +108,29 @@ class LinkScorer:
     def steps(self) -> int:
         return len(self.rows)
 
-    def source(self, column: int) -> int:
-        """A held column's representative: the first column with the same source rows,
-        so that shifts through held columns on the same clock are one shift."""
-        if column not in self._sources:
-            src = held.source_rows(self.trace, column)
-            self._sources[column] = src
-            self._same_source.setdefault(src.tobytes(), column)
-        return self._same_source[self._sources[column].tobytes()]
+    def source(self, column: int) -> np.ndarray:
+        """A held column's source rows (`held.source_rows`), computed once."""
+        found = self._sources.get(column)
+        if found is None:
+            found = self._sources[column] = held.source_rows(self.trace, column)
+        return found
+
+    def extend(self, shift: tuple[int, ...], column: int) -> tuple[int, ...]:
+        """The shift one step further back, through held column `column`; shifts that
+        give the same intervals are one (the first found), so their scores are shared."""
+        a, b = self.pair(shift)
+        src = self.source(column)
+        a, b = src[a], src[b]
+        key = a.tobytes() + b.tobytes()
+        found = self._same_pair.get(key)
+        if found is None:
+            found = self._same_pair[key] = shift + (column,)
+            self._pairs[found] = (a, b)
+        return found
 
     def pair(self, shift: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
-        """The rows each scored interval runs from and to, after a shift."""
-        found = self._pairs.get(shift)
-        if found is None:
-            a, b = self.pair(shift[:-1])
-            src = self._sources[shift[-1]]
-            found = self._pairs[shift] = (src[a], src[b])
-        return found
+        """The rows each scored interval runs from and to, after a shift (from `extend`)."""
+        return self._pairs[shift]
 
     def delta(self, column: int, shift: tuple[int, ...] = ()) -> np.ndarray:
         """The change of a column over each scored step (rounding-level changes are 0)."""
@@ -168,7 +176,7 @@ class LinkScorer:
         dz = self.delta(effect, shift)
         if isinstance(var, held.HELD):
             # its change is its input's over the source interval: move the cause there
-            shift = shift + (self.source(effect),)
+            shift = self.extend(shift, effect)
         rows, after = self.pair(shift)
         dx = self.delta(cause, shift)
         override = {cause: t.values[after, cause]}
@@ -242,7 +250,7 @@ class LinkScorer:
             for j in range(len(path) - 2, -1, -1):
                 shifts[j] = here
                 if path[j + 1] in self.held:
-                    here = here + (self.source(path[j + 1]),)
+                    here = self.extend(here, path[j + 1])
             product = self.score(path[0], path[1], shifts[0])
             for k, (a, b) in enumerate(zip(path[1:], path[2:])):
                 found = copies.get((a, b))

@@ -101,20 +101,26 @@ def _(var: DelayLine, trace, column: int) -> np.ndarray:
 
 @_source.register
 def _(var: SampleHold, trace, column: int) -> np.ndarray:
-    # the kernel's clock: a tick when time reaches the next sample time, which then moves
-    # on by the period (read at that step) until it is past the time
+    # the kernel's clock: a tick at the first step whose time reaches the next sample time,
+    # which then moves on by the period (read at that step) until it is past the time
     times, teps = trace.times, trace.dt * 1e-6
     binding = dict(zip(var.dims, trace.slots[column].key))
     period = np.maximum(trace.evaluate_expr(var.period, binding), trace.dt)
     next_tick = times[0] if var.first is None else _at_start(trace, column, var.first)
-    out, last = np.zeros(len(times), dtype=np.int64), 0
-    for k, t in enumerate(times):
-        if t + teps >= next_tick:
-            last = k
-            while next_tick <= t + teps:
-                next_tick += period[k]
-        out[k] = last
-    return out
+    reached = times + teps
+    if next_tick <= reached[0] and np.all(period <= trace.dt):
+        return np.arange(len(times))                 # a sample at every step
+    out = np.zeros(len(times), dtype=np.int64)
+    last = 0
+    while True:
+        k = int(np.searchsorted(reached, next_tick, side="left"))
+        if k >= len(times):
+            out[last:] = last
+            return out
+        out[last:k] = last
+        last = k
+        while next_tick <= reached[k]:
+            next_tick += period[k]
 
 
 @_source.register
@@ -155,6 +161,8 @@ def held_loop_score(scorer, variables: tuple[str, ...]) -> np.ndarray | None:
                                                       (scorer.steps, sizes[0], sizes[0]))
         total = 0.0
         for exit_shift, matrix in scorer.link_parts(*links[i], shift).items():
+            if not matrix.any():                 # passes nothing: no need to go further back
+                continue
             total = total + (matrix[:, 0, 0] * back(i - 1, exit_shift) if scalar else
                              np.matmul(matrix, back(i - 1, exit_shift)))
         if not scalar and isinstance(total, float):         # no path: nothing passes
