@@ -3,9 +3,11 @@
 The method scores a link by the change it passes on over one interval (Schoenberg,
 Davidsen & Eberlein 2020, SDR 36(2); flows into stocks as corrected by Schoenberg, Hayward
 & Eberlein 2023, SDR 39(2)), and a loop by the product of its link scores over that same
-interval. Simlin writes each link score with PREVIOUS(), one dt back (its design document,
-docs/design/ltm--loops-that-matter.md), and so do we. That is right while every link passes
-change on at once. A discrete element does not: a sampler's output jumps at a tick, by its
+interval. Simlin writes each link score with PREVIOUS(), one dt back, and scores a
+black box without an equation the parent can see by its "signed unit transfer" (0 when
+either end is unchanged, else the product of the signs; its design document,
+docs/design/ltm--loops-that-matter.md): what sdmodels did for held elements before. That is
+right while every link passes change on at once. A discrete element does not: a sampler's output jumps at a tick, by its
 input's change since the previous tick; a pipeline's output moves one delay after its
 input did; a rolling maximum moves by the change of the value it now reports. A loop
 through a 15 s scrape, a 15 s sync and a 60 s start-up then has some link at rest in every
