@@ -66,6 +66,12 @@ def _change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(np.abs(d) <= _ZERO * np.maximum(np.abs(a), np.abs(b)), 0.0, d)
 
 
+def _partial(moved: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """moved - base, with changes at the level of rounding error set to exactly 0."""
+    part = moved - base
+    return np.where(np.abs(part) <= _ZERO * np.abs(base), 0.0, part)
+
+
 def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     """|part / whole|, 0 where part is 0, inf where only the whole is 0."""
     with np.errstate(all="ignore"):
@@ -77,16 +83,15 @@ class LinkScorer:
     """Link scores between the columns of one `Trace`, computed once each.
 
     `rows` are the steps k scored, each over k -> k + `span` (default: every step, over
-    one dt). A score reads the two recorded rows k and k + span and nothing else, so
-    scoring only the reported steps costs no more than they need.
+    one dt). A score reads the two recorded rows k and k + span and nothing else (or,
+    through held elements, the two rows their change came from), so scoring only the
+    reported steps costs no more than they need.
     """
 
     def __init__(self, trace: Trace, rows: np.ndarray | None = None, span: int = 1):
         self.trace = trace
         last = len(trace.times) - span
         self.rows = np.arange(last) if rows is None else np.asarray(rows, dtype=np.int64)
-        self.prev = trace.values[self.rows]
-        self.next = trace.values[self.rows + span]
         # shift -> the (from, to) rows scored: () is the reported intervals; a shift names
         # the held columns a change went through, downstream first (sdmodels.analysis.held)
         # (the first such tuple found for those rows: `extend`)
@@ -192,8 +197,7 @@ class LinkScorer:
         except ModelError as exc:           # random draws, array built-ins: not replayed
             self.unscored.append(str(exc))
             return np.zeros(self.steps)
-        part = moved - base
-        part = np.where(np.abs(part) <= _ZERO * np.abs(base), 0.0, part)
+        part = _partial(moved, base)
         with np.errstate(all="ignore"):
             sign = np.sign(part) * np.sign(dx)
             return np.where((dx == 0.0) | (dz == 0.0), 0.0, _ratio(part, dz) * sign)
@@ -285,8 +289,7 @@ class LinkScorer:
             except ModelError as exc:
                 self.unscored.append(str(exc))
                 moved = base
-            part = moved - base
-            part = np.where(np.abs(part) <= _ZERO * np.abs(base), 0.0, part)
+            part = _partial(moved, base)
             dz = self.delta(effect, shift)
             changes = [self.delta(h, shift) for h in copies]
             total = sum(np.abs(c) for c in changes)
