@@ -49,6 +49,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from sdmodels.elements import DelayLine, Element, Rolling, SampleHold, Stock
+from sdmodels.errors import ModelError
 from sdmodels.expr import DelayFixed, RollingMax, RollingMin
 from sdmodels.expr import SampleHold as SampleHoldFn
 
@@ -91,7 +92,8 @@ def _at_start(trace, column: int, expr) -> float:
 
 @functools.singledispatch
 def _source(var: Element, trace, column: int) -> np.ndarray:
-    raise TypeError(f"'{var.display}' holds no earlier value")
+    raise ModelError(f"'{var.display}' is not a sampler, pipeline or rolling window: it "
+                     "holds no earlier value of its input")
 
 
 @_source.register
