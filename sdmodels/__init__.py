@@ -28,7 +28,7 @@ _LAZY = {"ModelIR": "sdmodels.ir", "build": "sdmodels.ir", "Results": "sdmodels.
          "Program": "sdmodels.tape", "prepare": "sdmodels.tape",
          "Limits": "sdmodels.limits", "use_limits": "sdmodels.limits",
          "causal_graph": "sdmodels.analysis", "dominance": "sdmodels.analysis",
-         "find_loops": "sdmodels.analysis",
+         "find_loops": "sdmodels.analysis", "fit": "sdmodels.analysis",
          "link_polarities": "sdmodels.analysis", "to_graphviz": "sdmodels.render",
          "check_units": "sdmodels.units", "UnitIssue": "sdmodels.units"}
 
@@ -59,5 +59,5 @@ __all__ = [
     "simulate", "smooth", "smooth3", "smoothn", "sqrt", "step", "sum_over", "trend", "xidz",
     "zidz", "causal_graph", "dominance", "find_loops", "link_polarities", "to_graphviz",
     "CacheWarning", "LimitError", "Limits", "OutputError", "use_limits",
-    "check_units", "UnitIssue",
+    "check_units", "UnitIssue", "fit",
 ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import html
 import importlib
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -245,11 +246,13 @@ def _data_uri(path: Path) -> str:
 def write_postmortem(model, out_dir, *, scenario: str | None = None,
                      variable: str | None = None, observed=None,
                      model_name: str | None = None, threshold: float = 0.5,
-                     min_fraction: float = 0.01) -> Path:
+                     min_fraction: float = 0.01, fit_parameters=()) -> Path:
     """Write the postmortem page and its pieces into `out_dir`; return the page's path.
 
-    `observed` is a CSV path (see `read_observed`); `model_name` a library name, for its
-    key outputs and clock. Example: ``write_postmortem(black_friday.build(), "pm",
+    `observed` is a CSV path (see `read_observed`); `fit_parameters` names constants to
+    fit to it first (`sdmodels.analysis.fitting.fit`; the story is then told with the fitted
+    values, and fit.json says what they are); `model_name` a library name, for its key
+    outputs and clock. Example: ``write_postmortem(black_friday.build(), "pm",
     scenario="trigger", model_name="black_friday")``.
     """
     from sdmodels.render import loop_diagram
@@ -260,13 +263,25 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
         raise ModelError(f"'{variable}' is a constant of model '{ir.name}': it has no "
                          "behaviour to explain; give a stock, flow or auxiliary")
     seen = read_observed(observed, ir) if observed is not None else None
-    d = dominance(ir, scenario=scenario)     # checks the scenario before anything is written
+    fitted, params = None, {}
+    if fit_parameters:
+        if seen is None:
+            raise ModelError("fitting parameters needs observed metrics; give --observed "
+                             "with a CSV of them")
+        from sdmodels.analysis.fitting import fit
+        fitted = fit(ir, seen, list(fit_parameters), scenario=scenario)
+        params = fitted.parameters
+    # checks the scenario before anything is written
+    d = dominance(ir, scenario=scenario, params=params or None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     phases = d.phases(variable, threshold=threshold, min_fraction=min_fraction)
     fixed = fixed_phases = None
     if "fixed" in ir.scenarios and scenario != "fixed":
-        fixed_run = dominance(ir, scenario="fixed", loops=LoopSet(ir.name, d.loops))
+        fix = {canonical(k) for k, _ in ir.scenarios["fixed"].params}
+        fixed_run = dominance(ir, scenario="fixed", loops=LoopSet(ir.name, d.loops),
+                              params={k: v for k, v in params.items()
+                                      if canonical(k) not in fix} or None)
         fixed = fixed_run.variables
         fixed_phases = fixed_run.phases(variable, threshold=threshold, min_fraction=min_fraction)
     fmt = clock(model_name)
@@ -294,8 +309,11 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
         phases.to_csv(tmp, index=False)
     with atomic_path(out / "scores.csv") as tmp:
         d.to_pandas().to_csv(tmp, index=False)
+    if fitted is not None:
+        with atomic_path(out / "fit.json") as tmp:
+            tmp.write_text(json.dumps(fitted.to_dict(), indent=2), encoding="utf-8")
     page = _page(d, ir, phases, variable, dominant, out, fmt, (fixed, fixed_phases), seen,
-                 drawn)
+                 drawn, fitted)
     target = out / "postmortem.html"
     with atomic_path(target) as tmp:
         tmp.write_text(page, encoding="utf-8")
@@ -303,7 +321,7 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
 
 
 def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, dominant: list,
-          out: Path, fmt, fixed, seen, drawn: list[int]) -> str:
+          out: Path, fmt, fixed, seen, drawn: list[int], fitted=None) -> str:
     e = html.escape
     scenario = d.scenario or "baseline"
     doc = ir.scenarios[d.scenario].doc if d.scenario in ir.scenarios else ""
@@ -318,8 +336,9 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
     for k, ph in phases.iterrows():
         span = f"{fmt(ph['start'])} \u2013 {fmt(ph['end'])}"
         if ph["loops"] == "-":
-            parts.append(f"<li><b>{span}</b>: no loop is changing anything (an equilibrium or "
-                         "a stop: every stock is steady or pinned at a limit).</li>")
+            parts.append(f"<li><b>{span}</b>: no loop is changing anything: every flow holds "
+                         "steady (an equilibrium, a stock pinned at a limit, or a discrete "
+                         "controller waiting for its next decision).</li>")
             continue
         ids = ph["loops"].split(" + ")
         said = "; ".join(e(_describe(d, x)) for x in ids)
@@ -356,6 +375,14 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
         parts.append(_fixed_section(ir, d, variable, *fixed, fmt))
     if seen is not None:
         parts.append(f"<p>Observed metrics drawn as dots: {e(', '.join(seen.columns))}.</p>")
+    if fitted is not None:
+        values = ", ".join(f"<b>{e(n)}</b> = {v:.4g} (model: {fitted.start[n]:.4g})"
+                           for n, v in fitted.parameters.items())
+        parts.append(f"<p>Fitted to the observed metrics by least squares over {fitted.runs} "
+                     f"runs: {values}; the root mean square of the residuals, each series "
+                     f"over its spread, went from {fitted.start_rmse:.3g} to "
+                     f"{fitted.rmse:.3g}. The story above is told with these values."
+                     + "".join(f" {e(n)}." for n in fitted.notes) + "</p>")
     parts.append("<p class=small>Files: timeline.svg/.png, phase_*.svg/.png, loop_*.svg/.png, "
                  "phases.csv, scores.csv (relative loop scores over time). Generated by "
                  "sdmodels (sdm postmortem).</p>")
@@ -391,8 +418,8 @@ def _silent(d: Dominance) -> str:
                         f" (it ranged {v.min():.4g} to {v.max():.4g})")
             cuts.append(f"{e(d.ir.display(a))} \u2192 {e(name)}{held}")
         why = ("never changed: " + "; ".join(cuts)) if cuts else (
-            "each link changed, but never all in the same interval (a loop made of discrete "
-            "steps, a sampler or a pipeline passes change on in turns)")
+            "each link changed, but no change ever passed all the way round it (followed "
+            "back in time through its samplers and pipelines)")
         items.append(f"<li><b>{e(loop.name)}</b> ({e(loop.id)}): {why}.</li>")
     return ("<h2>Named loops that never drove anything</h2><p>A loop scores only while "
             "every one of its links passes a change on. These named loops never did in "

@@ -14,7 +14,7 @@ EXPECTED = {
     "smoothn", "sqrt", "step", "sum_over", "trend", "xidz", "zidz",
     "causal_graph", "dominance", "find_loops", "link_polarities", "to_graphviz",
     "CacheWarning", "LimitError", "Limits", "OutputError", "use_limits",
-    "check_units", "UnitIssue",
+    "check_units", "UnitIssue", "fit",
 }
 
 

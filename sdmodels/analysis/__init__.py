@@ -12,11 +12,13 @@ B1        balancing  Temperature -> Heat loss -> Temperature
 """
 from sdmodels.analysis.discovery import discover_loops
 from sdmodels.analysis.dominance import Dominance, dominance
+from sdmodels.analysis.fitting import Fit, fit
 from sdmodels.analysis.graph import DelayLink, causal_graph
 from sdmodels.analysis.loops import Loop, LoopDelay, LoopSet, find_loops, independent_cycles
 from sdmodels.analysis.phases import phases
 from sdmodels.analysis.polarity import LinkPolarity, link_polarities
 
-__all__ = ["DelayLink", "Dominance", "LinkPolarity", "Loop", "LoopDelay", "LoopSet",
-           "causal_graph", "discover_loops", "dominance", "find_loops", "independent_cycles",
+__all__ = ["DelayLink", "Dominance", "Fit", "LinkPolarity", "Loop", "LoopDelay", "LoopSet",
+           "causal_graph", "discover_loops", "dominance", "find_loops", "fit",
+           "independent_cycles",
            "link_polarities", "phases"]

@@ -20,6 +20,10 @@ loops together). The score labelled t describes the step from t to t + dt (Stell
 convention; Simlin labels the same number t + dt); reported at a coarser interval (the
 model's saveper), it describes the change over that interval.
 
+Samplers, pipelines and rolling windows show their input's value at an earlier step: a
+link into one is scored over that earlier interval and a loop through them is followed
+back in time, so a loop of discrete steps scores while it acts (`sdmodels.analysis.held`).
+
 When a model has too many loops to enumerate, `discover_loops` finds the strongest loops
 in windows of the run by a strongest-first search over link scores (Eberlein & Schoenberg
 2020). Loops through a delay count once (Simlin counts each path through the delay's
@@ -49,7 +53,8 @@ import pandas as pd
 
 from sdmodels.analysis.evaluate import Trace, record
 from sdmodels.analysis.graph import causal_graph
-from sdmodels.elements import DelayLine, Rolling, SampleHold, Stock
+from sdmodels.analysis import held
+from sdmodels.elements import Stock
 from sdmodels.errors import ModelError
 
 _ZERO = 1e-12          # a change smaller than this fraction of the value counts as none
@@ -59,6 +64,12 @@ def _change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """b - a, with changes at the level of rounding error set to exactly 0."""
     d = b - a
     return np.where(np.abs(d) <= _ZERO * np.maximum(np.abs(a), np.abs(b)), 0.0, d)
+
+
+def _partial(moved: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """moved - base, with changes at the level of rounding error set to exactly 0."""
+    part = moved - base
+    return np.where(np.abs(part) <= _ZERO * np.abs(base), 0.0, part)
 
 
 def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
@@ -72,31 +83,67 @@ class LinkScorer:
     """Link scores between the columns of one `Trace`, computed once each.
 
     `rows` are the steps k scored, each over k -> k + `span` (default: every step, over
-    one dt). A score reads the two recorded rows k and k + span and nothing else, so
-    scoring only the reported steps costs no more than they need.
+    one dt). A score reads the two recorded rows k and k + span and nothing else (or,
+    through held elements, the two rows their change came from), so scoring only the
+    reported steps costs no more than they need.
     """
 
     def __init__(self, trace: Trace, rows: np.ndarray | None = None, span: int = 1):
         self.trace = trace
         last = len(trace.times) - span
         self.rows = np.arange(last) if rows is None else np.asarray(rows, dtype=np.int64)
-        self.prev = trace.values[self.rows]
-        self.next = trace.values[self.rows + span]
-        self._delta: dict[int, np.ndarray] = {}
-        self._cache: dict[tuple[int, int], np.ndarray] = {}
-        self._matrices: dict[tuple[str, str], np.ndarray] = {}
+        # shift -> the (from, to) rows scored: () is the reported intervals; a shift names
+        # the held columns a change went through, downstream first (sdmodels.analysis.held)
+        # (the first such tuple found for those rows: `extend`)
+        self._pairs: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {
+            (): (self.rows, self.rows + span)}
+        self._sources: dict[int, np.ndarray] = {}
+        self._same_pair: dict[bytes, tuple[int, ...]] = {
+            self.rows.tobytes() + (self.rows + span).tobytes(): ()}
+        self._delta: dict[tuple[int, tuple], np.ndarray] = {}
+        self._cache: dict[tuple[int, int, tuple], np.ndarray] = {}
+        self._matrices: dict[tuple[str, str, tuple], dict] = {}
         self._inputs: dict[int, set[int]] = {}
+        self._paths: dict[tuple[str, str], list[tuple[int, ...]]] = {}
+        self.held = frozenset(c for c in range(len(trace.slots)) if held.is_held(trace, c))
+        self._carries: dict[tuple[str, str], bool] = {}
         self.unscored: list[str] = []          # why some links score 0 (not replayable)
 
     @property
     def steps(self) -> int:
         return len(self.rows)
 
-    def delta(self, column: int) -> np.ndarray:
-        """The change of a column over each scored step (rounding-level changes are 0)."""
-        found = self._delta.get(column)
+    def source(self, column: int) -> np.ndarray:
+        """A held column's source rows (`held.source_rows`), computed once."""
+        found = self._sources.get(column)
         if found is None:
-            found = self._delta[column] = _change(self.prev[:, column], self.next[:, column])
+            found = self._sources[column] = held.source_rows(self.trace, column)
+        return found
+
+    def extend(self, shift: tuple[int, ...], column: int) -> tuple[int, ...]:
+        """The shift one step further back, through held column `column`; shifts that
+        give the same intervals are one (the first found), so their scores are shared."""
+        a, b = self.pair(shift)
+        src = self.source(column)
+        a, b = src[a], src[b]
+        key = a.tobytes() + b.tobytes()
+        found = self._same_pair.get(key)
+        if found is None:
+            found = self._same_pair[key] = shift + (column,)
+            self._pairs[found] = (a, b)
+        return found
+
+    def pair(self, shift: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """The rows each scored interval runs from and to, after a shift (from `extend`)."""
+        return self._pairs[shift]
+
+    def delta(self, column: int, shift: tuple[int, ...] = ()) -> np.ndarray:
+        """The change of a column over each scored step (rounding-level changes are 0)."""
+        found = self._delta.get((column, shift))
+        if found is None:
+            a, b = self.pair(shift)
+            found = self._delta[(column, shift)] = _change(self.trace.values[a, column],
+                                                          self.trace.values[b, column])
         return found
 
     def inputs(self, column: int) -> set[int]:
@@ -108,40 +155,49 @@ class LinkScorer:
             var = t.ir.variables[slot.var]
             if isinstance(var, Stock):
                 found = {t.index[(f, slot.key)] for f in var.inflows + var.outflows}
-            elif isinstance(var, (DelayLine, SampleHold, Rolling)):
-                found = _held_inputs(t, column)
+            elif isinstance(var, held.HELD):
+                found = held.held_inputs(t, column)
             else:
                 found = t.references(column)
             self._inputs[column] = found
         return found
 
-    def score(self, cause: int, effect: int) -> np.ndarray:
+    def score(self, cause: int, effect: int, shift: tuple[int, ...] = ()) -> np.ndarray:
         """The link score cause -> effect at each step (length: times - 1)."""
-        key = (cause, effect)
+        key = (cause, effect, shift)
         if key not in self._cache:
-            self._cache[key] = self._score(cause, effect)
+            self._cache[key] = self._score(cause, effect, shift)
         return self._cache[key]
 
-    def _score(self, cause: int, effect: int) -> np.ndarray:
+    def _score(self, cause: int, effect: int, shift: tuple[int, ...]) -> np.ndarray:
         t = self.trace
         slot = t.slots[effect]
         var = t.ir.variables[slot.var]
-        dx = self.delta(cause)
         if isinstance(var, Stock):
             sign = 1.0 if t.slots[cause].var in var.inflows else -1.0
-            net = sum(self.delta(t.index[(f, slot.key)]) for f in var.inflows) - sum(
-                self.delta(t.index[(f, slot.key)]) for f in var.outflows)
-            return sign * _ratio(dx, net)
-        dz = self.delta(effect)
-        if isinstance(var, (DelayLine, SampleHold, Rolling)):
-            return np.where(dz != 0.0, 1.0, 0.0)     # a held value moves only by its input
+            net = sum(self.delta(t.index[(f, slot.key)], shift) for f in var.inflows) - sum(
+                self.delta(t.index[(f, slot.key)], shift) for f in var.outflows)
+            return sign * _ratio(self.delta(cause, shift), net)
+        dz = self.delta(effect, shift)
+        if isinstance(var, held.HELD):
+            # its change is its input's over the source interval: move the cause there
+            shift = self.extend(shift, effect)
+        rows, after = self.pair(shift)
+        dx = self.delta(cause, shift)
+        override = {cause: t.values[after, cause]}
         try:
-            moved = t.evaluate(effect, rows=self.rows, override={cause: self.next[:, cause]})
+            if isinstance(var, held.HELD):
+                expr, binding = t.held_input(effect)
+                base = t.evaluate_expr(expr, binding, var.display, rows=rows)
+                moved = t.evaluate_expr(expr, binding, var.display, rows=rows,
+                                        override=override)
+            else:
+                base = t.values[rows, effect]
+                moved = t.evaluate(effect, rows=rows, override=override)
         except ModelError as exc:           # random draws, array built-ins: not replayed
             self.unscored.append(str(exc))
             return np.zeros(self.steps)
-        part = moved - self.prev[:, effect]
-        part = np.where(np.abs(part) <= _ZERO * np.abs(self.prev[:, effect]), 0.0, part)
+        part = _partial(moved, base)
         with np.errstate(all="ignore"):
             sign = np.sign(part) * np.sign(dx)
             return np.where((dx == 0.0) | (dz == 0.0), 0.0, _ratio(part, dz) * sign)
@@ -149,6 +205,9 @@ class LinkScorer:
     def paths(self, cause: str, effect: str) -> list[tuple[int, ...]]:
         """Column paths from variable `cause` to variable `effect` whose inner columns
         are internal (delay stages, smooth stocks, net flows): each a tuple of columns."""
+        found = self._paths.get((cause, effect))
+        if found is not None:
+            return found
         t = self.trace
         sources = set(t.columns_of[cause])
         out: list[tuple[int, ...]] = []
@@ -163,41 +222,100 @@ class LinkScorer:
                     back((c,) + path)
         for e in t.columns_of[effect]:
             back((e,))
+        self._paths[(cause, effect)] = out
         return out
 
-    def link_matrix(self, cause: str, effect: str) -> np.ndarray:
-        """Scores of a variable-level link: (steps, effect elements, cause elements),
-        each the sum over internal paths of the product of their column link scores."""
-        found = self._matrices.get((cause, effect))
+    def carries_held(self, cause: str, effect: str) -> bool:
+        """Whether a change from `cause` reaches `effect` through a held column."""
+        found = self._carries.get((cause, effect))
+        if found is None:
+            found = self._carries[(cause, effect)] = any(
+                c in self.held for p in self.paths(cause, effect) for c in p[1:])
+        return found
+
+    def link_parts(self, cause: str, effect: str, shift: tuple[int, ...] = ()) -> dict:
+        """Scores of a variable-level link over the intervals `shift` names, split by the
+        shift its paths leave upstream (the held columns they run through, downstream
+        first): {upstream shift: (steps, effect elements, cause elements)}. Each matrix
+        entry is the sum over internal paths of the product of their column link scores;
+        the links before a held column on a path are scored over its source interval."""
+        found = self._matrices.get((cause, effect, shift))
         if found is not None:
             return found
         t = self.trace
         rows = {c: i for i, c in enumerate(t.columns_of[effect])}
         cols = {c: j for j, c in enumerate(t.columns_of[cause])}
-        out = np.zeros((self.steps, len(rows), len(cols)))
-        for path in self.paths(cause, effect):
-            product = self.score(path[0], path[1])
-            for a, b in zip(path[1:], path[2:]):
-                product = product * self.score(a, b)
-            out[:, rows[path[-1]], cols[path[0]]] += np.where(np.isnan(product), 0.0, product)
-        self._matrices[(cause, effect)] = out
+        out: dict[tuple[int, ...], np.ndarray] = {}
+        paths = self.paths(cause, effect)
+        copies = self._copies(paths, shift)
+        for path in paths:
+            # shifts[j]: the intervals link path[j] -> path[j + 1] is scored over
+            shifts, here = [shift] * (len(path) - 1), shift
+            for j in range(len(path) - 2, -1, -1):
+                shifts[j] = here
+                if path[j + 1] in self.held:
+                    here = self.extend(here, path[j + 1])
+            product = self.score(path[0], path[1], shifts[0])
+            for k, (a, b) in enumerate(zip(path[1:], path[2:])):
+                found = copies.get((a, b))
+                product = product * (self.score(a, b, shifts[k + 1]) if found is None
+                                     else found)
+            matrix = out.setdefault(here, np.zeros((self.steps, len(rows), len(cols))))
+            matrix[:, rows[path[-1]], cols[path[0]]] += np.where(np.isnan(product), 0.0, product)
+        self._matrices[(cause, effect, shift)] = out
         return out
 
+    def _copies(self, paths, shift: tuple[int, ...]) -> dict[tuple[int, int], np.ndarray]:
+        """Link scores held copy -> effect where one cause column reaches an effect column
+        through several held copies of itself (a rolling min and a rolling max of one
+        recommendation): the cause moves in all of them at once, as LTM moves a cause
+        wherever an equation reads it (min(max(x, ...), max(x over 5 min)) stays put when
+        one copy moves alone), and the change is shared among the copies by their
+        changes."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for p in paths:
+            if len(p) == 3 and p[1] in self.held:
+                groups.setdefault((p[0], p[2]), []).append(p[1])
+        out: dict[tuple[int, int], np.ndarray] = {}
+        t = self.trace
+        for (_, effect), copies in groups.items():
+            if len(copies) < 2:
+                continue
+            rows, after = self.pair(shift)
+            base = t.values[rows, effect]
+            try:
+                moved = t.evaluate(effect, rows=rows,
+                                   override={h: t.values[after, h] for h in copies})
+            except ModelError as exc:
+                self.unscored.append(str(exc))
+                moved = base
+            part = _partial(moved, base)
+            dz = self.delta(effect, shift)
+            changes = [self.delta(h, shift) for h in copies]
+            total = sum(np.abs(c) for c in changes)
+            with np.errstate(all="ignore"):
+                for h, dh in zip(copies, changes):
+                    out[(h, effect)] = np.where((dh == 0.0) | (dz == 0.0), 0.0, _ratio(
+                        part, dz) * np.sign(part) * np.sign(dh) * np.abs(dh) / total)
+        return out
 
-def _held_inputs(trace: Trace, column: int) -> set[int]:
-    """Inputs of a pipeline, sampler or rolling window: what its input expression reads."""
-    from sdmodels.analysis.evaluate import _Eval
-    slot = trace.slots[column]
-    var = trace.ir.variables[slot.var]
-    expr = var.input.as_dict()[slot.key] if hasattr(var.input, "as_dict") else var.input
-    out: set[int] = set()
-    _Eval(trace, None, trace.times[:1], var.display).refs(expr, dict(zip(var.dims, slot.key)),
-                                                          out)
-    return out
+    def link_matrix(self, cause: str, effect: str) -> np.ndarray:
+        """Scores of a variable-level link over the reported intervals: (steps, effect
+        elements, cause elements), summed over its paths."""
+        parts = self.link_parts(cause, effect)
+        if len(parts) == 1:
+            return next(iter(parts.values()))
+        t = self.trace
+        return sum(parts.values(), np.zeros((self.steps, len(t.columns_of[effect]),
+                                             len(t.columns_of[cause]))))
 
 
 def loop_score(scorer: LinkScorer, variables: tuple[str, ...]) -> np.ndarray:
-    """The score of one loop (variable ids in loop order) at each step."""
+    """The score of one loop (variable ids in loop order) at each step; a loop through
+    held elements is followed back in time through them (`held.held_loop_score`)."""
+    shifted = held.held_loop_score(scorer, variables)
+    if shifted is not None:
+        return shifted
     matrices = [scorer.link_matrix(a, b) for a, b in zip(variables, variables[1:] + variables[:1])]
     with np.errstate(all="ignore"):
         if all(m.shape[1:] == (1, 1) for m in matrices):        # scalar links: a product
@@ -298,8 +416,9 @@ def dominance(model, *, loops=None, scenario: str | None = None, params: dict | 
     `discover_loops` when the model has more than `max_loops`); `trace` reuses a
     recorded run (recorded at every dt). Scores are reported every `every` steps (default:
     the model's saveper), each over the `every` steps that follow: `every=1` is the
-    papers' per-dt score; a longer interval also sees the jumps of discrete controllers
-    (samplers that update every 15 s score 0 on the steps in between).
+    papers' per-dt score; loops through discrete controllers score in the intervals in
+    which their change arrives (a sampler's loop scores 0 between its ticks, see
+    `sdmodels.analysis.held`).
     """
     from sdmodels.analysis.loops import find_loops
     import warnings

@@ -74,17 +74,34 @@ class Trace:
         expr = eq.as_dict()[s.key] if isinstance(eq, PerElement) else eq
         return expr, dict(zip(var.dims, s.key))
 
+    def held_input(self, column: int) -> tuple[Expr, dict[str, str]]:
+        """The input expression of a pipeline, sampler or rolling window column (what it
+        stores each step), and its dimension binding."""
+        s = self.slots[column]
+        var = self.ir.variables[s.var]
+        expr = var.input.as_dict()[s.key] if isinstance(var.input, PerElement) else var.input
+        return expr, dict(zip(var.dims, s.key))
+
+    def evaluate_expr(self, expr: Expr, binding: dict[str, str], host: str = "", *,
+                      rows: slice | np.ndarray = slice(None),
+                      override: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        """Any expression computed from the recorded `rows` (a float per row), with
+        `override` columns replaced."""
+        env = _Env(self.values, rows, override or {})
+        times = self.times[rows]
+        with np.errstate(all="ignore"):
+            out = _Eval(self, env, times, host).run(expr, binding)
+            return np.broadcast_to(np.asarray(out, dtype=float), times.shape).copy()
+
     def evaluate(self, column: int, *, rows: slice | np.ndarray = slice(None),
                  override: dict[int, np.ndarray] | None = None) -> np.ndarray:
         """Column `column` computed from the recorded `rows`, with `override` columns
         replaced (column -> values for those rows): "z with only x moved on"."""
         env = _Env(self.values, rows, override or {})
-        times = self.times[rows]
         expr, binding = self.equation(column)
         var = self.ir.variables[self.slots[column].var]
+        out = self.evaluate_expr(expr, binding, var.display, rows=rows, override=override)
         with np.errstate(all="ignore"):
-            out = _Eval(self, env, times, var.display).run(expr, binding)
-            out = np.broadcast_to(np.asarray(out, dtype=float), times.shape).copy()
             if isinstance(var, Flow):
                 if var.non_negative:
                     out = np.maximum(0.0, out)

@@ -10,7 +10,8 @@ no loop changes anything (equilibrium) has no dominant loop. Consecutive times w
 same dominant set make a phase; a phase shorter than `min_fraction` of the horizon is
 merged into the phase before it (or after it, at the start), so that flickering at
 dominance shifts does not break the story into slivers; a short span in which loops are
-active between two quiet ones (a trigger) is kept.
+active between two quiet ones (a trigger) is kept. A quiet span between two spans led by
+the same loops through discrete elements (a controller between its decisions) joins them.
 
 Each phase reports its loops with their runtime polarity: the sign of the loop's score
 over the phase (R when positive, B when negative), which is how a loop the equations
@@ -155,13 +156,29 @@ def _merge_short(runs: list[list], times: np.ndarray, shortest: float) -> list[l
     return runs
 
 
+def _join_waits(runs: list[list], loops) -> list[list]:
+    """A quiet span between two spans led by the same loops through discrete elements
+    (samplers, pipelines, rolling windows) joins them: the controller waiting for its next
+    decision, not a pause of the story."""
+    from sdmodels.analysis.held import discrete_loop
+    k = 1
+    while k < len(runs) - 1:
+        before, quiet, after = runs[k - 1], runs[k], runs[k + 1]
+        if not quiet[2] and before[2] and before[2] == after[2] and all(
+                discrete_loop(loops[j]) for j in before[2]):
+            runs[k - 1:k + 2] = [[before[0], after[1], before[2]]]
+        else:
+            k += 1
+    return runs
+
+
 def phases(d, variable: str | None = None, *, threshold: float = 0.5,
            min_fraction: float = 0.02, ir=None) -> pd.DataFrame:
     """The dominance phases of a `Dominance`: one row per phase (see the module doc).
 
     Columns: start, end, loops (ids, ' + '-joined), names, polarity (runtime, per loop),
     share (the dominant loops' part of the change among the loops that move the variable,
-    averaged over the phase), why_unknown.
+    averaged over the times in the phase at which any of them moved), why_unknown.
     """
     if ir is not None and d.ir is None:
         d = replace(d, ir=ir)
@@ -171,13 +188,16 @@ def phases(d, variable: str | None = None, *, threshold: float = 0.5,
     times = d.relative.index.to_numpy()
     sets = [tuple(cols[k] for k in s) for s in dominant_sets(scaled, threshold)]
     runs = _merge_short(_runs(sets), times, min_fraction * (times[-1] - times[0]))
+    runs = _join_waits(runs, d.loops)
     rows = []
     for a, b, members in runs:
         span = slice(a, b + 1)
         loops = [d.loops[k] for k in members]
         mean = [float(d.relative.iloc[span, k].mean()) for k in members]
-        share = float(scaled[span][:, [where[k] for k in members]].sum(axis=1).mean()) \
-            if members else 0.0
+        # averaged over the times something moved: between a sampler's ticks nothing does
+        active = scaled[span].sum(axis=1) > 0
+        share = float(scaled[span][active][:, [where[k] for k in members]].sum(axis=1).mean()) \
+            if members and active.any() else 0.0
         rows.append({"start": float(times[a]), "end": float(times[b]),
                      "loops": " + ".join(l.id for l in loops) or "-",
                      "names": " + ".join(l.name or l.id for l in loops) or "no loop active",
@@ -236,7 +256,7 @@ def named_shares(d, variable: str | None = None) -> pd.DataFrame:
 def takeover_order(d, variable: str | None = None, *, min_steps: int = 2) -> pd.DataFrame:
     """The named loops (that move `variable`, when given) in the order they first took the
     lead among them (the largest share of the change, held for at least `min_steps`
-    reported times).
+    reported times at which one of them moved it).
 
     Columns: name, first (time it first led), led (total time it led), peak (its largest
     share among the named loops). Named loops that never led are left out.
@@ -246,14 +266,17 @@ def takeover_order(d, variable: str | None = None, *, min_steps: int = 2) -> pd.
     if shares.empty or len(times) < 2:
         return pd.DataFrame(columns=["name", "first", "led", "peak"])
     values = shares.to_numpy()
-    leader = [shares.columns[int(np.argmax(row))] if row.max() > 0 else None for row in values]
     step = float(times[1] - times[0])
+    # the times at which some named loop moved it: a quiet time (between a discrete
+    # controller's ticks, at an equilibrium) neither breaks nor extends a lead
+    moved = np.flatnonzero(values.max(axis=1) > 0)
+    leader = [shares.columns[int(np.argmax(values[k]))] for k in moved]
     first: dict[str, float] = {}
     led: dict[str, float] = {}
     for a, b, lab in _runs(leader):
-        if lab is None or b - a + 1 < min_steps:
+        if b - a + 1 < min_steps:
             continue
-        first.setdefault(lab, float(times[a]))
+        first.setdefault(lab, float(times[moved[a]]))
         led[lab] = led.get(lab, 0.0) + (b - a + 1) * step
     rows = [{"name": n, "first": first[n], "led": led[n], "peak": round(float(shares[n].max()), 4)}
             for n in sorted(first, key=lambda n: (first[n], n))]

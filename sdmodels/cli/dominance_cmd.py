@@ -81,9 +81,12 @@ def register(main: click.Group) -> None:
     @click.option("--observed", type=click.Path(exists=True, dir_okay=False), default=None,
                   help="CSV of observed metrics: a time column and columns named like "
                        "model variables, drawn over the simulation.")
+    @click.option("--fit", "fit_names", default=None, metavar="NAME[,NAME]",
+                  help="Fit these constants to the observed metrics first (least squares "
+                       "over batches of runs) and tell the story with the fitted values.")
     @click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
                   help="Directory for postmortem.html and its pictures.")
-    def postmortem_command(model, scenario, variable, observed, out_dir):
+    def postmortem_command(model, scenario, variable, observed, fit_names, out_dir):
         """Write the loop story of one scenario of MODEL as a self-contained HTML page."""
         import warnings
         from pathlib import Path
@@ -94,5 +97,12 @@ def register(main: click.Group) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             page = write_postmortem(load_model(model), out_dir, scenario=scenario,
-                                    variable=variable, observed=observed, model_name=name)
+                                    variable=variable, observed=observed, model_name=name,
+                                    fit_parameters=[n.strip() for n in (fit_names or "").split(",")
+                                                    if n.strip()])
+        fitted = page.parent / "fit.json"
+        if fit_names and fitted.exists():
+            found = json.loads(fitted.read_text())
+            click.echo("fitted " + ", ".join(f"{n} = {v:.6g}" for n, v in
+                                             found["parameters"].items()))
         click.echo(f"wrote {page}")
