@@ -115,9 +115,8 @@ EXPECTED = {"Retry storm": "R", "Cache stampede": "R", "Connection pool exhausti
 
 
 def test_find_loops_finds_the_exercise_loops():
-    # the composed pool and database parts take the model past 5,000 loops (21,471 since
-    # the pool's callers give up at its acquire timeout): enumerate all
-    loops = find_loops(build(api_service.build()), max_loops=30000)
+    # the composed pool and database parts take the model past 5,000 loops: enumerate all
+    loops = find_loops(build(api_service.build()), max_loops=20000)
     assert loops.complete
     found = {l.name: l for l in loops if l.name}
     for name, kind in EXPECTED.items():

@@ -81,11 +81,12 @@ def connection_pool(**overrides) -> Model:
     recent = m.stock("Recent arrivals", initial=0, units="queries", non_negative=True,
                      doc="queries that arrived over the last acquire timeout (an exponential "
                      "window): the most a FIFO backlog younger than the timeout can hold")
-    aged = m.aux("Arrivals aging out", recent / timeout, units="queries/s",
-                 doc="a window of one timeout: in steady state arrivals x timeout")
     m.flow("Arrivals counted", arrivals, into=recent, units="queries/s")
-    m.flow("Arrivals aged out", aged, out_of=recent, units="queries/s")
-    window = recent + dt * (arrivals - aged)                    # at the end of the step
+    m.flow("Arrivals aged out", recent / timeout, out_of=recent, units="queries/s",
+           doc="a window of one timeout: in steady state arrivals x timeout")
+    # the window at the end of the step (its aging written out, not read from the flow:
+    # one path from the window into the failures, not two)
+    window = recent + dt * (arrivals - recent / timeout)
     failed = m.flow("Failed waits", maximum(0, waiting + dt * (arrivals - acquired)
                                             - minimum(window, threads)) / dt,
                     out_of=waiting, units="queries/s", doc="callers whose wait reached the "
