@@ -273,6 +273,29 @@ def test_hands_on_pool_connection_timeout_cannot_fire_behind_200_threads(hands_o
     assert full[wait].max() < 5 and run[timeouts].max() == 0  # so nobody waits 5 s
 
 
+@pytest.mark.xfail(strict=True, reason="the HPA part samples the CPU metric at the scrape "
+                   "instant instead of averaging it over the window (metrics-server reports a "
+                   "rate of the CPU counter), and the scrape at t = 60 s catches the limiter's "
+                   "token burst as the surge starts (2,400 req/s admitted for ~0.7 s: 100 %): "
+                   "the HPA asks for 3 pods; on the way back to 2 the pods part deletes a ready "
+                   "pod, not the starting one (Kubernetes deletes not-ready pods first), so 1 "
+                   "ready pod runs at 80 % and it scales again. A surge starting at 61 s moves "
+                   "nothing. With both fixed the hands_on HPA would run away in no scenario and "
+                   "test_hands_on_expected_findings' HPA fix would have nothing to break")
+def test_hands_on_hpa_does_not_hang_on_the_scrape_clock():
+    """The surge sends 2,400 req/s at the 1000 req/s limiter; the pods get 1000 req/s, 50 %
+    of 2 pods (a 0.7 s burst of the bucket's 1000 tokens moves a 15 s CPU average by ~2 %),
+    so the HPA stays at 2 pods whichever second the surge starts."""
+    from library.compose import compose
+    from sdmodels import simulate
+    model = compose(EXAMPLES / "hands_on.yaml").model
+    for start in (60.0, 61.0):
+        run = simulate(model, scenario="traffic surge", engine="interpreter",
+                       params={"Stress start": start},
+                       outputs=["api hpa.Spec replicas"]).to_pandas()
+        assert run.iloc[:, 0].loc[45:].max() == 2, start
+
+
 def test_hands_on_backoff_with_jitter_desynchronizes_but_does_not_cut_a_long_overload(
         hands_on):
     """Backoff with jitter breaks the retries' synchronization (the fixed 1 s wait) but, with
