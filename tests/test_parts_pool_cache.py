@@ -43,16 +43,55 @@ def test_littles_law_busy_connections(pool_kernel):
     assert r["Waiting for connection"][:2, -1].max() == 0       # no backlog below saturation
 
 
-def test_waiting_is_bounded_by_the_acquire_timeout_and_the_threads(pool_kernel):
-    # 500 q/s against 100 connections x 0.5 s = 200 q/s: the backlog grows 300/s until the
-    # bound min(200 q/s x acquire timeout, max waiting): min(200 x 5, 2000) = 1,000 and
-    # min(200 x 30, 2000) = 2,000; the excess fails fast: (500 - 200) / 500 = 0.6
-    r = _pool(pool_kernel, ["Waiting for connection", "Fail-fast share", "Wait time"],
+def test_waiting_is_bounded_by_the_threads(pool_kernel):
+    # 500 q/s against 100 connections x 0.5 s = 200 q/s, 2,000 threads. With T = 30 s the
+    # threads fill first (at 6.7 s) and the head then waits 2,000 / 200 = 10 s < 30 s:
+    # nobody times out, the excess 300 q/s is refused at once. With T = 5 s every thread
+    # waits at most 5 s, so the threads let in 2,000 / 5 = 400 q/s: 200 are served, 200
+    # time out after 5 s, 100 are refused at once. Either way (500 - 200) / 500 = 0.6 fail.
+    r = _pool(pool_kernel, ["Waiting for connection", "Fail-fast share", "Wait timeouts",
+                            "Thread rejections"],
               **{"Pool size": 100, "Hold time": 0.5, "Acquire timeout": [5.0, 30.0],
                  "Max waiting": 2000})
-    assert r["Waiting for connection"][:, -1] == pytest.approx([1000, 2000], rel=1e-6)
+    assert r["Waiting for connection"][:, -1] == pytest.approx([2000, 2000], rel=1e-6)
+    assert r["Thread rejections"][:, -1] == pytest.approx([100, 300], rel=1e-6)
+    assert r["Wait timeouts"][:, -1] == pytest.approx([200, 0], abs=1e-6)
     assert r["Fail-fast share"][:, -1] == pytest.approx([0.6, 0.6], rel=1e-6)
-    assert r["Wait time"][0, -1] <= 5.0 + 1e-9
+
+
+def test_callers_give_up_at_the_acquire_timeout(pool_kernel):
+    # Fluid overload with abandonment (HikariCP: getConnection blocks for connectionTimeout
+    # T, then throws): arrivals lambda 500 > mu 200 q/s, FIFO, every caller leaves at T.
+    # The backlog can hold at most the admissions of the last T seconds, a window that the
+    # part keeps exponential: lambda T (1 - exp(-t / T)) from an empty start. Until the
+    # backlog (lambda - mu) t reaches it nobody times out; from then on it levels off at
+    # lambda T (Little's law), the head times out at lambda - mu = 300 q/s, and mu are
+    # served after waiting T: with a client timeout above T all of them are goodput; with
+    # the client's timeout = T (30 s) every one served is late: goodput 0 (the work holds
+    # the connections and yields nothing)
+    r = simulate(pool_kernel, stop=300, outputs=["Waiting for connection", "Wait timeouts",
+                                                 "Thread rejections", "Wait time", "Goodput"],
+                 params={"Pool size": [100] * 2, "Hold time": [0.5] * 2,
+                         "Acquire timeout": [5.0, 30.0], "Max waiting": [1e6] * 2,
+                         "Client timeout": [20.0, 30.0]})
+    t = r.times
+    q, timeouts = r["Waiting for connection"], r["Wait timeouts"]
+    for k, big_t in enumerate((5.0, 30.0)):
+        lo, hi = 1e-6, 3 * big_t          # where 300 t meets 500 T (1 - exp(-t / T))
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if 300 * mid < 500 * big_t * (1 - math.exp(-mid / big_t)) \
+                else (lo, mid)
+        early = (t > 0) & (t < lo - 0.1)
+        assert q[k][early] == pytest.approx(300 * t[early], rel=0.01)
+        assert timeouts[k][early].max() == 0
+        assert timeouts[k][t > lo + 0.1].min() > 0
+    assert q[:, -1] == pytest.approx([500 * 5, 500 * 30], rel=1e-3)      # ~exp(-8) away
+    assert timeouts[:, -1] == pytest.approx([300, 300], rel=1e-3)
+    assert r["Thread rejections"][:, -1] == pytest.approx([0, 0], abs=1e-9)
+    assert r["Wait time"][:, -1] == pytest.approx([5.0, 30.0])
+    # (the M/M/c tail past the 20 s client timeout: ~exp(-15 s / 1.5 s) of the served)
+    assert r["Goodput"][:, -1] == pytest.approx([200, 0], abs=0.01)
 
 
 @pytest.mark.parametrize("c, rho", [(1, 0.5), (2, 0.61), (5, 0.8), (10, 0.5), (10, 0.95),

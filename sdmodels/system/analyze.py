@@ -351,7 +351,12 @@ def _broken(before: dict, after: dict) -> bool | None:
         return True
     if before.get("period") and not after.get("period"):
         return True                     # it swung back and forth before, not after
-    base = max(abs(before["peak"] - before["before"]), 1e-12)
+    rise = abs(before["peak"] - before["before"])
+    if rise <= 1e-9 * max(1.0, abs(before["peak"])):
+        # already at its peak before the trigger (running away from the start): it is
+        # broken only if the fixed run's peak is a third lower, not by rising no further
+        return bool(after["peak"] < before["peak"] * 2 / 3 and after["label"] not in RUNAWAY)
+    base = max(rise, 1e-12)
     end = max(abs(before["end"] - before["before"]), base / 3)
     return bool(after["peak"] - before["before"] < base * 2 / 3 and
                 abs(after["end"] - before["before"]) <= end and np.isfinite(after["peak"]))

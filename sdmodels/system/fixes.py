@@ -142,8 +142,10 @@ def fixes_for(match, spec) -> list[Fix]:
             out.append(Fix("pool connectionTimeout", (Change(
                 ("components", name, "pool", "connectionTimeout"), _s(pool["connectionTimeout"]),
                 "5s", 5.0),), (key,),
-                "a request waits at most 5 s for a connection and fails fast instead of "
-                "queueing behind the pool (reference fix 5)"))
+                "a request waits at most 5 s for a connection and then fails instead of "
+                "queueing behind the pool (reference fix 5); it cuts the waiting callers "
+                "only where one would wait longer: when the pool hands out fewer "
+                "connections a second than the callers' threads / 5 s"))
         into = [i for i, c in enumerate(spec.calls) if c.target == name
                 and c.config["circuitBreaker"] is None]
         out += [_breaker(spec, i, key) for i in into[:1]]
