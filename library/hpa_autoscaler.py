@@ -234,7 +234,7 @@ def build(**overrides) -> Model:
         if name not in WIRED and name != "maxReplicas":
             hpa.connect(name, c[RENAMED.get(name, name)])
 
-    m.name_loop("HPA scaling (B)", ["Spec replicas", "Ready pods", "Processing", "Queue depth",
+    m.name_loop("HPA scaling (B)", ["Spec replicas", "Started pods", "Ready pods", "Processing", "Queue depth",
                                    "HPA / Metric seen by HPA", "HPA / Raw recommendation"])
     m.name_loop("Connection storm slows the database (R)", [
         "Spec replicas", "Failing pods", "Connection attempts", "DB cores in connection setup",

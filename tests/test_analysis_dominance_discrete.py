@@ -138,12 +138,15 @@ def test_hpa_autoscaler_scale_up_is_driven_by_the_hpa_loop():
     shares = variable_shares(d, "Ready pods").loc[240:420]
     assert (shares.abs().idxmax(axis=1)[active] == hpa).all()
     assert (shares.loc[active, hpa].abs() >= 0.5).all()
-    # the story of the replicas: the HPA loop scales them first (the burst at 120 s reaches
-    # the first sync through the 30 s scrape and 90 s pipeline), the overshoot takes over
+    # the story of the replicas: the HPA loop scales them (the burst at 120 s reaches the
+    # first sync through the 30 s scrape and 90 s pipeline), and again in the second wave
+    # after the first one's backlog drained (no collapse: the refused pods' connection
+    # set-up costs the database too little, library/README.md)
     ph = d.phases("Spec replicas")
     acting = ph[ph["loops"] != "-"]
     assert acting["loops"].iloc[0] == hpa and 240 <= acting["start"].iloc[0] <= 300
-    assert acting["names"].iloc[-1] == "Overshoot breaks the database (R)"
+    assert acting["names"].iloc[0] == acting["names"].iloc[-1] == "HPA scaling (B)"
+    assert acting["start"].iloc[-1] > 900             # the second wave
 
 
 def test_arrayed_sampled_loops_share_as_the_scalar_ones():
