@@ -314,3 +314,63 @@ def test_saturations_and_switches_with_a_cause_in_the_condition():
     assert pol["x", "timeout_share"].structural == "+"
     assert pol["x", "ramp_then_drop"].structural == "unknown"
     assert pol["x", "ramp_then_drop"].polarity == "mixed"
+
+
+# --------------------------------------------------------------------------- shared factors
+def test_terms_sharing_the_moved_factor_are_added_first():
+    """x - x * loss = x (1 - loss) rises with x for loss in [0, 1]; 3 k x - 5 k x = -2 k x
+    falls with x for k > 0; x p - x q (p, q >= 0 stocks) depends on which is larger, so it
+    stays unknown. A breaker's admission closed + half * cap - half * cap * judged (cap =
+    min(1, 10 / calls), judged in {0, 1}) is half * cap * (1 - judged) + closed: it falls
+    as the calls rise, although the two cap terms pull apart."""
+    m = Model("shared", stop=4)
+    x = m.stock("X", initial=3, non_negative=True)
+    m.flow("Inflow", 1, into=x)
+    p = m.stock("P", initial=1, non_negative=True)
+    q = m.stock("Q", initial=2, non_negative=True)
+    m.flow("P in", 1, into=p)
+    m.flow("Q in", 1, into=q)
+    loss, k = m.constant("Loss", 0.3), m.constant("K", 2)
+    m.aux("Kept", x - x * loss)
+    m.aux("Net", 3 * k * x - 5 * (k * x))
+    m.aux("Either", x * p - x * q)
+    mode = m.stock("Mode", initial=2, non_negative=True)
+    m.flow("Mode change", 0, into=mode)
+    half, closed = mode.eq(2), mode.eq(0)
+    cap = minimum(1, 10 / maximum(x, 1e-9))
+    judged = m.aux("Judged", mode > 1)
+    m.aux("Admission", closed + half * cap - half * cap * judged)
+    assert _structural(m, "X", "Kept") == "+"
+    assert _structural(m, "Loss", "Kept") == "-"
+    assert _structural(m, "X", "Net") == "-"
+    assert _structural(m, "X", "Either") == "unknown"
+    assert _structural(m, "P", "Either") == "+"
+    assert _structural(m, "X", "Admission") == "-"
+
+
+def test_regrouping_only_signs_what_was_unknown():
+    # a sum already signed term by term keeps its sign; no term shared, nothing regrouped
+    m = Model("plain", stop=4)
+    x = m.stock("X", initial=3, non_negative=True)
+    m.flow("Inflow", 1, into=x)
+    m.aux("Sum", 2 * x + x * m.constant("K", 4))
+    m.aux("Logistic", x * (1 - x / 100))
+    assert _structural(m, "X", "Sum") == "+"
+    assert _structural(m, "X", "Logistic") == "unknown"     # 1 - 2x/100 changes sign
+
+
+def test_unsigned_links_are_reported_in_json_and_notices():
+    import json
+    m = Model("logistic", stop=40, dt=0.25)
+    p = m.stock("Population", initial=1, non_negative=True)
+    m.flow("Growth", 0.5 * p * (1 - p / 100), into=p)
+    loops = find_loops(m)
+    data = json.loads(loops.to_json())
+    assert data["counts"] == {"R": 0, "B": 0, "U": 1}
+    assert data["unsigned_links"] == [{"from": "Population", "to": "Growth",
+                                       "polarity": "mixed", "loops": 1}]
+    assert data["loops"][0]["why_unknown"] == [{"from": "Population", "to": "Growth",
+                                                "polarity": "mixed"}]
+    note = next(n for n in loops.notices if "make them U" in n)
+    assert "'Population' -> 'Growth' (mixed) in 1 loop" in note
+    assert "sdm dominance logistic" in note

@@ -1,0 +1,162 @@
+"""An equation as a sum of signed products, so that terms sharing factors can be grouped.
+
+Link polarity reads a sign from each operand of ``+`` and ``-`` separately, which fails when
+the same factor appears in terms of both signs: in ``s - s * d`` (with d in [0, 1]) the two
+terms pull the opposite ways although together they are ``s * (1 - d)``, as monotone as s.
+Expanding the tree into monomials (integer coefficient times a product of factors, a factor
+being any node that is not ``+``, ``-``, ``*`` or a negation), cancelling equal monomials
+and taking out the factors every term shares recovers that form, so the rules can judge
+``s * (1 - d)`` instead.
+
+>>> from sdmodels.expr import Binary, Ref
+>>> s, d = Ref("s"), Ref("d")
+>>> terms = monomials(Binary("-", s, Binary("*", s, d)))
+>>> terms
+[(1, (Ref(name='s'),)), (-1, (Ref(name='d'), Ref(name='s')))]
+>>> common, rests = factor_out(terms)
+>>> common, total(rests)
+((Ref(name='s'),), Binary(op='-', left=Const(value=1.0), right=Ref(name='d')))
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from sdmodels.expr import Binary, Const, Expr, Unary
+
+Monomial = tuple[int, tuple[Expr, ...]]     # coefficient, factors in a canonical order
+
+#: expansions with more terms are not attempted (products of sums grow multiplicatively)
+MAX_TERMS = 64
+
+
+def monomials(e: Expr, limit: int = MAX_TERMS) -> list[Monomial] | None:
+    """`e` as a list of (coefficient, factors), equal monomials merged and zero ones
+    dropped; None when the expansion would have more than `limit` terms."""
+    raw = _expand(e, limit)
+    if raw is None:
+        return None
+    merged: dict[tuple[Expr, ...], int] = {}
+    for n, factors in raw:
+        merged[factors] = merged.get(factors, 0) + n
+    return [(n, f) for f, n in merged.items() if n != 0]
+
+
+def _expand(e: Expr, limit: int) -> list[Monomial] | None:
+    if isinstance(e, Const) and e.value in (1.0, -1.0):
+        return [(int(e.value), ())]
+    if isinstance(e, Unary) and e.op == "-":
+        inner = _expand(e.operand, limit)
+        return None if inner is None else [(-n, f) for n, f in inner]
+    if isinstance(e, Binary) and e.op in ("+", "-", "*"):
+        a, b = _expand(e.left, limit), _expand(e.right, limit)
+        if a is None or b is None:
+            return None
+        if e.op == "+":
+            out = a + b
+        elif e.op == "-":
+            out = a + [(-n, f) for n, f in b]
+        else:
+            out = [(m * n, _order(f + g)) for m, f in a for n, g in b]
+        return out if len(out) <= limit else None
+    return [(1, (e,))]
+
+
+def _order(factors: tuple[Expr, ...]) -> tuple[Expr, ...]:
+    """A canonical order of factors, so that equal products compare equal."""
+    return tuple(sorted(factors, key=repr))
+
+
+def product(factors: tuple[Expr, ...]) -> Expr:
+    """The product of `factors` as a tree (1 for none)."""
+    if not factors:
+        return Const(1.0)
+    out = factors[0]
+    for f in factors[1:]:
+        out = Binary("*", out, f)
+    return out
+
+
+def total(terms: list[Monomial]) -> Expr:
+    """The sum of `terms` as a tree (0 for none)."""
+    out: Expr | None = None
+    for n, factors in terms:
+        body = product(factors if abs(n) == 1 else (Const(float(abs(n))),) + factors)
+        if out is None:
+            out = body if n > 0 else Unary("-", body)
+        else:
+            out = Binary("+" if n > 0 else "-", out, body)
+    return Const(0.0) if out is None else out
+
+
+def factor_out(terms: list[Monomial]) -> tuple[tuple[Expr, ...], list[Monomial]]:
+    """The factors every term has (with multiplicity) and what is left of each term."""
+    if not terms:
+        return (), []
+    shared = Counter(terms[0][1])
+    for _, factors in terms[1:]:
+        shared &= Counter(factors)
+    common = _order(tuple(shared.elements()))
+    rests = []
+    for n, factors in terms:
+        left = Counter(factors)
+        left.subtract(shared)
+        rests.append((n, _order(tuple(left.elements()))))
+    return common, rests
+
+
+# --------------------------------------------------------------------------- sign rules
+def grouped_value(structure, e: Expr) -> frozenset:
+    """The signs of a sum with the factors all its terms share taken out: ``s - s * d`` as
+    ``s * (1 - d)``; `structure` (a `sdmodels.analysis.polarity.Structure`) signs the parts.
+    Every sign when nothing is shared."""
+    any_sign = frozenset((-1, 0, 1))
+    terms = monomials(e)
+    if terms is None or e in structure._regrouping:
+        return any_sign
+    common, rests = factor_out(terms)
+    if not common:
+        return any_sign
+    structure._regrouping.add(e)
+    try:
+        return _times(structure, common, rests)
+    finally:
+        structure._regrouping.discard(e)
+
+
+def grouped_slope(structure, e: Expr, wrt: str) -> int | None:
+    """The slope of a sum of products with the terms that share the factors moved by `wrt`
+    added first: in ``c * s - c * s * d`` (s rising with wrt, c >= 0, d in [0, 1], neither
+    moved by wrt) the terms pull apart, ``c * (1 - d) * s`` rises with wrt. None when no
+    two terms share what wrt moves, or a group cannot be signed."""
+    from sdmodels.analysis.polarity import combine, scaled
+    terms = monomials(e)
+    if terms is None or len(terms) < 2 or e in structure._regrouping:
+        return None
+    groups: dict[tuple, list] = {}
+    for n, factors in terms:
+        moved = tuple(f for f in factors if structure.slope(f, wrt) != 0)
+        fixed = tuple(f for f in factors if structure.slope(f, wrt) == 0)
+        groups.setdefault(moved, []).append((n, fixed))
+    if len(groups) == len(terms):
+        return None
+    structure._regrouping.add(e)
+    try:
+        out: int | None = 0
+        for moved, rest in groups.items():
+            if moved:
+                common, rests = factor_out(rest)
+                out = combine(out, scaled(structure.slope(product(moved), wrt),
+                                          _times(structure, common, rests)))
+                if out is None:
+                    break
+        return out
+    finally:
+        structure._regrouping.discard(e)
+
+
+def _times(structure, common: tuple[Expr, ...], rests: list[Monomial]) -> frozenset:
+    """The signs of product(common) * total(rests)."""
+    out = structure.value(total(rests))
+    for f in common:
+        out = frozenset(x * y for x in out for y in structure.value(f))
+    return out
