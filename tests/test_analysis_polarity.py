@@ -374,3 +374,49 @@ def test_unsigned_links_are_reported_in_json_and_notices():
     note = next(n for n in loops.notices if "make them U" in n)
     assert "'Population' -> 'Growth' (mixed) in 1 loop" in note
     assert "sdm dominance logistic" in note
+
+
+def test_a_guard_against_dividing_by_zero_is_signed_like_zidz():
+    """if n > 0 then a / max(n, eps) else 0, for n >= 0, is zidz(a, n): it falls as n
+    rises (a >= 0), as zidz does; the 0 is the value at n = 0 where the share is undefined.
+    A switch at 0 that is no division (if n > 0 then 5 else 10) keeps its jump, and so does
+    a guard whose cause can go below the threshold."""
+    m = Model("guard", stop=4)
+    n = m.stock("N", initial=3, non_negative=True)
+    m.flow("Inflow", 1, into=n)
+    signed = m.stock("Signed", initial=3)
+    m.flow("Signed change", -1, into=signed)
+    a = m.constant("A", 2)
+    m.aux("Share", if_then_else(n > 0, a / maximum(n, 1e-9), 0))
+    m.aux("Zidz share", zidz(a, n))
+    m.aux("Health", if_then_else(n > 0, 5, 10))
+    m.aux("Signed share", if_then_else(signed > 0, a / maximum(signed, 1e-9), 0))
+    assert _structural(m, "N", "Share") == "-" == _structural(m, "N", "Zidz share")
+    assert _structural(m, "N", "Health") == "-"               # the jump 10 -> 5
+    assert _structural(m, "Signed", "Signed share") == "unknown"
+
+
+def test_ranges_of_coded_states_and_of_a_decay_to_a_floor():
+    """A breaker-like admission (m = 0) + (m = 2) * c * (1 - d), with m a coded state and
+    c, d in [0, 1], is in [0, 1] (m is one state at a time), so the shed share
+    1 - admission is >= 0 and the calls shed rise with the calls; term by term it would be
+    [-1, 2]. A held value halving towards 1 from 10 (x' = x / 2 + 1 / 2) stays in [1, 10]:
+    the growth of its range stops at the threshold 1 instead of widening to -inf."""
+    from sdmodels.analysis.intervals import Ranges
+    m = Model("coded", stop=4)
+    mode = m.aux("Mode", delay_fixed(m.aux("Next mode", 2 - 0 * m.time), 1, 0))
+    calls = m.stock("Calls", initial=5, non_negative=True)
+    m.flow("More calls", 1, into=calls)
+    c = m.aux("Cap", minimum(1, 10 / maximum(calls, 1e-9)))
+    d = m.aux("Judged", mode > 1)
+    admit = m.aux("Admission", mode.eq(0) + mode.eq(2) * c - mode.eq(2) * c * d)
+    m.aux("Shed", calls * (1 - admit))
+    from sdmodels.expr import Ref
+    x = m.aux("Held", delay_fixed(Ref("next_held"), 1, 10))
+    m.aux("Next held", x / 2 + 0.5)
+    m.aux("Scaled", m.constant("K", 3) * x)
+    ranges = Ranges(build(m))
+    assert ranges.var("admission") == (0.0, 1.0)
+    assert _structural(m, "Calls", "Shed") == "+"
+    assert ranges.var("held") == (1.0, 10.0)
+    assert _structural(m, "K", "Scaled") == "+"

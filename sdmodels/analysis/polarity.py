@@ -45,7 +45,7 @@ from sdmodels.ir import ModelIR, build
 from sdmodels.analysis.behaviour import link_signs, sample_signs, simulate_runs
 from sdmodels.analysis.graph import Through, causal_graph, host_expression
 from sdmodels.analysis.intervals import Ranges, signs
-from sdmodels.analysis.terms import grouped_slope, grouped_value
+from sdmodels.analysis.terms import division_guard, grouped_slope, grouped_value
 
 ANY = frozenset((-1, 0, 1))
 SYMBOL = {1: "+", -1: "-"}
@@ -374,7 +374,9 @@ class Structure:
             cond, then, other = e.args
             branches = combine(self.within(cond, True).slope(then, wrt),
                                self.within(cond, False).slope(other, wrt))
-            return branches if slopes[0] == 0 else combine(branches, self._jump(e, slopes[0]))
+            if slopes[0] == 0 or division_guard(e, self.ranges):
+                return branches
+            return combine(branches, self._jump(e, slopes[0]))
         if fn in ("xidz", "zidz"):
             a, b = e.args[0], e.args[1]
             q = combine(scaled(slopes[0], self.value(b) - {0}),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sdmodels.expr import Binary, Const, Expr, Unary
+from sdmodels.expr import Binary, Call, Const, Expr, Unary, walk
 
 Monomial = tuple[int, tuple[Expr, ...]]     # coefficient, factors in a canonical order
 
@@ -86,6 +86,75 @@ def total(terms: list[Monomial]) -> Expr:
         else:
             out = Binary("+" if n > 0 else "-", out, body)
     return Const(0.0) if out is None else out
+
+
+def factored(terms: list[Monomial]) -> Expr:
+    """The sum of `terms` with shared factors taken out, greedily: the factor most terms
+    have first (ties by text), then within each part, so ``c + h*k - h*k*d`` becomes
+    ``k * (h * (1 - d)) + c``. The same value as `total(terms)`; interval arithmetic on
+    it is sharper, as each shared factor is counted once.
+
+    >>> from sdmodels.expr import Ref
+    >>> from sdmodels.analysis.graph import expr_text
+    >>> c, h, k, d = (Ref(x) for x in "chkd")
+    >>> expr_text(factored([(1, (c,)), (1, (h, k)), (-1, (d, h, k))]))
+    'k * (h * (1 - d)) + c'
+    """
+    count = Counter(f for _, factors in terms for f in set(factors))
+    shared = [f for f, n in count.items() if n >= 2]
+    if len(terms) < 2 or not shared:
+        return total(terms)
+    best = max(shared, key=lambda f: (count[f], repr(f)))
+    inside, outside = [], []
+    for n, factors in terms:
+        if best in factors:
+            rest = list(factors)
+            rest.remove(best)
+            inside.append((n, tuple(rest)))
+        else:
+            outside.append((n, factors))
+    out = Binary("*", best, factored(inside))
+    return Binary("+", out, factored(outside)) if outside else out
+
+
+def cases(terms: list[Monomial]) -> list[Expr] | None:
+    """A sum over the states of a coded variable, one case at a time: when terms carry
+    indicators ``x = c`` of one x with different constants c (a state machine's mode),
+    at most one indicator is 1, so the sum is one of: the terms without an indicator
+    alone, or those plus the terms of one c (their indicator dropped). None when no x has
+    two such constants or a term has two indicators of it.
+
+    >>> from sdmodels.expr import Ref
+    >>> from sdmodels.analysis.graph import expr_text
+    >>> m, k, d = Ref("mode"), Ref("k"), Ref("d")
+    >>> is_ = lambda c: Binary("=", m, Const(c))
+    >>> [expr_text(e) for e in cases([(1, (is_(0.0),)), (1, (is_(2.0), k)),
+    ...                               (-1, (d, is_(2.0), k))])]
+    ['0', '1', 'k * (1 - d)']
+    """
+    indicators: dict[Expr, set[float]] = {}
+    for _, factors in terms:
+        for f in factors:
+            if isinstance(f, Binary) and f.op == "=" and isinstance(f.right, Const):
+                indicators.setdefault(f.left, set()).add(f.right.value)
+    for x, values in sorted(indicators.items(), key=lambda kv: repr(kv[0])):
+        if len(values) < 2:
+            continue
+        none, by_value = [], {v: [] for v in sorted(values)}
+        for n, factors in terms:
+            marks = [f for f in factors if isinstance(f, Binary) and f.op == "="
+                     and f.left == x and isinstance(f.right, Const)]
+            if len(marks) > 1:
+                break
+            if not marks:
+                none.append((n, factors))
+                continue
+            rest = list(factors)
+            rest.remove(marks[0])
+            by_value[marks[0].right.value].append((n, tuple(rest)))
+        else:
+            return [factored(none)] + [factored(none + part) for part in by_value.values()]
+    return None
 
 
 def factor_out(terms: list[Monomial]) -> tuple[tuple[Expr, ...], list[Monomial]]:
@@ -160,3 +229,23 @@ def _times(structure, common: tuple[Expr, ...], rests: list[Monomial]) -> frozen
     for f in common:
         out = frozenset(x * y for x in out for y in structure.value(f))
     return out
+
+
+def division_guard(e: Call, ranges) -> bool:
+    """Whether an if_then_else is a guard against dividing by zero, ``if x > c then
+    a / f(x) else 0`` where x never goes below c (`ranges`, a
+    `sdmodels.analysis.intervals.Ranges`, says so), as ``if x > 0 then a / max(x, eps)
+    else 0`` for x >= 0: zidz(a, x) written out. It is signed as zidz is, by the quotient:
+    the 0 is the value at the one edge point of x's range where the quotient is not
+    defined, not a response to x."""
+    cond, then, other = e.args
+    if not (isinstance(other, Const) and other.value == 0.0 and isinstance(cond, Binary)
+            and isinstance(then, Binary) and then.op == "/"):
+        return False
+    if cond.op == ">" and isinstance(cond.right, Const):
+        x, c = cond.left, cond.right.value
+    elif cond.op == "<" and isinstance(cond.left, Const):
+        x, c = cond.right, cond.left.value
+    else:
+        return False
+    return ranges.of(x)[0] >= c and any(node == x for node in walk(then.right))
