@@ -420,3 +420,21 @@ def test_ranges_of_coded_states_and_of_a_decay_to_a_floor():
     assert _structural(m, "Calls", "Shed") == "+"
     assert ranges.var("held") == (1.0, 10.0)
     assert _structural(m, "K", "Scaled") == "+"
+
+
+def test_black_friday_named_loops_read_as_the_reference_tells():
+    """The reference's Black Friday story: slow queries hold connections, payment retries
+    load the database and the autoscaler grabs connections, each reinforcing; the retry
+    budget balances. The loops still U pass a link without a fixed sign, which the notice
+    names with how many loops it makes U."""
+    from sdmodels.sources import load_model
+    loops = find_loops(load_model("black_friday"))
+    named = {l.name: l.polarity for l in loops if l.name}
+    assert named == {"Slow query holds connections": "R",
+                     "Payment retries load the database": "R",
+                     "Autoscaler grabs connections": "R", "Retry budget caps retries": "B"}
+    ranked = loops.unsigned_links()
+    assert sum(1 for l in loops if l.polarity == "U") <= sum(l["loops"] for l in ranked)
+    assert all(l["polarity"] in ("mixed", "unknown") for l in ranked)
+    note = next(n for n in loops.notices if "make them U" in n)
+    assert f"in {ranked[0]['loops']} loops" in note and "sdm dominance black_friday" in note
