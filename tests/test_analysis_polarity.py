@@ -314,3 +314,127 @@ def test_saturations_and_switches_with_a_cause_in_the_condition():
     assert pol["x", "timeout_share"].structural == "+"
     assert pol["x", "ramp_then_drop"].structural == "unknown"
     assert pol["x", "ramp_then_drop"].polarity == "mixed"
+
+
+# --------------------------------------------------------------------------- shared factors
+def test_terms_sharing_the_moved_factor_are_added_first():
+    """x - x * loss = x (1 - loss) rises with x for loss in [0, 1]; 3 k x - 5 k x = -2 k x
+    falls with x for k > 0; x p - x q (p, q >= 0 stocks) depends on which is larger, so it
+    stays unknown. A breaker's admission closed + half * cap - half * cap * judged (cap =
+    min(1, 10 / calls), judged in {0, 1}) is half * cap * (1 - judged) + closed: it falls
+    as the calls rise, although the two cap terms pull apart."""
+    m = Model("shared", stop=4)
+    x = m.stock("X", initial=3, non_negative=True)
+    m.flow("Inflow", 1, into=x)
+    p = m.stock("P", initial=1, non_negative=True)
+    q = m.stock("Q", initial=2, non_negative=True)
+    m.flow("P in", 1, into=p)
+    m.flow("Q in", 1, into=q)
+    loss, k = m.constant("Loss", 0.3), m.constant("K", 2)
+    m.aux("Kept", x - x * loss)
+    m.aux("Net", 3 * k * x - 5 * (k * x))
+    m.aux("Either", x * p - x * q)
+    mode = m.stock("Mode", initial=2, non_negative=True)
+    m.flow("Mode change", 0, into=mode)
+    half, closed = mode.eq(2), mode.eq(0)
+    cap = minimum(1, 10 / maximum(x, 1e-9))
+    judged = m.aux("Judged", mode > 1)
+    m.aux("Admission", closed + half * cap - half * cap * judged)
+    assert _structural(m, "X", "Kept") == "+"
+    assert _structural(m, "Loss", "Kept") == "-"
+    assert _structural(m, "X", "Net") == "-"
+    assert _structural(m, "X", "Either") == "unknown"
+    assert _structural(m, "P", "Either") == "+"
+    assert _structural(m, "X", "Admission") == "-"
+
+
+def test_regrouping_only_signs_what_was_unknown():
+    # a sum already signed term by term keeps its sign; no term shared, nothing regrouped
+    m = Model("plain", stop=4)
+    x = m.stock("X", initial=3, non_negative=True)
+    m.flow("Inflow", 1, into=x)
+    m.aux("Sum", 2 * x + x * m.constant("K", 4))
+    m.aux("Logistic", x * (1 - x / 100))
+    assert _structural(m, "X", "Sum") == "+"
+    assert _structural(m, "X", "Logistic") == "unknown"     # 1 - 2x/100 changes sign
+
+
+def test_unsigned_links_are_reported_in_json_and_notices():
+    import json
+    m = Model("logistic", stop=40, dt=0.25)
+    p = m.stock("Population", initial=1, non_negative=True)
+    m.flow("Growth", 0.5 * p * (1 - p / 100), into=p)
+    loops = find_loops(m)
+    data = json.loads(loops.to_json())
+    assert data["counts"] == {"R": 0, "B": 0, "U": 1}
+    assert data["unsigned_links"] == [{"from": "Population", "to": "Growth",
+                                       "polarity": "mixed", "loops": 1}]
+    assert data["loops"][0]["why_unknown"] == [{"from": "Population", "to": "Growth",
+                                                "polarity": "mixed"}]
+    note = next(n for n in loops.notices if "make them U" in n)
+    assert "'Population' -> 'Growth' (mixed) in 1 loop" in note
+    assert "sdm dominance logistic" in note
+
+
+def test_a_guard_against_dividing_by_zero_is_signed_like_zidz():
+    """if n > 0 then a / max(n, eps) else 0, for n >= 0, is zidz(a, n): it falls as n
+    rises (a >= 0), as zidz does; the 0 is the value at n = 0 where the share is undefined.
+    A switch at 0 that is no division (if n > 0 then 5 else 10) keeps its jump, and so does
+    a guard whose cause can go below the threshold."""
+    m = Model("guard", stop=4)
+    n = m.stock("N", initial=3, non_negative=True)
+    m.flow("Inflow", 1, into=n)
+    signed = m.stock("Signed", initial=3)
+    m.flow("Signed change", -1, into=signed)
+    a = m.constant("A", 2)
+    m.aux("Share", if_then_else(n > 0, a / maximum(n, 1e-9), 0))
+    m.aux("Zidz share", zidz(a, n))
+    m.aux("Health", if_then_else(n > 0, 5, 10))
+    m.aux("Signed share", if_then_else(signed > 0, a / maximum(signed, 1e-9), 0))
+    assert _structural(m, "N", "Share") == "-" == _structural(m, "N", "Zidz share")
+    assert _structural(m, "N", "Health") == "-"               # the jump 10 -> 5
+    assert _structural(m, "Signed", "Signed share") == "unknown"
+
+
+def test_ranges_of_coded_states_and_of_a_decay_to_a_floor():
+    """A breaker-like admission (m = 0) + (m = 2) * c * (1 - d), with m a coded state and
+    c, d in [0, 1], is in [0, 1] (m is one state at a time), so the shed share
+    1 - admission is >= 0 and the calls shed rise with the calls; term by term it would be
+    [-1, 2]. A held value halving towards 1 from 10 (x' = x / 2 + 1 / 2) stays in [1, 10]:
+    the growth of its range stops at the threshold 1 instead of widening to -inf."""
+    from sdmodels.analysis.intervals import Ranges
+    m = Model("coded", stop=4)
+    mode = m.aux("Mode", delay_fixed(m.aux("Next mode", 2 - 0 * m.time), 1, 0))
+    calls = m.stock("Calls", initial=5, non_negative=True)
+    m.flow("More calls", 1, into=calls)
+    c = m.aux("Cap", minimum(1, 10 / maximum(calls, 1e-9)))
+    d = m.aux("Judged", mode > 1)
+    admit = m.aux("Admission", mode.eq(0) + mode.eq(2) * c - mode.eq(2) * c * d)
+    m.aux("Shed", calls * (1 - admit))
+    from sdmodels.expr import Ref
+    x = m.aux("Held", delay_fixed(Ref("next_held"), 1, 10))
+    m.aux("Next held", x / 2 + 0.5)
+    m.aux("Scaled", m.constant("K", 3) * x)
+    ranges = Ranges(build(m))
+    assert ranges.var("admission") == (0.0, 1.0)
+    assert _structural(m, "Calls", "Shed") == "+"
+    assert ranges.var("held") == (1.0, 10.0)
+    assert _structural(m, "K", "Scaled") == "+"
+
+
+def test_black_friday_named_loops_read_as_the_reference_tells():
+    """The reference's Black Friday story: slow queries hold connections, payment retries
+    load the database and the autoscaler grabs connections, each reinforcing; the retry
+    budget balances. The loops still U pass a link without a fixed sign, which the notice
+    names with how many loops it makes U."""
+    from sdmodels.sources import load_model
+    loops = find_loops(load_model("black_friday"))
+    named = {l.name: l.polarity for l in loops if l.name}
+    assert named == {"Slow query holds connections": "R",
+                     "Payment retries load the database": "R",
+                     "Autoscaler grabs connections": "R", "Retry budget caps retries": "B"}
+    ranked = loops.unsigned_links()
+    assert sum(1 for l in loops if l.polarity == "U") <= sum(l["loops"] for l in ranked)
+    assert all(l["polarity"] in ("mixed", "unknown") for l in ranked)
+    note = next(n for n in loops.notices if "make them U" in n)
+    assert f"in {ranked[0]['loops']} loops" in note and "sdm dominance black_friday" in note

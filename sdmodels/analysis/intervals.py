@@ -7,7 +7,9 @@ their y range, stocks from their declaration or from the sign of their net flow,
 and flows from their equation's interval over the intervals of what they read. Auxiliaries
 read each other in cycles, so the intervals are narrowed together to a fixed point: start
 from "any value" and recompute every variable from the others until nothing changes (each
-step keeps every interval a sound bound, so the result is sound whenever it stops).
+step keeps every interval a sound bound, so the result is sound whenever it stops). A bound
+that keeps growing stops at -1, 0 or 1 before infinity (`widen`), and a sum that straddles 0
+is narrowed by its factored and case-by-case forms (`sdmodels.analysis.terms`).
 
 >>> from sdmodels import Model, build, maximum, minimum
 >>> m = Model("fractions", stop=1)
@@ -31,6 +33,7 @@ from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce,
 from sdmodels.ir import ModelIR, expressions
 
 from sdmodels.analysis.graph import Through, _collapse
+from sdmodels.analysis.terms import cases, factored, monomials
 
 INF = math.inf
 ANY = (-INF, INF)
@@ -135,6 +138,30 @@ def _join(parts) -> Interval:
     return hull(*known)
 
 
+#: where a bound that keeps moving stops before infinity (widening with thresholds,
+#: Blanchet et al. 2003): the sign of a quantity and the edges of a fraction
+THRESHOLDS = (-1.0, 0.0, 1.0)
+
+
+def widen(old: Interval, new: Interval) -> Interval:
+    """A bound that moved again jumps to the next threshold past it (0 or 1, see
+    `THRESHOLDS`), or to infinity past the last one; the growth goes on from there, so a
+    bound that crosses a threshold later still ends at infinity: sound at any stop.
+
+    A count that falls from 10 towards its floor of 1 in steps keeps a lower bound of 1,
+    or 0 (>= 0 is what link polarity needs), instead of -inf.
+
+    >>> widen((5.0, 10.0), (4.0, 10.0)), widen((0.0, 0.5), (0.0, 0.6)), widen((0.0, 2.0), (-0.1, 3.0))
+    ((1.0, 10.0), (0.0, 1.0), (-1.0, inf))
+    """
+    lo, hi = old
+    if new[0] < lo:
+        lo = max((t for t in THRESHOLDS if t <= new[0]), default=-INF)
+    if new[1] > hi:
+        hi = min((t for t in THRESHOLDS if t >= new[1]), default=INF)
+    return (lo, hi)
+
+
 class Ranges:
     """The interval of every variable of an IR and of any expression over them.
 
@@ -167,6 +194,7 @@ class Ranges:
                     self.iv[v.id] = (0.0, INF)
             else:
                 self.iv[v.id] = ANY
+        self._factored: dict[Expr, tuple] = {}   # other forms of sums
         self._equations = {v.id: self._collapsed(v) for v in ir.variables.values()
                            if isinstance(v, (Aux, Flow))}
         self._solve()
@@ -213,8 +241,7 @@ class Ranges:
                     continue
                 moves[v.id] += 1
                 if old is not None and moves[v.id] > self.WIDEN_AFTER:
-                    grown = (-INF if grown[0] < old[0] else old[0],
-                             INF if grown[1] > old[1] else old[1])
+                    grown = widen(old, grown)
                 self.iv[v.id] = grown
                 changed = True
             if not changed:
@@ -321,15 +348,38 @@ class Ranges:
             if clipped is not None:
                 return clipped
         a, b = self.of(e.left), self.of(e.right)
-        if op == "+":
-            return add(a, b)
-        if op == "-":
-            return add(a, neg(b))
+        if op in "+-":
+            out = add(a, b if op == "+" else neg(b))
+            return self._regrouped(e, out) if out[0] < 0 < out[1] else out
         if op == "*":
             return mul(a, b)
         if op == "/":
             return div(a, b)
         return power(a, b)
+
+    def _regrouped(self, e: Binary, out: Interval) -> Interval:
+        """A sum that straddles 0 narrowed by other forms of it (`sdmodels.analysis.terms`):
+        factored, ``c + h*k - h*k*d`` as ``c + h*k*(1 - d)``, >= 0 for values in [0, 1]
+        where the terms one by one give [-1, 2]; and case by case over the states of a
+        coded variable, ``(m = 0) + (m = 2)*k*(1 - d)`` in [0, 1] as m is 0 or 2 or
+        neither. Each form is sound, so is the meet of their intervals."""
+        if e not in self._factored:
+            terms = monomials(e)
+            forms: list[tuple[Expr, ...]] = []
+            if terms is not None:
+                whole = factored(terms)
+                if whole != e:
+                    forms.append((whole,))
+                split = cases(terms)
+                if split is not None and e not in split:
+                    forms.append(tuple(split))
+            self._factored[e] = tuple(forms)
+        for form in self._factored[e]:
+            other = hull(*(self.of(alt) for alt in form))
+            lo, hi = max(out[0], other[0]), min(out[1], other[1])
+            if lo <= hi:
+                out = (lo, hi)
+        return out
 
     def _definition(self, e: Expr) -> Expr:
         """The equation behind a reference to a scalar auxiliary or flow, else `e` itself."""

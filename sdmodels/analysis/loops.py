@@ -90,6 +90,13 @@ class Loop:
         return ", ".join(f"{l.cause} -> {l.effect} ({l.polarity})" for l in self.links
                          if l.polarity not in ("+", "-"))
 
+    def unsigned_links(self) -> list[dict]:
+        """The links that make this loop U, by display name: from, to (the variable whose
+        equation reads `from` without a fixed sign), polarity ('mixed' or 'unknown')."""
+        n = self.length
+        return [{"from": self.names[k], "to": self.names[(k + 1) % n], "polarity": l.polarity}
+                for k, l in enumerate(self.links) if l.polarity not in ("+", "-")]
+
     def to_dict(self) -> dict:
         """The JSON form: id, name, polarity, variables, length, delays, total_delay, ..."""
         return {"id": self.id, "name": self.name, "polarity": self.polarity,
@@ -97,7 +104,8 @@ class Loop:
                 "delays": [d.to_dict() for d in self.delays], "total_delay": self.total_delay,
                 "modules": list(self.modules), "from_composition": self.from_composition,
                 "links": [{"from": self.names[k], "to": self.names[(k + 1) % self.length],
-                           "polarity": l.polarity} for k, l in enumerate(self.links)]}
+                           "polarity": l.polarity} for k, l in enumerate(self.links)],
+                "why_unknown": self.unsigned_links()}
 
     def _repr_html_(self) -> str:
         from sdmodels.workbench.display import loop_html
@@ -146,12 +154,30 @@ class LoopSet:
     def to_records(self) -> list[dict]:
         return [loop.to_dict() for loop in self.loops]
 
+    def unsigned_links(self) -> list[dict]:
+        """The links that make loops U, most loops first: from, to (the variable whose
+        equation holds the link), polarity, loops (how many U loops it is on). Their sign
+        depends on the operating point (or the equations cannot tell); the sign each took
+        in a run, per dominance phase, is in `LoopSet.dominance(...).phases()` (`sdm
+        dominance`)."""
+        count: dict[tuple, int] = {}
+        for loop in self.loops:
+            for link in loop.unsigned_links():
+                key = (link["from"], link["to"], link["polarity"])
+                count[key] = count.get(key, 0) + 1
+        ranked = sorted(count.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [{"from": a, "to": b, "polarity": p, "loops": n} for (a, b, p), n in ranked]
+
     def to_json(self, indent: int | None = 2) -> str:
-        """A JSON object: model, method, complete, cap, total, and `loops`, one object per
+        """A JSON object: model, method, complete, cap, total, counts, `unsigned_links`
+        (what makes loops U, see `unsigned_links`), notices, and `loops`, one object per
         loop (see `Loop.to_dict`)."""
         return json.dumps({"model": self.model, "method": self.method,
                            "complete": self.complete, "cap": self.cap, "total": self.total,
-                           "shown": len(self), "loops": self.to_records()}, indent=indent)
+                           "shown": len(self), "counts": self.counts(),
+                           "unsigned_links": self.unsigned_links(),
+                           "notices": list(self.notices), "loops": self.to_records()},
+                          indent=indent)
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per loop; lists joined as text."""
@@ -302,10 +328,12 @@ def find_loops(model, *, method: str = "all", max_loops: int = DEFAULT_MAX_LOOPS
             notices.append(f"stated polarity of '{ir.display(link.cause)}' -> "
                            f"'{ir.display(link.effect)}' is flagged: {link.note}")
     if any(l.polarity == "U" for l in loops):
-        notices.append("loops marked U have a link of mixed or unknown polarity: see "
-                       "Loop.why_unknown or the 'links' field of the JSON; "
-                       + unknown_links_note(ir, loops) + "; `sdm dominance` gives the sign "
-                       "each took in a run")
+        notices.append("loops marked U have a link whose sign depends on the operating "
+                       "point (mixed) or that the equations cannot sign (unknown): see "
+                       "Loop.why_unknown or 'why_unknown' and 'unsigned_links' in the JSON; "
+                       + unknown_links_note(ir, loops) + ". The sign such a loop runs with, "
+                       "phase by phase (runtime polarity, Loops That Matter): `sdm "
+                       f"dominance {ir.name}`, or LoopSet.dominance(model).phases()")
     return LoopSet(ir.name, tuple(loops), method, complete, tuple(notices), max_loops, total)
 
 
@@ -335,18 +363,15 @@ def named_cycles(ir, graph) -> list[tuple[str, ...]]:
 
 
 def unknown_links_note(ir: ModelIR, loops) -> str:
-    """Which links make loops U, most loops first: 'a -> b (mixed) in 900 loops, ...'."""
-    count: dict[tuple, int] = {}
-    for loop in loops:
-        for link in loop.links:
-            if link.polarity not in ("+", "-"):
-                key = (link.cause, link.effect, link.polarity)
-                count[key] = count.get(key, 0) + 1
-    ranked = sorted(count.items(), key=lambda kv: (-kv[1], kv[0]))
-    shown = ", ".join(f"'{ir.display(a)}' -> '{ir.display(b)}' ({p}) in {n} loop"
-                      f"{'s' if n != 1 else ''}" for (a, b, p), n in ranked[:5])
+    """Which links make loops U, most loops first: "'a' -> 'b' (mixed, in b's equation)
+    in 900 loops, ..."."""
+    ranked = LoopSet(ir.name, tuple(loops)).unsigned_links()
+    shown = ", ".join(f"'{l['from']}' -> '{l['to']}' ({l['polarity']}) in {l['loops']} loop"
+                      f"{'s' if l['loops'] != 1 else ''}" for l in ranked[:5])
     more = f" and {len(ranked) - 5} more links" if len(ranked) > 5 else ""
-    return f"{len(ranked)} link{'s' if len(ranked) != 1 else ''} make them U: {shown}{more}"
+    return (f"{len(ranked)} link{'s' if len(ranked) != 1 else ''} make them U (each read "
+            f"without a fixed sign by the equation of the variable it points to): "
+            f"{shown}{more}")
 
 
 def _cycles_in_order(graph: nx.DiGraph):

@@ -4,7 +4,9 @@ A link u -> v is positive (+) when an increase in u, all else equal, raises v; n
 when it lowers v. The sign is read from the tree of v's equation by monotonicity rules
 (+ - * /, min/max, ceil/floor/round/integer, exp/ln/sqrt, xidz/zidz, powers, lookups by the
 monotonicity of their points over the arguments they get, delays/smooths/samplers as
-positive gains; ``a - min(a, b)`` as ``max(0, a - b)``). An if_then_else is signed by its
+positive gains; ``a - min(a, b)`` as ``max(0, a - b)``; a sum whose terms pull apart
+regrouped by the factors the cause moves, ``c*s - c*s*d`` as ``c*(1 - d)*s``, see
+`sdmodels.analysis.terms`). An if_then_else is signed by its
 branches, each judged on the times it was taken, and, when u is in the condition, by the
 jump at the switch: the sign of then - else on a side of the switch where it keeps one
 (continuity carries it to the switch), e.g. ``if x >= limit then 1 else f(x)`` with f <= 1
@@ -43,6 +45,7 @@ from sdmodels.ir import ModelIR, build
 from sdmodels.analysis.behaviour import link_signs, sample_signs, simulate_runs
 from sdmodels.analysis.graph import Through, causal_graph, host_expression
 from sdmodels.analysis.intervals import Ranges, signs
+from sdmodels.analysis.terms import division_guard, grouped_slope, grouped_value
 
 ANY = frozenset((-1, 0, 1))
 SYMBOL = {1: "+", -1: "-"}
@@ -127,6 +130,8 @@ class Structure:
         self.sample = sample                # (expr, where) -> signs seen along the runs
         self.where = where                  # ((condition, truth), ...): inside branches
         self._memo: dict[Expr, frozenset] = {}
+        self._slopes: dict[tuple[Expr, str], int | None] = {}
+        self._regrouping: set[Expr] = set()     # sums being regrouped (no regress)
         self._inside: dict[tuple, Structure] = {}
 
     def within(self, condition: Expr, truth: bool) -> "Structure":
@@ -179,6 +184,12 @@ class Structure:
         return out
 
     def _rule_value(self, e: Expr) -> frozenset:
+        out = self._plain_value(e)
+        if _both(out) and isinstance(e, Binary) and e.op in "+-":
+            out = out & grouped_value(self, e)
+        return out
+
+    def _plain_value(self, e: Expr) -> frozenset:
         if isinstance(e, Const):
             return frozenset((int(np.sign(e.value)),))
         if isinstance(e, Ref):
@@ -241,6 +252,15 @@ class Structure:
 
     # slopes: the sign of d expr / d wrt, or None when the structure cannot tell
     def slope(self, e: Expr, wrt: str) -> int | None:
+        key = (e, wrt)
+        if key not in self._slopes:
+            out = self._rule_slope(e, wrt)
+            if out is None and isinstance(e, Binary) and e.op in "+-*":
+                out = grouped_slope(self, e, wrt)
+            self._slopes[key] = out
+        return self._slopes[key]
+
+    def _rule_slope(self, e: Expr, wrt: str) -> int | None:
         s = lambda x: self.slope(x, wrt)  # noqa: E731
         if isinstance(e, Ref):
             return 1 if e.name == wrt else 0
@@ -354,7 +374,9 @@ class Structure:
             cond, then, other = e.args
             branches = combine(self.within(cond, True).slope(then, wrt),
                                self.within(cond, False).slope(other, wrt))
-            return branches if slopes[0] == 0 else combine(branches, self._jump(e, slopes[0]))
+            if slopes[0] == 0 or division_guard(e, self.ranges):
+                return branches
+            return combine(branches, self._jump(e, slopes[0]))
         if fn in ("xidz", "zidz"):
             a, b = e.args[0], e.args[1]
             q = combine(scaled(slopes[0], self.value(b) - {0}),
