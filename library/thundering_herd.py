@@ -97,8 +97,8 @@ def build(**overrides) -> Model:
 
     fill = ["Cache / Fills so far", "Cache / Cached keys", "Cache / Missing keys"]
     m.name_loop("Herd sustains itself (R)", fill + [
-        "Cache / Misses", "DB queries", "Pool / Waiting for connection", "Pool / Late share",
-        "Pool / Failure share", "Cache / Fill success share", "Cache / Fills"])
+        "Cache / Misses", "DB queries", "Pool / Query arrivals", "Pool / Waiting for connection",
+        "Pool / Late share", "Pool / Failure share", "Cache / Fill success share", "Cache / Fills"])
     m.name_loop("Refill repairs the cache (B)", fill + ["Cache / Fills"])
     # the herd's echo (R, two inversions): keys filled together expire together a TTL
     # later, go missing together and are filled together again
