@@ -70,7 +70,8 @@ class Workbench:
 
     def __init__(self, model, *, title: str | None = None,
                  key_outputs: Sequence[str] | None = None, method: str = "euler",
-                 engine: str = "auto", warm: bool = True, sweeps_wait: bool = True):
+                 engine: str = "auto", warm: bool = True, sweeps_wait: bool = True,
+                 description: str | None = None):
         from sdmodels import build, compile
         from sdmodels.compile import compiled_kernel
         from sdmodels.engine import check_engine
@@ -79,6 +80,7 @@ class Workbench:
         self.ir = build(model)
         self.method, self.engine = method, engine
         self.sweeps_wait = sweeps_wait      # a large sweep waits for the kernel to compile
+        self._description = description     # a system description's text: compiled aside
         self.program = prepare(self.ir, method=method)     # the tape: milliseconds
         self._kernel = compile(self.ir, method=method) if engine == "compiled" else \
             compiled_kernel(self.ir, method=method) if engine == "auto" else None
@@ -106,8 +108,11 @@ class Workbench:
 
         from sdmodels.sources import library_names, load_model
         if spec.endswith(SYSTEM_SUFFIXES):
+            from pathlib import Path
+
             from library.compose import compose
-            return cls.of_composition(compose(spec), **options)
+            text = Path(spec).read_text(encoding="utf-8")
+            return cls.of_composition(compose(spec), description=text, **options)
         key_outputs = None
         if spec in library_names():
             key_outputs = getattr(importlib.import_module(f"library.{spec}"), "KEY_OUTPUTS", None)
@@ -116,7 +121,8 @@ class Workbench:
     @classmethod
     def of_composition(cls, composition, **options) -> "Workbench":
         """A composed system description: its services' utilisation and latency as the key
-        outputs; the interpreter answers until its kernel is compiled aside."""
+        outputs; the interpreter answers until its kernel is compiled aside (in a child
+        process when `description`, the description's text, is given)."""
         ranked = sorted(composition.roles.items(),
                         key=lambda item: KEY_ROLES.index(item[1][1]) if item[1][1] in KEY_ROLES
                         else len(KEY_ROLES))
@@ -143,6 +149,9 @@ class Workbench:
 
         def work():
             from sdmodels import simulate
+            from sdmodels.workbench.compile_aside import compile_in_child
+            if self._description is not None:     # the child fills the disk cache: the
+                compile_in_child(self._description, method=self.method)   # load is below
             try:
                 kernel = compile(self.ir, method=self.method)
                 # numba compiles (or loads) at the first call: make it here, not on a slider

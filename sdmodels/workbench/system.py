@@ -81,7 +81,7 @@ class DescriptionFile:
         from sdmodels.workbench.session import Workbench
         text = self.text() if text is None else text
         composition = compose(self.check(text))
-        return Workbench.of_composition(composition, warm=warm,
+        return Workbench.of_composition(composition, warm=warm, description=text,
                                         title=f"{composition.spec.name} ({self.name})")
 
     def save(self, text: str):
