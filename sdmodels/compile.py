@@ -1,7 +1,9 @@
 """compile(ir) -> Kernel: numba code generated from the validated IR tree.
 
 Arrays are flattened: every element of an arrayed variable becomes one scalar slot, so the
-kernel is plain scalar code looping over runs (outer) and steps (inner). Parameters are
+kernel is plain scalar code looping over runs (outer) and steps (inner); its text is written
+by sdmodels/kernel_source.py (the equations) and sdmodels/kernel_layout.py (the module: one
+function, and for a large model part functions numba compiles one by one). Parameters are
 passed in as a (runs, n_params) array and never baked into the code, so a new parameter set
 or sweep never recompiles. The generated source is keyed by its own hash and cached in
 memory and on disk (verified against the hash on load; numba's cache in the same private
