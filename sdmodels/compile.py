@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 METHODS = ("euler", "rk4")
 _MEMORY_CACHE: dict[str, object] = {}
 __all__ = ["METHODS", "SCALAR_SLOTS", "Kernel", "Slot", "SlotTable", "compile", "compiled_kernel",
-           "default_params"]
+           "default_params", "kernel_on_disk"]
 
 
 def cache_dir() -> Path:
@@ -145,6 +145,27 @@ def compiled_kernel(model, *, method: str = "euler") -> Kernel | None:
     [4.0]
     """
     return _kernel(model, method, load=False)
+
+
+def kernel_on_disk(model, *, method: str = "euler") -> bool:
+    """Whether this model's kernel text is in the disk cache: it was compiled (or loaded)
+    before, so numba's cache most likely holds its machine code and a load takes seconds.
+
+    >>> from sdmodels import Model
+    >>> m = Model("drain", stop=2, dt=1)
+    >>> s = m.stock("Amount", initial=100)
+    >>> _ = m.flow("Outflow", s / m.constant("Lifetime", 2), out_of=s)
+    >>> _ = compile(m)
+    >>> kernel_on_disk(m)
+    True
+    """
+    from sdmodels.ir import build
+    from sdmodels.kernel_cache import digest_of
+    try:
+        return (cache_dir() / f"k_{digest_of(_Generator(build(model), method).source())}.py"
+                ).is_file()
+    except OSError:             # an insecure or missing cache: nothing is on disk
+        return False
 
 
 def _kernel(model, method: str, *, load: bool) -> Kernel | None:

@@ -149,10 +149,11 @@ class Workbench:
 
         def work():
             from sdmodels import simulate
+            from sdmodels.compile import kernel_on_disk
             from sdmodels.workbench.compile_aside import compile_in_child
-            if self._description is not None:     # the child fills the disk cache: the
-                compile_in_child(self._description, method=self.method)   # load is below
-            try:
+            if self._description is not None and not kernel_on_disk(self.ir, method=self.method):
+                compile_in_child(self._description, method=self.method)   # fills the disk
+            try:                                                          # cache: loaded below
                 kernel = compile(self.ir, method=self.method)
                 # numba compiles (or loads) at the first call: make it here, not on a slider
                 simulate(kernel, engine="compiled", stop=self.ir.start + self.ir.dt)
