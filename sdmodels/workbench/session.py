@@ -82,8 +82,9 @@ class Workbench:
         self.sweeps_wait = sweeps_wait      # a large sweep waits for the kernel to compile
         self._description = description     # a system description's text: compiled aside
         self.program = prepare(self.ir, method=method)     # the tape: milliseconds
-        self._kernel = compile(self.ir, method=method) if engine == "compiled" else \
-            compiled_kernel(self.ir, method=method) if engine == "auto" else None
+        self._kernel = compile(self.ir, method=method) if engine == "compiled" else None
+        if engine == "auto" and description is not None:     # a save of other numbers: the
+            self._kernel = compiled_kernel(self.ir, method=method)   # kernel compiled before
         self._compiling: threading.Thread | None = None
         self.title = title or self.ir.name
         self.parameters: list[ParameterSpec] = parameter_specs(self.ir)
