@@ -98,7 +98,7 @@ class Prepared:
     def interpreted(self, method: str, seconds: float) -> None:
         """Count interpreter time; past BACKGROUND_AFTER, compile the kernel in a thread."""
         self._interpreted += seconds
-        if os.environ.get("SDMODELS_BACKGROUND_COMPILE", "1") == "0":
+        if not background_compile():
             return
         if self._interpreted > BACKGROUND_AFTER and method not in self._compiling and \
                 self._compilable(self.program(method)):
@@ -156,6 +156,11 @@ def prepared(model, method: str = "euler") -> Prepared:
     with _LOCK:
         _BY_MODEL[model] = entry
     return entry
+
+
+def background_compile() -> bool:
+    """Whether kernels may compile in background threads (SDMODELS_BACKGROUND_COMPILE=0: no)."""
+    return os.environ.get("SDMODELS_BACKGROUND_COMPILE", "1") != "0"
 
 
 def check_engine(engine: str) -> None:

@@ -170,3 +170,12 @@ def test_sweeps_of_a_composed_model_run_on_the_interpreter(setup):
     too_many = client.post("/api/model/chain/sweep", json={**body, "xs": list(range(11)),
                                                             "y": "Pods lost", "ys": [0] * 11})
     assert too_many.status_code == 422 and "120" in too_many.json()["error"]
+
+
+def test_a_kernel_compiled_aside_in_a_child_reports_a_description_that_does_not_compose():
+    """The child (sdmodels/workbench/compile_aside.py) reads the text it is sent as YAML and
+    says whether it compiled; the server then compiles in its thread (not run here: a
+    composed kernel takes tens of seconds)."""
+    from sdmodels.workbench.compile_aside import compile_in_child
+    # a text that looks like a path is YAML to the child (a scalar, not a description)
+    assert compile_in_child(str(EXAMPLE), timeout=120) is False

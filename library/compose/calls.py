@@ -16,7 +16,7 @@ from sdmodels import maximum, minimum
 from sdmodels.errors import ModelError
 from sdmodels.expr import Const, Expr
 
-from library.compose.kinds import Node, _module
+from library.compose.kinds import Node, _module, setting
 from library.parts.breaker import circuit_breaker
 from library.parts.retry import GENERATIONS, retry_client
 
@@ -35,7 +35,7 @@ def wire_calls(m, spec, nodes: dict[str, Node]) -> None:
         raise ModelError(f"system '{spec.name}': the calls form a cycle ({cycle}); sdmodels "
                          "composes calls that flow one way (a tree or a DAG)") from None
     arriving: dict[str, list[Expr]] = {name: [] for name in nodes}
-    timeouts: dict[str, list[float]] = {name: [] for name in nodes}
+    timeouts: dict[str, list] = {name: [] for name in nodes}
     for name in order:
         caller = nodes[name]
         seen = []
@@ -47,9 +47,10 @@ def wire_calls(m, spec, nodes: dict[str, Node]) -> None:
             if caller.outbound is None:
                 raise ModelError(f"system '{spec.name}': {name} ({caller.kind}) sends no "
                                  f"requests on, so '{name} -> {call.target}' cannot be wired")
-            sent, latency, failure = _call(m, caller, callee, call)
+            timeout = setting(m, f"{name} to {call.target}", "timeout", call.config["timeout"], "s")
+            sent, latency, failure = _call(m, caller, callee, call, timeout)
             arriving[call.target].append(sent)
-            timeouts[call.target].append(ASYNC if caller.kind == "queue" else call.config["timeout"])
+            timeouts[call.target].append(Const(ASYNC) if caller.kind == "queue" else timeout)
             seen.append((latency, failure))
         _downstream(m, caller, seen)
         if caller.pods_in:
@@ -58,14 +59,14 @@ def wire_calls(m, spec, nodes: dict[str, Node]) -> None:
         if arriving[name]:
             node.inbound.connect(_sum(arriving[name]))
         if node.timeout is not None and timeouts[name]:
-            node.timeout.connect(min(timeouts[name]))
+            node.timeout.connect(_shortest(timeouts[name]))
         if node.queue_limit is not None:
             port, default = node.queue_limit
             fed_by = [nodes[c.source].max_length for c in spec.calls if c.target == name]
             port.connect(max(fed_by) if fed_by and None not in fed_by else default)
 
 
-def _call(m, caller: Node, callee: Node, call):
+def _call(m, caller: Node, callee: Node, call, timeout):
     """(requests reaching the callee, latency and failure the caller sees) for one call."""
     cfg, label = call.config, f"to {call.target}"
     demand = caller.outbound
@@ -105,7 +106,7 @@ def _call(m, caller: Node, callee: Node, call):
         sent = breaker.out["Permitted calls"]
         if cfg["retry"] is None:
             failure = 1 - (1 - callee.failure) * breaker.out["Admission fraction"]
-    return sent, minimum(callee.latency, cfg["timeout"]), minimum(1, failure)
+    return sent, minimum(callee.latency, timeout), minimum(1, failure)
 
 
 def _jitter(retry) -> float:
@@ -145,6 +146,13 @@ def _gate(balancer: Node, nodes, graph) -> None:
             for port in balancer.pods_in:
                 port.connect(nodes[target].pods)
             return
+
+
+def _shortest(timeouts: list) -> Expr:
+    shortest = timeouts[0]
+    for t in timeouts[1:]:
+        shortest = minimum(shortest, t)
+    return shortest
 
 
 def _sum(exprs: list[Expr]) -> Expr:

@@ -66,6 +66,14 @@ class Node:
         self.roles[name] = ref.name
 
 
+def setting(m: Model, owner: str, key: str, value: float, units: str):
+    """A number of the description as a constant of the model ('<owner> <key>'), not a
+    number written into an equation: a slider in the workbench, and a save that changes
+    only such numbers keeps the model's structure, so its compiled kernel too."""
+    return m.constant(f"{owner} {key}", value, units=units,
+                      doc=f"{key} of {owner}, from the system description")
+
+
 def _module(m: Model, node: Node, suffix: str, part: Model) -> ModuleHandle:
     prefix = f"{node.name} {suffix}".strip()
     handle = m.module(prefix, part, display=prefix)
@@ -82,8 +90,10 @@ class Traffic:
         node = Node(component.name, "traffic")
         part = traffic(**{"Base rate": c["rate"]})
         t = _module(m, node, "", part)
-        peak = c["peak"] if c["peak"] is not None else 3 * c["rate"]
-        t.connect("Spike height", stress["Surge on"] * (peak - c["rate"]))
+        base = t["Base rate"]
+        peak = setting(m, component.name, "peak", c["peak"], "req/s") \
+            if c["peak"] is not None else 3 * base
+        t.connect("Spike height", stress["Surge on"] * (peak - base))
         t.connect("Spike start", stress["Stress start"])
         t.connect("Spike duration", stress["Stress duration"])
         node.outbound = t.out["Rate"]
@@ -140,17 +150,22 @@ class Service:
         c = component.config
         node = Node(component.name, "service")
         server = _module(m, node, "", server_pool(**{"Service time": c["serviceTime"]}))
-        ready, pods_part = c["replicas"], None
+        pods_part = None
         if c["hpa"] is not None:
             ready, pods_part = _autoscaled(m, node, component, server)
         elif c["resources"] is not None:       # pods that can be OOM-killed have a lifecycle
             pods_part = _pods(m, node, component)
             ready = pods_part.out["Ready pods"]
+        else:
+            ready = setting(m, component.name, "replicas", c["replicas"], "pod")
         lost = stress["Pods lost"] * pulse(stress["Stress start"], stress["Stress duration"])
         pods = m.aux(f"{component.name} serving pods", ready * (1 - lost), units="pod",
                      doc="ready pods still serving (the pod-loss scenario removes some)")
-        server.connect("Workers", pods * c["workersPerPod"])
-        node.queue_limit = (Port(server, "Queue limit"), pods * c["queueLimit"])
+        per_pod = setting(m, component.name, "workersPerPod", c["workersPerPod"], "workers/pod")
+        server.connect("Workers", pods * per_pod)
+        node.queue_limit = (Port(server, "Queue limit"),
+                            pods * setting(m, component.name, "queueLimit", c["queueLimit"],
+                                           "req/pod"))
         node.inbound, node.outbound = Port(server, "Arrivals"), server.out["Throughput"]
         node.latency, node.failure = server.out["Latency"], server.out["Failure fraction"]
         node.downstream_latency = Port(server, "Downstream latency")

@@ -5,11 +5,15 @@ both drive a `Workbench`, so they show the same numbers.
 A model opened here answers at once through the interpreter (its instruction tape is
 written in milliseconds); when one interpreted run takes longer than KERNEL_AFTER_MS, the
 model's compiled kernel is built in a background thread and slider runs switch to it once it
-is ready (several times faster per step). Sweeps use the kernel (waiting for it), except
-with engine="interpreter" (composed system descriptions, whose kernel takes minutes to
-compile), where small grids run on the interpreter. Parameters are passed at run time, so a
-slider move never recompiles. Everything goes through the public API (`sdmodels.simulate`,
-`find_loops`, `to_graphviz`, `sdmodels.analysis`).
+is ready (several times faster per step). Composed system descriptions too: their kernel is
+written in parts that numba compiles one by one (sdmodels/kernel_layout.py), and a save
+that changes only numbers kept as parameters has the same kernel text, so its curves come
+from the kernel at once (`compiled_kernel`). Sweeps use the kernel once it is ready; before,
+grids of up to MAX_INTERPRETED_SWEEP_RUNS run on the interpreter and larger ones wait for it
+(engine="interpreter": the interpreter always). Parameters are passed at run time, so a
+slider move never recompiles. SDMODELS_BACKGROUND_COMPILE=0 compiles nothing aside (the test
+suite). Everything goes through the public API (`sdmodels.simulate`, `find_loops`,
+`to_graphviz`, `sdmodels.analysis`).
 
 >>> from sdmodels import Model
 >>> m = Model("decay", stop=4, dt=1)
@@ -66,15 +70,21 @@ class Workbench:
 
     def __init__(self, model, *, title: str | None = None,
                  key_outputs: Sequence[str] | None = None, method: str = "euler",
-                 engine: str = "auto", warm: bool = True):
+                 engine: str = "auto", warm: bool = True, sweeps_wait: bool = True,
+                 description: str | None = None):
         from sdmodels import build, compile
+        from sdmodels.compile import compiled_kernel
         from sdmodels.engine import check_engine
         from sdmodels.tape import prepare
         check_engine(engine)
         self.ir = build(model)
         self.method, self.engine = method, engine
+        self.sweeps_wait = sweeps_wait      # a large sweep waits for the kernel to compile
+        self._description = description     # a system description's text: compiled aside
         self.program = prepare(self.ir, method=method)     # the tape: milliseconds
         self._kernel = compile(self.ir, method=method) if engine == "compiled" else None
+        if engine == "auto" and description is not None:     # a save of other numbers: the
+            self._kernel = compiled_kernel(self.ir, method=method)   # kernel compiled before
         self._compiling: threading.Thread | None = None
         self.title = title or self.ir.name
         self.parameters: list[ParameterSpec] = parameter_specs(self.ir)
@@ -89,9 +99,7 @@ class Workbench:
         self._importance: dict[str, float] = {}
         self._svg: dict[str, bytes] = {}
         if warm:            # the first call loads the interpreter: do it before a page asks
-            first = self.run()
-            if engine == "auto" and first["run_cpu_ms"] > KERNEL_AFTER_MS:
-                self._compile_aside()
+            self.run()
 
     @classmethod
     def open(cls, spec: str, **options) -> "Workbench":
@@ -101,8 +109,11 @@ class Workbench:
 
         from sdmodels.sources import library_names, load_model
         if spec.endswith(SYSTEM_SUFFIXES):
+            from pathlib import Path
+
             from library.compose import compose
-            return cls.of_composition(compose(spec), **options)
+            text = Path(spec).read_text(encoding="utf-8")
+            return cls.of_composition(compose(spec), description=text, **options)
         key_outputs = None
         if spec in library_names():
             key_outputs = getattr(importlib.import_module(f"library.{spec}"), "KEY_OUTPUTS", None)
@@ -111,12 +122,13 @@ class Workbench:
     @classmethod
     def of_composition(cls, composition, **options) -> "Workbench":
         """A composed system description: its services' utilisation and latency as the key
-        outputs; the interpreter runs it (its kernel would take minutes to compile)."""
+        outputs; the interpreter answers until its kernel is compiled aside (in a child
+        process when `description`, the description's text, is given)."""
         ranked = sorted(composition.roles.items(),
                         key=lambda item: KEY_ROLES.index(item[1][1]) if item[1][1] in KEY_ROLES
                         else len(KEY_ROLES))
         keys = [eid for eid, (_, role) in ranked if role in KEY_ROLES][:DEFAULT_PLOTS]
-        options.setdefault("engine", "interpreter")
+        options.setdefault("sweeps_wait", False)        # its kernel takes tens of seconds
         return cls(composition.model, key_outputs=keys, **options)
 
     # ----------------------------------------------------------------- engines
@@ -132,10 +144,17 @@ class Workbench:
 
     def _compile_aside(self) -> None:
         from sdmodels import compile
+        from sdmodels.engine import background_compile
+        if self._compiling is not None or self._kernel is not None or not background_compile():
+            return
 
         def work():
             from sdmodels import simulate
-            try:
+            from sdmodels.compile import kernel_on_disk
+            from sdmodels.workbench.compile_aside import compile_in_child
+            if self._description is not None and not kernel_on_disk(self.ir, method=self.method):
+                compile_in_child(self._description, method=self.method)   # fills the disk
+            try:                                                          # cache: loaded below
                 kernel = compile(self.ir, method=self.method)
                 # numba compiles (or loads) at the first call: make it here, not on a slider
                 simulate(kernel, engine="compiled", stop=self.ir.start + self.ir.dt)
@@ -168,7 +187,7 @@ class Workbench:
                 "parameters": [p.to_dict() for p in self.parameters],
                 "scenarios": scenarios, "key_outputs": list(self.key_outputs),
                 "outputs": self.outputs, "trigger": self.trigger_names(),
-                "engine": self.engine, "dominance": dominance_available()}
+                "engine": _engine_of(self.runner), "dominance": dominance_available()}
 
     def trigger_names(self) -> list[str] | None:
         """The parameters that time a trigger ("Trigger start", "Trigger duration"), if any."""
@@ -210,9 +229,10 @@ class Workbench:
         """`sdmodels.simulate` of the kept kernel with these values (one run)."""
         return self._simulate(self.values(values), outputs=outputs, full=full)
 
-    def _simulate(self, params: dict[str, float], *, outputs=None, full: bool = False):
+    def _simulate(self, params: dict[str, float], *, outputs=None, full: bool = False,
+                  runner=None):
         from sdmodels import simulate
-        runner = self.runner
+        runner = runner or self.runner
         return simulate(runner, params=params, outputs=outputs, engine=_engine_of(runner),
                         saveper=None if full else self._saveper())
 
@@ -222,11 +242,15 @@ class Workbench:
         began, cpu = time.perf_counter(), time.thread_time()
         outputs = list(outputs) if outputs else list(self.key_outputs)
         params = self.values(values)
-        results = self._simulate(params, outputs=outputs)
+        runner = self.runner
+        results = self._simulate(params, outputs=outputs, runner=runner)
+        if self.engine == "auto" and (time.thread_time() - cpu) * 1000 > KERNEL_AFTER_MS:
+            self._compile_aside()        # once: later calls find it started or done
         series = {c: _finite_list(results.data[0, :, k]) for k, c in enumerate(results.columns)}
         return {"times": results.times.tolist(), "series": series, "values": params,
                 "run_ms": round((time.perf_counter() - began) * 1000, 3),
-                "run_cpu_ms": round((time.thread_time() - cpu) * 1000, 3)}
+                "run_cpu_ms": round((time.thread_time() - cpu) * 1000, 3),
+                "engine": _engine_of(runner)}
 
     def to_csv(self, runs: Mapping[str, Mapping[str, object]]) -> str:
         """Runs as CSV: columns run, time, the key outputs, then every other variable; one
@@ -298,6 +322,15 @@ class Workbench:
         return self._svg[key]
 
     # ----------------------------------------------------------------- sweeps
+    def _sweep_runner(self, runs: int):
+        """The kernel once ready; before, the interpreter for a small grid, else the kernel
+        (waiting for it: only when `sweeps_wait`, else such a grid is refused); with
+        engine="interpreter", the interpreter."""
+        if self.engine == "interpreter" or (self._kernel is None and
+                                            runs <= MAX_INTERPRETED_SWEEP_RUNS):
+            return self.program
+        return self.kernel
+
     def sweep(self, *, output: str, x: str, xs: Sequence[float], y: str | None = None,
               ys: Sequence[float] | None = None,
               values: Mapping[str, object] | None = None) -> dict:
@@ -310,10 +343,13 @@ class Workbench:
         ys = [float(v) for v in ys] if y else [math.nan]
         if not xs or not ys:
             raise InvalidValueError("a sweep needs at least one value per parameter")
-        cap = MAX_INTERPRETED_SWEEP_RUNS if self.engine == "interpreter" else MAX_SWEEP_RUNS
+        small = self.engine == "interpreter" or (self._kernel is None and not self.sweeps_wait)
+        cap = MAX_INTERPRETED_SWEEP_RUNS if small else MAX_SWEEP_RUNS
+        waiting = " until its kernel is compiled" if small and self.engine != "interpreter" else ""
         if len(xs) * len(ys) > cap:
             raise InvalidValueError(f"{len(xs)} x {len(ys)} runs is more than the panel's "
-                                    f"{cap} for this model; use `sdm sweep` for large designs")
+                                    f"{cap} for this model{waiting}; use `sdm sweep` for "
+                                    "large designs")
         if canonical(output) not in self.ir.variables:
             raise UnknownNameError(f"output '{output}' is not a variable of model "
                                    f"'{self.ir.name}'.{did_you_mean(output, self.outputs)}")
@@ -329,7 +365,7 @@ class Workbench:
                 read_value(spec, v, {})
             params.pop(spec.name, None)
             params[spec.name] = column
-        runner = self.program if self.engine == "interpreter" else self.kernel
+        runner = self._sweep_runner(grid_x.size)
         results = simulate(runner, params=params, outputs=[output], on_failure="mark",
                            saveper=self._saveper(), engine=_engine_of(runner))
         series = results.data[:, :, 0]

@@ -74,14 +74,14 @@ class DescriptionFile:
         return []
 
     def build(self, text: str | None = None, *, warm: bool = True):
-        """The Workbench of the text (default: the file's), composed for the interpreter (a
-        composed model's kernel would take minutes to compile); `warm` runs it once."""
+        """The Workbench of the text (default: the file's); `warm` runs it once. Its kernel
+        is taken at once when a description of the same structure was compiled before."""
         from library.compose import compose
 
         from sdmodels.workbench.session import Workbench
         text = self.text() if text is None else text
         composition = compose(self.check(text))
-        return Workbench.of_composition(composition, warm=warm,
+        return Workbench.of_composition(composition, warm=warm, description=text,
                                         title=f"{composition.spec.name} ({self.name})")
 
     def save(self, text: str):
