@@ -147,10 +147,10 @@ TO_POOL = ["Payments / Failure fraction", "Payments / Failed attempts",
 RETRIES = [*TO_POOL[:-1], "Pool / Query arrivals", "Pool / Waiting for connection",
            "Pool / Backlog wait", "Pool / Late share", "Pool / Failure share",
            "Payment failure fraction"]
-AUTOSCALER = ["Pods", "Connections wanted", "Starved share", "Payment failure fraction",
-              *RETRIES[:-3], "Pool / Wait time",
-              "Pool / Request latency", "Payment latency", "Latency over the rate window",
+AUTOSCALER = ["Pods", "Connections wanted", "Connections refused", "Starved share",
+              "Payment latency", "Latency over the rate window",
               "HPA / Metric", "HPA / Metric seen by HPA", "HPA / Usage ratio",
+              "HPA / Usage ratio with unready pods at 0",
               "HPA / Pod metric recommendation", "HPA / Raw recommendation",
               "HPA / Recorded recommendation", "HPA / Stabilized recommendation",
               "HPA / HPA decision", "HPA / Spec replicas"]
@@ -179,8 +179,12 @@ def build(**overrides) -> Model:
                                                    c["Initial pods"])), units="pods",
                  doc="ready pods: asked for one start-up time ago (scale-down at once)")
     wanted = m.aux("Connections wanted", pods * c["Connections per pod"], units="connections")
-    starved = m.aux("Starved share", maximum(0, 1 - c["DB max connections"] / wanted),
-                    units="1", doc="share of pods (and of requests) that found no connection")
+    refused = m.aux("Connections refused", maximum(0, wanted - c["DB max connections"]),
+                    units="connections", doc="the new pods' pools asking PostgreSQL for "
+                    "connections past max_connections ('sorry, too many clients already'): "
+                    "HikariCP keeps trying to fill each pool to minimumIdle (= its size)")
+    starved = m.aux("Starved share", refused / wanted, units="1",
+                    doc="share of pods (and of requests) that found no connection")
 
     # -- payment clients retry, the breaker and the pods' admission stand in front --------
     pay = m.module("payments", retry_client(), display="Payments", inputs={
@@ -224,8 +228,11 @@ def build(**overrides) -> Model:
     cb.connect("Failure fraction", failed)
     pay.connect("Failure fraction", 1 - (1 - admit.out["Rejected share"]) * (1 - failed))
     latency = m.aux("Payment latency", (1 - starved) * pool.out["Request latency"]
-                    + starved * c["Request timeout"], units="s",
-                    doc="pods' mean latency: a starved pod's request hangs until the timeout")
+                    + starved * c["Connection wait timeout"], units="s",
+                    doc="the pods' latency as the HPA averages a Pods metric (the mean of "
+                    "the pods' values): a starved pod's request blocks in getConnection() "
+                    "for HikariCP's connectionTimeout, then fails; the pod does not know "
+                    "that its caller gave up at the request timeout")
     per_metric = conversion(m, "Metric per second", "metric/s", "the HPA reads latency")
     window = m.aux("Latency over the rate window", smooth(latency, c["Metric rate window"]),
                    units="s", doc="the latency metric as Prometheus reports it: averaged over "
@@ -241,9 +248,10 @@ def build(**overrides) -> Model:
 
     m.aux("DB connections in use", pool.out["Connections in use"], units="connections")
     m.aux("Connections asked for", pool.out["Connections in use"]
-          + pool.out["Waiting for connection"] * pool_conversion, units="connections",
-          doc="connections held + requests waiting for one (HikariCP's active + pending): "
-          "the connection count of the reference's dashboard")
+          + pool.out["Waiting for connection"] * pool_conversion + refused,
+          units="connections", doc="connections held + requests waiting for one (HikariCP's "
+          "active + pending) + the new pods' refused connection attempts: the connection "
+          "count of the reference's dashboard")
     m.aux("Query time", db.out["Query time"], units="s")
     m.aux("Offered load", admit.out["Admitted"], units="req/s",
           doc="payment attempts the pods take: first attempts + retries, after the breaker")
