@@ -183,7 +183,9 @@ def build(**overrides) -> Model:
                     units="connections", doc="the new pods' pools asking PostgreSQL for "
                     "connections past max_connections ('sorry, too many clients already'): "
                     "HikariCP keeps trying to fill each pool to minimumIdle (= its size)")
-    starved = m.aux("Starved share", refused / wanted, units="1",
+    # refused / wanted, written without a second path from the pods (fewer loops): when
+    # the pods want more than the database accepts, wanted = refused + max_connections
+    starved = m.aux("Starved share", refused / (refused + c["DB max connections"]), units="1",
                     doc="share of pods (and of requests) that found no connection")
 
     # -- payment clients retry, the breaker and the pods' admission stand in front --------
