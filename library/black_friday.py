@@ -12,27 +12,35 @@ from the library's parts (library/parts), wired by their ports:
 - `rate_limiter` ("Admission"): the pods take at most pods x pod capacity (with the
   load-shedding fix, at most the database's capacity); the rest is refused at once;
 - `connection_pool` ("Pool"): every pod opens a HikariCP pool of 10 against a PostgreSQL that
-  accepts 100 connections; past 10 pods the new pods find none left and their requests
-  hang until the client's timeout ("Starved share");
+  accepts 100 connections; past 10 pods the new pods' pools are refused ("Connections
+  refused": 'sorry, too many clients already'; they count in "Connections asked for") and
+  their requests block in getConnection() for HikariCP's 30 s connectionTimeout, then fail
+  ("Starved share"; their callers gave up at the 1 s timeout, the pods do not know it);
 - `database` ("Database"): the poorly indexed 50 ms query slowed by concurrency as the
   Universal Scalability Law says, with PostgreSQL's pgbench fit (sigma 0.04, kappa 0.001):
   3.1x slower at its best concurrency (31 queries, 198 q/s), 10.5x (524 ms: the reference's
   "500ms under load") with the 80 connections of 8 pods;
 - `hpa_controller` ("HPA"): a Kubernetes HPA on the pods' mean latency ("autoscaler sees
-  high latency"), with the reference's HPA YAML behaviour; pods ready 60 s after it asks.
+  high latency": a Pods metric, the mean of the pods' values, so a starved pod counts with
+  its 30 s), with the reference's HPA YAML behaviour; pods ready 60 s after it asks.
 
-Named loops, in the order they take over in `trigger` (Loops That Matter, following
-"Connections asked for"): "Slow query holds connections" (R: more connections in use ->
+Named loops, in the reference's order (Loops That Matter, following "Connections asked
+for", finds the first two taking over in that order in `trigger`, the third acting once): "Slow query holds connections" (R: more connections in use ->
 slower queries -> connections held longer; connections double while traffic grows 28 %),
 "Payment retries load the database" (R: requests waiting for a connection -> late answers
 -> retries -> more requests waiting) and "Autoscaler grabs connections" (R: latency -> HPA
--> pods that find no connection -> failures -> retries -> waits -> latency).
+-> pods -> connections refused -> starved pods -> latency). The last passes a change all
+the way round once (the pods' 8 -> 11 at 10:57:44, through the HPA's sync at 10:58:44, the
+pods' 15 -> 21 at 10:59:44) and never leads: every later HPA decision is capped by the
+reference's scale-up policy (double or +4 pods a minute) or by maxReplicas, and a capped
+decision passes no change of its metric on (LTM scores the link stabilized recommendation
+-> decision 0), so from 10:59 the pods grow by the policy's own doubling, not by the loop.
 
 Time is in seconds from 10:40. Nothing is scripted as a function of time except the traffic
 ramp. Measured in `trigger` (any step, Euler or RK4): connections in use 12 -> 24 from 10:47
 to 10:54; the database folds at 10:55:30 (first timeouts, retries, the breakers trip within
-12 s); the breakers cycle open / closed, the HPA adds pods from 10:57:45 (100 by 11:08),
-and from 11:02 goodput stays below 10 % of the traffic (the reference: 11:12): most pods
+12 s); the breakers cycle open / closed, the HPA adds pods from 10:57:45 (100 by 11:02:30),
+and from 11:00 goodput stays below 10 % of the traffic (the reference: 11:12): most pods
 have no connection, so the breakers' trial calls fail and they stay open.
 
 Fixes (the `fixed` scenario; each is a parameter): exponential backoff with jitter and a
@@ -267,7 +275,7 @@ def build(**overrides) -> Model:
                    doc="3x traffic held flat: the system copes")
     m.add_scenario("trigger", {}, doc="the ramp of the reference: connections climb from "
                    "10:47, timeouts, retries and breakers at 10:55, the autoscaler's new pods "
-                   "find no connection, outage from 11:02")
+                   "find no connection, outage from 11:00")
     m.add_scenario("fixed", dict(FIXES), doc="the same ramp with the fixes on: it serves what "
                    "the database can take and sheds the rest")
     m.add_scenario("query indexed", {"Base query time": 0.01},

@@ -5,6 +5,7 @@ Expected values come from the parameters' closed forms (the Universal Scalabilit
 fixed point and peak, the pool and admission limits), not from the model's own output.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -171,3 +172,16 @@ def test_the_autoscaler_loop_passes_a_change_round_as_r(takeover, runs):
 def test_then_the_autoscaler_takes_over(takeover):
     names = takeover[1]
     assert "Autoscaler grabs connections" in names[2:]
+
+
+def test_the_postmortem_says_the_autoscaler_loop_acted_without_leading(takeover):
+    # the page names a named loop that passed a change round but never led, and when
+    from sdmodels.analysis.phases import takeover_order
+    from sdmodels.postmortem import _never_led, clock
+    variable, names, d = takeover
+    page = _never_led(d, variable, takeover_order(d, variable), clock("black_friday"))
+    assert "Autoscaler grabs connections" in page and "Autoscaler grabs" not in " ".join(names)
+    assert "Slow query holds connections" not in page         # it led: in the table instead
+    # not before a pod was refused (pods > 10 from 10:57:45) and a start-up (60 s) later
+    first = re.search(r"first at (\d\d):(\d\d)", page)
+    assert first and (int(first[1]), int(first[2])) >= (10, 58), page
