@@ -11,14 +11,16 @@ the change of the postmortem's variable (Loops That Matter, `sdmodels.analysis.p
 Run: PYTHONPATH=. python benchmarks/black_friday_loops.py [--dominance]
 Measured 2026-11-30 (2 shared cores, interpreter):
 
-    loops: 3,606 (complete); with both HPA branches 5,066
+    loops: 3,566 (complete); with both HPA branches 4,980
     trigger (every step): failures > 1 % 10:55:32-33, breakers trip 10:55:43-44,
-      pods > 10 from 10:57:45, outage (goodput < 10 % every minute) from 11:02;
-      end: 100 pods, goodput 0 of 468 req/s; peak offered 569-711 req/s (a 1 s burst)
+      pods > 10 from 10:57:45, outage (goodput < 10 % every minute) from 11:00;
+      end: 100 pods, goodput 0 of 468 req/s; peak offered 550-591 req/s (a 1 s burst)
     fixed (every step): 8 pods, goodput 190 req/s, breakers never open
     take-over of "Connections asked for": Slow query holds connections from 10:40
-      (1,030 s in all), Payment retries load the database from 10:55:37 (14 s);
-      Autoscaler grabs connections never (its 15 s scrape and sync move only at samples)
+      (1,017 s in all), Payment retries load the database from 10:55:37 (15 s);
+      Autoscaler grabs connections passes one change round (10:59:44, 1 % of the slow
+      query's share then) and never leads: the HPA's later decisions are capped by the
+      scale-up policy (double a minute), which passes no change of the metric on
 
 History: the previous black_friday wrapped the retry_storm and connection_pool models as
 modules (38,111+ loops, more than 100,000 with its payment server's Erlang C paths); the

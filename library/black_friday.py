@@ -12,27 +12,35 @@ from the library's parts (library/parts), wired by their ports:
 - `rate_limiter` ("Admission"): the pods take at most pods x pod capacity (with the
   load-shedding fix, at most the database's capacity); the rest is refused at once;
 - `connection_pool` ("Pool"): every pod opens a HikariCP pool of 10 against a PostgreSQL that
-  accepts 100 connections; past 10 pods the new pods find none left and their requests
-  hang until the client's timeout ("Starved share");
+  accepts 100 connections; past 10 pods the new pods' pools are refused ("Connections
+  refused": 'sorry, too many clients already'; they count in "Connections asked for") and
+  their requests block in getConnection() for HikariCP's 30 s connectionTimeout, then fail
+  ("Starved share"; their callers gave up at the 1 s timeout, the pods do not know it);
 - `database` ("Database"): the poorly indexed 50 ms query slowed by concurrency as the
   Universal Scalability Law says, with PostgreSQL's pgbench fit (sigma 0.04, kappa 0.001):
   3.1x slower at its best concurrency (31 queries, 198 q/s), 10.5x (524 ms: the reference's
   "500ms under load") with the 80 connections of 8 pods;
 - `hpa_controller` ("HPA"): a Kubernetes HPA on the pods' mean latency ("autoscaler sees
-  high latency"), with the reference's HPA YAML behaviour; pods ready 60 s after it asks.
+  high latency": a Pods metric, the mean of the pods' values, so a starved pod counts with
+  its 30 s), with the reference's HPA YAML behaviour; pods ready 60 s after it asks.
 
-Named loops, in the order they take over in `trigger` (Loops That Matter, following
-"Connections asked for"): "Slow query holds connections" (R: more connections in use ->
+Named loops, in the reference's order (Loops That Matter, following "Connections asked
+for", finds the first two taking over in that order in `trigger`, the third acting once): "Slow query holds connections" (R: more connections in use ->
 slower queries -> connections held longer; connections double while traffic grows 28 %),
 "Payment retries load the database" (R: requests waiting for a connection -> late answers
 -> retries -> more requests waiting) and "Autoscaler grabs connections" (R: latency -> HPA
--> pods that find no connection -> failures -> retries -> waits -> latency).
+-> pods -> connections refused -> starved pods -> latency). The last passes a change all
+the way round once (the pods' 8 -> 11 at 10:57:44, through the HPA's sync at 10:58:44, the
+pods' 15 -> 21 at 10:59:44) and never leads: every later HPA decision is capped by the
+reference's scale-up policy (double or +4 pods a minute) or by maxReplicas, and a capped
+decision passes no change of its metric on (LTM scores the link stabilized recommendation
+-> decision 0), so from 10:59 the pods grow by the policy's own doubling, not by the loop.
 
 Time is in seconds from 10:40. Nothing is scripted as a function of time except the traffic
 ramp. Measured in `trigger` (any step, Euler or RK4): connections in use 12 -> 24 from 10:47
 to 10:54; the database folds at 10:55:30 (first timeouts, retries, the breakers trip within
-12 s); the breakers cycle open / closed, the HPA adds pods from 10:57:45 (100 by 11:08),
-and from 11:02 goodput stays below 10 % of the traffic (the reference: 11:12): most pods
+12 s); the breakers cycle open / closed, the HPA adds pods from 10:57:45 (100 by 11:02:30),
+and from 11:00 goodput stays below 10 % of the traffic (the reference: 11:12): most pods
 have no connection, so the breakers' trial calls fail and they stay open.
 
 Fixes (the `fixed` scenario; each is a parameter): exponential backoff with jitter and a
@@ -147,10 +155,10 @@ TO_POOL = ["Payments / Failure fraction", "Payments / Failed attempts",
 RETRIES = [*TO_POOL[:-1], "Pool / Query arrivals", "Pool / Waiting for connection",
            "Pool / Backlog wait", "Pool / Late share", "Pool / Failure share",
            "Payment failure fraction"]
-AUTOSCALER = ["Pods", "Connections wanted", "Starved share", "Payment failure fraction",
-              *RETRIES[:-3], "Pool / Wait time",
-              "Pool / Request latency", "Payment latency", "Latency over the rate window",
+AUTOSCALER = ["Pods", "Connections wanted", "Connections refused", "Starved share",
+              "Payment latency", "Latency over the rate window",
               "HPA / Metric", "HPA / Metric seen by HPA", "HPA / Usage ratio",
+              "HPA / Usage ratio with unready pods at 0",
               "HPA / Pod metric recommendation", "HPA / Raw recommendation",
               "HPA / Recorded recommendation", "HPA / Stabilized recommendation",
               "HPA / HPA decision", "HPA / Spec replicas"]
@@ -179,8 +187,14 @@ def build(**overrides) -> Model:
                                                    c["Initial pods"])), units="pods",
                  doc="ready pods: asked for one start-up time ago (scale-down at once)")
     wanted = m.aux("Connections wanted", pods * c["Connections per pod"], units="connections")
-    starved = m.aux("Starved share", maximum(0, 1 - c["DB max connections"] / wanted),
-                    units="1", doc="share of pods (and of requests) that found no connection")
+    refused = m.aux("Connections refused", maximum(0, wanted - c["DB max connections"]),
+                    units="connections", doc="the new pods' pools asking PostgreSQL for "
+                    "connections past max_connections ('sorry, too many clients already'): "
+                    "HikariCP keeps trying to fill each pool to minimumIdle (= its size)")
+    # refused / wanted, written without a second path from the pods (fewer loops): when
+    # the pods want more than the database accepts, wanted = refused + max_connections
+    starved = m.aux("Starved share", refused / (refused + c["DB max connections"]), units="1",
+                    doc="share of pods (and of requests) that found no connection")
 
     # -- payment clients retry, the breaker and the pods' admission stand in front --------
     pay = m.module("payments", retry_client(), display="Payments", inputs={
@@ -224,8 +238,11 @@ def build(**overrides) -> Model:
     cb.connect("Failure fraction", failed)
     pay.connect("Failure fraction", 1 - (1 - admit.out["Rejected share"]) * (1 - failed))
     latency = m.aux("Payment latency", (1 - starved) * pool.out["Request latency"]
-                    + starved * c["Request timeout"], units="s",
-                    doc="pods' mean latency: a starved pod's request hangs until the timeout")
+                    + starved * c["Connection wait timeout"], units="s",
+                    doc="the pods' latency as the HPA averages a Pods metric (the mean of "
+                    "the pods' values): a starved pod's request blocks in getConnection() "
+                    "for HikariCP's connectionTimeout, then fails; the pod does not know "
+                    "that its caller gave up at the request timeout")
     per_metric = conversion(m, "Metric per second", "metric/s", "the HPA reads latency")
     window = m.aux("Latency over the rate window", smooth(latency, c["Metric rate window"]),
                    units="s", doc="the latency metric as Prometheus reports it: averaged over "
@@ -241,9 +258,10 @@ def build(**overrides) -> Model:
 
     m.aux("DB connections in use", pool.out["Connections in use"], units="connections")
     m.aux("Connections asked for", pool.out["Connections in use"]
-          + pool.out["Waiting for connection"] * pool_conversion, units="connections",
-          doc="connections held + requests waiting for one (HikariCP's active + pending): "
-          "the connection count of the reference's dashboard")
+          + pool.out["Waiting for connection"] * pool_conversion + refused,
+          units="connections", doc="connections held + requests waiting for one (HikariCP's "
+          "active + pending) + the new pods' refused connection attempts: the connection "
+          "count of the reference's dashboard")
     m.aux("Query time", db.out["Query time"], units="s")
     m.aux("Offered load", admit.out["Admitted"], units="req/s",
           doc="payment attempts the pods take: first attempts + retries, after the breaker")
@@ -257,7 +275,7 @@ def build(**overrides) -> Model:
                    doc="3x traffic held flat: the system copes")
     m.add_scenario("trigger", {}, doc="the ramp of the reference: connections climb from "
                    "10:47, timeouts, retries and breakers at 10:55, the autoscaler's new pods "
-                   "find no connection, outage from 11:02")
+                   "find no connection, outage from 11:00")
     m.add_scenario("fixed", dict(FIXES), doc="the same ramp with the fixes on: it serves what "
                    "the database can take and sheds the rest")
     m.add_scenario("query indexed", {"Base query time": 0.01},

@@ -362,6 +362,7 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
                   f"{e(ir.time_units)}</td><td>{r['peak']:.0%}</td></tr>"
                   for _, r in order.iterrows()]
         parts.append("</table>")
+    parts.append(_never_led(d, variable, order, fmt))
     parts.append(_silent(d))
     for loop_id in dominant:
         long = next(l for l in d.loops if l.id == loop_id).length > 10
@@ -396,6 +397,34 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
     return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
             f"<title>{e(ir.name)} postmortem: {e(scenario)}</title><style>{style}</style>"
             "</head><body>" + "\n".join(parts) + "</body></html>\n")
+
+
+def _never_led(d: Dominance, variable: str, order: pd.DataFrame, fmt=str) -> str:
+    """HTML naming the named loops that moved `variable` but never led the named ones
+    (`order` is `takeover_order(d, variable)`): how often they scored, their largest share.
+
+    Why: a loop that passed a change round once is neither in the take-over table nor
+    silent, and the reader would not learn that it acted at all.
+    """
+    from sdmodels.analysis.phases import named_shares
+    e = html.escape
+    shares = named_shares(d, variable)
+    items = []
+    for loop in d.loops:
+        if not loop.name or loop.name in set(order["name"]) or loop.name not in shares:
+            continue
+        scored = shares[loop.name][d.relative[loop.id].abs() > SILENT]
+        if scored.empty:
+            continue
+        at = scored.idxmax()
+        items.append(f"<li><b>{e(loop.name)}</b> ({e(loop.id)}): passed a change all the way "
+                     f"round at {len(scored)} reported time(s), first at {fmt(scored.index[0])}; "
+                     f"its largest share among the named loops was {scored.max():.0%} "
+                     f"(at {fmt(at)}).</li>")
+    if not items:
+        return ""
+    return (f"<h2>Named loops that moved {e(variable)} but never led</h2><ul>"
+            + "".join(items) + "</ul>")
 
 
 def _silent(d: Dominance) -> str:
