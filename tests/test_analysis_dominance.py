@@ -189,7 +189,7 @@ def test_cap_and_total_in_every_format():
 @pytest.mark.parametrize("name", ["retry_storm", "api_service"])
 def test_strongest_path_discovery_finds_the_loops_that_matter(name):
     # every loop listed, scored: discovery from the run must find each that carries change
-    # (models whose loops can all be listed: black_friday's 38,000 cannot)
+    # (models whose loops can all be listed and whose runs score many of them)
     from sdmodels.analysis.discovery import discover_loops
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
