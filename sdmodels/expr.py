@@ -65,7 +65,8 @@ class Expr:
         return Index(self, tuple(str(e) for e in elements))
 
     def children(self) -> tuple["Expr", ...]:
-        """The direct sub-expressions of this node."""
+        """The direct sub-expressions of this node (the common node classes answer directly:
+        trees are walked often, and this generic field walk was build's largest cost)."""
         values = [getattr(self, name) for name in _field_names(type(self))]
         return tuple(v for v in values if isinstance(v, Expr)) + tuple(
             a for v in values if isinstance(v, tuple) for a in v if isinstance(a, Expr))
@@ -81,11 +82,17 @@ def _field_names(cls) -> tuple[str, ...]:
 class Const(Expr):
     value: float
 
+    def children(self) -> tuple:
+        return ()
+
 
 @dataclass(frozen=True)
 class Ref(Expr):
     """A reference to a model element by name (display name or canonical id)."""
     name: str
+
+    def children(self) -> tuple:
+        return ()
 
 
 @dataclass(frozen=True)
@@ -94,11 +101,17 @@ class Index(Expr):
     target: Expr
     elements: tuple[str, ...]
 
+    def children(self) -> tuple:
+        return (self.target,)
+
 
 @dataclass(frozen=True)
 class Unary(Expr):
     op: str          # '-' or 'not'
     operand: Expr
+
+    def children(self) -> tuple:
+        return (self.operand,)
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,9 @@ class Binary(Expr):
     left: Expr
     right: Expr
 
+    def children(self) -> tuple:
+        return (self.left, self.right)
+
 
 @dataclass(frozen=True)
 class Call(Expr):
@@ -114,12 +130,18 @@ class Call(Expr):
     fn: str
     args: tuple[Expr, ...]
 
+    def children(self) -> tuple:
+        return tuple(a for a in self.args if isinstance(a, Expr))
+
 
 @dataclass(frozen=True)
 class LookupCall(Expr):
     """Evaluate a graphical function (lookup element) at ``arg``."""
     table: str
     arg: Expr
+
+    def children(self) -> tuple:
+        return (self.arg,)
 
 
 @dataclass(frozen=True)
@@ -229,15 +251,24 @@ class Reduce(Expr):
     operand: Expr
     dim: str
 
+    def children(self) -> tuple:
+        return (self.operand,)
+
 
 @dataclass(frozen=True)
 class Time(Expr):
     """The simulation clock."""
 
+    def children(self) -> tuple:
+        return ()
+
 
 @dataclass(frozen=True)
 class TimeStep(Expr):
     """The integration step dt."""
+
+    def children(self) -> tuple:
+        return ()
 
 
 def as_expr(value) -> Expr:
