@@ -15,6 +15,10 @@ ABS, EXP, LN, SQRT, FLOOR, CEIL, TRUNC, SIN, COS, TAN, ATAN, LOG10, ROUND, REXP 
 MOD, MIN, MAX, LOGB, RUNIF, RNORM = range(50, 56)
 PULSE_TRAIN, RAMP, BNORM, LOOKUP, VECTOR = 60, 61, 62, 63, 64
 DL_READ, DL_WRITE, ROLL, BUF_INIT = 70, 71, 72, 73
+# FUSED + side * 36 + outer * 6 + inner: R[d] = outer(inner(R[a], R[b]), R[c]) (side 0) or
+# outer(R[c], inner(R[a], R[b])) (side 1); inner and outer index ARITH
+FUSED = 100
+ARITH = {"+": 0, "-": 1, "*": 2, "/": 3, "min": 4, "max": 5}
 JUMP_UNLESS = {"<": JNLT, "<=": JNLE, ">": JNGT, ">=": JNGE, "=": JNEQ, "<>": JNNE}
 # vector built-ins, by position (sdmodels.expr.VECTOR_FUNCTIONS names them)
 VECTOR_IDS = {"allocate_by_priority": 0, "allocate_available": 1, "vector_sort_order": 2,

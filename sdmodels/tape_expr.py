@@ -199,8 +199,7 @@ class ExpressionWriter:
             self.emit(op.POW, dst, self.const(-expr.left.value), e(expr.right))
             self.emit(op.NEG, dst, dst)
         elif isinstance(expr, Binary):
-            a = e(expr.left)
-            self.emit(_BINARY[expr.op], dst, a, e(expr.right))
+            self.binary(expr.op, expr.left, expr.right, dst, binding, host)
         elif isinstance(expr, Call):
             self.call(expr, dst, binding, host)
         elif isinstance(expr, LookupCall):
@@ -210,6 +209,35 @@ class ExpressionWriter:
         else:
             raise ModelError(f"'{host.display}': cannot compile {type(expr).__name__}")
         self.top = mark
+
+    def binary(self, name: str, left: Expr, right: Expr, dst: int, binding, host) -> None:
+        """dst = left <name> right; for + - * / min max, an operand of the same kinds is
+        computed in the same instruction (op.FUSED: one dispatch instead of two, no temp).
+        Operands are evaluated in the kernel's order, left first."""
+        outer = op.ARITH.get(name)
+        for side, inner, other in ((0, left, right), (1, right, left)):
+            parts = self._arith(inner) if outer is not None else None
+            if parts is None or self.ready(inner, binding, host) is not None:
+                continue
+            c = self.operand(other, binding, host) if side else None
+            x = self.operand(parts[1], binding, host)
+            y = self.operand(parts[2], binding, host)
+            if not side:
+                c = self.operand(other, binding, host)
+            self.emit(op.FUSED + side * 36 + outer * 6 + parts[0], dst, x, y, c)
+            return
+        a = self.operand(left, binding, host)
+        code = _BINARY[name] if name in _BINARY else _BINARY_CALLS[name]
+        self.emit(code, dst, a, self.operand(right, binding, host))
+
+    @staticmethod
+    def _arith(node: Expr) -> tuple[int, Expr, Expr] | None:
+        """(fused-op index, left, right) of a + - * / or two-argument min / max node."""
+        if type(node) is Binary and node.op in op.ARITH:
+            return op.ARITH[node.op], node.left, node.right
+        if type(node) is Call and node.fn in ("min", "max") and len(node.args) == 2:
+            return op.ARITH[node.fn], node.args[0], node.args[1]
+        return None
 
     def lookup_id(self, table: str) -> int:
         return self.lookup_ids[table]
@@ -240,6 +268,8 @@ class ExpressionWriter:
         zero = lambda d: self.emit(op.MOV, d, self.const(0.0))  # noqa: E731
         if fn in _UNARY_CALLS:
             self.emit(_UNARY_CALLS[fn], dst, e(args[0]))
+        elif fn in ("min", "max"):
+            self.binary(fn, args[0], args[1], dst, binding, host)
         elif fn in _BINARY_CALLS:
             a = e(args[0])
             self.emit(_BINARY_CALLS[fn], dst, a, e(args[1]))
