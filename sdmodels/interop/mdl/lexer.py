@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from functools import cached_property
 from typing import NamedTuple
 
 from sdmodels.errors import VensimSyntaxError
@@ -63,7 +64,11 @@ class Source:
 
     def __init__(self, text: str, path: str = "<text>"):
         self.text, self.path = text, path
-        self._lines = [m.start() for m in re.finditer("\n", text)]
+
+    @cached_property
+    def _lines(self) -> list[int]:
+        """Offsets of the line ends, found when an error first needs them."""
+        return [m.start() for m in re.finditer("\n", self.text)]
 
     def line_col(self, pos: int) -> tuple[int, int]:
         """1-based line and column of offset `pos`."""
