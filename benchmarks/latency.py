@@ -21,7 +21,7 @@ first result (numba compile) for SIR and black_friday. --mdl: only the .mdl file
 World3: sdmodels' own reader, which imports no pysd). --library: sdmodels' first result of
 every library model (the target: each under 100 ms), with its tape length.
 The package is byte-compiled first (as pip installs it), so no engine compiles Python source
-in its timings. The machine is shared: every fresh-process figure is the median of --repeat
+in its timings. The machine is shared: every fresh-process figure is the least of --repeat
 processes (default 3) for every engine alike, and ratios are read within one run.
 """
 from __future__ import annotations
@@ -33,7 +33,6 @@ import math
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -184,10 +183,11 @@ def spawn(engine: str, case: str, path: Path, cache: str, timeout: float) -> dic
     return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:80]}
 
 
-def spawn_median(engine: str, case: str, path: Path, cache: str, timeout: float,
+def spawn_best(engine: str, case: str, path: Path, cache: str, timeout: float,
                  repeat: int, *, fresh_cache: bool = True) -> dict:
     """`spawn` `repeat` times (each with an empty cache unless fresh_cache is False): the
-    median of every figure, so one process slowed by the shared machine does not decide."""
+    least of every figure (as timeit reports), so that processes the shared machine slowed
+    down do not decide; the same for every engine."""
     found = []
     for _ in range(repeat):
         where = tempfile.mkdtemp(prefix="cache-", dir=Path(cache).parent) if fresh_cache \
@@ -196,8 +196,8 @@ def spawn_median(engine: str, case: str, path: Path, cache: str, timeout: float,
         if "error" in out:
             return out
         found.append(out)
-    return {k: statistics.median(f[k] for f in found) if isinstance(found[0][k], float)
-            else found[0][k] for k in found[0]}
+    return {k: min(f[k] for f in found) if isinstance(found[0][k], float) else found[0][k]
+            for k in found[0]}
 
 
 def library_rows(repeat: int, timeout: float) -> None:
@@ -208,7 +208,7 @@ def library_rows(repeat: int, timeout: float) -> None:
         print(f"{'model':18} {'first result':>12} {'(reading)':>10} {'after edit':>10} "
               f"{'step code':>9}  target < 100 ms")
         for name in names:
-            out = spawn_median("sdmodels", name, Path(name), str(work / "cache"), timeout, repeat)
+            out = spawn_best("sdmodels", name, Path(name), str(work / "cache"), timeout, repeat)
             if "error" in out:
                 print(f"{name:18} {out['error']}")
                 continue
@@ -279,10 +279,10 @@ def main() -> None:
             found = {}
             for engine in engines:
                 cache = tempfile.mkdtemp(prefix="cache-", dir=work)
-                cold = spawn_median(engine, case, path, cache, args.timeout, args.repeat)
+                cold = spawn_best(engine, case, path, cache, args.timeout, args.repeat)
                 if "error" not in cold:     # a warm process: the cache the first one left
                     spawn(engine, case, path, cache, args.timeout)
-                warm = spawn_median(engine, case, path, cache, args.timeout, args.repeat,
+                warm = spawn_best(engine, case, path, cache, args.timeout, args.repeat,
                                     fresh_cache=False) if "error" not in cold else {}
                 found[engine] = cold
                 if "error" in cold:

@@ -21,6 +21,7 @@ from sdmodels._opcodes import (ABS, ADD, ATAN, BNORM, BUF_DELAY, BUF_MAX, CEIL, 
                                JNLE, JNLT, JNZ, JZ, LE, LN, LOG10, LOGB, LOOKUP, LT, MAX, MIN,
                                MOD, MOV, MUL, NE, NE0, NEG, NOT, POW, PULSE_TRAIN, RAMP, ROLL,
                                ROUND, RUNIF, SELECT, SIN, SQRT, SUB, TAN, TRUNC)
+from sdmodels._fused import fused
 from sdmodels._runtime import bounded_normal, lookup, pulse_train, ramp, window_extreme
 from sdmodels._vectors import (allocate_available, allocate_by_priority, vector_rank,
                                vector_reorder, vector_select, vector_sort_order)
@@ -76,22 +77,6 @@ def _roll(buf, start, count, w, v, want_max, best, at, b):
             at[b] = i
             break
     return value
-
-
-@njit(inline="always", error_model="numpy")
-def _arith(k, x, y):
-    """x + y, x - y, x * y, x / y, min or max (k indexes _opcodes.ARITH)."""
-    if k == 0:
-        return x + y
-    if k == 1:
-        return x - y
-    if k == 2:
-        return x * y
-    if k == 3:
-        return x / y
-    if k == 4:
-        return min(x, y)
-    return max(x, y)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -228,13 +213,7 @@ def _execute(code, lo, hi, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, ble
             else:
                 R[d] = _vector(a, b, R, ex)
         elif op >= FUSED:   # two arithmetic operations, the inner one's result not stored
-            k = op - FUSED
-            x = _arith(k % 6, R[a], R[b])
-            y = R[code[pc - 1, 4]]
-            if k < 36:
-                R[d] = _arith(k // 6, x, y)
-            else:
-                R[d] = _arith(k // 6 - 6, y, x)
+            R[d] = fused(op - FUSED, R, a, b, code[pc - 1, 4])
         else:
             if op == DL_READ:
                 R[d] = buf[boff[b] + bpos[b]]
