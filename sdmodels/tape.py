@@ -27,7 +27,7 @@ from sdmodels import _opcodes as op
 from sdmodels.compile import METHODS, SlotTable, Slot, _Generator, default_params
 from sdmodels.elements import Aux, DelayLine, Flow, Rolling, SampleHold, Stock, canonical
 from sdmodels.errors import DimensionError
-from sdmodels.expr import Expr, Time
+from sdmodels.expr import Expr, Index, Ref, Time
 from sdmodels.ir import ModelIR, build
 from sdmodels.tape_expr import ExpressionWriter
 from sdmodels.tape_shared import invariant, shared
@@ -56,7 +56,7 @@ class Program(SlotTable):
                       a["llen"], a["lext"], a["code"], a["extra"], a["seg"], a["r0"], a["treg"],
                       a["n"], a["stocks"], a["fptr"], a["fidx"], a["fsgn"], a["nonneg"],
                       a["bkind"], self.method == "rk4", float(start), float(dt), int(n_steps),
-                      save_steps, save_slots, out, seeds, status)
+                      save_steps, a["saved"][save_slots], out, seeds, status)
 
     @cached_property
     def _param_slot_array(self) -> np.ndarray:
@@ -87,16 +87,35 @@ class _TapeWriter(ExpressionWriter):
         self.bkind: list[int] = []
         start = self._segment(self._start)
         self.hoisting = True                      # the steps read subtrees of constants
+        self.alias = self._aliases()
+        self.aliasing = True                      # and `x = y` as y's register
         self.segments = [start, self._segment(self._stage_one),
                          self._segment(self._later_stages), self._segment(self._pipelines),
                          self._segment(self._hoists)]
 
     # -- statements (compile._Generator.value_lines / init_lines, as tape) ------
+    def _aliases(self) -> dict[int, int]:
+        """Auxiliaries that only copy another value (`x = y`, as module wiring writes them):
+        in the steps their readers read y's register, and saving reads it for them (no copy
+        instruction; y is checked for NaN before x would be, so failures read the same)."""
+        gen, alias = self.gen, {}
+        for var in self.ir.variables.values():
+            if type(var) is Aux and var.initial is None and var.id not in self.invariant:
+                for slot, binding, expr in gen.per_slot(var, var.equation):
+                    if isinstance(expr, (Ref, Index)):
+                        alias[slot] = gen.slot_for(expr, binding, var)
+        for slot, source in alias.items():
+            while source in alias:
+                source = alias[source]
+            alias[slot] = source
+        return alias
+
     def _value(self, var, *, first_stage: bool) -> None:
         gen = self.gen
         if isinstance(var, (Aux, Flow)):
             for slot, binding, expr in gen.per_slot(var, var.equation):
-                self._flow_or_aux(var, slot, binding, expr)
+                if not (self.aliasing and slot in self.alias):
+                    self._flow_or_aux(var, slot, binding, expr)
         elif isinstance(var, SampleHold) and first_stage:
             for slot, binding, expr in gen.per_slot(var, var.input):
                 self._sample(var, slot, binding, expr)
@@ -267,7 +286,9 @@ class _TapeWriter(ExpressionWriter):
         return dict(
             code=code, extra=extra, r0=r0, treg=self.treg, n=n,
             seg=i64([x for pair in self.segments for x in pair]),
-            check=i64(gen.check_order()), stocks=i64([s.index for s in stocks]),
+            check=i64([s for s in gen.check_order() if s not in self.alias]),
+            saved=i64([self.alias.get(s, s) for s in range(n)]),
+            stocks=i64([s.index for s in stocks]),
             fptr=i64(fptr), fidx=i64(fidx), fsgn=i64(fsgn),
             nonneg=i64([self.ir.variables[s.var].non_negative for s in stocks]),
             bkind=i64(self.bkind), lx=np.array(gen.lookup_xs, dtype=float),

@@ -67,6 +67,8 @@ class ExpressionWriter:
         self.fixed_names = invariant | {vid for vid, var in gen.ir.variables.items()
                                         if isinstance(var, Constant)}
         self.hoisting = False                     # on once the start values are written
+        self.alias: dict[int, int] = {}           # slot of `x = y` -> y's slot (in the steps)
+        self.aliasing = False
         self.hoisted: dict[tuple, int] = {}       # (subtree key, binding) -> register
         self.hoists: list[tuple] = []             # (expr, binding, host, register) to compute
         self._fixed_memo: dict[int, tuple[Expr, bool]] = {}
@@ -89,6 +91,8 @@ class ExpressionWriter:
 
     def reg(self, slot: int) -> int:
         """Where a slot's value lives in the current stage (the kernel's x, y, z names)."""
+        if self.aliasing:
+            slot = self.alias.get(slot, slot)
         if self.stage > 1 and self.is_stock[slot]:
             return self.n + slot
         if self.stage > 1 and self.is_value[slot]:

@@ -136,6 +136,8 @@ def features() -> Model:
           + if_then_else(nan <= 0, load * 2, total * 3) + step(total, 3) + step(total * 2, 5))
     c = m.constant("c", 2)
     m.aux("Scaled", total * (c * 3 + 1) / (m.dt_expr * c + Call("exp", (c,))))
+    # copies (module wiring writes them): read as the value they copy, saved alike
+    m.aux("Copy", m.aux("Copied", "Load") * 2 + m.aux("Copy of copy", "Copied"))
     return m
 
 
@@ -182,6 +184,20 @@ def test_a_subtree_of_constants_is_computed_once_per_run_with_that_runs_values()
     for run, k_value in enumerate([1.0, 3.0]):             # Euler: S(n) = (1 - dt r)^n
         expected = (1 - 0.25 * (k_value * 0.5 + 0.25)) ** np.arange(5)
         assert np.allclose(out["S"][run], expected, rtol=1e-15, atol=0)
+
+
+def test_a_copy_takes_no_instruction_and_reads_as_what_it_copies():
+    from sdmodels import _opcodes as op
+    from sdmodels.tape import prepare
+    m = Model("copies", stop=1, dt=0.5)
+    s = m.stock("S", initial=4)
+    m.flow("Out", m.aux("B", m.aux("A", s)) * 0.5, out_of=s)
+    program = prepare(m)
+    seg = program.arrays["seg"]
+    assert list(program.code[seg[2]:seg[3], 0]) == [op.MUL]      # Out = S * 0.5
+    out = simulate(program)
+    assert np.array_equal(out["A"][0], [4.0, 3.0, 2.25])
+    assert np.array_equal(out["B"][0], out["S"][0])
 
 
 def test_an_equation_computes_a_repeated_subtree_once():
