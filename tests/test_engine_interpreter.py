@@ -138,6 +138,7 @@ def features() -> Model:
     m.aux("Scaled", total * (c * 3 + 1) / (m.dt_expr * c + Call("exp", (c,))))
     # copies (module wiring writes them): read as the value they copy, saved alike
     m.aux("Copy", m.aux("Copied", "Load") * 2 + m.aux("Copy of copy", "Copied"))
+    m.aux("Per pod", "Memory * (k * 2 + c)", dims=[pods])     # hoisted once per element
     return m
 
 
