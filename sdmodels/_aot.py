@@ -12,30 +12,47 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.machinery
 import importlib.util
 import sys
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-_SOURCES = ("_interpreter.py", "_opcodes.py", "_runtime.py", "_vectors.py", "_aot.py")
+_SOURCES = ("_interpreter.py", "_opcodes.py", "_fused.py", "_runtime.py", "_vectors.py",
+            "_aot.py")
 SIGNATURE = ("void(f8[:,:], i8[:], i8[:], f8[:], f8[:], i8[:], i8[:], i8[:], i8[:,:], i8[:], "
              "i8[:], f8[:], i8, i8, i8[:], i8[:], i8[:], i8[:], i8[:], i8[:], b1, f8, f8, i8, "
              "i8[:], i8[:], f8[:,:,:], i8[:], i8[:,:])")
 
 
+@functools.lru_cache(maxsize=1)
 def module_name() -> str:
     """The extension's name: a digest of the interpreter's sources and the numba version."""
-    from importlib.metadata import version
-    digest = hashlib.sha256(version("numba").encode())
+    digest = hashlib.sha256(_numba_version())
     for name in _SOURCES:
         digest.update((_HERE / name).read_bytes())
     return f"interp_{digest.hexdigest()[:16]}"
 
 
+def _numba_version() -> bytes:
+    """numba's version file as bytes, found without importing numba or scanning the
+    installed distributions (importlib.metadata costs a millisecond or more a process)."""
+    spec = importlib.util.find_spec("numba")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "_version.py"
+        if path.is_file():
+            return path.read_bytes()
+    from importlib.metadata import version
+    return version("numba").encode()
+
+
 def _built() -> Path | None:
     folder = _HERE / "__pycache__"
-    found = sorted(folder.glob(f"{module_name()}.*.so")) + sorted(folder.glob(f"{module_name()}.so"))
-    return found[0] if found else None
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = folder / f"{module_name()}{suffix}"
+        if path.is_file():
+            return path
+    return None
 
 
 @functools.lru_cache(maxsize=1)

@@ -6,7 +6,7 @@ edited model pays only for writing its tape. Its semantics are the generated ker
 float64 values, the same numba helpers, and one random stream per run seeded with seeds[r];
 tests/test_engine_interpreter.py checks the two against each other.
 
-An instruction is a row (op, dst, a, b) of int64: registers are indices into one float64
+An instruction is a row (op, dst, a, b, c) of int64: registers are indices into one float64
 array R laid out by the tape (state x | RK4 stage stocks y | RK4 stage values z | time, dt,
 time epsilon | sample-hold clocks | temporaries | constants). Multi-argument calls keep their
 argument registers in the `extra` array, `a` or `b` pointing at them.
@@ -16,11 +16,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sdmodels._opcodes import (ABS, ADD, ATAN, BNORM, BUF_DELAY, BUF_MAX, CEIL, COS, DIV,
-                               DL_READ, DL_WRITE, EQ, EXP, FLOOR, GE, GT, JMP, JNZ, JZ, LE, LN,
-                               LOG10, LOGB, LOOKUP, LT, MAX, MIN, MOD, MOV, MUL, NE, NE0, NEG,
-                               NOT, POW, PULSE_TRAIN, RAMP, ROLL, ROUND, RUNIF, SIN, SQRT, SUB,
-                               TAN, TRUNC)
+from sdmodels._opcodes import (ABS, ADD, ATAN, BNORM, BUF_DELAY, BUF_MAX, CEIL, COS, DIV, DL_READ,
+                               DL_WRITE, EQ, EXP, FLOOR, FUSED, GE, GT, JMP, JNEQ, JNGE, JNGT,
+                               JNLE, JNLT, JNZ, JZ, LE, LN, LOG10, LOGB, LOOKUP, LT, MAX, MIN,
+                               MOD, MOV, MUL, NE, NE0, NEG, NOT, POW, PULSE_TRAIN, RAMP, ROLL,
+                               ROUND, RUNIF, SELECT, SIN, SQRT, SUB, TAN, TRUNC)
+from sdmodels._fused import fused
 from sdmodels._runtime import bounded_normal, lookup, pulse_train, ramp, window_extreme
 from sdmodels._vectors import (allocate_available, allocate_by_priority, vector_rank,
                                vector_reorder, vector_select, vector_sort_order)
@@ -130,7 +131,31 @@ def _execute(code, lo, hi, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, ble
             elif op == JNZ:
                 if R[a] != 0.0:
                     pc = b
-        elif op < 40:
+            elif op == SELECT:
+                R[d] = R[b] if R[a] != 0.0 else R[code[pc - 1, 4]]
+            else:   # STEP
+                R[d] = R[b] if R[treg] + teps >= R[a] else 0.0
+        elif op < 30:       # compare and jump: to c unless R[a] <op> R[b]
+            x = R[a]
+            y = R[b]
+            if op == JNLT:
+                if not x < y:
+                    pc = code[pc - 1, 4]
+            elif op == JNLE:
+                if not x <= y:
+                    pc = code[pc - 1, 4]
+            elif op == JNGT:
+                if not x > y:
+                    pc = code[pc - 1, 4]
+            elif op == JNGE:
+                if not x >= y:
+                    pc = code[pc - 1, 4]
+            elif op == JNEQ:
+                if not x == y:
+                    pc = code[pc - 1, 4]
+            elif not x != y:
+                pc = code[pc - 1, 4]
+        elif op < 50:
             x = R[a]
             if op == ABS:
                 R[d] = abs(x)
@@ -160,7 +185,7 @@ def _execute(code, lo, hi, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, ble
                 R[d] = np.floor(x + 0.5)
             else:
                 R[d] = np.random.exponential(x)
-        elif op < 50:
+        elif op < 60:
             x = R[a]
             y = R[b]
             if op == MOD:
@@ -175,7 +200,7 @@ def _execute(code, lo, hi, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, ble
                 R[d] = np.random.uniform(x, y)
             else:
                 R[d] = np.random.normal(x, y)
-        elif op < 60:
+        elif op < 70:
             if op == PULSE_TRAIN:
                 R[d] = pulse_train(R[treg], R[ex[a]], R[ex[a + 1]], R[ex[a + 2]], R[ex[a + 3]],
                                    dt, teps)
@@ -187,6 +212,8 @@ def _execute(code, lo, hi, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, ble
                 R[d] = lookup(R[a], LX, LY, LOFF[b], LLEN[b], LEXT[b] != 0)
             else:
                 R[d] = _vector(a, b, R, ex)
+        elif op >= FUSED:   # two arithmetic operations, the inner one's result not stored
+            R[d] = fused(op - FUSED, R, a, b, code[pc - 1, 4])
         else:
             if op == DL_READ:
                 R[d] = buf[boff[b] + bpos[b]]
@@ -255,6 +282,8 @@ def interpret(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n
         buf = np.empty(0)
         _execute(code, seg[0], seg[1], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, blen,
                  bpos, bcnt, bkind, bbest, bat)
+        _execute(code, seg[8], seg[9], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, blen,
+                 bpos, bcnt, bkind, bbest, bat)     # subtrees of constants, once a run
         total = 0
         for i in range(nb):
             total += blen[i]

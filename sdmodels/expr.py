@@ -67,7 +67,8 @@ class Expr:
         return Index(self, tuple(str(e) for e in elements))
 
     def children(self) -> tuple["Expr", ...]:
-        """The direct sub-expressions of this node."""
+        """The direct sub-expressions of this node (the common node classes answer directly:
+        trees are walked often, and this generic field walk was build's largest cost)."""
         values = [getattr(self, name) for name in _field_names(type(self))]
         return tuple(v for v in values if isinstance(v, Expr)) + tuple(
             a for v in values if isinstance(v, tuple) for a in v if isinstance(a, Expr))
@@ -91,11 +92,17 @@ def _close(node: Expr, field: str, names: type[Closed]) -> None:
 class Const(Expr):
     value: float
 
+    def children(self) -> tuple:
+        return ()
+
 
 @dataclass(frozen=True)
 class Ref(Expr):
     """A reference to a model element by name (display name or canonical id)."""
     name: str
+
+    def children(self) -> tuple:
+        return ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,9 @@ class Index(Expr):
     """Pick elements of an arrayed reference: ``Memory["pod3"]``."""
     target: Expr
     elements: tuple[str, ...]
+
+    def children(self) -> tuple:
+        return (self.target,)
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,9 @@ class Unary(Expr):
 
     def __post_init__(self):
         _close(self, "op", UnaryOp)
+
+    def children(self) -> tuple:
+        return (self.operand,)
 
 
 @dataclass(frozen=True)
@@ -123,6 +136,9 @@ class Binary(Expr):
     def __post_init__(self):
         _close(self, "op", BinaryOp)
 
+    def children(self) -> tuple:
+        return (self.left, self.right)
+
 
 @dataclass(frozen=True)
 class Call(Expr):
@@ -133,12 +149,18 @@ class Call(Expr):
     def __post_init__(self):
         _close(self, "fn", Function)
 
+    def children(self) -> tuple:
+        return tuple(a for a in self.args if isinstance(a, Expr))
+
 
 @dataclass(frozen=True)
 class LookupCall(Expr):
     """Evaluate a graphical function (lookup element) at ``arg``."""
     table: str
     arg: Expr
+
+    def children(self) -> tuple:
+        return (self.arg,)
 
 
 @dataclass(frozen=True)
@@ -251,15 +273,24 @@ class Reduce(Expr):
     def __post_init__(self):
         _close(self, "op", ReduceOp)
 
+    def children(self) -> tuple:
+        return (self.operand,)
+
 
 @dataclass(frozen=True)
 class Time(Expr):
     """The simulation clock."""
 
+    def children(self) -> tuple:
+        return ()
+
 
 @dataclass(frozen=True)
 class TimeStep(Expr):
     """The integration step dt."""
+
+    def children(self) -> tuple:
+        return ()
 
 
 def as_expr(value) -> Expr:

@@ -28,8 +28,8 @@ True
 from __future__ import annotations
 
 from sdmodels.elements import Aux, Constant, PerElement
-from sdmodels.expr import (Call, Const, Expr, Index, Reduce, Ref, Time, TimeStep, _field_names,
-                           walk)
+from sdmodels.expr import (Binary, Call, Const, Expr, Index, Reduce, Ref, Time, TimeStep,
+                           _field_names, walk)
 
 LEAVES = (Const, Ref, Index, Time, TimeStep)      # already a register on the tape
 RANDOM = {"random_uniform", "random_normal", "random_exponential"}
@@ -76,6 +76,23 @@ class Keys:
         hit = self._by_id.get(id(node))
         if hit is not None:
             return hit[1]
+        cls = type(node)
+        if cls is Binary:
+            parts = ("Binary", node.op, self(node.left), self(node.right))
+        elif cls is Ref:
+            parts = ("Ref", node.name)
+        elif cls is Const:
+            parts = ("Const", repr(float(node.value)))
+        elif cls is Call:
+            parts = ("Call", node.fn, tuple(self(a) for a in node.args))
+        else:
+            parts = self._parts(node)
+        key = self._interned.setdefault(parts, len(self._interned))
+        self._by_id[id(node)] = (node, key)
+        return key
+
+    def _parts(self, node: Expr) -> tuple:
+        """Any node's key parts: its class name, then each field (subtrees by their keys)."""
         parts: list = [type(node).__name__]
         for name in _field_names(type(node)):
             value = getattr(node, name)
@@ -87,13 +104,38 @@ class Keys:
                 parts.append(repr(float(value)))
             else:
                 parts.append(value)
-        key = self._interned.setdefault(tuple(parts), len(self._interned))
-        self._by_id[id(node)] = (node, key)
-        return key
+        return tuple(parts)
+
+
+def _may_repeat(expr: Expr, keys: Keys) -> bool:
+    """False when no non-leaf subtree of `expr` can occur twice (most equations): a repeated
+    subtree holds a repeated bottom node (a node whose children are all leaves), or is one
+    object reached twice. Looks at each object once, so shared objects cost nothing more."""
+    seen_ids: set[int] = set()
+    bottoms: set[int] = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, LEAVES):
+            continue
+        if id(node) in seen_ids:
+            return True
+        seen_ids.add(id(node))
+        kids = () if isinstance(node, Reduce) else node.children()
+        if all(isinstance(k, LEAVES) for k in kids):
+            key = keys(node)
+            if key in bottoms:
+                return True
+            bottoms.add(key)
+        else:
+            stack.extend(kids)
+    return False
 
 
 def shared(expr: Expr, keys: Keys) -> list[Expr]:
     """The pure non-leaf subtrees of `expr` that occur more than once, inner ones first."""
+    if not _may_repeat(expr, keys):
+        return []
     nodes: dict[int, Expr] = {}
     children: dict[int, list[int]] = {}
     post: list[int] = []            # distinct subtrees, each after its children

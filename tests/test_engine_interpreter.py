@@ -129,6 +129,16 @@ def features() -> Model:
     m.aux("Repeated", (n + 1) * (n + 2) / (n + 3) + sum_over(mem * (n + 1), pods)
           + sum_over(mem * k, pods) * sum_over(mem * k, pods) + draw * draw
           + if_then_else(load > 12, n * 2, (n + 1) * 2))
+    # one-instruction forms (a select of two registers, a step of a register, compare and
+    # jump: NaN compares false either way) and subtrees of constants computed once a run
+    nan = Call("sqrt", (total - 1e9,))
+    m.aux("Chosen", if_then_else(load > 12, total, load) + if_then_else(nan > 0, load, total)
+          + if_then_else(nan <= 0, load * 2, total * 3) + step(total, 3) + step(total * 2, 5))
+    c = m.constant("c", 2)
+    m.aux("Scaled", total * (c * 3 + 1) / (m.dt_expr * c + Call("exp", (c,))))
+    # copies (module wiring writes them): read as the value they copy, saved alike
+    m.aux("Copy", m.aux("Copied", "Load") * 2 + m.aux("Copy of copy", "Copied"))
+    m.aux("Per pod", "Memory * (k * 2 + c)", dims=[pods])     # hoisted once per element
     return m
 
 
@@ -144,6 +154,51 @@ def test_random_streams_match_the_kernel_per_run():
     assert not np.allclose(noise[0], noise[1])       # run r draws from seed + r
     again = simulate(features(), engine="interpreter", params={"k": [0.1]}, seed=12)
     assert np.array_equal(again["Noise"][0], noise[1])
+
+
+def test_conditionals_and_constant_subtrees_take_single_instructions():
+    from sdmodels import _opcodes as op
+    from sdmodels.tape import prepare
+    m = Model("short forms", stop=2, dt=0.5)
+    s = m.stock("S", initial=1)
+    rate = m.constant("rate", 0.5)
+    m.aux("A", if_then_else(s > 2, s, rate) + step(s, 1) + if_then_else(s < 1, s * 2, rate))
+    m.aux("B", (s + 1) * rate)
+    program = prepare(m)
+    seg = program.arrays["seg"]
+    steps = program.code[seg[2]:seg[3], 0]
+    assert op.SELECT in steps and op.STEP in steps and op.JNLT in steps
+    assert steps[-1] == op.FUSED + 2 * 6 + 0             # (s + 1) * rate: one instruction
+    assert op.JZ not in steps           # no flag computed, then tested by a jump
+
+
+def test_a_subtree_of_constants_is_computed_once_per_run_with_that_runs_values():
+    from sdmodels.tape import prepare
+    m = Model("decay", stop=1, dt=0.25)
+    s = m.stock("S", initial=1)
+    k = m.constant("k", 1)
+    m.flow("Out", s * (k * 0.5 + 0.25), out_of=s)
+    program = prepare(m)
+    seg = program.arrays["seg"]
+    assert seg[9] > seg[8] and seg[3] - seg[2] == 1         # k * 0.5 + 0.25, once a run
+    out = simulate(program, params={"k": [1.0, 3.0]})
+    for run, k_value in enumerate([1.0, 3.0]):             # Euler: S(n) = (1 - dt r)^n
+        expected = (1 - 0.25 * (k_value * 0.5 + 0.25)) ** np.arange(5)
+        assert np.allclose(out["S"][run], expected, rtol=1e-15, atol=0)
+
+
+def test_a_copy_takes_no_instruction_and_reads_as_what_it_copies():
+    from sdmodels import _opcodes as op
+    from sdmodels.tape import prepare
+    m = Model("copies", stop=1, dt=0.5)
+    s = m.stock("S", initial=4)
+    m.flow("Out", m.aux("B", m.aux("A", s)) * 0.5, out_of=s)
+    program = prepare(m)
+    seg = program.arrays["seg"]
+    assert list(program.code[seg[2]:seg[3], 0]) == [op.MUL]      # Out = S * 0.5
+    out = simulate(program)
+    assert np.array_equal(out["A"][0], [4.0, 3.0, 2.25])
+    assert np.array_equal(out["B"][0], out["S"][0])
 
 
 def test_an_equation_computes_a_repeated_subtree_once():

@@ -22,6 +22,7 @@ SKETCH = re.compile(r"\\\\\\---///")
 _RANGE = re.compile(r"\(\s*([^()\-,~|]*?)(\d+)\s*-\s*([^()\-,~|]*?)(\d+)\s*\)")
 _SUBSCRIPT_DEF = re.compile(r"^\s*[^=~|]+?:(?!=)", re.S)
 CONTROL_NAMES = ("initial time", "final time", "time step")
+_NOT_CONTROL = bytes(range(32, 256)) + b"\t\n\x0c\r"
 TIME_UNITS = {
     "second", "seconds", "sec", "s", "minute", "minutes", "min", "hour", "hours", "hr", "h",
     "day", "days", "d", "week", "weeks", "wk", "month", "months", "mo", "quarter", "quarters",
@@ -47,7 +48,7 @@ def read_text(path: Path) -> str:
         raise ImportModelError(f"{path}: the file is UTF-16 text; the Vensim reader needs UTF-8 "
                                "(or plain ASCII): save it again as UTF-8")
     sample = data[:65536]
-    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    controls = len(sample.translate(None, _NOT_CONTROL))    # bytes < 32 but tab, LF, FF, CR
     if b"\x00" in sample or (sample and controls > len(sample) // 100):
         raise ImportModelError(f"{path}: not a Vensim text model (the file holds binary data: "
                                f"{controls} control bytes in the first {len(sample)}); give "

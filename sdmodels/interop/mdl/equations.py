@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sdmodels.errors import VensimSyntaxError
 from sdmodels.interop.mdl import structures as ae
 from sdmodels.interop.mdl.lexer import Source, tokenize
-from sdmodels.interop.mdl.parser import ExpressionParser, number
+from sdmodels.interop.mdl.parser import ExpressionParser, number, plain_lookup_table
 from sdmodels.interop.mdl.sections import Entry, collapse
 from sdmodels.interop.mdl.structures import (
     AbstractComponent, AbstractConstraint, AbstractData, AbstractLookup,
@@ -42,6 +43,18 @@ def parse_entry(entry: Entry, source: Source) -> Parsed:
     """The abstract object one entry defines; VensimSyntaxError names line and column."""
     text = source.text
     table, end = _number_table(text, entry)
+    lookup = _plain_lookup(text, entry) if table is None else None
+    if lookup is not None:
+        parsed = lookup
+    else:
+        parsed = _tokens(text, entry, table, end, source)
+    units, limits = _units(entry.units)
+    parsed.units, parsed.limits, parsed.doc = units, limits, entry.doc
+    return parsed
+
+
+def _tokens(text: str, entry: Entry, table, end: int, source: Source) -> Parsed:
+    """The entry read from its tokens (left-hand side first)."""
     toks = tokenize(text, entry.start, end, source=source)
     first = toks[0]
     if first.kind not in ("name", "quoted"):
@@ -49,10 +62,25 @@ def parse_entry(entry: Entry, source: Source) -> Parsed:
     lhs = _Lhs(toks, source, first.text)
     lhs.table = table
     parsed = lhs.parse()
-    units, limits = _units(entry.units)
-    parsed.units, parsed.limits, parsed.doc = units, limits, entry.doc
     parsed.output_calls = tuple(lhs.output_calls)
     return parsed
+
+
+def _plain_lookup(text: str, entry: Entry) -> Parsed | None:
+    """`name ( (x,y), ... )`, a lookup definition in its plain form, read without tokens
+    (parser.plain_lookup_table); None for anything else, which the tokens read."""
+    paren = text.find("(", entry.start, entry.end)
+    if paren < 0 or text.find("=", entry.start, paren) >= 0:
+        return None
+    try:
+        head = tokenize(text, entry.start, paren + 1)
+    except VensimSyntaxError:
+        return None
+    if len(head) != 3 or head[0].kind != "name":
+        return None
+    ast = plain_lookup_table(text, paren, entry.end)
+    return None if ast is None else \
+        Parsed("component", head[0].text, AbstractLookup(subscripts=([], []), ast=ast))
 
 
 def _number_table(text: str, entry: Entry):

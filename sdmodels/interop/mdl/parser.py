@@ -58,6 +58,46 @@ def number(text: str):
     return int(text) if _INT.fullmatch(text) else float(text)
 
 
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_POINT = rf"\(\s*({_NUM})\s*,\s*({_NUM})\s*\)"
+_PLAIN_TABLE = re.compile(rf"""\(\s*
+    (?:\[\s*{_POINT}\s*-\s*{_POINT}(?:\s*,\s*{_POINT})*\s*\]\s*,?\s*)?   # [(x0,y0)-(x1,y1),...]
+    ((?:{_POINT}\s*,?\s*)+)\)\s*$""", re.VERBOSE)
+_POINTS = re.compile(_POINT)
+
+
+def lookup_structure(points: list, limits: np.ndarray) -> ae.LookupsStructure:
+    """A lookup's points (sorted by x, stable) and its [(xmin,ymin)-(xmax,ymax)] limits."""
+    values = np.array(points, dtype=float)
+    values = values[np.argsort(values[:, 0], kind="stable")]
+    return ae.LookupsStructure(x=tuple(values[:, 0]), y=tuple(values[:, 1]),
+                               x_limits=tuple(limits[:, 0]), y_limits=tuple(limits[:, 1]),
+                               type="interpolate")
+
+
+def plain_lookup_table(text: str, start: int, end: int) -> ae.LookupsStructure | None:
+    """`( [(x0,y0)-(x1,y1)], (x,y), ... )` at text[start:end] read without tokens (World3's
+    tables are half its tokens), or None when it is written any other way (comments,
+    continuations, x and y lists, GET XLS LOOKUPS...): the token path reads those. The
+    same numbers as `ExpressionParser.lookup_table`."""
+    m = _PLAIN_TABLE.match(text, start, end)
+    if m is None:
+        return None
+    limits = np.full((2, 2), np.nan)
+    if m.group(1) is not None:
+        limits = np.array([[_signed(m.group(1)), _signed(m.group(2))],
+                           [_signed(m.group(3)), _signed(m.group(4))]])
+    points = [(_signed(x), _signed(y)) for x, y in _POINTS.findall(m.group(7))]
+    return lookup_structure(points, limits)
+
+
+def _signed(text: str) -> float:
+    """A number with at most one sign, as `signed_number` reads it: sign * float."""
+    if text[0] in "+-":
+        return (-1.0 if text[0] == "-" else 1.0) * float(text[1:])
+    return 1.0 * float(text)
+
+
 def reference_key(name: str) -> str:
     """pysd's reference text: lower case, spaces as underscores (quotes kept)."""
     return name.lower().replace(" ", "_")
@@ -397,11 +437,7 @@ class ExpressionParser:
         if not points:
             raise self.src.error(start.pos, "the lookup table has no points",
                                  variable=self.variable)
-        values = np.array(points, dtype=float)
-        values = values[np.argsort(values[:, 0], kind="stable")]
-        return ae.LookupsStructure(x=tuple(values[:, 0]), y=tuple(values[:, 1]),
-                                   x_limits=tuple(limits[:, 0]), y_limits=tuple(limits[:, 1]),
-                                   type="interpolate")
+        return lookup_structure(points, limits)
 
     def point(self) -> tuple[float, float]:
         self.expect("(", "")

@@ -24,6 +24,8 @@ _FIELD_STOP = re.compile(r"[~|]")
 _MACRO = re.compile(r":\s*MACRO\s*:", re.I)
 _END_MACRO = re.compile(r":\s*END\s+OF\s+MACRO\s*:", re.I)
 _SPACES = re.compile(r"\s+")
+_ENCODING = re.compile(rb"\s*\{([A-Za-z0-9_\-]+)\}")
+_HEADER = re.compile(r"\s*\{[^}\n]*\}")
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def read_text(path) -> str:
     Without a known header: UTF-8 if the bytes are UTF-8, else Windows-1252 (older Vensim
     files on Windows), so that accented names survive."""
     raw = path.read_bytes()
-    m = re.match(rb"\s*\{([A-Za-z0-9_\-]+)\}", raw)
+    m = _ENCODING.match(raw)
     try:
         text = raw.decode(m.group(1).decode("ascii") if m else "utf-8")
     except (LookupError, UnicodeDecodeError):
@@ -86,7 +88,7 @@ def split_file(text: str, source: Source | None = None) -> Layout:
     end = len(text) if m is None else m.start()
     sketch = "" if m is None else text[m.start():]
     pos = 0
-    m = re.match(r"\s*\{[^}\n]*\}", text)     # {UTF-8}
+    m = _HEADER.match(text)     # {UTF-8}
     if m:
         pos = m.end()
     main: list[Entry] = []
