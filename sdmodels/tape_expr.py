@@ -219,7 +219,7 @@ class ExpressionWriter:
             raise ModelError(f"'{host.display}': cannot compile {type(expr).__name__}")
         self.top = mark
 
-    def binary(self, name: str, left: Expr, right: Expr, dst: int, binding, host) -> None:
+    def binary(self, name: BinaryOp | Function, left: Expr, right: Expr, dst: int, binding, host) -> None:
         """dst = left <name> right; for + - * / min max, an operand of the same kinds is
         computed in the same instruction (op.FUSED: one dispatch instead of two, no temp).
         Operands are evaluated in the kernel's order, left first."""
@@ -236,7 +236,7 @@ class ExpressionWriter:
             self.emit(op.FUSED + side * 36 + outer * 6 + parts[0], dst, x, y, c)
             return
         a = self.operand(left, binding, host)
-        code = _BINARY[name] if name in _BINARY else _BINARY_CALLS[name]
+        code = _BINARY_CALLS[name] if isinstance(name, Function) else _BINARY[name]
         self.emit(code, dst, a, self.operand(right, binding, host))
 
     @staticmethod
