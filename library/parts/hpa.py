@@ -5,7 +5,13 @@ As kube-controller-manager runs it (`pkg/controller/podautoscaler/horizontal.go`
 
 1. it reads a metric that left the workload a "Scrape interval" (metrics-server resolution,
    15 s) plus a "Metric pipeline delay" ago; the pipeline starts full of the metric's
-   initial (steady-state) value, not 0, so a run does not begin with a spurious scale-down;
+   initial (steady-state) value, not 0, so a run does not begin with a spurious scale-down.
+   A pod metric is the average over the "Metric window" ending at the scrape: metrics-server
+   reports CPU as the rate of the container's cumulative usage counter between two scrapes
+   (its window is --metric-resolution, 15 s by default), not the usage at the scrape
+   instant, so a burst shorter than the window moves it by its share of the window. An
+   External metric is read as its source reports it ("External metric window" 0: the value
+   at the scrape), as a queue depth is;
 2. the raw recommendation. A pod metric ("Metric kind" 0, e.g. CPU utilisation, given as the
    average over ready pods) counts ready pods only: ratio r = metric / target, desired =
    ceil(r x ready). When pods are not ready and r > 1, the replica calculator assumes they
@@ -47,6 +53,11 @@ HPA = {
                "Part 4.1, or averageValue)"),
     "Scrape interval": (15.0, "s", "metrics-server --metric-resolution default 15 s"),
     "Metric pipeline delay": (0.0, "s", "assumption: no lag beyond the scrape"),
+    "Metric window": (15.0, "s", "metrics-server: a pod's CPU is the rate of its cumulative "
+                      "usage counter over the --metric-resolution window (default 15 s) "
+                      "ending at the scrape; 0 = the value at the scrape"),
+    "External metric window": (0.0, "s", "an External/Object metric as its source reports it "
+                               "(a queue depth: the value at the scrape); > 0 averages it"),
     "Sync period": (15.0, "s", K8S + ": --horizontal-pod-autoscaler-sync-period=15s"),
     "Tolerance": (0.1, "1", K8S + ": --horizontal-pod-autoscaler-tolerance=0.1"),
     "minReplicas": (1.0, "pods", K8S + ": minReplicas 1"),
@@ -85,9 +96,14 @@ def hpa_controller(*, kind: str | None = None, **overrides) -> Model:
     spec = Ref("spec_replicas")          # what the HPA last wrote, defined at the end
     current = m.aux("Current replicas", delay_fixed(spec, m.dt_expr, initial), units="pods",
                     doc="the scale's replicas as the HPA reads them at a sync")
+    window = (c["Metric window"] if kind == "pod" else c["External metric window"]
+              if kind == "external" else if_then_else(c["Metric kind"] > 0.5, c[
+                  "External metric window"], c["Metric window"]))
     seen = m.aux("Metric seen by HPA", delay_fixed(sample_hold(
-        c["Metric"], c["Scrape interval"]), c["Metric pipeline delay"]), units="metric",
-        doc="scraped, then delayed; starts at the metric's initial value")
+        _window_average(m, c["Metric"], window), c["Scrape interval"]),
+        c["Metric pipeline delay"]), units="metric",
+        doc="averaged over its window, scraped, then delayed; starts at the metric's initial "
+        "value")
     ready = m.aux("Ready pods counted", minimum(delay_fixed(c["Ready pods"], m.dt_expr),
                                                 current), units="pods",
                   doc="ready pods as listed at the sync (read one step back, as the replicas)")
@@ -135,6 +151,28 @@ def hpa_controller(*, kind: str | None = None, **overrides) -> Model:
     for name in ("Spec replicas", "Metric seen by HPA", "Raw recommendation", "Usage ratio"):
         m.output(name)
     return m
+
+
+def _window_average(m: Model, metric, window):
+    """`metric` averaged over the last `window` seconds (its value when the window is 0), the
+    time before the start taken at the metric's initial (steady-state) value.
+
+    The window is rounded to whole steps: the integral's pipeline holds round(window / dt)
+    steps, and the average divides by the same span, so a constant metric stays exact.
+    """
+    dt = m.dt_expr
+    span = maximum(dt, math.floor(window / dt + 0.5) * dt)
+    total = m.stock("Metric integral", 0, units="metric*s",
+                    doc="the metric integrated since the start (a CPU usage counter)")
+    m.flow("Metric accumulating", metric, into=total, units="metric")
+    start, initial = sample_hold(m.time, _BIG), sample_hold(metric, _BIG)
+    elapsed = m.time - start
+    before = if_then_else(elapsed < span, (elapsed - span) * initial,
+                          delay_fixed(total, span, 0))
+    return m.aux("Metric averaged over window", if_then_else(
+        window > 0, (total - before) / span, metric), units="metric",
+        doc="the metric's mean over the window ending now, as metrics-server's rate of a "
+        "cumulative counter")
 
 
 def _rate_limit(m: Model, direction: str, spec, current, c):
