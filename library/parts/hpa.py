@@ -7,8 +7,9 @@ As kube-controller-manager runs it (`pkg/controller/podautoscaler/horizontal.go`
    15 s) plus a "Metric pipeline delay" ago; the pipeline starts full of the metric's
    initial (steady-state) value, not 0, so a run does not begin with a spurious scale-down.
    A pod metric is the average over the "Metric window" ending at the scrape: metrics-server
-   reports CPU as the rate of the container's cumulative usage counter between two scrapes
-   (its window is --metric-resolution, 15 s by default), not the usage at the scrape
+   reports CPU as a rate over the container's cumulative usage counter (FAQ, "How CPU usage
+   is calculated?"; its window is --metric-resolution, 15s in the released manifest
+   components.yaml, the binary's own default 60 s), not the usage at the scrape
    instant, so a burst shorter than the window moves it by its share of the window. An
    External metric is read as its source reports it ("External metric window" 0: the value
    at the scrape), as a queue depth is;
@@ -53,9 +54,10 @@ HPA = {
                "Part 4.1, or averageValue)"),
     "Scrape interval": (15.0, "s", "metrics-server --metric-resolution default 15 s"),
     "Metric pipeline delay": (0.0, "s", "assumption: no lag beyond the scrape"),
-    "Metric window": (15.0, "s", "metrics-server: a pod's CPU is the rate of its cumulative "
-                      "usage counter over the --metric-resolution window (default 15 s) "
-                      "ending at the scrape; 0 = the value at the scrape"),
+    "Metric window": (15.0, "s", "metrics-server FAQ (kubernetes-sigs/metrics-server): CPU is "
+                      "a rate over the cumulative usage counter, its window (the Metrics API's "
+                      "`window`) the --metric-resolution, 15s in the released components.yaml; "
+                      "0 = the value at the scrape"),
     "External metric window": (0.0, "s", "an External/Object metric as its source reports it "
                                "(a queue depth: the value at the scrape); > 0 averages it"),
     "Sync period": (15.0, "s", K8S + ": --horizontal-pod-autoscaler-sync-period=15s"),

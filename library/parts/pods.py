@@ -14,8 +14,10 @@ now" / "Evicted now", the share of the running pods it removes in this step; lik
 creations and deletions it is moved whole at the step (`_wiring.at_step_start`), so Euler and
 RK4 kill, create and delete the same pods. The ReplicaSet creates pods when "Desired replicas"
 exceed the pods that exist and deletes pods when they fall below, in the order of its
-controller's ranking (`pkg/controller/controller_utils.go`, `ActivePodsWithRanks`: unscheduled
-before scheduled, pending before running, not ready before ready, ..., newer before older):
+controller's ranking (kubernetes/kubernetes `pkg/controller/controller_utils.go`,
+`ActivePodsWithRanks.Less`: unscheduled before scheduled, pending before running, not ready
+before ready, ..., more restarts before fewer, newer before older; the ReplicaSet docs'
+"Scaling a ReplicaSet" list the same order):
 first the new pods still starting, newest first, then running ones. A starting pod that is
 deleted never becomes ready: the pods starting at crash count 0 leave the start-up pipeline
 by a stack ("Start-up survivors"): the cohort created T ago becomes ready only in the part
