@@ -214,7 +214,7 @@ def config_risk(match, spec) -> dict | None:
     if down >= seen:
         return None
     return {"risk": "autoscaler oscillation", "seconds": down, "delay": seen, "why": (
-        f"the scale-down cooldown (stabilizationWindowSeconds {down:g} s) is shorter than "
+        f"The scale-down cooldown (stabilizationWindowSeconds {down:g} s) is shorter than "
         f"the {seen:g} s it takes to see its own action ({hpa['syncPeriod']:g} s sync + "
         f"{c['startupTime']:g} s pod start-up): it can remove pods on data that predate the "
         "ones it added, and add them again (reference Part 2.2, autoscaler oscillation)")}
