@@ -159,22 +159,19 @@ def _window_average(m: Model, metric, window):
     """`metric` averaged over the last `window` seconds (its value when the window is 0), the
     time before the start taken at the metric's initial (steady-state) value.
 
-    The window is rounded to whole steps: the integral's pipeline holds round(window / dt)
-    steps, and the average divides by the same span, so a constant metric stays exact.
+    A moving average as a stock: it gains what enters the window and loses what leaves it,
+    (metric - metric `window` ago) / window, and starts at the metric's initial value; under
+    Euler it is the exact mean of the last round(window / dt) steps. The window is rounded to
+    whole steps, as the pipeline of the leaving values is.
     """
     dt = m.dt_expr
     span = maximum(dt, math.floor(window / dt + 0.5) * dt)
-    total = m.stock("Metric integral", 0, units="metric*s",
-                    doc="the metric integrated since the start (a CPU usage counter)")
-    m.flow("Metric accumulating", metric, into=total, units="metric")
-    start, initial = sample_hold(m.time, _BIG), sample_hold(metric, _BIG)
-    elapsed = m.time - start
-    before = if_then_else(elapsed < span, (elapsed - span) * initial,
-                          delay_fixed(total, span, 0))
-    return m.aux("Metric averaged over window", if_then_else(
-        window > 0, (total - before) / span, metric), units="metric",
-        doc="the metric's mean over the window ending now, as metrics-server's rate of a "
-        "cumulative counter")
+    mean = m.stock("Metric averaged over window", metric, units="metric",
+                   doc="the metric's mean over the window ending now, as metrics-server's "
+                   "rate of a cumulative counter")
+    m.flow("Metric window change", (metric - delay_fixed(metric, span)) / span, into=mean,
+           units="metric/s", doc="what enters the window less what leaves it")
+    return if_then_else(window > 0, mean, metric)
 
 
 def _rate_limit(m: Model, direction: str, spec, current, c):

@@ -108,7 +108,8 @@ def pod_lifecycle(**overrides) -> Model:
            units="pods/s")
     m.flow("Deleting starting", if_first(keys, from_starting), out_of=starting,
            dims=[crash], units="pods/s")
-    deleted = at_step_start(m, minimum(excess - first, running[keys[0]])) / dt
+    deleted = at_step_start(m, minimum(maximum(0, excess - starting[keys[0]]),
+                                       running[keys[0]])) / dt
     m.flow("Crashing out", crashes, out_of=running, dims=[crash], units="pods/s")
     staying = maximum(0, 1 - c["Crashed now"] - c["Evicted now"])   # pods removed whole
     resets = m.aux("Back-off resets", {k: 0 if i == 0 else running[k] * staying / c[
@@ -130,19 +131,20 @@ def pod_lifecycle(**overrides) -> Model:
 
 def _start_up_survivors(m: Model, created, startup):
     """New pods becoming ready (pods/s): the cohort created `startup` ago, less what later
-    deletions took from it. Deletions take the newest starting pods first (a stack), so of
-    the cohort there survives the part below the lowest level that the count "created minus
-    deleted" reached since (rolling_min over the start-up, one step after the creation)."""
+    deletions took from it. Deletions take the newest starting pods first (a stack): on the
+    count N = created - deleted, the cohort created at s holds the places N(s) .. N(s + dt),
+    and of it there survives the part below the lowest N since, min over [s + dt, t] of N,
+    so max(0, that minimum - N(s)). (That minimum is at most N(s + dt), and the ReplicaSet
+    never creates and deletes in one step, so the cohort's own size needs no reading.)"""
     dt = m.dt_expr
     made = m.stock("Cumulative pods created", 0, units="pods",
                    doc="for the start-up stack: pods created since the start")
     m.flow("Counting creations", created, into=made, units="pods/s")
     net = m.aux("Created less deleted while starting", made - Ref(
         "cumulative_starting_pods_deleted"), units="pods")
-    cohort = delay_fixed(created, startup, 0) * dt
     lowest = rolling_min(net, maximum(0, startup - dt))
-    return m.aux("Start-up survivors", at_step_start(m, maximum(0, minimum(
-        cohort, lowest - delay_fixed(net, startup, 0)))) / dt, units="pods/s",
+    return m.aux("Start-up survivors", at_step_start(m, maximum(
+        0, lowest - delay_fixed(net, startup, 0))) / dt, units="pods/s",
         doc="new pods ready now: the cohort created a start-up ago that no deletion reached")
 
 
