@@ -93,7 +93,8 @@ def hpa_controller(*, kind: str | None = None, **overrides) -> Model:
                          "(Resource/Pods metrics), 'external' (External/Object) or None (both)")
     m = Model("hpa", stop=600, dt=1, time_units="second",
               doc="Kubernetes HorizontalPodAutoscaler, synced on its own clock")
-    c = m.inputs(HPA, overrides)
+    unread = {"pod": "External metric window", "external": "Metric window"}.get(kind)
+    c = m.inputs({k: v for k, v in HPA.items() if k != unread}, overrides)
     initial, period, tol = c["Initial replicas"], c["Sync period"], c["Tolerance"]
     spec = Ref("spec_replicas")          # what the HPA last wrote, defined at the end
     current = m.aux("Current replicas", delay_fixed(spec, m.dt_expr, initial), units="pods",
