@@ -181,7 +181,10 @@ def build(**overrides) -> Model:
     traffic_rate = m.aux("Traffic", demand.out["Rate"], units="req/s")
 
     # -- the HPA asks for pods; they are ready a start-up time later ---------------------
-    hpa = m.module("hpa", hpa_controller(kind="pod", **HPA_BEHAVIOR), display="HPA")
+    # the latency reaches the HPA already averaged over its Prometheus rate window (above),
+    # as prometheus-adapter serves it: no second metrics-server window on top
+    hpa = m.module("hpa", hpa_controller(kind="pod", **HPA_BEHAVIOR, **{"Metric window": 0.0}),
+                   display="HPA")
     spec = hpa.out["Spec replicas"]
     pods = m.aux("Pods", minimum(spec, delay_fixed(spec, c["Pod startup time"],
                                                    c["Initial pods"])), units="pods",

@@ -6,7 +6,7 @@ import pytest
 
 from library.parts.hpa import hpa_controller
 from library.parts.pods import pod_lifecycle
-from sdmodels import Model, build, simulate as _simulate
+from sdmodels import Model, build, if_then_else, simulate as _simulate
 from sdmodels.errors import ModelError
 
 # the interpreter: no numba compile (tests/test_engine_interpreter.py checks the engines agree)
@@ -167,3 +167,89 @@ def test_one_kind_part_scales_as_the_both_kinds_part(kind, metric_kind, params):
 def test_hpa_kind_must_be_pod_or_external():
     with pytest.raises(ModelError, match="kind 'cpu' is not a metric kind"):
         hpa_controller(kind="cpu")
+
+
+@pytest.fixture(scope="module")
+def square_wave():
+    """The pod-metric HPA fed 70 % (the target) for 5 s, then a square wave: "High" for the
+    first "On" s of every 5 s, then 0."""
+    from sdmodels import modulo
+    top = Model("square", stop=120, dt=0.5)
+    high, on = top.constant("High", 140.0), top.constant("On", 2.5)
+    hpa = top.module("hpa", hpa_controller(kind="pod", **{
+        "Target": 70, "Initial replicas": 3, "minReplicas": 3, "maxReplicas": 100}),
+        display="HPA")
+    wave = high * (modulo(top.time, 5) < on)
+    hpa.connect("Metric", if_then_else(top.time < 5, 70.0, wave))
+    hpa.connect("Ready pods", 3)
+    return build(top)
+
+
+def test_a_pod_metric_is_the_average_over_its_15_s_window(square_wave):
+    # 140 % for 2.5 s of every 5 s: a 15 s window holds three periods (or 5 s at 70 % and
+    # two), mean 70 % = the target (r = 1: no change), though the scrapes at 15, 30 ... s
+    # fall on the 140 % half (metrics-server: CPU is the rate of the usage counter over its
+    # 15 s resolution). The HPA reads a scrape one step (0.5 s) later.
+    res = simulate(square_wave, outputs=["HPA / Metric seen by HPA", "HPA / Spec replicas"])
+    seen, t = res["HPA / Metric seen by HPA"][0], res.times
+    assert seen == pytest.approx(70, abs=1e-9)
+    assert (res["HPA / Spec replicas"][0] == 3).all()
+    # 1 s on in 5: 28 % from the scrape at 30 s (the 15 s one: (5 x 70 + 2 x 140) / 15 = 42)
+    res = simulate(square_wave, params={"On": [1.0]}, outputs=["HPA / Metric seen by HPA"])
+    seen = res["HPA / Metric seen by HPA"][0]
+    assert seen[(t > 15) & (t <= 30)] == pytest.approx(42, abs=1e-9)
+    assert seen[t > 30] == pytest.approx(28, abs=1e-9)
+
+
+def test_a_zero_window_reads_the_metric_at_the_scrape(square_wave):
+    # "Metric window" 0: the scrape instant (t = 15 k, on the 140 % half) reads 140 %, so
+    # ceil(3 x 140 / 70) = 6 pods: the artefact the window removes
+    res = simulate(square_wave, params={"HPA / Metric window": [0.0]},
+                   outputs=["HPA / Metric seen by HPA", "HPA / Spec replicas"])
+    t = res.times
+    assert res["HPA / Metric seen by HPA"][0][t > 15] == pytest.approx(140)
+    assert res["HPA / Spec replicas"][0][-1] > 3
+
+
+def test_an_external_metric_is_read_as_its_source_reports_it():
+    # a queue depth (External, window 0 by default) is its value at the scrape
+    from sdmodels import modulo
+    top = Model("queue", stop=60, dt=0.5)
+    hpa = top.module("hpa", hpa_controller(kind="external", Target=100), display="HPA")
+    hpa.connect("Metric", 300 * (modulo(top.time, 5) < 2.5))
+    res = simulate(top, outputs=["HPA / Metric seen by HPA"])
+    assert res["HPA / Metric seen by HPA"][0][res.times > 15] == pytest.approx(300)
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_scale_down_during_start_up_deletes_the_newest_starting_pods(method):
+    # 2 ready pods; desired 4 at t = 10 (2 pods start, 30 s), 6 at t = 20 (2 more), 5 at
+    # t = 25. The ReplicaSet deletes a not-ready pod, the newest (ActivePodsWithRanks), so
+    # the 2 ready pods all stay ready; the t = 10 cohort is ready at 40 s (4), one of the
+    # t = 20 cohort at 50 s (5). Deleting a ready pod would leave 1 ready at 25 s.
+    from sdmodels import step
+    top = Model("scale_down", stop=70, dt=0.5)
+    pod = top.module("pod", pod_lifecycle(**{"Initial pods": 2, "Startup time": 30}),
+                     display="Pod")
+    pod.connect("Desired replicas", 2 + step(2, 10) + step(2, 20) - step(1, 25))
+    res = simulate(top, method=method, outputs=["Pod / Ready pods", "Pod / Pods"])
+    t, ready, pods = res.times, res["Pod / Ready pods"][0], res["Pod / Pods"][0]
+    assert ready[t < 40] == pytest.approx(2, abs=1e-9)
+    assert ready[(t > 41) & (t < 50)] == pytest.approx(4, abs=1e-9)
+    assert ready[t > 51] == pytest.approx(5, abs=1e-9)
+    assert pods[t > 26] == pytest.approx(5, abs=1e-9)
+
+
+def test_scale_down_of_all_starting_pods_leaves_the_ready_ones():
+    # 3 pods started at t = 10 and all deleted by t = 25: none ever becomes ready, the
+    # ready count never moves and the pods part never goes below the 2 ready pods
+    from sdmodels import step
+    part = pod_lifecycle(**{"Initial pods": 2, "Startup time": 30})
+    top = Model("cancel", stop=80, dt=0.5)
+    pod = top.module("pod", part, display="Pod")
+    pod.connect("Desired replicas", 2 + step(3, 10) - step(2, 20) - step(1, 25))
+    res = simulate(top, outputs=["Pod / Ready pods", "Pod / Pods", "Pod / Not ready pods"])
+    t = res.times
+    assert res["Pod / Ready pods"][0] == pytest.approx(2, abs=1e-9)
+    assert res["Pod / Pods"][0][t > 26] == pytest.approx(2, abs=1e-9)
+    assert res["Pod / Not ready pods"][0].min() >= -1e-9

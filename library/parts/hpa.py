@@ -5,7 +5,14 @@ As kube-controller-manager runs it (`pkg/controller/podautoscaler/horizontal.go`
 
 1. it reads a metric that left the workload a "Scrape interval" (metrics-server resolution,
    15 s) plus a "Metric pipeline delay" ago; the pipeline starts full of the metric's
-   initial (steady-state) value, not 0, so a run does not begin with a spurious scale-down;
+   initial (steady-state) value, not 0, so a run does not begin with a spurious scale-down.
+   A pod metric is the average over the "Metric window" ending at the scrape: metrics-server
+   reports CPU as a rate over the container's cumulative usage counter (FAQ, "How CPU usage
+   is calculated?"; its window is --metric-resolution, 15s in the released manifest
+   components.yaml, the binary's own default 60 s), not the usage at the scrape
+   instant, so a burst shorter than the window moves it by its share of the window. An
+   External metric is read as its source reports it ("External metric window" 0: the value
+   at the scrape), as a queue depth is;
 2. the raw recommendation. A pod metric ("Metric kind" 0, e.g. CPU utilisation, given as the
    average over ready pods) counts ready pods only: ratio r = metric / target, desired =
    ceil(r x ready). When pods are not ready and r > 1, the replica calculator assumes they
@@ -47,6 +54,12 @@ HPA = {
                "Part 4.1, or averageValue)"),
     "Scrape interval": (15.0, "s", "metrics-server --metric-resolution default 15 s"),
     "Metric pipeline delay": (0.0, "s", "assumption: no lag beyond the scrape"),
+    "Metric window": (15.0, "s", "metrics-server FAQ (kubernetes-sigs/metrics-server): CPU is "
+                      "a rate over the cumulative usage counter, its window (the Metrics API's "
+                      "`window`) the --metric-resolution, 15s in the released components.yaml; "
+                      "0 = the value at the scrape"),
+    "External metric window": (0.0, "s", "an External/Object metric as its source reports it "
+                               "(a queue depth: the value at the scrape); > 0 averages it"),
     "Sync period": (15.0, "s", K8S + ": --horizontal-pod-autoscaler-sync-period=15s"),
     "Tolerance": (0.1, "1", K8S + ": --horizontal-pod-autoscaler-tolerance=0.1"),
     "minReplicas": (1.0, "pods", K8S + ": minReplicas 1"),
@@ -80,14 +93,20 @@ def hpa_controller(*, kind: str | None = None, **overrides) -> Model:
                          "(Resource/Pods metrics), 'external' (External/Object) or None (both)")
     m = Model("hpa", stop=600, dt=1, time_units="second",
               doc="Kubernetes HorizontalPodAutoscaler, synced on its own clock")
-    c = m.inputs(HPA, overrides)
+    unread = {"pod": "External metric window", "external": "Metric window"}.get(kind)
+    c = m.inputs({k: v for k, v in HPA.items() if k != unread}, overrides)
     initial, period, tol = c["Initial replicas"], c["Sync period"], c["Tolerance"]
     spec = Ref("spec_replicas")          # what the HPA last wrote, defined at the end
     current = m.aux("Current replicas", delay_fixed(spec, m.dt_expr, initial), units="pods",
                     doc="the scale's replicas as the HPA reads them at a sync")
+    window = (c["Metric window"] if kind == "pod" else c["External metric window"]
+              if kind == "external" else if_then_else(c["Metric kind"] > 0.5, c[
+                  "External metric window"], c["Metric window"]))
     seen = m.aux("Metric seen by HPA", delay_fixed(sample_hold(
-        c["Metric"], c["Scrape interval"]), c["Metric pipeline delay"]), units="metric",
-        doc="scraped, then delayed; starts at the metric's initial value")
+        _window_average(m, c["Metric"], window), c["Scrape interval"]),
+        c["Metric pipeline delay"]), units="metric",
+        doc="averaged over its window, scraped, then delayed; starts at the metric's initial "
+        "value")
     ready = m.aux("Ready pods counted", minimum(delay_fixed(c["Ready pods"], m.dt_expr),
                                                 current), units="pods",
                   doc="ready pods as listed at the sync (read one step back, as the replicas)")
@@ -135,6 +154,25 @@ def hpa_controller(*, kind: str | None = None, **overrides) -> Model:
     for name in ("Spec replicas", "Metric seen by HPA", "Raw recommendation", "Usage ratio"):
         m.output(name)
     return m
+
+
+def _window_average(m: Model, metric, window):
+    """`metric` averaged over the last `window` seconds (its value when the window is 0), the
+    time before the start taken at the metric's initial (steady-state) value.
+
+    A moving average as a stock: it gains what enters the window and loses what leaves it,
+    (metric - metric `window` ago) / window, and starts at the metric's initial value; under
+    Euler it is the exact mean of the last round(window / dt) steps. The window is rounded to
+    whole steps, as the pipeline of the leaving values is.
+    """
+    dt = m.dt_expr
+    span = maximum(dt, math.floor(window / dt + 0.5) * dt)
+    mean = m.stock("Metric averaged over window", metric, units="metric",
+                   doc="the metric's mean over the window ending now, as metrics-server's "
+                   "rate of a cumulative counter")
+    m.flow("Metric window change", (metric - delay_fixed(metric, span)) / span, into=mean,
+           units="metric/s", doc="what enters the window less what leaves it")
+    return if_then_else(window > 0, mean, metric)
 
 
 def _rate_limit(m: Model, direction: str, spec, current, c):

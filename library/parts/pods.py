@@ -13,13 +13,23 @@ hazard (the OOM killer at a memory limit, an eviction above a threshold) comes i
 now" / "Evicted now", the share of the running pods it removes in this step; like pod
 creations and deletions it is moved whole at the step (`_wiring.at_step_start`), so Euler and
 RK4 kill, create and delete the same pods. The ReplicaSet creates pods when "Desired replicas"
-exceed the pods that exist and deletes
-running ones when they fall below (Kubernetes deletes not-ready pods first; here deletions
-come from running pods, a simplification).
+exceed the pods that exist and deletes pods when they fall below, in the order of its
+controller's ranking (kubernetes/kubernetes `pkg/controller/controller_utils.go`,
+`ActivePodsWithRanks.Less`: unscheduled before scheduled, pending before running, not ready
+before ready, ..., more restarts before fewer, newer before older; the ReplicaSet docs'
+"Scaling a ReplicaSet" list the same order):
+first the new pods still starting, newest first, then running ones. A starting pod that is
+deleted never becomes ready: the pods starting at crash count 0 leave the start-up pipeline
+by a stack ("Start-up survivors"): the cohort created T ago becomes ready only in the part
+of it that no later deletion reached, which is the lowest level the created-minus-deleted
+count fell to since. Pods backing off (and restarting after a crash) are not deleted, a
+simplification: the ranking would take them before the ready ones.
 """
 from __future__ import annotations
 
-from sdmodels import Dim, Model, delay_fixed, maximum, minimum, sum_over
+from sdmodels import Dim, Model, delay_fixed, maximum, minimum, rolling_min, sum_over
+
+from sdmodels.expr import Ref
 
 from library.parts._wiring import at_step_start
 
@@ -72,17 +82,33 @@ def pod_lifecycle(**overrides) -> Model:
     backing = m.stock("Backing off pods", 0, dims=[crash], units="pods")
     m.flow("Crashing", into_backoff, into=backing, dims=[crash], units="pods/s")
     m.flow("Restarting", restarts, out_of=backing, dims=[crash], units="pods/s")
-    pods = m.aux("Pods", total_running + sum_over(backing, crash)
-                 + sum_over(m.stock("Starting pods", 0, dims=[crash], units="pods"), crash),
+    starting = m.stock("Starting pods", 0, dims=[crash], units="pods")
+    pods = m.aux("Pods", total_running + sum_over(backing, crash) + sum_over(starting, crash),
                  units="pods", doc="pods that exist, ready or not")
     created = m.aux("Pods created", at_step_start(m, maximum(0, c["Desired replicas"] - pods))
                     / dt, units="pods/s")
     starting_in = m.aux("Starting", {k: restarts[k] + (created if i == 0 else 0)
                                      for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
-    m.flow("Start-ups", starting_in, into="Starting pods", dims=[crash], units="pods/s")
-    m.flow("Becoming ready", delay_fixed(starting_in, c["Startup time"], 0),
-           out_of="Starting pods", into=running, dims=[crash], units="pods/s")
-    deleted = at_step_start(m, minimum(maximum(0, pods - c["Desired replicas"]),
+    m.flow("Start-ups", starting_in, into=starting, dims=[crash], units="pods/s")
+    new_ready = _start_up_survivors(m, created, c["Startup time"])
+    ready_now = m.aux("Becoming ready rate", {
+        k: new_ready if i == 0 else delay_fixed(starting_in[k], c["Startup time"], 0)
+        for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
+    m.flow("Becoming ready", ready_now, out_of=starting, into=running, dims=[crash],
+           units="pods/s")
+    # the ReplicaSet's deletions: new pods still starting first, then running ones
+    excess = maximum(0, pods - c["Desired replicas"])
+    first = minimum(excess, maximum(0, starting[keys[0]] - new_ready * dt))
+    from_starting = m.aux("Starting pods deleted", at_step_start(m, first) / dt,
+                          units="pods/s", doc="not-ready new pods deleted first "
+                          "(ActivePodsWithRanks), the newest first")
+    m.stock("Cumulative starting pods deleted", 0, units="pods",
+            doc="for the start-up stack: how far deletions reached into the new pods")
+    m.flow("Counting deletions", from_starting, into="Cumulative starting pods deleted",
+           units="pods/s")
+    m.flow("Deleting starting", if_first(keys, from_starting), out_of=starting,
+           dims=[crash], units="pods/s")
+    deleted = at_step_start(m, minimum(maximum(0, excess - starting[keys[0]]),
                                        running[keys[0]])) / dt
     m.flow("Crashing out", crashes, out_of=running, dims=[crash], units="pods/s")
     staying = maximum(0, 1 - c["Crashed now"] - c["Evicted now"])   # pods removed whole
@@ -101,6 +127,25 @@ def pod_lifecycle(**overrides) -> Model:
     m.output(m.aux("Restart rate", sum_over(restarts, crash), units="pods/s"))
     m.output(m.aux("Not ready pods", pods - total_running, units="pods"))
     return m
+
+
+def _start_up_survivors(m: Model, created, startup):
+    """New pods becoming ready (pods/s): the cohort created `startup` ago, less what later
+    deletions took from it. Deletions take the newest starting pods first (a stack): on the
+    count N = created - deleted, the cohort created at s holds the places N(s) .. N(s + dt),
+    and of it there survives the part below the lowest N since, min over [s + dt, t] of N,
+    so max(0, that minimum - N(s)). (That minimum is at most N(s + dt), and the ReplicaSet
+    never creates and deletes in one step, so the cohort's own size needs no reading.)"""
+    dt = m.dt_expr
+    made = m.stock("Cumulative pods created", 0, units="pods",
+                   doc="for the start-up stack: pods created since the start")
+    m.flow("Counting creations", created, into=made, units="pods/s")
+    net = m.aux("Created less deleted while starting", made - Ref(
+        "cumulative_starting_pods_deleted"), units="pods")
+    lowest = rolling_min(net, maximum(0, startup - dt))
+    return m.aux("Start-up survivors", at_step_start(m, maximum(
+        0, lowest - delay_fixed(net, startup, 0))) / dt, units="pods/s",
+        doc="new pods ready now: the cohort created a start-up ago that no deletion reached")
 
 
 def if_first(keys, value):

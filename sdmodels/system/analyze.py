@@ -214,7 +214,10 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
                                 loop=as_loop))
     for f in findings:
         acts = any(f.label(s) in RUNAWAY for s in scenarios[1:])
-        f.dangerous = f.match.expected == "R" or acts
+        risk = f.answers.stability.get("configuration_risk")
+        if risk is not None:        # a risk of the configuration, and whether a run showed it
+            risk["shown_in"] = [s for s in scenarios[1:] if f.label(s) in RUNAWAY]
+        f.dangerous = f.match.expected == "R" or acts or risk is not None
         f.answers.failure_modes["worst"] = _worst(f, scenarios)
     combos = combinations(findings, scenarios, composition)
     notices = [n for n in loops.notices if n.startswith("loop enumeration")]
@@ -259,7 +262,10 @@ def _worst(f: Finding, scenarios) -> str:
 def combinations(findings: list[Finding], scenarios, composition) -> list[dict]:
     """Reinforcing loops sharing elements and set in motion by the same stress run (one of
     their watched variables leaves its band); a controller's balancing loop moving in the
-    same run as a loop through its service, or behind a rate limiter (fighting)."""
+    same run as a loop through its service, or behind a rate limiter (fighting). A
+    controller whose configuration is a risk (`checklist.config_risk`) combines with the
+    reinforcing loops through its service even when no run moved both: "shown" False,
+    "scenario" None (found from the configuration, not shown by the runs)."""
     out = []
     reinforcing = [f for f in findings if f.match.expected == "R"]
     for s in scenarios[1:]:
@@ -270,7 +276,7 @@ def combinations(findings: list[Finding], scenarios, composition) -> list[dict]:
             out.append({"kind": "reinforcing together", "scenario": s,
                         "loops": [f.match.key for f in group],
                         "shared": sorted({c for f in group for c in f.match.components}),
-                        "labels": {f.match.key: f.moved(s) for f in group}})
+                        "labels": {f.match.key: f.moved(s) for f in group}, "shown": True})
     for b in (f for f in findings if f.match.pattern in CONTROLLERS):
         for other in findings:
             if other is b or not (_share(b, other, components=True) if other.match.expected
@@ -278,15 +284,18 @@ def combinations(findings: list[Finding], scenarios, composition) -> list[dict]:
                 continue
             acting = [s for s in scenarios[1:] if b.moved(s) in ACTING
                       and other.moved(s) in ACTING]
-            if acting and not any(set(c["loops"]) == {b.match.key, other.match.key}
-                                  for c in out):
+            risky = b.answers.stability.get("configuration_risk") is not None
+            if (acting or (risky and other.match.expected == "R")) and not any(
+                    set(c["loops"]) == {b.match.key, other.match.key} for c in out):
+                s = acting[0] if acting else None
                 out.append({"kind": "balancing loop fights" if other.match.expected == "B"
                             else "balancing loop feeds a reinforcing one",
-                            "scenario": acting[0], "loops": [b.match.key, other.match.key],
+                            "scenario": s, "loops": [b.match.key, other.match.key],
                             "shared": sorted(set(b.match.components) &
                                              set(other.match.components)),
-                            "labels": {b.match.key: b.moved(acting[0]),
-                                       other.match.key: other.moved(acting[0])}})
+                            "labels": {b.match.key: b.moved(s), other.match.key:
+                                       other.moved(s)} if s else {},
+                            "shown": s is not None})
     return out
 
 
@@ -331,13 +340,21 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
                           "peak_before": before["peak"], "peak_after": after["peak"],
                           "end_before": before["end"], "end_after": after["end"],
                           "broken": _broken(before, after)})
+    # a balancing loop proposed for its configuration alone (no run showed it running away)
+    # has nothing to break here: its rows say so instead of crediting the fix
+    unshown = [f.match.key for f in targets if f.match.expected != "R"
+               and not any(f.label(s) in RUNAWAY for s in scenarios[1:])]
+    for r in loops:
+        if r["loop"] in unshown:
+            r["broken"] = None
     breaks = [k for k in fix.targets if any(r["loop"] == k for r in loops)
               and all(r["broken"] is not False for r in loops if r["loop"] == k)
               and any(r["broken"] for r in loops if r["loop"] == k)]
     frames.update({("before", s): frame for s, frame in olds.items()})
     return ({"fix": fix.name, "why": fix.why, "diff": fix.diff(), "targets": list(fix.targets),
              "scenarios": list(where[:2]), "loops": loops, "breaks": breaks,
-             "trigger": list(fix.trigger) if fix.trigger else None}, frames)
+             "unshown": unshown, "trigger": list(fix.trigger) if fix.trigger else None},
+            frames)
 
 
 def _broken(before: dict, after: dict) -> bool | None:

@@ -199,8 +199,32 @@ def loop_mode(lin, composition, match, ir) -> dict:
             "oscillates": period is not None, "grows": lam.real > 1e-9}
 
 
+def config_risk(match, spec) -> dict | None:
+    """The risk a loop's configuration shows whatever the stress runs do: the reference's
+    autoscaler oscillation (Part 2.2; "Tight autoscaler settings ... Stabilization windows")
+    for an HPA whose scale-down cooldown (stabilization window) is shorter than the time it
+    takes to see its own action, its sync period + pod start-up. Whether the runs showed it
+    is added by `sdmodels.system.analyze` ("shown_in")."""
+    if match.pattern != "HPA scaling":
+        return None
+    c = spec.components[match.subject["service"]].config
+    hpa = c["hpa"]
+    down = hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"]
+    seen = hpa["syncPeriod"] + c["startupTime"]
+    if down >= seen:
+        return None
+    return {"risk": "autoscaler oscillation", "seconds": down, "delay": seen, "why": (
+        f"The scale-down cooldown (stabilizationWindowSeconds {down:g} s) is shorter than "
+        f"the {seen:g} s it takes to see its own action ({hpa['syncPeriod']:g} s sync + "
+        f"{c['startupTime']:g} s pod start-up): it can remove pods on data that predate the "
+        "ones it added, and add them again (reference Part 2.2, autoscaler oscillation)")}
+
+
 def stability(match, spec, mode: dict, measured: dict) -> dict:
     answer = {"linearised": mode}
+    risk = config_risk(match, spec)
+    if risk:
+        answer["configuration_risk"] = risk
     if match.pattern == "HPA scaling":
         b = spec.components[match.subject["service"]].config["hpa"]["behavior"]
         answer["stabilization_windows"] = {

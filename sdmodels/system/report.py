@@ -66,7 +66,10 @@ def to_markdown(a, images: dict[str, str]) -> str:
             text += (f"; stabilization windows up {w['scaleUp']:g} s, down {w['scaleDown']:g} s"
                      f" ({st['damping']})")
         out += [f"**Stability.** Can oscillate: {'yes' if st['can_oscillate'] else 'no'}; "
-                + text + ".", "", "**Failure modes.**", ""]
+                + text + "."]
+        if "configuration_risk" in st:
+            out += ["", _risk(st["configuration_risk"])]
+        out += ["", "**Failure modes.**", ""]
         scen = [s for s in ans.failure_modes if s != "worst"]
         names = list(next(iter(ans.failure_modes.values())).keys())
         out += _table(["variable", *scen], [[n, *(ans.failure_modes[s].get(n, "") for s in scen)]
@@ -79,18 +82,23 @@ def to_markdown(a, images: dict[str, str]) -> str:
     out += _modes(a.modes)
     out += ["", "## Dangerous combinations", ""]
     out += _table(["kind", "loops", "shared components", "shown in"], [
-        [c["kind"], " + ".join(c["loops"]), ", ".join(c["shared"]), c["scenario"]]
+        [c["kind"], " + ".join(c["loops"]), ", ".join(c["shared"]), c["scenario"] or
+         "the configuration (no stress run moved both)"]
         for c in a.combinations]) if a.combinations else ["None found."]
     out += ["", "## Fixes", ""]
     for r in a.fixes:
         out += [f"### {r['fix']}", "", r["why"] + ".", "", "```diff", r["diff"], "```", "",
                 "Breaks: " + (", ".join(r["breaks"]) or "none of its target loops under "
                               "these stresses") + ".", ""]
+        if r.get("unshown"):
+            out += [f"Proposed for the configuration of {', '.join(r['unshown'])}: no stress "
+                    "run showed it running away, so there is nothing here for the fix to "
+                    "break.", ""]
         out += _table(["loop", "scenario", "before", "after", "peak before", "peak after",
                        "broken"], [[x["loop"] + (" (target)" if x["targeted"] else ""),
                                     x["scenario"], x["before"], x["after"],
                                     _fmt(x["peak_before"]), _fmt(x["peak_after"]),
-                                    {True: "yes", False: "no", None: "did not run"}[
+                                    {True: "yes", False: "no", None: "did not run away"}[
                                         x["broken"]]] for x in r["loops"]])
         out.append("")
     out += ["## Figures", ""] + [f"![{cap}]({name})" for cap, name in images.items()]
@@ -218,6 +226,8 @@ def _plots(a) -> dict[str, bytes]:
         plt.close(fig)
         out[f"fix{k + 1}.png"] = buf.getvalue()
     for k, c in enumerate(a.combinations):
+        if c["scenario"] is None:       # found from the configuration: no run to plot
+            continue
         frame = a.runs[c["scenario"]]
         fig, ax = plt.subplots(figsize=(7, 3.4))
         for key in c["loops"]:
@@ -236,13 +246,21 @@ def _plots(a) -> dict[str, bytes]:
     return out
 
 
+def _risk(risk: dict) -> str:
+    """The configuration risk's sentence, with what the stress runs showed of it."""
+    shown = (f"the simulation shows it in {', '.join(risk['shown_in'])}" if risk["shown_in"]
+             else "the simulation did not show it under the generated scenarios")
+    return f"**Configuration risk: {risk['risk']}.** {risk['why']}; {shown}."
+
+
 def write(a, out_dir) -> list[Path]:
     """Write every report file of `a` into `out_dir` (nothing if any step fails)."""
     out_dir = Path(out_dir)
     files = {"cld.svg": _cld(a), **_plots(a)}
     images = {"Recognised loops (causal-loop diagram)": "cld.svg"}
     images.update({f"Acting together: {' + '.join(c['loops'])} ({c['scenario']})":
-                   f"combination{k + 1}.png" for k, c in enumerate(a.combinations)})
+                   f"combination{k + 1}.png" for k, c in enumerate(a.combinations)
+                   if c["scenario"] is not None})
     images.update({f"Before/after: {r['fix']}": f"fix{k + 1}.png" for k, r in enumerate(a.fixes)
                    if f"fix{k + 1}.png" in files})
     md = to_markdown(a, images)
