@@ -54,7 +54,7 @@ from sdmodels.errors import ModelError
 from sdmodels.interop.export_shared import share
 from sdmodels.expr import (Binary, Call, Const, Delay1, Delay3, DelayFixed, DelayN, Expr, Index,
                            LookupCall, Reduce, Ref, RollingExtreme, SampleHold, Smooth, Smooth3,
-                           SmoothN, Stateful, Time, TimeStep, Trend, Unary)
+                           SmoothN, Stateful, Time, TimeStep, Trend, Unary, walk)
 from sdmodels.operators import BinaryOp, CodeTable
 
 NS = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
@@ -194,10 +194,16 @@ class _Writer:
         base = re.sub(r"\W+", "_", host).strip("_") + f"_sampled_{self.count}"
         first = a[2] if len(a) > 2 else repr(self.model.start)
         dt = self.dt
+        ind = "      "
+        if any(isinstance(n, Stateful) for n in walk(e.args[0])):
+            # the held stock starts at the input, and a stock's initial value cannot hold a
+            # delay or smooth (XMILE engines, pysd and ours refuse it): the input gets an aux
+            self.extra += [f"{ind}<aux name={quoteattr(base + '_input')}>",
+                           f"{ind}  <eqn>{escape(a[0])}</eqn>", f"{ind}</aux>"]
+            a = [base + "_input", *a[1:]]
         phase = f"(TIME - ({first}) + {dt} * 0.001)"
         fires = (f"(TIME >= ({first}) - {dt} * 0.001 AND {phase} - MAX({a[1]}, {dt}) * "
                  f"INT({phase} / MAX({a[1]}, {dt})) < {dt} * 0.999)")
-        ind = "      "
         self.extra += [
             f"{ind}<aux name={quoteattr(base)}>",
             f"{ind}  <doc>{escape(host)}: the input sampled every {escape(a[1])}, held between</doc>",
