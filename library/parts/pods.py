@@ -70,8 +70,7 @@ def pod_lifecycle(**overrides) -> Model:
                                        for i, k in enumerate(keys)}, dims=[crash],
                       units="pods", non_negative=True)
     total_running = sum_over(running, crash)
-    at_start = m.aux("Running pods at step start", at_step_start(m, running), dims=[crash],
-                     units="pods", doc="what a decision taken at the step removes whole")
+    at_start = at_step_start(m, running)     # what a decision taken at the step removes whole
     crashes = m.aux("Crashes", running * c["Crash rate"] + at_start * c["Crashed now"] / dt,
                     dims=[crash], units="pods/s")
     into_backoff = m.aux("Entering back-off", {
@@ -92,7 +91,7 @@ def pod_lifecycle(**overrides) -> Model:
     m.flow("Start-ups", starting_in, into=starting, dims=[crash], units="pods/s")
     new_ready = _start_up_survivors(m, created, c["Startup time"])
     ready_now = m.aux("Becoming ready rate", {
-        k: new_ready if i == 0 else delay_fixed(starting_in[k], c["Startup time"], 0)
+        k: new_ready if i == 0 else delay_fixed(restarts[k], c["Startup time"], 0)
         for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
     m.flow("Becoming ready", ready_now, out_of=starting, into=running, dims=[crash],
            units="pods/s")
