@@ -253,3 +253,18 @@ def test_scale_down_of_all_starting_pods_leaves_the_ready_ones():
     assert res["Pod / Ready pods"][0] == pytest.approx(2, abs=1e-9)
     assert res["Pod / Pods"][0][t > 26] == pytest.approx(2, abs=1e-9)
     assert res["Pod / Not ready pods"][0].min() >= -1e-9
+
+
+def test_pod_decisions_read_each_stock_by_one_path():
+    # loops multiply by parallel paths: a flow that reads a stock both directly and through
+    # an aux of it ("Pods", a held copy of the running pods) closes every loop through that
+    # stock twice. The ReplicaSet's deletions read the pods they count from the stocks, the
+    # decided kills and evictions hold the running pods inline, and restarted pods become
+    # ready from the restarts alone (created ones through the start-up stack).
+    from sdmodels.analysis import causal_graph
+    g = causal_graph(build(pod_lifecycle()))
+    stocks = {"running_pods", "backing_off_pods", "starting_pods"}
+    assert set(g.predecessors("deleting")) == stocks
+    assert set(g.predecessors("starting_pods_deleted")) == stocks | {"start-up_survivors"}
+    assert set(g.predecessors("crashes")) == set(g.predecessors("evicting")) == {"running_pods"}
+    assert set(g.predecessors("becoming_ready_rate")) == {"restarts", "start-up_survivors"}

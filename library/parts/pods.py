@@ -70,8 +70,7 @@ def pod_lifecycle(**overrides) -> Model:
                                        for i, k in enumerate(keys)}, dims=[crash],
                       units="pods", non_negative=True)
     total_running = sum_over(running, crash)
-    at_start = m.aux("Running pods at step start", at_step_start(m, running), dims=[crash],
-                     units="pods", doc="what a decision taken at the step removes whole")
+    at_start = at_step_start(m, running)     # what a decision taken at the step removes whole
     crashes = m.aux("Crashes", running * c["Crash rate"] + at_start * c["Crashed now"] / dt,
                     dims=[crash], units="pods/s")
     into_backoff = m.aux("Entering back-off", {
@@ -83,8 +82,8 @@ def pod_lifecycle(**overrides) -> Model:
     m.flow("Crashing", into_backoff, into=backing, dims=[crash], units="pods/s")
     m.flow("Restarting", restarts, out_of=backing, dims=[crash], units="pods/s")
     starting = m.stock("Starting pods", 0, dims=[crash], units="pods")
-    pods = m.aux("Pods", total_running + sum_over(backing, crash) + sum_over(starting, crash),
-                 units="pods", doc="pods that exist, ready or not")
+    count = total_running + sum_over(backing, crash) + sum_over(starting, crash)
+    pods = m.aux("Pods", count, units="pods", doc="pods that exist, ready or not")
     created = m.aux("Pods created", at_step_start(m, maximum(0, c["Desired replicas"] - pods))
                     / dt, units="pods/s")
     starting_in = m.aux("Starting", {k: restarts[k] + (created if i == 0 else 0)
@@ -92,12 +91,14 @@ def pod_lifecycle(**overrides) -> Model:
     m.flow("Start-ups", starting_in, into=starting, dims=[crash], units="pods/s")
     new_ready = _start_up_survivors(m, created, c["Startup time"])
     ready_now = m.aux("Becoming ready rate", {
-        k: new_ready if i == 0 else delay_fixed(starting_in[k], c["Startup time"], 0)
+        k: new_ready if i == 0 else delay_fixed(restarts[k], c["Startup time"], 0)
         for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
     m.flow("Becoming ready", ready_now, out_of=starting, into=running, dims=[crash],
            units="pods/s")
-    # the ReplicaSet's deletions: new pods still starting first, then running ones
-    excess = maximum(0, pods - c["Desired replicas"])
+    # the ReplicaSet's deletions: new pods still starting first, then running ones. They
+    # count the pods themselves, not through "Pods": the starting and running pods they read
+    # anyway would otherwise reach them by two paths each (twice the loops)
+    excess = maximum(0, count - c["Desired replicas"])
     first = minimum(excess, maximum(0, starting[keys[0]] - new_ready * dt))
     from_starting = m.aux("Starting pods deleted", at_step_start(m, first) / dt,
                           units="pods/s", doc="not-ready new pods deleted first "
