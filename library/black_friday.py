@@ -183,7 +183,7 @@ def build(**overrides) -> Model:
     # -- the HPA asks for pods; they are ready a start-up time later ---------------------
     # the latency reaches the HPA already averaged over its Prometheus rate window (above),
     # as prometheus-adapter serves it: no second metrics-server window on top
-    hpa = m.module("hpa", hpa_controller(kind="pod", **HPA_BEHAVIOR, **{"Metric window": 0.0}),
+    hpa = m.module("hpa", hpa_controller(kind="pod", averaged=False, **HPA_BEHAVIOR),
                    display="HPA")
     spec = hpa.out["Spec replicas"]
     pods = m.aux("Pods", minimum(spec, delay_fixed(spec, c["Pod startup time"],

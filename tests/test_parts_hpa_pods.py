@@ -268,3 +268,18 @@ def test_pod_decisions_read_each_stock_by_one_path():
     assert set(g.predecessors("starting_pods_deleted")) == stocks | {"start-up_survivors"}
     assert set(g.predecessors("crashes")) == set(g.predecessors("evicting")) == {"running_pods"}
     assert set(g.predecessors("becoming_ready_rate")) == {"restarts", "start-up_survivors"}
+
+
+def test_an_hpa_without_its_window_reads_the_metric_as_a_zero_window_does():
+    # averaged=False: the metric arrives averaged already (a Prometheus rate): no window
+    # input, no window stock, and the same decisions as a window of 0 s
+    plain = hpa_controller(kind="pod", averaged=False)
+    assert "metric_window" not in plain.input_ports and "metric_window" in hpa_controller(
+        kind="pod").input_ports
+    zero = hpa_controller(kind="pod", **{"Metric window": 0.0})
+    step = {"Metric": 150.0}
+    a = simulate(plain, params=step, outputs=["Spec replicas"])
+    b = simulate(zero, params=step, outputs=["Spec replicas"])
+    assert np.array_equal(a["Spec replicas"], b["Spec replicas"])
+    # the HPA rule on the raw metric: ceil(1 ready pod x 150 / 70) = 3 replicas
+    assert a["Spec replicas"][0, -1] == 3.0

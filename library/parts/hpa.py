@@ -80,31 +80,37 @@ HPA = {
 }
 
 
-def hpa_controller(*, kind: str | None = None, **overrides) -> Model:
+def hpa_controller(*, kind: str | None = None, averaged: bool = True, **overrides) -> Model:
     """The HPA: stale metric, replica calculator, stabilization, rate policies, bounds.
 
     `kind` "pod" or "external" builds the replica calculator for that metric kind alone
     (the "Metric kind" input is then not read): the same numbers for that kind, and one
     path from the metric to the replicas instead of two, so a model that includes the
     part has fewer loops. By default both are built and "Metric kind" chooses.
+    `averaged=False` is for a metric that reaches the HPA already averaged (a Prometheus
+    rate through prometheus-adapter): no window input and no window stock, so no second
+    average and fewer paths (and loops) through the part.
     """
     if kind not in (None, "pod", "external"):
         raise ModelError(f"hpa_controller: kind {kind!r} is not a metric kind; give 'pod' "
                          "(Resource/Pods metrics), 'external' (External/Object) or None (both)")
     m = Model("hpa", stop=600, dt=1, time_units="second",
               doc="Kubernetes HorizontalPodAutoscaler, synced on its own clock")
-    unread = {"pod": "External metric window", "external": "Metric window"}.get(kind)
-    c = m.inputs({k: v for k, v in HPA.items() if k != unread}, overrides)
+    unread = {"External metric window", "Metric window"} if not averaged else {
+        {"pod": "External metric window", "external": "Metric window"}.get(kind)}
+    c = m.inputs({k: v for k, v in HPA.items() if k not in unread}, overrides)
     initial, period, tol = c["Initial replicas"], c["Sync period"], c["Tolerance"]
     spec = Ref("spec_replicas")          # what the HPA last wrote, defined at the end
     current = m.aux("Current replicas", delay_fixed(spec, m.dt_expr, initial), units="pods",
                     doc="the scale's replicas as the HPA reads them at a sync")
-    window = (c["Metric window"] if kind == "pod" else c["External metric window"]
-              if kind == "external" else if_then_else(c["Metric kind"] > 0.5, c[
-                  "External metric window"], c["Metric window"]))
+    metric = c["Metric"]
+    if averaged:
+        window = (c["Metric window"] if kind == "pod" else c["External metric window"]
+                  if kind == "external" else if_then_else(c["Metric kind"] > 0.5, c[
+                      "External metric window"], c["Metric window"]))
+        metric = _window_average(m, metric, window)
     seen = m.aux("Metric seen by HPA", delay_fixed(sample_hold(
-        _window_average(m, c["Metric"], window), c["Scrape interval"]),
-        c["Metric pipeline delay"]), units="metric",
+        metric, c["Scrape interval"]), c["Metric pipeline delay"]), units="metric",
         doc="averaged over its window, scraped, then delayed; starts at the metric's initial "
         "value")
     ready = m.aux("Ready pods counted", minimum(delay_fixed(c["Ready pods"], m.dt_expr),
