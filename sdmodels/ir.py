@@ -140,15 +140,20 @@ def map_expressions(element: Element, fn) -> Element:
 
 def _resolve(model: Model) -> dict[str, Element]:
     elements = dict(model.elements)
-    shown = [e.display for e in elements.values()]
+    found: dict[str, Element] = {}     # name as written -> element: canonical() once a name
 
     def lookup(name: str, user: Element) -> Element:
+        target = found.get(name)
+        if target is not None:
+            return target
         key = canonical(name)
         if key not in elements:
+            shown = [e.display for e in elements.values()]
             raise UnknownNameError(
                 f"{_kind(user)} '{user.display}' uses '{name}', which is not defined in model "
                 f"'{model.name}'.{did_you_mean(name, shown)}")
-        return elements[key]
+        found[name] = elements[key]
+        return found[name]
 
     def resolve(element: Element):
         def fix(node: Expr):

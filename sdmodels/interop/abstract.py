@@ -502,14 +502,19 @@ def _eq(values: dict, dims):
 
 def _calls(ast, function: str) -> bool:
     """Whether a pysd abstract expression calls `function` anywhere inside it."""
+    if isinstance(ast, _LEAVES):    # most nodes: numbers and names hold no call
+        return False
+    if isinstance(ast, (list, tuple)):
+        return any(_calls(a, function) for a in ast)
     if type(ast).__name__ == "CallStructure" and \
             key_of(getattr(ast.function, "reference", "")) == function:
         return True
     if dataclasses.is_dataclass(ast) and not isinstance(ast, type):
         return any(_calls(getattr(ast, f.name), function) for f in dataclasses.fields(ast))
-    if isinstance(ast, (list, tuple)):
-        return any(_calls(a, function) for a in ast)
     return False
+
+
+_LEAVES = (int, float, str, type(None), np.ndarray, np.generic)
 
 
 def _calls_top(ast, function: str) -> bool:
