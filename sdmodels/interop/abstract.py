@@ -9,6 +9,7 @@ equation per element in which each reference names concrete elements (subranges,
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import re
@@ -31,6 +32,7 @@ _LOGIC = {":and:": "and", ":or:": "or", "and": "and", "or": "or"}
 NA = -2.0 ** 109    # Vensim's :NA: value (pysd reads it as nan; our engine rejects nan)
 
 
+@functools.lru_cache(maxsize=8192)     # a model names each variable many times
 def key_of(name: str) -> str:
     """The key pysd uses for a reference, normalised like our canonical ids."""
     return re.sub(r"[\s_]+", "_", name.strip().strip('"').lower())
@@ -502,15 +504,18 @@ def _eq(values: dict, dims):
 
 def _calls(ast, function: str) -> bool:
     """Whether a pysd abstract expression calls `function` anywhere inside it."""
-    if isinstance(ast, _LEAVES):    # most nodes: numbers and names hold no call
-        return False
-    if isinstance(ast, (list, tuple)):
-        return any(_calls(a, function) for a in ast)
-    if type(ast).__name__ == "CallStructure" and \
-            key_of(getattr(ast.function, "reference", "")) == function:
-        return True
-    if dataclasses.is_dataclass(ast) and not isinstance(ast, type):
-        return any(_calls(getattr(ast, f.name), function) for f in dataclasses.fields(ast))
+    stack = [ast]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _LEAVES):    # most nodes: numbers and names hold no call
+            continue
+        if isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif type(node).__name__ == "CallStructure" and \
+                key_of(getattr(node.function, "reference", "")) == function:
+            return True
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
     return False
 
 
