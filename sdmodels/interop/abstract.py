@@ -260,6 +260,10 @@ class AbstractImporter:
             self.extra.append(Flow(id=f"{sid}~net", display=f"{display} (net flow)", dims=dims,
                                    equation=_eq(flows, dims), into=sid, origin=sid))
             return
+        if not dims and isinstance(by_key[()][1], (int, float)):    # a scalar: no numpy
+            model._insert(Constant(id=canonical(display), display=display, dims=dims,
+                                   units=units, doc=doc, values=(float(by_key[()][1]),)))
+            return
         if all(isinstance(a, (int, float)) for _b, a in by_key.values()):
             values = np.full([len(model.dims[d].elements) for d in dims] or [], np.nan)
             for combo, (_b, a) in by_key.items():
@@ -515,8 +519,14 @@ def _calls(ast, function: str) -> bool:
                 key_of(getattr(node.function, "reference", "")) == function:
             return True
         elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-            stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
+            stack.extend(getattr(node, name) for name in _field_names(type(node)))
     return False
+
+
+@functools.lru_cache(maxsize=256)
+def _field_names(cls) -> tuple[str, ...]:
+    """The field names of a dataclass, found once per class."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 _LEAVES = (int, float, str, type(None), np.ndarray, np.generic)
