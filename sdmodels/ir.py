@@ -26,7 +26,7 @@ from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
                              UnknownNameError, did_you_mean)
 from sdmodels.expr import (Binary, Const, Expr, Index, LookupCall, Reduce, Ref, Unary,
-                           map_children, references, transform)
+                           map_children, references)
 from sdmodels.limits import check_model_size
 from sdmodels.model import Model
 from sdmodels.ordering import orders
@@ -140,18 +140,23 @@ def map_expressions(element: Element, fn) -> Element:
 
 def _resolve(model: Model) -> dict[str, Element]:
     elements = dict(model.elements)
-    shown = [e.display for e in elements.values()]
+    found: dict[str, Element] = {}     # name as written -> element: canonical() once a name
 
     def lookup(name: str, user: Element) -> Element:
+        target = found.get(name)
+        if target is not None:
+            return target
         key = canonical(name)
         if key not in elements:
+            shown = [e.display for e in elements.values()]
             raise UnknownNameError(
                 f"{_kind(user)} '{user.display}' uses '{name}', which is not defined in model "
                 f"'{model.name}'.{did_you_mean(name, shown)}")
-        return elements[key]
+        found[name] = elements[key]
+        return found[name]
 
     def resolve(element: Element):
-        def fix(node: Expr):
+        def fix(node: Expr) -> Expr:     # bottom-up, as transform(): children first
             if isinstance(node, Ref):
                 target = lookup(node.name, element)
                 if isinstance(target, Lookup):
@@ -160,14 +165,15 @@ def _resolve(model: Model) -> dict[str, Element]:
                                      f"{target.display}(x)")
                 return Ref(target.id)
             if isinstance(node, LookupCall):
+                arg = fix(node.arg)
                 target = lookup(node.table, element)
                 if not isinstance(target, Lookup):
                     raise ModelError(f"{_kind(element)} '{element.display}' calls "
                                      f"'{target.display}' like a function, but it is a "
                                      f"{_kind(target)}, not a lookup")
-                return LookupCall(target.id, node.arg)
-            return None
-        return map_expressions(element, lambda _key, expr: transform(expr, fix))
+                return LookupCall(target.id, arg)
+            return map_children(node, fix)
+        return map_expressions(element, lambda _key, expr: fix(expr))
 
     return {eid: resolve(e) for eid, e in elements.items()}
 
@@ -346,27 +352,31 @@ def _check_values(model: Model, elements: dict[str, Element]) -> None:
 
 # --------------------------------------------------------------------------- graph
 def _dependency_graph(elements: dict[str, Element]) -> nx.DiGraph:
-    graph = nx.DiGraph()
-    for e in elements.values():
-        graph.add_node(e.id, kind=type(e).__name__, display=e.display, module=e.module,
-                       internal=e.internal)
+    """Links `ref -> user` (instant: read every step; initial: read at the start; flow:
+    a flow into (+1) or out of (-1) a stock), gathered in plain dicts, then given to
+    networkx at once in the order they were first found."""
+    links: dict[tuple[str, str], dict] = {}
     for e in elements.values():
         init_only = _INIT_ONLY.get(type(e), ())
         for key, expr in expressions(e):
+            instant = key not in init_only
             for ref in sorted(references(expr)):
-                data = graph.get_edge_data(ref, e.id)
-                instant = key not in init_only
+                data = links.get((ref, e.id))
                 if data is None:
-                    graph.add_edge(ref, e.id, instant=instant, initial=not instant)
+                    links[ref, e.id] = {"instant": instant, "initial": not instant}
                 else:
                     data["instant"] |= instant
                     data["initial"] |= not instant
         if isinstance(e, Stock):   # a start value that reads its own flow keeps that link
             for sign, flows in ((+1, e.inflows), (-1, e.outflows)):
                 for f in flows:
-                    read = graph.get_edge_data(f, e.id) or {}
-                    graph.add_edge(f, e.id, instant=False, initial=read.get("initial", False),
-                                   flow=sign)
+                    data = links.setdefault((f, e.id), {})
+                    data.update(instant=False, initial=data.get("initial", False), flow=sign)
+    graph = nx.DiGraph()
+    graph.add_nodes_from((e.id, {"kind": type(e).__name__, "display": e.display,
+                                 "module": e.module, "internal": e.internal})
+                         for e in elements.values())
+    graph.add_edges_from((u, v, data) for (u, v), data in links.items())
     return graph
 
 

@@ -9,6 +9,7 @@ equation per element in which each reference names concrete elements (subranges,
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import re
@@ -31,6 +32,7 @@ _LOGIC = {":and:": "and", ":or:": "or", "and": "and", "or": "or"}
 NA = -2.0 ** 109    # Vensim's :NA: value (pysd reads it as nan; our engine rejects nan)
 
 
+@functools.lru_cache(maxsize=8192)     # a model names each variable many times
 def key_of(name: str) -> str:
     """The key pysd uses for a reference, normalised like our canonical ids."""
     return re.sub(r"[\s_]+", "_", name.strip().strip('"').lower())
@@ -257,6 +259,10 @@ class AbstractImporter:
                                 initial=_eq(inits, dims), non_negative=nonneg))
             self.extra.append(Flow(id=f"{sid}~net", display=f"{display} (net flow)", dims=dims,
                                    equation=_eq(flows, dims), into=sid, origin=sid))
+            return
+        if not dims and isinstance(by_key[()][1], (int, float)):    # a scalar: no numpy
+            model._insert(Constant(id=canonical(display), display=display, dims=dims,
+                                   units=units, doc=doc, values=(float(by_key[()][1]),)))
             return
         if all(isinstance(a, (int, float)) for _b, a in by_key.values()):
             values = np.full([len(model.dims[d].elements) for d in dims] or [], np.nan)
@@ -502,14 +508,28 @@ def _eq(values: dict, dims):
 
 def _calls(ast, function: str) -> bool:
     """Whether a pysd abstract expression calls `function` anywhere inside it."""
-    if type(ast).__name__ == "CallStructure" and \
-            key_of(getattr(ast.function, "reference", "")) == function:
-        return True
-    if dataclasses.is_dataclass(ast) and not isinstance(ast, type):
-        return any(_calls(getattr(ast, f.name), function) for f in dataclasses.fields(ast))
-    if isinstance(ast, (list, tuple)):
-        return any(_calls(a, function) for a in ast)
+    stack = [ast]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _LEAVES):    # most nodes: numbers and names hold no call
+            continue
+        if isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif type(node).__name__ == "CallStructure" and \
+                key_of(getattr(node.function, "reference", "")) == function:
+            return True
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            stack.extend(getattr(node, name) for name in _field_names(type(node)))
     return False
+
+
+@functools.lru_cache(maxsize=256)
+def _field_names(cls) -> tuple[str, ...]:
+    """The field names of a dataclass, found once per class."""
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+_LEAVES = (int, float, str, type(None), np.ndarray, np.generic)
 
 
 def _calls_top(ast, function: str) -> bool:

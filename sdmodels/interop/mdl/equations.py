@@ -43,7 +43,7 @@ def parse_entry(entry: Entry, source: Source) -> Parsed:
     """The abstract object one entry defines; VensimSyntaxError names line and column."""
     text = source.text
     table, end = _number_table(text, entry)
-    lookup = _plain_lookup(text, entry) if table is None else None
+    lookup = _plain_lookup(text, entry, source) if table is None else None
     if lookup is not None:
         parsed = lookup
     else:
@@ -66,14 +66,14 @@ def _tokens(text: str, entry: Entry, table, end: int, source: Source) -> Parsed:
     return parsed
 
 
-def _plain_lookup(text: str, entry: Entry) -> Parsed | None:
+def _plain_lookup(text: str, entry: Entry, source: Source) -> Parsed | None:
     """`name ( (x,y), ... )`, a lookup definition in its plain form, read without tokens
     (parser.plain_lookup_table); None for anything else, which the tokens read."""
     paren = text.find("(", entry.start, entry.end)
     if paren < 0 or text.find("=", entry.start, paren) >= 0:
         return None
-    try:
-        head = tokenize(text, entry.start, paren + 1)
+    try:    # the file's Source: a failed try finds the line ends once per file, not per try
+        head = tokenize(text, entry.start, paren + 1, source=source)
     except VensimSyntaxError:
         return None
     if len(head) != 3 or head[0].kind != "name":

@@ -11,9 +11,7 @@ spaces, `_`, `$`, `'`; anything else in double quotes).
 """
 from __future__ import annotations
 
-import bisect
 import re
-from functools import cached_property
 from typing import NamedTuple
 
 from sdmodels.errors import VensimSyntaxError
@@ -65,15 +63,11 @@ class Source:
     def __init__(self, text: str, path: str = "<text>"):
         self.text, self.path = text, path
 
-    @cached_property
-    def _lines(self) -> list[int]:
-        """Offsets of the line ends, found when an error first needs them."""
-        return [m.start() for m in re.finditer("\n", self.text)]
-
     def line_col(self, pos: int) -> tuple[int, int]:
-        """1-based line and column of offset `pos`."""
-        line = bisect.bisect_left(self._lines, pos)
-        start = self._lines[line - 1] + 1 if line else 0
+        """1-based line and column of offset `pos` (counted when an error needs them: the
+        reader tries some entries a fast way first and takes a failed try back)."""
+        line = self.text.count("\n", 0, pos)
+        start = self.text.rfind("\n", 0, pos) + 1
         return line + 1, pos - start + 1
 
     def error(self, pos: int, why: str, *, variable: str = "") -> VensimSyntaxError:

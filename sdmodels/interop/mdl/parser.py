@@ -247,17 +247,8 @@ class ExpressionParser:
         raise self.error("expected a number, a name or '('")
 
     def nested(self):
-        parser = self
-
-        class _Depth:
-            def __enter__(self):
-                parser.depth += 1
-                if parser.depth > MAX_DEPTH:
-                    raise parser.error(f"expression nested more than {MAX_DEPTH} levels deep")
-
-            def __exit__(self, *exc):
-                parser.depth -= 1
-        return _Depth()
+        """A context that counts one level of nesting (the class is made once, not per use)."""
+        return _Depth(self)
 
     def reference_or_call(self):
         t = self.take()
@@ -446,3 +437,18 @@ class ExpressionParser:
         y = self.signed_number("for y")
         self.expect(")", "after the point")
         return x, y
+
+
+class _Depth:
+    """One level of nesting of an ExpressionParser: a VensimSyntaxError past MAX_DEPTH."""
+
+    def __init__(self, parser):
+        self.parser = parser
+
+    def __enter__(self):
+        self.parser.depth += 1
+        if self.parser.depth > MAX_DEPTH:
+            raise self.parser.error(f"expression nested more than {MAX_DEPTH} levels deep")
+
+    def __exit__(self, *exc):
+        self.parser.depth -= 1

@@ -24,6 +24,7 @@ _FIELD_STOP = re.compile(r"[~|]")
 _MACRO = re.compile(r":\s*MACRO\s*:", re.I)
 _END_MACRO = re.compile(r":\s*END\s+OF\s+MACRO\s*:", re.I)
 _SPACES = re.compile(r"\s+")
+_BLANK = re.compile(r"\s*")
 _ENCODING = re.compile(rb"\s*\{([A-Za-z0-9_\-]+)\}")
 _HEADER = re.compile(r"\s*\{[^}\n]*\}")
 
@@ -95,8 +96,7 @@ def split_file(text: str, source: Source | None = None) -> Layout:
     macros: list[MacroText] = []
     current: MacroText | None = None
     while True:
-        while pos < end and text[pos].isspace():
-            pos += 1
+        pos = _BLANK.match(text, pos, end).end()     # \s: what str.isspace() holds
         if pos >= end:
             break
         m = _MACRO.match(text, pos)
