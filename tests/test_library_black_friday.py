@@ -165,7 +165,7 @@ def test_the_autoscaler_loop_passes_a_change_round_as_r(takeover, runs):
     assert (acting > 0).all(), acting
 
 
-@pytest.mark.xfail(strict=False, reason="the autoscaler loop passes one change round "
+@pytest.mark.xfail(strict=True, reason="the autoscaler loop passes one change round "
                    "(10:59:44): every later HPA decision is capped by the reference's scale-up "
                    "policy (double a minute), which cuts every loop through the metric, and "
                    "there its score is ~1 % of the slow query's")
