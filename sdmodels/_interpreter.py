@@ -13,6 +13,8 @@ argument registers in the `extra` array, `a` or `b` pointing at them.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -53,35 +55,44 @@ def _vector(fn, p, R, ex):
 
 
 @njit(cache=True, nogil=True)
-def _roll(buf, start, count, w, v, want_max, best, at, b):
-    """window_extreme of a rolling buffer after `v` was written at `w`, the same value, with a
-    full scan only when the kept extreme may have changed: it left the window, NaN or a
-    zero (whose sign the scan's order decides) is involved, or the window is new. Else a
-    value below the kept extreme leaves it, above replaces it (O(1) a step, not O(window)).
+def _roll(buf, start, size, count, w, v, want_max, dq, state, b):
+    """Write `v` at `w` in a rolling buffer of `size` slots holding `count` values, and return
+    the window's max (or min): window_extreme's value, kept in O(1) a step (amortised).
+
+    A monotone deque of buffer positions (dq[start:start + size]; state[b] = head, length,
+    and how many NaNs or negative zeros the window holds) keeps the candidates, best first: a
+    new value drops those behind it that it beats or ties, the front leaves with its slot.
+    While the window holds a NaN or a -0.0 (beside +0.0 the scan's order decides which zero
+    it returns), the window is scanned as before (window_extreme), so every value equals the
+    full scan's bit for bit.
     """
-    old = best[b]
-    if count > 1 and w != at[b] and v == v and old == old and old != 0.0:
-        if v == old:
-            at[b] = w                         # a newer copy of the same extreme
-            return old
-        if (v < old) if want_max else (v > old):
-            return old
-        best[b] = v
-        at[b] = w
-        return v
-    value = window_extreme(buf[start:start + count], count, want_max)
-    best[b] = value
-    at[b] = -1
-    for i in range(count):
-        if buf[start + i] == value:
-            at[b] = i
+    if count == size:                         # the oldest value leaves with its slot
+        old = buf[start + w]
+        if old != old or (old == 0.0 and math.copysign(1.0, old) < 0.0):
+            state[b, 2] -= 1
+        if state[b, 1] > 0 and dq[start + state[b, 0]] == w:
+            state[b, 0] = (state[b, 0] + 1) % size
+            state[b, 1] -= 1
+    buf[start + w] = v
+    if v != v or (v == 0.0 and math.copysign(1.0, v) < 0.0):
+        state[b, 2] += 1
+    while state[b, 1] > 0:
+        back = buf[start + dq[start + (state[b, 0] + state[b, 1] - 1) % size]]
+        if (back <= v) if want_max else (back >= v):
+            state[b, 1] -= 1
+        else:
             break
-    return value
+    dq[start + (state[b, 0] + state[b, 1]) % size] = w
+    state[b, 1] += 1
+    n = min(count + 1, size)
+    if state[b, 2] > 0:
+        return window_extreme(buf[start:start + n], n, want_max)
+    return buf[start + dq[start + state[b, 0]]]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _execute(code, lo, hi, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, blen, bpos, bcnt,
-             bkind, bbest, bat):
+             bkind, dq, dstate):
     """Run instructions lo..hi-1 of the tape on the registers R."""
     dt = R[treg + 1]
     teps = R[treg + 2]
@@ -222,10 +233,10 @@ def _execute(code, lo, hi, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, ble
                 bpos[b] = (bpos[b] + 1) % blen[b]
             elif op == ROLL:
                 w = bpos[b]
-                buf[boff[b] + w] = R[a]
+                R[d] = _roll(buf, boff[b], blen[b], bcnt[b], w, R[a], bkind[b] == BUF_MAX, dq,
+                             dstate, b)
                 bpos[b] = (w + 1) % blen[b]
                 bcnt[b] = min(bcnt[b] + 1, blen[b])
-                R[d] = _roll(buf, boff[b], bcnt[b], w, R[a], bkind[b] == BUF_MAX, bbest, bat, b)
             else:   # BUF_INIT: length from R[a], filled later with R[d]
                 if bkind[b] == BUF_DELAY:
                     blen[b] = max(1, int(np.floor(R[a] / dt + 0.5)))
@@ -277,17 +288,18 @@ def interpret(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n
         blen = np.ones(nb, dtype=np.int64)
         bpos = np.zeros(nb, dtype=np.int64)
         bcnt = np.zeros(nb, dtype=np.int64)
-        bbest = np.zeros(nb)                    # rolling windows: the kept extreme, and
-        bat = np.full(nb, -1, dtype=np.int64)   # where in the buffer it is
+        dq = np.empty(0, dtype=np.int64)        # rolling windows: deques of buffer positions,
+        dstate = np.zeros((nb, 3), dtype=np.int64)   # their head, length, NaNs and zeros
         buf = np.empty(0)
         _execute(code, seg[0], seg[1], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, blen,
-                 bpos, bcnt, bkind, bbest, bat)
+                 bpos, bcnt, bkind, dq, dstate)
         _execute(code, seg[8], seg[9], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff, blen,
-                 bpos, bcnt, bkind, bbest, bat)     # subtrees of constants, once a run
+                 bpos, bcnt, bkind, dq, dstate)     # subtrees of constants, once a run
         total = 0
         for i in range(nb):
             total += blen[i]
         buf = np.empty(total)
+        dq = np.empty(total, dtype=np.int64)
         at = 0
         for i in range(nb):
             buf[at:at + blen[i]] = R[boff[i]]
@@ -300,7 +312,7 @@ def interpret(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n
             tf = t + dt
             R[treg] = t
             _execute(code, seg[2], seg[3], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff,
-                     blen, bpos, bcnt, bkind, bbest, bat)
+                     blen, bpos, bcnt, bkind, dq, dstate)
             bad = 0
             for c in range(CHECK.shape[0]):
                 if not np.isfinite(R[CHECK[c]]):
@@ -325,25 +337,25 @@ def interpret(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n
                     R[n + stocks[j]] = R[stocks[j]] + 0.5 * dt * k1[j]
                 R[treg] = th
                 _execute(code, seg[4], seg[5], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff,
-                         blen, bpos, bcnt, bkind, bbest, bat)
+                         blen, bpos, bcnt, bkind, dq, dstate)
                 _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, k2)
                 for j in range(ns):
                     R[n + stocks[j]] = R[stocks[j]] + 0.5 * dt * k2[j]
                 _execute(code, seg[4], seg[5], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff,
-                         blen, bpos, bcnt, bkind, bbest, bat)
+                         blen, bpos, bcnt, bkind, dq, dstate)
                 _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, k3)
                 for j in range(ns):
                     R[n + stocks[j]] = R[stocks[j]] + dt * k3[j]
                 R[treg] = tf
                 _execute(code, seg[4], seg[5], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf, boff,
-                         blen, bpos, bcnt, bkind, bbest, bat)
+                         blen, bpos, bcnt, bkind, dq, dstate)
                 _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, k4)
                 for j in range(ns):
                     dd[j] = (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j]) / 6.0
                 R[treg] = t
             if seg[6] < seg[7]:
                 _execute(code, seg[6], seg[7], R, ex, treg, LX, LY, LOFF, LLEN, LEXT, buf,
-                         boff, blen, bpos, bcnt, bkind, bbest, bat)
+                         boff, blen, bpos, bcnt, bkind, dq, dstate)
             for j in range(ns):
                 s = stocks[j]
                 v = R[s] + dt * dd[j]

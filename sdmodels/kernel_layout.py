@@ -30,8 +30,8 @@ from sdmodels.kernel_source import Movable, _Generator
 
 PART_CHARS = 6000          # equations' text per part function of a large kernel
 INLINE_CHARS = 200         # a run of equations shorter than this stays in the loop function
-_BUFFER = re.compile(r"^(?:db|rb)\d+$")
-_LOCALS = ("x", "y", "z", "d", "nt", "dp", "rp", "rc", "rbest", "rat", "k1", "k2", "k3", "k4",
+_BUFFER = re.compile(r"^(?:db|rb|rq)\d+$")
+_LOCALS = ("x", "y", "z", "d", "nt", "dp", "rp", "rc", "rst", "k1", "k2", "k3", "k4",
            "t", "th", "tf", "start", "dt", "teps", "LX", "LY")
 _JIT = "@njit(cache=True, nogil=True, error_model='numpy')"
 I2, I3 = " " * 8, " " * 12
@@ -122,7 +122,7 @@ def _body(gen: _Generator) -> list:
     body: list = [f"{I2}x = np.zeros({n})"] + [f"{I2}{a} = np.empty({n})" for a in ("y", "z")]
     body += [f"{I2}d = np.zeros({n})", f"{I2}nt = np.zeros({n})"]
     body += [f"{I2}{a} = np.zeros({n}, dtype=np.int64)" for a in ("dp", "rp", "rc")]
-    body += [f"{I2}rbest = np.zeros({n})", f"{I2}rat = np.full({n}, -1, dtype=np.int64)"]
+    body += [f"{I2}rst = np.zeros(({n}, 3), dtype=np.int64)"]    # rolling windows' deques
     if gen.scalar:
         body += [f"{I2}{x(slot)} = P[r, {col}]" for col, slot in enumerate(gen.param_slots)]
     else:

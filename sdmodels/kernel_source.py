@@ -215,12 +215,12 @@ class _Generator:
                           f"{ind}        nt[{slot}] += max({period}, dt)"]
         elif isinstance(var, Rolling) and first_stage:
             for slot, binding, expr in self.per_slot(var, var.input):
-                # the kept extreme, rescanned only when it may have changed (the
-                # interpreter's `_roll`: O(1) a step, not O(window))
-                lines += [f"{ind}rb{slot}[rp[{slot}]] = {self.emit(expr, binding, var)}",
+                # a monotone deque of the window's candidates (the interpreter's
+                # `_roll`: O(1) a step, amortised, not O(window))
+                lines += [f"{ind}{self.names[slot]} = roll(rb{slot}, 0, rb{slot}.shape[0], "
+                          f"rc[{slot}], rp[{slot}], {self.emit(expr, binding, var)}, "
+                          f"{var.op == 'max'}, rq{slot}, rst, {slot})",
                           f"{ind}rc[{slot}] = min(rc[{slot}] + 1, rb{slot}.shape[0])",
-                          f"{ind}{self.names[slot]} = roll(rb{slot}, 0, rc[{slot}], rp[{slot}], "
-                          f"rb{slot}[rp[{slot}]], {var.op == 'max'}, rbest, rat, {slot})",
                           f"{ind}rp[{slot}] = (rp[{slot}] + 1) % rb{slot}.shape[0]"]
         return lines
 
@@ -264,6 +264,7 @@ class _Generator:
                     value(slot, self.emit(expr, binding, var))
                     out.append(f"{ind}rb{slot} = np.full(int(np.floor({window} / dt + 0.5)) + 1, "
                                f"{self.names[slot]})")
+                    out.append(f"{ind}rq{slot} = np.empty(rb{slot}.shape[0], dtype=np.int64)")
             else:
                 out.append(Movable(self.value_lines(var, ind, first_stage=True)))
         return out
