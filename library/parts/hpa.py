@@ -96,8 +96,8 @@ def hpa_controller(*, kind: str | None = None, averaged: bool = True, **override
                          "(Resource/Pods metrics), 'external' (External/Object) or None (both)")
     m = Model("hpa", stop=600, dt=1, time_units="second",
               doc="Kubernetes HorizontalPodAutoscaler, synced on its own clock")
-    unread = {"External metric window", "Metric window"} if not averaged else {
-        {"pod": "External metric window", "external": "Metric window"}.get(kind)}
+    unread = ({"Metric window", "External metric window"} if not averaged else
+              {"pod": {"External metric window"}, "external": {"Metric window"}}.get(kind, set()))
     c = m.inputs({k: v for k, v in HPA.items() if k not in unread}, overrides)
     initial, period, tol = c["Initial replicas"], c["Sync period"], c["Tolerance"]
     spec = Ref("spec_replicas")          # what the HPA last wrote, defined at the end

@@ -233,6 +233,7 @@ class LinkScorer:
                 c in self.held for p in self.paths(cause, effect) for c in p[1:])
         return found
 
+    @np.errstate(invalid="ignore")     # inf x 0 on a path (a link that did not move): NaN, 0 below
     def link_parts(self, cause: str, effect: str, shift: tuple[int, ...] = ()) -> dict:
         """Scores of a variable-level link over the intervals `shift` names, split by the
         shift its paths leave upstream (the held columns they run through, downstream
@@ -256,11 +257,10 @@ class LinkScorer:
                 if path[j + 1] in self.held:
                     here = self.extend(here, path[j + 1])
             product = self.score(path[0], path[1], shifts[0])
-            with np.errstate(invalid="ignore"):      # inf x 0 (a link that did not move): NaN,
-                for k, (a, b) in enumerate(zip(path[1:], path[2:])):   # taken as 0 below
-                    found = copies.get((a, b))
-                    product = product * (self.score(a, b, shifts[k + 1]) if found is None
-                                         else found)
+            for k, (a, b) in enumerate(zip(path[1:], path[2:])):
+                found = copies.get((a, b))
+                product = product * (self.score(a, b, shifts[k + 1]) if found is None
+                                     else found)
             matrix = out.setdefault(here, np.zeros((self.steps, len(rows), len(cols))))
             matrix[:, rows[path[-1]], cols[path[0]]] += np.where(np.isnan(product), 0.0, product)
         self._matrices[(cause, effect, shift)] = out
