@@ -176,3 +176,16 @@ def test_a_py_model_opens_by_its_stem_and_nothing_else(tmp_path):
         data = c.post("/api/model/my_tank/run", json={"values": {"Drain time": 4}}).json()
         assert data["series"]["Water"] == [8.0, 6.0, 4.5]
         assert c.get(f"/api/model/{str(source).replace('/', '%2F')}").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["black_friday", "api_service", "thundering_herd"])
+def test_every_listed_parameter_is_accepted_back(name):
+    """The page sends back every slider by its display name. A module's constants are shown
+    as "Traffic source / Ramp start" while the model's id is "traffic.ramp_start" (the
+    module's id is not its title): each must still be found, and sweep as an axis."""
+    wb = Workbench.open(name, warm=False)
+    given = {p.name: p.default for p in wb.parameters}
+    assert any(" / " in n for n in given)                     # module constants are listed
+    assert wb.values(given) == given
+    moved = next(p for p in wb.parameters if " / " in p.name and p.default > 0)
+    assert wb.values({moved.name: 2 * moved.default}) == {moved.name: 2 * moved.default}

@@ -88,7 +88,9 @@ class Workbench:
         self._compiling: threading.Thread | None = None
         self.title = title or self.ir.name
         self.parameters: list[ParameterSpec] = parameter_specs(self.ir)
-        self._specs = {p.id: p for p in self.parameters}
+        # by id and by display name: a module's constant is "Traffic source / Ramp start" on
+        # the page but "traffic.ramp_start" in the model (the module's id is not its title)
+        self._specs = {key: p for p in self.parameters for key in (p.id, canonical(p.name))}
         self.outputs = [v.display for v in self.ir.variables.values() if not v.internal]
         stocks = [v.display for v in self.ir.of_kind(Stock) if not v.internal]
         chosen = [self.ir.variables[canonical(o)].display for o in (key_outputs or ())
