@@ -189,3 +189,17 @@ def test_every_listed_parameter_is_accepted_back(name):
     assert wb.values(given) == given
     moved = next(p for p in wb.parameters if " / " in p.name and p.default > 0)
     assert wb.values({moved.name: 2 * moved.default}) == {moved.name: 2 * moved.default}
+
+
+def test_named_loops_lead_the_loop_table():
+    """A person looks for the loops the model names: they come first, whatever their ids."""
+    from sdmodels import Model
+    m = Model("two loops", stop=10, dt=1)
+    a = m.stock("Backlog", initial=10)
+    m.flow("Work done", a / 4, out_of=a)
+    b = m.stock("Fame", initial=1)
+    m.flow("Word of mouth", b / 10, into=b)
+    m.name_loop("Word of mouth spreads", ["Fame", "Word of mouth"])
+    rows = Workbench(m, warm=False, engine="interpreter").loops()
+    assert [(r["polarity"], r["name"]) for r in rows] == [("R", "Word of mouth spreads"),
+                                                         ("B", None)]

@@ -291,9 +291,10 @@ class Workbench:
             return self._loops
 
     def loops(self) -> list[dict]:
-        """The loop table: id, name, R/B, variables, links (ids, for the diagram), delays."""
+        """The loop table: id, name, R/B, variables, links (ids, for the diagram), delays;
+        named loops first (the ones a person looks for), each group in the loop set's order."""
         rows = []
-        for loop in self.loop_set():
+        for loop in sorted(self.loop_set(), key=lambda loop: not loop.name):
             rows.append({**loop.to_dict(), "edges": [list(e) for e in loop.edges],
                          "nodes": list(loop.variables),
                          "delay": (None if not loop.delays else

@@ -288,7 +288,11 @@ function selectLoop(id) {
 function buildLoops() {
   const body = $("#loops tbody");
   body.replaceChildren();
-  for (const l of state.loops) {
+  // once loop dominance gave importances, the loops that mattered most come first
+  const rank = (l) => (l.importance === null || l.importance === undefined ? -1 : l.importance);
+  const rows = state.loops.some((l) => rank(l) >= 0)
+    ? [...state.loops].sort((a, b) => rank(b) - rank(a)) : state.loops;
+  for (const l of rows) {
     const delay = l.delay === null ? "" : (typeof l.delay === "number" ? fmt(l.delay) : l.delay);
     const kind = { R: "reinforcing", B: "balancing", U: "unknown" }[l.polarity];
     const row = el("tr", { "data-loop": l.id, title: l.variables.join(" \u2192 ") },
