@@ -199,3 +199,13 @@ def test_sweep_panel_draws_the_phase_diagram(page, tmp_path):
     # are below it (decline)
     assert cells[:4] == ["lab-growth"] * 4 and cells[4:] == ["lab-decline"] * 8
     page.screenshot(path=str(tmp_path / "sweep.png"), full_page=True)
+
+
+def test_near_flat_series_get_a_readable_band(page):
+    """A change under 0.1 % of the value, or a residue of rounding, is drawn flat in a band of
+    +-10 % around it (else the axis shows four identical labels, or 1.0e-15 requests)."""
+    band = page.evaluate("[flatRange(null, 0.05, 0.05002), flatRange(null, 0, 1e-15),"
+                         " flatRange(null, 20, 20), flatRange(null, 0, 1)]")
+    assert band[0] == pytest.approx([0.05001 - 0.005001, 0.05001 + 0.005001], rel=1e-9)
+    assert band[1] == [-1, 1] and band[2] == [18, 22]
+    assert band[3][0] <= 0 and band[3][1] >= 1            # a real change keeps uPlot's range

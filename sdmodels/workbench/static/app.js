@@ -162,12 +162,16 @@ function tick(v) {
   return a !== 0 && a < 1e-3 ? v.toExponential(1) : String(+v.toPrecision(4));
 }
 
-// a flat series gets a small band around its value, not uPlot's 0..100
+// A flat series gets a band of +-10 % around its value, not uPlot's 0..100 nor a zoom into
+// rounding: a change under 0.1 % of the value (0.05 -> 0.05002 s) or a residue under 1e-12
+// (a backlog of 1e-15 requests) would fill the plot with four identical axis labels.
 function flatRange(u, min, max) {
   if (min === null || max === null) return [0, 1];
-  if (max - min <= 1e-6 * Math.max(Math.abs(min), Math.abs(max))) {   // flat, up to rounding
-    const pad = Math.abs(max) * 0.1 || 1;
-    return [min - pad, max + pad];
+  const size = Math.max(Math.abs(min), Math.abs(max));
+  if (size < 1e-12 || max - min <= 1e-3 * size) {
+    const mid = size < 1e-12 ? 0 : (min + max) / 2;
+    const pad = Math.abs(mid) * 0.1 || 1;
+    return [mid - pad, mid + pad];
   }
   return uPlot.rangeNum(min, max, 0.1, true);
 }
