@@ -124,6 +124,10 @@ def test_json_fields_and_tables():
     assert isinstance(frame, pd.DataFrame) and list(frame["id"]) == [l.id for l in loops]
     text = loops.to_table()
     assert "Stock control" in text and "balancing" in text
+    header, rule, *lines = text.splitlines()
+    assert header.split() == ["id", "name", "type", "delay", "loop"]   # the variables last,
+    row = next(line for line in lines if "Stock control" in line)         # unpadded
+    assert row.endswith("Inventory -> Orders -> Arrivals -> Inventory")
     md = loops.to_markdown()
     assert md.splitlines()[0].startswith("| id | name |") and "| B2 |" in md
     assert "<table" in loops._repr_html_()

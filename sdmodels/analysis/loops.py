@@ -208,11 +208,14 @@ class LoopSet:
     _HEADER = ["id", "name", "type", "loop", "delay", "modules"]
 
     def to_table(self) -> str:
-        """A plain-text table for terminals."""
+        """A plain-text table for terminals; the loop's variables come last, so that one long
+        loop does not pad every line of the table to its length."""
         rows = [self._HEADER] + self._rows()
-        keep = [k for k in range(len(self._HEADER)) if k < 4 or any(r[k] for r in rows[1:])]
+        loop = self._HEADER.index("loop")
+        keep = [k for k in range(len(self._HEADER))
+                if k != loop and (k < loop or any(r[k] for r in rows[1:]))] + [loop]
         rows = [[r[k] for k in keep] for r in rows]
-        widths = [max(len(r[k]) for r in rows) for k in range(len(keep))]
+        widths = [max(len(r[k]) for r in rows) for k in range(len(keep) - 1)] + [len("loop")]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines + [self.summary()] + list(self.notices))
