@@ -275,19 +275,74 @@ def test_delay_material_schedules_each_input_by_its_delay_time(tmp_path):
     assert out["lagged[k2]"].tolist() == [0, 0, 0, 2, -1, 3, -1]
 
 
-def test_delay_material_with_a_varying_time_over_a_long_run_is_refused_by_name(tmp_path):
-    with pytest.raises(ImportModelError, match=r"m\.mdl:2: variable 'late' uses DELAY MATERIAL: "
+def test_delay_material_over_a_long_run_keeps_slots_for_its_longest_delay_only(tmp_path):
+    # the slots number the delay time's largest value / TIME STEP (3 here, +1 to spare), not
+    # the run's 2,000 steps. Input Time + 1 with a delay time falling from 3 to 1 at t = 1000:
+    # inputs of 997..999 (3 steps) leave at 1000..1002, those of 1000, 1001 (1 step) at 1001,
+    # 1002, adding up there (fn_delay_material.html)
+    path = _write(tmp_path, """
+        input = Time + 1 ~~|
+        late = DELAY MATERIAL(input, 3 - STEP(2, 1000), 0, -1) ~~|
+        """, 2000)
+    model = import_model(path)
+    assert sum("~material" in name for name in model.elements) == 4 * 4 + 1
+    out = run(model, engine="interpreter")
+    late = out["late"].to_numpy()
+    assert late[[2, 3, 999, 1000, 1001, 1002, 1003, 2000]].tolist() == [
+        0, 1, 997, 998, 999 + 1001, 1000 + 1002, 1003, 2000]
+    # conserved: all input but the last step's (still in transit) has left
+    assert late.sum() == pytest.approx(out["input"].to_numpy()[:-1].sum())
+
+
+def test_delay_material_with_no_bound_on_its_delay_time_over_a_long_run_is_refused(tmp_path):
+    # a delay time read from a stock has no largest value known at import: one slot per step
+    # of the run, at most 400
+    with pytest.raises(ImportModelError, match=r"m\.mdl:4: variable 'late' uses DELAY MATERIAL: "
                        "a delay time that changes during the run is followed one slot per "
-                       "step, at most 400; this run has 500 steps"):
-        _run(tmp_path, "late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|", stop=500)
-
-
-def test_delay_information_with_a_varying_time_is_refused_by_name(tmp_path):
-    with pytest.raises(ImportModelError, match="variable 'late' uses DELAY INFORMATION: a delay "
-                       "time that changes"):
+                       "step of its longest delay, at most 400; no largest value of the delay "
+                       "time could be found at import .*: 500 steps"):
         _run(tmp_path, """
-            late = DELAY INFORMATION(1, 1 + Time, 0) ~~|
-            """)
+            wait = INTEG(1, 1) ~~|
+            late = DELAY MATERIAL(1, wait, 0, 0) ~~|
+            """, stop=500)
+    with pytest.raises(ImportModelError, match="the delay time reaches 501: 500 slots"):
+        _run(tmp_path, "late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|", stop=500)
+    # bounded with MIN, as the message suggests: 10 + 1 slots, whatever the run's length
+    model = import_model(_write(tmp_path, """
+        wait = INTEG(1, 1) ~~|
+        late = DELAY MATERIAL(1, MIN(wait, 10), 0, 0) ~~|
+        """, 500))
+    assert sum(".count" in name and ".step" not in name for name in model.elements) == 11
+
+
+def test_delay_information_discards_or_holds_inputs_as_the_reference_example(tmp_path):
+    # fn_delay_information.html's example: R = RAMP(1, 10, 60); SS1 with a delay time rising
+    # 15 -> 30 at t = 40, SS2 falling 15 -> 5. "If delay time is decreasing some values of the
+    # input will be discarded and replaced by more recent inputs. If delay time is increasing
+    # existing values will be held." Each input is due after the delay time it entered with:
+    # SS1 gives R(t - 15) until the inputs of t < 40 are out (t = 54), holds R(39) until the
+    # first input of t >= 40 is due at 70, then R(t - 30); SS2 gives R(t - 15) until t = 44,
+    # then R(t - 5): at 45..54 the inputs of 30..39 come due with newer ones and are discarded
+    out = _run(tmp_path, """
+        R = RAMP(1, 10, 60) ~~|
+        SS1 = DELAY INFORMATION(R, 15 + STEP(15, 40), 0) ~~|
+        SS2 = DELAY INFORMATION(R, 15 - STEP(10, 40), 0) ~~|
+        """, stop=100)
+    r, ss1, ss2 = (out[c].to_numpy() for c in ("R", "SS1", "SS2"))
+    t = range(101)
+    assert ss1.tolist() == [0 if s < 15 else r[s - 15] if s < 55 else r[39] if s < 70
+                            else r[s - 30] for s in t]
+    assert ss2.tolist() == [0 if s < 15 else r[s - 15] if s < 45 else r[s - 5] for s in t]
+    assert 0 <= ss1.min() and ss1.max() <= r.max()     # the input's range is kept (mgu09)
+
+
+def test_delay_information_never_goes_back_to_an_input_older_than_its_output(tmp_path):
+    # input Time + 1; the input of t = 1 waits 1 step, all others 5: it is out at t = 2 and held
+    # until the input of t = 2 is due at 7; the input of t = 0, due at 5, is older: discarded
+    out = _run(tmp_path, """
+        late = DELAY INFORMATION(Time + 1, IF THEN ELSE(Time = 1, 1, 5), -1) ~~|
+        """, stop=8)
+    assert out["late"].tolist() == [-1, -1, 2, 2, 2, 2, 2, 3, 4]
 
 
 def test_delayp_is_delay3_with_its_pipeline(tmp_path):
