@@ -359,6 +359,33 @@ def test_delayp_is_delay3_with_its_pipeline(tmp_path):
     assert out["same"].tolist() == out["done"].tolist()
 
 
+def test_subscripted_delayp_has_a_pipeline_per_element(tmp_path):
+    # fn_delayp.html's equivalent equations per element (the pipeline takes the subscripts of
+    # the calling equation): as in the test above, with inputs 10 and 20 stepping up by 10 at
+    # t = 2, the output is the input of 3 steps before and the pipeline its last three inputs
+    out = _run(tmp_path, """
+        k: k1, k2 ~~|
+        input[k] = 10 * k + STEP(10, 2) ~~|
+        done[k] = DELAYP(input[k], 3 : wip) ~~|
+        """, stop=6)
+    assert out["done[k1]"].tolist() == [10, 10, 10, 10, 10, 20, 20]
+    assert out["done[k2]"].tolist() == [20, 20, 20, 20, 20, 30, 30]
+    assert out["wip[k1]"].tolist() == [30, 30, 30, 40, 50, 60, 60]
+    assert out["wip[k2]"].tolist() == [60, 60, 60, 70, 80, 90, 90]
+    # one equation per element, each with its own delay time: each element's pipeline starts
+    # at delay time * input and conserves (wip(t + 1) = wip(t) + input - done under Euler)
+    out = _run(tmp_path, """
+        k: k1, k2 ~~|
+        input[k] = 10 * k + STEP(10, 2) ~~|
+        done[k1] = DELAYP(input[k1], 3 : wip) ~~|
+        done[k2] = DELAYP(input[k2], 6 : wip) ~~|
+        """, stop=6)
+    assert out["wip[k1]"].tolist() == [30, 30, 30, 40, 50, 60, 60]
+    wip, inflow, done = (out[f"{c}[k2]"].to_numpy() for c in ("wip", "input", "done"))
+    assert wip[0] == 6 * 20 and done[-1] > 20
+    assert wip[1:] == pytest.approx(wip[:-1] + inflow[:-1] - done[:-1], rel=1e-12)
+
+
 def test_delayp_pipeline_conserves_with_a_varying_delay_time(tmp_path):
     # fn_delayp.html: the pipeline conserves the input when the delay time changes: under Euler
     # wip(t + dt) = wip(t) + dt * (input - output), whatever the delay time does

@@ -15,8 +15,9 @@ DELAYP(input, delay time : pipeline) (fn_delayp.html) is a third-order delay tha
 defines `pipeline`, the material in transit: the reference's equivalent equations, three
 stocks LV1..LV3 each starting at DL * input (DL = delay time / 3), flows input -> LV1 -> LV2
 -> LV3 -> out at LVk / DL, DELAYP = LV3 / DL and pipeline = LV1 + LV2 + LV3. The reader turns
-`: pipeline` into an element `pipeline = delayp_pipeline(input, delay time, 'variable')`; both
-read the same three stocks, made by whichever is imported first.
+`: pipeline` into an element `pipeline = delayp_pipeline(input, delay time, 'variable')` with
+the subscripts of the calling equation; both read the same three stocks, made by whichever is
+imported first, one set per element when the variable is subscripted.
 
 DELAY MATERIAL(input, delay time, initial, missing) with a delay time that changes
 (fn_delay_material.html: DELAY FIXED whose delay time may vary; inputs that come due at one
@@ -116,40 +117,45 @@ def delay_n(importer, x: Expr, time: Expr, init: Expr, order: int, *,
 
 def delayp(importer, fn: str, args_ast, binding, initial) -> Expr:
     """DELAYP's value (`delayp:delayp`, the call with its `: pipeline`) or its pipeline
-    (`delayp_pipeline`, the element the reader adds), from the shared three stages."""
+    (`delayp_pipeline`, the element the reader adds with the caller's subscripts), from the
+    three stages of the element at hand (one set per element of a subscripted DELAYP)."""
     from sdmodels.interop.abstract import Unsupported, key_of
     host = args_ast[2] if fn == "delayp_pipeline" else importer.current
     if len(args_ast) != (3 if fn == "delayp_pipeline" else 2):
         raise Unsupported("DELAYP", "takes an input and a delay time, then ':' and the name of "
                           "its pipeline: DELAYP(input, delay time : pipeline)")
-    if importer.dims_of.get(key_of(host)):
-        raise Unsupported("DELAYP", "subscripted (its pipeline output is one variable): write "
-                          "DELAY3 and an INTEG for the pipeline, as fn_delayp.html suggests")
-    stages, dl = _delayp_stages(importer, str(host), args_ast[:2], binding)
+    dims = importer.dims_of.get(key_of(host), ())
+    cell = tuple((binding or {}).get(d) for d in dims)
+    if None in cell:
+        raise Unsupported("DELAYP", f"its pipeline '{importer.current}' must have the "
+                          f"subscripts of '{host}', which calls it")
+    stages, dl = _delayp_stages(importer, str(host), cell, args_ast[:2], binding)
     if fn == "delayp_pipeline":
         return Binary("+", Binary("+", stages[0], stages[1]), stages[2])
     return Binary("/", stages[2], dl)
 
 
-def _delayp_stages(importer, host: str, args_ast, binding) -> tuple[list[Ref], Expr]:
-    """The three stocks of the DELAYP of variable `host` (made once) and DL."""
-    made = importer.__dict__.setdefault("delayp_stages", {})
+def _delayp_stages(importer, host: str, cell: tuple, args_ast, binding) -> tuple[list[Ref], Expr]:
+    """The three stocks of the DELAYP of variable `host`'s element `cell` (made once), and DL."""
+    made = importer.__dict__.setdefault("delayp_stages", set())
     x, time = (importer.expr(a, binding) for a in args_ast)
     x0, time0 = (importer.expr(a, binding, initial=True) for a in args_ast)
     dl = Binary("/", time, Const(3.0))
     origin = canonical(host)
-    stages = [Ref(f"{origin}~delayp.lv{k}") for k in (1, 2, 3)]
-    if origin in made:
+    where = "".join(f".{canonical(str(e))}" for e in cell)
+    label = f"{host}[{', '.join(map(str, cell))}]" if cell else host
+    stages = [Ref(f"{origin}~delayp{where}.lv{k}") for k in (1, 2, 3)]
+    if (origin, cell) in made:
         return stages, dl
-    made[origin] = True
+    made.add((origin, cell))
     start = Binary("*", Binary("/", time0, Const(3.0)), x0)
-    importer.extra.append(Flow(id=f"{origin}~delayp.in", display=f"{host} (DELAYP inflow)",
-                               equation=x, into=stages[0].name, origin=origin))
+    importer.extra.append(Flow(id=f"{origin}~delayp{where}.in", display=f"{label} (DELAYP "
+                               "inflow)", equation=x, into=stages[0].name, origin=origin))
     for k, stage in enumerate(stages):
-        importer.extra.append(Stock(id=stage.name, display=f"{host} (DELAYP stage {k + 1})",
+        importer.extra.append(Stock(id=stage.name, display=f"{label} (DELAYP stage {k + 1})",
                                     initial=start, origin=origin))
         importer.extra.append(Flow(
-            id=f"{stage.name}.out", display=f"{host} (DELAYP outflow {k + 1})",
+            id=f"{stage.name}.out", display=f"{label} (DELAYP outflow {k + 1})",
             equation=Binary("/", stage, dl), out_of=stage.name,
             into=stages[k + 1].name if k < 2 else None, origin=origin))
     return stages, dl
