@@ -315,24 +315,47 @@ def test_delay_material_with_no_bound_on_its_delay_time_over_a_long_run_is_refus
     assert sum(".count" in name and ".step" not in name for name in model.elements) == 11
 
 
-def test_delay_information_discards_or_holds_inputs_as_the_reference_example(tmp_path):
+@pytest.mark.parametrize("time, slots", [
+    ("wait(Time)", 6 + 1),                         # a lookup: its largest y, 6
+    ("2 + RAMP(0.1, 0, 50)", 7 + 1),               # 2 + 0.1 * (50 - 0)
+    ("IF THEN ELSE(Time > 5, 3, MAX(1, 9 - Time))", 9 + 1),
+    ("MIN(4 * PULSE(3, 2) + 1, 20)", 5 + 1),
+    ("ABS(-12 + STEP(4, 10)) / 2", 6 + 1),
+])
+def test_varying_delays_keep_slots_for_the_largest_delay_time(tmp_path, time, slots):
+    # vensim_bounds: the largest value each delay time can take in a 100-step run, found at
+    # import, sizes the slots (one to spare); the run's length does not
+    model = import_model(_write(tmp_path, f"""
+        wait((0, 1), (10, 6), (20, 2)) ~~|
+        late = DELAY INFORMATION(Time, {time}, 0) ~~|
+        """, 100))
+    assert sum(".entered" in n and ".step" not in n and "held" not in n
+               for n in model.elements) == slots
+
+
+@pytest.mark.parametrize("dt", [1, 0.25])
+def test_delay_information_discards_or_holds_inputs_as_the_reference_example(tmp_path, dt):
     # fn_delay_information.html's example: R = RAMP(1, 10, 60); SS1 with a delay time rising
     # 15 -> 30 at t = 40, SS2 falling 15 -> 5. "If delay time is decreasing some values of the
     # input will be discarded and replaced by more recent inputs. If delay time is increasing
     # existing values will be held." Each input is due after the delay time it entered with:
-    # SS1 gives R(t - 15) until the inputs of t < 40 are out (t = 54), holds R(39) until the
-    # first input of t >= 40 is due at 70, then R(t - 30); SS2 gives R(t - 15) until t = 44,
-    # then R(t - 5): at 45..54 the inputs of 30..39 come due with newer ones and are discarded
-    out = _run(tmp_path, """
+    # SS1 gives R(t - 15) until the inputs of t < 40 are out (t < 55), holds R(40 - dt) until
+    # the first input of t >= 40 is due at 70, then R(t - 30); SS2 gives R(t - 15) until t <
+    # 45, then R(t - 5): at 45..55 the inputs of 30..40 come due with newer ones and are
+    # discarded. In steps (f per unit of time):
+    path = _write(tmp_path, """
         R = RAMP(1, 10, 60) ~~|
         SS1 = DELAY INFORMATION(R, 15 + STEP(15, 40), 0) ~~|
         SS2 = DELAY INFORMATION(R, 15 - STEP(10, 40), 0) ~~|
-        """, stop=100)
+        """, 100, dt=dt)
+    out = run(import_model(path), engine="interpreter")
     r, ss1, ss2 = (out[c].to_numpy() for c in ("R", "SS1", "SS2"))
-    t = range(101)
-    assert ss1.tolist() == [0 if s < 15 else r[s - 15] if s < 55 else r[39] if s < 70
-                            else r[s - 30] for s in t]
-    assert ss2.tolist() == [0 if s < 15 else r[s - 15] if s < 45 else r[s - 5] for s in t]
+    f = int(1 / dt)
+    steps = range(len(r))
+    assert ss1.tolist() == [0 if i < 15 * f else r[i - 15 * f] if i < 55 * f else
+                            r[40 * f - 1] if i < 70 * f else r[i - 30 * f] for i in steps]
+    assert ss2.tolist() == [0 if i < 15 * f else r[i - 15 * f] if i < 45 * f else
+                            r[i - 5 * f] for i in steps]
     assert 0 <= ss1.min() and ss1.max() <= r.max()     # the input's range is kept (mgu09)
 
 
