@@ -8,10 +8,12 @@ the run by interval arithmetic on the abstract syntax: numbers, Time (the run's 
 STEP and the other control values, references to variables (every equation of the variable,
 followed through), + - * / and negation, MIN, MAX, ABS, IF THEN ELSE (both branches),
 STEP, PULSE, PULSE TRAIN, RAMP, SIN, COS, EXP, SQRT, INTEGER, comparisons and logic (0 or 1),
-lookups (their y values: the ends are held) and SMOOTH / DELAY FIXED (within the range of
-their input and initial value). Anything else (a stock, data, a function not listed) has no
-bound here: that end of the interval is infinite (MIN(stock, 10) still has 10 for its
-largest value), and with no largest value the caller falls back on the run's length.
+lookups (their y values: the ends are held) and DELAY FIXED (within the range of its input
+and initial value; not SMOOTH, whose Euler step overshoots when TIME STEP exceeds its time).
+Anything else (a stock, data, a function not listed) has no bound here: that end of the
+interval is infinite (MIN(stock, 10) still has 10 for its largest value), and with no largest
+value the caller falls back on the run's length. A bound must never be too small (an input
+due beyond the last slot would be lost), so every rule errs wide.
 
 >>> from types import SimpleNamespace as NS
 >>> from sdmodels.interop.mdl.structures import (ArithmeticStructure as A, CallStructure as C,
@@ -24,6 +26,8 @@ largest value), and with no largest value the caller falls back on the run's len
 ((-10.0, 90.0), (-inf, inf))
 >>> bounds(importer, C(R("min"), (R("stock"), 10)), times)
 (-inf, 10.0)
+>>> bounds(importer, C(R("ramp"), (2, 10, 5)), times)     # an end before the start: -10 after
+(-10.0, 0.0)
 """
 from __future__ import annotations
 
@@ -61,7 +65,7 @@ def bounds(importer, ast, times: dict, seen: frozenset = frozenset()) -> Interva
         return _call(importer, ast, times, seen)
     if kind == "InlineLookupsStructure":
         return _lookup_range(ast.lookups)
-    if kind in ("SmoothStructure", "SmoothNStructure", "DelayFixedStructure"):
+    if kind == "DelayFixedStructure":   # its initial value, then inputs replayed intact
         return _union(bounds(importer, a, times, seen) for a in (ast.input, ast.initial))
     return UNBOUNDED
 
@@ -122,8 +126,9 @@ def _call(importer, ast, times, seen) -> Interval:
     if name == "step":
         return (min(0.0, args[0][0]), max(0.0, args[0][1]))
     if name == "ramp":      # slope * (min(Time, end) - start) once Time passes start, else 0
-        end = args[2][1] if len(args) > 2 else times["stop"]
-        return _binary("*", args[0], (0.0, max(0.0, min(end, times["stop"]) - args[1][0])))
+        start, end = args[1], args[2] if len(args) > 2 else (times["stop"], times["stop"])
+        since = (min(0.0, end[0] - start[1]), max(0.0, min(end[1], times["stop"]) - start[0]))
+        return _binary("*", args[0], since)
     return UNBOUNDED
 
 
