@@ -315,22 +315,48 @@ def test_delay_material_with_no_bound_on_its_delay_time_over_a_long_run_is_refus
     assert sum(".count" in name and ".step" not in name for name in model.elements) == 11
 
 
+def _scheduled(xs, times, dt, initial, missing, *, material):
+    """The documented rule, step by step: input i leaves k_i = max(1, round(time_i / dt))
+    steps later; DELAY MATERIAL gives the sum of the inputs due at a step (`missing` when
+    none; the first k_0 steps `initial`), DELAY INFORMATION the newest input due by then
+    (`initial` before the first)."""
+    import math
+    due = [i + max(1, math.floor(t / dt + 0.5)) for i, t in enumerate(times)]
+    k0 = due[0]
+    if material:
+        return [sum(x for x, d in zip(xs, due) if d == n) + (initial if n < k0 else 0)
+                if n < k0 or n in due else missing for n in range(len(xs))]
+    newest = [max((i for i, d in enumerate(due) if d <= n), default=None)
+              for n in range(len(xs))]
+    return [initial if i is None else xs[i] for i in newest]
+
+
 @pytest.mark.parametrize("time, slots", [
     ("wait(Time)", 6 + 1),                         # a lookup: its largest y, 6
     ("2 + RAMP(0.1, 0, 50)", 7 + 1),               # 2 + 0.1 * (50 - 0)
     ("IF THEN ELSE(Time > 5, 3, MAX(1, 9 - Time))", 9 + 1),
     ("MIN(4 * PULSE(3, 2) + 1, 20)", 5 + 1),
     ("ABS(-12 + STEP(4, 10)) / 2", 6 + 1),
+    ("1 + 7 * (1 + SIN(Time / 3)) / 2", 8 + 1),
 ])
 def test_varying_delays_keep_slots_for_the_largest_delay_time(tmp_path, time, slots):
     # vensim_bounds: the largest value each delay time can take in a 100-step run, found at
-    # import, sizes the slots (one to spare); the run's length does not
+    # import, sizes the slots (one to spare), not the run's length; and no input is lost: both
+    # delays give, step by step, what the documented rule does (_scheduled)
     model = import_model(_write(tmp_path, f"""
         wait((0, 1), (10, 6), (20, 2)) ~~|
-        late = DELAY INFORMATION(Time, {time}, 0) ~~|
+        input = 10 + Time * Time ~~|
+        wait time = {time} ~~|
+        material = DELAY MATERIAL(input, wait time, 5, -1) ~~|
+        information = DELAY INFORMATION(input, wait time, 5) ~~|
         """, 100))
     assert sum(".entered" in n and ".step" not in n and "held" not in n
                for n in model.elements) == slots
+    out = run(model, engine="interpreter")
+    xs, times = out["input"].tolist(), out["wait time"].tolist()
+    for kind in ("material", "information"):
+        assert out[kind].tolist() == pytest.approx(_scheduled(
+            xs, times, 1.0, 5, -1, material=kind == "material"), rel=1e-12)
 
 
 @pytest.mark.parametrize("dt", [1, 0.25])
