@@ -273,6 +273,18 @@ def test_delay_material_schedules_each_input_by_its_delay_time(tmp_path):
         """, stop=6)
     assert out["lagged[k1]"].tolist() == [0, 0, 1, -1, 2, -1, 3]
     assert out["lagged[k2]"].tolist() == [0, 0, 0, 2, -1, 3, -1]
+    # an array constant bounds the delay time by its largest element: 4 + 1 -> 5 + 1 slots
+    # per element, whatever the run's 50 steps
+    model = import_model(_write(tmp_path, """
+        k: k1, k2 ~~|
+        t[k] = 2, 4 ~~|
+        lagged[k] = DELAY MATERIAL(Time, t[k] + STEP(1, 5), 0, -1) ~~|
+        """, 50))
+    assert sum(".count" in n and ".step" not in n for n in model.elements) == 2 * 6
+    out = run(model, engine="interpreter")
+    # k1: inputs of t < 5 leave 2 steps later, later ones 3: t = 2, 3, 4, 5, 6 give 0..4,
+    # t = 7 nothing (-1), then t - 3
+    assert out["lagged[k1]"].tolist()[:10] == [0, 0, 0, 1, 2, 3, 4, -1, 5, 6]
 
 
 def test_delay_material_over_a_long_run_keeps_slots_for_its_longest_delay_only(tmp_path):

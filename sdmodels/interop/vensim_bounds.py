@@ -5,8 +5,8 @@ is due (sdmodels/interop/vensim_delays.py), one slot per step of the longest del
 largest value the delay time reaches, divided by TIME STEP, sizes that memory, whatever the
 run's length. `bounds` finds an interval that holds the expression's value at every time of
 the run by interval arithmetic on the abstract syntax: numbers, Time (the run's span), TIME
-STEP and the other control values, references to variables (every equation of the variable,
-followed through), + - * / and negation, MIN, MAX, ABS, IF THEN ELSE (both branches),
+STEP and the other control values, array constants, references to variables (every equation
+of the variable, followed through), + - * / and negation, MIN, MAX, ABS, IF THEN ELSE (both branches),
 STEP, PULSE, PULSE TRAIN, RAMP, SIN, COS, EXP, SQRT, INTEGER, comparisons and logic (0 or 1),
 lookups (their y values: the ends are held) and DELAY FIXED (within the range of its input
 and initial value; not SMOOTH, whose Euler step overshoots when TIME STEP exceeds its time).
@@ -46,6 +46,9 @@ def bounds(importer, ast, times: dict, seen: frozenset = frozenset()) -> Interva
         value = float(ast)
         return (value, value) if math.isfinite(value) else UNBOUNDED    # :NA: reads as nan
     kind = type(ast).__name__
+    if kind == "ndarray" and ast.size:     # an array constant, `t[k] = 2, 4`
+        low, high = float(ast.min()), float(ast.max())
+        return (low, high) if math.isfinite(low) and math.isfinite(high) else UNBOUNDED
     if kind == "ArithmeticStructure":
         return _arithmetic(importer, ast, times, seen)
     if kind == "LogicStructure":
