@@ -273,21 +273,137 @@ def test_delay_material_schedules_each_input_by_its_delay_time(tmp_path):
         """, stop=6)
     assert out["lagged[k1]"].tolist() == [0, 0, 1, -1, 2, -1, 3]
     assert out["lagged[k2]"].tolist() == [0, 0, 0, 2, -1, 3, -1]
+    # an array constant bounds the delay time by its largest element: 4 + 1 -> 5 + 1 slots
+    # per element, whatever the run's 50 steps
+    model = import_model(_write(tmp_path, """
+        k: k1, k2 ~~|
+        t[k] = 2, 4 ~~|
+        lagged[k] = DELAY MATERIAL(Time, t[k] + STEP(1, 5), 0, -1) ~~|
+        """, 50))
+    assert sum(".count" in n and ".step" not in n for n in model.elements) == 2 * 6
+    out = run(model, engine="interpreter")
+    # k1: inputs of t < 5 leave 2 steps later, later ones 3: t = 2, 3, 4, 5, 6 give 0..4,
+    # t = 7 nothing (-1), then t - 3
+    assert out["lagged[k1]"].tolist()[:10] == [0, 0, 0, 1, 2, 3, 4, -1, 5, 6]
 
 
-def test_delay_material_with_a_varying_time_over_a_long_run_is_refused_by_name(tmp_path):
-    with pytest.raises(ImportModelError, match=r"m\.mdl:2: variable 'late' uses DELAY MATERIAL: "
+def test_delay_material_over_a_long_run_keeps_slots_for_its_longest_delay_only(tmp_path):
+    # the slots number the delay time's largest value / TIME STEP (3 here, +1 to spare), not
+    # the run's 2,000 steps. Input Time + 1 with a delay time falling from 3 to 1 at t = 1000:
+    # inputs of 997..999 (3 steps) leave at 1000..1002, those of 1000, 1001 (1 step) at 1001,
+    # 1002, adding up there (fn_delay_material.html)
+    path = _write(tmp_path, """
+        input = Time + 1 ~~|
+        late = DELAY MATERIAL(input, 3 - STEP(2, 1000), 0, -1) ~~|
+        """, 2000)
+    model = import_model(path)
+    assert sum("~material" in name for name in model.elements) == 4 * 4 + 1
+    out = run(model, engine="interpreter")
+    late = out["late"].to_numpy()
+    assert late[[2, 3, 999, 1000, 1001, 1002, 1003, 2000]].tolist() == [
+        0, 1, 997, 998, 999 + 1001, 1000 + 1002, 1003, 2000]
+    # conserved: all input but the last step's (still in transit) has left
+    assert late.sum() == pytest.approx(out["input"].to_numpy()[:-1].sum())
+
+
+def test_delay_material_with_no_bound_on_its_delay_time_over_a_long_run_is_refused(tmp_path):
+    # a delay time read from a stock has no largest value known at import: one slot per step
+    # of the run, at most 400
+    with pytest.raises(ImportModelError, match=r"m\.mdl:4: variable 'late' uses DELAY MATERIAL: "
                        "a delay time that changes during the run is followed one slot per "
-                       "step, at most 400; this run has 500 steps"):
-        _run(tmp_path, "late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|", stop=500)
-
-
-def test_delay_information_with_a_varying_time_is_refused_by_name(tmp_path):
-    with pytest.raises(ImportModelError, match="variable 'late' uses DELAY INFORMATION: a delay "
-                       "time that changes"):
+                       "step of its longest delay, at most 400; no largest value of the delay "
+                       "time could be found at import .*: 500 steps"):
         _run(tmp_path, """
-            late = DELAY INFORMATION(1, 1 + Time, 0) ~~|
-            """)
+            wait = INTEG(1, 1) ~~|
+            late = DELAY MATERIAL(1, wait, 0, 0) ~~|
+            """, stop=500)
+    with pytest.raises(ImportModelError, match="the delay time reaches 501: 500 slots"):
+        _run(tmp_path, "late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|", stop=500)
+    # bounded with MIN, as the message suggests: 10 + 1 slots, whatever the run's length
+    model = import_model(_write(tmp_path, """
+        wait = INTEG(1, 1) ~~|
+        late = DELAY MATERIAL(1, MIN(wait, 10), 0, 0) ~~|
+        """, 500))
+    assert sum(".count" in name and ".step" not in name for name in model.elements) == 11
+
+
+def _scheduled(xs, times, dt, initial, missing, *, material):
+    """The documented rule, step by step: input i leaves k_i = max(1, round(time_i / dt))
+    steps later; DELAY MATERIAL gives the sum of the inputs due at a step (`missing` when
+    none; the first k_0 steps `initial`), DELAY INFORMATION the newest input due by then
+    (`initial` before the first)."""
+    import math
+    due = [i + max(1, math.floor(t / dt + 0.5)) for i, t in enumerate(times)]
+    k0 = due[0]
+    if material:
+        return [sum(x for x, d in zip(xs, due) if d == n) + (initial if n < k0 else 0)
+                if n < k0 or n in due else missing for n in range(len(xs))]
+    newest = [max((i for i, d in enumerate(due) if d <= n), default=None)
+              for n in range(len(xs))]
+    return [initial if i is None else xs[i] for i in newest]
+
+
+@pytest.mark.parametrize("time, slots", [
+    ("wait(Time)", 6 + 1),                         # a lookup: its largest y, 6
+    ("2 + RAMP(0.1, 0, 50)", 7 + 1),               # 2 + 0.1 * (50 - 0)
+    ("IF THEN ELSE(Time > 5, 3, MAX(1, 9 - Time))", 9 + 1),
+    ("MIN(4 * PULSE(3, 2) + 1, 20)", 5 + 1),
+    ("ABS(-12 + STEP(4, 10)) / 2", 6 + 1),
+    ("1 + 7 * (1 + SIN(Time / 3)) / 2", 8 + 1),
+])
+def test_varying_delays_keep_slots_for_the_largest_delay_time(tmp_path, time, slots):
+    # vensim_bounds: the largest value each delay time can take in a 100-step run, found at
+    # import, sizes the slots (one to spare), not the run's length; and no input is lost: both
+    # delays give, step by step, what the documented rule does (_scheduled)
+    model = import_model(_write(tmp_path, f"""
+        wait((0, 1), (10, 6), (20, 2)) ~~|
+        input = 10 + Time * Time ~~|
+        wait time = {time} ~~|
+        material = DELAY MATERIAL(input, wait time, 5, -1) ~~|
+        information = DELAY INFORMATION(input, wait time, 5) ~~|
+        """, 100))
+    assert sum(".entered" in n and ".step" not in n and "held" not in n
+               for n in model.elements) == slots
+    out = run(model, engine="interpreter")
+    xs, times = out["input"].tolist(), out["wait time"].tolist()
+    for kind in ("material", "information"):
+        assert out[kind].tolist() == pytest.approx(_scheduled(
+            xs, times, 1.0, 5, -1, material=kind == "material"), rel=1e-12)
+
+
+@pytest.mark.parametrize("dt", [1, 0.25])
+def test_delay_information_discards_or_holds_inputs_as_the_reference_example(tmp_path, dt):
+    # fn_delay_information.html's example: R = RAMP(1, 10, 60); SS1 with a delay time rising
+    # 15 -> 30 at t = 40, SS2 falling 15 -> 5. "If delay time is decreasing some values of the
+    # input will be discarded and replaced by more recent inputs. If delay time is increasing
+    # existing values will be held." Each input is due after the delay time it entered with:
+    # SS1 gives R(t - 15) until the inputs of t < 40 are out (t < 55), holds R(40 - dt) until
+    # the first input of t >= 40 is due at 70, then R(t - 30); SS2 gives R(t - 15) until t <
+    # 45, then R(t - 5): at 45..55 the inputs of 30..40 come due with newer ones and are
+    # discarded. In steps (f per unit of time):
+    path = _write(tmp_path, """
+        R = RAMP(1, 10, 60) ~~|
+        SS1 = DELAY INFORMATION(R, 15 + STEP(15, 40), 0) ~~|
+        SS2 = DELAY INFORMATION(R, 15 - STEP(10, 40), 0) ~~|
+        """, 100, dt=dt)
+    out = run(import_model(path), engine="interpreter")
+    r, ss1, ss2 = (out[c].to_numpy() for c in ("R", "SS1", "SS2"))
+    f = int(1 / dt)
+    steps = range(len(r))
+    assert ss1.tolist() == [0 if i < 15 * f else r[i - 15 * f] if i < 55 * f else
+                            r[40 * f - 1] if i < 70 * f else r[i - 30 * f] for i in steps]
+    assert ss2.tolist() == [0 if i < 15 * f else r[i - 15 * f] if i < 45 * f else
+                            r[i - 5 * f] for i in steps]
+    assert 0 <= ss1.min() and ss1.max() <= r.max()     # the input's range is kept (mgu09)
+
+
+def test_delay_information_never_goes_back_to_an_input_older_than_its_output(tmp_path):
+    # input Time + 1; the input of t = 1 waits 1 step, all others 5: it is out at t = 2 and held
+    # until the input of t = 2 is due at 7; the input of t = 0, due at 5, is older: discarded
+    out = _run(tmp_path, """
+        late = DELAY INFORMATION(Time + 1, IF THEN ELSE(Time = 1, 1, 5), -1) ~~|
+        """, stop=8)
+    assert out["late"].tolist() == [-1, -1, 2, 2, 2, 2, 2, 3, 4]
 
 
 def test_delayp_is_delay3_with_its_pipeline(tmp_path):
@@ -302,6 +418,33 @@ def test_delayp_is_delay3_with_its_pipeline(tmp_path):
     assert out["done"].tolist() == [10, 10, 10, 10, 10, 20, 20]
     assert out["wip"].tolist() == [30, 30, 30, 40, 50, 60, 60]
     assert out["same"].tolist() == out["done"].tolist()
+
+
+def test_subscripted_delayp_has_a_pipeline_per_element(tmp_path):
+    # fn_delayp.html's equivalent equations per element (the pipeline takes the subscripts of
+    # the calling equation): as in the test above, with inputs 10 and 20 stepping up by 10 at
+    # t = 2, the output is the input of 3 steps before and the pipeline its last three inputs
+    out = _run(tmp_path, """
+        k: k1, k2 ~~|
+        input[k] = 10 * k + STEP(10, 2) ~~|
+        done[k] = DELAYP(input[k], 3 : wip) ~~|
+        """, stop=6)
+    assert out["done[k1]"].tolist() == [10, 10, 10, 10, 10, 20, 20]
+    assert out["done[k2]"].tolist() == [20, 20, 20, 20, 20, 30, 30]
+    assert out["wip[k1]"].tolist() == [30, 30, 30, 40, 50, 60, 60]
+    assert out["wip[k2]"].tolist() == [60, 60, 60, 70, 80, 90, 90]
+    # one equation per element, each with its own delay time: each element's pipeline starts
+    # at delay time * input and conserves (wip(t + 1) = wip(t) + input - done under Euler)
+    out = _run(tmp_path, """
+        k: k1, k2 ~~|
+        input[k] = 10 * k + STEP(10, 2) ~~|
+        done[k1] = DELAYP(input[k1], 3 : wip) ~~|
+        done[k2] = DELAYP(input[k2], 6 : wip) ~~|
+        """, stop=6)
+    assert out["wip[k1]"].tolist() == [30, 30, 30, 40, 50, 60, 60]
+    wip, inflow, done = (out[f"{c}[k2]"].to_numpy() for c in ("wip", "input", "done"))
+    assert wip[0] == 6 * 20 and done[-1] > 20
+    assert wip[1:] == pytest.approx(wip[:-1] + inflow[:-1] - done[:-1], rel=1e-12)
 
 
 def test_delayp_pipeline_conserves_with_a_varying_delay_time(tmp_path):

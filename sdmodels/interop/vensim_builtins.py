@@ -29,8 +29,8 @@ Sources (Vensim's reference, vensim.com/documentation/):
 - DELAY MATERIAL(x, t, init, missing) and DELAY INFORMATION(x, t, init) (22300.html,
   fn_delay_material.html): pipeline delays that differ in what a changing delay time does
   (conserve x, or discard / hold inputs); with a delay time fixed for the run both are DELAY
-  FIXED; DELAY MATERIAL with a varying one is vensim_delays.delay_material_varying, DELAY
-  INFORMATION with a varying one is refused.
+  FIXED; with a varying one both are vensim_delays.varying_delay (fn_delay_information.html:
+  a decreasing delay time discards inputs for more recent ones, an increasing one holds).
 
 >>> step = _step_sum(Const(1.5), (0.0, 1.0, 2.0), (1.0, 1.0, 2.0), forward=True)
 >>> step.right.left           # the one step (y 1 -> 2) counts once x has passed x = 1
@@ -419,23 +419,20 @@ def _given(arg: Expr) -> bool:
 
 def delay_material(importer, fn, args_ast, binding, initial) -> Expr:
     """DELAY MATERIAL / DELAY INFORMATION: with a delay time fixed for the run both are DELAY
-    FIXED (they differ only in what a changing delay time does); DELAY MATERIAL with a
-    changing one schedules each input by the delay time it entered with (vensim_delays)."""
+    FIXED (they differ only in what a changing delay time does); with a changing one each
+    input is scheduled by the delay time it entered with (vensim_delays.varying_delay)."""
     from sdmodels.interop.abstract import Unsupported
-    from sdmodels.interop.vensim_delays import constant_ast, delay_material_varying
+    from sdmodels.interop.vensim_delays import constant_ast, varying_delay
     args = [importer.expr(a, binding, initial=initial) for a in args_ast]
+    wanted = 4 if fn == "delay_material" else 3
+    if len(args) != wanted:
+        raise Unsupported(fn.upper().replace("_", " "), f"takes {wanted} arguments (input, "
+                          "delay time, initial value" + (", missing value" if wanted == 4
+                                                         else "") + f"), not {len(args)}")
     if constant_ast(importer, args_ast[1]):
         return DelayFixed(tuple(args[:3]))
-    if fn == "delay_material":
-        if len(args) != 4:
-            raise Unsupported("DELAY MATERIAL", "takes four arguments (input, delay time, "
-                              f"initial value, missing value), not {len(args)}")
-        starts = [importer.expr(a, binding, initial=True) for a in args_ast]
-        return delay_material_varying(importer, args, starts)
-    raise Unsupported(fn.upper().replace("_", " "), "a delay time that changes during the run "
-                      "is not supported for DELAY INFORMATION (its reference gives no rule "
-                      "for the inputs a changing delay time skips or repeats); a constant "
-                      "delay time (then it is DELAY FIXED) is")
+    starts = [importer.expr(a, binding, initial=True) for a in args_ast]
+    return varying_delay(importer, fn, args, starts, args_ast[1])
 
 
 BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,

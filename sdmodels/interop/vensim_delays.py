@@ -15,25 +15,39 @@ DELAYP(input, delay time : pipeline) (fn_delayp.html) is a third-order delay tha
 defines `pipeline`, the material in transit: the reference's equivalent equations, three
 stocks LV1..LV3 each starting at DL * input (DL = delay time / 3), flows input -> LV1 -> LV2
 -> LV3 -> out at LVk / DL, DELAYP = LV3 / DL and pipeline = LV1 + LV2 + LV3. The reader turns
-`: pipeline` into an element `pipeline = delayp_pipeline(input, delay time, 'variable')`; both
-read the same three stocks, made by whichever is imported first.
+`: pipeline` into an element `pipeline = delayp_pipeline(input, delay time, 'variable')` with
+the subscripts of the calling equation; both read the same three stocks, made by whichever is
+imported first, one set per element when the variable is subscripted.
 
 DELAY MATERIAL(input, delay time, initial, missing) with a delay time that changes
 (fn_delay_material.html: DELAY FIXED whose delay time may vary; inputs that come due at one
 step add up, a step nothing comes due at gives `missing`): each input leaves after the delay
 time it entered with, k = max(1, floor(delay time / TIME STEP + 0.5)) steps (the rule of
-DELAY FIXED's pipeline). One
-slot per step of the run holds what comes due that many steps ahead, and one counts how many
-inputs do: slot j takes slot j + 1's content each step, plus this step's input when k = j;
-the output is slot 1 (or `missing` when it counts none). The first k0 slots start at
-`initial` (the pipeline DELAY FIXED starts with); an input due after the run is never seen.
+DELAY FIXED's pipeline). One slot per step of the longest delay holds what comes due that
+many steps ahead, and one counts how many inputs do: slot j takes slot j + 1's content each
+step, plus this step's input when k = j; the output is slot 1 (or `missing` when it counts
+none). The first k0 slots start at `initial` (the pipeline DELAY FIXED starts with). The
+slots number the delay time's largest value / TIME STEP (vensim_bounds finds it at import),
+so memory does not grow with the run's length; with no bound known, one per step of the run
+(an input due after the run is never seen); more than MAX_SLOTS are refused by name.
+
+DELAY INFORMATION(input, delay time, initial) with a delay time that changes
+(fn_delay_information.html: "If delay time is decreasing some values of the input will be
+discarded and replaced by more recent inputs. If delay time is increasing existing values
+will be held"; 22300.html: "discarding inputs if T decreases and holding inputs if T
+increases"; mgu09_material_and_information_delays.html: it never leaves the input's range):
+the same schedule, each input due k steps after it entered, but at a step the output is the
+most recent input that has come due, and it holds its last value while none newer has. The
+slots keep the value and the step it entered (a later input due at the same step replaces
+it), two more stocks the output held and its entry step; until the first input is due the
+output is `initial`.
 
 Everything is expressed with ordinary stocks and flows, so the engine is unchanged.
 """
 from __future__ import annotations
 
 from sdmodels.elements import Aux, Flow, Stock, canonical
-from sdmodels.expr import Binary, Call, Const, DelayN, Expr, Ref, TimeStep
+from sdmodels.expr import Binary, Call, Const, DelayN, Expr, Ref, Time, TimeStep
 
 
 def fitted_order(order: int, delay_time: float | None, dt: float | None) -> int:
@@ -103,82 +117,138 @@ def delay_n(importer, x: Expr, time: Expr, init: Expr, order: int, *,
 
 def delayp(importer, fn: str, args_ast, binding, initial) -> Expr:
     """DELAYP's value (`delayp:delayp`, the call with its `: pipeline`) or its pipeline
-    (`delayp_pipeline`, the element the reader adds), from the shared three stages."""
+    (`delayp_pipeline`, the element the reader adds with the caller's subscripts), from the
+    three stages of the element at hand (one set per element of a subscripted DELAYP)."""
     from sdmodels.interop.abstract import Unsupported, key_of
     host = args_ast[2] if fn == "delayp_pipeline" else importer.current
     if len(args_ast) != (3 if fn == "delayp_pipeline" else 2):
         raise Unsupported("DELAYP", "takes an input and a delay time, then ':' and the name of "
                           "its pipeline: DELAYP(input, delay time : pipeline)")
-    if importer.dims_of.get(key_of(host)):
-        raise Unsupported("DELAYP", "subscripted (its pipeline output is one variable): write "
-                          "DELAY3 and an INTEG for the pipeline, as fn_delayp.html suggests")
-    stages, dl = _delayp_stages(importer, str(host), args_ast[:2], binding)
+    dims = importer.dims_of.get(key_of(host), ())
+    cell = tuple((binding or {}).get(d) for d in dims)
+    if None in cell:
+        raise Unsupported("DELAYP", f"its pipeline '{importer.current}' must have the "
+                          f"subscripts of '{host}', which calls it")
+    stages, dl = _delayp_stages(importer, str(host), cell, args_ast[:2], binding)
     if fn == "delayp_pipeline":
         return Binary("+", Binary("+", stages[0], stages[1]), stages[2])
     return Binary("/", stages[2], dl)
 
 
-def _delayp_stages(importer, host: str, args_ast, binding) -> tuple[list[Ref], Expr]:
-    """The three stocks of the DELAYP of variable `host` (made once) and DL."""
-    made = importer.__dict__.setdefault("delayp_stages", {})
+def _delayp_stages(importer, host: str, cell: tuple, args_ast, binding) -> tuple[list[Ref], Expr]:
+    """The three stocks of the DELAYP of variable `host`'s element `cell` (made once), and DL."""
+    made = importer.__dict__.setdefault("delayp_stages", set())
     x, time = (importer.expr(a, binding) for a in args_ast)
     x0, time0 = (importer.expr(a, binding, initial=True) for a in args_ast)
     dl = Binary("/", time, Const(3.0))
     origin = canonical(host)
-    stages = [Ref(f"{origin}~delayp.lv{k}") for k in (1, 2, 3)]
-    if origin in made:
+    where = "".join(f".{canonical(str(e))}" for e in cell)
+    label = f"{host}[{', '.join(map(str, cell))}]" if cell else host
+    stages = [Ref(f"{origin}~delayp{where}.lv{k}") for k in (1, 2, 3)]
+    if (origin, cell) in made:
         return stages, dl
-    made[origin] = True
+    made.add((origin, cell))
     start = Binary("*", Binary("/", time0, Const(3.0)), x0)
-    importer.extra.append(Flow(id=f"{origin}~delayp.in", display=f"{host} (DELAYP inflow)",
-                               equation=x, into=stages[0].name, origin=origin))
+    importer.extra.append(Flow(id=f"{origin}~delayp{where}.in", display=f"{label} (DELAYP "
+                               "inflow)", equation=x, into=stages[0].name, origin=origin))
     for k, stage in enumerate(stages):
-        importer.extra.append(Stock(id=stage.name, display=f"{host} (DELAYP stage {k + 1})",
+        importer.extra.append(Stock(id=stage.name, display=f"{label} (DELAYP stage {k + 1})",
                                     initial=start, origin=origin))
         importer.extra.append(Flow(
-            id=f"{stage.name}.out", display=f"{host} (DELAYP outflow {k + 1})",
+            id=f"{stage.name}.out", display=f"{label} (DELAYP outflow {k + 1})",
             equation=Binary("/", stage, dl), out_of=stage.name,
             into=stages[k + 1].name if k < 2 else None, origin=origin))
     return stages, dl
 
 
-MAX_SLOTS = 400      # DELAY MATERIAL with a varying time: the run's steps it follows at most
+MAX_SLOTS = 400      # slots of a DELAY MATERIAL / INFORMATION with a varying time, at most
 
 
-def delay_material_varying(importer, args: list[Expr], starts: list[Expr]) -> Expr:
-    """DELAY MATERIAL with a varying delay time (module docstring); `args` are input, delay
-    time, initial, missing, `starts` the same read at the start."""
-    from sdmodels.interop.abstract import Unsupported
-    times = importer._times()
-    steps = int(round((times["stop"] - times["start"]) / times["dt"]))
-    if steps > MAX_SLOTS:
-        raise Unsupported("DELAY MATERIAL", f"a delay time that changes during the run is "
-                          f"followed one slot per step, at most {MAX_SLOTS}; this run has "
-                          f"{steps} steps (a larger TIME STEP, or a constant delay time, "
-                          "where it is DELAY FIXED)")
-    x, time, _init, missing = args
+def varying_delay(importer, fn: str, args: list[Expr], starts: list[Expr], time_ast) -> Expr:
+    """DELAY MATERIAL or DELAY INFORMATION with a delay time that changes (module docstring);
+    `args` are input, delay time, initial (and missing), `starts` the same read at the start,
+    `time_ast` the delay time's abstract syntax (its largest value sizes the slots)."""
     importer.counter += 1
     host = canonical(importer.current)
-    base, label = f"{host}~material{importer.counter}", importer.current
+    base, label = f"{host}~{fn.split('_')[-1]}{importer.counter}", importer.current
+    slots = _slot_count(importer, fn, time_ast)
+    due = Ref(f"{base}.k")
+    importer.extra.append(Aux(id=due.name, display=f"{label} (steps to leave)",
+                              equation=_steps(args[1]), origin=host))
+    if fn == "delay_material":
+        filled = lambda j: Binary("<=", Const(float(j)), _steps(starts[1]))  # noqa: E731
+        _lanes(importer, base, label, host, due, slots, (
+            ("amount", args[0], lambda j: Binary("*", filled(j), starts[2]), False),
+            ("count", Const(1.0), filled, False)))
+        return Call("if_then_else", (Binary(">", Ref(f"{base}.count1"), Const(0.5)),
+                                     Ref(f"{base}.amount1"), args[3]))
+    start = importer._times()["start"]
+    entered = Binary("+", Binary("/", Binary("-", Time(), Const(start)), TimeStep()),
+                     Const(1.0))                    # the step an input entered at, from 1
+    empty = lambda j: Const(0.0)                    # noqa: E731
+    _lanes(importer, base, label, host, due, slots, (
+        ("value", args[0], empty, True), ("entered", entered, empty, True)))
+    held, mark = f"{base}.held", f"{base}.held_entered"
+    newer = Binary(">", Ref(f"{base}.entered1"), Binary("+", Ref(mark), Const(0.5)))
+    out = Call("if_then_else", (newer, Ref(f"{base}.value1"), Ref(held)))
+    latest = Call("max", (Ref(f"{base}.entered1"), Ref(mark)))
+    for sid, what, initial, value in ((held, "held output", starts[2], out),
+                                      (mark, "step its input entered", Const(0.0), latest)):
+        _step_to(importer, sid, f"{label} ({what})", host, initial, value)
+    return out
 
-    def due(delay: Expr) -> Expr:
-        return Call("max", (Const(1.0), Call("floor", (Binary(
-            "+", Binary("/", delay, TimeStep()), Const(0.5)),))))   # as the pipeline rounds
-    importer.extra.append(Aux(id=f"{base}.k", display=f"{label} (steps to leave)",
-                              equation=due(time), origin=host))
-    k0 = due(starts[1])
-    for what, value in (("amount", x), ("count", Const(1.0))):
-        ids = [f"{base}.{what}{j}" for j in range(1, steps + 2)]
-        for j in range(1, steps + 1):
-            filled = Binary("<=", Const(float(j)), k0)
-            start = Binary("*", filled, starts[2]) if what == "amount" else filled
-            arrives = Binary("*", Binary("=", Ref(f"{base}.k"), Const(float(j))), value)
-            after = Ref(ids[j]) if j < steps else Const(0.0)
-            importer.extra.append(Stock(id=ids[j - 1], display=f"{label} ({what} due in "
-                                        f"{j} steps)", initial=start, origin=host))
-            importer.extra.append(Flow(
-                id=f"{ids[j - 1]}.step", display=f"{label} ({what} due in {j} steps, shift)",
-                equation=Binary("/", Binary("-", Binary("+", after, arrives), Ref(ids[j - 1])),
-                                TimeStep()), into=ids[j - 1], origin=host))
-    return Call("if_then_else", (Binary(">", Ref(f"{base}.count1"), Const(0.5)),
-                                 Ref(f"{base}.amount1"), missing))
+
+def _steps(delay: Expr) -> Expr:
+    """The steps an input entering now waits: max(1, round(delay / TIME STEP)), the rounding
+    of DELAY FIXED's pipeline."""
+    return Call("max", (Const(1.0), Call("floor", (Binary(
+        "+", Binary("/", delay, TimeStep()), Const(0.5)),))))
+
+
+def _slot_count(importer, fn: str, time_ast) -> int:
+    """Slots enough for the longest delay: the delay time's largest value over TIME STEP (found
+    by vensim_bounds), else every step of the run; refused beyond MAX_SLOTS."""
+    import math
+    from sdmodels.interop.abstract import Unsupported
+    from sdmodels.interop.vensim_bounds import bounds
+    times = importer._times()
+    dt = times["dt"]
+    steps = max(1, int(round((times["stop"] - times["start"]) / dt)))
+    largest = bounds(importer, time_ast, times)[1]
+    if not math.isfinite(largest):
+        slots, why = steps, ("no largest value of the delay time could be found at import (it "
+                             "reads a stock, data or a function whose range is not known), so "
+                             f"one slot per step of the run: {steps} steps")
+    else:     # + 1: a slot to spare for rounding in the bound's arithmetic
+        slots = min(steps, max(1, math.floor(largest / dt + 0.5)) + 1)
+        why = f"the delay time reaches {largest:g}: {slots} slots of TIME STEP {dt:g}"
+    if slots > MAX_SLOTS:
+        raise Unsupported(fn.upper().replace("_", " "), "a delay time that changes during the "
+                          f"run is followed one slot per step of its longest delay, at most "
+                          f"{MAX_SLOTS}; {why} (a larger TIME STEP, a delay time bounded "
+                          "with MIN(..., largest), or a constant delay time, where it is DELAY "
+                          "FIXED)")
+    return slots
+
+
+def _lanes(importer, base, label, host, due: Ref, slots: int, lanes) -> None:
+    """Per lane (name, entering value, start of slot j, replace) `slots` stocks; slot j holds
+    what comes due j steps ahead: each step it takes slot j + 1's content, and the entering
+    value when it is due in j steps, added to it (material) or replacing it (information)."""
+    for what, value, start, replace in lanes:
+        ids = [f"{base}.{what}{j}" for j in range(1, slots + 1)]
+        for j in range(1, slots + 1):
+            here = Binary("=", due, Const(float(j)))
+            after = Ref(ids[j]) if j < slots else Const(0.0)
+            nxt = Call("if_then_else", (here, value, after)) if replace else \
+                Binary("+", after, Binary("*", here, value))
+            _step_to(importer, ids[j - 1], f"{label} ({what} due in {j} steps)", host,
+                     start(j), nxt)
+
+
+def _step_to(importer, sid: str, display: str, host: str, initial: Expr, value: Expr) -> None:
+    """A stock that takes `value` each step (exact under Euler: its flow is the change / dt)."""
+    importer.extra.append(Stock(id=sid, display=display, initial=initial, origin=host))
+    importer.extra.append(Flow(id=f"{sid}.step", display=f"{display}, shift",
+                               equation=Binary("/", Binary("-", value, Ref(sid)), TimeStep()),
+                               into=sid, origin=host))

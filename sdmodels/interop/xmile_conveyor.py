@@ -57,16 +57,23 @@ class Conveyor:
 def refuse_oven(display: str):
     """Refuse an oven stock, saying why: Stella's batch rules have nothing to check them by.
 
-    What Stella's help says of ovens (fill until full or the fill time is up, cook for a cook
-    time sampled as the door closes, then empty in one DT; inflows held back while cooking)
-    leaves the deciding details open: when the fill time starts, how an inflow is cut at the
-    capacity, what a cook time of less than a DT does. No reference run can settle them:
-    pysimlin (0.8.5) has no ovens and no model of the SDXorg or SDEverywhere suites has one.
+    Stella's help ("Oven Computation", iseesystems.com/resources/help/v3/Content/08-Reference/
+    05-Computational_Details/Ovens.htm) gives the rules: one inflow and one outflow; fill
+    until the capacity is reached or the fill time (rounded to DT, set when filling starts)
+    is used up; cook for the cook time (rounded to DT, read when cooking starts); release
+    everything; stay empty for the clean time; "arrest if" pauses it all. It leaves open what
+    decides a run's numbers: whether the door closes in the DT the capacity is reached and
+    how that DT's inflow is cut at the capacity, whether the release falls in the DT the cook
+    time runs out or the next, how an oven starts (its initial content: filling or cooking).
+    No reference can settle them: pysimlin (0.8.5) has no ovens, and no model of the SDXorg
+    or SDEverywhere suites or of Simlin's 70 test .stmx files has one, so neither the tags
+    Stella writes the parameters under nor an output to compare with is at hand.
     """
     raise NoFallback(f"oven '{display}' is not supported (conveyors and queues are): Stella's "
-                     "oven rules (fill time, capacity, cook time sampled at closing) are not "
-                     "implemented, as no reference output (pysimlin has no ovens) could check "
-                     "them; model the batch with a conveyor or stocks and flows")
+                     "oven rules (fill time, capacity, cook time, clean time, Ovens.htm) leave "
+                     "the timing within a DT open, and no reference output (pysimlin has no "
+                     "ovens; no oven model in the SDXorg, SDEverywhere or Simlin suites) could "
+                     "check them; model the batch with a conveyor or stocks and flows")
 
 
 def read(reader, node, display: str, dims, initial: Expr) -> Conveyor:

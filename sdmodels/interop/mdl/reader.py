@@ -91,6 +91,31 @@ def _section(name, kind, params, returns, entries, source: Source, path: Path, *
     return section
 
 
+def _delayp_pipeline(main: AbstractSection, variable: str, args, pipeline: str) -> None:
+    """The element `pipeline` of `variable = DELAYP(args : pipeline)`, with the subscripts of
+    the equation of `variable` that makes the call (fn_delayp.html: pipeline = LV1 + LV2 + LV3,
+    one per element of a subscripted DELAYP); several equations add one component each."""
+    host = next(e for e in main.elements if _key(e.name) == _key(variable))
+    calling = [c.subscripts for c in host.components if _calls(c.ast, args)]
+    element = next((e for e in main.elements if e.name == pipeline), None)
+    if element is None:
+        element = AbstractElement(name=pipeline, components=[],
+                                  documentation=f"pipeline of the DELAYP of '{variable}'")
+        main.elements.append(element)
+    element.components.append(AbstractComponent(
+        subscripts=calling[0] if calling else ([], []), ast=ae.CallStructure(
+            ae.ReferenceStructure("delayp_pipeline"), (*args, variable))))
+
+
+def _calls(node, args) -> bool:
+    """Whether an abstract tree holds DELAYP's call with these very arguments."""
+    if isinstance(node, ae.CallStructure) and node.arguments is args:
+        return True
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return any(_calls(getattr(node, f.name), args) for f in dataclasses.fields(node))
+    return isinstance(node, (tuple, list)) and any(_calls(x, args) for x in node)
+
+
 def _key(name: str) -> str:
     return re.sub(r"[\s_]+", "_", name.strip().strip('"').lower())
 
@@ -133,10 +158,7 @@ def _output_sections(main: AbstractSection, macros: list[AbstractSection],
             if _key(outs[0]) in names:
                 raise source.error(pos, f"'{outs[0]}' is DELAYP's pipeline output and also "
                                    "has its own equation", variable=variable)
-            main.elements.append(AbstractElement(name=outs[0], components=[AbstractComponent(
-                subscripts=([], []), ast=ae.CallStructure(ae.ReferenceStructure(
-                    "delayp_pipeline"), (*args, variable)))], documentation=f"pipeline of "
-                f"the DELAYP of '{variable}'"))
+            _delayp_pipeline(main, variable, args, outs[0])
             continue
         if macro is None:
             raise source.error(pos, f"'{fn}' is called with outputs after ':' but is not a "
