@@ -363,7 +363,7 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
                   for _, r in order.iterrows()]
         parts.append("</table>")
     parts.append(_never_led(d, variable, order, fmt))
-    parts.append(_silent(d))
+    parts.append(_silent(d, fmt))
     for loop_id in dominant:
         long = next(l for l in d.loops if l.id == loop_id).length > 10
         parts += [f"<h2>{e(d.label(loop_id))}</h2>",
@@ -427,7 +427,7 @@ def _never_led(d: Dominance, variable: str, order: pd.DataFrame, fmt=str) -> str
             + "".join(items) + "</ul>")
 
 
-def _silent(d: Dominance) -> str:
+def _silent(d: Dominance, fmt=str) -> str:
     """The named loops that never scored, each with the links that never passed a change
     on and what their effect did meanwhile."""
     from sdmodels.analysis.phases import still_links
@@ -448,11 +448,35 @@ def _silent(d: Dominance) -> str:
             cuts.append(f"{e(d.ir.display(a))} \u2192 {e(name)}{held}")
         why = ("never changed: " + "; ".join(cuts)) if cuts else (
             "each link changed, but no change ever passed all the way round it (followed "
-            "back in time through its samplers and pipelines)")
+            "back in time through its samplers and pipelines)" + _pinned(d, loop, fmt))
         items.append(f"<li><b>{e(loop.name)}</b> ({e(loop.id)}): {why}.</li>")
     return ("<h2>Named loops that never drove anything</h2><p>A loop scores only while "
             "every one of its links passes a change on. These named loops never did in "
             "this run; the links that cut them:</p><ul>" + "".join(items) + "</ul>")
+
+
+def _pinned(d: Dominance, loop, fmt=str, *, share: float = 0.25, most: int = 3) -> str:
+    """HTML: the loop's variables that moved and then held still to the end for at least
+    `share` of the run, longest held first (at most `most`), with their value and whether
+    it is the run's extreme; '' when none did.
+
+    Why: a loop whose links each moved at some time, but never together, is usually held
+    at a limit after one outside push (a timeout fraction at 1, a queue at its bound): it
+    keeps the state rather than changing it, and LTM, which explains change, gives it no
+    score. The reader should learn where it is held, not only that it never scored.
+    """
+    from sdmodels.analysis.phases import held_still
+    e = html.escape
+    held = held_still(d.variables, [d.ir.display(v) for v in loop.variables],
+                      share=share)[:most]
+    if not held:
+        return ""
+    said = []
+    for name, since, value, extreme in held:
+        where = f" (its {extreme} in the run)" if extreme else ""
+        said.append(f"{e(name)} held at {value:.4g} from {fmt(since)}{where}")
+    return ("; " + "; ".join(said) + ": a variable held still passes no change on, so the "
+            "loop holds the state there instead of driving change")
 
 
 def _fixed_section(ir: ModelIR, d: Dominance, variable: str, fixed: pd.DataFrame,

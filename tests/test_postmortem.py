@@ -128,3 +128,24 @@ def test_bad_inputs_are_one_line_errors_and_write_nothing(story, tmp_path):
         assert result.exit_code == 2, result.output
         assert result.output.startswith("Error: ") and len(result.output.splitlines()) == 1
         assert not out.exists()
+
+
+def test_a_loop_held_at_a_limit_is_said_to_hold_the_state():
+    """A goal-seeking loop whose flow is clamped (min(1, gap)) after the goal jumps: each
+    link moves at some time, never all at once, so the loop never scores; the page must say
+    where it is held: the flow at 1, its largest value, from the jump at t = 1 on."""
+    from sdmodels import Model, minimum, step
+    from sdmodels.analysis.dominance import dominance
+    from sdmodels.postmortem import _silent
+    m = Model("clamped goal", stop=40, dt=0.25)
+    level = m.stock("Level", initial=0)
+    gap = m.aux("Gap", step(100, 1) - level)
+    m.flow("Filling", minimum(1, gap), into=level)
+    m.name_loop("Close the gap", ["Level", "Gap", "Filling"])
+    d = dominance(m)
+    loop = next(l for l in d.loops if l.name == "Close the gap")
+    assert d.relative[loop.id].abs().max() < 1e-9                 # never scored
+    text = _silent(d)
+    assert "each link changed" in text
+    assert re.search(r"Filling held at 1 from 1(\.0)? \(its largest in the run\)", text)
+    assert "Level held" not in text and "Gap held" not in text     # those go on moving

@@ -237,6 +237,36 @@ def still_links(d, loop) -> list[tuple[str, str]]:
     return out
 
 
+def held_still(variables: pd.DataFrame, names, *, share: float = 0.25):
+    """[(name, since, value, "largest"|"smallest"|""), ...]: of `names` (columns of a run),
+    those that changed and then held one value to the end for at least `share` of the run,
+    the longest held first; the last item says whether that value is the run's extreme.
+
+    >>> run = pd.DataFrame({"a": [0, 1, 1, 1], "b": [0, 1, 2, 3], "c": [5, 5, 5, 5]},
+    ...                    index=[0.0, 1.0, 2.0, 3.0])
+    >>> held_still(run, ["a", "b", "c"])
+    [('a', 1.0, 1.0, 'largest')]
+    """
+    times = variables.index.to_numpy(dtype=float)
+    span = times[-1] - times[0]
+    out = []
+    for name in names:
+        if name not in variables:
+            continue
+        x = variables[name].to_numpy(dtype=float)
+        moved = np.flatnonzero(x[1:] != x[:-1])
+        if not moved.size or span <= 0:
+            continue                          # never changed: not held, idle
+        since = times[moved[-1] + 1]
+        if times[-1] - since < share * span:
+            continue
+        end = x[-1]
+        extreme = ("largest" if end >= np.nanmax(x) else
+                   "smallest" if end <= np.nanmin(x) else "")
+        out.append((name, float(since), float(end), extreme))
+    return sorted(out, key=lambda row: row[1])
+
+
 def named_shares(d, variable: str | None = None) -> pd.DataFrame:
     """The named loops' relative scores rescaled among themselves (time x loop name); with
     `variable`, only the named loops that move it (`relevant_loops`).
