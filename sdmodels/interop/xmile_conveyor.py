@@ -24,7 +24,7 @@ queue / DT + inflows, and the others are left nothing, as in pysimlin.
 Refused by name: capacity, inflow limits, sampling, arrest, discrete conveyors, exponential
 leakage and leak zones, varying transit times or leak fractions, arrays, a queue feeding a
 conveyor or an oven (Stella admits its batches by discrete rules; pysimlin requires such a
-conveyor to be discrete), and ovens (refuse_oven says why).
+conveyor to be discrete). Ovens: sdmodels/interop/xmile_oven.py.
 """
 from __future__ import annotations
 
@@ -52,28 +52,6 @@ class Conveyor:
     initial: Expr
     inflows: tuple[str, ...]
     outflows: tuple[str, ...]
-
-
-def refuse_oven(display: str):
-    """Refuse an oven stock, saying why: Stella's batch rules have nothing to check them by.
-
-    Stella's help ("Oven Computation", iseesystems.com/resources/help/v3/Content/08-Reference/
-    05-Computational_Details/Ovens.htm) gives the rules: one inflow and one outflow; fill
-    until the capacity is reached or the fill time (rounded to DT, set when filling starts)
-    is used up; cook for the cook time (rounded to DT, read when cooking starts); release
-    everything; stay empty for the clean time; "arrest if" pauses it all. It leaves open what
-    decides a run's numbers: whether the door closes in the DT the capacity is reached and
-    how that DT's inflow is cut at the capacity, whether the release falls in the DT the cook
-    time runs out or the next, how an oven starts (its initial content: filling or cooking).
-    No reference can settle them: pysimlin (0.8.5) has no ovens, and no model of the SDXorg
-    or SDEverywhere suites or of Simlin's 70 test .stmx files has one, so neither the tags
-    Stella writes the parameters under nor an output to compare with is at hand.
-    """
-    raise NoFallback(f"oven '{display}' is not supported (conveyors and queues are): Stella's "
-                     "oven rules (fill time, capacity, cook time, clean time, Ovens.htm) leave "
-                     "the timing within a DT open, and no reference output (pysimlin has no "
-                     "ovens; no oven model in the SDXorg, SDEverywhere or Simlin suites) could "
-                     "check them; model the batch with a conveyor or stocks and flows")
 
 
 def read(reader, node, display: str, dims, initial: Expr) -> Conveyor:
