@@ -44,6 +44,7 @@ Euler integration (Stella recommends Euler for ovens).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import reduce
 
 from sdmodels.elements import Aux, Flow, Stock, canonical
 from sdmodels.expr import Binary, Call, Const, Expr, Ref, TimeStep
@@ -110,10 +111,8 @@ def _dts(time: Expr) -> Expr:
 
 
 def _any(terms: list[Expr]) -> Expr:
-    out: Expr = Const(0.0)
-    for t in terms:
-        out = t if out == Const(0.0) else Binary("or", out, t)
-    return out
+    """True when one of the terms is (false when there are none)."""
+    return reduce(lambda a, b: Binary("or", a, b), terms) if terms else Const(0.0)
 
 
 def apply(model, ovens: list[Oven]) -> None:
@@ -176,24 +175,32 @@ def _build(model, o: Oven) -> None:
         releasing, _b("/", content, dt), Const(0.0)))
     clean = Const(0.0) if o.clean_time is None else Call(
         "max", (Const(0.0), Call("round", (_b("/", o.clean_time, dt),))))
-    # the state after this DT: (phase, DTs left), 0 left meaning "not read yet"
-    after_cooking = _if(releasing, _if(_b(">", clean, 0), Const(CLEANING), Const(IDLE)),
-                        Const(COOKING))
-    next_phase = _if(_b("=", running, 0), phase, _if(
-        closes, Const(COOKING), _if(filling, Const(FILLING), _if(
-            _b("=", phase, COOKING), after_cooking, _if(
-                Binary("and", _b("=", phase, CLEANING), _b(">", left, 1)),
-                Const(CLEANING), Const(IDLE))))))
-    next_left = _if(_b("=", running, 0), left, _if(
-        closes, Const(0.0), _if(filling, Call("max", (Const(0.0), _b("-", fill_left, 1))), _if(
-            _b("=", phase, COOKING), _if(releasing, clean, _b("-", cook_left, 1)), _if(
-                _b("=", phase, CLEANING), Call("max", (Const(0.0), _b("-", left, 1))),
-                Const(0.0))))))
-    for stock, value, key in ((phase_stock, next_phase, "phase"), (left_stock, next_left, "left")):
+    after = _next_state(phase, left, running=running, closes=closes, filling=filling,
+                        fill_left=fill_left, cook_left=cook_left, releasing=releasing,
+                        clean=clean)
+    for stock, value, key in zip((phase_stock, left_stock), after, ("phase", "left")):
         model._insert(Flow(id=f"{s}~{key}.set", display=f"{d} ({key} update)",
                            equation=_b("/", _b("-", value, stock), dt), into=stock.name,
                            origin=s))
 
+
+def _next_state(phase: Expr, left: Expr, *, running, closes, filling, fill_left, cook_left,
+                releasing, clean) -> tuple[Expr, Expr]:
+    """The state after this DT, (phase, DTs left), 0 left meaning "not read yet": arrested,
+    as it was; else closing -> cooking, filling on, cooking on or releasing -> cleaning or
+    idle, cleaning on or done -> idle."""
+    stay = _b("=", running, 0)
+    cleaning_on = Binary("and", _b("=", phase, CLEANING), _b(">", left, 1))
+    after_cooking = _if(releasing, _if(_b(">", clean, 0), Const(CLEANING), Const(IDLE)),
+                        Const(COOKING))
+    next_phase = _if(stay, phase, _if(closes, Const(COOKING), _if(filling, Const(FILLING), _if(
+        _b("=", phase, COOKING), after_cooking, _if(cleaning_on, Const(CLEANING),
+                                                    Const(IDLE))))))
+    next_left = _if(stay, left, _if(closes, Const(0.0), _if(
+        filling, Call("max", (Const(0.0), _b("-", fill_left, 1))), _if(
+            _b("=", phase, COOKING), _if(releasing, clean, _b("-", cook_left, 1)), _if(
+                cleaning_on, _b("-", left, 1), Const(0.0))))))
+    return next_phase, next_left
 
 
 def driven_flows(nodes) -> set[str]:
