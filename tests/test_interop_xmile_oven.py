@@ -162,6 +162,8 @@ def test_the_compiled_kernel_agrees(tmp_path):
     (("<cook_time>2</cook_time>", "<cook_time> </cook_time>"), "oven 'Oven' has no <cook_time>"),
     (("<outflow>unloading</outflow>", "<outflow>unloading</outflow><outflow>spill</outflow>"),
      "oven 'Oven' needs exactly one inflow and one outflow, as in Stella .it has 1 and 2."),
+    (('<non_negative/></stock>', '<conveyor><len>2</len></conveyor></stock>'),
+     "oven 'Oven' is fed by conveyor 'supply': how Stella holds back a batch"),
 ])
 def test_ovens_we_cannot_run_are_named(tmp_path, change, message):
     path = tmp_path / "oven.stmx"
@@ -171,3 +173,19 @@ def test_ovens_we_cannot_run_are_named(tmp_path, change, message):
     path.write_text(text.replace(*change))
     with pytest.raises(ImportModelError, match=message):
         import_model(path)
+
+
+def test_a_conveyor_outflow_needs_no_equation(tmp_path):
+    # XMILE 4.3: the conveyor computes its outflow; Stella writes none (a leakage flow keeps
+    # its equation, the fraction)
+    body = """<stock name="belt"><eqn>8</eqn><inflow>loading</inflow><outflow>unloading</outflow>
+      <conveyor><len>2</len></conveyor></stock>
+      <flow name="loading"><eqn>1</eqn></flow><flow name="unloading"{eqn}</flow>"""
+    outs = []
+    for eqn in (">", "><eqn>0</eqn>"):
+        path = tmp_path / "belt.xmile"
+        path.write_text(HEAD.format(stop=4, dt=1) + body.format(eqn=eqn) +
+                        "</variables></model></xmile>")
+        outs.append(run(import_model(path), engine="interpreter")["unloading"].to_numpy())
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_allclose(outs[0], [4, 4, 1, 1, 1])   # 8 over 2 slats, then what came

@@ -248,7 +248,7 @@ class XmileReader:
                     model._insert(Aux(**common, equation=expr, initial=start))
         xmile_conveyor.apply(model, conveyors, xmile_conveyor.flow_nodes(nodes))
         xmile_conveyor.apply_queues(model, queues, nodes)
-        xmile_oven.apply(model, ovens)
+        xmile_oven.apply(model, ovens, nodes)
         for element in self.extra:
             model._insert(element)
 

@@ -104,12 +104,17 @@ def _set_equation(model, fid: str, equation: Expr) -> None:
         model.elements[fid] = replace(flow, equation=equation)
 
 
+def batched_stocks(nodes) -> dict[str, str]:
+    """The ovens and conveyors of a model's nodes: id -> 'oven' or 'conveyor'."""
+    from sdmodels.interop.xmile import _name
+    return {canonical(_name(n.get("name", ""))): kind for n in nodes for kind in
+            ("oven", "conveyor") if _tag(n) == "stock" and _child(n, kind) is not None}
+
+
 def apply_queues(model, queues: list[Queue], nodes) -> None:
     """Each queue's first outflow takes the queue's content and this DT's inflows; the others,
     lower in priority, find it empty."""
-    from sdmodels.interop.xmile import _name
-    batched = {canonical(_name(n.get("name", ""))): kind for n in nodes for kind in
-               ("oven", "conveyor") if _tag(n) == "stock" and _child(n, kind) is not None}
+    batched = batched_stocks(nodes)
     for q in queues:
         if not q.outflows:      # nothing leaves: it only accumulates, as a stock does
             continue
