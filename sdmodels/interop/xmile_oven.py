@@ -212,7 +212,15 @@ def _next_state(phase: Expr, left: Expr, *, running, closes, filling, fill_left,
 
 def driven_flows(nodes) -> set[str]:
     """The outflows of ovens and conveyors (leakage flows aside, whose equation is their
-    fraction), whose values their stock computes: XMILE (4.3) has them carry no equation."""
+    fraction), whose values their stock computes: XMILE (4.3) has them carry no equation.
+
+    >>> from defusedxml.ElementTree import fromstring
+    >>> nodes = fromstring('<variables><stock name="Oven"><outflow>unloading</outflow>'
+    ...                    '<oven><cook_time>2</cook_time></oven></stock>'
+    ...                    '<stock name="s"><outflow>drain</outflow></stock></variables>')
+    >>> driven_flows(list(nodes))
+    {'unloading'}
+    """
     from sdmodels.interop.xmile import _name
     leaks = {canonical(_name(n.get("name", ""))) for n in nodes
              if _tag(n) == "flow" and _child(n, "leak") is not None}
