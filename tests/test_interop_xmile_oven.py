@@ -164,6 +164,10 @@ def test_the_compiled_kernel_agrees(tmp_path):
      "oven 'Oven' needs exactly one inflow and one outflow, as in Stella .it has 1 and 2."),
     (('<non_negative/></stock>', '<conveyor><len>2</len></conveyor></stock>'),
      "oven 'Oven' is fed by conveyor 'supply': how Stella holds back a batch"),
+    # anything else our reader refuses: not handed to pysd, which reads an oven as a stock
+    (('<flow name="spill">', '<aux name="note"><eqn>???</eqn></aux><flow name="spill">'),
+     "variable 'note' has no usable equation .*.not handed to pysd's XMILE translator, which "
+     "would run oven 'Oven' as a plain stock"),
 ])
 def test_ovens_we_cannot_run_are_named(tmp_path, change, message):
     path = tmp_path / "oven.stmx"

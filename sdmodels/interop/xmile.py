@@ -447,6 +447,10 @@ def import_xmile(path):
         raise type(exc)(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
     except ModelError as exc:
         ours = f"variable '{reader.current}': {exc}"
+    batched = xmile_conveyor.first_batched(reader.root)
+    if batched is not None:
+        raise ImportModelError(f"{path}: {ours} (not handed to pysd's XMILE translator, "
+                               f"which would run {batched} as a plain stock)")
     try:
         return _through_pysd(path)
     except ImportModelError as exc:

@@ -111,6 +111,17 @@ def batched_stocks(nodes) -> dict[str, str]:
             ("oven", "conveyor") if _tag(n) == "stock" and _child(n, kind) is not None}
 
 
+def first_batched(root) -> str | None:
+    """'oven 'x'' (or conveyor, queue) for the first such stock anywhere in the file, else
+    None: pysd's XMILE translator, the fallback, would run it as a plain stock."""
+    for node in root.iter():
+        if _tag(node) == "stock":
+            for kind in ("oven", "conveyor", "queue"):
+                if _child(node, kind) is not None:
+                    return f"{kind} '{node.get('name', '')}'"
+    return None
+
+
 def apply_queues(model, queues: list[Queue], nodes) -> None:
     """Each queue's first outflow takes the queue's content and this DT's inflows; the others,
     lower in priority, find it empty."""
