@@ -21,7 +21,7 @@ from sdmodels.interop.mdl_text import warn_time_unit
 from sdmodels.expr import (STATEFUL, Binary, Call, Const, Delay1, Delay3, DelayFixed, DelayN,
                            Expr, LookupCall, Ref, Smooth, Smooth3, SmoothN, TimeStep, Trend, Unary)
 from sdmodels.model import Model
-from sdmodels.interop import xmile_arrays, xmile_builtins, xmile_conveyor
+from sdmodels.interop import xmile_arrays, xmile_builtins, xmile_conveyor, xmile_oven
 from sdmodels.interop.xmile_parse import XmileParser, _fmod
 from sdmodels.interop.xmile_xml import _child, _children, _listed, _safe_root, _tag, _text
 
@@ -143,7 +143,8 @@ class XmileReader:
                 if dn is not None:
                     self.var_dims[canonical(_name(node.get("name")))] = tuple(
                         d.get("name") for d in _children(dn, "dim"))
-        conveyors, queues = [], []
+        conveyors, queues, ovens = [], [], []
+        driven = xmile_oven.driven_flows(nodes)   # computed by their stock: no eqn needed
         called = set()   # names used as LOOKUP(name, x): tables even when they have an eqn
         for node in nodes:
             for text in [_text(node, "eqn", "") or ""] + [
@@ -204,7 +205,8 @@ class XmileReader:
                 expr = PerElement(tuple(per))
             else:
                 text = _text(node, "eqn", "") or ""
-                expr = self.parse(text, display)
+                expr = Const(0.0) if not text.strip() and eid in driven else \
+                    self.parse(text, display)
                 if dims and xmile_arrays.needs_cells(self, expr, dims):
                     expr = xmile_arrays.per_element(self, expr, dims, model)
             gf = _child(node, "gf")
@@ -218,7 +220,7 @@ class XmileReader:
             common = dict(id=eid, display=display, units=units, doc=doc, dims=dims)
             if kind == "stock":
                 if _child(node, "oven") is not None:
-                    xmile_conveyor.refuse_oven(display)
+                    ovens.append(xmile_oven.read(self, node, display, dims, _initial(expr)))
                 if _child(node, "queue") is not None:
                     queues.append(xmile_conveyor.read_queue(node, display, dims))
                 if _child(node, "conveyor") is not None:
@@ -246,6 +248,7 @@ class XmileReader:
                     model._insert(Aux(**common, equation=expr, initial=start))
         xmile_conveyor.apply(model, conveyors, xmile_conveyor.flow_nodes(nodes))
         xmile_conveyor.apply_queues(model, queues, nodes)
+        xmile_oven.apply(model, ovens, nodes)
         for element in self.extra:
             model._insert(element)
 
@@ -444,6 +447,10 @@ def import_xmile(path):
         raise type(exc)(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
     except ModelError as exc:
         ours = f"variable '{reader.current}': {exc}"
+    batched = xmile_conveyor.first_batched(reader.root)
+    if batched is not None:
+        raise ImportModelError(f"{path}: {ours} (not handed to pysd's XMILE translator, "
+                               f"which would run {batched} as a plain stock)")
     try:
         return _through_pysd(path)
     except ImportModelError as exc:

@@ -24,7 +24,7 @@ queue / DT + inflows, and the others are left nothing, as in pysimlin.
 Refused by name: capacity, inflow limits, sampling, arrest, discrete conveyors, exponential
 leakage and leak zones, varying transit times or leak fractions, arrays, a queue feeding a
 conveyor or an oven (Stella admits its batches by discrete rules; pysimlin requires such a
-conveyor to be discrete), and ovens (refuse_oven says why).
+conveyor to be discrete). Ovens: sdmodels/interop/xmile_oven.py.
 """
 from __future__ import annotations
 
@@ -52,28 +52,6 @@ class Conveyor:
     initial: Expr
     inflows: tuple[str, ...]
     outflows: tuple[str, ...]
-
-
-def refuse_oven(display: str):
-    """Refuse an oven stock, saying why: Stella's batch rules have nothing to check them by.
-
-    Stella's help ("Oven Computation", iseesystems.com/resources/help/v3/Content/08-Reference/
-    05-Computational_Details/Ovens.htm) gives the rules: one inflow and one outflow; fill
-    until the capacity is reached or the fill time (rounded to DT, set when filling starts)
-    is used up; cook for the cook time (rounded to DT, read when cooking starts); release
-    everything; stay empty for the clean time; "arrest if" pauses it all. It leaves open what
-    decides a run's numbers: whether the door closes in the DT the capacity is reached and
-    how that DT's inflow is cut at the capacity, whether the release falls in the DT the cook
-    time runs out or the next, how an oven starts (its initial content: filling or cooking).
-    No reference can settle them: pysimlin (0.8.5) has no ovens, and no model of the SDXorg
-    or SDEverywhere suites or of Simlin's 70 test .stmx files has one, so neither the tags
-    Stella writes the parameters under nor an output to compare with is at hand.
-    """
-    raise NoFallback(f"oven '{display}' is not supported (conveyors and queues are): Stella's "
-                     "oven rules (fill time, capacity, cook time, clean time, Ovens.htm) leave "
-                     "the timing within a DT open, and no reference output (pysimlin has no "
-                     "ovens; no oven model in the SDXorg, SDEverywhere or Simlin suites) could "
-                     "check them; model the batch with a conveyor or stocks and flows")
 
 
 def read(reader, node, display: str, dims, initial: Expr) -> Conveyor:
@@ -126,12 +104,28 @@ def _set_equation(model, fid: str, equation: Expr) -> None:
         model.elements[fid] = replace(flow, equation=equation)
 
 
+def batched_stocks(nodes) -> dict[str, str]:
+    """The ovens and conveyors of a model's nodes: id -> 'oven' or 'conveyor'."""
+    from sdmodels.interop.xmile import _name
+    return {canonical(_name(n.get("name", ""))): kind for n in nodes for kind in
+            ("oven", "conveyor") if _tag(n) == "stock" and _child(n, kind) is not None}
+
+
+def first_batched(root) -> str | None:
+    """'oven 'x'' (or conveyor, queue) for the first such stock anywhere in the file, else
+    None: pysd's XMILE translator, the fallback, would run it as a plain stock."""
+    for node in root.iter():
+        if _tag(node) == "stock":
+            for kind in ("oven", "conveyor", "queue"):
+                if _child(node, kind) is not None:
+                    return f"{kind} '{node.get('name', '')}'"
+    return None
+
+
 def apply_queues(model, queues: list[Queue], nodes) -> None:
     """Each queue's first outflow takes the queue's content and this DT's inflows; the others,
     lower in priority, find it empty."""
-    from sdmodels.interop.xmile import _name
-    batched = {canonical(_name(n.get("name", ""))): kind for n in nodes for kind in
-               ("oven", "conveyor") if _tag(n) == "stock" and _child(n, kind) is not None}
+    batched = batched_stocks(nodes)
     for q in queues:
         if not q.outflows:      # nothing leaves: it only accumulates, as a stock does
             continue
