@@ -44,9 +44,11 @@ import math
 from sdmodels import (Model, delay_fixed, if_then_else, maximum, minimum, rolling_max,
                       rolling_min, sample_hold, smooth)
 
+from sdmodels.expr import Ref
+
 from library import connection_pool, retry_storm
 from library.parts import breaker
-from library.parts._wiring import conversion, part_parameters
+from library.parts._wiring import conversion, held, part_parameters
 
 EX = "reference Hands-On Exercise"
 FIX = "reference Hands-On Exercise fix"
@@ -123,7 +125,9 @@ def build(**overrides) -> Model:
                    doc="requests the CDN passes to the load balancer")
 
     # -- HPA on CPU ------------------------------------------------------------------------
-    requested = m.stock("Pods requested", initial=c["Initial pods"], units="pods")
+    requested = held(m, "Pods requested", Ref("hpa_desired_pods"), c["Initial pods"],
+                     units="pods", doc="the replicas the HPA last wrote (its decision one "
+                     "step before), defined below")
     pods = m.aux("API pods", minimum(requested, delay_fixed(requested, c["Pod startup time"],
                                                             c["Initial pods"])),
                  units="pods", doc="new pods serve after the start-up time; removal is at once")
@@ -156,7 +160,6 @@ def build(**overrides) -> Model:
         c["Min pods"], minimum(maximum(requested, up), down))), units="pods",
         doc="stabilized: up to the lowest of the up-window, down to the highest of the "
         "down-window, within [min, max]")
-    m.flow("Scaling", (desired - requested) / dt, into=requested, units="pods/s")
 
     # -- Redis: hot keys, expiry of the 10:00 fill, refills -----------------------------
     keys = c["Hot keys"]
@@ -266,7 +269,7 @@ def _name_loops(m: Model, api: str) -> None:
     m.name_loop("HPA CPU scaling", ["CPU utilization", "CPU seen by HPA",
                                     "HPA raw recommendation",
                                     "HPA recorded recommendation", "HPA desired pods",
-                                    "Scaling", "Pods requested", "API pods", "API capacity"])
+                                    "Pods requested", "API pods", "API capacity"])
     m.name_loop("Rate limiting", [
         "Rate-limited attempts", "Rate-limited share", "Admitted requests",
         "DB queries wanted", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection", "DB / Pool / Wait time",

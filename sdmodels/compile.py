@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 METHODS = ("euler", "rk4")
 _MEMORY_CACHE: dict[str, object] = {}
-__all__ = ["METHODS", "SCALAR_SLOTS", "Kernel", "Slot", "SlotTable", "compile", "compiled_kernel",
+__all__ = ["METHODS", "SCALAR_SLOTS", "check_method", "Kernel", "Slot", "SlotTable", "compile", "compiled_kernel",
            "default_params", "kernel_on_disk"]
 
 
@@ -168,11 +168,56 @@ def kernel_on_disk(model, *, method: str = "euler") -> bool:
         return False
 
 
-def _kernel(model, method: str, *, load: bool) -> Kernel | None:
+def check_method(ir, method: str) -> None:
+    """Refuse an unknown integration method, and RK4 for a model with stocks that take a
+    new value each step.
+
+    Such a stock's flow is (value - stock) / TIME STEP: under Euler it holds `value` after
+    one step, exactly (how importers keep SAMPLE IF TRUE, DELAY FIXED, DELAY MATERIAL and
+    Stella ovens' state); RK4's stages only move it 5/8 of the way, so every number
+    downstream would be silently wrong.
+    """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    if method == "euler":
+        return
+    from sdmodels.errors import ModelError
+    hosts = list(dict.fromkeys(_display_of_host(ir, stock) for stock in per_step_stocks(ir)))
+    if hosts:
+        shown = ", ".join(f"'{h}'" for h in hosts[:5]) + (" and more" if len(hosts) > 5 else "")
+        raise ModelError(f"model '{ir.name}' can only be integrated with Euler: {shown} "
+                         "keep state in stocks that take a new value each step (a flow of "
+                         "(value - stock) / TIME STEP), which RK4's stages move only part "
+                         "of the way; run it with method='euler' (sdm run --method euler)")
+
+
+def per_step_stocks(ir) -> list[str]:
+    """Ids of the stocks whose inflow is (value - stock) / TIME STEP (see check_method)."""
+    from sdmodels.elements import Flow
+    from sdmodels.expr import Binary, Ref, TimeStep
+    out = []
+    for flow in ir.of_kind(Flow):
+        eq = flow.equation
+        if (isinstance(eq, Binary) and eq.op == "/" and isinstance(eq.right, TimeStep)
+                and isinstance(eq.left, Binary) and eq.left.op == "-"
+                and isinstance(eq.left.right, Ref) and flow.into is not None
+                and canonical(eq.left.right.name) == flow.into):
+            out.append(flow.into)
+    return out
+
+
+def _display_of_host(ir, var_id: str) -> str:
+    """The display name of the element an internal variable was expanded from."""
+    element = ir.variables[var_id]
+    while element.origin is not None and element.origin in ir.variables:
+        element = ir.variables[element.origin]
+    return element.display
+
+
+def _kernel(model, method: str, *, load: bool) -> Kernel | None:
     from sdmodels.ir import build       # networkx: imported when a model is first built
     ir = build(model)
+    check_method(ir, method)
     gen = _Generator(ir, method)
     source = gen.source()
     digest = hashlib.sha256((source + _helpers_digest()).encode()).hexdigest()[:24]

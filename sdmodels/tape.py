@@ -24,7 +24,7 @@ from functools import cached_property
 import numpy as np
 
 from sdmodels import _opcodes as op
-from sdmodels.compile import METHODS, SlotTable, Slot, _Generator, default_params
+from sdmodels.compile import SlotTable, check_method, Slot, _Generator, default_params
 from sdmodels.elements import Aux, DelayLine, Flow, Rolling, SampleHold, Stock, canonical
 from sdmodels.errors import DimensionError
 from sdmodels.expr import Expr, Index, Ref, Time
@@ -65,9 +65,8 @@ class Program(SlotTable):
 
 def prepare(model, *, method: str = "euler") -> Program:
     """Write the instruction tape of a Model or ModelIR for 'euler' or 'rk4' (no compile)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     ir = build(model)
+    check_method(ir, method)
     gen = _Generator(ir, method)
     writer = _TapeWriter(gen)
     return Program(ir, method, tuple(gen.slots), tuple(gen.param_slots), default_params(gen),

@@ -193,3 +193,28 @@ def test_a_conveyor_outflow_needs_no_equation(tmp_path):
         outs.append(run(import_model(path), engine="interpreter")["unloading"].to_numpy())
     np.testing.assert_array_equal(outs[0], outs[1])
     np.testing.assert_allclose(outs[0], [4, 4, 1, 1, 1])   # 8 over 2 slats, then what came
+
+
+def test_rk4_is_refused_with_the_oven_named(tmp_path):
+    """The oven keeps its state in stocks that take a new value each DT, exact under Euler
+    only (RK4's stages would move them 5/8 of the way): RK4 is refused, not run wrong."""
+    from sdmodels.errors import ModelError
+    _run(tmp_path, "<cook_time>2</cook_time>")                     # writes oven.stmx
+    model = import_model(tmp_path / "oven.stmx")
+    with pytest.raises(ModelError, match=r"only be integrated with Euler: 'Oven' keep"):
+        run(model, method="rk4", engine="interpreter")
+    with pytest.raises(ModelError, match="method='euler'"):
+        run(model, method="rk4", engine="compiled")
+
+
+def test_a_stock_set_each_step_is_exact_under_euler_and_refused_under_rk4():
+    from sdmodels import Model
+    from sdmodels.errors import ModelError
+    m = Model("set each step", stop=3, dt=0.5)
+    level = m.stock("Level", initial=0)
+    m.flow("Set", (m.time * 2 - level) / m.dt_expr, into=level)     # Level(t) = 2 (t - dt)
+    out = run(m, engine="interpreter")
+    np.testing.assert_allclose(out["Level"].to_numpy()[1:], 2 * (out.index.to_numpy()[1:] - 0.5),
+                               rtol=0, atol=1e-12)
+    with pytest.raises(ModelError, match=r"'set each step' can only .* 'Level'"):
+        run(m, method="rk4", engine="interpreter")
