@@ -6,13 +6,16 @@
 2. The metastable band of retry_storm, by one batch sweep over arrival rate and retries
    (labels as `sdm sweep` gives them): where `recovered` turns into `collapsed`, next to
    the closed form mu / (R + 1) (Bronson et al., HotOS 2021).
-3. black_friday's `trigger` and `fixed` end states (pods, goodput) at dt, dt/2, dt/4 and RK4.
+3. black_friday's `trigger` and `fixed` end states (pods, goodput) at dt, dt/2, dt/4 and RK4,
+   and its `trigger` timeline next to the reference's (first timeouts 10:58, breakers 11:04,
+   outage 11:12): when the payment failures pass 1 % and 50 %, the breakers trip, the pods
+   pass the 10 the database has connections for, and goodput stays below 10 %.
 4. The line counts of the library models' build() functions now and before the parts
    (the commit before library/parts existed, GIT_BEFORE below).
 
 Everything runs on the interpreter (no numba compile); about a minute on a quiet core.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/parts_figures.py [--only erlang,band,bf,lines]
+    PYTHONPATH=. .venv/bin/python benchmarks/parts_figures.py [--only erlang,band,bf,timeline,lines]
 """
 from __future__ import annotations
 
@@ -116,6 +119,75 @@ def black_friday_ends() -> None:
 SETTINGS = (("euler", 1), ("euler", 2), ("euler", 4), ("rk4", 1))
 
 
+def _clock(seconds: float | None) -> str:
+    """black_friday's time (seconds from 10:40) as hh:mm:ss."""
+    if seconds is None:
+        return "never"
+    s = int(round(seconds)) + 10 * 3600 + 40 * 60
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def black_friday_timeline() -> None:
+    from library import black_friday
+    from sdmodels import build, simulate
+
+    p = {name: value for name, (value, _, _) in black_friday.PARAMETERS.items()}
+    r = simulate(build(black_friday.build()), scenario="trigger", engine="interpreter",
+                 outputs=["Payment failure fraction", "Breaker / Breaker state", "Pods",
+                          "Goodput", "Traffic"])
+    t = r.times
+
+    def first(mask):
+        idx = np.flatnonzero(mask)
+        return float(t[idx[0]]) if idx.size else None
+
+    fail = r["Payment failure fraction"][0]
+    minute = [(t >= 60 * k) & (t < 60 * k + 60) for k in range(int(t[-1]) // 60)]
+    good = np.array([r["Goodput"][0][w].mean() / r["Traffic"][0][w].mean() for w in minute])
+    down = [k for k in range(len(good)) if (good[k:] < 0.1).all()]
+    rows = [("failures > 1 % (first timeouts)", first(fail > 0.01), "10:58"),
+            ("failures > 50 %", first(fail > 0.5), "-"),
+            ("breakers trip", first(r["Breaker / Breaker state"][0] >= 1), "11:04"),
+            ("pods past the DB's connections", first(
+                r["Pods"][0] > p["DB max connections"] / p["Connections per pod"]), "11:04"),
+            ("outage (goodput < 10 % from then on)", 60.0 * down[0] if down else None,
+             "11:12")]
+    print("black_friday trigger timeline (model vs the reference's story)")
+    for label, at, ref in rows:
+        print(f"{label:>38}: {_clock(at)}   (reference {ref})")
+    print()
+    stochastic_tipping(p)
+
+
+def stochastic_tipping(p: dict) -> None:
+    """When random arrivals tip black_friday's database, next to the fluid model's fold.
+
+    The queries running on the database as a birth-death chain (Poisson arrivals lambda,
+    exponential work, the USL's throughput X(n) = n / (base S(n)) at n running, at most the
+    pool's connections c): the mean first passage from 0 to c (where the pool's queue grows,
+    since X(c) < lambda) is sum_k sum_{j<=k} pi_j / (lambda pi_k), pi_j / pi_{j-1} =
+    lambda / X(j) (the birth-death first-passage sum, e.g. Karlin & Taylor, *A First Course
+    in Stochastic Processes*, 2nd ed., 1975).
+    """
+    base, sigma, kappa = p["Base query time"], p["DB contention"], p["DB coherency"]
+    c = int(p["Initial pods"] * p["Connections per pod"])
+
+    def through(n):
+        return n / (base * (1 + sigma * (n - 1) + kappa * n * (n - 1)))
+
+    peak = max(through(n) for n in range(1, c + 1))
+    print(f"random arrivals: mean time for the running queries to reach the pool's {c} "
+          f"(USL peak {peak:.0f} q/s, {through(c):.0f} q/s at {c}; the fluid model tips at "
+          "the peak)")
+    for lam in (160.0, 170.0, 180.0, 190.0, 198.0):
+        log_pi = np.cumsum([0.0] + [np.log(lam / through(n)) for n in range(1, c + 1)])
+        passage = sum(np.exp(log_pi[:k + 1] - log_pi[k]).sum() / lam for k in range(c))
+        at = 420 + (lam / p["Normal traffic"] - p["Traffic at 10:47"]) \
+            / p["Traffic growth"] * 60
+        print(f"  {lam:5.0f} q/s (traffic at {_clock(at)}): {passage:9.1f} s")
+    print()
+
+
 def build_lines(source: str) -> int | None:
     """Lines of the module's `build` function (decorators and docstring included)."""
     for node in ast.parse(source).body:
@@ -138,7 +210,7 @@ def line_counts() -> None:
 
 
 FIGURES = {"erlang": erlang_table, "band": metastable_band, "bf": black_friday_ends,
-           "lines": line_counts}
+           "timeline": black_friday_timeline, "lines": line_counts}
 
 
 def main() -> None:

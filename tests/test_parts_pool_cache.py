@@ -118,6 +118,73 @@ def test_the_issue_example_waits_157_ms_at_any_step():
         assert res["Wait time"][0, -1] == pytest.approx(exact, rel=0.01)
 
 
+def erlang_c(c, a):
+    """C(c, a) by the Erlang B recursion (whole c)."""
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return b / (1 - a / c + a / c * b)
+
+
+def mmc_response_tail(c, lam, hold, t, wait_p):
+    """P(wait + hold > t) in M/M/c (Gross & Harris, Fundamentals of Queueing Theory, 3rd ed.,
+    sec. 2.3): e^(-mu t) [1 + C (1 - e^(-mu t (c - 1 - a))) / (c - 1 - a)], a = lam / mu."""
+    mu, a = 1 / hold, lam * hold
+    if abs(c - 1 - a) < 1e-12:          # its limit (the wait's rate equals mu): 1 + C mu t
+        return math.exp(-mu * t) * (1 + wait_p * mu * t)
+    return math.exp(-mu * t) * (1 + wait_p * (1 - math.exp(-mu * t * (c - 1 - a)))
+                                / (c - 1 - a))
+
+
+@pytest.mark.parametrize("rho, hold", [(0.3, 0.1), (0.8, 0.2), (0.95, 0.25)])
+def test_late_share_of_one_connection_is_the_mm1_sojourn_tail(pool_kernel, rho, hold):
+    # M/M/1: the response time is exponential with rate mu - lambda (Kleinrock 1975, eq.
+    # 3.26), so with a 1 s client timeout the late share is exp(-(mu - lambda) x 1 s): at
+    # rho 0.95 and a 250 ms hold, 0.82 - latency near the timeout, most answers late but not
+    # all. Sakasegawa's C is exact at c = 1 (C = rho), so the part must match to rounding.
+    lam = rho / hold
+    r = _pool(pool_kernel, ["Late share", "Waiting for connection"],
+              **{"Pool size": 1, "Hold time": hold, "Arrivals": lam, "Client timeout": 1.0})
+    assert r["Waiting for connection"][0, -1] == 0           # below saturation: no backlog
+    assert r["Late share"][0, -1] == pytest.approx(math.exp(-(1 / hold - lam)), rel=1e-9)
+
+
+@pytest.mark.parametrize("c, rho, hold, timeout", [(2, 0.6, 0.1, 0.5),
+                                                  (5, 0.8, 0.1, 0.5),   # c - 1 - a = 0
+                                                  (10, 0.95, 0.095, 1.0),
+                                                  (20, 0.9, 0.05, 0.3),
+                                                  (80, 0.39, 0.155, 1.0)])
+def test_late_share_is_the_mmc_response_time_tail(pool_kernel, c, rho, hold, timeout):
+    # the share answered after the client's timeout is M/M/c's response-time tail; the
+    # part's only approximation is the waiting probability (Sakasegawa's rho^(sqrt(2(c+1))
+    # - 1) for Erlang C), and the tail is linear in it with a coefficient in [0, 1], so the
+    # error is at most |C_Sakasegawa - C_Erlang| (<= 0.052 for every c <= 100)
+    lam = rho * c / hold
+    r = _pool(pool_kernel, ["Late share", "Wait probability"],
+              **{"Pool size": c, "Max connections": 1000, "Hold time": hold,
+                 "Arrivals": lam, "Client timeout": timeout})
+    sakasegawa = rho ** (math.sqrt(2 * (c + 1)) - 1)
+    assert r["Wait probability"][0, -1] == pytest.approx(sakasegawa, rel=1e-12)
+    exact_c = erlang_c(c, lam * hold)
+    late = r["Late share"][0, -1]
+    assert late == pytest.approx(mmc_response_tail(c, lam, hold, timeout, sakasegawa),
+                                 rel=1e-9)
+    assert late == pytest.approx(mmc_response_tail(c, lam, hold, timeout, exact_c),
+                                 abs=abs(sakasegawa - exact_c) + 1e-12)
+
+
+def test_late_share_rises_smoothly_as_latency_nears_the_timeout(pool_kernel):
+    # one connection, a 1 s timeout, hold times 0.1 .. 0.9 s at 50 % utilisation: the mean
+    # response time 2 x hold climbs to 1.8 s and the late share follows exp(-(1 - rho) / hold)
+    # (no step): from 0.7 % at 0.1 s to 57 % at 0.9 s
+    holds = [0.1, 0.2, 0.3, 0.5, 0.7, 0.9]
+    r = _pool(pool_kernel, ["Late share"],
+              **{"Pool size": 1, "Hold time": holds, "Arrivals": [0.5 / h for h in holds],
+                 "Client timeout": 1.0})
+    assert r["Late share"][:, -1] == pytest.approx([math.exp(-0.5 / h) for h in holds],
+                                                   rel=1e-9)
+
+
 def test_no_goodput_once_the_backlog_outlasts_the_client(pool_kernel):
     # FIFO backlog of 2,000 at 200 q/s: every request waits 10 s. With a 1 s client
     # timeout nothing is answered in time (goodput 0, not exp(-1 / 10) = 90 % lost);
