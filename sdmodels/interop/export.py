@@ -10,7 +10,8 @@ Choices made so that every engine reads the file (sdmodels, pysd, pysimlin/Stell
 
 * Rolling windows (rolling_max / rolling_min) have no XMILE built-in. They are written as
   vendor-specific functions in our own namespace, the way XMILE lets a vendor extend the
-  function set: `sdmodels.ROLLING_MAX(input, window)` / `sdmodels.ROLLING_MIN(...)`. Our
+  function set: `sdmodels.ROLLING_MAX(input, window)` / `sdmodels.ROLLING_MIN(...)` (and
+  an imported `sdmodels.SAMPLE_IF_TRUE(condition, input, initial)`). Our
   reader reads them back; other engines refuse the unknown function by name.
 * Arrayed auxiliaries and flows are written element by element (<element subscript="a">),
   every reference in them subscripted with concrete elements: pysd's XMILE translation
@@ -53,8 +54,9 @@ from sdmodels.elements import (Aux, Constant, Flow, Lookup, PerElement, Stock)
 from sdmodels.errors import ModelError
 from sdmodels.interop.export_shared import share
 from sdmodels.expr import (Binary, Call, Const, Delay1, Delay3, DelayFixed, DelayN, Expr, Index,
-                           LookupCall, Reduce, Ref, RollingExtreme, SampleHold, Smooth, Smooth3,
-                           SmoothN, Stateful, Time, TimeStep, Trend, Unary, walk)
+                           LookupCall, Reduce, Ref, RollingExtreme, SampleHold, SampleIfTrue,
+                           Smooth, Smooth3, SmoothN, Stateful, Time, TimeStep, Trend, Unary,
+                           walk)
 from sdmodels.operators import BinaryOp, CodeTable
 
 NS = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
@@ -159,7 +161,7 @@ class _Writer:
             return f"{self.name(e.table)}({x(e.arg)})", 9
         if isinstance(e, Call):
             return self.call(e, [x(a) for a in e.args], host), 9
-        if isinstance(e, RollingExtreme):
+        if isinstance(e, (RollingExtreme, SampleIfTrue)):     # read back by our reader only
             return f"{VENDOR}.{e.fn.upper()}({', '.join(x(a) for a in e.args)})", 9
         if isinstance(e, SampleHold):
             return self.sampler(e, host, [x(a) for a in e.args]), 9
