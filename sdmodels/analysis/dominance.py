@@ -385,12 +385,18 @@ class Dominance:
                     "relative"]]
 
     def summary(self) -> pd.DataFrame:
-        """One row per loop: mean and peak |relative score|, sorted by mean; the memories
-        of discrete elements (`phases.state_memory`) are left out."""
+        """One row per loop: the signs it ran with (runs_as: R, B, or R/B for a loop whose
+        sign turned with the operating point; '' if it never scored), its polarity from
+        the equations, mean and peak |relative score|, sorted by mean; the memories of
+        discrete elements (`phases.state_memory`) are left out."""
         from sdmodels.analysis.phases import state_memory
         rel = self.relative
+        ran = ["/".join(sign for sign, hit in (("R", (rel[c] > 0).any()),
+                                               ("B", (rel[c] < 0).any())) if hit)
+               for c in rel.columns]
         frame = pd.DataFrame({"loop": rel.columns,
                               "name": [l.name or "" for l in self.loops],
+                              "runs_as": ran,
                               "polarity": [l.polarity for l in self.loops],
                               "mean_abs_relative": rel.abs().mean().to_numpy(),
                               "peak_abs_relative": rel.abs().max().to_numpy()})
