@@ -130,9 +130,10 @@ def _(node: SampleIfTrueKind, site: _Site) -> Expr:
     out = site.add(SampleIfTrue(id=site.base, display=site.label("held value"),
                                 input=transform(value, held), condition=node.arg("condition"),
                                 initial=node.arg("initial"), **site.common))
-    # the loop graph sees the input (reading the host, a loop through the sampler); it
-    # samples at most once a step
-    site.expander.delays.append(DelayInfo(host.id, node.fn, None, TimeStep(), value, (out,), out))
+    # the loop graph sees what the sampler does: the input where the condition holds, else
+    # the value held (its own host); it samples at most once a step
+    seen = Call("if_then_else", (node.arg("condition"), value, Ref(host.id)))
+    site.expander.delays.append(DelayInfo(host.id, node.fn, None, TimeStep(), seen, (out,), out))
     return Ref(out)
 
 

@@ -88,3 +88,27 @@ def test_the_initial_value_stands_until_the_condition_first_holds(tmp_path, cond
         SAVEPER = TIME STEP ~~|
         """), engine="interpreter")
     assert out["x"].tolist() == expected
+
+
+def test_its_condition_and_initial_value_are_part_of_what_it_does(tmp_path):
+    # an order placed when the inventory falls below 20 (the condition) closes a loop, as
+    # the Vensim model reads; the held value spans the initial value too (-3 before the
+    # first order), which value ranges (and so link polarity) must cover
+    from sdmodels.analysis.intervals import Ranges
+    from sdmodels.analysis.loops import find_loops
+    m = _import(tmp_path, """
+        Inventory = INTEG(Receiving - Selling, 50) ~~|
+        Selling = 5 ~~|
+        Receiving = Order / 4 ~~|
+        Order = SAMPLE IF TRUE(Inventory < 20, 40, -3) ~~|
+        INITIAL TIME = 0 ~~|
+        FINAL TIME = 12 ~~|
+        TIME STEP = 1 ~~|
+        SAVEPER = TIME STEP ~~|
+        """)
+    assert [l.names for l in find_loops(m, behaviour=False)] == [
+        ("Inventory", "Order", "Receiving")]
+    assert Ranges(build(m)).var("order") == (-3.0, 40.0)
+    out = run(m, engine="interpreter")
+    # 50 - 5.75 t until below 20 (t = 6: 15.5), then 10 a step in, 5 out
+    assert out["Order"].tolist()[:8] == [-3] * 6 + [40, 40]
