@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdmodels.analysis.dominance import Dominance, dominance
+from sdmodels.analysis.dominance import Dominance, dominance, runs_as
 from sdmodels.analysis.loops import LoopSet
 from sdmodels.analysis.phases import takeover_order
 from sdmodels.elements import Constant, Stock, canonical
@@ -104,7 +104,9 @@ def _describe(d: Dominance, loop_id: str, in_phase: str | None = None) -> str:
     """'R1 Retry storm (reinforcing): a -> b -> a'; in a phase, its polarity there first
     ('U3 Slow queries, R in this phase (structurally U: links ...): ...')."""
     loop = next(l for l in d.loops if l.id == loop_id)
-    kind = {"R": "reinforcing", "B": "balancing", "U": "sign set by the run"}[loop.polarity]
+    ran = runs_as(d.relative[loop_id])
+    kind = {"R": "reinforcing", "B": "balancing"}.get(loop.polarity) or (
+        f"ran as {ran}, structurally U" if ran else "structurally U, it never scored")
     head = f"{d.label(loop_id)} ({kind})" if in_phase is None else \
         f"{d.label(loop_id)}, {in_phase}"
     text = f"{head}: " + " \u2192 ".join(loop.names + loop.names[:1])

@@ -71,3 +71,5 @@ def test_the_postmortem_tells_each_phase_by_its_runtime_sign(tmp_path):
     assert "U1, B in this phase (structurally U: links Population -&gt; Net growth ran -)" \
         in items[1]
     assert "runs as" not in told and "sign set by the run" not in told
+    # the loop's own section: the signs it ran with first, its structure after
+    assert "U1 (ran as R/B, structurally U): Population \u2192 Net growth" in page

@@ -391,9 +391,7 @@ class Dominance:
         discrete elements (`phases.state_memory`) are left out."""
         from sdmodels.analysis.phases import state_memory
         rel = self.relative
-        ran = ["/".join(sign for sign, hit in (("R", (rel[c] > 0).any()),
-                                               ("B", (rel[c] < 0).any())) if hit)
-               for c in rel.columns]
+        ran = [runs_as(rel[c]) for c in rel.columns]
         frame = pd.DataFrame({"loop": rel.columns,
                               "name": [l.name or "" for l in self.loops],
                               "runs_as": ran,
@@ -412,6 +410,18 @@ class Dominance:
         """
         from sdmodels.analysis.phases import phases
         return phases(self, variable, threshold=threshold, min_fraction=min_fraction)
+
+
+def runs_as(scores) -> str:
+    """The signs a loop ran with, from its scores over time: 'R', 'B', 'R/B' (a loop whose
+    sign turned with the operating point) or '' (it never scored).
+
+    >>> runs_as(np.array([0.0, 0.5, -0.2])), runs_as(np.zeros(3))
+    ('R/B', '')
+    """
+    values = np.asarray(scores)
+    return "/".join(sign for sign, hit in (("R", (values > 0).any()), ("B", (values < 0).any()))
+                    if hit)
 
 
 def dominance(model, *, loops=None, scenario: str | None = None, params: dict | None = None,
