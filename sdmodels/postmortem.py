@@ -107,9 +107,10 @@ def _describe(d: Dominance, loop_id: str, in_phase: str | None = None) -> str:
     ran = runs_as(d.relative[loop_id])
     kind = {"R": "reinforcing", "B": "balancing"}.get(loop.polarity) or (
         f"ran as {ran}, structurally U" if ran else "structurally U, it never scored")
+    arrow = " \u2192 "
     head = f"{d.label(loop_id)} ({kind})" if in_phase is None else \
-        f"{d.label(loop_id)}, {in_phase}"
-    text = f"{head}: " + " \u2192 ".join(loop.names + loop.names[:1])
+        f"{d.label(loop_id)}, " + in_phase.replace(" -> ", arrow)
+    text = f"{head}: " + arrow.join(loop.names + loop.names[:1])
     if not loop.name and d.ir is not None:      # an unnamed variant: which named paths it takes
         paths = [n.name for n in d.ir.loop_names if set(n.variables) <= set(loop.variables)]
         if paths:

@@ -66,9 +66,9 @@ def test_the_postmortem_tells_each_phase_by_its_runtime_sign(tmp_path):
     told = page[page.index("<h2>The phases"):page.index("</ol>")]
     items = re.findall(r"<li>(.*?)</li>", told)
     assert len(items) == 2
-    assert "U1, R in this phase (structurally U: links Population -&gt; Net growth ran +)" \
+    assert "U1, R in this phase (structurally U: links Population \u2192 Net growth ran +)" \
         in items[0]
-    assert "U1, B in this phase (structurally U: links Population -&gt; Net growth ran -)" \
+    assert "U1, B in this phase (structurally U: links Population \u2192 Net growth ran -)" \
         in items[1]
     assert "runs as" not in told and "sign set by the run" not in told
     # the loop's own section: the signs it ran with first, its structure after
