@@ -222,8 +222,17 @@ def phases(d, variable: str | None = None, *, threshold: float = 0.5,
 def polarity_in_phase(d, loop, sign: str, span: slice) -> str:
     """A loop's polarity in a phase, runtime first: 'R in this phase', and for a loop the
     equations cannot sign, what it is by structure and the links that make it so, each
-    with the sign it ran with then ('B in this phase (structurally U: links Population ->
-    Net growth ran -)')."""
+    with the sign it ran with then.
+
+    >>> from sdmodels import Model
+    >>> from sdmodels.analysis.dominance import dominance
+    >>> m = Model("one net flow", stop=40, dt=0.25)
+    >>> p = m.stock("P", initial=10)
+    >>> _ = m.flow("Net", 0.2 * p * (1 - p / 1000), into=p)
+    >>> d = dominance(m)
+    >>> polarity_in_phase(d, d.loops[0], "B", slice(100, 150))
+    'B in this phase (structurally U: links P -> Net ran -)'
+    """
     text = f"{sign} in this phase"
     if loop.polarity == sign:
         return text

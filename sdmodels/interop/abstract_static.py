@@ -140,10 +140,12 @@ def calls_top(ast, function: str) -> bool:
 
 
 def is_lookup_def(comp) -> bool:
+    """Whether an element's component defines a lookup table (inline or GET LOOKUPS)."""
     return type(comp).__name__ == "AbstractLookup" or type(comp.ast).__name__ == "LookupsStructure"
 
 
 def construct_name(kind: str) -> str:
+    """The Vensim name of a pysd structure, for the message that refuses it."""
     return {"AllocateAvailableStructure": "ALLOCATE AVAILABLE",
             "AllocateByPriorityStructure": "ALLOCATE BY PRIORITY",
             "ForecastStructure": "FORECAST", "DataStructure": "DATA",
