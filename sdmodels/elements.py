@@ -141,6 +141,22 @@ class SampleHold(Element):
 
 
 @dataclass(frozen=True)
+class SampleIfTrue(SampleHold):
+    """A sampler ticked by a condition (Vensim's SAMPLE IF TRUE): the input at every step
+    where `condition` holds, else the value it had; `initial` until the first."""
+    condition: Expr = None
+    initial: Expr = None
+
+    def ticked(self, value: Expr, *, after: float | None = None) -> Expr:
+        """What the sampler holds after a step whose input is `value`; with `after` (the
+        start time), no tick at the start, whose tick the start values already took."""
+        from sdmodels.expr import Binary, Call, Const, Ref, Time
+        when = self.condition if after is None else \
+            Binary("and", Binary(">", Time(), Const(after)), self.condition)
+        return Call("if_then_else", (when, value, Ref(self.id)))
+
+
+@dataclass(frozen=True)
 class Rolling(Element):
     """The max or min of the input over the last `window` time units."""
     op: str = "max"

@@ -19,11 +19,12 @@ import functools
 from dataclasses import dataclass, replace
 
 from sdmodels.elements import (DelayInfo, DelayLine, Element, Flow, PerElement, Rolling,
-                               SampleHold, Stock)
+                               SampleHold, SampleIfTrue, Stock)
 from sdmodels.errors import ModelError
-from sdmodels.expr import (Call, Const, DelayFixed, Expr, MaterialDelay, Ref, RollingExtreme,
-                           SampleHold as SampleHoldKind, Smooth, Smoothing, Stateful, Trend,
-                           transform, walk)
+from sdmodels.expr import (Call, Const, DelayFixed, Expr, Index, MaterialDelay, Ref,
+                           RollingExtreme, SampleHold as SampleHoldKind,
+                           SampleIfTrue as SampleIfTrueKind, Smooth, Smoothing, Stateful,
+                           TimeStep, Trend, transform, walk)
 from sdmodels.ir import _kind, expr_dims, expressions, localize, map_expressions, static_value
 from sdmodels.model import Model
 from sdmodels.operators import Function
@@ -38,6 +39,7 @@ class _Site:
     number: int
     base: str
     common: dict
+    cell: tuple[str, ...] | None = None     # the element a per-element equation defines
 
     def label(self, what: str) -> str:
         n = self.number
@@ -80,14 +82,15 @@ class _Expander:
         self.delays: list[DelayInfo] = []
         self.count: dict[str, int] = {}
 
-    def expand(self, host: Element, expr: Expr) -> Expr:
-        return transform(expr, lambda node: self.one(host, node) if isinstance(node, Stateful) else None)
+    def expand(self, host: Element, expr: Expr, cell: tuple[str, ...] | None = None) -> Expr:
+        return transform(expr, lambda node: self.one(host, node, cell)
+                         if isinstance(node, Stateful) else None)
 
-    def one(self, host: Element, node: Stateful) -> Expr:
+    def one(self, host: Element, node: Stateful, cell: tuple[str, ...] | None = None) -> Expr:
         n = self.count[host.id] = self.count.get(host.id, 0) + 1
         dims = expr_dims(node, {**self.elements, **self.new}, self.model.dims, host)
         site = _Site(self, host, node, n, f"{host.id}~{node.fn}{n if n > 1 else ''}",
-                     dict(dims=dims, module=host.module, origin=host.id))
+                     dict(dims=dims, module=host.module, origin=host.id), cell)
         return _expand(node, site)
 
 
@@ -108,6 +111,30 @@ def _(node: SampleHoldKind, site: _Site) -> Expr:
     out = site.add(SampleHold(id=site.base, display=site.label("held value"), input=node.args[0],
                               period=node.args[1], first=node.arg("first"), **site.common))
     return site.note(None, (out,), out)
+
+
+@_expand.register
+def _(node: SampleIfTrueKind, site: _Site) -> Expr:
+    # an input that reads the host (this element of it) reads the value held so far
+    # (vensim.com/documentation/fn_sample_if_true.html), so it is no same-step loop
+    host, cell = site.host, site.cell
+
+    def held(ref: Expr):
+        if isinstance(ref, Ref) and ref.name == host.id and (cell is None or not host.dims):
+            return Ref(site.base)
+        if isinstance(ref, Index) and ref.target == Ref(host.id) and cell is not None and \
+                tuple(ref.elements) == cell:
+            return Ref(site.base)
+        return None
+    value = node.arg("input")
+    out = site.add(SampleIfTrue(id=site.base, display=site.label("held value"),
+                                input=transform(value, held), condition=node.arg("condition"),
+                                initial=node.arg("initial"), **site.common))
+    # the loop graph sees what the sampler does: the input where the condition holds, else
+    # the value held (its own host); it samples at most once a step
+    seen = Call("if_then_else", (node.arg("condition"), value, Ref(host.id)))
+    site.expander.delays.append(DelayInfo(host.id, node.fn, None, TimeStep(), seen, (out,), out))
+    return Ref(out)
 
 
 @_expand.register
@@ -170,7 +197,7 @@ def expand_stateful(model: Model, elements: dict[str, Element]):
             items = []
             for key, expr in element.equation.items:
                 local = localize(expr, dict(zip(element.dims, key)), elements, model.dims)
-                items.append((key, expander.expand(element, local)
+                items.append((key, expander.expand(element, local, key)
                               if any(isinstance(n, Stateful) for n in walk(expr)) else expr))
             out[eid] = replace(element, equation=PerElement(tuple(items)))
         else:

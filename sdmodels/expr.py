@@ -246,6 +246,13 @@ class SampleHold(Stateful):
 
 
 @dataclass(frozen=True)
+class SampleIfTrue(Stateful):
+    """Vensim's SAMPLE IF TRUE: the input at every step where the condition holds, else the
+    value it had (`initial` before the first); an input that reads the host reads that value."""
+    fn, params, optional = StatefulKind.SAMPLE_IF_TRUE, ("condition", "input", "initial"), 0
+
+
+@dataclass(frozen=True)
 class RollingExtreme(Stateful):
     """The largest or smallest input over a trailing window."""
     op: ClassVar[str] = ""
@@ -334,7 +341,7 @@ VECTOR_FUNCTIONS: dict[str, tuple[int, int]] = {
 # The stateful kinds by catalog name (the names users type, after ALIASES).
 STATEFUL: dict[str, type[Stateful]] = {kind.fn: kind for kind in (
     Delay1, Delay3, DelayN, DelayFixed, Smooth, Smooth3, SmoothN, Trend, SampleHold,
-    RollingMax, RollingMin)}
+    SampleIfTrue, RollingMax, RollingMin)}
 REDUCTIONS = tuple(ReduceOp)
 ALIASES = {
     "if then else": "if_then_else", "minimum": "min", "maximum": "max", "mod": "modulo",
@@ -342,7 +349,7 @@ ALIASES = {
     "random normal": "random_normal", "random exponential": "random_exponential",
     "delay": "delay1", "delay1i": "delay1", "delay3i": "delay3", "smoothi": "smooth",
     "smooth3i": "smooth3", "delay n": "delayn", "smooth n": "smoothn", "int": "integer",
-    "safediv": "xidz", "sample and hold": "sample_hold",
+    "safediv": "xidz", "sample and hold": "sample_hold", "sample if true": "sample_if_true",
 }
 
 
@@ -442,6 +449,9 @@ trend = _stateful(Trend, "TREND(input, averaging time[, initial trend]): fractio
 sample_hold = _stateful(SampleHold, "sample_hold(input, period[, first sample time]): the input "
                                     "sampled every `period` and held in between, as a "
                                     "controller with a sync loop.")
+sample_if_true = _stateful(SampleIfTrue, "SAMPLE IF TRUE(condition, input, initial): the "
+                                        "input where the condition holds, else the value it "
+                                        "had.")
 rolling_max = _stateful(RollingMax, "rolling_max(input, window): the largest input over the "
                                     "last `window`.")
 rolling_min = _stateful(RollingMin, "rolling_min(input, window): the smallest input over the "

@@ -21,8 +21,8 @@ from typing import Mapping
 import networkx as nx
 
 from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element, Flow, Lookup,
-                               NamedLoop, PerElement, Rolling, SampleHold, Scenario, Stock,
-                               canonical)
+                               NamedLoop, PerElement, Rolling, SampleHold, SampleIfTrue,
+                               Scenario, Stock, canonical)
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
                              UnknownNameError, did_you_mean)
 from sdmodels.expr import (Binary, Const, Expr, Index, LookupCall, Reduce, Ref, Unary,
@@ -31,10 +31,12 @@ from sdmodels.limits import check_model_size
 from sdmodels.model import Model
 from sdmodels.ordering import orders
 
-_EXPR_FIELDS = ("initial", "equation", "input", "delay", "period", "first", "window")
+_EXPR_FIELDS = ("initial", "equation", "input", "delay", "period", "first", "window",
+                "condition")
 # fields read only when a run starts (not every step): they make no same-step dependency
 _INIT_ONLY = {DelayLine: ("delay", "initial"), SampleHold: ("period", "first"),
-              Rolling: ("window",), Stock: ("initial",), Aux: ("initial",)}
+              SampleIfTrue: ("initial",), Rolling: ("window",), Stock: ("initial",),
+              Aux: ("initial",)}
 
 
 @dataclass(frozen=True)
@@ -361,6 +363,8 @@ def _dependency_graph(elements: dict[str, Element]) -> nx.DiGraph:
         for key, expr in expressions(e):
             instant = key not in init_only
             for ref in sorted(references(expr)):
+                if ref == e.id and isinstance(e, SampleHold):
+                    continue        # a sampler reading its own held value: no same-step link
                 data = links.get((ref, e.id))
                 if data is None:
                     links[ref, e.id] = {"instant": instant, "initial": not instant}

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from sdmodels.builtins_code import builtin_code
 from sdmodels.elements import (Aux, Constant, canonical, DelayLine, Element, Flow, Lookup,
-                               PerElement, Rolling, SampleHold, Stock)
+                               PerElement, Rolling, SampleHold, SampleIfTrue, Stock)
 from sdmodels.errors import DimensionError, ModelError
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
                            TimeStep, Unary)
@@ -193,7 +193,8 @@ class _Generator:
             out.append((self.index[(var.id, key)], dict(zip(var.dims, key)), expr))
         return out
 
-    def value_lines(self, var: Element, ind: str, *, first_stage: bool) -> list[str]:
+    def value_lines(self, var: Element, ind: str, *, first_stage: bool,
+                    start: bool = False) -> list[str]:
         """Lines computing `var` for the current state (aux, flow, sampler, window)."""
         lines = []
         if isinstance(var, (Aux, Flow)):
@@ -206,6 +207,10 @@ class _Generator:
                 if isinstance(var, Flow) and var.out_of is not None:
                     code = self.cut_back(var, self.slots[slot].key, code)
                 lines.append(f"{ind}{self.names[slot]} = {code}")
+        elif isinstance(var, SampleIfTrue) and first_stage:
+            for slot, binding, expr in self.per_slot(var, var.input):
+                ticked = var.ticked(expr, after=None if start else self.ir.start)
+                lines.append(f"{ind}{self.names[slot]} = {self.emit(ticked, binding, var)}")
         elif isinstance(var, SampleHold) and first_stage:
             for slot, binding, expr in self.per_slot(var, var.input):
                 period = self.emit(var.period, binding, var)
@@ -253,6 +258,11 @@ class _Generator:
                     out.append(f"{ind}db{slot} = np.full(max(1, int(np.floor("
                                f"{self.emit(var.delay, binding, var)} / dt + 0.5))), "
                                f"{self.names[slot]})")
+            elif isinstance(var, SampleIfTrue):     # `initial`, then this step's sample
+                out.append(Movable([f"{ind}{self.names[slot]} = {self.emit(expr, binding, var)}"
+                                    for slot, binding, expr in self.per_slot(var, var.initial)]
+                                   + self.value_lines(var, ind, first_stage=True,
+                                                      start=True)))
             elif isinstance(var, SampleHold):
                 for slot, binding, expr in self.per_slot(var, var.input):
                     first = self.emit(var.first, binding, var) if var.first is not None else "start"

@@ -84,6 +84,7 @@ class StatefulKind(Closed):
     DELAY1, DELAY3, DELAYN, DELAY_FIXED = "delay1", "delay3", "delayn", "delay_fixed"
     SMOOTH, SMOOTH3, SMOOTHN, TREND = "smooth", "smooth3", "smoothn", "trend"
     SAMPLE_HOLD, ROLLING_MAX, ROLLING_MIN = "sample_hold", "rolling_max", "rolling_min"
+    SAMPLE_IF_TRUE = "sample_if_true"
 
 
 class CodeTable(dict):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdmodels.analysis.dominance import Dominance, dominance
+from sdmodels.analysis.dominance import Dominance, dominance, runs_as
 from sdmodels.analysis.loops import LoopSet
 from sdmodels.analysis.phases import takeover_order
 from sdmodels.elements import Constant, Stock, canonical
@@ -100,10 +100,17 @@ def read_observed(path, ir: ModelIR) -> pd.DataFrame:
     return frame[list(known)].rename(columns=known)
 
 
-def _describe(d: Dominance, loop_id: str) -> str:
+def _describe(d: Dominance, loop_id: str, in_phase: str | None = None) -> str:
+    """'R1 Retry storm (reinforcing): a -> b -> a'; in a phase, its polarity there first
+    ('U3 Slow queries, R in this phase (structurally U: links ...): ...')."""
     loop = next(l for l in d.loops if l.id == loop_id)
-    kind = {"R": "reinforcing", "B": "balancing", "U": "sign set by the run"}[loop.polarity]
-    text = f"{d.label(loop_id)} ({kind}): " + " \u2192 ".join(loop.names + loop.names[:1])
+    ran = runs_as(d.relative[loop_id])
+    kind = {"R": "reinforcing", "B": "balancing"}.get(loop.polarity) or (
+        f"ran as {ran}, structurally U" if ran else "structurally U, it never scored")
+    arrow = " \u2192 "
+    head = f"{d.label(loop_id)} ({kind})" if in_phase is None else \
+        f"{d.label(loop_id)}, " + in_phase.replace(" -> ", arrow)
+    text = f"{head}: " + arrow.join(loop.names + loop.names[:1])
     if not loop.name and d.ir is not None:      # an unnamed variant: which named paths it takes
         paths = [n.name for n in d.ir.loop_names if set(n.variables) <= set(loop.variables)]
         if paths:
@@ -228,7 +235,9 @@ def draw_phases(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, 
     for k, ph in phases.iterrows():
         if ph["loops"] == "-":
             continue
-        title = f"Phase {k + 1}, {fmt(ph['start'])} \u2013 {fmt(ph['end'])}: {ph['names']}"
+        led = " + ".join(f"{name} ({sign})" for name, sign in
+                         zip(ph["names"].split(" + "), ph["polarity"].split()))  # runtime
+        title = f"Phase {k + 1}, {fmt(ph['start'])} \u2013 {fmt(ph['end'])}: {led}"
         diagram = to_graphviz(ir, loops=ph["loops"].split(" + "), only_loops=True,
                               loop_set=loop_set, polarities=polarities, title=title,
                               context=phase_context(d, phases, k, variable))
@@ -341,10 +350,10 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
                          "controller waiting for its next decision).</li>")
             continue
         ids = ph["loops"].split(" + ")
-        said = "; ".join(e(_describe(d, x)) for x in ids)
-        why = f" <i>{e(ph['why_unknown'])}</i>" if ph["why_unknown"] else ""
-        parts.append(f"<li><b>{span}</b>: {said}. It explains {ph['share']:.0%} of the change "
-                     f"(runs as {e(ph['polarity'])}).{why}</li>")
+        said = "; ".join(e(_describe(d, x, how))
+                         for x, how in zip(ids, ph["in_phase"].split("; ")))
+        parts.append(f"<li><b>{span}</b>: {said}. It explains {ph['share']:.0%} of the "
+                     "change.</li>")
     parts.append("</ol>")
     if drawn:
         parts.append("<h2>The loops of each phase</h2><p>Each phase's dominant loops in "

@@ -25,7 +25,8 @@ import numpy as np
 
 from sdmodels import _opcodes as op
 from sdmodels.compile import SlotTable, check_method, Slot, _Generator, default_params
-from sdmodels.elements import Aux, DelayLine, Flow, Rolling, SampleHold, Stock, canonical
+from sdmodels.elements import (Aux, DelayLine, Flow, Rolling, SampleHold, SampleIfTrue, Stock,
+                               canonical)
 from sdmodels.errors import DimensionError
 from sdmodels.expr import Expr, Index, Ref, Time
 from sdmodels.ir import ModelIR, build
@@ -109,12 +110,19 @@ class _TapeWriter(ExpressionWriter):
             alias[slot] = source
         return alias
 
-    def _value(self, var, *, first_stage: bool) -> None:
+    def _value(self, var, *, first_stage: bool, start: bool = False) -> None:
         gen = self.gen
         if isinstance(var, (Aux, Flow)):
             for slot, binding, expr in gen.per_slot(var, var.equation):
                 if not (self.aliasing and slot in self.alias):
                     self._flow_or_aux(var, slot, binding, expr)
+        elif isinstance(var, SampleIfTrue) and first_stage:
+            for slot, binding, expr in gen.per_slot(var, var.input):
+                held = self.temp()            # the input may read the held value
+                self.into(var.ticked(expr, after=None if start else self.ir.start), held,
+                          binding, var)
+                self.emit(op.MOV, self.reg(slot), held)
+                self.top = self.first_temp
         elif isinstance(var, SampleHold) and first_stage:
             for slot, binding, expr in gen.per_slot(var, var.input):
                 self._sample(var, slot, binding, expr)
@@ -197,6 +205,10 @@ class _TapeWriter(ExpressionWriter):
                 for slot, binding, expr in gen.per_slot(var, var.input):
                     self.into(var.initial if var.initial is not None else expr, slot, binding, var)
                     self._buffer(slot, op.BUF_DELAY, var.delay, binding, var)
+            elif isinstance(var, SampleIfTrue):     # `initial`, then this step's sample
+                for slot, binding, expr in gen.per_slot(var, var.initial):
+                    self.into(expr, slot, binding, var)
+                self._value(var, first_stage=True, start=True)
             elif isinstance(var, SampleHold):
                 for slot, binding, expr in gen.per_slot(var, var.input):
                     self.into(expr, slot, binding, var)

@@ -6,7 +6,7 @@ from sdmodels import (Model, build, canonical, delay_fixed, exp, find_loops, if_
                       link_polarities, maximum, minimum, rolling_max, sample_hold, smooth, xidz,
                       zidz)
 from sdmodels.analysis.intervals import Ranges
-from sdmodels.analysis.polarity import Structure, lookup_direction
+from sdmodels.analysis.sign_rules import Structure, lookup_direction
 
 
 def loop_through(loops, *names):

@@ -33,7 +33,8 @@ def test_catalog_arity_comes_from_the_classes():
     assert {name: kind.arity() for name, kind in STATEFUL.items()} == {
         "delay1": (2, 3), "delay3": (2, 3), "delayn": (3, 4), "delay_fixed": (2, 3),
         "smooth": (2, 3), "smooth3": (2, 3), "smoothn": (3, 4), "trend": (2, 3),
-        "sample_hold": (2, 3), "rolling_max": (2, 2), "rolling_min": (2, 2)}
+        "sample_hold": (2, 3), "sample_if_true": (3, 3), "rolling_max": (2, 2),
+        "rolling_min": (2, 2)}
     assert all(issubclass(kind, Stateful) and kind.fn == name for name, kind in STATEFUL.items())
     with pytest.raises(SDModelsError, match="takes 2 arguments"):
         parse_equation("rolling_min(x, 1, 2)")

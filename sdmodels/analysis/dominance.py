@@ -385,12 +385,16 @@ class Dominance:
                     "relative"]]
 
     def summary(self) -> pd.DataFrame:
-        """One row per loop: mean and peak |relative score|, sorted by mean; the memories
-        of discrete elements (`phases.state_memory`) are left out."""
+        """One row per loop: the signs it ran with (runs_as: R, B, or R/B for a loop whose
+        sign turned with the operating point; '' if it never scored), its polarity from
+        the equations, mean and peak |relative score|, sorted by mean; the memories of
+        discrete elements (`phases.state_memory`) are left out."""
         from sdmodels.analysis.phases import state_memory
         rel = self.relative
+        ran = [runs_as(rel[c]) for c in rel.columns]
         frame = pd.DataFrame({"loop": rel.columns,
                               "name": [l.name or "" for l in self.loops],
+                              "runs_as": ran,
                               "polarity": [l.polarity for l in self.loops],
                               "mean_abs_relative": rel.abs().mean().to_numpy(),
                               "peak_abs_relative": rel.abs().max().to_numpy()})
@@ -406,6 +410,18 @@ class Dominance:
         """
         from sdmodels.analysis.phases import phases
         return phases(self, variable, threshold=threshold, min_fraction=min_fraction)
+
+
+def runs_as(scores) -> str:
+    """The signs a loop ran with, from its scores over time: 'R', 'B', 'R/B' (a loop whose
+    sign turned with the operating point) or '' (it never scored).
+
+    >>> runs_as(np.array([0.0, 0.5, -0.2])), runs_as(np.zeros(3))
+    ('R/B', '')
+    """
+    values = np.asarray(scores)
+    return "/".join(sign for sign, hit in (("R", (values > 0).any()), ("B", (values < 0).any()))
+                    if hit)
 
 
 def dominance(model, *, loops=None, scenario: str | None = None, params: dict | None = None,

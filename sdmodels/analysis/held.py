@@ -14,10 +14,11 @@ through a 15 s scrape, a 15 s sync and a 60 s start-up then has some link at res
 interval, and its product is 0 even while the loop drives everything.
 
 Every such element's output at a step is its input's value at an earlier step, its
-*source*: the last tick for a sampler (``SAMPLE IF TRUE`` and the HPA's sync), the step one
-delay back for a pipeline (``DELAY FIXED``; before the first delay has passed, the
-initial value stands for the input at the start), the step that holds the extreme for a
-rolling window (`source_rows`). So its change over an interval [a, b] is its input's
+*source*: the last tick for a sampler (the HPA's sync; for ``SAMPLE IF TRUE``, the last
+step whose condition held), the step one delay back for a pipeline (``DELAY FIXED``;
+before the first delay has passed, or a condition first held, the initial value stands
+for the input at the start), the step that holds the extreme for a rolling window
+(`source_rows`). So its change over an interval [a, b] is its input's
 change over [source(a), source(b)], and we score it there:
 
 - the link x -> held is the ordinary ceteris-paribus score of the held element's input
@@ -48,15 +49,15 @@ import functools
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from sdmodels.elements import DelayLine, Element, Rolling, SampleHold, Stock
+from sdmodels.elements import DelayLine, Element, Rolling, SampleHold, SampleIfTrue, Stock
 from sdmodels.errors import ModelError
 from sdmodels.expr import DelayFixed, RollingMax, RollingMin
-from sdmodels.expr import SampleHold as SampleHoldFn
+from sdmodels.expr import SampleHold as SampleHoldFn, SampleIfTrue as SampleIfTrueFn
 
 HELD = (DelayLine, SampleHold, Rolling)
 #: the functions that expand into held elements, as `Loop.delays` names them
-DISCRETE_KINDS = frozenset(kind.fn for kind in (DelayFixed, SampleHoldFn, RollingMax,
-                                                RollingMin))
+DISCRETE_KINDS = frozenset(kind.fn for kind in (DelayFixed, SampleHoldFn, SampleIfTrueFn,
+                                                RollingMax, RollingMin))
 
 
 def discrete_loop(loop) -> bool:
@@ -125,6 +126,16 @@ def _(var: SampleHold, trace, column: int) -> np.ndarray:
         last = k
         while next_tick <= reached[k]:
             next_tick += period[k]
+
+
+@_source.register
+def _(var: SampleIfTrue, trace, column: int) -> np.ndarray:
+    # a tick at every step whose condition holds (the start included); before the first,
+    # the initial value stands for the input at the start
+    binding = dict(zip(var.dims, trace.slots[column].key))
+    ticks = np.broadcast_to(trace.evaluate_expr(var.condition, binding) != 0,
+                            trace.times.shape)
+    return np.maximum.accumulate(np.where(ticks, np.arange(len(trace.times)), 0))
 
 
 @_source.register

@@ -27,7 +27,7 @@ import math
 from typing import Mapping
 
 from sdmodels.elements import Aux, Constant, DelayLine, Flow, Lookup, Rolling, \
-    SampleHold, Stock, canonical
+    SampleHold, SampleIfTrue, Stock, canonical
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
                            TimeStep, Unary)
 from sdmodels.ir import ModelIR, expressions
@@ -279,7 +279,8 @@ class Ranges:
                 out = (max(out[0], 0.0), max(out[1], 0.0))
             return out
         if isinstance(v, (DelayLine, SampleHold, Rolling)):
-            first = v.initial if isinstance(v, DelayLine) else getattr(v, "first", None)
+            first = v.initial if isinstance(v, (DelayLine, SampleIfTrue)) else \
+                getattr(v, "first", None)
             return _join([lambda: self.of(v.input)]
                          + ([lambda: self.of(first)] if first is not None else []))
         return ANY
@@ -334,6 +335,8 @@ class Ranges:
         elif isinstance(el, Stock) and isinstance(el.initial, Expr):
             parts.append(lambda: self.of(el.initial))           # smooth: starts at init
         elif isinstance(el, DelayLine) and el.initial is not None:
+            parts.append(lambda: self.of(el.initial))
+        elif isinstance(el, SampleIfTrue):                       # before the first tick
             parts.append(lambda: self.of(el.initial))
         elif isinstance(el, SampleHold) and el.first is not None:
             parts.append(lambda: self.of(el.first))

@@ -14,9 +14,10 @@ active between two quiet ones (a trigger) is kept. A quiet span between two span
 the same loops through discrete elements (a controller between its decisions) joins them.
 
 Each phase reports its loops with their runtime polarity: the sign of the loop's score
-over the phase (R when positive, B when negative), which is how a loop the equations
+in the phase (R when positive, B when negative), which is how a loop the equations
 cannot sign (U) behaves in that phase, and, for such loops, the runtime sign of each
-link that makes them U.
+link that makes them U. A dominant loop whose sign turns with the operating point starts
+a new phase where it turns (one net flow r P (1 - P/K): R below K/2, B above).
 
 >>> from sdmodels import Model
 >>> from sdmodels.analysis.dominance import dominance
@@ -165,7 +166,7 @@ def _join_waits(runs: list[list], loops) -> list[list]:
     while k < len(runs) - 1:
         before, quiet, after = runs[k - 1], runs[k], runs[k + 1]
         if not quiet[2] and before[2] and before[2] == after[2] and all(
-                discrete_loop(loops[j]) for j in before[2]):
+                discrete_loop(loops[j]) for j, _sign in before[2]):
             runs[k - 1:k + 2] = [[before[0], after[1], before[2]]]
         else:
             k += 1
@@ -177,23 +178,30 @@ def phases(d, variable: str | None = None, *, threshold: float = 0.5,
     """The dominance phases of a `Dominance`: one row per phase (see the module doc).
 
     Columns: start, end, loops (ids, ' + '-joined), names, polarity (runtime, per loop),
-    share (the dominant loops' part of the change among the loops that move the variable,
-    averaged over the times in the phase at which any of them moved), why_unknown.
+    in_phase (per loop, '; '-joined: the runtime polarity first, then for a loop the
+    equations cannot sign its structural polarity and the links that make it so, see
+    `polarity_in_phase`), share (the dominant loops' part of the change among the loops
+    that move the variable, averaged over the times in the phase at which any of them
+    moved), why_unknown.
     """
     if ir is not None and d.ir is None:
         d = replace(d, ir=ir)
     cols = relevant_loops(d, variable, d.ir)
-    scaled = np.abs(variable_shares(d, variable).to_numpy())
+    shares = variable_shares(d, variable).to_numpy()
+    scaled = np.abs(shares)
     where = {c: k for k, c in enumerate(cols)}
     times = d.relative.index.to_numpy()
-    sets = [tuple(cols[k] for k in s) for s in dominant_sets(scaled, threshold)]
+    # a dominant loop with its sign then: a loop whose sign depends on the operating point
+    # starts a new phase when it turns
+    sets = [tuple((cols[k], "R" if shares[t, k] > 0 else "B") for k in s)
+            for t, s in enumerate(dominant_sets(scaled, threshold))]
     runs = _merge_short(_runs(sets), times, min_fraction * (times[-1] - times[0]))
     runs = _join_waits(runs, d.loops)
     rows = []
-    for a, b, members in runs:
+    for a, b, label in runs:
         span = slice(a, b + 1)
+        members = [k for k, _sign in label]
         loops = [d.loops[k] for k in members]
-        mean = [float(d.relative.iloc[span, k].mean()) for k in members]
         # averaged over the times something moved: between a sampler's ticks nothing does
         active = scaled[span].sum(axis=1) > 0
         share = float(scaled[span][active][:, [where[k] for k in members]].sum(axis=1).mean()) \
@@ -201,29 +209,55 @@ def phases(d, variable: str | None = None, *, threshold: float = 0.5,
         rows.append({"start": float(times[a]), "end": float(times[b]),
                      "loops": " + ".join(l.id for l in loops) or "-",
                      "names": " + ".join(l.name or l.id for l in loops) or "no loop active",
-                     "polarity": " ".join("R" if m > 0 else "B" for m in mean) or "-",
+                     "polarity": " ".join(sign for _k, sign in label) or "-",
+                     "in_phase": "; ".join(polarity_in_phase(d, l, sign, span)
+                                           for l, (_k, sign) in zip(loops, label)) or "-",
                      "share": round(share, 4),
                      "why_unknown": "; ".join(_runtime_links(d, l, span) for l in loops
                                               if l.polarity == "U")})
-    return pd.DataFrame(rows, columns=["start", "end", "loops", "names", "polarity", "share",
-                                       "why_unknown"])
+    return pd.DataFrame(rows, columns=["start", "end", "loops", "names", "polarity", "in_phase",
+                                       "share", "why_unknown"])
 
 
-def _runtime_links(d, loop, span: slice) -> str:
-    """For a U loop: each unsigned link with the sign its score took in the phase."""
-    parts = []
+def polarity_in_phase(d, loop, sign: str, span: slice) -> str:
+    """A loop's polarity in a phase, runtime first: 'R in this phase', and for a loop the
+    equations cannot sign, what it is by structure and the links that make it so, each
+    with the sign it ran with then.
+
+    >>> from sdmodels import Model
+    >>> from sdmodels.analysis.dominance import dominance
+    >>> m = Model("one net flow", stop=40, dt=0.25)
+    >>> p = m.stock("P", initial=10)
+    >>> _ = m.flow("Net", 0.2 * p * (1 - p / 1000), into=p)
+    >>> d = dominance(m)
+    >>> polarity_in_phase(d, d.loops[0], "B", slice(100, 150))
+    'B in this phase (structurally U: links P -> Net ran -)'
+    """
+    text = f"{sign} in this phase"
+    if loop.polarity == sign:
+        return text
+    links = ", ".join(f"{a} -> {b} ran {s}" for a, b, _p, s in _unsigned_links(d, loop, span))
+    return text + f" (structurally {loop.polarity}" + (f": links {links})" if links else ")")
+
+
+def _unsigned_links(d, loop, span: slice) -> list[tuple[str, str, str, str]]:
+    """For a loop's links the equations cannot sign: (cause, effect, polarity by
+    structure, the sign its score took on average in the span: +, - or 0)."""
+    name = d.ir.display if d.ir is not None else str
+    out = []
     for (a, b), link in zip(loop.edges, loop.links):
         if link.polarity in ("+", "-"):
             continue
         series = d.links.get((a, b))
-        sign = "0"
-        if series is not None:
-            m = float(np.nanmean(series[span]))
-            sign = "+" if m > 0 else "-" if m < 0 else "0"
-        name = d.ir.display if d.ir is not None else str
-        parts.append(f"{name(a)} -> {name(b)} ({link.polarity}, ran {sign})")
-    return f"{loop.id}: " + ", ".join(parts)
+        m = float(np.nanmean(series[span])) if series is not None else 0.0
+        out.append((name(a), name(b), link.polarity, "+" if m > 0 else "-" if m < 0 else "0"))
+    return out
 
+
+def _runtime_links(d, loop, span: slice) -> str:
+    """For a U loop: each unsigned link with the sign its score took in the phase."""
+    return f"{loop.id}: " + ", ".join(f"{a} -> {b} ({p}, ran {s})"
+                                      for a, b, p, s in _unsigned_links(d, loop, span))
 
 
 def still_links(d, loop) -> list[tuple[str, str]]:

@@ -176,7 +176,7 @@ def factor_out(terms: list[Monomial]) -> tuple[tuple[Expr, ...], list[Monomial]]
 # --------------------------------------------------------------------------- sign rules
 def grouped_value(structure, e: Expr) -> frozenset:
     """The signs of a sum with the factors all its terms share taken out: ``s - s * d`` as
-    ``s * (1 - d)``; `structure` (a `sdmodels.analysis.polarity.Structure`) signs the parts.
+    ``s * (1 - d)``; `structure` (a `sdmodels.analysis.sign_rules.Structure`) signs the parts.
     Every sign when nothing is shared."""
     any_sign = frozenset((-1, 0, 1))
     terms = monomials(e)
@@ -197,7 +197,7 @@ def grouped_slope(structure, e: Expr, wrt: str) -> int | None:
     added first: in ``c * s - c * s * d`` (s rising with wrt, c >= 0, d in [0, 1], neither
     moved by wrt) the terms pull apart, ``c * (1 - d) * s`` rises with wrt. None when no
     two terms share what wrt moves, or a group cannot be signed."""
-    from sdmodels.analysis.polarity import combine, scaled
+    from sdmodels.analysis.sign_rules import combine, scaled
     terms = monomials(e)
     if terms is None or len(terms) < 2 or e in structure._regrouping:
         return None

@@ -48,7 +48,8 @@ def dominance_text(model: str, *, fmt: str, scenario: str | None, variable: str 
                           markdown_table(loops)] + [f"> {n}" for n in d.notices])
     return "\n".join([f"dominance phases of '{d.model}' (scenario {d.scenario or 'baseline'}"
                       f"{', variable ' + variable if variable else ''}):",
-                      phases.drop(columns="why_unknown").to_string(index=False), "",
+                      phases.drop(columns=["polarity", "why_unknown"]).rename(
+                          columns={"in_phase": "polarity"}).to_string(index=False), "",
                       "strongest loops (mean and peak |relative loop score|):",
                       loops.to_string(index=False)] + list(d.notices))
 

@@ -8,11 +8,8 @@ equation per element in which each reference names concrete elements (subranges,
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
 import itertools
 import math
-import re
 
 import numpy as np
 
@@ -21,29 +18,16 @@ from sdmodels.expr import (Binary, Call, Const, Delay1, Delay3, DelayFixed, Expr
                            LookupCall, Ref, Smooth, Smooth3, SmoothN, Time, TimeStep, Trend,
                            Unary)
 from sdmodels.model import Model
-from sdmodels.interop import (external, macros, vensim_builtins, vensim_functions,
-                              vensim_vectors)
+from sdmodels.interop import (abstract_static, external, macros, vensim_builtins,
+                              vensim_functions, vensim_vectors)
+from sdmodels.interop.abstract_static import (CONTROL, Unsupported, calls, calls_top,
+                                              construct_name, is_lookup_def, key_of)
 from sdmodels.interop.vensim_subscripts import (_TWIN, _distinct, _expand_vector, _Subs,
                                                 _Vector, _vector_terms)
 
-CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt", "saveper": "saveper"}
 _COMPARE = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _LOGIC = {":and:": "and", ":or:": "or", "and": "and", "or": "or"}
 NA = -2.0 ** 109    # Vensim's :NA: value (pysd reads it as nan; our engine rejects nan)
-
-
-@functools.lru_cache(maxsize=8192)     # a model names each variable many times
-def key_of(name: str) -> str:
-    """The key pysd uses for a reference, normalised like our canonical ids."""
-    return re.sub(r"[\s_]+", "_", name.strip().strip('"').lower())
-
-
-class Unsupported(Exception):
-    """A construct we do not import; `construct` and `why` go into the ImportModelError."""
-
-    def __init__(self, construct: str, why: str):
-        super().__init__(f"{construct}: {why}")
-        self.construct, self.why = construct, why
 
 
 class AbstractImporter:
@@ -78,7 +62,7 @@ class AbstractImporter:
     # -- top level --------------------------------------------------------------
     def build(self) -> Model:
         times = self._times()
-        model = Model(self.name, **times, time_units=self._time_unit())
+        model = Model(self.name, **times, time_units=abstract_static.time_unit(self.elements))
         for key, element in self.elements.items():
             if key in CONTROL:
                 continue
@@ -86,7 +70,7 @@ class AbstractImporter:
             for d in self.dims_of[key]:
                 if d not in model.dims:
                     model.dim(d, self.subs.ranges[d.split(_TWIN)[0]])
-            if any(_is_lookup_def(c) for c in element.components):
+            if any(is_lookup_def(c) for c in element.components):
                 self.lookup_ids.add(key)
         for key, element in self.elements.items():
             if key in CONTROL:
@@ -102,71 +86,13 @@ class AbstractImporter:
             model._insert(element)
         return model
 
-    def _time_unit(self) -> str:
-        """The model's time unit: the units of TIME STEP or FINAL TIME ('time' if none)."""
-        units = (str(getattr(self.elements.get(k), "units", "") or "").split("[")[0].strip()
-                 for k in ("time_step", "final_time"))
-        return next((u for u in units if u), "time")
-
     def _times(self) -> dict:
-        values = {}
-        for key, setting in CONTROL.items():
-            element = self.elements.get(key)
-            if element is None:
-                continue
-            ast = element.components[0].ast
-            values[setting] = self._static(ast, values)
-            if values[setting] is None and setting != "saveper":
-                raise Unsupported("time control", f"'{element.name}' must be a number")
-        if "saveper" not in values or values["saveper"] is None:
-            values["saveper"] = values.get("dt")
-        out = {k: v for k, v in values.items() if v is not None}
-        if "dt" in out and "saveper" in out and out["saveper"] < out["dt"]:
-            out["saveper"] = out["dt"]
-        return out
+        """start, stop, dt and saveper (`abstract_static.time_settings`)."""
+        return abstract_static.time_settings(self.elements)
 
     def _static(self, ast, known):
-        if isinstance(ast, (int, float)):
-            return float(ast)
-        name = type(ast).__name__
-        if name == "CallStructure" and key_of(ast.function.reference) == "step":
-            height, at = (self._static(a, known) for a in ast.arguments)
-            t0 = known.get("start", 0.0)
-            return None if height is None or at is None else (height if t0 >= at else 0.0)
-        if name == "CallStructure" and key_of(ast.function.reference) == "if_then_else":
-            cond = self._static(ast.arguments[0], known)   # time control given by an
-            if cond is None:                               # expression: its value at the start
-                return None
-            return self._static(ast.arguments[1 if cond else 2], known)
-        if name == "LogicStructure" and len(ast.arguments) == 2:
-            a, b = (self._static(x, known) for x in ast.arguments)
-            op = ast.operators[0]
-            tests = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "=": a == b,
-                     "<>": a != b} if a is not None and b is not None else {}
-            return float(tests[op]) if op in tests else None
-        if name == "ReferenceStructure":
-            key = key_of(ast.reference)
-            if key == "time":
-                return known.get("start", 0.0)
-            if key in CONTROL and CONTROL[key] in known:
-                return known[CONTROL[key]]
-            if key in self.elements:
-                return self._static(self.elements[key].components[0].ast, known)
-        if name == "ArithmeticStructure":
-            vals = [self._static(a, known) for a in ast.arguments]
-            if any(v is None for v in vals):
-                return None
-            if ast.operators == ["negative"]:
-                return -vals[0]
-            out = vals[0]
-            try:
-                for op, v in zip(ast.operators, vals[1:]):
-                    out = {"+": lambda: out + v, "-": lambda: out - v, "*": lambda: out * v,
-                           "/": lambda: out / v, "^": lambda: out ** v}[op]()
-            except (ZeroDivisionError, OverflowError, KeyError):
-                return None
-            return out
-        return None
+        """The value of `ast` at the start, or None (`abstract_static.static_value`)."""
+        return abstract_static.static_value(ast, known, self.elements)
 
     def _dims(self, element) -> tuple[str, ...]:
         """Per position: the range used if only one, else the smallest range covering all."""
@@ -246,7 +172,7 @@ class AbstractImporter:
         for combo in itertools.product(*(model.dims[d].elements for d in dims)):
             if combo not in by_key:     # Vensim reads an undefined element as 0
                 by_key[combo] = (dict(zip(dims, combo)), 0.0)
-        if any(_calls_top(a, "sinteg") for _b, a in by_key.values()):
+        if any(calls_top(a, "sinteg") for _b, a in by_key.values()):
             return vensim_builtins.sinteg_stock(self, model, display, dims, by_key, units, doc)
         if "IntegStructure" in kinds:
             if kinds != {"IntegStructure"}:
@@ -282,7 +208,7 @@ class AbstractImporter:
                                    units=units, doc=doc, values=tuple(values)))
             return
         initial = None
-        if any(_calls(a, "active_initial") for _b, a in by_key.values()):
+        if any(calls(a, "active_initial") for _b, a in by_key.values()):
             # ACTIVE INITIAL(active, initial): the start value from `initial` alone
             initial = _eq({c: self.expr(a, b, initial=True) for c, (b, a) in by_key.items()},
                           dims)
@@ -368,7 +294,7 @@ class AbstractImporter:
         if kind == "SampleIfTrueStructure":
             return vensim_builtins.sample_if_true(self, e(ast.condition), e(ast.input),
                                                   e(ast.initial), binding)
-        raise Unsupported(_construct_name(kind), "not supported by the importer")
+        raise Unsupported(construct_name(kind), "not supported by the importer")
 
     def element_named(self, ast, binding) -> str | None:
         """The element a bare range or element name stands for here, else None."""
@@ -504,47 +430,3 @@ def _eq(values: dict, dims):
     if not dims:
         return values[()]
     return PerElement(tuple(values.items()))
-
-
-def _calls(ast, function: str) -> bool:
-    """Whether a pysd abstract expression calls `function` anywhere inside it."""
-    stack = [ast]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, _LEAVES):    # most nodes: numbers and names hold no call
-            continue
-        if isinstance(node, (list, tuple)):
-            stack.extend(node)
-        elif type(node).__name__ == "CallStructure" and \
-                key_of(getattr(node.function, "reference", "")) == function:
-            return True
-        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-            stack.extend(getattr(node, name) for name in _field_names(type(node)))
-    return False
-
-
-@functools.lru_cache(maxsize=256)
-def _field_names(cls) -> tuple[str, ...]:
-    """The field names of a dataclass, found once per class."""
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-_LEAVES = (int, float, str, type(None), np.ndarray, np.generic)
-
-
-def _calls_top(ast, function: str) -> bool:
-    """Whether a pysd abstract expression is a call of `function` (SINTEG(...) alone)."""
-    return type(ast).__name__ == "CallStructure" and \
-        key_of(getattr(ast.function, "reference", "")) == function
-
-
-def _is_lookup_def(comp) -> bool:
-    return type(comp).__name__ == "AbstractLookup" or type(comp.ast).__name__ == "LookupsStructure"
-
-
-def _construct_name(kind: str) -> str:
-    return {"AllocateAvailableStructure": "ALLOCATE AVAILABLE",
-            "AllocateByPriorityStructure": "ALLOCATE BY PRIORITY",
-            "ForecastStructure": "FORECAST", "DataStructure": "DATA",
-            "GetLookupsStructure": "GET LOOKUPS", "GetDataStructure": "GET DATA",
-            "GetConstantsStructure": "GET CONSTANTS"}.get(kind, kind)

@@ -10,7 +10,9 @@ Choices made so that every engine reads the file (sdmodels, pysd, pysimlin/Stell
 
 * Rolling windows (rolling_max / rolling_min) have no XMILE built-in. They are written as
   vendor-specific functions in our own namespace, the way XMILE lets a vendor extend the
-  function set: `sdmodels.ROLLING_MAX(input, window)` / `sdmodels.ROLLING_MIN(...)`. Our
+  function set: `sdmodels.ROLLING_MAX(input, window)` / `sdmodels.ROLLING_MIN(...)` (and
+  an arrayed `sdmodels.SAMPLE_IF_TRUE(condition, input, initial)`; a scalar one is a held
+  stock, as sample_hold is). Our
   reader reads them back; other engines refuse the unknown function by name.
 * Arrayed auxiliaries and flows are written element by element (<element subscript="a">),
   every reference in them subscripted with concrete elements: pysd's XMILE translation
@@ -53,8 +55,9 @@ from sdmodels.elements import (Aux, Constant, Flow, Lookup, PerElement, Stock)
 from sdmodels.errors import ModelError
 from sdmodels.interop.export_shared import share
 from sdmodels.expr import (Binary, Call, Const, Delay1, Delay3, DelayFixed, DelayN, Expr, Index,
-                           LookupCall, Reduce, Ref, RollingExtreme, SampleHold, Smooth, Smooth3,
-                           SmoothN, Stateful, Time, TimeStep, Trend, Unary, walk)
+                           LookupCall, Reduce, Ref, RollingExtreme, SampleHold, SampleIfTrue,
+                           Smooth, Smooth3, SmoothN, Stateful, Time, TimeStep, Trend, Unary,
+                           transform, walk)
 from sdmodels.operators import BinaryOp, CodeTable
 
 NS = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
@@ -159,7 +162,9 @@ class _Writer:
             return f"{self.name(e.table)}({x(e.arg)})", 9
         if isinstance(e, Call):
             return self.call(e, [x(a) for a in e.args], host), 9
-        if isinstance(e, RollingExtreme):
+        if isinstance(e, SampleIfTrue) and not self.dims_of(host):
+            return self.sampled_if(e, host), 9
+        if isinstance(e, (RollingExtreme, SampleIfTrue)):     # read back by our reader only
             return f"{VENDOR}.{e.fn.upper()}({', '.join(x(a) for a in e.args)})", 9
         if isinstance(e, SampleHold):
             return self.sampler(e, host, [x(a) for a in e.args]), 9
@@ -204,18 +209,39 @@ class _Writer:
         phase = f"(TIME - ({first}) + {dt} * 0.001)"
         fires = (f"(TIME >= ({first}) - {dt} * 0.001 AND {phase} - MAX({a[1]}, {dt}) * "
                  f"INT({phase} / MAX({a[1]}, {dt})) < {dt} * 0.999)")
+        self._held(base, f"{base}_held", f"{host}: the input sampled every {a[1]}, held between",
+                   fires, a[0], a[0])
+        return base
+
+    def sampled_if(self, e: SampleIfTrue, host: str) -> str:
+        """SAMPLE IF TRUE (a scalar one) as XMILE: the held stock reset to the input where
+        the condition holds, as the sampler above; an input naming its host reads the held
+        stock, the value so far, as Vensim reads it."""
+        from sdmodels.elements import canonical
+        self.count += 1
+        base = re.sub(r"\W+", "_", host).strip("_") + f"_sampled_{self.count}"
+        held = self.add(Stock(id=f"{base}~held", display=f"{base}_held"))
+        me = canonical(host)
+        value = transform(e.arg("input"), lambda n: Ref(held.id) if isinstance(n, Ref) and
+                          canonical(n.name) == me else None)
+        self._held(base, self.names[held.id], f"{host}: SAMPLE IF TRUE", self.expr(
+            e.arg("condition"), host), self.expr(value, host), self.expr(e.arg("initial"), host))
+        return base
+
+    def _held(self, base: str, held: str, doc: str, fires: str, value: str, start: str) -> None:
+        """Write `base` = IF fires THEN value ELSE held, and the stock `held` (from `start`)
+        that a reset flow keeps at base's last value."""
+        ind, dt = "      ", self.dt
         self.extra += [
-            f"{ind}<aux name={quoteattr(base)}>",
-            f"{ind}  <doc>{escape(host)}: the input sampled every {escape(a[1])}, held between</doc>",
-            f"{ind}  <eqn>{escape(f'IF {fires} THEN {a[0]} ELSE {base}_held')}</eqn>",
+            f"{ind}<aux name={quoteattr(base)}>", f"{ind}  <doc>{escape(doc)}</doc>",
+            f"{ind}  <eqn>{escape(f'IF {fires} THEN {value} ELSE {held}')}</eqn>",
             f"{ind}</aux>",
-            f"{ind}<stock name={quoteattr(base + '_held')}>",
-            f"{ind}  <eqn>{escape(a[0])}</eqn>", f"{ind}  <inflow>{base}_reset</inflow>",
+            f"{ind}<stock name={quoteattr(held)}>",
+            f"{ind}  <eqn>{escape(start)}</eqn>", f"{ind}  <inflow>{base}_reset</inflow>",
             f"{ind}</stock>",
             f"{ind}<flow name={quoteattr(base + '_reset')}>",
-            f"{ind}  <eqn>{escape(f'({base} - {base}_held) / {dt}')}</eqn>",
+            f"{ind}  <eqn>{escape(f'({base} - {held}) / {dt}')}</eqn>",
             f"{ind}</flow>"]
-        return base
 
     @staticmethod
     def _wrap(pair, p) -> str:

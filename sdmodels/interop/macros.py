@@ -81,13 +81,13 @@ def expand(host, fn: str, args: list[Expr]) -> Expr:
         raise Unsupported("macro", f"macro '{section.name}' defines no variable named like "
                           "itself, so its value is unknown")
     sink = _Sink(host.extra)
-    from sdmodels.interop.abstract import _is_lookup_def
+    from sdmodels.interop.abstract_static import is_lookup_def
     for key, element in copy.elements.items():
         copy.dims_of[key] = copy._dims(element)
         if copy.dims_of[key]:
             raise Unsupported("macro", f"subscripted variable '{element.name}' inside macro "
                               f"'{section.name}' is not supported")
-        if any(_is_lookup_def(c) for c in element.components):
+        if any(is_lookup_def(c) for c in element.components):
             copy.lookup_ids.add(key)
     saved = host.current
     for key, element in copy.elements.items():

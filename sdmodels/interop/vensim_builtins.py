@@ -452,31 +452,11 @@ BY_AST = {"lookup_forward": lookup_mode, "lookup_backward": lookup_mode,
 
 
 def sample_if_true(importer, cond: Expr, value: Expr, init: Expr, binding=None) -> Expr:
-    """SAMPLE IF TRUE: the held value is a stock reset to the input whenever cond holds.
+    """SAMPLE IF TRUE: the IR's sampler ticked by `cond` (sdmodels.expr.SampleIfTrue).
 
     An input that reads the variable itself reads its value so far, the held one
     (fn_sample_if_true.html: the input when cond holds, else the value it had), so
-    `x = SAMPLE IF TRUE(c, x + 1, 0)` counts the times c held instead of looping."""
-    from sdmodels.expr import Index, transform
-    from sdmodels.interop.abstract import key_of
-    importer.counter += 1
-    current = importer.current
-    host = canonical(current)
-    sid = f"{host}~sample{importer.counter}"
-    dims = importer.dims_of.get(key_of(current), ())
-    cell = tuple((binding or {}).get(d) for d in dims)
-
-    def held(node):
-        if isinstance(node, Ref) and node.name == current and not dims:
-            return Ref(sid)
-        if isinstance(node, Index) and node.target == Ref(current) and \
-                tuple(node.elements) == cell:
-            return Ref(sid)
-        return None
-    out = Call("if_then_else", (cond, transform(value, held), Ref(sid)))
-    importer.extra.append(Stock(id=sid, display=f"{current} (sampled value)", initial=init,
-                                origin=host))
-    importer.extra.append(Flow(id=f"{sid}.reset", display=f"{current} (sample reset)",
-                               equation=Binary("/", Binary("-", out, Ref(sid)), TimeStep()),
-                               into=sid, origin=host))
-    return out
+    `x = SAMPLE IF TRUE(c, x + 1, 0)` counts the times c held instead of looping; `build`
+    makes that substitution (sdmodels/expand.py), where the sampler's id is known."""
+    from sdmodels.expr import SampleIfTrue
+    return SampleIfTrue((cond, value, init))

@@ -366,7 +366,8 @@ class XmileReader:
             return kind(tuple(a))
         if fn == "init" and n == 1:
             return self.hold(a[0], host)
-        if fn in ("sdmodels.rolling_max", "sdmodels.rolling_min") and n == 2:
+        if fn in ("sdmodels.rolling_max", "sdmodels.rolling_min") and n == 2 or \
+                fn == "sdmodels.sample_if_true" and n == 3:
             return STATEFUL[fn.split(".", 1)[1]](tuple(a))   # our vendor extension (export.py)
         if fn in self.lookups and n == 1:
             return LookupCall(fn, a[0])
