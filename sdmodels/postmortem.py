@@ -428,12 +428,21 @@ def _never_led(d: Dominance, variable: str, order: pd.DataFrame, fmt=str) -> str
         at = scored.idxmax()
         items.append(f"<li><b>{e(loop.name)}</b> ({e(loop.id)}): passed a change all the way "
                      f"round at {len(scored)} reported time(s), first at {fmt(scored.index[0])}; "
-                     f"its largest share among the named loops was {scored.max():.0%} "
+                     f"its largest share among the named loops was {_percent(scored.max())} "
                      f"(at {fmt(at)}).</li>")
     if not items:
         return ""
     return (f"<h2>Named loops that moved {e(variable)} but never led</h2><ul>"
             + "".join(items) + "</ul>")
+
+
+def _percent(share: float) -> str:
+    """A share as a whole percentage, '< 1%' for a small one that rounds to 0.
+
+    >>> _percent(0.004), _percent(0.25)
+    ('< 1%', '25%')
+    """
+    return "< 1%" if 0 < share < 0.005 else f"{share:.0%}"
 
 
 def _silent(d: Dominance, fmt=str) -> str:
