@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from sdmodels.system.checklist import (TRIGGER, Answers, delays, identification, loop_mode,
-                                       observability, series_label, stability, synchronization)
+                                       observability, reversals, series_label, stability,
+                                       synchronization)
 from sdmodels.system.fixes import Fix, apply, fixes_for, merged
 from sdmodels.system.patterns import BY_NAME, Match, recognise
 
@@ -47,6 +48,17 @@ class Finding:
 
     def label(self, scenario: str) -> str:
         return self.outputs.get(scenario, {}).get(self.primary, {}).get("label", "?")
+
+    @property
+    def risk(self) -> dict | None:
+        """The configuration risk of its loop (`checklist.config_risk`), if any."""
+        return self.answers.stability.get("configuration_risk")
+
+    def runs_away(self, scenario: str) -> bool:
+        """Its primary variable collapsed, oscillated or grew in a run, or the run showed
+        its configuration risk (an HPA undoing its own changes within its delay)."""
+        return self.label(scenario) in RUNAWAY or bool(
+            (self.risk or {}).get("reversals", {}).get(scenario))
 
     def moved(self, scenario: str) -> str:
         """How the loop was set in motion in a run: the first label other than steady among
@@ -213,10 +225,11 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
         findings.append(Finding(m, pol, loop.id if loop else None, answers, outputs,
                                 loop=as_loop))
     for f in findings:
-        acts = any(f.label(s) in RUNAWAY for s in scenarios[1:])
-        risk = f.answers.stability.get("configuration_risk")
+        risk = f.risk
         if risk is not None:        # a risk of the configuration, and whether a run showed it
-            risk["shown_in"] = [s for s in scenarios[1:] if f.label(s) in RUNAWAY]
+            risk["reversals"] = {s: _reversals(runs[s], f.primary, risk) for s in scenarios}
+            risk["shown_in"] = [s for s in scenarios[1:] if f.runs_away(s)]
+        acts = any(f.runs_away(s) for s in scenarios[1:])
         f.dangerous = f.match.expected == "R" or acts or risk is not None
         f.answers.failure_modes["worst"] = _worst(f, scenarios)
     combos = combinations(findings, scenarios, composition)
@@ -251,6 +264,13 @@ def _edge_delays(ir, graph, match: Match):
             out.append(LoopDelay(ir.display(a), ir.display(b), d.kind, d.order, d.time,
                                  d.time_text))
     return out
+
+
+def _reversals(frame, name: str, risk: dict) -> list:
+    """An HPA's changes undone within the time it takes to see its own action."""
+    if name not in frame:
+        return []
+    return reversals(frame.index.to_numpy(dtype=float), frame[name].to_numpy(), risk["delay"])
 
 
 def _worst(f: Finding, scenarios) -> str:
@@ -320,7 +340,7 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
     """Compose the fixed description, run it where its loops ran away; a before/after row."""
     from library.compose import compose
     targets = [f for f in findings if f.match.key in fix.targets]
-    where = [s for s in scenarios[1:] if any(f.label(s) in RUNAWAY for f in targets)] or \
+    where = [s for s in scenarios[1:] if any(f.runs_away(s) for f in targets)] or \
         [targets[0].answers.failure_modes["worst"]]
     frames, loops, olds = {}, [], {}
     if fix.horizon:          # a timer longer than the stress runs (a TTL): both run past it
@@ -335,15 +355,20 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
                 else f.outputs[s].get(f.primary)
             if after is None or before is None:
                 continue
+            flips = _flips(f, s, frames[s], olds.get(s))
             loops.append({"loop": f.match.key, "scenario": s, "targeted": f in targets,
                           "before": before["label"], "after": after["label"],
                           "peak_before": before["peak"], "peak_after": after["peak"],
                           "end_before": before["end"], "end_after": after["end"],
-                          "broken": _broken(before, after)})
+                          "broken": _broken(before, after), **flips})
+            if flips.get("reversals_before"):   # an HPA undoing its changes: still after?
+                # (a scale-down to where the unfixed run ends is no collapse: it settles)
+                loops[-1]["broken"] = not flips["reversals_after"] and (
+                    after["label"] not in RUNAWAY or after["end"] == before["end"])
     # a balancing loop proposed for its configuration alone (no run showed it running away)
     # has nothing to break here: its rows say so instead of crediting the fix
     unshown = [f.match.key for f in targets if f.match.expected != "R"
-               and not any(f.label(s) in RUNAWAY for s in scenarios[1:])]
+               and not any(f.runs_away(s) for s in scenarios[1:])]
     for r in loops:
         if r["loop"] in unshown:
             r["broken"] = None
@@ -355,6 +380,17 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
              "scenarios": list(where[:2]), "loops": loops, "breaks": breaks,
              "unshown": unshown, "trigger": list(fix.trigger) if fix.trigger else None},
             frames)
+
+
+def _flips(f: Finding, scenario, after, before=None) -> dict:
+    """For a loop with a configuration risk: its reversals in the run before the fix and
+    in the fixed run (empty for other loops)."""
+    risk = f.risk
+    if risk is None or "reversals" not in risk:
+        return {}
+    old = _reversals(before, f.primary, risk) if before is not None else \
+        risk["reversals"].get(scenario, [])
+    return {"reversals_before": old, "reversals_after": _reversals(after, f.primary, risk)}
 
 
 def _broken(before: dict, after: dict) -> bool | None:
