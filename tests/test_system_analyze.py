@@ -356,9 +356,10 @@ def test_hands_on_pool_timeout_fires_at_10x_slower_queries_but_the_loop_runs_on(
     runs = [simulate(compose(spec).model, scenario="flush during slowdown", engine="interpreter",
                      params={"Slowdown factor": 10.0}, outputs=names).to_pandas()
             for spec in (hands_on.spec, apply(hands_on.spec, fix))]
+    assert "50 x 5 s / 200 = 1.25 s" in fix.why and "give up after 1 s" in fix.why
     usl = 1 + 0.02 * 49 + 0.0005 * 50 * 49
     rate = 50 / (0.05 * 10 * usl)
-    assert rate < 200 / 5
+    assert rate < 200 / 5 and 0.05 * 10 * usl > 1.25
     for run in runs:
         waiting, acquired, timeouts, wait, retries = run.columns
         full = run[run[waiting] >= 200 - 1e-6]
@@ -510,3 +511,36 @@ def test_oom_kills_close_the_eviction_cascade():
     assert runs["baseline"][pods].min() == pytest.approx(4)
     surge = runs["traffic surge"].loc[60:120]
     assert surge[memory].max() > 512 and surge[pods].min() <= 1
+
+
+PER_USER = """system: tenants
+components:
+  users: {kind: traffic, rate: 300/s, users: 2}
+  limiter: {kind: rate_limiter, limitForPeriod: 100, limitRefreshPeriod: 1s, per: user}
+  api: {kind: service, replicas: 4, workersPerPod: 50, serviceTime: 50ms}
+calls:
+  - {from: users, to: limiter}
+  - {from: limiter, to: api}
+"""
+
+
+def test_a_per_user_limit_admits_each_user_and_the_user_surge_brings_more_users():
+    """2 users under a 100 req/s per-user limit: 200 req/s admitted of 300. In the user
+    surge the traffic triples (the default peak, 900 req/s) from 3x the users, each at the
+    base 150 req/s: 6 x 100 = 600 admitted; in the traffic surge the same 2 users send
+    900: still 200. A global limit (per: global) admits 100 whatever the users."""
+    from library.compose import compose
+    from sdmodels import simulate
+    admitted = "limiter / Admitted"
+    model = compose(PER_USER, stop=150).model
+    assert "user surge" in model.scenarios
+    runs = {s: simulate(model, scenario=s, engine="interpreter",
+                        outputs=[admitted]).to_pandas()[admitted]
+            for s in ("baseline", "user surge", "traffic surge")}
+    assert runs["baseline"].loc[10:].to_numpy() == pytest.approx(200)
+    assert runs["user surge"].loc[70:110].to_numpy() == pytest.approx(600)
+    assert runs["traffic surge"].loc[70:110].to_numpy() == pytest.approx(200)
+    plain = compose(PER_USER.replace("per: user", "per: global"), stop=30).model
+    assert "user surge" not in plain.scenarios
+    run = simulate(plain, engine="interpreter", outputs=[admitted]).to_pandas()[admitted]
+    assert run.loc[10:].to_numpy() == pytest.approx(100)

@@ -125,14 +125,15 @@ class LoadBalancer:
 
 
 class RateLimiter:
-    """A token bucket of limitForPeriod permits refilled every limitRefreshPeriod."""
+    """A token bucket of limitForPeriod permits refilled every limitRefreshPeriod; a limit
+    `per: user` applies to every user, so it admits the active users x the limit."""
 
     @staticmethod
     def build(m, component, spec, stress) -> Node:
         c = component.config
         node = Node(component.name, "rate_limiter")
         rate = c["limitForPeriod"] / c["limitRefreshPeriod"]
-        users = _active_users(m, spec, stress) if c["per"] == "user" else 1.0
+        users = _active_users(m, component.name, spec, stress) if c["per"] == "user" else 1.0
         h = _module(m, node, "", rate_limiter(Burst=c["limitForPeriod"]))
         h.connect("Rate", setting(m, component.name, "limit", rate, "req/s") * users)
         node.inbound, node.outbound = Port(h, "Requests"), h.out["Admitted"]
@@ -143,7 +144,7 @@ class RateLimiter:
         return node
 
 
-def _active_users(m, spec, stress):
+def _active_users(m, name: str, spec, stress):
     """The distinct clients a per-user limit applies to: the traffic components' `users`,
     and in a surge from new users (the "user surge" scenario) as many more as the surge
     adds traffic, each sending at the base per-user rate (so each stays under its limit)."""
@@ -153,7 +154,7 @@ def _active_users(m, spec, stress):
     peak = sum(c["peak"] if c["peak"] is not None else 3 * c["rate"] for c in sources) or base
     more = stress["Surge from new users"] * stress["Surge on"] * pulse(
         stress["Stress start"], stress["Stress duration"]) * (peak / base - 1)
-    return m.aux("Active users", users * (1 + more), units="1",
+    return m.aux(f"{name} active users", users * (1 + more), units="1",
                  doc="distinct clients sending requests (per-user rate limits apply to each)")
 
 

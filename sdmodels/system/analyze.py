@@ -180,13 +180,14 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     from sdmodels.analysis.loops import _make_loop
     from sdmodels.analysis.stability import linearize, mode_summary
     only = scenarios
-    bar = _progress(7, progress)         # loops, 5 scenarios at most, linearisation
+    bar = _progress(7, progress)         # loops, the runs, linearisation (total set below)
     bar.set_description("loops")
     r = recognised(path_or_text)
     spec, composition, ir, graph, polarities, matches = (
         r.spec, r.composition, r.ir, r.graph, r.polarities, r.matches)
     stresses = [s for s in composition.model.scenarios if s != "baseline"]
     scenarios = ["baseline", *(s for s in stresses if only is None or s in only)]
+    bar.total = 2 + len(scenarios)       # loops, the runs, linearisation
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loops = find_loops(ir, polarities=polarities, max_loops=max_loops)
