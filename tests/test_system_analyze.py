@@ -343,10 +343,9 @@ def test_hands_on_pool_timeout_fires_at_10x_slower_queries_but_the_loop_runs_on(
     the retry peak is within a few per cent; the fills that do get a connection waited at
     most 5 s, so the cache refills sooner, the pool is full for 52 s instead of the whole
     60 s slowdown and about a sixth fewer retries are sent, less than the third by which
-    `analyze` calls a loop broken. What would let it break the loop: callers that
-    wait longer than the pool (a client timeout above 5 s), or a pool whose waiters are the
-    API's own request threads (a thread-per-request server starved by threads blocked in
-    getConnection, which the composition does not couple)."""
+    `analyze` calls a loop broken. What would let it break the loop: waiters that are a
+    resource of the loop, the API's own request threads (a thread-per-request server
+    starved by threads blocked in getConnection, which the composition does not couple)."""
     from library.compose import compose
     from sdmodels import simulate
     fix = [f for f in fixes_for(hands_on.by_pattern("connection pool exhaustion")[0].match,

@@ -126,7 +126,8 @@ class LoadBalancer:
 
 class RateLimiter:
     """A token bucket of limitForPeriod permits refilled every limitRefreshPeriod; a limit
-    `per: user` applies to every user, so it admits the active users x the limit."""
+    `per: user` applies to every user (a bucket each), so it admits the active users x the
+    limit, with their buckets' burst."""
 
     @staticmethod
     def build(m, component, spec, stress) -> Node:
@@ -134,8 +135,10 @@ class RateLimiter:
         node = Node(component.name, "rate_limiter")
         rate = c["limitForPeriod"] / c["limitRefreshPeriod"]
         users = _active_users(m, component.name, spec, stress) if c["per"] == "user" else 1.0
-        h = _module(m, node, "", rate_limiter(Burst=c["limitForPeriod"]))
+        h = _module(m, node, "", rate_limiter())
         h.connect("Rate", setting(m, component.name, "limit", rate, "req/s") * users)
+        h.connect("Burst", setting(m, component.name, "limitForPeriod", c["limitForPeriod"],
+                                   "req") * users)
         node.inbound, node.outbound = Port(h, "Requests"), h.out["Admitted"]
         node.own_failure = h.out["Rejected share"]
         node.role("rejections", h.out["Rejected"])
