@@ -378,6 +378,27 @@ def test_hands_on_pool_timeout_fires_at_10x_slower_queries_but_the_loop_runs_on(
     assert total[0] * 2 / 3 < total[1] < total[0]               # fewer, by less than a third
 
 
+def test_hands_on_database_breaker_breaks_the_pool_loop_but_keeps_the_cache_cold(hands_on):
+    """Fix 3 (circuit breaker on the database) in the flush during the slowdown: the pool
+    fills before the breaker has its minimum number of calls, so the pool's peak is about
+    the same (200 threads waiting), but once the breaker opens no fill reaches the pool: it
+    is at its bound for at most a third as long (broken, by time). The price: with no
+    fallback an open breaker fails every miss, so the cache cannot refill while it is open
+    (waitDurationInOpenState 30 s), and the users retry more than without it."""
+    row = [r for r in hands_on.fixes if r["fix"] == "circuit breaker on cache -> db"][0]
+    assert row["breaks"] == ["connection pool exhaustion: db"]
+    loops = {x["loop"]: x for x in row["loops"] if x["scenario"] == "flush during slowdown"}
+    pool = loops["connection pool exhaustion: db"]
+    assert pool["peak_after"] > 200 * 2 / 3                     # filled before it opened
+    assert pool["held_before"] >= 10 and pool["held_after"] <= pool["held_before"] / 3
+    storm = loops["retry storm: users -> cdn"]
+    assert storm["peak_after"] > storm["peak_before"] and not storm["broken"], str(storm)
+    fixed = hands_on.fixed_runs[("circuit breaker on cache -> db", "flush during slowdown")]
+    hit = hands_on.by_pattern("cache stampede")[0].primary           # the cache's misses
+    closed = hands_on.runs["flush during slowdown"][hit]
+    assert fixed[hit].loc[61:61 + 30].min() > closed.loc[61:61 + 30].min()
+
+
 def test_hands_on_hpa_does_not_hang_on_the_scrape_clock():
     """The surge sends 2,400 req/s at the 1000 req/s limiter; the pods get 1000 req/s, 50 %
     of 2 pods (a 0.7 s burst of the bucket's 1000 tokens moves a 15 s CPU average by ~2 %),

@@ -243,7 +243,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
         bar.refresh()
         for fix in candidates:
             bar.set_description(f"fix: {fix.name}")
-            row, frames = evaluate(fix, spec, findings, scenarios, watched, names)
+            row, frames = evaluate(fix, spec, findings, scenarios, watched, names, runs)
             bar.update()
             fix_rows.append(row)
             fixed_runs.update({(fix.name, *((s,) if isinstance(s, str) else s[::-1])): fr
@@ -337,8 +337,9 @@ def _share(f: Finding, g: Finding, *, components: bool = False) -> bool:
     return components and bool(set(f.match.components) & set(g.match.components))
 
 
-def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
-    """Compose the fixed description, run it where its loops ran away; a before/after row."""
+def evaluate(fix: Fix, spec, findings, scenarios, watched, names, runs=None):
+    """Compose the fixed description, run it where its loops ran away; a before/after row.
+    `runs` (scenario -> the unfixed run) lets it measure how long each loop ran away."""
     from library.compose import compose
     targets = [f for f in findings if f.match.key in fix.targets]
     where = [s for s in scenarios[1:] if any(f.runs_away(s) for f in targets)] or \
@@ -357,10 +358,16 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
             if after is None or before is None:
                 continue
             flips = _flips(f, s, frames[s], olds.get(s))
+            old = olds.get(s) if s in olds else (runs or {}).get(s)
+            if old is not None:         # seconds beyond half its rise, before and after
+                held = _held(old, f.primary, before), _held(frames[s], f.primary, before)
+                before, after = dict(before, held=held[0]), dict(after, held=held[1])
             loops.append({"loop": f.match.key, "scenario": s, "targeted": f in targets,
                           "before": before["label"], "after": after["label"],
                           "peak_before": before["peak"], "peak_after": after["peak"],
                           "end_before": before["end"], "end_after": after["end"],
+                          "held_before": before.get("held"),
+                          "held_after": after.get("held"),
                           "broken": _broken(before, after), **flips})
             if flips.get("reversals_before"):   # an HPA undoing its changes: still after?
                 # (a scale-down to where the unfixed run ends is no collapse: it settles)
@@ -394,17 +401,40 @@ def _flips(f: Finding, scenario, after, before=None) -> dict:
     return {"reversals_before": old, "reversals_after": _reversals(after, f.primary, risk)}
 
 
+def _held(frame, name: str, before: dict) -> float | None:
+    """Seconds a loop's variable spends beyond half its rise in the unfixed run (from its
+    value before the trigger towards its peak): how long the loop ran away."""
+    if name not in frame:
+        return None
+    rise = before["peak"] - before["before"]
+    if not rise > 1e-9 * max(1.0, abs(before["peak"])):
+        return None
+    t = frame.index.to_numpy(dtype=float)
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    return float(np.count_nonzero(frame[name].to_numpy() > before["before"] + rise / 2) * step)
+
+
 def _broken(before: dict, after: dict) -> bool | None:
-    """The loop stopped running away: no longer collapsed/oscillating/growing, no longer
-    swinging (turning points that give a period), or its peak came down by at least a
-    third and it ends no further off than before (or than a third of the old peak); None
-    when it did not run before."""
+    """The loop stopped running away (never when it rose higher and for longer than before):
+    no longer collapsed/oscillating/growing, no longer
+    swinging (turning points that give a period), beyond half its old rise for at most a
+    third as long (and not running away, ending no further off), or its peak came down by
+    at least a third and it ends no further off than before (or than a third of the old
+    peak); None when it did not run before."""
     if before["label"] == "steady":
         return None
+    held = before.get("held"), after.get("held")
+    if held[0] is not None and held[1] is not None and held[1] > held[0] and \
+            after["peak"] > before["peak"] * 1.01:
+        return False                    # higher and for longer: worse, whatever its shape
     if before["label"] in RUNAWAY and after["label"] not in RUNAWAY:
         return True
     if before.get("period") and not after.get("period"):
         return True                     # it swung back and forth before, not after
+    if held[0] and held[1] is not None and held[1] <= held[0] / 3 and after["label"] not in \
+            RUNAWAY and abs(after["end"] - before["before"]) <= abs(before["end"] -
+                                                                     before["before"]) + 1e-9:
+        return True                     # it ran away for a third of the time or less
     rise = abs(before["peak"] - before["before"])
     if rise <= 1e-9 * max(1.0, abs(before["peak"])):
         # already at its peak before the trigger (running away from the start): it is
