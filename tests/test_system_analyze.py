@@ -178,6 +178,7 @@ def test_report_files_say_what_was_found(hands):
     for f in a.findings:
         assert f"### {f.match.key}" in md
     assert "## Dangerous combinations" in md and "```diff" in md
+    assert "| s beyond half the old rise |" in md
     data = json.loads((out / "report.json").read_text())
     assert [f["type"] for f in data["findings"]] == [f.polarity for f in a.findings]
     assert data["findings"][0]["delays"]["items"][1]["seconds"] == 1
@@ -387,6 +388,7 @@ def test_hands_on_database_breaker_breaks_the_pool_loop_but_keeps_the_cache_cold
     (waitDurationInOpenState 30 s), and the users retry more than without it."""
     row = [r for r in hands_on.fixes if r["fix"] == "circuit breaker on cache -> db"][0]
     assert row["breaks"] == ["connection pool exhaustion: db"]
+    assert "the cache cannot refill" in row["why"]
     loops = {x["loop"]: x for x in row["loops"] if x["scenario"] == "flush during slowdown"}
     pool = loops["connection pool exhaustion: db"]
     assert pool["peak_after"] > 200 * 2 / 3                     # filled before it opened

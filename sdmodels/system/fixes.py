@@ -125,7 +125,10 @@ def _breaker(spec, i: int, key: str) -> Fix:
         "minimumNumberOfCalls: 5, waitDurationInOpenState: 30s, "
         "permittedNumberOfCallsInHalfOpenState: 3}", dict(BREAKER)),), (key,),
         f"when half of the calls to {call.target} fail, {call.source} stops calling for 30 s "
-        "and then tries 3 calls: the failing dependency gets time to recover")
+        "and then tries 3 calls: the failing dependency gets time to recover" + (
+            f"; behind a cache ({call.source}) and without a fallback (serving stale "
+            "entries), every miss fails while it is open and the cache cannot refill"
+            if spec.components[call.source].kind == "cache" else ""))
 
 
 def fixes_for(match, spec) -> list[Fix]:

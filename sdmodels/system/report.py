@@ -95,11 +95,11 @@ def to_markdown(a, images: dict[str, str]) -> str:
                     "run showed it running away, so there is nothing here for the fix to "
                     "break.", ""]
         out += _table(["loop", "scenario", "before", "after", "peak before", "peak after",
-                       "broken"], [[x["loop"] + (" (target)" if x["targeted"] else ""),
-                                    x["scenario"], x["before"], x["after"],
-                                    _fmt(x["peak_before"]), _fmt(x["peak_after"]),
-                                    {True: "yes", False: "no", None: "did not run away"}[
-                                        x["broken"]] + _undone(x)] for x in r["loops"]])
+                       "s beyond half the old rise", "broken"], [
+            [x["loop"] + (" (target)" if x["targeted"] else ""), x["scenario"], x["before"],
+             x["after"], _fmt(x["peak_before"]), _fmt(x["peak_after"]), _held(x),
+             {True: "yes", False: "no", None: "did not run away"}[x["broken"]] + _undone(x)]
+            for x in r["loops"]])
         out.append("")
     out += ["## Figures", ""] + [f"![{cap}]({name})" for cap, name in images.items()]
     return "\n".join(out) + "\n"
@@ -244,6 +244,13 @@ def _plots(a) -> dict[str, bytes]:
         plt.close(fig)
         out[f"combination{k + 1}.png"] = buf.getvalue()
     return out
+
+
+def _held(row: dict) -> str:
+    """Seconds the loop's variable spent beyond half its unfixed rise, before -> after."""
+    if row.get("held_before") is None or row.get("held_after") is None:
+        return "-"
+    return f"{row['held_before']:g} -> {row['held_after']:g}"
 
 
 def _undone(row: dict) -> str:
