@@ -79,13 +79,19 @@ def test_composed_system_labels_do_not_depend_on_the_step(example, scenario):
     ir = build(composition.model)
     outputs = sorted({ir.display(v) for node in composition.nodes.values()
                       for v in node.roles.values()})
-    labels = {}
+    from sdmodels.system.checklist import reversals
+    hpa = [ir.display(n.roles["hpa replicas"]) for n in composition.nodes.values()
+           if "hpa replicas" in n.roles]
+    labels, undone = {}, {}
     for divide in (1, 2, 0.5):
         res = simulate(ir, scenario=scenario, dt=ir.dt / divide, saveper=ir.saveper,
                        outputs=outputs, engine="interpreter")
         assert np.isfinite(res.data).all(), f"{example}/{scenario}: dt/{divide} not finite"
         rows = classify(res.times, res.data[0].T)
         labels[divide] = dict(zip(res.columns, rows["label"].astype(str)))
+        undone[divide] = [reversals(res.times, res.data[0][:, res.columns.index(c)], 75)
+                          for c in hpa]      # the HPA's changes undone (analyze's measure)
     differing = sorted(f"{c}: " + ", ".join(f"dt/{d:g} {labels[d][c]}" for d in labels)
                        for c in labels[1] if len({labels[d][c] for d in labels}) > 1)
     assert len(labels[1]) > 20 and not differing, "\n".join(differing)
+    assert hpa and undone[2] == undone[1] == undone[0.5], undone
