@@ -5,7 +5,9 @@ composed model (capped, with a notice), recognises the reference's patterns by c
 roles (`patterns`), runs every stress scenario once (the interpreter), linearises the
 baseline, answers the checklist per recognised loop (`checklist`), finds the dangerous
 combinations, and simulates each fix (`fixes`) under the scenarios in which its loops ran
-away. `sdmodels.system.report` writes the result.
+away (for an HPA whose cooldown is shorter than its delay: the runs in which it undid one of
+its changes within that delay, `checklist.reversals`). `sdmodels.system.report` writes the
+result.
 
 >>> a = analyze("examples/service_chain.yaml")     # a minute of runs: # doctest: +SKIP
 >>> [f.match.key for f in a.findings if f.polarity == "R"][:1]   # doctest: +SKIP
