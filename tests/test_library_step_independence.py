@@ -57,3 +57,41 @@ def test_labels_do_not_depend_on_the_step(name, scenario):
                  if len({labels[s][column] for s in SETTINGS}) > 1}
     assert not differing, f"{name}/{scenario}: labels depend on the step:\n" + "\n".join(
         sorted(differing))
+
+
+#: composed example systems (examples/*.yaml through library.compose): the scenarios whose
+#: labels moved with the step (hands_on's pod loss at 2 dt: the pods' return drained the API's
+#: backlog within one step, an impulse of calls down whose sampled height is 1/dt) and the one
+#: in which its HPA acts (user surge)
+COMPOSED = (("hands_on", "pod loss"), ("hands_on", "user surge"))
+
+
+@pytest.mark.parametrize("example, scenario", COMPOSED)
+def test_composed_system_labels_do_not_depend_on_the_step(example, scenario):
+    """Every role output of a composed system (what loop recognition and the report read)
+    gets the same label at dt, dt/2 and 2 dt (the default dt 0.01 s allows 2 dt: every
+    service time of the example is above 2 x 0.02 s)."""
+    from pathlib import Path
+
+    from library.compose import compose
+    path = Path(__file__).resolve().parent.parent / "examples" / f"{example}.yaml"
+    composition = compose(path)
+    ir = build(composition.model)
+    outputs = sorted({ir.display(v) for node in composition.nodes.values()
+                      for v in node.roles.values()})
+    from sdmodels.system.checklist import reversals
+    hpa = [ir.display(n.roles["hpa replicas"]) for n in composition.nodes.values()
+           if "hpa replicas" in n.roles]
+    labels, undone = {}, {}
+    for divide in (1, 2, 0.5):
+        res = simulate(ir, scenario=scenario, dt=ir.dt / divide, saveper=ir.saveper,
+                       outputs=outputs, engine="interpreter")
+        assert np.isfinite(res.data).all(), f"{example}/{scenario}: dt/{divide} not finite"
+        rows = classify(res.times, res.data[0].T)
+        labels[divide] = dict(zip(res.columns, rows["label"].astype(str)))
+        undone[divide] = [reversals(res.times, res.data[0][:, res.columns.index(c)], 75)
+                          for c in hpa]      # the HPA's changes undone (analyze's measure)
+    differing = sorted(f"{c}: " + ", ".join(f"dt/{d:g} {labels[d][c]}" for d in labels)
+                       for c in labels[1] if len({labels[d][c] for d in labels}) > 1)
+    assert len(labels[1]) > 20 and not differing, "\n".join(differing)
+    assert hpa and undone[2] == undone[1] == undone[0.5], undone

@@ -4,6 +4,7 @@ timeouts, HPA sync period and start-up) and from the reference's Expected Findin
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -147,30 +148,28 @@ def test_hands_on_without_cache_fixes_in_simulation(hands):
     assert "- components.db.pool.connectionTimeout: 30s" in rows["pool connectionTimeout"]["diff"]
 
 
-def test_hands_on_without_cache_the_hpa_has_nothing_to_chase(hands):
-    """The exercise's HPA (CPU, every 15 s, 30 s cooldown) is configured as written, but its
-    pods cannot get busy: the rate limiter admits at most 1000 req/s (plus its 1000-token
-    burst), retries included (they count against it), and a pod's 50 workers at 50 ms serve
-    1000 req/s, so at minReplicas 2 the CPU is at most 1000 / 2000 = 50 % < the 70 % target:
-    ceil(2 x 50 / 70) = 2. The HPA only scales down to 2 (one step, 30 s cooldown after the
-    first sync), except while half the pods are lost: 1 pod at 100 % asks ceil(2 x 100 / 70)
-    = 3, and back to 2 once they return. It never runs away (the reference's 'HPA
-    oscillation + retry storm' needs the retries to reach the pods, which the exercise's own
-    1000 req/s limit stops here); it is flagged from its configuration alone (a 30 s
-    cooldown under 15 s sync + 60 s start-up), and its windows fix breaks nothing."""
+def test_hands_on_without_cache_the_hpa_undoes_its_changes_in_the_user_surge(hands):
+    """The exercise's HPA (CPU, every 15 s, 30 s cooldown). Under the 1000 req/s per-user limit
+    with one user its pods cannot get busy: a pod's 50 workers at 50 ms serve 1000 req/s, so at
+    minReplicas 2 the CPU is at most 50 % < the 70 % target, and in the traffic surge (the
+    same user sending more) the HPA only scales down to 2. In the user surge the surge's
+    2,400 req/s come from 3 users, each under its limit (cap 3 x 1000): 2 pods run at 100 %,
+    the HPA asks ceil(2 x 100 / 70) = 3 at 90 s, 60 s after it took the description's 4 pods
+    down to 2 (its 30 s cooldown): a change undone within the 15 s sync + 60 s start-up it
+    takes to see its own action (the reference's autoscaler oscillation risk, shown). The
+    windows fix (300 s down, 60 s up) keeps the 4 pods: nothing undone."""
     a, _ = hands
     hpa = a.by_pattern("HPA scaling")[0]
-    assert hpa.dangerous and hpa.answers.stability["configuration_risk"]["shown_in"] == []
-    assert {s: hpa.label(s) for s in a.runs} == {
-        "baseline": "step", "traffic surge": "step", "dependency slowdown": "step",
-        "pod loss": "recovered"}
-    replicas = hpa.primary
-    for s, frame in a.runs.items():
-        after = frame[replicas].loc[31:]
-        assert after.max() == (3 if s == "pod loss" else 2), s
-        assert after.iloc[-1] == 2
+    risk = hpa.risk
+    assert hpa.dangerous and risk["shown_in"] == ["user surge", "pod loss"]
+    assert risk["reversals"]["traffic surge"] == [] and risk["reversals"]["baseline"] == []
+    assert risk["reversals"]["user surge"] == [(30.0, 90.0)]
+    assert a.runs["traffic surge"][hpa.primary].loc[31:].max() == 2
+    assert a.runs["user surge"][hpa.primary].loc[60:].max() == math.ceil(2 * 100 / 70)
     row = {r["fix"]: r for r in a.fixes}["HPA stabilization windows"]
-    assert row["breaks"] == [] and row["unshown"] == ["HPA scaling: api"]
+    assert row["breaks"] == ["HPA scaling: api"] and row["unshown"] == []
+    for x in (x for x in row["loops"] if x["targeted"]):
+        assert x["reversals_before"] and x["reversals_after"] == [] and x["broken"], x
 
 
 def test_report_files_say_what_was_found(hands):
@@ -179,6 +178,7 @@ def test_report_files_say_what_was_found(hands):
     for f in a.findings:
         assert f"### {f.match.key}" in md
     assert "## Dangerous combinations" in md and "```diff" in md
+    assert "| s beyond half the old rise |" in md
     data = json.loads((out / "report.json").read_text())
     assert [f["type"] for f in data["findings"]] == [f.polarity for f in a.findings]
     assert data["findings"][0]["delays"]["items"][1]["seconds"] == 1
@@ -244,34 +244,61 @@ def test_hands_on_expected_findings(hands_on):
     assert pool.label("dependency slowdown") == "steady"       # the cache shields a slow db
 
 
-def test_hands_on_hpa_risk_comes_from_its_configuration_not_from_a_run(hands_on):
-    """The exercise's HPA (CPU, checked every 15 s, cooldown 30 s) is the reference's
-    autoscaler oscillation risk: its 30 s scale-down window is shorter than the 15 s sync +
-    60 s pod start-up it takes to see its own action. With the CPU averaged over its 15 s
-    window and starting pods deleted first, no generated stress makes it run away (the
-    surge is held to 1000 req/s by the limiter: 50 % of 2 pods), so the report flags the
-    risk, its combination with the retry storm through the API (Expected Findings,
-    dangerous combination 2) and the windows fix from the configuration, and says that
-    the runs did not show it; the fix is credited with breaking nothing."""
-    from sdmodels.system.analyze import RUNAWAY
+def test_hands_on_hpa_timing_fix_breaks_the_autoscaler_oscillation(hands_on):
+    """Fix 4 (HPA timing), shown in simulation. The exercise's HPA (CPU, every 15 s, 30 s
+    cooldown) runs the description's 4 pods at 800 / 4000 = 20 % CPU and takes them down to
+    ceil(4 x 20 / 70) = 2 at the first sync past its 30 s window (t = 30 s). The user surge
+    (3x traffic from 3x users, each under the 1000 req/s per-user limit) meets 2 pods:
+    2,400 req/s on 2,000 of capacity, 100 % CPU, so the HPA adds a pod at the second sync
+    after the surge starts (60 + 2 x 15 = 90 s: one scrape, then the sync), 60 s after it
+    removed two: a change undone within the 15 s sync + 60 s start-up it takes to see its own
+    action (reference: "Cooldown too short (30s), may oscillate"). That pod is ready at
+    90 + 60 = 150 s, after the surge ended (120 s), and the next sync removes it (165 s, 75 s
+    after it was asked for). The windows fix (scale-down 300 s, scale-up 60 s) keeps the 4
+    pods through the surge: 2,400 / 4,000 = 60 % CPU (within ceil(4 x 60 / 70) = 4), nothing
+    undone, and no retry storm at all (dangerous combination 2 gone)."""
+    from sdmodels.system.report import to_markdown
     hpa = hands_on.by_pattern("HPA scaling")[0]
-    risk = hpa.answers.stability["configuration_risk"]
+    risk = hpa.risk
     assert risk["risk"] == "autoscaler oscillation"
     assert (risk["seconds"], risk["delay"]) == (30, 15 + 60)
-    assert hpa.dangerous and risk["shown_in"] == []
-    labels = {s: hpa.label(s) for s in hpa.outputs}
-    assert len(labels) == 6 and not any(x in RUNAWAY for x in labels.values()), labels
-    combo = [c for c in hands_on.combinations
-             if set(c["loops"]) == {"HPA scaling: api", "retry storm: users -> cdn"}]
-    assert len(combo) == 1 and combo[0]["scenario"] is None and not combo[0]["shown"]
+    sync, startup, window, start, end = 15, 60, 30, 60, 120
+    up = start + 2 * sync
+    assert risk["reversals"]["user surge"] == [(window, up), (up, up + startup + sync)]
+    assert up + startup > end                         # the added pod is ready after the surge
+    assert risk["shown_in"] == ["user surge", "pod loss"]
     row = {r["fix"]: r for r in hands_on.fixes}["HPA stabilization windows"]
-    assert row["breaks"] == [] and row["unshown"] == ["HPA scaling: api"]
-    assert all(x["broken"] is None for x in row["loops"] if x["targeted"])
-    from sdmodels.system.report import to_markdown
+    assert row["scenarios"] == ["user surge", "pod loss"]
+    assert row["breaks"] == ["HPA scaling: api"] and row["unshown"] == []
+    targeted = [x for x in row["loops"] if x["targeted"]]
+    assert len(targeted) == 2
+    for x in targeted:
+        assert len(x["reversals_before"]) == 2 and x["reversals_after"] == [] and x["broken"]
+    storm = [x for x in row["loops"] if x["loop"] == "retry storm: users -> cdn"
+             and x["scenario"] == "user surge"][0]
+    assert storm["peak_before"] > 1000 and storm["peak_after"] < 1e-6 * storm["peak_before"]
+    fixed = hands_on.fixed_runs[("HPA stabilization windows", "user surge")]
+    assert fixed[hpa.primary].loc[:300].min() == 4           # held through the surge
     md = to_markdown(hands_on, {})
     assert "**Configuration risk: autoscaler oscillation.**" in md
-    assert "the simulation did not show it under the generated scenarios" in md
-    assert "the configuration (no stress run moved both)" in md
+    assert "user surge (changes undone within 75 s: 30 s -> 90 s, 90 s -> 165 s)" in md
+    assert "(2 changes undone before, 0 after)" in md
+
+
+def test_hands_on_hpa_and_retry_storm_act_together_in_the_user_surge(hands_on):
+    """Dangerous combination 2 (HPA oscillation + retry storm), shown by a run: in the user
+    surge the per-user limit (3 users x 1000 req/s) lets the surge's 2,400 req/s through to
+    2 pods that serve 2,000: the API times out, the users retry (up to 3 times, 1 s apart) and
+    the HPA scales up, both in the same run."""
+    combo = [c for c in hands_on.combinations
+             if set(c["loops"]) == {"HPA scaling: api", "retry storm: users -> cdn"}]
+    assert len(combo) == 1 and combo[0]["shown"] and combo[0]["scenario"] == "user surge"
+    assert all(label != "steady" for label in combo[0]["labels"].values())
+    run = hands_on.runs["user surge"]
+    hpa = hands_on.by_pattern("HPA scaling")[0].primary
+    retries = hands_on.by_pattern("retry storm")[0].primary
+    assert run[hpa].loc[60:120].max() == 3 and run[retries].loc[60:120].max() > 1000
+    assert run[retries].loc[:59].max() < 1e-6
 
 
 def test_hands_on_pool_connection_timeout_cannot_fire_behind_200_threads(hands_on):
@@ -300,6 +327,78 @@ def test_hands_on_pool_connection_timeout_cannot_fire_behind_200_threads(hands_o
     assert len(full) > 5                                      # the threads are all waiting
     assert full[acquired].min() > 200 / 5                     # faster than 40 a second
     assert full[wait].max() < 5 and run[timeouts].max() == 0  # so nobody waits 5 s
+
+
+def test_hands_on_pool_timeout_fires_at_10x_slower_queries_but_the_loop_runs_on(
+        hands_on):
+    """Fix 5 (a 5 s connectionTimeout) where it can fire: the reference's own slow query
+    (Part 1: "normally took 50ms started taking 500ms ... Connections held 10x longer"), a
+    10x slowdown with the cache flushed. At 50 connections the database's USL slowdown is
+    1 + 0.02 x 49 + 0.0005 x 50 x 49 = 3.205, so a connection is held 0.05 x 10 x 3.205 =
+    1.6 s and the pool hands out 50 / 1.6 = 31.2 a second, fewer than the 200 waiting
+    threads / 5 s = 40: the head of the queue would wait 200 / 31.2 = 6.4 s (9.3 s with the
+    M/M/c part), so the 5 s timeout fires, 40 - 31.2 = 8.8 a second, and caps the wait at
+    5 s. It weakens the loop but does not break it: the pool gets far more than 40 queries
+    a second, so the 200 threads wait whichever timeout frees them, and the users give up
+    after their own 1 s timeout and retry long before the pool's 5 s (or 30 s) is reached, so
+    the retry peak is within a few per cent; the fills that do get a connection waited at
+    most 5 s, so the cache refills sooner, the pool is full for 52 s instead of the whole
+    60 s slowdown and about a sixth fewer retries are sent, less than the third by which
+    `analyze` calls a loop broken. What would let it break the loop: waiters that are a
+    resource of the loop, the API's own request threads (a thread-per-request server
+    starved by threads blocked in getConnection, which the composition does not couple)."""
+    from library.compose import compose
+    from sdmodels import simulate
+    fix = [f for f in fixes_for(hands_on.by_pattern("connection pool exhaustion")[0].match,
+                                hands_on.spec) if f.name == "pool connectionTimeout"][0]
+    names = ["db pool.Waiting for connection", "db pool.Connections acquired",
+             "db pool.Wait timeouts", "db pool.Wait time", "users to cdn retries.Retry rate"]
+    runs = [simulate(compose(spec).model, scenario="flush during slowdown", engine="interpreter",
+                     params={"Slowdown factor": 10.0}, outputs=names).to_pandas()
+            for spec in (hands_on.spec, apply(hands_on.spec, fix))]
+    assert "50 x 5 s / 200 = 1.25 s" in fix.why and "give up after 1 s" in fix.why
+    usl = 1 + 0.02 * 49 + 0.0005 * 50 * 49
+    rate = 50 / (0.05 * 10 * usl)
+    assert rate < 200 / 5 and 0.05 * 10 * usl > 1.25
+    for run in runs:
+        waiting, acquired, timeouts, wait, retries = run.columns
+        full = run[run[waiting] >= 200 - 1e-6]
+        assert len(full) > 20                                      # the threads all wait
+        assert full[acquired].loc[70:115].to_numpy() == pytest.approx(rate, rel=1e-3)
+    before, after = runs
+    waiting, acquired, timeouts, wait, retries = before.columns
+    assert before[timeouts].max() == 0 and before[wait].max() > 200 / rate > 5
+    assert after[timeouts].loc[70:100].to_numpy() == pytest.approx(200 / 5 - rate, rel=1e-3)
+    assert after[wait].max() == pytest.approx(5)
+    assert after[waiting].max() == pytest.approx(200)           # as many wait
+    full = [(run[waiting] >= 200 - 1e-6).sum() for run in runs]  # seconds at the bound
+    assert full[0] == 60 and 45 <= full[1] < 60      # all the slowdown; a little shorter
+    peak = [run[retries].max() for run in runs]
+    assert peak[1] == pytest.approx(peak[0], rel=0.05)
+    total = [run[retries].sum() for run in runs]                # retries sent (1 s saves)
+    assert total[0] * 2 / 3 < total[1] < total[0]               # fewer, by less than a third
+
+
+def test_hands_on_database_breaker_breaks_the_pool_loop_but_keeps_the_cache_cold(hands_on):
+    """Fix 3 (circuit breaker on the database) in the flush during the slowdown: the pool
+    fills before the breaker has its minimum number of calls, so the pool's peak is about
+    the same (200 threads waiting), but once the breaker opens no fill reaches the pool: it
+    is at its bound for at most a third as long (broken, by time). The price: with no
+    fallback an open breaker fails every miss, so the cache cannot refill while it is open
+    (waitDurationInOpenState 30 s), and the users retry more than without it."""
+    row = [r for r in hands_on.fixes if r["fix"] == "circuit breaker on cache -> db"][0]
+    assert row["breaks"] == ["connection pool exhaustion: db"]
+    assert "the cache cannot refill" in row["why"]
+    loops = {x["loop"]: x for x in row["loops"] if x["scenario"] == "flush during slowdown"}
+    pool = loops["connection pool exhaustion: db"]
+    assert pool["peak_after"] > 200 * 2 / 3                     # filled before it opened
+    assert pool["held_before"] >= 10 and pool["held_after"] <= pool["held_before"] / 3
+    storm = loops["retry storm: users -> cdn"]
+    assert storm["peak_after"] > storm["peak_before"] and not storm["broken"], str(storm)
+    fixed = hands_on.fixed_runs[("circuit breaker on cache -> db", "flush during slowdown")]
+    hit = hands_on.by_pattern("cache stampede")[0].primary           # the cache's misses
+    closed = hands_on.runs["flush during slowdown"][hit]
+    assert fixed[hit].loc[61:61 + 30].min() > closed.loc[61:61 + 30].min()
 
 
 def test_hands_on_hpa_does_not_hang_on_the_scrape_clock():
@@ -434,3 +533,36 @@ def test_oom_kills_close_the_eviction_cascade():
     assert runs["baseline"][pods].min() == pytest.approx(4)
     surge = runs["traffic surge"].loc[60:120]
     assert surge[memory].max() > 512 and surge[pods].min() <= 1
+
+
+PER_USER = """system: tenants
+components:
+  users: {kind: traffic, rate: 300/s, users: 2}
+  limiter: {kind: rate_limiter, limitForPeriod: 100, limitRefreshPeriod: 1s, per: user}
+  api: {kind: service, replicas: 4, workersPerPod: 50, serviceTime: 50ms}
+calls:
+  - {from: users, to: limiter}
+  - {from: limiter, to: api}
+"""
+
+
+def test_a_per_user_limit_admits_each_user_and_the_user_surge_brings_more_users():
+    """2 users under a 100 req/s per-user limit: 200 req/s admitted of 300. In the user
+    surge the traffic triples (the default peak, 900 req/s) from 3x the users, each at the
+    base 150 req/s: 6 x 100 = 600 admitted; in the traffic surge the same 2 users send
+    900: still 200. A global limit (per: global) admits 100 whatever the users."""
+    from library.compose import compose
+    from sdmodels import simulate
+    admitted = "limiter / Admitted"
+    model = compose(PER_USER, stop=150).model
+    assert "user surge" in model.scenarios
+    runs = {s: simulate(model, scenario=s, engine="interpreter",
+                        outputs=[admitted]).to_pandas()[admitted]
+            for s in ("baseline", "user surge", "traffic surge")}
+    assert runs["baseline"].loc[10:].to_numpy() == pytest.approx(200)
+    assert runs["user surge"].loc[70:110].to_numpy() == pytest.approx(600)
+    assert runs["traffic surge"].loc[70:110].to_numpy() == pytest.approx(200)
+    plain = compose(PER_USER.replace("per: user", "per: global"), stop=30).model
+    assert "user surge" not in plain.scenarios
+    run = simulate(plain, engine="interpreter", outputs=[admitted]).to_pandas()[admitted]
+    assert run.loc[10:].to_numpy() == pytest.approx(100)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sdmodels import Model, if_then_else, maximum, minimum, pulse
+from sdmodels import Model, if_then_else, maximum, minimum, pulse, smooth
 from sdmodels.expr import Expr
 from sdmodels.model import ModuleHandle
 
@@ -125,20 +125,40 @@ class LoadBalancer:
 
 
 class RateLimiter:
-    """A token bucket of limitForPeriod permits refilled every limitRefreshPeriod."""
+    """A token bucket of limitForPeriod permits refilled every limitRefreshPeriod; a limit
+    `per: user` applies to every user (a bucket each), so it admits the active users x the
+    limit, with their buckets' burst."""
 
     @staticmethod
     def build(m, component, spec, stress) -> Node:
         c = component.config
         node = Node(component.name, "rate_limiter")
         rate = c["limitForPeriod"] / c["limitRefreshPeriod"]
-        h = _module(m, node, "", rate_limiter(Rate=rate, Burst=c["limitForPeriod"]))
+        users = _active_users(m, component.name, spec, stress) if c["per"] == "user" else 1.0
+        h = _module(m, node, "", rate_limiter())
+        h.connect("Rate", setting(m, component.name, "limit", rate, "req/s") * users)
+        h.connect("Burst", setting(m, component.name, "limitForPeriod", c["limitForPeriod"],
+                                   "req") * users)
         node.inbound, node.outbound = Port(h, "Requests"), h.out["Admitted"]
         node.own_failure = h.out["Rejected share"]
         node.role("rejections", h.out["Rejected"])
         node.role("admitted", h.out["Admitted"])
         node.role("rejected share", h.out["Rejected share"])
         return node
+
+
+def _active_users(m, name: str, spec, stress):
+    """The distinct clients a per-user limit applies to: the traffic components' `users`,
+    and in a surge from new users (the "user surge" scenario) as many more as the surge
+    adds traffic, each sending at the base per-user rate (so each stays under its limit)."""
+    sources = [c.config for c in spec.components.values() if c.kind == "traffic"]
+    users = sum(c["users"] for c in sources) or 1.0
+    base = sum(c["rate"] for c in sources) or 1.0
+    peak = sum(c["peak"] if c["peak"] is not None else 3 * c["rate"] for c in sources) or base
+    more = stress["Surge from new users"] * stress["Surge on"] * pulse(
+        stress["Stress start"], stress["Stress duration"]) * (peak / base - 1)
+    return m.aux(f"{name} active users", users * (1 + more), units="1",
+                 doc="distinct clients sending requests (per-user rate limits apply to each)")
 
 
 class Service:
@@ -166,7 +186,14 @@ class Service:
         node.queue_limit = (Port(server, "Queue limit"),
                             pods * setting(m, component.name, "queueLimit", c["queueLimit"],
                                            "req/pod"))
-        node.inbound, node.outbound = Port(server, "Arrivals"), server.out["Throughput"]
+        node.inbound = Port(server, "Arrivals")
+        node.outbound = m.aux(
+            f"{component.name} calls down", smooth(server.out["Throughput"], maximum(
+                server["Service time"], 2 * m.dt_expr)), units="req/s",
+            doc="requests calling the services behind it: a request calls them while it is "
+            "served, one service time after it leaves the queue (on average), so a backlog "
+            "taken by new workers at once reaches them over a service time (two steps at "
+            "least), not within a step")
         node.latency, node.failure = server.out["Latency"], server.out["Failure fraction"]
         node.downstream_latency = Port(server, "Downstream latency")
         node.downstream_failure = Port(server, "Downstream failure fraction")

@@ -15,6 +15,8 @@ STRESS = {
     "Stress start": (60.0, "s", "sdmodels: stresses begin one minute in"),
     "Stress duration": (60.0, "s", "sdmodels: and last one minute"),
     "Surge on": (0.0, "0/1", "1 = traffic rises to the traffic component's peak (default 3x)"),
+    "Surge from new users": (0.0, "0/1", "1 = the surge's extra traffic comes from new users "
+                             "at the base per-user rate, so per-user rate limits let it through"),
     "Slowdown factor": (1.0, "1", "query time multiplier of every database during the stress "
                         "(reference Part 3.3: 10 ms -> 50 ms is 5x)"),
     "Pods lost": (0.0, "1", "share of every service's pods lost during the stress"),
@@ -29,6 +31,11 @@ def add_scenarios(m, spec, nodes) -> None:
     m.add_scenario("baseline", {}, doc="the description as written, steady traffic")
     m.add_scenario("traffic surge", {"Surge on": 1.0},
                    doc="traffic rises to its peak for the stress window")
+    if any(c.kind == "rate_limiter" and c.config["per"] == "user"
+           for c in spec.components.values()):
+        m.add_scenario("user surge", {"Surge on": 1.0, "Surge from new users": 1.0},
+                       doc="the surge's traffic comes from new users, each under the "
+                       "per-user rate limit: the limiter lets it through to the pods")
     if "database" in kinds:
         m.add_scenario("dependency slowdown", {"Slowdown factor": 5.0},
                        doc="every database's queries take 5x longer for the stress window")

@@ -5,7 +5,9 @@ composed model (capped, with a notice), recognises the reference's patterns by c
 roles (`patterns`), runs every stress scenario once (the interpreter), linearises the
 baseline, answers the checklist per recognised loop (`checklist`), finds the dangerous
 combinations, and simulates each fix (`fixes`) under the scenarios in which its loops ran
-away. `sdmodels.system.report` writes the result.
+away (for an HPA whose cooldown is shorter than its delay: the runs in which it undid one of
+its changes within that delay, `checklist.reversals`). `sdmodels.system.report` writes the
+result.
 
 >>> a = analyze("examples/service_chain.yaml")     # a minute of runs: # doctest: +SKIP
 >>> [f.match.key for f in a.findings if f.polarity == "R"][:1]   # doctest: +SKIP
@@ -19,7 +21,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from sdmodels.system.checklist import (TRIGGER, Answers, delays, identification, loop_mode,
-                                       observability, series_label, stability, synchronization)
+                                       observability, reversals, series_label, stability,
+                                       synchronization)
 from sdmodels.system.fixes import Fix, apply, fixes_for, merged
 from sdmodels.system.patterns import BY_NAME, Match, recognise
 
@@ -47,6 +50,17 @@ class Finding:
 
     def label(self, scenario: str) -> str:
         return self.outputs.get(scenario, {}).get(self.primary, {}).get("label", "?")
+
+    @property
+    def risk(self) -> dict | None:
+        """The configuration risk of its loop (`checklist.config_risk`), if any."""
+        return self.answers.stability.get("configuration_risk")
+
+    def runs_away(self, scenario: str) -> bool:
+        """Its primary variable collapsed, oscillated or grew in a run, or the run showed
+        its configuration risk (an HPA undoing its own changes within its delay)."""
+        return self.label(scenario) in RUNAWAY or bool(
+            (self.risk or {}).get("reversals", {}).get(scenario))
 
     def moved(self, scenario: str) -> str:
         """How the loop was set in motion in a run: the first label other than steady among
@@ -168,13 +182,14 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     from sdmodels.analysis.loops import _make_loop
     from sdmodels.analysis.stability import linearize, mode_summary
     only = scenarios
-    bar = _progress(7, progress)         # loops, 5 scenarios at most, linearisation
+    bar = _progress(7, progress)         # loops, the runs, linearisation (total set below)
     bar.set_description("loops")
     r = recognised(path_or_text)
     spec, composition, ir, graph, polarities, matches = (
         r.spec, r.composition, r.ir, r.graph, r.polarities, r.matches)
     stresses = [s for s in composition.model.scenarios if s != "baseline"]
     scenarios = ["baseline", *(s for s in stresses if only is None or s in only)]
+    bar.total = 2 + len(scenarios)       # loops, the runs, linearisation
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loops = find_loops(ir, polarities=polarities, max_loops=max_loops)
@@ -213,10 +228,11 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
         findings.append(Finding(m, pol, loop.id if loop else None, answers, outputs,
                                 loop=as_loop))
     for f in findings:
-        acts = any(f.label(s) in RUNAWAY for s in scenarios[1:])
-        risk = f.answers.stability.get("configuration_risk")
+        risk = f.risk
         if risk is not None:        # a risk of the configuration, and whether a run showed it
-            risk["shown_in"] = [s for s in scenarios[1:] if f.label(s) in RUNAWAY]
+            risk["reversals"] = {s: _reversals(runs[s], f.primary, risk) for s in scenarios}
+            risk["shown_in"] = [s for s in scenarios[1:] if f.runs_away(s)]
+        acts = any(f.runs_away(s) for s in scenarios[1:])
         f.dangerous = f.match.expected == "R" or acts or risk is not None
         f.answers.failure_modes["worst"] = _worst(f, scenarios)
     combos = combinations(findings, scenarios, composition)
@@ -229,7 +245,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
         bar.refresh()
         for fix in candidates:
             bar.set_description(f"fix: {fix.name}")
-            row, frames = evaluate(fix, spec, findings, scenarios, watched, names)
+            row, frames = evaluate(fix, spec, findings, scenarios, watched, names, runs)
             bar.update()
             fix_rows.append(row)
             fixed_runs.update({(fix.name, *((s,) if isinstance(s, str) else s[::-1])): fr
@@ -251,6 +267,13 @@ def _edge_delays(ir, graph, match: Match):
             out.append(LoopDelay(ir.display(a), ir.display(b), d.kind, d.order, d.time,
                                  d.time_text))
     return out
+
+
+def _reversals(frame, name: str, risk: dict) -> list:
+    """An HPA's changes undone within the time it takes to see its own action."""
+    if name not in frame:
+        return []
+    return reversals(frame.index.to_numpy(dtype=float), frame[name].to_numpy(), risk["delay"])
 
 
 def _worst(f: Finding, scenarios) -> str:
@@ -316,11 +339,12 @@ def _share(f: Finding, g: Finding, *, components: bool = False) -> bool:
     return components and bool(set(f.match.components) & set(g.match.components))
 
 
-def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
-    """Compose the fixed description, run it where its loops ran away; a before/after row."""
+def evaluate(fix: Fix, spec, findings, scenarios, watched, names, runs=None):
+    """Compose the fixed description, run it where its loops ran away; a before/after row.
+    `runs` (scenario -> the unfixed run) lets it measure how long each loop ran away."""
     from library.compose import compose
     targets = [f for f in findings if f.match.key in fix.targets]
-    where = [s for s in scenarios[1:] if any(f.label(s) in RUNAWAY for f in targets)] or \
+    where = [s for s in scenarios[1:] if any(f.runs_away(s) for f in targets)] or \
         [targets[0].answers.failure_modes["worst"]]
     frames, loops, olds = {}, [], {}
     if fix.horizon:          # a timer longer than the stress runs (a TTL): both run past it
@@ -335,15 +359,26 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
                 else f.outputs[s].get(f.primary)
             if after is None or before is None:
                 continue
+            flips = _flips(f, s, frames[s], olds.get(s))
+            old = olds.get(s) if s in olds else (runs or {}).get(s)
+            if old is not None:         # seconds beyond half its rise, before and after
+                held = _held(old, f.primary, before), _held(frames[s], f.primary, before)
+                before, after = dict(before, held=held[0]), dict(after, held=held[1])
             loops.append({"loop": f.match.key, "scenario": s, "targeted": f in targets,
                           "before": before["label"], "after": after["label"],
                           "peak_before": before["peak"], "peak_after": after["peak"],
                           "end_before": before["end"], "end_after": after["end"],
-                          "broken": _broken(before, after)})
+                          "held_before": before.get("held"),
+                          "held_after": after.get("held"),
+                          "broken": _broken(before, after), **flips})
+            if flips.get("reversals_before"):   # an HPA undoing its changes: still after?
+                # (a scale-down to where the unfixed run ends is no collapse: it settles)
+                loops[-1]["broken"] = not flips["reversals_after"] and (
+                    after["label"] not in RUNAWAY or after["end"] == before["end"])
     # a balancing loop proposed for its configuration alone (no run showed it running away)
     # has nothing to break here: its rows say so instead of crediting the fix
     unshown = [f.match.key for f in targets if f.match.expected != "R"
-               and not any(f.label(s) in RUNAWAY for s in scenarios[1:])]
+               and not any(f.runs_away(s) for s in scenarios[1:])]
     for r in loops:
         if r["loop"] in unshown:
             r["broken"] = None
@@ -357,17 +392,51 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names):
             frames)
 
 
+def _flips(f: Finding, scenario, after, before=None) -> dict:
+    """For a loop with a configuration risk: its reversals in the run before the fix and
+    in the fixed run (empty for other loops)."""
+    risk = f.risk
+    if risk is None or "reversals" not in risk:
+        return {}
+    old = _reversals(before, f.primary, risk) if before is not None else \
+        risk["reversals"].get(scenario, [])
+    return {"reversals_before": old, "reversals_after": _reversals(after, f.primary, risk)}
+
+
+def _held(frame, name: str, before: dict) -> float | None:
+    """Seconds a loop's variable spends beyond half its rise in the unfixed run (from its
+    value before the trigger towards its peak): how long the loop ran away."""
+    if name not in frame:
+        return None
+    rise = before["peak"] - before["before"]
+    if not rise > 1e-9 * max(1.0, abs(before["peak"])):
+        return None
+    t = frame.index.to_numpy(dtype=float)
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    return float(np.count_nonzero(frame[name].to_numpy() > before["before"] + rise / 2) * step)
+
+
 def _broken(before: dict, after: dict) -> bool | None:
-    """The loop stopped running away: no longer collapsed/oscillating/growing, no longer
-    swinging (turning points that give a period), or its peak came down by at least a
-    third and it ends no further off than before (or than a third of the old peak); None
-    when it did not run before."""
+    """The loop stopped running away (never when it rose higher and for longer than before):
+    no longer collapsed/oscillating/growing, no longer
+    swinging (turning points that give a period), beyond half its old rise for at most a
+    third as long (and not running away, ending no further off), or its peak came down by
+    at least a third and it ends no further off than before (or than a third of the old
+    peak); None when it did not run before."""
     if before["label"] == "steady":
         return None
+    held = before.get("held"), after.get("held")
+    if held[0] is not None and held[1] is not None and held[1] > held[0] and \
+            after["peak"] > before["peak"] * 1.01:
+        return False                    # higher and for longer: worse, whatever its shape
     if before["label"] in RUNAWAY and after["label"] not in RUNAWAY:
         return True
     if before.get("period") and not after.get("period"):
         return True                     # it swung back and forth before, not after
+    if held[0] and held[1] is not None and held[1] <= held[0] / 3 and after["label"] not in \
+            RUNAWAY and abs(after["end"] - before["before"]) <= abs(before["end"] -
+                                                                     before["before"]) + 1e-9:
+        return True                     # it ran away for a third of the time or less
     rise = abs(before["peak"] - before["before"])
     if rise <= 1e-9 * max(1.0, abs(before["peak"])):
         # already at its peak before the trigger (running away from the start): it is

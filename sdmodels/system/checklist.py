@@ -220,6 +220,28 @@ def config_risk(match, spec) -> dict | None:
         "ones it added, and add them again (reference Part 2.2, autoscaler oscillation)")}
 
 
+def reversals(times, values, within: float) -> list[tuple[float, float]]:
+    """Changes of a controller's output undone within `within` seconds: consecutive changes
+    of opposite direction (a scale-down then a scale-up, or the reverse) at most `within`
+    apart, as (time of the first, time of the second). For an HPA `within` is the time it
+    takes to see its own action (sync period + pod start-up): pods removed and needed again
+    before a new one could be ready, or added and removed before they could serve.
+
+    >>> reversals([0, 30, 90, 165, 400], [4, 2, 3, 2, 2], 75)
+    [(30.0, 90.0), (90.0, 165.0)]
+    >>> reversals([0, 30, 435], [4, 4, 2], 75)
+    []
+    """
+    t, x = np.asarray(times, dtype=float), np.asarray(values, dtype=float)
+    steps = np.flatnonzero(np.diff(x) != 0) + 1
+    out = []
+    for a, b in zip(steps[:-1], steps[1:]):
+        opposite = np.sign(x[a] - x[a - 1]) != np.sign(x[b] - x[b - 1])
+        if opposite and t[b] - t[a] <= within + 1e-9 * max(1.0, within):
+            out.append((float(t[a]), float(t[b])))
+    return out
+
+
 def stability(match, spec, mode: dict, measured: dict) -> dict:
     answer = {"linearised": mode}
     risk = config_risk(match, spec)

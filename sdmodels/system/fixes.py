@@ -125,7 +125,10 @@ def _breaker(spec, i: int, key: str) -> Fix:
         "minimumNumberOfCalls: 5, waitDurationInOpenState: 30s, "
         "permittedNumberOfCallsInHalfOpenState: 3}", dict(BREAKER)),), (key,),
         f"when half of the calls to {call.target} fail, {call.source} stops calling for 30 s "
-        "and then tries 3 calls: the failing dependency gets time to recover")
+        "and then tries 3 calls: the failing dependency gets time to recover" + (
+            f"; behind a cache ({call.source}) and without a fallback (serving stale "
+            "entries), every miss fails while it is open and the cache cannot refill"
+            if spec.components[call.source].kind == "cache" else ""))
 
 
 def fixes_for(match, spec) -> list[Fix]:
@@ -141,11 +144,7 @@ def fixes_for(match, spec) -> list[Fix]:
         if pool["connectionTimeout"] > 5:
             out.append(Fix("pool connectionTimeout", (Change(
                 ("components", name, "pool", "connectionTimeout"), _s(pool["connectionTimeout"]),
-                "5s", 5.0),), (key,),
-                "a request waits at most 5 s for a connection and then fails instead of "
-                "queueing behind the pool (reference fix 5); it cuts the waiting callers "
-                "only where one would wait longer: when the pool hands out fewer "
-                "connections a second than the callers' threads / 5 s"))
+                "5s", 5.0),), (key,), _pool_timeout_why(spec, pool)))
         into = [i for i, c in enumerate(spec.calls) if c.target == name
                 and c.config["circuitBreaker"] is None]
         out += [_breaker(spec, i, key) for i in into[:1]]
@@ -183,6 +182,25 @@ def fixes_for(match, spec) -> list[Fix]:
                     horizon=FLUSH_AT + ttl + 600, scenario="cache flush",
                     trigger=(FLUSH_AT + ttl - ttl / 6, FLUSH_AT + ttl + ttl / 6))]
     return []
+
+
+def _pool_timeout_why(spec, pool) -> str:
+    """Why a 5 s connectionTimeout helps, and when it can: the numbers of the description."""
+    from library.parts.pool import POOL
+    threads = POOL["Max waiting"][0]
+    hold = pool["maximumPoolSize"] * 5.0 / threads
+    waits = [c.config["timeout"] for c in spec.calls if c.config["retry"] is not None]
+    text = ("a request waits at most 5 s for a connection and then fails instead of queueing "
+            f"behind the pool (reference fix 5). It fires only when the head of the queue "
+            f"would wait longer: with {threads:g} threads waiting (Tomcat's maxThreads) for "
+            f"{pool['maximumPoolSize']:g} connections, when a query holds its connection "
+            f"longer than {pool['maximumPoolSize']:g} x 5 s / {threads:g} = {hold:g} s (fewer "
+            f"than {threads / 5:g} connections a second); it cuts the waiting callers only "
+            f"when fewer than {threads / 5:g} queries a second arrive")
+    if waits and min(waits) < 5:
+        text += (f"; and the retrying callers give up after {min(waits):g} s, so any wait "
+                 "longer than that is already a timeout and a retry, with or without it")
+    return text
 
 
 def merged(fix_lists) -> list[Fix]:

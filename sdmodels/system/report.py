@@ -95,11 +95,11 @@ def to_markdown(a, images: dict[str, str]) -> str:
                     "run showed it running away, so there is nothing here for the fix to "
                     "break.", ""]
         out += _table(["loop", "scenario", "before", "after", "peak before", "peak after",
-                       "broken"], [[x["loop"] + (" (target)" if x["targeted"] else ""),
-                                    x["scenario"], x["before"], x["after"],
-                                    _fmt(x["peak_before"]), _fmt(x["peak_after"]),
-                                    {True: "yes", False: "no", None: "did not run away"}[
-                                        x["broken"]]] for x in r["loops"]])
+                       "s beyond half the old rise", "broken"], [
+            [x["loop"] + (" (target)" if x["targeted"] else ""), x["scenario"], x["before"],
+             x["after"], _fmt(x["peak_before"]), _fmt(x["peak_after"]), _held(x),
+             {True: "yes", False: "no", None: "did not run away"}[x["broken"]] + _undone(x)]
+            for x in r["loops"]])
         out.append("")
     out += ["## Figures", ""] + [f"![{cap}]({name})" for cap, name in images.items()]
     return "\n".join(out) + "\n"
@@ -246,10 +246,30 @@ def _plots(a) -> dict[str, bytes]:
     return out
 
 
+def _held(row: dict) -> str:
+    """Seconds the loop's variable spent beyond half its unfixed rise, before -> after."""
+    if row.get("held_before") is None or row.get("held_after") is None:
+        return "-"
+    return f"{row['held_before']:g} -> {row['held_after']:g}"
+
+
+def _undone(row: dict) -> str:
+    """A fix row's count of an HPA's changes undone within its delay, before and after."""
+    if not row.get("reversals_before") and not row.get("reversals_after"):
+        return ""
+    return (f" ({len(row['reversals_before'])} changes undone before, "
+            f"{len(row['reversals_after'])} after)")
+
+
 def _risk(risk: dict) -> str:
     """The configuration risk's sentence, with what the stress runs showed of it."""
-    shown = (f"the simulation shows it in {', '.join(risk['shown_in'])}" if risk["shown_in"]
-             else "the simulation did not show it under the generated scenarios")
+    def how(s):
+        undone = risk.get("reversals", {}).get(s)
+        return s + (" (changes undone within " + f"{risk['delay']:g} s: " + ", ".join(
+            f"{a:g} s -> {b:g} s" for a, b in undone) + ")" if undone else "")
+    shown = (f"the simulation shows it in {'; '.join(map(how, risk['shown_in']))}"
+             if risk["shown_in"] else
+             "the simulation did not show it under the generated scenarios")
     return f"**Configuration risk: {risk['risk']}.** {risk['why']}; {shown}."
 
 
