@@ -66,6 +66,7 @@ class ExpressionWriter:
         self.stage = 1
         self.pure: dict[int, bool] = {}
         self.lookup_ids = {name: i for i, name in enumerate(gen.lookup_at)}
+        self.scalar_slot = {s.var: s.index for s in gen.slots if not s.key}   # var -> slot
         self.keys = Keys()
         self.shared: dict[int, int] = {}          # subtree key -> register (one equation)
         # subtrees that read only constants (hoisted: computed once a run, after the start)
@@ -77,6 +78,14 @@ class ExpressionWriter:
         self.hoisted: dict[tuple, int] = {}       # (subtree key, binding) -> register
         self.hoists: list[tuple] = []             # (expr, binding, host, register) to compute
         self._fixed_memo: dict[int, tuple[Expr, bool]] = {}
+
+    def per_slot(self, var, equation) -> list | tuple:
+        """(slot, binding, expression) for every element of `var`, as _Generator.per_slot
+        gives them (a scalar's one slot found directly: most of a model's variables)."""
+        slot = self.scalar_slot.get(var.id)
+        if slot is not None and isinstance(equation, Expr):
+            return ((slot, {}, equation),)
+        return self.gen.per_slot(var, equation)
 
     # -- registers -------------------------------------------------------------
     def const(self, value: float) -> int:
@@ -129,6 +138,10 @@ class ExpressionWriter:
     def ready(self, expr: Expr, binding, host) -> int | None:
         """The register already holding `expr` (a slot, constant, time, a subtree shared in
         this equation or hoisted), or None when it takes code."""
+        if type(expr) is Ref:
+            slot = self.scalar_slot.get(expr.name)     # most references: no binding to apply
+            if slot is not None:
+                return self.reg(slot)
         if isinstance(expr, Const):
             return self.const(expr.value)
         if isinstance(expr, (Ref, Index)):
