@@ -38,6 +38,7 @@ _UNARY_CALLS = CodeTable(Function, complete=False, code={
 _BINARY_CALLS = CodeTable(Function, complete=False, code={
     "modulo": op.MOD, "min": op.MIN, "max": op.MAX, "random_uniform": op.RUNIF})
 _RANDOM = {Function.RANDOM_UNIFORM, Function.RANDOM_NORMAL, Function.RANDOM_EXPONENTIAL}
+_COMPOUND = {Binary, Call, Unary, LookupCall, Reduce}   # exact classes: never a leaf
 _REDUCE = CodeTable(ReduceOp, {"sum": op.ADD, "mean": op.ADD, "prod": op.MUL, "min": op.MIN,
                                "max": op.MAX})
 
@@ -107,10 +108,11 @@ class ExpressionWriter:
         """Where a slot's value lives in the current stage (the kernel's x, y, z names)."""
         if self.aliasing:
             slot = self.alias.get(slot, slot)
-        if self.stage > 1 and self.is_stock[slot]:
-            return self.n + slot
-        if self.stage > 1 and self.is_value[slot]:
-            return 2 * self.n + slot
+        if self.stage > 1:
+            if self.is_stock[slot]:
+                return self.n + slot
+            if self.is_value[slot]:
+                return 2 * self.n + slot
         return slot
 
     def emit(self, code: int, dst: int = 0, a: int = 0, b: int = 0, c: int = 0) -> int:
@@ -138,18 +140,20 @@ class ExpressionWriter:
     def ready(self, expr: Expr, binding, host) -> int | None:
         """The register already holding `expr` (a slot, constant, time, a subtree shared in
         this equation or hoisted), or None when it takes code."""
-        if type(expr) is Ref:
+        cls = type(expr)
+        if cls is Ref:
             slot = self.scalar_slot.get(expr.name)     # most references: no binding to apply
             if slot is not None:
                 return self.reg(slot)
-        if isinstance(expr, Const):
-            return self.const(expr.value)
-        if isinstance(expr, (Ref, Index)):
-            return self.reg(self.gen.slot_for(expr, binding, host))
-        if isinstance(expr, Time):
-            return self.treg
-        if isinstance(expr, TimeStep):
-            return self.treg + 1
+        if cls not in _COMPOUND:                       # a leaf (or a class of its own)
+            if isinstance(expr, Const):
+                return self.const(expr.value)
+            if isinstance(expr, (Ref, Index)):
+                return self.reg(self.gen.slot_for(expr, binding, host))
+            if isinstance(expr, Time):
+                return self.treg
+            if isinstance(expr, TimeStep):
+                return self.treg + 1
         if self.shared:
             reg = self.shared.get(self.keys(expr))
             if reg is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sdmodels.interop.mdl.lexer import Source, comment_end
 
@@ -31,9 +32,11 @@ _ENCODING = re.compile(rb"\s*\{([A-Za-z0-9_\-]+)\}")
 _HEADER = re.compile(r"\s*\{[^}\n]*\}")
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One `equation ~ units ~ comment |` entry, the equation kept as offsets into the file."""
+class Entry(NamedTuple):
+    """One `equation ~ units ~ comment |` entry, the equation kept as offsets into the file.
+
+    A named tuple (immutable, like Token): a file has thousands of entries, and a frozen
+    dataclass is several times slower to make."""
     start: int
     end: int
     units: str = ""
@@ -115,20 +118,21 @@ def split_file(text: str, source: Source | None = None) -> Layout:
         pos = _BLANK.match(text, pos, end).end()     # \s: what str.isspace() holds
         if pos >= end:
             break
-        m = _MACRO.match(text, pos)
-        if m:
-            if current is not None:
-                raise source.error(pos, f"a macro starts inside macro '{current.name}' "
-                                   "(missing ':END OF MACRO:')")
-            current, pos = _macro_header(text, m.end(), end, source)
-            macros.append(current)
-            continue
-        m = _END_MACRO.match(text, pos)
-        if m:
-            if current is None:
-                raise source.error(pos, "':END OF MACRO:' without a macro before it")
-            current, pos = None, m.end()
-            continue
+        if text.startswith(":", pos):     # both macro marks begin with ':'
+            m = _MACRO.match(text, pos)
+            if m:
+                if current is not None:
+                    raise source.error(pos, f"a macro starts inside macro '{current.name}' "
+                                       "(missing ':END OF MACRO:')")
+                current, pos = _macro_header(text, m.end(), end, source)
+                macros.append(current)
+                continue
+            m = _END_MACRO.match(text, pos)
+            if m:
+                if current is None:
+                    raise source.error(pos, "':END OF MACRO:' without a macro before it")
+                current, pos = None, m.end()
+                continue
         entry, pos = _entry(text, pos, end, source)
         if entry is not None:
             (current.entries if current else main).append(entry)
