@@ -25,6 +25,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Iterator
 
 from sdmodels.errors import LimitError
+from sdmodels.expr import FUNCTIONS, Call, Const, Ref, Stateful
 
 
 ALLOW_DATA_DIRS_ENV = "SDMODELS_ALLOW_DATA_DIRS"   # folders models may read data from
@@ -119,36 +120,51 @@ def check_model_size(model, *, limits: Limits | None = None) -> None:
     for element in model.elements.values():
         for _field, expr in expressions(element):
             depth, bad = _walk(expr)
-            if bad is not None or depth > limits.max_expression_depth:
+            if bad or depth > limits.max_expression_depth:
                 # the message names the variable: made only for an equation that fails
                 check_expression(expr, where=f"model '{model.name}', variable "
                                  f"'{element.display}'", limits=limits)
 
 
-def _walk(expr) -> tuple[int, object]:
-    """(depth, first call with a wrong number of arguments or None) of an expression tree,
-    found without recursion (so any depth is safe) in one loop: build checks every
-    equation of a model with it."""
-    from sdmodels.expr import FUNCTIONS, Call, Const, Ref, Stateful
-    depth, bad = 0, None
-    stack = [(expr, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, level = pop()
-        if level > depth:
-            depth = level
-        cls = type(node)
-        if cls is Ref or cls is Const:
-            continue
-        if bad is None and isinstance(node, (Call, Stateful)):
-            lo, hi = (node.arity() if isinstance(node, Stateful) else  # helpers the importers
-                      FUNCTIONS.get(node.fn, (0, math.inf)))         # add take any number
-            if not lo <= len(node.args) <= hi:
-                bad = node
-        level += 1
-        for child in node.children():
-            push((child, level))
+def _walk(expr) -> tuple[int, bool]:
+    """(depth, whether a call has a wrong number of arguments) of an expression tree, found
+    level by level without recursion (so any depth is safe): build checks every equation
+    of a model with it."""
+    depth, bad = 0, False
+    level = [expr]
+    while level:
+        depth += 1
+        below = []
+        for node in level:
+            cls = type(node)
+            if cls is Ref or cls is Const:
+                continue
+            if not bad and _wrong_arity(node):
+                bad = True
+            below += node.children()
+        level = below
     return depth, bad
+
+
+def _wrong_arity(node) -> bool:
+    """Whether a built-in or stateful call has too few or too many arguments."""
+    if not isinstance(node, (Call, Stateful)):
+        return False
+    lo, hi = (node.arity() if isinstance(node, Stateful) else  # helpers the importers add
+              FUNCTIONS.get(node.fn, (0, math.inf)))         # take any number
+    return not lo <= len(node.args) <= hi
+
+
+def _first_wrong_arity(expr):
+    """The call check_expression reports: the first with a wrong argument count in the
+    order of a depth-first walk (last child first), as it has always been reported."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if _wrong_arity(node):
+            return node
+        stack.extend(node.children())
+    return None
 
 
 def expression_depth(expr) -> int:
@@ -165,10 +181,10 @@ def check_expression(expr, *, where: str, limits: Limits | None = None) -> None:
     """LimitError if `expr` is deeper than max_expression_depth (compilers recurse); a
     ModelError if a built-in is called with a wrong number of arguments (importers)."""
     from sdmodels.errors import ModelError
-    from sdmodels.expr import Stateful
     limits = limits or current_limits()
-    depth, node = _walk(expr)
-    if node is not None:
+    depth, bad = _walk(expr)
+    if bad:
+        node = _first_wrong_arity(expr)
         lo, hi = node.arity() if isinstance(node, Stateful) else _arity(node.fn)
         want = str(lo) if lo == hi else f"{lo} to {hi}"
         raise ModelError(f"{where}: {node.fn.upper()} takes {want} arguments, got "
@@ -182,7 +198,6 @@ def check_expression(expr, *, where: str, limits: Limits | None = None) -> None:
 
 
 def _arity(fn) -> tuple[float, float]:
-    from sdmodels.expr import FUNCTIONS
     return FUNCTIONS.get(fn, (0, math.inf))
 
 
