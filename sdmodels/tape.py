@@ -85,6 +85,7 @@ class _TapeWriter(ExpressionWriter):
         self.clock = {s: self.treg + 3 + i for i, s in enumerate(holds)}   # next sample time
         self.buffers: dict[int, int] = {}         # slot -> buffer id
         self._repeats: dict[int, tuple] = {}      # id(expr) -> (expr, its repeated subtrees)
+        self._drained: dict[str, Stock | None] = {}   # flow id -> the stock it drains
         self.bkind: list[int] = []
         start = self._segment(self._start)
         self.hoisting = True                      # the steps read subtrees of constants
@@ -128,8 +129,7 @@ class _TapeWriter(ExpressionWriter):
     def _flow_or_aux(self, var, slot: int, binding, expr: Expr) -> None:
         dst = self.reg(slot)
         nonneg = isinstance(var, Flow) and var.non_negative
-        stock = self.ir.variables[canonical(var.out_of)] if isinstance(var, Flow) and \
-            var.out_of is not None else None
+        stock = self._drains(var)
         cut = stock is not None and stock.limit_outflows
         self._share(expr, binding, var)
         if not (nonneg or cut):
@@ -155,6 +155,13 @@ class _TapeWriter(ExpressionWriter):
             self.emit(op.MIN, dst, value, room)
         self.shared = {}
         self.top = self.first_temp
+
+    def _drains(self, var):
+        """The stock a flow drains, or None (found once per flow: every stage asks)."""
+        if var.id not in self._drained:
+            self._drained[var.id] = self.ir.variables[canonical(var.out_of)] if \
+                isinstance(var, Flow) and var.out_of is not None else None
+        return self._drained[var.id]
 
     def _share(self, expr: Expr, binding, host) -> None:
         """Compute the subtrees `expr` repeats once each, first (sdmodels/tape_shared.py)."""

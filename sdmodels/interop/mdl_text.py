@@ -96,8 +96,9 @@ def warn_control(path: Path, abstract) -> None:
     Read from pysd's abstract model, not the text: a stray '|' in a comment can hide the
     control section from the parser while the text still shows it.
     """
-    elements = {" ".join(str(e.name).lower().replace("_", " ").split()): e
-                for section in abstract.sections[:1] for e in section.elements}
+    elements = {" ".join(name.replace("_", " ").split()): e      # every name it reads holds
+                for section in abstract.sections[:1] for e in section.elements  # 'time'
+                if "time" in (name := str(e.name).lower())}
     units = [str(getattr(elements.get(n), "units", "") or "").split("[")[0].strip()
              for n in ("time step", "final time")]
     warn_time_unit(path, next((u for u in units if u), None),

@@ -173,7 +173,7 @@ class ExpressionParser:
         nesting = self.depth            # prefix operators and comparisons nest the result
         compared = False
         while True:
-            t = self.tok
+            t = self.toks[self.i]
             if t.kind in ("op", "keyword") and t.text in _PREFIX:
                 nesting += 1
                 if nesting > MAX_DEPTH:
@@ -181,7 +181,7 @@ class ExpressionParser:
                 ops.append((t.text, _PREFIX[t.text], True, self.take()))
                 continue
             operands.append((self.primary(), None))
-            t = self.tok
+            t = self.toks[self.i]
             if t.kind not in ("op", "keyword") or t.text not in _BINARY:
                 break
             prec = _BINARY[t.text][0]
@@ -236,7 +236,7 @@ class ExpressionParser:
             operands.append((chain, kind))
 
     def primary(self):
-        t = self.tok
+        t = self.toks[self.i]
         if t.kind == "number":
             self.take()
             return number(t.text)
