@@ -97,12 +97,13 @@ def plain_lookup_table(text: str, start: int, end: int) -> ae.LookupsStructure |
     if m.group(1) is not None:
         limits = ((_signed(m.group(1)), _signed(m.group(2))),
                   (_signed(m.group(3)), _signed(m.group(4))))
-    points = [(_signed(x), _signed(y)) for x, y in _POINTS.findall(m.group(7))]
+    points = [(float(x), float(y)) for x, y in _POINTS.findall(m.group(7))]   # as _signed
     return lookup_structure(points, limits)
 
 
 def _signed(text: str) -> float:
-    """A number with at most one sign, as `signed_number` reads it: sign * float."""
+    """A number with at most one sign, as `signed_number` reads it: sign * float (which is
+    float(text): negation is exact)."""
     if text[0] in "+-":
         return (-1.0 if text[0] == "-" else 1.0) * float(text[1:])
     return 1.0 * float(text)
