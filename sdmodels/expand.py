@@ -16,6 +16,7 @@ and a ratio, pipelines, samplers and rolling windows into one discrete element e
 from __future__ import annotations
 
 import functools
+from collections import ChainMap
 from dataclasses import dataclass, replace
 
 from sdmodels.elements import (DelayInfo, DelayLine, Element, Flow, PerElement, Rolling,
@@ -85,7 +86,8 @@ class _Expander:
 
     def one(self, host: Element, node: Stateful) -> Expr:
         n = self.count[host.id] = self.count.get(host.id, 0) + 1
-        dims = expr_dims(node, {**self.elements, **self.new}, self.model.dims, host)
+        # both tables without copying them (a copy per call cost a model-sized dict each)
+        dims = expr_dims(node, ChainMap(self.new, self.elements), self.model.dims, host)
         site = _Site(self, host, node, n, f"{host.id}~{node.fn}{n if n > 1 else ''}",
                      dict(dims=dims, module=host.module, origin=host.id))
         return _expand(node, site)
