@@ -1,16 +1,20 @@
 """First results: sdmodels vs pysimlin vs pysd, every measure in a fresh process.
 
-Run: python benchmarks/latency.py [--quick | --mdl | --library] [--no-pysd] [--kernel]
-     [--repeat N]
+Run: python benchmarks/latency.py [--quick | --mdl | --library | --cases a,b] [--no-pysd]
+     [--kernel] [--repeat N]
 
 For SIR (samples/SIR/SIR.mdl), black_friday (the library model, exported to XMILE for the
 others), World3 (large-models/wrld3-03.mdl) and generated rings of N first-order stocks (each
-drains into the next; one .mdl for the others, the same model in the DSL for us), each engine
+drains into the next; one .mdl for the others, the same model in the DSL for us) and one
+arrayed stock of 1,000 elements (array1000: each drains at S/tau, the total is shared out
+evenly, so a SUM over the array every step; .mdl for the others, DSL for us), each engine
 runs in a new subprocess with an empty sdmodels kernel cache and prints:
 - imports: importing the engine and what its first run needs (the .mdl reader's modules too;
   for sdmodels, loading the prebuilt interpreter extension, as `import simlin` loads its
   engine);
-- first result: reading the model (file or DSL) + preparing + one run, as a DataFrame;
+- first result: reading the model (file or DSL) + preparing + one run, as a DataFrame
+  (pysimlin's `run()` builds its DataFrame on the first access of `.results`, which is
+  counted; its figure without it is printed below the table);
   in wall-clock time and in the process's CPU time (thread time: on a shared machine a
   fresh process is often descheduled for milliseconds, which CPU time leaves out);
 - edit: in the same process, one equation changed, and the next result (pysd / pysimlin
@@ -72,6 +76,33 @@ def ring_model(n: int):
     return m
 
 
+def array_mdl(n: int) -> str:
+    """One arrayed stock of n elements: each drains at S/tau, the total is shared out evenly."""
+    inits = ", ".join(str(1 + i % 7) for i in range(n))
+    return "\n".join([
+        "{UTF-8}", f"Cell: (c1-c{n}) ~ ~ |", f"Init[Cell] = {inits} ~ ~ |",
+        "S[Cell] = INTEG(Inflow[Cell] - Outflow[Cell], Init[Cell]) ~ ~ |",
+        "Outflow[Cell] = S[Cell] / Tau ~ ~ |", "Total Outflow = SUM(Outflow[Cell!]) ~ ~ |",
+        f"Inflow[Cell] = Total Outflow / {n} ~ ~ |", f"Tau = {RING_TAU} ~ ~ |",
+        "INITIAL TIME = 0 ~ ~ |", "FINAL TIME = 20 ~ ~ |", "TIME STEP = 0.25 ~ ~ |",
+        "SAVEPER = TIME STEP ~ ~ |"]) + "\n"
+
+
+def array_model(n: int):
+    """The same arrayed stock in the DSL."""
+    from sdmodels import Model
+    from sdmodels.expr import sum_over
+    m = Model(f"array{n}", stop=20, dt=0.25)
+    cell = m.dim("Cell", [f"c{i}" for i in range(1, n + 1)])
+    tau = m.constant("Tau", RING_TAU)
+    init = m.constant("Init", [1 + i % 7 for i in range(n)], dims=(cell,))
+    s = m.stock("S", initial=init, dims=(cell,))
+    out = m.flow("Outflow", s / tau, out_of=s, dims=(cell,))
+    total = m.aux("Total Outflow", sum_over(out, "Cell"))
+    m.flow("Inflow", total / n, into=s, dims=(cell,))
+    return m
+
+
 def source_file(case: str, work: Path) -> Path:
     """The model as a file the other engines read."""
     if case == "sir":
@@ -81,6 +112,10 @@ def source_file(case: str, work: Path) -> Path:
     if case.startswith("ring"):
         path = work / f"{case}.mdl"
         path.write_text(ring_mdl(int(case[4:])))
+        return path
+    if case.startswith("array"):
+        path = work / f"{case}.mdl"
+        path.write_text(array_mdl(int(case[5:])))
         return path
     sys.path.insert(0, str(ROOT))
     import importlib
@@ -108,6 +143,8 @@ def _ours(case: str, path: str, engine: str) -> dict:
     t1, c1 = time.perf_counter(), time.thread_time()
     if case.startswith("ring"):
         model = ring_model(int(case[4:]))
+    elif case.startswith("array"):
+        model = array_model(int(case[5:]))
     elif case in ("sir", "world3"):
         from sdmodels.interop import import_model
         model = import_model(path)
@@ -141,11 +178,14 @@ def _simlin(path: str) -> dict:
     import simlin
     t1, c1 = time.perf_counter(), time.thread_time()
     model = simlin.load(path)
-    model.run(analyze_loops=False)
+    run = model.run(analyze_loops=False)
     t2, c2 = time.perf_counter(), time.thread_time()
-    simlin.load(path).run(analyze_loops=False)
-    t3 = time.perf_counter()
-    return dict(imports=t1 - t0, first=t2 - t1, cpu=c2 - c1, edit=t3 - t2)
+    run.results     # its DataFrame, built on first access (8 ms of World3's first result)
+    t3, c3 = time.perf_counter(), time.thread_time()
+    simlin.load(path).run(analyze_loops=False).results
+    t4 = time.perf_counter()
+    return dict(imports=t1 - t0, first=t3 - t1, cpu=c3 - c1, edit=t4 - t3,
+                run_only=t2 - t1, run_only_cpu=c2 - c1)
 
 
 def _pysd(path: str) -> dict:
@@ -254,6 +294,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="SIR, black_friday, ring300 only")
     parser.add_argument("--mdl", action="store_true", help="SIR and World3 (.mdl) only")
     parser.add_argument("--library", action="store_true", help="every library model, ours")
+    parser.add_argument("--cases", help="comma-separated cases instead (sir, black_friday, "
+                        "world3, ringN, arrayN: one arrayed stock of N elements)")
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per figure")
     parser.add_argument("--no-pysd", action="store_true")
     parser.add_argument("--kernel", action="store_true", help="also the compiled kernel")
@@ -266,11 +308,13 @@ def main() -> None:
     if args.library:
         return library_rows(args.repeat, args.timeout)
     cases = ["sir", "black_friday", "ring300"] if args.quick else ["sir", "world3"] if args.mdl \
-        else ["sir", "black_friday", "world3", "ring300", "ring1000", "ring10000"]
+        else ["sir", "black_friday", "world3", "ring300", "ring1000", "ring10000", "array1000"]
+    if args.cases:
+        cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     work = Path(tempfile.mkdtemp(prefix="sdm-latency-"))
     head = ("model", "engine", "imports", "first result", "(CPU)", "(reading)", "after edit",
             "warm process", "peak MB", "first / pysimlin", "CPU / pysimlin", "first / pysd")
-    rows, tapes = [], {}
+    rows, tapes, bare = [], {}, []
     try:
         for case in cases:
             path = source_file(case, work)
@@ -296,6 +340,10 @@ def main() -> None:
                              _fmt(warm.get("first")), f"{cold['maxrss_mb']:.0f}", "", "", ""))
                 if engine == "sdmodels" and case.startswith("ring"):
                     tapes[int(case[4:])] = cold["tape"]
+            simlin, ours = found.get("pysimlin", {}), found.get("sdmodels", {})
+            if "run_only_cpu" in simlin and "cpu" in ours:
+                bare.append(f"{case}: {_fmt(simlin['run_only_cpu'])} CPU (ours / that = "
+                            f"{ours['cpu'] / simlin['run_only_cpu']:.2f})")
             # ratios against pysimlin and pysd, measured after ours: filled in once all ran
             for i, row in enumerate(rows):
                 mine = found.get(row[1], {})
@@ -314,6 +362,8 @@ def main() -> None:
           "part) + preparing + one run as a DataFrame, wall clock; (CPU): the same in the "
           "process's CPU time, which a busy machine inflates less; a ratio < 1: that row's "
           "engine is faster than pysimlin / pysd)")
+    if bare:    # pysimlin's run() leaves its DataFrame to the first access of .results
+        print("pysimlin load + run without building its DataFrame: " + "; ".join(bare))
     if len(tapes) >= 2:
         ns = sorted(tapes)
         xs, ys = [math.log(n) for n in ns], [math.log(tapes[n]) for n in ns]

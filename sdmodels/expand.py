@@ -16,6 +16,7 @@ and a ratio, pipelines, samplers and rolling windows into one discrete element e
 from __future__ import annotations
 
 import functools
+from collections import ChainMap
 from dataclasses import dataclass, replace
 
 from sdmodels.elements import (DelayInfo, DelayLine, Element, Flow, PerElement, Rolling,
@@ -24,7 +25,7 @@ from sdmodels.errors import ModelError
 from sdmodels.expr import (Call, Const, DelayFixed, Expr, Index, MaterialDelay, Ref,
                            RollingExtreme, SampleHold as SampleHoldKind,
                            SampleIfTrue as SampleIfTrueKind, Smooth, Smoothing, Stateful,
-                           TimeStep, Trend, transform, walk)
+                           TimeStep, Trend, transform)
 from sdmodels.ir import _kind, expr_dims, expressions, localize, map_expressions, static_value
 from sdmodels.model import Model
 from sdmodels.operators import Function
@@ -88,7 +89,8 @@ class _Expander:
 
     def one(self, host: Element, node: Stateful, cell: tuple[str, ...] | None = None) -> Expr:
         n = self.count[host.id] = self.count.get(host.id, 0) + 1
-        dims = expr_dims(node, {**self.elements, **self.new}, self.model.dims, host)
+        # both tables without copying them (a copy per call cost a model-sized dict each)
+        dims = expr_dims(node, ChainMap(self.new, self.elements), self.model.dims, host)
         site = _Site(self, host, node, n, f"{host.id}~{node.fn}{n if n > 1 else ''}",
                      dict(dims=dims, module=host.module, origin=host.id), cell)
         return _expand(node, site)
@@ -185,22 +187,45 @@ def _(node: Smoothing, site: _Site) -> Expr:
 
 
 def expand_stateful(model: Model, elements: dict[str, Element]):
-    """The elements with every stateful call expanded, and the DelayInfo of each call."""
+    """The elements with every stateful call expanded, and the DelayInfo of each call.
+
+    An element with no stateful call is kept as it is (most of a model: one walk of its
+    trees, no copy)."""
     expander = _Expander(model, elements)
     out = {}
     for eid, element in elements.items():
-        if any(isinstance(n, Stateful) for key, e in expressions(element) if key == "initial"
-               for n in walk(e)):
-            raise ModelError(f"{_kind(element)} '{element.display}': its initial value uses a "
-                             "delay or smooth; compute that in an auxiliary instead")
+        found = False
+        for key, e in expressions(element):
+            if _has_stateful(e):
+                if key == "initial":
+                    raise ModelError(f"{_kind(element)} '{element.display}': its initial "
+                                     "value uses a delay or smooth; compute that in an "
+                                     "auxiliary instead")
+                found = True
         if isinstance(element.__dict__.get("equation"), PerElement):
             items = []
             for key, expr in element.equation.items:
                 local = localize(expr, dict(zip(element.dims, key)), elements, model.dims)
                 items.append((key, expander.expand(element, local, key)
-                              if any(isinstance(n, Stateful) for n in walk(expr)) else expr))
+                              if found and _has_stateful(expr) else expr))
             out[eid] = replace(element, equation=PerElement(tuple(items)))
-        else:
+        elif found:
             out[eid] = map_expressions(element, lambda _k, e, el=element: expander.expand(el, e))
+        else:
+            out[eid] = element
     out.update(expander.new)
     return out, expander.delays
+
+
+def _has_stateful(expr: Expr) -> bool:
+    """Whether a tree holds a stateful call (a loop over its nodes, leaves skipped)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        cls = type(node)
+        if cls is Ref or cls is Const:
+            continue
+        if isinstance(node, Stateful):
+            return True
+        stack.extend(node.children())
+    return False

@@ -13,6 +13,13 @@ then compiled in memory only. Numba's cache files (pickles: whoever can write th
 code) go to `<cache>/numba` through `njit(cache=True)` of this module, never into the
 package's `__pycache__`.
 
+Numba keys a function's cached machine code by its own file only. Here the key also holds
+the function's module name and the sources of every sdmodels module its file imports
+(transitively: `dependency_digest`), so an edit to a helper a kernel calls (`_runtime.py`,
+`_interpreter.py`...) compiles the kernel afresh instead of loading code built against the
+old helper, or against a module name that no longer exists. A cache entry that still fails
+to load is compiled again with a one-line `CacheWarning`, never an error.
+
 >>> kernel_file_ok(b"x = 1\\n", digest_of("x = 1\\n"))
 True
 >>> kernel_file_ok(b"x = 1\\nimport os\\n", digest_of("x = 1\\n"))
@@ -20,8 +27,10 @@ False
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -32,6 +41,10 @@ from pathlib import Path
 from sdmodels.errors import CacheWarning
 
 DIGEST_CHARS = 24
+PACKAGE = Path(__file__).resolve().parent
+# `from sdmodels.x import ...`, `from sdmodels import x, y`, `import sdmodels.x`
+_IMPORTS = re.compile(r"^[ \t]*(?:from[ \t]+sdmodels((?:\.\w+)*)[ \t]+import[ \t]+"
+                      r"(\([^)]*\)|[^\n]*)|import[ \t]+sdmodels((?:\.\w+)+))", re.M)
 
 
 class InsecureCacheError(OSError):
@@ -46,6 +59,54 @@ def digest_of(source: str) -> str:
 def kernel_file_ok(data: bytes, digest: str) -> bool:
     """True if a cache file's bytes hash to the digest its name promises."""
     return hashlib.sha256(data).hexdigest()[:DIGEST_CHARS] == digest
+
+
+def dependency_digest(source: str, *, package: Path = PACKAGE) -> str:
+    """A digest of the sources of the sdmodels modules `source` imports, and of the modules
+    they import in turn (found in the text: nothing is imported or run).
+
+    >>> a = dependency_digest("from sdmodels._runtime import lookup")
+    >>> a == dependency_digest("x = 1") or a == dependency_digest("from sdmodels import _opcodes")
+    False
+    """
+    files: dict[Path, bytes] = {}
+    todo = [source]
+    while todo:
+        for path in _imported_files(todo.pop(), package):
+            if path not in files:
+                files[path] = path.read_bytes()
+                todo.append(files[path].decode("utf-8", errors="replace"))
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + files[path])
+    return digest.hexdigest()[:DIGEST_CHARS]
+
+
+def _imported_files(source: str, package: Path) -> list[Path]:
+    """The files of the package's modules that `source` imports (what exists of them)."""
+    found = []
+    for m in _IMPORTS.finditer(source):
+        if m.group(3):                      # import sdmodels.x.y
+            modules = [m.group(3).strip(".").split(".")]
+        else:                               # from sdmodels[.x] import a, b: a, b may be modules
+            base = m.group(1).strip(".").split(".") if m.group(1) else []
+            modules = [base] + [base + [n.split()[0]] for n in m.group(2).strip("()").split(",")
+                                if n.split()]
+        for parts in modules:
+            if not parts:
+                continue
+            for candidate in (package.joinpath(*parts).with_suffix(".py"),
+                              package.joinpath(*parts, "__init__.py")):
+                if candidate.is_file():
+                    found.append(candidate)
+                    break
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def _file_dependencies(path: str, stamp: tuple) -> str:
+    """dependency_digest of a file (memoised by path and (mtime, size): edits are seen)."""
+    return dependency_digest(Path(path).read_text(encoding="utf-8", errors="replace"))
 
 
 def cache_root() -> Path:
@@ -154,11 +215,19 @@ def _locator_class():
         def __init__(self, py_func, py_file):
             self._py_file = py_file
             self._lineno = py_func.__code__.co_firstlineno
+            self._module = py_func.__module__
             self._cache_path = str(secure_subdir("numba") /
                                    self.get_suitable_cache_subpath(py_file))
 
         def get_cache_path(self):
             return self._cache_path
+
+        def get_source_stamp(self):
+            """numba's stamp (the file's hash), the module's name and the sources of the
+            sdmodels modules the file imports: a change in any makes the entry stale."""
+            st = os.stat(self._py_file)
+            return (super().get_source_stamp(), self._module,
+                    _file_dependencies(self._py_file, (st.st_mtime, st.st_size)))
 
     return SdmodelsCacheLocator
 
@@ -171,6 +240,19 @@ def _function_cache(py_func):
 
     class Cache(FunctionCache):
         _impl_class = Impl
+
+        def load_overload(self, sig, target_context):
+            """The cached machine code, or None (numba then compiles and saves it again)
+            when the entry cannot be loaded: a one-line CacheWarning, never an error."""
+            try:
+                return super().load_overload(sig, target_context)
+            except Exception as exc:      # noqa: BLE001 - any unreadable entry is rebuilt
+                why = (str(exc).strip().splitlines() or [""])[0][:200]
+                warnings.warn(f"numba's cache of {py_func.__qualname__} "
+                              f"({py_func.__code__.co_filename}) "
+                              f"could not be loaded ({type(exc).__name__}: {why}); compiled "
+                              "again", CacheWarning, stacklevel=2)
+                return None
 
     return Cache(py_func)
 
@@ -203,4 +285,5 @@ def njit(*args, cache: bool = False, **options):
     return decorate
 
 
-__all__ = ["cache_root", "digest_of", "kernel_file_ok", "load_kernel", "njit", "private_dir"]
+__all__ = ["cache_root", "dependency_digest", "digest_of", "kernel_file_ok", "load_kernel", "njit",
+           "private_dir"]

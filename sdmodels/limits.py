@@ -25,6 +25,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Iterator
 
 from sdmodels.errors import LimitError
+from sdmodels.expr import FUNCTIONS, Call, Const, Ref, Stateful
 
 
 ALLOW_DATA_DIRS_ENV = "SDMODELS_ALLOW_DATA_DIRS"   # folders models may read data from
@@ -118,20 +119,52 @@ def check_model_size(model, *, limits: Limits | None = None) -> None:
                 where=f"model '{model.name}'", limits=limits)
     for element in model.elements.values():
         for _field, expr in expressions(element):
-            check_expression(expr, where=f"model '{model.name}', variable '{element.display}'",
-                             limits=limits)
+            depth, bad = _walk(expr)
+            if bad or depth > limits.max_expression_depth:
+                # the message names the variable: made only for an equation that fails
+                check_expression(expr, where=f"model '{model.name}', variable "
+                                 f"'{element.display}'", limits=limits)
 
 
-def _nodes(expr):
-    """(node, depth) for every node of an expression tree, without recursion."""
-    from sdmodels.expr import Expr
-    stack = [(expr, 1)]
+def _walk(expr) -> tuple[int, bool]:
+    """(depth, whether a call has a wrong number of arguments) of an expression tree, found
+    level by level without recursion (so any depth is safe): build checks every equation
+    of a model with it."""
+    depth, bad = 0, False
+    level = [expr]
+    while level:
+        depth += 1
+        below = []
+        for node in level:
+            cls = type(node)
+            if cls is Ref or cls is Const:
+                continue
+            if not bad and _wrong_arity(node):
+                bad = True
+            below += node.children()
+        level = below
+    return depth, bad
+
+
+def _wrong_arity(node) -> bool:
+    """Whether a built-in or stateful call has too few or too many arguments."""
+    if not isinstance(node, (Call, Stateful)):
+        return False
+    lo, hi = (node.arity() if isinstance(node, Stateful) else  # helpers the importers add
+              FUNCTIONS.get(node.fn, (0, math.inf)))         # take any number
+    return not lo <= len(node.args) <= hi
+
+
+def _first_wrong_arity(expr):
+    """The call check_expression reports: the first with a wrong argument count in the
+    order of a depth-first walk (last child first), as it has always been reported."""
+    stack = [expr]
     while stack:
-        node, depth = stack.pop()
-        yield node, depth
-        for value in vars(node).values():
-            items = value if isinstance(value, tuple) else (value,)
-            stack.extend((v, depth + 1) for v in items if isinstance(v, Expr))
+        node = stack.pop()
+        if _wrong_arity(node):
+            return node
+        stack.extend(node.children())
+    return None
 
 
 def expression_depth(expr) -> int:
@@ -141,31 +174,31 @@ def expression_depth(expr) -> int:
     >>> expression_depth(parse_equation("a + b + c"))
     3
     """
-    return max(depth for _node, depth in _nodes(expr))
+    return _walk(expr)[0]
 
 
 def check_expression(expr, *, where: str, limits: Limits | None = None) -> None:
     """LimitError if `expr` is deeper than max_expression_depth (compilers recurse); a
     ModelError if a built-in is called with a wrong number of arguments (importers)."""
     from sdmodels.errors import ModelError
-    from sdmodels.expr import FUNCTIONS, Call, Stateful
     limits = limits or current_limits()
-    depth = 0
-    for node, level in _nodes(expr):
-        depth = max(depth, level)
-        if isinstance(node, (Call, Stateful)):
-            lo, hi = (node.arity() if isinstance(node, Stateful) else  # helpers the importers
-                      FUNCTIONS.get(node.fn, (0, math.inf)))         # add take any number
-            if not lo <= len(node.args) <= hi:
-                want = str(lo) if lo == hi else f"{lo} to {hi}"
-                raise ModelError(f"{where}: {node.fn.upper()} takes {want} arguments, got "
-                                 f"{len(node.args)}")
+    depth, bad = _walk(expr)
+    if bad:
+        node = _first_wrong_arity(expr)
+        lo, hi = node.arity() if isinstance(node, Stateful) else _arity(node.fn)
+        want = str(lo) if lo == hi else f"{lo} to {hi}"
+        raise ModelError(f"{where}: {node.fn.upper()} takes {want} arguments, got "
+                         f"{len(node.args)}")
     if depth > limits.max_expression_depth:
         raise LimitError(
             f"{where}: the equation is {depth} levels deep (a long chain like a+b+c+... counts "
             f"one level per term), over the limit of {limits.max_expression_depth}; split it "
             "into intermediate variables, or raise the limit with --max-expression-depth N "
             "(or SDMODELS_MAX_EXPRESSION_DEPTH=N)")
+
+
+def _arity(fn) -> tuple[float, float]:
+    return FUNCTIONS.get(fn, (0, math.inf))
 
 
 def available_memory() -> int:

@@ -84,6 +84,8 @@ class _TapeWriter(ExpressionWriter):
         super().__init__(gen, invariant=invariant(gen.ir), fixed=len(holds))
         self.clock = {s: self.treg + 3 + i for i, s in enumerate(holds)}   # next sample time
         self.buffers: dict[int, int] = {}         # slot -> buffer id
+        self._repeats: dict[int, tuple] = {}      # id(expr) -> (expr, its repeated subtrees)
+        self._drained: dict[str, Stock | None] = {}   # flow id -> the stock it drains
         self.bkind: list[int] = []
         start = self._segment(self._start)
         self.hoisting = True                      # the steps read subtrees of constants
@@ -101,7 +103,7 @@ class _TapeWriter(ExpressionWriter):
         gen, alias = self.gen, {}
         for var in self.ir.variables.values():
             if type(var) is Aux and var.initial is None and var.id not in self.invariant:
-                for slot, binding, expr in gen.per_slot(var, var.equation):
+                for slot, binding, expr in self.per_slot(var, var.equation):
                     if isinstance(expr, (Ref, Index)):
                         alias[slot] = gen.slot_for(expr, binding, var)
         for slot, source in alias.items():
@@ -111,23 +113,22 @@ class _TapeWriter(ExpressionWriter):
         return alias
 
     def _value(self, var, *, first_stage: bool, start: bool = False) -> None:
-        gen = self.gen
         if isinstance(var, (Aux, Flow)):
-            for slot, binding, expr in gen.per_slot(var, var.equation):
+            for slot, binding, expr in self.per_slot(var, var.equation):
                 if not (self.aliasing and slot in self.alias):
                     self._flow_or_aux(var, slot, binding, expr)
         elif isinstance(var, SampleIfTrue) and first_stage:
-            for slot, binding, expr in gen.per_slot(var, var.input):
+            for slot, binding, expr in self.per_slot(var, var.input):
                 held = self.temp()            # the input may read the held value
                 self.into(var.ticked(expr, after=None if start else self.ir.start), held,
                           binding, var)
                 self.emit(op.MOV, self.reg(slot), held)
                 self.top = self.first_temp
         elif isinstance(var, SampleHold) and first_stage:
-            for slot, binding, expr in gen.per_slot(var, var.input):
+            for slot, binding, expr in self.per_slot(var, var.input):
                 self._sample(var, slot, binding, expr)
         elif isinstance(var, Rolling) and first_stage:
-            for slot, binding, expr in gen.per_slot(var, var.input):
+            for slot, binding, expr in self.per_slot(var, var.input):
                 value = self.operand(expr, binding, var)
                 self.emit(op.ROLL, self.reg(slot), value, self.buffers[slot])
                 self.top = self.first_temp
@@ -135,8 +136,7 @@ class _TapeWriter(ExpressionWriter):
     def _flow_or_aux(self, var, slot: int, binding, expr: Expr) -> None:
         dst = self.reg(slot)
         nonneg = isinstance(var, Flow) and var.non_negative
-        stock = self.ir.variables[canonical(var.out_of)] if isinstance(var, Flow) and \
-            var.out_of is not None else None
+        stock = self._drains(var)
         cut = stock is not None and stock.limit_outflows
         self._share(expr, binding, var)
         if not (nonneg or cut):
@@ -163,10 +163,20 @@ class _TapeWriter(ExpressionWriter):
         self.shared = {}
         self.top = self.first_temp
 
+    def _drains(self, var):
+        """The stock a flow drains, or None (found once per flow: every stage asks)."""
+        if var.id not in self._drained:
+            self._drained[var.id] = self.ir.variables[canonical(var.out_of)] if \
+                isinstance(var, Flow) and var.out_of is not None else None
+        return self._drained[var.id]
+
     def _share(self, expr: Expr, binding, host) -> None:
         """Compute the subtrees `expr` repeats once each, first (sdmodels/tape_shared.py)."""
         self.shared = {}
-        for sub in shared(expr, self.keys):
+        hit = self._repeats.get(id(expr))         # the start and the steps write it alike
+        if hit is None:
+            hit = self._repeats[id(expr)] = (expr, shared(expr, self.keys))
+        for sub in hit[1]:
             if self.hoisting and self.hoisted_reg(sub, binding, host) is not None:
                 continue                          # computed once a run already
             reg = self.temp()
@@ -195,32 +205,31 @@ class _TapeWriter(ExpressionWriter):
         self.emit(op.BUF_INIT, slot, self.operand(length, binding, var), self.buffers[slot])
 
     def _start(self) -> None:
-        gen = self.gen
         for vid in self.ir.init_order:
             var = self.ir.variables[vid]
             if isinstance(var, Stock):
-                for slot, binding, expr in gen.per_slot(var, var.initial):
+                for slot, binding, expr in self.per_slot(var, var.initial):
                     self.into(expr, slot, binding, var)
             elif isinstance(var, DelayLine):
-                for slot, binding, expr in gen.per_slot(var, var.input):
+                for slot, binding, expr in self.per_slot(var, var.input):
                     self.into(var.initial if var.initial is not None else expr, slot, binding, var)
                     self._buffer(slot, op.BUF_DELAY, var.delay, binding, var)
             elif isinstance(var, SampleIfTrue):     # `initial`, then this step's sample
-                for slot, binding, expr in gen.per_slot(var, var.initial):
+                for slot, binding, expr in self.per_slot(var, var.initial):
                     self.into(expr, slot, binding, var)
                 self._value(var, first_stage=True, start=True)
             elif isinstance(var, SampleHold):
-                for slot, binding, expr in gen.per_slot(var, var.input):
+                for slot, binding, expr in self.per_slot(var, var.input):
                     self.into(expr, slot, binding, var)
                     first = var.first if var.first is not None else Time()
                     self.into(first, self.clock[slot], binding, var)
             elif isinstance(var, Rolling):
-                for slot, binding, expr in gen.per_slot(var, var.input):
+                for slot, binding, expr in self.per_slot(var, var.input):
                     self.into(expr, slot, binding, var)
                     kind = op.BUF_MAX if var.op == "max" else op.BUF_MIN
                     self._buffer(slot, kind, var.window, binding, var)
             elif isinstance(var, Aux) and var.initial is not None:
-                for slot, binding, expr in gen.per_slot(var, var.initial):
+                for slot, binding, expr in self.per_slot(var, var.initial):
                     self.into(expr, slot, binding, var)
             else:
                 self._value(var, first_stage=True)

@@ -38,6 +38,7 @@ _UNARY_CALLS = CodeTable(Function, complete=False, code={
 _BINARY_CALLS = CodeTable(Function, complete=False, code={
     "modulo": op.MOD, "min": op.MIN, "max": op.MAX, "random_uniform": op.RUNIF})
 _RANDOM = {Function.RANDOM_UNIFORM, Function.RANDOM_NORMAL, Function.RANDOM_EXPONENTIAL}
+_COMPOUND = {Binary, Call, Unary, LookupCall, Reduce}   # exact classes: never a leaf
 _REDUCE = CodeTable(ReduceOp, {"sum": op.ADD, "mean": op.ADD, "prod": op.MUL, "min": op.MIN,
                                "max": op.MAX})
 
@@ -66,6 +67,7 @@ class ExpressionWriter:
         self.stage = 1
         self.pure: dict[int, bool] = {}
         self.lookup_ids = {name: i for i, name in enumerate(gen.lookup_at)}
+        self.scalar_slot = {s.var: s.index for s in gen.slots if not s.key}   # var -> slot
         self.keys = Keys()
         self.shared: dict[int, int] = {}          # subtree key -> register (one equation)
         # subtrees that read only constants (hoisted: computed once a run, after the start)
@@ -77,6 +79,14 @@ class ExpressionWriter:
         self.hoisted: dict[tuple, int] = {}       # (subtree key, binding) -> register
         self.hoists: list[tuple] = []             # (expr, binding, host, register) to compute
         self._fixed_memo: dict[int, tuple[Expr, bool]] = {}
+
+    def per_slot(self, var, equation) -> list | tuple:
+        """(slot, binding, expression) for every element of `var`, as _Generator.per_slot
+        gives them (a scalar's one slot found directly: most of a model's variables)."""
+        slot = self.scalar_slot.get(var.id)
+        if slot is not None and isinstance(equation, Expr):
+            return ((slot, {}, equation),)
+        return self.gen.per_slot(var, equation)
 
     # -- registers -------------------------------------------------------------
     def const(self, value: float) -> int:
@@ -98,10 +108,11 @@ class ExpressionWriter:
         """Where a slot's value lives in the current stage (the kernel's x, y, z names)."""
         if self.aliasing:
             slot = self.alias.get(slot, slot)
-        if self.stage > 1 and self.is_stock[slot]:
-            return self.n + slot
-        if self.stage > 1 and self.is_value[slot]:
-            return 2 * self.n + slot
+        if self.stage > 1:
+            if self.is_stock[slot]:
+                return self.n + slot
+            if self.is_value[slot]:
+                return 2 * self.n + slot
         return slot
 
     def emit(self, code: int, dst: int = 0, a: int = 0, b: int = 0, c: int = 0) -> int:
@@ -129,14 +140,20 @@ class ExpressionWriter:
     def ready(self, expr: Expr, binding, host) -> int | None:
         """The register already holding `expr` (a slot, constant, time, a subtree shared in
         this equation or hoisted), or None when it takes code."""
-        if isinstance(expr, Const):
-            return self.const(expr.value)
-        if isinstance(expr, (Ref, Index)):
-            return self.reg(self.gen.slot_for(expr, binding, host))
-        if isinstance(expr, Time):
-            return self.treg
-        if isinstance(expr, TimeStep):
-            return self.treg + 1
+        cls = type(expr)
+        if cls is Ref:
+            slot = self.scalar_slot.get(expr.name)     # most references: no binding to apply
+            if slot is not None:
+                return self.reg(slot)
+        if cls not in _COMPOUND:                       # a leaf (or a class of its own)
+            if isinstance(expr, Const):
+                return self.const(expr.value)
+            if isinstance(expr, (Ref, Index)):
+                return self.reg(self.gen.slot_for(expr, binding, host))
+            if isinstance(expr, Time):
+                return self.treg
+            if isinstance(expr, TimeStep):
+                return self.treg + 1
         if self.shared:
             reg = self.shared.get(self.keys(expr))
             if reg is not None:

@@ -54,11 +54,25 @@ def invariant(ir) -> set[str]:
             continue
         equations = var.equation.as_dict().values() if isinstance(var.equation, PerElement) \
             else (var.equation,)
-        nodes = [n for e in equations for n in walk(e)]
-        if not any(isinstance(n, Time) or (isinstance(n, Call) and n.fn in CLOCKED)
-                   for n in nodes) and all(n.name in found for n in nodes if isinstance(n, Ref)):
+        if all(_reads_only(e, found) for e in equations):
             found.add(vid)
     return found - {vid for vid, var in ir.variables.items() if isinstance(var, Constant)}
+
+
+def _reads_only(expr: Expr, found: set[str]) -> bool:
+    """Whether `expr` reads only values in `found`, no time and no clocked call (one loop
+    over its nodes, left at the first that fails)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Ref):
+            if node.name not in found:
+                return False
+        elif isinstance(node, Time) or (isinstance(node, Call) and node.fn in CLOCKED):
+            return False
+        else:
+            stack.extend(node.children())
+    return True
 
 
 class Keys:
@@ -134,6 +148,9 @@ def _may_repeat(expr: Expr, keys: Keys) -> bool:
 
 def shared(expr: Expr, keys: Keys) -> list[Expr]:
     """The pure non-leaf subtrees of `expr` that occur more than once, inner ones first."""
+    if isinstance(expr, LEAVES) or (not isinstance(expr, Reduce) and all(
+            isinstance(k, LEAVES) for k in expr.children())):
+        return []                   # at most one non-leaf node (`s / tau`: most equations)
     if not _may_repeat(expr, keys):
         return []
     nodes: dict[int, Expr] = {}

@@ -22,7 +22,9 @@ KEYWORDS = ("AND", "OR", "NOT", "NA", "EXCEPT", "INTERPOLATE", "RAW", "HOLD BACK
             "IS")
 _KEYWORD = "|".join(k.replace(" ", r"\s+") for k in KEYWORDS)
 _TOKEN = re.compile(rf"""
-    (?:\s|\\)*                   # whitespace and line continuations before the token
+    [\s\\]*                      # whitespace and line continuations before the token (a
+                                 # character set: one test a character, where the group
+                                 # (?:\s|\\)* took a repeat of the matcher for each)
     (?:(?P<space>$)
   | (?P<comment>\{{)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
@@ -32,7 +34,7 @@ _TOKEN = re.compile(rf"""
   | (?P<name>[^\W\d][\w$']*(?:(?:\s|\\(?=\s))+[\w$'][\w$']*)*)
   | (?P<op><->|->|:=|==|<=|>=|<>|[-+*/^()\[\],;=<>!:]))
 """, re.VERBOSE | re.IGNORECASE)
-_SPACES = re.compile(r"(?:\s|\\)+")
+_SPACES = re.compile(r"[\s\\]+")
 _BRACE = re.compile(r"[{}]")
 
 
@@ -96,6 +98,7 @@ def tokenize(text: str, start: int = 0, end: int | None = None, *,
     """The tokens of text[start:end]; offsets stay those of the whole text."""
     end = len(text) if end is None else end
     out: list[Token] = []
+    append, new = out.append, tuple.__new__     # a Token made without its Python __new__
     pos = start
     match = _TOKEN.match
     while pos < end:
@@ -110,22 +113,23 @@ def tokenize(text: str, start: int = 0, end: int | None = None, *,
                 ch, f"unexpected character {ch!r}")
             raise src.error(pos, why, variable=variable)
         kind = m.lastgroup
-        pos = m.start(kind)
-        if kind == "comment":
+        if kind == "name":
+            append(new(Token, ("name", clean_name(m.group(kind)), m.start(kind))))
+        elif kind == "op" or kind == "number" or kind == "quoted":
+            append(new(Token, (kind, m.group(kind), m.start(kind))))
+        elif kind == "comment":
+            pos = m.start(kind)
             close = comment_end(text, pos, end)
             if close < 0:
                 raise (source or Source(text)).error(pos, "a comment '{' that is never closed",
                                                      variable=variable)
             pos = close
             continue
-        if kind == "name":
-            out.append(Token("name", clean_name(m.group(kind)), pos))
         elif kind == "keyword":
-            out.append(Token("keyword", ":" + clean_name(m.group(kind)[1:-1]).upper() + ":", pos))
+            append(new(Token, ("keyword", ":" + clean_name(m.group(kind)[1:-1]).upper() + ":",
+                               m.start(kind))))
         elif kind == "string":
-            out.append(Token("string", m.group(kind)[1:-1], pos))
-        elif kind != "space":
-            out.append(Token(kind, m.group(kind), pos))
+            append(new(Token, ("string", m.group(kind)[1:-1], m.start(kind))))
         pos = m.end()
-    out.append(Token("end", "", end))
+    append(new(Token, ("end", "", end)))
     return out

@@ -19,6 +19,7 @@ subscripts=None), 2)),)), 3))
 """
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -66,13 +67,22 @@ _PLAIN_TABLE = re.compile(rf"""\(\s*
 _POINTS = re.compile(_POINT)
 
 
-def lookup_structure(points: list, limits: np.ndarray) -> ae.LookupsStructure:
-    """A lookup's points (sorted by x, stable) and its [(xmin,ymin)-(xmax,ymax)] limits."""
-    values = np.array(points, dtype=float)
-    values = values[np.argsort(values[:, 0], kind="stable")]
-    return ae.LookupsStructure(x=tuple(values[:, 0]), y=tuple(values[:, 1]),
-                               x_limits=tuple(limits[:, 0]), y_limits=tuple(limits[:, 1]),
+_NO_LIMITS = ((math.nan, math.nan), (math.nan, math.nan))
+
+
+def lookup_structure(points: list, limits=_NO_LIMITS) -> ae.LookupsStructure:
+    """A lookup's points (sorted by x, stable) and its [(xmin,ymin)-(xmax,ymax)] limits
+    (two corners). Plain floats and Python's stable sort (the numbers are never NaN): a
+    file holds dozens of tables, and numpy's fixed cost per small array was most of it."""
+    values = sorted(((float(x), float(y)) for x, y in points), key=_first)
+    return ae.LookupsStructure(x=tuple(v[0] for v in values), y=tuple(v[1] for v in values),
+                               x_limits=(float(limits[0][0]), float(limits[1][0])),
+                               y_limits=(float(limits[0][1]), float(limits[1][1])),
                                type="interpolate")
+
+
+def _first(point: tuple) -> float:
+    return point[0]
 
 
 def plain_lookup_table(text: str, start: int, end: int) -> ae.LookupsStructure | None:
@@ -83,16 +93,17 @@ def plain_lookup_table(text: str, start: int, end: int) -> ae.LookupsStructure |
     m = _PLAIN_TABLE.match(text, start, end)
     if m is None:
         return None
-    limits = np.full((2, 2), np.nan)
+    limits = _NO_LIMITS
     if m.group(1) is not None:
-        limits = np.array([[_signed(m.group(1)), _signed(m.group(2))],
-                           [_signed(m.group(3)), _signed(m.group(4))]])
-    points = [(_signed(x), _signed(y)) for x, y in _POINTS.findall(m.group(7))]
+        limits = ((_signed(m.group(1)), _signed(m.group(2))),
+                  (_signed(m.group(3)), _signed(m.group(4))))
+    points = [(float(x), float(y)) for x, y in _POINTS.findall(m.group(7))]   # as _signed
     return lookup_structure(points, limits)
 
 
 def _signed(text: str) -> float:
-    """A number with at most one sign, as `signed_number` reads it: sign * float."""
+    """A number with at most one sign, as `signed_number` reads it: sign * float (which is
+    float(text): negation is exact)."""
     if text[0] in "+-":
         return (-1.0 if text[0] == "-" else 1.0) * float(text[1:])
     return 1.0 * float(text)
@@ -120,8 +131,8 @@ class ExpressionParser:
         return self.toks[self.i]
 
     def at(self, text: str) -> bool:
-        t = self.tok
-        return t.kind in ("op", "keyword") and t.text == text
+        t = self.toks[self.i]
+        return t.text == text and (t.kind == "op" or t.kind == "keyword")
 
     def take(self) -> Token:
         t = self.toks[self.i]
@@ -163,7 +174,7 @@ class ExpressionParser:
         nesting = self.depth            # prefix operators and comparisons nest the result
         compared = False
         while True:
-            t = self.tok
+            t = self.toks[self.i]
             if t.kind in ("op", "keyword") and t.text in _PREFIX:
                 nesting += 1
                 if nesting > MAX_DEPTH:
@@ -171,7 +182,7 @@ class ExpressionParser:
                 ops.append((t.text, _PREFIX[t.text], True, self.take()))
                 continue
             operands.append((self.primary(), None))
-            t = self.tok
+            t = self.toks[self.i]
             if t.kind not in ("op", "keyword") or t.text not in _BINARY:
                 break
             prec = _BINARY[t.text][0]
@@ -226,7 +237,7 @@ class ExpressionParser:
             operands.append((chain, kind))
 
     def primary(self):
-        t = self.tok
+        t = self.toks[self.i]
         if t.kind == "number":
             self.take()
             return number(t.text)
@@ -389,7 +400,7 @@ class ExpressionParser:
             value = self.reference_or_call()
             self.expect(")", "to close the lookup definition")
             return value
-        limits = np.full((2, 2), np.nan)
+        limits = _NO_LIMITS
         if self.at("["):
             self.take()
             corners = []
@@ -403,7 +414,7 @@ class ExpressionParser:
             self.take()
             if len(corners) < 2:
                 raise self.error("expected the lookup's range [(xmin,ymin)-(xmax,ymax)]")
-            limits = np.array(corners[:2], dtype=float)
+            limits = corners[:2]
             if self.at(","):
                 self.take()
         points = []

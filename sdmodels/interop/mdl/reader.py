@@ -59,11 +59,13 @@ def _file_name(name: str) -> str:
 def _section(name, kind, params, returns, entries, source: Source, path: Path, *,
              macro: MacroText | None = None) -> AbstractSection:
     subscripts, components, constraints, tests, calls = [], [], [], [], []
+    by_kind = {"subscript": subscripts, "component": components, "constraint": constraints,
+               "test_input": tests}
     for entry in entries:
         parsed = parse_entry(entry, source)
-        {"subscript": subscripts, "component": components, "constraint": constraints,
-         "test_input": tests}[parsed.kind].append(parsed)
-        calls += [(parsed.name, *c) for c in parsed.output_calls]
+        by_kind[parsed.kind].append(parsed)
+        if parsed.output_calls:
+            calls += [(parsed.name, *c) for c in parsed.output_calls]
     merged: dict[str, AbstractElement] = {}
     for p in components:
         key = p.name.lower().replace(" ", "_")

@@ -15,23 +15,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sdmodels.interop.mdl.lexer import Source, comment_end
 
-SKETCH_MARK = re.compile(r"\\{2,}---///")
-_EQUATION_STOP = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"|\{|[~|]')
-_FIELD_STOP = re.compile(r"[~|]")
+# an entry's text is read in runs: a regular expression that consumes a run of characters
+# needs one test per character, one that searches for one of several alternatives starts
+# a match at each (several times slower, and a file is mostly comments)
+_EQUATION_RUN = re.compile(r'[^"{~|]*')
+_QUOTED = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"')
+_FIELD_RUN = re.compile(r"[^~|]*")
 _MACRO = re.compile(r":\s*MACRO\s*:", re.I)
 _END_MACRO = re.compile(r":\s*END\s+OF\s+MACRO\s*:", re.I)
-_SPACES = re.compile(r"\s+")
 _BLANK = re.compile(r"\s*")
 _ENCODING = re.compile(rb"\s*\{([A-Za-z0-9_\-]+)\}")
 _HEADER = re.compile(r"\s*\{[^}\n]*\}")
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One `equation ~ units ~ comment |` entry, the equation kept as offsets into the file."""
+class Entry(NamedTuple):
+    """One `equation ~ units ~ comment |` entry, the equation kept as offsets into the file.
+
+    A named tuple (immutable, like Token): a file has thousands of entries, and a frozen
+    dataclass is several times slower to make."""
     start: int
     end: int
     units: str = ""
@@ -67,6 +72,9 @@ def read_text(path) -> str:
     files on Windows), so that accented names survive."""
     raw = path.read_bytes()
     m = _ENCODING.match(raw)
+    if b"\r" in raw and (m is None or _plain_newlines(m.group(1))):
+        # line ends unified on the bytes: a tenth of the time on the text
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     try:
         text = raw.decode(m.group(1).decode("ascii") if m else "utf-8")
     except (LookupError, UnicodeDecodeError):
@@ -74,20 +82,31 @@ def read_text(path) -> str:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = raw.decode("cp1252", errors="replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _plain_newlines(encoding: bytes) -> bool:
+    """Whether CR and LF are the bytes 13 and 10 in `encoding`, never inside a character
+    (UTF-8, cp1252, Latin-1, Shift-JIS...; not UTF-16); an unknown name: True (its file
+    is read as UTF-8 or cp1252)."""
+    try:
+        return "\r\n".encode(encoding.decode("ascii")) == b"\r\n"
+    except (LookupError, UnicodeError):
+        return True
 
 
 def collapse(text: str) -> str:
-    """Whitespace runs as one space, line continuations removed (pysd's cleaning)."""
-    return _SPACES.sub(" ", text.replace("\\\n", " ")).strip()
+    """Whitespace runs as one space, line continuations removed (pysd's cleaning).
+
+    str.split() splits at what the regular expression \\s matches (both are str.isspace)."""
+    return " ".join(text.replace("\\\n", " ").split())
 
 
 def split_file(text: str, source: Source | None = None) -> Layout:
     """Entries and macros of the equations part; the sketch part kept as text."""
     source = source or Source(text)
-    m = SKETCH_MARK.search(text)
-    end = len(text) if m is None else m.start()
-    sketch = "" if m is None else text[m.start():]
+    end = sketch_start(text)
+    sketch = text[end:]
     pos = 0
     m = _HEADER.match(text)     # {UTF-8}
     if m:
@@ -99,20 +118,21 @@ def split_file(text: str, source: Source | None = None) -> Layout:
         pos = _BLANK.match(text, pos, end).end()     # \s: what str.isspace() holds
         if pos >= end:
             break
-        m = _MACRO.match(text, pos)
-        if m:
-            if current is not None:
-                raise source.error(pos, f"a macro starts inside macro '{current.name}' "
-                                   "(missing ':END OF MACRO:')")
-            current, pos = _macro_header(text, m.end(), end, source)
-            macros.append(current)
-            continue
-        m = _END_MACRO.match(text, pos)
-        if m:
-            if current is None:
-                raise source.error(pos, "':END OF MACRO:' without a macro before it")
-            current, pos = None, m.end()
-            continue
+        if text.startswith(":", pos):     # both macro marks begin with ':'
+            m = _MACRO.match(text, pos)
+            if m:
+                if current is not None:
+                    raise source.error(pos, f"a macro starts inside macro '{current.name}' "
+                                       "(missing ':END OF MACRO:')")
+                current, pos = _macro_header(text, m.end(), end, source)
+                macros.append(current)
+                continue
+            m = _END_MACRO.match(text, pos)
+            if m:
+                if current is None:
+                    raise source.error(pos, "':END OF MACRO:' without a macro before it")
+                current, pos = None, m.end()
+                continue
         entry, pos = _entry(text, pos, end, source)
         if entry is not None:
             (current.entries if current else main).append(entry)
@@ -121,33 +141,48 @@ def split_file(text: str, source: Source | None = None) -> Layout:
     return Layout(text, main, macros, sketch)
 
 
+def sketch_start(text: str) -> int:
+    """Where the sketch part begins, else len(text): the first run of two or more
+    backslashes followed by `---///`, found with str.find (a regular expression's search
+    took a hundred times longer on a large file)."""
+    at = text.find("\\\\---///")
+    if at < 0:
+        return len(text)
+    while at > 0 and text[at - 1] == "\\":
+        at -= 1
+    return at
+
+
 def _entry(text: str, pos: int, end: int, source: Source) -> tuple[Entry | None, int]:
     """One entry from `pos`; None for a group header or trailing text without '|'."""
     start = pos
     while True:
-        m = _EQUATION_STOP.search(text, pos, end)
-        if m is None:
+        pos = _EQUATION_RUN.match(text, pos, end).end()
+        if pos >= end:
             eq_end, pos, stop = end, end, ""
             break
-        if m.group() in "~|":
-            eq_end, pos, stop = m.start(), m.end(), m.group()
+        char = text[pos]
+        if char == "~" or char == "|":
+            eq_end, pos, stop = pos, pos + 1, char
             break
-        pos = m.end()
-        if m.group() == "{":      # an inline comment: '~' and '|' inside it do not count
-            close = comment_end(text, m.start(), end)
-            pos = close if close > 0 else pos
+        if char == '"':           # a quoted name: '~' and '|' inside it do not count
+            quoted = _QUOTED.match(text, pos, end)
+            pos = quoted.end() if quoted else pos + 1
+        else:                     # an inline comment '{...}': nor inside it
+            close = comment_end(text, pos, end)
+            pos = close if close > 0 else pos + 1
     fields = []
     while stop == "~":
-        m = _FIELD_STOP.search(text, pos, end)
-        if m is None:
+        at = _FIELD_RUN.match(text, pos, end).end()
+        if at >= end:
             fields.append(text[pos:end])
             pos, stop = end, ""
             break
-        fields.append(text[pos:m.start()])
-        if len(fields) == 3 and m.group() == "~":   # equation ~ units ~ comment ~ flags |
-            raise source.error(m.start(), "a fourth '~' in one entry: the '|' that ends the "
+        fields.append(text[pos:at])
+        if len(fields) == 3 and text[at] == "~":   # equation ~ units ~ comment ~ flags |
+            raise source.error(at, "a fourth '~' in one entry: the '|' that ends the "
                                "equation before it is probably missing")
-        pos, stop = m.end(), m.group()
+        pos, stop = at + 1, text[at]
     head = text[start:eq_end].strip()
     if stop != "|":     # text after the last '|': ignored unless it has an entry's fields
         if fields:

@@ -31,10 +31,10 @@ def read_sketch(path, *, view: str | None = None) -> dict[str, tuple[float, floa
     A variable's own box wins over its shadows; with several boxes the first view's.
     `view` restricts to one view by name ('View 1'). A file without sketch gives {}.
     """
-    from sdmodels.interop.mdl.sections import SKETCH_MARK, read_text
+    from sdmodels.interop.mdl.sections import read_text, sketch_start
     text = read_text(Path(path))
-    m = SKETCH_MARK.search(text)
-    return sketch_positions(text[m.start():], view=view) if m else {}
+    at = sketch_start(text)
+    return sketch_positions(text[at:], view=view) if at < len(text) else {}
 
 
 def sketch_views(text: str) -> dict[str, list[tuple[str, float, float, bool]]]:
