@@ -6,7 +6,7 @@
 >>> _ = m.flow("Heat loss", (t - 70) / 10, out_of=t)
 >>> print(find_loops(m).to_table())
 id  name  type       loop
---  ----  ---------  ---------------------------------------
+--  ----  ---------  ----
 B1        balancing  Temperature -> Heat loss -> Temperature
 1 loop in 'teacup' (all found, cap 5000): 0 reinforcing, 1 balancing
 """

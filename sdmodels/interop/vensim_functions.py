@@ -140,7 +140,7 @@ def refused(_importer, fn: str, _args, _binding, _initial):
     >>> refused(None, "sstats", (), {}, False)
     Traceback (most recent call last):
     ...
-    sdmodels.interop.abstract.Unsupported: function SSTATS: its reference page could not \
+    sdmodels.interop.abstract_static.Unsupported: function SSTATS: its reference page could not \
 be found, so there is no rule to check an implementation against (it is not in Vensim's \
 function summary, 22300.html)
     """
