@@ -139,6 +139,13 @@ def _derivatives(R, base, stocks, fptr, fidx, fsgn, out):
         out[j] = acc
 
 
+@njit(inline="always", nogil=True, error_model="numpy")
+def _shift(R, n, stocks, slope, h):
+    """An RK4 stage's stocks y = x + h k (h = dt / 2 or dt; (0.5 * dt) * k as the kernel)."""
+    for j in range(stocks.shape[0]):
+        R[n + stocks[j]] = R[stocks[j]] + h * slope[j]
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, checks, n, stocks,
          fptr, fidx, fsgn, nonneg, rk4, start, dt, n_steps, save_steps, save_slots, out, status,
@@ -355,25 +362,18 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, chec
                 hi = seg[7]
             else:
                 _derivatives(R, 0, stocks, fptr, fidx, fsgn, k1)
-                for j in range(ns):
-                    R[n + stocks[j]] = R[stocks[j]] + 0.5 * dt * k1[j]
+                _shift(R, n, stocks, k1, 0.5 * dt)
                 R[treg] = th
                 phase = _STAGE2
                 pc = seg[4]
                 hi = seg[5]
-        elif phase == _STAGE2:
-            _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, k2)
-            for j in range(ns):
-                R[n + stocks[j]] = R[stocks[j]] + 0.5 * dt * k2[j]
-            phase = _STAGE3
-            pc = seg[4]
-            hi = seg[5]
-        elif phase == _STAGE3:
-            _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, k3)
-            for j in range(ns):
-                R[n + stocks[j]] = R[stocks[j]] + dt * k3[j]
-            R[treg] = tf
-            phase = _STAGE4
+        elif phase < _STAGE4:               # RK4 stage 2 or 3: the next stage's stocks
+            slope = k2 if phase == _STAGE2 else k3
+            _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, slope)
+            _shift(R, n, stocks, slope, 0.5 * dt if phase == _STAGE2 else dt)
+            if phase == _STAGE3:
+                R[treg] = tf
+            phase += 1
             pc = seg[4]
             hi = seg[5]
         elif phase == _STAGE4:
