@@ -147,7 +147,7 @@ def _shift(R, n, stocks, slope, h):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, checks, n, stocks,
+def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, stocks,
          fptr, fidx, fsgn, nonneg, rk4, start, dt, n_steps, save_steps, save_slots, out, status,
          k1, k2, k3, k4, dd):
     """Run r from its start values (set in R) to its last step: every segment of the tape
@@ -339,9 +339,9 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, chec
             pc = seg[2]
             hi = seg[3]
         elif phase == _STAGE1:              # step k's values: check, save, derivatives
-            odd = False                 # x - x is NaN for a NaN or an infinity, else 0
-            for c in range(checks.shape[0]):
-                v = R[checks[c]]
+            odd = False     # x - x is NaN for a NaN or an infinity, else 0: a test over
+            for i in range(n):      # every value register (contiguous: vectorised), and on
+                v = R[i]            # a hit the checked ones searched in the kernel's order
                 odd |= v - v != 0.0
             for c in range(CHECK.shape[0] if odd else 0):
                 if not np.isfinite(R[CHECK[c]]):
@@ -412,7 +412,6 @@ def interpret(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n
     k4 = np.zeros(ns)
     dd = np.zeros(ns)
     code = code.astype(np.uint32)    # operands unsigned: indexing needs no wraparound test
-    checks = CHECK.astype(np.uint32)
     for r in range(P.shape[0]):
         np.random.seed(seeds[r])
         R[:] = R0
@@ -421,6 +420,6 @@ def interpret(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n
         for c in range(PS.shape[0]):
             R[PS[c]] = P[r, c]
         R[treg] = start
-        _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, checks, n,
+        _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n,
              stocks, fptr, fidx, fsgn, nonneg, rk4, start, dt, n_steps, save_steps, save_slots,
              out, status, k1, k2, k3, k4, dd)
