@@ -90,7 +90,10 @@ def interpreter():
 
 def build() -> Path:
     """Compile the extension into sdmodels/__pycache__ (a minute or two, once)."""
+    from unittest import mock
+
     import llvmlite.binding as llvm
+    from numba.core import codegen
     from numba.pycc import CC
 
     from sdmodels._interpreter import interpret
@@ -108,7 +111,11 @@ def build() -> Path:
                   fptr, fidx, fsgn, nonneg, bkind, rk4, start, dt, n_steps, save_steps,
                   save_slots, out, seeds, status)
     cc.export("interpret", SIGNATURE)(entry)
-    cc.compile()
+    # and with the features this processor has (as the JIT: a virtual machine may mask some of
+    # its model's, e.g. AVX-512); pycc's ahead-of-time code generator passes none of its own
+    with mock.patch.object(codegen.AOTCPUCodegen, "_customize_tm_features",
+                           lambda self: codegen.get_host_cpu_features()):
+        cc.compile()
     interpreter.cache_clear()
     return _built()
 
