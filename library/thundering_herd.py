@@ -16,6 +16,13 @@ Universal Scalability Law). Sustaining loop: empty cache -> herd -> the pool's b
 outlasts the 1 s client timeout -> no fill succeeds -> empty cache. The database itself never
 sees more than the pool's 10 queries.
 
+Time step 0.02 s, the pool's and the database's own: it resolves the fastest time in the model,
+the 50 ms query, in 2.5 steps (the pool's flows are written per step: what a step can acquire,
+age out or reject). At dt 0.01 every scenario's key outputs take the same behaviour labels
+and end within 1 % of dt 0.02 (trigger: DB load 9,687 vs 9,623 of 10,000 queries/s, where
+RK4 at dt 0.01 gives 9,760: the step changes less than the method does); half the steps make
+a run (and a workbench slider move) half as long.
+
 >>> from sdmodels import run
 >>> df = run(build(), scenario="trigger", outputs=["DB load"])
 >>> bool(df["DB load"].max() > 5000)
@@ -59,7 +66,7 @@ KEY_OUTPUTS = ["DB load", "Cached keys", "DB latency", "Hit ratio", "DB queries 
 
 def build(**overrides) -> Model:
     """The thundering-herd model (t = 0 is 10:00); overrides set parameters by display name."""
-    m = Model("thundering_herd", start=0, stop=5400, dt=0.01, saveper=1, time_units="second",
+    m = Model("thundering_herd", start=0, stop=5400, dt=0.02, saveper=1, time_units="second",
               doc="Synchronized cache expiry, a database that cannot refill, and the fixes")
     c = m.parameters(PARAMETERS, overrides)
     reads = m.aux("Requests", c["Users"] * c["Requests per user"], units="req/s")

@@ -188,6 +188,12 @@ class _TapeWriter(ExpressionWriter):
         clock = self.clock[slot]
         skip = self._unless_time_ge(clock)
         self.into(expr, self.reg(slot), binding, var)
+        period = self.ready(var.period, binding, var)
+        if period is not None:              # the loop below as one instruction
+            self.emit(op.CLOCK, clock, period)
+            self.patch(skip, self.label())
+            self.top = self.first_temp
+            return
         loop = self.label()
         now = self.temp()
         self.emit(op.ADD, now, self.treg, self.treg + 2)

@@ -37,6 +37,7 @@ _UNARY_CALLS = CodeTable(Function, complete=False, code={
     "arctan": op.ATAN, "log10": op.LOG10, "round": op.ROUND, "random_exponential": op.REXP})
 _BINARY_CALLS = CodeTable(Function, complete=False, code={
     "modulo": op.MOD, "min": op.MIN, "max": op.MAX, "random_uniform": op.RUNIF})
+_REDUCE_KIND = {"sum": "+", "prod": "*", "min": "min", "max": "max"}   # REDUCE's ARITH kinds
 _RANDOM = {Function.RANDOM_UNIFORM, Function.RANDOM_NORMAL, Function.RANDOM_EXPONENTIAL}
 _COMPOUND = {Binary, Call, Unary, LookupCall, Reduce}   # exact classes: never a leaf
 _REDUCE = CodeTable(ReduceOp, {"sum": op.ADD, "mean": op.ADD, "prod": op.MUL, "min": op.MIN,
@@ -355,9 +356,7 @@ class ExpressionWriter:
 
     def _unless_time_ge(self, at: int) -> int:
         """A jump taken unless t + teps >= R[at], as the kernel's step and pulse compare."""
-        now = self.temp()
-        self.emit(op.ADD, now, self.treg, self.treg + 2)
-        return self.emit(op.JNGE, 0, now, at)
+        return self.emit(op.JNDUE, 0, at)
 
     def pulse(self, args, dst: int, binding, host) -> None:
         """(1 if t + teps >= start and t + teps < start + max(width, dt) else 0)."""
@@ -408,6 +407,12 @@ class ExpressionWriter:
         first = self.operand(expr.operand, {**binding, expr.dim: elements[0]}, host)
         if acc is None:
             self.emit(op.MOV, dst, first)
+            return
+        parts = [self.ready(expr.operand, {**binding, expr.dim: e}, host) for e in elements[1:]]
+        if expr.op != "mean" and all(p is not None for p in parts):
+            # every part a register: one instruction, the same chain left to right
+            self.emit(op.REDUCE, dst, self.pack([len(elements), first, *parts]),
+                      op.ARITH[_REDUCE_KIND[expr.op]])
             return
         for i, element in enumerate(elements[1:]):
             mark = self.top

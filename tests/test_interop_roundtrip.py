@@ -20,8 +20,8 @@ from sdmodels import Model, ModelError, build, run
 # constant after 30 s (every column), so its first 40 s say all that its 100 s did
 PYSD_STOP = {"eviction_cascade": 150.0, "connection_pool": 40.0}
 # thundering_herd changes over all its 5,400 s (the 1 h TTL replays the fill history): pysd
-# and pysimlin read, and we run, its export at a 5x coarser step instead (108,000 steps, not
-# 540,000): the same equations over the same span (pysimlin's pipeline still differs there)
+# and pysimlin read, and we run, its export at a 2.5x coarser step instead (108,000 steps, not
+# 270,000): the same equations over the same span (pysimlin's pipeline still differs there)
 EXTERNAL_DT = {"thundering_herd": 0.05}
 
 
