@@ -5,6 +5,10 @@ so that when a caller is wired, what its callees show it (latency, failure fract
 final. A call with `retry` gets a retry client (library/parts/retry.py), one with
 `circuitBreaker` a breaker (library/parts/breaker.py) between the retries and the callee.
 A callee's arrivals are the sum over its callers, its timeout the shortest of theirs.
+A request waiting for a database connection holds a request thread of the service that sent
+it (thread-per-request servers block in getConnection()): the service serves with its
+threads less its share of the pool's waiting requests, and the pool's waiting requests are
+at most its callers' threads (`_block_threads`).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from sdmodels.errors import ModelError
 from sdmodels.expr import Const, Expr
 
 from library.compose.kinds import Node, _module, setting
+from library.parts._wiring import conversion
 from library.parts.breaker import circuit_breaker
 from library.parts.retry import GENERATIONS, retry_client
 
@@ -55,6 +60,7 @@ def wire_calls(m, spec, nodes: dict[str, Node]) -> None:
         _downstream(m, caller, seen)
         if caller.pods_in:
             _gate(caller, nodes, graph)
+    _block_threads(m, nodes, graph)
     for name, node in nodes.items():
         if arriving[name]:
             node.inbound.connect(_sum(arriving[name]))
@@ -137,6 +143,59 @@ def _downstream(m, node: Node, seen) -> None:
                          doc=f"response time callers of {node.name} see (its callees')")
     node.failure = m.aux(f"{node.name} failure fraction", 1 - (1 - own) * (1 - failure),
                          units="1", doc=f"share of requests through {node.name} that fail")
+
+
+#: kinds a caller's thread waits through (a cache miss waits for its fill; a queue does not)
+SYNCHRONOUS = frozenset({"cache", "cdn", "load_balancer", "rate_limiter"})
+
+
+def calling_services(graph, kinds, name: str) -> list[str]:
+    """The services whose request threads wait for `name`'s answer: its callers, and
+    their callers through synchronous pass-throughs (a cache in between), not past a queue.
+    `graph` is the call graph, `kinds` maps a component to its kind."""
+    found, todo, seen = [], list(graph.predecessors(name)), {name}
+    while todo:
+        caller = todo.pop(0)
+        if caller in seen:
+            continue
+        seen.add(caller)
+        if kinds[caller] == "service":
+            found.append(caller)
+        elif kinds[caller] in SYNCHRONOUS:
+            todo += graph.predecessors(caller)
+    return sorted(found)
+
+
+def _block_threads(m, nodes, graph) -> None:
+    """Each service's free workers: its request threads less those blocked waiting for a
+    connection of a pool it calls (reference Part 3.3, "each waiting request holds a
+    request thread"), the pool's waiting requests shared among its calling services in
+    proportion to their threads; and each pool's Max waiting: its callers' threads."""
+    blocked: dict[str, list[Expr]] = {name: [] for name in nodes}
+    kinds = {name: node.kind for name, node in nodes.items()}
+    per_query = None
+    for name, node in nodes.items():
+        callers = calling_services(graph, kinds, name) if node.waiting is not None else []
+        if not callers:
+            continue
+        if per_query is None:
+            per_query = conversion(m, "Threads per waiting query", "1/queries", "a request "
+                                   "waiting for a connection blocks one request thread")
+        threads = _sum([nodes[c].threads for c in callers])
+        node.max_waiting.connect(m.aux(f"{name} callers' threads", threads / per_query,
+                                       units="queries", doc=f"request threads of the services "
+                                       f"calling {name}: the most that can wait for a connection"))
+        for c in callers:
+            blocked[c].append(node.waiting * per_query * nodes[c].threads / maximum(threads, 1e-9))
+    for name, node in nodes.items():
+        if node.workers is None:
+            continue
+        free = node.threads
+        if blocked[name]:
+            free = m.aux(f"{name} free threads", maximum(0, node.threads - _sum(blocked[name])),
+                         units="1", doc=f"request threads of {name} not blocked waiting for a "
+                         "database connection: the workers that serve new requests")
+        node.workers.connect(free)
 
 
 def _gate(balancer: Node, nodes, graph) -> None:

@@ -60,6 +60,10 @@ class Node:
     max_length: float | None = None          # a broker queue's bound (its consumer's queue)
     takes_downstream: object = None          # f(latency, failure): a kind that sets its own
                                              # latency and failure from its callees'
+    threads: Expr | None = None              # a service's request threads (pods x per pod)
+    workers: Port | None = None              # ...those free to serve: threads less blocked
+    waiting: Expr | None = None              # a pool's requests waiting for a connection
+    max_waiting: Port | None = None          # ...at most its callers' threads
     roles: dict[str, str] = field(default_factory=dict)   # role -> element id
 
     def role(self, name: str, ref) -> None:
@@ -170,9 +174,9 @@ class Service:
         c = component.config
         node = Node(component.name, "service")
         server = _module(m, node, "", server_pool(**{"Service time": c["serviceTime"]}))
-        pods_part = None
+        pods_part, metric = None, None
         if c["hpa"] is not None:
-            ready, pods_part = _autoscaled(m, node, component, server)
+            ready, pods_part, metric = _autoscaled(m, node, component, server)
         elif c["resources"] is not None:       # pods that can be OOM-killed have a lifecycle
             pods_part = _pods(m, node, component)
             ready = pods_part.out["Ready pods"]
@@ -182,7 +186,11 @@ class Service:
         pods = m.aux(f"{component.name} serving pods", ready * (1 - lost), units="pod",
                      doc="ready pods still serving (the pod-loss scenario removes some)")
         per_pod = setting(m, component.name, "workersPerPod", c["workersPerPod"], "workers/pod")
-        server.connect("Workers", pods * per_pod)
+        node.threads = m.aux(f"{component.name} request threads", pods * per_pod, units="1",
+                             doc="request threads of the serving pods (workersPerPod each)")
+        if metric is not None:
+            metric(node.threads)
+        node.workers = Port(server, "Workers")     # wired: less the threads blocked below
         node.queue_limit = (Port(server, "Queue limit"),
                             pods * setting(m, component.name, "queueLimit", c["queueLimit"],
                                            "req/pod"))
@@ -241,7 +249,8 @@ def _oom_kills(m, node: Node, component, server: ModuleHandle, pods, part: Modul
 
 
 def _autoscaled(m, node: Node, component, server: ModuleHandle):
-    """Pods and an HPA for a service; returns its ready pods and the pods part."""
+    """Pods and an HPA for a service; returns its ready pods, the pods part, and a function
+    of the service's request threads that wires the HPA's metric (CPU is a share of them)."""
     c, hpa = component.config, component.config["hpa"]
     pods = _pods(m, node, component)
     metric = (hpa["metrics"] or [{"type": "Resource", "resource": {
@@ -262,7 +271,9 @@ def _autoscaled(m, node: Node, component, server: ModuleHandle):
                     settings[f"{direction} {kind} value"] = 0.0
     if metric["type"] == "Resource":
         settings["Target"] = metric["resource"]["target"]["averageUtilization"]
-        source = server.out["Utilization"] * 100
+        # CPU: the busy share of all the pods' threads; threads blocked waiting for a
+        # database connection (less "Workers" than threads) use none
+        external = None
         node.roles["hpa metric"] = server.out["Utilization"].name
         # what a pod more changes: load over capacity (the busy share also moves with the
         # backlog's correction, a link whose sign follows the regime, not the HPA's loop)
@@ -270,17 +281,23 @@ def _autoscaled(m, node: Node, component, server: ModuleHandle):
     else:
         settings["Target"] = metric["external"]["target"]["averageValue"]
         settings["Metric kind"] = 1.0
-        source = server.out["Backlog"] if metric["external"]["metric"]["name"] == \
+        external = server.out["Backlog"] if metric["external"]["metric"]["name"] == \
             "queue_depth" else server.out["Latency"]
-        node.roles["hpa metric"] = source.name
+        node.roles["hpa metric"] = external.name
     controller = _module(m, node, "hpa", hpa_controller(**settings))
-    controller.connect("Metric", m.aux(f"{component.name} HPA metric", source, units="metric",
-                                       doc="what the HPA reads: CPU %, or the external metric"))
+
+    def wire_metric(threads) -> None:
+        source = external if external is not None else \
+            server.out["Utilization"] * server["Workers"] / threads * 100
+        controller.connect("Metric", m.aux(f"{component.name} HPA metric", source,
+                                           units="metric", doc="what the HPA reads: CPU %, "
+                                           "or the external metric"))
+
     controller.connect("Ready pods", pods.out["Ready pods"])
     pods.connect("Desired replicas", controller.out["Spec replicas"])
     node.role("hpa replicas", controller.out["Spec replicas"])
     node.role("ready pods", pods.out["Ready pods"])
-    return pods.out["Ready pods"], pods
+    return pods.out["Ready pods"], pods, wire_metric
 
 
 SELECT_POLICY = {"Max": 0.0, "Min": 1.0, "Disabled": 2.0}
@@ -354,6 +371,7 @@ class Database:
         node.inbound, node.outbound = Port(p, "Arrivals", (m, "queries/s")), None
         node.latency, node.failure = p.out["Request latency"], p.out["Failure share"]
         node.timeout = Port(p, "Client timeout")
+        node.waiting, node.max_waiting = p.out["Waiting for connection"], Port(p, "Max waiting")
         for role, ref in (("connections", p.out["Connections in use"]),
                           ("waiting", p.out["Waiting for connection"]),
                           ("latency", p.out["Request latency"]),

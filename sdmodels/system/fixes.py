@@ -144,7 +144,7 @@ def fixes_for(match, spec) -> list[Fix]:
         if pool["connectionTimeout"] > 5:
             out.append(Fix("pool connectionTimeout", (Change(
                 ("components", name, "pool", "connectionTimeout"), _s(pool["connectionTimeout"]),
-                "5s", 5.0),), (key,), _pool_timeout_why(spec, pool)))
+                "5s", 5.0),), (key,), _pool_timeout_why(spec, name, pool)))
         into = [i for i, c in enumerate(spec.calls) if c.target == name
                 and c.config["circuitBreaker"] is None]
         out += [_breaker(spec, i, key) for i in into[:1]]
@@ -184,17 +184,24 @@ def fixes_for(match, spec) -> list[Fix]:
     return []
 
 
-def _pool_timeout_why(spec, pool) -> str:
+def _pool_timeout_why(spec, name, pool) -> str:
     """Why a 5 s connectionTimeout helps, and when it can: the numbers of the description."""
+    import networkx as nx
+    from library.compose.calls import calling_services
     from library.parts.pool import POOL
-    threads = POOL["Max waiting"][0]
+    graph = nx.DiGraph((c.source, c.target) for c in spec.calls)
+    graph.add_nodes_from(spec.components)
+    callers = calling_services(graph, {n: c.kind for n, c in spec.components.items()}, name)
+    threads = sum(spec.components[c].config["replicas"] * spec.components[c].config[
+        "workersPerPod"] for c in callers) or POOL["Max waiting"][0]
     hold = pool["maximumPoolSize"] * 5.0 / threads
     waits = [c.config["timeout"] for c in spec.calls if c.config["retry"] is not None]
     text = ("a request waits at most 5 s for a connection and then fails instead of queueing "
             f"behind the pool (reference fix 5). It fires only when the head of the queue "
-            f"would wait longer: with {threads:g} threads waiting (Tomcat's maxThreads) for "
+            f"would wait longer: with {threads:g} threads waiting (the request threads of "
+            f"{', '.join(callers) or 'its callers, Tomcat maxThreads'} as described) for "
             f"{pool['maximumPoolSize']:g} connections, when a query holds its connection "
-            f"longer than {pool['maximumPoolSize']:g} x 5 s / {threads:g} = {hold:g} s (fewer "
+            f"longer than {pool['maximumPoolSize']:g} x 5 s / {threads:g} = {hold:.3g} s (fewer "
             f"than {threads / 5:g} connections a second); it cuts the waiting callers only "
             f"when fewer than {threads / 5:g} queries a second arrive")
     if waits and min(waits) < 5:
