@@ -10,7 +10,7 @@ behind its pool (a database that slows with concurrency, the
 pool's wait timeout). Around them, in this module:
 
 - the CDN serves part of the users' requests; the rest reach the API pods;
-- the rate limiter runs in the pods: a "user" (the web front end's backend, 90 % of the API
+- the rate limiter (the token-bucket part, library/parts/ratelimit.py) runs in the pods: a "user" (the web front end's backend, 90 % of the API
   traffic) may send 1000 req/s, first attempts and retries alike; the excess gets a 429,
   which the client retries like any failure ("retries count against the rate limit");
 - Redis holds "Hot keys" read by half of the requests; the other half miss 1 % of the time.
@@ -48,6 +48,7 @@ from library import connection_pool, retry_storm
 from library.parts import breaker
 from library.parts._wiring import conversion, part_parameters
 from library.parts.hpa import hpa_controller
+from library.parts.ratelimit import rate_limiter
 
 EX = "reference Hands-On Exercise"
 FIX = "reference Hands-On Exercise fix"
@@ -172,11 +173,17 @@ def build(**overrides) -> Model:
                        + (1 - c["Hot key share"]) * c["Cold miss ratio"], units="1",
                        doc="share of the API requests that go to the database")
 
-    # -- rate limiter (in the pods): the front end's attempts above 1000 req/s get a 429 ---
-    offered = tier.out["Offered load"]
-    fe = m.aux("Front-end attempts", c["Front-end share"] * offered, units="req/s")
-    limited = m.aux("Rate-limited attempts", maximum(0, fe - c["Rate limit"]), units="req/s")
-    rl_share = m.aux("Rate-limited share", limited / maximum(offered, 1e-9), units="1")
+    # -- rate limiter (the token-bucket part, in the pods): the front end's attempts above
+    # 1000 req/s get a 429; its retries take tokens like first attempts ---------------------
+    fe = m.aux("Front-end attempts", c["Front-end share"] * tier.out["Offered load"],
+               units="req/s")
+    limiter = m.module("rate_limiter", rate_limiter(), display="Rate limiter", inputs={
+        "Requests": fe, "Rate": c["Rate limit"]})
+    m.aux("Rate-limited attempts", limiter.out["Rejected"], units="req/s",
+          doc="429 Too Many Requests")
+    rl_share = m.aux("Rate-limited share", c["Front-end share"] * limiter.out[
+        "Rejected share"], units="1", doc="share of all attempts refused: the front end's "
+        "share of the attempts times the share of them refused")
     admitted = m.aux("Admitted requests", tier.out["Throughput"] * (1 - rl_share),
                      units="req/s", doc="requests served past the rate limiter")
 
@@ -259,8 +266,8 @@ def _name_loops(m: Model, api: str) -> None:
         "DB / Pool / Connections acquired", "DB / Pool / Connections in use", "DB / Database / DB load",
         "DB / Database / DB slowdown"])
     m.name_loop("Rate limit retry amplification", [
-        "Front-end attempts", "Rate-limited attempts", "Rate-limited share",
-        api + "Downstream failure fraction", api + "Server / Downstream failure fraction",
+        "Front-end attempts", "Rate limiter / Requests", "Rate limiter / Rejected share",
+        "Rate-limited share", api + "Downstream failure fraction", api + "Server / Downstream failure fraction",
         *to_api[:-3],
         api + "Offered load"])
     m.name_loop("HPA CPU scaling", ["CPU utilization", "HPA / Metric",
@@ -268,10 +275,10 @@ def _name_loops(m: Model, api: str) -> None:
                                     "HPA / Recorded recommendation", "HPA / HPA decision",
                                     "HPA / Spec replicas", "API pods", "API capacity"])
     m.name_loop("Rate limiting", [
-        "Rate-limited attempts", "Rate-limited share", "Admitted requests",
+        "Rate limiter / Rejected share", "Rate-limited share", "Admitted requests",
         "DB queries wanted", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection", "DB / Pool / Wait time",
         "DB / Request latency", "DB latency", api + "Downstream latency",
         api + "Server / Downstream latency", api + "Server / Timeout fraction",
         *to_api[:-3],
-        api + "Offered load", "Front-end attempts"])
+        api + "Offered load", "Front-end attempts", "Rate limiter / Requests"])
 
