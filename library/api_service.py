@@ -10,7 +10,7 @@ behind its pool (a database that slows with concurrency, the
 pool's wait timeout). Around them, in this module:
 
 - the CDN serves part of the users' requests; the rest reach the API pods;
-- the rate limiter runs in the pods: a "user" (the web front end's backend, 90 % of the API
+- the rate limiter (the token-bucket part, library/parts/ratelimit.py) runs in the pods: a "user" (the web front end's backend, 90 % of the API
   traffic) may send 1000 req/s, first attempts and retries alike; the excess gets a 429,
   which the client retries like any failure ("retries count against the rate limit");
 - Redis holds "Hot keys" read by half of the requests; the other half miss 1 % of the time.
@@ -22,9 +22,11 @@ pool's wait timeout). Around them, in this module:
 - an optional circuit breaker on the database, the breaker part (library/parts/breaker.py:
   resilience4j's semantics and defaults, the exercise's 30 s open and 3 half-open requests),
   fails misses fast instead of queueing them;
-- the HPA on CPU: every 15 s ceil(pods x CPU / 70 %), tolerance 0.1, scale-up and
-  scale-down stabilization windows (the exercise's "cooldown 30 s" is the scale-down
-  window), pods ready 60 s after they are asked for.
+- the HPA on CPU, the HPA part (library/parts/hpa.py `hpa_controller(kind="pod")`:
+  metrics-server's 15 s CPU window and scrape, every 15 s ceil(ready pods x CPU / 70 %),
+  tolerance 0.1, unready pods counted at 0 % CPU, stabilization windows (the exercise's
+  "cooldown 30 s" is the scale-down window), Kubernetes' default scale-up and scale-down
+  rate policies); pods ready 60 s after they are asked for.
 
 Fixes (`fixed`, each a parameter): TTL jitter +-600 s, exponential backoff with jitter (base
 1 s, max 30 s), a circuit breaker on the database (threshold, 30 s, 3 half-open requests),
@@ -39,16 +41,14 @@ Example::
 """
 from __future__ import annotations
 
-import math
 
-from sdmodels import (Model, delay_fixed, if_then_else, maximum, minimum, rolling_max,
-                      rolling_min, sample_hold, smooth)
-
-from sdmodels.expr import Ref
+from sdmodels import Model, delay_fixed, maximum, minimum
 
 from library import connection_pool, retry_storm
 from library.parts import breaker
-from library.parts._wiring import conversion, held, part_parameters
+from library.parts._wiring import conversion, part_parameters
+from library.parts.hpa import hpa_controller
+from library.parts.ratelimit import rate_limiter
 
 EX = "reference Hands-On Exercise"
 FIX = "reference Hands-On Exercise fix"
@@ -109,6 +109,13 @@ FIXES = {"TTL jitter": 600.0, "Exponential backoff": 1.0, "Retry jitter": 1.0,
          "DB breaker on": 1.0, "Scale-up window": 60.0, "Scale-down window": 300.0,
          "Connection timeout": 5.0}
 
+#: the HPA part's inputs (library/parts/hpa.py) -> this model's parameter names
+HPA_PORTS = {"Sync period": "HPA sync period", "Tolerance": "HPA tolerance",
+             "minReplicas": "Min pods", "maxReplicas": "Max pods",
+             "Initial replicas": "Initial pods",
+             "scaleUp stabilizationWindowSeconds": "Scale-up window",
+             "scaleDown stabilizationWindowSeconds": "Scale-down window"}
+
 KEY_OUTPUTS = ["API requests", "Offered load", "Goodput", "Cached hot keys",
                "DB connections in use", "DB latency", "API pods", "Rate-limited attempts"]
 
@@ -124,12 +131,11 @@ def build(**overrides) -> Model:
     demand = m.aux("API requests", c["User requests"] * (1 - c["CDN hit ratio"]), units="req/s",
                    doc="requests the CDN passes to the load balancer")
 
-    # -- HPA on CPU ------------------------------------------------------------------------
-    requested = held(m, "Pods requested", Ref("hpa_desired_pods"), c["Initial pods"],
-                     units="pods", doc="the replicas the HPA last wrote (its decision one "
-                     "step before), defined below")
-    pods = m.aux("API pods", minimum(requested, delay_fixed(requested, c["Pod startup time"],
-                                                            c["Initial pods"])),
+    # -- the HPA (the part, on CPU) asks for pods; they are ready a start-up time later ---
+    hpa = m.module("hpa", hpa_controller(kind="pod"), display="HPA")
+    spec = hpa.out["Spec replicas"]
+    pods = m.aux("API pods", minimum(spec, delay_fixed(spec, c["Pod startup time"],
+                                                       c["Initial pods"])),
                  units="pods", doc="new pods serve after the start-up time; removal is at once")
     capacity = m.aux("API capacity", pods * c["Pod capacity"], units="req/s")
     # the API tier: clients with the retry policy, pods' queue (its downstream inputs, the
@@ -146,20 +152,12 @@ def build(**overrides) -> Model:
         "Jitter": c["Retry jitter"],
     })
     cpu = m.aux("CPU utilization", tier.out["Throughput"] / capacity, units="1")
-    cpu_seen = m.aux("CPU seen by HPA", smooth(cpu, c["HPA sync period"], demand / (
-        c["Initial pods"] * c["Pod capacity"])), units="1",
-        doc="metrics-server's CPU average over about a sync period (steady state at start)")
-    raw = m.aux("HPA raw recommendation", if_then_else(
-        abs(cpu_seen / c["Target CPU"] - 1) <= c["HPA tolerance"], requested,
-        math.ceil(requested * cpu_seen / c["Target CPU"])), units="pods")
-    recorded = m.aux("HPA recorded recommendation", sample_hold(raw, c["HPA sync period"]),
-                     units="pods")
-    up = rolling_min(recorded, maximum(c["Scale-up window"] - c["HPA sync period"], 0))
-    down = rolling_max(recorded, maximum(c["Scale-down window"] - c["HPA sync period"], 0))
-    desired = m.aux("HPA desired pods", minimum(c["Max pods"], maximum(
-        c["Min pods"], minimum(maximum(requested, up), down))), units="pods",
-        doc="stabilized: up to the lowest of the up-window, down to the highest of the "
-        "down-window, within [min, max]")
+    per_metric = conversion(m, "CPU metric unit", "metric", "the HPA reads CPU utilization "
+                            "as a share of the pods' request (1 = 100 %)")
+    hpa.connect("Metric", cpu * per_metric).connect("Ready pods", pods)
+    hpa.connect("Target", c["Target CPU"] * per_metric)
+    for port, name in HPA_PORTS.items():
+        hpa.connect(port, c[name])
 
     # -- Redis: hot keys, expiry of the 10:00 fill, refills -----------------------------
     keys = c["Hot keys"]
@@ -175,11 +173,17 @@ def build(**overrides) -> Model:
                        + (1 - c["Hot key share"]) * c["Cold miss ratio"], units="1",
                        doc="share of the API requests that go to the database")
 
-    # -- rate limiter (in the pods): the front end's attempts above 1000 req/s get a 429 ---
-    offered = tier.out["Offered load"]
-    fe = m.aux("Front-end attempts", c["Front-end share"] * offered, units="req/s")
-    limited = m.aux("Rate-limited attempts", maximum(0, fe - c["Rate limit"]), units="req/s")
-    rl_share = m.aux("Rate-limited share", limited / maximum(offered, 1e-9), units="1")
+    # -- rate limiter (the token-bucket part, in the pods): the front end's attempts above
+    # 1000 req/s get a 429; its retries take tokens like first attempts ---------------------
+    fe = m.aux("Front-end attempts", c["Front-end share"] * tier.out["Offered load"],
+               units="req/s")
+    limiter = m.module("rate_limiter", rate_limiter(), display="Rate limiter", inputs={
+        "Requests": fe, "Rate": c["Rate limit"]})
+    m.aux("Rate-limited attempts", limiter.out["Rejected"], units="req/s",
+          doc="429 Too Many Requests")
+    rl_share = m.aux("Rate-limited share", c["Front-end share"] * limiter.out[
+        "Rejected share"], units="1", doc="share of all attempts refused: the front end's "
+        "share of the attempts times the share of them refused")
     admitted = m.aux("Admitted requests", tier.out["Throughput"] * (1 - rl_share),
                      units="req/s", doc="requests served past the rate limiter")
 
@@ -262,19 +266,19 @@ def _name_loops(m: Model, api: str) -> None:
         "DB / Pool / Connections acquired", "DB / Pool / Connections in use", "DB / Database / DB load",
         "DB / Database / DB slowdown"])
     m.name_loop("Rate limit retry amplification", [
-        "Front-end attempts", "Rate-limited attempts", "Rate-limited share",
-        api + "Downstream failure fraction", api + "Server / Downstream failure fraction",
+        "Front-end attempts", "Rate limiter / Requests", "Rate limiter / Rejected share",
+        "Rate-limited share", api + "Downstream failure fraction", api + "Server / Downstream failure fraction",
         *to_api[:-3],
         api + "Offered load"])
-    m.name_loop("HPA CPU scaling", ["CPU utilization", "CPU seen by HPA",
-                                    "HPA raw recommendation",
-                                    "HPA recorded recommendation", "HPA desired pods",
-                                    "Pods requested", "API pods", "API capacity"])
+    m.name_loop("HPA CPU scaling", ["CPU utilization", "HPA / Metric",
+                                    "HPA / Metric seen by HPA", "HPA / Raw recommendation",
+                                    "HPA / Recorded recommendation", "HPA / HPA decision",
+                                    "HPA / Spec replicas", "API pods", "API capacity"])
     m.name_loop("Rate limiting", [
-        "Rate-limited attempts", "Rate-limited share", "Admitted requests",
+        "Rate limiter / Rejected share", "Rate-limited share", "Admitted requests",
         "DB queries wanted", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection", "DB / Pool / Wait time",
         "DB / Request latency", "DB latency", api + "Downstream latency",
         api + "Server / Downstream latency", api + "Server / Timeout fraction",
         *to_api[:-3],
-        api + "Offered load", "Front-end attempts"])
+        api + "Offered load", "Front-end attempts", "Rate limiter / Requests"])
 

@@ -2,6 +2,8 @@
 
 Clock: t = 0 is 10:50; the hot keys filled at 10:00 expire (TTL 1 h) at 11:00, t = 600 s.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -62,6 +64,21 @@ def test_trigger_collapses_and_stays_down(runs):
     # and the front end's retries hit its 1000 req/s limit (rate-limit amplification):
     # 0.9 x offered > 1000 once offered > 1111
     assert r["Rate-limited attempts"][0][after].min() > 0
+
+
+def test_the_hpa_scales_up_only_from_ready_pods(runs):
+    # the HPA part as Kubernetes' replica calculator: CPU saturates at 100 % (offered load
+    # far above capacity), ratio 1 / 0.7, but desired = ceil(ratio x ready pods), and pods
+    # not yet ready hold back a scale-up: 15 -> 22 -> 32 -> 46 -> 50 (maxReplicas), each
+    # step after the previous pods passed their 60 s start-up. So 50 pods come no earlier
+    # than 3 start-ups after the expiry and no later than 4 x (start-up + metric window +
+    # scrape + sync, 60 + 15 + 15 + 15 s) after it (counting unready pods as ready, the old
+    # inline HPA compounded every 15 s and reached 50 at 725 s)
+    t, pods = runs["trigger"].times, runs["trigger"]["API pods"][0]
+    assert [math.ceil(p / 0.7) for p in (15, 22, 32)] == [22, 32, 46]
+    first = t[np.flatnonzero(pods >= 50)[0]]
+    assert EXPIRY + 3 * 60 <= first <= EXPIRY + 4 * (60 + 15 + 15 + 15)
+    assert pods.max() == 50
 
 
 def test_fixed_serves_everything_for_the_whole_run(runs):

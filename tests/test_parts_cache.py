@@ -85,6 +85,40 @@ def test_synchronized_fill_expires_at_once_and_jitter_spreads_it(kernel):
     assert due[1, inside].mean() == pytest.approx(cached[1, 0] / 20, rel=0.01)
 
 
+def test_a_fill_before_the_start_expires_a_ttl_after_it(kernel):
+    # filled at t = -30 s with T = 50 s (a cache populated before the run began): every key
+    # expires within a step of 20 s = T - 30; with +-20 % over 10..30 s = T (1 -+ 0.2) - 30,
+    # uniformly (cached / 20 s a second); the store fails, so nothing refills
+    r = simulate(kernel, params={"Synchronized fill": [1, 1], "TTL": [50, 50],
+                                 "Synchronized fill time": [-30, -30],
+                                 "Requests": [1000, 1000], "TTL jitter": [0, 0.2],
+                                 "Fill success share": [0, 0]},
+                 outputs=["Entries due", "Cached keys"], saveper=0.01)
+    t, due, cached = r.times, r["Entries due"], r["Cached keys"]
+    assert cached[0, t < 19.99].min() == pytest.approx(cached[0, 0])
+    assert cached[0, t > 20.005].max() < 1e-9
+    assert due[1, t < 9.99].max() == 0
+    inside = (t > 11) & (t < 29)
+    assert due[1, inside].mean() == pytest.approx(cached[1, 0] / 20, rel=0.01)
+    assert cached[1, t > 30.005].max() < 1e-9
+
+
+def test_the_lean_build_gives_the_same_numbers_in_a_run_shorter_than_a_ttl():
+    # cache(flush=False, expire_fills=False) drops the flush input and the pipeline from the
+    # run's fills to their expiry: in a run shorter than a TTL (40 s < 50 s) no fill of the
+    # run expires, so the synchronized expiry at 20 s and the refills after it are the same
+    params = {"Synchronized fill": 1.0, "TTL": 50.0, "Synchronized fill time": -30.0,
+              "Requests": 50.0, "Fill time": 0.1}
+    runs = [simulate(build(part.with_time(stop=40, dt=0.01, saveper=1)), params=params,
+                     outputs=["Cached keys", "Fills so far"])
+            for part in (cache(), cache(flush=False, expire_fills=False))]
+    lean = cache(flush=False, expire_fills=False)
+    assert "Flush time" not in lean.constants()
+    cached = runs[0]["Cached keys"][0]
+    assert cached[19] > 99 and cached[21] < 70        # the herd at 20 s, then the refills
+    np.testing.assert_allclose(runs[1]["Cached keys"], runs[0]["Cached keys"], atol=1e-9)
+
+
 def test_a_flush_empties_the_cache_and_it_refills(kernel):
     # flush at 100 s: hit ratio 0, then each key refills at its first read (lambda = 1/s):
     # 1 - exp(-lambda (t - 100)) of the keys are back

@@ -31,7 +31,9 @@ fill time L: lambda T / (1 + lambda T + lambda L)), which the part reaches in st
   store that is too slow keeps the cache empty, which keeps the store too slow.
 - "Flush time": every entry expires at that moment (a restart or FLUSHALL), for a scenario
   that triggers a synchronized expiry; "Synchronized fill": the share of the entries at the
-  start that were all filled at t = 0 (the rest have ages spread evenly over a TTL).
+  start that were all filled together at "Synchronized fill time" (0, the start, or
+  earlier: a cache populated at 10:00 in a run that starts at 10:50 expires at 11:00); the
+  rest have ages spread evenly over a TTL.
 
 With coalescing, the queries sent depend on the store's latency, which depends on them: the
 part reads that latency one step back (as the HPA part reads ready pods).
@@ -62,19 +64,30 @@ CACHE = {
                       "Vattani et al., VLDB 2015); a failed refresh expires the entry"),
     "Fill time": (0.01, "s", "wired: the backing store's latency for a fill"),
     "Fill success share": (1.0, "1", "wired: share of fills the store answers in time"),
-    "Synchronized fill": (0.0, "1", "share of the entries at t = 0 filled together at t = 0 "
-                          "(1 = " + REF + "'s cache populated at 10:00)"),
+    "Synchronized fill": (0.0, "1", "share of the entries at t = 0 filled together at the "
+                          "'Synchronized fill time' (1 = " + REF + "'s cache populated at "
+                          "10:00)"),
+    "Synchronized fill time": (0.0, "s", "when the synchronized entries were filled, at or "
+                               "before the start (-3000: an hour's TTL ends 600 s into the "
+                               "run); 0 = at the start"),
     "Warm start": (1.0, "0/1", "1 = starts at the steady-state hit ratio, 0 = empty"),
     "Flush time": (1e9, "s", "when every entry expires at once (FLUSHALL, a restart); "
                    "1e9 = never"),
 }
 
 
-def cache(**overrides) -> Model:
-    """A TTL cache: Poisson reads per key, jittered expiry, coalescing, early refresh."""
+def cache(*, flush: bool = True, expire_fills: bool = True, **overrides) -> Model:
+    """A TTL cache: Poisson reads per key, jittered expiry, coalescing, early refresh.
+
+    `flush=False` leaves out the "Flush time" input and its paths; `expire_fills=False` is
+    for a run shorter than the entries' shortest life (TTL less its jitter and refresh-ahead
+    share): the entries filled during the run do not expire within it, so the part has no
+    pipeline from its fills to their expiry. Both give the same numbers where they apply
+    and fewer paths (and loops) through the part, as `hpa_controller(averaged=False)` does.
+    """
     m = Model("cache", stop=60, dt=0.01, time_units="second",
               doc="look-aside cache with TTL expiry in front of a backing store")
-    c = m.inputs(CACHE, overrides)
+    c = m.inputs({k: v for k, v in CACHE.items() if flush or k != "Flush time"}, overrides)
     dt, t, n, ttl = m.dt_expr, m.time, c["Keys"], c["TTL"]
     per_read = conversion(m, "Keys per read", "keys/req", "a read reads one key")
     lam = m.aux("Reads per key", c["Requests"] * per_read / n, units="1/s")
@@ -84,8 +97,12 @@ def cache(**overrides) -> Model:
     # the queries coalescing sends depend on the store's latency, which depends on them:
     # they read it a step back (at the first step: no latency)
     seen_time = delay_fixed(fill_time, dt, 0)
-    start = c["Warm start"] * n * lam * ttl / (1 + lam * ttl)
-    flush = m.aux("Flushed", t >= c["Flush time"], units="0/1")
+    # a stock without flows keeps its initial value (Vensim's INITIAL): the entries cached at
+    # the start follow the reads at the start, not the reads of later (wired) moments
+    start = m.stock("Entries at the start", c["Warm start"] * n * lam * ttl / (1 + lam * ttl),
+                    units="keys", doc="steady-state entries for the reads at t = 0 (warm), "
+                    "or none (cold)")
+    flushed = m.aux("Flushed", t >= c["Flush time"], units="0/1") if flush else 0.0
     fills = m.stock("Fills so far", c["Synchronized fill"] * start, units="keys",
                     doc="cumulative fills: the pipeline of future expiries")
     # expiry: cohorts of the fill history replayed over [lo, hi] after their fill: the TTL
@@ -97,19 +114,25 @@ def cache(**overrides) -> Model:
     half = m.aux("Expiry half-width", mid - lo, units="s")
     # entries of the start with ages spread as in steady state: one lives mid + U(-h, h),
     # so its remaining life has density P(life > x) / mid (renewal theory)
-    spread = (1 - c["Synchronized fill"]) * start / mid * (1 - flush)
+    spread = (1 - c["Synchronized fill"]) * start / mid * (1 - flushed)
     left = maximum(0, mid + half - t)
     aged = m.aux("Entries of spread ages", spread * if_then_else(
         t <= lo, mid - t, left * left / (4 * half)), units="keys")
     steps = [math.floor((mid + s * half) / dt + 0.5) for s in (-1, 1)]     # as the pipelines
     width = m.aux("Expiry window", (steps[1] - steps[0]) * dt, units="s",
                   doc="the spread of expiries in whole steps (two steps without jitter)")
-    at_flush = if_then_else(flush, sample_hold(fills, 1e12, c["Flush time"]), 0)
-    lead, lag = (maximum(delay_fixed(fills, mid + s * half, 0), at_flush) for s in (-1, 1))
+    at_flush = if_then_else(flushed, sample_hold(fills, 1e12, c["Flush time"]), 0) \
+        if flush else 0.0
+    # the synchronized entries (in "Fills so far" from the start) leave the pipelines'
+    # ends "Synchronized fill time" earlier than the fills of the run: filled before t = 0
+    cohort, age = c["Synchronized fill"] * start, maximum(0, -c["Synchronized fill time"])
+    lead, lag = (maximum(maximum(delay_fixed(fills, mid + s * half, 0) if expire_fills
+                                 else 0.0, at_flush),
+                         cohort * (t >= k * dt - age - dt / 2)) for s, k in zip((-1, 1), steps))
     expired = m.stock("Expired so far", 0, units="keys")
     m.flow("Pipeline expiry", (lead - lag) / width, into=expired, units="keys/s")
-    gone = at_flush + expired - if_then_else(flush, sample_hold(expired, 1e12,
-                                                                c["Flush time"]), 0)
+    gone = at_flush + expired - (if_then_else(flushed, sample_hold(
+        expired, 1e12, c["Flush time"]), 0) if flush else 0.0)
     cached = m.aux("Cached keys", aged + fills - gone, units="keys")
     due = m.aux("Entries due", (lead - lag) / width + spread * minimum(1, left / (2 * half)),
                 units="keys/s", doc="entries reaching the end of their TTL (or refreshed ahead)")
