@@ -255,10 +255,11 @@ def _data_uri(path: Path) -> str:
 def write_postmortem(model, out_dir, *, scenario: str | None = None,
                      variable: str | None = None, observed=None,
                      model_name: str | None = None, threshold: float = 0.5,
-                     min_fraction: float = 0.01, fit_parameters=()) -> Path:
+                     min_fraction: float = 0.01, fit_parameters=(), params=None) -> Path:
     """Write the postmortem page and its pieces into `out_dir`; return the page's path.
 
-    `observed` is a CSV path (see `read_observed`); `fit_parameters` names constants to
+    `params` sets constants ({name: value}) for the story's runs, on top of the scenario's
+    (the workbench's sliders); `observed` is a CSV path (see `read_observed`); `fit_parameters` names constants to
     fit to it first (`sdmodels.analysis.fitting.fit`; the story is then told with the fitted
     values, and fit.json says what they are); `model_name` a library name, for its key
     outputs and clock. Example: ``write_postmortem(black_friday.build(), "pm",
@@ -272,14 +273,14 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
         raise ModelError(f"'{variable}' is a constant of model '{ir.name}': it has no "
                          "behaviour to explain; give a stock, flow or auxiliary")
     seen = read_observed(observed, ir) if observed is not None else None
-    fitted, params = None, {}
+    fitted, params = None, dict(params or {})
     if fit_parameters:
         if seen is None:
             raise ModelError("fitting parameters needs observed metrics; give --observed "
                              "with a CSV of them")
         from sdmodels.analysis.fitting import fit
         fitted = fit(ir, seen, list(fit_parameters), scenario=scenario)
-        params = fitted.parameters
+        params = {**params, **fitted.parameters}
     # checks the scenario before anything is written
     d = dominance(ir, scenario=scenario, params=params or None)
     out = Path(out_dir)

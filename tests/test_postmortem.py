@@ -149,3 +149,27 @@ def test_a_loop_held_at_a_limit_is_said_to_hold_the_state():
     assert "each link changed" in text
     assert re.search(r"Filling held at 1 from 1(\.0)? \(its largest in the run\)", text)
     assert "Level held" not in text and "Gap held" not in text     # those go on moving
+
+
+def test_params_set_the_story_as_the_closed_form_says(tmp_path, market=500.0):
+    """`params` (the workbench's sliders) reach the story's runs. Logistic adoption
+    P' = r P (1 - P/K): word of mouth leads until P = K/2, at t* = ln(K/P0 - 1)/r
+    (r = 0.2, P0 = 10: 19.46 for K = 500; the model's own K = 1000 would give 22.98),
+    then saturation."""
+    import importlib.util
+
+    import pandas as pd
+
+    from sdmodels.postmortem import write_postmortem
+    path = tmp_path / "adoption.py"
+    path.write_text(MODEL)
+    spec = importlib.util.spec_from_file_location("adoption_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    write_postmortem(module.build(), tmp_path / "out", variable="Users",
+                     params={"Market": market})
+    phases = pd.read_csv(tmp_path / "out" / "phases.csv")
+    first = phases.iloc[0]
+    assert first["names"] == "Word of mouth"
+    assert first["end"] == pytest.approx(np.log(market / 10 - 1) / 0.2, abs=0.5 + 0.125)
+    assert phases.iloc[1]["names"] == "Saturation"

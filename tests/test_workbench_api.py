@@ -1,6 +1,7 @@
 """The workbench's HTTP API (Starlette's TestClient, in process): runs follow the model,
 bad requests get a 4xx JSON error and leave the server working, only allowed models open."""
 import csv
+import re
 import io
 import math
 
@@ -203,3 +204,19 @@ def test_named_loops_lead_the_loop_table():
     rows = Workbench(m, warm=False, engine="interpreter").loops()
     assert [(r["polarity"], r["name"]) for r in rows] == [("R", "Word of mouth spreads"),
                                                          ("B", None)]
+
+
+def test_postmortem_export_is_one_page_with_the_values_checked(client):
+    response = client.post("/api/model/teacup/postmortem.html",
+                           json={"values": {"Characteristic Time": 20}})
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == \
+        'attachment; filename="teacup-postmortem.html"'
+    page = response.text
+    assert "teacup: which loop drove it" in page and "Cooling" in page
+    assert not re.search(r"""(src|href)=['"](?!data:)""", page)     # nothing fetched
+    bad = client.post("/api/model/teacup/postmortem.html",
+                      json={"values": {"Characteristic Tim": 20}})
+    assert bad.status_code == 422 and "Did you mean 'Characteristic Time'" in bad.json()["error"]
+    # the checklist is a system description's only
+    assert client.get("/api/model/teacup/checklist.html").status_code == 404

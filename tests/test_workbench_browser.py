@@ -180,6 +180,14 @@ def test_exports_download(page, tmp_path):
         page.click("#export-png")
     info.value.save_as(tmp_path / "d.png")
     assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
+    assert page.locator("#export-checklist").is_hidden()     # a description's only
+    with page.expect_download(timeout=120_000) as info:       # the story of these values
+        page.click("#export-postmortem")
+    assert info.value.suggested_filename == "teacup-postmortem.html"
+    info.value.save_as(tmp_path / "pm.html")
+    story = (tmp_path / "pm.html").read_text()
+    assert "teacup: which loop drove it" in story and "Cooling" in story
+    assert page.text_content("#export-postmortem") == "postmortem"   # the button is back
 
 
 def test_sweep_panel_draws_the_phase_diagram(page, tmp_path):

@@ -179,3 +179,19 @@ def test_a_kernel_compiled_aside_in_a_child_reports_a_description_that_does_not_
     from sdmodels.workbench.compile_aside import compile_in_child
     # a text that looks like a path is YAML to the child (a scalar, not a description)
     assert compile_in_child(str(EXAMPLE), timeout=120) is False
+
+
+def test_checklist_export_is_sdm_analyze_report_on_one_page(setup):
+    """The checklist of the started description, as `sdm analyze` writes it: a chain of
+    services that each retry is a retry storm per hop (the description says so), and the
+    page carries its pictures inline."""
+    import re
+    client, _ = setup
+    response = client.get("/api/model/chain/checklist.html")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="chain-checklist.html"'
+    page = response.text
+    for heading in ("Recognised loops", "Dangerous combinations", "Fixes"):
+        assert f"<h2>{heading}</h2>" in page
+    assert "retry storm" in page.lower()
+    assert not re.search(r"""(src|href)=['"](?!data:)""", page) and "data:image/" in page

@@ -34,6 +34,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sdmodels.errors import ModelError, SDModelsError
+from sdmodels.workbench.reports import checklist_page, postmortem_page
 
 STATIC = Path(__file__).parent / "static"
 
@@ -231,6 +232,23 @@ def create_app(catalog: Catalog) -> Starlette:
                                      "(sdmodels.analysis has no dominance function)")
         return _json(found)
 
+    async def postmortem(request: Request):
+        # minutes on a big model: in a worker thread, slider runs go on meanwhile
+        body = await _body(request)
+        values = body.get("values") or {}
+        if not isinstance(values, dict):
+            raise HTTPException(400, "give {\"values\": {name: value}}")
+        wb = workbench(request)
+        page = await run_in_threadpool(postmortem_page, wb, values)
+        return Response(page, media_type="text/html; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="{wb.ir.name}-postmortem.html"'})
+
+    async def checklist(request: Request):
+        file = catalog.the_description(request.path_params["key"])
+        page = await run_in_threadpool(checklist_page, file.path)
+        return Response(page, media_type="text/html; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="{file.key}-checklist.html"'})
+
     def description(request: Request):
         file = catalog.the_description(request.path_params["key"])
         return _json({"name": file.name, "text": file.text()})
@@ -283,6 +301,8 @@ def create_app(catalog: Catalog) -> Starlette:
         Route(key + "/sweep", sweep, methods=["POST"]),
         Route(key + "/export.csv", export_csv, methods=["POST"]),
         Route(key + "/dominance", dominance, methods=["POST"]),
+        Route(key + "/postmortem.html", postmortem, methods=["POST"]),
+        Route(key + "/checklist.html", checklist),
         Route(key + "/description", description),
         Route(key + "/description", save, methods=["POST"]),
         Route(key + "/validate", validate, methods=["POST"]),

@@ -395,19 +395,36 @@ function drawPhase(data) {
 }
 
 // ---------------------------------------------------------------- export
-$("#export-csv").addEventListener("click", async () => {
+// the answer of a request saved as a file; the button says "writing..." until it is there
+async function download(button, name, request) {
+  const label = button.textContent;
+  button.disabled = true;
+  button.textContent = "writing...";
   try {
-    const runs = { after: payload().values };
-    if (state.before) runs.before = state.before.values;
-    const { data } = await post(api("/export.csv"), { runs });
-    const link = el("a", { href: URL.createObjectURL(data), download: `${state.key}-runs.csv` });
+    const { data } = await request();
+    const link = el("a", { href: URL.createObjectURL(data), download: name });
     document.body.append(link);
     link.click();
     link.remove();
   } catch (err) {
     showError(err.message);
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
   }
-});
+}
+
+$("#export-csv").addEventListener("click", (e) => download(e.target, `${state.key}-runs.csv`,
+  () => {
+    const runs = { after: payload().values };
+    if (state.before) runs.before = state.before.values;
+    return post(api("/export.csv"), { runs });
+  }));
+// seconds to minutes (every loop scored over a run): the page goes on meanwhile
+$("#export-postmortem").addEventListener("click", (e) => download(e.target,
+  `${state.key}-postmortem.html`, () => post(api("/postmortem.html"), { values: payload().values })));
+$("#export-checklist").addEventListener("click", (e) => download(e.target,
+  `${state.key}-checklist.html`, () => call(api("/checklist.html"))));
 
 // ---------------------------------------------------------------- model and scenario
 function setupControls(outputs) {
@@ -458,6 +475,7 @@ async function openModel(key) {
   }
   document.title = `${state.desc.title}: sdmodels workbench`;
   setupControls([...state.desc.key_outputs]);
+  $("#export-checklist").hidden = !state.desc.description;
   if (state.desc.description) openEditor().catch((err) => showError(err.message));
   await requestRun();
   pinBefore();
