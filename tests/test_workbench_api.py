@@ -220,3 +220,18 @@ def test_postmortem_export_is_one_page_with_the_values_checked(client):
     assert bad.status_code == 422 and "Did you mean 'Characteristic Time'" in bad.json()["error"]
     # the checklist is a system description's only
     assert client.get("/api/model/teacup/checklist.html").status_code == 404
+
+
+def test_a_mode_written_in_switch_units_is_a_number():
+    """Units "0/1" on a value of 2 (the retry part's Jitter: 0 none, 1 full, 2 equal) make a
+    number, not a switch that refuses its own default (examples/queue_workers.yaml's page
+    opened on "Jitter = 2 is out of range")."""
+    from sdmodels import Model
+    m = Model("modes")
+    m.parameters({"Jitter": (2.0, "0/1", "0 none, 1 full, 2 equal"),
+                  "Breaker on": (0.0, "0/1", "")}, {})
+    specs = {s.name: s for s in parameter_specs(m)}
+    assert not specs["Jitter"].switch and read_value(specs["Jitter"], 2, {}) == 2.0
+    assert specs["Breaker on"].switch
+    with pytest.raises(InvalidValueError, match="switch"):
+        read_value(specs["Breaker on"], 2, {})

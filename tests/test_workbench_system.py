@@ -195,3 +195,17 @@ def test_checklist_export_is_sdm_analyze_report_on_one_page(setup):
         assert f"<h2>{heading}</h2>" in page
     assert "retry storm" in page.lower()
     assert not re.search(r"""(src|href)=['"](?!data:)""", page) and "data:image/" in page
+
+
+@pytest.mark.parametrize("name", ["hands_on", "queue_workers", "service_chain"])
+def test_every_slider_default_of_the_examples_is_accepted_back(name):
+    """The page sends every slider's default back on its first run: none may be refused
+    (queue_workers' page opened on its own retry Jitter = 2 refused as a switch)."""
+    from sdmodels.workbench.system import DescriptionFile
+    from sdmodels.workbench.values import read_value
+    example = Path(__file__).resolve().parents[1] / "examples" / f"{name}.yaml"
+    wb = DescriptionFile(example).build(warm=False)
+    for spec in wb.parameters:
+        assert read_value(spec, spec.default, {}) == spec.default, spec.name
+    given = {p.name: p.default for p in wb.parameters}
+    assert wb.values(given) == given

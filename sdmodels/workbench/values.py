@@ -54,10 +54,7 @@ class ParameterSpec:
     source: str
     minimum: float = -math.inf       # hard limits: a value outside is refused
     maximum: float = math.inf
-
-    @property
-    def switch(self) -> bool:
-        return self.units.strip().lower() in SWITCH_UNITS
+    switch: bool = False             # only 0 (off) or 1 (on)
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("name", "id", "default", "low", "high", "step",
@@ -79,9 +76,11 @@ def _spec(element: Constant, scenario_values: list[float]) -> ParameterSpec:
     default = float(element.values[0])
     units = element.units or ""
     values = [default, *scenario_values]
-    if units.strip().lower() in SWITCH_UNITS:
+    # switch units on values that are 0 or 1; a mode written with them (a retry part's
+    # "Jitter": 0 none, 1 full, 2 equal) is a number, else its own default is refused
+    if units.strip().lower() in SWITCH_UNITS and all(v in (0.0, 1.0) for v in values):
         return ParameterSpec(element.display, element.id, default, 0.0, 1.0, 1.0, units,
-                             element.doc, 0.0, 1.0)
+                             element.doc, 0.0, 1.0, switch=True)
     top = max(abs(v) for v in values)
     high = 2 * top if top > 0 else 1.0
     if units.strip().lower() in FRACTION_UNITS and 0 < top <= 1 and min(values) >= 0:
