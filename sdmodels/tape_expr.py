@@ -39,6 +39,7 @@ _BINARY_CALLS = CodeTable(Function, complete=False, code={
     "modulo": op.MOD, "min": op.MIN, "max": op.MAX, "random_uniform": op.RUNIF})
 _REDUCE_KIND = {"sum": "+", "prod": "*", "min": "min", "max": "max"}   # REDUCE's ARITH kinds
 _RANDOM = {Function.RANDOM_UNIFORM, Function.RANDOM_NORMAL, Function.RANDOM_EXPONENTIAL}
+_NOT_PLAIN = {"and", "or", "^"}                       # Binary ops into() writes its own way
 _COMPOUND = {Binary, Call, Unary, LookupCall, Reduce}   # exact classes: never a leaf
 _REDUCE = CodeTable(ReduceOp, {"sum": op.ADD, "mean": op.ADD, "prod": op.MUL, "min": op.MIN,
                                "max": op.MAX})
@@ -135,7 +136,7 @@ class ExpressionWriter:
         if reg is not None:
             return reg
         dst = self.temp()
-        self.into(expr, dst, binding, host)
+        self._write(expr, dst, binding, host)     # not ready: into() would ask again
         return dst
 
     def ready(self, expr: Expr, binding, host) -> int | None:
@@ -205,7 +206,15 @@ class ExpressionWriter:
             if reg is not None:
                 self.emit(op.MOV, dst, reg)
                 return
+        self._write(expr, dst, binding, host)
+
+    def _write(self, expr: Expr, dst: int, binding, host) -> None:
+        """into() once `expr` is known to take code (or is a leaf)."""
         mark = self.top
+        if type(expr) is Binary and expr.op not in _NOT_PLAIN:     # most nodes
+            self.binary(expr.op, expr.left, expr.right, dst, binding, host)
+            self.top = mark
+            return
         e = lambda x: self.operand(x, binding, host)  # noqa: E731
         if isinstance(expr, (Const, Ref, Index, Time, TimeStep)):
             self.emit(op.MOV, dst, e(expr))
