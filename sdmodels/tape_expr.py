@@ -64,7 +64,7 @@ class ExpressionWriter:
         self.top = self.first_temp = 3 * n + 3 + fixed
         self.max_top = self.top
         self.consts: dict[float | str, int] = {}
-        self.code: list[list[int]] = []
+        self.code: list[int] = []                 # rows of 5 (op, dst, a, b, c), flat
         self.extra: list[int] = []
         self.stage = 1
         self.pure: dict[int, bool] = {}
@@ -118,16 +118,16 @@ class ExpressionWriter:
         return slot
 
     def emit(self, code: int, dst: int = 0, a: int = 0, b: int = 0, c: int = 0) -> int:
-        self.code.append([code, dst, a, b, c])
-        return len(self.code) - 1
+        self.code += (code, dst, a, b, c)
+        return len(self.code) // 5 - 1
 
     def label(self) -> int:
-        return len(self.code)
+        return len(self.code) // 5
 
     def patch(self, at: int, target: int) -> None:
         """Point the jump at `at` to `target`."""
-        row = self.code[at]
-        row[2 if row[0] == op.JMP else 3 if row[0] in (op.JZ, op.JNZ) else 4] = target
+        kind = self.code[5 * at]
+        self.code[5 * at + (2 if kind == op.JMP else 3 if kind in (op.JZ, op.JNZ) else 4)] = target
 
     # -- expressions -----------------------------------------------------------
     def operand(self, expr: Expr, binding, host) -> int:
