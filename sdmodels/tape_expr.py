@@ -145,8 +145,10 @@ class ExpressionWriter:
         cls = type(expr)
         if cls is Ref:
             slot = self.scalar_slot.get(expr.name)     # most references: no binding to apply
-            if slot is not None:
-                return self.reg(slot)
+            return self.reg(slot if slot is not None else
+                            self.gen.slot_for(expr, binding, host))
+        if cls is Const:
+            return self.const(expr.value)
         if cls not in _COMPOUND:                       # a leaf (or a class of its own)
             if isinstance(expr, Const):
                 return self.const(expr.value)
