@@ -80,7 +80,8 @@ class ExpressionWriter:
         self.aliasing = False
         self.hoisted: dict[tuple, int] = {}       # (subtree key, binding) -> register
         self.hoists: list[tuple] = []             # (expr, binding, host, register) to compute
-        self._fixed_memo: dict[int, tuple[Expr, bool]] = {}
+        self._fixed_memo: dict[int, bool] = {}     # id(node) -> fixed(node)
+        self._kept: list[Expr] = []               # the nodes memoised by id, kept alive
 
     def per_slot(self, var, equation) -> list | tuple:
         """(slot, binding, expression) for every element of `var`, as _Generator.per_slot
@@ -182,7 +183,7 @@ class ExpressionWriter:
         state, random draw or reduction); memoised by node (the nodes are kept alive)."""
         hit = self._fixed_memo.get(id(node))
         if hit is not None:
-            return hit[1]
+            return hit
         if isinstance(node, (Const, TimeStep)):
             value = True
         elif isinstance(node, (Time, Reduce)) or (isinstance(node, Call) and node.fn in CLOCKED):
@@ -191,7 +192,8 @@ class ExpressionWriter:
             value = node.name in self.fixed_names
         else:
             value = all(self.fixed(c) for c in node.children())
-        self._fixed_memo[id(node)] = (node, value)
+        self._fixed_memo[id(node)] = value
+        self._kept.append(node)
         return value
 
     def again(self, expr: Expr, reg: int, binding, host) -> int:
