@@ -39,6 +39,7 @@ _BINARY_CALLS = CodeTable(Function, complete=False, code={
     "modulo": op.MOD, "min": op.MIN, "max": op.MAX, "random_uniform": op.RUNIF})
 _REDUCE_KIND = {"sum": "+", "prod": "*", "min": "min", "max": "max"}   # REDUCE's ARITH kinds
 _RANDOM = {Function.RANDOM_UNIFORM, Function.RANDOM_NORMAL, Function.RANDOM_EXPONENTIAL}
+_NOT_PLAIN = {"and", "or", "^"}                       # Binary ops into() writes its own way
 _COMPOUND = {Binary, Call, Unary, LookupCall, Reduce}   # exact classes: never a leaf
 _REDUCE = CodeTable(ReduceOp, {"sum": op.ADD, "mean": op.ADD, "prod": op.MUL, "min": op.MIN,
                                "max": op.MAX})
@@ -63,7 +64,7 @@ class ExpressionWriter:
         self.top = self.first_temp = 3 * n + 3 + fixed
         self.max_top = self.top
         self.consts: dict[float | str, int] = {}
-        self.code: list[list[int]] = []
+        self.code: list[int] = []                 # rows of 5 (op, dst, a, b, c), flat
         self.extra: list[int] = []
         self.stage = 1
         self.pure: dict[int, bool] = {}
@@ -79,7 +80,8 @@ class ExpressionWriter:
         self.aliasing = False
         self.hoisted: dict[tuple, int] = {}       # (subtree key, binding) -> register
         self.hoists: list[tuple] = []             # (expr, binding, host, register) to compute
-        self._fixed_memo: dict[int, tuple[Expr, bool]] = {}
+        self._fixed_memo: dict[int, bool] = {}     # id(node) -> fixed(node)
+        self._kept: list[Expr] = []               # the nodes memoised by id, kept alive
 
     def per_slot(self, var, equation) -> list | tuple:
         """(slot, binding, expression) for every element of `var`, as _Generator.per_slot
@@ -117,16 +119,16 @@ class ExpressionWriter:
         return slot
 
     def emit(self, code: int, dst: int = 0, a: int = 0, b: int = 0, c: int = 0) -> int:
-        self.code.append([code, dst, a, b, c])
-        return len(self.code) - 1
+        self.code += (code, dst, a, b, c)
+        return len(self.code) // 5 - 1
 
     def label(self) -> int:
-        return len(self.code)
+        return len(self.code) // 5
 
     def patch(self, at: int, target: int) -> None:
         """Point the jump at `at` to `target`."""
-        row = self.code[at]
-        row[2 if row[0] == op.JMP else 3 if row[0] in (op.JZ, op.JNZ) else 4] = target
+        kind = self.code[5 * at]
+        self.code[5 * at + (2 if kind == op.JMP else 3 if kind in (op.JZ, op.JNZ) else 4)] = target
 
     # -- expressions -----------------------------------------------------------
     def operand(self, expr: Expr, binding, host) -> int:
@@ -135,7 +137,7 @@ class ExpressionWriter:
         if reg is not None:
             return reg
         dst = self.temp()
-        self.into(expr, dst, binding, host)
+        self._write(expr, dst, binding, host)     # not ready: into() would ask again
         return dst
 
     def ready(self, expr: Expr, binding, host) -> int | None:
@@ -144,8 +146,10 @@ class ExpressionWriter:
         cls = type(expr)
         if cls is Ref:
             slot = self.scalar_slot.get(expr.name)     # most references: no binding to apply
-            if slot is not None:
-                return self.reg(slot)
+            return self.reg(slot if slot is not None else
+                            self.gen.slot_for(expr, binding, host))
+        if cls is Const:
+            return self.const(expr.value)
         if cls not in _COMPOUND:                       # a leaf (or a class of its own)
             if isinstance(expr, Const):
                 return self.const(expr.value)
@@ -179,7 +183,7 @@ class ExpressionWriter:
         state, random draw or reduction); memoised by node (the nodes are kept alive)."""
         hit = self._fixed_memo.get(id(node))
         if hit is not None:
-            return hit[1]
+            return hit
         if isinstance(node, (Const, TimeStep)):
             value = True
         elif isinstance(node, (Time, Reduce)) or (isinstance(node, Call) and node.fn in CLOCKED):
@@ -188,7 +192,8 @@ class ExpressionWriter:
             value = node.name in self.fixed_names
         else:
             value = all(self.fixed(c) for c in node.children())
-        self._fixed_memo[id(node)] = (node, value)
+        self._fixed_memo[id(node)] = value
+        self._kept.append(node)
         return value
 
     def again(self, expr: Expr, reg: int, binding, host) -> int:
@@ -205,7 +210,15 @@ class ExpressionWriter:
             if reg is not None:
                 self.emit(op.MOV, dst, reg)
                 return
+        self._write(expr, dst, binding, host)
+
+    def _write(self, expr: Expr, dst: int, binding, host) -> None:
+        """into() once `expr` is known to take code (or is a leaf)."""
         mark = self.top
+        if type(expr) is Binary and expr.op not in _NOT_PLAIN:     # most nodes
+            self.binary(expr.op, expr.left, expr.right, dst, binding, host)
+            self.top = mark
+            return
         e = lambda x: self.operand(x, binding, host)  # noqa: E731
         if isinstance(expr, (Const, Ref, Index, Time, TimeStep)):
             self.emit(op.MOV, dst, e(expr))

@@ -78,18 +78,20 @@ def _reads_only(expr: Expr, found: set[str]) -> bool:
 class Keys:
     """Structural keys of expression nodes as small integers (equal trees, equal keys).
 
-    Memoised by node identity (the nodes are kept alive with their keys), so a tree that
-    shares objects costs its distinct nodes only. Numbers key by repr: 0.0 and -0.0 differ.
+    Memoised by node identity (the nodes are kept alive in a list: no tuple per node for
+    the garbage collector to track), so a tree that shares objects costs its distinct nodes
+    only. Numbers key by repr: 0.0 and -0.0 differ.
     """
 
     def __init__(self):
-        self._by_id: dict[int, tuple[Expr, int]] = {}
+        self._by_id: dict[int, int] = {}
+        self._alive: list[Expr] = []
         self._interned: dict[tuple, int] = {}
 
     def __call__(self, node: Expr) -> int:
         hit = self._by_id.get(id(node))
         if hit is not None:
-            return hit[1]
+            return hit
         cls = type(node)
         if cls is Binary:
             parts = ("Binary", node.op, self(node.left), self(node.right))
@@ -102,7 +104,8 @@ class Keys:
         else:
             parts = self._parts(node)
         key = self._interned.setdefault(parts, len(self._interned))
-        self._by_id[id(node)] = (node, key)
+        self._by_id[id(node)] = key
+        self._alive.append(node)
         return key
 
     def _parts(self, node: Expr) -> tuple:
