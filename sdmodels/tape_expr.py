@@ -199,8 +199,9 @@ class ExpressionWriter:
     def again(self, expr: Expr, reg: int, binding, host) -> int:
         """`expr` read a second time: the same register unless it draws random numbers."""
         key = id(expr)
-        if key not in self.pure:
+        if key not in self.pure:         # keyed by id: keep the node, so the id stays its own
             self.pure[key] = not any(isinstance(n, Call) and n.fn in _RANDOM for n in walk(expr))
+            self._kept.append(expr)
         return reg if self.pure[key] else self.operand(expr, binding, host)
 
     def into(self, expr: Expr, dst: int, binding, host) -> None:
