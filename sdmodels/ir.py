@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field, replace
@@ -116,11 +118,19 @@ def _kind(element: Element) -> str:
     return type(element).__name__.lower().replace("aux", "auxiliary")
 
 
+@functools.cache
+def _expr_fields(cls: type) -> tuple[str, ...]:
+    """The fields of `_EXPR_FIELDS` an element class has, in that order, found once per class
+    (`expressions` runs about a thousand times a build)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return tuple(key for key in _EXPR_FIELDS if key in names)
+
+
 def expressions(element: Element) -> list[tuple[str, Expr]]:
     """All (field, expression) pairs an element holds, per-element equations flattened."""
     out = []
-    for key in _EXPR_FIELDS:
-        value = getattr(element, key, None)
+    for key in _expr_fields(type(element)):
+        value = getattr(element, key)
         if isinstance(value, Expr):
             out.append((key, value))
         elif isinstance(value, PerElement):
@@ -131,8 +141,8 @@ def expressions(element: Element) -> list[tuple[str, Expr]]:
 def map_expressions(element: Element, fn) -> Element:
     """A copy of `element` with `fn(field, expr)` applied to each expression it holds."""
     changes = {}
-    for key in _EXPR_FIELDS:
-        value = getattr(element, key, None)
+    for key in _expr_fields(type(element)):
+        value = getattr(element, key)
         if isinstance(value, Expr):
             changes[key] = fn(key, value)
         elif isinstance(value, PerElement):
@@ -165,7 +175,7 @@ def _resolve(model: Model) -> dict[str, Element]:
                     raise ModelError(f"{_kind(element)} '{element.display}' uses lookup "
                                      f"'{target.display}' without an argument; write "
                                      f"{target.display}(x)")
-                return Ref(target.id)
+                return node if node.name == target.id else Ref(target.id)
             if isinstance(node, LookupCall):
                 arg = fix(node.arg)
                 target = lookup(node.table, element)
@@ -173,6 +183,8 @@ def _resolve(model: Model) -> dict[str, Element]:
                     raise ModelError(f"{_kind(element)} '{element.display}' calls "
                                      f"'{target.display}' like a function, but it is a "
                                      f"{_kind(target)}, not a lookup")
+                if arg is node.arg and node.table == target.id:
+                    return node      # already resolved: the subtree stays shared
                 return LookupCall(target.id, arg)
             return map_children(node, fix)
         return map_expressions(element, lambda _key, expr: fix(expr))
@@ -272,20 +284,23 @@ def index_binding(target_dims: tuple[str, ...], subscripts: tuple[str, ...], dim
     return binding
 
 
+def _where(host: Element) -> str:
+    return f"{_kind(host)} '{host.display}'"
+
+
 def expr_dims(expr: Expr, elements: Mapping[str, Element], dims, host: Element) -> tuple[str, ...]:
     """The dimensions an expression varies over (union of its references', in order)."""
-    where = f"{_kind(host)} '{host.display}'"
     if isinstance(expr, Ref):
         return elements[expr.name].dims if expr.name in elements else ()
     if isinstance(expr, Index):
         inner = expr_dims(expr.target, elements, dims, host)
-        binding = index_binding(inner, expr.elements, dims, where)
+        binding = index_binding(inner, expr.elements, dims, _where(host))
         return tuple(d for d in inner if binding.get(d) is None)
     if isinstance(expr, Reduce):
         inner = expr_dims(expr.operand, elements, dims, host)
         if expr.dim not in inner:
-            raise DimensionError(f"{where}: {expr.op} over '{expr.dim}', but the expression "
-                                 f"varies only over {inner or 'no dimension'}")
+            raise DimensionError(f"{_where(host)}: {expr.op} over '{expr.dim}', but the "
+                                 f"expression varies only over {inner or 'no dimension'}")
         return tuple(d for d in inner if d != expr.dim)
     out: list[str] = []
     for child in expr.children():
@@ -297,8 +312,8 @@ def expr_dims(expr: Expr, elements: Mapping[str, Element], dims, host: Element) 
 
 def _check_dims(model: Model, elements: dict[str, Element]) -> None:
     for element in elements.values():
-        for key in _EXPR_FIELDS:
-            value = getattr(element, key, None)
+        for key in _expr_fields(type(element)):
+            value = getattr(element, key)
             if isinstance(value, PerElement):
                 _check_per_element(model, element, value)
                 pairs = [(k, e) for k, e in value.items]
