@@ -186,7 +186,7 @@ def _resolve(model: Model) -> dict[str, Element]:
                 if arg is node.arg and node.table == target.id:
                     return node      # already resolved: the subtree stays shared
                 return LookupCall(target.id, arg)
-            return map_children(node, fix)
+            return map_children(node, fix) if node.children() else node
         return map_expressions(element, lambda _key, expr: fix(expr))
 
     return {eid: resolve(e) for eid, e in elements.items()}
