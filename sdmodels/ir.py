@@ -28,7 +28,7 @@ from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
                              UnknownNameError, did_you_mean)
 from sdmodels.expr import (Binary, Const, Expr, Index, LookupCall, Reduce, Ref, Unary,
-                           map_children, references)
+                           map_children, references, walk)
 from sdmodels.limits import check_model_size
 from sdmodels.model import Model
 from sdmodels.ordering import orders
@@ -153,6 +153,7 @@ def map_expressions(element: Element, fn) -> Element:
 def _resolve(model: Model) -> dict[str, Element]:
     elements = dict(model.elements)
     found: dict[str, Element] = {}     # name as written -> element: canonical() once a name
+    by_id = True                       # so far every reference named an element by its id
 
     def lookup(name: str, user: Element) -> Element:
         target = found.get(name)
@@ -187,7 +188,28 @@ def _resolve(model: Model) -> dict[str, Element]:
                     return node      # already resolved: the subtree stays shared
                 return LookupCall(target.id, arg)
             return map_children(node, fix) if node.children() else node
+        nonlocal by_id
+        if by_id:
+            if all(resolved(expr) for _key, expr in expressions(element)):
+                return element
+            by_id = False       # names as written (an imported model): no more walks first
         return map_expressions(element, lambda _key, expr: fix(expr))
+
+    def resolved(expr: Expr) -> bool:
+        """Whether every reference already names a fitting element by its id (the DSL's own
+        references, ids being canonical): then `fix` would give the same tree back, and the
+        cheaper walk spares rebuilding it; anything else takes `fix`, with its messages."""
+        for node in walk(expr):
+            if isinstance(node, Ref):
+                target = elements.get(node.name)
+                if type(node) is not Ref or target is None or target.id != node.name or \
+                        isinstance(target, Lookup):
+                    return False
+            elif isinstance(node, LookupCall):
+                target = elements.get(node.table)
+                if not isinstance(target, Lookup) or target.id != node.table:
+                    return False
+        return True
 
     return {eid: resolve(e) for eid, e in elements.items()}
 
