@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field, replace
@@ -26,7 +28,7 @@ from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
                              UnknownNameError, did_you_mean)
 from sdmodels.expr import (Binary, Const, Expr, Index, LookupCall, Reduce, Ref, Unary,
-                           map_children, references)
+                           map_children, references, walk)
 from sdmodels.limits import check_model_size
 from sdmodels.model import Model
 from sdmodels.ordering import orders
@@ -116,11 +118,19 @@ def _kind(element: Element) -> str:
     return type(element).__name__.lower().replace("aux", "auxiliary")
 
 
+@functools.cache
+def _expr_fields(cls: type) -> tuple[str, ...]:
+    """The fields of `_EXPR_FIELDS` an element class has, in that order, found once per class
+    (`expressions` runs about a thousand times a build)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return tuple(key for key in _EXPR_FIELDS if key in names)
+
+
 def expressions(element: Element) -> list[tuple[str, Expr]]:
     """All (field, expression) pairs an element holds, per-element equations flattened."""
     out = []
-    for key in _EXPR_FIELDS:
-        value = getattr(element, key, None)
+    for key in _expr_fields(type(element)):
+        value = getattr(element, key)
         if isinstance(value, Expr):
             out.append((key, value))
         elif isinstance(value, PerElement):
@@ -131,8 +141,8 @@ def expressions(element: Element) -> list[tuple[str, Expr]]:
 def map_expressions(element: Element, fn) -> Element:
     """A copy of `element` with `fn(field, expr)` applied to each expression it holds."""
     changes = {}
-    for key in _EXPR_FIELDS:
-        value = getattr(element, key, None)
+    for key in _expr_fields(type(element)):
+        value = getattr(element, key)
         if isinstance(value, Expr):
             changes[key] = fn(key, value)
         elif isinstance(value, PerElement):
@@ -143,6 +153,7 @@ def map_expressions(element: Element, fn) -> Element:
 def _resolve(model: Model) -> dict[str, Element]:
     elements = dict(model.elements)
     found: dict[str, Element] = {}     # name as written -> element: canonical() once a name
+    by_id = True                       # so far every reference named an element by its id
 
     def lookup(name: str, user: Element) -> Element:
         target = found.get(name)
@@ -165,7 +176,7 @@ def _resolve(model: Model) -> dict[str, Element]:
                     raise ModelError(f"{_kind(element)} '{element.display}' uses lookup "
                                      f"'{target.display}' without an argument; write "
                                      f"{target.display}(x)")
-                return Ref(target.id)
+                return node if node.name == target.id else Ref(target.id)
             if isinstance(node, LookupCall):
                 arg = fix(node.arg)
                 target = lookup(node.table, element)
@@ -173,9 +184,32 @@ def _resolve(model: Model) -> dict[str, Element]:
                     raise ModelError(f"{_kind(element)} '{element.display}' calls "
                                      f"'{target.display}' like a function, but it is a "
                                      f"{_kind(target)}, not a lookup")
+                if arg is node.arg and node.table == target.id:
+                    return node      # already resolved: the subtree stays shared
                 return LookupCall(target.id, arg)
-            return map_children(node, fix)
+            return map_children(node, fix) if node.children() else node
+        nonlocal by_id
+        if by_id:
+            if all(resolved(expr) for _key, expr in expressions(element)):
+                return element
+            by_id = False       # names as written (an imported model): no more walks first
         return map_expressions(element, lambda _key, expr: fix(expr))
+
+    def resolved(expr: Expr) -> bool:
+        """Whether every reference already names a fitting element by its id (the DSL's own
+        references, ids being canonical): then `fix` would give the same tree back, and the
+        cheaper walk spares rebuilding it; anything else takes `fix`, with its messages."""
+        for node in walk(expr):
+            if isinstance(node, Ref):
+                target = elements.get(node.name)
+                if type(node) is not Ref or target is None or target.id != node.name or \
+                        isinstance(target, Lookup):
+                    return False
+            elif isinstance(node, LookupCall):
+                target = elements.get(node.table)
+                if not isinstance(target, Lookup) or target.id != node.table:
+                    return False
+        return True
 
     return {eid: resolve(e) for eid, e in elements.items()}
 
@@ -272,20 +306,23 @@ def index_binding(target_dims: tuple[str, ...], subscripts: tuple[str, ...], dim
     return binding
 
 
+def _where(host: Element) -> str:
+    return f"{_kind(host)} '{host.display}'"
+
+
 def expr_dims(expr: Expr, elements: Mapping[str, Element], dims, host: Element) -> tuple[str, ...]:
     """The dimensions an expression varies over (union of its references', in order)."""
-    where = f"{_kind(host)} '{host.display}'"
     if isinstance(expr, Ref):
         return elements[expr.name].dims if expr.name in elements else ()
     if isinstance(expr, Index):
         inner = expr_dims(expr.target, elements, dims, host)
-        binding = index_binding(inner, expr.elements, dims, where)
+        binding = index_binding(inner, expr.elements, dims, _where(host))
         return tuple(d for d in inner if binding.get(d) is None)
     if isinstance(expr, Reduce):
         inner = expr_dims(expr.operand, elements, dims, host)
         if expr.dim not in inner:
-            raise DimensionError(f"{where}: {expr.op} over '{expr.dim}', but the expression "
-                                 f"varies only over {inner or 'no dimension'}")
+            raise DimensionError(f"{_where(host)}: {expr.op} over '{expr.dim}', but the "
+                                 f"expression varies only over {inner or 'no dimension'}")
         return tuple(d for d in inner if d != expr.dim)
     out: list[str] = []
     for child in expr.children():
@@ -297,8 +334,8 @@ def expr_dims(expr: Expr, elements: Mapping[str, Element], dims, host: Element) 
 
 def _check_dims(model: Model, elements: dict[str, Element]) -> None:
     for element in elements.values():
-        for key in _EXPR_FIELDS:
-            value = getattr(element, key, None)
+        for key in _expr_fields(type(element)):
+            value = getattr(element, key)
             if isinstance(value, PerElement):
                 _check_per_element(model, element, value)
                 pairs = [(k, e) for k, e in value.items]

@@ -20,7 +20,7 @@ import numpy as np
 from sdmodels.elements import (Aux, Constant, Dim, Element, Flow, Lookup, NamedLoop, PerElement,
                                Scenario, Stock, canonical)
 from sdmodels.errors import DuplicateNameError, ModelError, UnknownNameError, did_you_mean
-from sdmodels.expr import Expr, LookupCall, Ref, as_expr, transform
+from sdmodels.expr import Expr, LookupCall, Ref, as_expr, map_children
 from sdmodels.ports import Port, units_match
 from sdmodels.limits import check_count
 
@@ -114,8 +114,10 @@ class _Outputs:
 
 def _find_port(ports: Mapping[str, Port], name: str, problem: str, listing: str) -> Port:
     """The port named `name` (ignoring case, spaces and '_'), or UnknownNameError."""
-    by_id = {canonical(display): port for display, port in ports.items()}
-    port = by_id.get(canonical(name))
+    port = ports.get(name)      # the display name as declared: no canonical() of every port
+    if port is None:
+        by_id = {canonical(display): port for display, port in ports.items()}
+        port = by_id.get(canonical(name))
     if port is None:
         raise UnknownNameError(f"{problem}{did_you_mean(name, ports)} {listing}: "
                                f"{', '.join(ports) or 'none declared'}")
@@ -292,16 +294,14 @@ class Model:
             self._register_dim(d)
         resolve = submodel.resolver()
 
-        def rename(expr: Expr) -> Expr:
-            def fix(node):
-                if isinstance(node, LookupHandle):
-                    return LookupHandle(f"{pid}.{resolve(node.name, 'a module element')}")
-                if isinstance(node, Ref):
-                    return Ref(f"{pid}.{resolve(node.name, 'a module element')}")
-                if isinstance(node, LookupCall):
-                    return LookupCall(f"{pid}.{resolve(node.table, 'a module element')}", node.arg)
-                return None
-            return transform(expr, fix)
+        def rename(node: Expr) -> Expr:     # references only; the rest shared or rebuilt
+            if isinstance(node, Ref):
+                kind = LookupHandle if isinstance(node, LookupHandle) else Ref
+                return kind(f"{pid}.{resolve(node.name, 'a module element')}")
+            if isinstance(node, LookupCall):
+                arg = rename(node.arg)
+                return LookupCall(f"{pid}.{resolve(node.table, 'a module element')}", arg)
+            return map_children(node, rename) if node.children() else node
 
         ids = []
         for eid, element in submodel.elements.items():
@@ -354,14 +354,15 @@ class Model:
 
     def resolver(self):
         """A function name -> id that raises UnknownNameError with a suggestion."""
-        displays = {e.display: e for e in self.elements.values()}
-
         def resolve(name: str, role: str) -> str:
+            if name in self.elements:   # an id already (ids are canonical: canonical(id) == id)
+                return name
             key = canonical(name)
             if key in self.elements:
                 return key
+            shown = [e.display for e in self.elements.values()]    # only when raising
             raise UnknownNameError(f"{role} '{name}' is not defined in model '{self.name}'."
-                                   f"{did_you_mean(name, displays)}")
+                                   f"{did_you_mean(name, shown)}")
         return resolve
 
     # -- internals -----------------------------------------------------------
@@ -397,9 +398,10 @@ class Model:
                 raise UnknownNameError(f"dimension '{d}' is not declared in model '{self.name}'."
                                        f"{did_you_mean(d, self.dims)} Pass a Dim object or call "
                                        "model.dim(name, elements) first")
-        check_count(f"cells of one variable over {', '.join(names)}",
-                    math.prod(len(self.dims[d]) for d in names), "max_array_elements",
-                    where=f"model '{self.name}'")
+        if names:       # a scalar is one cell
+            check_count(f"cells of one variable over {', '.join(names)}",
+                        math.prod(len(self.dims[d]) for d in names), "max_array_elements",
+                        where=f"model '{self.name}'")
         return tuple(names)
 
     def _register_dim(self, dim: Dim) -> Dim:
