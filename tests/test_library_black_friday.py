@@ -180,9 +180,10 @@ def test_then_the_autoscaler_takes_over(takeover):
 def test_the_postmortem_says_the_autoscaler_loop_acted_without_leading(takeover):
     # the page names a named loop that passed a change round but never led, and when
     from sdmodels.analysis.phases import takeover_order
-    from sdmodels.postmortem import _never_led, clock
+    from sdmodels.postmortem import clock
+    from sdmodels.postmortem_loops import never_led
     variable, names, d = takeover
-    page = _never_led(d, variable, takeover_order(d, variable), clock("black_friday"))
+    page = never_led(d, variable, takeover_order(d, variable), clock("black_friday"))
     assert "Autoscaler grabs connections" in page and "Autoscaler grabs" not in " ".join(names)
     assert "Slow query holds connections" not in page         # it led: in the table instead
     # not before a pod was refused (pods > 10 from 10:57:45) and a start-up (60 s) later

@@ -136,7 +136,7 @@ def test_a_loop_held_at_a_limit_is_said_to_hold_the_state():
     where it is held: the flow at 1, its largest value, from the jump at t = 1 on."""
     from sdmodels import Model, minimum, step
     from sdmodels.analysis.dominance import dominance
-    from sdmodels.postmortem import _silent
+    from sdmodels.postmortem_loops import never_drove
     m = Model("clamped goal", stop=40, dt=0.25)
     level = m.stock("Level", initial=0)
     gap = m.aux("Gap", step(100, 1) - level)
@@ -145,7 +145,7 @@ def test_a_loop_held_at_a_limit_is_said_to_hold_the_state():
     d = dominance(m)
     loop = next(l for l in d.loops if l.name == "Close the gap")
     assert d.relative[loop.id].abs().max() < 1e-9                 # never scored
-    text = _silent(d)
+    text = never_drove(d)
     assert "each link changed" in text
     assert re.search(r"Filling held at 1 from 1(\.0)? \(its largest in the run\)", text)
     assert "Level held" not in text and "Gap held" not in text     # those go on moving
