@@ -39,5 +39,8 @@ def test_a_slow_database_empties_the_cache_and_the_retries_keep_the_api_down():
     # 3 retries: every attempt fails, so 4 attempts per request (1,600/s)
     assert slow["client / Attempts"].loc[100] == pytest.approx(1600, rel=0.01)
     # after the database recovers the retries hold the API (800 req/s) overloaded
-    assert slow["client / Attempts"].loc[250:].mean() > 800
+    # overloaded (800 req/s): its full queue (1,000) waits 1,000 / 800 = 1.25 s, past
+    # the 1 s timeout, so every attempt still fails and each request is sent 4 times
+    assert slow["api / Queue wait"].loc[250:].min() == pytest.approx(1000 / 800, rel=1e-3)
+    assert slow["client / Attempts"].loc[250:].min() == pytest.approx(1600, rel=0.01)
     assert slow["api / Latency"].loc[250:].min() > 1.0
