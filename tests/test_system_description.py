@@ -87,6 +87,17 @@ def test_required_fields_and_duplicates_are_reported():
     assert any("components.c.keys: appears twice (first on line 4)" in m for m in messages)
 
 
+def test_a_misspelt_field_checked_against_another_is_reported_not_a_crash():
+    # minReplicas is compared with maxReplicas; with maxReplicas misspelt the comparison
+    # raised KeyError (a traceback from `sdm analyze`) instead of listing the misspelling
+    text = (EXAMPLES / "hands_on.yaml").read_text().replace("maxReplicas:", "maxReplica:")
+    with pytest.raises(SystemDescriptionError) as info:
+        load_system(text)
+    messages = [str(p) for p in info.value.problems]
+    assert any("maxReplica: unknown field. Did you mean 'maxReplicas'?" in m for m in messages)
+    assert any("maxReplicas: is required" in m for m in messages)
+
+
 @pytest.mark.parametrize("text, seconds", [("50ms", 0.05), ("1s", 1), ("2m", 120),
                                            ("1h", 3600), ("1.5 s", 1.5), ("1d", 86400)])
 def test_durations(text, seconds):

@@ -182,9 +182,9 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     from sdmodels.analysis.loops import _make_loop
     from sdmodels.analysis.stability import linearize, mode_summary
     only = scenarios
+    r = recognised(path_or_text)         # a description with errors stops here, before any bar
     bar = _progress(7, progress)         # loops, the runs, linearisation (total set below)
     bar.set_description("loops")
-    r = recognised(path_or_text)
     spec, composition, ir, graph, polarities, matches = (
         r.spec, r.composition, r.ir, r.graph, r.polarities, r.matches)
     stresses = [s for s in composition.model.scenarios if s != "baseline"]

@@ -162,7 +162,8 @@ class _Reader:
 
     def cross_check(self, component: Component, node) -> None:
         hpa = component.config.get("hpa")
-        if hpa and hpa["minReplicas"] > hpa["maxReplicas"]:
+        if hpa and {"minReplicas", "maxReplicas"} <= hpa.keys() \
+                and hpa["minReplicas"] > hpa["maxReplicas"]:       # a misspelt one is reported
             self.problem(_child(_child(node, component.name), "hpa"),
                          f"components.{component.name}.hpa",
                          f"minReplicas ({hpa['minReplicas']:g}) is above maxReplicas "
