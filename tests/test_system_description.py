@@ -98,6 +98,23 @@ def test_a_misspelt_field_checked_against_another_is_reported_not_a_crash():
     assert any("maxReplicas: is required" in m for m in messages)
 
 
+@pytest.mark.parametrize("field", ["ttl", "limitRefreshPeriod", "queryTime", "syncPeriod"])
+def test_a_period_of_zero_is_refused_not_divided_by(field):
+    # ttl: 0s and limitRefreshPeriod: 0s raised ZeroDivisionError while composing
+    text = (EXAMPLES / "hands_on.yaml").read_text()
+    lines = [line if line.strip().split(":")[0] != field
+             else line.split(":")[0] + ": 0s" for line in text.splitlines()]
+    assert lines != text.splitlines()
+    with pytest.raises(SystemDescriptionError, match=rf"{field}: '0s' must be longer than 0"):
+        load_system("\n".join(lines))
+
+
+def test_a_min_replicas_out_of_range_is_listed_not_compared():
+    text = (EXAMPLES / "hands_on.yaml").read_text().replace("minReplicas: 2", "minReplicas: 0")
+    with pytest.raises(SystemDescriptionError, match=r"minReplicas: 0 is outside 1 to inf"):
+        load_system(text)
+
+
 @pytest.mark.parametrize("text, seconds", [("50ms", 0.05), ("1s", 1), ("2m", 120),
                                            ("1h", 3600), ("1.5 s", 1.5), ("1d", 86400)])
 def test_durations(text, seconds):

@@ -162,8 +162,8 @@ class _Reader:
 
     def cross_check(self, component: Component, node) -> None:
         hpa = component.config.get("hpa")
-        if hpa and {"minReplicas", "maxReplicas"} <= hpa.keys() \
-                and hpa["minReplicas"] > hpa["maxReplicas"]:       # a misspelt one is reported
+        low, high = (hpa or {}).get("minReplicas"), (hpa or {}).get("maxReplicas")
+        if low is not None and high is not None and low > high:    # a bad one is reported
             self.problem(_child(_child(node, component.name), "hpa"),
                          f"components.{component.name}.hpa",
                          f"minReplicas ({hpa['minReplicas']:g}) is above maxReplicas "

@@ -35,14 +35,20 @@ class Field:
 
 @dataclass(frozen=True)
 class Quantity:
-    """A value written with its unit, read by one of `sdmodels.system.quantities`."""
+    """A value written with its unit, read by one of `sdmodels.system.quantities`;
+    `positive` for a period or a time the model divides by (0 would be a division by 0)."""
     reader: Callable[[Any], float]
+    positive: bool = False
 
     def read(self, value):
-        return self.reader(value)
+        number = self.reader(value)
+        if self.positive and not number > 0:
+            raise quantities.QuantityError(f"{value!r} must be longer than 0")
+        return number
 
 
 DURATION = Quantity(quantities.duration)
+PERIOD = Quantity(quantities.duration, positive=True)
 RATE = Quantity(quantities.rate)
 FRACTION = Quantity(quantities.fraction)
 MEMORY = Quantity(quantities.memory)
@@ -142,7 +148,7 @@ HPA = Section({
     "minReplicas": count(1, "Kubernetes HPA default minReplicas 1", low=1),
     "maxReplicas": count(REQUIRED, "Kubernetes HPA: required", low=1),
     "metrics": Field(ListOf(METRIC), None, "Kubernetes: CPU at 80 % when none is given"),
-    "syncPeriod": Field(DURATION, 15.0, "kube-controller-manager "
+    "syncPeriod": Field(PERIOD, 15.0, "kube-controller-manager "
                         "--horizontal-pod-autoscaler-sync-period default 15s"),
     "tolerance": Field(FRACTION, 0.1, "kube-controller-manager "
                        "--horizontal-pod-autoscaler-tolerance default 0.1"),
@@ -190,7 +196,7 @@ RESOURCES = Section({
 
 POOL = Section({
     "maximumPoolSize": count(10, "HikariCP default maximumPoolSize 10", low=1),
-    "connectionTimeout": Field(DURATION, 30.0, "HikariCP default connectionTimeout 30s"),
+    "connectionTimeout": Field(PERIOD, 30.0, "HikariCP default connectionTimeout 30s"),
     "scope": Field(Choice(("total", "per_pod")), "total",
                    "sdmodels: one pool for the service, or one in every pod (HikariCP's case)"),
 })
@@ -213,7 +219,7 @@ KINDS: dict[str, Section] = {
     "service": Section({
         "replicas": count(3, "the description: pods at the start", low=1),
         "workersPerPod": count(200, "Tomcat maxThreads default 200", low=1),
-        "serviceTime": Field(DURATION, REQUIRED, "the description: time one request takes"),
+        "serviceTime": Field(PERIOD, REQUIRED, "the description: time one request takes"),
         "queueLimit": count(100, "Tomcat acceptCount default 100"),
         "startupTime": Field(DURATION, 60.0, "reference Part 2: pod startup 60s+"),
         "hpa": Field(HPA, None, "none unless described"),
@@ -222,7 +228,7 @@ KINDS: dict[str, Section] = {
     }),
     "cache": Section({
         "engine": Field(Choice(("redis", "memcached", "in_process")), "redis", "description"),
-        "ttl": Field(DURATION, REQUIRED, "the description (Redis EXPIRE)"),
+        "ttl": Field(PERIOD, REQUIRED, "the description (Redis EXPIRE)"),
         "ttlJitter": Field(DURATION, 0.0, "reference Hands-On: no jitter"),
         "keys": count(1000, "assumption: hot keys that expire together", low=1),
         "coalescing": Field(Flag(), False, "off unless described"),
@@ -231,7 +237,7 @@ KINDS: dict[str, Section] = {
     "database": Section({
         "engine": Field(Choice(("postgresql", "mysql", "other")), "postgresql", "description"),
         "maxConnections": count(100, "PostgreSQL max_connections default 100", low=1),
-        "queryTime": Field(DURATION, 0.01, "reference Part 3.3: 10 ms queries"),
+        "queryTime": Field(PERIOD, 0.01, "reference Part 3.3: 10 ms queries"),
         "pool": Field(POOL, {}, "HikariCP defaults"),
     }),
     "queue": Section({
@@ -239,21 +245,21 @@ KINDS: dict[str, Section] = {
     }),
     "rate_limiter": Section({
         "limitForPeriod": count(REQUIRED, "resilience4j RateLimiter limitForPeriod", low=1),
-        "limitRefreshPeriod": Field(DURATION, 1.0, "resilience4j RateLimiter default 1s"
+        "limitRefreshPeriod": Field(PERIOD, 1.0, "resilience4j RateLimiter default 1s"
                                     " (500ns in the library; 1s as the description states)"),
         "per": Field(Choice(("user", "global")), "global", "the description"),
     }),
     "alerting": Section({
         "rules": count(50, "reference Part 3.6: 50 alerts a day at the start", low=1),
         "falsePositiveRate": Field(FRACTION, 0.3, "assumption: noisy symptom alerts"),
-        "reviewPeriod": Field(DURATION, None, "none unless described"),
+        "reviewPeriod": Field(PERIOD, None, "none unless described"),
     }),
 }
 
 CALL = Section({
     "from": Field(str, REQUIRED, "the description"),
     "to": Field(str, REQUIRED, "the description"),
-    "timeout": Field(DURATION, 15.0, "Envoy route timeout default 15s"),
+    "timeout": Field(PERIOD, 15.0, "Envoy route timeout default 15s"),
     "retry": Field(RETRY, None, "no retries unless described"),
     "circuitBreaker": Field(CIRCUIT_BREAKER, None, "no circuit breaker unless described"),
 })
