@@ -34,7 +34,8 @@ from sdmodels.errors import ModelError
 from sdmodels.files import atomic_path
 from sdmodels.ir import ModelIR, build
 from sdmodels.plotting import figure, save_figure
-from sdmodels.postmortem_loops import never_drove, never_led, quiet_phase, takeover_table
+from sdmodels.postmortem_loops import (acted, never_drove, never_led, quiet_phase,
+                                      takeover_table)
 
 PHASE_COLORS = ("#fdebd0", "#d6eaf8", "#d5f5e3", "#f5eef8", "#fcf3cf", "#e8daef")
 LINE_COLORS = ("#c0392b", "#1f5fa8", "#1e8449", "#8e44ad", "#d35400", "#117a65", "#7d6608")
@@ -301,11 +302,16 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
     dominant = []
     for ph in phases["loops"]:
         dominant += [x for x in ph.split(" + ") if x != "-" and x not in dominant]
+    # the named loops that acted without leading are drawn too: the reader meets them in
+    # the take-over table and should see them as well as the ones that led
+    dominant += [l.id for l, *_ in acted(d, variable, takeover_order(d, variable))
+                 if l.id not in dominant]
     for loop_id in dominant:
         loop = next(l for l in d.loops if l.id == loop_id)
         sign = phases.loc[phases["loops"].str.split(" + ", regex=False).apply(
             lambda ids, i=loop_id: i in ids), "polarity"]
-        ran = sorted(set(" ".join(sign).split()))
+        ran = sorted(set(" ".join(sign).split())) or [
+            x for x in runs_as(d.scores[loop_id]).split("/") if x]
         note = "" if loop.polarity != "U" else "ran as " + "/".join(ran)
         # a U loop that ran with one sign is drawn in that sign's colour
         color = {"R": "#c0392b", "B": "#1f5fa8"}.get(ran[0]) if len(ran) == 1 else None

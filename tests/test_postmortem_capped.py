@@ -26,8 +26,7 @@ def closed_form():
     return p
 
 
-@pytest.fixture(scope="module")
-def capped():
+def capped_model():
     m = Model("capped controller", stop=STOP, dt=1)
     pods = m.stock("Pods", initial=1)
     latency = m.aux("Latency", 1 + pods / 4)
@@ -37,7 +36,12 @@ def capped():
     m.name_loop("Pods ask for pods", ["Pods", "Wanted", "Scale up"])
     m.name_loop("Latency asks for pods", ["Pods", "Latency", "Wanted", "Scale up"])
     m.name_loop("Policy doubles the pods", ["Pods", "Policy limit", "Scale up"])
-    return dominance(m)
+    return m
+
+
+@pytest.fixture(scope="module")
+def capped():
+    return dominance(capped_model())
 
 
 def _loop(d, name):
@@ -97,3 +101,13 @@ def test_the_postmortem_says_the_loop_was_held_at_the_limit(capped):
         "Latency asks for pods", "Pods ask for pods", "Policy doubles the pods"]
     assert "never (held, see below)" in rows[0]
     assert math.isclose(float(order["first"].iloc[1]), 5.0)
+
+
+def test_the_page_draws_the_held_loop_and_tells_its_place(capped, tmp_path):
+    from sdmodels.postmortem import write_postmortem
+    page = write_postmortem(capped_model(), tmp_path, variable="Pods").read_text()
+    held = _loop(capped, "Latency asks for pods").id
+    assert (tmp_path / f"loop_{held}.svg").exists()          # drawn, though it never led
+    assert f"<h2>{held} Latency asks for pods</h2>" in page
+    table = page[page.index("in the order they took over"):page.index("</table>")]
+    assert table.index("Latency asks for pods") < table.index("Policy doubles the pods")
