@@ -20,7 +20,9 @@ Measured 2026-11-30 (2 shared cores, interpreter):
       (1,017 s in all), Payment retries load the database from 10:55:37 (15 s);
       Autoscaler grabs connections passes one change round (10:59:44, 1 % of the slow
       query's share then) and never leads: the HPA's later decisions are capped by the
-      scale-up policy (double a minute), which passes no change of the metric on
+      scale-up policy (double a minute), which passes no change of the metric on; held:
+      HPA decision at scaleUp policy limit (not Stabilized recommendation) 10:59:29-11:01:29,
+      7 of 11 moves, the recommendation up to 4.6x the limit
 
 History: the previous black_friday wrapped the retry_storm and connection_pool models as
 modules (38,111+ loops, more than 100,000 with its payment server's Erlang C paths); the
@@ -96,13 +98,21 @@ def timelines() -> None:
 
 def takeover() -> None:
     from sdmodels.analysis.dominance import dominance
-    from sdmodels.analysis.phases import takeover_order
+    from sdmodels.analysis.phases import capped_links, takeover_order
     from sdmodels.postmortem import default_variable
+    from sdmodels.postmortem_loops import acted
     ir = build(black_friday.build())
     variable = default_variable("black_friday", ir)
-    order = takeover_order(dominance(ir, scenario="trigger"), variable)
+    d = dominance(ir, scenario="trigger")
+    order = takeover_order(d, variable)
     print(f"take-over of '{variable}':", "; ".join(
         f"{r['name']} from {clock(r['first'])} for {r['led']:g} s" for _, r in order.iterrows()))
+    for loop, times, first, _peak, _at in acted(d, variable, order):
+        held = "; ".join(f"{c.effect} at {c.bound} (not {c.cause}) {clock(c.first)}-"
+                         f"{clock(c.last)}, {c.times} of {c.moves} moves, cause up to "
+                         f"{c.beyond:.3g}x" for c in capped_links(d, loop))
+        print(f"  {loop.name}: acted at {times} time(s) from {clock(first)}, never led; "
+              f"held: {held or '-'}")
 
 
 def main() -> None:

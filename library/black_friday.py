@@ -25,17 +25,29 @@ from the library's parts (library/parts), wired by their ports:
   its 30 s), with the reference's HPA YAML behaviour; pods ready 60 s after it asks.
 
 Named loops, in the reference's order (Loops That Matter, following "Connections asked
-for", finds the first two taking over in that order in `trigger`, the third acting once):
-"Slow query holds connections" (R: more connections in use -> slower queries ->
-connections held longer; connections double while traffic grows 28 %),
-"Payment retries load the database" (R: requests waiting for a connection -> late answers
--> retries -> more requests waiting) and "Autoscaler grabs connections" (R: latency -> HPA
--> pods -> connections refused -> starved pods -> latency). The last passes a change all
-the way round once (the pods' 8 -> 11 at 10:57:44, through the HPA's sync at 10:58:44, the
-pods' 15 -> 21 at 10:59:44) and never leads: every later HPA decision is capped by the
-reference's scale-up policy (double or +4 pods a minute) or by maxReplicas, and a capped
-decision passes no change of its metric on (LTM scores the link stabilized recommendation
--> decision 0), so from 10:59 the pods grow by the policy's own doubling, not by the loop.
+for", finds the first two taking over in that order in `trigger`, the third acting once and
+then held at its controller's limit): "Slow query holds connections" (R: more connections
+in use -> slower queries -> connections held longer; connections double while traffic grows
+28 %), "Payment retries load the database" (R: requests waiting for a connection -> late
+answers -> retries -> more requests waiting) and "Autoscaler grabs connections" (R: latency
+-> HPA -> pods -> connections refused -> starved pods -> latency). The last passes a change
+all the way round once (the pods' 8 -> 11 at 10:57:44, through the HPA's sync at 10:58:44,
+the pods' 15 -> 20 at 10:59:44) and never leads, faithfully: one starved pod of 11 adds
+HikariCP's 30 s / 11 = 2.7 s to the pods' mean latency, a usage ratio of 5 against the
+0.5 s target at 10:59 (45 by 11:02:30), far past what the reference's scale-up policy lets
+through (double or +4 pods a minute, after a 60 s stabilization window), so every HPA
+decision from 10:59 is the policy's limit (22, 30, 40, 44, 60, 80, 88 pods), then
+maxReplicas (100 from 11:01:30).
+A decision held at a limit passes none of its metric's change on, and Loops That Matter
+scores a loop with such a link 0 (Schoenberg, Davidsen & Eberlein 2020: an inactive link
+zeroes the loop); the postmortem says instead that the loop held the HPA at its scale-up
+limit (`sdmodels.analysis.phases.capped_links`). Checked against Kubernetes'
+replica calculator (pkg/controller/podautoscaler/replica_calculator.go): a Pods metric is
+the plain mean of the pods' values (GetMetricUsageRatio), so a starved pod counts with its
+30 s; for any metric but CPU a pod counts once it runs and reports the metric (groupPods
+checks the Ready condition for CPU only), so starved pods count as ready; a pod still
+starting is Pending or has no metric yet and counts at 0 on a scale-up
+(calcPlainMetricReplicas), as `library/parts/hpa.py` computes.
 
 Time is in seconds from 10:40. Nothing is scripted as a function of time except the traffic
 ramp. Measured in `trigger` (any step, Euler or RK4): connections in use 12 -> 24 from 10:47
@@ -282,7 +294,8 @@ def build(**overrides) -> Model:
                    doc="3x traffic held flat: the system copes")
     m.add_scenario("trigger", {}, doc="the ramp of the reference: connections climb from "
                    "10:47, timeouts, retries and breakers at 10:55, the autoscaler's new pods "
-                   "find no connection, outage from 11:00")
+                   "find no connection and the latency they add keeps the autoscaler at its "
+                   "scale-up limit (double a minute) up to 100 pods; outage from 11:00")
     m.add_scenario("fixed", dict(FIXES), doc="the same ramp with the fixes on: it serves what "
                    "the database can take and sheds the rest")
     m.add_scenario("query indexed", {"Base query time": 0.01},

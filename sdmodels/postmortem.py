@@ -34,7 +34,8 @@ from sdmodels.errors import ModelError
 from sdmodels.files import atomic_path
 from sdmodels.ir import ModelIR, build
 from sdmodels.plotting import figure, save_figure
-from sdmodels.postmortem_loops import never_drove, never_led
+from sdmodels.postmortem_loops import (acted, never_drove, never_led, quiet_phase,
+                                      takeover_table)
 
 PHASE_COLORS = ("#fdebd0", "#d6eaf8", "#d5f5e3", "#f5eef8", "#fcf3cf", "#e8daef")
 LINE_COLORS = ("#c0392b", "#1f5fa8", "#1e8449", "#8e44ad", "#d35400", "#117a65", "#7d6608")
@@ -301,11 +302,16 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
     dominant = []
     for ph in phases["loops"]:
         dominant += [x for x in ph.split(" + ") if x != "-" and x not in dominant]
+    # the named loops that acted without leading are drawn too: the reader meets them in
+    # the take-over table and should see them as well as the ones that led
+    dominant += [l.id for l, *_ in acted(d, variable, takeover_order(d, variable))
+                 if l.id not in dominant]
     for loop_id in dominant:
         loop = next(l for l in d.loops if l.id == loop_id)
         sign = phases.loc[phases["loops"].str.split(" + ", regex=False).apply(
             lambda ids, i=loop_id: i in ids), "polarity"]
-        ran = sorted(set(" ".join(sign).split()))
+        ran = sorted(set(" ".join(sign).split())) or [
+            x for x in runs_as(d.scores[loop_id]).split("/") if x]
         note = "" if loop.polarity != "U" else "ran as " + "/".join(ran)
         # a U loop that ran with one sign is drawn in that sign's colour
         color = {"R": "#c0392b", "B": "#1f5fa8"}.get(ran[0]) if len(ran) == 1 else None
@@ -346,9 +352,8 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
     for k, ph in phases.iterrows():
         span = f"{fmt(ph['start'])} \u2013 {fmt(ph['end'])}"
         if ph["loops"] == "-":
-            parts.append(f"<li><b>{span}</b>: no loop is changing anything: every flow holds "
-                         "steady (an equilibrium, a stock pinned at a limit, or a discrete "
-                         "controller waiting for its next decision).</li>")
+            parts.append(f"<li><b>{span}</b>: "
+                         f"{quiet_phase(d, variable, ph['start'], ph['end'], fmt)}.</li>")
             continue
         ids = ph["loops"].split(" + ")
         said = "; ".join(e(_describe(d, x, how))
@@ -363,15 +368,7 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
         parts += [f"<img class=phase alt='phase {k}' "
                   f"src='{_data_uri(out / f'phase_{k}.svg')}'>" for k in drawn]
     order = takeover_order(d, variable)
-    if len(order):
-        parts.append("<h2>The named loops, in the order they took over</h2><p>Among the "
-                     "loops the model names, when each first had the largest share of the "
-                     "change, for how long in all, and its largest share:</p><table><tr>"
-                     "<th>first led</th><th>loop</th><th>led for</th><th>peak share</th></tr>")
-        parts += [f"<tr><td>{fmt(r['first'])}</td><td>{e(r['name'])}</td><td>{r['led']:g} "
-                  f"{e(ir.time_units)}</td><td>{r['peak']:.0%}</td></tr>"
-                  for _, r in order.iterrows()]
-        parts.append("</table>")
+    parts.append(takeover_table(d, variable, order, fmt, ir.time_units))
     parts.append(never_led(d, variable, order, fmt))
     parts.append(never_drove(d, fmt))
     for loop_id in dominant:

@@ -19,7 +19,13 @@ As kube-controller-manager runs it (`pkg/controller/podautoscaler/horizontal.go`
    use 0 % ("rebalanceIgnored"): r' = r x ready / current, and it scales only if r' is still
    beyond the tolerance and above 1, to ceil(r' x current). An external metric ("Metric
    kind" 1, e.g. queue depth, given as a total) uses ratio = metric / (target x current),
-   desired = ceil(metric / target). Within |ratio - 1| <= "Tolerance" (0.1) nothing changes;
+   desired = ceil(metric / target). Within |ratio - 1| <= "Tolerance" (0.1) nothing changes.
+   Which pods are "ready" (`groupPods`): a Pending pod is unready; a running pod without a
+   metric yet is missing (0 on a scale-up, like an unready one); the Ready condition and
+   the CPU initialization period are checked for the CPU resource only, so for any other
+   metric a pod counts as soon as it runs and reports one, Ready or not. The pod metric
+   is the plain mean of the counted pods' values (`GetMetricUsageRatio`), not weighted by
+   their requests: wire "Ready pods" to the pods that report the metric;
 3. stabilization: up only to the lowest recommendation of the last scaleUp window (default
    0 s), down only to the highest of the last scaleDown window (default 300 s); the replica
    count at the start counts as a recommendation (the controller records it first), so

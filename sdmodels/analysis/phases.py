@@ -32,7 +32,7 @@ a new phase where it turns (one net flow r P (1 - P/K): R below K/2, B above).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import networkx as nx
 import numpy as np
@@ -345,3 +345,94 @@ def takeover_order(d, variable: str | None = None, *, min_steps: int = 2) -> pd.
     rows = [{"name": n, "first": first[n], "led": led[n], "peak": round(float(shares[n].max()), 4)}
             for n in sorted(first, key=lambda n: (first[n], n))]
     return pd.DataFrame(rows, columns=["name", "first", "led", "peak"])
+
+
+@dataclass(frozen=True)
+class Capped:
+    """A link of a loop held at a bound: `effect` moved, `cause` moved, yet the link passed
+    none of the cause's change on, because another input, `bound`, carried the effect's
+    change then (a MIN/MAX, a clamp, a rate policy at its limit). Times are reported
+    times (`first`, `last`); `times` of the effect's `moves` were held; `beyond` is
+    cause / bound at the held time where they were farthest apart (above 1: held under
+    a cap; below 1: held over a floor)."""
+    cause: str
+    effect: str
+    bound: str
+    first: float
+    last: float
+    times: int
+    moves: int
+    beyond: float
+
+
+def capped_links(d, loop) -> list[Capped]:
+    """The links of `loop` held at a bound from outside the loop (`Capped`), the most
+    often held first.
+
+    Why: Loops That Matter scores a link by the change its cause passes on, all else
+    held (Schoenberg, Davidsen & Eberlein 2020, eq. 1); through MIN(x, cap) with the
+    cap binding that change is 0, and a loop with a link at 0 scores 0 (an inactive
+    link zeroes the loop). So a loop that keeps pushing a controller past its rate limit
+    never scores while it does, and the reader must learn where it is held instead.
+    Left out, as not held at a bound: a link that never passed a change on (a switch
+    turned off for the whole run, see `still_links`), a link whose effect follows another
+    variable of the same loop (a branch of the loop's own equations), and one whose cause
+    and bound have different units (the effect chose between branches, it was not held
+    back from the cause's value).
+
+    >>> from sdmodels import Model, minimum
+    >>> from sdmodels.analysis.dominance import dominance
+    >>> m = Model("capped", stop=8, dt=1)
+    >>> p = m.stock("P", initial=1)
+    >>> want = m.aux("Wanted", p * (1 + p / 4))          # under the cap while P <= 4
+    >>> _ = m.flow("Growth", minimum(want, m.aux("Cap", 2 * p)) - p, into=p)
+    >>> m.name_loop("Demand", ["P", "Wanted", "Growth"])
+    >>> d = dominance(m)
+    >>> demand = next(l for l in d.loops if l.name == "Demand")
+    >>> [(c.cause, c.effect, c.bound, c.first, c.times) for c in capped_links(d, demand)]
+    [('Wanted', 'Growth', 'Cap', 5.0, 2)]
+    """
+    graph = causal_graph(d.ir)
+    name = d.ir.display
+    on_loop = set(loop.variables)
+    out = []
+    for a, b in loop.edges:
+        na, nb = name(a), name(b)
+        series = d.links.get((a, b))
+        if series is None or na not in d.variables or nb not in d.variables:
+            continue
+        xa, xb = (d.variables[n].to_numpy(dtype=float) for n in (na, nb))
+        moved_b = _moved(xb)
+        score = np.nan_to_num(np.asarray(series, float))[:-1]
+        cut = _moved(xa) & moved_b & (score == 0)
+        if not cut.any() or not (score != 0).any():
+            continue                    # never passed a change on: cut, not held at a bound
+        carried = [(float(np.abs(np.nan_to_num(np.asarray(d.links[(c, b)], float))[:-1][cut])
+                          .sum()), c) for c in graph.predecessors(b)
+                   if c not in on_loop and (c, b) in d.links]
+        carried = [(s, c) for s, c in carried if s > 0]
+        if not carried:
+            continue
+        c = max(carried)[1]
+        nc = name(c)
+        units = [getattr(d.ir.variables[v], "units", "") for v in (a, c)]
+        if nc not in d.variables or units[0] != units[1]:
+            continue                    # not comparable: a branch, not a bound on the cause
+        xc = d.variables[nc].to_numpy(dtype=float)[:-1][cut]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.abs(xa[:-1][cut] / xc)
+        ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
+        if not ratio.size or np.allclose(ratio, 1.0):
+            continue                    # the cause stood at the bound: nothing held back
+        far = np.maximum(ratio, 1 / ratio)
+        beyond = round(float(ratio[int(np.argmax(far))]), 4)
+        when = d.variables.index.to_numpy()[:-1][cut]
+        out.append(Capped(na, nb, nc, float(when[0]), float(when[-1]), int(cut.sum()),
+                          int(moved_b.sum()), beyond))
+    return sorted(out, key=lambda x: (-x.times, x.first))
+
+
+def _moved(x: np.ndarray) -> np.ndarray:
+    """Whether a series changed over each reported interval (one fewer than its length)."""
+    scale = max(1.0, float(np.nanmax(np.abs(x)))) if x.size else 1.0
+    return np.abs(np.diff(x)) > 1e-12 * scale
