@@ -17,6 +17,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from test_analysis_sample_if_true import _import as import_text
 
 from sdmodels import run
 from sdmodels.analysis.evaluate import record
@@ -46,9 +47,7 @@ trough[d2] = SAMPLE IF TRUE(w[d2] < trough[d2], w[d2], -100) ~~|
 
 
 def _import(tmp_path, text):
-    path = tmp_path / "m.mdl"
-    path.write_text("{UTF-8}\n" + textwrap.dedent(text) + CONTROL)
-    return import_model(path)
+    return import_text(tmp_path, textwrap.dedent(text) + CONTROL)
 
 
 def _running(values, better, start):
