@@ -10,11 +10,13 @@ passes nothing on. The expected values are those rules worked by hand on the ser
 (and, for the two-loop model, on a plain recurrence of the model written here).
 """
 import numpy as np
+import pytest
 from test_analysis_sample_if_true import REORDER, _import
 
 from sdmodels import run
 from sdmodels.analysis.dominance import LinkScorer, dominance
 from sdmodels.analysis.evaluate import record
+from sdmodels.interop import import_model
 
 # a controller that samples its speed plan only when the position is off target by more
 # than a band: the only loop, Position -> Error -> Speed -> Position, runs through the
@@ -107,3 +109,22 @@ def test_a_reorder_point_loop_scores_when_the_order_is_placed(tmp_path):
     expected = np.zeros(12)
     expected[5] = -1.0
     np.testing.assert_allclose(d.scores.iloc[:, 0], expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("text", [CONTROLLER.format(slip=""),
+                                  CONTROLLER.format(slip=" - Slip"), REORDER])
+def test_relative_scores_equal_simlins(tmp_path, text):
+    # Simlin reads SAMPLE IF TRUE as IF cond THEN input ELSE PREVIOUS(self) and scores the
+    # condition's link by the same ceteris paribus (its score at t is ours at t - dt); the
+    # input's link differs (Simlin's is 0 at a switch), but it is on no loop here
+    simlin = pytest.importorskip("simlin")
+    path = tmp_path / "m.mdl"
+    path.write_text("{UTF-8}\n" + text)
+    theirs = {frozenset(v.lower() for v in l.variables if not v.startswith("$")):
+              np.asarray(l.behavior_time_series) for l in simlin.load(str(path)).run().loops}
+    d = dominance(import_model(path), every=1)
+    assert len(theirs) == len(d.loops)
+    for loop in d.loops:
+        series = theirs[frozenset(n.lower() for n in loop.names)]
+        mine = d.relative[loop.id].to_numpy()
+        np.testing.assert_allclose(mine, series[1:len(mine) + 1], rtol=0, atol=1e-12)
