@@ -128,3 +128,27 @@ def test_relative_scores_equal_simlins(tmp_path, text):
         series = theirs[frozenset(n.lower() for n in loop.names)]
         mine = d.relative[loop.id].to_numpy()
         np.testing.assert_allclose(mine, series[1:len(mine) + 1], rtol=0, atol=1e-12)
+
+
+def test_a_cause_in_both_condition_and_input_passes_its_whole_change(tmp_path):
+    # Vensim's max workforce: Workforce is read by the condition and the input. Held since
+    # t = 2, it ticks again in the step from 7 to 8: moved in the condition alone, the max
+    # would drop to Workforce(7) (what the switch releases, W7 - M7 < 0); the input takes
+    # the rest, W8 - W7; the link's score is their sum, 1, as at every tick
+    m = _import(tmp_path, """
+        Workforce = 10 + 5 * SIN(Time) ~~|
+        max workforce = SAMPLE IF TRUE(Workforce > max workforce, Workforce, Workforce) ~~|
+        INITIAL TIME = 0 ~~|
+        FINAL TIME = 9 ~~|
+        TIME STEP = 1 ~~|
+        SAVEPER = TIME STEP ~~|
+        """)
+    w = 10 + 5 * np.sin(np.arange(10))
+    scorer = LinkScorer(record(m))
+    parts = scorer.link_parts("workforce", "max_workforce")
+    condition = parts[()][:, 0, 0]
+    dz = w[8] - w[2]                     # the max held w[2] from t = 2 to 7
+    assert np.flatnonzero(condition).tolist() == [7]
+    np.testing.assert_allclose(condition[7], (w[7] - w[2]) / dz, rtol=1e-12)
+    np.testing.assert_allclose(scorer.link_matrix("workforce", "max_workforce")[:, 0, 0],
+                               [1, 1, 0, 0, 0, 0, 0, 1, 0], rtol=0, atol=1e-12)
