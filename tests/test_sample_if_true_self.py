@@ -128,3 +128,15 @@ def test_a_self_reading_condition_exports_to_xmile_and_runs_alike(tmp_path):
         theirs = pysd.read_xmile(str(path)).run(return_timestamps=list(range(7)))
     np.testing.assert_allclose(back, expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(theirs["max_workforce"].to_numpy(), expected, rtol=0, atol=1e-12)
+
+
+def test_the_library_reads_its_own_name_the_same_way():
+    from sdmodels import Model
+    m = Model("peak", stop=6, dt=1)
+    m.aux("Load", "10 + 5 * sin(time)")
+    m.aux("Peak", "sample_if_true(Load > Peak, Load, Load)")
+    load = [10 + 5 * math.sin(x) for x in range(7)]
+    for engine in ("interpreter", "compiled"):
+        np.testing.assert_allclose(run(m, engine=engine)["Peak"],
+                                   _running(load, lambda v, h: v > h, load[0]),
+                                   rtol=0, atol=1e-12)
