@@ -152,3 +152,7 @@ def test_a_cause_in_both_condition_and_input_passes_its_whole_change(tmp_path):
     np.testing.assert_allclose(condition[7], (w[7] - w[2]) / dz, rtol=1e-12)
     np.testing.assert_allclose(scorer.link_matrix("workforce", "max_workforce")[:, 0, 0],
                                [1, 1, 0, 0, 0, 0, 0, 1, 0], rtol=0, atol=1e-12)
+    # the sampler reading itself makes no loop; a model without loops has an empty summary
+    d = dominance(m)
+    assert d.loops == () and d.summary().empty and list(d.summary().columns)[:2] == [
+        "loop", "name"]

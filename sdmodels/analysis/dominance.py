@@ -412,7 +412,7 @@ class Dominance:
                               "polarity": [l.polarity for l in self.loops],
                               "mean_abs_relative": rel.abs().mean().to_numpy(),
                               "peak_abs_relative": rel.abs().max().to_numpy()})
-        frame = frame[[not state_memory(l) for l in self.loops]]
+        frame = frame[np.array([not state_memory(l) for l in self.loops], dtype=bool)]
         return frame.sort_values(["mean_abs_relative", "loop"], ascending=[False, True],
                                  kind="stable").reset_index(drop=True)
 
