@@ -40,7 +40,11 @@ it passes nothing. So the condition's link is scored over the interval itself, n
 back in time, and the input's link takes the rest of the output's change (`input_share`:
 all of it where no condition cause moved it, as for a sampler ticked by the time). A loop
 through the condition then scores at the steps where the condition switches; inside the
-sampler, its own name reads the value held so far (`so_far`), as Vensim reads it.
+sampler, its own name reads the value held so far (`so_far`), as Vensim reads it. Simlin
+reads SAMPLE IF TRUE as IF cond THEN input ELSE PREVIOUS(self) and scores the condition
+alike (the relative loop scores of tests/test_sample_if_true_ltm.py equal pysimlin's); its
+input link, with PREVIOUS(self) held too, is 0 at a switch, so there the links into the
+sampler do not add up to its change.
 
 A loop without discrete elements is scored exactly as before (same code, same numbers).
 
