@@ -117,8 +117,11 @@ def _(node: SampleHoldKind, site: _Site) -> Expr:
 
 @_expand.register
 def _(node: SampleIfTrueKind, site: _Site) -> Expr:
-    # an input that reads the host (this element of it) reads the value held so far
-    # (vensim.com/documentation/fn_sample_if_true.html), so it is no same-step loop
+    # the host's own name (this element of it) in the condition or the input reads the
+    # value held so far (vensim.com/documentation/fn_sample_if_true.html: "When the same
+    # variable appears on the right it is the previous value"), so it is no same-step
+    # loop; every other variable is read at this step's value, so a cycle through another
+    # variable stays an algebraic loop (sdmodels.ordering says so)
     host, cell = site.host, site.cell
 
     def held(ref: Expr):
@@ -130,7 +133,8 @@ def _(node: SampleIfTrueKind, site: _Site) -> Expr:
         return None
     value = node.arg("input")
     out = site.add(SampleIfTrue(id=site.base, display=site.label("held value"),
-                                input=transform(value, held), condition=node.arg("condition"),
+                                input=transform(value, held),
+                                condition=transform(node.arg("condition"), held),
                                 initial=node.arg("initial"), **site.common))
     # the loop graph sees what the sampler does: the input where the condition holds, else
     # the value held (its own host); it samples at most once a step

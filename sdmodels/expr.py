@@ -451,7 +451,8 @@ sample_hold = _stateful(SampleHold, "sample_hold(input, period[, first sample ti
                                     "controller with a sync loop.")
 sample_if_true = _stateful(SampleIfTrue, "SAMPLE IF TRUE(condition, input, initial): the "
                                         "input where the condition holds, else the value it "
-                                        "had.")
+                                        "had; the variable's own name inside reads the value "
+                                        "held so far, as in Vensim.")
 rolling_max = _stateful(RollingMax, "rolling_max(input, window): the largest input over the "
                                     "last `window`.")
 rolling_min = _stateful(RollingMin, "rolling_min(input, window): the smallest input over the "

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import networkx as nx
 
-from sdmodels.elements import Aux, Constant, DelayLine, Element, Lookup, Stock
+from sdmodels.elements import Aux, Constant, DelayLine, Element, Lookup, SampleIfTrue, Stock
 from sdmodels.errors import AlgebraicLoopError
 from sdmodels.model import Model
 
@@ -77,7 +77,22 @@ def _order(model: Model, elements: dict[str, Element], graph: nx.DiGraph, *, ini
     raise AlgebraicLoopError(
         f"model '{model.name}' has an algebraic loop (a cycle with no stock or delay): "
         f"{names}. Break it with a stock, a delay or smooth, or by rewriting one equation"
-    ) from None
+        + _sampler_hint(elements, cycle)) from None
+
+
+def _sampler_hint(elements: dict[str, Element], cycle: list[str]) -> str:
+    """What to do when the cycle runs through a SAMPLE IF TRUE: only the sampler's own
+    name inside it reads the value held so far; Vensim reads every other variable at this
+    step's value (vensim.com/documentation/fn_sample_if_true.html), so such a cycle is
+    simultaneous there too."""
+    sampler = next((elements[c] for c in cycle if isinstance(elements[c], SampleIfTrue)), None)
+    if sampler is None:
+        return ""
+    host = elements[sampler.origin].display if sampler.origin in elements else sampler.display
+    return (f". Inside SAMPLE IF TRUE only '{host}' itself reads the value held so far; "
+            "other variables are read at this step's value, as in Vensim: write the "
+            f"reference to '{host}' into its SAMPLE IF TRUE (e.g. SAMPLE IF TRUE(c, "
+            f"{host} + 1, 0) rather than through another variable)")
 
 
 def _first_free_order(nodes: list[str], edges: list[tuple[str, str]],

@@ -26,6 +26,18 @@ TIME STEP = 0.25 ~~|
 SAVEPER = TIME STEP ~~|
 """
 
+# an order placed when the inventory falls below 20 (its first order at t = 6)
+REORDER = """
+Inventory = INTEG(Receiving - Selling, 50) ~~|
+Selling = 5 ~~|
+Receiving = Order / 4 ~~|
+Order = SAMPLE IF TRUE(Inventory < 20, 40, -3) ~~|
+INITIAL TIME = 0 ~~|
+FINAL TIME = 12 ~~|
+TIME STEP = 1 ~~|
+SAVEPER = TIME STEP ~~|
+"""
+
 
 def _import(tmp_path, text):
     path = tmp_path / "m.mdl"
@@ -96,16 +108,7 @@ def test_its_condition_and_initial_value_are_part_of_what_it_does(tmp_path):
     # first order), which value ranges (and so link polarity) must cover
     from sdmodels.analysis.intervals import Ranges
     from sdmodels.analysis.loops import find_loops
-    m = _import(tmp_path, """
-        Inventory = INTEG(Receiving - Selling, 50) ~~|
-        Selling = 5 ~~|
-        Receiving = Order / 4 ~~|
-        Order = SAMPLE IF TRUE(Inventory < 20, 40, -3) ~~|
-        INITIAL TIME = 0 ~~|
-        FINAL TIME = 12 ~~|
-        TIME STEP = 1 ~~|
-        SAVEPER = TIME STEP ~~|
-        """)
+    m = _import(tmp_path, REORDER)
     assert [l.names for l in find_loops(m, behaviour=False)] == [
         ("Inventory", "Order", "Receiving")]
     assert Ranges(build(m)).var("order") == (-3.0, 40.0)

@@ -22,7 +22,8 @@ model's saveper), it describes the change over that interval.
 
 Samplers, pipelines and rolling windows show their input's value at an earlier step: a
 link into one is scored over that earlier interval and a loop through them is followed
-back in time, so a loop of discrete steps scores while it acts (`sdmodels.analysis.held`).
+back in time, so a loop of discrete steps scores while it acts; a SAMPLE IF TRUE's
+condition scores at once, where it switches the sampler on (`sdmodels.analysis.held`).
 
 When a model has too many loops to enumerate, `discover_loops` finds the strongest loops
 in windows of the run by a strongest-first search over link scores (Eberlein & Schoenberg
@@ -54,7 +55,7 @@ import pandas as pd
 from sdmodels.analysis.evaluate import Trace, record
 from sdmodels.analysis.graph import causal_graph
 from sdmodels.analysis import held
-from sdmodels.elements import Stock
+from sdmodels.elements import SampleIfTrue, Stock
 from sdmodels.errors import ModelError
 
 _ZERO = 1e-12          # a change smaller than this fraction of the value counts as none
@@ -156,7 +157,7 @@ class LinkScorer:
             if isinstance(var, Stock):
                 found = {t.index[(f, slot.key)] for f in var.inflows + var.outflows}
             elif isinstance(var, held.HELD):
-                found = held.held_inputs(t, column)
+                found = held.held_inputs(t, column) | held.condition_inputs(t, column)
             else:
                 found = t.references(column)
             self._inputs[column] = found
@@ -179,6 +180,9 @@ class LinkScorer:
                 self.delta(t.index[(f, slot.key)], shift) for f in var.outflows)
             return sign * _ratio(self.delta(cause, shift), net)
         dz = self.delta(effect, shift)
+        # a SAMPLE IF TRUE's input passes on what its condition's links do not release
+        sampled_if = isinstance(var, SampleIfTrue)
+        share = held.input_share(self, effect, shift) if sampled_if else 1.0
         if isinstance(var, held.HELD):
             # its change is its input's over the source interval: move the cause there
             shift = self.extend(shift, effect)
@@ -188,9 +192,10 @@ class LinkScorer:
         try:
             if isinstance(var, held.HELD):
                 expr, binding = t.held_input(effect)
-                base = t.evaluate_expr(expr, binding, var.display, rows=rows)
+                own = {effect: held.so_far(t, effect)[rows]} if sampled_if else {}
+                base = t.evaluate_expr(expr, binding, var.display, rows=rows, override=own)
                 moved = t.evaluate_expr(expr, binding, var.display, rows=rows,
-                                        override=override)
+                                        override={**own, **override})
             else:
                 base = t.values[rows, effect]
                 moved = t.evaluate(effect, rows=rows, override=override)
@@ -200,7 +205,7 @@ class LinkScorer:
         part = _partial(moved, base)
         with np.errstate(all="ignore"):
             sign = np.sign(part) * np.sign(dx)
-            return np.where((dx == 0.0) | (dz == 0.0), 0.0, _ratio(part, dz) * sign)
+            return np.where((dx == 0.0) | (dz == 0.0), 0.0, _ratio(part, dz) * sign * share)
 
     def paths(self, cause: str, effect: str) -> list[tuple[int, ...]]:
         """Column paths from variable `cause` to variable `effect` whose inner columns
@@ -249,22 +254,31 @@ class LinkScorer:
         out: dict[tuple[int, ...], np.ndarray] = {}
         paths = self.paths(cause, effect)
         copies = self._copies(paths, shift)
-        for path in paths:
-            # shifts[j]: the intervals link path[j] -> path[j + 1] is scored over
+        for path, via in ((p, v) for p in paths for v in held.ways(self, p)):
+            # shifts[j]: the intervals link path[j] -> path[j + 1] is scored over (a link
+            # into a SAMPLE IF TRUE's condition, `via`, acts at once: no move back in time)
             shifts, here = [shift] * (len(path) - 1), shift
             for j in range(len(path) - 2, -1, -1):
                 shifts[j] = here
-                if path[j + 1] in self.held:
+                if path[j + 1] in self.held and not via[j]:
                     here = self.extend(here, path[j + 1])
-            product = self.score(path[0], path[1], shifts[0])
-            for k, (a, b) in enumerate(zip(path[1:], path[2:])):
-                found = copies.get((a, b))
-                product = product * (self.score(a, b, shifts[k + 1]) if found is None
-                                     else found)
+            product = 1.0
+            for k, (a, b) in enumerate(zip(path, path[1:])):
+                found = None if via[k] else copies.get((a, b))
+                if found is None:
+                    found = held.condition_score(self, a, b, shifts[k]) if via[k] else \
+                        self.score(a, b, shifts[k])
+                product = product * found
             matrix = out.setdefault(here, np.zeros((self.steps, len(rows), len(cols))))
             matrix[:, rows[path[-1]], cols[path[0]]] += np.where(np.isnan(product), 0.0, product)
         self._matrices[(cause, effect, shift)] = out
         return out
+
+    def memo(self, key: tuple, compute):
+        """compute(), once per key."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def _copies(self, paths, shift: tuple[int, ...]) -> dict[tuple[int, int], np.ndarray]:
         """Link scores held copy -> effect where one cause column reaches an effect column
@@ -398,7 +412,7 @@ class Dominance:
                               "polarity": [l.polarity for l in self.loops],
                               "mean_abs_relative": rel.abs().mean().to_numpy(),
                               "peak_abs_relative": rel.abs().max().to_numpy()})
-        frame = frame[[not state_memory(l) for l in self.loops]]
+        frame = frame[np.array([not state_memory(l) for l in self.loops], dtype=bool)]
         return frame.sort_values(["mean_abs_relative", "loop"], ascending=[False, True],
                                  kind="stable").reset_index(drop=True)
 

@@ -31,6 +31,21 @@ change over [source(a), source(b)], and we score it there:
   reader when it has no stock), the score describes the change it passes into that stock
   in the interval, which is what the relative scores of the stock's partition compare.
 
+A ``SAMPLE IF TRUE``'s condition passes change on differently: it decides when the
+output jumps, not by how much. Moved alone (LTM's ceteris paribus, every other input held
+where the interval starts), a cause of the condition changes the output only where it
+switches the sampler on: the output then goes from the value held to the input's value at
+the start of the interval (`released`); where the sampler was sampling already, or holds,
+it passes nothing. So the condition's link is scored over the interval itself, not moved
+back in time, and the input's link takes the rest of the output's change (`input_share`:
+all of it where no condition cause moved it, as for a sampler ticked by the time). A loop
+through the condition then scores at the steps where the condition switches; inside the
+sampler, its own name reads the value held so far (`so_far`), as Vensim reads it. Simlin
+reads SAMPLE IF TRUE as IF cond THEN input ELSE PREVIOUS(self) and scores the condition
+alike (the relative loop scores of tests/test_sample_if_true_ltm.py equal pysimlin's); its
+input link, with PREVIOUS(self) held too, is 0 at a switch, so there the links into the
+sampler do not add up to its change.
+
 A loop without discrete elements is scored exactly as before (same code, same numbers).
 
 >>> from sdmodels import Model, sample_hold
@@ -45,6 +60,7 @@ A loop without discrete elements is scored exactly as before (same code, same nu
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -132,10 +148,102 @@ def _(var: SampleHold, trace, column: int) -> np.ndarray:
 def _(var: SampleIfTrue, trace, column: int) -> np.ndarray:
     # a tick at every step whose condition holds (the start included); before the first,
     # the initial value stands for the input at the start
-    binding = dict(zip(var.dims, trace.slots[column].key))
-    ticks = np.broadcast_to(trace.evaluate_expr(var.condition, binding) != 0,
-                            trace.times.shape)
+    expr, binding = _field(trace, column, "condition")
+    ticks = np.broadcast_to(trace.evaluate_expr(expr, binding, override={
+        column: so_far(trace, column)}) != 0, trace.times.shape)
     return np.maximum.accumulate(np.where(ticks, np.arange(len(trace.times)), 0))
+
+
+def _field(trace, column: int, name: str):
+    """One expression field of a held column's element (its element's, if arrayed per
+    element), and the column's dimension binding."""
+    from sdmodels.elements import PerElement
+    slot = trace.slots[column]
+    var = trace.ir.variables[slot.var]
+    expr = getattr(var, name)
+    return (expr.as_dict()[slot.key] if isinstance(expr, PerElement) else expr,
+            dict(zip(var.dims, slot.key)))
+
+
+def so_far(trace, column: int) -> np.ndarray:
+    """For each recorded step, the value a SAMPLE IF TRUE column held before that step's
+    sample (the step before's; its initial value at the start): what its own name reads
+    inside its condition and input, as Vensim reads it."""
+    return np.concatenate([[_at_start(trace, column, _field(trace, column, "initial")[0])],
+                           trace.values[:-1, column]])
+
+
+def condition_inputs(trace, column: int) -> set[int]:
+    """The columns the condition of a SAMPLE IF TRUE column reads (its own left out: that is
+    the value held so far); empty for any other column."""
+    from sdmodels.analysis.evaluate import _Eval
+    if not isinstance(trace.ir.variables[trace.slots[column].var], SampleIfTrue):
+        return set()
+    expr, binding = _field(trace, column, "condition")
+    out: set[int] = set()
+    _Eval(trace, None, trace.times[:1], "").refs(expr, binding, out)
+    return out - {column}
+
+
+def ways(scorer, path: tuple[int, ...]) -> list[tuple[bool, ...]]:
+    """The ways a column path passes change on, one flag per link: True where the link
+    runs into a SAMPLE IF TRUE through its condition (a cause read by both its condition
+    and its input passes change both ways)."""
+    options = []
+    for a, b in zip(path, path[1:]):
+        conditions = scorer.memo(("if", b), lambda: condition_inputs(scorer.trace, b)) \
+            if b in scorer.held else ()
+        options.append([False] if a not in conditions else
+                       [False, True] if a in held_inputs(scorer.trace, b) else [True])
+    return list(itertools.product(*options))
+
+
+def released(scorer, cause: int, effect: int, shift: tuple[int, ...]) -> np.ndarray:
+    """The change of SAMPLE IF TRUE column `effect` over the intervals `shift` names that the
+    condition passes on when only `cause` moves in it (every other input held where the
+    interval starts): the input's value there less the value held, where that move makes
+    the condition hold at a step where it did not; else 0. A sampler that was sampling
+    already (the condition held) releases nothing: its input's own change is the rest."""
+    from sdmodels.analysis.dominance import _partial
+    t = scorer.trace
+    rows, after = scorer.pair(shift)
+    held_before = {effect: so_far(t, effect)[rows]}
+    condition, binding = _field(t, effect, "condition")
+    holds = t.evaluate_expr(condition, binding, rows=rows,
+                            override={**held_before, cause: t.values[after, cause]}) != 0
+    value, _ = _field(t, effect, "input")
+    now = t.values[rows, effect]
+    return _partial(np.where(holds, t.evaluate_expr(value, binding, rows=rows,
+                                                    override=held_before), now), now)
+
+
+def condition_score(scorer, cause: int, effect: int, shift: tuple[int, ...]) -> np.ndarray:
+    """The link score cause -> SAMPLE IF TRUE column through its condition, over the
+    intervals `shift` names, by LTM's rule (|part / whole| with the sign of part / the
+    cause's change): non-zero only where the cause's move switches the sampler on."""
+    from sdmodels.analysis.dominance import _ratio
+
+    def compute():
+        part, dx, dz = (released(scorer, cause, effect, shift), scorer.delta(cause, shift),
+                        scorer.delta(effect, shift))
+        with np.errstate(all="ignore"):
+            return np.where((dx == 0.0) | (dz == 0.0), 0.0,
+                            _ratio(part, dz) * np.sign(part) * np.sign(dx))
+    return scorer.memo((cause, effect, shift, "if"), compute)
+
+
+def input_share(scorer, effect: int, shift: tuple[int, ...]) -> np.ndarray:
+    """The share of a SAMPLE IF TRUE column's change over the intervals `shift` names that
+    its input passes on: what the condition's links do not release (1 where they release
+    nothing: a sampler ticked by the time alone, or one that was sampling already)."""
+    from sdmodels.analysis.dominance import _ratio
+
+    def compute():
+        dz = scorer.delta(effect, shift)
+        freed = sum((released(scorer, c, effect, shift) for c in sorted(
+            condition_inputs(scorer.trace, effect))), np.zeros_like(dz))
+        return np.where((dz == 0.0) | (freed == 0.0), 1.0, _ratio(dz - freed, dz))
+    return scorer.memo(("share", effect, shift), compute)
 
 
 @_source.register

@@ -215,17 +215,19 @@ class _Writer:
 
     def sampled_if(self, e: SampleIfTrue, host: str) -> str:
         """SAMPLE IF TRUE (a scalar one) as XMILE: the held stock reset to the input where
-        the condition holds, as the sampler above; an input naming its host reads the held
-        stock, the value so far, as Vensim reads it."""
+        the condition holds, as the sampler above; a condition or input naming its host
+        reads the held stock, the value so far, as Vensim reads it."""
         from sdmodels.elements import canonical
         self.count += 1
         base = re.sub(r"\W+", "_", host).strip("_") + f"_sampled_{self.count}"
         held = self.add(Stock(id=f"{base}~held", display=f"{base}_held"))
         me = canonical(host)
-        value = transform(e.arg("input"), lambda n: Ref(held.id) if isinstance(n, Ref) and
-                          canonical(n.name) == me else None)
-        self._held(base, self.names[held.id], f"{host}: SAMPLE IF TRUE", self.expr(
-            e.arg("condition"), host), self.expr(value, host), self.expr(e.arg("initial"), host))
+
+        def so_far(arg: str) -> str:
+            return self.expr(transform(e.arg(arg), lambda n: Ref(held.id) if isinstance(
+                n, Ref) and canonical(n.name) == me else None), host)
+        self._held(base, self.names[held.id], f"{host}: SAMPLE IF TRUE", so_far("condition"),
+                   so_far("input"), self.expr(e.arg("initial"), host))
         return base
 
     def _held(self, base: str, held: str, doc: str, fires: str, value: str, start: str) -> None:
