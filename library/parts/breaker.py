@@ -3,7 +3,8 @@
 Semantics and defaults of resilience4j's CircuitBreaker (resilience4j.readme.io,
 "CircuitBreaker"): failureRateThreshold 50 %, a COUNT_BASED slidingWindowSize of 100 calls,
 minimumNumberOfCalls 100, waitDurationInOpenState 60 s, permittedNumberOfCallsInHalfOpenState
-10, maxWaitDurationInHalfOpenState 0 (half-open until the trial calls are made). Envoy's
+10, maxWaitDurationInHalfOpenState 0 (half-open until the trial calls are made),
+slowCallRateThreshold 100 %, slowCallDurationThreshold 60 s. Envoy's
 outlier detection (envoyproxy.io, "Outlier detection") is the other reference: an ejected
 host stays out for base_ejection_time (30 s) times the number of ejections, success-rate
 ejection needs success_rate_request_volume (100) requests in the interval (10 s) - the same
@@ -15,14 +16,29 @@ ejection needs success_rate_request_volume (100) requests in the interval (10 s)
   inputs. It trips when, at a tick of its clock, at least "Minimum number of calls" calls
   were recorded since the last state change (read off the window: filled from empty, it
   holds N (1 - exp(-n / N)) after n calls) and the failure rate is >= the threshold.
+- **Slow calls.** resilience4j "considers a call as slow when the call duration is greater
+  than slowCallDurationThreshold" and opens "when the percentage of slow calls is equal or
+  greater than" slowCallRateThreshold, as for failures: the breaker opens when the failure
+  rate OR the slow-call rate reaches its threshold, over the same sliding window, once the
+  minimum number of calls was recorded (resilience4j.readme.io "CircuitBreaker", section
+  "Failure rate and slow call rate thresholds"; Apache Camel's "Resilience4j Configuration"
+  lists the defaults 100 and 60 s). A slow call counts whether it succeeds or fails. The
+  part does not invent a latency curve: "Slow call fraction" (the share of calls slower than
+  "Slow call duration threshold") is wired by the caller from the callee's own latency
+  model (e.g. the connection pool's M/M/c response-time tail, `library.parts.pool
+  .slower_than`). With the defaults (100 %, 60 s) a breaker opens on slow calls only when
+  every call of the window took over a minute: the models that leave them unwired run as
+  before.
 - **Open.** Every call is rejected at once ("Rejected calls", not sent) until the wait
   duration has passed (a time stamp, so the duration does not depend on the step).
 - **Half-open.** "Permitted calls in half-open state" trial calls pass (at the call rate, at
   most that many per tick of the clock, so the step does not shape them); each fails with
-  the downstream's failure fraction at the time it is made. When all were made, the
+  the downstream's failure fraction (and is slow with its slow fraction) at the time it is
+  made. When all were made, the
   breaker judges them (as resilience4j does, on the last trial call, not on the clock;
   calls so sparse that a step does not end on the last trial let less than a step's calls
-  more through): failure rate >= the threshold re-opens (for another wait), else it
+  more through): failure rate or slow-call rate >= its threshold re-opens (for another
+  wait), else it
   closes with an empty window. Without calls it stays half-open (nothing to judge), and a
   closed breaker without calls records nothing, so it never trips on a stale ratio.
 - **Clock.** Trips and ends of the wait happen at ticks every "Evaluation period"; the four
@@ -56,6 +72,11 @@ INPUTS = {
     "Wait duration in open state": (60.0, "s", R4J + " waitDurationInOpenState 60 s"),
     "Permitted calls in half-open state": (10.0, "calls", R4J + " "
                                            "permittedNumberOfCallsInHalfOpenState 10"),
+    "Slow call fraction": (0.0, "1", "wired from the callee's latency model: share of "
+                           "permitted calls slower than the slow-call duration threshold"),
+    "Slow call rate threshold": (1.0, "1", R4J + " slowCallRateThreshold 100"),
+    "Slow call duration threshold": (60.0, "s", R4J + " slowCallDurationThreshold 60 s (read "
+                                     "by the caller to wire 'Slow call fraction')"),
     "Evaluation period": (0.1, "s", "assumption: resilience4j judges on every call; the "
                           "model's clock ticks every 0.1 s (a multiple of the steps used)"),
 }
@@ -75,6 +96,7 @@ def circuit_breaker(**overrides) -> Model:
     on, thr = p["Enabled"], p["Failure rate threshold"]
     size, permitted = maximum(p["Sliding window size"], 1), p["Permitted calls in half-open state"]
     fail = maximum(0, minimum(1, p["Failure fraction"]))
+    slow = maximum(0, minimum(1, p["Slow call fraction"]))
     # four discrete states; the two counters serve the closed state (the sliding window) and
     # the half-open state (the trial calls) alike, as the window is emptied at every change
     mode = _state(m, "Breaker mode", 0.0, "1", "0 closed, 1 open, 2 half-open")
@@ -83,6 +105,8 @@ def circuit_breaker(**overrides) -> Model:
                      "closed: weighted calls in the sliding window; half-open: trial calls made")
     w_fail = _state(m, "Window failures", 0.0, "calls",
                     "closed: weighted failures in the window; half-open: trial calls failed")
+    w_slow = _state(m, "Window slow calls", 0.0, "calls",
+                    "closed: weighted slow calls in the window; half-open: trial calls slow")
 
     closed, is_open, half = mode.eq(0), mode.eq(1), mode.eq(2)
     per = m.aux("Calls per instance", p["Calls"] / maximum(p["Instances"], 1), units="req/s")
@@ -95,13 +119,16 @@ def circuit_breaker(**overrides) -> Model:
     # above - so few paths lead through it from the calls to the admission: few loops)
     m.aux("Failure rate seen", w_fail / maximum(w_calls, 1e-9), units="1",
           doc="failure rate over the sliding window (closed) or of the trial calls")
+    m.aux("Slow call rate seen", w_slow / maximum(w_calls, 1e-9), units="1",
+          doc="slow-call rate over the sliding window (closed) or of the trial calls")
     eps = dt * 1e-6
     tick = m.aux("Breaker clock tick", math.floor((t + eps) / period)
                  > math.floor((t - dt + eps) / period), units="0/1")
     # the window, filled from empty, holds size (1 - exp(-n / size)) after n calls: the
     # minimum number of calls is reached when it holds that much for n = the minimum
     volume = size * (1 - exp(-p["Minimum number of calls"] / size)) * (1 - 1e-9)
-    failing = w_fail >= thr * w_calls
+    # resilience4j: failure rate >= its threshold OR slow-call rate >= its threshold
+    failing = (w_fail >= thr * w_calls) | (w_slow >= p["Slow call rate threshold"] * w_calls)
     # one transition per step, coded 0 none, 1 trip, 2 half-open, 3 re-open, 4 close: every
     # state's next value reads this one element, so the state machine adds few loops
     # (trips and the end of the wait on the clock's ticks; the trial calls are judged when
@@ -125,8 +152,10 @@ def circuit_breaker(**overrides) -> Model:
     kept = event.eq(0)                             # every state change empties the counters
     m.aux("Next Window calls", kept * (w_calls * keep + if_then_else(
         closed, size * (1 - keep), made)), units="calls")
-    m.aux("Next Window failures", kept * (w_fail * keep + if_then_else(
-        closed, size * fail * (1 - keep), made * fail)), units="calls")
+    for name, counter, share in (("Window failures", w_fail, fail),
+                                 ("Window slow calls", w_slow, slow)):
+        m.aux(f"Next {name}", kept * (counter * keep + if_then_else(
+            closed, size * share * (1 - keep), made * share)), units="calls")
 
     m.aux("Breaker state", is_open + 0.5 * half, units="1",
           doc="0 closed, 0.5 half-open, 1 open")
@@ -134,7 +163,7 @@ def circuit_breaker(**overrides) -> Model:
     m.aux("Rejected calls", p["Calls"] * (1 - admit), units="req/s",
           doc="calls refused at once (CallNotPermittedException)")
     for name in ("Breaker state", "Admission fraction", "Permitted calls", "Rejected calls",
-                 "Failure rate seen", "Breaker trips"):
+                 "Failure rate seen", "Slow call rate seen", "Breaker trips"):
         m.output(name)
     return m
 
