@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -547,3 +548,21 @@ def test_a_per_user_limit_admits_each_user_and_the_user_surge_brings_more_users(
     assert "user surge" not in plain.scenarios
     run = simulate(plain, engine="interpreter", outputs=[admitted]).to_pandas()[admitted]
     assert run.loc[10:].to_numpy() == pytest.approx(100)
+
+
+def test_labels_floor_rounding_but_keep_small_real_moves():
+    """A series that moves by less than a billionth of max(1, its size) is rounding
+    (hands_on's API backlog: 1.1e-15 requests at dt, 5.7e-16 at 2 dt, 0 at dt/2), which the
+    sweep's classify() alone calls a step; analyze and the step-independence test share
+    one floor (checklist.NEGLIGIBLE), so both call it steady. A millionth is kept."""
+    from sdmodels.sweep.labels import classify
+    from sdmodels.system.checklist import NEGLIGIBLE, behaviour_labels, series_label
+    t = np.linspace(0, 600, 601)
+    step = (t > 60).astype(float)
+    rows = [1.1e-15 * step, 5.7e-16 * step, 0 * step, 1e-6 * step, 1e3 + 1e-7 * step,
+            1e3 + 100 * step]
+    assert list(classify(t, np.array(rows))["label"].astype(str))[:2] == ["step", "step"]
+    labels, _ = behaviour_labels(t, rows)
+    assert labels == ["steady", "steady", "steady", "step", "steady", "step"]
+    assert 1e-7 < NEGLIGIBLE * 1e3 < 100                 # the floor scales with the size
+    assert series_label(t, rows[0])["label"] == "steady"
