@@ -81,16 +81,20 @@ def _call(m, caller: Node, callee: Node, call, timeout):
     breaker = None
     if cfg["circuitBreaker"] is not None:
         b = cfg["circuitBreaker"]
-        breaker = _module(m, caller, f"{label} breaker", circuit_breaker(**{
+        breaker = _module(m, caller, f"{label} breaker", circuit_breaker(**_slow_settings(
+            callee, call), **{
             "Failure rate threshold": b["failureRateThreshold"] / 100,
             "Sliding window size": b["slidingWindowSize"],
             "Minimum number of calls": b["minimumNumberOfCalls"],
             "Wait duration in open state": b["waitDurationInOpenState"],
-            "Permitted calls in half-open state": b["permittedNumberOfCallsInHalfOpenState"],
-            "Slow call rate threshold": b["slowCallRateThreshold"] / 100,
-            "Slow call duration threshold": b["slowCallDurationThreshold"]}))
+            "Permitted calls in half-open state": b["permittedNumberOfCallsInHalfOpenState"]}))
         breaker.connect("Failure fraction", callee.failure)
-        _slow_calls(m, breaker, caller, callee, call)
+        if callee.slower_than is not None:
+            breaker.connect("Slow call fraction", m.aux(
+                f"{caller.name} to {call.target} slow call share",
+                callee.slower_than(breaker["Slow call duration threshold"]), units="1",
+                doc=f"share of calls to {call.target} slower than the breaker's "
+                "slowCallDurationThreshold, from its response-time distribution"))
         caller.roles[f"breaker to {call.target}"] = breaker.out["Admission fraction"].name
     if cfg["retry"] is not None:
         r = cfg["retry"]
@@ -118,23 +122,23 @@ def _call(m, caller: Node, callee: Node, call, timeout):
     return sent, minimum(callee.latency, timeout), minimum(1, failure)
 
 
-def _slow_calls(m, breaker, caller: Node, callee: Node, call) -> None:
-    """Wire a breaker's slow-call share from the callee's latency model (a database's pool:
-    its response-time tail at the slow-call duration threshold). A callee without a latency
-    distribution (the fluid parts give a mean) cannot say which calls are slow: a slow-call
-    rate threshold below 100 % on a call to it is an error, not a guess."""
+def _slow_settings(callee: Node, call) -> dict:
+    """The breaker's slow-call inputs, for a callee whose latency model gives a response-time
+    distribution (a database's pool: its tail at the slowCallDurationThreshold). The fluid
+    parts of the other kinds give a mean latency only and cannot say which calls are slow:
+    a slow-call rate threshold below 100 % on a call to them is an error, not a guess (at
+    100 % the breaker counts failures alone, as before)."""
+    b = call.config["circuitBreaker"]
     if callee.slower_than is not None:
-        breaker.connect("Slow call fraction", m.aux(
-            f"{caller.name} to {call.target} slow call share",
-            callee.slower_than(breaker["Slow call duration threshold"]), units="1",
-            doc=f"share of calls to {call.target} slower than the breaker's "
-            "slowCallDurationThreshold, from its response-time distribution"))
-    elif call.config["circuitBreaker"]["slowCallRateThreshold"] < 100:
+        return {"slow_calls": True, "Slow call rate threshold": b["slowCallRateThreshold"] / 100,
+                "Slow call duration threshold": b["slowCallDurationThreshold"]}
+    if b["slowCallRateThreshold"] < 100:
         raise ModelError(
-            f"call '{caller.name} -> {call.target}': circuitBreaker.slowCallRateThreshold "
+            f"call '{call.source} -> {call.target}': circuitBreaker.slowCallRateThreshold "
             f"needs the response-time distribution of {call.target}, and a {callee.kind} "
             "gives only its mean latency; put the breaker on a call to a database (its "
             "pool's M/M/c tail), or leave slowCallRateThreshold at 100")
+    return {}
 
 
 def _jitter(retry) -> float:

@@ -72,13 +72,16 @@ INPUTS = {
     "Wait duration in open state": (60.0, "s", R4J + " waitDurationInOpenState 60 s"),
     "Permitted calls in half-open state": (10.0, "calls", R4J + " "
                                            "permittedNumberOfCallsInHalfOpenState 10"),
+    "Evaluation period": (0.1, "s", "assumption: resilience4j judges on every call; the "
+                          "model's clock ticks every 0.1 s (a multiple of the steps used)"),
+}
+#: the inputs of slow-call detection (`circuit_breaker(slow_calls=True)`)
+SLOW_CALLS = {
     "Slow call fraction": (0.0, "1", "wired from the callee's latency model: share of "
                            "permitted calls slower than the slow-call duration threshold"),
     "Slow call rate threshold": (1.0, "1", R4J + " slowCallRateThreshold 100"),
     "Slow call duration threshold": (60.0, "s", R4J + " slowCallDurationThreshold 60 s (read "
                                      "by the caller to wire 'Slow call fraction')"),
-    "Evaluation period": (0.1, "s", "assumption: resilience4j judges on every call; the "
-                          "model's clock ticks every 0.1 s (a multiple of the steps used)"),
 }
 
 
@@ -87,16 +90,17 @@ def _state(m, name, initial, units, doc=""):
     return held(m, name, Ref(canonical(f"Next {name}")), initial, units=units, doc=doc)
 
 
-def circuit_breaker(**overrides) -> Model:
-    """A closed / open / half-open circuit breaker (resilience4j semantics and defaults)."""
+def circuit_breaker(*, slow_calls: bool = False, **overrides) -> Model:
+    """A closed / open / half-open circuit breaker (resilience4j semantics and defaults);
+    `slow_calls` adds slow-call detection (its inputs `SLOW_CALLS` and a window counter):
+    without it the part is the failure-rate breaker alone, with fewer loops."""
     m = Model("circuit_breaker", stop=300, dt=0.05, time_units="second",
               doc="closed / open / half-open breaker judging real trial calls")
-    p = m.inputs(INPUTS, overrides)
+    p = m.inputs({**INPUTS, **SLOW_CALLS} if slow_calls else INPUTS, overrides)
     dt, t = m.dt_expr, m.time
     on, thr = p["Enabled"], p["Failure rate threshold"]
     size, permitted = maximum(p["Sliding window size"], 1), p["Permitted calls in half-open state"]
     fail = maximum(0, minimum(1, p["Failure fraction"]))
-    slow = maximum(0, minimum(1, p["Slow call fraction"]))
     # four discrete states; the two counters serve the closed state (the sliding window) and
     # the half-open state (the trial calls) alike, as the window is emptied at every change
     mode = _state(m, "Breaker mode", 0.0, "1", "0 closed, 1 open, 2 half-open")
@@ -105,8 +109,12 @@ def circuit_breaker(**overrides) -> Model:
                      "closed: weighted calls in the sliding window; half-open: trial calls made")
     w_fail = _state(m, "Window failures", 0.0, "calls",
                     "closed: weighted failures in the window; half-open: trial calls failed")
-    w_slow = _state(m, "Window slow calls", 0.0, "calls",
-                    "closed: weighted slow calls in the window; half-open: trial calls slow")
+    counters = [("Window failures", w_fail, fail)]
+    if slow_calls:
+        w_slow = _state(m, "Window slow calls", 0.0, "calls",
+                        "closed: weighted slow calls in the window; half-open: trial calls slow")
+        counters.append(("Window slow calls", w_slow,
+                         maximum(0, minimum(1, p["Slow call fraction"]))))
 
     closed, is_open, half = mode.eq(0), mode.eq(1), mode.eq(2)
     per = m.aux("Calls per instance", p["Calls"] / maximum(p["Instances"], 1), units="req/s")
@@ -119,16 +127,19 @@ def circuit_breaker(**overrides) -> Model:
     # above - so few paths lead through it from the calls to the admission: few loops)
     m.aux("Failure rate seen", w_fail / maximum(w_calls, 1e-9), units="1",
           doc="failure rate over the sliding window (closed) or of the trial calls")
-    m.aux("Slow call rate seen", w_slow / maximum(w_calls, 1e-9), units="1",
-          doc="slow-call rate over the sliding window (closed) or of the trial calls")
+    if slow_calls:
+        m.output(m.aux("Slow call rate seen", w_slow / maximum(w_calls, 1e-9), units="1",
+                       doc="slow-call rate over the sliding window (closed) or of the trial "
+                       "calls"))
     eps = dt * 1e-6
     tick = m.aux("Breaker clock tick", math.floor((t + eps) / period)
                  > math.floor((t - dt + eps) / period), units="0/1")
     # the window, filled from empty, holds size (1 - exp(-n / size)) after n calls: the
     # minimum number of calls is reached when it holds that much for n = the minimum
     volume = size * (1 - exp(-p["Minimum number of calls"] / size)) * (1 - 1e-9)
-    # resilience4j: failure rate >= its threshold OR slow-call rate >= its threshold
-    failing = (w_fail >= thr * w_calls) | (w_slow >= p["Slow call rate threshold"] * w_calls)
+    failing = w_fail >= thr * w_calls
+    if slow_calls:      # resilience4j: failure rate OR slow-call rate at its threshold
+        failing = failing | (w_slow >= p["Slow call rate threshold"] * w_calls)
     # one transition per step, coded 0 none, 1 trip, 2 half-open, 3 re-open, 4 close: every
     # state's next value reads this one element, so the state machine adds few loops
     # (trips and the end of the wait on the clock's ticks; the trial calls are judged when
@@ -152,8 +163,7 @@ def circuit_breaker(**overrides) -> Model:
     kept = event.eq(0)                             # every state change empties the counters
     m.aux("Next Window calls", kept * (w_calls * keep + if_then_else(
         closed, size * (1 - keep), made)), units="calls")
-    for name, counter, share in (("Window failures", w_fail, fail),
-                                 ("Window slow calls", w_slow, slow)):
+    for name, counter, share in counters:
         m.aux(f"Next {name}", kept * (counter * keep + if_then_else(
             closed, size * share * (1 - keep), made * share)), units="calls")
 
@@ -163,7 +173,7 @@ def circuit_breaker(**overrides) -> Model:
     m.aux("Rejected calls", p["Calls"] * (1 - admit), units="req/s",
           doc="calls refused at once (CallNotPermittedException)")
     for name in ("Breaker state", "Admission fraction", "Permitted calls", "Rejected calls",
-                 "Failure rate seen", "Slow call rate seen", "Breaker trips"):
+                 "Failure rate seen", "Breaker trips"):
         m.output(name)
     return m
 
