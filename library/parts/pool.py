@@ -177,6 +177,14 @@ def slower_than(pool, seconds):
     so a threshold at or above it finds no slow call; a query that waited the acquire
     timeout ("Wait timeouts") took that long; one refused at once took no time. For a
     breaker's slow-call rate (library/parts/breaker.py).
+
+    >>> from sdmodels import Model, run
+    >>> m = Model("slow", stop=1, dt=0.01)
+    >>> p = m.module("pool", connection_pool(**{"Arrivals": 100.0, "Hold time": 0.095,
+    ...              "Pool size": 10.0, "Client timeout": 1.0}))
+    >>> _ = m.aux("Slower", slower_than(p, 0.5))
+    >>> round(float(run(m)["Slower"].iloc[-1]), 4)     # M/M/10 at rho 0.95: P(R > 0.5 s)
+    0.1157
     """
     client, acquire = pool["Client timeout"], pool["Acquire timeout"]
     head = minimum(pool["Backlog wait"], acquire)
