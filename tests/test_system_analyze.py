@@ -318,7 +318,10 @@ def test_hands_on_hpa_and_retry_storm_act_together_in_the_user_surge(hands_on):
 
 
 def test_hands_on_pool_connection_timeout_cannot_fire_behind_the_api_threads(hands_on):
-    """HikariCP's connectionTimeout bounds a caller's wait; it cuts the waiting callers only
+    """Fix 5 as the reference writes it: connectionTimeout 5 s and idleTimeout 60 s (its
+    max_connections 50 is the exercise's pool already). The idle timeout retires idle
+    connections only, and a saturated pool has none.
+    HikariCP's connectionTimeout bounds a caller's wait; it cuts the waiting callers only
     if one would wait longer. Each caller waiting for a connection holds one of the API's
     request threads (2 pods x 50 = 100 once the HPA has scaled down at 30 s): in the cache
     flush during the slowdown at most 100 wait, and the pool hands out 62.4 a second, so
@@ -332,6 +335,11 @@ def test_hands_on_pool_connection_timeout_cannot_fire_behind_the_api_threads(han
         loop["peak_before"]) and loop["held_after"] == loop["held_before"]
     assert "50 x 5 s / 200 = 1.25 s" in row["why"] and "give up after 1 s" in row["why"]
     assert "request threads of api" in row["why"]
+    assert "- components.db.pool.connectionTimeout: 30s\n+ components.db.pool." \
+        "connectionTimeout: 5s" in row["diff"]
+    assert "- components.db.pool.idleTimeout: 600s\n+ components.db.pool.idleTimeout: 60s" \
+        in row["diff"]
+    assert "a saturated pool has none idle" in row["why"]
 
 
 def test_hands_on_database_breaker_opens_on_slow_calls_and_breaks_the_pool_loop(hands_on):
