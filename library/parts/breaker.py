@@ -26,24 +26,24 @@ ejection needs success_rate_request_volume (100) requests in the interval (10 s)
   part does not invent a latency curve: "Slow call fraction" (the share of calls slower than
   "Slow call duration threshold") is wired by the caller from the callee's own latency
   model (e.g. the connection pool's M/M/c response-time tail, `library.parts.pool
-  .slower_than`). With the defaults (100 %, 60 s) a breaker opens on slow calls only when
-  every call of the window took over a minute: the models that leave them unwired run as
-  before.
+  .slower_than`). The part counts slow calls when built with `slow_calls=True` (its inputs
+  `SLOW_CALLS` and one window counter more, so more loops through the breaker); without
+  it, it is the failure-rate breaker alone, as the library models use it. With the
+  defaults (100 %, 60 s) a breaker opens on slow calls only when every call of the window
+  took over a minute.
 - **Open.** Every call is rejected at once ("Rejected calls", not sent) until the wait
   duration has passed (a time stamp, so the duration does not depend on the step).
 - **Half-open.** "Permitted calls in half-open state" trial calls pass (at the call rate, at
   most that many per tick of the clock, so the step does not shape them); each fails with
   the downstream's failure fraction (and is slow with its slow fraction) at the time it is
-  made. When all were made, the
-  breaker judges them (as resilience4j does, on the last trial call, not on the clock;
-  calls so sparse that a step does not end on the last trial let less than a step's calls
-  more through): failure rate or slow-call rate >= its threshold re-opens (for another
-  wait), else it
-  closes with an empty window. Without calls it stays half-open (nothing to judge), and a
+  made. When all were made, the breaker judges them (as resilience4j does, on the last
+  trial call, not on the clock; calls so sparse that a step does not end on the last trial
+  let less than a step's calls more through): failure rate or slow-call rate >= its
+  threshold re-opens (for another wait), else it closes with an empty window. Without calls it stays half-open (nothing to judge), and a
   closed breaker without calls records nothing, so it never trips on a stale ratio.
 - **Clock.** Trips and ends of the wait happen at ticks every "Evaluation period"; the four
   states (mode, end of the wait, and two counters that hold the window when closed and the
-  trial calls when half-open) are discrete (one-step pipelines, `library/parts/_wiring.held`),
+  trial calls when half-open; a third counter for slow calls) are discrete (one-step pipelines, `library/parts/_wiring.held`),
   updated once per step from the step's own values, so Euler and RK4 move the breaker alike.
 - **Per caller instance.** "Instances" callers each hold a breaker and see Calls / Instances.
   In this fluid model they see the same failure fraction and move in step: the aggregate
