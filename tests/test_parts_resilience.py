@@ -21,7 +21,7 @@ simulate = partial(_simulate, engine="interpreter")
 WAIT, PERMITTED, MIN_CALLS, WINDOW = 60.0, 10.0, 100.0, 100.0    # resilience4j defaults
 
 
-def _breaker_rig(share: str = "Failure fraction") -> Model:
+def _breaker_rig(share: str = "Failure fraction", slow_calls: bool = True) -> Model:
     """A breaker fed by a constant call rate whose calls fail (0.8) from 10 s to 'Healed at'
     (or, with share="Slow call fraction", are slow: 'Bad share' of them from 'Bad from');
     its slow-call rate threshold is the parameter 'Slow threshold' (resilience4j's 100 %)."""
@@ -30,10 +30,11 @@ def _breaker_rig(share: str = "Failure fraction") -> Model:
     healed = m.constant("Healed at", 100.0, units="s")
     quiet = m.constant("Quiet from", 1e9, units="s")
     bad, start = m.constant("Bad share", 0.8), m.constant("Bad from", 10.0, units="s")
-    br = m.module("breaker", circuit_breaker(slow_calls=True), display="Breaker")
+    br = m.module("breaker", circuit_breaker(slow_calls=slow_calls), display="Breaker")
     br.connect("Calls", calls * (1 - step(1, quiet)))
     br.connect(share, bad * (step(1, start) - step(1, healed)))
-    br.connect("Slow call rate threshold", m.constant("Slow threshold", 1.0))
+    if slow_calls:
+        br.connect("Slow call rate threshold", m.constant("Slow threshold", 1.0))
     return m
 
 
@@ -140,6 +141,16 @@ def test_breakers_per_instance_need_their_own_call_volume():
     assert br.unconnected() == ["Enabled", "Failure rate threshold", "Sliding window size",
                                 "Minimum number of calls", "Wait duration in open state",
                                 "Permitted calls in half-open state", "Evaluation period"]
+
+
+def test_slow_call_detection_at_its_defaults_changes_nothing(rig):
+    # resilience4j's defaults (100 %, 60 s) and no slow calls: the breaker with slow-call
+    # detection moves exactly as the failure-rate breaker alone (the library models' part)
+    plain = build(_breaker_rig(slow_calls=False))
+    names = ["Breaker / Breaker state", "Breaker / Permitted calls", "Breaker / Failure rate seen"]
+    a, b = (simulate(ir, outputs=names) for ir in (rig, plain))
+    for name in names:
+        assert np.array_equal(a[name], b[name]), name
 
 
 def test_slow_calls_alone_open_the_breaker_only_at_their_threshold(slow_rig):
