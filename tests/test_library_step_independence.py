@@ -62,8 +62,10 @@ def test_labels_do_not_depend_on_the_step(name, scenario):
 #: composed example systems (examples/*.yaml through library.compose): the scenarios whose
 #: labels moved with the step (hands_on's pod loss at 2 dt: the pods' return drained the API's
 #: backlog within one step, an impulse of calls down whose sampled height is 1/dt) and the one
-#: in which its HPA acts (user surge)
-COMPOSED = (("hands_on", "pod loss"), ("hands_on", "user surge"))
+#: in which its HPA acts (user surge); and the baseline, where the API's backlog holds
+#: 1e-15 requests of rounding at dt and 2 dt and none at dt/2 (the labels' floor,
+#: sdmodels.system.checklist.NEGLIGIBLE, calls that steady, as analyze does)
+COMPOSED = (("hands_on", "pod loss"), ("hands_on", "user surge"), ("hands_on", "baseline"))
 
 
 @pytest.mark.parametrize("example, scenario", COMPOSED)
@@ -79,7 +81,7 @@ def test_composed_system_labels_do_not_depend_on_the_step(example, scenario):
     ir = build(composition.model)
     outputs = sorted({ir.display(v) for node in composition.nodes.values()
                       for v in node.roles.values()})
-    from sdmodels.system.checklist import reversals
+    from sdmodels.system.checklist import behaviour_labels, reversals
     hpa = [ir.display(n.roles["hpa replicas"]) for n in composition.nodes.values()
            if "hpa replicas" in n.roles]
     labels, undone = {}, {}
@@ -87,8 +89,7 @@ def test_composed_system_labels_do_not_depend_on_the_step(example, scenario):
         res = simulate(ir, scenario=scenario, dt=ir.dt / divide, saveper=ir.saveper,
                        outputs=outputs, engine="interpreter")
         assert np.isfinite(res.data).all(), f"{example}/{scenario}: dt/{divide} not finite"
-        rows = classify(res.times, res.data[0].T)
-        labels[divide] = dict(zip(res.columns, rows["label"].astype(str)))
+        labels[divide] = dict(zip(res.columns, behaviour_labels(res.times, res.data[0].T)[0]))
         undone[divide] = [reversals(res.times, res.data[0][:, res.columns.index(c)], 75)
                           for c in hpa]      # the HPA's changes undone (analyze's measure)
     differing = sorted(f"{c}: " + ", ".join(f"dt/{d:g} {labels[d][c]}" for d in labels)

@@ -21,15 +21,20 @@ simulate = partial(_simulate, engine="interpreter")
 WAIT, PERMITTED, MIN_CALLS, WINDOW = 60.0, 10.0, 100.0, 100.0    # resilience4j defaults
 
 
-def _breaker_rig() -> Model:
-    """A breaker fed by a constant call rate whose calls fail (0.8) from 10 s to 'Healed at'."""
+def _breaker_rig(share: str = "Failure fraction", slow_calls: bool = True) -> Model:
+    """A breaker fed by a constant call rate whose calls fail (0.8) from 10 s to 'Healed at'
+    (or, with share="Slow call fraction", are slow: 'Bad share' of them from 'Bad from');
+    its slow-call rate threshold is the parameter 'Slow threshold' (resilience4j's 100 %)."""
     m = Model("rig", stop=300, dt=0.05, saveper=0.05)
     calls = m.constant("Call rate", 100.0, units="req/s")
     healed = m.constant("Healed at", 100.0, units="s")
     quiet = m.constant("Quiet from", 1e9, units="s")
-    br = m.module("breaker", circuit_breaker(), display="Breaker")
+    bad, start = m.constant("Bad share", 0.8), m.constant("Bad from", 10.0, units="s")
+    br = m.module("breaker", circuit_breaker(slow_calls=slow_calls), display="Breaker")
     br.connect("Calls", calls * (1 - step(1, quiet)))
-    br.connect("Failure fraction", 0.8 * (step(1, 10) - step(1, healed)))
+    br.connect(share, bad * (step(1, start) - step(1, healed)))
+    if slow_calls:
+        br.connect("Slow call rate threshold", m.constant("Slow threshold", 1.0))
     return m
 
 
@@ -38,13 +43,22 @@ def rig():
     return build(_breaker_rig())
 
 
+@pytest.fixture(scope="module")
+def slow_rig():
+    return build(_breaker_rig("Slow call fraction"))
+
+
 def _changes(times, state):
     moved = np.flatnonzero(np.diff(state) != 0) + 1
     return [(float(times[i]), float(state[i])) for i in moved]
 
 
-def test_breaker_trace_trip_open_half_open_reopen_close(rig):
-    r = simulate(rig, outputs=["Breaker / Breaker state"])
+@pytest.mark.parametrize("which", ["failures", "slow calls"])
+def test_breaker_trace_trip_open_half_open_reopen_close(rig, slow_rig, which):
+    # the same trace whether 80 % of the calls fail (failureRateThreshold 50 %) or 80 % are
+    # slow and none fail (slowCallRateThreshold 50 %): resilience4j opens on either rate
+    r = simulate(rig, outputs=["Breaker / Breaker state"]) if which == "failures" else \
+        simulate(slow_rig, params={"Slow threshold": 0.5}, outputs=["Breaker / Breaker state"])
     trace = _changes(r.times, r["Breaker / Breaker state"][0])
     states = [s for _, s in trace]
     # closed -> open (trip) -> half-open -> open (trials fail at 0.8) -> half-open -> closed
@@ -127,6 +141,56 @@ def test_breakers_per_instance_need_their_own_call_volume():
     assert br.unconnected() == ["Enabled", "Failure rate threshold", "Sliding window size",
                                 "Minimum number of calls", "Wait duration in open state",
                                 "Permitted calls in half-open state", "Evaluation period"]
+
+
+def test_slow_call_detection_at_its_defaults_changes_nothing(rig):
+    # resilience4j's defaults (100 %, 60 s) and no slow calls: the breaker with slow-call
+    # detection moves exactly as the failure-rate breaker alone (the library models' part)
+    plain = build(_breaker_rig(slow_calls=False))
+    names = ["Breaker / Breaker state", "Breaker / Permitted calls", "Breaker / Failure rate seen"]
+    a, b = (simulate(ir, outputs=names) for ir in (rig, plain))
+    for name in names:
+        assert np.array_equal(a[name], b[name]), name
+
+
+def test_slow_calls_alone_open_the_breaker_only_at_their_threshold(slow_rig):
+    """No call fails; 80 % are slow from 10 s. resilience4j's default slowCallRateThreshold
+    (100 %) never opens on 80 %; at 50 % it opens when the window's slow rate
+    0.8 (1 - exp(-n / 100)) reaches 0.5, n = 100 ln(1 / (1 - 0.5 / 0.8)) = 98.1 calls, 0.98 s
+    after 10 s (the 11.0 s tick, in force one step later); at 85 % (above the 80 % slow)
+    it stays closed however long the slow calls last; with every call slow from the start
+    (the window then holds only slow calls: rate exactly 1) even the 100 % default opens,
+    at the first tick after the 100-call minimum, filled from empty at 100 calls/s: 1.0 s."""
+    r = simulate(slow_rig, params={"Slow threshold": [1.0, 0.5, 0.85]},
+                 outputs=["Breaker / Breaker state", "Breaker / Slow call rate seen",
+                          "Breaker / Failure rate seen"])
+    state = r["Breaker / Breaker state"]
+    assert state[0].max() == 0.0 and state[2].max() == 0.0
+    assert r["Breaker / Slow call rate seen"][2].max() == pytest.approx(0.8, abs=1e-3)
+    assert r["Breaker / Failure rate seen"].max() == 0.0
+    opened = r.times[np.flatnonzero(state[1] == 1.0)[0]]
+    assert opened == pytest.approx(10 + 100 * math.log(1 / (1 - 0.5 / 0.8)) / 100 + 0.05,
+                                   abs=0.11)
+    every = simulate(slow_rig, params={"Bad share": 1.0, "Bad from": -1.0},
+                     outputs=["Breaker / Breaker state"])
+    first = every.times[np.flatnonzero(every["Breaker / Breaker state"][0] == 1.0)[0]]
+    assert first == pytest.approx(MIN_CALLS / 100.0 + 0.1, abs=0.11)
+
+
+def test_slow_calls_wait_for_the_minimum_number_of_calls(slow_rig):
+    # calls stop at 95 s; 80 % slow from 10 s, slowCallRateThreshold 50 %. At 1 call/s that
+    # is 95 calls < 100: never open. At 2 calls/s the 100th call comes at 50 s; the window
+    # then holds 100 (1 - e^-1) = 63.2 weighted calls, of which the 80 slow since 10 s weigh
+    # 0.8 x 100 (1 - e^-0.8) = 44.1: a slow rate of 0.70 >= 0.5, so it opens at that tick
+    r = simulate(slow_rig, params={"Call rate": [1.0, 2.0], "Quiet from": 95.0,
+                                   "Slow threshold": 0.5},
+                 outputs=["Breaker / Breaker state", "Breaker / Slow call rate seen"])
+    assert r["Breaker / Breaker state"][0].max() == 0.0
+    assert r["Breaker / Slow call rate seen"][0].max() > 0.5     # the rate alone: not enough
+    opened = np.flatnonzero(r["Breaker / Breaker state"][1] == 1.0)[0]
+    assert r.times[opened] == pytest.approx(MIN_CALLS / 2.0, abs=0.2)
+    rate = r["Breaker / Slow call rate seen"][1][opened - 2]
+    assert rate == pytest.approx(0.8 * (1 - math.exp(-0.8)) / (1 - math.exp(-1)), abs=0.01)
 
 
 # -- retry client ------------------------------------------------------------------------

@@ -130,3 +130,50 @@ def test_durations_without_a_unit_are_refused(text):
 def test_rates_per_unit_of_time():
     assert rate("1000/s") == 1000 and rate("60000 req/min") == pytest.approx(1000)
     assert rate("3.6/h") == pytest.approx(0.001)
+
+
+BREAKER = """\
+system: slow
+components:
+  users: {kind: traffic, rate: 100/s}
+  api: {kind: service, serviceTime: 20ms}
+  db: {kind: database, queryTime: 10ms}
+calls:
+  - {from: users, to: api}
+  - from: api
+    to: db
+    circuitBreaker: {slowCallRateThreshold: 50, slowCallDurationThreshold: 2s}
+"""
+
+
+def test_breaker_slow_call_fields_read_with_units_and_resilience4j_defaults():
+    spec = load_system(BREAKER)
+    cb = spec.calls[1].config["circuitBreaker"]
+    assert cb["slowCallRateThreshold"] == 50.0 and cb["slowCallDurationThreshold"] == 2.0
+    assert cb["failureRateThreshold"] == 50.0                     # resilience4j defaults
+    bad = BREAKER.replace("slowCallDurationThreshold: 2s", "slowCallDurationThresold: 2s") \
+        .replace("slowCallRateThreshold: 50", "slowCallRateThreshold: 150")
+    with pytest.raises(SystemDescriptionError) as info:
+        load_system(bad)
+    found = {p.path: p.message for p in info.value.problems}
+    assert len(found) == 2, str(info.value)
+    assert "Did you mean 'slowCallDurationThreshold'?" in found[
+        "calls[1].circuitBreaker.slowCallDurationThresold"]
+    assert "150 is outside 1 to 100" in found["calls[1].circuitBreaker.slowCallRateThreshold"]
+    with pytest.raises(SystemDescriptionError, match="write it with a unit"):
+        load_system(BREAKER.replace("slowCallDurationThreshold: 2s",
+                                    "slowCallDurationThreshold: 2"))
+
+
+def test_slow_calls_need_a_callee_with_a_latency_distribution():
+    """A service's fluid part gives a mean latency, not which calls are slow: a slow-call
+    rate threshold on a call to it is refused (leaving it at 100 % is fine)."""
+    from library.compose import compose
+    from sdmodels.errors import ModelError
+    to_api = BREAKER.replace("  - {from: users, to: api}\n", "").replace(
+        "  - from: api\n    to: db\n", "  - {from: users, to: api, circuitBreaker: "
+        "{slowCallRateThreshold: 50}}\n  - from: api\n    to: db\n")
+    with pytest.raises(ModelError, match="slowCallRateThreshold needs the response-time "
+                       "distribution of api"):
+        compose(load_system(to_api))
+    compose(load_system(to_api.replace("{slowCallRateThreshold: 50}", "{}")))

@@ -64,11 +64,15 @@ def test_hands_on_threads_bound_the_wait_so_a_5s_connection_timeout_never_fires(
     cache fills come back a little sooner: 50 s instead of 51 s beyond half the peak of
     98 waiting, the same peak. By `analyze`'s rule (a third as long or a peak a third
     lower) fix 5 does not break the loop: it cannot while the threads bound the wait below
-    the timeout."""
+    the timeout. Its idle_timeout (60 s) retires idle connections only, and a saturated pool
+    has none (HikariCP: only above minimumIdle, which defaults to the pool size)."""
     from sdmodels.system.fixes import Change, Fix, apply
     spec = load_system((EXAMPLES / "hands_on.yaml").read_text())
-    fix = Fix("pool connectionTimeout", (Change(("components", "db", "pool",
-                                                 "connectionTimeout"), "30s", "5s", 5.0),), (), "")
+    # the reference's fix 5 as written: max_connections 50 (the pool already has 50),
+    # connection_timeout 5s, idle_timeout 60s
+    fix = Fix("connection pool with timeout", tuple(
+        Change(("components", "db", "pool", field), "", "", value)
+        for field, value in (("connectionTimeout", 5.0), ("idleTimeout", 60.0))), (), "")
     names = ["api request threads", "api free threads", "db pool.Waiting for connection",
              "db pool.Connections acquired", "db pool.Wait timeouts", "db pool.Wait time",
              "users to cdn retries.Retry rate"]
@@ -99,3 +103,84 @@ def test_hands_on_threads_bound_the_wait_so_a_5s_connection_timeout_never_fires(
         wait = before.columns[5]            # at 5 s, so fills return a little sooner
         assert before[wait].max() > 6 and after[wait].max() == pytest.approx(5)
         assert held[0] == 51 and 45 <= held[1] < held[0]      # 51 s -> 50 s
+
+
+def _pool_rig(**settings):
+    """A connection pool alone, and the share of its queries slower than 0.5, 1, 3 s."""
+    from library.parts.pool import connection_pool, slower_than
+    from sdmodels import Model
+    m = Model("slow", stop=120, dt=0.01, saveper=1.0)
+    p = m.module("pool", connection_pool(**settings), display="pool")
+    for u in (0.5, 1.0, 3.0):
+        m.aux(f"slower than {u:g}", slower_than(p, u))
+    return simulate(m, engine="interpreter").to_pandas().iloc[-1]
+
+
+def test_slow_call_share_is_the_pools_response_time_tail():
+    """Below saturation (10 connections, 100 queries/s held 95 ms: rho 0.95, no backlog),
+    the share slower than u is M/M/c's response-time tail (Gross & Harris sec. 2.3) with
+    the pool's Sakasegawa C = 0.95^(sqrt(22) - 1) and theta = c mu - lambda = 5.26/s:
+    (1 - C) e^(-mu u) + C (mu e^(-theta u) - theta e^(-mu u)) / (mu - theta), 11.6 % at
+    0.5 s; a caller waits at most its client timeout (1 s), so nothing is slower than 1 s
+    or 3 s for it."""
+    import math
+    row = _pool_rig(**{"Arrivals": 100.0, "Hold time": 0.095, "Pool size": 10.0,
+                       "Client timeout": 1.0})
+    c, mu = 0.95 ** (math.sqrt(22) - 1), 1 / 0.095
+    theta = 10 * mu - 100
+    u = 0.5
+    tail = (1 - c) * math.exp(-mu * u) + c * (mu * math.exp(-theta * u) - theta * math.exp(
+        -mu * u)) / (mu - theta)
+    assert row["slower than 0.5"] == pytest.approx(tail, rel=1e-6)
+    assert tail == pytest.approx(0.1157, abs=5e-4)
+    assert row["slower than 1"] == 0 and row["slower than 3"] == 0
+
+
+def test_slow_call_share_in_an_overloaded_pool():
+    """200 queries/s on 10 connections held 100 ms (mu = 100/s), connectionTimeout 2 s, a
+    30 s client: in steady overload 100/s are served after waiting the 2 s timeout (the
+    FIFO head) and 100/s give up at 2 s. Over 1 s: every call. Over 3 s: none of those who
+    gave up (2 s), and of the served those whose M/M/c rest (rho capped at 0.99: C =
+    0.99^(sqrt(22) - 1), theta = 1/s) exceeds 1 s: half x the tail at 1 s = 19.7 %."""
+    import math
+    row = _pool_rig(**{"Arrivals": 200.0, "Hold time": 0.1, "Pool size": 10.0,
+                       "Acquire timeout": 2.0, "Max waiting": 1000.0, "Client timeout": 30.0})
+    assert row["slower than 0.5"] == pytest.approx(1.0, rel=1e-6)
+    assert row["slower than 1"] == pytest.approx(1.0, rel=1e-6)
+    c, mu, theta = 0.99 ** (math.sqrt(22) - 1), 10.0, 1.0
+    tail = (1 - c) * math.exp(-mu) + c * (mu * math.exp(-theta) - theta * math.exp(-mu)) / (
+        mu - theta)
+    assert row["slower than 3"] == pytest.approx(0.5 * tail, rel=1e-3)
+    assert 0.5 * tail == pytest.approx(0.197, abs=1e-3)
+
+
+@pytest.fixture(scope="module")
+def hands_on_fixes():
+    from sdmodels.system.analyze import recognised
+    from sdmodels.system.fixes import fixes_for, merged
+    r = recognised((EXAMPLES / "hands_on.yaml").read_text())
+    return r.spec, {f.name: f for f in merged(fixes_for(m, r.spec) for m in r.matches)}
+
+
+@pytest.mark.parametrize("slowdown", [5.0, 10.0])
+def test_hands_on_pool_loop_is_broken_by_less_load_not_by_a_shorter_wait(slowdown,
+                                                                          hands_on_fixes):
+    """What would break the pool loop where fix 5 does not: not a wait bound, even one under
+    the head's wait (1 s < 100 / 62.4 = 1.6 s): the callers that give up free their threads
+    for more cache misses, so the pool stays full (beyond half its peak more than half as
+    long). Less load into the pool does: fix 3's breaker on cache -> db, which opens on
+    slow calls, keeps the waiting below half the unfixed peak but for a second or two."""
+    from sdmodels.system.fixes import Change, Fix, apply
+    spec, fixes = hands_on_fixes
+    short = Fix("", (Change(("components", "db", "pool", "connectionTimeout"), "", "", 1.0),),
+                (), "")
+    waiting = "db pool.Waiting for connection"
+    runs = [simulate(compose(s).model, scenario="flush during slowdown", engine="interpreter",
+                     params={"Slowdown factor": slowdown}, outputs=[waiting]).to_pandas()
+            .iloc[:, 0] for s in (spec, apply(spec, short),
+                                  apply(spec, fixes["circuit breaker on cache -> db"]))]
+    before, shorter, breaker = runs
+    half = before.max() / 2
+    held = [float((run > half).sum()) for run in runs]      # seconds (saved every 1 s)
+    assert held[0] > 15 and shorter.max() > 0.9 * before.max() and held[1] > held[0] / 2
+    assert breaker.max() < half and held[2] <= 2

@@ -11,7 +11,9 @@ Wiring rules (one place, `library/compose/calls.py`):
   limiter's admitted requests) to B; B's arrivals are the sum over its callers;
 - with `retry`, a retry client sits on the call (its attempts go to B, B's failures decide
   its retries); with `circuitBreaker`, a breaker sits between the retries and B
-  (resilience4j's usual order Retry(CircuitBreaker(call))); a timeout bounds B's wait;
+  (resilience4j's usual order Retry(CircuitBreaker(call))), counting B's failures and,
+  when B is a database, its calls slower than slowCallDurationThreshold (the pool's
+  response-time tail); a timeout bounds B's wait;
 - A sees B's latency and failures: a component's downstream latency is the sum over its
   callees (sequential calls), its downstream failure 1 - prod(1 - f).
 

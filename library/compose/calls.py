@@ -81,13 +81,20 @@ def _call(m, caller: Node, callee: Node, call, timeout):
     breaker = None
     if cfg["circuitBreaker"] is not None:
         b = cfg["circuitBreaker"]
-        breaker = _module(m, caller, f"{label} breaker", circuit_breaker(**{
+        breaker = _module(m, caller, f"{label} breaker", circuit_breaker(**_slow_settings(
+            callee, call), **{
             "Failure rate threshold": b["failureRateThreshold"] / 100,
             "Sliding window size": b["slidingWindowSize"],
             "Minimum number of calls": b["minimumNumberOfCalls"],
             "Wait duration in open state": b["waitDurationInOpenState"],
             "Permitted calls in half-open state": b["permittedNumberOfCallsInHalfOpenState"]}))
         breaker.connect("Failure fraction", callee.failure)
+        if callee.slower_than is not None:
+            breaker.connect("Slow call fraction", m.aux(
+                f"{caller.name} to {call.target} slow call share",
+                callee.slower_than(breaker["Slow call duration threshold"]), units="1",
+                doc=f"share of calls to {call.target} slower than the breaker's "
+                "slowCallDurationThreshold, from its response-time distribution"))
         caller.roles[f"breaker to {call.target}"] = breaker.out["Admission fraction"].name
     if cfg["retry"] is not None:
         r = cfg["retry"]
@@ -113,6 +120,25 @@ def _call(m, caller: Node, callee: Node, call, timeout):
         if cfg["retry"] is None:
             failure = 1 - (1 - callee.failure) * breaker.out["Admission fraction"]
     return sent, minimum(callee.latency, timeout), minimum(1, failure)
+
+
+def _slow_settings(callee: Node, call) -> dict:
+    """The breaker's slow-call inputs, for a callee whose latency model gives a response-time
+    distribution (a database's pool: its tail at the slowCallDurationThreshold). The fluid
+    parts of the other kinds give a mean latency only and cannot say which calls are slow:
+    a slow-call rate threshold below 100 % on a call to them is an error, not a guess (at
+    100 % the breaker counts failures alone, as before)."""
+    b = call.config["circuitBreaker"]
+    if callee.slower_than is not None:
+        return {"slow_calls": True, "Slow call rate threshold": b["slowCallRateThreshold"] / 100,
+                "Slow call duration threshold": b["slowCallDurationThreshold"]}
+    if b["slowCallRateThreshold"] < 100:
+        raise ModelError(
+            f"call '{call.source} -> {call.target}': circuitBreaker.slowCallRateThreshold "
+            f"needs the response-time distribution of {call.target}, and a {callee.kind} "
+            "gives only its mean latency; put the breaker on a call to a database (its "
+            "pool's M/M/c tail), or leave slowCallRateThreshold at 100")
+    return {}
 
 
 def _jitter(retry) -> float:

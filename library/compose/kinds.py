@@ -17,7 +17,7 @@ from library.parts.cache import cache
 from library.parts.edge import cdn
 from library.parts.hpa import hpa_controller
 from library.parts.pods import pod_lifecycle
-from library.parts.pool import connection_pool
+from library.parts.pool import connection_pool, slower_than
 from library.parts.database import database
 from library.parts.ratelimit import load_balancer, rate_limiter
 from library.parts.server import server_pool
@@ -64,6 +64,9 @@ class Node:
     workers: Port | None = None              # ...those free to serve: threads less blocked
     waiting: Expr | None = None              # a pool's requests waiting for a connection
     max_waiting: Port | None = None          # ...at most its callers' threads
+    slower_than: object = None               # f(seconds): share of its calls slower than
+                                             # that, from its latency model (a breaker's
+                                             # slow calls); None: no latency distribution
     roles: dict[str, str] = field(default_factory=dict)   # role -> element id
 
     def role(self, name: str, ref) -> None:
@@ -372,6 +375,7 @@ class Database:
         node.latency, node.failure = p.out["Request latency"], p.out["Failure share"]
         node.timeout = Port(p, "Client timeout")
         node.waiting, node.max_waiting = p.out["Waiting for connection"], Port(p, "Max waiting")
+        node.slower_than = lambda seconds: slower_than(p, seconds)
         for role, ref in (("connections", p.out["Connections in use"]),
                           ("waiting", p.out["Waiting for connection"]),
                           ("latency", p.out["Request latency"]),

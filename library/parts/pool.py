@@ -166,4 +166,35 @@ def connection_pool(**overrides) -> Model:
     return m
 
 
+
+def slower_than(pool, seconds):
+    """Share of a pool's queries that take longer than `seconds` for their caller (an
+    expression over the elements of a `connection_pool` module `pool`, read only).
+
+    The same response-time model as its "Late share", at any threshold: a served query
+    takes D + X + S (the FIFO backlog's wait D, at most the acquire timeout, then the M/M/c
+    tail; theta = C / W_q, both the pool's own); a caller waits at most its client timeout,
+    so a threshold at or above it finds no slow call; a query that waited the acquire
+    timeout ("Wait timeouts") took that long; one refused at once took no time. For a
+    breaker's slow-call rate (library/parts/breaker.py).
+
+    >>> from sdmodels import Model, run
+    >>> m = Model("slow", stop=1, dt=0.01)
+    >>> p = m.module("pool", connection_pool(**{"Arrivals": 100.0, "Hold time": 0.095,
+    ...              "Pool size": 10.0, "Client timeout": 1.0}))
+    >>> _ = m.aux("Slower", slower_than(p, 0.5))
+    >>> round(float(run(m)["Slower"].iloc[-1]), 4)     # M/M/10 at rho 0.95: P(R > 0.5 s)
+    0.1157
+    """
+    client, acquire = pool["Client timeout"], pool["Acquire timeout"]
+    head = minimum(pool["Backlog wait"], acquire)
+    busy = pool["Wait probability"]
+    theta = busy / maximum(pool["M/M/c wait"], 1e-12)
+    served = if_then_else(head >= seconds, 1, response_tail(seconds - head, busy, theta,
+                                                            1 / pool["Hold time"]))
+    gave_up = minimum(1, pool["Wait timeouts"] / maximum(pool["Arrivals"], 1e-9))
+    return (client > seconds) * ((1 - pool["Fail-fast share"]) * served
+                                 + gave_up * (acquire > seconds))
+
+
 PARTS = [connection_pool]

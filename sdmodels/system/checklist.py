@@ -44,6 +44,10 @@ METRICS = {
     "memory": "container_memory_working_set_bytes",
 }
 TRIGGER = (60.0, 120.0)        # the stress window of library.compose.scenarios
+#: a series that moves less than this x max(1, its largest magnitude) is rounding, not
+#: behaviour: a billionth of one unit (request, pod, second) at least. Doubles carry ~1e-16
+#: of a value; a run of ~1e5 steps that sums and cancels flows collects at most ~1e-11, so
+#: the floor is ~100x above that, and ~1e-6 below the 3-6 digits a scraped metric shows
 NEGLIGIBLE = 1e-9
 
 
@@ -268,17 +272,29 @@ def stability(match, spec, mode: dict, measured: dict) -> dict:
     return answer
 
 
-def series_label(times, series, trigger=TRIGGER) -> dict:
-    """classify() of one series with the stress window as its trigger, with its figures."""
+def behaviour_labels(times, Y, trigger=None) -> tuple[list[str], list[float | None]]:
+    """The sweep's classify() of every row of `Y` (runs or variables, times), with rounding
+    floored: a row that moves by less than `NEGLIGIBLE` is "steady". (labels, periods)
+
+    >>> t = np.linspace(0, 100, 101)
+    >>> behaviour_labels(t, [1e-15 * (t > 50), 1e-3 * (t > 50)])[0]
+    ['steady', 'step']
+    """
     from sdmodels.sweep.labels import classify
+    Y = np.nan_to_num(np.atleast_2d(np.asarray(Y, dtype=float)))
+    rows = classify(times, Y, trigger=trigger)
+    moved = np.ptp(Y, axis=1) > NEGLIGIBLE * np.maximum(1.0, np.abs(Y).max(axis=1))
+    labels = [str(label) if m else "steady" for label, m in zip(rows["label"], moved)]
+    return labels, [None if np.isnan(p) else float(p) for p in rows["period"]]
+
+
+def series_label(times, series, trigger=TRIGGER) -> dict:
+    """The label of one series with the stress window as its trigger, with its figures."""
     y = np.nan_to_num(np.asarray(series, dtype=float))
-    row = classify(times, y[None, :], trigger=trigger).iloc[0]
+    (label,), (period,) = behaviour_labels(times, y[None, :], trigger)
     i0 = int(np.searchsorted(times, trigger[0]))
-    label = str(row["label"]) if np.ptp(y) > NEGLIGIBLE * max(1.0, np.abs(y).max()) \
-        else "steady"             # numerical dust (1e-11 req/s) is not behaviour
-    return {"label": label,
-            "period": None if np.isnan(row["period"]) else float(row["period"]),
-            "before": float(y[max(i0 - 1, 0)]), "peak": float(y.max()), "end": float(y[-1])}
+    return {"label": label, "period": period, "before": float(y[max(i0 - 1, 0)]),
+            "peak": float(y.max()), "end": float(y[-1])}
 
 
 def synchronization(match, spec, loop_delays) -> dict:

@@ -114,21 +114,55 @@ def _retry_fixes(spec, i: int, key: str) -> list[Fix]:
 
 
 FLUSH_AT = 60.0      # library.compose.scenarios: stresses start one minute in
+#: the reference's fix 3 (failure_threshold 5, timeout 30s, half_open_requests 3) in
+#: resilience4j's fields; slow calls at resilience4j's defaults (100 %, 60 s) unless the
+#: callee's latency can tell them (`_slow_calls`)
 BREAKER = {"failureRateThreshold": 50.0, "slidingWindowSize": 20.0, "minimumNumberOfCalls": 5.0,
-           "waitDurationInOpenState": 30.0, "permittedNumberOfCallsInHalfOpenState": 3.0}
+           "waitDurationInOpenState": 30.0, "permittedNumberOfCallsInHalfOpenState": 3.0,
+           "slowCallRateThreshold": 100.0, "slowCallDurationThreshold": 60.0}
+#: the reference's fix 5, "Connection pool with timeout" (max_connections 50: the pool the
+#: exercise already has), in HikariCP's fields
+POOL_FIX = {"connectionTimeout": 5.0, "idleTimeout": 60.0}
+SLOW_RATE = 50.0     # % of slow calls that opens it: the same bar as its failure rate
+
+
+def _slow_calls(spec, i: int) -> dict:
+    """Slow-call settings for a breaker on call `i`: on a call to a database (whose pool
+    gives a response-time distribution), calls slower than the shortest timeout of the
+    retrying callers count as slow (an answer later than that comes after the client gave
+    up and retried: it holds a connection for nothing), and half of them slow opens it;
+    elsewhere resilience4j's defaults."""
+    call = spec.calls[i]
+    if spec.components[call.target].kind != "database":
+        return {}
+    patience = min([c.config["timeout"] for c in spec.calls if c.config["retry"] is not None]
+                   + [call.config["timeout"]])
+    return {"slowCallRateThreshold": SLOW_RATE, "slowCallDurationThreshold": patience}
 
 
 def _breaker(spec, i: int, key: str) -> Fix:
     call = spec.calls[i]
+    slow = _slow_calls(spec, i)
+    text = "{failureRateThreshold: 50, minimumNumberOfCalls: 5, waitDurationInOpenState: " \
+        "30s, permittedNumberOfCallsInHalfOpenState: 3" + (
+            f", slowCallRateThreshold: {SLOW_RATE:g}, slowCallDurationThreshold: "
+            f"{_s(slow['slowCallDurationThreshold'])}" if slow else "") + "}"
+    why = (f"when half of the calls to {call.target} fail, {call.source} stops calling for "
+           "30 s and then tries 3 calls: the failing dependency gets time to recover")
+    if slow:
+        why += (f"; and when half of them are slower than "
+                f"{_s(slow['slowCallDurationThreshold'])} (the shortest timeout of the retrying "
+                "callers: a later answer comes after the client gave up), measured on the "
+                "pool's response-time tail. A database behind a full pool answers every "
+                "query, late (the callers' threads block on the pool), so a failure rate "
+                "alone never opens it (the reference's Black Friday Meltdown: 'the circuit "
+                "breaker finally trips, but it's too late'); slow calls open it before the "
+                "pool fills")
+    if spec.components[call.source].kind == "cache":
+        why += (f"; behind a cache ({call.source}) and without a fallback (serving stale "
+                "entries), every miss fails while it is open and the cache cannot refill")
     return Fix(f"circuit breaker on {call.source} -> {call.target}", (Change(
-        ("calls", i, "circuitBreaker"), "none", "{failureRateThreshold: 50, "
-        "minimumNumberOfCalls: 5, waitDurationInOpenState: 30s, "
-        "permittedNumberOfCallsInHalfOpenState: 3}", dict(BREAKER)),), (key,),
-        f"when half of the calls to {call.target} fail, {call.source} stops calling for 30 s "
-        "and then tries 3 calls: the failing dependency gets time to recover" + (
-            f"; behind a cache ({call.source}) and without a fallback (serving stale "
-            "entries), every miss fails while it is open and the cache cannot refill"
-            if spec.components[call.source].kind == "cache" else ""))
+        ("calls", i, "circuitBreaker"), "none", text, dict(BREAKER, **slow)),), (key,), why)
 
 
 def fixes_for(match, spec) -> list[Fix]:
@@ -141,10 +175,12 @@ def fixes_for(match, spec) -> list[Fix]:
     if match.pattern == "connection pool exhaustion":
         name, pool = s["database"], spec.components[s["database"]].config["pool"]
         out = []
-        if pool["connectionTimeout"] > 5:
-            out.append(Fix("pool connectionTimeout", (Change(
-                ("components", name, "pool", "connectionTimeout"), _s(pool["connectionTimeout"]),
-                "5s", 5.0),), (key,), _pool_timeout_why(spec, name, pool)))
+        where = ("components", name, "pool")
+        changes = tuple(Change(where + (field,), _s(pool[field]), _s(value), value)
+                        for field, value in POOL_FIX.items() if pool[field] > value)
+        if changes:
+            out.append(Fix("connection pool with timeout", changes, (key,),
+                           _pool_timeout_why(spec, name, pool)))
         into = [i for i, c in enumerate(spec.calls) if c.target == name
                 and c.config["circuitBreaker"] is None]
         out += [_breaker(spec, i, key) for i in into[:1]]
@@ -207,7 +243,11 @@ def _pool_timeout_why(spec, name, pool) -> str:
     if waits and min(waits) < 5:
         text += (f"; and the retrying callers give up after {min(waits):g} s, so any wait "
                  "longer than that is already a timeout and a retry, with or without it")
-    return text
+    return text + (". idleTimeout 60 s closes connections idle for a minute, only above "
+                   "minimumIdle (HikariCP: it defaults to maximumPoolSize, a fixed pool), "
+                   "and a saturated pool has none idle: it changes nothing under the stress. "
+                   "A bound on the wait does not cut the queries that fill the pool; less "
+                   "load into it does (a breaker that opens on slow calls)")
 
 
 def merged(fix_lists) -> list[Fix]:

@@ -183,6 +183,10 @@ CIRCUIT_BREAKER = Section({
     "minimumNumberOfCalls": count(100, "resilience4j CircuitBreaker default 100", low=1),
     "waitDurationInOpenState": Field(DURATION, 60.0, "resilience4j default 60s"),
     "permittedNumberOfCallsInHalfOpenState": count(10, "resilience4j default 10", low=1),
+    "slowCallRateThreshold": Field(Number(low=1, high=100), 100.0,
+                                   "resilience4j CircuitBreaker default 100 %"),
+    "slowCallDurationThreshold": Field(DURATION, 60.0, "resilience4j CircuitBreaker default "
+                                       "60s (a call slower than this counts as slow)"),
 })
 
 RESOURCES = Section({
@@ -197,6 +201,9 @@ RESOURCES = Section({
 POOL = Section({
     "maximumPoolSize": count(10, "HikariCP default maximumPoolSize 10", low=1),
     "connectionTimeout": Field(PERIOD, 30.0, "HikariCP default connectionTimeout 30s"),
+    "idleTimeout": Field(DURATION, 600.0, "HikariCP default idleTimeout 10min; it retires "
+                         "idle connections only above minimumIdle (default maximumPoolSize), "
+                         "and the pool keeps its connections open: it changes no run"),
     "scope": Field(Choice(("total", "per_pod")), "total",
                    "sdmodels: one pool for the service, or one in every pod (HikariCP's case)"),
 })
