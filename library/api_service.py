@@ -44,9 +44,11 @@ from __future__ import annotations
 
 from sdmodels import Model, delay_fixed, maximum, minimum
 
-from library import connection_pool, retry_storm
+from library import retry_storm
 from library.parts import breaker
 from library.parts._wiring import conversion, part_parameters
+from library.parts.database import database
+from library.parts.pool import connection_pool
 from library.parts.hpa import hpa_controller
 from library.parts.ratelimit import rate_limiter
 
@@ -87,6 +89,9 @@ PARAMETERS = {
     "Pool size": (50.0, "connections", EX + ": 'connection pool: 50'"),
     "Connection timeout": (30.0, "s", "HikariCP connectionTimeout default 30 s (exercise: "
                            "'likely long'); " + FIX + " 5: 'connection_timeout: 5s'"),
+    "Max waiting requests": (2000.0, "queries", "assumption: 10 pods x Tomcat maxThreads "
+                             "default 200 (a request waiting for a connection blocks a "
+                             "request thread), as in connection_pool"),
     **part_parameters(breaker.INPUTS, names=DB_BREAKER, skip=("Calls", "Failure fraction"),
                       story={"Enabled": (0.0, EX + ": 'Circuit Breaker: None'; fix 3: 1"),
                              "Wait duration in open state": (30.0, FIX + " 3: 'timeout: 30s'"),
@@ -206,29 +211,29 @@ def build(**overrides) -> Model:
                                                                                    1e-9),
                 units="1", doc="share of the database queries that are for hot keys")
 
-    # -- PostgreSQL behind its pool --------------------------------------------------------
-    db = m.module("db", connection_pool.build(), display="DB", inputs={
-        "Query rate": sent,
-        "Pool size": c["Pool size"],
-        "Base query time": hot * c["Hot query time"] + (1 - hot) * c["Cold query time"],
-        "Request timeout": c["Request timeout"],
-        "Max retries": 0.0,
-        "Connection wait timeout": c["Connection timeout"],
-    })
-    db_latency = m.aux("DB latency", db["Request latency"], units="s",
+    # -- PostgreSQL behind its pool (the pool and database parts) ------------------------
+    pool = m.module("pool", connection_pool(), display="Pool", inputs={
+        "Arrivals": sent, "Pool size": c["Pool size"], "Client timeout": c["Request timeout"],
+        "Acquire timeout": c["Connection timeout"], "Max waiting": c["Max waiting requests"]})
+    db = m.module("db", database(), display="DB", inputs={
+        "Queries in flight": pool.out["Connections in use"],
+        "Base query time": hot * c["Hot query time"] + (1 - hot) * c["Cold query time"]})
+    pool.connect("Hold time", db.out["Hold time"]).connect("Failed share", db.out["Killed share"])
+    db_latency = m.aux("DB latency", pool.out["Request latency"], units="s",
                        doc="connection wait + query, as the API pod sees it")
-    m.aux("DB connections in use", db["Connections in use"], units="connections")
-    cb.connect("Failure fraction", db["Failure fraction"])
+    m.aux("DB connections in use", pool.out["Connections in use"], units="connections")
+    cb.connect("Failure fraction", pool.out["Failure share"])
     in_time = m.aux("DB answers in time", db_latency <= c["Request timeout"], units="0/1",
                     doc="FIFO pool: every query waits the same queue time")
     per_fill = conversion(m, "Keys per hot query", "keys/queries",
                           "a hot query answered in time refills one key")
-    refilled = db["Connections acquired"] * hot * in_time * per_fill
+    refilled = pool.out["Connections acquired"] * hot * in_time * per_fill
     m.flow("Refills", minimum(missing / dt, refilled),
            into=cached, units="keys/s", doc="a hot query answered in time refills its key")
 
     # -- what the API tier waits for downstream ---------------------------------------------
-    down_fail = 1 - (1 - rl_share) * (1 - miss_share * (1 - (1 - db["Fail-fast fraction"])
+    fail_fast = 1 - (1 - pool.out["Fail-fast share"]) * (1 - db.out["Killed share"])
+    down_fail = 1 - (1 - rl_share) * (1 - miss_share * (1 - (1 - fail_fast)
                                                         * pass_share))
     tier.connect("Downstream latency", miss_share * db_latency)
     tier.connect("Downstream failure fraction", down_fail)
@@ -255,29 +260,29 @@ def _name_loops(m: Model, api: str) -> None:
         "Cached hot keys", "Missing hot keys", "Miss share", "DB queries wanted",
         "DB breaker calls", "DB breaker / Calls", "DB breaker / Permitted calls",
         "DB queries sent",
-        "DB / Query arrivals", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection",
-        "DB / Pool / Wait time", "DB / Request latency", "DB latency", "DB answers in time",
+        "Pool / Query arrivals", "Pool / Waiting for connection",
+        "Pool / Wait time", "Pool / Request latency", "DB latency", "DB answers in time",
         "Refills"])
     m.name_loop("Connection pool exhaustion", [
-        "DB / Database / Query time", "DB / Database / Hold time", "DB / Pool / Pool throughput limit", "DB / Pool / Wait time",
-        "DB / Request latency", "DB latency", api + "Downstream latency",
+        "DB / Query time", "DB / Hold time", "Pool / Pool throughput limit", "Pool / Wait time",
+        "Pool / Request latency", "DB latency", api + "Downstream latency",
         api + "Server / Downstream latency", api + "Server / Timeout fraction",
-        *retry, "Admitted requests", "DB queries wanted", "DB / Query arrivals",
-        "DB / Pool / Connections acquired", "DB / Pool / Connections in use", "DB / Database / DB load",
-        "DB / Database / DB slowdown"])
+        *retry, "Admitted requests", "DB queries wanted", "Pool / Connections acquired", "Pool / Connections in use", "DB / DB load",
+        "DB / DB slowdown"])
     m.name_loop("Rate limit retry amplification", [
         "Front-end attempts", "Rate limiter / Requests", "Rate limiter / Rejected share",
         "Rate-limited share", api + "Downstream failure fraction", api + "Server / Downstream failure fraction",
         *to_api[:-3],
         api + "Offered load"])
+    m.name_loop("Pool drains", ["Pool / Waiting for connection", "Pool / Connections acquired"])
     m.name_loop("HPA CPU scaling", ["CPU utilization", "HPA / Metric",
                                     "HPA / Metric seen by HPA", "HPA / Raw recommendation",
                                     "HPA / Recorded recommendation", "HPA / HPA decision",
                                     "HPA / Spec replicas", "API pods", "API capacity"])
     m.name_loop("Rate limiting", [
         "Rate limiter / Rejected share", "Rate-limited share", "Admitted requests",
-        "DB queries wanted", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection", "DB / Pool / Wait time",
-        "DB / Request latency", "DB latency", api + "Downstream latency",
+        "DB queries wanted", "Pool / Query arrivals", "Pool / Waiting for connection", "Pool / Wait time",
+        "Pool / Request latency", "DB latency", api + "Downstream latency",
         api + "Server / Downstream latency", api + "Server / Timeout fraction",
         *to_api[:-3],
         api + "Offered load", "Front-end attempts", "Rate limiter / Requests"])

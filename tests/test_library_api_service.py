@@ -143,7 +143,7 @@ def test_find_loops_finds_the_exercise_loops():
             assert loop.polarity == kind, (name, loop.polarity, loop.names)
     # the paths the exercise describes
     assert "Refills" in found["Cache stampede"].names
-    assert "DB / Database / Hold time" in found["Connection pool exhaustion"].names
+    assert "DB / Hold time" in found["Connection pool exhaustion"].names
     assert "API / Clients / Retries issued" in found["Connection pool exhaustion"].names
     assert "Rate-limited share" in found["Rate limit retry amplification"].names
     assert "API capacity" in found["HPA CPU scaling"].names
