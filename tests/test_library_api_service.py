@@ -142,7 +142,7 @@ def test_find_loops_finds_the_exercise_loops():
         if loop.polarity != "U":                      # unknown: the name still attaches
             assert loop.polarity == kind, (name, loop.polarity, loop.names)
     # the paths the exercise describes
-    assert "Refills" in found["Cache stampede"].names
+    assert "Redis / Fills" in found["Cache stampede"].names
     assert "DB / Hold time" in found["Connection pool exhaustion"].names
     assert "API / Clients / Retries issued" in found["Connection pool exhaustion"].names
     assert "Rate-limited share" in found["Rate limit retry amplification"].names
