@@ -11,7 +11,9 @@ Mechanism. Each pod (a `Dim("pod", 10)` array) has its own memory: a working set
 the requests it holds in flight (Little's law: in-flight = utilization / (1 - utilization) for
 a busy server, so memory rises steeply as a pod's share of the traffic grows), plus what a leak
 has accumulated. Each pod's lifecycle is the `pods.pod_lifecycle` part (library/parts), one
-module per pod: a pod whose memory reaches "Memory limit" is OOM-killed (cgroup OOM killer,
+module per pod, a deployment of one replica built without deletions (`deletions=False`: one
+desired replica never falls below the pods that exist, so the ReplicaSet only replaces an
+evicted pod; the same numbers, 969 loops instead of 3,619): a pod whose memory reaches "Memory limit" is OOM-killed (cgroup OOM killer,
 never gated by a disruption budget) and the kubelet restarts its container after the
 CrashLoopBackOff (10 s, doubling to 300 s with every crash in a row, reset after 10 minutes of
 running), then "Pod startup time" until it is ready again with a fresh process; a pod above
@@ -84,7 +86,7 @@ def build(**overrides) -> Model:
                         doc="-1 .. +1 across the pods, times 'Memory spread between pods'")
     leaky = m.constant("Leaking pod", {e: float(e == LEAKING) for e in pods.elements},
                        dims=[pods], units="0/1")
-    life = {e: m.module(e, pod_lifecycle(), display=f"Pod {i + 1}")
+    life = {e: m.module(e, pod_lifecycle(deletions=False), display=f"Pod {i + 1}")
             for i, e in enumerate(pods.elements)}
     one_pod = conversion(m, "Pod unit", "pods", "a pod is up or not: 'Pod up' / 1 pod is a 0/1 "
                          "switch, and a 0/1 decision x 1 pod is pods")

@@ -55,8 +55,15 @@ PODS = {
 }
 
 
-def pod_lifecycle(**overrides) -> Model:
-    """Pods of a deployment: start-up, crashes, CrashLoopBackOff restarts (10 s .. 300 s)."""
+def pod_lifecycle(*, deletions: bool = True, **overrides) -> Model:
+    """Pods of a deployment: start-up, crashes, CrashLoopBackOff restarts (10 s .. 300 s).
+
+    `deletions=False` is for a replica count that never falls below the pods that exist (a
+    fixed "Desired replicas", pods replaced only after an eviction): the ReplicaSet never
+    deletes, so the part has no deletion flows and no start-up stack (every new pod is
+    ready a start-up after its creation). The same numbers where it applies, and 6 paths
+    from a kill to the ready pods instead of 27 (fewer loops in every model around it).
+    """
     m = Model("pods", stop=1200, dt=0.5, time_units="second",
               doc="pods start, crash and restart with Kubernetes' CrashLoopBackOff")
     c = m.inputs(PODS, overrides)
@@ -89,15 +96,39 @@ def pod_lifecycle(**overrides) -> Model:
     starting_in = m.aux("Starting", {k: restarts[k] + (created if i == 0 else 0)
                                      for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
     m.flow("Start-ups", starting_in, into=starting, dims=[crash], units="pods/s")
-    new_ready = _start_up_survivors(m, created, c["Startup time"])
+    new_ready = _start_up_survivors(m, created, c["Startup time"]) if deletions else m.aux(
+        "Start-up survivors", delay_fixed(created, c["Startup time"], 0), units="pods/s",
+        doc="new pods ready now: all those created a start-up ago (nothing deletes them)")
     ready_now = m.aux("Becoming ready rate", {
         k: new_ready if i == 0 else delay_fixed(restarts[k], c["Startup time"], 0)
         for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
     m.flow("Becoming ready", ready_now, out_of=starting, into=running, dims=[crash],
            units="pods/s")
-    # the ReplicaSet's deletions: new pods still starting first, then running ones. They
-    # count the pods themselves, not through "Pods": the starting and running pods they read
-    # anyway would otherwise reach them by two paths each (twice the loops)
+    if deletions:
+        _deletions(m, c, crash, count, running, starting, new_ready)
+    m.flow("Crashing out", crashes, out_of=running, dims=[crash], units="pods/s")
+    staying = maximum(0, 1 - c["Crashed now"] - c["Evicted now"])   # pods removed whole
+    resets = m.aux("Back-off resets", {k: 0 if i == 0 else running[k] * staying / c[
+        "Backoff reset time"] for i, k in enumerate(keys)}, dims=[crash], units="pods/s",
+        doc="running 10 minutes without a crash (not the pods removed in this step)")
+    m.flow("Resetting", {k: resets[k] if i else -sum_over(resets, crash)
+                         for i, k in enumerate(keys)}, out_of=running, dims=[crash],
+           units="pods/s", doc="back to crash count 0 (negative there: an inflow)")
+    m.flow("Evicting", running * c["Eviction rate"] + at_start * c["Evicted now"] / dt,
+           out_of=running, dims=[crash],
+           units="pods/s", doc="evicted pods are deleted; new ones replace them (crash count 0)")
+    m.output(m.aux("Ready pods", total_running, units="pods"))
+    m.output(pods)
+    m.output(m.aux("Restart rate", sum_over(restarts, crash), units="pods/s"))
+    m.output(m.aux("Not ready pods", pods - total_running, units="pods"))
+    return m
+
+
+def _deletions(m: Model, c, crash: Dim, count, running, starting, new_ready) -> None:
+    """The ReplicaSet's deletions: new pods still starting first, then running ones. They
+    count the pods themselves, not through "Pods": the starting and running pods they read
+    anyway would otherwise reach them by two paths each (twice the loops)."""
+    dt, keys = m.dt_expr, crash.elements
     excess = maximum(0, count - c["Desired replicas"])
     first = minimum(excess, maximum(0, starting[keys[0]] - new_ready * dt))
     from_starting = m.aux("Starting pods deleted", at_step_start(m, first) / dt,
@@ -111,23 +142,7 @@ def pod_lifecycle(**overrides) -> Model:
            dims=[crash], units="pods/s")
     deleted = at_step_start(m, minimum(maximum(0, excess - starting[keys[0]]),
                                        running[keys[0]])) / dt
-    m.flow("Crashing out", crashes, out_of=running, dims=[crash], units="pods/s")
-    staying = maximum(0, 1 - c["Crashed now"] - c["Evicted now"])   # pods removed whole
-    resets = m.aux("Back-off resets", {k: 0 if i == 0 else running[k] * staying / c[
-        "Backoff reset time"] for i, k in enumerate(keys)}, dims=[crash], units="pods/s",
-        doc="running 10 minutes without a crash (not the pods removed in this step)")
-    m.flow("Resetting", {k: resets[k] if i else -sum_over(resets, crash)
-                         for i, k in enumerate(keys)}, out_of=running, dims=[crash],
-           units="pods/s", doc="back to crash count 0 (negative there: an inflow)")
     m.flow("Deleting", if_first(keys, deleted), out_of=running, dims=[crash], units="pods/s")
-    m.flow("Evicting", running * c["Eviction rate"] + at_start * c["Evicted now"] / dt,
-           out_of=running, dims=[crash],
-           units="pods/s", doc="evicted pods are deleted; new ones replace them (crash count 0)")
-    m.output(m.aux("Ready pods", total_running, units="pods"))
-    m.output(pods)
-    m.output(m.aux("Restart rate", sum_over(restarts, crash), units="pods/s"))
-    m.output(m.aux("Not ready pods", pods - total_running, units="pods"))
-    return m
 
 
 def _start_up_survivors(m: Model, created, startup):
