@@ -284,7 +284,10 @@ def _autoscaled(m, node: Node, component, server: ModuleHandle):
         external = server.out["Backlog"] if metric["external"]["metric"]["name"] == \
             "queue_depth" else server.out["Latency"]
         node.roles["hpa metric"] = external.name
-    controller = _module(m, node, "hpa", hpa_controller(**settings))
+    # the replica calculator of the metric's kind alone (the other one would be built and
+    # never read: paths, and loops, that the model does not use)
+    kind = "pod" if external is None else "external"
+    controller = _module(m, node, "hpa", hpa_controller(kind=kind, **settings))
 
     def wire_metric(threads) -> None:
         source = external if external is not None else \
