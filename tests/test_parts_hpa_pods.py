@@ -285,6 +285,28 @@ def test_pods_without_deletions_move_as_the_full_part_under_a_fixed_replica_coun
     assert paths == {True: 27, False: 6}
 
 
+def test_pods_that_never_crash_nor_get_evicted_scale_as_the_full_part():
+    # pod_lifecycle(crashes=False, evictions=False): a deployment scaled by its HPA alone
+    # (compose's services without a memory limit) has no back-off, no crash or eviction
+    # inputs, and the same pods as the full part with those inputs at 0 (the scale-down
+    # through start-up of the test above: 4 ready at 41 s, 5 at 51 s)
+    from sdmodels import step
+    lean = pod_lifecycle(crashes=False, evictions=False)
+    assert not {"Crash rate", "Crashed now", "Backoff reset time", "Eviction rate",
+                "Evicted now"} & set(lean.constants())
+    runs = []
+    for part in (pod_lifecycle(**{"Initial pods": 2, "Startup time": 30}), pod_lifecycle(
+            crashes=False, evictions=False, **{"Initial pods": 2, "Startup time": 30})):
+        top = Model("scale", stop=70, dt=0.5)
+        pod = top.module("pod", part, display="Pod")
+        pod.connect("Desired replicas", 2 + step(2, 10) + step(2, 20) - step(1, 25))
+        runs.append(simulate(top, outputs=["Pod / Ready pods", "Pod / Pods"]))
+    t, ready = runs[1].times, runs[1]["Pod / Ready pods"][0]
+    assert ready[(t > 41) & (t < 50)] == pytest.approx(4, abs=1e-9)
+    assert ready[t > 51] == pytest.approx(5, abs=1e-9)
+    np.testing.assert_array_equal(runs[1].data, runs[0].data)
+
+
 def test_pod_decisions_read_each_stock_by_one_path():
     # loops multiply by parallel paths: a flow that reads a stock both directly and through
     # an aux of it ("Pods", a held copy of the running pods) closes every loop through that

@@ -218,9 +218,12 @@ class Service:
 
 def _pods(m, node: Node, component) -> ModuleHandle:
     c = component.config
-    return _module(m, node, "pods", pod_lifecycle(**{
-        "Initial pods": c["replicas"], "Desired replicas": c["replicas"],
-        "Startup time": c["startupTime"]}))
+    # pods crash only with a memory limit (OOM kills, below) and are never evicted here:
+    # the part is built without the paths it would not use
+    return _module(m, node, "pods", pod_lifecycle(
+        crashes=c["resources"] is not None, evictions=False, **{
+            "Initial pods": c["replicas"], "Desired replicas": c["replicas"],
+            "Startup time": c["startupTime"]}))
 
 
 MEMORY_SPREAD = 0.2    # assumption: pods' memory spreads +/- 20 % around the mean
