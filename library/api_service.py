@@ -5,20 +5,30 @@ every 15 s, cooldown 30 s) -> Redis cache (TTL 1 h, no jitter) -> PostgreSQL (po
 retries 3 x 1 s fixed delay; rate limit 1000 req/s per user; no circuit breaker), its
 Expected Findings and its five fixes. Composed from the library's parts as modules:
 `retry_storm` is the API tier (clients with the retry policy, the API pods' queue; built
-without its breaker part: "Circuit Breaker: None") and `connection_pool` is PostgreSQL
-behind its pool (a database that slows with concurrency, the
-pool's wait timeout). Around them, in this module:
+without its breaker part, "Circuit Breaker: None", and without a retry budget, which the
+exercise does not have), Redis is the cache part (library/parts/cache.py) and PostgreSQL
+the pool and database parts (library/parts/pool.py, database.py: HikariCP's wait timeout,
+M/M/c waits, a database that slows with concurrency; no statement timeout). Each is built
+without the options the exercise does not use (`cache(flush=False, expire_fills=False,
+coalescing=False, early_refresh=False)`, `database(query_timeout=False)`,
+`retry_storm.build(budget=False)`): the same numbers with those options off, and a third of
+the loops (they multiply every path round the system; 16,357 loops in all). Around them, in
+this module:
 
 - the CDN serves part of the users' requests; the rest reach the API pods;
-- the rate limiter (the token-bucket part, library/parts/ratelimit.py) runs in the pods: a "user" (the web front end's backend, 90 % of the API
-  traffic) may send 1000 req/s, first attempts and retries alike; the excess gets a 429,
-  which the client retries like any failure ("retries count against the rate limit");
+- the rate limiter (the token-bucket part, library/parts/ratelimit.py) runs in the pods: a
+  "user" (the web front end's backend, 90 % of the API traffic) may send 1000 req/s, first
+  attempts and retries alike; the excess gets a 429, which the client retries like any
+  failure ("retries count against the rate limit");
 - Redis holds "Hot keys" read by half of the requests; the other half miss 1 % of the time.
   The hot keys were all filled at 10:00 and expire at 11:00 (t = 600 s, the clock starts at
-  10:50), together without jitter or spread over TTL +- jitter with it. A missing key is
-  refilled only by a database answer that beats the request timeout; the hot key's query is
-  an expensive one (0.5 s), so the herd's queries overload the database, none beats the
-  timeout, the key stays missing and the herd stays: the cache stampede;
+  10:50; the cache part's "Synchronized fill time" -3000 s), together without jitter or
+  spread over TTL +- jitter with it; the run (30 min) is shorter than a key's shortest life
+  (TTL - jitter), so the keys refilled in it do not expire in it. A missing key is refilled
+  by the reads whose query passes the breaker and comes back within the request timeout
+  ("Fills in time", from the pool's late and failed shares); the hot key's query is an
+  expensive one (0.5 s), so the herd's queries overload the database, none comes back in
+  time, the key stays missing and the herd stays: the cache stampede;
 - an optional circuit breaker on the database, the breaker part (library/parts/breaker.py:
   resilience4j's semantics and defaults, the exercise's 30 s open and 3 half-open requests),
   fails misses fast instead of queueing them;
@@ -44,9 +54,12 @@ from __future__ import annotations
 
 from sdmodels import Model, delay_fixed, maximum, minimum
 
-from library import connection_pool, retry_storm
+from library import retry_storm
 from library.parts import breaker
 from library.parts._wiring import conversion, part_parameters
+from library.parts.cache import cache
+from library.parts.database import database
+from library.parts.pool import connection_pool
 from library.parts.hpa import hpa_controller
 from library.parts.ratelimit import rate_limiter
 
@@ -76,8 +89,9 @@ PARAMETERS = {
     "Hot key share": (0.5, "1", "assumption: half of the API requests read a hot key"),
     "Cold miss ratio": (0.01, "1", "assumption: 99 % hit ratio on the other requests"),
     "TTL": (3600.0, "s", EX + ": 'TTL: 1 hour'"),
-    "Synchronized fill": (0.0, "0/1", "trigger: 1 = every hot key was filled at 10:00 and "
-                          "expires at 11:00; 0 = keys of all ages (steady state)"),
+    "Synchronized fill": (0.0, "1", "share of the hot keys filled together at 10:00; "
+                          "trigger: 1 = every hot key expires at 11:00; 0 = keys of all ages "
+                          "(steady state)"),
     "Expiry time": (600.0, "s", "trigger timing: 11:00, an hour after the 10:00 fill "
                     "(t = 0 is 10:50)"),
     "TTL jitter": (0.0, "s", FIX + " 1: 'ttl=3600 + random(-600, 600)'"),
@@ -87,6 +101,9 @@ PARAMETERS = {
     "Pool size": (50.0, "connections", EX + ": 'connection pool: 50'"),
     "Connection timeout": (30.0, "s", "HikariCP connectionTimeout default 30 s (exercise: "
                            "'likely long'); " + FIX + " 5: 'connection_timeout: 5s'"),
+    "Max waiting requests": (2000.0, "queries", "assumption: 10 pods x Tomcat maxThreads "
+                             "default 200 (a request waiting for a connection blocks a "
+                             "request thread), as in connection_pool"),
     **part_parameters(breaker.INPUTS, names=DB_BREAKER, skip=("Calls", "Failure fraction"),
                       story={"Enabled": (0.0, EX + ": 'Circuit Breaker: None'; fix 3: 1"),
                              "Wait duration in open state": (30.0, FIX + " 3: 'timeout: 30s'"),
@@ -125,7 +142,6 @@ def build(**overrides) -> Model:
     m = Model("api_service", start=0, stop=1800, dt=0.05, saveper=5, time_units="second",
               doc="Users -> CDN -> LB -> API pods (HPA) -> Redis -> PostgreSQL (pool 50)")
     c = m.parameters(PARAMETERS, overrides)
-    dt = m.dt_expr
     api = "API / "
 
     demand = m.aux("API requests", c["User requests"] * (1 - c["CDN hit ratio"]), units="req/s",
@@ -140,7 +156,7 @@ def build(**overrides) -> Model:
     capacity = m.aux("API capacity", pods * c["Pod capacity"], units="req/s")
     # the API tier: clients with the retry policy, pods' queue (its downstream inputs, the
     # cache and the database, are connected below)
-    tier = m.module("api", retry_storm.build(breaker=False), display="API", inputs={
+    tier = m.module("api", retry_storm.build(breaker=False, budget=False), display="API", inputs={
         "Arrival rate": demand,
         "Capacity": capacity,
         "Base latency": c["Handler latency"],
@@ -159,17 +175,17 @@ def build(**overrides) -> Model:
     for port, name in HPA_PORTS.items():
         hpa.connect(port, c[name])
 
-    # -- Redis: hot keys, expiry of the 10:00 fill, refills -----------------------------
-    keys = c["Hot keys"]
-    cached = m.stock("Cached hot keys", initial=keys, units="keys", non_negative=True)
-    half = maximum(c["TTL jitter"], dt)
-    window = (m.time >= c["Expiry time"] - half) & (m.time < c["Expiry time"] + half)
-    due = m.aux("Hot keys expiring", c["Synchronized fill"] * keys / (2 * half) * window
-                + (1 - c["Synchronized fill"]) * keys / c["TTL"], units="keys/s",
-                doc="the 10:00 fill expires at 11:00 +- jitter; keys of all ages expire evenly")
-    m.flow("Expiry", minimum(due, cached / dt), out_of=cached, units="keys/s")
-    missing = m.aux("Missing hot keys", maximum(keys - cached, 0), units="keys")
-    miss_share = m.aux("Miss share", c["Hot key share"] * missing / keys
+    # -- Redis (the cache part): the hot keys, their 10:00 fill expiring at 11:00 ---------
+    # (the run is shorter than a key's shortest life, TTL - jitter: fills of the run do not
+    # expire within it, and nothing flushes Redis)
+    lean = {"flush": False, "expire_fills": False, "coalescing": False, "early_refresh": False}
+    redis = m.module("redis", cache(**lean), display="Redis", inputs={
+        "Keys": c["Hot keys"], "TTL": c["TTL"], "TTL jitter": c["TTL jitter"] / c["TTL"],
+        "Synchronized fill": c["Synchronized fill"],
+        "Synchronized fill time": c["Expiry time"] - c["TTL"]})
+    m.aux("Cached hot keys", redis.out["Cached keys"], units="keys")
+    m.aux("Missing hot keys", redis.out["Missing keys"], units="keys")
+    miss_share = m.aux("Miss share", c["Hot key share"] * (1 - redis.out["Hit ratio"])
                        + (1 - c["Hot key share"]) * c["Cold miss ratio"], units="1",
                        doc="share of the API requests that go to the database")
 
@@ -187,10 +203,14 @@ def build(**overrides) -> Model:
     admitted = m.aux("Admitted requests", tier.out["Throughput"] * (1 - rl_share),
                      units="req/s", doc="requests served past the rate limiter")
 
+    redis.connect("Requests", admitted * c["Hot key share"])       # the hot keys' reads
+
     # -- circuit breaker on the database (resilience4j semantics, the part's defaults) -----
     per_miss = conversion(m, "Queries per miss", "queries/req",
                           "a request that misses the cache sends one query to the database")
-    wanted = m.aux("DB queries wanted", admitted * miss_share * per_miss, units="queries/s")
+    wanted = m.aux("DB queries wanted", redis.out["Misses"] + admitted * (1 - c[
+        "Hot key share"]) * c["Cold miss ratio"] * per_miss, units="queries/s",
+        doc="the hot keys' misses and the other requests' cold misses")
     per_call = conversion(m, "Queries per breaker call", "queries/req",
                           "each query to the DB is one call through its breaker")
     cb = m.module("db_breaker", breaker.circuit_breaker(), display="DB breaker", inputs={
@@ -202,34 +222,31 @@ def build(**overrides) -> Model:
     sent = m.aux("DB queries sent", cb["Permitted calls"] * per_call, units="queries/s")
     m.aux("DB breaker state", cb["Breaker state"], units="1",
           doc="0 closed, 0.5 half-open, 1 open")
-    hot = m.aux("Hot query share", c["Hot key share"] * missing / keys / maximum(miss_share,
-                                                                                   1e-9),
+    hot = m.aux("Hot query share", 1 - (1 - c["Hot key share"]) * c["Cold miss ratio"]
+                / maximum(miss_share, 1e-9),
                 units="1", doc="share of the database queries that are for hot keys")
 
-    # -- PostgreSQL behind its pool --------------------------------------------------------
-    db = m.module("db", connection_pool.build(), display="DB", inputs={
-        "Query rate": sent,
-        "Pool size": c["Pool size"],
-        "Base query time": hot * c["Hot query time"] + (1 - hot) * c["Cold query time"],
-        "Request timeout": c["Request timeout"],
-        "Max retries": 0.0,
-        "Connection wait timeout": c["Connection timeout"],
-    })
-    db_latency = m.aux("DB latency", db["Request latency"], units="s",
+    # -- PostgreSQL behind its pool (the pool and database parts) ------------------------
+    pool = m.module("pool", connection_pool(), display="Pool", inputs={
+        "Arrivals": sent, "Pool size": c["Pool size"], "Client timeout": c["Request timeout"],
+        "Acquire timeout": c["Connection timeout"], "Max waiting": c["Max waiting requests"]})
+    db = m.module("db", database(query_timeout=False), display="DB", inputs={
+        "Queries in flight": pool.out["Connections in use"],
+        "Base query time": hot * c["Hot query time"] + (1 - hot) * c["Cold query time"]})
+    pool.connect("Hold time", db.out["Hold time"])
+    pool.connect("Failed share", 0.0)            # no statement timeout: no query is killed
+    db_latency = m.aux("DB latency", pool.out["Request latency"], units="s",
                        doc="connection wait + query, as the API pod sees it")
-    m.aux("DB connections in use", db["Connections in use"], units="connections")
-    cb.connect("Failure fraction", db["Failure fraction"])
-    in_time = m.aux("DB answers in time", db_latency <= c["Request timeout"], units="0/1",
-                    doc="FIFO pool: every query waits the same queue time")
-    per_fill = conversion(m, "Keys per hot query", "keys/queries",
-                          "a hot query answered in time refills one key")
-    refilled = db["Connections acquired"] * hot * in_time * per_fill
-    m.flow("Refills", minimum(missing / dt, refilled),
-           into=cached, units="keys/s", doc="a hot query answered in time refills its key")
+    m.aux("DB connections in use", pool.out["Connections in use"], units="connections")
+    cb.connect("Failure fraction", pool.out["Failure share"])
+    redis.connect("Fill time", minimum(db_latency, c["Request timeout"]))
+    redis.connect("Fill success share", m.aux(
+        "Fills in time", pass_share * (1 - pool.out["Failure share"]), units="1",
+        doc="share of a missing key's queries that pass the breaker and come back in time"))
 
     # -- what the API tier waits for downstream ---------------------------------------------
-    down_fail = 1 - (1 - rl_share) * (1 - miss_share * (1 - (1 - db["Fail-fast fraction"])
-                                                        * pass_share))
+    down_fail = 1 - (1 - rl_share) * (1 - miss_share * (1 - (1 - pool.out[
+        "Fail-fast share"]) * pass_share))
     tier.connect("Downstream latency", miss_share * db_latency)
     tier.connect("Downstream failure fraction", down_fail)
     m.aux("Offered load", tier.out["Offered load"], units="req/s")
@@ -252,32 +269,31 @@ def _name_loops(m: Model, api: str) -> None:
     to_api = retry_storm.path("API", breaker=False)
     retry = [*to_api, "API / Server / Utilization", "API / Server / Throughput", api + "Throughput"]
     m.name_loop("Cache stampede", [
-        "Cached hot keys", "Missing hot keys", "Miss share", "DB queries wanted",
-        "DB breaker calls", "DB breaker / Calls", "DB breaker / Permitted calls",
-        "DB queries sent",
-        "DB / Query arrivals", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection",
-        "DB / Pool / Wait time", "DB / Request latency", "DB latency", "DB answers in time",
-        "Refills"])
+        "Redis / Fills so far", "Redis / Cached keys", "Redis / Missing keys", "Redis / Misses",
+        "DB queries wanted", "DB breaker calls", "DB breaker / Calls",
+        "DB breaker / Permitted calls", "DB queries sent", "Pool / Query arrivals",
+        "Pool / Waiting for connection", "Pool / Backlog wait", "Pool / Late share",
+        "Pool / Failure share", "Fills in time", "Redis / Fill success share", "Redis / Fills"])
     m.name_loop("Connection pool exhaustion", [
-        "DB / Database / Query time", "DB / Database / Hold time", "DB / Pool / Pool throughput limit", "DB / Pool / Wait time",
-        "DB / Request latency", "DB latency", api + "Downstream latency",
+        "DB / Query time", "DB / Hold time", "Pool / Pool throughput limit", "Pool / Wait time",
+        "Pool / Request latency", "DB latency", api + "Downstream latency",
         api + "Server / Downstream latency", api + "Server / Timeout fraction",
-        *retry, "Admitted requests", "DB queries wanted", "DB / Query arrivals",
-        "DB / Pool / Connections acquired", "DB / Pool / Connections in use", "DB / Database / DB load",
-        "DB / Database / DB slowdown"])
+        *retry, "Admitted requests", "DB queries wanted", "Pool / Connections acquired", "Pool / Connections in use", "DB / DB load",
+        "DB / DB slowdown"])
     m.name_loop("Rate limit retry amplification", [
         "Front-end attempts", "Rate limiter / Requests", "Rate limiter / Rejected share",
         "Rate-limited share", api + "Downstream failure fraction", api + "Server / Downstream failure fraction",
         *to_api[:-3],
         api + "Offered load"])
+    m.name_loop("Pool drains", ["Pool / Waiting for connection", "Pool / Connections acquired"])
     m.name_loop("HPA CPU scaling", ["CPU utilization", "HPA / Metric",
                                     "HPA / Metric seen by HPA", "HPA / Raw recommendation",
                                     "HPA / Recorded recommendation", "HPA / HPA decision",
                                     "HPA / Spec replicas", "API pods", "API capacity"])
     m.name_loop("Rate limiting", [
         "Rate limiter / Rejected share", "Rate-limited share", "Admitted requests",
-        "DB queries wanted", "DB / Pool / Query arrivals", "DB / Pool / Waiting for connection", "DB / Pool / Wait time",
-        "DB / Request latency", "DB latency", api + "Downstream latency",
+        "DB queries wanted", "Pool / Query arrivals", "Pool / Waiting for connection", "Pool / Wait time",
+        "Pool / Request latency", "DB latency", api + "Downstream latency",
         api + "Server / Downstream latency", api + "Server / Timeout fraction",
         *to_api[:-3],
         api + "Offered load", "Front-end attempts", "Rate limiter / Requests"])

@@ -11,7 +11,9 @@ Mechanism. Each pod (a `Dim("pod", 10)` array) has its own memory: a working set
 the requests it holds in flight (Little's law: in-flight = utilization / (1 - utilization) for
 a busy server, so memory rises steeply as a pod's share of the traffic grows), plus what a leak
 has accumulated. Each pod's lifecycle is the `pods.pod_lifecycle` part (library/parts), one
-module per pod: a pod whose memory reaches "Memory limit" is OOM-killed (cgroup OOM killer,
+module per pod, a deployment of one replica built without deletions (`deletions=False`: one
+desired replica never falls below the pods that exist, so the ReplicaSet only replaces an
+evicted pod; the same numbers, 969 loops instead of 3,619): a pod whose memory reaches "Memory limit" is OOM-killed (cgroup OOM killer,
 never gated by a disruption budget) and the kubelet restarts its container after the
 CrashLoopBackOff (10 s, doubling to 300 s with every crash in a row, reset after 10 minutes of
 running), then "Pod startup time" until it is ready again with a fresh process; a pod above
@@ -41,6 +43,7 @@ from library.parts.pods import pod_lifecycle
 REF = "reference Part 3.4"
 K8S = "Kubernetes docs"
 N_PODS = 10
+POD_ROUNDING = 1e-9     # pods: counts closer than this to a whole number are that number
 
 # name: (default, units, source)
 PARAMETERS: dict[str, tuple[float, str, str]] = {
@@ -83,7 +86,7 @@ def build(**overrides) -> Model:
                         doc="-1 .. +1 across the pods, times 'Memory spread between pods'")
     leaky = m.constant("Leaking pod", {e: float(e == LEAKING) for e in pods.elements},
                        dims=[pods], units="0/1")
-    life = {e: m.module(e, pod_lifecycle(), display=f"Pod {i + 1}")
+    life = {e: m.module(e, pod_lifecycle(deletions=False), display=f"Pod {i + 1}")
             for i, e in enumerate(pods.elements)}
     one_pod = conversion(m, "Pod unit", "pods", "a pod is up or not: 'Pod up' / 1 pod is a 0/1 "
                          "switch, and a 0/1 decision x 1 pod is pods")
@@ -94,8 +97,11 @@ def build(**overrides) -> Model:
 
     # scale-out: +1 pod per HPA sync while the average memory is high, ready after startup
     requested = m.stock("Extra pods requested", 0, units="pods")
-    average = m.aux("Average pod memory", sum_over(up * "Memory", pods) / maximum(
-        sum_over(up, pods), 1e-9), units="MB", doc="what a memory-based HPA sees")
+    serving = sum_over(up, pods)
+    average = m.aux("Average pod memory", if_then_else(
+        serving > POD_ROUNDING * one_pod, sum_over(up * "Memory", pods) / maximum(
+            serving, 1e-9), 0), units="MB", doc="what a memory-based HPA sees (0 with no "
+        "pod up, not the rounding noise of pods at 1e-15 over 1e-9)")
     asking = sample_hold(c["Scale out before eviction"] * (average >= c["Scale-out memory threshold"]),
                          c["Scale-out sync period"])
     m.flow("Scale-out requests", if_then_else(requested < c["Max extra pods"],
@@ -112,8 +118,9 @@ def build(**overrides) -> Model:
         c["Base memory"] + c["Memory per in-flight request"] * in_flight_extra < c["Memory limit"],
         extra_ready, 0), units="pods", doc="fresh extra pods, unless their share OOMs them too")
     total = m.aux("Pods up", serving_named + extra_ok, units="pods")
-    share = m.aux("Load share", if_then_else(total > 0, up / maximum(total, 1e-9), 0),
-                  dims=[pods], units="1")
+    share = m.aux("Load share", if_then_else(total > POD_ROUNDING * one_pod, up / maximum(
+        total, 1e-9), 0), dims=[pods], units="1", doc="none while no pod is up (not the "
+        "rounding noise of pods at 1e-16 over pods at 1e-15)")
     rho = m.aux("Utilization", share * c["Total traffic"] / (c["Pod capacity"] * one_pod),
                 dims=[pods], units="1", doc="busy share of the pod: its traffic / its capacity")
     in_flight = m.aux("Requests in flight", minimum(rho / maximum(1 - rho, 0.01), 100) * one_req,
@@ -128,7 +135,11 @@ def build(**overrides) -> Model:
     # removals: OOM kill at the limit (a container restart); eviction above the threshold
     # only within the PDB (the pod is replaced)
     down = m.aux("Pods unavailable", N_PODS - serving_named, units="pods")
-    allowed = m.aux("PDB allows eviction", down < c["PDB maxUnavailable"], units="0/1")
+    # a pod count is a sum of floating-point pods: 1 - 1e-15 pods down is 1 pod down, not
+    # fewer (without the margin, rounding in the pods' flows decides whether the budget
+    # admits an eviction when exactly maxUnavailable pods are down)
+    allowed = m.aux("PDB allows eviction", down < c["PDB maxUnavailable"] - POD_ROUNDING,
+                    units="0/1")
     # both are decisions taken at the start of a step from the memory then; they move whole
     # pods in that step under any integrator (library/parts/_wiring.at_step_start)
     is_up = up / one_pod

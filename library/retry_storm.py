@@ -95,28 +95,34 @@ KEY_OUTPUTS = ["Offered load", "Throughput", "Goodput", "Backlog", "Latency", "B
 
 
 BREAKER_PARAMETERS = tuple(BREAKER.values())
+BUDGET_PARAMETERS = ("Retry budget on", "Retry budget", "Retry budget size")
 
 
-def build(*, breaker: bool = True, **overrides) -> Model:
+def build(*, breaker: bool = True, budget: bool = True, **overrides) -> Model:
     """The retry-storm model; keyword overrides replace parameters' defaults by display name.
 
     `breaker=False` composes it without the circuit breaker part (and its parameters), for
-    a system that has none, as the hands-on exercise's API tier ('Circuit Breaker: None').
+    a system that has none, as the hands-on exercise's API tier ('Circuit Breaker: None');
+    `budget=False` without a retry budget (and its parameters), `retry_client(budget=False)`.
     """
     m = Model("retry_storm", start=0, stop=600, dt=0.05, saveper=0.5, time_units="second",
               doc="Clients retrying timed-out requests against a server with finite capacity")
     c = m.parameters({k: v for k, v in PARAMETERS.items()
-                      if breaker or k not in BREAKER_PARAMETERS}, overrides)
+                      if (breaker or k not in BREAKER_PARAMETERS)
+                      and (budget or k not in BUDGET_PARAMETERS)}, overrides)
     trig = m.aux("Trigger active", pulse(c["Trigger start"], c["Trigger duration"]), units="0/1")
     demand = m.module("traffic", traffic(), display="Traffic", inputs={
         "Base rate": c["Arrival rate"], "Spike height": c["Load spike"],
         "Spike start": c["Trigger start"], "Spike duration": c["Trigger duration"]})
-    client = m.module("clients", retry_client(), display="Clients", inputs={
+    client = m.module("clients", retry_client(budget=budget), display="Clients", inputs={
         "Demand": demand.out["Rate"], "Failure delay": c["Timeout"],
         "Max retries": c["Max retries"], "Backoff base": c["Backoff base"],
         "Exponential backoff": c["Exponential backoff"], "Max backoff": c["Max backoff"],
-        "Jitter": c["Jitter"], "Retry budget on": c["Retry budget on"],
-        "Retry budget ratio": c["Retry budget"], "Retry budget size": c["Retry budget size"]})
+        "Jitter": c["Jitter"]})
+    if budget:
+        client.connect("Retry budget on", c["Retry budget on"])
+        client.connect("Retry budget ratio", c["Retry budget"])
+        client.connect("Retry budget size", c["Retry budget size"])
     per_worker = conversion(m, "Requests per worker", "req", "a worker serves one request at "
                             "a time: c = capacity x latency / (1 req per worker)")
     server = m.module("server", server_pool(), display="Server", inputs={

@@ -150,3 +150,20 @@ def test_early_refresh_keeps_entries_cached():
     assert np.sum(q) * 0.01 == pytest.approx(KEYS * 500 / 501, rel=0.01)
     assert q[t < 44.99].max() < 1e-9
     assert q[(t > 45.1) & (t < 49.9)] == pytest.approx(KEYS * 500 / 501 / 5, rel=0.01)
+
+
+def test_a_cache_built_without_coalescing_and_refresh_gives_the_same_numbers():
+    # cache(coalescing=False, early_refresh=False) leaves out those inputs and their paths
+    # (the coalesced reads' latency a step back, the refresh queries): with both fixes off
+    # the numbers are those of the full part, through a synchronized expiry at 20 s, its
+    # refills from a store that answers 60 % in time, and the refills' own expiry at 70 s
+    params = {"Synchronized fill": 1.0, "TTL": 50.0, "Synchronized fill time": -30.0,
+              "Requests": 50.0, "Fill time": 0.1, "Fill success share": 0.6}
+    lean = cache(coalescing=False, early_refresh=False)
+    runs = [simulate(build(part.with_time(stop=90, dt=0.01, saveper=1)), params=params,
+                     outputs=["Cached keys", "Misses"]) for part in (cache(), lean)]
+    assert not {"Request coalescing", "Early refresh", "Refresh ahead"} & set(lean.constants())
+    cached = runs[0]["Cached keys"][0]
+    assert cached[19] > 99 and cached[21] < 70 and cached[69] > 90 and cached[70:75].min() < 70
+    for name in ("Cached keys", "Misses"):
+        np.testing.assert_allclose(runs[1][name], runs[0][name], rtol=1e-12, atol=1e-12)

@@ -255,6 +255,58 @@ def test_scale_down_of_all_starting_pods_leaves_the_ready_ones():
     assert res["Pod / Not ready pods"][0].min() >= -1e-9
 
 
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_pods_without_deletions_move_as_the_full_part_under_a_fixed_replica_count(method):
+    # pod_lifecycle(deletions=False): a fixed "Desired replicas" never falls below the pods
+    # that exist, so the ReplicaSet never deletes; the part without its deletion flows and
+    # start-up stack kills, restarts, evicts and replaces the same pods (a kill at 10 s:
+    # back-off 10 s, start-up 5 s, ready at 25 s; an eviction at 40 s: a new pod ready at
+    # 45.5 s), with a fifth of the paths from a kill to the ready pods (6 instead of 27)
+    import networkx as nx
+    from library.parts._wiring import at_step_start
+    from sdmodels import pulse
+    from sdmodels.analysis import causal_graph
+    runs = []
+    for deletions in (True, False):
+        top = Model("one_pod", stop=80, dt=0.5, saveper=0.5)
+        pod = top.module("pod", pod_lifecycle(deletions=deletions, **{
+            "Initial pods": 1, "Desired replicas": 1, "Startup time": 5}), display="Pod")
+        pod.connect("Crashed now", at_step_start(top, pulse(10, 0.25)))
+        pod.connect("Evicted now", at_step_start(top, pulse(40, 0.25)))
+        runs.append(simulate(top, method=method, outputs=["Pod / Ready pods", "Pod / Pods"]))
+    t, ready = runs[1].times, runs[1]["Pod / Ready pods"][0]
+    assert ready[(t > 11) & (t < 25)].max() == 0 and ready[(t > 26) & (t < 40)].min() == 1
+    assert ready[(t > 41) & (t < 45.5)].max() == 0 and ready[t > 46].min() == 1
+    np.testing.assert_allclose(runs[1].data, runs[0].data, rtol=0, atol=1e-12)
+    paths = {}
+    for deletions in (True, False):
+        g = causal_graph(build(pod_lifecycle(deletions=deletions)), constants=True)
+        paths[deletions] = sum(1 for _ in nx.all_simple_paths(g, "crashed_now", "ready_pods"))
+    assert paths == {True: 27, False: 6}
+
+
+def test_pods_that_never_crash_nor_get_evicted_scale_as_the_full_part():
+    # pod_lifecycle(crashes=False, evictions=False): a deployment scaled by its HPA alone
+    # (compose's services without a memory limit) has no back-off, no crash or eviction
+    # inputs, and the same pods as the full part with those inputs at 0 (the scale-down
+    # through start-up of the test above: 4 ready at 41 s, 5 at 51 s)
+    from sdmodels import step
+    lean = pod_lifecycle(crashes=False, evictions=False)
+    assert not {"Crash rate", "Crashed now", "Backoff reset time", "Eviction rate",
+                "Evicted now"} & set(lean.constants())
+    runs = []
+    for part in (pod_lifecycle(**{"Initial pods": 2, "Startup time": 30}), pod_lifecycle(
+            crashes=False, evictions=False, **{"Initial pods": 2, "Startup time": 30})):
+        top = Model("scale", stop=70, dt=0.5)
+        pod = top.module("pod", part, display="Pod")
+        pod.connect("Desired replicas", 2 + step(2, 10) + step(2, 20) - step(1, 25))
+        runs.append(simulate(top, outputs=["Pod / Ready pods", "Pod / Pods"]))
+    t, ready = runs[1].times, runs[1]["Pod / Ready pods"][0]
+    assert ready[(t > 41) & (t < 50)] == pytest.approx(4, abs=1e-9)
+    assert ready[t > 51] == pytest.approx(5, abs=1e-9)
+    np.testing.assert_array_equal(runs[1].data, runs[0].data)
+
+
 def test_pod_decisions_read_each_stock_by_one_path():
     # loops multiply by parallel paths: a flow that reads a stock both directly and through
     # an aux of it ("Pods", a held copy of the running pods) closes every loop through that

@@ -204,6 +204,18 @@ def test_database_slowdown_follows_the_usl():
     assert res["Query time"][0, -1] == pytest.approx(0.0793, rel=1e-6)
 
 
+def test_a_database_without_a_statement_timeout_holds_connections_for_the_query_time():
+    # database(query_timeout=False): no "Query timeout" input, no "Killed share"; the hold
+    # time is the USL query time, as with the timeout left at 0 (100 in flight: 7.93 x 10 ms)
+    lean = database(query_timeout=False, **{"Queries in flight": 100})
+    assert "Query timeout" not in lean.constants()
+    assert "Killed share" not in {p.display for p in lean.output_ports.values()}
+    runs = [simulate(part.with_time(stop=20), outputs=["Hold time"])
+            for part in (database(**{"Queries in flight": 100}), lean)]
+    assert runs[1]["Hold time"][0, -1] == pytest.approx(0.0793, rel=1e-6)
+    np.testing.assert_array_equal(runs[1]["Hold time"], runs[0]["Hold time"])
+
+
 def test_pool_and_database_settle_at_the_littles_law_fixed_point():
     # N = lambda x base x USL(N): 500 x 0.01 x (1 + 0.02 (N - 1) + 0.0005 N (N - 1))
     n = 5.0

@@ -221,6 +221,22 @@ def test_token_bucket_retry_budget(client):
     assert total[1, -1] >= 0.99 * (0.1 * requests[-1])                   # and it is used
 
 
+def test_clients_built_without_a_budget_send_the_same_retries(client):
+    # retry_client(budget=False): no bucket and no budget inputs; every retry wanted is
+    # sent, as with the budget off (geometric attempts with f = 0.5, R = 3)
+    lean = retry_client(budget=False)
+    assert not {"Retry budget on", "Retry budget ratio", "Retry budget size"} & set(
+        lean.constants())
+    params = {"Failure fraction": 0.5, "Max retries": 3}
+    outs = ["Attempts", "Retry rate", "Given up"]
+    full = simulate(client, params=params, outputs=outs)
+    bare = simulate(build(lean.with_time(stop=200, dt=0.05, saveper=0.05)), params=params,
+                    outputs=outs)
+    assert bare["Attempts"][0, -1] == pytest.approx(100 * (1 + 0.5 + 0.25 + 0.125))
+    for name in outs:
+        np.testing.assert_allclose(bare[name], full[name], rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("jitter, mean_sleep, var_sleep", [(0, 4.0, 0.0), (1, 2.0, 16 / 12),
                                                            (2, 3.0, 4 / 12)])
 def test_jitter_spreads_a_burst(jitter, mean_sleep, var_sleep):

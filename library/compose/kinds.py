@@ -221,9 +221,12 @@ class Service:
 
 def _pods(m, node: Node, component) -> ModuleHandle:
     c = component.config
-    return _module(m, node, "pods", pod_lifecycle(**{
-        "Initial pods": c["replicas"], "Desired replicas": c["replicas"],
-        "Startup time": c["startupTime"]}))
+    # pods crash only with a memory limit (OOM kills, below) and are never evicted here:
+    # the part is built without the paths it would not use
+    return _module(m, node, "pods", pod_lifecycle(
+        crashes=c["resources"] is not None, evictions=False, **{
+            "Initial pods": c["replicas"], "Desired replicas": c["replicas"],
+            "Startup time": c["startupTime"]}))
 
 
 MEMORY_SPREAD = 0.2    # assumption: pods' memory spreads +/- 20 % around the mean
@@ -287,7 +290,10 @@ def _autoscaled(m, node: Node, component, server: ModuleHandle):
         external = server.out["Backlog"] if metric["external"]["metric"]["name"] == \
             "queue_depth" else server.out["Latency"]
         node.roles["hpa metric"] = external.name
-    controller = _module(m, node, "hpa", hpa_controller(**settings))
+    # the replica calculator of the metric's kind alone (the other one would be built and
+    # never read: paths, and loops, that the model does not use)
+    kind = "pod" if external is None else "external"
+    controller = _module(m, node, "hpa", hpa_controller(kind=kind, **settings))
 
     def wire_metric(threads) -> None:
         source = external if external is not None else \

@@ -76,27 +76,30 @@ CACHE = {
 }
 
 
-def cache(*, flush: bool = True, expire_fills: bool = True, **overrides) -> Model:
+def cache(*, flush: bool = True, expire_fills: bool = True, coalescing: bool = True,
+          early_refresh: bool = True, **overrides) -> Model:
     """A TTL cache: Poisson reads per key, jittered expiry, coalescing, early refresh.
 
     `flush=False` leaves out the "Flush time" input and its paths; `expire_fills=False` is
     for a run shorter than the entries' shortest life (TTL less its jitter and refresh-ahead
     share): the entries filled during the run do not expire within it, so the part has no
-    pipeline from its fills to their expiry. Both give the same numbers where they apply
-    and fewer paths (and loops) through the part, as `hpa_controller(averaged=False)` does.
+    pipeline from its fills to their expiry; `coalescing=False` and `early_refresh=False`
+    build a cache without those fixes (no "Request coalescing", "Early refresh" and
+    "Refresh ahead" inputs, and no "Refresh queries"). Each gives the same numbers where it
+    applies (the inputs left out at 0) and fewer paths (and loops) through the part, as
+    `hpa_controller(averaged=False)` does.
     """
     m = Model("cache", stop=60, dt=0.01, time_units="second",
               doc="look-aside cache with TTL expiry in front of a backing store")
-    c = m.inputs({k: v for k, v in CACHE.items() if flush or k != "Flush time"}, overrides)
+    left_out = {"Flush time": not flush, "Request coalescing": not coalescing,
+                "Early refresh": not early_refresh, "Refresh ahead": not early_refresh}
+    c = m.inputs({k: v for k, v in CACHE.items() if not left_out.get(k)}, overrides)
     dt, t, n, ttl = m.dt_expr, m.time, c["Keys"], c["TTL"]
     per_read = conversion(m, "Keys per read", "keys/req", "a read reads one key")
     lam = m.aux("Reads per key", c["Requests"] * per_read / n, units="1/s")
     per_fill = conversion(m, "Queries per fill", "queries/key", "a fill (or an early "
                           "refresh) is one query for one key")
     ok, fill_time = c["Fill success share"], c["Fill time"]
-    # the queries coalescing sends depend on the store's latency, which depends on them:
-    # they read it a step back (at the first step: no latency)
-    seen_time = delay_fixed(fill_time, dt, 0)
     # a stock without flows keeps its initial value (Vensim's INITIAL): the entries cached at
     # the start follow the reads at the start, not the reads of later (wired) moments
     start = m.stock("Entries at the start", c["Warm start"] * n * lam * ttl / (1 + lam * ttl),
@@ -108,9 +111,9 @@ def cache(*, flush: bool = True, expire_fills: bool = True, **overrides) -> Mode
     # expiry: cohorts of the fill history replayed over [lo, hi] after their fill: the TTL
     # +-jitter, and with early refresh from "Refresh ahead" x TTL before that
     jitter = maximum(c["TTL jitter"] * ttl, dt)
-    lo = ttl - jitter - c["Early refresh"] * c["Refresh ahead"] * ttl
-    mid = m.aux("Mean entry life", ttl - c["Early refresh"] * c["Refresh ahead"] * ttl / 2,
-                units="s")
+    ahead = c["Early refresh"] * c["Refresh ahead"] * ttl if early_refresh else None
+    lo = ttl - jitter - ahead if early_refresh else ttl - jitter
+    mid = m.aux("Mean entry life", ttl - ahead / 2 if early_refresh else ttl, units="s")
     half = m.aux("Expiry half-width", mid - lo, units="s")
     # entries of the start with ages spread as in steady state: one lives mid + U(-h, h),
     # so its remaining life has density P(life > x) / mid (renewal theory)
@@ -137,20 +140,31 @@ def cache(*, flush: bool = True, expire_fills: bool = True, **overrides) -> Mode
     due = m.aux("Entries due", (lead - lag) / width + spread * minimum(1, left / (2 * half)),
                 units="keys/s", doc="entries reaching the end of their TTL (or refreshed ahead)")
     missing = m.aux("Missing keys", maximum(0, n - cached), units="keys")
-    single = c["Request coalescing"] > 0.5
-    per_key = if_then_else(single, ok * lam / (1 + lam * fill_time),
-                           ok * lam / (1 + ok * lam * fill_time))
-    refreshes = m.aux("Refresh queries", c["Early refresh"] * due * per_fill, units="queries/s")
-    m.flow("Fills", missing * per_key + ok * refreshes / per_fill, into=fills, units="keys/s",
+    single = c["Request coalescing"] > 0.5 if coalescing else None
+    alone = ok * lam / (1 + ok * lam * fill_time)     # every read of a missing key queries
+    per_key = if_then_else(single, ok * lam / (1 + lam * fill_time), alone) if coalescing \
+        else alone
+    asked = missing * lam
+    if coalescing:
+        # the queries coalescing sends depend on the store's latency, which depends on
+        # them: they read it a step back (at the first step: no latency)
+        asked = if_then_else(single, missing * lam / (1 + lam * delay_fixed(fill_time, dt, 0)),
+                             asked)
+    fill_rate = missing * per_key
+    if early_refresh:
+        refreshes = m.aux("Refresh queries", c["Early refresh"] * due * per_fill,
+                          units="queries/s")
+        fill_rate, asked = fill_rate + ok * refreshes / per_fill, asked * per_fill + refreshes
+    else:
+        asked = asked * per_fill
+    m.flow("Fills", fill_rate, into=fills, units="keys/s",
            doc="misses filled by an answer in time, and entries refreshed early")
-    m.output(m.aux("Misses", if_then_else(single, missing * lam / (1 + lam * seen_time),
-                                          missing * lam) * per_fill + refreshes,
-                   units="queries/s",
+    m.output(m.aux("Misses", asked, units="queries/s",
                    doc="queries to the backing store: fills and refreshes"))
     m.output(m.aux("Hit ratio", minimum(1, cached / n), units="1",
                    doc="share of reads served from the cache"))
     for name in ("Cached keys", "Missing keys", "Entries due", "Reads per key",
-                 "Refresh queries"):
+                 *(("Refresh queries",) if early_refresh else ())):
         m.output(name)
     return m
 

@@ -37,11 +37,17 @@ DATABASE = {
 }
 
 
-def database(**overrides) -> Model:
-    """A database whose query time grows with concurrency (USL); a query timeout cuts it."""
+def database(*, query_timeout: bool = True, **overrides) -> Model:
+    """A database whose query time grows with concurrency (USL); a query timeout cuts it.
+
+    `query_timeout=False` builds one without a statement timeout (no "Query timeout" input
+    and no "Killed share" output; "Hold time" is the query time): the numbers of a timeout
+    left at 0, without its paths from the query time into the failures.
+    """
     m = Model("database", stop=60, dt=0.02, time_units="second",
               doc="query time under concurrency (Universal Scalability Law)")
-    c = m.inputs(DATABASE, overrides)
+    c = m.inputs({k: v for k, v in DATABASE.items() if query_timeout or k != "Query timeout"},
+                 overrides)
     load = m.aux("DB load", smooth(c["Queries in flight"], c["Response time"], 0),
                  units="connections", doc="concurrent queries as the database feels them")
     n = load / conversion(m, "Connection unit", "connections", "USL's N is a count: "
@@ -50,12 +56,16 @@ def database(**overrides) -> Model:
                 + c["Coherency"] * n * maximum(0, n - 1), units="1",
                 doc="Universal Scalability Law: time per query relative to one alone")
     qtime = m.aux("Query time", c["Base query time"] * usl * c["Slowdown factor"], units="s")
-    qt = c["Query timeout"]
-    m.output(m.aux("Hold time", if_then_else(qt > 0, qtime * (1 - exp(-qt / qtime)), qtime),
-                   units="s", doc="mean time a connection is held (exponential query times "
-                   "cut at the query timeout)"))
-    m.output(m.aux("Killed share", if_then_else(qt > 0, exp(-qt / qtime), 0), units="1",
-                   doc="queries the query timeout kills"))
+    if query_timeout:
+        qt = c["Query timeout"]
+        m.output(m.aux("Hold time", if_then_else(qt > 0, qtime * (1 - exp(-qt / qtime)),
+                                                 qtime), units="s", doc="mean time a "
+                       "connection is held (exponential query times cut at the query timeout)"))
+        m.output(m.aux("Killed share", if_then_else(qt > 0, exp(-qt / qtime), 0), units="1",
+                       doc="queries the query timeout kills"))
+    else:
+        m.output(m.aux("Hold time", qtime, units="s",
+                       doc="mean time a connection is held: the query time"))
     m.output(qtime)
     m.output(load)
     m.output(usl)

@@ -55,49 +55,104 @@ PODS = {
 }
 
 
-def pod_lifecycle(**overrides) -> Model:
-    """Pods of a deployment: start-up, crashes, CrashLoopBackOff restarts (10 s .. 300 s)."""
+def pod_lifecycle(*, deletions: bool = True, crashes: bool = True, evictions: bool = True,
+                  **overrides) -> Model:
+    """Pods of a deployment: start-up, crashes, CrashLoopBackOff restarts (10 s .. 300 s).
+
+    Each option left off builds the part without paths a model does not use (the same
+    numbers where it applies, and fewer loops in every model around it):
+    `deletions=False` is for a replica count that never falls below the pods that exist (a
+    fixed "Desired replicas", pods replaced only after an eviction): the ReplicaSet never
+    deletes, so the part has no deletion flows and no start-up stack (every new pod is
+    ready a start-up after its creation; 6 paths from a kill to the ready pods instead of
+    27). `crashes=False`: pods that never crash (no "Crash rate", "Crashed now" and
+    "Backoff reset time" inputs, no back-off; "Restart rate" is 0). `evictions=False`:
+    pods never evicted (no "Eviction rate" and "Evicted now" inputs).
+    """
     m = Model("pods", stop=1200, dt=0.5, time_units="second",
               doc="pods start, crash and restart with Kubernetes' CrashLoopBackOff")
-    c = m.inputs(PODS, overrides)
+    unused = (set() if crashes else {"Crash rate", "Crashed now", "Backoff reset time"}) | (
+        set() if evictions else {"Eviction rate", "Evicted now"})
+    c = m.inputs({k: v for k, v in PODS.items() if k not in unused}, overrides)
     dt = m.dt_expr
     crash = Dim("crash_count", STAGES)
     keys = [f"crash_count{k + 1}" for k in range(STAGES)]
-    backoff = m.aux("Back-off delay", dict(zip(keys, BACKOFF)), dims=[crash], units="s",
-                    doc="kubelet CrashLoopBackOff: 10 s doubling to 300 s (fixed in the "
-                    "kubelet, so not a parameter)")
     running = m.stock("Running pods", {k: c["Initial pods"] if i == 0 else 0
                                        for i, k in enumerate(keys)}, dims=[crash],
                       units="pods", non_negative=True)
     total_running = sum_over(running, crash)
     at_start = at_step_start(m, running)     # what a decision taken at the step removes whole
-    crashes = m.aux("Crashes", running * c["Crash rate"] + at_start * c["Crashed now"] / dt,
-                    dims=[crash], units="pods/s")
+    starting = m.stock("Starting pods", 0, dims=[crash], units="pods")
+    if crashes:
+        crashed, restarts, backing = _crash_loop(m, c, crash, running, at_start)
+        count = total_running + sum_over(backing, crash) + sum_over(starting, crash)
+    else:
+        restarts = dict.fromkeys(keys, 0.0)
+        count = total_running + sum_over(starting, crash)
+    pods = m.aux("Pods", count, units="pods", doc="pods that exist, ready or not")
+    created = m.aux("Pods created", at_step_start(m, maximum(0, c["Desired replicas"] - pods))
+                    / dt, units="pods/s")
+    starting_in = m.aux("Starting", {
+        k: (restarts[k] + created if crashes else created) if i == 0 else restarts[k]
+        for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
+    m.flow("Start-ups", starting_in, into=starting, dims=[crash], units="pods/s")
+    new_ready = _start_up_survivors(m, created, c["Startup time"]) if deletions else m.aux(
+        "Start-up survivors", delay_fixed(created, c["Startup time"], 0), units="pods/s",
+        doc="new pods ready now: all those created a start-up ago (nothing deletes them)")
+    ready_now = m.aux("Becoming ready rate", {
+        k: new_ready if i == 0 else delay_fixed(restarts[k], c["Startup time"], 0)
+        if crashes else 0.0 for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
+    m.flow("Becoming ready", ready_now, out_of=starting, into=running, dims=[crash],
+           units="pods/s")
+    if deletions:
+        _deletions(m, c, crash, count, running, starting, new_ready)
+    if crashes:
+        m.flow("Crashing out", crashed, out_of=running, dims=[crash], units="pods/s")
+        removed = c["Crashed now"] + c["Evicted now"] if evictions else c["Crashed now"]
+        staying = maximum(0, 1 - removed)                  # pods removed whole
+        resets = m.aux("Back-off resets", {k: 0 if i == 0 else running[k] * staying / c[
+            "Backoff reset time"] for i, k in enumerate(keys)}, dims=[crash], units="pods/s",
+            doc="running 10 minutes without a crash (not the pods removed in this step)")
+        m.flow("Resetting", {k: resets[k] if i else -sum_over(resets, crash)
+                             for i, k in enumerate(keys)}, out_of=running, dims=[crash],
+               units="pods/s", doc="back to crash count 0 (negative there: an inflow)")
+    if evictions:
+        m.flow("Evicting", running * c["Eviction rate"] + at_start * c["Evicted now"] / dt,
+               out_of=running, dims=[crash], units="pods/s",
+               doc="evicted pods are deleted; new ones replace them (crash count 0)")
+    m.output(m.aux("Ready pods", total_running, units="pods"))
+    m.output(pods)
+    m.output(m.aux("Restart rate", sum_over(restarts, crash) if crashes else 0.0,
+                   units="pods/s"))
+    m.output(m.aux("Not ready pods", pods - total_running, units="pods"))
+    return m
+
+
+def _crash_loop(m: Model, c, crash: Dim, running, at_start):
+    """Crashes (a hazard, and kills decided at the step's start) into CrashLoopBackOff:
+    returns the crashes, the restarts after each back-off and the pods backing off."""
+    keys = crash.elements
+    backoff = m.aux("Back-off delay", dict(zip(keys, BACKOFF)), dims=[crash], units="s",
+                    doc="kubelet CrashLoopBackOff: 10 s doubling to 300 s (fixed in the "
+                    "kubelet, so not a parameter)")
+    crashed = m.aux("Crashes", running * c["Crash rate"] + at_start * c["Crashed now"]
+                    / m.dt_expr, dims=[crash], units="pods/s")
     into_backoff = m.aux("Entering back-off", {
-        k: 0 if i == 0 else crashes[keys[i - 1]] + (crashes[k] if i == STAGES - 1 else 0)
+        k: 0 if i == 0 else crashed[keys[i - 1]] + (crashed[k] if i == STAGES - 1 else 0)
         for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
     restarts = m.aux("Restarts", delay_fixed(into_backoff, backoff, 0), dims=[crash],
                      units="pods/s", doc="containers restarted after their back-off")
     backing = m.stock("Backing off pods", 0, dims=[crash], units="pods")
     m.flow("Crashing", into_backoff, into=backing, dims=[crash], units="pods/s")
     m.flow("Restarting", restarts, out_of=backing, dims=[crash], units="pods/s")
-    starting = m.stock("Starting pods", 0, dims=[crash], units="pods")
-    count = total_running + sum_over(backing, crash) + sum_over(starting, crash)
-    pods = m.aux("Pods", count, units="pods", doc="pods that exist, ready or not")
-    created = m.aux("Pods created", at_step_start(m, maximum(0, c["Desired replicas"] - pods))
-                    / dt, units="pods/s")
-    starting_in = m.aux("Starting", {k: restarts[k] + (created if i == 0 else 0)
-                                     for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
-    m.flow("Start-ups", starting_in, into=starting, dims=[crash], units="pods/s")
-    new_ready = _start_up_survivors(m, created, c["Startup time"])
-    ready_now = m.aux("Becoming ready rate", {
-        k: new_ready if i == 0 else delay_fixed(restarts[k], c["Startup time"], 0)
-        for i, k in enumerate(keys)}, dims=[crash], units="pods/s")
-    m.flow("Becoming ready", ready_now, out_of=starting, into=running, dims=[crash],
-           units="pods/s")
-    # the ReplicaSet's deletions: new pods still starting first, then running ones. They
-    # count the pods themselves, not through "Pods": the starting and running pods they read
-    # anyway would otherwise reach them by two paths each (twice the loops)
+    return crashed, restarts, backing
+
+
+def _deletions(m: Model, c, crash: Dim, count, running, starting, new_ready) -> None:
+    """The ReplicaSet's deletions: new pods still starting first, then running ones. They
+    count the pods themselves, not through "Pods": the starting and running pods they read
+    anyway would otherwise reach them by two paths each (twice the loops)."""
+    dt, keys = m.dt_expr, crash.elements
     excess = maximum(0, count - c["Desired replicas"])
     first = minimum(excess, maximum(0, starting[keys[0]] - new_ready * dt))
     from_starting = m.aux("Starting pods deleted", at_step_start(m, first) / dt,
@@ -111,23 +166,7 @@ def pod_lifecycle(**overrides) -> Model:
            dims=[crash], units="pods/s")
     deleted = at_step_start(m, minimum(maximum(0, excess - starting[keys[0]]),
                                        running[keys[0]])) / dt
-    m.flow("Crashing out", crashes, out_of=running, dims=[crash], units="pods/s")
-    staying = maximum(0, 1 - c["Crashed now"] - c["Evicted now"])   # pods removed whole
-    resets = m.aux("Back-off resets", {k: 0 if i == 0 else running[k] * staying / c[
-        "Backoff reset time"] for i, k in enumerate(keys)}, dims=[crash], units="pods/s",
-        doc="running 10 minutes without a crash (not the pods removed in this step)")
-    m.flow("Resetting", {k: resets[k] if i else -sum_over(resets, crash)
-                         for i, k in enumerate(keys)}, out_of=running, dims=[crash],
-           units="pods/s", doc="back to crash count 0 (negative there: an inflow)")
     m.flow("Deleting", if_first(keys, deleted), out_of=running, dims=[crash], units="pods/s")
-    m.flow("Evicting", running * c["Eviction rate"] + at_start * c["Evicted now"] / dt,
-           out_of=running, dims=[crash],
-           units="pods/s", doc="evicted pods are deleted; new ones replace them (crash count 0)")
-    m.output(m.aux("Ready pods", total_running, units="pods"))
-    m.output(pods)
-    m.output(m.aux("Restart rate", sum_over(restarts, crash), units="pods/s"))
-    m.output(m.aux("Not ready pods", pods - total_running, units="pods"))
-    return m
 
 
 def _start_up_survivors(m: Model, created, startup):

@@ -49,11 +49,20 @@ INPUTS = {
 }
 
 
-def retry_client(**overrides) -> Model:
-    """Clients that retry failed attempts with backoff, jitter and a retry budget."""
+BUDGET = ("Retry budget on", "Retry budget ratio", "Retry budget size")
+
+
+def retry_client(*, budget: bool = True, **overrides) -> Model:
+    """Clients that retry failed attempts with backoff, jitter and a retry budget.
+
+    `budget=False` builds clients without a retry budget (no token bucket, no "Retry budget
+    ..." inputs, every retry wanted is sent): the numbers of a budget that is off, without
+    the paths from the retries wanted through the bucket back to the retries sent, which
+    multiply the loops of every model around the part.
+    """
     m = Model("retry_client", stop=120, dt=0.05, time_units="second",
               doc="attempt generations with backoff, jitter and a token-bucket retry budget")
-    p = m.inputs(INPUTS, overrides)
+    p = m.inputs({k: v for k, v in INPUTS.items() if budget or k not in BUDGET}, overrides)
     dt = m.dt_expr
     gen = Dim("attempt", GENERATIONS)
     number = m.aux("Attempt number", {f"attempt{k}": float(k)
@@ -85,8 +94,31 @@ def retry_client(**overrides) -> Model:
     wanted = m.aux("Retries wanted", failed * (number * retry <= p["Max retries"]), dims=[gen],
                    units="req/s")
     total = m.aux("Total retries wanted", sum_over(wanted, gen), units="req/s")
+    if budget:
+        allowed = _budget(m, p, wanted, total, gen)
+    else:
+        allowed = total
+        m.aux("Retries issued", wanted, dims=[gen], units="req/s")
+    m.aux("Retry rate", allowed, units="req/s")
+    m.aux("Successes", attempts * (1 - shed) * (1 - fail), units="req/s",
+          doc="attempts that succeeded")
+    m.aux("Given up", sum_over(sent, gen) * shed + sum_over(failed, gen) - allowed,
+          units="req/s", doc="requests that end failed: shed, out of attempts or of budget")
+    m.aux("Amplification", attempts / maximum(p["Demand"], 1e-9), units="1",
+          doc="attempts per request")
+    for name in ("Attempts", "Retry rate", "Successes", "Given up", "Amplification",
+                 *(("Retry tokens",) if budget else ())):
+        m.output(name)
+    if budget:
+        m.name_loop("Retry budget caps retries", ["Retries allowed", "Retry token spending",
+                                                  "Retry tokens"])
+    return m
 
-    # -- the budget: a bucket filled per request, emptied per retry ----------------------
+
+def _budget(m: Model, p, wanted, total, gen):
+    """The token bucket: filled per request, emptied per retry. Returns the retries
+    allowed (req/s) and defines "Retries issued", the retries wanted scaled to them."""
+    dt = m.dt_expr
     tokens = m.stock("Retry tokens", initial=p["Retry budget size"], units="tokens",
                      non_negative=True)
     per_token = conversion(m, "Retries per token", "retries/token", "a token pays for one "
@@ -100,19 +132,7 @@ def retry_client(**overrides) -> Model:
                                            + allowed / per_token), into=tokens, units="tokens/s")
     scale = m.aux("Retry budget scale", allowed / maximum(total, 1e-9), units="1")
     m.aux("Retries issued", wanted * scale, dims=[gen], units="req/s")
-    m.aux("Retry rate", allowed, units="req/s")
-    m.aux("Successes", attempts * (1 - shed) * (1 - fail), units="req/s",
-          doc="attempts that succeeded")
-    m.aux("Given up", sum_over(sent, gen) * shed + sum_over(failed, gen) - allowed,
-          units="req/s", doc="requests that end failed: shed, out of attempts or of budget")
-    m.aux("Amplification", attempts / maximum(p["Demand"], 1e-9), units="1",
-          doc="attempts per request")
-    for name in ("Attempts", "Retry rate", "Successes", "Given up", "Amplification",
-                 "Retry tokens"):
-        m.output(name)
-    m.name_loop("Retry budget caps retries", ["Retries allowed", "Retry token spending",
-                                              "Retry tokens"])
-    return m
+    return allowed
 
 
 PARTS = (retry_client,)
