@@ -97,20 +97,37 @@ class _TapeWriter(ExpressionWriter):
 
     # -- statements (compile._Generator.value_lines / init_lines, as tape) ------
     def _aliases(self) -> dict[int, int]:
-        """Auxiliaries that only copy another value (`x = y`, as module wiring writes them):
-        in the steps their readers read y's register, and saving reads it for them (no copy
-        instruction; y is checked for NaN before x would be, so failures read the same)."""
+        """Auxiliaries and flows that only copy another value (`x = y`, as module wiring and
+        delay outputs write them): in the steps their readers read y's register, and saving
+        and the stocks' derivatives read it for them (no copy instruction; y is checked for
+        NaN before x would be, so failures read the same). A flow kept at 0 or cut back is
+        no copy; under RK4 a flow copies only a stage value (the derivatives of a stage read
+        its values, not its stocks or pipelines)."""
         gen, alias = self.gen, {}
         for var in self.ir.variables.values():
-            if type(var) is Aux and var.initial is None and var.id not in self.invariant:
-                for slot, binding, expr in self.per_slot(var, var.equation):
-                    if isinstance(expr, (Ref, Index)):
-                        alias[slot] = gen.slot_for(expr, binding, var)
+            if var.id in self.invariant or not self._copies(var):
+                continue
+            for slot, binding, expr in self.per_slot(var, var.equation):
+                if isinstance(expr, (Ref, Index)):
+                    alias[slot] = gen.slot_for(expr, binding, var)
         for slot, source in alias.items():
             while source in alias:
                 source = alias[source]
             alias[slot] = source
+        if gen.method == "rk4":
+            alias = {slot: source for slot, source in alias.items()
+                     if self.is_value[source] or not isinstance(
+                         self.ir.variables[gen.slots[slot].var], Flow)}
         return alias
+
+    def _copies(self, var) -> bool:
+        """Whether `var` may be an alias of what its equation reads (see _aliases)."""
+        if type(var) is Aux:
+            return var.initial is None
+        if type(var) is not Flow or var.non_negative:
+            return False
+        stock = self._drains(var)
+        return stock is None or not stock.limit_outflows
 
     def _value(self, var, *, first_stage: bool, start: bool = False) -> None:
         if isinstance(var, (Aux, Flow)):
@@ -184,16 +201,25 @@ class _TapeWriter(ExpressionWriter):
             self.shared[self.keys(sub)] = reg
 
     def _sample(self, var: SampleHold, slot: int, binding, expr: Expr) -> None:
-        """Sample when t + teps >= the next sample time; then move that time past now."""
-        clock = self.clock[slot]
-        skip = self._unless_time_ge(clock)
-        self.into(expr, self.reg(slot), binding, var)
+        """Sample when t + teps >= the next sample time; then move that time past now.
+
+        With its period in a register (not the held value itself), the clock moves first,
+        in the instruction that tests it (DUE; the input never reads the clock), and a
+        sampler of a register is one instruction (HOLD): module wiring samples every dt."""
+        clock, dst = self.clock[slot], self.reg(slot)
         period = self.ready(var.period, binding, var)
-        if period is not None:              # the loop below as one instruction
-            self.emit(op.CLOCK, clock, period)
-            self.patch(skip, self.label())
+        if period is not None and period != dst:
+            source = self.ready(expr, binding, var)
+            if source is not None:
+                self.emit(op.HOLD, dst, source, clock, period)
+            else:
+                skip = self.emit(op.DUE, clock, period)
+                self.into(expr, dst, binding, var)
+                self.patch(skip, self.label())
             self.top = self.first_temp
             return
+        skip = self._unless_time_ge(clock)
+        self.into(expr, dst, binding, var)
         loop = self.label()
         now = self.temp()
         self.emit(op.ADD, now, self.treg, self.treg + 2)
@@ -304,7 +330,7 @@ class _TapeWriter(ExpressionWriter):
                     if (f, s.key) not in gen.index:
                         raise DimensionError(f"flow '{self.ir.display(f)}' has no element "
                                              f"{s.key} of stock '{stock.display}'")
-                    fidx.append(gen.index[(f, s.key)])
+                    fidx.append(self.alias.get(gen.index[(f, s.key)], gen.index[(f, s.key)]))
                     fsgn.append(sign)
             fptr.append(len(fidx))
         lookups = list(gen.lookup_at.values())
