@@ -1,4 +1,4 @@
-"""The interpreter's one-instruction forms: a sampler's clock, reductions over registers, and
+"""The interpreter's one-instruction forms: a sampler's clock (DUE, HOLD), reductions over registers, and
 the 'time has come' jump of STEP / PULSE / samplers (sdmodels/_opcodes.py JNDUE, CLOCK,
 REDUCE). Each is the same operations on the same values as the instructions it replaces;
 tests/test_engine_interpreter.py holds the library against the compiled kernel, these check
@@ -17,16 +17,38 @@ def _step_ops(program) -> list[int]:
     return list(program.code[seg[2]:seg[3], 0])
 
 
-def test_a_sampler_is_one_due_jump_and_one_clock_instruction():
+def test_a_sampler_of_a_register_is_one_instruction():
     m = Model("held", stop=6, dt=0.5)
     m.aux("Held", sample_hold(m.time, 1.5))
     program = prepare(m)
     steps = _step_ops(program)
-    assert steps.count(op.JNDUE) == 1 and steps.count(op.CLOCK) == 1
-    assert op.JNLE not in steps and op.JMP not in steps      # no loop of instructions
+    assert steps == [op.HOLD]                 # test the clock, copy, move the clock: one
     times = np.arange(0, 6.25, 0.5)
     held = simulate(program)["Held"][0]
     assert np.array_equal(held, np.floor(times / 1.5 + 1e-9) * 1.5)   # sampled at 0, 1.5, ...
+
+
+def test_a_sampler_of_an_expression_tests_and_moves_its_clock_in_one_instruction():
+    m = Model("held", stop=6, dt=0.5)
+    m.aux("Held", sample_hold(m.time * 2, 1.5))
+    program = prepare(m)
+    steps = _step_ops(program)
+    assert steps == [op.DUE, op.MUL]          # no JNDUE, CLOCK or loop of instructions
+    times = np.arange(0, 6.25, 0.5)
+    held = simulate(program)["Held"][0]
+    assert np.array_equal(held, 2 * np.floor(times / 1.5 + 1e-9) * 1.5)
+
+
+def test_a_flow_that_copies_a_value_takes_no_instruction():
+    m = Model("copy", stop=2, dt=0.5)
+    s = m.stock("S", initial=8)
+    rate = m.aux("Rate", s / 2)
+    m.flow("Out", rate, out_of=s)            # the stock's derivative reads Rate's register
+    program = prepare(m)
+    assert _step_ops(program) == [op.DIV]
+    out = simulate(program)
+    assert np.array_equal(out["S"][0], 8 * 0.75 ** np.arange(5))
+    assert np.array_equal(out["Out"][0], out["Rate"][0])
 
 
 def test_a_sampler_whose_period_is_shorter_than_dt_samples_every_step():
