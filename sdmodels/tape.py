@@ -25,13 +25,16 @@ import numpy as np
 
 from sdmodels import _opcodes as op
 from sdmodels.compile import SlotTable, check_method, Slot, _Generator, default_params
-from sdmodels.elements import (Aux, DelayLine, Flow, Rolling, SampleHold, SampleIfTrue, Stock,
-                               canonical)
+from sdmodels.elements import (Aux, DelayLine, Flow, PerElement, Rolling, SampleHold, SampleIfTrue,
+                               Stock, canonical)
 from sdmodels.errors import DimensionError
-from sdmodels.expr import Expr, Index, Ref, Time
+from sdmodels.expr import Expr, Index, Ref, Time, TimeStep
 from sdmodels.ir import ModelIR, build
 from sdmodels.tape_expr import ExpressionWriter
 from sdmodels.tape_shared import invariant, shared
+
+
+_COPY_FORMS = (Ref, Index, PerElement)      # equations that may only copy a value
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ class _TapeWriter(ExpressionWriter):
         its values, not its stocks or pipelines)."""
         gen, alias = self.gen, {}
         for var in self.ir.variables.values():
-            if var.id in self.invariant or not self._copies(var):
+            if not isinstance(getattr(var, "equation", None), _COPY_FORMS) or \
+                    var.id in self.invariant or not self._copies(var):
                 continue
             for slot, binding, expr in self.per_slot(var, var.equation):
                 if isinstance(expr, (Ref, Index)):
@@ -273,7 +277,8 @@ class _TapeWriter(ExpressionWriter):
 
     def _stage_one(self) -> None:
         for slot in self.gen._slots_of(DelayLine):
-            self.emit(op.DL_READ, slot, 0, self.buffers[slot])
+            if slot not in self.one_step:
+                self.emit(op.DL_READ, slot, 0, self.buffers[slot])
         for vid in self.ir.eval_order:
             if vid not in self.invariant:
                 self._value(self.ir.variables[vid], first_stage=True)
@@ -287,13 +292,35 @@ class _TapeWriter(ExpressionWriter):
                 self._value(self.ir.variables[vid], first_stage=False)
         self.stage = 1
 
+    @cached_property
+    def one_step(self) -> set[int]:
+        """Slots of pipelines one step long (DELAY FIXED by dt: module wiring's discrete
+        states): a buffer of one value, written at the end of a step and read at the start of
+        the next, is the input copied into the slot once every input of the step is read."""
+        return {slot for slot in self.gen._slots_of(DelayLine)
+                if type(self.ir.variables[self.gen.slots[slot].var].delay) is TimeStep}
+
     def _pipelines(self) -> None:
+        """Each input in the kernel's order (random draws keep their order); a buffered one
+        written at once, a one-step one kept until all are read, then copied (MOV)."""
+        copies = []
         for slot in self.gen._slots_of(DelayLine):
             var = self.ir.variables[self.gen.slots[slot].var]
             binding = dict(zip(var.dims, self.gen.slots[slot].key))
             value = self.operand(self.gen._input_of(var, slot), binding, var)
-            self.emit(op.DL_WRITE, 0, value, self.buffers[slot])
-            self.top = self.first_temp
+            if slot not in self.one_step:
+                self.emit(op.DL_WRITE, 0, value, self.buffers[slot])
+                if not copies:
+                    self.top = self.first_temp
+                continue
+            if value in self.one_step:          # this step's value of another one-step slot
+                kept = self.temp()
+                self.emit(op.MOV, kept, value)
+                value = kept
+            copies.append((slot, value))
+        for slot, value in copies:
+            self.emit(op.MOV, slot, value)
+        self.top = self.first_temp
 
     def _hoists(self) -> None:
         """The hoisted subtrees, each into its register (what they read is set by then)."""
