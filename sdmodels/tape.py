@@ -28,7 +28,7 @@ from sdmodels.compile import SlotTable, check_method, Slot, _Generator, default_
 from sdmodels.elements import (Aux, DelayLine, Flow, PerElement, Rolling, SampleHold, SampleIfTrue,
                                Stock, canonical)
 from sdmodels.errors import DimensionError
-from sdmodels.expr import Expr, Index, Ref, Time, TimeStep
+from sdmodels.expr import Const, Expr, Index, Ref, Time, TimeStep
 from sdmodels.ir import ModelIR, build
 from sdmodels.tape_expr import ExpressionWriter
 from sdmodels.tape_shared import invariant, shared
@@ -94,6 +94,7 @@ class _TapeWriter(ExpressionWriter):
         self.hoisting = True                      # the steps read subtrees of constants
         self.alias = self._aliases()
         self.aliasing = True                      # and `x = y` as y's register
+        self.settled: dict[int, float] = {}       # slots whose step equation is a number
         self.segments = [start, self._segment(self._stage_one),
                          self._segment(self._later_stages), self._segment(self._pipelines),
                          self._segment(self._hoists)]
@@ -136,7 +137,11 @@ class _TapeWriter(ExpressionWriter):
     def _value(self, var, *, first_stage: bool, start: bool = False) -> None:
         if isinstance(var, (Aux, Flow)):
             for slot, binding, expr in self.per_slot(var, var.equation):
-                if not (self.aliasing and slot in self.alias):
+                if not self.aliasing:
+                    self._flow_or_aux(var, slot, binding, expr)
+                elif type(expr) is Const and self._copies(var):
+                    self.settled[slot] = expr.value     # written once a run (_hoists)
+                elif slot not in self.alias:
                     self._flow_or_aux(var, slot, binding, expr)
         elif isinstance(var, SampleIfTrue) and first_stage:
             for slot, binding, expr in self.per_slot(var, var.input):
@@ -328,6 +333,10 @@ class _TapeWriter(ExpressionWriter):
         for expr, binding, host, reg in self.hoists:
             self.into(expr, reg, binding, host)
             self.top = self.first_temp
+        for slot, value in self.settled.items():    # an element whose equation is a number
+            self.emit(op.MOV, slot, self.const(value))
+            if self.gen.method == "rk4":            # and its RK4 stage value
+                self.emit(op.MOV, 2 * self.n + slot, self.const(value))
 
     def _segment(self, write) -> tuple[int, int]:
         begin = self.label()

@@ -84,3 +84,17 @@ def test_reductions_over_registers_are_one_instruction_left_to_right():
     assert out["Sum"][0, 0] == acc == 0.0                 # (((0.1 + 0.2) + 0.3) + 1e16) - 1e16
     assert out["Prod"][0, 0] == np.prod(values)
     assert out["Min"][0, 0] == -1e16 and out["Max"][0, 0] == 1e16
+
+
+def test_an_element_whose_equation_is_a_number_is_written_once_a_run():
+    d = Dim("d", 2)
+    m = Model("settled", stop=2, dt=0.5)
+    s = m.stock("S", initial={"d1": 8, "d2": 8}, dims=[d])
+    m.flow("Out", {"d1": s["d1"] / 2, "d2": 1}, out_of=s, dims=[d])
+    for method in ("euler", "rk4"):
+        program = prepare(m, method=method)
+        assert op.MOV not in _step_ops(program)
+        out = simulate(program)
+        assert np.array_equal(out["S[d2]"][0], 8 - np.arange(5) * 0.5)   # 1 a time unit
+        assert np.array_equal(out["Out[d2]"][0], np.ones(5))
+    assert np.array_equal(simulate(prepare(m))["S[d1]"][0], 8 * 0.75 ** np.arange(5))
