@@ -1,6 +1,7 @@
-"""The interpreter's one-instruction forms: a sampler's clock (DUE, HOLD), reductions over registers, and
-the 'time has come' jump of STEP / PULSE / samplers (sdmodels/_opcodes.py JNDUE, CLOCK,
-REDUCE). Each is the same operations on the same values as the instructions it replaces;
+"""The interpreter's one-instruction forms: a sampler's clock (DUE, HOLD), reductions over
+registers, the 'time has come' jump of STEP / PULSE / samplers (sdmodels/_opcodes.py JNDUE,
+CLOCK, REDUCE), copies that take no instruction and numbers written once a run. Each is the
+same operations on the same values as the instructions it replaces;
 tests/test_engine_interpreter.py holds the library against the compiled kernel, these check
 the forms are taken and give the closed-form values.
 """
