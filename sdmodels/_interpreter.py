@@ -68,7 +68,7 @@ def _next(i, size):
     return 0 if i + 1 >= size else i + 1
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(inline="always", nogil=True, error_model="numpy")
 def _reduce(kind, R, ex, p):
     """Registers ex[p + 1:p + 1 + ex[p]] combined left to right by ARITH kind + * min max,
     each partial result a float64 as the chain of two-operand instructions stores it."""
