@@ -73,8 +73,8 @@ class SlotTable:
 
     @cached_property
     def label_index(self):
-        """default_labels as a pandas Index, made once (a DataFrame's columns; pandas Index
-        objects are immutable, so frames may share one)."""
+        """default_labels as a pandas Index, made once (each DataFrame's columns are a view
+        of it: the labels shared, as they cannot change, the name the frame's own)."""
         import pandas as pd
         return pd.Index(self.default_labels, dtype=object)
 

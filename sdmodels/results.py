@@ -56,8 +56,8 @@ class Results:
         other reference): five times cheaper for a small model. Column labels are plain
         Python strings (an object index), which pandas builds far faster than arrow strings.
         """
-        columns = self.column_index if self.column_index is not None else \
-            pd.Index(self.columns, dtype=object)
+        columns = self.column_index.view() if self.column_index is not None else \
+            pd.Index(self.columns, dtype=object)    # a view: its own name, shared labels
         frame = pd.DataFrame(self.data[run], index=pd.Index(self.times, name="time", copy=copy),
                              columns=columns, copy=copy)
         frame.attrs.update(model=self.model, time_units=self.time_units)

@@ -1,6 +1,7 @@
-"""Python's garbage collector is paused while a model is built and its tape written
-(sdmodels/engine.py _CollectorPause), and resumes after: a full collection in a fresh process
-took 25-60 ms of a library model's first result."""
+"""The everyday call path (`run(m)`): Python's garbage collector is paused while a model is
+built and its tape written (sdmodels/engine.py _CollectorPause) and resumes after (a full
+collection in a fresh process took 25-60 ms of a library model's first result); DataFrames
+of one model share their column labels (made once per tape) but not the Index's name."""
 import gc
 import threading
 
@@ -52,3 +53,11 @@ def test_models_prepared_in_threads_at_once_leave_the_collector_on():
     for t in threads:
         t.join()
     assert not errors and gc.isenabled()
+
+
+def test_frames_of_one_model_do_not_share_their_column_index_name():
+    m = _model("named")
+    first = run(m, engine="interpreter")
+    first.columns.name = "variable"                 # what a user may do before melting
+    second = run(m, engine="interpreter")
+    assert second.columns.name is None and list(second.columns) == list(first.columns)
