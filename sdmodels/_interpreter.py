@@ -22,10 +22,10 @@ import numpy as np
 from numba import njit
 
 from sdmodels._opcodes import (ABS, ADD, ATAN, BNORM, BUF_DELAY, BUF_INIT, BUF_MAX, CEIL, CLOCK,
-                               COS, DIV, DL_READ, DL_WRITE, DUE, EQ, EXP, FLOOR, FUSED, GE, GT, JMP,
-                               JNDUE, JNEQ, JNGE, JNGT, JNLE, JNLT, JNNE, JNZ, JZ, LE, LN, LOG10,
-                               HOLD, LOGB, LOOKUP, LT, MAX, MIN, MOD, MOV, MUL, NE, NE0, NEG, NOT, POW,
-                               PULSE_TRAIN, RAMP, REDUCE, REXP, RNORM, ROLL, ROUND, RUNIF,
+                               COS, DIV, DL_READ, DL_WRITE, DUE, EQ, EXP, FLOOR, FUSED, GE, GT,
+                               HOLD, JMP, JNDUE, JNEQ, JNGE, JNGT, JNLE, JNLT, JNNE, JNZ, JZ, LE,
+                               LN, LOG10, LOGB, LOOKUP, LT, MAX, MIN, MOD, MOV, MUL, NE, NE0, NEG,
+                               NOT, POW, PULSE_TRAIN, RAMP, REDUCE, REXP, RNORM, ROLL, ROUND, RUNIF,
                                SELECT, SIN, SQRT, STEP, SUB, TAN, TRUNC, VECTOR)
 from sdmodels._fused import fused
 from sdmodels._runtime import bounded_normal, lookup, pulse_train, ramp, window_extreme
