@@ -22,10 +22,10 @@ import numpy as np
 from numba import njit
 
 from sdmodels._opcodes import (ABS, ADD, ATAN, BNORM, BUF_DELAY, BUF_INIT, BUF_MAX, CEIL, CLOCK,
-                               COS, DIV, DL_READ, DL_WRITE, EQ, EXP, FLOOR, FUSED, GE, GT, JMP,
-                               JNDUE, JNEQ, JNGE, JNGT, JNLE, JNLT, JNNE, JNZ, JZ, LE, LN, LOG10,
-                               LOGB, LOOKUP, LT, MAX, MIN, MOD, MOV, MUL, NE, NE0, NEG, NOT, POW,
-                               PULSE_TRAIN, RAMP, REDUCE, REXP, RNORM, ROLL, ROUND, RUNIF,
+                               COS, DIV, DL_READ, DL_WRITE, DUE, EQ, EXP, FLOOR, FUSED, GE, GT,
+                               HOLD, JMP, JNDUE, JNEQ, JNGE, JNGT, JNLE, JNLT, JNNE, JNZ, JZ, LE,
+                               LN, LOG10, LOGB, LOOKUP, LT, MAX, MIN, MOD, MOV, MUL, NE, NE0, NEG,
+                               NOT, POW, PULSE_TRAIN, RAMP, REDUCE, REXP, RNORM, ROLL, ROUND, RUNIF,
                                SELECT, SIN, SQRT, STEP, SUB, TAN, TRUNC, VECTOR)
 from sdmodels._fused import fused
 from sdmodels._runtime import bounded_normal, lookup, pulse_train, ramp, window_extreme
@@ -68,7 +68,7 @@ def _next(i, size):
     return 0 if i + 1 >= size else i + 1
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(inline="always", nogil=True, error_model="numpy")
 def _reduce(kind, R, ex, p):
     """Registers ex[p + 1:p + 1 + ex[p]] combined left to right by ARITH kind + * min max,
     each partial result a float64 as the chain of two-operand instructions stores it."""
@@ -317,6 +317,20 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, s
                 else:
                     blen[b] = int(np.floor(R[a] / dt + 0.5)) + 1
                 boff[b] = d        # the fill register, until the buffers are laid out
+            elif op == DUE:         # a sampler due: its clock moves past now, then its input
+                now = R[treg] + teps
+                if now >= R[d]:
+                    while R[d] <= now:
+                        R[d] = R[d] + max(R[a], dt)
+                else:
+                    pc = code[pc - 1, 4]
+            elif op == HOLD:        # a sampler of a register, due: the value, then the clock
+                now = R[treg] + teps
+                if now >= R[b]:
+                    R[d] = R[a]
+                    c = code[pc - 1, 4]
+                    while R[b] <= now:
+                        R[b] = R[b] + max(R[c], dt)
             else:                  # FUSED + k: two arithmetic operations, the inner not stored
                 R[d] = fused(op - FUSED, R, a, b, code[pc - 1, 4])
         if phase == _START:                 # then the subtrees of constants, once a run

@@ -67,6 +67,18 @@ class SlotTable:
         return by_var, {canonical(s.label): s.index for s in self.slots}
 
     @cached_property
+    def default_labels(self) -> tuple[str, ...]:
+        """The column labels of the default outputs."""
+        return tuple(self.slots[i].label for i in self.default_outputs)
+
+    @cached_property
+    def label_index(self):
+        """default_labels as a pandas Index, made once (each DataFrame's columns are a view
+        of it: the labels shared, as they cannot change, the name the frame's own)."""
+        import pandas as pd
+        return pd.Index(self.default_labels, dtype=object)
+
+    @cached_property
     def default_outputs(self) -> np.ndarray:
         """Slots saved when no outputs are named: every variable the modeller declared."""
         return np.array([s.index for s in self.slots if not self.ir.variables[s.var].internal],

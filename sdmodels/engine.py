@@ -30,6 +30,8 @@ True
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import threading
 import weakref
@@ -49,6 +51,39 @@ _BY_MODEL: "weakref.WeakKeyDictionary[Model, Prepared]" = weakref.WeakKeyDiction
 _LOCK = threading.Lock()
 
 
+class _CollectorPause:
+    """Python's cyclic garbage collector paused while a model is built and its tape written
+    (nested and from several threads alike; it resumes when the last one ends, unless it was
+    off before). Those passes make tens of thousands of small acyclic objects (trees, dicts,
+    tuples) that die by reference count; counted as allocations they set off full
+    collections over everything the process holds, 25-60 ms in a fresh process after
+    `import pandas` (one inside eviction_cascade's first build). Not for compiles: numba
+    makes cyclic garbage."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._resume = False
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with self._lock:
+            if self._depth == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._resume:
+                    gc.enable()
+
+
+_PAUSED = _CollectorPause()
+
+
 class Prepared:
     """One model's IR with its tape and compiled kernel per method, each made when first asked."""
 
@@ -62,7 +97,8 @@ class Prepared:
     def program(self, method: str) -> Program:
         """The instruction tape for `method` (made once)."""
         if method not in self._programs:
-            self._programs[method] = deep_call(prepare, self.ir, method=method)
+            with _PAUSED():
+                self._programs[method] = deep_call(prepare, self.ir, method=method)
         return self._programs[method]
 
     def kernel(self, method: str) -> Kernel:
@@ -152,7 +188,8 @@ def prepared(model, method: str = "euler") -> Prepared:
         entry = _BY_MODEL.get(model)
         if entry is not None and _same(entry.key, key):
             return entry
-    entry = Prepared(deep_call(build, model), key)
+    with _PAUSED():
+        entry = Prepared(deep_call(build, model), key)
     with _LOCK:
         _BY_MODEL[model] = entry
     return entry

@@ -24,6 +24,7 @@ class Results:
     seeds: np.ndarray               # the random seed of each run
     time_units: str = "time"
     failures: dict = field(default_factory=dict)   # run -> why it stopped (on_failure="mark")
+    column_index: pd.Index | None = field(default=None, repr=False, compare=False)  # of columns
 
     @property
     def params(self) -> pd.DataFrame:
@@ -55,8 +56,10 @@ class Results:
         other reference): five times cheaper for a small model. Column labels are plain
         Python strings (an object index), which pandas builds far faster than arrow strings.
         """
+        columns = self.column_index.view() if self.column_index is not None else \
+            pd.Index(self.columns, dtype=object)    # a view: its own name, shared labels
         frame = pd.DataFrame(self.data[run], index=pd.Index(self.times, name="time", copy=copy),
-                             columns=pd.Index(self.columns, dtype=object), copy=copy)
+                             columns=columns, copy=copy)
         frame.attrs.update(model=self.model, time_units=self.time_units)
         return frame
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import numpy as np
 
 from sdmodels.compile import Kernel, SlotTable
-from sdmodels.limits import check_count, check_result_size
+from sdmodels.limits import check_count, check_result_size, current_limits
 from sdmodels.elements import Constant, canonical
 from sdmodels.errors import ModelError, SimulationError, UnknownNameError, did_you_mean
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:       # pandas loads with the first Results, not with sdmodels
     from sdmodels.results import Results
 
 PARALLEL_MIN_RUNS = 64
+SMALL_RESULT = 1 << 24      # bytes: a result this small is not weighed against free memory
+# (reading /proc/meminfo is a sixth of an unchanged SIR's run(m))
 
 
 def _calls_array_builtin(element) -> bool:
@@ -166,8 +168,9 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
         raise ModelError(f"time settings need dt > 0 and finite stop > start (got start={start}, "
                          f"stop={stop}, dt={dt})")
     n_steps = _steps(start, stop, dt)
+    limits = current_limits()
     check_count(f"time steps ({start:g} to {stop:g} by {dt:g})", n_steps, "max_time_steps",
-                where=f"model '{ir.name}'")
+                where=f"model '{ir.name}'", limits=limits)
     if times is not None:
         save_steps = np.unique(np.round((np.asarray(times, dtype=float) - start) / dt).astype(np.int64))
         if save_steps.size == 0 or save_steps[0] < 0 or save_steps[-1] > n_steps:
@@ -176,7 +179,9 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
         every = max(1, int(round((saveper if saveper is not None else max(ir.saveper, dt)) / dt)))
         save_steps = np.arange(0, n_steps + 1, every, dtype=np.int64)
     slots = _output_slots(kernel, outputs)
-    check_result_size(f"model '{ir.name}'", runs=runs, saved=save_steps.size, outputs=slots.size)
+    if 8 * runs * save_steps.size * slots.size > SMALL_RESULT or limits.max_result_bytes:
+        check_result_size(f"model '{ir.name}'", runs=runs, saved=save_steps.size,
+                          outputs=slots.size, limits=limits)
     kernel = entry.choose(method, engine, runs, n_steps)
     out = np.empty((runs, save_steps.size, slots.size))   # every row written, but a failed
     # run's from its failing step on (NaN below): no pass over a buffer of up to ~10 MB first
@@ -214,9 +219,10 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
             f"{failures[r]} in run {r} of model '{ir.name}' ({shown}); {failed.size} of {runs} "
             f"runs failed. {hint}")
     from sdmodels.results import Results
-    return Results(ir.name, start + save_steps * dt, out,
-                   tuple(kernel.slots[i].label for i in slots), table, seeds, ir.time_units,
-                   failures)
+    labels = kernel.default_labels if outputs is None else \
+        tuple(kernel.slots[i].label for i in slots)
+    return Results(ir.name, start + save_steps * dt, out, labels, table, seeds, ir.time_units,
+                   failures, kernel.label_index if outputs is None else None)
 
 
 def _failure(kernel: SlotTable, status, start: float, dt: float) -> str:

@@ -25,13 +25,16 @@ import numpy as np
 
 from sdmodels import _opcodes as op
 from sdmodels.compile import SlotTable, check_method, Slot, _Generator, default_params
-from sdmodels.elements import (Aux, DelayLine, Flow, Rolling, SampleHold, SampleIfTrue, Stock,
-                               canonical)
+from sdmodels.elements import (Aux, DelayLine, Flow, PerElement, Rolling, SampleHold, SampleIfTrue,
+                               Stock, canonical)
 from sdmodels.errors import DimensionError
-from sdmodels.expr import Expr, Index, Ref, Time
+from sdmodels.expr import Const, Expr, Index, Ref, Time, TimeStep
 from sdmodels.ir import ModelIR, build
 from sdmodels.tape_expr import ExpressionWriter
 from sdmodels.tape_shared import invariant, shared
+
+
+_COPY_FORMS = (Ref, Index, PerElement)      # equations that may only copy a value
 
 
 @dataclass(frozen=True)
@@ -91,31 +94,54 @@ class _TapeWriter(ExpressionWriter):
         self.hoisting = True                      # the steps read subtrees of constants
         self.alias = self._aliases()
         self.aliasing = True                      # and `x = y` as y's register
+        self.settled: dict[int, float] = {}       # slots whose step equation is a number
         self.segments = [start, self._segment(self._stage_one),
                          self._segment(self._later_stages), self._segment(self._pipelines),
                          self._segment(self._hoists)]
 
     # -- statements (compile._Generator.value_lines / init_lines, as tape) ------
     def _aliases(self) -> dict[int, int]:
-        """Auxiliaries that only copy another value (`x = y`, as module wiring writes them):
-        in the steps their readers read y's register, and saving reads it for them (no copy
-        instruction; y is checked for NaN before x would be, so failures read the same)."""
+        """Auxiliaries and flows that only copy another value (`x = y`, as module wiring and
+        delay outputs write them): in the steps their readers read y's register, and saving
+        and the stocks' derivatives read it for them (no copy instruction; y is checked for
+        NaN before x would be, so failures read the same). A flow kept at 0 or cut back is
+        no copy; under RK4 a flow copies only a stage value (the derivatives of a stage read
+        its values, not its stocks or pipelines)."""
         gen, alias = self.gen, {}
         for var in self.ir.variables.values():
-            if type(var) is Aux and var.initial is None and var.id not in self.invariant:
-                for slot, binding, expr in self.per_slot(var, var.equation):
-                    if isinstance(expr, (Ref, Index)):
-                        alias[slot] = gen.slot_for(expr, binding, var)
+            if not isinstance(getattr(var, "equation", None), _COPY_FORMS) or \
+                    var.id in self.invariant or not self._copies(var):
+                continue
+            for slot, binding, expr in self.per_slot(var, var.equation):
+                if isinstance(expr, (Ref, Index)):
+                    alias[slot] = gen.slot_for(expr, binding, var)
         for slot, source in alias.items():
             while source in alias:
                 source = alias[source]
             alias[slot] = source
+        if gen.method == "rk4":
+            alias = {slot: source for slot, source in alias.items()
+                     if self.is_value[source] or not isinstance(
+                         self.ir.variables[gen.slots[slot].var], Flow)}
         return alias
+
+    def _copies(self, var) -> bool:
+        """Whether `var` may be an alias of what its equation reads (see _aliases)."""
+        if type(var) is Aux:
+            return var.initial is None
+        if type(var) is not Flow or var.non_negative:
+            return False
+        stock = self._drains(var)
+        return stock is None or not stock.limit_outflows
 
     def _value(self, var, *, first_stage: bool, start: bool = False) -> None:
         if isinstance(var, (Aux, Flow)):
             for slot, binding, expr in self.per_slot(var, var.equation):
-                if not (self.aliasing and slot in self.alias):
+                if not self.aliasing:
+                    self._flow_or_aux(var, slot, binding, expr)
+                elif type(expr) is Const and self._copies(var):
+                    self.settled[slot] = expr.value     # written once a run (_hoists)
+                elif slot not in self.alias:
                     self._flow_or_aux(var, slot, binding, expr)
         elif isinstance(var, SampleIfTrue) and first_stage:
             for slot, binding, expr in self.per_slot(var, var.input):
@@ -184,16 +210,25 @@ class _TapeWriter(ExpressionWriter):
             self.shared[self.keys(sub)] = reg
 
     def _sample(self, var: SampleHold, slot: int, binding, expr: Expr) -> None:
-        """Sample when t + teps >= the next sample time; then move that time past now."""
-        clock = self.clock[slot]
-        skip = self._unless_time_ge(clock)
-        self.into(expr, self.reg(slot), binding, var)
+        """Sample when t + teps >= the next sample time; then move that time past now.
+
+        With its period in a register (not the held value itself), the clock moves first,
+        in the instruction that tests it (DUE; the input never reads the clock), and a
+        sampler of a register is one instruction (HOLD): module wiring samples every dt."""
+        clock, dst = self.clock[slot], self.reg(slot)
         period = self.ready(var.period, binding, var)
-        if period is not None:              # the loop below as one instruction
-            self.emit(op.CLOCK, clock, period)
-            self.patch(skip, self.label())
+        if period is not None and period != dst:
+            source = self.ready(expr, binding, var)
+            if source is not None:
+                self.emit(op.HOLD, dst, source, clock, period)
+            else:
+                skip = self.emit(op.DUE, clock, period)
+                self.into(expr, dst, binding, var)
+                self.patch(skip, self.label())
             self.top = self.first_temp
             return
+        skip = self._unless_time_ge(clock)
+        self.into(expr, dst, binding, var)
         loop = self.label()
         now = self.temp()
         self.emit(op.ADD, now, self.treg, self.treg + 2)
@@ -247,7 +282,8 @@ class _TapeWriter(ExpressionWriter):
 
     def _stage_one(self) -> None:
         for slot in self.gen._slots_of(DelayLine):
-            self.emit(op.DL_READ, slot, 0, self.buffers[slot])
+            if slot not in self.one_step:
+                self.emit(op.DL_READ, slot, 0, self.buffers[slot])
         for vid in self.ir.eval_order:
             if vid not in self.invariant:
                 self._value(self.ir.variables[vid], first_stage=True)
@@ -261,13 +297,35 @@ class _TapeWriter(ExpressionWriter):
                 self._value(self.ir.variables[vid], first_stage=False)
         self.stage = 1
 
+    @cached_property
+    def one_step(self) -> set[int]:
+        """Slots of pipelines one step long (DELAY FIXED by dt: module wiring's discrete
+        states): a buffer of one value, written at the end of a step and read at the start of
+        the next, is the input copied into the slot once every input of the step is read."""
+        return {slot for slot in self.gen._slots_of(DelayLine)
+                if type(self.ir.variables[self.gen.slots[slot].var].delay) is TimeStep}
+
     def _pipelines(self) -> None:
+        """Each input in the kernel's order (random draws keep their order); a buffered one
+        written at once, a one-step one kept until all are read, then copied (MOV)."""
+        copies = []
         for slot in self.gen._slots_of(DelayLine):
             var = self.ir.variables[self.gen.slots[slot].var]
             binding = dict(zip(var.dims, self.gen.slots[slot].key))
             value = self.operand(self.gen._input_of(var, slot), binding, var)
-            self.emit(op.DL_WRITE, 0, value, self.buffers[slot])
-            self.top = self.first_temp
+            if slot not in self.one_step:
+                self.emit(op.DL_WRITE, 0, value, self.buffers[slot])
+                if not copies:
+                    self.top = self.first_temp
+                continue
+            if value in self.one_step:          # this step's value of another one-step slot
+                kept = self.temp()
+                self.emit(op.MOV, kept, value)
+                value = kept
+            copies.append((slot, value))
+        for slot, value in copies:
+            self.emit(op.MOV, slot, value)
+        self.top = self.first_temp
 
     def _hoists(self) -> None:
         """The hoisted subtrees, each into its register (what they read is set by then)."""
@@ -275,6 +333,10 @@ class _TapeWriter(ExpressionWriter):
         for expr, binding, host, reg in self.hoists:
             self.into(expr, reg, binding, host)
             self.top = self.first_temp
+        for slot, value in self.settled.items():    # an element whose equation is a number
+            self.emit(op.MOV, slot, self.const(value))
+            if self.gen.method == "rk4":            # and its RK4 stage value
+                self.emit(op.MOV, 2 * self.n + slot, self.const(value))
 
     def _segment(self, write) -> tuple[int, int]:
         begin = self.label()
@@ -304,7 +366,7 @@ class _TapeWriter(ExpressionWriter):
                     if (f, s.key) not in gen.index:
                         raise DimensionError(f"flow '{self.ir.display(f)}' has no element "
                                              f"{s.key} of stock '{stock.display}'")
-                    fidx.append(gen.index[(f, s.key)])
+                    fidx.append(self.alias.get(gen.index[(f, s.key)], gen.index[(f, s.key)]))
                     fsgn.append(sign)
             fptr.append(len(fidx))
         lookups = list(gen.lookup_at.values())
