@@ -19,6 +19,9 @@ PULSE_TRAIN, RAMP, BNORM, LOOKUP, VECTOR = 60, 61, 62, 63, 64
 REDUCE = 65          # R[d] = R[r1] <b> R[r2] <b> ... left to right; ex[a] = count, r1, r2, ...
 DL_READ, DL_WRITE, ROLL, BUF_INIT = 70, 71, 72, 73
 CLOCK = 74           # while R[d] <= t + time epsilon: R[d] += max(R[a], dt) (a sampler's clock)
+# a Schedule's write (elements.Schedule): clear buffer b's slot just read, put R[a] R[c] slots
+# ahead (added to it, or replacing it when d is 1; dropped unless 1 <= R[c] < length), move on
+DL_SCHEDULE = 75
 # FUSED + side * 36 + outer * 6 + inner: R[d] = outer(inner(R[a], R[b]), R[c]) (side 0) or
 # outer(R[c], inner(R[a], R[b])) (side 1); inner and outer index ARITH
 FUSED = 100

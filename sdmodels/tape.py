@@ -25,8 +25,8 @@ import numpy as np
 
 from sdmodels import _opcodes as op
 from sdmodels.compile import SlotTable, check_method, Slot, _Generator, default_params
-from sdmodels.elements import (Aux, DelayLine, Flow, Rolling, SampleHold, SampleIfTrue, Stock,
-                               canonical)
+from sdmodels.elements import (Aux, DelayLine, Flow, Rolling, SampleHold, SampleIfTrue, Schedule,
+                               Stock, canonical)
 from sdmodels.errors import DimensionError
 from sdmodels.expr import Expr, Index, Ref, Time
 from sdmodels.ir import ModelIR, build
@@ -266,7 +266,11 @@ class _TapeWriter(ExpressionWriter):
             var = self.ir.variables[self.gen.slots[slot].var]
             binding = dict(zip(var.dims, self.gen.slots[slot].key))
             value = self.operand(self.gen._input_of(var, slot), binding, var)
-            self.emit(op.DL_WRITE, 0, value, self.buffers[slot])
+            if isinstance(var, Schedule):
+                steps = self.operand(var.steps, binding, var)
+                self.emit(op.DL_SCHEDULE, int(var.latest), value, self.buffers[slot], steps)
+            else:
+                self.emit(op.DL_WRITE, 0, value, self.buffers[slot])
             self.top = self.first_temp
 
     def _hoists(self) -> None:

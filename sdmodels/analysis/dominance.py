@@ -181,7 +181,11 @@ class LinkScorer:
         dz = self.delta(effect, shift)
         if isinstance(var, held.HELD):
             # its change is its input's over the source interval: move the cause there
-            shift = self.extend(shift, effect)
+            try:
+                shift = self.extend(shift, effect)
+            except ModelError as exc:       # a schedule (elements.Schedule): no one source
+                self.unscored.append(str(exc))
+                return np.zeros(self.steps)
         rows, after = self.pair(shift)
         dx = self.delta(cause, shift)
         override = {cause: t.values[after, cause]}
@@ -252,10 +256,14 @@ class LinkScorer:
         for path in paths:
             # shifts[j]: the intervals link path[j] -> path[j + 1] is scored over
             shifts, here = [shift] * (len(path) - 1), shift
-            for j in range(len(path) - 2, -1, -1):
-                shifts[j] = here
-                if path[j + 1] in self.held:
-                    here = self.extend(here, path[j + 1])
+            try:
+                for j in range(len(path) - 2, -1, -1):
+                    shifts[j] = here
+                    if path[j + 1] in self.held:
+                        here = self.extend(here, path[j + 1])
+            except ModelError as exc:       # through a schedule: no one source step
+                self.unscored.append(str(exc))
+                continue
             product = self.score(path[0], path[1], shifts[0])
             for k, (a, b) in enumerate(zip(path[1:], path[2:])):
                 found = copies.get((a, b))
