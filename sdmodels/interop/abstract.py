@@ -177,6 +177,11 @@ class AbstractImporter:
         if "IntegStructure" in kinds:
             if kinds != {"IntegStructure"}:
                 raise Unsupported("stock", "mixes INTEG and other definitions across elements")
+            undefined = [c for c, (_b, a) in by_key.items() if not hasattr(a, "flow")]
+            if undefined:
+                raise Unsupported("stock", f"has no INTEG equation for its element "
+                                  f"[{', '.join(undefined[0])}] ({len(undefined)} of "
+                                  f"{len(by_key)} left undefined); define every element")
             flows = {c: self.expr(a.flow, b) for c, (b, a) in by_key.items()}
             inits = {c: self.expr(a.initial, b, initial=True) for c, (b, a) in by_key.items()}
             nonneg = any(getattr(a, "non_negative", False) for _b, a in by_key.values())
@@ -356,8 +361,8 @@ class AbstractImporter:
         for s in subs:
             bang = s.endswith("!")
             s = s.rstrip("!")
-            if bang:
-                picked.append(("!", s))
+            if bang:      # the range reduced, and the dimension at this place
+                picked.append(("!", s, dims[len(picked)]))
                 continue
             element = self.subs.resolve(s, binding)
             if element is None:
@@ -379,7 +384,8 @@ class AbstractImporter:
             return external.time_value(self, ast.arguments, binding, initial)
         if fn in ("sum", "prod", "vmin", "vmax", "vmax_xmile", "vmin_xmile"):
             arg = e(ast.arguments[0])
-            return _expand_vector(arg, {"sum": "+", "prod": "*"}.get(fn, fn[1:4]))
+            return _expand_vector(arg, {"sum": "+", "prod": "*"}.get(fn, fn[1:4]),
+                                  host_dims=self.dims_of.get(key_of(self.current), ()))
         if fn == "elmcount":
             name = self.range_names.get(key_of(ast.arguments[0].reference))
             if name is None:
