@@ -112,3 +112,16 @@ def test_malformed_variants_of_suite_files_never_escape(name):
     found = [(label, escapes(path, variant))
              for label, variant in corpus_variants(text, 12, seed=path.name)]
     assert [f for f in found if f[1]] == []
+
+
+def test_a_subscript_range_naming_an_element_twice_is_an_import_error(tmp_path):
+    # found by benchmarks/fuzz.py --corpus (test_subset_duplicated_coord.mdl with a line
+    # doubled): the range's elements run together, 'B' twice, and Dim's ValueError escaped
+    from sdmodels.errors import ImportModelError
+    from sdmodels.interop import import_model
+    path = tmp_path / "twice.mdl"
+    path.write_text("{UTF-8}\ndim1:\n\tA, B, C\n\tA, B\n\t~\n\t~\t|\nx[dim1] = 1 ~~|\n"
+                    "INITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\n")
+    with pytest.raises(ImportModelError, match=r"variable 'x' uses subscript range 'dim1': "
+                       r"dimension 'dim1' repeats an element"):
+        import_model(path)

@@ -66,10 +66,14 @@ class AbstractImporter:
         for key, element in self.elements.items():
             if key in CONTROL:
                 continue
+            self.current = self.display[key]
             self.dims_of[key] = _distinct(self._dims(element))
             for d in self.dims_of[key]:
                 if d not in model.dims:
-                    model.dim(d, self.subs.ranges[d.split(_TWIN)[0]])
+                    try:
+                        model.dim(d, self.subs.ranges[d.split(_TWIN)[0]])
+                    except ValueError as exc:   # no elements, or one named twice
+                        raise Unsupported(f"subscript range '{d}'", str(exc)) from None
             if any(is_lookup_def(c) for c in element.components):
                 self.lookup_ids.add(key)
         for key, element in self.elements.items():
