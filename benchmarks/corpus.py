@@ -149,7 +149,8 @@ def main() -> None:
     selected = [c for c in found if (not args.only or args.only in c.name)
                 and (not args.names or c.name in args.names)][k - 1::n]
     totals = collections.Counter()
-    print(f"{'model':60s} " + " ".join(f"{e:12s}" for e in args.engines))
+    width = max([len(c.name) for c in selected] + [5])
+    print(f"{'model':{width}s} " + " ".join(f"{e:12s}" for e in args.engines))
     reasons = []
     for case in selected:
         row = []
@@ -161,7 +162,7 @@ def main() -> None:
             row.append(f"{o.status:12s}")
             if o.status != "pass":
                 reasons.append(f"  {case.name} [{engine}] {o.status}: {o.detail[:160]}")
-        print(f"{case.name[:60]:60s} " + " ".join(row), flush=True)
+        print(f"{case.name:{width}s} " + " ".join(row), flush=True)
     print("\nWhy each failure:")
     print("\n".join(reasons) or "  none")
     print(f"\nPass counts of {len(selected)} models (pass / fail / unsupported):")
