@@ -27,6 +27,7 @@ from sdmodels._opcodes import (ABS, ADD, ATAN, BNORM, BUF_DELAY, BUF_INIT, BUF_M
                                LN, LOG10, LOGB, LOOKUP, LT, MAX, MIN, MOD, MOV, MUL, NE, NE0, NEG,
                                NOT, POW, PULSE_TRAIN, RAMP, REDUCE, REXP, RNORM, ROLL, ROUND, RUNIF,
                                SELECT, SIN, SQRT, STEP, SUB, TAN, TRUNC, VECTOR)
+from sdmodels._opcodes import DL_SCHEDULE
 from sdmodels._fused import fused
 from sdmodels._runtime import bounded_normal, lookup, pulse_train, ramp, window_extreme
 from sdmodels._vectors import (allocate_available, allocate_by_priority, vector_rank,
@@ -66,6 +67,17 @@ _START, _HOISTS, _STAGE1, _STAGE2, _STAGE3, _STAGE4, _PIPELINES = range(7)
 def _next(i, size):
     """(i + 1) % size for 0 <= i < size, without an integer division."""
     return 0 if i + 1 >= size else i + 1
+
+
+@njit(inline="always", nogil=True)
+def _schedule(buf, off, size, pos, value, steps, latest):
+    """A Schedule's write (op DL_SCHEDULE; the kernel writes the same lines): the slot just
+    read is cleared, `value` goes `steps` slots ahead, replacing (`latest`) or added."""
+    buf[off + pos] = 0.0
+    if steps >= 1.0 and steps < size:
+        j = pos + int(steps)
+        j = j - size if j >= size else j
+        buf[off + j] = value if latest else buf[off + j] + value
 
 
 @njit(inline="always", nogil=True, error_model="numpy")
@@ -331,6 +343,9 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, s
                     c = code[pc - 1, 4]
                     while R[b] <= now:
                         R[b] = R[b] + max(R[c], dt)
+            elif op == DL_SCHEDULE:
+                _schedule(buf, boff[b], blen[b], bpos[b], R[a], R[code[pc - 1, 4]], d != 0)
+                bpos[b] = _next(bpos[b], blen[b])
             else:                  # FUSED + k: two arithmetic operations, the inner not stored
                 R[d] = fused(op - FUSED, R, a, b, code[pc - 1, 4])
         if phase == _START:                 # then the subtrees of constants, once a run

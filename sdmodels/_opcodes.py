@@ -22,6 +22,9 @@ CLOCK = 74           # while R[d] <= t + time epsilon: R[d] += max(R[a], dt) (a 
 # samplers whose period is in a register (sdmodels/tape.py _sample)
 DUE = 80             # jump to c unless t + time epsilon >= R[d]; else CLOCK d, a
 HOLD = 81            # if t + time epsilon >= R[b]: R[d] = R[a], then CLOCK b, c
+# a Schedule's write (elements.Schedule): clear buffer b's slot just read, put R[a] R[c] slots
+# ahead (added to it, or replacing it when d is 1; dropped unless 1 <= R[c] < length), move on
+DL_SCHEDULE = 75
 # FUSED + side * 36 + outer * 6 + inner: R[d] = outer(inner(R[a], R[b]), R[c]) (side 0) or
 # outer(R[c], inner(R[a], R[b])) (side 1); inner and outer index ARITH
 FUSED = 100

@@ -133,6 +133,17 @@ class DelayLine(Element):
 
 
 @dataclass(frozen=True)
+class Schedule(DelayLine):
+    """A pipeline whose delay may change (Vensim's DELAY MATERIAL / INFORMATION): each input
+    is due `steps` steps after it entered, `steps` read as it enters (1 or more; one that falls
+    past the buffer is dropped). The value at a step is the sum of the inputs due then, or with
+    `latest` the last of them, 0 when none is. `delay` sizes the ring buffer (delay / dt slots:
+    the run's length), `initial` is 0."""
+    steps: Expr = None
+    latest: bool = False
+
+
+@dataclass(frozen=True)
 class SampleHold(Element):
     """A discrete controller's view: the input sampled every `period`, held in between."""
     input: Expr = None

@@ -24,7 +24,7 @@ import networkx as nx
 
 from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element, Flow, Lookup,
                                NamedLoop, PerElement, Rolling, SampleHold, SampleIfTrue,
-                               Scenario, Stock, canonical)
+                               Scenario, Schedule, Stock, canonical)
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
                              UnknownNameError, did_you_mean)
 from sdmodels.expr import (Binary, Const, Expr, Index, LookupCall, Reduce, Ref, Unary,
@@ -34,9 +34,9 @@ from sdmodels.model import Model
 from sdmodels.ordering import orders
 
 _EXPR_FIELDS = ("initial", "equation", "input", "delay", "period", "first", "window",
-                "condition")
+                "condition", "steps")
 # fields read only when a run starts (not every step): they make no same-step dependency
-_INIT_ONLY = {DelayLine: ("delay", "initial"), SampleHold: ("period", "first"),
+_INIT_ONLY = {DelayLine: ("delay", "initial"), Schedule: ("delay", "initial"), SampleHold: ("period", "first"),
               SampleIfTrue: ("initial",), Rolling: ("window",), Stock: ("initial",),
               Aux: ("initial",)}
 

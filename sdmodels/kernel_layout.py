@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from sdmodels.elements import DelayLine
+from sdmodels.elements import DelayLine, Schedule
 from sdmodels.expr import VECTOR_FUNCTIONS
 from sdmodels.kernel_source import Movable, _Generator
 
@@ -145,8 +145,15 @@ def _body(gen: _Generator) -> list:
     for s in gen._slots_of(DelayLine):
         var = gen.ir.variables[gen.slots[s].var]
         binding = dict(zip(var.dims, gen.slots[s].key))
-        body += [f"{I3}db{s}[dp[{s}]] = {gen.emit(gen._input_of(var, s), binding, var)}",
-                 f"{I3}dp[{s}] = (dp[{s}] + 1) % db{s}.shape[0]"]
+        value = gen.emit(gen._input_of(var, s), binding, var)
+        if isinstance(var, Schedule):       # the interpreter's _schedule, inline
+            body += [f"{I3}db{s}[dp[{s}]] = 0.0", f"{I3}sk = {gen.emit(var.steps, binding, var)}",
+                     f"{I3}if sk >= 1.0 and sk < db{s}.shape[0]:",
+                     f"{I3}    sj = (dp[{s}] + int(sk)) % db{s}.shape[0]",
+                     f"{I3}    db{s}[sj] = {value if var.latest else f'db{s}[sj] + {value}'}"]
+        else:
+            body.append(f"{I3}db{s}[dp[{s}]] = {value}")
+        body.append(f"{I3}dp[{s}] = (dp[{s}] + 1) % db{s}.shape[0]")
     for s in stock_slots:
         update = f"{x(s.index)} + dt * {d(s.index)}"
         if gen.ir.variables[s.var].non_negative:

@@ -26,7 +26,7 @@ import numpy as np
 from sdmodels import _opcodes as op
 from sdmodels.compile import SlotTable, check_method, Slot, _Generator, default_params
 from sdmodels.elements import (Aux, DelayLine, Flow, PerElement, Rolling, SampleHold, SampleIfTrue,
-                               Stock, canonical)
+                               Schedule, Stock, canonical)
 from sdmodels.errors import DimensionError
 from sdmodels.expr import Const, Expr, Index, Ref, Time, TimeStep
 from sdmodels.ir import ModelIR, build
@@ -302,8 +302,10 @@ class _TapeWriter(ExpressionWriter):
         """Slots of pipelines one step long (DELAY FIXED by dt: module wiring's discrete
         states): a buffer of one value, written at the end of a step and read at the start of
         the next, is the input copied into the slot once every input of the step is read."""
-        return {slot for slot in self.gen._slots_of(DelayLine)
-                if type(self.ir.variables[self.gen.slots[slot].var].delay) is TimeStep}
+        lines = {slot: self.ir.variables[self.gen.slots[slot].var]
+                 for slot in self.gen._slots_of(DelayLine)}
+        return {slot for slot, var in lines.items()      # a Schedule keeps its ring buffer
+                if type(var) is DelayLine and type(var.delay) is TimeStep}
 
     def _pipelines(self) -> None:
         """Each input in the kernel's order (random draws keep their order); a buffered one
@@ -314,7 +316,11 @@ class _TapeWriter(ExpressionWriter):
             binding = dict(zip(var.dims, self.gen.slots[slot].key))
             value = self.operand(self.gen._input_of(var, slot), binding, var)
             if slot not in self.one_step:
-                self.emit(op.DL_WRITE, 0, value, self.buffers[slot])
+                if isinstance(var, Schedule):
+                    steps = self.operand(var.steps, binding, var)
+                    self.emit(op.DL_SCHEDULE, int(var.latest), value, self.buffers[slot], steps)
+                else:
+                    self.emit(op.DL_WRITE, 0, value, self.buffers[slot])
                 if not copies:
                     self.top = self.first_temp
                 continue

@@ -273,14 +273,14 @@ def test_delay_material_schedules_each_input_by_its_delay_time(tmp_path):
         """, stop=6)
     assert out["lagged[k1]"].tolist() == [0, 0, 1, -1, 2, -1, 3]
     assert out["lagged[k2]"].tolist() == [0, 0, 0, 2, -1, 3, -1]
-    # an array constant bounds the delay time by its largest element: 4 + 1 -> 5 + 1 slots
-    # per element, whatever the run's 50 steps
+    # an array constant bounds the delay time by its largest element: 4 + 1 -> 5 + 1 steps
+    # ahead at most, 5 + 2 slots per ring buffer, whatever the run's 50 steps
     model = import_model(_write(tmp_path, """
         k: k1, k2 ~~|
         t[k] = 2, 4 ~~|
         lagged[k] = DELAY MATERIAL(Time, t[k] + STEP(1, 5), 0, -1) ~~|
         """, 50))
-    assert sum(".count" in n and ".step" not in n for n in model.elements) == 2 * 6
+    assert _rings(model, ".count") == [7, 7]
     out = run(model, engine="interpreter")
     # k1: inputs of t < 5 leave 2 steps later, later ones 3: t = 2, 3, 4, 5, 6 give 0..4,
     # t = 7 nothing (-1), then t - 3
@@ -288,8 +288,9 @@ def test_delay_material_schedules_each_input_by_its_delay_time(tmp_path):
 
 
 def test_delay_material_over_a_long_run_keeps_slots_for_its_longest_delay_only(tmp_path):
-    # the slots number the delay time's largest value / TIME STEP (3 here, +1 to spare), not
-    # the run's 2,000 steps. Input Time + 1 with a delay time falling from 3 to 1 at t = 1000:
+    # the ring buffer's slots number the delay time's largest value / TIME STEP (3 here, +1 to
+    # spare, +1 the slot read now), not the run's 2,000 steps. Input Time + 1 with a delay time
+    # falling from 3 to 1 at t = 1000:
     # inputs of 997..999 (3 steps) leave at 1000..1002, those of 1000, 1001 (1 step) at 1001,
     # 1002, adding up there (fn_delay_material.html)
     path = _write(tmp_path, """
@@ -297,7 +298,7 @@ def test_delay_material_over_a_long_run_keeps_slots_for_its_longest_delay_only(t
         late = DELAY MATERIAL(input, 3 - STEP(2, 1000), 0, -1) ~~|
         """, 2000)
     model = import_model(path)
-    assert sum("~material" in name for name in model.elements) == 4 * 4 + 1
+    assert _rings(model, ".amount") == _rings(model, ".count") == [5]
     out = run(model, engine="interpreter")
     late = out["late"].to_numpy()
     assert late[[2, 3, 999, 1000, 1001, 1002, 1003, 2000]].tolist() == [
@@ -306,25 +307,36 @@ def test_delay_material_over_a_long_run_keeps_slots_for_its_longest_delay_only(t
     assert late.sum() == pytest.approx(out["input"].to_numpy()[:-1].sum())
 
 
-def test_delay_material_with_no_bound_on_its_delay_time_over_a_long_run_is_refused(tmp_path):
-    # a delay time read from a stock has no largest value known at import: one slot per step
-    # of the run, at most 400
-    with pytest.raises(ImportModelError, match=r"m\.mdl:4: variable 'late' uses DELAY MATERIAL: "
-                       "a delay time that changes during the run is followed one slot per "
-                       "step of its longest delay, at most 400; no largest value of the delay "
-                       "time could be found at import .*: 500 steps"):
-        _run(tmp_path, """
-            wait = INTEG(1, 1) ~~|
-            late = DELAY MATERIAL(1, wait, 0, 0) ~~|
-            """, stop=500)
-    with pytest.raises(ImportModelError, match="the delay time reaches 501: 500 slots"):
-        _run(tmp_path, "late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|", stop=500)
-    # bounded with MIN, as the message suggests: 10 + 1 slots, whatever the run's length
+def _rings(model, lane: str) -> list[int]:
+    """The slots of each ring buffer (elements.Schedule) of a lane: its length / TIME STEP."""
+    from sdmodels.elements import Schedule
+    return [round(e.delay.value / model.dt) for e in model.elements.values()
+            if isinstance(e, Schedule) and e.id.endswith(lane)]
+
+
+def test_delay_material_with_no_bound_on_its_delay_time_has_a_slot_per_step(tmp_path):
+    # a delay time read from a stock has no largest value known at import: the ring buffers
+    # take one slot per step of the run, + 1. wait = 1 + Time (a stock growing 1 a step): the
+    # input of step n (n + 1) waits 1 + n steps, due at 2n + 1; every other step gives `missing`
+    # (-1) and all of the input that came due is out (fn_delay_material.html)
+    model = import_model(_write(tmp_path, """
+        wait = INTEG(1, 1) ~~|
+        late = DELAY MATERIAL(Time + 1, wait, 0, -1) ~~|
+        """, 3000))
+    assert _rings(model, ".amount") == [3001]
+    late = run(model, engine="interpreter")["late"].to_numpy()
+    assert late[:8].tolist() == [0, 1, -1, 2, -1, 3, -1, 4]
+    assert late[2001].tolist() == 1001 and late[2000] == -1
+    assert (late[2::2] == -1).all() and late[1::2].tolist() == list(range(1, 1501))
+    # 1 + Time over 500 steps: bounded by 501, so the run's length decides (500 + 1)
+    model = import_model(_write(tmp_path, "late = DELAY MATERIAL(1, 1 + Time, 0, 0) ~~|", 500))
+    assert _rings(model, ".count") == [501]
+    # bounded with MIN: 10 + 1 + 1 slots, whatever the run's length
     model = import_model(_write(tmp_path, """
         wait = INTEG(1, 1) ~~|
         late = DELAY MATERIAL(1, MIN(wait, 10), 0, 0) ~~|
         """, 500))
-    assert sum(".count" in name and ".step" not in name for name in model.elements) == 11
+    assert _rings(model, ".count") == [12]
 
 
 def _scheduled(xs, times, dt, initial, missing, *, material):
@@ -353,7 +365,8 @@ def _scheduled(xs, times, dt, initial, missing, *, material):
 ])
 def test_varying_delays_keep_slots_for_the_largest_delay_time(tmp_path, time, slots):
     # vensim_bounds: the largest value each delay time can take in a 100-step run, found at
-    # import, sizes the slots (one to spare), not the run's length; and no input is lost: both
+    # import, sizes the ring buffers (one slot to spare, one read now), not the run's length;
+    # and no input is lost: both
     # delays give, step by step, what the documented rule does (_scheduled)
     model = import_model(_write(tmp_path, f"""
         wait((0, 1), (10, 6), (20, 2)) ~~|
@@ -362,8 +375,7 @@ def test_varying_delays_keep_slots_for_the_largest_delay_time(tmp_path, time, sl
         material = DELAY MATERIAL(input, wait time, 5, -1) ~~|
         information = DELAY INFORMATION(input, wait time, 5) ~~|
         """, 100))
-    assert sum(".entered" in n and ".step" not in n and "held" not in n
-               for n in model.elements) == slots
+    assert _rings(model, ".entered") == _rings(model, ".amount") == [slots + 1]
     out = run(model, engine="interpreter")
     xs, times = out["input"].tolist(), out["wait time"].tolist()
     for kind in ("material", "information"):

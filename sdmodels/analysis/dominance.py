@@ -185,7 +185,11 @@ class LinkScorer:
         share = held.input_share(self, effect, shift) if sampled_if else 1.0
         if isinstance(var, held.HELD):
             # its change is its input's over the source interval: move the cause there
-            shift = self.extend(shift, effect)
+            try:
+                shift = self.extend(shift, effect)
+            except ModelError as exc:       # a schedule (elements.Schedule): no one source
+                self.unscored.append(str(exc))
+                return np.zeros(self.steps)
         rows, after = self.pair(shift)
         dx = self.delta(cause, shift)
         override = {cause: t.values[after, cause]}
@@ -258,10 +262,14 @@ class LinkScorer:
             # shifts[j]: the intervals link path[j] -> path[j + 1] is scored over (a link
             # into a SAMPLE IF TRUE's condition, `via`, acts at once: no move back in time)
             shifts, here = [shift] * (len(path) - 1), shift
-            for j in range(len(path) - 2, -1, -1):
-                shifts[j] = here
-                if path[j + 1] in self.held and not via[j]:
-                    here = self.extend(here, path[j + 1])
+            try:
+                for j in range(len(path) - 2, -1, -1):
+                    shifts[j] = here
+                    if path[j + 1] in self.held and not via[j]:
+                        here = self.extend(here, path[j + 1])
+            except ModelError as exc:       # through a schedule: no one source step
+                self.unscored.append(str(exc))
+                continue
             product = 1.0
             for k, (a, b) in enumerate(zip(path, path[1:])):
                 found = None if via[k] else copies.get((a, b))

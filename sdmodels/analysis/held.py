@@ -65,7 +65,8 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from sdmodels.elements import DelayLine, Element, Rolling, SampleHold, SampleIfTrue, Stock
+from sdmodels.elements import (DelayLine, Element, Rolling, SampleHold, SampleIfTrue, Schedule,
+                               Stock)
 from sdmodels.errors import ModelError
 from sdmodels.expr import DelayFixed, RollingMax, RollingMin
 from sdmodels.expr import SampleHold as SampleHoldFn, SampleIfTrue as SampleIfTrueFn
@@ -118,6 +119,12 @@ def _(var: DelayLine, trace, column: int) -> np.ndarray:
     # the kernel's buffer: max(1, round(delay / dt)) steps, the delay read at the start
     n = max(1, int(np.floor(_at_start(trace, column, var.delay) / trace.dt + 0.5)))
     return np.maximum(np.arange(len(trace.times)) - n, 0)
+
+
+@_source.register
+def _(var: Schedule, trace, column: int) -> np.ndarray:
+    raise ModelError(f"'{var.display}' adds up (or keeps the last of) the inputs due at a "
+                     "step, each after its own delay: no single earlier step shows at a step")
 
 
 @_source.register

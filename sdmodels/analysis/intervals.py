@@ -27,7 +27,7 @@ import math
 from typing import Mapping
 
 from sdmodels.elements import Aux, Constant, DelayLine, Flow, Lookup, Rolling, \
-    SampleHold, SampleIfTrue, Stock, canonical
+    SampleHold, SampleIfTrue, Schedule, Stock, canonical
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
                            TimeStep, Unary)
 from sdmodels.ir import ModelIR, expressions
@@ -278,6 +278,8 @@ class Ranges:
             if v.non_negative:
                 out = (max(out[0], 0.0), max(out[1], 0.0))
             return out
+        if isinstance(v, Schedule):     # a sum of the inputs due at a step: no bound here
+            return ANY
         if isinstance(v, (DelayLine, SampleHold, Rolling)):
             first = v.initial if isinstance(v, (DelayLine, SampleIfTrue)) else \
                 getattr(v, "first", None)

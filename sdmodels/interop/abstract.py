@@ -66,10 +66,14 @@ class AbstractImporter:
         for key, element in self.elements.items():
             if key in CONTROL:
                 continue
+            self.current = self.display[key]
             self.dims_of[key] = _distinct(self._dims(element))
             for d in self.dims_of[key]:
                 if d not in model.dims:
-                    model.dim(d, self.subs.ranges[d.split(_TWIN)[0]])
+                    try:
+                        model.dim(d, self.subs.ranges[d.split(_TWIN)[0]])
+                    except ValueError as exc:   # no elements, or one named twice
+                        raise Unsupported(f"subscript range '{d}'", str(exc)) from None
             if any(is_lookup_def(c) for c in element.components):
                 self.lookup_ids.add(key)
         for key, element in self.elements.items():
@@ -177,6 +181,11 @@ class AbstractImporter:
         if "IntegStructure" in kinds:
             if kinds != {"IntegStructure"}:
                 raise Unsupported("stock", "mixes INTEG and other definitions across elements")
+            undefined = [c for c, (_b, a) in by_key.items() if not hasattr(a, "flow")]
+            if undefined:
+                raise Unsupported("stock", f"has no INTEG equation for its element "
+                                  f"[{', '.join(undefined[0])}] ({len(undefined)} of "
+                                  f"{len(by_key)} left undefined); define every element")
             flows = {c: self.expr(a.flow, b) for c, (b, a) in by_key.items()}
             inits = {c: self.expr(a.initial, b, initial=True) for c, (b, a) in by_key.items()}
             nonneg = any(getattr(a, "non_negative", False) for _b, a in by_key.values())
@@ -356,8 +365,8 @@ class AbstractImporter:
         for s in subs:
             bang = s.endswith("!")
             s = s.rstrip("!")
-            if bang:
-                picked.append(("!", s))
+            if bang:      # the range reduced, and the dimension at this place
+                picked.append(("!", s, dims[len(picked)]))
                 continue
             element = self.subs.resolve(s, binding)
             if element is None:
@@ -379,7 +388,8 @@ class AbstractImporter:
             return external.time_value(self, ast.arguments, binding, initial)
         if fn in ("sum", "prod", "vmin", "vmax", "vmax_xmile", "vmin_xmile"):
             arg = e(ast.arguments[0])
-            return _expand_vector(arg, {"sum": "+", "prod": "*"}.get(fn, fn[1:4]))
+            return _expand_vector(arg, {"sum": "+", "prod": "*"}.get(fn, fn[1:4]),
+                                  host_dims=self.dims_of.get(key_of(self.current), ()))
         if fn == "elmcount":
             name = self.range_names.get(key_of(ast.arguments[0].reference))
             if name is None:

@@ -54,6 +54,7 @@ from xml.sax.saxutils import escape, quoteattr
 from sdmodels.elements import (Aux, Constant, Flow, Lookup, PerElement, Stock)
 from sdmodels.errors import ModelError
 from sdmodels.interop.export_shared import share
+from sdmodels.interop.vensim_subscripts import balanced
 from sdmodels.expr import (Binary, Call, Const, Delay1, Delay3, DelayFixed, DelayN, Expr, Index,
                            LookupCall, Reduce, Ref, RollingExtreme, SampleHold, SampleIfTrue,
                            Smooth, Smooth3, SmoothN, Stateful, Time, TimeStep, Trend, Unary,
@@ -64,6 +65,7 @@ NS = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
 VENDOR = "sdmodels"   # namespace of our vendor-specific functions: sdmodels.ROLLING_MAX(...)
 VENDOR_NS = "urn:sdmodels:xmile"   # and of our vendor-specific elements
 # each operator's XMILE text and precedence
+CHAIN = 16       # a reduction's elements written as one chain at most (export.reduce)
 _BINARY = CodeTable(BinaryOp, {
     "or": ("OR", 1), "and": ("AND", 2), **{o: (o, 3) for o in ("=", "<>", "<", "<=", ">", ">=")},
     "+": ("+", 4), "-": ("-", 4), "*": ("*", 5), "/": ("/", 5), "^": ("^", 7)})
@@ -177,21 +179,35 @@ class _Writer:
                     isinstance(e.args[1], Const) and e.args[1].value >= self.model.dt):
                 args[1] = f"MAX({args[1]}, {self.dt})"    # our pipelines hold >= 1 step
             return f"{_STATEFUL[type(e)]}({', '.join(args)})", 9
-        if isinstance(e, Reduce):   # written out element by element: every engine reads that
-            parts = [self._e(e.operand, host, {**bind, e.dim: el})
-                     for el in self.model.dims[e.dim].elements]
-            if len(parts) == 1:
-                return parts[0]
-            if e.op in ("sum", "mean"):
-                total = " + ".join(self._wrap(p, 4) for p in parts)
-                return (total, 4) if e.op == "sum" else (f"({total}) / {len(parts)}", 5)
-            if e.op == "prod":
-                return " * ".join(self._wrap(p, 6) for p in parts), 5
-            out = parts[-1][0]
-            for p in reversed(parts[:-1]):
-                out = f"{e.op.upper()}({p[0]}, {out})"
-            return out, 9
+        if isinstance(e, Reduce):
+            return self.reduce(e, host, bind)
         raise ModelError(f"export: '{host}' holds {type(e).__name__}, which XMILE cannot express")
+
+    def reduce(self, e: Reduce, host: str, bind: dict) -> tuple[str, int]:
+        """A reduction written out element by element (every engine reads that; pysd's XMILE
+        translator has no SUM(x[*])): as a chain up to CHAIN elements, beyond that chains of
+        CHAIN combined as a balanced tree, so that no reader meets a chain as long as the
+        dimension (a 1,000-element sum is 6 levels of 16-term chains, not 1,000 levels)."""
+        parts = [self._e(e.operand, host, {**bind, e.dim: el})
+                 for el in self.model.dims[e.dim].elements]
+        if len(parts) == 1:
+            return parts[0]
+        if e.op in ("sum", "mean", "prod"):
+            op, p = ("*", 5) if e.op == "prod" else ("+", 4)
+            chains = [f" {op} ".join(self._wrap(q, p + 1 if op == "*" else p) for q in
+                                     parts[i:i + CHAIN]) for i in range(0, len(parts), CHAIN)]
+            total, p = (chains[0], p) if len(chains) == 1 else (
+                balanced([f"({c})" for c in chains], lambda a, b: f"({a} {op} {b})"), 9)
+            return (total, p) if e.op != "mean" else (f"{self._wrap((total, p), 5)} / "
+                                                      f"{len(parts)}", 5)
+
+        def chain(texts: list[str]) -> str:
+            out = texts[-1]
+            for t in reversed(texts[:-1]):
+                out = f"{e.op.upper()}({t}, {out})"
+            return out
+        chains = [chain([q[0] for q in parts[i:i + CHAIN]]) for i in range(0, len(parts), CHAIN)]
+        return balanced(chains, lambda a, b: f"{e.op.upper()}({a}, {b})"), 9
 
     def sampler(self, e: Stateful, host: str, a: list[str]) -> str:
         """sample_hold as XMILE: a held stock reset to the input at each sampling instant."""

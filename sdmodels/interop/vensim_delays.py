@@ -23,13 +23,12 @@ DELAY MATERIAL(input, delay time, initial, missing) with a delay time that chang
 (fn_delay_material.html: DELAY FIXED whose delay time may vary; inputs that come due at one
 step add up, a step nothing comes due at gives `missing`): each input leaves after the delay
 time it entered with, k = max(1, floor(delay time / TIME STEP + 0.5)) steps (the rule of
-DELAY FIXED's pipeline). One slot per step of the longest delay holds what comes due that
-many steps ahead, and one counts how many inputs do: slot j takes slot j + 1's content each
-step, plus this step's input when k = j; the output is slot 1 (or `missing` when it counts
-none). The first k0 slots start at `initial` (the pipeline DELAY FIXED starts with). The
-slots number the delay time's largest value / TIME STEP (vensim_bounds finds it at import),
-so memory does not grow with the run's length; with no bound known, one per step of the run
-(an input due after the run is never seen); more than MAX_SLOTS are refused by name.
+DELAY FIXED's pipeline). Two ring buffers keyed by the step an input is due at
+(elements.Schedule: the engine puts each input k slots ahead of the slot it reads now) add up
+the amounts and count the inputs due; the output is the amount, or `missing` when it counts
+none. The first k0 steps also give `initial` (the pipeline DELAY FIXED starts with). A buffer
+has a slot per step of the run, fewer when vensim_bounds finds the delay time's largest value
+at import; an input due after the run is never seen.
 
 DELAY INFORMATION(input, delay time, initial) with a delay time that changes
 (fn_delay_information.html: "If delay time is decreasing some values of the input will be
@@ -37,16 +36,16 @@ discarded and replaced by more recent inputs. If delay time is increasing existi
 will be held"; 22300.html: "discarding inputs if T decreases and holding inputs if T
 increases"; mgu09_material_and_information_delays.html: it never leaves the input's range):
 the same schedule, each input due k steps after it entered, but at a step the output is the
-most recent input that has come due, and it holds its last value while none newer has. The
-slots keep the value and the step it entered (a later input due at the same step replaces
-it), two more stocks the output held and its entry step; until the first input is due the
-output is `initial`.
+most recent input that has come due, and it holds its last value while none newer has. Two
+buffers keep the last input due at each step and the step it entered (a later input due at
+the same step replaces it), two stocks the output held and its entry step; until the first
+input is due the output is `initial`.
 
-Everything is expressed with ordinary stocks and flows, so the engine is unchanged.
+Everything else is ordinary stocks and flows.
 """
 from __future__ import annotations
 
-from sdmodels.elements import Aux, Flow, Stock, canonical
+from sdmodels.elements import Aux, Flow, Schedule, Stock, canonical
 from sdmodels.expr import Binary, Call, Const, DelayN, Expr, Ref, Time, TimeStep
 
 
@@ -161,40 +160,45 @@ def _delayp_stages(importer, host: str, cell: tuple, args_ast, binding) -> tuple
     return stages, dl
 
 
-MAX_SLOTS = 400      # slots of a DELAY MATERIAL / INFORMATION with a varying time, at most
-
-
 def varying_delay(importer, fn: str, args: list[Expr], starts: list[Expr], time_ast) -> Expr:
     """DELAY MATERIAL or DELAY INFORMATION with a delay time that changes (module docstring);
     `args` are input, delay time, initial (and missing), `starts` the same read at the start,
-    `time_ast` the delay time's abstract syntax (its largest value sizes the slots)."""
+    `time_ast` the delay time's abstract syntax (its largest value sizes the ring buffers)."""
     importer.counter += 1
     host = canonical(importer.current)
     base, label = f"{host}~{fn.split('_')[-1]}{importer.counter}", importer.current
-    slots = _slot_count(importer, fn, time_ast)
+    size = _ring_size(importer, time_ast)
     due = Ref(f"{base}.k")
     importer.extra.append(Aux(id=due.name, display=f"{label} (steps to leave)",
                               equation=_steps(args[1]), origin=host))
-    if fn == "delay_material":
-        filled = lambda j: Binary("<=", Const(float(j)), _steps(starts[1]))  # noqa: E731
-        _lanes(importer, base, label, host, due, slots, (
-            ("amount", args[0], lambda j: Binary("*", filled(j), starts[2]), False),
-            ("count", Const(1.0), filled, False)))
-        return Call("if_then_else", (Binary(">", Ref(f"{base}.count1"), Const(0.5)),
-                                     Ref(f"{base}.amount1"), args[3]))
+
+    def lane(what: str, value: Expr, latest: bool) -> Ref:
+        importer.extra.append(Schedule(
+            id=f"{base}.{what}", display=f"{label} ({what} due now)", input=value,
+            delay=Const(size * importer._times()["dt"]), initial=Const(0.0), steps=due,
+            latest=latest, origin=host))
+        return Ref(f"{base}.{what}")
     start = importer._times()["start"]
-    entered = Binary("+", Binary("/", Binary("-", Time(), Const(start)), TimeStep()),
-                     Const(1.0))                    # the step an input entered at, from 1
-    empty = lambda j: Const(0.0)                    # noqa: E731
-    _lanes(importer, base, label, host, due, slots, (
-        ("value", args[0], empty, True), ("entered", entered, empty, True)))
+    step = Call("floor", (Binary("+", Binary("/", Binary("-", Time(), Const(start)),
+                                             TimeStep()), Const(0.5)),))   # from 0
+    if fn == "delay_material":
+        # the first k0 steps give `initial` (the pipeline DELAY FIXED starts with), plus
+        # whatever else is due then
+        first = Binary("<", step, importer.hold(_steps(starts[1])))
+        amount, count = lane("amount", args[0], False), lane("count", Const(1.0), False)
+        return Call("if_then_else", (Binary(">", Binary("+", count, first), Const(0.5)),
+                                     Binary("+", amount, Binary("*", first,
+                                                                importer.hold(starts[2]))),
+                                     args[3]))
+    value = lane("value", args[0], True)
+    entered = lane("entered", Binary("+", step, Const(1.0)), True)   # its step, from 1
     held, mark = f"{base}.held", f"{base}.held_entered"
-    newer = Binary(">", Ref(f"{base}.entered1"), Binary("+", Ref(mark), Const(0.5)))
-    out = Call("if_then_else", (newer, Ref(f"{base}.value1"), Ref(held)))
-    latest = Call("max", (Ref(f"{base}.entered1"), Ref(mark)))
-    for sid, what, initial, value in ((held, "held output", starts[2], out),
-                                      (mark, "step its input entered", Const(0.0), latest)):
-        _step_to(importer, sid, f"{label} ({what})", host, initial, value)
+    newer = Binary(">", entered, Binary("+", Ref(mark), Const(0.5)))
+    out = Call("if_then_else", (newer, value, Ref(held)))
+    latest = Call("max", (entered, Ref(mark)))
+    for sid, what, initial, now in ((held, "held output", starts[2], out),
+                                    (mark, "step its input entered", Const(0.0), latest)):
+        _step_to(importer, sid, f"{label} ({what})", host, initial, now)
     return out
 
 
@@ -205,45 +209,18 @@ def _steps(delay: Expr) -> Expr:
         "+", Binary("/", delay, TimeStep()), Const(0.5)),))))
 
 
-def _slot_count(importer, fn: str, time_ast) -> int:
-    """Slots enough for the longest delay: the delay time's largest value over TIME STEP (found
-    by vensim_bounds), else every step of the run; refused beyond MAX_SLOTS."""
+def _ring_size(importer, time_ast) -> int:
+    """Slots of each ring buffer: the run's steps + 1, or fewer when vensim_bounds finds the
+    delay time's largest value at import (its steps + 1, one to spare for rounding, + 1)."""
     import math
-    from sdmodels.interop.abstract import Unsupported
     from sdmodels.interop.vensim_bounds import bounds
     times = importer._times()
     dt = times["dt"]
     steps = max(1, int(round((times["stop"] - times["start"]) / dt)))
     largest = bounds(importer, time_ast, times)[1]
-    if not math.isfinite(largest):
-        slots, why = steps, ("no largest value of the delay time could be found at import (it "
-                             "reads a stock, data or a function whose range is not known), so "
-                             f"one slot per step of the run: {steps} steps")
-    else:     # + 1: a slot to spare for rounding in the bound's arithmetic
-        slots = min(steps, max(1, math.floor(largest / dt + 0.5)) + 1)
-        why = f"the delay time reaches {largest:g}: {slots} slots of TIME STEP {dt:g}"
-    if slots > MAX_SLOTS:
-        raise Unsupported(fn.upper().replace("_", " "), "a delay time that changes during the "
-                          f"run is followed one slot per step of its longest delay, at most "
-                          f"{MAX_SLOTS}; {why} (a larger TIME STEP, a delay time bounded "
-                          "with MIN(..., largest), or a constant delay time, where it is DELAY "
-                          "FIXED)")
-    return slots
-
-
-def _lanes(importer, base, label, host, due: Ref, slots: int, lanes) -> None:
-    """Per lane (name, entering value, start of slot j, replace) `slots` stocks; slot j holds
-    what comes due j steps ahead: each step it takes slot j + 1's content, and the entering
-    value when it is due in j steps, added to it (material) or replacing it (information)."""
-    for what, value, start, replace in lanes:
-        ids = [f"{base}.{what}{j}" for j in range(1, slots + 1)]
-        for j in range(1, slots + 1):
-            here = Binary("=", due, Const(float(j)))
-            after = Ref(ids[j]) if j < slots else Const(0.0)
-            nxt = Call("if_then_else", (here, value, after)) if replace else \
-                Binary("+", after, Binary("*", here, value))
-            _step_to(importer, ids[j - 1], f"{label} ({what} due in {j} steps)", host,
-                     start(j), nxt)
+    if math.isfinite(largest):
+        steps = min(steps, max(1, math.floor(largest / dt + 0.5)) + 1)
+    return steps + 1
 
 
 def _step_to(importer, sid: str, display: str, host: str, initial: Expr, value: Expr) -> None:

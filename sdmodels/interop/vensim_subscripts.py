@@ -150,17 +150,56 @@ def _vector_terms(args: list[Expr]) -> list[tuple[Expr, ...]]:
     return terms
 
 
-def _expand_vector(arg: Expr, op: str) -> Expr:
-    terms = [t[0] for t in _vector_terms([arg])]
-    if op in ("+", "*"):
-        out = terms[0]
-        for t in terms[1:]:
-            out = Binary(op, out, t)
+def _expand_vector(arg: Expr, op: str, *, host_dims: tuple[str, ...] = ()) -> Expr:
+    """SUM / PROD / VMIN / VMAX of `arg` (op + * min max): a reduction over each dimension
+    its `!` ranges name when each is the whole dimension of the variable it subscripts (one
+    node, whatever the size: SUM(x[Cell!]) over 1,000 cells stays one term), else the terms
+    written out, combined as a balanced tree (log2(n) deep, never a chain of n)."""
+    from sdmodels.expr import Reduce, transform
+    reduced = _whole_dims(arg, host_dims)
+    if reduced is not None:
+        def bind(node):
+            if isinstance(node, _Vector):
+                return Index(node.target, tuple(p[2] if isinstance(p, tuple) else p
+                                                for p in node.picked))
+            return None
+        out = transform(arg, bind)
+        for dim in reduced:
+            out = Reduce({"+": "sum", "*": "prod"}.get(op, op), out, dim)
         return out
-    out = terms[0]
-    for t in terms[1:]:
-        out = Call(op, (out, t))
-    return out
+    return balanced([t[0] for t in _vector_terms([arg])], lambda a, b: Binary(op, a, b)
+                    if op in ("+", "*") else Call(op, (a, b)))
+
+
+def _whole_dims(arg: Expr, host_dims) -> list[str] | None:
+    """The dimensions `arg`'s `!` ranges reduce over when every one is the whole dimension
+    at its place (and not one the equation is arrayed over); else None."""
+    from sdmodels.expr import transform
+    found: list[str] = []
+    ok = [True]
+
+    def look(node):
+        if isinstance(node, _Vector):
+            for p in node.picked:
+                if isinstance(p, tuple):
+                    ok[0] &= p[1] == p[2] and p[2] not in host_dims
+                    found.append(p[2])
+        return None
+    transform(arg, look)
+    return list(dict.fromkeys(found)) if found and ok[0] else None
+
+
+def balanced(terms: list, pair):
+    """`terms` combined two by two as a balanced tree, `pair(a, b)` making one node (an
+    expression of the reader, a text of the XMILE export): log2(n) levels, never n.
+
+    >>> balanced(["a", "b", "c", "d", "e"], lambda a, b: f"({a} + {b})")
+    '((a + b) + (c + (d + e)))'
+    """
+    if len(terms) == 1:
+        return terms[0]
+    half = len(terms) // 2
+    return pair(balanced(terms[:half], pair), balanced(terms[half:], pair))
 
 
 _TWIN = " (repeated "

@@ -141,8 +141,11 @@ class XmileReader:
             if _tag(node) in ("aux", "flow", "stock"):
                 dn = _child(node, "dimensions")
                 if dn is not None:
-                    self.var_dims[canonical(_name(node.get("name")))] = tuple(
-                        d.get("name") for d in _children(dn, "dim"))
+                    names = tuple(d.get("name") for d in _children(dn, "dim"))
+                    if None in names:
+                        raise Refused(f"variable '{_name(node.get('name'))}': a <dim> of its "
+                                      "<dimensions> has no name= (write <dim name=\"...\"/>)")
+                    self.var_dims[canonical(_name(node.get("name")))] = names
         conveyors, queues, ovens = [], [], []
         driven = xmile_oven.driven_flows(nodes)   # computed by their stock: no eqn needed
         called = set()   # names used as LOOKUP(name, x): tables even when they have an eqn
