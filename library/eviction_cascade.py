@@ -17,8 +17,14 @@ evicted pod; the same numbers, 969 loops instead of 3,619): a pod whose memory r
 never gated by a disruption budget) and the kubelet restarts its container after the
 CrashLoopBackOff (10 s, doubling to 300 s with every crash in a row, reset after 10 minutes of
 running), then "Pod startup time" until it is ready again with a fresh process; a pod above
-the "Eviction threshold" is evicted only while fewer than "PDB maxUnavailable" pods are down
-(API-initiated evictions respect a PDB), and the ReplicaSet replaces it with a new pod. Only
+the "Eviction threshold" is evicted through the Eviction API (an operator or the VPA updater
+asking for a pod above a memory threshold: API-initiated evictions respect a PDB, Kubernetes
+docs "API-initiated Eviction"; the kubelet's node-pressure eviction would not, and acts on
+the node's memory, not a pod's), and the ReplicaSet replaces it with a new pod. The PDB
+admits the requests one at a time while its disruptionsAllowed ("PDB maxUnavailable" less
+the pods down) lasts and refuses the rest (429), which are asked again at the next step
+(`pods.admit_evictions`): with maxUnavailable 1 one pod is evicted, and the next only once
+its replacement is ready. Only
 ready pods take traffic (readiness gating). Calibration: with 1,000 req/s and 125 req/s per
 pod a 10 % share is 80 % utilization -> 4 requests in flight -> 310 + 25 x 4 = 410 MB (the
 reference's 400 MB); one pod fewer is 88.9 % -> 8 in flight -> 510 MB (the reference's
@@ -38,7 +44,7 @@ from sdmodels import (Dim, Model, delay_fixed, if_then_else, maximum, minimum, s
                       sum_over)
 
 from library.parts._wiring import at_step_start, conversion
-from library.parts.pods import pod_lifecycle
+from library.parts.pods import admit_evictions, pod_lifecycle
 
 REF = "reference Part 3.4"
 K8S = "Kubernetes docs"
@@ -133,21 +139,27 @@ def build(**overrides) -> Model:
     memory = m.aux("Memory", working + leaked, dims=[pods], units="MB")
 
     # removals: OOM kill at the limit (a container restart); eviction above the threshold
-    # only within the PDB (the pod is replaced)
-    down = m.aux("Pods unavailable", N_PODS - serving_named, units="pods")
-    # a pod count is a sum of floating-point pods: 1 - 1e-15 pods down is 1 pod down, not
-    # fewer (without the margin, rounding in the pods' flows decides whether the budget
-    # admits an eviction when exactly maxUnavailable pods are down)
-    allowed = m.aux("PDB allows eviction", down < c["PDB maxUnavailable"] - POD_ROUNDING,
-                    units="0/1")
-    # both are decisions taken at the start of a step from the memory then; they move whole
-    # pods in that step under any integrator (library/parts/_wiring.at_step_start)
+    # within the PDB (the pod is replaced). Both are decisions taken at the start of a step
+    # from the memory then; they move whole pods in that step under any integrator
+    # (library/parts/_wiring.at_step_start)
     is_up = up / one_pod
     oom = m.aux("OOM killed", at_step_start(m, is_up * (memory >= c["Memory limit"])),
                 dims=[pods], units="0/1", doc="the OOM killer: a ready pod at the limit")
-    evict = m.aux("Evicted", at_step_start(m, is_up * (memory >= c["Eviction threshold"]) * allowed
-                                           * (memory < c["Memory limit"])),
-                  dims=[pods], units="0/1")
+    down = m.aux("Pods unavailable", N_PODS - serving_named, units="pods")
+    allowed = m.aux("Disruptions allowed", maximum(0, c["PDB maxUnavailable"] - down),
+                    units="pods", doc="the PDB's disruptionsAllowed: currentHealthy - (10 - "
+                    "maxUnavailable), from the ready pods at the step's start (a pod the OOM "
+                    "killer takes at the same instant is not seen yet: the PDB's status "
+                    "'may trail the actual state', Kubernetes API, PodDisruptionBudgetStatus)")
+    asked = m.aux("Eviction requested", is_up * (memory >= c["Eviction threshold"]) * (
+        memory < c["Memory limit"]), dims=[pods], units="0/1", doc="API-initiated: a ready "
+        "pod above the threshold (one at the limit is the OOM killer's), asked again at every "
+        "step while it stays above")
+    admitted = m.aux("Eviction admitted", admit_evictions(asked, allowed / one_pod,
+                                                          pods.elements), dims=[pods],
+                     units="0/1", doc="the requests the PDB admits, one at a time "
+                     "(library/parts/pods.admit_evictions); the others are refused (429)")
+    evict = m.aux("Evicted", at_step_start(m, admitted), dims=[pods], units="0/1")
     for e, p in life.items():
         p.connect("Crashed now", oom[e]).connect("Evicted now", evict[e])
         p.connect("Crash rate", 0).connect("Eviction rate", 0)      # decided, not hazards

@@ -100,6 +100,23 @@ def test_disruption_budget_alone_cannot_stop_oom_kills(kernel):
     assert df["Pods up"].min() == 0
 
 
+@pytest.mark.parametrize("method, divide", [("euler", 1), ("euler", 2), ("rk4", 1)])
+def test_the_budget_admits_one_eviction_at_a_time_when_every_pod_asks_at_once(kernel, method,
+                                                                             divide):
+    # Every pod is above a 400 MB eviction threshold from t = 0 (405 .. 415 MB) and the PDB
+    # allows 1 unavailable: the Eviction API admits one request (disruptionsAllowed 1 -> 0)
+    # and refuses the other nine (429) until the replacement is ready, a 60 s start-up and
+    # two steps later (created the step after the eviction, counted healthy the step after
+    # it is ready): evictions at 0, 61 and 122 s at dt 0.5 (0, 60.5, 121 at dt 0.25). A
+    # check on the pods up made once per step evicted all ten at t = 0.
+    df = run(kernel, scenario="baseline", method=method, dt=0.5 / divide, params={
+        "Eviction threshold": 400, "PDB maxUnavailable": 1, "Pod startup time": 60})
+    removed = df["Pods removed so far"]
+    assert removed.loc[[5, 55, 65, 115, 125]].tolist() == pytest.approx([1, 1, 2, 2, 3],
+                                                                        abs=1e-9)
+    assert df.loc[:125, "Pods up"].min() == pytest.approx(9, abs=1e-9)
+
+
 def test_leak_rate_sets_the_time_of_the_first_kill(kernel):
     # Halving the leak doubles the time to the first kill: (512 - 407) / 0.05 = 2,096 s
     df = run(kernel, scenario="trigger", params={"Leak rate": 0.05})

@@ -24,6 +24,18 @@ by a stack ("Start-up survivors"): the cohort created T ago becomes ready only i
 of it that no later deletion reached, which is the lowest level the created-minus-deleted
 count fell to since. Pods backing off (and restarting after a crash) are not deleted, a
 simplification: the ranking would take them before the ready ones.
+
+Two kinds of eviction come in, and only one of them asks a PodDisruptionBudget. "Eviction
+rate" and the kubelet's node-pressure eviction ignore PDBs ("The kubelet does not respect your
+configured PodDisruptionBudget", Kubernetes docs, "Node-pressure Eviction"). An API-initiated
+eviction (kubectl drain, a descheduler, the VPA updater, an operator) is admitted one request
+at a time: the API server answers 200 while the PDB's disruptionsAllowed (currentHealthy -
+desiredHealthy; desiredHealthy = minAvailable, or the expected pods - maxUnavailable) is
+above 0 and takes one from it, and 429 Too Many Requests otherwise, "you can attempt the
+eviction again later" (Kubernetes docs, "API-initiated Eviction"; "Specifying a Disruption
+Budget for your Application": "an eviction is allowed if at most maxUnavailable pods ... are
+unavailable after the eviction"). A budget spans the pods of a deployment, not one pod, so it
+is not an input of this part: the caller admits its "Evicted now" with `admit_evictions`.
 """
 from __future__ import annotations
 
@@ -35,6 +47,7 @@ from library.parts._wiring import at_step_start
 
 
 STAGES = 7                  # crash counts 0..6; from the 6th crash on the back-off stays 300 s
+POD_ROUNDING = 1e-9         # pods: counts closer than this to a whole number are that number
 BACKOFF = [min(10 * 2 ** (k - 1), 300) if k else 0 for k in range(STAGES)]
 
 #: name -> (default, units, source)
@@ -45,12 +58,14 @@ PODS = {
                      "passes (reference Part 2.3: pod startup 10-300 s)"),
     "Crash rate": (0.0, "1/s", "crashes per running pod per second, a hazard (segfaults, "
                    "failed liveness probes); 0 = none"),
-    "Eviction rate": (0.0, "1/s", "evictions per running pod per second (API-initiated, "
-                      "node pressure): the pod is deleted and the ReplicaSet creates a new one"),
+    "Eviction rate": (0.0, "1/s", "evictions per running pod per second, a hazard no PDB "
+                      "gates (the kubelet's node-pressure eviction): the pod is deleted and "
+                      "the ReplicaSet creates a new one"),
     "Crashed now": (0.0, "1", "share of the running pods killed in this step, decided at its "
                     "start (the OOM killer at the memory limit); 0 = none"),
     "Evicted now": (0.0, "1", "share of the running pods evicted in this step, decided at its "
-                    "start (an eviction above a threshold); 0 = none"),
+                    "start (an eviction above a threshold; API-initiated ones admitted by "
+                    "`admit_evictions`); 0 = none"),
     "Backoff reset time": (600.0, "s", "kubelet: back-off reset after 10 min of running"),
 }
 
@@ -186,6 +201,32 @@ def _start_up_survivors(m: Model, created, startup):
     return m.aux("Start-up survivors", at_step_start(m, maximum(
         0, lowest - delay_fixed(net, startup, 0))) / dt, units="pods/s",
         doc="new pods ready now: the cohort created a start-up ago that no deletion reached")
+
+
+def admit_evictions(requests, allowed, keys) -> dict:
+    """The eviction requests (0/1 per pod, made at one instant) a PodDisruptionBudget admits.
+
+    The API server admits requests one at a time while disruptionsAllowed is above 0 and takes
+    one from it with each (the pod joins the PDB's disruptedPods at once), and answers 429 to the
+    rest: of the pods asked for at once, the first `allowed` (a count, disruptionsAllowed) in
+    `keys` order are evicted, whatever the step. A refused caller asks again later (kubectl
+    drain: "will retry after 5s"): a caller whose requests stand while their cause lasts (read from
+    the state at every step) asks again at the next step, and is admitted once a replacement
+    is ready and counts as healthy again. Returns ``{key: 0/1 expression}``.
+
+    >>> from sdmodels import Dim, Model, run
+    >>> m = Model("drain", stop=1, dt=1)
+    >>> pods = Dim("pod", 3)
+    >>> asked = m.constant("Asked", 1, dims=[pods])
+    >>> _ = m.aux("Admitted", admit_evictions(asked, 3 - 2, pods.elements), dims=[pods])
+    >>> run(m).filter(like="Admitted").iloc[0].tolist()     # 3 pods up, minAvailable 2
+    [1.0, 0.0, 0.0]
+    """
+    admitted, asked_before = {}, 0.0
+    for k in keys:
+        admitted[k] = requests[k] * (asked_before + 1 <= allowed + POD_ROUNDING)
+        asked_before = asked_before + requests[k]
+    return admitted
 
 
 def if_first(keys, value):
