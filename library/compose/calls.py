@@ -98,15 +98,18 @@ def _call(m, caller: Node, callee: Node, call, timeout):
         caller.roles[f"breaker to {call.target}"] = breaker.out["Admission fraction"].name
     if cfg["retry"] is not None:
         r = cfg["retry"]
-        client = _module(m, caller, f"{label} retries", retry_client(**{
-            "Failure delay": cfg["timeout"],
-            "Max retries": min(GENERATIONS - 1, r["maxAttempts"] - 1),
-            "Backoff base": r["waitDuration"],
-            "Exponential backoff": float(r["enableExponentialBackoff"]),
-            "Max backoff": r["exponentialMaxWaitDuration"],
-            "Jitter": _jitter(r),
-            "Retry budget on": float(r["retryBudget"] is not None),
-            "Retry budget ratio": (r["retryBudget"] or {}).get("percentCanRetry", 0.2)}))
+        # the token bucket only where the call has a retryBudget: without one it is off,
+        # and its paths would multiply the loops of the whole model (issue 14)
+        budget = {} if r["retryBudget"] is None else {
+            "Retry budget on": 1.0, "Retry budget ratio": r["retryBudget"]["percentCanRetry"]}
+        client = _module(m, caller, f"{label} retries", retry_client(
+            budget=bool(budget), **{
+                "Failure delay": cfg["timeout"],
+                "Max retries": min(GENERATIONS - 1, r["maxAttempts"] - 1),
+                "Backoff base": r["waitDuration"],
+                "Exponential backoff": float(r["enableExponentialBackoff"]),
+                "Max backoff": r["exponentialMaxWaitDuration"],
+                "Jitter": _jitter(r)}, **budget))
         client.connect("Demand", demand)
         sent = client.out["Attempts"]
         caller.roles[f"retries to {call.target}"] = client.out["Retry rate"].name
