@@ -55,7 +55,10 @@ def test_service_chain_has_one_reinforcing_retry_storm_per_hop(chain):
     for m in storms:
         call = calls[m.subject["call"]]
         assert chain.polarity(m) == "R"
-        assert {call.source, call.target} <= set(m.components)
+        # the caller's retries and the callee alone: not the loop up through the caller's
+        # caller (its give-ups hide failures from the hop above: B), which a retry rate
+        # without a budget stood in for before (issue 14)
+        assert set(m.components) == {call.source, call.target}
         found = {d.what: d for d in config_delays(m, chain.spec)}
         wait = found["retry wait, fixed"]
         assert wait.seconds == pytest.approx(0.1) and wait.fixed
@@ -63,6 +66,21 @@ def test_service_chain_has_one_reinforcing_retry_storm_per_hop(chain):
             pytest.approx(call.config["timeout"])
         assert delays(m, chain.spec, ())["total_seconds"] == \
             pytest.approx(call.config["timeout"] + 0.1)
+
+
+def test_only_a_call_with_a_retry_budget_gets_a_token_bucket(chain):
+    from library.compose import compose
+    from sdmodels.ir import build
+
+    def buckets(ir):
+        return sorted(v.split(".")[0] for v in ir.variables if v.endswith(".retry_tokens"))
+
+    assert buckets(chain.ir) == []              # no call of service_chain has retryBudget
+    fix = next(f for f in fixes_for(
+        next(m for m in chain.matches if m.key == "retry storm: orders -> inventory"),
+        chain.spec) if f.name == "retry budget")
+    fixed = build(compose(apply(chain.spec, fix)).model)
+    assert buckets(fixed) == ["orders_to_inventory_retries"]
 
 
 def test_service_chain_pool_exhaustion_runs_through_the_database(chain):
@@ -203,7 +221,9 @@ def test_report_files_say_what_was_found(hands):
     assert not re.search(r'src="(?!data:)', page)                  # nothing to fetch
     assert "<table>" in page and "hikaricp_connections_active" in page
     svg = (out / "cld.svg").read_text()
-    assert svg.lstrip().startswith("<?xml") and "Retries allowed" in svg
+    # the retry storm's elements (no "Retries allowed": no call of hands_on has a budget)
+    assert svg.lstrip().startswith("<?xml") and "Retries issued" in svg
+    assert "Retries wanted" in svg and "Retries allowed" not in svg
     assert (out / "fix1.png").read_bytes()[:4] == b"\x89PNG"
 
 
