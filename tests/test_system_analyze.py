@@ -594,3 +594,24 @@ def test_labels_floor_rounding_but_keep_small_real_moves():
     assert labels == ["steady", "steady", "steady", "step", "steady", "step"]
     assert 1e-7 < NEGLIGIBLE * 1e3 < 100                 # the floor scales with the size
     assert series_label(t, rows[0])["label"] == "steady"
+
+
+def test_loop_mode_reads_the_slowest_of_the_modes_held_by_its_stocks_alone():
+    """Two uncoupled first-order stocks of the loop (time constants 1 s and 10 s) both
+    take part in their own modes only (participation 1): the loop is read on the 10 s one
+    whatever order the eigenvalues come in; a loop whose only stock integrates (eigenvalue
+    0) takes part in no mode: a note, not the first mode of the model."""
+    from types import SimpleNamespace as NS
+
+    from sdmodels.system.checklist import loop_mode
+    names = ["a", "b", "c"]
+    ir = NS(variables={n: NS(id=n, display=n) for n in names}, display=lambda v: v, dt=0.01)
+    comp = NS(component_of=lambda v: None)
+    for order in (["a", "b", "c"], ["c", "b", "a"]):
+        rates = {"a": -1.0, "b": -0.1, "c": 0.0}
+        lin = NS(states=order, jacobian=np.diag([rates[s] for s in order]))
+        mode = loop_mode(lin, comp, NS(cycle=("a", "b"), components=()), ir)
+        assert mode["time_constant"] == pytest.approx(10.0)
+        assert mode["participation"] == pytest.approx(1.0)
+        held = loop_mode(lin, comp, NS(cycle=("c",), components=()), ir)
+        assert "no mode" in held["note"]

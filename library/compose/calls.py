@@ -2,7 +2,9 @@
 
 Components are wired callees first (the reverse of a topological order of the call graph),
 so that when a caller is wired, what its callees show it (latency, failure fraction) is
-final. A call with `retry` gets a retry client (library/parts/retry.py), one with
+final. A call with `retry` gets a retry client (library/parts/retry.py), with its token
+bucket only when the call has a `retryBudget` (a bucket that is off adds loops, not
+behaviour: service_chain has 4,008 loops without, 56,853 with), one with
 `circuitBreaker` a breaker (library/parts/breaker.py) between the retries and the callee.
 A callee's arrivals are the sum over its callers, its timeout the shortest of theirs.
 A request waiting for a database connection holds a request thread of the service that sent
