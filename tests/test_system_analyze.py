@@ -55,7 +55,10 @@ def test_service_chain_has_one_reinforcing_retry_storm_per_hop(chain):
     for m in storms:
         call = calls[m.subject["call"]]
         assert chain.polarity(m) == "R"
-        assert {call.source, call.target} <= set(m.components)
+        # the caller's retries and the callee alone: not the loop up through the caller's
+        # caller (its give-ups hide failures from the hop above: B), which a retry rate
+        # without a budget stood in for before (issue 14)
+        assert set(m.components) == {call.source, call.target}
         found = {d.what: d for d in config_delays(m, chain.spec)}
         wait = found["retry wait, fixed"]
         assert wait.seconds == pytest.approx(0.1) and wait.fixed
@@ -63,6 +66,21 @@ def test_service_chain_has_one_reinforcing_retry_storm_per_hop(chain):
             pytest.approx(call.config["timeout"])
         assert delays(m, chain.spec, ())["total_seconds"] == \
             pytest.approx(call.config["timeout"] + 0.1)
+
+
+def test_only_a_call_with_a_retry_budget_gets_a_token_bucket(chain):
+    from library.compose import compose
+    from sdmodels.ir import build
+
+    def buckets(ir):
+        return sorted(v.split(".")[0] for v in ir.variables if v.endswith(".retry_tokens"))
+
+    assert buckets(chain.ir) == []              # no call of service_chain has retryBudget
+    fix = next(f for f in fixes_for(
+        next(m for m in chain.matches if m.key == "retry storm: orders -> inventory"),
+        chain.spec) if f.name == "retry budget")
+    fixed = build(compose(apply(chain.spec, fix)).model)
+    assert buckets(fixed) == ["orders_to_inventory_retries"]
 
 
 def test_service_chain_pool_exhaustion_runs_through_the_database(chain):
@@ -203,7 +221,9 @@ def test_report_files_say_what_was_found(hands):
     assert not re.search(r'src="(?!data:)', page)                  # nothing to fetch
     assert "<table>" in page and "hikaricp_connections_active" in page
     svg = (out / "cld.svg").read_text()
-    assert svg.lstrip().startswith("<?xml") and "Retries allowed" in svg
+    # the retry storm's elements (no "Retries allowed": no call of hands_on has a budget)
+    assert svg.lstrip().startswith("<?xml") and "Retries issued" in svg
+    assert "Retries wanted" in svg and "Retries allowed" not in svg
     assert (out / "fix1.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -574,3 +594,24 @@ def test_labels_floor_rounding_but_keep_small_real_moves():
     assert labels == ["steady", "steady", "steady", "step", "steady", "step"]
     assert 1e-7 < NEGLIGIBLE * 1e3 < 100                 # the floor scales with the size
     assert series_label(t, rows[0])["label"] == "steady"
+
+
+def test_loop_mode_reads_the_slowest_of_the_modes_held_by_its_stocks_alone():
+    """Two uncoupled first-order stocks of the loop (time constants 1 s and 10 s) both
+    take part in their own modes only (participation 1): the loop is read on the 10 s one
+    whatever order the eigenvalues come in; a loop whose only stock integrates (eigenvalue
+    0) takes part in no mode: a note, not the first mode of the model."""
+    from types import SimpleNamespace as NS
+
+    from sdmodels.system.checklist import loop_mode
+    names = ["a", "b", "c"]
+    ir = NS(variables={n: NS(id=n, display=n) for n in names}, display=lambda v: v, dt=0.01)
+    comp = NS(component_of=lambda v: None)
+    for order in (["a", "b", "c"], ["c", "b", "a"]):
+        rates = {"a": -1.0, "b": -0.1, "c": 0.0}
+        lin = NS(states=order, jacobian=np.diag([rates[s] for s in order]))
+        mode = loop_mode(lin, comp, NS(cycle=("a", "b"), components=()), ir)
+        assert mode["time_constant"] == pytest.approx(10.0)
+        assert mode["participation"] == pytest.approx(1.0)
+        held = loop_mode(lin, comp, NS(cycle=("c",), components=()), ir)
+        assert "no mode" in held["note"]

@@ -19,6 +19,10 @@ import numpy as np
 
 from sdmodels.analysis.stability import NEUTRAL, SUB_STEP
 
+#: a loop's share of a mode's eigenvector below which it takes no part in it (and the
+#: margin within which two modes' shares are tied: eigenvectors to rounding)
+PARTICIPATES = 1e-9
+
 #: role -> the metric people scrape for it (Micrometer/Spring Boot, HikariCP, resilience4j,
 #: kube-state-metrics, redis_exporter names)
 METRICS = {
@@ -193,7 +197,14 @@ def loop_mode(lin, composition, match, ir) -> dict:
     if weight.max() < 0:
         return {"note": "its stocks settle within one time step (fluid relaxations): no "
                 "slower mode to read; see the period measured in the runs"}
-    k = int(np.argmax(weight))
+    if weight.max() <= PARTICIPATES:
+        return {"note": "its stocks take part in no mode of the linearisation (they "
+                "integrate, or a controller holds them between its ticks); see the runs"}
+    # of the modes its stocks take part in most (ties: several modes held by the loop's
+    # stocks alone), the slowest: the one the loop's behaviour is read on, whatever order
+    # the eigenvalues come in (other stocks of the model reorder them)
+    top = np.flatnonzero(weight >= weight.max() - PARTICIPATES)
+    k = int(top[np.argmin(np.abs(values[top]))])
     lam = complex(values[k])
     period = 2 * np.pi / abs(lam.imag) if abs(lam.imag) > 1e-12 else None
     return {"eigenvalue": [lam.real, abs(lam.imag)],

@@ -111,9 +111,18 @@ class Recogniser:
         self.cyclic = {v for scc in nx.strongly_connected_components(graph) if len(scc) > 1
                        for v in scc}
 
-    def role(self, component: str, role: str) -> str | None:
+    def role(self, component: str, role: str, *, toward: str | None = None) -> str | None:
         """The element playing `role`, or the nearest element of the same component on a
-        cycle when it is a reporting output outside every loop (a retry rate)."""
+        cycle when it is a reporting output outside every loop (a retry rate); with
+        `toward` (the component a call goes to), the nearest one that sends to it.
+
+        Why `toward`: a retry client's "Retry rate" reports its "Total retries wanted",
+        which without a retry budget feeds only the requests it gives up (the failures
+        its own caller sees), on the path of the retries sent to the callee only through
+        a budget. The nearest element on a cycle is then on the loop up through the
+        caller's caller, not on the retry storm; the retries wanted, one step further,
+        are sent on to the callee.
+        """
         element = self.c.nodes[component].roles.get(role)
         if element not in self.graph:
             return None
@@ -127,12 +136,37 @@ class Recogniser:
                     for w in sorted(step(v)):
                         if w in seen or self.c.component_of(w) != component:
                             continue
-                        if w in self.cyclic:
+                        if w in self.cyclic and (toward is None or
+                                                 self.sends_to(w, component, toward)):
                             return w
                         seen.add(w)
                         nxt.append(w)
                 frontier = nxt
         return None
+
+    def sends_to(self, element: str, component: str, target: str) -> bool:
+        """Whether `element` reaches an element of `target` through elements of
+        `component` and the system's own connectors alone (not up through its callers).
+
+        >>> import networkx as nx
+        >>> from types import SimpleNamespace as NS
+        >>> r = Recogniser.__new__(Recogniser)
+        >>> r.graph = nx.DiGraph([("a.x", "a.y"), ("a.y", "link"), ("link", "b.z"),
+        ...                       ("a.w", "c.v"), ("c.v", "b.z")])
+        >>> r.c = NS(component_of=lambda v: {"a": "a", "b": "b", "c": "c"}.get(v[0]))
+        >>> r.sends_to("a.x", "a", "b"), r.sends_to("a.w", "a", "b")
+        (True, False)
+        """
+        seen, todo = {element}, [element]
+        while todo:
+            for w in self.graph.successors(todo.pop()):
+                owner = self.c.component_of(w)
+                if owner == target:
+                    return True
+                if w not in seen and owner in (component, None):
+                    seen.add(w)
+                    todo.append(w)
+        return False
 
     def nodes_of(self, *kinds: str):
         return [n for n in self.c.nodes.values() if n.kind in kinds]
@@ -153,7 +187,7 @@ class Recogniser:
                 continue
             if call.target == component or component in nx.descendants(self.calls, call.target):
                 role = f"retries to {call.target}"
-                element = self.role(call.source, role)
+                element = self.role(call.source, role, toward=call.target)
                 if element:
                     found.append((call.source, role, element))
         return found
@@ -193,7 +227,7 @@ class RetryStorm:
     @classmethod
     def find(cls, r: Recogniser):
         for i, call in enumerate(r.c.spec.calls):
-            retries = r.role(call.source, f"retries to {call.target}")
+            retries = r.role(call.source, f"retries to {call.target}", toward=call.target)
             if call.config["retry"] is None or retries is None:
                 continue
             m = r.first_loaded(cls, f"{cls.name}: {call.source} -> {call.target}",
