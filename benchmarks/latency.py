@@ -175,7 +175,8 @@ def _ours(case: str, path: str, engine: str) -> dict:
     seg = program.arrays["seg"]
     return dict(imports=t1 - t0, read=t2 - t1, first=t3 - t1, cpu=c3 - c1, edit=t5 - t4,
                 tape=c8 - c6, ir=c7 - c6, writing=c8 - c7, run=c9 - c8,
-                rows=len(frame), values=len(frame.columns), step_code=int(seg[3] - seg[2]))
+                rows=len(frame), values=len(frame.columns), step_code=int(seg[3] - seg[2]),
+                saved_code=int(seg[11] - seg[10]))
 
 
 def _simlin(path: str) -> dict:
@@ -263,10 +264,12 @@ def library_rows(repeat: int, timeout: float) -> None:
                 continue
             print(f"{name:18} {_fmt(out['first']):>12} {_fmt(out['cpu']):>9} "
                   f"{_fmt(out['read']):>10} {_fmt(out['edit']):>10} {_fmt(out['ir']):>8} "
-                  f"{_fmt(out['writing']):>8} {_fmt(out['run']):>9} {out['step_code']:>9}  "
+                  f"{_fmt(out['writing']):>8} {_fmt(out['run']):>9} "
+                  f"{out['step_code']:>5}+{out['saved_code']:<4} "
                   f"{'met' if out['first'] < 0.1 else 'missed'}")
         print("(IR: build, tape: writing the tape, run: one interpreted run; each in the "
-              "process's CPU time, after the first result, so warm)")
+              "process's CPU time, after the first result, so warm; step code: instructions "
+              "a step + on the steps saved)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -60,7 +60,7 @@ def _vector(fn, p, R, ex):
 
 
 # what _run does when the segment it runs ends
-_START, _HOISTS, _STAGE1, _STAGE2, _STAGE3, _STAGE4, _PIPELINES = range(7)
+_START, _HOISTS, _STAGE1, _STAGE2, _STAGE3, _STAGE4, _PIPELINES, _SAVED = range(8)
 
 
 @njit(inline="always", nogil=True)
@@ -166,7 +166,8 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, s
     through one dispatch loop, a phase saying which segment ends next and what follows it
     (start values -> subtrees of constants -> buffers laid out -> per step: stage 1, checks
     and saving, RK4 stages 2-4, pipeline writes, the stocks' update). A call a segment cost
-    ~90 ns of argument passing: a third of a thundering_herd step."""
+    ~90 ns of argument passing: a third of a thundering_herd step. The values only saving
+    reads (seg[10:12]) run after stage 1 on the steps saved and the last, before the check."""
     nb = bkind.shape[0]
     ns = stocks.shape[0]
     n_save = save_steps.shape[0]
@@ -367,7 +368,13 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, s
             phase = _STAGE1
             pc = seg[2]
             hi = seg[3]
-        elif phase == _STAGE1:              # step k's values: check, save, derivatives
+        elif phase == _STAGE1 or phase == _SAVED:   # step k's values: check, save, derivatives
+            if phase == _STAGE1 and seg[10] < seg[11] and (
+                    k == n_steps or (si < n_save and save_steps[si] == k)):
+                phase = _SAVED              # first the values only saving reads
+                pc = seg[10]
+                hi = seg[11]
+                continue
             odd = False     # x - x is NaN for a NaN or an infinity, else 0: a test over
             for i in range(n):      # every value register (contiguous: vectorised), and on
                 v = R[i]            # a hit the checked ones searched in the kernel's order

@@ -31,7 +31,7 @@ from sdmodels.errors import DimensionError
 from sdmodels.expr import Const, Expr, Index, Ref, Time, TimeStep
 from sdmodels.ir import ModelIR, build
 from sdmodels.tape_expr import ExpressionWriter
-from sdmodels.tape_shared import invariant, shared
+from sdmodels.tape_shared import invariant, output_only, shared
 
 
 _COPY_FORMS = (Ref, Index, PerElement)      # equations that may only copy a value
@@ -79,7 +79,8 @@ def prepare(model, *, method: str = "euler") -> Program:
 
 class _TapeWriter(ExpressionWriter):
     """Emits the tape segments (start, stage 1, RK4 stages 2-4, pipeline writes, hoisted
-    subtrees: computed once a run, after the start values) of one IR."""
+    subtrees: computed once a run, after the start values; the values only saving reads,
+    on the steps saved) of one IR."""
 
     def __init__(self, gen: _Generator):
         holds = [s for s, v in enumerate(gen.slots)
@@ -95,9 +96,11 @@ class _TapeWriter(ExpressionWriter):
         self.alias = self._aliases()
         self.aliasing = True                      # and `x = y` as y's register
         self.settled: dict[int, float] = {}       # slots whose step equation is a number
-        self.segments = [start, self._segment(self._stage_one),
-                         self._segment(self._later_stages), self._segment(self._pipelines),
-                         self._segment(self._hoists)]
+        self.lazy = output_only(self.ir, self.invariant)
+        steps = [self._segment(self._stage_one), self._segment(self._later_stages),
+                 self._segment(self._pipelines)]
+        lazy = self._segment(self._saved_only)    # written while hoisting, before _hoists
+        self.segments = [start, *steps, self._segment(self._hoists), lazy]
 
     # -- statements (compile._Generator.value_lines / init_lines, as tape) ------
     def _aliases(self) -> dict[int, int]:
@@ -285,7 +288,7 @@ class _TapeWriter(ExpressionWriter):
             if slot not in self.one_step:
                 self.emit(op.DL_READ, slot, 0, self.buffers[slot])
         for vid in self.ir.eval_order:
-            if vid not in self.invariant:
+            if vid not in self.invariant and vid not in self.lazy:
                 self._value(self.ir.variables[vid], first_stage=True)
 
     def _later_stages(self) -> None:
@@ -293,9 +296,18 @@ class _TapeWriter(ExpressionWriter):
             return
         self.stage = 2
         for vid in self.ir.eval_order:
-            if vid not in self.invariant:
+            if vid not in self.invariant and vid not in self.lazy:
                 self._value(self.ir.variables[vid], first_stage=False)
         self.stage = 1
+
+    def _saved_only(self) -> None:
+        """The auxiliaries only saving reads (tape_shared.output_only), in evaluation order:
+        run after stage 1 on the steps saved and the last, before the check (what they read
+        is that step's, as in the kernel; under RK4 no later stage computes them, nothing
+        reads a stage's value of them). A NaN in one is found on the next step saved."""
+        for vid in self.ir.eval_order:
+            if vid in self.lazy:
+                self._value(self.ir.variables[vid], first_stage=True)
 
     @cached_property
     def one_step(self) -> set[int]:

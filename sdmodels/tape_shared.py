@@ -59,6 +59,45 @@ def invariant(ir) -> set[str]:
     return found - {vid for vid, var in ir.variables.items() if isinstance(var, Constant)}
 
 
+def output_only(ir, fixed: set[str]) -> set[str]:
+    """Ids of the auxiliaries that nothing in the dynamics reads (only saving does).
+
+    No stock, flow, pipeline, sampler or rolling window depends on them, through any chain
+    of same-step reads, and they draw no random number (the stream's order is the kernel's):
+    sdmodels/tape.py computes them only on the steps that are saved and the last, where the
+    check sees them (auxiliaries in `fixed`, computed once a run, are left out).
+
+    >>> from sdmodels import Model, build
+    >>> m = Model("m", stop=1)
+    >>> s = m.stock("s", initial=1)
+    >>> _ = m.flow("out", s * m.aux("rate", s / 10), out_of=s)
+    >>> _ = m.aux("shown", m.aux("half", s / 2) + 1)
+    >>> sorted(output_only(build(m), set()))
+    ['half', 'shown']
+    """
+    lazy = {vid for vid in ir.eval_order if vid not in fixed and _may_wait(ir.variables[vid])}
+    stack = [vid for vid in ir.variables if vid not in lazy]
+    needed = set(stack)
+    while stack:
+        vid = stack.pop()
+        if vid not in ir.graph:
+            continue
+        for ref, _, data in ir.graph.in_edges(vid, data=True):
+            if ref not in needed and data.get("instant"):
+                needed.add(ref)
+                stack.append(ref)
+    return lazy - needed
+
+
+def _may_wait(var) -> bool:
+    """Whether an auxiliary could be computed late: no start value, no random draw."""
+    if type(var) is not Aux or var.initial is not None:
+        return False
+    equations = var.equation.as_dict().values() if isinstance(var.equation, PerElement) \
+        else (var.equation,)
+    return not any(isinstance(n, Call) and n.fn in RANDOM for e in equations for n in walk(e))
+
+
 def _reads_only(expr: Expr, found: set[str]) -> bool:
     """Whether `expr` reads only values in `found`, no time and no clocked call (one loop
     over its nodes, left at the first that fails)."""

@@ -14,8 +14,9 @@ from sdmodels.tape import prepare
 
 
 def _step_ops(program) -> list[int]:
+    """A saved step's instructions: stage 1, then the values only saving reads."""
     seg = program.arrays["seg"]
-    return list(program.code[seg[2]:seg[3], 0])
+    return list(program.code[seg[2]:seg[3], 0]) + list(program.code[seg[10]:seg[11], 0])
 
 
 def test_a_sampler_of_a_register_is_one_instruction():
