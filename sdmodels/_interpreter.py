@@ -59,6 +59,23 @@ def _vector(fn, p, R, ex):
     return vector_select(a0, a1, R, ex[v:v + size], R, ex[v + size:v + 2 * size])
 
 
+# the finiteness probe: (bits & _EXPONENT) + _EXPONENT_ONE reaches the sign bit only when
+# every exponent bit is set (a NaN or an infinity)
+_ZERO, _SIGN = np.uint64(0), np.uint64(1 << 63)
+_EXPONENT, _EXPONENT_ONE = np.uint64(0x7FF << 52), np.uint64(1 << 52)
+
+@njit(cache=True, nogil=True)
+def _odd(R, n):
+    """Whether R[:n] holds a NaN or an infinity: one integer OR over the values' bits
+    (contiguous: vectorised); (bits & _EXPONENT) + _EXPONENT_ONE reaches the sign bit only
+    when every exponent bit is set."""
+    bits = R.view(np.uint64)
+    acc = _ZERO
+    for i in range(n):
+        acc |= (bits[i] & _EXPONENT) + _EXPONENT_ONE
+    return acc >= _SIGN
+
+
 # what _run does when the segment it runs ends
 _START, _HOISTS, _STAGE1, _STAGE2, _STAGE3, _STAGE4, _PIPELINES, _SAVED = range(8)
 
@@ -375,10 +392,7 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, s
                 pc = seg[10]
                 hi = seg[11]
                 continue
-            odd = False     # x - x is NaN for a NaN or an infinity, else 0: a test over
-            for i in range(n):      # every value register (contiguous: vectorised), and on
-                v = R[i]            # a hit the checked ones searched in the kernel's order
-                odd |= v - v != 0.0
+            odd = _odd(R, n)        # on a hit, the checked values in the kernel's order
             for c in range(CHECK.shape[0] if odd else 0):
                 if not np.isfinite(R[CHECK[c]]):
                     status[r, 0] = k
