@@ -75,27 +75,39 @@ def output_only(ir, fixed: set[str]) -> set[str]:
     >>> sorted(output_only(build(m), set()))
     ['half', 'shown']
     """
-    lazy = {vid for vid in ir.eval_order if vid not in fixed and _may_wait(ir.variables[vid])}
-    stack = [vid for vid in ir.variables if vid not in lazy]
-    needed = set(stack)
+    waiting = {vid for vid in ir.eval_order if vid not in fixed and _plain(ir.variables[vid])}
+    waiting -= _read_by(ir.graph, [vid for vid in ir.variables if vid not in waiting])
+    drawing = [vid for vid in waiting if _draws(ir.variables[vid])]   # the few left only
+    return waiting - _read_by(ir.graph, drawing) if drawing else waiting
+
+
+def _read_by(graph, users: list[str]) -> set[str]:
+    """`users` and everything they read in the same step, through any chain (the graph's
+    same-step links gathered in one pass: networkx's per-node views cost more)."""
+    reads: dict[str, list[str]] = {}
+    for ref, user, instant in graph.edges(data="instant"):
+        if instant:
+            reads.setdefault(user, []).append(ref)
+    needed = set(users)
+    stack = list(users)
     while stack:
-        vid = stack.pop()
-        if vid not in ir.graph:
-            continue
-        for ref, _, data in ir.graph.in_edges(vid, data=True):
-            if ref not in needed and data.get("instant"):
+        for ref in reads.get(stack.pop(), ()):
+            if ref not in needed:
                 needed.add(ref)
                 stack.append(ref)
-    return lazy - needed
+    return needed
 
 
-def _may_wait(var) -> bool:
-    """Whether an auxiliary could be computed late: no start value, no random draw."""
-    if type(var) is not Aux or var.initial is not None:
-        return False
+def _plain(var) -> bool:
+    """An auxiliary without a start value of its own (one that could be computed late)."""
+    return type(var) is Aux and var.initial is None
+
+
+def _draws(var) -> bool:
+    """Whether an auxiliary's equation draws a random number."""
     equations = var.equation.as_dict().values() if isinstance(var.equation, PerElement) \
         else (var.equation,)
-    return not any(isinstance(n, Call) and n.fn in RANDOM for e in equations for n in walk(e))
+    return any(isinstance(n, Call) and n.fn in RANDOM for e in equations for n in walk(e))
 
 
 def _reads_only(expr: Expr, found: set[str]) -> bool:
