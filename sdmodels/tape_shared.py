@@ -27,9 +27,9 @@ True
 """
 from __future__ import annotations
 
-from sdmodels.elements import Aux, Constant, PerElement
+from sdmodels.elements import Aux, Constant, PerElement, SampleHold
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, Reduce, Ref, Time, TimeStep,
-                           _field_names, walk)
+                           _field_names, references, walk)
 
 LEAVES = (Const, Ref, Index, Time, TimeStep)      # already a register on the tape
 RANDOM = {"random_uniform", "random_normal", "random_exponential"}
@@ -52,8 +52,7 @@ def invariant(ir) -> set[str]:
         var = ir.variables[vid]
         if type(var) is not Aux or var.initial is not None:
             continue
-        equations = var.equation.as_dict().values() if isinstance(var.equation, PerElement) \
-            else (var.equation,)
+        equations = _equations(var.equation)
         if all(_reads_only(e, found) for e in equations):
             found.add(vid)
     return found - {vid for vid, var in ir.variables.items() if isinstance(var, Constant)}
@@ -65,7 +64,8 @@ def output_only(ir, fixed: set[str]) -> set[str]:
     No stock, flow, pipeline, sampler or rolling window depends on them, through any chain
     of same-step reads, and they draw no random number (the stream's order is the kernel's):
     sdmodels/tape.py computes them only on the steps that are saved and the last, where the
-    check sees them (auxiliaries in `fixed`, computed once a run, are left out).
+    check sees them (auxiliaries in `fixed`, computed once a run, are left out). A sampler's
+    period is read whenever it is due, though the graph links it as read at the start.
 
     >>> from sdmodels import Model, build
     >>> m = Model("m", stop=1)
@@ -76,7 +76,9 @@ def output_only(ir, fixed: set[str]) -> set[str]:
     ['half', 'shown']
     """
     waiting = {vid for vid in ir.eval_order if vid not in fixed and _plain(ir.variables[vid])}
-    waiting -= _read_by(ir.graph, [vid for vid in ir.variables if vid not in waiting])
+    periods = [ref for var in ir.variables.values() if isinstance(var, SampleHold)
+               for e in _equations(var.period) for ref in references(e)]   # read when due
+    waiting -= _read_by(ir.graph, [vid for vid in ir.variables if vid not in waiting] + periods)
     drawing = [vid for vid in waiting if _draws(ir.variables[vid])]   # the few left only
     return waiting - _read_by(ir.graph, drawing) if drawing else waiting
 
@@ -105,9 +107,15 @@ def _plain(var) -> bool:
 
 def _draws(var) -> bool:
     """Whether an auxiliary's equation draws a random number."""
-    equations = var.equation.as_dict().values() if isinstance(var.equation, PerElement) \
-        else (var.equation,)
-    return any(isinstance(n, Call) and n.fn in RANDOM for e in equations for n in walk(e))
+    return any(isinstance(n, Call) and n.fn in RANDOM for e in _equations(var.equation)
+               for n in walk(e))
+
+
+def _equations(value) -> tuple:
+    """The expressions of an equation field: one, one per element, or none."""
+    if value is None:
+        return ()
+    return tuple(value.as_dict().values()) if isinstance(value, PerElement) else (value,)
 
 
 def _reads_only(expr: Expr, found: set[str]) -> bool:

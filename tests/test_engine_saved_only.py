@@ -44,3 +44,19 @@ def test_a_nan_only_saving_reads_is_reported_where_it_is_saved():
         simulate(m, engine="interpreter")         # NaN from t = 0.75, a step not saved
     res = simulate(m, engine="interpreter", on_failure="mark")
     assert np.isfinite(res["S"][0][:1]).all() and np.isnan(res["S"][0][1:]).all()
+
+
+def test_a_samplers_period_is_read_every_step_it_may_be_due():
+    from sdmodels import sample_hold
+
+    def model(saveper):
+        m = Model("sampled", stop=4, dt=0.25, saveper=saveper)
+        s = m.stock("S", initial=0)
+        m.flow("In", m.constant("rate", 1) + 0 * s, into=s)            # S = t
+        m.aux("Held", sample_hold(s, m.aux("Period", 0.25 + s / 4)))   # its period grows
+        return m
+    every = simulate(model(0.25), engine="interpreter")
+    sparse = simulate(model(1), engine="interpreter")
+    assert np.array_equal(sparse["Held"][0], every["Held"][0][::4])
+    # due at 0, 0.25, 0.75, 1, 1.5, 2.25, 3, 4 (next = then + 0.25 + S / 4, on the dt grid)
+    assert list(sparse["Held"][0]) == [0, 1, 1.5, 3, 4]
