@@ -399,11 +399,15 @@ def transform(expr: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
 def references(expr: Expr) -> set[str]:
     """Names of all elements an expression refers to (lookup tables included)."""
     names = set()
-    for node in walk(expr):
+    stack = [expr]          # one loop, no generator: build asks for every equation
+    while stack:
+        node = stack.pop()
         if isinstance(node, Ref):
             names.add(node.name)
         elif isinstance(node, LookupCall):
             names.add(node.table)
+        if type(node) is not Const:
+            stack.extend(node.children())
     return names
 
 
