@@ -372,7 +372,13 @@ def walk(expr: Expr) -> Iterator[Expr]:
 def map_children(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
     """A copy of `expr` with `fn` applied to each direct sub-expression (`expr` itself when
     `fn` returns every child unchanged: a shared subtree stays shared)."""
-    names = _field_names(type(expr))
+    cls = type(expr)
+    if cls is Binary:       # most nodes: no field walk (module renaming, resolution, localize)
+        left, right = fn(expr.left), fn(expr.right)
+        if left is expr.left and right is expr.right:
+            return expr
+        return Binary(expr.op, left, right)
+    names = _field_names(cls)
     kids = {}
     for name in names:
         value = getattr(expr, name)
