@@ -206,12 +206,13 @@ def expand_stateful(model: Model, elements: dict[str, Element]):
                                      "value uses a delay or smooth; compute that in an "
                                      "auxiliary instead")
                 found = True
-        if isinstance(element.__dict__.get("equation"), PerElement):
-            items = []
+        if found and isinstance(element.__dict__.get("equation"), PerElement):
+            items = []      # an element's own references pinned where a call is expanded
             for key, expr in element.equation.items:
-                local = localize(expr, dict(zip(element.dims, key)), elements, model.dims)
-                items.append((key, expander.expand(element, local, key)
-                              if found and _has_stateful(expr) else expr))
+                if _has_stateful(expr):
+                    local = localize(expr, dict(zip(element.dims, key)), elements, model.dims)
+                    expr = expander.expand(element, local, key)
+                items.append((key, expr))
             out[eid] = replace(element, equation=PerElement(tuple(items)))
         elif found:
             out[eid] = map_expressions(element, lambda _k, e, el=element: expander.expand(el, e))

@@ -372,7 +372,13 @@ def walk(expr: Expr) -> Iterator[Expr]:
 def map_children(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
     """A copy of `expr` with `fn` applied to each direct sub-expression (`expr` itself when
     `fn` returns every child unchanged: a shared subtree stays shared)."""
-    names = _field_names(type(expr))
+    cls = type(expr)
+    if cls is Binary:       # most nodes: no field walk (module renaming, resolution, localize)
+        left, right = fn(expr.left), fn(expr.right)
+        if left is expr.left and right is expr.right:
+            return expr
+        return Binary(expr.op, left, right)
+    names = _field_names(cls)
     kids = {}
     for name in names:
         value = getattr(expr, name)
@@ -399,11 +405,15 @@ def transform(expr: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
 def references(expr: Expr) -> set[str]:
     """Names of all elements an expression refers to (lookup tables included)."""
     names = set()
-    for node in walk(expr):
+    stack = [expr]          # one loop, no generator: build asks for every equation
+    while stack:
+        node = stack.pop()
         if isinstance(node, Ref):
             names.add(node.name)
         elif isinstance(node, LookupCall):
             names.add(node.table)
+        if type(node) is not Const:
+            stack.extend(node.children())
     return names
 
 

@@ -91,6 +91,7 @@ class _Generator:
         self.names: dict[int, str] = {}
         self.gathers: dict[tuple[int, ...], str] = {}
         self.scalar = len(self.slots) <= SCALAR_SLOTS
+        self._fixed_cache: dict[tuple[str, tuple[str, ...]], dict] = {}
 
     def keys(self, var: Element) -> list[tuple[str, ...]]:
         return list(itertools.product(*(self.ir.dims[d].elements for d in var.dims)))
@@ -139,9 +140,7 @@ class _Generator:
             target = expr.target
             if not isinstance(target, Ref):
                 raise ModelError(f"'{host.display}': only names can be subscripted")
-            from sdmodels.ir import index_binding
-            fixed = index_binding(self.ir.variables[target.name].dims, expr.elements, self.ir.dims,
-                                  f"'{host.display}'")
+            fixed = self._fixed_by(target.name, expr.elements, host)
         var = self.ir.variables[target.name]
         key = []
         for d in var.dims:
@@ -151,6 +150,18 @@ class _Generator:
                                      f"where dimension '{d}' is not fixed; subscript it or reduce")
             key.append(element)
         return self.index[(var.id, tuple(key))]
+
+    def _fixed_by(self, name: str, subscripts: tuple[str, ...], host: Element) -> dict:
+        """index_binding of a subscripted reference, found once per (name, subscripts): a
+        tape asks again for every element of every arrayed equation (4,310 times for
+        eviction_cascade). Read only."""
+        key = (name, subscripts)
+        found = self._fixed_cache.get(key)
+        if found is None:
+            from sdmodels.ir import index_binding
+            found = self._fixed_cache[key] = index_binding(
+                self.ir.variables[name].dims, subscripts, self.ir.dims, f"'{host.display}'")
+        return found
 
     def call(self, expr: Call, a: list[str], host: Element) -> str:
         code = builtin_code(expr.fn, a, self.time, self.vector, host.display)

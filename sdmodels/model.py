@@ -293,15 +293,24 @@ class Model:
         for d in submodel.dims.values():
             self._register_dim(d)
         resolve = submodel.resolver()
+        renamed: dict[int, Expr] = {}   # id of a node of `submodel` (alive with it) -> renamed
 
         def rename(node: Expr) -> Expr:     # references only; the rest shared or rebuilt
+            # a subtree that several equations share (a part's handle used in many places:
+            # half of api_service's nodes) is renamed once and stays shared
+            done = renamed.get(id(node))
+            if done is not None:
+                return done
             if isinstance(node, Ref):
                 kind = LookupHandle if isinstance(node, LookupHandle) else Ref
-                return kind(f"{pid}.{resolve(node.name, 'a module element')}")
-            if isinstance(node, LookupCall):
+                done = kind(f"{pid}.{resolve(node.name, 'a module element')}")
+            elif isinstance(node, LookupCall):
                 arg = rename(node.arg)
-                return LookupCall(f"{pid}.{resolve(node.table, 'a module element')}", arg)
-            return map_children(node, rename) if node.children() else node
+                done = LookupCall(f"{pid}.{resolve(node.table, 'a module element')}", arg)
+            else:
+                done = map_children(node, rename) if node.children() else node
+            renamed[id(node)] = done
+            return done
 
         ids = []
         for eid, element in submodel.elements.items():

@@ -82,6 +82,7 @@ class ExpressionWriter:
         self.hoists: list[tuple] = []             # (expr, binding, host, register) to compute
         self._fixed_memo: dict[int, bool] = {}     # id(node) -> fixed(node)
         self._kept: list[Expr] = []               # the nodes memoised by id, kept alive
+        self._per_slot: dict[tuple[str, int], tuple] = {}   # see per_slot
 
     def per_slot(self, var, equation) -> list | tuple:
         """(slot, binding, expression) for every element of `var`, as _Generator.per_slot
@@ -89,7 +90,13 @@ class ExpressionWriter:
         slot = self.scalar_slot.get(var.id)
         if slot is not None and isinstance(equation, Expr):
             return ((slot, {}, equation),)
-        return self.gen.per_slot(var, equation)
+        # an arrayed variable's list, made once: the start, every stage and the alias search
+        # ask again (the bindings are only read)
+        key = (var.id, id(equation))
+        found = self._per_slot.get(key)
+        if found is None or found[0] is not equation:
+            found = self._per_slot[key] = (equation, self.gen.per_slot(var, equation))
+        return found[1]
 
     # -- registers -------------------------------------------------------------
     def const(self, value: float) -> int:
