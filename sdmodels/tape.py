@@ -31,10 +31,16 @@ from sdmodels.errors import DimensionError
 from sdmodels.expr import Const, Expr, Index, Ref, Time, TimeStep
 from sdmodels.ir import ModelIR, build
 from sdmodels.tape_expr import ExpressionWriter
-from sdmodels.tape_shared import invariant, output_only, shared
+from sdmodels.tape_shared import across, invariant, output_only, shared
 
 
 _COPY_FORMS = (Ref, Index, PerElement)      # equations that may only copy a value
+# Subtrees several equations share are computed once a stage only in runs of at least this
+# many stages: finding them costs ~2-4 us an expression node (api_service: ~4 ms) and an
+# instruction saved ~2.5 ns a stage (thundering_herd: 11 x 270,000 stages, ~7 ms saved;
+# black_friday 25 x 72,000; api_service's 28 x 36,000 and eviction_cascade's 20 x 12,000
+# did not pay for the search in benchmarks/latency.py)
+ACROSS_STAGES = 50_000
 
 
 @dataclass(frozen=True)
@@ -91,12 +97,14 @@ class _TapeWriter(ExpressionWriter):
         self._repeats: dict[int, tuple] = {}      # id(expr) -> (expr, its repeated subtrees)
         self._drained: dict[str, Stock | None] = {}   # flow id -> the stock it drains
         self.bkind: list[int] = []
+        self.across: dict[int, list[Expr]] = {}   # slot -> subtrees shared in a stage
         start = self._segment(self._start)
         self.hoisting = True                      # the steps read subtrees of constants
         self.alias = self._aliases()
         self.aliasing = True                      # and `x = y` as y's register
         self.settled: dict[int, float] = {}       # slots whose step equation is a number
         self.lazy = output_only(self.ir, self.invariant)
+        self.across = self._across() if self._stages_a_run() >= ACROSS_STAGES else {}
         steps = [self._segment(self._stage_one), self._segment(self._later_stages),
                  self._segment(self._pipelines)]
         lazy = self._segment(self._saved_only)    # written while hoisting, before _hoists
@@ -167,7 +175,7 @@ class _TapeWriter(ExpressionWriter):
         nonneg = isinstance(var, Flow) and var.non_negative
         stock = self._drains(var)
         cut = stock is not None and stock.limit_outflows
-        self._share(expr, binding, var)
+        self._share(expr, binding, var, slot)
         if not (nonneg or cut):
             self.into(expr, dst, binding, var)
             self.shared = {}
@@ -199,18 +207,50 @@ class _TapeWriter(ExpressionWriter):
                 isinstance(var, Flow) and var.out_of is not None else None
         return self._drained[var.id]
 
-    def _share(self, expr: Expr, binding, host) -> None:
-        """Compute the subtrees `expr` repeats once each, first (sdmodels/tape_shared.py)."""
+    def _stages_a_run(self) -> float:
+        """Stages a run of the model's own horizon evaluates (RK4: four a step)."""
+        ir = self.ir
+        steps = (ir.stop - ir.start) / ir.dt if ir.dt > 0 else 0.0
+        return steps * (4 if self.gen.method == "rk4" else 1)
+
+    def _across(self) -> dict[int, list[Expr]]:
+        """Per slot, the subtrees its step equation shares with other equations of a stage
+        (tape_shared.across): stocks, auxiliaries and flows are written once a stage."""
+        plain = {vid for vid, var in self.ir.variables.items()
+                 if type(var) in (Stock, Aux, Flow)} | self.fixed_names
+        equations = [(slot, expr, binding) for vid in self.ir.eval_order
+                     if vid not in self.invariant and vid not in self.lazy
+                     and type(self.ir.variables[vid]) in (Aux, Flow)
+                     for slot, binding, expr in self.per_slot(self.ir.variables[vid],
+                                                              self.ir.variables[vid].equation)]
+        return across(equations, self.keys, plain, self.fixed)
+
+    def _share(self, expr: Expr, binding, host, slot: int) -> None:
+        """Compute first the subtrees `expr` repeats (sdmodels/tape_shared.py `shared`: into
+        temporaries) and those it shares with later equations of the stage (`across`: into
+        registers of their own, read until the stage ends; computed once a stage), inner
+        ones first (a subtree's key is above its children's)."""
         self.shared = {}
         hit = self._repeats.get(id(expr))         # the start and the steps write it alike
         if hit is None:
             hit = self._repeats[id(expr)] = (expr, shared(expr, self.keys))
-        for sub in hit[1]:
-            if self.hoisting and self.hoisted_reg(sub, binding, host) is not None:
-                continue                          # computed once a run already
-            reg = self.temp()
+        stage = self.across.get(slot)
+        work = [(self.keys(sub), sub, False) for sub in hit[1]]
+        if stage:          # a shared subtree before a repeat of the same: the repeat is ready
+            work = sorted([(self.keys(sub), sub, True) for sub in stage] + work,
+                          key=lambda item: item[0])
+        where = tuple(binding.items()) if binding else ()
+        for key, sub, across in work:
+            reg = self.step_regs.get((key, where))
+            if reg is not None or (not across and self.hoisting and
+                                   self.hoisted_reg(sub, binding, host) is not None):
+                continue                          # computed once a stage or a run already
+            reg = self._placeholder(("stage", key, where)) if across else self.temp()
             self.into(sub, reg, binding, host)
-            self.shared[self.keys(sub)] = reg
+            if across:
+                self.step_regs[(key, where)] = reg
+            else:
+                self.shared[key] = reg
 
     def _sample(self, var: SampleHold, slot: int, binding, expr: Expr) -> None:
         """Sample when t + teps >= the next sample time; then move that time past now.
@@ -284,21 +324,23 @@ class _TapeWriter(ExpressionWriter):
                 self._value(self.ir.variables[vid], first_stage=True)
 
     def _stage_one(self) -> None:
+        self.step_regs = {}
         for slot in self.gen._slots_of(DelayLine):
             if slot not in self.one_step:
                 self.emit(op.DL_READ, slot, 0, self.buffers[slot])
         for vid in self.ir.eval_order:
             if vid not in self.invariant and vid not in self.lazy:
                 self._value(self.ir.variables[vid], first_stage=True)
+        self.step_regs = {}
 
     def _later_stages(self) -> None:
         if self.gen.method != "rk4":
             return
-        self.stage = 2
+        self.stage, self.step_regs = 2, {}
         for vid in self.ir.eval_order:
             if vid not in self.invariant and vid not in self.lazy:
                 self._value(self.ir.variables[vid], first_stage=False)
-        self.stage = 1
+        self.stage, self.step_regs = 1, {}
 
     def _saved_only(self) -> None:
         """The auxiliaries only saving reads (tape_shared.output_only), in evaluation order:

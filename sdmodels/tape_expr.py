@@ -72,6 +72,7 @@ class ExpressionWriter:
         self.scalar_slot = {s.var: s.index for s in gen.slots if not s.key}   # var -> slot
         self.keys = Keys()
         self.shared: dict[int, int] = {}          # subtree key -> register (one equation)
+        self.step_regs: dict[tuple, int] = {}     # (subtree key, binding) -> register (stage)
         # subtrees that read only constants (hoisted: computed once a run, after the start)
         self.fixed_names = invariant | {vid for vid, var in gen.ir.variables.items()
                                         if isinstance(var, Constant)}
@@ -168,6 +169,10 @@ class ExpressionWriter:
                 return self.treg + 1
         if self.shared:
             reg = self.shared.get(self.keys(expr))
+            if reg is not None:
+                return reg
+        if self.step_regs:
+            reg = self.step_regs.get((self.keys(expr), tuple(binding.items()) if binding else ()))
             if reg is not None:
                 return reg
         return self.hoisted_reg(expr, binding, host) if self.hoisting else None

@@ -33,6 +33,7 @@ from sdmodels.expr import (Binary, Call, Const, Expr, Index, Reduce, Ref, Time, 
 
 LEAVES = (Const, Ref, Index, Time, TimeStep)      # already a register on the tape
 RANDOM = {"random_uniform", "random_normal", "random_exponential"}
+MIN_SHARED = 3           # operations a subtree shared by equations holds, at least
 CLOCKED = RANDOM | {"step", "pulse", "pulse_train", "ramp"}     # read the time (or draw)
 
 
@@ -241,3 +242,86 @@ def shared(expr: Expr, keys: Keys) -> list[Expr]:
             (isinstance(node, Call) and node.fn in RANDOM) or any(draws[c] for c in children[key])
     return [nodes[k] for k in post
             if count[k] > 1 and not draws[k] and not isinstance(nodes[k], LEAVES)]
+
+
+def across(equations, keys: Keys, plain: set[str], fixed) -> dict[int, list[Expr]]:
+    """The pure subtrees several equations of one stage compute, per equation, inner first.
+
+    `equations`: (id, expression, binding) in evaluation order. A subtree counts when it
+    reads only names in `plain` (values written once a stage, before any equation that
+    reads them: stocks, auxiliaries, flows; not samplers, windows or pipelines) and draws
+    nothing, is not `fixed` (hoisted already) and not inside a reduction. An equation's
+    list holds the largest such subtrees, and an inner one only where it occurs more often
+    than the subtree around it; sdmodels/tape.py computes each once a stage, before the
+    first equation that holds it, into a register the later ones read.
+
+    >>> from sdmodels.expr import Ref, Call
+    >>> n = Call("min", (Ref("a") * Ref("b"), Ref("c")))
+    >>> eqs = [(0, n + 1, {}), (1, n * 2, {}), (2, Ref("a") * 3, {})]
+    >>> found = across(eqs, Keys(), {"a", "b", "c"}, lambda e: False)
+    >>> sorted(found), all(subs == [n] for subs in found.values())
+    ([0, 1], True)
+    """
+    ok: dict[int, bool] = {}        # key -> whether the subtree reads only plain names
+    count: dict = {}                # (key, binding) -> equations holding it (key if scalar)
+    found: list[tuple] = []
+    for eid, expr, binding in equations:
+        where = tuple(binding.items()) if binding else ()
+        seen: set = set()
+        if not isinstance(expr, LEAVES):
+            _count(expr, where, keys, plain, ok, count, seen)
+        if seen:
+            found.append((eid, expr, where, seen))
+    many = {key for key, times in count.items() if times > 1}
+    result: dict[int, list[Expr]] = {}
+    for eid, expr, where, seen in found:
+        if many.isdisjoint(seen):
+            continue                # nothing shared with another equation (most)
+        picked: list[Expr] = []
+        _pick(expr, 1, where, keys, count, fixed, picked, set())
+        if picked:
+            result[eid] = picked
+    return result
+
+
+def _count(node: Expr, where: tuple, keys: Keys, plain: set[str], ok: dict, count: dict,
+           seen: set) -> bool:
+    """Count each distinct pure subtree of one equation once (children first); returns
+    whether `node` reads only `plain` names and draws nothing."""
+    key = keys(node)
+    entry = (key, where) if where else key
+    if entry in seen:
+        return ok[key]
+    seen.add(entry)
+    pure = not isinstance(node, Reduce) and not (isinstance(node, Call) and node.fn in RANDOM)
+    if not isinstance(node, Reduce):
+        for c in node.children():
+            cls = type(c)
+            if cls is Ref:
+                pure = pure and c.name in plain
+            elif cls is Index:
+                pure = pure and getattr(c.target, "name", None) in plain
+            elif not isinstance(c, LEAVES):
+                pure = _count(c, where, keys, plain, ok, count, seen) and pure
+    ok[key] = pure
+    if pure:
+        count[entry] = count.get(entry, 0) + 1
+    return pure
+
+
+def _pick(node: Expr, above: int, where: tuple, keys: Keys, count: dict, fixed, picked: list,
+          done: set) -> None:
+    """Append the subtrees of `node` counted more often than `above` (inner first), except
+    those of constants only (hoisted already); `done` holds (key, above) walked."""
+    key = keys(node)
+    if (key, above) in done:
+        return
+    done.add((key, above))
+    times = count.get((key, where) if where else key, 0)
+    here = times > above and not fixed(node)
+    if not isinstance(node, Reduce):
+        for child in node.children():
+            if not isinstance(child, LEAVES):
+                _pick(child, times if here else above, where, keys, count, fixed, picked, done)
+    if here:
+        picked.append(node)
