@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdmodels.analysis.dominance import Dominance, dominance, runs_as
+from sdmodels.analysis.dominance import dominance
+from sdmodels.analysis.dominance_result import Dominance, runs_as
 from sdmodels.analysis.loops import LoopSet
 from sdmodels.analysis.phases import takeover_order
 from sdmodels.elements import Constant, Stock, canonical

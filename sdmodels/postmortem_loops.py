@@ -12,7 +12,7 @@ import html
 
 import pandas as pd
 
-from sdmodels.analysis.dominance import Dominance
+from sdmodels.analysis.dominance_result import Dominance
 
 SILENT = 1e-6          # a named loop whose |relative score| never passes this never drove
 

@@ -11,7 +11,8 @@ B1        balancing  Temperature -> Heat loss -> Temperature
 1 loop in 'teacup' (all found, cap 5000): 0 reinforcing, 1 balancing
 """
 from sdmodels.analysis.discovery import discover_loops
-from sdmodels.analysis.dominance import Dominance, dominance
+from sdmodels.analysis.dominance import dominance
+from sdmodels.analysis.dominance_result import Dominance
 from sdmodels.analysis.fitting import Fit, fit
 from sdmodels.analysis.graph import DelayLink, causal_graph
 from sdmodels.analysis.loops import Loop, LoopDelay, LoopSet, find_loops, independent_cycles
