@@ -63,7 +63,7 @@ def test_equation_text_goes_through_the_parser(client):
 
 @pytest.mark.parametrize("values, words", [
     ({"Characteristic Tme": 5}, ["not a parameter", "Did you mean 'Characteristic Time'"]),
-    ({"Characteristic Time": "ten"}, ["'ten' is not a parameter"]),
+    ({"Characteristic Time": "ten"}, ["'ten' is neither a number nor a parameter"]),
     ({"Characteristic Time": "__import__('os')"}, ["Characteristic Time"]),
     ({"Characteristic Time": -1}, ["out of range", "at least 0"]),
     ({"Characteristic Time": [1, 2]}, ["not a number"]),
@@ -85,6 +85,25 @@ def test_malformed_requests_are_4xx(client):
     assert client.post("/api/model/teacup/run", json={"values": 3}).status_code == 400
     assert client.post("/api/model/teacup/sweep", json={"x": "Room Temperature"}).status_code == 400
     assert client.get("/api/model/teacup/diagram.exe").status_code == 404
+
+
+@pytest.mark.parametrize("path, body, field, takes", [
+    ("run", {"value": {"Room Temperature": 30}}, "value", "values, outputs"),   # misspelt
+    ("run", {"values": {}, "scenario": "trigger"}, "scenario", "values, outputs"),
+    ("dominance", {"variable": "x"}, "variable", "values"),
+    ("postmortem.html", {"values": {}, "scenario": "x"}, "scenario", "values"),
+    ("sweep", {"output": "Teacup Temperature", "x": "Room Temperature", "xs": [1],
+               "runs": 5}, "runs", "output, x, xs, y, ys, values"),
+    ("export.csv", {"run": {}}, "run", "runs"),
+])
+def test_a_field_the_request_does_not_take_is_refused_by_name(client, path, body, field, takes):
+    # before: ignored, so {"value": ...} (for "values") ran the defaults without a word
+    response = client.post(f"/api/model/teacup/{path}", json=body)
+    assert response.status_code == 400
+    message = response.json()["error"]
+    assert f"unknown field '{field}'" in message and f"This request takes: {takes}" in message
+    if field == "value":
+        assert "Did you mean 'values'?" in message
 
 
 @pytest.mark.parametrize("key", ["..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "teacup.py",

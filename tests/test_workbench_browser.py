@@ -143,7 +143,7 @@ def test_invalid_value_shows_the_message_and_recovers(page, tmp_path):
     field.fill("ten")
     field.press("Enter")
     page.wait_for_selector("#error:not([hidden])")
-    assert "'ten' is not a parameter" in page.text_content("#error")
+    assert "'ten' is neither a number nor a parameter" in page.text_content("#error")
     assert "invalid" in field.get_attribute("class")
     page.screenshot(path=str(tmp_path / "invalid.png"), full_page=True)
     field.fill("-4")

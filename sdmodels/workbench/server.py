@@ -33,7 +33,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sdmodels.errors import ModelError, SDModelsError
+from sdmodels.errors import ModelError, SDModelsError, did_you_mean
 from sdmodels.workbench.reports import checklist_page, postmortem_page
 
 STATIC = Path(__file__).parent / "static"
@@ -126,14 +126,28 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _body(request: Request) -> dict:
+async def _body(request: Request, fields: tuple[str, ...] | None = None) -> dict:
+    """The request's JSON object; a field other than `fields` is refused by name (a
+    misspelt "value" would otherwise run the defaults without a word)."""
     try:
         data = json.loads(await request.body() or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise HTTPException(400, "the request body is not JSON") from None
     if not isinstance(data, dict):
         raise HTTPException(400, "the request body must be a JSON object")
+    unknown = sorted(set(data) - set(fields)) if fields is not None else []
+    if unknown:
+        raise HTTPException(400, f"unknown field '{unknown[0]}'."
+                                 f"{did_you_mean(unknown[0], fields)} This request takes: "
+                                 f"{', '.join(fields)}")
     return data
+
+
+def _values(body: dict) -> dict:
+    values = body.get("values") or {}
+    if not isinstance(values, dict):
+        raise HTTPException(400, "give {\"values\": {name: value}}")
+    return values
 
 
 def _text_of(body: dict, *, allowed: set[str]) -> str:
@@ -172,7 +186,7 @@ def create_app(catalog: Catalog) -> Starlette:
     async def run(request: Request):
         # runs inline on the event loop: the shortest path from a slider to its curves
         began = time.perf_counter()
-        body = await _body(request)
+        body = await _body(request, ("values", "outputs"))
         wb = workbench(request)
         values, outputs = body.get("values") or {}, body.get("outputs")
         if not isinstance(values, dict) or not (outputs is None or isinstance(outputs, list)):
@@ -199,7 +213,7 @@ def create_app(catalog: Catalog) -> Starlette:
 
     async def sweep(request: Request):
         began = time.perf_counter()
-        body = await _body(request)
+        body = await _body(request, ("output", "x", "xs", "y", "ys", "values"))
         wb = workbench(request)
         try:
             options = dict(output=str(body["output"]), x=str(body["x"]), xs=list(body["xs"]),
@@ -214,7 +228,7 @@ def create_app(catalog: Catalog) -> Starlette:
         return _json(result, began=began)
 
     async def export_csv(request: Request):
-        body = await _body(request)
+        body = await _body(request, ("runs",))
         runs = body.get("runs")
         if not isinstance(runs, dict) or not all(isinstance(v, dict) for v in runs.values()):
             raise HTTPException(400, "give {\"runs\": {label: {name: value}}}")
@@ -224,9 +238,9 @@ def create_app(catalog: Catalog) -> Starlette:
             "Content-Disposition": f'attachment; filename="{wb.ir.name}-runs.csv"'})
 
     async def dominance(request: Request):
-        body = await _body(request)
+        values = _values(await _body(request, ("values",)))
         wb = workbench(request)
-        found = await run_in_threadpool(wb.dominance, body.get("values") or {})
+        found = await run_in_threadpool(wb.dominance, values)
         if found is None:
             raise HTTPException(404, "loop dominance is not available in this sdmodels "
                                      "(sdmodels.analysis has no dominance function)")
@@ -234,10 +248,7 @@ def create_app(catalog: Catalog) -> Starlette:
 
     async def postmortem(request: Request):
         # minutes on a big model: in a worker thread, slider runs go on meanwhile
-        body = await _body(request)
-        values = body.get("values") or {}
-        if not isinstance(values, dict):
-            raise HTTPException(400, "give {\"values\": {name: value}}")
+        values = _values(await _body(request, ("values",)))
         wb = workbench(request)
         page = await run_in_threadpool(postmortem_page, wb, values)
         return Response(page, media_type="text/html; charset=utf-8", headers={

@@ -114,8 +114,9 @@ def evaluate_constant(expr: Expr, values: Mapping[str, float]) -> float:
     if isinstance(expr, Ref):
         key = canonical(expr.name)
         if key not in values:
-            raise UnknownNameError(f"'{expr.name}' is not a parameter of this model."
-                                   f"{did_you_mean(expr.name, list(values))}")
+            raise UnknownNameError(f"'{expr.name}' is neither a number nor a parameter of "
+                                   f"this model (a value is a number or an equation of "
+                                   f"parameters).{did_you_mean(expr.name, list(values))}")
         return float(values[key])
     if isinstance(expr, Unary) and expr.op == "-":
         return -evaluate_constant(expr.operand, values)
