@@ -125,6 +125,9 @@ def test_hands_on_without_cache_loops_types_and_delays(hands):
     assert {"hikaricp_connections_active", "resilience4j_retry_calls_total",
             "kube_horizontalpodautoscaler_status_desired_replicas"} <= metrics
     assert len(a.loops) > len(a.findings) and a.notices          # capped enumeration, noted
+    limiting = a.by_pattern("rate limiting")[0].answers.delays   # only its own 1 s period:
+    assert limiting["total_seconds"] == 1 and not limiting["faster_than_delay"]
+    assert "nothing else delaying its effect" in limiting["verdict"]   # not "the 0 s of delay"
 
 
 def test_hands_on_without_cache_dangerous_combinations(hands):

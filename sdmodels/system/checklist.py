@@ -168,9 +168,11 @@ def delays(match, spec, loop_delays) -> dict:
         answer["evaluation_period"] = p
         answer["faster_than_delay"] = bool(p < rest)
         answer["verdict"] = (f"evaluated every {p:g} s, faster than the {rest:g} s it takes "
-                             "to see its own action: it acts again on stale data"
-                             if p < rest else f"evaluated every {p:g} s, not faster than the "
-                             f"{rest:g} s of delay: it sees the effect of its last action")
+                             "to see its own action: it acts again on stale data" if p < rest
+                             else f"evaluated every {p:g} s, not faster than the {rest:g} s "
+                             "of delay: it sees the effect of its last action" if rest
+                             else f"evaluated every {p:g} s, with nothing else delaying its "
+                             "effect: it sees the effect of its last action")
     else:
         answer["verdict"] = (f"acts on every request; the effect comes back after {total:g} s"
                              if total else "acts at once")
