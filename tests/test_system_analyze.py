@@ -214,6 +214,8 @@ def test_report_files_say_what_was_found(hands):
     md = (out / "report.md").read_text()
     for f in a.findings:
         assert f"### {f.match.key}" in md
+    # one count, said once (was "2001 loops in the composed model (2001 loops in ...)")
+    assert f"The composed model: {len(a.loops)} loops in '{a.spec.name}'" in md
     assert "## Dangerous combinations" in md and "```diff" in md
     assert "| s beyond half the old rise |" in md
     data = json.loads((out / "report.json").read_text())

@@ -31,7 +31,7 @@ def to_markdown(a, images: dict[str, str]) -> str:
     """The report as Markdown; `images` maps a caption to a file name."""
     spec, out = a.spec, []
     out += [f"# Feedback-loop analysis: {spec.name}", "", spec.description or "", "",
-            f"{len(a.loops)} loops in the composed model ({a.loops.summary()}); "
+            f"The composed model: {a.loops.summary()}; "
             f"{len(a.findings)} match a known pattern, "
             f"{sum(f.dangerous for f in a.findings)} dangerous.", ""]
     out += [f"> {n}" for n in a.notices] + [""]
