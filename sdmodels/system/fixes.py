@@ -96,7 +96,7 @@ def _retry_fixes(spec, i: int, key: str) -> list[Fix]:
             Change(where + ("enableRandomizedWait",), str(r["enableRandomizedWait"]).lower(),
                    "true", True),
             ), (key,),
-            f"{call.source}'s retries wait 1x, 2x, 4x the base, spread at random: the "
+            f"the retries of {call.source} wait 1x, 2x, 4x the base, spread at random: the "
             "retries of a burst no longer arrive together (the fixed wait's synchronization "
             "is gone) and a short spike is spread out. Under a long overload from many "
             "independent clients it does not cut the retries, only delays them (M. Brooker, "
