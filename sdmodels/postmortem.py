@@ -288,7 +288,7 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     phases = d.phases(variable, threshold=threshold, min_fraction=min_fraction)
-    fixed = fixed_phases = None
+    fixed = fixed_phases = fixed_run = None
     if "fixed" in ir.scenarios and scenario != "fixed":
         fix = {canonical(k) for k, _ in ir.scenarios["fixed"].params}
         fixed_run = dominance(ir, scenario="fixed", loops=LoopSet(ir.name, d.loops),
@@ -329,7 +329,7 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
     if fitted is not None:
         with atomic_path(out / "fit.json") as tmp:
             tmp.write_text(json.dumps(fitted.to_dict(), indent=2), encoding="utf-8")
-    page = _page(d, ir, phases, variable, dominant, out, fmt, (fixed, fixed_phases), seen,
+    page = _page(d, ir, phases, variable, dominant, out, fmt, (fixed_run, fixed_phases), seen,
                  drawn, fitted)
     target = out / "postmortem.html"
     with atomic_path(target) as tmp:
@@ -407,15 +407,16 @@ def _page(d: Dominance, ir: ModelIR, phases: pd.DataFrame, variable: str, domina
             "</head><body>" + "\n".join(parts) + "</body></html>\n")
 
 
-def _fixed_section(ir: ModelIR, d: Dominance, variable: str, fixed: pd.DataFrame,
+def _fixed_section(ir: ModelIR, d: Dominance, variable: str, fixed: Dominance,
                    phases: pd.DataFrame, fmt) -> str:
     e = html.escape
     doc = ir.scenarios["fixed"].doc
     ours = d.variables[variable]
-    theirs = fixed[variable]
+    theirs = fixed.variables[variable]
     items = "".join(f"<li><b>{fmt(p['start'])} \u2013 {fmt(p['end'])}</b>: "
                     + (e(p["names"]) + f" ({e(p['polarity'])}, {p['share']:.0%})"
-                       if p["loops"] != "-" else "no loop is changing anything") + "</li>"
+                       if p["loops"] != "-" else
+                       quiet_phase(fixed, variable, p["start"], p["end"], fmt)) + "</li>"
                     for _, p in phases.iterrows())
     return (f"<h2>With the fixes</h2><p>The model's <b>fixed</b> scenario"
             f"{': ' + e(doc) if doc else ''}. {e(variable)} at the end: "

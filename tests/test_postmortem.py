@@ -173,3 +173,32 @@ def test_params_set_the_story_as_the_closed_form_says(tmp_path, market=500.0):
     assert first["names"] == "Word of mouth"
     assert first["end"] == pytest.approx(np.log(market / 10 - 1) / 0.2, abs=0.5 + 0.125)
     assert phases.iloc[1]["names"] == "Saturation"
+
+
+FILLED = textwrap.dedent('''
+    from sdmodels import Model
+
+    def build(**overrides):
+        m = Model("filled", stop=10, dt=0.25)
+        level = m.stock("Level", initial=0)
+        m.flow("Fill", 1 + m.constant("Gain", 0.0) * level, into=level)
+        m.name_loop("Growth", ["Level", "Fill"])
+        m.add_scenario("trigger", {"Gain": 0.1})
+        m.add_scenario("fixed", {"Gain": 0.0})
+        return m
+''')
+
+
+def test_the_fixed_run_that_moves_without_a_loop_is_not_called_still(tmp_path):
+    # with the fix (gain 0) the level still rises as t by its constant inflow, through no
+    # loop: the "with the fixes" section said "no loop is changing anything"
+    model = tmp_path / "filled.py"
+    model.write_text(FILLED)
+    result = CliRunner().invoke(main, ["postmortem", str(model), "--scenario", "trigger",
+                                       "--variable", "Level", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "out" / "postmortem.html").read_text()
+    fixes = page[page.index("With the fixes"):]
+    assert "no loop is changing anything" not in fixes
+    # Level = t (inflow 1); the scores' last interval starts at 10 - dt = 9.75
+    assert "no loop through Level passes a change on, yet it went from 0 to 9.75" in fixes
