@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import replace
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping   # typing's aliases: isinstance 3x slower
 
 import numpy as np
 
