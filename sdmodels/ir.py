@@ -189,11 +189,14 @@ def _resolve(model: Model) -> dict[str, Element]:
                 return LookupCall(target.id, arg)
             return map_children(node, fix) if node.children() else node
         nonlocal by_id
-        if by_id:
-            if all(resolved(expr) for _key, expr in expressions(element)):
-                return element
-            by_id = False       # names as written (an imported model): no more walks first
-        return map_expressions(element, lambda _key, expr: fix(expr))
+        try:
+            if by_id:
+                if all(resolved(expr) for _key, expr in expressions(element)):
+                    return element
+                by_id = False   # names as written (an imported model): no more walks first
+            return map_expressions(element, lambda _key, expr: fix(expr))
+        finally:
+            del fix     # it refers to itself: a cycle (one an element) left to the collector
 
     def resolved(expr: Expr) -> bool:
         """Whether every reference already names a fitting element by its id (the DSL's own
@@ -277,7 +280,10 @@ def localize(expr: Expr, binding: Mapping[str, str], elements, dims) -> Expr:
                 return Index(node, tuple(bound.get(d, d) for d in own))
             return node
         return map_children(node, lambda child: go(child, bound))
-    return go(expr, binding)
+    try:
+        return go(expr, binding)
+    finally:
+        del go      # it refers to itself: a cycle reference counting alone would not free
 
 
 # --------------------------------------------------------------------------- dimensions

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import replace
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping   # typing's aliases: isinstance 3x slower
 
 import numpy as np
 
@@ -40,7 +40,13 @@ class ModuleHandle:
                  ids: Iterable[str]):
         self.prefix, self.display, self._ids = prefix, display, frozenset(ids)
         self._parent, self._sub = parent, submodel
-        self.out = _Outputs(self)
+
+    @property
+    def out(self) -> "_Outputs":
+        """Its output ports by name: ``handle.out["Name"]`` (made on access: kept on the
+        handle it would form a cycle, and a dropped handle with its sub-model would wait for
+        the cyclic collector instead of being freed at once)."""
+        return _Outputs(self)
 
     def __getitem__(self, name: str) -> Ref:
         full = f"{self.prefix}.{canonical(name)}"
@@ -320,6 +326,7 @@ class Model:
                                                                resolve=resolve))
             self._insert(new)
             ids.append(new.id)
+        del rename      # it refers to itself: a cycle the collector would have to free
         for loop in submodel.loop_names:
             self.loop_names.append(NamedLoop(loop.name, tuple(
                 f"{pid}.{resolve(v, 'a loop variable')}" for v in loop.variables)))

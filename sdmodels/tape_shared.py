@@ -230,6 +230,7 @@ def shared(expr: Expr, keys: Keys) -> list[Expr]:
         return key
 
     root = visit(expr)
+    del visit       # it refers to itself: a cycle (with the dicts it holds) left to the collector
     count = {root: 1}               # occurrences in the tree as written out
     for key in reversed(post):      # every parent before its children
         for child in children[key]:
