@@ -6,7 +6,6 @@ while the condition holds, else the value it had) and, for the scores, the sampl
 controller of sdmodels/analysis/held.py's docstring, whose loop passes its whole change in
 the interval where a tick's change arrives (relative score -1 there, 0 between).
 """
-import textwrap
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from sdmodels import Model, build, run, sample_hold
 from sdmodels.analysis.dominance import dominance
 from sdmodels.elements import SampleIfTrue
 from sdmodels.interop import import_model
+from tests.mdl_files import write_mdl
 
 CONTROLLER = """
 Level = INTEG(Fill, 0) ~~|
@@ -40,9 +40,7 @@ SAVEPER = TIME STEP ~~|
 
 
 def _import(tmp_path, text):
-    path = tmp_path / "m.mdl"
-    path.write_text("{UTF-8}\n" + textwrap.dedent(text))
-    return import_model(path)
+    return import_model(write_mdl(tmp_path, text))
 
 
 def test_imported_sample_if_true_is_the_irs_sampler(tmp_path):

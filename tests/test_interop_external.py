@@ -4,7 +4,6 @@ Spreadsheets are written here with openpyxl (real files, real pysd readers); exp
 the written numbers under Vensim's interpolation rules. Suite checks use the canonical outputs
 of ../shared/test-models (Vensim's own results).
 """
-import textwrap
 
 import numpy as np
 import openpyxl
@@ -15,6 +14,7 @@ from sdmodels.interop import import_model
 from sdmodels.interop.conformance import load_output, suite_root
 from sdmodels.ir import build
 from sdmodels.simulate import simulate
+from tests.mdl_files import write_mdl
 
 CONTROL = """
 INITIAL TIME = 0 ~ ~ |
@@ -25,10 +25,7 @@ SAVEPER = TIME STEP ~ ~ |
 
 
 def _write(folder, equations: str, name="m.mdl"):
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("{UTF-8}\n" + textwrap.dedent(equations) + CONTROL)
-    return path
+    return write_mdl(folder, equations, CONTROL, name=name)
 
 
 def _sheet(path, rows, title="S"):

@@ -2,7 +2,6 @@
 
 Expected values: arithmetic written here, and the suite's canonical outputs (Vensim's runs).
 """
-import textwrap
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from sdmodels.interop import import_model
 from sdmodels.interop.conformance import load_output, suite_root
 from sdmodels.ir import build
 from sdmodels.simulate import simulate
+from tests.mdl_files import write_mdl
 
 CONTROL = """
 INITIAL TIME = 0 ~ ~ |
@@ -22,9 +22,7 @@ SAVEPER = TIME STEP ~ ~ |
 
 
 def _write(tmp_path, text):
-    path = tmp_path / "m.mdl"
-    path.write_text("{UTF-8}\n" + textwrap.dedent(text) + CONTROL)
-    return path
+    return write_mdl(tmp_path, text, CONTROL)
 
 
 def test_each_call_site_has_its_own_stock(tmp_path):

@@ -5,7 +5,6 @@ from the SDEverywhere models' Vensim outputs (.dat); the cross-check holds the a
 of every SDXorg suite .mdl equal to the one pysd's own translator builds.
 """
 import os
-import textwrap
 import warnings
 
 import numpy as np
@@ -19,6 +18,7 @@ from sdmodels.interop.mdl import VensimSyntaxError, read_abstract, read_sketch
 from sdmodels.interop.mdl.reader import same_abstract
 from sdmodels.ir import build
 from sdmodels.simulate import simulate
+from tests.mdl_files import write_mdl
 
 CONTROL = """
 INITIAL TIME = 0 ~ ~ |
@@ -30,9 +30,7 @@ SDE = str(shared_root() / "sdeverywhere-models" / "models")
 
 
 def _write(tmp_path, text, control=CONTROL):
-    path = tmp_path / "m.mdl"
-    path.write_text("{UTF-8}\n" + textwrap.dedent(text) + control)
-    return path
+    return write_mdl(tmp_path, text, control)
 
 
 def _elements(path):

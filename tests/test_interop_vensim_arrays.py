@@ -3,7 +3,6 @@
 Expected values follow from Vensim's documented rules (cited per test) and, where the
 SDEverywhere models are present, from Vensim's own output of them (NAME.dat).
 """
-import textwrap
 
 import pytest
 
@@ -11,6 +10,7 @@ from sdmodels import build, run
 from sdmodels.errors import AlgebraicLoopError
 from sdmodels.interop import import_model
 from sdmodels.interop.corpus import load_dat, sdeverywhere_root
+from tests.mdl_files import write_mdl
 
 CONTROL = """
 INITIAL TIME = 0 ~~|
@@ -21,9 +21,7 @@ SAVEPER = TIME STEP ~~|
 
 
 def _run(tmp_path, text, name="m"):
-    path = tmp_path / f"{name}.mdl"
-    path.write_text("{UTF-8}\n" + textwrap.dedent(text) + CONTROL)
-    return run(import_model(path))
+    return run(import_model(write_mdl(tmp_path, text, CONTROL, name=f"{name}.mdl")))
 
 
 def test_map_to_list_pairs_each_element_with_elements_or_subranges(tmp_path):

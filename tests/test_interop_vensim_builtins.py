@@ -1,24 +1,17 @@
 """Vensim built-ins added to the importer, checked against the examples of Vensim's reference
 (vensim.com/documentation/fn_*.html, cited per test) and closed forms."""
-import textwrap
 
 import pytest
 
 from sdmodels import run
 from sdmodels.errors import ImportModelError, VensimSyntaxError
 from sdmodels.interop import import_model
+from tests.mdl_files import control, write_mdl
 
 
 def _write(tmp_path, text, stop=2, *, dt=1):
     """m.mdl: the equations `text` and the control section (0 to stop, TIME STEP dt)."""
-    path = tmp_path / "m.mdl"
-    path.write_text("{UTF-8}\n" + textwrap.dedent(text) + f"""
-        INITIAL TIME = 0 ~~|
-        FINAL TIME = {stop} ~~|
-        TIME STEP = {dt} ~~|
-        SAVEPER = TIME STEP ~~|
-        """)
-    return path
+    return write_mdl(tmp_path, text, control(stop, dt=dt))
 
 
 def _run(tmp_path, text, stop=2):

@@ -1,7 +1,6 @@
 """DELAY MATERIAL / DELAY INFORMATION with a delay time that changes, on the engine's ring
 buffer (elements.Schedule, op DL_SCHEDULE): hand-computed values, and the compiled kernel
 giving the interpreter's numbers (fn_delay_material.html, fn_delay_information.html)."""
-import textwrap
 
 import numpy as np
 import pytest
@@ -9,6 +8,7 @@ import pytest
 from sdmodels import run
 from sdmodels.elements import Schedule
 from sdmodels.interop import import_model
+from tests.mdl_files import write_mdl
 
 MODEL = """
     wait = INTEG(0.5, 1) ~~|
@@ -25,9 +25,7 @@ MODEL = """
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("schedule") / "m.mdl"
-    path.write_text("{UTF-8}\n" + textwrap.dedent(MODEL))
-    return import_model(path)
+    return import_model(write_mdl(tmp_path_factory.mktemp("schedule"), MODEL))
 
 
 def _due(n: int, wait0: float, slope: float) -> int:

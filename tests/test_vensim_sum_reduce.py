@@ -2,7 +2,6 @@
 (a 1,000-element SUM was a chain of 999 additions, over the expression depth limit); over a
 subrange the terms form a balanced tree; the XMILE export writes a reduction as a balanced
 tree that our reader and pysd both read back. Expected values are closed forms."""
-import textwrap
 import warnings
 
 import pytest
@@ -11,19 +10,13 @@ from sdmodels import Model, run
 from sdmodels.expr import Reduce, sum_over
 from sdmodels.interop import import_model
 from sdmodels.interop.export import to_xmile
+from tests.mdl_files import control, write_mdl
 
 N = 1000
 
 
 def _mdl(tmp_path, body: str):
-    path = tmp_path / "m.mdl"
-    path.write_text("{UTF-8}\n" + textwrap.dedent(body) + textwrap.dedent("""
-        INITIAL TIME = 0 ~~|
-        FINAL TIME = 1 ~~|
-        TIME STEP = 1 ~~|
-        SAVEPER = TIME STEP ~~|
-        """))
-    return import_model(path)
+    return import_model(write_mdl(tmp_path, body, control(1)))
 
 
 def test_a_sum_over_a_thousand_elements_is_one_reduction(tmp_path):
