@@ -160,6 +160,18 @@ def test_bound_stops_with_a_notice_and_independent_set_covers_every_link():
     for l in sorted(sils, key=lambda l: l.length):
         assert set(l.edges) - seen
         seen |= set(l.edges)
+    # a named loop past the cap is listed all the same, and the count says where it came from
+    m.name_loop("Round", ["S0", "F5", "S5", "F4", "S4", "F3", "S3", "F2", "S2", "F1", "S1",
+                          "F0"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        capped = find_loops(m, max_loops=5, behaviour=False)
+    # the ring the other way round passes the same variables: the name goes to the loop
+    # that visits them in the order named
+    assert len(capped) == 6 and capped[-1].name == "Round" and capped[4].name is None
+    assert capped[4].variables[1] == "f1"
+    assert capped.summary().startswith("6 loops in 'dense' (enumeration stopped at the cap of "
+                                       "5, and 1 named loop found beyond it; the model has more)")
 
 
 def test_unknown_loop_name_variables_give_a_notice():

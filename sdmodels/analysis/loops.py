@@ -233,8 +233,11 @@ class LoopSet:
         how = {"independent": " (shortest independent loop set)",
                "discovered": " (the strongest loops found in a run)"}.get(self.method, "")
         if self.method == "all" and self.cap is not None:
+            beyond = len(self) - self.cap        # named loops listed past the cap
             how = (f" (all found, cap {self.cap})" if self.complete else
-                   f" (enumeration stopped at the cap of {self.cap}; the model has more)")
+                   f" (enumeration stopped at the cap of {self.cap}"
+                   + (f", and {beyond} named loop{'s' if beyond != 1 else ''} found beyond it"
+                      if beyond > 0 else "") + "; the model has more)")
         return (f"{len(self)} loop{'s' if len(self) != 1 else ''} in '{self.model}'{how}: "
                 f"{c['R']} reinforcing, "
                 f"{c['B']} balancing" + (f", {c['U']} of unknown polarity" if c["U"] else ""))
@@ -435,6 +438,21 @@ def _attach_names(ir: ModelIR, loops: list[Loop]) -> tuple[list[Loop], list[str]
             notes.append(f"loop name '{named.name}' matches no loop through "
                          f"{', '.join(ir.display(v) for v in named.variables)}")
             continue
-        names[min(matches, key=lambda k: (loops[k].length, k))] = named.name
+        # the loop that passes the variables in the order named (a ring has one each way
+        # round through the same variables), then the shortest
+        order = list(dict.fromkeys(named.variables))
+        names[min(matches, key=lambda k: (not _in_order(order, loops[k].variables),
+                                          loops[k].length, k))] = named.name
     out = [Loop(**{**l.__dict__, "name": names.get(k)}) for k, l in enumerate(loops)]
     return out, notes
+
+
+def _in_order(wanted: list[str], cycle) -> bool:
+    """Whether the cycle visits `wanted` in that cyclic order.
+
+    >>> _in_order(["a", "c"], ("a", "b", "c")), _in_order(["a", "c", "b"], ("a", "b", "c"))
+    (True, False)
+    """
+    at = {v: i for i, v in enumerate(cycle)}
+    p = [at[v] for v in wanted]
+    return sum(x > y for x, y in zip(p, p[1:] + p[:1])) <= 1
