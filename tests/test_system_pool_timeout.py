@@ -155,3 +155,16 @@ def test_hands_on_with_an_async_api_fix_5_breaks_the_death_spiral():
     grown = forever.waiting.loc[600] - forever.waiting.loc[500]      # still growing at
     assert grown == pytest.approx((forever.arrivals.loc[500] - mu) * 100, rel=1e-3)  # the end
     assert hikari.waiting.loc[600] == pytest.approx(30 * hikari.arrivals.loc[600], rel=1e-3)
+
+
+def test_concurrency_and_a_wait_forever_are_described_as_people_configure_them():
+    """`connectionTimeout: 0s` is pg.Pool's 'wait forever' (the pool part's acquire timeout
+    becomes 1e9 s); `concurrency` takes the two models by name and says which they are."""
+    from sdmodels.system import SystemDescriptionError
+    spec = load_system(NODE_API.replace("CONC", "async").replace("CT", "0s"))
+    assert spec.components["db"].config["pool"]["connectionTimeout"] == 0
+    run = simulate(compose(spec, stop=1).model, engine="interpreter",
+                   outputs=["db pool.Acquire timeout", "db waiting bound"]).to_pandas()
+    assert run.iloc[-1].tolist() == [1e9, 1e12]      # waits forever, no thread bound
+    with pytest.raises(SystemDescriptionError, match="threadPerRequest, async"):
+        load_system(NODE_API.replace("CONC", "eventLoop").replace("CT", "5s"))

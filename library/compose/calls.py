@@ -10,7 +10,8 @@ A callee's arrivals are the sum over its callers, its timeout the shortest of th
 A request waiting for a database connection holds a request thread of the service that sent
 it (thread-per-request servers block in getConnection()): the service serves with its
 threads less its share of the pool's waiting requests, and the pool's waiting requests are
-at most its callers' threads (`_block_threads`).
+at most its callers' threads (`_block_threads`); an `async` service (an event loop,
+goroutines) waits without a thread: it blocks none and leaves the pool's waiting unbounded.
 """
 from __future__ import annotations
 
