@@ -56,7 +56,8 @@ def test_async_callers_queue_without_bound_and_a_5s_timeout_bounds_them():
     the queries of the last 5 s, 100 x 5 = 500 (Little's law), 74.5/s give up, the 25.5
     served waited 5 s of their 10 and are late only by the M/M/c tail at the 5 s left (the
     pool's: C = 0.99^(sqrt(42) - 1), theta = 20 x 0.01 / 0.785 s, hold 0.785 s), and it is
-    empty 500 / 27.4 = 18 s after the slowdown. The same callers with a thread each (2 x 10
+    empty 500 / 27.4 = 18 s after the slowdown. HikariCP's default 30 s sheds waiters too,
+    but the served have waited over the callers' 10 s: no goodput either. The same callers with a thread each (2 x 10
     = 20 threads) wait 20 - 25.5 x 50 ms = 18.7 at most (tests/test_system_threads.py): the
     5 s timeout never fires."""
     forever, bounded = _node_api("async", "0s"), _node_api("async", "5s")
@@ -78,6 +79,11 @@ def test_async_callers_queue_without_bound_and_a_5s_timeout_bounds_them():
     assert bounded.goodput.loc[70:119].to_numpy() == pytest.approx(MU_SLOW * (1 - tail),
                                                                     rel=1e-3)
     assert bounded.waiting.loc[int(120 + 500 / (MU - 100)) + 2] < 1e-6
+
+    # HikariCP's 30 s, above the callers' 10 s: the callers who give up leave the queue, but
+    # the served waited longer than their callers did: it bounds the queue, nothing more
+    hikari = _node_api("async", "30s")
+    assert hikari.timeouts.loc[100:119].min() > 0 and hikari.goodput.loc[66:119].max() < 1e-9
 
     threads = _node_api("threadPerRequest", "5s")
     assert threads.waiting.loc[70:119].to_numpy() == pytest.approx(20 - MU_SLOW * 0.05,
