@@ -360,6 +360,9 @@ def test_hands_on_pool_connection_timeout_cannot_fire_behind_the_api_threads(han
         loop["peak_before"]) and loop["held_after"] == loop["held_before"]
     assert "50 x 5 s / 200 = 1.25 s" in row["why"] and "give up after 1 s" in row["why"]
     assert "request threads of api" in row["why"]
+    # where it would break the loop (tests/test_system_pool_timeout.py): no thread bound
+    assert "it breaks the loop where nothing bounds the waiting (an async caller of db) and " \
+        "it is below the 15 s the callers wait for db" in row["why"]
     assert "- components.db.pool.connectionTimeout: 30s\n+ components.db.pool." \
         "connectionTimeout: 5s" in row["diff"]
     assert "- components.db.pool.idleTimeout: 600s\n+ components.db.pool.idleTimeout: 60s" \

@@ -10,7 +10,8 @@ A callee's arrivals are the sum over its callers, its timeout the shortest of th
 A request waiting for a database connection holds a request thread of the service that sent
 it (thread-per-request servers block in getConnection()): the service serves with its
 threads less its share of the pool's waiting requests, and the pool's waiting requests are
-at most its callers' threads (`_block_threads`).
+at most its callers' threads (`_block_threads`); an `async` service (an event loop,
+goroutines) waits without a thread: it blocks none and leaves the pool's waiting unbounded.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from library.parts.breaker import circuit_breaker
 from library.parts.retry import GENERATIONS, retry_client
 
 ASYNC = 1e6     # the timeout of work taken from a queue: nobody waits for it
+UNBOUNDED = 1e12    # queries: the waiting of a pool whose callers hold no thread to wait
 
 
 def wire_calls(m, spec, nodes: dict[str, Node]) -> None:
@@ -201,7 +203,9 @@ def _block_threads(m, nodes, graph) -> None:
     """Each service's free workers: its request threads less those blocked waiting for a
     connection of a pool it calls (reference Part 3.3, "each waiting request holds a
     request thread"), the pool's waiting requests shared among its calling services in
-    proportion to their threads; and each pool's Max waiting: its callers' threads."""
+    proportion to their threads; and each pool's Max waiting: its callers' threads. An
+    `async` caller (an event loop, goroutines) blocks no thread while it waits, so nothing
+    bounds the waiting of a pool it calls (node-postgres queues every pool.connect())."""
     blocked: dict[str, list[Expr]] = {name: [] for name in nodes}
     kinds = {name: node.kind for name, node in nodes.items()}
     per_query = None
@@ -213,10 +217,16 @@ def _block_threads(m, nodes, graph) -> None:
             per_query = conversion(m, "Threads per waiting query", "1/queries", "a request "
                                    "waiting for a connection blocks one request thread")
         threads = _sum([nodes[c].threads for c in callers])
-        node.max_waiting.connect(m.aux(f"{name} callers' threads", threads / per_query,
-                                       units="queries", doc=f"request threads of the services "
-                                       f"calling {name}: the most that can wait for a connection"))
-        for c in callers:
+        if all(nodes[c].blocking for c in callers):
+            node.max_waiting.connect(m.aux(
+                f"{name} callers' threads", threads / per_query, units="queries",
+                doc=f"request threads of the services calling {name}: the most that can "
+                "wait for a connection"))
+        else:
+            node.max_waiting.connect(m.constant(
+                f"{name} waiting bound", UNBOUNDED, units="queries", doc=f"async callers of "
+                f"{name} wait without a thread: nothing bounds the queue but its timeout"))
+        for c in (c for c in callers if nodes[c].blocking):
             blocked[c].append(node.waiting * per_query * nodes[c].threads / maximum(threads, 1e-9))
     for name, node in nodes.items():
         if node.workers is None:

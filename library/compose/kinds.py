@@ -61,6 +61,7 @@ class Node:
     takes_downstream: object = None          # f(latency, failure): a kind that sets its own
                                              # latency and failure from its callees'
     threads: Expr | None = None              # a service's request threads (pods x per pod)
+    blocking: bool = True                    # a request waiting below holds a thread
     workers: Port | None = None              # ...those free to serve: threads less blocked
     waiting: Expr | None = None              # a pool's requests waiting for a connection
     max_waiting: Port | None = None          # ...at most its callers' threads
@@ -175,7 +176,7 @@ class Service:
     @staticmethod
     def build(m, component, spec, stress) -> Node:
         c = component.config
-        node = Node(component.name, "service")
+        node = Node(component.name, "service", blocking=c["concurrency"] == "threadPerRequest")
         server = _module(m, node, "", server_pool(**{"Service time": c["serviceTime"]}))
         pods_part, metric = None, None
         if c["hpa"] is not None:
@@ -370,7 +371,7 @@ class Database:
         db = _module(m, node, "", database(**{"Base query time": c["queryTime"]}))
         p = _module(m, node, "pool", connection_pool(**{
             "Pool size": pool["maximumPoolSize"], "Max connections": c["maxConnections"],
-            "Acquire timeout": pool["connectionTimeout"]}))
+            "Acquire timeout": pool["connectionTimeout"] or NEVER}))   # 0: wait forever
         slow = stress["Slowdown factor"] - 1
         db.connect("Slowdown factor", 1 + slow * pulse(stress["Stress start"],
                                                        stress["Stress duration"]))

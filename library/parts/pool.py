@@ -25,7 +25,11 @@ FIFO, a fluid backlog that drains at usable / hold time) and the death spiral ca
   backlog levels off at lambda x timeout (Little's law), mu are served, lambda - mu time
   out, and the served ones waited the timeout. No more than "Max waiting" requests wait at
   once (each blocks a request thread: Tomcat's maxThreads default is 200): arrivals beyond
-  it are refused at once ("Thread rejections"). Both leave by one outflow, "Failed
+  it are refused at once ("Thread rejections"). Callers that wait without a thread (an
+  event loop, goroutines) set no such bound, and a pool that waits forever (node-postgres'
+  default, connectionTimeoutMillis 0) has an acquire timeout of 1e9 s: then the backlog
+  grows as long as arrivals exceed mu, and every answer is late once its wait D passes the
+  client timeout (library.compose, `concurrency: async`, `connectionTimeout: 0s`). Both leave by one outflow, "Failed
   waits"; the split between them is for display: when the threads bind they let in
   Max waiting / timeout a second, the pool serves mu of them and the rest time out.
 - A client that waits longer than "Client timeout" has gone. A request's response time is

@@ -176,8 +176,9 @@ def fixes_for(match, spec) -> list[Fix]:
         name, pool = s["database"], spec.components[s["database"]].config["pool"]
         out = []
         where = ("components", name, "pool")
-        changes = tuple(Change(where + (field,), _s(pool[field]), _s(value), value)
-                        for field, value in POOL_FIX.items() if pool[field] > value)
+        changes = tuple(Change(where + (field,), _pool_setting(field, pool[field]), _s(value),
+                               value) for field, value in POOL_FIX.items()
+                        if (pool[field] or float("inf")) > value)
         if changes:
             out.append(Fix("connection pool with timeout", changes, (key,),
                            _pool_timeout_why(spec, name, pool)))
@@ -220,29 +221,63 @@ def fixes_for(match, spec) -> list[Fix]:
     return []
 
 
+def _pool_setting(field: str, seconds: float) -> str:
+    """A pool timeout as the description writes it; 0 is 'wait forever' (node-postgres
+    pg.Pool connectionTimeoutMillis 0) or 'never' (HikariCP idleTimeout 0)."""
+    return _s(seconds) if seconds else "0s (wait forever)" if field == "connectionTimeout" \
+        else "0s (never)"
+
+
 def _pool_timeout_why(spec, name, pool) -> str:
-    """Why a 5 s connectionTimeout helps, and when it can: the numbers of the description."""
+    """Why a 5 s connectionTimeout helps, and when it can: the numbers of the description.
+
+    It bounds the wait for a connection (HikariCP connectionTimeout), not how long one is
+    held (a statement timeout or Tomcat jdbc-pool's removeAbandoned does that). It breaks
+    the pool loop where the waiting callers would otherwise pile up and it is below the
+    time they wait for the database: then the queue levels at arrivals x 5 s and what the
+    pool serves is answered in time (tests/test_system_pool_timeout.py)."""
     import networkx as nx
     from library.compose.calls import calling_services
     from library.parts.pool import POOL
     graph = nx.DiGraph((c.source, c.target) for c in spec.calls)
     graph.add_nodes_from(spec.components)
     callers = calling_services(graph, {n: c.kind for n, c in spec.components.items()}, name)
-    threads = sum(spec.components[c].config["replicas"] * spec.components[c].config[
-        "workersPerPod"] for c in callers) or POOL["Max waiting"][0]
-    hold = pool["maximumPoolSize"] * 5.0 / threads
-    waits = [c.config["timeout"] for c in spec.calls if c.config["retry"] is not None]
-    text = ("a request waits at most 5 s for a connection and then fails instead of queueing "
-            f"behind the pool (reference fix 5). It fires only when the head of the queue "
-            f"would wait longer: with {threads:g} threads waiting (the request threads of "
-            f"{', '.join(callers) or 'its callers, Tomcat maxThreads'} as described) for "
-            f"{pool['maximumPoolSize']:g} connections, when a query holds its connection "
-            f"longer than {pool['maximumPoolSize']:g} x 5 s / {threads:g} = {hold:.3g} s (fewer "
-            f"than {threads / 5:g} connections a second); it cuts the waiting callers only "
-            f"when fewer than {threads / 5:g} queries a second arrive")
-    if waits and min(waits) < 5:
-        text += (f"; and the retrying callers give up after {min(waits):g} s, so any wait "
-                 "longer than that is already a timeout and a retry, with or without it")
+    patience = min([c.config["timeout"] for c in spec.calls if c.target == name] or [15.0])
+    bound = POOL_FIX["connectionTimeout"]
+    text = (f"a request waits at most {bound:g} s for a connection and then fails instead of "
+            "queueing behind the pool (reference fix 5; HikariCP connectionTimeout bounds the "
+            "wait for a connection, not how long one is held: a statement timeout does that). ")
+    unbound = [c for c in callers if spec.components[c].config["concurrency"] == "async"]
+    if unbound:
+        text += (f"No thread bounds the callers waiting for {name}: {', '.join(unbound)} wait "
+                 "without a thread (async). Whenever more queries arrive than the pool hands "
+                 "out the queue grows, without end if nothing bounds the wait (0, pg.Pool's "
+                 f"default); once its head waits {patience:g} s (the timeout of the calls into "
+                 f"{name}) every answer comes after its caller left, and the queue outlasts "
+                 "the stress. ")
+        text += (f"With {bound:g} s it levels at arrivals x {bound:g} s, drains within "
+                 f"seconds of the stress, and what is served waited under {patience:g} s: "
+                 "answered in time" if bound < patience else
+                 f"At {bound:g} s, not below the {patience:g} s its callers wait, it bounds the "
+                 "queue but every answer is still late")
+    else:
+        threads = sum(spec.components[c].config["replicas"] * spec.components[c].config[
+            "workersPerPod"] for c in callers) or POOL["Max waiting"][0]
+        hold = pool["maximumPoolSize"] * bound / threads
+        text += (f"It fires only when the head of the queue would wait longer: with "
+                 f"{threads:g} threads waiting (the request threads of "
+                 f"{', '.join(callers) or 'its callers, Tomcat maxThreads'} as described) for "
+                 f"{pool['maximumPoolSize']:g} connections, when a query holds its connection "
+                 f"longer than {pool['maximumPoolSize']:g} x {bound:g} s / {threads:g} = "
+                 f"{hold:.3g} s (fewer than {threads / bound:g} connections a second); it cuts "
+                 f"the waiting callers only when fewer than {threads / bound:g} queries a second "
+                 "arrive. The request threads are the bound on the queue, a bulkhead: it "
+                 f"breaks the loop where nothing bounds the waiting (an async caller of {name}) "
+                 f"and it is below the {patience:g} s the callers wait for {name}")
+        waits = [c.config["timeout"] for c in spec.calls if c.config["retry"] is not None]
+        if waits and min(waits) < bound:
+            text += (f"; and the retrying callers give up after {min(waits):g} s, so any wait "
+                     "longer than that is wasted for them, with or without it")
     return text + (". idleTimeout 60 s closes connections idle for a minute, only above "
                    "minimumIdle (HikariCP: it defaults to maximumPoolSize, a fixed pool), "
                    "and a saturated pool has none idle: it changes nothing under the stress. "

@@ -200,7 +200,9 @@ RESOURCES = Section({
 
 POOL = Section({
     "maximumPoolSize": count(10, "HikariCP default maximumPoolSize 10", low=1),
-    "connectionTimeout": Field(PERIOD, 30.0, "HikariCP default connectionTimeout 30s"),
+    "connectionTimeout": Field(DURATION, 30.0, "HikariCP default connectionTimeout 30s; 0 = "
+                               "wait forever (node-postgres pg.Pool connectionTimeoutMillis "
+                               "default 0)"),
     "idleTimeout": Field(DURATION, 600.0, "HikariCP default idleTimeout 10min; it retires "
                          "idle connections only above minimumIdle (default maximumPoolSize), "
                          "and the pool keeps its connections open: it changes no run"),
@@ -226,6 +228,11 @@ KINDS: dict[str, Section] = {
     "service": Section({
         "replicas": count(3, "the description: pods at the start", low=1),
         "workersPerPod": count(200, "Tomcat maxThreads default 200", low=1),
+        "concurrency": Field(Choice(("threadPerRequest", "async")), "threadPerRequest",
+                             "Tomcat / Spring MVC: a request waiting for a database connection "
+                             "blocks one of its threads; async (an event loop: Node.js, "
+                             "WebFlux; Go's goroutines): it blocks none, nothing bounds the "
+                             "waiting"),
         "serviceTime": Field(PERIOD, REQUIRED, "the description: time one request takes"),
         "queueLimit": count(100, "Tomcat acceptCount default 100"),
         "startupTime": Field(DURATION, 60.0, "reference Part 2: pod startup 60s+"),
