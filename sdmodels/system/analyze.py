@@ -353,16 +353,19 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names, runs=None):
     fixed = compose(apply(spec, fix), stop=fix.horizon or HORIZON)
     for s in where[:2]:
         frames[s] = _run(fixed.model, s, watched)
+        # a fix with its own trigger (a TTL's next expiry) is read from a minute before it:
+        # the stress that set the timers (a flush an hour earlier) is the same in both runs
+        new, prior = (_since(frames[s], fix.trigger), _since(olds.get(s), fix.trigger))
         for f in findings:
-            after = _labels(frames[s], [f.primary], fix.trigger).get(f.primary)
-            before = _labels(olds[s], [f.primary], fix.trigger).get(f.primary) if s in olds \
+            after = _labels(new, [f.primary], fix.trigger).get(f.primary)
+            before = _labels(prior, [f.primary], fix.trigger).get(f.primary) if s in olds \
                 else f.outputs[s].get(f.primary)
             if after is None or before is None:
                 continue
-            flips = _flips(f, s, frames[s], olds.get(s))
-            old = olds.get(s) if s in olds else (runs or {}).get(s)
+            flips = _flips(f, s, new, prior)
+            old = prior if s in olds else (runs or {}).get(s)
             if old is not None:         # seconds beyond half its rise, before and after
-                held = _held(old, f.primary, before), _held(frames[s], f.primary, before)
+                held = _held(old, f.primary, before), _held(new, f.primary, before)
                 before, after = dict(before, held=held[0]), dict(after, held=held[1])
             loops.append({"loop": f.match.key, "scenario": s, "targeted": f in targets,
                           "before": before["label"], "after": after["label"],
@@ -390,6 +393,13 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names, runs=None):
              "scenarios": list(where[:2]), "loops": loops, "breaks": breaks,
              "unshown": unshown, "trigger": list(fix.trigger) if fix.trigger else None},
             frames)
+
+
+def _since(frame, trigger, lead: float = 60.0):
+    """The run from `lead` seconds before the trigger on (all of it without a trigger)."""
+    if frame is None or trigger is None:
+        return frame
+    return frame.loc[trigger[0] - lead:]
 
 
 def _flips(f: Finding, scenario, after, before=None) -> dict:

@@ -215,8 +215,9 @@ def fixes_for(match, spec) -> list[Fix]:
                                             _s(ttl / 6), ttl / 6),), (key,),
                     f"keys expire over {ttl / 3:g} s instead of all at once (reference fix 1: "
                     "3600 +/- 600 s); shown by a flush (every key refilled at once) and a run "
-                    "past the keys' next expiry, one TTL later",
-                    horizon=FLUSH_AT + ttl + 600, scenario="cache flush",
+                    "past the keys' next expiry, one TTL later (read from a minute before "
+                    "the first key can expire)",
+                    horizon=FLUSH_AT + ttl + ttl / 3, scenario="cache flush",
                     trigger=(FLUSH_AT + ttl - ttl / 6, FLUSH_AT + ttl + ttl / 6))]
     return []
 

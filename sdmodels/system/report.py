@@ -16,6 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from sdmodels.system.checklist import NEGLIGIBLE
+
 
 def _table(header, rows) -> list[str]:
     cell = lambda x: str(x).replace("|", "\\|").replace("\n", " ")  # noqa: E731
@@ -24,6 +26,13 @@ def _table(header, rows) -> list[str]:
 
 
 def _fmt(x) -> str:
+    """A figure to 4 digits; rounding residue (below checklist.NEGLIGIBLE) shown as 0.
+
+    >>> _fmt(283.4129), _fmt(8.882e-13), _fmt(None)
+    ('283.4', '0', 'None')
+    """
+    if isinstance(x, float) and abs(x) < NEGLIGIBLE:
+        return "0"
     return f"{x:.4g}" if isinstance(x, float) else str(x)
 
 
