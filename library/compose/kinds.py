@@ -117,7 +117,10 @@ class Traffic:
 
 def _closed(m, node: Node, component, stress) -> Node:
     """A closed workload: `population` clients thinking `thinkTime` between requests; in a
-    surge the population rises to `peakPopulation` (3x if not given)."""
+    surge the population rises to `peakPopulation` (3x if not given). The clients start in
+    their cycle for the part's 50 ms "Initial response time" (the call's own latency at
+    t = 0 depends on the requests they send then: a cycle among initial values), so a
+    slower system starts with a short burst of requests (none with no think time)."""
     c, name = component.config, component.name
     h = _module(m, node, "", closed_clients(**{"Think time": c["thinkTime"] or 0.0}))
     population = setting(m, name, "population", c["population"], "clients")
@@ -137,7 +140,7 @@ def _closed(m, node: Node, component, stress) -> Node:
     return node
 
 
-def surge_ratio(config) -> float:
+def _surge_ratio(config) -> float:
     """How many times its normal load a traffic component sends in a surge: peak / rate
     (open), peakPopulation / population (closed), 3 when the peak is not given."""
     if config["population"] is not None:
@@ -197,7 +200,7 @@ def _active_users(m, name: str, spec, stress):
     adds traffic, each sending at the base per-user rate (so each stays under its limit)."""
     sources = [c.config for c in spec.components.values() if c.kind == "traffic"]
     users = sum(c["users"] for c in sources) or 1.0
-    new_users = sum(c["users"] * (surge_ratio(c) - 1) for c in sources)
+    new_users = sum(c["users"] * (_surge_ratio(c) - 1) for c in sources)
     more = stress["Surge from new users"] * stress["Surge on"] * pulse(
         stress["Stress start"], stress["Stress duration"]) * (new_users / users)
     return m.aux(f"{name} active users", users * (1 + more), units="1",
