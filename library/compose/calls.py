@@ -57,7 +57,13 @@ def wire_calls(m, spec, nodes: dict[str, Node]) -> None:
                 raise ModelError(f"system '{spec.name}': {name} ({caller.kind}) sends no "
                                  f"requests on, so '{name} -> {call.target}' cannot be wired")
             timeout = setting(m, f"{name} to {call.target}", "timeout", call.config["timeout"], "s")
-            sent, latency, failure = _call(m, caller, callee, call, timeout)
+            sent, latency, failure, ends = _call(m, caller, callee, call, timeout)
+            if caller.takes_answers is not None:
+                if seen:
+                    raise ModelError(f"system '{spec.name}': {name} is a closed workload "
+                                     "(population), whose clients wait for one call; it "
+                                     f"calls {call.target} too. Give it one call")
+                caller.takes_answers(*ends, latency, timeout)
             arriving[call.target].append(sent)
             timeouts[call.target].append(Const(ASYNC) if caller.kind == "queue" else timeout)
             seen.append((latency, failure))
@@ -77,7 +83,8 @@ def wire_calls(m, spec, nodes: dict[str, Node]) -> None:
 
 
 def _call(m, caller: Node, callee: Node, call, timeout):
-    """(requests reaching the callee, latency and failure the caller sees) for one call."""
+    """(requests reaching the callee, latency and failure the caller sees, and the
+    caller's requests ending (succeeded, failed for good) as their attempts are sent)."""
     cfg, label = call.config, f"to {call.target}"
     demand = caller.outbound
     failure = callee.failure
@@ -113,7 +120,7 @@ def _call(m, caller: Node, callee: Node, call, timeout):
                 "Backoff base": r["waitDuration"],
                 "Exponential backoff": float(r["enableExponentialBackoff"]),
                 "Max backoff": r["exponentialMaxWaitDuration"],
-                "Jitter": _jitter(r)}, **budget))
+                "Jitter": _jitter(r), "Jitter factor": r["randomizedWaitFactor"]}, **budget))
         client.connect("Demand", demand)
         sent = client.out["Attempts"]
         caller.roles[f"retries to {call.target}"] = client.out["Retry rate"].name
@@ -121,12 +128,15 @@ def _call(m, caller: Node, callee: Node, call, timeout):
             client.connect("Shed fraction", 1 - breaker.out["Admission fraction"])
         client.connect("Failure fraction", callee.failure)
         failure = client.out["Given up"] / maximum(demand, 1e-9)
+        ends = client.out["Successes"], client.out["Given up"]
     if breaker is not None:
         breaker.connect("Calls", sent)
         sent = breaker.out["Permitted calls"]
         if cfg["retry"] is None:
             failure = 1 - (1 - callee.failure) * breaker.out["Admission fraction"]
-    return sent, minimum(callee.latency, timeout), minimum(1, failure)
+    if cfg["retry"] is None:
+        ends = demand * (1 - minimum(1, failure)), demand * minimum(1, failure)
+    return sent, minimum(callee.latency, timeout), minimum(1, failure), ends
 
 
 def _slow_settings(callee: Node, call) -> dict:
@@ -149,10 +159,9 @@ def _slow_settings(callee: Node, call) -> dict:
 
 
 def _jitter(retry) -> float:
-    """resilience4j randomized wait -> the retry client's jitter: 0 none, 1 full, 2 equal."""
-    if not retry["enableRandomizedWait"]:
-        return 0.0
-    return 2.0 if retry["randomizedWaitFactor"] <= 0.5 else 1.0
+    """resilience4j randomized wait -> the retry client's jitter: 0 none, 3 its own
+    (uniform on wait x (1 +/- randomizedWaitFactor), IntervalFunction.ofRandomized)."""
+    return 3.0 if retry["enableRandomizedWait"] else 0.0
 
 
 def _downstream(m, node: Node, seen) -> None:

@@ -21,7 +21,7 @@ from library.parts.pool import connection_pool, slower_than
 from library.parts.database import database
 from library.parts.ratelimit import load_balancer, rate_limiter
 from library.parts.server import server_pool
-from library.parts.traffic import traffic
+from library.parts.traffic import closed_clients, traffic
 
 
 @dataclass
@@ -60,6 +60,8 @@ class Node:
     max_length: float | None = None          # a broker queue's bound (its consumer's queue)
     takes_downstream: object = None          # f(latency, failure): a kind that sets its own
                                              # latency and failure from its callees'
+    takes_answers: object = None             # f(succeeded, failed, latency, timeout): a
+                                             # closed workload waits for its call's answers
     threads: Expr | None = None              # a service's request threads (pods x per pod)
     blocking: bool = True                    # a request waiting below holds a thread
     workers: Port | None = None              # ...those free to serve: threads less blocked
@@ -90,12 +92,17 @@ def _module(m: Model, node: Node, suffix: str, part: Model) -> ModuleHandle:
 
 
 class Traffic:
-    """Users: the traffic part; a surge scenario adds a spike on top of the base rate."""
+    """Users: an open workload (the traffic part: a rate; a surge adds a spike on top of
+    it) or a closed one (the closed-clients part: a population that waits for its requests;
+    a surge brings more clients). A closed source learns its requests' ends from its call
+    (`takes_answers`, wired in library/compose/calls.py)."""
 
     @staticmethod
     def build(m, component, spec, stress) -> Node:
         c = component.config
         node = Node(component.name, "traffic")
+        if c["population"] is not None:
+            return _closed(m, node, component, stress)
         part = traffic(**{"Base rate": c["rate"]})
         t = _module(m, node, "", part)
         base = t["Base rate"]
@@ -107,6 +114,39 @@ class Traffic:
         node.outbound = t.out["Rate"]
         node.role("demand", node.outbound)
         return node
+
+
+def _closed(m, node: Node, component, stress) -> Node:
+    """A closed workload: `population` clients thinking `thinkTime` between requests; in a
+    surge the population rises to `peakPopulation` (3x if not given). The clients start in
+    their cycle for the part's 50 ms "Initial response time" (the call's own latency at
+    t = 0 depends on the requests they send then: a cycle among initial values), so a
+    slower system starts with a short burst of requests (none with no think time)."""
+    c, name = component.config, component.name
+    h = _module(m, node, "", closed_clients(**{"Think time": c["thinkTime"] or 0.0}))
+    population = setting(m, name, "population", c["population"], "clients")
+    peak = setting(m, name, "peakPopulation", c["peakPopulation"], "clients") \
+        if c["peakPopulation"] is not None else 3 * population
+    h.connect("Population", population + stress["Surge on"] * (peak - population) * pulse(
+        stress["Stress start"], stress["Stress duration"]))
+    node.outbound = h.out["Requests"]
+    node.role("demand", node.outbound)
+    node.role("busy clients", h.out["Busy clients"])
+
+    def takes_answers(succeeded, failed, latency, timeout) -> None:
+        for port, source in (("Succeeded", succeeded), ("Failed for good", failed),
+                             ("Response time", latency), ("Failure delay", timeout)):
+            h.connect(port, source)
+    node.takes_answers = takes_answers
+    return node
+
+
+def _surge_ratio(config) -> float:
+    """How many times its normal load a traffic component sends in a surge: peak / rate
+    (open), peakPopulation / population (closed), 3 when the peak is not given."""
+    if config["population"] is not None:
+        return (config["peakPopulation"] or 3 * config["population"]) / config["population"]
+    return (config["peak"] or 3 * config["rate"]) / config["rate"]
 
 
 class Cdn:
@@ -161,10 +201,9 @@ def _active_users(m, name: str, spec, stress):
     adds traffic, each sending at the base per-user rate (so each stays under its limit)."""
     sources = [c.config for c in spec.components.values() if c.kind == "traffic"]
     users = sum(c["users"] for c in sources) or 1.0
-    base = sum(c["rate"] for c in sources) or 1.0
-    peak = sum(c["peak"] if c["peak"] is not None else 3 * c["rate"] for c in sources) or base
+    new_users = sum(c["users"] * (_surge_ratio(c) - 1) for c in sources)
     more = stress["Surge from new users"] * stress["Surge on"] * pulse(
-        stress["Stress start"], stress["Stress duration"]) * (peak / base - 1)
+        stress["Stress start"], stress["Stress duration"]) * (new_users / users)
     return m.aux(f"{name} active users", users * (1 + more), units="1",
                  doc="distinct clients sending requests (per-user rate limits apply to each)")
 

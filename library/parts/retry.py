@@ -12,7 +12,9 @@
   else the base. Jitter (AWS Architecture Blog, M. Brooker, "Exponential Backoff And
   Jitter", 2015): 0 = none, a pipeline delay (DELAY FIXED) that keeps the retries of a burst
   together; 1 = full jitter, sleep uniform on [0, b]; 2 = equal jitter, b / 2 + uniform on
-  [0, b / 2]. The uniform part is an Erlang-3 delay (DELAY3) with its mean and variance (the
+  [0, b / 2]; 3 = resilience4j's randomized wait, uniform on [b (1 - f), b (1 + f)] with f
+  the "Jitter factor" (randomizedWaitFactor; IntervalFunction.ofRandomized), whose mean is
+  b. The uniform part is an Erlang-3 delay (DELAY3) with its mean and variance (the
   uniform's coefficient of variation is 1 / sqrt(3), an Erlang-3's too): it spreads a burst.
 - **Retry budget** (a token bucket). Every request deposits "Retry budget ratio" tokens,
   every retry spends one, the bucket holds at most "Retry budget size": Finagle's RetryBudget
@@ -41,7 +43,10 @@ INPUTS = {
     "Backoff base": (1.0, "s", "reference hands-on exercise: 1 s fixed delay"),
     "Exponential backoff": (0.0, "0/1", "reference Part 4 Principle 4: delay doubles"),
     "Max backoff": (30.0, "s", "reference hands-on exercise fix: max 30 s"),
-    "Jitter": (0.0, "0/1", "0 none, 1 full, 2 equal (AWS 'Exponential Backoff And Jitter')"),
+    "Jitter": (0.0, "0/1", "0 none, 1 full, 2 equal (AWS 'Exponential Backoff And Jitter'), "
+               "3 b x (1 +/- factor) (resilience4j randomized wait)"),
+    "Jitter factor": (0.5, "1", "resilience4j Retry randomizedWaitFactor default 0.5 (with "
+                      "Jitter 3)"),
     "Retry budget on": (0.0, "0/1", "1 = retries need a token (Finagle RetryBudget)"),
     "Retry budget ratio": (0.1, "retries/req", "Google SRE book 'Handling Overload': retries "
                            "at most 10 % of requests (gRPC retryThrottling tokenRatio 0.1)"),
@@ -50,6 +55,21 @@ INPUTS = {
 
 
 BUDGET = ("Retry budget on", "Retry budget ratio", "Retry budget size")
+
+
+def mean_waits(retries: int, base: float, max_backoff: float, *, exponential: bool,
+               jitter: float) -> list[float]:
+    """The mean sleep before each retry, as `retry_client` models it (before the timeout):
+    b_k = min(max, base x 2^(k-1)) with exponential backoff, else the base; jitter 0 and 3
+    (resilience4j's, symmetric) keep the mean b_k, 1 (full) sleeps b_k / 2 on average,
+    2 (equal) 3 b_k / 4.
+
+    >>> mean_waits(3, 1.0, 30.0, exponential=True, jitter=2.0)
+    [0.75, 1.5, 3.0]
+    """
+    share = {0.0: 1.0, 1.0: 0.5, 2.0: 0.75, 3.0: 1.0}[float(jitter)]
+    return [min(max_backoff, base * (2.0 ** (k - 1) if exponential else 1.0)) * share
+            for k in range(1, retries + 1)]
 
 
 def retry_client(*, budget: bool = True, **overrides) -> Model:
@@ -71,10 +91,12 @@ def retry_client(*, budget: bool = True, **overrides) -> Model:
     backoff = m.aux("Backoff", minimum(p["Max backoff"], p["Backoff base"] * if_then_else(
         p["Exponential backoff"] > 0, 2 ** (number - 1), 1)), dims=[gen], units="s",
         doc="sleep before retrying a failed attempt of this generation (before jitter)")
-    jitter = p["Jitter"]
-    fixed = if_then_else(jitter.eq(0), backoff, if_then_else(jitter.eq(2), backoff / 2, 0))
-    spread = m.aux("Jitter mean", if_then_else(jitter.eq(2), backoff / 4, backoff / 2),
-                   dims=[gen], units="s", doc="mean of the uniform (random) part of the sleep")
+    jitter, factor = p["Jitter"], p["Jitter factor"]
+    fixed = if_then_else(jitter.eq(0), backoff, if_then_else(jitter.eq(2), backoff / 2, if_then_else(
+        jitter.eq(3), backoff * (1 - factor), 0)))
+    spread = m.aux("Jitter mean", if_then_else(jitter.eq(2), backoff / 4, if_then_else(
+        jitter.eq(3), backoff * factor, backoff / 2)), dims=[gen], units="s",
+        doc="mean of the uniform (random) part of the sleep")
     issued = Ref(canonical("Retries issued"))
     pipe = delay_fixed(issued, p["Failure delay"] + fixed, 0)
     arriving = m.aux("Retries arriving", if_then_else(jitter > 0, delay3(

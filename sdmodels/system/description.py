@@ -161,6 +161,8 @@ class _Reader:
         return out
 
     def cross_check(self, component: Component, node) -> None:
+        if component.kind == "traffic":
+            self.workload(component, _child(node, component.name))
         hpa = component.config.get("hpa")
         low, high = (hpa or {}).get("minReplicas"), (hpa or {}).get("maxReplicas")
         if low is not None and high is not None and low > high:    # a bad one is reported
@@ -168,6 +170,26 @@ class _Reader:
                          f"components.{component.name}.hpa",
                          f"minReplicas ({hpa['minReplicas']:g}) is above maxReplicas "
                          f"({hpa['maxReplicas']:g})")
+
+    def workload(self, component: Component, node) -> None:
+        """A traffic component is open (`rate`, `peak`) or closed (`population`, `thinkTime`,
+        `peakPopulation`): exactly one of rate and population, and only its own fields."""
+        path = f"components.{component.name}"
+        written = {name: _child(node, name) for name in ("rate", "population", "peak",
+                                                         "thinkTime", "peakPopulation")}
+        given = {name for name, value in written.items()    # even if wrongly
+                 if value is not None and not _is_null(value)}
+        closed = "population" in given
+        if closed == ("rate" in given):
+            self.problem(node, path, "give either rate (an open workload: arrivals per second) "
+                         "or population (a closed one: clients that wait for their requests)"
+                         + (", not both" if closed else ""))
+            return
+        for name in ("thinkTime", "peakPopulation") if not closed else ("peak",):
+            if name in given:
+                self.problem(_child(node, name), f"{path}.{name}",
+                             f"applies to {'an open' if closed else 'a closed'} workload "
+                             f"only (this one has {'population' if closed else 'rate'})")
 
     def calls(self, node, components: dict) -> list[Connection]:
         if node is None:

@@ -90,6 +90,7 @@ def _retry_fixes(spec, i: int, key: str) -> list[Fix]:
     where = ("calls", i, "retry")
     out = []
     if not (r["enableExponentialBackoff"] and r["enableRandomizedWait"]):
+        fixed = dict(r, enableExponentialBackoff=True, enableRandomizedWait=True)
         out.append(Fix("exponential backoff with jitter", (
             Change(where + ("enableExponentialBackoff",), str(r["enableExponentialBackoff"])
                    .lower(), "true", True),
@@ -98,9 +99,7 @@ def _retry_fixes(spec, i: int, key: str) -> list[Fix]:
             ), (key,),
             f"the retries of {call.source} wait 1x, 2x, 4x the base, spread at random: the "
             "retries of a burst no longer arrive together (the fixed wait's synchronization "
-            "is gone) and a short spike is spread out. Under a long overload from many "
-            "independent clients it does not cut the retries, only delays them (M. Brooker, "
-            "'What is Backoff For?', 2022): the retry budget or a breaker does that"))
+            "is gone) and a short spike is spread out. " + _backoff_cuts(spec, i, r, fixed)))
     if r["retryBudget"] is None:
         out.append(Fix("retry budget", (Change(where + ("retryBudget",), "none",
                                                "{percentCanRetry: 10%}", {
@@ -111,6 +110,39 @@ def _retry_fixes(spec, i: int, key: str) -> list[Fix]:
     if call.config["circuitBreaker"] is None:
         out.append(_breaker(spec, i, key))
     return out
+
+
+def _backoff_cuts(spec, i: int, before, after) -> str:
+    """Whether backoff cuts the attempts of call `i`'s caller: not from an open workload
+    (requests arrive whatever happens to the earlier ones), yes from a closed one (a client
+    is blocked through its timeouts and sleeps), by how much when every attempt fails."""
+    caller = spec.components[spec.calls[i].source]
+    if caller.kind != "traffic" or caller.config["population"] is None:
+        workload = (f"{caller.name} is an open workload (rate: {caller.config['rate']:g}/s)"
+                    if caller.kind == "traffic" else f"{caller.name}'s requests arrive "
+                    "from its callers whatever happens to them (an open workload)")
+        return (f"But {workload}: under a sustained overload every request is still tried "
+                "maxAttempts times, only later, so the retries are as many (M. Brooker, "
+                "'What is Backoff For?', 2022; Schroeder, Wierman, Harchol-Balter, 'Open "
+                "versus closed', 2006): the retry budget or a breaker cuts them")
+    from library.compose.calls import _jitter
+    from library.parts.retry import GENERATIONS, mean_waits
+    timeout, think = spec.calls[i].config["timeout"], caller.config["thinkTime"] or 0.0
+    retries = int(min(GENERATIONS - 1, before["maxAttempts"] - 1))
+
+    def cycle(r) -> float:
+        return (retries + 1) * timeout + think + sum(mean_waits(
+            retries, r["waitDuration"], r["exponentialMaxWaitDuration"],
+            exponential=r["enableExponentialBackoff"], jitter=_jitter(r)))
+    old, new = cycle(before), cycle(after)
+    return (f"And {caller.name} is a closed workload (population "
+            f"{caller.config['population']:g}, thinkTime {think:g}s): a client is blocked "
+            "through its timeouts and backoff sleeps, so when every attempt fails each one "
+            f"sends {retries + 1} attempts per {old:.3g} s before, per {new:.3g} s after "
+            f"({retries + 1} x {timeout:g} s timeouts + the mean waits + the think time): "
+            f"{1 - old / new:.0%} fewer attempts (Brooker 2022: backoff cuts the load of a "
+            "closed system). When only some attempts fail (a rate limiter's 429s), fewer "
+            "clients are blocked and the cut is smaller")
 
 
 FLUSH_AT = 60.0      # library.compose.scenarios: stresses start one minute in

@@ -99,11 +99,26 @@ def _length(path, start, weight) -> float:
     return len(hops) if weight is None else sum(weight(u, v, None) for u, v in hops)
 
 
+def _without_closed_clients(composition, graph):
+    """The causal graph less the elements of closed workloads' clients. A blocked client
+    sends nothing new, a balancing loop that closes every loop through the servers a second
+    way: retries wanted -> fewer requests given up -> clients busy longer -> fewer new
+    requests -> less load. The reference's loops (retries -> load -> failures -> retries)
+    are still there; without this the shortest cycle through a retry client would be
+    that one, and a retry storm would read as balancing."""
+    closed = {node.roles["busy clients"].split(".", 1)[0]
+              for node in composition.nodes.values() if "busy clients" in node.roles}
+    if not closed:
+        return graph
+    return graph.subgraph(v for v in graph if v.split(".", 1)[0] not in closed).copy()
+
+
 class Recogniser:
     """What the patterns need: the composition, its causal graph, the calls downstream."""
 
     def __init__(self, composition, graph: nx.DiGraph, polarities=None):
         import networkx as nx
+        graph = _without_closed_clients(composition, graph)
         self.c, self.graph, self.polarities = composition, graph, polarities
         self.calls = nx.DiGraph()
         self.calls.add_nodes_from(composition.nodes)

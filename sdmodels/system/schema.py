@@ -213,11 +213,24 @@ POOL = Section({
 # --------------------------------------------------------------------------- kinds
 KINDS: dict[str, Section] = {
     "traffic": Section({
-        "rate": Field(RATE, REQUIRED, "the description: normal arrivals"),
+        "rate": Field(RATE, None, "the description: arrivals per second, whatever happens "
+                      "to them (an open workload); or give population (a closed one)"),
         "pattern": Field(Choice(("constant", "ramp", "spike", "diurnal")), "constant",
                          "sdmodels traffic part"),
-        "peak": Field(RATE, None, "the description: the surge scenario's height"),
+        "peak": Field(RATE, None, "the description: the surge scenario's height (3x rate "
+                      "if not given)"),
         "users": count(1, "the description: distinct clients (per-user rate limits)", low=1),
+        "population": Field(Number(low=1, integer=True), None, "the description: a closed "
+                            "workload of this many concurrent clients (virtual users, a "
+                            "client's worker threads), each waiting for its request, retries "
+                            "and backoff sleeps included, before its next (Locust users, k6 "
+                            "vus, JMeter threads)"),
+        "thinkTime": Field(DURATION, None, "the description: a closed client's pause between "
+                           "a request's end and its next (0s if not given: a worker that "
+                           "sends its next request at once)"),
+        "peakPopulation": Field(Number(low=1, integer=True), None, "the description: a closed "
+                                "workload's population in the surge scenario (3x population "
+                                "if not given)"),
     }),
     "cdn": Section({
         "hitRatio": Field(FRACTION, 0.0, "assumption: an API behind a CDN is not cached"),
