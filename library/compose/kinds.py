@@ -67,6 +67,7 @@ class Node:
     slower_than: object = None               # f(seconds): share of its calls slower than
                                              # that, from its latency model (a breaker's
                                              # slow calls); None: no latency distribution
+    hpa: ModuleHandle | None = None          # a service's HPA (an on-call's scale-out)
     roles: dict[str, str] = field(default_factory=dict)   # role -> element id
 
     def role(self, name: str, ref) -> None:
@@ -302,6 +303,7 @@ def _autoscaled(m, node: Node, component, server: ModuleHandle):
                                            units="metric", doc="what the HPA reads: CPU %, "
                                            "or the external metric"))
 
+    node.hpa = controller
     controller.connect("Ready pods", pods.out["Ready pods"])
     pods.connect("Desired replicas", controller.out["Spec replicas"])
     node.role("hpa replicas", controller.out["Spec replicas"])
