@@ -182,3 +182,34 @@ def test_rule_errors_are_listed_together_with_did_you_mean_and_the_allowed_names
                        "and 'api' is a service; name a database in 'target'"):
         load_system(on_api)
     assert load_system(on_api.replace("action: rollback", "action: rollback, target: db"))
+
+
+def test_on_call_example_rollback_ends_the_outage_the_loops_cannot():
+    """examples/on_call.yaml (library README): in the lasting slowdown the pool stays
+    saturated (at most payments' 4 x 20 threads wait) until the on-call's rollback at
+    120 s (first scrape after the crossing) + 5 min `for` + 30 s + 15 min = 1,350 s; the
+    60 s slowdown never pages (it is over before `for` has passed)."""
+    from pathlib import Path
+    example = Path(__file__).resolve().parents[1] / "examples" / "on_call.yaml"
+    r = recognised(example)
+    keys = {m.key: r.polarity(m) for m in r.matches}
+    assert keys == {"retry storm: payments -> db": "R", "connection pool exhaustion: db": "R",
+                    "alert response: DatabasePoolSaturated": "B"}
+    alert = next(m for m in r.matches if m.pattern == "alert response")
+    assert delays(alert, r.spec, [])["total_seconds"] == 60 + 60 + 300 + 30 + 900
+    c = r.composition
+    db, roles = c.nodes["db"].roles, c.nodes["alerts"].roles
+    names = [db["waiting"], c.nodes["payments"].roles["goodput"],
+             roles["firing DatabasePoolSaturated"], roles["mitigated DatabasePoolSaturated"]]
+    runs = {s: simulate(c.model, scenario=s, engine="interpreter", outputs=names).to_pandas()
+            for s in ("lasting slowdown", "dependency slowdown")}
+    for frame in runs.values():
+        frame.columns = ["waiting", "goodput", "firing", "mitigated"]
+    run = runs["lasting slowdown"]
+    assert first(run, "firing") == 420.0 and first(run, "mitigated") == pytest.approx(
+        1350.0, abs=SAVE)
+    assert run["waiting"].loc[62.0:1349.0].min() > 5.0          # firing all along
+    assert run["waiting"].max() == pytest.approx(4 * 20)         # payments' threads
+    assert run["waiting"].loc[1356.0:].max() < 1e-6              # rolled back
+    assert run["goodput"].iloc[-1] == pytest.approx(300.0)
+    assert first(runs["dependency slowdown"], "firing") is None

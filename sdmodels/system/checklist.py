@@ -160,8 +160,9 @@ def alert_delays(config, alert: str, spec) -> list[Delay]:
                  True, True),
            Delay("rule evaluation interval (aggregation)", config["evaluationInterval"],
                  True, True),
-           Delay("rule `for` (alert threshold)", rule["for"], True),
-           Delay("Alertmanager group_wait", config["groupWait"], True),
+           # fixed waits, but of one on-call: nothing they could synchronize
+           Delay("rule `for` (alert threshold)", rule["for"]),
+           Delay("Alertmanager group_wait", config["groupWait"]),
            Delay("on-call response (page -> wake -> investigate)", config["responseTime"])]
     if rule["action"] == "scale_out":
         service = spec.components[rule["target"] or rule["component"]].config
