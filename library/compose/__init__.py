@@ -73,7 +73,14 @@ class Composition:
 
 def horizon(spec: SystemSpec) -> float:
     """The run length of a composed system: 600 s, or with alerting an hour, or longer
-    when its slowest rule acts later than 10 minutes before the hour's end."""
+    when its slowest rule acts later than 10 minutes before the hour's end.
+
+    >>> from sdmodels.system import load_system
+    >>> horizon(load_system("examples/service_chain.yaml"))
+    600.0
+    >>> horizon(load_system("examples/on_call.yaml"))
+    3600.0
+    """
     rules = [alerting.chain_seconds(c.config, r) for c in spec.of_kind("alerting")
              for r in c.config["rules"]]
     if not rules:

@@ -56,7 +56,12 @@ class Alerting:
 
 def chain_seconds(config, rule) -> float:
     """Seconds from a metric crossing its threshold to the on-call's action, at most: a
-    scrape and an evaluation interval, `for`, group wait, response time."""
+    scrape and an evaluation interval, `for`, group wait, response time.
+
+    >>> chain_seconds({"scrapeInterval": 60.0, "evaluationInterval": 60.0,
+    ...                "groupWait": 30.0, "responseTime": 900.0}, {"for": 300.0})
+    1350.0
+    """
     return (config["scrapeInterval"] + config["evaluationInterval"] + rule["for"] +
             config["groupWait"] + config["responseTime"])
 

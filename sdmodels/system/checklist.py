@@ -154,7 +154,14 @@ def config_delays(match, spec) -> list[Delay]:
 
 def alert_delays(config, alert: str, spec) -> list[Delay]:
     """An alert rule's way from its metric to the on-call's action (reference Part 2.3, the
-    Delay Inventory), and, for a scale-out, the HPA's sync and the pods' start-up."""
+    Delay Inventory), and, for a scale-out, the HPA's sync and the pods' start-up.
+
+    >>> alerting = {"scrapeInterval": 60.0, "evaluationInterval": 60.0, "groupWait": 30.0,
+    ...             "responseTime": 900.0, "rules": [{"alert": "PoolFull", "for": 300.0,
+    ...                                               "action": "rollback"}]}
+    >>> sum(d.seconds for d in alert_delays(alerting, "PoolFull", spec=None))
+    1350.0
+    """
     rule = next(r for r in config["rules"] if r["alert"] == alert)
     out = [Delay("Prometheus scrape interval (metric collection)", config["scrapeInterval"],
                  True, True),
@@ -172,7 +179,12 @@ def alert_delays(config, alert: str, spec) -> list[Delay]:
 
 
 def alert_rules(composition, elements) -> list[dict]:
-    """The alert rules of a composed system that watch any of `elements` (ids)."""
+    """The alert rules of a composed system that watch any of `elements` (ids).
+
+    >>> from types import SimpleNamespace as NS
+    >>> alert_rules(NS(nodes={}, spec=NS(components={})), {"x"})
+    []
+    """
     out = []
     for node in composition.nodes.values():
         if node.kind != "alerting":
