@@ -147,8 +147,10 @@ def test_a_scale_out_raises_min_replicas_to_max_and_the_hpa_follows():
     assert first(run, names[2]) == pytest.approx(acts, abs=SAVE)
     assert run[names[3]].iloc[0] == 2.0 and run[names[3]].iloc[-1] == 12.0
     assert acts <= first(run, names[4], above=11.5) <= acts + 15.0 + SAVE  # next HPA sync
-    answer = delays(next(m for m in recognised(SCALING).matches
-                         if m.pattern == "alert response"), load_system(SCALING), [])
+    r = recognised(SCALING)
+    loop = next(m for m in r.matches if m.pattern == "alert response")
+    assert r.polarity(loop) == "B"         # through load over capacity, as the HPA's loop
+    answer = delays(loop, r.spec, [])      # + the HPA's 15 s sync and 30 s pod start-up
     assert answer["total_seconds"] == SCRAPE + SCRAPE + 0 + GROUP_WAIT + 300 + 15 + 30
 
 

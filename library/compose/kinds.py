@@ -303,7 +303,8 @@ def _autoscaled(m, node: Node, component, server: ModuleHandle):
                                            units="metric", doc="what the HPA reads: CPU %, "
                                            "or the external metric"))
 
-    node.hpa = controller
+    node.hpa = controller       # and what a pod more changes, for an on-call's scale-out
+    node.roles["arrival utilisation"] = server.out["Arrival utilisation"].name
     controller.connect("Ready pods", pods.out["Ready pods"])
     pods.connect("Desired replicas", controller.out["Spec replicas"])
     node.role("hpa replicas", controller.out["Spec replicas"])

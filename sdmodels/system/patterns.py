@@ -394,9 +394,15 @@ class AlertResponse:
                 alert = rule["alert"]
                 firing = r.role(node.name, f"firing {alert}")
                 done = r.role(node.name, f"mitigated {alert}")
+                # a scale-out acts through load over capacity (as the HPA's loop does), not
+                # through the queue bound that grows with the pods too
+                target = rule["target"] or rule["component"]
+                load = r.role(target, "arrival utilisation") \
+                    if rule["action"] == "scale_out" else None
                 m = firing and done and r.match(cls, f"{cls.name}: {alert}", [
                     (node.name, f"firing {alert}", firing),
-                    (node.name, f"mitigated {alert}", done)],
+                    (node.name, f"mitigated {alert}", done)] +
+                    ([(target, "arrival utilisation", load)] if load else []),
                     alerting=node.name, alert=alert,
                     primary=(node.name, f"metric {alert}", node.roles[f"metric {alert}"]))
                 if m:
