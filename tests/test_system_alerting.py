@@ -215,3 +215,19 @@ def test_on_call_example_rollback_ends_the_outage_the_loops_cannot():
     assert run["waiting"].loc[1356.0:].max() < 1e-6              # rolled back
     assert run["goodput"].iloc[-1] == pytest.approx(300.0)
     assert first(runs["dependency slowdown"], "firing") is None
+
+
+def test_rules_share_their_component_settings_and_group_wait_0_pages_at_once():
+    """Two rules of one alerting component (and two scale-outs of one service) compose;
+    with groupWait 0s the page goes out at the evaluation that fires."""
+    text = SCALING.replace("responseTime: 5m", "responseTime: 5m\n    groupWait: 0s").replace(
+        "action: scale_out}", "action: scale_out}\n      - {alert: ApiQueue, component: api,"
+        " metric: queue_depth, threshold: 1000000, action: scale_out}")
+    c = compose(text, stop=200)
+    roles = c.nodes["alerts"].roles
+    names = [roles["firing ApiSlow"], roles["paged ApiSlow"], roles["firing ApiQueue"]]
+    run = simulate(c.model, scenario="lasting surge", engine="interpreter",
+                   outputs=names).to_pandas()
+    run.columns = ["firing", "paged", "queue firing"]
+    assert first(run, "firing") == first(run, "paged") == 60.0
+    assert first(run, "queue firing") is None           # a million queued: never

@@ -84,16 +84,25 @@ class OnCall:
         """Every rule's pipeline, from its metric to its action (see the module doc)."""
         for alerting in spec.of_kind("alerting"):
             node, c = nodes[alerting.name], alerting.config
+            timing = {key: setting(m, node.name, key, c[key], "s") for key in TIMING}
             for rule in c["rules"]:
                 done = self.mitigated[alerting.name, rule["alert"]]
-                _pipeline(m, node, c, rule, nodes, done)
+                _pipeline(m, node, timing, rule, nodes, done)
+        for service, latches in self.acting_on(spec, "scale_out").items():
+            _scale_out(m, spec, nodes[service], latches)
+
+    def acting_on(self, spec, action: str) -> dict:
+        """component -> the latches of the rules whose `action` acts on it."""
+        out: dict[str, list] = {}
         for (name, alert), done in self.mitigated.items():
             rule = _rule(spec, name, alert)
-            if rule["action"] == "scale_out":
-                _scale_out(m, spec, nodes, rule, [
-                    d for (n, a), d in self.mitigated.items()
-                    if _target(_rule(spec, n, a)) == _target(rule)
-                    and _rule(spec, n, a)["action"] == "scale_out"])
+            if rule["action"] == action:
+                out.setdefault(_target(rule), []).append(done)
+        return out
+
+
+#: the alerting component's settings every rule shares
+TIMING = ("scrapeInterval", "evaluationInterval", "groupWait", "responseTime")
 
 
 def plan(m, spec, stress) -> OnCall:
@@ -105,15 +114,11 @@ def plan(m, spec, stress) -> OnCall:
                 f"{alerting.name} {rule['alert']} mitigated", initial=0.0, units="1",
                 doc=f"1 once the on-call has acted on {rule['alert']} ({rule['action']} "
                 f"{_target(rule)}): it stays done")
-    for db in spec.of_kind("database"):
-        done = [d for (n, a), d in on_call.mitigated.items()
-                if _rule(spec, n, a)["action"] == "rollback" and _target(_rule(spec, n, a))
-                == db.name]
-        if done:
-            on_call.slowdown[db.name] = m.aux(
-                f"{db.name} slowdown until rolled back",
-                1 + (stress["Slowdown factor"] - 1) * (1 - _any(done)), units="1",
-                doc=f"the dependency slowdown of {db.name}, ended by the on-call's rollback")
+    for db, done in on_call.acting_on(spec, "rollback").items():
+        on_call.slowdown[db] = m.aux(
+            f"{db} slowdown until rolled back",
+            1 + (stress["Slowdown factor"] - 1) * (1 - _any(done)), units="1",
+            doc=f"the dependency slowdown of {db}, ended by the on-call's rollback")
     return on_call
 
 
@@ -132,15 +137,14 @@ def _any(latches):
     return out
 
 
-def _pipeline(m, node: Node, c, rule, nodes, done) -> None:
+def _pipeline(m, node: Node, timing, rule, nodes, done) -> None:
     """scrape -> evaluation -> pending for `for` -> firing -> group wait -> response."""
     name = f"{node.name} {rule['alert']}"
     watched = nodes[rule["component"]]
     role, units = METRIC_ROLES[rule["metric"]]
     source = watched.failure if role is None else Ref(watched.roles[role])
     dt = m.dt_expr
-    scrape = setting(m, node.name, "scrapeInterval", c["scrapeInterval"], "s")
-    every = setting(m, node.name, "evaluationInterval", c["evaluationInterval"], "s")
+    scrape, every = timing["scrapeInterval"], timing["evaluationInterval"]
     metric = m.aux(f"{name} metric", source, units=units,
                    doc=f"{rule['metric']} of {rule['component']}, as the rule reads it")
     scraped = m.aux(f"{name} scraped", sample_hold(metric, scrape, 0), units=units,
@@ -157,10 +161,10 @@ def _pipeline(m, node: Node, c, rule, nodes, done) -> None:
     firing = m.aux(f"{name} firing", sample_hold(expr * (active >= hold - dt / 2), every, 0),
                    units="1", doc="1 while the alert fires (Prometheus ALERTS{alertstate="
                    "\"firing\"}): the expr has held for `for`, at an evaluation")
-    paged = _after(m, f"{name} paged", firing, node.name, "groupWait", c["groupWait"],
+    paged = _after(m, f"{name} paged", firing, timing["groupWait"],
                    "Alertmanager's first notification, group_wait after the alert fires")
-    acted = _after(m, f"{name} on-call acts", paged, node.name, "responseTime",
-                   c["responseTime"], "the on-call acts responseTime after the page")
+    acted = _after(m, f"{name} on-call acts", paged, timing["responseTime"],
+                   "the on-call acts responseTime after the page")
     m.flow(f"{name} mitigating", acted * (1 - done) / dt, into=done, units="1/s",
            doc=f"the on-call's {rule['action']} of {_target(rule)}, once")
     for role, ref in (("metric", metric), ("firing", firing), ("paged", paged),
@@ -168,24 +172,20 @@ def _pipeline(m, node: Node, c, rule, nodes, done) -> None:
         node.roles[f"{role} {rule['alert']}"] = ref.name
 
 
-def _after(m, name: str, signal, owner: str, key: str, seconds: float, doc: str):
-    """`signal` `seconds` later (a pipeline delay: a 0/1 signal replayed intact)."""
-    if seconds <= 0:
+def _after(m, name: str, signal, seconds, doc: str):
+    """`signal` `seconds` later (a pipeline delay: a 0/1 signal replayed intact; none for
+    a setting of 0 s)."""
+    if m.elements[seconds.name].values[0] <= 0:
         return m.aux(name, signal, units="1", doc=doc)
-    return m.aux(name, delay_fixed(signal, setting(m, owner, key, seconds, "s"), 0),
-                 units="1", doc=doc)
+    return m.aux(name, delay_fixed(signal, seconds, 0), units="1", doc=doc)
 
 
-def _scale_out(m, spec, nodes, rule, latches) -> None:
+def _scale_out(m, spec, node: Node, latches) -> None:
     """The on-call raises the HPA's minReplicas to maxReplicas (kubectl patch hpa)."""
-    name = _target(rule)
-    hpa = spec.components[name].config["hpa"]
-    low = setting(m, name, "minReplicas", hpa["minReplicas"], "pods")
-    high = setting(m, name, "maxReplicas", hpa["maxReplicas"], "pods")
-    node = nodes[name]
-    if node.hpa is None or "scaled out" in node.roles:
-        return
+    hpa = spec.components[node.name].config["hpa"]
+    low = setting(m, node.name, "minReplicas", hpa["minReplicas"], "pods")
+    high = setting(m, node.name, "maxReplicas", hpa["maxReplicas"], "pods")
     node.hpa.connect("minReplicas", m.aux(
-        f"{name} minReplicas after scale-out", low + (high - low) * _any(latches), units="pods",
-        doc="minReplicas, raised to maxReplicas by the on-call's scale-out"))
+        f"{node.name} minReplicas after scale-out", low + (high - low) * _any(latches),
+        units="pods", doc="minReplicas, raised to maxReplicas by the on-call's scale-out"))
     node.roles["scaled out"] = node.hpa["minReplicas"].name
