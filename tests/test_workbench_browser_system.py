@@ -176,11 +176,14 @@ def test_diagram_coloured_by_the_dominant_loop(page, teacup_with_dominance):
 
 
 def test_a_description_that_does_not_compose_opens_in_the_editor(page, tmp_path):
-    """Started on a description with a kind not composable yet, the page still opens: the
-    editor shows the file and the problem at the component's line."""
+    """Started on a description with problems (an alert rule on a metric its component does
+    not expose), the page still opens: the editor shows the file and the problem at the
+    rule's line."""
     from sdmodels.workbench.server import Catalog, make_server
-    path = tmp_path / "alerted.yaml"            # alerting: valid, no part to compose yet
-    text = SHOP.replace("calls:\n", "  alerts:\n    kind: alerting\n    rules: 50\ncalls:\n")
+    path = tmp_path / "alerted.yaml"            # a rule on a metric a service lacks
+    text = SHOP.replace("calls:\n", "  alerts:\n    kind: alerting\n    rules:\n      - {alert:"
+                        " Busy, component: api, metric: connections_pending, threshold: 1,"
+                        " action: rollback, target: api}\ncalls:\n")
     path.write_text(text)
     srv, sock, url = make_server(Catalog(str(path)), host="127.0.0.1", port=0)
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -188,9 +191,9 @@ def test_a_description_that_does_not_compose_opens_in_the_editor(page, tmp_path)
     try:
         page.goto(url)
         page.wait_for_selector("#problems li", timeout=60_000)
-        line = text.splitlines().index("  alerts:") + 1
-        assert page.text_content("#problems li").startswith(f"line {line}, column 1")
-        assert "cannot be composed yet" in page.text_content("#error")
+        line = text.splitlines().index("  alerts:") + 4
+        assert page.text_content("#problems li").startswith(f"line {line}, column ")
+        assert "is not a metric of api" in page.text_content("#error")
         assert page.input_value("#source") == text
         page.screenshot(path=str(page.shots / "not_composable.png"), full_page=True)
     finally:

@@ -59,20 +59,21 @@ def test_problems_carry_line_and_column(setup):
     assert path.read_text() == before                      # not written
 
 
-def test_a_kind_not_composable_yet_is_a_problem_at_its_line(setup):
-    """'alerting' is a valid kind with no part to compose yet (every other kind, the cache
-    included, composes): the workbench reports it at the component's line."""
+def test_an_alert_rule_problem_is_at_its_line_and_alerting_composes(setup):
+    """Every kind composes now, alerting included (its rules on the chain's metrics); a
+    rule watching a metric its component does not expose is reported at the rule's line."""
     client, path = setup
     text = path.read_text() + "  # end\n"
-    text = text.replace("  db:\n", "  alerts:\n    kind: alerting\n    rules: 50\n  db:\n", 1)
+    alerts = ("  alerts:\n    kind: alerting\n    rules:\n      - {alert: DbSlow, component: db,"
+              " metric: latncy, threshold: 1, for: 5m, action: rollback}\n  db:\n")
+    text = text.replace("  db:\n", alerts, 1)
     problems = client.post("/api/model/chain/validate", json={"text": text}).json()["problems"]
-    assert [p["path"] for p in problems] == ["components.alerts.kind"]     # nothing else
-    assert problems[0]["line"] == text.splitlines().index("  alerts:") + 1
-    assert "'alerting' cannot be composed yet" in problems[0]["message"]
-    cached = text.replace("  alerts:\n    kind: alerting\n    rules: 50\n",
-                          "  cache:\n    kind: cache\n    ttl: 1h\n")
-    assert client.post("/api/model/chain/validate", json={"text": cached}).json()[
-        "problems"] == []                                   # a cache composes now
+    assert [p["path"] for p in problems] == ["components.alerts.rules[0].metric"]
+    assert problems[0]["line"] == text.splitlines().index("  alerts:") + 4
+    assert "Did you mean 'latency'?" in problems[0]["message"]
+    fixed = text.replace("metric: latncy", "metric: latency")
+    assert client.post("/api/model/chain/validate", json={"text": fixed}).json()[
+        "problems"] == []                                   # alerting composes
 
 
 def test_one_line_text_is_never_read_as_a_path(setup, tmp_path):

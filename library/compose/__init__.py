@@ -39,11 +39,16 @@ from sdmodels import Model
 from sdmodels.errors import ModelError
 from sdmodels.system import SystemSpec, load_system
 
+from library.compose import alerting
 from library.compose.calls import wire_calls
-from library.compose.kinds import KINDS, Node
+from library.compose.kinds import KINDS as PARTS_KINDS, Node
 from library.compose.scenarios import STRESS, add_scenarios
 
 HORIZON, STEP, SAVE = 600.0, 0.01, 1.0
+#: with an on-call, runs last an hour at least (the Delay Inventory's human response is
+#: 300-3600 s), and long enough to see 10 minutes of the slowest rule's action
+ON_CALL_HORIZON, AFTER_ACTION = 3600.0, 600.0
+KINDS = {**PARTS_KINDS, "alerting": alerting.Alerting}
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,28 @@ class Composition:
         return None
 
 
-def compose(spec_or_path, *, stop: float = HORIZON, dt: float = STEP) -> Composition:
-    """The model of a system description (a SystemSpec, a path, or YAML text)."""
+def horizon(spec: SystemSpec) -> float:
+    """The run length of a composed system: 600 s, or with alerting an hour, or longer
+    when its slowest rule acts later than 10 minutes before the hour's end.
+
+    >>> from sdmodels.system import load_system
+    >>> horizon(load_system("examples/service_chain.yaml"))
+    600.0
+    >>> horizon(load_system("examples/on_call.yaml"))
+    3600.0
+    """
+    rules = [alerting.chain_seconds(c.config, r) for c in spec.of_kind("alerting")
+             for r in c.config["rules"]]
+    if not rules:
+        return HORIZON
+    return max(ON_CALL_HORIZON, STRESS["Stress start"][0] + max(rules) + AFTER_ACTION)
+
+
+def compose(spec_or_path, *, stop: float | None = None, dt: float = STEP) -> Composition:
+    """The model of a system description (a SystemSpec, a path, or YAML text); `stop`
+    defaults to `horizon(spec)`."""
     spec = spec_or_path if isinstance(spec_or_path, SystemSpec) else load_system(spec_or_path)
+    stop = horizon(spec) if stop is None else stop
     m = Model(spec.name, start=0, stop=stop, dt=dt, saveper=SAVE, time_units="second",
               doc=spec.description or f"system '{spec.name}' composed from its description")
     stress = m.parameters(STRESS)
@@ -76,8 +100,11 @@ def compose(spec_or_path, *, stop: float = HORIZON, dt: float = STEP) -> Composi
     if missing:
         raise ModelError(f"system '{spec.name}': components of kind {', '.join(missing)} cannot "
                          f"be composed yet (composable: {', '.join(KINDS)})")
-    nodes = {name: KINDS[c.kind].build(m, c, spec, stress) for name, c in spec.components.items()}
+    on_call = alerting.plan(m, spec, stress)       # rollbacks: before the databases
+    nodes = {name: KINDS[c.kind].build(m, c, spec, on_call.stress_for(c, stress))
+             for name, c in spec.components.items()}
     wire_calls(m, spec, nodes)
+    on_call.wire(m, spec, nodes)                  # rules: on the wired metrics
     add_scenarios(m, spec, nodes)
     roles = {eid: (node.name, role) for node in nodes.values() for role, eid in node.roles.items()}
     return Composition(spec, m, nodes, roles)

@@ -70,6 +70,7 @@ class Node:
     slower_than: object = None               # f(seconds): share of its calls slower than
                                              # that, from its latency model (a breaker's
                                              # slow calls); None: no latency distribution
+    hpa: ModuleHandle | None = None          # a service's HPA (an on-call's scale-out)
     roles: dict[str, str] = field(default_factory=dict)   # role -> element id
 
     def role(self, name: str, ref) -> None:
@@ -342,6 +343,8 @@ def _autoscaled(m, node: Node, component, server: ModuleHandle):
                                            units="metric", doc="what the HPA reads: CPU %, "
                                            "or the external metric"))
 
+    node.hpa = controller       # and what a pod more changes, for an on-call's scale-out
+    node.roles["arrival utilisation"] = server.out["Arrival utilisation"].name
     controller.connect("Ready pods", pods.out["Ready pods"])
     pods.connect("Desired replicas", controller.out["Spec replicas"])
     node.role("hpa replicas", controller.out["Spec replicas"])

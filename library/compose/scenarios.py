@@ -49,3 +49,23 @@ def add_scenarios(m, spec, nodes) -> None:
     if "service" in kinds:
         m.add_scenario("pod loss", {"Pods lost": 0.5},
                        doc="half of every service's pods are gone for the stress window")
+    _lasting(m, spec)
+
+
+#: a stress that lasts until someone acts (reference Part 3.1: "Server never recovers
+#: without external intervention")
+LASTING = 1e9
+
+
+def _lasting(m, spec) -> None:
+    """With an on-call, the stresses their actions end, lasting until they act: a database
+    slowdown (rollback), a traffic surge (scale-out)."""
+    actions = {rule["action"] for c in spec.components.values() if c.kind == "alerting"
+               for rule in c.config["rules"]}
+    if "rollback" in actions:
+        m.add_scenario("lasting slowdown", {"Slowdown factor": 5.0, "Stress duration": LASTING},
+                       doc="every database's queries take 5x longer until the on-call "
+                       "rolls back the change that slowed them")
+    if "scale_out" in actions:
+        m.add_scenario("lasting surge", {"Surge on": 1.0, "Stress duration": LASTING},
+                       doc="traffic stays at its peak; the on-call scales out when paged")

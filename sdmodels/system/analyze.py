@@ -27,7 +27,6 @@ from sdmodels.system.fixes import Fix, apply, fixes_for, merged
 from sdmodels.system.patterns import BY_NAME, Match, recognise
 
 MAX_LOOPS = 2000
-HORIZON = 600.0          # library.compose's run length
 ACTING = ("collapsed", "oscillating", "growth", "overshoot", "recovered")
 RUNAWAY = ("collapsed", "oscillating", "growth")
 CONTROLLERS = ("HPA scaling", "circuit breaker")     # balancing loops that act on a clock
@@ -350,7 +349,7 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names, runs=None):
     if fix.horizon:          # a timer longer than the stress runs (a TTL): both run past it
         where = [fix.scenario if fix.scenario in scenarios else "baseline"]
         olds[where[0]] = _run(compose(spec, stop=fix.horizon).model, where[0], watched)
-    fixed = compose(apply(spec, fix), stop=fix.horizon or HORIZON)
+    fixed = compose(apply(spec, fix), stop=fix.horizon)     # None: the description's own
     for s in where[:2]:
         frames[s] = _run(fixed.model, s, watched)
         # a fix with its own trigger (a TTL's next expiry) is read from a minute before it:

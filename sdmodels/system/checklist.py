@@ -46,6 +46,8 @@ METRICS = {
     "hit ratio": "redis_keyspace_hits_total",
     "evictions": 'kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}',
     "memory": "container_memory_working_set_bytes",
+    "firing": 'ALERTS{alertstate="firing"}',
+    "paged": "alertmanager_notifications_total",
 }
 TRIGGER = (60.0, 120.0)        # the stress window of library.compose.scenarios
 #: a series that moves less than this x max(1, its largest magnitude) is rounding, not
@@ -58,7 +60,8 @@ NEGLIGIBLE = 1e-9
 def metric_name(role: str) -> str:
     """The scraped metric that shows an element of this role."""
     base = role.split(" to ")[0]
-    return METRICS.get(role) or METRICS.get(base, "(no standard metric: export it)")
+    return METRICS.get(role) or METRICS.get(base) or METRICS.get(
+        role.split(" ")[0], "(no standard metric: export it)")
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ def config_delays(match, spec) -> list[Delay]:
                 Delay("pod start-up", c["startupTime"]),
                 Delay("scale-up stabilization window", hpa["behavior"]["scaleUp"][
                     "stabilizationWindowSeconds"])]
+    if match.pattern == "alert response":
+        return alert_delays(spec.components[s["alerting"]].config, s["alert"], spec)
     if match.pattern == "eviction cascade":
         from library.compose.kinds import OOM_TIME
         from library.parts.pods import BACKOFF
@@ -145,6 +150,70 @@ def config_delays(match, spec) -> list[Delay]:
                 Delay("CrashLoopBackOff, first restart", BACKOFF[1], True),
                 Delay("pod start-up", comps[s["service"]].config["startupTime"])]
     return []
+
+
+def alert_delays(config, alert: str, spec) -> list[Delay]:
+    """An alert rule's way from its metric to the on-call's action (reference Part 2.3, the
+    Delay Inventory), and, for a scale-out, the HPA's sync and the pods' start-up.
+
+    >>> alerting = {"scrapeInterval": 60.0, "evaluationInterval": 60.0, "groupWait": 30.0,
+    ...             "responseTime": 900.0, "rules": [{"alert": "PoolFull", "for": 300.0,
+    ...                                               "action": "rollback"}]}
+    >>> sum(d.seconds for d in alert_delays(alerting, "PoolFull", spec=None))
+    1350.0
+    """
+    rule = next(r for r in config["rules"] if r["alert"] == alert)
+    out = [Delay("Prometheus scrape interval (metric collection)", config["scrapeInterval"],
+                 True, True),
+           Delay("rule evaluation interval (aggregation)", config["evaluationInterval"],
+                 True, True),
+           # fixed waits, but of one on-call: nothing they could synchronize
+           Delay("rule `for` (alert threshold)", rule["for"]),
+           Delay("Alertmanager group_wait", config["groupWait"]),
+           Delay("on-call response (page -> wake -> investigate)", config["responseTime"])]
+    if rule["action"] == "scale_out":
+        service = spec.components[rule["target"] or rule["component"]].config
+        out += [Delay("HPA sync period", service["hpa"]["syncPeriod"], True, True),
+                Delay("pod start-up", service["startupTime"])]
+    return out
+
+
+def alert_rules(composition, elements) -> list[dict]:
+    """The alert rules of a composed system that watch any of `elements` (ids).
+
+    >>> from types import SimpleNamespace as NS
+    >>> alert_rules(NS(nodes={}, spec=NS(components={})), {"x"})
+    []
+    """
+    out = []
+    for node in composition.nodes.values():
+        if node.kind != "alerting":
+            continue
+        for rule in composition.spec.components[node.name].config["rules"]:
+            watched = composition.nodes[rule["component"]]
+            if _watched_element(watched, rule["metric"]) in elements:
+                out.append({"alert": rule["alert"], "component": rule["component"],
+                            "metric": rule["metric"], "threshold": rule["threshold"],
+                            "for": rule["for"], "action": rule["action"]})
+    return out
+
+
+def _scraped(composition, component: str, role: str) -> str:
+    """The scraped metric of a role; an alert rule's "metric <alert>" is the series of the
+    metric it watches (`schema.ALERT_METRICS`)."""
+    if role.startswith("metric ") and composition.nodes[component].kind == "alerting":
+        from sdmodels.system.schema import ALERT_METRICS
+        rule = next(r for r in composition.spec.components[component].config["rules"]
+                    if r["alert"] == role[len("metric "):])
+        kind = composition.spec.components[rule["component"]].kind
+        return ALERT_METRICS[kind][rule["metric"]][1]
+    return metric_name(role)
+
+
+def _watched_element(node, metric: str):
+    from library.compose.alerting import METRIC_ROLES
+    role = METRIC_ROLES[metric][0]
+    return getattr(node.failure, "name", None) if role is None else node.roles.get(role)
 
 
 def identification(match, polarity: str, ir, pattern) -> dict:
@@ -173,6 +242,12 @@ def delays(match, spec, loop_delays) -> dict:
                              "of delay: it sees the effect of its last action" if rest
                              else f"evaluated every {p:g} s, with nothing else delaying its "
                              "effect: it sees the effect of its last action")
+        if match.pattern == "alert response" and p < rest:
+            answer["verdict"] = (f"evaluated every {p:g} s, faster than the {rest:g} s it "
+                                 "takes to see the on-call's action: the alert keeps firing "
+                                 "on the incident it has already paged for; the on-call "
+                                 "acts once (Alertmanager repeats a page only after "
+                                 "repeat_interval, 4h by default)")
     else:
         answer["verdict"] = (f"acts on every request; the effect comes back after {total:g} s"
                              if total else "acts at once")
@@ -331,13 +406,15 @@ def observability(match, composition, ir) -> dict:
         element = composition.nodes[comp].roles.get(role)
         if element:
             rows.append({"component": comp, "role": role, "variable": ir.display(element),
-                         "metric": metric_name(role)})
+                         "metric": _scraped(composition, comp, role)})
     for comp in match.components:
         for role in ("latency",):
             element = composition.nodes[comp].roles.get(role)
             if element and all(r["variable"] != ir.display(element) for r in rows):
                 rows.append({"component": comp, "role": role, "variable": ir.display(element),
                              "metric": metric_name(role)})
-    return {"metrics": rows, "runaway_signal": (
+    ids = set(match.cycle) | {composition.nodes[r["component"]].roles.get(r["role"])
+                              for r in rows}
+    return {"metrics": rows, "alert_rules": alert_rules(composition, ids), "runaway_signal": (
         "the loop's first metric keeps rising after the trigger has ended"
         if match.expected == "R" else "the loop's metric swings around its target")}

@@ -158,7 +158,61 @@ class _Reader:
             out[name] = Component(name, kind, MappingProxyType(config), key.start_mark.line + 1)
         for component in out.values():
             self.cross_check(component, node)
+        for component in out.values():
+            if component.kind == "alerting":
+                self.alert_rules(component, out, _child(_child(node, component.name), "rules"))
         return out
+
+    def alert_rules(self, alerting: Component, components: dict, rules_node) -> None:
+        """Each rule watches a metric its component exposes, and its action acts on a
+        component of the kind the action needs (a scale-out on a service with an hpa)."""
+        names: dict[str, int] = {}
+        for i, rule in enumerate(alerting.config.get("rules") or ()):
+            item = rules_node.value[i] if isinstance(rules_node, yaml.SequenceNode) else None
+            path = f"components.{alerting.name}.rules[{i}]"
+            if rule.get("alert") in names:
+                self.problem(_child(item, "alert"), f"{path}.alert", f"'{rule['alert']}' "
+                             f"appears twice (first as rules[{names[rule['alert']]}]); give "
+                             "each rule its own name")
+            names.setdefault(rule.get("alert"), i)
+            watched = self.rule_component(rule, "component", components, item, path)
+            metrics = schema.ALERT_METRICS.get(watched.kind, {}) if watched else {}
+            if watched and not metrics:
+                self.problem(_child(item, "component"), f"{path}.component", f"'{watched.name}' "
+                             f"is a {watched.kind}, which exposes no metric to alert on; "
+                             f"kinds with metrics: {', '.join(schema.ALERT_METRICS)}")
+            elif watched and rule.get("metric") is not None and rule["metric"] not in metrics:
+                self.problem(_child(item, "metric"), f"{path}.metric",
+                             f"'{rule['metric']}' is not a metric of {watched.name} "
+                             f"({watched.kind}).{did_you_mean(rule['metric'], metrics)} "
+                             f"Metrics of a {watched.kind}: {', '.join(metrics)}")
+            action = rule.get("action")
+            key = "target" if rule.get("target") is not None else "component"
+            target = self.rule_component(rule, key, components, item, path) \
+                if key == "target" else watched
+            if target is None or action not in schema.ALERT_ACTIONS:
+                continue
+            kind = schema.ALERT_ACTIONS[action]
+            if target.kind != kind:
+                self.problem(_child(item, key) or item, f"{path}.{key}",
+                             f"action '{action}' acts on a {kind}, and '{target.name}' is a "
+                             f"{target.kind}; name a {kind} in 'target'")
+            elif action == "scale_out" and target.config.get("hpa") is None:
+                self.problem(_child(item, "action"), f"{path}.action", f"action 'scale_out' "
+                             f"raises the hpa's minReplicas to maxReplicas, and "
+                             f"'{target.name}' has no hpa; give it one")
+
+    def rule_component(self, rule, key: str, components: dict, item, path: str):
+        """The component a rule names under `key`, or None (a problem when it is unknown)."""
+        name = rule.get(key)
+        if name is None:
+            return None
+        if name not in components:
+            self.problem(_child(item, key), f"{path}.{key}", f"'{name}' is not a component."
+                         f"{did_you_mean(str(name), components)} Components: "
+                         f"{', '.join(components)}")
+            return None
+        return components[name]
 
     def cross_check(self, component: Component, node) -> None:
         if component.kind == "traffic":

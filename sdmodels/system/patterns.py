@@ -393,8 +393,39 @@ class EvictionCascade:
                 yield m
 
 
+class AlertResponse:
+    """Failures -> the alert fires -> the on-call is paged and acts -> fewer failures (B),
+    through the Delay Inventory's delays (reference Part 2.3): scrape, evaluation, `for`,
+    group wait, human response."""
+    name, expected = "alert response", "B"
+    behaviour = ("ends an incident the system cannot end by itself (Part 3.1: 'never recovers "
+                 "without external intervention'), once scrape, evaluation, `for`, group "
+                 "wait and the on-call's response have passed")
+
+    @classmethod
+    def find(cls, r: Recogniser):
+        for node in r.nodes_of("alerting"):
+            for rule in r.c.spec.components[node.name].config["rules"]:
+                alert = rule["alert"]
+                firing = r.role(node.name, f"firing {alert}")
+                done = r.role(node.name, f"mitigated {alert}")
+                # a scale-out acts through load over capacity (as the HPA's loop does), not
+                # through the queue bound that grows with the pods too
+                target = rule["target"] or rule["component"]
+                load = r.role(target, "arrival utilisation") \
+                    if rule["action"] == "scale_out" else None
+                m = firing and done and r.match(cls, f"{cls.name}: {alert}", [
+                    (node.name, f"firing {alert}", firing),
+                    (node.name, f"mitigated {alert}", done)] +
+                    ([(target, "arrival utilisation", load)] if load else []),
+                    alerting=node.name, alert=alert,
+                    primary=(node.name, f"metric {alert}", node.roles[f"metric {alert}"]))
+                if m:
+                    yield m
+
+
 PATTERNS = (RetryStorm, PoolExhaustion, CacheStampede, RateLimitRetries, HpaScaling,
-            RateLimiting, CircuitBreaking, EvictionCascade)
+            RateLimiting, CircuitBreaking, EvictionCascade, AlertResponse)
 BY_NAME = {p.name: p for p in PATTERNS}
 
 

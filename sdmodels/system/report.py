@@ -88,6 +88,10 @@ def to_markdown(a, images: dict[str, str]) -> str:
                 + f". {sync['what_correlates']}.", "", "**Observability.**", ""]
         out += _table(["variable", "metric"], [[m["variable"], f"`{m['metric']}`"]
                                                for m in ans.observability["metrics"]])
+        rules = ans.observability.get("alert_rules") or []
+        out += ["", "Alert rules watching it: " + ("; ".join(
+            f"{r['alert']} ({r['metric']} of {r['component']} > {r['threshold']:g} for "
+            f"{r['for']:g} s: {r['action']})" for r in rules) or "none") + "."]
     out += _modes(a.modes)
     out += ["", "## Dangerous combinations", ""]
     out += _table(["kind", "loops", "shared components", "shown in"], [

@@ -210,6 +210,56 @@ POOL = Section({
                    "sdmodels: one pool for the service, or one in every pod (HikariCP's case)"),
 })
 
+#: kind -> the metrics an alert rule can watch on a component of that kind: name -> (what
+#: it is, the series people scrape for it); `library.compose.alerting` reads them
+ALERT_METRICS = {
+    "service": {
+        "latency": ("mean response time, s", "http_server_requests_seconds"),
+        "error_ratio": ("share of requests failing (errors and timeouts)",
+                        'http_server_requests_seconds_count{outcome!="SUCCESS"}'),
+        "timeout_ratio": ("share of requests timing out",
+                          'http_client_requests_seconds_count{outcome="TIMEOUT"}'),
+        "queue_depth": ("requests queued for a worker", "executor_queued_tasks"),
+        "cpu": ("busy share of the workers, 0 to 1", "container_cpu_usage_seconds_total"),
+    },
+    "database": {
+        "latency": ("mean time to a result, the wait for a connection included, s",
+                    "hikaricp_connections_acquire_seconds + hikaricp_connections_usage_seconds"),
+        "error_ratio": ("share of queries failing (connection timeouts, killed queries)",
+                        "hikaricp_connections_timeout_total"),
+        "connections_pending": ("requests waiting for a connection",
+                                "hikaricp_connections_pending"),
+        "connections_active": ("connections in use", "hikaricp_connections_active"),
+    },
+    "rate_limiter": {
+        "error_ratio": ("share of requests rejected with 429",
+                        'http_server_requests_seconds_count{status="429"}'),
+    },
+    "cache": {
+        "misses": ("misses and refreshes sent to the store, req/s",
+                   "redis_keyspace_misses_total"),
+    },
+}
+
+#: what the on-call does when a rule pages them -> the kind of component it acts on
+ALERT_ACTIONS = {
+    "rollback": "database",     # ends the dependency slowdown (Black Friday: a slow query)
+    "scale_out": "service",     # raises the service's HPA minReplicas to maxReplicas
+}
+
+ALERT_RULE = Section({
+    "alert": Field(str, REQUIRED, "Prometheus alerting rule: alert (its name)"),
+    "component": Field(str, REQUIRED, "the description: whose metric the rule watches"),
+    "metric": Field(str, REQUIRED, "sdmodels: a metric of the component (see the list below)"),
+    "threshold": Field(Number(low=0), REQUIRED, "the rule's expr: metric > threshold"),
+    "for": Field(DURATION, 0.0, "Prometheus alerting rule `for` default 0s (fires at the "
+                 "first evaluation that finds the expr true)"),
+    "action": Field(Choice(tuple(ALERT_ACTIONS)), REQUIRED, "the rule's runbook: what the "
+                    "on-call does when it pages them"),
+    "target": Field(str, None, "the component the action acts on (default: the rule's "
+                    "component)"),
+})
+
 # --------------------------------------------------------------------------- kinds
 KINDS: dict[str, Section] = {
     "traffic": Section({
@@ -277,9 +327,13 @@ KINDS: dict[str, Section] = {
         "per": Field(Choice(("user", "global")), "global", "the description"),
     }),
     "alerting": Section({
-        "rules": count(50, "reference Part 3.6: 50 alerts a day at the start", low=1),
-        "falsePositiveRate": Field(FRACTION, 0.3, "assumption: noisy symptom alerts"),
-        "reviewPeriod": Field(PERIOD, None, "none unless described"),
+        "scrapeInterval": Field(PERIOD, 60.0, "Prometheus global.scrape_interval default 1m"),
+        "evaluationInterval": Field(PERIOD, 60.0, "Prometheus global.evaluation_interval "
+                                    "default 1m"),
+        "groupWait": Field(DURATION, 30.0, "Alertmanager route group_wait default 30s"),
+        "responseTime": Field(DURATION, 900.0, "assumption within reference Part 2.3's "
+                              "human response 300-3600 s (page -> wake -> investigate): 15 min"),
+        "rules": Field(ListOf(ALERT_RULE), REQUIRED, "Prometheus alerting rules"),
     }),
 }
 

@@ -68,7 +68,12 @@ def fields_table() -> list[str]:
     for kind, section in KINDS.items():
         out += [f"#### `kind: {kind}`", "", *head, *_rows(section), ""]
     out += ["### Calls (`calls: [{from: A, to: B, ...}]`)", "", *head, *_rows(CALL), ""]
-    return out
+    out += ["### Metrics an alert rule can watch (`rules[].metric`)", "",
+            "| kind | metric | what | scraped as |", "|---|---|---|---|"]
+    out += [f"| {kind} | `{name}` | {what} | `{series}` |"
+            for kind, metrics in schema.ALERT_METRICS.items()
+            for name, (what, series) in metrics.items()]
+    return out + [""]
 
 
 def generated() -> str:
