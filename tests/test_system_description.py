@@ -15,7 +15,8 @@ def test_hands_on_example_reads_the_exercise_numbers():
     assert spec.components["cache"].kind == "cache"
     assert cache["ttl"] == 3600.0 and cache["ttlJitter"] == 0.0          # 1 h, no jitter
     assert db["pool"]["maximumPoolSize"] == 50.0                          # pool of 50
-    assert db["pool"]["connectionTimeout"] == 30.0                        # HikariCP default
+    assert db["pool"]["connectionTimeout"] == 0.0           # pg.Pool default: wait forever
+    assert api["concurrency"] == "async"                    # a Node.js API (the fix's pool)
     assert api["hpa"]["syncPeriod"] == 15.0                               # every 15 s
     assert api["hpa"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 30.0
     assert api["hpa"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 0.0

@@ -11,15 +11,13 @@ USL(c) = 1 + 0.02 (c - 1) + 0.0005 c (c - 1) when saturated (library/parts/datab
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
 from library.compose import compose
 from sdmodels import simulate
 from sdmodels.system import analyze, load_system
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from tests.hands_on_variants import hands_on_text, with_connection_timeout
 
 #: 100 req/s into a pool of 20 connections, 100 ms queries; api -> db waits 10 s
 NODE_API = """
@@ -111,15 +109,13 @@ def test_analyze_credits_fix_5_on_an_async_service():
 
 
 def _async_hands_on(timeout: str) -> str:
-    text = (EXAMPLES / "hands_on.yaml").read_text()
-    text = text.replace("    workersPerPod: 50", "    workersPerPod: 50\n    concurrency: async")
-    assert "connectionTimeout: 30s" in text and "concurrency: async" in text
-    return text.replace("connectionTimeout: 30s", f"connectionTimeout: {timeout}")
+    return with_connection_timeout(hands_on_text(), timeout) if timeout != "0s" else \
+        hands_on_text()
 
 
 def test_hands_on_with_an_async_api_fix_5_breaks_the_death_spiral():
-    """The Hands-On system with its API async (a Node.js API on pg.Pool: the callers wait
-    without a thread), in the flush during the 5x slowdown. Without a bound, once the head
+    """The Hands-On system as shipped, its API async (a Node.js API on pg.Pool: the callers
+    wait without a thread), in the flush during the 5x slowdown. Without a bound, once the head
     of the queue waits 15 s (the cache -> db call's timeout) no fill is answered in time, the
     cache stays as empty as it is, and the queue keeps growing after the slowdown at the
     queries that arrive less the 50 / (50 ms x USL(50)) = 312 a second the pool hands out:

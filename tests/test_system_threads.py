@@ -5,15 +5,12 @@ less those waiting in the pools it calls, and bounds a pool's waiting requests b
 callers' threads. Expected values are closed forms from the description's numbers."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from library.compose import compose
 from sdmodels import simulate
 from sdmodels.system import load_system
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from tests.hands_on_variants import hands_on_text, threaded
 
 SLOW_DB = """
 system: blocked
@@ -51,7 +48,8 @@ def test_threads_waiting_for_a_connection_do_not_serve():
 
 @pytest.mark.parametrize("slowdown", [5.0, 10.0])
 def test_hands_on_threads_bound_the_wait_so_a_5s_connection_timeout_never_fires(slowdown):
-    """The Hands-On API reaches the database through its cache (a miss waits for its fill),
+    """The Hands-On API thread-per-request (the example with `concurrency:
+    threadPerRequest` and HikariCP's 30 s) reaches the database through its cache (a miss waits for its fill),
     so the pool's waiting requests block the API's threads: free threads = threads -
     waiting. Its HPA took the 4 pods down to 2 at 30 s (800 req/s is 20 % CPU of 4), so in
     the flush during a slowdown 2 x 50 = 100 threads can wait. The pool hands out 50 /
@@ -67,7 +65,7 @@ def test_hands_on_threads_bound_the_wait_so_a_5s_connection_timeout_never_fires(
     the timeout. Its idle_timeout (60 s) retires idle connections only, and a saturated pool
     has none (HikariCP: only above minimumIdle, which defaults to the pool size)."""
     from sdmodels.system.fixes import Change, Fix, apply
-    spec = load_system((EXAMPLES / "hands_on.yaml").read_text())
+    spec = load_system(threaded(hands_on_text()))
     # the reference's fix 5 as written: max_connections 50 (the pool already has 50),
     # connection_timeout 5s, idle_timeout 60s
     fix = Fix("connection pool with timeout", tuple(
@@ -158,14 +156,14 @@ def test_slow_call_share_in_an_overloaded_pool():
 def hands_on_fixes():
     from sdmodels.system.analyze import recognised
     from sdmodels.system.fixes import fixes_for, merged
-    r = recognised((EXAMPLES / "hands_on.yaml").read_text())
+    r = recognised(threaded(hands_on_text()))
     return r.spec, {f.name: f for f in merged(fixes_for(m, r.spec) for m in r.matches)}
 
 
 @pytest.mark.parametrize("slowdown", [5.0, 10.0])
 def test_hands_on_pool_loop_is_broken_by_less_load_not_by_a_shorter_wait(slowdown,
                                                                           hands_on_fixes):
-    """What would break the pool loop where fix 5 does not: not a wait bound, even one under
+    """What would break the pool loop behind threads, where fix 5 does not: not a wait bound, even one under
     the head's wait (1 s < 100 / 62.4 = 1.6 s): the callers that give up free their threads
     for more cache misses, so the pool stays full (beyond half its peak more than half as
     long). Less load into the pool does: fix 3's breaker on cache -> db, which opens on
@@ -184,3 +182,43 @@ def test_hands_on_pool_loop_is_broken_by_less_load_not_by_a_shorter_wait(slowdow
     held = [float((run > half).sum()) for run in runs]      # seconds (saved every 1 s)
     assert held[0] > 15 and shorter.max() > 0.9 * before.max() and held[1] > held[0] / 2
     assert breaker.max() < half and held[2] <= 2
+
+
+def test_hands_on_fix_5_says_why_the_threads_make_it_idle(hands_on_fixes):
+    """Behind threads analyze's fix 5 says why it cannot fire there, from the description's
+    numbers: 50 connections x 5 s / 200 threads = 1.25 s of queue at most against the users'
+    1 s timeout, and where it would (an async caller, below the 15 s of the calls to db)."""
+    _, fixes = hands_on_fixes
+    fix = fixes["connection pool with timeout"]
+    assert "50 x 5 s / 200 = 1.25 s" in fix.why and "give up after 1 s" in fix.why
+    assert "request threads of api" in fix.why
+    assert "it breaks the loop where nothing bounds the waiting (an async caller of db) and " \
+        "it is below the 15 s the callers wait for db" in fix.why
+    assert "- components.db.pool.connectionTimeout: 30s\n+ components.db.pool." \
+        "connectionTimeout: 5s" in fix.diff()
+
+
+def test_hands_on_behind_threads_only_slow_calls_open_the_database_breaker(hands_on_fixes):
+    """Fix 3 behind threads, in the flush during the slowdown. The API sends no more queries
+    than its free threads can (the rest wait for a connection), so the pool refuses none and
+    every query is answered, in 3.8 s at most, within the call's 15 s timeout: the failure
+    share stays under 0.1 % and a breaker that counts failures alone (the reference's
+    failure_threshold) never opens, though the queue's head alone waits 1.5 s. Counting calls
+    slower than the users' 1 s as slow, it opens within two seconds of the flush (60 s)."""
+    from sdmodels.system.fixes import BREAKER, Change, Fix, apply
+    spec, fixes = hands_on_fixes
+    i = [k for k, c in enumerate(spec.calls) if c.source == "cache"][0]
+    failures_only = apply(spec, Fix("", (Change(("calls", i, "circuitBreaker"), "", "",
+                                                dict(BREAKER)),), (), ""))
+    names = ["db pool.Failure share", "db pool.Request latency", "db pool.Client timeout",
+             "cache to db breaker.Breaker state", "db pool.Backlog wait"]
+    runs = [simulate(compose(s).model, scenario="flush during slowdown", engine="interpreter",
+                     outputs=names).to_pandas()
+            for s in (failures_only, apply(spec, fixes["circuit breaker on cache -> db"]))]
+    failed, latency, timeout, state, head = runs[0].columns
+    assert runs[0][failed].max() < 1e-3 and runs[0][timeout].max() == 15   # late tail: 0.04 %
+    assert 3 < runs[0][latency].max() < 4
+    assert runs[0][state].max() == 0                   # failures alone: never opens
+    assert runs[0][head].max() > 1.4        # though the queue's head alone waits 1.5 s
+    opened = runs[1][state].index[runs[1][state].to_numpy() == 1]
+    assert 60 < opened.min() <= 62

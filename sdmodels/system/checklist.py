@@ -13,6 +13,8 @@ loop's stocks take part most, cross-checked against the period the runs show
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,8 +121,7 @@ def config_delays(match, spec) -> list[Delay]:
                 "waitDurationInOpenState"], True))
         return out
     if match.pattern == "connection pool exhaustion":
-        pool = comps[s["database"]].config["pool"]
-        out = [Delay("pool connectionTimeout", pool["connectionTimeout"], True)]
+        out = [_connection_wait(spec, s["database"])]
         call = _call(spec, s["caller"]) if s.get("caller") else None
         return out + (_retry_delays(call)[1:] if call else [])
     if match.pattern == "cache stampede":
@@ -150,6 +151,28 @@ def config_delays(match, spec) -> list[Delay]:
                 Delay("CrashLoopBackOff, first restart", BACKOFF[1], True),
                 Delay("pod start-up", comps[s["service"]].config["startupTime"])]
     return []
+
+
+def _connection_wait(spec, database: str) -> Delay:
+    """How long a caller can wait for a connection before it fails: the pool's
+    connectionTimeout (0: wait forever, node-postgres' default) or the timeout of the calls
+    into the database, whichever ends first (the reference: "Delay: query timeout (likely
+    long)").
+
+    >>> from types import SimpleNamespace as NS
+    >>> spec = NS(components={"db": NS(config={"pool": {"connectionTimeout": 0.0}})},
+    ...           calls=[NS(target="db", config={"timeout": 15.0})])
+    >>> _connection_wait(spec, "db")
+    Delay(what='wait for a connection (connectionTimeout 0: forever; the calls into db time out at 15 s)', seconds=15.0, fixed=True, period=False)
+    """
+    pool = spec.components[database].config["pool"]["connectionTimeout"]
+    calls = [c.config["timeout"] for c in spec.calls if c.target == database]
+    call = min(calls) if calls else math.inf
+    if pool and pool <= call:
+        return Delay(f"pool connectionTimeout {pool:g} s", pool, True)
+    bound = f"connectionTimeout {pool:g} s" if pool else "connectionTimeout 0: forever"
+    return Delay(f"wait for a connection ({bound}; the calls into {database} time out at "
+                 f"{call:g} s)", call if calls else pool, True)
 
 
 def alert_delays(config, alert: str, spec) -> list[Delay]:

@@ -185,11 +185,11 @@ def _breaker(spec, i: int, key: str) -> Fix:
         why += (f"; and when half of them are slower than "
                 f"{_s(slow['slowCallDurationThreshold'])} (the shortest timeout of the retrying "
                 "callers: a later answer comes after the client gave up), measured on the "
-                "pool's response-time tail. A database behind a full pool answers every "
-                "query, late (the callers' threads block on the pool), so a failure rate "
-                "alone never opens it (the reference's Black Friday Meltdown: 'the circuit "
-                "breaker finally trips, but it's too late'); slow calls open it before the "
-                "pool fills")
+                "pool's response-time tail. A database behind a full pool answers its queries "
+                "late long before it fails them (a caller waits for a connection up to its "
+                "timeout, or forever), so a failure rate alone opens it late or never (the "
+                "reference's Black Friday Meltdown: 'the circuit breaker finally trips, but "
+                "it's too late'); slow calls open it before the pool fills")
     if spec.components[call.source].kind == "cache":
         why += (f"; behind a cache ({call.source}) and without a fallback (serving stale "
                 "entries), every miss fails while it is open and the cache cannot refill")

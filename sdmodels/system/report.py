@@ -113,6 +113,11 @@ def to_markdown(a, images: dict[str, str]) -> str:
              x["after"], _fmt(x["peak_before"]), _fmt(x["peak_after"]), _held(x),
              {True: "yes", False: "no", None: "did not run away"}[x["broken"]] + _undone(x)]
             for x in r["loops"]])
+        if any(x.get("reversals_before") for x in r["loops"]):
+            out += ["", "A controller's row labels its output (an HPA's replicas): "
+                    "\"collapsed\" there means it stayed at another level after the stress "
+                    "(a scale-down window holding the pods), not a failure; its verdict counts "
+                    "the changes it undid within its own delay."]
         out.append("")
     out += ["## Figures", ""] + [f"![{cap}]({name})" for cap, name in images.items()]
     return "\n".join(out) + "\n"
