@@ -360,6 +360,19 @@ def canonical_function(name: str) -> str:
     return key.replace(" ", "_")
 
 
+def binary(op: BinaryOp, left: Expr, right: Expr) -> Binary:
+    """Binary(op, left, right) for an `op` already a BinaryOp member (taken from another
+    node): the node without the constructor's check, twice as fast (trees are rebuilt node
+    by node when modules are renamed and names resolved)."""
+    node = _new(Binary)
+    fields = node.__dict__
+    fields["op"], fields["left"], fields["right"] = op, left, right
+    return node
+
+
+_new = object.__new__
+
+
 def walk(expr: Expr) -> Iterator[Expr]:
     """Yield every node of the tree, parents before children."""
     stack = [expr]
@@ -377,7 +390,18 @@ def map_children(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
         left, right = fn(expr.left), fn(expr.right)
         if left is expr.left and right is expr.right:
             return expr
-        return Binary(expr.op, left, right)
+        return binary(expr.op, left, right)
+    if cls is Call:         # the next most: the same without the field walk
+        args = expr.args
+        new = tuple([fn(a) if isinstance(a, Expr) else a for a in args])
+        for x, y in zip(new, args):
+            if x is not y:
+                break
+        else:
+            return expr
+        node = _new(Call)
+        node.__dict__["fn"], node.__dict__["args"] = expr.fn, new
+        return node
     names = _field_names(cls)
     kids = {}
     for name in names:
@@ -405,14 +429,19 @@ def transform(expr: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
 def references(expr: Expr) -> set[str]:
     """Names of all elements an expression refers to (lookup tables included)."""
     names = set()
+    seen = set()            # ids of the inner nodes walked: an object held twice, once
     stack = [expr]          # one loop, no generator: build asks for every equation
     while stack:
         node = stack.pop()
-        if isinstance(node, Ref):
+        cls = type(node)
+        if cls is Ref:
             names.add(node.name)
-        elif isinstance(node, LookupCall):
-            names.add(node.table)
-        if type(node) is not Const:
+        elif cls is not Const and id(node) not in seen:
+            seen.add(id(node))
+            if isinstance(node, Ref):
+                names.add(node.name)
+            elif isinstance(node, LookupCall):
+                names.add(node.table)
             stack.extend(node.children())
     return names
 

@@ -28,7 +28,7 @@ from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
                              UnknownNameError, did_you_mean)
 from sdmodels.expr import (Binary, Const, Expr, Index, LookupCall, Reduce, Ref, Unary,
-                           map_children, references, walk)
+                           map_children, references)
 from sdmodels.limits import check_model_size
 from sdmodels.model import Model
 from sdmodels.ordering import orders
@@ -202,16 +202,24 @@ def _resolve(model: Model) -> dict[str, Element]:
         """Whether every reference already names a fitting element by its id (the DSL's own
         references, ids being canonical): then `fix` would give the same tree back, and the
         cheaper walk spares rebuilding it; anything else takes `fix`, with its messages."""
-        for node in walk(expr):
+        stack = [expr]
+        seen = set()        # an object the tree holds twice is looked at once
+        while stack:
+            node = stack.pop()
             if isinstance(node, Ref):
                 target = elements.get(node.name)
                 if type(node) is not Ref or target is None or target.id != node.name or \
                         isinstance(target, Lookup):
                     return False
-            elif isinstance(node, LookupCall):
+                continue
+            if type(node) is Const or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, LookupCall):
                 target = elements.get(node.table)
                 if not isinstance(target, Lookup) or target.id != node.table:
                     return False
+            stack.extend(node.children())
         return True
 
     return {eid: resolve(e) for eid, e in elements.items()}
@@ -316,29 +324,43 @@ def _where(host: Element) -> str:
     return f"{_kind(host)} '{host.display}'"
 
 
-def expr_dims(expr: Expr, elements: Mapping[str, Element], dims, host: Element) -> tuple[str, ...]:
-    """The dimensions an expression varies over (union of its references', in order)."""
+def expr_dims(expr: Expr, elements: Mapping[str, Element], dims, host: Element, *,
+              memo: dict[int, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    """The dimensions an expression varies over (union of its references', in order).
+    `memo` (id of a node -> its dimensions) spares a subtree held several times; its nodes
+    must stay alive while it is used."""
     if isinstance(expr, Ref):
         return elements[expr.name].dims if expr.name in elements else ()
+    if type(expr) is Const:
+        return ()
+    if memo is not None:
+        found = memo.get(id(expr))
+        if found is not None:
+            return found
     if isinstance(expr, Index):
-        inner = expr_dims(expr.target, elements, dims, host)
+        inner = expr_dims(expr.target, elements, dims, host, memo=memo)
         binding = index_binding(inner, expr.elements, dims, _where(host))
-        return tuple(d for d in inner if binding.get(d) is None)
-    if isinstance(expr, Reduce):
-        inner = expr_dims(expr.operand, elements, dims, host)
+        out = tuple(d for d in inner if binding.get(d) is None)
+    elif isinstance(expr, Reduce):
+        inner = expr_dims(expr.operand, elements, dims, host, memo=memo)
         if expr.dim not in inner:
             raise DimensionError(f"{_where(host)}: {expr.op} over '{expr.dim}', but the "
                                  f"expression varies only over {inner or 'no dimension'}")
-        return tuple(d for d in inner if d != expr.dim)
-    out: list[str] = []
-    for child in expr.children():
-        for d in expr_dims(child, elements, dims, host):
-            if d not in out:
-                out.append(d)
-    return tuple(out)
+        out = tuple(d for d in inner if d != expr.dim)
+    else:
+        found: list[str] = []
+        for child in expr.children():
+            for d in expr_dims(child, elements, dims, host, memo=memo):
+                if d not in found:
+                    found.append(d)
+        out = tuple(found)
+    if memo is not None:
+        memo[id(expr)] = out
+    return out
 
 
 def _check_dims(model: Model, elements: dict[str, Element]) -> None:
+    memo: dict[int, tuple[str, ...]] = {}       # the elements keep every node alive
     for element in elements.values():
         for key in _expr_fields(type(element)):
             value = getattr(element, key)
@@ -350,7 +372,7 @@ def _check_dims(model: Model, elements: dict[str, Element]) -> None:
             else:
                 continue
             for k, expr in pairs:
-                used = expr_dims(expr, elements, model.dims, element)
+                used = expr_dims(expr, elements, model.dims, element, memo=memo)
                 allowed = element.dims if k is None else ()
                 extra = [d for d in used if d not in allowed and not (
                     k is not None and d in element.dims)]

@@ -49,6 +49,18 @@ class Slot:
     label: str            # display name, with [elements] for arrays
 
 
+def _slot(index: int, var: str, key: tuple[str, ...], label: str) -> Slot:
+    """Slot(index, var, key, label) without the dataclass's generated __init__ (a model
+    has a slot per element of every variable: 1,882 for eviction_cascade)."""
+    slot = _new(Slot)
+    fields = slot.__dict__
+    fields["index"], fields["var"], fields["key"], fields["label"] = index, var, key, label
+    return slot
+
+
+_new = object.__new__
+
+
 def _num(value: float) -> str:
     if value != value:
         return "np.nan"
@@ -74,27 +86,41 @@ class _Generator:
         self.lookup_at: dict[str, tuple[int, int, bool]] = {}
         self.tree_keys = Keys()
         self.shared: dict[int, str] = {}          # subtree key -> local name (one equation)
+        self.param_slots: list[int] = []
+        self.stocks: list[int] = []
+        self._keys: dict[str, list[tuple[str, ...]]] = {}     # var id -> its element keys
+        self._of_var: dict[str, range] = {}       # var id -> its slots (consecutive)
         for var in ir.variables.values():
             if isinstance(var, Lookup):
                 self.lookup_at[var.id] = (len(self.lookup_xs), len(var.xs), var.extrapolate)
                 self.lookup_xs += var.xs
                 self.lookup_ys += var.ys
                 continue
+            first = len(self.slots)
+            kind = self.param_slots if isinstance(var, Constant) else \
+                self.stocks if isinstance(var, Stock) else None
             for key in self.keys(var):
                 label = var.display + (f"[{','.join(key)}]" if key else "")
-                slot = Slot(len(self.slots), var.id, key, label)
+                slot = _slot(len(self.slots), var.id, key, label)
                 self.index[(var.id, key)] = slot.index
                 self.slots.append(slot)
-        self.param_slots = [s.index for s in self.slots
-                            if isinstance(ir.variables[s.var], Constant)]
-        self.stocks = [s.index for s in self.slots if isinstance(ir.variables[s.var], Stock)]
+                if kind is not None:
+                    kind.append(slot.index)
+            self._of_var[var.id] = range(first, len(self.slots))
         self.names: dict[int, str] = {}
         self.gathers: dict[tuple[int, ...], str] = {}
         self.scalar = len(self.slots) <= SCALAR_SLOTS
         self._fixed_cache: dict[tuple[str, tuple[str, ...]], dict] = {}
 
     def keys(self, var: Element) -> list[tuple[str, ...]]:
-        return list(itertools.product(*(self.ir.dims[d].elements for d in var.dims)))
+        """The element keys of `var`, in C order (one empty key for a scalar); read only."""
+        if not var.dims:
+            return [()]
+        found = self._keys.get(var.id)
+        if found is None:
+            found = self._keys[var.id] = list(itertools.product(
+                *(self.ir.dims[d].elements for d in var.dims)))
+        return found
 
     # -- expressions ---------------------------------------------------------
     def emit(self, expr: Expr, binding: dict[str, str], host: Element) -> str:
@@ -134,6 +160,13 @@ class _Generator:
         raise ModelError(f"'{host.display}': cannot compile {type(expr).__name__}")
 
     def slot_for(self, expr: Expr, binding: dict[str, str], host: Element) -> int:
+        if type(expr) is Ref:       # most: a name, its dimensions (if any) from the binding
+            var = self.ir.variables[expr.name]
+            if not var.dims:
+                return self.index[(var.id, ())]
+            key = tuple([binding.get(d) for d in var.dims])
+            if None not in key and "" not in key:
+                return self.index[(var.id, key)]
         fixed: dict[str, str | None] = {}
         target = expr
         if isinstance(expr, Index):
@@ -197,11 +230,13 @@ class _Generator:
     # -- blocks ----------------------------------------------------------------
     def per_slot(self, var: Element, equation) -> list[tuple[int, dict[str, str], Expr]]:
         """(slot, binding, expression) for every element of `var`."""
+        if not var.dims and not isinstance(equation, PerElement):
+            return [(self.index[(var.id, ())], {}, equation)]
         out = []
         per = equation.as_dict() if isinstance(equation, PerElement) else None
-        for key in self.keys(var):
+        for slot, key in zip(self._of_var[var.id], self.keys(var)):
             expr = per[key] if per is not None else equation
-            out.append((self.index[(var.id, key)], dict(zip(var.dims, key)), expr))
+            out.append((slot, dict(zip(var.dims, key)), expr))
         return out
 
     def value_lines(self, var: Element, ind: str, *, first_stage: bool,
@@ -321,10 +356,10 @@ class _Generator:
 
     def check_order(self) -> list[int]:
         """Slots in the order a non-finite value is looked for: state first, then each step's."""
-        state = [s.index for s in self.slots
-                 if isinstance(self.ir.variables[s.var], (Stock, DelayLine))]
-        step = [self.index[(vid, key)] for vid in self.ir.eval_order
-                for key in self.keys(self.ir.variables[vid])]
+        variables = self.ir.variables
+        state = [i for vid, slots in self._of_var.items()
+                 if isinstance(variables[vid], (Stock, DelayLine)) for i in slots]
+        step = [i for vid in self.ir.eval_order for i in self._of_var[vid]]
         return state + step
 
     def _name(self, array: str, slot: int) -> str:
@@ -336,7 +371,9 @@ class _Generator:
         return kernel_module(self)
 
     def _slots_of(self, kind) -> list[int]:
-        return [s.index for s in self.slots if isinstance(self.ir.variables[s.var], kind)]
+        variables = self.ir.variables
+        return [i for vid, slots in self._of_var.items() if isinstance(variables[vid], kind)
+                for i in slots]
 
     def _input_of(self, var: DelayLine, slot: int) -> Expr:
         if isinstance(var.input, PerElement):

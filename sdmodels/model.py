@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import replace
 from collections.abc import Iterable, Mapping   # typing's aliases: isinstance 3x slower
 
 import numpy as np
 
 from sdmodels.elements import (Aux, Constant, Dim, Element, Flow, Lookup, NamedLoop, PerElement,
-                               Scenario, Stock, canonical)
+                               Scenario, Stock, canonical, with_fields)
 from sdmodels.errors import DuplicateNameError, ModelError, UnknownNameError, did_you_mean
-from sdmodels.expr import Expr, LookupCall, Ref, as_expr, map_children
+from sdmodels.expr import Binary, Const, Expr, LookupCall, Ref, as_expr, binary, map_children
 from sdmodels.ports import Port, units_match
 from sdmodels.limits import check_count
 
@@ -40,6 +39,7 @@ class ModuleHandle:
                  ids: Iterable[str]):
         self.prefix, self.display, self._ids = prefix, display, frozenset(ids)
         self._parent, self._sub = parent, submodel
+        self._inputs: dict[str, Port] | None = None
 
     @property
     def out(self) -> "_Outputs":
@@ -58,11 +58,14 @@ class ModuleHandle:
 
     @property
     def inputs(self) -> dict[str, Port]:
-        """The declared input ports by display name (every constant if none is declared)."""
-        ports = self._sub.input_ports or {
-            e.id: Port(e.id, e.display, e.units, e.doc)
-            for e in self._sub.elements.values() if isinstance(e, Constant)}
-        return {p.display: p for p in ports.values()}
+        """The declared input ports by display name (every constant if none is declared);
+        found once (each `connect` asks: a sub-model's every element, for one without ports)."""
+        if self._inputs is None:
+            ports = self._sub.input_ports or {
+                e.id: Port(e.id, e.display, e.units, e.doc)
+                for e in self._sub.elements.values() if isinstance(e, Constant)}
+            self._inputs = {p.display: p for p in ports.values()}
+        return dict(self._inputs)
 
     @property
     def outputs(self) -> dict[str, Port]:
@@ -205,6 +208,8 @@ class Model:
     def constant(self, name: str, value, *, units: str = "", doc: str = "", dims=()) -> Ref:
         """A parameter that every run (and every sweep point) may override."""
         dims = self._dims(dims)
+        if not dims and type(value) in (float, int):      # most constants: no numpy
+            return self._add(Constant, name, units, doc, dims, values=(float(value),))
         shape = tuple(len(self.dims[d]) for d in dims)
         if isinstance(value, Mapping):
             flat = np.full(shape, np.nan)
@@ -300,6 +305,13 @@ class Model:
             self._register_dim(d)
         resolve = submodel.resolver()
         renamed: dict[int, Expr] = {}   # id of a node of `submodel` (alive with it) -> renamed
+        names: dict[str, str] = {}      # a name as the submodel writes it -> its id here
+
+        def name_of(name: str) -> str:
+            done = names.get(name)
+            if done is None:
+                done = names[name] = f"{pid}.{resolve(name, 'a module element')}"
+            return done
 
         def rename(node: Expr) -> Expr:     # references only; the rest shared or rebuilt
             # a subtree that several equations share (a part's handle used in many places:
@@ -307,23 +319,35 @@ class Model:
             done = renamed.get(id(node))
             if done is not None:
                 return done
-            if isinstance(node, Ref):
-                kind = LookupHandle if isinstance(node, LookupHandle) else Ref
-                done = kind(f"{pid}.{resolve(node.name, 'a module element')}")
-            elif isinstance(node, LookupCall):
+            cls = type(node)
+            if cls is Binary:               # most nodes
+                left, right = rename(node.left), rename(node.right)
+                done = node if left is node.left and right is node.right else \
+                    binary(node.op, left, right)
+            elif cls is Const:
+                done = node
+            elif cls is Ref or cls is LookupHandle:
+                done = cls(name_of(node.name))
+            elif cls is LookupCall:
                 arg = rename(node.arg)
-                done = LookupCall(f"{pid}.{resolve(node.table, 'a module element')}", arg)
+                done = LookupCall(name_of(node.table), arg)
+            elif isinstance(node, Ref):
+                done = (LookupHandle if isinstance(node, LookupHandle) else Ref)(
+                    name_of(node.name))
             else:
                 done = map_children(node, rename) if node.children() else node
             renamed[id(node)] = done
             return done
 
         ids = []
+        module_of = {"": pid}
         for eid, element in submodel.elements.items():
-            changes = {"id": f"{pid}.{eid}", "display": f"{display} / {element.display}",
-                       "module": f"{pid}.{element.module}" if element.module else pid}
-            new = replace(element, **changes, **_map_equations(element, rename, prefix=pid,
-                                                               resolve=resolve))
+            module = module_of.get(element.module)
+            if module is None:
+                module = module_of[element.module] = f"{pid}.{element.module}"
+            new = with_fields(element, id=f"{pid}.{eid}",
+                              display=f"{display} / {element.display}", module=module,
+                              **_map_equations(element, rename, prefix=pid, resolve=resolve))
             self._insert(new)
             ids.append(new.id)
         del rename      # it refers to itself: a cycle the collector would have to free

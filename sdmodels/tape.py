@@ -89,8 +89,7 @@ class _TapeWriter(ExpressionWriter):
     on the steps saved) of one IR."""
 
     def __init__(self, gen: _Generator):
-        holds = [s for s, v in enumerate(gen.slots)
-                 if isinstance(gen.ir.variables[v.var], SampleHold)]
+        holds = gen._slots_of(SampleHold)
         super().__init__(gen, invariant=invariant(gen.ir), fixed=len(holds))
         self.clock = {s: self.treg + 3 + i for i, s in enumerate(holds)}   # next sample time
         self.buffers: dict[int, int] = {}         # slot -> buffer id
@@ -235,6 +234,8 @@ class _TapeWriter(ExpressionWriter):
         if hit is None:
             hit = self._repeats[id(expr)] = (expr, shared(expr, self.keys))
         stage = self.across.get(slot)
+        if not hit[1] and not stage:
+            return                                # nothing shared (most equations)
         work = [(self.keys(sub), sub, False) for sub in hit[1]]
         if stage:          # a shared subtree before a repeat of the same: the repeat is ready
             work = sorted([(self.keys(sub), sub, True) for sub in stage] + work,

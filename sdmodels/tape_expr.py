@@ -55,11 +55,14 @@ class ExpressionWriter:
     def __init__(self, gen: _Generator, *, invariant: set[str], fixed: int):
         self.gen, self.ir = gen, gen.ir
         n = self.n = len(gen.slots)
-        kinds = [type(gen.ir.variables[s.var]) for s in gen.slots]
-        self.is_stock = [k is Stock for k in kinds]
+        self.is_stock, self.is_value = [False] * n, [False] * n
         self.invariant = invariant                # computed once, with the start values
-        self.is_value = [k in (Aux, Flow) and s.var not in invariant
-                         for k, s in zip(kinds, gen.slots)]
+        for vid, slots in gen._of_var.items():    # each variable's slots, in order
+            kind = type(gen.ir.variables[vid])
+            if kind is Stock or (kind in (Aux, Flow) and vid not in invariant):
+                marks = self.is_stock if kind is Stock else self.is_value
+                for i in slots:
+                    marks[i] = True
         self.treg = 3 * n                         # time; dt and time epsilon follow
         self.top = self.first_temp = 3 * n + 3 + fixed
         self.max_top = self.top
@@ -69,7 +72,8 @@ class ExpressionWriter:
         self.stage = 1
         self.pure: dict[int, bool] = {}
         self.lookup_ids = {name: i for i, name in enumerate(gen.lookup_at)}
-        self.scalar_slot = {s.var: s.index for s in gen.slots if not s.key}   # var -> slot
+        self.scalar_slot = {vid: slots[0] for vid, slots in gen._of_var.items()   # var -> slot
+                            if not gen.ir.variables[vid].dims}
         self.keys = Keys()
         self.shared: dict[int, int] = {}          # subtree key -> register (one equation)
         self.step_regs: dict[tuple, int] = {}     # (subtree key, binding) -> register (stage)
@@ -111,9 +115,11 @@ class ExpressionWriter:
         return self.consts[key]
 
     def temp(self) -> int:
-        self.top += 1
-        self.max_top = max(self.max_top, self.top)
-        return self.top - 1
+        top = self.top
+        self.top = top + 1
+        if top >= self.max_top:
+            self.max_top = top + 1
+        return top
 
     def reg(self, slot: int) -> int:
         """Where a slot's value lives in the current stage (the kernel's x, y, z names)."""
@@ -144,7 +150,10 @@ class ExpressionWriter:
         reg = self.ready(expr, binding, host)
         if reg is not None:
             return reg
-        dst = self.temp()
+        dst = self.top                            # a temporary (temp(), inline)
+        self.top = dst + 1
+        if dst >= self.max_top:
+            self.max_top = dst + 1
         self._write(expr, dst, binding, host)     # not ready: into() would ask again
         return dst
 
@@ -154,10 +163,15 @@ class ExpressionWriter:
         cls = type(expr)
         if cls is Ref:
             slot = self.scalar_slot.get(expr.name)     # most references: no binding to apply
-            return self.reg(slot if slot is not None else
-                            self.gen.slot_for(expr, binding, host))
+            if slot is None:
+                slot = self.gen.slot_for(expr, binding, host)
+            if self.stage != 1:
+                return self.reg(slot)
+            return self.alias.get(slot, slot) if self.aliasing else slot    # reg(), inline
         if cls is Const:
-            return self.const(expr.value)
+            key = repr(float(expr.value))               # const(), inline
+            reg = self.consts.get(key)
+            return reg if reg is not None else self._placeholder(key)
         if cls not in _COMPOUND:                       # a leaf (or a class of its own)
             if isinstance(expr, Const):
                 return self.const(expr.value)
@@ -175,7 +189,9 @@ class ExpressionWriter:
             reg = self.step_regs.get((self.keys(expr), tuple(binding.items()) if binding else ()))
             if reg is not None:
                 return reg
-        return self.hoisted_reg(expr, binding, host) if self.hoisting else None
+        if not self.hoisting or self._fixed_memo.get(id(expr)) is False:
+            return None
+        return self.hoisted_reg(expr, binding, host)
 
     def hoisted_reg(self, expr: Expr, binding, host) -> int | None:
         """The register computed once a run for a subtree that reads only constants (and
@@ -203,7 +219,13 @@ class ExpressionWriter:
         elif isinstance(node, Ref):
             value = node.name in self.fixed_names
         else:
-            value = all(self.fixed(c) for c in node.children())
+            value = True
+            memo = self._fixed_memo
+            for c in node.children():
+                hit = memo.get(id(c))
+                if not (self.fixed(c) if hit is None else hit):
+                    value = False
+                    break
         self._fixed_memo[id(node)] = value
         self._kept.append(node)
         return value
@@ -268,8 +290,12 @@ class ExpressionWriter:
         computed in the same instruction (op.FUSED: one dispatch instead of two, no temp).
         Operands are evaluated in the kernel's order, left first."""
         outer = op.ARITH.get(name)
-        for side, inner, other in ((0, left, right), (1, right, left)):
-            parts = self._arith(inner) if outer is not None else None
+        for side, inner, other in ((0, left, right), (1, right, left)) if outer is not None \
+                else ():
+            cls = type(inner)
+            if cls is not Binary and cls is not Call:
+                continue                                # a leaf, mostly: nothing to fuse
+            parts = self._arith(inner)
             if parts is None or self.ready(inner, binding, host) is not None:
                 continue
             c = self.operand(other, binding, host) if side else None
