@@ -16,10 +16,10 @@ and a ratio, pipelines, samplers and rolling windows into one discrete element e
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sdmodels.elements import (DelayInfo, DelayLine, Element, Flow, PerElement, Rolling,
-                               SampleHold, SampleIfTrue, Stock)
+                               SampleHold, SampleIfTrue, Stock, with_fields)
 from sdmodels.errors import ModelError
 from sdmodels.expr import (Call, Const, DelayFixed, Expr, Index, MaterialDelay, Ref,
                            RollingExtreme, SampleHold as SampleHoldKind,
@@ -207,22 +207,22 @@ def expand_stateful(model: Model, elements: dict[str, Element]):
     expander = _Expander(model, elements)
     out = {}
     for eid, element in elements.items():
-        found = False
+        found = set()       # ids of the element's expressions that hold a call
         for key, e in expressions(element):
             if _has_stateful(e):
                 if key == "initial":
                     raise ModelError(f"{_kind(element)} '{element.display}': its initial "
                                      "value uses a delay or smooth; compute that in an "
                                      "auxiliary instead")
-                found = True
+                found.add(id(e))
         if found and isinstance(element.__dict__.get("equation"), PerElement):
             items = []      # an element's own references pinned where a call is expanded
             for key, expr in element.equation.items:
-                if _has_stateful(expr):
+                if id(expr) in found:
                     local = localize(expr, dict(zip(element.dims, key)), elements, model.dims)
                     expr = expander.expand(element, local, key)
                 items.append((key, expr))
-            out[eid] = replace(element, equation=PerElement(tuple(items)))
+            out[eid] = with_fields(element, equation=PerElement(tuple(items)))
         elif found:
             out[eid] = map_expressions(element, lambda _k, e, el=element: expander.expand(el, e))
         else:

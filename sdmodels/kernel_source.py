@@ -111,6 +111,8 @@ class _Generator:
         self.gathers: dict[tuple[int, ...], str] = {}
         self.scalar = len(self.slots) <= SCALAR_SLOTS
         self._fixed_cache: dict[tuple[str, tuple[str, ...]], dict] = {}
+        self._plans: dict[tuple, tuple | None] = {}     # see _plan
+        self._positions: dict[str, dict[str, int]] = {}     # dimension -> element -> position
 
     def keys(self, var: Element) -> list[tuple[str, ...]]:
         """The element keys of `var`, in C order (one empty key for a scalar); read only."""
@@ -160,13 +162,24 @@ class _Generator:
         raise ModelError(f"'{host.display}': cannot compile {type(expr).__name__}")
 
     def slot_for(self, expr: Expr, binding: dict[str, str], host: Element) -> int:
-        if type(expr) is Ref:       # most: a name, its dimensions (if any) from the binding
-            var = self.ir.variables[expr.name]
-            if not var.dims:
-                return self.index[(var.id, ())]
-            key = tuple([binding.get(d) for d in var.dims])
-            if None not in key and "" not in key:
-                return self.index[(var.id, key)]
+        cls = type(expr)
+        if cls is Ref or (cls is Index and type(expr.target) is Ref):
+            # the slot by arithmetic (a tape asks for every element of every arrayed
+            # equation: 4,310 times for eviction_cascade): the variable's first slot, the
+            # subscripts' offsets, and each free dimension's element from the binding
+            where = (expr.name, None) if cls is Ref else (expr.target.name, expr.elements)
+            plan = self._plans.get(where)
+            if plan is None:
+                plan = self._plans[where] = self._plan(*where, host)
+            if plan is not None:
+                slot = plan[0]
+                for d, positions, stride in plan[1]:
+                    at = positions.get(binding.get(d))
+                    if at is None:
+                        break           # not fixed, or not an element: the long way says so
+                    slot += at * stride
+                else:
+                    return slot
         fixed: dict[str, str | None] = {}
         target = expr
         if isinstance(expr, Index):
@@ -183,6 +196,28 @@ class _Generator:
                                      f"where dimension '{d}' is not fixed; subscript it or reduce")
             key.append(element)
         return self.index[(var.id, tuple(key))]
+
+    def _plan(self, name: str, subscripts: tuple[str, ...] | None, host: Element):
+        """(slot of the fixed part, ((dimension, element -> position, stride), ...) of the
+        free ones) of a reference to `name` (subscripted or not), or None when a subscript
+        is not an element (slot_for's long way raises)."""
+        var = self.ir.variables[name]
+        fixed = self._fixed_by(name, subscripts, host) if subscripts is not None else {}
+        slot, free, stride = self._of_var[var.id].start, [], 1
+        for d in reversed(var.dims):                # C order: the last dimension fastest
+            elements = self.ir.dims[d].elements
+            positions = self._positions.get(d)
+            if positions is None:
+                positions = self._positions[d] = {e: i for i, e in enumerate(elements) if e}
+            element = fixed.get(d)
+            if element:
+                if element not in positions:
+                    return None
+                slot += positions[element] * stride
+            else:
+                free.append((d, positions, stride))
+            stride *= len(elements)
+        return slot, tuple(reversed(free))
 
     def _fixed_by(self, name: str, subscripts: tuple[str, ...], host: Element) -> dict:
         """index_binding of a subscripted reference, found once per (name, subscripts): a

@@ -17,11 +17,11 @@ from collections.abc import Iterable, Mapping   # typing's aliases: isinstance 3
 import numpy as np
 
 from sdmodels.elements import (Aux, Constant, Dim, Element, Flow, Lookup, NamedLoop, PerElement,
-                               Scenario, Stock, canonical, with_fields)
+                               Scenario, Stock, canonical, make, with_fields)
 from sdmodels.errors import DuplicateNameError, ModelError, UnknownNameError, did_you_mean
 from sdmodels.expr import Binary, Const, Expr, LookupCall, Ref, as_expr, binary, map_children
 from sdmodels.ports import Port, units_match
-from sdmodels.limits import check_count
+from sdmodels.limits import check_count, over_limit
 
 
 class LookupHandle(Ref):
@@ -409,8 +409,8 @@ class Model:
     def _add(self, kind, name: str, units: str, doc: str, dims, **fields) -> Ref:
         if not isinstance(name, str) or not name.strip():
             raise ModelError(f"model '{self.name}': every element needs a non-empty name")
-        element = kind(id=canonical(name), display=" ".join(name.split()), dims=self._dims(dims),
-                       units=units, doc=doc, **fields)
+        element = make(kind, id=canonical(name), display=" ".join(name.split()),
+                       dims=self._dims(dims), units=units, doc=doc, **fields)
         self._insert(element)
         return Ref(element.id)
 
@@ -425,6 +425,8 @@ class Model:
         self.elements[element.id] = element
 
     def _dims(self, dims) -> tuple[str, ...]:
+        if dims == ():
+            return ()
         if isinstance(dims, (Dim, str)):
             dims = (dims,)
         names = []
@@ -438,10 +440,12 @@ class Model:
                 raise UnknownNameError(f"dimension '{d}' is not declared in model '{self.name}'."
                                        f"{did_you_mean(d, self.dims)} Pass a Dim object or call "
                                        "model.dim(name, elements) first")
-        if names:       # a scalar is one cell
-            check_count(f"cells of one variable over {', '.join(names)}",
-                        math.prod(len(self.dims[d]) for d in names), "max_array_elements",
-                        where=f"model '{self.name}'")
+        if not names:       # a scalar is one cell
+            return ()
+        cells = math.prod(len(self.dims[d]) for d in names)
+        if over_limit(cells, "max_array_elements"):
+            check_count(f"cells of one variable over {', '.join(names)}", cells,
+                        "max_array_elements", where=f"model '{self.name}'")
         return tuple(names)
 
     def _register_dim(self, dim: Dim) -> Dim:
