@@ -150,7 +150,7 @@ class Call(Expr):
         _close(self, "fn", Function)
 
     def children(self) -> tuple:
-        return tuple(a for a in self.args if isinstance(a, Expr))
+        return tuple([a for a in self.args if isinstance(a, Expr)])
 
 
 @dataclass(frozen=True)

@@ -336,9 +336,11 @@ def expr_dims(expr: Expr, elements: Mapping[str, Element], dims, host: Element, 
     """The dimensions an expression varies over (union of its references', in order).
     `memo` (id of a node -> its dimensions) spares a subtree held several times; its nodes
     must stay alive while it is used."""
-    if isinstance(expr, Ref):
-        return elements[expr.name].dims if expr.name in elements else ()
-    if type(expr) is Const:
+    cls = type(expr)
+    if cls is Ref or isinstance(expr, Ref):
+        target = elements.get(expr.name)
+        return () if target is None else target.dims
+    if cls is Const:
         return ()
     if memo is not None:
         found = memo.get(id(expr))
@@ -355,12 +357,11 @@ def expr_dims(expr: Expr, elements: Mapping[str, Element], dims, host: Element, 
                                  f"expression varies only over {inner or 'no dimension'}")
         out = tuple(d for d in inner if d != expr.dim)
     else:
-        found: list[str] = []
+        out = ()        # the union, in order of first appearance
         for child in expr.children():
-            for d in expr_dims(child, elements, dims, host, memo=memo):
-                if d not in found:
-                    found.append(d)
-        out = tuple(found)
+            inner = expr_dims(child, elements, dims, host, memo=memo)
+            if inner and inner != out:
+                out = inner if not out else out + tuple([d for d in inner if d not in out])
     if memo is not None:
         memo[id(expr)] = out
     return out

@@ -159,6 +159,12 @@ def _walk(expr) -> tuple[int, bool]:
                 below.append(node.left)
                 below.append(node.right)
                 continue
+            if cls is Call:             # the next most: its arity, as _wrong_arity checks it
+                lo, hi = FUNCTIONS.get(node.fn, _ANY)
+                if not lo <= len(node.args) <= hi:
+                    bad = True
+                below += node.children()
+                continue
             if not bad and _wrong_arity(node):
                 bad = True
             below += node.children()
@@ -166,6 +172,9 @@ def _walk(expr) -> tuple[int, bool]:
         # again) is walked once a level (Erlang B's recursion: 1,585 nodes, 726 objects)
         level = list({id(node): node for node in below}.values()) if len(below) > 8 else below
     return depth, bad
+
+
+_ANY = (0, math.inf)        # the arity of a helper an importer adds: any
 
 
 def _wrong_arity(node) -> bool:

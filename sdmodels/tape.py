@@ -35,6 +35,7 @@ from sdmodels.tape_shared import across, invariant, output_only, shared
 
 
 _COPY_FORMS = (Ref, Index, PerElement)      # equations that may only copy a value
+_NONE = (None, True)        # _repeats' entry of an expression not searched yet
 # Subtrees several equations share are computed once a stage only in runs of at least this
 # many stages: finding them costs ~2-4 us an expression node (api_service: ~4 ms) and an
 # instruction saved ~2.5 ns a stage (thundering_herd: 11 x 270,000 stages, ~7 ms saved;
@@ -171,10 +172,14 @@ class _TapeWriter(ExpressionWriter):
 
     def _flow_or_aux(self, var, slot: int, binding, expr: Expr) -> None:
         dst = self.reg(slot)
-        nonneg = isinstance(var, Flow) and var.non_negative
-        stock = self._drains(var)
-        cut = stock is not None and stock.limit_outflows
-        self._share(expr, binding, var, slot)
+        if type(var) is Aux:                      # most: no clamp, no cut
+            nonneg = cut = False
+        else:
+            nonneg = isinstance(var, Flow) and var.non_negative
+            stock = self._drains(var)
+            cut = stock is not None and stock.limit_outflows
+        if self._repeats.get(id(expr), _NONE)[1] or self.across:
+            self._share(expr, binding, var, slot)
         if not (nonneg or cut):
             self.into(expr, dst, binding, var)
             self.shared = {}

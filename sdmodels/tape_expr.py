@@ -25,7 +25,7 @@ from sdmodels.errors import ModelError
 from sdmodels.expr import (VECTOR_FUNCTIONS, Binary, Call, Const, Expr, Index, LookupCall,
                            Reduce, Ref, Time, TimeStep, Unary, walk)
 from sdmodels.operators import BinaryOp, CodeTable, Function, ReduceOp, UnaryOp
-from sdmodels.tape_shared import CLOCKED, LEAVES, Keys
+from sdmodels.tape_shared import _LEAF_TYPES, CLOCKED, LEAVES, Keys
 
 _UNARY = CodeTable(UnaryOp, {"-": op.NEG, "not": op.NOT})
 _BINARY = CodeTable(BinaryOp, complete=False, code={  # 'and' / 'or' jump (short-circuit)
@@ -39,6 +39,7 @@ _BINARY_CALLS = CodeTable(Function, complete=False, code={
     "modulo": op.MOD, "min": op.MIN, "max": op.MAX, "random_uniform": op.RUNIF})
 _REDUCE_KIND = {"sum": "+", "prod": "*", "min": "min", "max": "max"}   # REDUCE's ARITH kinds
 _RANDOM = {Function.RANDOM_UNIFORM, Function.RANDOM_NORMAL, Function.RANDOM_EXPONENTIAL}
+_MIN_MAX = {"min", "max"}
 _NOT_PLAIN = {"and", "or", "^"}                       # Binary ops into() writes its own way
 _COMPOUND = {Binary, Call, Unary, LookupCall, Reduce}   # exact classes: never a leaf
 _REDUCE = CodeTable(ReduceOp, {"sum": op.ADD, "mean": op.ADD, "prod": op.MUL, "min": op.MIN,
@@ -240,6 +241,9 @@ class ExpressionWriter:
 
     def into(self, expr: Expr, dst: int, binding, host) -> None:
         """Emit code that leaves the value of `expr` in register `dst`."""
+        if type(expr) in _LEAF_TYPES:            # a copy (_write's first case, directly)
+            self.emit(op.MOV, dst, self.ready(expr, binding, host))
+            return
         if not isinstance(expr, LEAVES):
             reg = self.ready(expr, binding, host)
             if reg is not None:
@@ -250,8 +254,13 @@ class ExpressionWriter:
     def _write(self, expr: Expr, dst: int, binding, host) -> None:
         """into() once `expr` is known to take code (or is a leaf)."""
         mark = self.top
-        if type(expr) is Binary and expr.op not in _NOT_PLAIN:     # most nodes
+        cls = type(expr)
+        if cls is Binary and expr.op not in _NOT_PLAIN:     # most nodes
             self.binary(expr.op, expr.left, expr.right, dst, binding, host)
+            self.top = mark
+            return
+        if cls is Call:                                     # the next most
+            self.call(expr, dst, binding, host)
             self.top = mark
             return
         e = lambda x: self.operand(x, binding, host)  # noqa: E731
@@ -290,13 +299,17 @@ class ExpressionWriter:
         computed in the same instruction (op.FUSED: one dispatch instead of two, no temp).
         Operands are evaluated in the kernel's order, left first."""
         outer = op.ARITH.get(name)
+        ready = [None, None]        # an operand found ready here is not looked up again
         for side, inner, other in ((0, left, right), (1, right, left)) if outer is not None \
                 else ():
             cls = type(inner)
             if cls is not Binary and cls is not Call:
                 continue                                # a leaf, mostly: nothing to fuse
             parts = self._arith(inner)
-            if parts is None or self.ready(inner, binding, host) is not None:
+            if parts is None:
+                continue
+            ready[side] = self.ready(inner, binding, host)
+            if ready[side] is not None:
                 continue
             c = self.operand(other, binding, host) if side else None
             x = self.operand(parts[1], binding, host)
@@ -305,9 +318,10 @@ class ExpressionWriter:
                 c = self.operand(other, binding, host)
             self.emit(op.FUSED + side * 36 + outer * 6 + parts[0], dst, x, y, c)
             return
-        a = self.operand(left, binding, host)
+        a = self.operand(left, binding, host) if ready[0] is None else ready[0]
         code = _BINARY_CALLS[name] if isinstance(name, Function) else _BINARY[name]
-        self.emit(code, dst, a, self.operand(right, binding, host))
+        self.emit(code, dst, a, self.operand(right, binding, host) if ready[1] is None
+                  else ready[1])
 
     @staticmethod
     def _arith(node: Expr) -> tuple[int, Expr, Expr] | None:
@@ -342,13 +356,17 @@ class ExpressionWriter:
 
     def call(self, expr: Call, dst: int, binding, host) -> None:
         fn, args = expr.fn, expr.args
+        if fn in _MIN_MAX:                       # the most common call: no closures made
+            self.binary(fn, args[0], args[1], dst, binding, host)
+            return
+        if fn == "if_then_else":
+            self.if_then_else(args, dst, binding, host)
+            return
         e = lambda x: self.operand(x, binding, host)  # noqa: E731
         put = lambda x: (lambda d: self.into(x, d, binding, host))  # noqa: E731
         zero = lambda d: self.emit(op.MOV, d, self.const(0.0))  # noqa: E731
         if fn in _UNARY_CALLS:
             self.emit(_UNARY_CALLS[fn], dst, e(args[0]))
-        elif fn in ("min", "max"):
-            self.binary(fn, args[0], args[1], dst, binding, host)
         elif fn in _BINARY_CALLS:
             a = e(args[0])
             self.emit(_BINARY_CALLS[fn], dst, a, e(args[1]))
@@ -358,8 +376,6 @@ class ExpressionWriter:
             else:
                 a = e(args[0])
                 self.emit(op.LOGB, dst, a, e(args[1]))
-        elif fn == "if_then_else":
-            self.if_then_else(args, dst, binding, host)
         elif fn == "step":
             at = e(args[1])
             height = self.ready(args[0], binding, host)

@@ -165,7 +165,7 @@ class Keys:
         elif cls is Const:
             parts = ("Const", repr(float(node.value)))
         elif cls is Call:
-            parts = ("Call", node.fn, tuple(self(a) for a in node.args))
+            parts = ("Call", node.fn, tuple([self(a) for a in node.args]))
         else:
             parts = self._parts(node)
         key = self._interned.setdefault(parts, len(self._interned))
