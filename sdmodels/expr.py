@@ -172,6 +172,9 @@ class Stateful(Expr):
     params: ClassVar[tuple[str, ...]] = ()  # argument names, in order
     optional: ClassVar[int] = 1             # how many trailing arguments may be left out
 
+    def children(self) -> tuple:
+        return tuple([a for a in self.args if isinstance(a, Expr)])
+
     @classmethod
     def arity(cls) -> tuple[int, int]:
         """The fewest and most arguments this kind takes."""

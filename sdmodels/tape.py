@@ -31,7 +31,7 @@ from sdmodels.errors import DimensionError
 from sdmodels.expr import Const, Expr, Index, Ref, Time, TimeStep
 from sdmodels.ir import ModelIR, build
 from sdmodels.tape_expr import ExpressionWriter
-from sdmodels.tape_shared import across, invariant, output_only, shared
+from sdmodels.tape_shared import _LEAF_TYPES, across, invariant, output_only, shared
 
 
 _COPY_FORMS = (Ref, Index, PerElement)      # equations that may only copy a value
@@ -147,9 +147,13 @@ class _TapeWriter(ExpressionWriter):
 
     def _value(self, var, *, first_stage: bool, start: bool = False) -> None:
         if isinstance(var, (Aux, Flow)):
+            plain = type(var) is Aux
             for slot, binding, expr in self.per_slot(var, var.equation):
                 if not self.aliasing:
-                    self._flow_or_aux(var, slot, binding, expr)
+                    if plain and type(expr) in _LEAF_TYPES:     # a copy: x = y (no shared
+                        self.emit(op.MOV, self.reg(slot), self.ready(expr, binding, var))
+                    else:                                       # subtree, clamp or cut)
+                        self._flow_or_aux(var, slot, binding, expr)
                 elif type(expr) is Const and self._copies(var):
                     self.settled[slot] = expr.value     # written once a run (_hoists)
                 elif slot not in self.alias:

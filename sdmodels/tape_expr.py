@@ -148,6 +148,15 @@ class ExpressionWriter:
     # -- expressions -----------------------------------------------------------
     def operand(self, expr: Expr, binding, host) -> int:
         """A register holding the value of `expr` (a slot or constant itself where it can)."""
+        cls = type(expr)
+        if cls is Const:                          # ready()'s first answers, without the call
+            reg = self.consts.get(repr(float(expr.value)))
+            if reg is not None:
+                return reg
+        elif cls is Ref and self.stage == 1:
+            slot = self.scalar_slot.get(expr.name)
+            if slot is not None:
+                return self.alias.get(slot, slot) if self.aliasing else slot
         reg = self.ready(expr, binding, host)
         if reg is not None:
             return reg

@@ -90,9 +90,10 @@ def _read_by(graph, users: list[str]) -> set[str]:
     """`users` and everything they read in the same step, through any chain (the graph's
     same-step links gathered in one pass: networkx's per-node views cost more)."""
     reads: dict[str, list[str]] = {}
-    for ref, user, instant in graph.edges(data="instant"):
-        if instant:
-            reads.setdefault(user, []).append(ref)
+    for ref, readers in graph._succ.items():   # graph.edges(data="instant"), in its order,
+        for user, data in readers.items():     # without networkx's view per edge
+            if data.get("instant"):
+                reads.setdefault(user, []).append(ref)
     needed = set(users)
     stack = list(users)
     while stack:
