@@ -381,6 +381,8 @@ def _check_dims(model: Model, elements: dict[str, Element]) -> None:
                 continue
             for k, expr in pairs:
                 used = expr_dims(expr, elements, model.dims, element, memo=memo)
+                if not used:        # a scalar expression (most): fits anywhere
+                    continue
                 allowed = element.dims if k is None else ()
                 extra = [d for d in used if d not in allowed and not (
                     k is not None and d in element.dims)]

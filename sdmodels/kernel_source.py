@@ -49,16 +49,8 @@ class Slot:
     label: str            # display name, with [elements] for arrays
 
 
-def _slot(index: int, var: str, key: tuple[str, ...], label: str) -> Slot:
-    """Slot(index, var, key, label) without the dataclass's generated __init__ (a model
-    has a slot per element of every variable: 1,882 for eviction_cascade)."""
-    slot = _new(Slot)
-    fields = slot.__dict__
-    fields["index"], fields["var"], fields["key"], fields["label"] = index, var, key, label
-    return slot
-
-
-_new = object.__new__
+_new = object.__new__       # slots made without the dataclass's __init__: a model has one
+                            # per element of every variable (1,882 for eviction_cascade)
 
 
 def _num(value: float) -> str:
@@ -99,14 +91,18 @@ class _Generator:
             first = len(self.slots)
             kind = self.param_slots if isinstance(var, Constant) else \
                 self.stocks if isinstance(var, Stock) else None
-            for key in self.keys(var):
-                label = var.display + (f"[{','.join(key)}]" if key else "")
-                slot = _slot(len(self.slots), var.id, key, label)
-                self.index[(var.id, key)] = slot.index
+            vid, display = var.id, var.display
+            for index, key in enumerate(self.keys(var), first):
+                label = f"{display}[{','.join(key)}]" if key else display
+                slot = _new(Slot)           # Slot(index, vid, key, label), without __init__
+                fields = slot.__dict__
+                fields["index"], fields["var"], fields["key"], fields["label"] = \
+                    index, vid, key, label
+                self.index[(vid, key)] = index
                 self.slots.append(slot)
                 if kind is not None:
-                    kind.append(slot.index)
-            self._of_var[var.id] = range(first, len(self.slots))
+                    kind.append(index)
+            self._of_var[vid] = range(first, len(self.slots))
         self.names: dict[int, str] = {}
         self.gathers: dict[tuple[int, ...], str] = {}
         self.scalar = len(self.slots) <= SCALAR_SLOTS

@@ -316,16 +316,16 @@ class Model:
         def rename(node: Expr) -> Expr:     # references only; the rest shared or rebuilt
             # a subtree that several equations share (a part's handle used in many places:
             # half of api_service's nodes) is renamed once and stays shared
+            cls = type(node)
+            if cls is Const:                # a number stays (shared)
+                return node
             done = renamed.get(id(node))
             if done is not None:
                 return done
-            cls = type(node)
             if cls is Binary:               # most nodes
                 left, right = rename(node.left), rename(node.right)
                 done = node if left is node.left and right is node.right else \
                     binary(node.op, left, right)
-            elif cls is Const:
-                done = node
             elif cls is Ref or cls is LookupHandle:
                 done = cls(name_of(node.name))
             elif cls is LookupCall:
@@ -335,7 +335,7 @@ class Model:
                 done = (LookupHandle if isinstance(node, LookupHandle) else Ref)(
                     name_of(node.name))
             else:
-                done = map_children(node, rename) if node.children() else node
+                done = map_children(node, rename)   # the node itself when nothing changes
             renamed[id(node)] = done
             return done
 
