@@ -459,7 +459,9 @@ def references(expr: Expr) -> set[str]:
 # DSL helpers: functions a modeller calls on handles.
 def _call(fn: Function):
     def make(*args) -> Expr:
-        return Call(fn, tuple(as_expr(a) for a in args))
+        node = _new(Call)           # Call(fn, args): `fn` a member already, no check to run
+        node.__dict__["fn"], node.__dict__["args"] = fn, tuple([as_expr(a) for a in args])
+        return node
     make.__name__ = fn.value
     make.__doc__ = f"Built-in `{fn}` as an expression node."
     return make

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import functools
 import math
 from collections.abc import Iterable, Mapping   # typing's aliases: isinstance 3x slower
 
@@ -495,14 +497,24 @@ def _name_of(handle) -> str | None:
 def _map_equations(element: Element, fn, *, prefix: str, resolve) -> dict:
     """New field values for `element` with `fn` applied to every expression it holds."""
     out = {}
-    for key in ("initial", "equation", "input", "delay", "period", "first", "window"):
-        value = getattr(element, key, None)
+    expr_fields, name_fields = _mapped_fields(type(element))
+    for key in expr_fields:
+        value = getattr(element, key)
         if isinstance(value, Expr):
             out[key] = fn(value)
         elif isinstance(value, PerElement):
-            out[key] = PerElement(tuple((k, fn(e)) for k, e in value.items))
-    for key in ("into", "out_of"):
-        value = getattr(element, key, None)
+            out[key] = PerElement(tuple([(k, fn(e)) for k, e in value.items]))
+    for key in name_fields:
+        value = getattr(element, key)
         if value is not None:
             out[key] = f"{prefix}.{resolve(value, 'stock')}"
     return out
+
+
+@functools.cache
+def _mapped_fields(kind: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The fields of an element class `_map_equations` maps: expressions, stock names."""
+    names = {f.name for f in dataclasses.fields(kind)}
+    return (tuple(k for k in ("initial", "equation", "input", "delay", "period", "first",
+                              "window") if k in names),
+            tuple(k for k in ("into", "out_of") if k in names))
