@@ -76,6 +76,7 @@ class ExpressionWriter:
         self.scalar_slot = {vid: slots[0] for vid, slots in gen._of_var.items()   # var -> slot
                             if not gen.ir.variables[vid].dims}
         self.keys = Keys()
+        self._key_of = self.keys._by_id           # id(node) -> its key, once known
         self.shared: dict[int, int] = {}          # subtree key -> register (one equation)
         self.step_regs: dict[tuple, int] = {}     # (subtree key, binding) -> register (stage)
         # subtrees that read only constants (hoisted: computed once a run, after the start)
@@ -192,7 +193,8 @@ class ExpressionWriter:
             if isinstance(expr, TimeStep):
                 return self.treg + 1
         if self.shared:
-            reg = self.shared.get(self.keys(expr))
+            key = self._key_of.get(id(expr))         # keys(), its memo read inline
+            reg = self.shared.get(self.keys(expr) if key is None else key)
             if reg is not None:
                 return reg
         if self.step_regs:
