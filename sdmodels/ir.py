@@ -134,7 +134,7 @@ def expressions(element: Element) -> list[tuple[str, Expr]]:
         if isinstance(value, Expr):
             out.append((key, value))
         elif isinstance(value, PerElement):
-            out.extend((key, e) for _, e in value.items)
+            out.extend([(key, e) for _, e in value.items])
     return out
 
 
@@ -433,16 +433,21 @@ def _dependency_graph(elements: dict[str, Element]) -> nx.DiGraph:
     a flow into (+1) or out of (-1) a stock), gathered in plain dicts, then given to
     networkx at once in the order they were first found."""
     links: dict[tuple[str, str], dict] = {}
-    for e in elements.values():
+    found: dict[int, list[str]] = {}   # id of an expression -> its sorted references (an
+    for e in elements.values():        # object several elements hold is walked once)
         init_only = _INIT_ONLY.get(type(e), ())
+        eid, sampler = e.id, isinstance(e, SampleHold)
         for key, expr in expressions(e):
             instant = key not in init_only
-            for ref in sorted(references(expr)):
-                if ref == e.id and isinstance(e, SampleHold):
+            refs = found.get(id(expr))
+            if refs is None:
+                refs = found[id(expr)] = sorted(references(expr))
+            for ref in refs:
+                if sampler and ref == eid:
                     continue        # a sampler reading its own held value: no same-step link
-                data = links.get((ref, e.id))
+                data = links.get((ref, eid))
                 if data is None:
-                    links[ref, e.id] = {"instant": instant, "initial": not instant}
+                    links[ref, eid] = {"instant": instant, "initial": not instant}
                 else:
                     data["instant"] |= instant
                     data["initial"] |= not instant
