@@ -366,7 +366,11 @@ def canonical_function(name: str) -> str:
 def binary(op: BinaryOp, left: Expr, right: Expr) -> Binary:
     """Binary(op, left, right) for an `op` already a BinaryOp member (taken from another
     node): the node without the constructor's check, twice as fast (trees are rebuilt node
-    by node when modules are renamed and names resolved)."""
+    by node when modules are renamed and names resolved).
+
+    >>> binary(BinaryOp.ADD, Ref("a"), Const(1.0)) == Ref("a") + 1
+    True
+    """
     node = _new(Binary)
     fields = node.__dict__
     fields["op"], fields["left"], fields["right"] = op, left, right

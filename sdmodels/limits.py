@@ -108,7 +108,11 @@ def use_limits(limits: Limits | None = None, **changes) -> Iterator[Limits]:
 
 def over_limit(count: float, limit_name: str, *, limits: Limits | None = None) -> bool:
     """Whether `count` exceeds the named limit (then `check_count` says so; a caller that
-    checks often asks this first and formats its message only then)."""
+    checks often asks this first and formats its message only then).
+
+    >>> over_limit(11, "max_array_elements", limits=Limits(max_array_elements=10))
+    True
+    """
     return count > getattr(limits or _CURRENT.get() or _Env(), limit_name)
 
 
