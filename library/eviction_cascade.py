@@ -92,8 +92,8 @@ def build(**overrides) -> Model:
                         doc="-1 .. +1 across the pods, times 'Memory spread between pods'")
     leaky = m.constant("Leaking pod", {e: float(e == LEAKING) for e in pods.elements},
                        dims=[pods], units="0/1")
-    life = {e: m.module(e, pod_lifecycle(deletions=False), display=f"Pod {i + 1}")
-            for i, e in enumerate(pods.elements)}
+    lifecycle = pod_lifecycle(deletions=False)      # one part, included once per pod
+    life = {e: m.module(e, lifecycle, display=f"Pod {i + 1}") for i, e in enumerate(pods.elements)}
     one_pod = conversion(m, "Pod unit", "pods", "a pod is up or not: 'Pod up' / 1 pod is a 0/1 "
                          "switch, and a 0/1 decision x 1 pod is pods")
     one_req = conversion(m, "Request unit", "requests", "M/M/1's rho / (1 - rho) counts "

@@ -16,16 +16,15 @@ and a ratio, pipelines, samplers and rolling windows into one discrete element e
 from __future__ import annotations
 
 import functools
-from collections import ChainMap
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sdmodels.elements import (DelayInfo, DelayLine, Element, Flow, PerElement, Rolling,
-                               SampleHold, SampleIfTrue, Stock)
+                               SampleHold, SampleIfTrue, Stock, with_fields)
 from sdmodels.errors import ModelError
 from sdmodels.expr import (Call, Const, DelayFixed, Expr, Index, MaterialDelay, Ref,
                            RollingExtreme, SampleHold as SampleHoldKind,
                            SampleIfTrue as SampleIfTrueKind, Smooth, Smoothing, Stateful,
-                           TimeStep, Trend, transform)
+                           TimeStep, Trend, map_children, transform)
 from sdmodels.ir import _kind, expr_dims, expressions, localize, map_expressions, static_value
 from sdmodels.model import Model
 from sdmodels.operators import Function
@@ -47,7 +46,7 @@ class _Site:
         return f"{self.host.display} ({self.node.fn}{f' #{n}' if n > 1 else ''} {what})"
 
     def add(self, element: Element) -> str:
-        self.expander.new[element.id] = element
+        self.expander.new[element.id] = self.expander.known[element.id] = element
         return element.id
 
     def order(self) -> int:
@@ -80,17 +79,27 @@ class _Expander:
     def __init__(self, model: Model, elements: dict[str, Element]):
         self.model, self.elements = model, elements
         self.new: dict[str, Element] = {}
+        self.known = dict(elements)     # and the new ones, as they are made (one table)
         self.delays: list[DelayInfo] = []
         self.count: dict[str, int] = {}
 
     def expand(self, host: Element, expr: Expr, cell: tuple[str, ...] | None = None) -> Expr:
-        return transform(expr, lambda node: self.one(host, node, cell)
-                         if isinstance(node, Stateful) else None)
+        """`expr` with each stateful call replaced by its expansion, innermost first (as
+        transform() rebuilds a tree: children first), leaves passed as they are."""
+        def go(node: Expr) -> Expr:
+            cls = type(node)
+            if cls is Ref or cls is Const:
+                return node
+            node = map_children(node, go)
+            return self.one(host, node, cell) if isinstance(node, Stateful) else node
+        try:
+            return go(expr)
+        finally:
+            del go      # it refers to itself: a cycle reference counting alone would not free
 
     def one(self, host: Element, node: Stateful, cell: tuple[str, ...] | None = None) -> Expr:
         n = self.count[host.id] = self.count.get(host.id, 0) + 1
-        # both tables without copying them (a copy per call cost a model-sized dict each)
-        dims = expr_dims(node, ChainMap(self.new, self.elements), self.model.dims, host)
+        dims = expr_dims(node, self.known, self.model.dims, host)
         site = _Site(self, host, node, n, f"{host.id}~{node.fn}{n if n > 1 else ''}",
                      dict(dims=dims, module=host.module, origin=host.id), cell)
         return _expand(node, site)
@@ -198,22 +207,22 @@ def expand_stateful(model: Model, elements: dict[str, Element]):
     expander = _Expander(model, elements)
     out = {}
     for eid, element in elements.items():
-        found = False
+        found = set()       # ids of the element's expressions that hold a call
         for key, e in expressions(element):
             if _has_stateful(e):
                 if key == "initial":
                     raise ModelError(f"{_kind(element)} '{element.display}': its initial "
                                      "value uses a delay or smooth; compute that in an "
                                      "auxiliary instead")
-                found = True
+                found.add(id(e))
         if found and isinstance(element.__dict__.get("equation"), PerElement):
             items = []      # an element's own references pinned where a call is expanded
             for key, expr in element.equation.items:
-                if _has_stateful(expr):
+                if id(expr) in found:
                     local = localize(expr, dict(zip(element.dims, key)), elements, model.dims)
                     expr = expander.expand(element, local, key)
                 items.append((key, expr))
-            out[eid] = replace(element, equation=PerElement(tuple(items)))
+            out[eid] = with_fields(element, equation=PerElement(tuple(items)))
         elif found:
             out[eid] = map_expressions(element, lambda _k, e, el=element: expander.expand(el, e))
         else:
@@ -225,12 +234,14 @@ def expand_stateful(model: Model, elements: dict[str, Element]):
 def _has_stateful(expr: Expr) -> bool:
     """Whether a tree holds a stateful call (a loop over its nodes, leaves skipped)."""
     stack = [expr]
+    seen = set()            # an object the tree holds twice is looked at once
     while stack:
         node = stack.pop()
         cls = type(node)
-        if cls is Ref or cls is Const:
+        if cls is Ref or cls is Const or id(node) in seen:
             continue
         if isinstance(node, Stateful):
             return True
+        seen.add(id(node))
         stack.extend(node.children())
     return False

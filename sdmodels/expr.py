@@ -26,16 +26,16 @@ class Expr:
     __slots__ = ()
 
     # arithmetic -----------------------------------------------------------
-    def __add__(self, other): return Binary(BinaryOp.ADD, self, as_expr(other))
-    def __radd__(self, other): return Binary(BinaryOp.ADD, as_expr(other), self)
-    def __sub__(self, other): return Binary(BinaryOp.SUB, self, as_expr(other))
-    def __rsub__(self, other): return Binary(BinaryOp.SUB, as_expr(other), self)
-    def __mul__(self, other): return Binary(BinaryOp.MUL, self, as_expr(other))
-    def __rmul__(self, other): return Binary(BinaryOp.MUL, as_expr(other), self)
-    def __truediv__(self, other): return Binary(BinaryOp.DIV, self, as_expr(other))
-    def __rtruediv__(self, other): return Binary(BinaryOp.DIV, as_expr(other), self)
-    def __pow__(self, other): return Binary(BinaryOp.POW, self, as_expr(other))
-    def __rpow__(self, other): return Binary(BinaryOp.POW, as_expr(other), self)
+    def __add__(self, other): return binary(BinaryOp.ADD, self, as_expr(other))
+    def __radd__(self, other): return binary(BinaryOp.ADD, as_expr(other), self)
+    def __sub__(self, other): return binary(BinaryOp.SUB, self, as_expr(other))
+    def __rsub__(self, other): return binary(BinaryOp.SUB, as_expr(other), self)
+    def __mul__(self, other): return binary(BinaryOp.MUL, self, as_expr(other))
+    def __rmul__(self, other): return binary(BinaryOp.MUL, as_expr(other), self)
+    def __truediv__(self, other): return binary(BinaryOp.DIV, self, as_expr(other))
+    def __rtruediv__(self, other): return binary(BinaryOp.DIV, as_expr(other), self)
+    def __pow__(self, other): return binary(BinaryOp.POW, self, as_expr(other))
+    def __rpow__(self, other): return binary(BinaryOp.POW, as_expr(other), self)
     def __mod__(self, other): return Call(Function.MODULO, (self, as_expr(other)))
     def __neg__(self): return Unary(UnaryOp.NEG, self)
     def __pos__(self): return self
@@ -45,14 +45,14 @@ class Expr:
     def __ceil__(self): return Call(Function.CEIL, (self,))
 
     # comparisons (== stays structural equality; use .eq / .ne) ------------
-    def __lt__(self, other): return Binary(BinaryOp.LT, self, as_expr(other))
-    def __le__(self, other): return Binary(BinaryOp.LE, self, as_expr(other))
-    def __gt__(self, other): return Binary(BinaryOp.GT, self, as_expr(other))
-    def __ge__(self, other): return Binary(BinaryOp.GE, self, as_expr(other))
-    def eq(self, other) -> "Binary": return Binary(BinaryOp.EQ, self, as_expr(other))
-    def ne(self, other) -> "Binary": return Binary(BinaryOp.NE, self, as_expr(other))
-    def __and__(self, other): return Binary(BinaryOp.AND, self, as_expr(other))
-    def __or__(self, other): return Binary(BinaryOp.OR, self, as_expr(other))
+    def __lt__(self, other): return binary(BinaryOp.LT, self, as_expr(other))
+    def __le__(self, other): return binary(BinaryOp.LE, self, as_expr(other))
+    def __gt__(self, other): return binary(BinaryOp.GT, self, as_expr(other))
+    def __ge__(self, other): return binary(BinaryOp.GE, self, as_expr(other))
+    def eq(self, other) -> "Binary": return binary(BinaryOp.EQ, self, as_expr(other))
+    def ne(self, other) -> "Binary": return binary(BinaryOp.NE, self, as_expr(other))
+    def __and__(self, other): return binary(BinaryOp.AND, self, as_expr(other))
+    def __or__(self, other): return binary(BinaryOp.OR, self, as_expr(other))
     def __invert__(self): return Unary(UnaryOp.NOT, self)
 
     def __bool__(self):
@@ -150,7 +150,7 @@ class Call(Expr):
         _close(self, "fn", Function)
 
     def children(self) -> tuple:
-        return tuple(a for a in self.args if isinstance(a, Expr))
+        return tuple([a for a in self.args if isinstance(a, Expr)])
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,9 @@ class Stateful(Expr):
     fn: ClassVar[StatefulKind]              # catalog name; also names the internal elements
     params: ClassVar[tuple[str, ...]] = ()  # argument names, in order
     optional: ClassVar[int] = 1             # how many trailing arguments may be left out
+
+    def children(self) -> tuple:
+        return tuple([a for a in self.args if isinstance(a, Expr)])
 
     @classmethod
     def arity(cls) -> tuple[int, int]:
@@ -360,6 +363,23 @@ def canonical_function(name: str) -> str:
     return key.replace(" ", "_")
 
 
+def binary(op: BinaryOp, left: Expr, right: Expr) -> Binary:
+    """Binary(op, left, right) for an `op` already a BinaryOp member (taken from another
+    node): the node without the constructor's check, twice as fast (trees are rebuilt node
+    by node when modules are renamed and names resolved).
+
+    >>> binary(BinaryOp.ADD, Ref("a"), Const(1.0)) == Ref("a") + 1
+    True
+    """
+    node = _new(Binary)
+    fields = node.__dict__
+    fields["op"], fields["left"], fields["right"] = op, left, right
+    return node
+
+
+_new = object.__new__
+
+
 def walk(expr: Expr) -> Iterator[Expr]:
     """Yield every node of the tree, parents before children."""
     stack = [expr]
@@ -377,22 +397,34 @@ def map_children(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
         left, right = fn(expr.left), fn(expr.right)
         if left is expr.left and right is expr.right:
             return expr
-        return Binary(expr.op, left, right)
-    names = _field_names(cls)
+        return binary(expr.op, left, right)
+    if cls is Call:         # the next most: the same without the field walk
+        args = expr.args
+        new = tuple([fn(a) if isinstance(a, Expr) else a for a in args])
+        for x, y in zip(new, args):
+            if x is not y:
+                break
+        else:
+            return expr
+        node = _new(Call)
+        node.__dict__["fn"], node.__dict__["args"] = expr.fn, new
+        return node
     kids = {}
-    for name in names:
-        value = getattr(expr, name)
+    for name, value in expr.__dict__.items():      # the fields, in order
         if isinstance(value, Expr):
             new = fn(value)
             if new is not value:
                 kids[name] = new
         elif isinstance(value, tuple) and any(isinstance(a, Expr) for a in value):
-            new = tuple(fn(a) if isinstance(a, Expr) else a for a in value)
+            new = tuple([fn(a) if isinstance(a, Expr) else a for a in value])
             if any(x is not y for x, y in zip(new, value)):
                 kids[name] = new
     if not kids:
         return expr
-    return type(expr)(**{name: kids.get(name, getattr(expr, name)) for name in names})
+    node = _new(cls)        # a copy with the new children (its other fields checked already)
+    node.__dict__.update(expr.__dict__)
+    node.__dict__.update(kids)
+    return node
 
 
 def transform(expr: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
@@ -404,15 +436,25 @@ def transform(expr: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
 
 def references(expr: Expr) -> set[str]:
     """Names of all elements an expression refers to (lookup tables included)."""
+    cls = type(expr)
+    if cls is Ref:          # a whole equation that names one value (many per-element ones)
+        return {expr.name}
+    if cls is Const:
+        return set()
     names = set()
+    seen = set()            # ids of the inner nodes walked: an object held twice, once
     stack = [expr]          # one loop, no generator: build asks for every equation
     while stack:
         node = stack.pop()
-        if isinstance(node, Ref):
+        cls = type(node)
+        if cls is Ref:
             names.add(node.name)
-        elif isinstance(node, LookupCall):
-            names.add(node.table)
-        if type(node) is not Const:
+        elif cls is not Const and id(node) not in seen:
+            seen.add(id(node))
+            if isinstance(node, Ref):
+                names.add(node.name)
+            elif isinstance(node, LookupCall):
+                names.add(node.table)
             stack.extend(node.children())
     return names
 
@@ -421,7 +463,9 @@ def references(expr: Expr) -> set[str]:
 # DSL helpers: functions a modeller calls on handles.
 def _call(fn: Function):
     def make(*args) -> Expr:
-        return Call(fn, tuple(as_expr(a) for a in args))
+        node = _new(Call)           # Call(fn, args): `fn` a member already, no check to run
+        node.__dict__["fn"], node.__dict__["args"] = fn, tuple([as_expr(a) for a in args])
+        return node
     make.__name__ = fn.value
     make.__doc__ = f"Built-in `{fn}` as an expression node."
     return make

@@ -49,6 +49,10 @@ class Slot:
     label: str            # display name, with [elements] for arrays
 
 
+_new = object.__new__       # slots made without the dataclass's __init__: a model has one
+                            # per element of every variable (1,882 for eviction_cascade)
+
+
 def _num(value: float) -> str:
     if value != value:
         return "np.nan"
@@ -74,27 +78,47 @@ class _Generator:
         self.lookup_at: dict[str, tuple[int, int, bool]] = {}
         self.tree_keys = Keys()
         self.shared: dict[int, str] = {}          # subtree key -> local name (one equation)
+        self.param_slots: list[int] = []
+        self.stocks: list[int] = []
+        self._keys: dict[str, list[tuple[str, ...]]] = {}     # var id -> its element keys
+        self._of_var: dict[str, range] = {}       # var id -> its slots (consecutive)
         for var in ir.variables.values():
             if isinstance(var, Lookup):
                 self.lookup_at[var.id] = (len(self.lookup_xs), len(var.xs), var.extrapolate)
                 self.lookup_xs += var.xs
                 self.lookup_ys += var.ys
                 continue
-            for key in self.keys(var):
-                label = var.display + (f"[{','.join(key)}]" if key else "")
-                slot = Slot(len(self.slots), var.id, key, label)
-                self.index[(var.id, key)] = slot.index
+            first = len(self.slots)
+            kind = self.param_slots if isinstance(var, Constant) else \
+                self.stocks if isinstance(var, Stock) else None
+            vid, display = var.id, var.display
+            for index, key in enumerate(self.keys(var), first):
+                label = f"{display}[{','.join(key)}]" if key else display
+                slot = _new(Slot)           # Slot(index, vid, key, label), without __init__
+                fields = slot.__dict__
+                fields["index"], fields["var"], fields["key"], fields["label"] = \
+                    index, vid, key, label
+                self.index[(vid, key)] = index
                 self.slots.append(slot)
-        self.param_slots = [s.index for s in self.slots
-                            if isinstance(ir.variables[s.var], Constant)]
-        self.stocks = [s.index for s in self.slots if isinstance(ir.variables[s.var], Stock)]
+                if kind is not None:
+                    kind.append(index)
+            self._of_var[vid] = range(first, len(self.slots))
         self.names: dict[int, str] = {}
         self.gathers: dict[tuple[int, ...], str] = {}
         self.scalar = len(self.slots) <= SCALAR_SLOTS
         self._fixed_cache: dict[tuple[str, tuple[str, ...]], dict] = {}
+        self._plans: dict[tuple, tuple | None] = {}     # see _plan
+        self._positions: dict[str, dict[str, int]] = {}     # dimension -> element -> position
 
     def keys(self, var: Element) -> list[tuple[str, ...]]:
-        return list(itertools.product(*(self.ir.dims[d].elements for d in var.dims)))
+        """The element keys of `var`, in C order (one empty key for a scalar); read only."""
+        if not var.dims:
+            return [()]
+        found = self._keys.get(var.id)
+        if found is None:
+            found = self._keys[var.id] = list(itertools.product(
+                *(self.ir.dims[d].elements for d in var.dims)))
+        return found
 
     # -- expressions ---------------------------------------------------------
     def emit(self, expr: Expr, binding: dict[str, str], host: Element) -> str:
@@ -134,6 +158,24 @@ class _Generator:
         raise ModelError(f"'{host.display}': cannot compile {type(expr).__name__}")
 
     def slot_for(self, expr: Expr, binding: dict[str, str], host: Element) -> int:
+        cls = type(expr)
+        if cls is Ref or (cls is Index and type(expr.target) is Ref):
+            # the slot by arithmetic (a tape asks for every element of every arrayed
+            # equation: 4,310 times for eviction_cascade): the variable's first slot, the
+            # subscripts' offsets, and each free dimension's element from the binding
+            where = (expr.name, None) if cls is Ref else (expr.target.name, expr.elements)
+            plan = self._plans.get(where)
+            if plan is None:
+                plan = self._plans[where] = self._plan(*where, host)
+            if plan is not None:
+                slot = plan[0]
+                for d, positions, stride in plan[1]:
+                    at = positions.get(binding.get(d))
+                    if at is None:
+                        break           # not fixed, or not an element: the long way says so
+                    slot += at * stride
+                else:
+                    return slot
         fixed: dict[str, str | None] = {}
         target = expr
         if isinstance(expr, Index):
@@ -150,6 +192,28 @@ class _Generator:
                                      f"where dimension '{d}' is not fixed; subscript it or reduce")
             key.append(element)
         return self.index[(var.id, tuple(key))]
+
+    def _plan(self, name: str, subscripts: tuple[str, ...] | None, host: Element):
+        """(slot of the fixed part, ((dimension, element -> position, stride), ...) of the
+        free ones) of a reference to `name` (subscripted or not), or None when a subscript
+        is not an element (slot_for's long way raises)."""
+        var = self.ir.variables[name]
+        fixed = self._fixed_by(name, subscripts, host) if subscripts is not None else {}
+        slot, free, stride = self._of_var[var.id].start, [], 1
+        for d in reversed(var.dims):                # C order: the last dimension fastest
+            elements = self.ir.dims[d].elements
+            positions = self._positions.get(d)
+            if positions is None:
+                positions = self._positions[d] = {e: i for i, e in enumerate(elements) if e}
+            element = fixed.get(d)
+            if element:
+                if element not in positions:
+                    return None
+                slot += positions[element] * stride
+            else:
+                free.append((d, positions, stride))
+            stride *= len(elements)
+        return slot, tuple(reversed(free))
 
     def _fixed_by(self, name: str, subscripts: tuple[str, ...], host: Element) -> dict:
         """index_binding of a subscripted reference, found once per (name, subscripts): a
@@ -197,11 +261,13 @@ class _Generator:
     # -- blocks ----------------------------------------------------------------
     def per_slot(self, var: Element, equation) -> list[tuple[int, dict[str, str], Expr]]:
         """(slot, binding, expression) for every element of `var`."""
+        if not var.dims and not isinstance(equation, PerElement):
+            return [(self.index[(var.id, ())], {}, equation)]
         out = []
         per = equation.as_dict() if isinstance(equation, PerElement) else None
-        for key in self.keys(var):
+        for slot, key in zip(self._of_var[var.id], self.keys(var)):
             expr = per[key] if per is not None else equation
-            out.append((self.index[(var.id, key)], dict(zip(var.dims, key)), expr))
+            out.append((slot, dict(zip(var.dims, key)), expr))
         return out
 
     def value_lines(self, var: Element, ind: str, *, first_stage: bool,
@@ -321,10 +387,10 @@ class _Generator:
 
     def check_order(self) -> list[int]:
         """Slots in the order a non-finite value is looked for: state first, then each step's."""
-        state = [s.index for s in self.slots
-                 if isinstance(self.ir.variables[s.var], (Stock, DelayLine))]
-        step = [self.index[(vid, key)] for vid in self.ir.eval_order
-                for key in self.keys(self.ir.variables[vid])]
+        variables = self.ir.variables
+        state = [i for vid, slots in self._of_var.items()
+                 if isinstance(variables[vid], (Stock, DelayLine)) for i in slots]
+        step = [i for vid in self.ir.eval_order for i in self._of_var[vid]]
         return state + step
 
     def _name(self, array: str, slot: int) -> str:
@@ -336,7 +402,9 @@ class _Generator:
         return kernel_module(self)
 
     def _slots_of(self, kind) -> list[int]:
-        return [s.index for s in self.slots if isinstance(self.ir.variables[s.var], kind)]
+        variables = self.ir.variables
+        return [i for vid, slots in self._of_var.items() if isinstance(variables[vid], kind)
+                for i in slots]
 
     def _input_of(self, var: DelayLine, slot: int) -> Expr:
         if isinstance(var.input, PerElement):

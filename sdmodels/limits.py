@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Iterator
 
 from sdmodels.errors import LimitError
-from sdmodels.expr import FUNCTIONS, Call, Const, Ref, Stateful
+from sdmodels.expr import FUNCTIONS, Binary, Call, Const, Ref, Stateful
 
 
 ALLOW_DATA_DIRS_ENV = "SDMODELS_ALLOW_DATA_DIRS"   # folders models may read data from
@@ -106,6 +106,16 @@ def use_limits(limits: Limits | None = None, **changes) -> Iterator[Limits]:
         _CURRENT.reset(token)
 
 
+def over_limit(count: float, limit_name: str, *, limits: Limits | None = None) -> bool:
+    """Whether `count` exceeds the named limit (then `check_count` says so; a caller that
+    checks often asks this first and formats its message only then).
+
+    >>> over_limit(11, "max_array_elements", limits=Limits(max_array_elements=10))
+    True
+    """
+    return count > getattr(limits or _CURRENT.get() or _Env(), limit_name)
+
+
 def check_count(what: str, count: float, limit_name: str, *, where: str,
                 limits: Limits | None = None) -> None:
     """Raise LimitError if `count` (of `what`, found in `where`) exceeds the named limit."""
@@ -149,11 +159,26 @@ def _walk(expr) -> tuple[int, bool]:
             cls = type(node)
             if cls is Ref or cls is Const:
                 continue
+            if cls is Binary:           # most nodes: no arity to check
+                below.append(node.left)
+                below.append(node.right)
+                continue
+            if cls is Call:             # the next most: its arity, as _wrong_arity checks it
+                lo, hi = FUNCTIONS.get(node.fn, _ANY)
+                if not lo <= len(node.args) <= hi:
+                    bad = True
+                below += node.children()
+                continue
             if not bad and _wrong_arity(node):
                 bad = True
             below += node.children()
-        level = below
+        # a subtree the tree holds several times (the same object: a DSL handle used
+        # again) is walked once a level (Erlang B's recursion: 1,585 nodes, 726 objects)
+        level = list({id(node): node for node in below}.values()) if len(below) > 8 else below
     return depth, bad
+
+
+_ANY = (0, math.inf)        # the arity of a helper an importer adds: any
 
 
 def _wrong_arity(node) -> bool:

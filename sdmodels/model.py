@@ -11,18 +11,19 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import functools
 import math
-from dataclasses import replace
 from collections.abc import Iterable, Mapping   # typing's aliases: isinstance 3x slower
 
 import numpy as np
 
 from sdmodels.elements import (Aux, Constant, Dim, Element, Flow, Lookup, NamedLoop, PerElement,
-                               Scenario, Stock, canonical)
+                               Scenario, Stock, canonical, make, with_fields)
 from sdmodels.errors import DuplicateNameError, ModelError, UnknownNameError, did_you_mean
-from sdmodels.expr import Expr, LookupCall, Ref, as_expr, map_children
+from sdmodels.expr import Binary, Const, Expr, LookupCall, Ref, as_expr, binary, map_children
 from sdmodels.ports import Port, units_match
-from sdmodels.limits import check_count
+from sdmodels.limits import check_count, over_limit
 
 
 class LookupHandle(Ref):
@@ -40,6 +41,7 @@ class ModuleHandle:
                  ids: Iterable[str]):
         self.prefix, self.display, self._ids = prefix, display, frozenset(ids)
         self._parent, self._sub = parent, submodel
+        self._inputs: dict[str, Port] | None = None
 
     @property
     def out(self) -> "_Outputs":
@@ -58,11 +60,14 @@ class ModuleHandle:
 
     @property
     def inputs(self) -> dict[str, Port]:
-        """The declared input ports by display name (every constant if none is declared)."""
-        ports = self._sub.input_ports or {
-            e.id: Port(e.id, e.display, e.units, e.doc)
-            for e in self._sub.elements.values() if isinstance(e, Constant)}
-        return {p.display: p for p in ports.values()}
+        """The declared input ports by display name (every constant if none is declared);
+        found once (each `connect` asks: a sub-model's every element, for one without ports)."""
+        if self._inputs is None:
+            ports = self._sub.input_ports or {
+                e.id: Port(e.id, e.display, e.units, e.doc)
+                for e in self._sub.elements.values() if isinstance(e, Constant)}
+            self._inputs = {p.display: p for p in ports.values()}
+        return dict(self._inputs)
 
     @property
     def outputs(self) -> dict[str, Port]:
@@ -205,6 +210,8 @@ class Model:
     def constant(self, name: str, value, *, units: str = "", doc: str = "", dims=()) -> Ref:
         """A parameter that every run (and every sweep point) may override."""
         dims = self._dims(dims)
+        if not dims and type(value) in (float, int):      # most constants: no numpy
+            return self._add(Constant, name, units, doc, dims, values=(float(value),))
         shape = tuple(len(self.dims[d]) for d in dims)
         if isinstance(value, Mapping):
             flat = np.full(shape, np.nan)
@@ -300,30 +307,49 @@ class Model:
             self._register_dim(d)
         resolve = submodel.resolver()
         renamed: dict[int, Expr] = {}   # id of a node of `submodel` (alive with it) -> renamed
+        names: dict[str, str] = {}      # a name as the submodel writes it -> its id here
+
+        def name_of(name: str) -> str:
+            done = names.get(name)
+            if done is None:
+                done = names[name] = f"{pid}.{resolve(name, 'a module element')}"
+            return done
 
         def rename(node: Expr) -> Expr:     # references only; the rest shared or rebuilt
             # a subtree that several equations share (a part's handle used in many places:
             # half of api_service's nodes) is renamed once and stays shared
+            cls = type(node)
+            if cls is Const:                # a number stays (shared)
+                return node
             done = renamed.get(id(node))
             if done is not None:
                 return done
-            if isinstance(node, Ref):
-                kind = LookupHandle if isinstance(node, LookupHandle) else Ref
-                done = kind(f"{pid}.{resolve(node.name, 'a module element')}")
-            elif isinstance(node, LookupCall):
+            if cls is Binary:               # most nodes
+                left, right = rename(node.left), rename(node.right)
+                done = node if left is node.left and right is node.right else \
+                    binary(node.op, left, right)
+            elif cls is Ref or cls is LookupHandle:
+                done = cls(name_of(node.name))
+            elif cls is LookupCall:
                 arg = rename(node.arg)
-                done = LookupCall(f"{pid}.{resolve(node.table, 'a module element')}", arg)
+                done = LookupCall(name_of(node.table), arg)
+            elif isinstance(node, Ref):
+                done = (LookupHandle if isinstance(node, LookupHandle) else Ref)(
+                    name_of(node.name))
             else:
-                done = map_children(node, rename) if node.children() else node
+                done = map_children(node, rename)   # the node itself when nothing changes
             renamed[id(node)] = done
             return done
 
         ids = []
+        module_of = {"": pid}
         for eid, element in submodel.elements.items():
-            changes = {"id": f"{pid}.{eid}", "display": f"{display} / {element.display}",
-                       "module": f"{pid}.{element.module}" if element.module else pid}
-            new = replace(element, **changes, **_map_equations(element, rename, prefix=pid,
-                                                               resolve=resolve))
+            module = module_of.get(element.module)
+            if module is None:
+                module = module_of[element.module] = f"{pid}.{element.module}"
+            new = with_fields(element, id=f"{pid}.{eid}",
+                              display=f"{display} / {element.display}", module=module,
+                              **_map_equations(element, rename, prefix=pid, resolve=resolve))
             self._insert(new)
             ids.append(new.id)
         del rename      # it refers to itself: a cycle the collector would have to free
@@ -385,8 +411,8 @@ class Model:
     def _add(self, kind, name: str, units: str, doc: str, dims, **fields) -> Ref:
         if not isinstance(name, str) or not name.strip():
             raise ModelError(f"model '{self.name}': every element needs a non-empty name")
-        element = kind(id=canonical(name), display=" ".join(name.split()), dims=self._dims(dims),
-                       units=units, doc=doc, **fields)
+        element = make(kind, id=canonical(name), display=" ".join(name.split()),
+                       dims=self._dims(dims), units=units, doc=doc, **fields)
         self._insert(element)
         return Ref(element.id)
 
@@ -401,6 +427,8 @@ class Model:
         self.elements[element.id] = element
 
     def _dims(self, dims) -> tuple[str, ...]:
+        if dims == ():
+            return ()
         if isinstance(dims, (Dim, str)):
             dims = (dims,)
         names = []
@@ -414,10 +442,12 @@ class Model:
                 raise UnknownNameError(f"dimension '{d}' is not declared in model '{self.name}'."
                                        f"{did_you_mean(d, self.dims)} Pass a Dim object or call "
                                        "model.dim(name, elements) first")
-        if names:       # a scalar is one cell
-            check_count(f"cells of one variable over {', '.join(names)}",
-                        math.prod(len(self.dims[d]) for d in names), "max_array_elements",
-                        where=f"model '{self.name}'")
+        if not names:       # a scalar is one cell
+            return ()
+        cells = math.prod(len(self.dims[d]) for d in names)
+        if over_limit(cells, "max_array_elements"):
+            check_count(f"cells of one variable over {', '.join(names)}", cells,
+                        "max_array_elements", where=f"model '{self.name}'")
         return tuple(names)
 
     def _register_dim(self, dim: Dim) -> Dim:
@@ -467,14 +497,24 @@ def _name_of(handle) -> str | None:
 def _map_equations(element: Element, fn, *, prefix: str, resolve) -> dict:
     """New field values for `element` with `fn` applied to every expression it holds."""
     out = {}
-    for key in ("initial", "equation", "input", "delay", "period", "first", "window"):
-        value = getattr(element, key, None)
+    expr_fields, name_fields = _mapped_fields(type(element))
+    for key in expr_fields:
+        value = getattr(element, key)
         if isinstance(value, Expr):
             out[key] = fn(value)
         elif isinstance(value, PerElement):
-            out[key] = PerElement(tuple((k, fn(e)) for k, e in value.items))
-    for key in ("into", "out_of"):
-        value = getattr(element, key, None)
+            out[key] = PerElement(tuple([(k, fn(e)) for k, e in value.items]))
+    for key in name_fields:
+        value = getattr(element, key)
         if value is not None:
             out[key] = f"{prefix}.{resolve(value, 'stock')}"
     return out
+
+
+@functools.cache
+def _mapped_fields(kind: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The fields of an element class `_map_equations` maps: expressions, stock names."""
+    names = {f.name for f in dataclasses.fields(kind)}
+    return (tuple(k for k in ("initial", "equation", "input", "delay", "period", "first",
+                              "window") if k in names),
+            tuple(k for k in ("into", "out_of") if k in names))

@@ -29,9 +29,10 @@ def orders(model: Model, elements: dict[str, Element], graph: nx.DiGraph):
     one of those outflows that cannot be, and the stocks are clamped instead (warned)."""
     after = [(g, f) for s in elements.values() if isinstance(s, Stock) and s.limit_outflows
              for k, f in enumerate(s.outflows) for g in (s.id, *s.inflows, *s.outflows[:k])]
+    links = _links(graph)
     try:
-        return (_order(model, elements, graph, initial=False, after=after),
-                _order(model, elements, graph, initial=True, after=after), elements, [])
+        return (_order(model, elements, links, initial=False, after=after),
+                _order(model, elements, links, initial=True, after=after), elements, [])
     except AlgebraicLoopError:
         if not after:
             raise
@@ -41,19 +42,25 @@ def orders(model: Model, elements: dict[str, Element], graph: nx.DiGraph):
     note = (f"model '{model.name}': the outflows of {', '.join(limited)} are not cut back as "
             "Stella does (an inflow or a start value depends on one of them); the stocks are "
             "clamped at 0 instead")
-    return (_order(model, elements, graph, initial=False),
-            _order(model, elements, graph, initial=True), elements, [note])
+    return (_order(model, elements, links, initial=False),
+            _order(model, elements, links, initial=True), elements, [note])
 
 
-def _order(model: Model, elements: dict[str, Element], graph: nx.DiGraph, *, initial: bool,
-           after: list[tuple[str, str]] = ()) -> tuple[str, ...]:
+def _links(graph: nx.DiGraph) -> list[tuple[str, str, dict]]:
+    """The graph's edges with their data, as graph.edges(data=True) lists them, read from its
+    adjacency dicts once (networkx's edge view costs ~0.5 us an edge, and both orders ask)."""
+    return [(u, v, data) for u, nbrs in graph._succ.items() for v, data in nbrs.items()]
+
+
+def _order(model: Model, elements: dict[str, Element], links: list[tuple[str, str, dict]], *,
+           initial: bool, after: list[tuple[str, str]] = ()) -> tuple[str, ...]:
     """Evaluation order: every step (instant links) or once at the start (all but flows);
     `after` adds (before, after) pairs."""
     skip = (Constant, Lookup) if initial else (Constant, Lookup, Stock, DelayLine)
     nodes = [eid for eid, e in elements.items() if not isinstance(e, skip)]
     inside = set(nodes)
     edges = []
-    for u, v, data in graph.edges(data=True):
+    for u, v, data in links:
         if u in inside and v in inside and ("flow" not in data or initial and data["initial"]):
             if initial:
                 if _start_from_initial_field(elements[v]) and not data["initial"]:

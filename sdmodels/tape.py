@@ -31,10 +31,11 @@ from sdmodels.errors import DimensionError
 from sdmodels.expr import Const, Expr, Index, Ref, Time, TimeStep
 from sdmodels.ir import ModelIR, build
 from sdmodels.tape_expr import ExpressionWriter
-from sdmodels.tape_shared import across, invariant, output_only, shared
+from sdmodels.tape_shared import _LEAF_TYPES, across, invariant, output_only, shared
 
 
 _COPY_FORMS = (Ref, Index, PerElement)      # equations that may only copy a value
+_NONE = (None, True)        # _repeats' entry of an expression not searched yet
 # Subtrees several equations share are computed once a stage only in runs of at least this
 # many stages: finding them costs ~2-4 us an expression node (api_service: ~4 ms) and an
 # instruction saved ~2.5 ns a stage (thundering_herd: 11 x 270,000 stages, ~7 ms saved;
@@ -89,8 +90,7 @@ class _TapeWriter(ExpressionWriter):
     on the steps saved) of one IR."""
 
     def __init__(self, gen: _Generator):
-        holds = [s for s, v in enumerate(gen.slots)
-                 if isinstance(gen.ir.variables[v.var], SampleHold)]
+        holds = gen._slots_of(SampleHold)
         super().__init__(gen, invariant=invariant(gen.ir), fixed=len(holds))
         self.clock = {s: self.treg + 3 + i for i, s in enumerate(holds)}   # next sample time
         self.buffers: dict[int, int] = {}         # slot -> buffer id
@@ -147,9 +147,13 @@ class _TapeWriter(ExpressionWriter):
 
     def _value(self, var, *, first_stage: bool, start: bool = False) -> None:
         if isinstance(var, (Aux, Flow)):
+            plain = type(var) is Aux
             for slot, binding, expr in self.per_slot(var, var.equation):
                 if not self.aliasing:
-                    self._flow_or_aux(var, slot, binding, expr)
+                    if plain and type(expr) in _LEAF_TYPES:     # a copy: x = y (no shared
+                        self.emit(op.MOV, self.reg(slot), self.ready(expr, binding, var))
+                    else:                                       # subtree, clamp or cut)
+                        self._flow_or_aux(var, slot, binding, expr)
                 elif type(expr) is Const and self._copies(var):
                     self.settled[slot] = expr.value     # written once a run (_hoists)
                 elif slot not in self.alias:
@@ -172,10 +176,14 @@ class _TapeWriter(ExpressionWriter):
 
     def _flow_or_aux(self, var, slot: int, binding, expr: Expr) -> None:
         dst = self.reg(slot)
-        nonneg = isinstance(var, Flow) and var.non_negative
-        stock = self._drains(var)
-        cut = stock is not None and stock.limit_outflows
-        self._share(expr, binding, var, slot)
+        if type(var) is Aux:                      # most: no clamp, no cut
+            nonneg = cut = False
+        else:
+            nonneg = isinstance(var, Flow) and var.non_negative
+            stock = self._drains(var)
+            cut = stock is not None and stock.limit_outflows
+        if self._repeats.get(id(expr), _NONE)[1] or self.across:
+            self._share(expr, binding, var, slot)
         if not (nonneg or cut):
             self.into(expr, dst, binding, var)
             self.shared = {}
@@ -235,6 +243,8 @@ class _TapeWriter(ExpressionWriter):
         if hit is None:
             hit = self._repeats[id(expr)] = (expr, shared(expr, self.keys))
         stage = self.across.get(slot)
+        if not hit[1] and not stage:
+            return                                # nothing shared (most equations)
         work = [(self.keys(sub), sub, False) for sub in hit[1]]
         if stage:          # a shared subtree before a repeat of the same: the repeat is ready
             work = sorted([(self.keys(sub), sub, True) for sub in stage] + work,

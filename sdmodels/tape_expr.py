@@ -25,7 +25,7 @@ from sdmodels.errors import ModelError
 from sdmodels.expr import (VECTOR_FUNCTIONS, Binary, Call, Const, Expr, Index, LookupCall,
                            Reduce, Ref, Time, TimeStep, Unary, walk)
 from sdmodels.operators import BinaryOp, CodeTable, Function, ReduceOp, UnaryOp
-from sdmodels.tape_shared import CLOCKED, LEAVES, Keys
+from sdmodels.tape_shared import _LEAF_TYPES, CLOCKED, LEAVES, Keys
 
 _UNARY = CodeTable(UnaryOp, {"-": op.NEG, "not": op.NOT})
 _BINARY = CodeTable(BinaryOp, complete=False, code={  # 'and' / 'or' jump (short-circuit)
@@ -39,6 +39,7 @@ _BINARY_CALLS = CodeTable(Function, complete=False, code={
     "modulo": op.MOD, "min": op.MIN, "max": op.MAX, "random_uniform": op.RUNIF})
 _REDUCE_KIND = {"sum": "+", "prod": "*", "min": "min", "max": "max"}   # REDUCE's ARITH kinds
 _RANDOM = {Function.RANDOM_UNIFORM, Function.RANDOM_NORMAL, Function.RANDOM_EXPONENTIAL}
+_MIN_MAX = {"min", "max"}
 _NOT_PLAIN = {"and", "or", "^"}                       # Binary ops into() writes its own way
 _COMPOUND = {Binary, Call, Unary, LookupCall, Reduce}   # exact classes: never a leaf
 _REDUCE = CodeTable(ReduceOp, {"sum": op.ADD, "mean": op.ADD, "prod": op.MUL, "min": op.MIN,
@@ -55,11 +56,14 @@ class ExpressionWriter:
     def __init__(self, gen: _Generator, *, invariant: set[str], fixed: int):
         self.gen, self.ir = gen, gen.ir
         n = self.n = len(gen.slots)
-        kinds = [type(gen.ir.variables[s.var]) for s in gen.slots]
-        self.is_stock = [k is Stock for k in kinds]
+        self.is_stock, self.is_value = [False] * n, [False] * n
         self.invariant = invariant                # computed once, with the start values
-        self.is_value = [k in (Aux, Flow) and s.var not in invariant
-                         for k, s in zip(kinds, gen.slots)]
+        for vid, slots in gen._of_var.items():    # each variable's slots, in order
+            kind = type(gen.ir.variables[vid])
+            if kind is Stock or (kind in (Aux, Flow) and vid not in invariant):
+                marks = self.is_stock if kind is Stock else self.is_value
+                for i in slots:
+                    marks[i] = True
         self.treg = 3 * n                         # time; dt and time epsilon follow
         self.top = self.first_temp = 3 * n + 3 + fixed
         self.max_top = self.top
@@ -69,8 +73,10 @@ class ExpressionWriter:
         self.stage = 1
         self.pure: dict[int, bool] = {}
         self.lookup_ids = {name: i for i, name in enumerate(gen.lookup_at)}
-        self.scalar_slot = {s.var: s.index for s in gen.slots if not s.key}   # var -> slot
+        self.scalar_slot = {vid: slots[0] for vid, slots in gen._of_var.items()   # var -> slot
+                            if not gen.ir.variables[vid].dims}
         self.keys = Keys()
+        self._key_of = self.keys._by_id           # id(node) -> its key, once known
         self.shared: dict[int, int] = {}          # subtree key -> register (one equation)
         self.step_regs: dict[tuple, int] = {}     # (subtree key, binding) -> register (stage)
         # subtrees that read only constants (hoisted: computed once a run, after the start)
@@ -111,9 +117,11 @@ class ExpressionWriter:
         return self.consts[key]
 
     def temp(self) -> int:
-        self.top += 1
-        self.max_top = max(self.max_top, self.top)
-        return self.top - 1
+        top = self.top
+        self.top = top + 1
+        if top >= self.max_top:
+            self.max_top = top + 1
+        return top
 
     def reg(self, slot: int) -> int:
         """Where a slot's value lives in the current stage (the kernel's x, y, z names)."""
@@ -141,10 +149,22 @@ class ExpressionWriter:
     # -- expressions -----------------------------------------------------------
     def operand(self, expr: Expr, binding, host) -> int:
         """A register holding the value of `expr` (a slot or constant itself where it can)."""
+        cls = type(expr)
+        if cls is Const:                          # ready()'s first answers, without the call
+            reg = self.consts.get(repr(float(expr.value)))
+            if reg is not None:
+                return reg
+        elif cls is Ref and self.stage == 1:
+            slot = self.scalar_slot.get(expr.name)
+            if slot is not None:
+                return self.alias.get(slot, slot) if self.aliasing else slot
         reg = self.ready(expr, binding, host)
         if reg is not None:
             return reg
-        dst = self.temp()
+        dst = self.top                            # a temporary (temp(), inline)
+        self.top = dst + 1
+        if dst >= self.max_top:
+            self.max_top = dst + 1
         self._write(expr, dst, binding, host)     # not ready: into() would ask again
         return dst
 
@@ -154,10 +174,15 @@ class ExpressionWriter:
         cls = type(expr)
         if cls is Ref:
             slot = self.scalar_slot.get(expr.name)     # most references: no binding to apply
-            return self.reg(slot if slot is not None else
-                            self.gen.slot_for(expr, binding, host))
+            if slot is None:
+                slot = self.gen.slot_for(expr, binding, host)
+            if self.stage != 1:
+                return self.reg(slot)
+            return self.alias.get(slot, slot) if self.aliasing else slot    # reg(), inline
         if cls is Const:
-            return self.const(expr.value)
+            key = repr(float(expr.value))               # const(), inline
+            reg = self.consts.get(key)
+            return reg if reg is not None else self._placeholder(key)
         if cls not in _COMPOUND:                       # a leaf (or a class of its own)
             if isinstance(expr, Const):
                 return self.const(expr.value)
@@ -168,14 +193,17 @@ class ExpressionWriter:
             if isinstance(expr, TimeStep):
                 return self.treg + 1
         if self.shared:
-            reg = self.shared.get(self.keys(expr))
+            key = self._key_of.get(id(expr))         # keys(), its memo read inline
+            reg = self.shared.get(self.keys(expr) if key is None else key)
             if reg is not None:
                 return reg
         if self.step_regs:
             reg = self.step_regs.get((self.keys(expr), tuple(binding.items()) if binding else ()))
             if reg is not None:
                 return reg
-        return self.hoisted_reg(expr, binding, host) if self.hoisting else None
+        if not self.hoisting or self._fixed_memo.get(id(expr)) is False:
+            return None
+        return self.hoisted_reg(expr, binding, host)
 
     def hoisted_reg(self, expr: Expr, binding, host) -> int | None:
         """The register computed once a run for a subtree that reads only constants (and
@@ -203,7 +231,13 @@ class ExpressionWriter:
         elif isinstance(node, Ref):
             value = node.name in self.fixed_names
         else:
-            value = all(self.fixed(c) for c in node.children())
+            value = True
+            memo = self._fixed_memo
+            for c in node.children():
+                hit = memo.get(id(c))
+                if not (self.fixed(c) if hit is None else hit):
+                    value = False
+                    break
         self._fixed_memo[id(node)] = value
         self._kept.append(node)
         return value
@@ -218,6 +252,9 @@ class ExpressionWriter:
 
     def into(self, expr: Expr, dst: int, binding, host) -> None:
         """Emit code that leaves the value of `expr` in register `dst`."""
+        if type(expr) in _LEAF_TYPES:            # a copy (_write's first case, directly)
+            self.emit(op.MOV, dst, self.ready(expr, binding, host))
+            return
         if not isinstance(expr, LEAVES):
             reg = self.ready(expr, binding, host)
             if reg is not None:
@@ -228,8 +265,13 @@ class ExpressionWriter:
     def _write(self, expr: Expr, dst: int, binding, host) -> None:
         """into() once `expr` is known to take code (or is a leaf)."""
         mark = self.top
-        if type(expr) is Binary and expr.op not in _NOT_PLAIN:     # most nodes
+        cls = type(expr)
+        if cls is Binary and expr.op not in _NOT_PLAIN:     # most nodes
             self.binary(expr.op, expr.left, expr.right, dst, binding, host)
+            self.top = mark
+            return
+        if cls is Call:                                     # the next most
+            self.call(expr, dst, binding, host)
             self.top = mark
             return
         e = lambda x: self.operand(x, binding, host)  # noqa: E731
@@ -268,9 +310,17 @@ class ExpressionWriter:
         computed in the same instruction (op.FUSED: one dispatch instead of two, no temp).
         Operands are evaluated in the kernel's order, left first."""
         outer = op.ARITH.get(name)
-        for side, inner, other in ((0, left, right), (1, right, left)):
-            parts = self._arith(inner) if outer is not None else None
-            if parts is None or self.ready(inner, binding, host) is not None:
+        ready = [None, None]        # an operand found ready here is not looked up again
+        for side, inner, other in ((0, left, right), (1, right, left)) if outer is not None \
+                else ():
+            cls = type(inner)
+            if cls is not Binary and cls is not Call:
+                continue                                # a leaf, mostly: nothing to fuse
+            parts = self._arith(inner)
+            if parts is None:
+                continue
+            ready[side] = self.ready(inner, binding, host)
+            if ready[side] is not None:
                 continue
             c = self.operand(other, binding, host) if side else None
             x = self.operand(parts[1], binding, host)
@@ -279,9 +329,10 @@ class ExpressionWriter:
                 c = self.operand(other, binding, host)
             self.emit(op.FUSED + side * 36 + outer * 6 + parts[0], dst, x, y, c)
             return
-        a = self.operand(left, binding, host)
+        a = self.operand(left, binding, host) if ready[0] is None else ready[0]
         code = _BINARY_CALLS[name] if isinstance(name, Function) else _BINARY[name]
-        self.emit(code, dst, a, self.operand(right, binding, host))
+        self.emit(code, dst, a, self.operand(right, binding, host) if ready[1] is None
+                  else ready[1])
 
     @staticmethod
     def _arith(node: Expr) -> tuple[int, Expr, Expr] | None:
@@ -316,13 +367,17 @@ class ExpressionWriter:
 
     def call(self, expr: Call, dst: int, binding, host) -> None:
         fn, args = expr.fn, expr.args
+        if fn in _MIN_MAX:                       # the most common call: no closures made
+            self.binary(fn, args[0], args[1], dst, binding, host)
+            return
+        if fn == "if_then_else":
+            self.if_then_else(args, dst, binding, host)
+            return
         e = lambda x: self.operand(x, binding, host)  # noqa: E731
         put = lambda x: (lambda d: self.into(x, d, binding, host))  # noqa: E731
         zero = lambda d: self.emit(op.MOV, d, self.const(0.0))  # noqa: E731
         if fn in _UNARY_CALLS:
             self.emit(_UNARY_CALLS[fn], dst, e(args[0]))
-        elif fn in ("min", "max"):
-            self.binary(fn, args[0], args[1], dst, binding, host)
         elif fn in _BINARY_CALLS:
             a = e(args[0])
             self.emit(_BINARY_CALLS[fn], dst, a, e(args[1]))
@@ -332,8 +387,6 @@ class ExpressionWriter:
             else:
                 a = e(args[0])
                 self.emit(op.LOGB, dst, a, e(args[1]))
-        elif fn == "if_then_else":
-            self.if_then_else(args, dst, binding, host)
         elif fn == "step":
             at = e(args[1])
             height = self.ready(args[0], binding, host)

@@ -32,6 +32,8 @@ from sdmodels.expr import (Binary, Call, Const, Expr, Index, Reduce, Ref, Time, 
                            _field_names, references, walk)
 
 LEAVES = (Const, Ref, Index, Time, TimeStep)      # already a register on the tape
+_CHILDLESS = {Const, Ref, Time, TimeStep}         # leaves without sub-expressions (classes)
+_LEAF_TYPES = {*_CHILDLESS, Index}                # LEAVES as a set of classes (a fast test)
 RANDOM = {"random_uniform", "random_normal", "random_exponential"}
 MIN_SHARED = 3           # operations a subtree shared by equations holds, at least
 CLOCKED = RANDOM | {"step", "pulse", "pulse_train", "ramp"}     # read the time (or draw)
@@ -88,9 +90,10 @@ def _read_by(graph, users: list[str]) -> set[str]:
     """`users` and everything they read in the same step, through any chain (the graph's
     same-step links gathered in one pass: networkx's per-node views cost more)."""
     reads: dict[str, list[str]] = {}
-    for ref, user, instant in graph.edges(data="instant"):
-        if instant:
-            reads.setdefault(user, []).append(ref)
+    for ref, readers in graph._succ.items():   # graph.edges(data="instant"), in its order,
+        for user, data in readers.items():     # without networkx's view per edge
+            if data.get("instant"):
+                reads.setdefault(user, []).append(ref)
     needed = set(users)
     stack = list(users)
     while stack:
@@ -149,18 +152,21 @@ class Keys:
         self._interned: dict[tuple, int] = {}
 
     def __call__(self, node: Expr) -> int:
-        hit = self._by_id.get(id(node))
+        by_id = self._by_id
+        hit = by_id.get(id(node))
         if hit is not None:
             return hit
         cls = type(node)
         if cls is Binary:
-            parts = ("Binary", node.op, self(node.left), self(node.right))
+            left, right = by_id.get(id(node.left)), by_id.get(id(node.right))
+            parts = ("Binary", node.op, self(node.left) if left is None else left,
+                     self(node.right) if right is None else right)
         elif cls is Ref:
             parts = ("Ref", node.name)
         elif cls is Const:
             parts = ("Const", repr(float(node.value)))
         elif cls is Call:
-            parts = ("Call", node.fn, tuple(self(a) for a in node.args))
+            parts = ("Call", node.fn, tuple([self(a) for a in node.args]))
         else:
             parts = self._parts(node)
         key = self._interned.setdefault(parts, len(self._interned))
@@ -193,19 +199,21 @@ def _may_repeat(expr: Expr, keys: Keys) -> bool:
     stack = [expr]
     while stack:
         node = stack.pop()
-        if isinstance(node, LEAVES):
+        if type(node) in _LEAF_TYPES or isinstance(node, LEAVES):
             continue
         if id(node) in seen_ids:
             return True
         seen_ids.add(id(node))
         kids = () if isinstance(node, Reduce) else node.children()
-        if all(isinstance(k, LEAVES) for k in kids):
+        for k in kids:
+            if type(k) not in _LEAF_TYPES and not isinstance(k, LEAVES):
+                stack.extend(kids)
+                break
+        else:
             key = keys(node)
             if key in bottoms:
                 return True
             bottoms.add(key)
-        else:
-            stack.extend(kids)
     return False
 
 
@@ -219,13 +227,20 @@ def shared(expr: Expr, keys: Keys) -> list[Expr]:
     nodes: dict[int, Expr] = {}
     children: dict[int, list[int]] = {}
     post: list[int] = []            # distinct subtrees, each after its children
+    draws: dict[int, bool] = {}     # whether a subtree draws a random number
 
-    def visit(node: Expr) -> int:
+    def visit(node: Expr) -> int:   # a node with children (childless leaves: never shared)
         key = keys(node)
         if key not in nodes:
             nodes[key] = node
-            children[key] = [] if isinstance(node, Reduce) else \
-                [visit(c) for c in node.children()]
+            if isinstance(node, Reduce):
+                kids = []
+                draws[key] = any(isinstance(n, Call) and n.fn in RANDOM for n in walk(node))
+            else:
+                kids = [visit(c) for c in node.children() if type(c) not in _CHILDLESS]
+                draws[key] = (isinstance(node, Call) and node.fn in RANDOM) or \
+                    True in [draws[c] for c in kids]
+            children[key] = kids
             post.append(key)
         return key
 
@@ -233,14 +248,9 @@ def shared(expr: Expr, keys: Keys) -> list[Expr]:
     del visit       # it refers to itself: a cycle (with the dicts it holds) left to the collector
     count = {root: 1}               # occurrences in the tree as written out
     for key in reversed(post):      # every parent before its children
+        times = count[key]
         for child in children[key]:
-            count[child] = count.get(child, 0) + count[key]
-    draws: dict[int, bool] = {}
-    for key in post:
-        node = nodes[key]
-        draws[key] = any(isinstance(n, Call) and n.fn in RANDOM for n in walk(node)) \
-            if isinstance(node, Reduce) else \
-            (isinstance(node, Call) and node.fn in RANDOM) or any(draws[c] for c in children[key])
+            count[child] = count.get(child, 0) + times
     return [nodes[k] for k in post
             if count[k] > 1 and not draws[k] and not isinstance(nodes[k], LEAVES)]
 
