@@ -29,6 +29,12 @@ SIGNATURE = ("void(f8[:,:], i8[:], i8[:], f8[:], f8[:], i8[:], i8[:], i8[:], i8[
              "i8[:], f8[:], i8, i8, i8[:], i8[:], i8[:], i8[:], i8[:], i8[:], b1, f8, f8, i8, "
              "i8[:], i8[:], f8[:,:,:], i8[:], i8[:,:])")
 
+# LLVM options for the build (they hold for the rest of the building process). Tail merging
+# made the store R[d] = value that ends most handlers one block every handler jumps to: a
+# second jump an instruction, whenever a change elsewhere in the loop tipped its heuristics
+# (thundering_herd's run 99.6 -> 93.1 ms, black_friday 72.0 -> 66.4 ms with it off)
+LLVM_OPTIONS = ("-enable-tail-merge=false",)
+
 
 @functools.lru_cache(maxsize=1)
 def module_name() -> str:
@@ -111,6 +117,8 @@ def build() -> Path:
                   fptr, fidx, fsgn, nonneg, bkind, rk4, start, dt, n_steps, save_steps,
                   save_slots, out, seeds, status)
     cc.export("interpret", SIGNATURE)(entry)
+    for option in LLVM_OPTIONS:
+        llvm.set_option("sdmodels", option)
     # and with the features this processor has (as the JIT: a virtual machine may mask some of
     # its model's, e.g. AVX-512); pycc's ahead-of-time code generator passes none of its own
     with mock.patch.object(codegen.AOTCPUCodegen, "_customize_tm_features",

@@ -12,7 +12,10 @@ time epsilon | sample-hold clocks | temporaries | constants). Multi-argument cal
 argument registers in the `extra` array, `a` or `b` pointing at them. The interpreter reads the
 rows as uint32 (a copy made once a call): an unsigned index needs no test for a negative one
 (numba's wraparound), which with the flat dispatch (one jump table, no range tests) made an
-instruction about a quarter cheaper.
+instruction about a quarter cheaper. The copy is flat (row pc at words 5 pc .. 5 pc + 4, no
+stride read from the array) and pc is unsigned too; the small arrays the steps loop over are
+made contiguous. The build (sdmodels/_aot.py) turns LLVM's tail merging off: it merged the
+store `R[d] = value` that ends most handlers into one block, a second jump an instruction.
 """
 from __future__ import annotations
 
@@ -75,6 +78,9 @@ def _odd(R, n):
         acc |= (bits[i] & _EXPONENT) + _EXPONENT_ONE
     return acc >= _SIGN
 
+
+# a row's words in the flat code array, as unsigned offsets (no wraparound test)
+_ROW, _1, _2, _3, _4 = np.uint64(5), np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
 
 # what _run does when the segment it runs ends
 _START, _HOISTS, _STAGE1, _STAGE2, _STAGE3, _STAGE4, _PIPELINES, _SAVED = range(8)
@@ -202,15 +208,16 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, s
     t = start
     th = t + 0.5 * dt
     tf = t + dt
-    pc = seg[0]
-    hi = seg[1]
+    pc = np.uint64(seg[0])
+    hi = np.uint64(seg[1])
     while True:
         while pc < hi:
-            op = code[pc, 0]
-            d = code[pc, 1]
-            a = code[pc, 2]
-            b = code[pc, 3]
-            pc += 1
+            i = np.uint64(pc) * _ROW
+            op = code[i]
+            d = code[i + _1]
+            a = code[i + _2]
+            b = code[i + _3]
+            pc += _1
             if op == MOV:
                 R[d] = R[a]
             elif op == ADD:
@@ -242,38 +249,38 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, s
             elif op == NE0:
                 R[d] = 1.0 if R[a] != 0.0 else 0.0
             elif op == JMP:
-                pc = a
+                pc = np.uint64(a)
             elif op == JZ:
                 if R[a] == 0.0:
-                    pc = b
+                    pc = np.uint64(b)
             elif op == JNZ:
                 if R[a] != 0.0:
-                    pc = b
+                    pc = np.uint64(b)
             elif op == SELECT:
-                R[d] = R[b] if R[a] != 0.0 else R[code[pc - 1, 4]]
+                R[d] = R[b] if R[a] != 0.0 else R[code[i + _4]]
             elif op == STEP:
                 R[d] = R[b] if R[treg] + teps >= R[a] else 0.0
             elif op == JNLT:        # compare and jump: to c unless R[a] <op> R[b]
                 if not R[a] < R[b]:
-                    pc = code[pc - 1, 4]
+                    pc = np.uint64(code[i + _4])
             elif op == JNLE:
                 if not R[a] <= R[b]:
-                    pc = code[pc - 1, 4]
+                    pc = np.uint64(code[i + _4])
             elif op == JNGT:
                 if not R[a] > R[b]:
-                    pc = code[pc - 1, 4]
+                    pc = np.uint64(code[i + _4])
             elif op == JNGE:
                 if not R[a] >= R[b]:
-                    pc = code[pc - 1, 4]
+                    pc = np.uint64(code[i + _4])
             elif op == JNEQ:
                 if not R[a] == R[b]:
-                    pc = code[pc - 1, 4]
+                    pc = np.uint64(code[i + _4])
             elif op == JNNE:
                 if not R[a] != R[b]:
-                    pc = code[pc - 1, 4]
+                    pc = np.uint64(code[i + _4])
             elif op == JNDUE:
                 if not R[treg] + teps >= R[a]:
-                    pc = code[pc - 1, 4]
+                    pc = np.uint64(code[i + _4])
             elif op == ABS:
                 R[d] = abs(R[a])
             elif op == EXP:
@@ -353,23 +360,23 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, s
                     while R[d] <= now:
                         R[d] = R[d] + max(R[a], dt)
                 else:
-                    pc = code[pc - 1, 4]
+                    pc = np.uint64(code[i + _4])
             elif op == HOLD:        # a sampler of a register, due: the value, then the clock
                 now = R[treg] + teps
                 if now >= R[b]:
                     R[d] = R[a]
-                    c = code[pc - 1, 4]
+                    c = code[i + _4]
                     while R[b] <= now:
                         R[b] = R[b] + max(R[c], dt)
             elif op == DL_SCHEDULE:
-                _schedule(buf, boff[b], blen[b], bpos[b], R[a], R[code[pc - 1, 4]], d != 0)
+                _schedule(buf, boff[b], blen[b], bpos[b], R[a], R[code[i + _4]], d != 0)
                 bpos[b] = _next(bpos[b], blen[b])
             else:                  # FUSED + k: two arithmetic operations, the inner not stored
-                R[d] = fused(op - FUSED, R, a, b, code[pc - 1, 4])
+                R[d] = fused(op - FUSED, R, a, b, code[i + _4])
         if phase == _START:                 # then the subtrees of constants, once a run
             phase = _HOISTS
-            pc = seg[8]
-            hi = seg[9]
+            pc = np.uint64(seg[8])
+            hi = np.uint64(seg[9])
         elif phase == _HOISTS:              # then the buffers, filled with their start values
             total = 0
             for i in range(nb):
@@ -383,21 +390,21 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, s
                 at += blen[i]
             R[treg] = t
             phase = _STAGE1
-            pc = seg[2]
-            hi = seg[3]
+            pc = np.uint64(seg[2])
+            hi = np.uint64(seg[3])
         elif phase == _STAGE1 or phase == _SAVED:   # step k's values: check, save, derivatives
             if phase == _STAGE1 and seg[10] < seg[11] and (
                     k == n_steps or (si < n_save and save_steps[si] == k)):
                 phase = _SAVED              # first the values only saving reads
-                pc = seg[10]
-                hi = seg[11]
+                pc = np.uint64(seg[10])
+                hi = np.uint64(seg[11])
                 continue
             odd = _odd(R, n)        # on a hit, the checked values in the kernel's order
-            for c in range(CHECK.shape[0] if odd else 0):
-                if not np.isfinite(R[CHECK[c]]):
+            for q in range(CHECK.shape[0] if odd else 0):
+                if not np.isfinite(R[CHECK[q]]):
                     status[r, 0] = k
-                    status[r, 1] = CHECK[c]
-                    status[r, 2] = 1 if R[CHECK[c]] != R[CHECK[c]] else 2
+                    status[r, 1] = CHECK[q]
+                    status[r, 2] = 1 if R[CHECK[q]] != R[CHECK[q]] else 2
                     return
             if si < n_save and save_steps[si] == k:
                 for j in range(save_slots.shape[0]):
@@ -408,15 +415,15 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, s
             if not rk4:
                 _derivatives(R, 0, stocks, fptr, fidx, fsgn, dd)
                 phase = _PIPELINES
-                pc = seg[6]
-                hi = seg[7]
+                pc = np.uint64(seg[6])
+                hi = np.uint64(seg[7])
             else:
                 _derivatives(R, 0, stocks, fptr, fidx, fsgn, k1)
                 _shift(R, n, stocks, k1, 0.5 * dt)
                 R[treg] = th
                 phase = _STAGE2
-                pc = seg[4]
-                hi = seg[5]
+                pc = np.uint64(seg[4])
+                hi = np.uint64(seg[5])
         elif phase < _STAGE4:               # RK4 stage 2 or 3: the next stage's stocks
             slope = k2 if phase == _STAGE2 else k3
             _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, slope)
@@ -424,16 +431,16 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, s
             if phase == _STAGE3:
                 R[treg] = tf
             phase += 1
-            pc = seg[4]
-            hi = seg[5]
+            pc = np.uint64(seg[4])
+            hi = np.uint64(seg[5])
         elif phase == _STAGE4:
             _derivatives(R, 2 * n, stocks, fptr, fidx, fsgn, k4)
             for j in range(ns):
                 dd[j] = (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j]) / 6.0
             R[treg] = t
             phase = _PIPELINES
-            pc = seg[6]
-            hi = seg[7]
+            pc = np.uint64(seg[6])
+            hi = np.uint64(seg[7])
         else:                               # pipelines written: the stocks, then step k + 1
             for j in range(ns):
                 s = stocks[j]
@@ -445,8 +452,8 @@ def _run(r, code, seg, R, ex, treg, LX, LY, LOFF, LLEN, LEXT, bkind, CHECK, n, s
             tf = t + dt
             R[treg] = t
             phase = _STAGE1
-            pc = seg[2]
-            hi = seg[3]
+            pc = np.uint64(seg[2])
+            hi = np.uint64(seg[3])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -461,7 +468,15 @@ def interpret(P, PS, CHECK, LX, LY, LOFF, LLEN, LEXT, code, ex, seg, R0, treg, n
     k3 = np.zeros(ns)
     k4 = np.zeros(ns)
     dd = np.zeros(ns)
-    code = code.astype(np.uint32)    # operands unsigned: indexing needs no wraparound test
+    code = code.astype(np.uint32).ravel()    # operands unsigned: no wraparound test
+    # contiguous copies (the entry point takes arrays of any layout): indexing them needs
+    # no stride, the per-step loops over stocks, flows and checks stay simple
+    stocks, fptr, fidx, fsgn = (np.ascontiguousarray(stocks), np.ascontiguousarray(fptr),
+                                np.ascontiguousarray(fidx), np.ascontiguousarray(fsgn))
+    nonneg, CHECK, seg = (np.ascontiguousarray(nonneg), np.ascontiguousarray(CHECK),
+                          np.ascontiguousarray(seg))
+    save_steps, save_slots = np.ascontiguousarray(save_steps), np.ascontiguousarray(save_slots)
+    ex, bkind = np.ascontiguousarray(ex), np.ascontiguousarray(bkind)
     for r in range(P.shape[0]):
         np.random.seed(seeds[r])
         R[:] = R0
