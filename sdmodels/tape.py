@@ -31,7 +31,7 @@ from sdmodels.errors import DimensionError
 from sdmodels.expr import Const, Expr, Index, Ref, Time, TimeStep
 from sdmodels.ir import ModelIR, build
 from sdmodels.tape_expr import ExpressionWriter
-from sdmodels.tape_shared import _LEAF_TYPES, across, invariant, output_only, shared
+from sdmodels.tape_shared import _LEAF_TYPES, across, invariant, live, output_only, repeats
 
 
 _COPY_FORMS = (Ref, Index, PerElement)      # equations that may only copy a value
@@ -94,7 +94,8 @@ class _TapeWriter(ExpressionWriter):
         super().__init__(gen, invariant=invariant(gen.ir), fixed=len(holds))
         self.clock = {s: self.treg + 3 + i for i, s in enumerate(holds)}   # next sample time
         self.buffers: dict[int, int] = {}         # slot -> buffer id
-        self._repeats: dict[int, tuple] = {}      # id(expr) -> (expr, its repeated subtrees)
+        self._repeats: dict[int, tuple] = {}      # id(expr) -> (expr, its repeats, tree)
+        self._live_memo: dict[tuple, list] = {}   # (id(expr), hoisting) -> repeats computed
         self._drained: dict[str, Stock | None] = {}   # flow id -> the stock it drains
         self.bkind: list[int] = []
         self.across: dict[int, list[Expr]] = {}   # slot -> subtrees shared in a stage
@@ -234,22 +235,23 @@ class _TapeWriter(ExpressionWriter):
         return across(equations, self.keys, plain, self.fixed)
 
     def _share(self, expr: Expr, binding, host, slot: int) -> None:
-        """Compute first the subtrees `expr` repeats (sdmodels/tape_shared.py `shared`: into
-        temporaries) and those it shares with later equations of the stage (`across`: into
-        registers of their own, read until the stage ends; computed once a stage), inner
-        ones first (a subtree's key is above its children's)."""
+        """Compute first the subtrees `expr` repeats (sdmodels/tape_shared.py `repeats`, as
+        `live` keeps them: into temporaries) and those it shares with later equations of the
+        stage (`across`: into registers of their own, read until the stage ends; computed
+        once a stage), inner ones first (a subtree's key is above its children's)."""
         self.shared = {}
         hit = self._repeats.get(id(expr))         # the start and the steps write it alike
         if hit is None:
-            hit = self._repeats[id(expr)] = (expr, shared(expr, self.keys))
+            hit = self._repeats[id(expr)] = (expr, *repeats(expr, self.keys))
         stage = self.across.get(slot)
         if not hit[1] and not stage:
             return                                # nothing shared (most equations)
-        work = [(self.keys(sub), sub, False) for sub in hit[1]]
+        where = tuple(binding.items()) if binding else ()
+        subs = hit[1] and self._live(hit, where)
+        work = [(self.keys(sub), sub, False) for sub in subs]
         if stage:          # a shared subtree before a repeat of the same: the repeat is ready
             work = sorted([(self.keys(sub), sub, True) for sub in stage] + work,
                           key=lambda item: item[0])
-        where = tuple(binding.items()) if binding else ()
         for key, sub, across in work:
             reg = self.step_regs.get((key, where))
             if reg is not None or (not across and self.hoisting and
@@ -261,6 +263,22 @@ class _TapeWriter(ExpressionWriter):
                 self.step_regs[(key, where)] = reg
             else:
                 self.shared[key] = reg
+
+    def _live(self, hit: tuple, where: tuple) -> list[Expr]:
+        """The repeats of an equation (`hit`: expression, repeats, tree) to compute into
+        temporaries (tape_shared.live): not those used only inside a subtree in a register
+        already (computed earlier in the stage, or hoisted) or inside a repeated one. Kept
+        per equation and hoisting while no stage register is written (most equations)."""
+        regs, keys, hoisting, fixed = self.step_regs, self.keys, self.hoisting, self.fixed
+        if not regs:
+            memo = (id(hit[0]), hoisting)
+            found = self._live_memo.get(memo)
+            if found is None:
+                found = self._live_memo[memo] = live(
+                    hit[2], hit[1], keys, lambda node: hoisting and fixed(node))
+            return found
+        return live(hit[2], hit[1], keys,
+                    lambda node: (keys(node), where) in regs or (hoisting and fixed(node)))
 
     def _sample(self, var: SampleHold, slot: int, binding, expr: Expr) -> None:
         """Sample when t + teps >= the next sample time; then move that time past now.

@@ -219,11 +219,26 @@ def _may_repeat(expr: Expr, keys: Keys) -> bool:
 
 def shared(expr: Expr, keys: Keys) -> list[Expr]:
     """The pure non-leaf subtrees of `expr` that occur more than once, inner ones first."""
+    return repeats(expr, keys)[0]
+
+
+def repeats(expr: Expr, keys: Keys) -> tuple[list[Expr], tuple | None]:
+    """`shared(expr)` and, where it is not empty, `expr` as a `_tree` (for `live`)."""
     if isinstance(expr, LEAVES) or (not isinstance(expr, Reduce) and all(
             isinstance(k, LEAVES) for k in expr.children())):
-        return []                   # at most one non-leaf node (`s / tau`: most equations)
+        return [], None             # at most one non-leaf node (`s / tau`: most equations)
     if not _may_repeat(expr, keys):
-        return []
+        return [], None
+    tree = _tree(expr, keys)
+    nodes, draws, count = tree[0], tree[3], _occurrences(tree)
+    subs = [nodes[k] for k in tree[2]
+            if count[k] > 1 and not draws[k] and not isinstance(nodes[k], LEAVES)]
+    return subs, tree if subs else None
+
+
+def _tree(expr: Expr, keys: Keys) -> tuple:
+    """`expr` as distinct subtrees: (key -> node, key -> children's keys, keys each after
+    its children, key -> whether it draws a random number); the root's key last."""
     nodes: dict[int, Expr] = {}
     children: dict[int, list[int]] = {}
     post: list[int] = []            # distinct subtrees, each after its children
@@ -244,27 +259,70 @@ def shared(expr: Expr, keys: Keys) -> list[Expr]:
             post.append(key)
         return key
 
-    root = visit(expr)
+    visit(expr)
     del visit       # it refers to itself: a cycle (with the dicts it holds) left to the collector
-    count = {root: 1}               # occurrences in the tree as written out
+    return nodes, children, post, draws
+
+
+def _occurrences(tree: tuple, ready=None) -> dict[int, int]:
+    """Occurrences of each subtree of a `_tree` as written out; with `ready` (a test on
+    nodes), those an equation computes: none inside a subtree `ready` holds true for (in a
+    register already), one inside a pure one it repeats (computed once, into a temporary)."""
+    nodes, children, post, draws = tree
+    count = {post[-1]: 1}
     for key in reversed(post):      # every parent before its children
-        times = count[key]
+        times = count.get(key, 0)
+        if ready is not None and times:
+            node = nodes[key]
+            if ready(node):
+                continue
+            if times > 1 and not draws[key] and not isinstance(node, LEAVES):
+                times = 1
         for child in children[key]:
             count[child] = count.get(child, 0) + times
-    return [nodes[k] for k in post
-            if count[k] > 1 and not draws[k] and not isinstance(nodes[k], LEAVES)]
+    return count
+
+
+def live(tree: tuple, subs: list[Expr], keys: Keys, ready) -> list[Expr]:
+    """The subtrees of `subs` (`repeats(expr)`: a tree's repeats) the tape computes into temporaries: those an
+    equation computes twice or more when the subtrees `ready` holds true for are in
+    registers already (one used only inside those is not computed at all) and a repeated
+    one is computed once (one used only inside it is computed there, once: in the same
+    instruction where a superinstruction fuses the two).
+
+    >>> from sdmodels.expr import Ref, Call
+    >>> n = Call("floor", (Ref("servers"),))
+    >>> keys = Keys()
+    >>> subs, tree = repeats((n + 1) * (n + 2), keys)
+    >>> never = lambda node: False
+    >>> live(tree, subs, keys, lambda node: keys(node) == keys(n + 1)), live(tree, subs, keys, never)
+    ([], [Call(fn='floor', args=(Ref(name='servers'),))])
+    >>> m = Call("min", (Ref("s") * Ref("k"), Ref("c")))       # s * k repeated inside m only
+    >>> e = (m + 1) * (m + 2)
+    >>> subs, tree = repeats(e, keys)
+    >>> [str(sub) for sub in subs] == [str(m.args[0]), str(m)]
+    True
+    >>> live(tree, subs, keys, never) == [m]
+    True
+    """
+    count = _occurrences(tree, ready)
+    return [sub for sub in subs if count.get(keys(sub), 0) > 1]
 
 
 def across(equations, keys: Keys, plain: set[str], fixed) -> dict[int, list[Expr]]:
-    """The pure subtrees several equations of one stage compute, per equation, inner first.
+    """The pure subtrees a stage would compute more than once, per equation, inner first.
 
     `equations`: (id, expression, binding) in evaluation order. A subtree counts when it
     reads only names in `plain` (values written once a stage, before any equation that
-    reads them: stocks, auxiliaries, flows; not samplers, windows or pipelines) and draws
-    nothing, is not `fixed` (hoisted already) and not inside a reduction. An equation's
-    list holds the largest such subtrees, and an inner one only where it occurs more often
-    than the subtree around it; sdmodels/tape.py computes each once a stage, before the
-    first equation that holds it, into a register the later ones read.
+    reads them: stocks, auxiliaries and flows; not samplers, windows or pipelines) and draws
+    nothing, is not `fixed` (hoisted already) and not inside a reduction. It is picked when
+    the stage would compute it in two equations or more: an equation computes a subtree it
+    holds outside any picked one, and a picked one is computed once, in the first equation
+    that holds it (an equation computes a subtree it repeats once: `shared`). So an inner
+    subtree of a picked one is picked too when an equation also uses it elsewhere.
+    sdmodels/tape.py computes each picked subtree once a stage, before the first equation
+    that holds it, into a register the later ones read; an equation's list holds the picked
+    subtrees it holds.
 
     >>> from sdmodels.expr import Ref, Call
     >>> n = Call("min", (Ref("a") * Ref("b"), Ref("c")))
@@ -272,32 +330,65 @@ def across(equations, keys: Keys, plain: set[str], fixed) -> dict[int, list[Expr
     >>> found = across(eqs, Keys(), {"a", "b", "c"}, lambda e: False)
     >>> sorted(found), all(subs == [n] for subs in found.values())
     ([0, 1], True)
+
+    `rho` below is inside `busy` (picked: computed once, in equation 0) and also used on
+    its own by equation 1, which would compute it a second time: it is picked as well.
+
+    >>> rho = Call("min", (Ref("a") * Ref("b") / Ref("c"), Ref("d")))
+    >>> busy = rho ** Ref("c")
+    >>> eqs = [(0, busy + 1, {}), (1, busy * (Ref("c") - rho), {})]
+    >>> found = across(eqs, Keys(), {"a", "b", "c", "d"}, lambda e: False)
+    >>> found == {0: [rho, busy], 1: [rho, busy]}
+    True
     """
     ok: dict[int, bool] = {}        # key -> whether the subtree reads only plain names
-    count: dict = {}                # (key, binding) -> equations holding it (key if scalar)
+    below: dict = {}                # entry -> the entries of its non-leaf children
+    nodes: dict[int, Expr] = {}     # key -> a subtree with that key
+    owners: dict = {}               # entry -> (first equation computing it, more than one)
     found: list[tuple] = []
-    for eid, expr, binding in equations:
+    for at, (eid, expr, binding) in enumerate(equations):
         where = tuple(binding.items()) if binding else ()
         seen: set = set()
-        if not isinstance(expr, LEAVES):
-            _count(expr, where, keys, plain, ok, count, seen)
-        if seen:
-            found.append((eid, expr, where, seen))
-    many = {key for key, times in count.items() if times > 1}
+        tops: list = []             # pure subtrees under an impure node (or the root)
+        if not isinstance(expr, LEAVES) and _count(expr, where, keys, plain, ok, below, nodes,
+                                                   seen, tops):
+            tops.append((keys(expr), where) if where else keys(expr))
+        for entry in tops:
+            hit = owners.get(entry)
+            owners[entry] = (at, False) if hit is None else (hit[0], hit[1] or hit[0] != at)
+        if tops:
+            found.append((eid, seen))
+    picked = _picked(owners, below, nodes, fixed)
     result: dict[int, list[Expr]] = {}
-    for eid, expr, where, seen in found:
-        if many.isdisjoint(seen):
-            continue                # nothing shared with another equation (most)
-        picked: list[Expr] = []
-        _pick(expr, 1, where, keys, count, fixed, picked, set())
-        if picked:
-            result[eid] = picked
+    for eid, seen in found:
+        if picked.isdisjoint(seen):
+            continue                # nothing computed twice with another equation (most)
+        mine = sorted(picked.intersection(seen), key=lambda e: e if type(e) is int else e[0])
+        result[eid] = [nodes[e if type(e) is int else e[0]] for e in mine]
     return result
 
 
-def _count(node: Expr, where: tuple, keys: Keys, plain: set[str], ok: dict, count: dict,
-           seen: set) -> bool:
-    """Count each distinct pure subtree of one equation once (children first); returns
+def _picked(owners: dict, below: dict, nodes: dict, fixed) -> set:
+    """The entries a stage would compute in more than one equation (see `across`), found
+    from the outermost subtrees in: a subtree's key is above its children's."""
+    picked: set = set()
+    for entry in sorted(owners.keys() | below.keys(), reverse=True,
+                        key=lambda e: e if type(e) is int else e[0]):
+        first, many = owners[entry]
+        if many and not fixed(nodes[entry if type(entry) is int else entry[0]]):
+            picked.add(entry)
+            many = False            # its children: computed once, where it is
+        for child in below[entry]:
+            hit = owners.get(child)
+            owners[child] = (first, many) if hit is None else \
+                (min(hit[0], first), hit[1] or many or hit[0] != first)
+    return picked
+
+
+def _count(node: Expr, where: tuple, keys: Keys, plain: set[str], ok: dict, below: dict,
+           nodes: dict, seen: set, tops: list) -> bool:
+    """Walk each distinct subtree of one equation once (children first), noting each pure
+    one's pure children in `below` and the pure children of impure ones in `tops`; returns
     whether `node` reads only `plain` names and draws nothing."""
     key = keys(node)
     entry = (key, where) if where else key
@@ -305,6 +396,7 @@ def _count(node: Expr, where: tuple, keys: Keys, plain: set[str], ok: dict, coun
         return ok[key]
     seen.add(entry)
     pure = not isinstance(node, Reduce) and not (isinstance(node, Call) and node.fn in RANDOM)
+    kids: list = []
     if not isinstance(node, Reduce):
         for c in node.children():
             cls = type(c)
@@ -313,26 +405,14 @@ def _count(node: Expr, where: tuple, keys: Keys, plain: set[str], ok: dict, coun
             elif cls is Index:
                 pure = pure and getattr(c.target, "name", None) in plain
             elif not isinstance(c, LEAVES):
-                pure = _count(c, where, keys, plain, ok, count, seen) and pure
+                if _count(c, where, keys, plain, ok, below, nodes, seen, tops):
+                    kids.append((keys(c), where) if where else keys(c))
+                else:
+                    pure = False
     ok[key] = pure
     if pure:
-        count[entry] = count.get(entry, 0) + 1
+        below[entry] = kids
+        nodes[key] = node
+    else:
+        tops.extend(kids)
     return pure
-
-
-def _pick(node: Expr, above: int, where: tuple, keys: Keys, count: dict, fixed, picked: list,
-          done: set) -> None:
-    """Append the subtrees of `node` counted more often than `above` (inner first), except
-    those of constants only (hoisted already); `done` holds (key, above) walked."""
-    key = keys(node)
-    if (key, above) in done:
-        return
-    done.add((key, above))
-    times = count.get((key, where) if where else key, 0)
-    here = times > above and not fixed(node)
-    if not isinstance(node, Reduce):
-        for child in node.children():
-            if not isinstance(child, LEAVES):
-                _pick(child, times if here else above, where, keys, count, fixed, picked, done)
-    if here:
-        picked.append(node)
