@@ -24,6 +24,24 @@ nothing and writes nothing but its register, so only time is spent.
 >>> n = Call("floor", (Ref("servers"),))
 >>> [str(k) for k in shared((n + 1) * (n + 2), Keys())] == [str(n)]
 True
+
+`across(equations)`: in long runs, the pure subtrees a stage would compute in more than one
+equation, each computed once a stage into a register of its own. The rule counts what the
+stage computes: an equation computes a subtree it holds outside the subtrees picked already
+(a picked one is computed once, in the first equation that holds it), so an inner subtree
+is picked too where an equation also uses it outside the picked one around it. The
+connection pool (library/parts/pool.py) reads its utilisation `rho` inside the M/M/c term
+`busy = rho ** ...` (both equations that read `busy` share it) and again in the service
+rate `servers (1 - rho) / hold`: `rho` is computed once, not in each. `live` keeps of an
+equation's repeats only those it still computes more than once: not one used only inside
+a register written already (a subtree picked by an earlier equation, a hoisted one; that
+was dead code) or only inside another repeat (computed there, once).
+
+>>> rho = Call("min", (Ref("a") * Ref("b"), Ref("c")))
+>>> busy = rho ** Ref("d")
+>>> eqs = [(0, busy + 1, {}), (1, busy * (Ref("d") - rho), {})]
+>>> across(eqs, Keys(), {"a", "b", "c", "d"}, lambda e: False)[1] == [rho, busy]
+True
 """
 from __future__ import annotations
 
