@@ -302,18 +302,18 @@ def _occurrences(tree: tuple, ready=None) -> dict[int, int]:
 
 
 def live(tree: tuple, subs: list[Expr], keys: Keys, ready) -> list[Expr]:
-    """The subtrees of `subs` (`repeats(expr)`: a tree's repeats) the tape computes into temporaries: those an
-    equation computes twice or more when the subtrees `ready` holds true for are in
-    registers already (one used only inside those is not computed at all) and a repeated
-    one is computed once (one used only inside it is computed there, once: in the same
-    instruction where a superinstruction fuses the two).
+    """Of `subs` (`repeats(expr)`, with `tree`), those the tape computes into temporaries:
+    the ones an equation computes twice or more when the subtrees `ready` holds true for
+    are in registers already (one used only inside those is not computed at all) and a
+    repeated one is computed once (one used only inside it is computed there, once: in the
+    same instruction where a superinstruction fuses the two).
 
     >>> from sdmodels.expr import Ref, Call
     >>> n = Call("floor", (Ref("servers"),))
     >>> keys = Keys()
     >>> subs, tree = repeats((n + 1) * (n + 2), keys)
-    >>> never = lambda node: False
-    >>> live(tree, subs, keys, lambda node: keys(node) == keys(n + 1)), live(tree, subs, keys, never)
+    >>> never, ready = (lambda node: False), (lambda node: keys(node) == keys(n + 1))
+    >>> live(tree, subs, keys, ready), live(tree, subs, keys, never)
     ([], [Call(fn='floor', args=(Ref(name='servers'),))])
     >>> m = Call("min", (Ref("s") * Ref("k"), Ref("c")))       # s * k repeated inside m only
     >>> e = (m + 1) * (m + 2)
