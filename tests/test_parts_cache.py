@@ -167,3 +167,15 @@ def test_a_cache_built_without_coalescing_and_refresh_gives_the_same_numbers():
     assert cached[19] > 99 and cached[21] < 70 and cached[69] > 90 and cached[70:75].min() < 70
     for name in ("Cached keys", "Misses"):
         np.testing.assert_allclose(runs[1][name], runs[0][name], rtol=1e-12, atol=1e-12)
+
+
+def test_each_state_is_built_once():
+    """What several equations read is one auxiliary, so its sampler or pipeline is built once
+    (written inline, each equation that read it expanded one of its own: thundering_herd
+    sampled the flush five times a step and kept each expiry pipeline twice)."""
+    from collections import Counter
+    ir = build(cache())
+    kinds = Counter(type(v).__name__ for v in ir.variables.values())
+    assert kinds["SampleHold"] == 2            # the fills and the expiries at the flush
+    assert kinds["DelayLine"] == 3             # the expiry window's two edges, and the
+    # store's latency a step back for coalescing

@@ -303,3 +303,13 @@ def test_traffic_components():
     assert rate[65.0] == pytest.approx(day(65) + 30 + 32.5)            # spike + replay at 65 s
     assert rate[150.0] == pytest.approx(day(150) + 50 + 50)            # ramp + replay
     assert rate[300.0] == pytest.approx(max(0.0, day(300) + 100 + 50))  # ramp held at 100
+
+
+def test_retry_client_keeps_one_pipeline_per_generation():
+    """The retries due (timeout + the fixed part of the sleep) are one auxiliary, read by the
+    jittered and the unjittered path: one pipeline per attempt generation, not two."""
+    from library.parts.retry import GENERATIONS
+    ir = build(retry_client())
+    lines = [v for v in ir.variables.values() if type(v).__name__ == "DelayLine"]
+    assert len(lines) == 1 and lines[0].dims == ("attempt",)
+    assert len(ir.dims["attempt"].elements) == GENERATIONS

@@ -124,14 +124,20 @@ def cache(*, flush: bool = True, expire_fills: bool = True, coalescing: bool = T
     steps = [math.floor((mid + s * half) / dt + 0.5) for s in (-1, 1)]     # as the pipelines
     width = m.aux("Expiry window", (steps[1] - steps[0]) * dt, units="s",
                   doc="the spread of expiries in whole steps (two steps without jitter)")
-    at_flush = if_then_else(flushed, sample_hold(fills, 1e12, c["Flush time"]), 0) \
-        if flush else 0.0
+    # one auxiliary, read by both expiry pipelines and the cached count: written inline, each
+    # reader expanded a sampler of its own (five identical samplers a step)
+    at_flush = m.aux("Fills at the flush", if_then_else(flushed, sample_hold(
+        fills, 1e12, c["Flush time"]), 0), units="keys", doc="the fills so far when the "
+        "cache was flushed: every one of them expired then") if flush else 0.0
     # the synchronized entries (in "Fills so far" from the start) leave the pipelines'
     # ends "Synchronized fill time" earlier than the fills of the run: filled before t = 0
     cohort, age = c["Synchronized fill"] * start, maximum(0, -c["Synchronized fill time"])
-    lead, lag = (maximum(maximum(delay_fixed(fills, mid + s * half, 0) if expire_fills
-                                 else 0.0, at_flush),
-                         cohort * (t >= k * dt - age - dt / 2)) for s, k in zip((-1, 1), steps))
+    # auxiliaries, each read by the expiry flow and by "Entries due" (written inline, each
+    # read was a pipeline of its own)
+    lead, lag = (m.aux(f"Expired by the {edge} edge", maximum(maximum(
+        delay_fixed(fills, mid + s * half, 0) if expire_fills else 0.0, at_flush),
+        cohort * (t >= k * dt - age - dt / 2)), units="keys", doc="fills expired by this "
+        "edge of the expiry window") for s, k, edge in zip((-1, 1), steps, ("early", "late")))
     expired = m.stock("Expired so far", 0, units="keys")
     m.flow("Pipeline expiry", (lead - lag) / width, into=expired, units="keys/s")
     gone = at_flush + expired - (if_then_else(flushed, sample_hold(

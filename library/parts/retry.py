@@ -98,7 +98,10 @@ def retry_client(*, budget: bool = True, **overrides) -> Model:
         jitter.eq(3), backoff * factor, backoff / 2)), dims=[gen], units="s",
         doc="mean of the uniform (random) part of the sleep")
     issued = Ref(canonical("Retries issued"))
-    pipe = delay_fixed(issued, p["Failure delay"] + fixed, 0)
+    # one auxiliary, read twice below (written inline, each read was a pipeline of its own)
+    pipe = m.aux("Retries due", delay_fixed(issued, p["Failure delay"] + fixed, 0), dims=[gen],
+                 units="req/s", doc="retries whose timeout and fixed part of the sleep have "
+                 "passed (before the jittered part)")
     arriving = m.aux("Retries arriving", if_then_else(jitter > 0, delay3(
         pipe, maximum(spread, 3 * dt), 0), pipe), dims=[gen], units="req/s",
         doc="retries sent now: timeout + backoff after the failure, spread by jitter")
