@@ -53,7 +53,6 @@ LEAVES = (Const, Ref, Index, Time, TimeStep)      # already a register on the ta
 _CHILDLESS = {Const, Ref, Time, TimeStep}         # leaves without sub-expressions (classes)
 _LEAF_TYPES = {*_CHILDLESS, Index}                # LEAVES as a set of classes (a fast test)
 RANDOM = {"random_uniform", "random_normal", "random_exponential"}
-MIN_SHARED = 3           # operations a subtree shared by equations holds, at least
 CLOCKED = RANDOM | {"step", "pulse", "pulse_train", "ramp"}     # read the time (or draw)
 
 

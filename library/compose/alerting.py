@@ -28,6 +28,7 @@ many pages (the alert storm) is not modelled here: the reference gives it in day
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from sdmodels import delay_fixed, maximum, sample_hold
@@ -131,10 +132,8 @@ def _target(rule) -> str:
 
 
 def _any(latches):
-    out = latches[0]
-    for latch in latches[1:]:
-        out = maximum(out, latch)
-    return out
+    """1 once any of the latches is (their maximum)."""
+    return functools.reduce(maximum, latches)
 
 
 def _pipeline(m, node: Node, timing, rule, nodes, done) -> None:

@@ -120,7 +120,7 @@ def _call(m, caller: Node, callee: Node, call, timeout):
                 "Backoff base": r["waitDuration"],
                 "Exponential backoff": float(r["enableExponentialBackoff"]),
                 "Max backoff": r["exponentialMaxWaitDuration"],
-                "Jitter": _jitter(r), "Jitter factor": r["randomizedWaitFactor"]}, **budget))
+                "Jitter": retry_jitter(r), "Jitter factor": r["randomizedWaitFactor"]}, **budget))
         client.connect("Demand", demand)
         sent = client.out["Attempts"]
         caller.roles[f"retries to {call.target}"] = client.out["Retry rate"].name
@@ -158,7 +158,7 @@ def _slow_settings(callee: Node, call) -> dict:
     return {}
 
 
-def _jitter(retry) -> float:
+def retry_jitter(retry) -> float:
     """resilience4j randomized wait -> the retry client's jitter: 0 none, 3 its own
     (uniform on wait x (1 +/- randomizedWaitFactor), IntervalFunction.ofRandomized)."""
     return 3.0 if retry["enableRandomizedWait"] else 0.0

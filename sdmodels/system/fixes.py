@@ -125,7 +125,7 @@ def _backoff_cuts(spec, i: int, before, after) -> str:
                 "maxAttempts times, only later, so the retries are as many (M. Brooker, "
                 "'What is Backoff For?', 2022; Schroeder, Wierman, Harchol-Balter, 'Open "
                 "versus closed', 2006): the retry budget or a breaker cuts them")
-    from library.compose.calls import _jitter
+    from library.compose.calls import retry_jitter
     from library.parts.retry import GENERATIONS, mean_waits
     timeout, think = spec.calls[i].config["timeout"], caller.config["thinkTime"] or 0.0
     retries = int(min(GENERATIONS - 1, before["maxAttempts"] - 1))
@@ -133,7 +133,7 @@ def _backoff_cuts(spec, i: int, before, after) -> str:
     def cycle(r) -> float:
         return (retries + 1) * timeout + think + sum(mean_waits(
             retries, r["waitDuration"], r["exponentialMaxWaitDuration"],
-            exponential=r["enableExponentialBackoff"], jitter=_jitter(r)))
+            exponential=r["enableExponentialBackoff"], jitter=retry_jitter(r)))
     old, new = cycle(before), cycle(after)
     return (f"And {caller.name} is a closed workload (population "
             f"{caller.config['population']:g}, thinkTime {think:g}s): a client is blocked "
