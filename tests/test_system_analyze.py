@@ -593,3 +593,46 @@ def test_loop_mode_reads_the_slowest_of_the_modes_held_by_its_stocks_alone():
         assert mode["participation"] == pytest.approx(1.0)
         held = loop_mode(lin, comp, NS(cycle=("c",), components=()), ir)
         assert "no mode" in held["note"]
+
+
+def test_a_composed_database_starts_at_the_load_it_settles_at(chain):
+    """The database's felt load (a 1 s smooth) starts at the Universal Scalability Law's
+    fixed point N = x (1 + sigma (N - 1) + kappa N (N - 1)) of its first queries, x =
+    arrivals x base query time (service_chain: 300 q/s x 15 ms = 4.5 -> 4.893), not idle:
+    an idle start rose 3.98 -> 4.89 connections in the first 5 s of every run and read as
+    "growth" of the pool at baseline (issue 14's note)."""
+    from library.compose import compose
+    from sdmodels import simulate
+    from sdmodels.system.checklist import series_label
+    run = simulate(compose(chain.spec).model, engine="interpreter",
+                   outputs=["db.db_load", "db_pool.query_arrivals", "db_pool.connections_in_use"]
+                   ).to_pandas()
+    x = run["db pool / Query arrivals"].iloc[0] * 0.015
+    n = run["db / DB load"].iloc[0]
+    assert n == pytest.approx(x * (1 + 0.02 * (n - 1) + 0.0005 * n * (n - 1)), rel=1e-12)
+    settled = 4.5                                    # at 300 q/s: iterate the fixed point
+    for _ in range(100):
+        settled = 4.5 * (1 + 0.02 * (settled - 1) + 0.0005 * settled * (settled - 1))
+    assert run["db / DB load"].loc[20:].to_numpy() == pytest.approx(settled, rel=1e-6)
+    in_use = run["db pool / Connections in use"]
+    assert series_label(in_use.index.to_numpy(), in_use.to_numpy())["label"] == "steady"
+
+
+def test_settled_load_solves_the_usl_fixed_point():
+    from library.parts.database import settled_load
+    from sdmodels import Model, run
+    m = Model("usl", stop=1, dt=1)
+    cases = [(0.5, 0.02, 0.0005), (1.0, 0.02, 0.0005), (4.5, 0.02, 0.0005), (8, 0.04, 0.001),
+             (10, 0.05, 0.0)]
+    for i, (x, sigma, kappa) in enumerate(cases):
+        m.aux(f"N{i}", settled_load(m.constant(f"x{i}", x), sigma, kappa, 1e6))
+    # past the USL's peak (40 or 60 in flight at the base time: no positive root) and a
+    # root above the bound: the bound, the connections that feed the database
+    for name, x in (("over", 40.0), ("far over", 60.0), ("capped", 20.0)):
+        m.aux(name, settled_load(m.constant(f"x {name}", x), 0.02, 0.0005, 25.0))
+    df = run(m)
+    for i, (x, sigma, kappa) in enumerate(cases):
+        n = float(df[f"N{i}"].iloc[0])
+        usl = 1 + sigma * max(0.0, n - 1) + kappa * n * max(0.0, n - 1)
+        assert n == pytest.approx(x * usl, rel=1e-12) and n >= x
+    assert [float(df[n].iloc[0]) for n in ("over", "far over", "capped")] == [25.0] * 3

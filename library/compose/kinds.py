@@ -18,7 +18,7 @@ from library.parts.edge import cdn
 from library.parts.hpa import hpa_controller
 from library.parts.pods import pod_lifecycle
 from library.parts.pool import connection_pool, slower_than
-from library.parts.database import database
+from library.parts.database import database, settled_load
 from library.parts.ratelimit import load_balancer, rate_limiter
 from library.parts.server import server_pool
 from library.parts.traffic import closed_clients, traffic
@@ -418,6 +418,13 @@ class Database:
         db.connect("Slowdown factor", 1 + slow * pulse(stress["Stress start"],
                                                        stress["Stress duration"]))
         db.connect("Queries in flight", p.out["Connections in use"])
+        # it starts at the load the first queries settle at, not idle (an idle start read as
+        # "growth" of the pool's connections at baseline), at most the pool's connections
+        unit = p["Connection unit"]
+        db.connect("Initial load", settled_load(
+            p["Query arrivals"] * db["Base query time"] * db["Slowdown factor"]
+            * p["Connections per query"] / unit, db["Contention"], db["Coherency"],
+            p["Usable connections"] / unit) * unit)
         p.connect("Hold time", db.out["Hold time"])
         p.connect("Failed share", db.out["Killed share"])
         node.inbound, node.outbound = Port(p, "Arrivals", (m, "queries/s")), None

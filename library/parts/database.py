@@ -17,7 +17,7 @@ loop load -> query time -> hold time -> load.
 """
 from __future__ import annotations
 
-from sdmodels import Model, exp, if_then_else, maximum, smooth
+from sdmodels import Model, exp, if_then_else, maximum, minimum, smooth, sqrt
 
 from library.parts._wiring import conversion
 
@@ -34,6 +34,8 @@ DATABASE = {
     "Slowdown factor": (1.0, "1", "an outside multiplier of query time (a lock, a missing "
                         "index); 1 = none"),
     "Query timeout": (0.0, "s", "PostgreSQL statement_timeout default 0 (off)"),
+    "Initial load": (0.0, "connections", "the queries in flight it starts at; 0 = idle "
+                     "(a composed system wires where its start settles: `settled_load`)"),
 }
 
 
@@ -48,7 +50,8 @@ def database(*, query_timeout: bool = True, **overrides) -> Model:
               doc="query time under concurrency (Universal Scalability Law)")
     c = m.inputs({k: v for k, v in DATABASE.items() if query_timeout or k != "Query timeout"},
                  overrides)
-    load = m.aux("DB load", smooth(c["Queries in flight"], c["Response time"], 0),
+    load = m.aux("DB load", smooth(c["Queries in flight"], c["Response time"],
+                                   c["Initial load"]),
                  units="connections", doc="concurrent queries as the database feels them")
     n = load / conversion(m, "Connection unit", "connections", "USL's N is a count: "
                           "N = connections in use / 1 connection")
@@ -70,6 +73,29 @@ def database(*, query_timeout: bool = True, **overrides) -> Model:
     m.output(load)
     m.output(usl)
     return m
+
+
+def settled_load(x, sigma, kappa, most):
+    """The queries in flight N that x queries in flight at the base time settle at once each
+    takes its USL time, N = x (1 + sigma (N - 1) + kappa N (N - 1)): the smaller root (the
+    stable one), N = x below one query, and `most` (the connections that feed the database)
+    where the root is above it or there is none (past the USL's peak the database cannot
+    keep up: the queries pile up to whatever bounds them).
+
+    Written as 2 x (1 - sigma) / (b + sqrt(b^2 - 4 kappa x^2 (1 - sigma))), b = 1 - sigma x +
+    kappa x, which has no cancellation and holds at kappa = 0 (N = x (1 - sigma) / b).
+
+    >>> from sdmodels import Model, run
+    >>> m = Model("usl", stop=1, dt=1)
+    >>> n = m.aux("N", settled_load(m.constant("x", 4.5), 0.02, 0.0005, 50))
+    >>> round(float(run(m)["N"].iloc[0]), 4)      # 4.5 x (1 + 0.02 x 3.893 + 0.0005 x 4.893 x 3.893)
+    4.8933
+    """
+    b = 1 - sigma * x + kappa * x
+    disc = b * b - 4 * kappa * x * x * (1 - sigma)
+    root = 2 * x * (1 - sigma) / maximum(b + sqrt(maximum(0, disc)), 1e-12)
+    settles = if_then_else(b > 0, if_then_else(disc >= 0, 1, 0), 0)
+    return if_then_else(x > 1, if_then_else(settles > 0, minimum(root, most), most), x)
 
 
 PARTS = [database]
