@@ -12,6 +12,8 @@ from sdmodels.errors import ModelError, SDModelsError, UnknownNameError, did_you
 from sdmodels.model import Model
 
 MODEL_FILE_SUFFIXES = (".mdl", ".xmile", ".xml", ".stmx", ".itmx")
+#: system descriptions (sdmodels.system), composed from the library's parts
+SYSTEM_FILE_SUFFIXES = (".yaml", ".yml", ".toml")
 
 
 def library_names() -> list[str]:
@@ -36,10 +38,10 @@ def load_model(spec: str, **overrides):
 
     A `.py` path must define `build(**overrides) -> Model`; it is the user's own code and is
     imported as such. Vensim/XMILE files go through `sdmodels.interop`; a system description
-    (.yaml/.yml) is composed from the library's parts (`library.compose`).
+    (.yaml/.yml/.toml) is composed from the library's parts (`library.compose`).
     """
     path = Path(spec)
-    if path.suffix.lower() in (".yaml", ".yml"):
+    if path.suffix.lower() in SYSTEM_FILE_SUFFIXES:
         if not path.exists():
             raise ModelError(f"system description '{spec}' does not exist")
         from library.compose import build as compose_build

@@ -1,7 +1,9 @@
-"""Read a system description (YAML) into a validated `SystemSpec`, or list every problem.
+"""Read a system description (YAML or TOML) into a validated `SystemSpec`, or list every
+problem.
 
 The YAML is composed into nodes (PyYAML's safe loader: no tags, no code), so every value
-keeps its line and column; each field is read by its schema type
+keeps its line and column (TOML is parsed by tomllib and given the same nodes, with the
+positions `sdmodels.system.toml_nodes` finds); each field is read by its schema type
 (`sdmodels.system.schema`). All problems are collected and raised together in one
 `SystemDescriptionError`, each with its line, column, path, what is wrong, a "did you
 mean" for misspelt names, and the allowed values.
@@ -19,6 +21,7 @@ mean" for misspelt names, and the allowed values.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -27,7 +30,8 @@ from typing import Any, Mapping
 import yaml
 
 from sdmodels.errors import ModelError, did_you_mean
-from sdmodels.system import schema
+from sdmodels.sources import SYSTEM_FILE_SUFFIXES
+from sdmodels.system import schema, toml_nodes
 from sdmodels.system.quantities import QuantityError
 from sdmodels.system.schema import CALL, KINDS, REQUIRED, ListOf, Number, Section
 
@@ -85,25 +89,44 @@ class SystemSpec:
         return [c for c in self.components.values() if c.kind == kind]
 
 
-def load_system(path_or_text) -> SystemSpec:
-    """Read a description from a path (``Path`` or a name ending .yaml/.yml) or YAML text."""
+def load_system(path_or_text, *, toml: bool | None = None) -> SystemSpec:
+    """Read a description from a path (``Path`` or a name ending .yaml/.yml/.toml) or text:
+    TOML if `toml`, or when None (the default), if its suffix is .toml or its first line is
+    a ``key = value`` or a ``[table]``; YAML otherwise."""
     if isinstance(path_or_text, Path) or (isinstance(path_or_text, str) and "\n" not in
-                                          path_or_text and path_or_text.endswith((".yaml", ".yml"))):
+                                          path_or_text and path_or_text.endswith(SYSTEM_FILE_SUFFIXES)):
         path = Path(path_or_text)
         try:
             text, source = path.read_text(encoding="utf-8"), str(path)
         except (OSError, UnicodeDecodeError) as exc:
             raise ModelError(f"cannot read system description '{path}': {exc}") from None
+        toml = path.suffix.lower() == ".toml" if toml is None else toml
     else:
         text, source = str(path_or_text), "<text>"
+        toml = bool(_TOML_START.match(text)) if toml is None else toml
+    return _Reader(source).system(_toml_root(text, source) if toml else _yaml_root(text, source))
+
+
+#: TOML text: its first line that is not blank or a comment is `key = ...` or `[table]`
+_TOML_START = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*(?:\[|[A-Za-z0-9_.\"' -]+=)")
+
+
+def _yaml_root(text: str, source: str):
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Problem(mark.line + 1, mark.column + 1, "(document)", str(getattr(
             exc, "problem", exc))) if mark else Problem(1, 1, "(document)", str(exc))
         raise SystemDescriptionError(source, [where]) from None
-    return _Reader(source).system(root)
+
+
+def _toml_root(text: str, source: str):
+    try:
+        return toml_nodes.nodes(text)
+    except toml_nodes.TomlSyntaxError as exc:
+        raise SystemDescriptionError(source, [Problem(exc.line, exc.column, "(document)",
+                                                      str(exc))]) from None
 
 
 class _Reader:

@@ -57,7 +57,7 @@ class Catalog:
     """
 
     def __init__(self, start: str | None = None, *, opened=None):
-        from sdmodels.workbench.session import SYSTEM_SUFFIXES
+        from sdmodels.sources import SYSTEM_FILE_SUFFIXES
         self._lock = threading.Lock()
         self._open: dict[str, object] = {}
         self._specs: dict[str, str] = {name: name for name in _library_models()}
@@ -67,7 +67,7 @@ class Catalog:
             self.first = opened.ir.name
             self._open[self.first] = opened
             self._specs.setdefault(self.first, self.first)
-        elif start is not None and str(start).endswith(SYSTEM_SUFFIXES):
+        elif start is not None and str(start).endswith(SYSTEM_FILE_SUFFIXES):
             from sdmodels.workbench.system import DescriptionFile
             self.description = DescriptionFile(start)
             if not self.description.path.is_file():

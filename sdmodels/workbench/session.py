@@ -54,7 +54,6 @@ def _finite_list(a: np.ndarray) -> list:
     return [float(x) if math.isfinite(x) else None for x in a.tolist()]
 
 
-SYSTEM_SUFFIXES = (".yaml", ".yml")
 #: roles of composed elements plotted first (library/compose: Node.roles)
 KEY_ROLES = ("utilization", "latency", "connections", "backlog", "goodput")
 
@@ -106,11 +105,11 @@ class Workbench:
     @classmethod
     def open(cls, spec: str, **options) -> "Workbench":
         """A library name, a .py file with build(), a .mdl/.xmile file (as `sdm run` takes), or
-        a system description (.yaml, composed from the library's parts; interpreter only)."""
+        a system description (.yaml or .toml, composed from the library's parts; interpreter only)."""
         import importlib
 
-        from sdmodels.sources import library_names, load_model
-        if spec.endswith(SYSTEM_SUFFIXES):
+        from sdmodels.sources import SYSTEM_FILE_SUFFIXES, library_names, load_model
+        if spec.endswith(SYSTEM_FILE_SUFFIXES):
             from pathlib import Path
 
             from library.compose import compose

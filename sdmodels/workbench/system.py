@@ -22,7 +22,7 @@ from sdmodels.system import Problem, SystemDescriptionError, load_system
 
 
 def _as_text(text: str) -> str:
-    """Text as `load_system` must read it: as YAML, never as a path (a one-line text ending in
+    """Text as `load_system` must read it: as text, never as a path (a one-line text ending in
     .yaml would be opened as a file)."""
     if not isinstance(text, str):
         raise ModelError("a system description is text")
@@ -54,7 +54,7 @@ class DescriptionFile:
         their line."""
         from library.compose import KINDS
         try:
-            spec = load_system(_as_text(text))
+            spec = load_system(_as_text(text), toml=self.path.suffix.lower() == ".toml")
         except SystemDescriptionError as exc:
             raise SystemDescriptionError(self.name, exc.problems) from None
         missing = [Problem(c.line, 1, f"components.{c.name}.kind",
