@@ -3,6 +3,7 @@ Vensim spellings, imported models, every library model's report, and the CLI's e
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +14,8 @@ from sdmodels.cli import main
 from sdmodels.expr import delay3, exp, if_then_else
 from sdmodels.interop.conformance import shared_root
 from sdmodels.sources import library_names, load_model
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 SAMPLES = shared_root() / "test-models" / "samples"
 needs_samples = pytest.mark.skipif(not SAMPLES.exists(), reason="external test models absent")
@@ -162,6 +165,16 @@ def test_library_model_report(name, ureg):
     """Every library model is clean (library/README.md, "Units": a countable thing is its own
     unit, conversions between them are explicit factors of 1)."""
     report = check_units(load_model(name), ureg=ureg)
+    assert [str(p) for p in report.problems] == []
+    assert report.unparsed == () and report.unknown == ()
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_system_composes_clean(path, ureg):
+    """A composed system is held to the library's rule too: the composition's own wiring
+    (request threads, a cache's misses sent as queries, an HPA's external metric) converts
+    between counts through explicit factors of 1. Every example used to have 1-4 problems."""
+    report = check_units(load_model(str(path)), ureg=ureg)
     assert [str(p) for p in report.problems] == []
     assert report.unparsed == () and report.unknown == ()
 

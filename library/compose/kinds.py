@@ -13,6 +13,7 @@ from sdmodels import Model, if_then_else, maximum, minimum, pulse, smooth
 from sdmodels.expr import Expr
 from sdmodels.model import ModuleHandle
 
+from library.parts._wiring import conversion
 from library.parts.cache import cache
 from library.parts.edge import cdn
 from library.parts.hpa import hpa_controller
@@ -35,8 +36,11 @@ class Port:
     def connect(self, source) -> None:
         if self.per_request is not None:
             m, units = self.per_request
-            source = m.aux(f"{self.handle.display} {self.name.lower()}", source, units=units,
-                           doc=f"one {units.split('/')[0].rstrip('s')} per request")
+            each = units.split("/")[0]
+            one = conversion(m, f"{self.handle.display} {each} per request", f"{each}/req",
+                             f"one {each.rstrip('s')} per request")
+            source = m.aux(f"{self.handle.display} {self.name.lower()}", source * one,
+                           units=units, doc=f"one {each.rstrip('s')} per request")
         self.handle.connect(self.name, source)
 
 
@@ -229,7 +233,7 @@ class Service:
         lost = stress["Pods lost"] * pulse(stress["Stress start"], stress["Stress duration"])
         pods = m.aux(f"{component.name} serving pods", ready * (1 - lost), units="pod",
                      doc="ready pods still serving (the pod-loss scenario removes some)")
-        per_pod = setting(m, component.name, "workersPerPod", c["workersPerPod"], "workers/pod")
+        per_pod = setting(m, component.name, "workersPerPod", c["workersPerPod"], "1/pod")
         node.threads = m.aux(f"{component.name} request threads", pods * per_pod, units="1",
                              doc="request threads of the serving pods (workersPerPod each)")
         if metric is not None:
@@ -337,8 +341,12 @@ def _autoscaled(m, node: Node, component, server: ModuleHandle):
     controller = _module(m, node, "hpa", hpa_controller(kind=kind, **settings))
 
     def wire_metric(threads) -> None:
-        source = external if external is not None else \
-            server.out["Utilization"] * server["Workers"] / threads * 100
+        if external is None:
+            source = server.out["Utilization"] * server["Workers"] / threads * 100
+        else:       # the queue's requests or the latency's seconds, read as the metric
+            unit = "req" if metric["external"]["metric"]["name"] == "queue_depth" else "s"
+            source = external / conversion(m, f"{component.name} HPA metric unit",
+                                           f"{unit}/metric", f"the HPA reads 1 {unit} as 1")
         controller.connect("Metric", m.aux(f"{component.name} HPA metric", source,
                                            units="metric", doc="what the HPA reads: CPU %, "
                                            "or the external metric"))
@@ -382,7 +390,9 @@ class Cache:
         h.connect("Flush time", if_then_else(stress["Cache flush"] > 0, stress["Stress start"],
                                              NEVER))
         node.inbound = Port(h, "Requests")
-        node.outbound = m.aux(f"{component.name} miss requests", h.out["Misses"], units="req/s",
+        node.outbound = m.aux(f"{component.name} miss requests", h.out["Misses"] * conversion(
+            m, f"{component.name} requests per miss", "req/query", "a miss (or refresh) asks "
+            "the store once"), units="req/s",
                               doc="one request to the store behind the cache per miss or refresh")
         hit = h.out["Hit ratio"]
 
