@@ -28,7 +28,7 @@ def _umask() -> int:
     return mask
 
 
-def _cannot_write(target: Path, exc: OSError) -> OutputError:
+def cannot_write(target: Path, exc: OSError) -> OutputError:
     reason = exc.strerror or type(exc).__name__
     return OutputError(f"cannot write '{target}': {reason}; choose a place you can write to "
                        "(for example a folder under your home or the current directory)")
@@ -36,12 +36,41 @@ def _cannot_write(target: Path, exc: OSError) -> OutputError:
 
 def writable_dir(path: str | os.PathLike) -> Path:
     """Create folder `path` if needed and check a file can be written in it (else OutputError)."""
-    path = Path(path)
+    path = can_make_dir(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=path).close()
     except OSError as exc:
-        raise _cannot_write(path, exc) from None
+        raise cannot_write(path, exc) from None
+    return path
+
+
+def can_make_dir(path: str | os.PathLike) -> Path:
+    """Check, without creating anything, that folder `path` exists or can be made and
+    written (else OutputError): for work that runs long before it writes.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "notes.txt").write_text("x")
+    >>> can_make_dir(d / "new" / "report").name, sorted(p.name for p in d.iterdir())
+    ('report', ['notes.txt'])
+    >>> can_make_dir(d / "notes.txt")
+    Traceback (most recent call last):
+    ...
+    sdmodels.errors.OutputError: cannot write into '...notes.txt': it is a file, not a folder; choose a folder you can write to (it is created if missing)
+    """
+    path = Path(path)
+    for parent in (path, *path.parents):
+        if not parent.exists():
+            continue
+        if not parent.is_dir():
+            raise OutputError(f"cannot write into '{path}': "
+                              f"{'it' if parent == path else repr(str(parent))} is a file, not a "
+                              "folder; choose a folder you can write to (it is created if "
+                              "missing)")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise cannot_write(path, PermissionError(13, "Permission denied"))
+        return path
     return path
 
 
@@ -67,7 +96,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
     except OSError as exc:
-        raise _cannot_write(target, exc) from None
+        raise cannot_write(target, exc) from None
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -75,7 +104,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
             os.chmod(tmp_path, 0o666 & ~_umask())
             os.replace(tmp_path, target)
         except OSError as exc:
-            raise _cannot_write(target, exc) from None
+            raise cannot_write(target, exc) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

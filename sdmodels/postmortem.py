@@ -267,7 +267,9 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
     outputs and clock. Example: ``write_postmortem(black_friday.build(), "pm",
     scenario="trigger", model_name="black_friday")``.
     """
+    from sdmodels.files import can_make_dir, writable_dir
     from sdmodels.render import loop_diagram
+    can_make_dir(out_dir)               # before the runs, not after
     ir = build(model)
     variable = ir.display(ir.id_of(variable, "variable")) if variable else \
         default_variable(model_name, ir)
@@ -285,8 +287,7 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
         params = {**params, **fitted.parameters}
     # checks the scenario before anything is written
     d = dominance(ir, scenario=scenario, params=params or None)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_dir(out_dir)
     phases = d.phases(variable, threshold=threshold, min_fraction=min_fraction)
     fixed = fixed_phases = fixed_run = None
     if "fixed" in ir.scenarios and scenario != "fixed":

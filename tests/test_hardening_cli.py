@@ -72,7 +72,7 @@ def test_unwritable_output(tmp_path, where, command):
                       "-o", target],
             "loops": ["loops", "teacup", "--no-behaviour", "-o", target + ".txt"],
             "export": ["export", "teacup", "-o", target + ".xmile"]}[command]
-    one_line_error(invoke(*args), "cannot write", "choose a place you can write to")
+    one_line_error(invoke(*args), "cannot write", "you can write to")
     assert blocker.read_text() == "a file, not a folder"
 
 

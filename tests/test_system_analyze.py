@@ -247,6 +247,24 @@ def test_a_description_with_errors_lists_them_all_and_writes_nothing(tmp_path):
         analyze(str(bad))
 
 
+def test_analyze_refuses_a_file_for_its_folder_and_a_file_that_is_no_description(tmp_path):
+    """Both before any run (an analysis takes a minute): -o naming a file, or a folder below
+    a file, and a system argument that is not .yaml/.yml/.toml (it was read as YAML, and
+    README.md got a YAML syntax error)."""
+    taken = tmp_path / "report.html"
+    taken.write_text("mine")
+    for out in (taken, taken / "sub"):
+        result = CliRunner().invoke(main, ["analyze", str(EXAMPLES / "hands_on.yaml"), "-o",
+                                           str(out), "--quiet"])
+        assert result.exit_code == 2 and "is a file, not a folder" in result.output
+    assert taken.read_text() == "mine"
+    notes = tmp_path / "notes.md"
+    notes.write_text("# not a system\n")
+    result = CliRunner().invoke(main, ["analyze", str(notes), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "not a system description" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.md", "report.html"]
+
+
 @pytest.fixture(scope="module")
 def hands_on():
     return analyze(EXAMPLES / "hands_on.yaml")

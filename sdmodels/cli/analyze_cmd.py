@@ -1,4 +1,4 @@
-"""`sdm analyze SYSTEM.yaml -o DIR`: the feedback-loop checklist report of an architecture."""
+"""`sdm analyze SYSTEM.yaml|.toml -o DIR`: the feedback-loop checklist report of an architecture."""
 from __future__ import annotations
 
 import click
@@ -6,8 +6,17 @@ import click
 
 def analyze_system(path: str, out_dir: str, *, fixes: bool, progress: bool) -> str:
     """Analyse a description and write its report; return a short summary."""
+    from pathlib import Path
+
+    from sdmodels.files import can_make_dir
     from sdmodels.system.analyze import analyze
-    a = analyze(path, fixes=fixes, progress=progress)
+    from sdmodels.errors import ModelError
+    from sdmodels.sources import SYSTEM_FILE_SUFFIXES
+    if not path.lower().endswith(SYSTEM_FILE_SUFFIXES):
+        raise ModelError(f"'{path}' is not a system description: give a .yaml, .yml or .toml "
+                         "file (docs/SYSTEMS.md; examples/hands_on.yaml is one)")
+    can_make_dir(out_dir)            # before minutes of runs, not after
+    a = analyze(Path(path), fixes=fixes, progress=progress)   # a file, whatever its name
     written = a.write(out_dir)
     lines = [f"{a.spec.name}: {len(a.loops)} loops, {len(a.findings)} recognised "
              f"({sum(f.dangerous for f in a.findings)} dangerous), "

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from sdmodels.files import can_make_dir, cannot_write
 from sdmodels.system.checklist import NEGLIGIBLE
 
 
@@ -305,14 +306,20 @@ def write(a, out_dir) -> list[Path]:
     files["report.md"] = md.encode()
     files["report.html"] = to_html(md, files).encode()
     files["report.json"] = json.dumps(to_json(a), indent=2, default=float).encode()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    can_make_dir(out_dir)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    except OSError as exc:
+        raise cannot_write(out_dir, exc) from None
     try:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
         out_dir.mkdir(exist_ok=True)
         for name in files:
             os.replace(tmp / name, out_dir / name)
+    except OSError as exc:
+        raise cannot_write(out_dir, exc) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [out_dir / n for n in files]
