@@ -231,3 +231,18 @@ def test_rules_share_their_component_settings_and_group_wait_0_pages_at_once():
     run.columns = ["firing", "paged", "queue firing"]
     assert first(run, "firing") == first(run, "paged") == 60.0
     assert first(run, "queue firing") is None           # a million queued: never
+
+
+def test_a_fix_for_a_loop_no_stress_ran_away_says_the_runs_cannot_show_it(tmp_path):
+    """SMALL's pool loop is dangerous by its configuration (a pool of 10), but in every
+    stress run it only rises and recovers (the rollback aside, the pool keeps up): its
+    fixes' rows cannot say 'broken', and the report says why instead of 'breaks none'."""
+    from sdmodels.system import analyze
+    a = analyze(SMALL, scenarios=["traffic surge", "dependency slowdown"])
+    pool = a.by_pattern("connection pool exhaustion")[0]
+    assert not any(pool.runs_away(s) for s in ("traffic surge", "dependency slowdown"))
+    rows = [r for r in a.fixes if pool.match.key in r["targets"]]
+    assert rows and all(r["calm"] == [pool.match.key] and r["breaks"] == [] for r in rows)
+    a.write(tmp_path)
+    assert (tmp_path / "report.md").read_text().count(
+        "only rose and recovered by itself in every stress run here") == len(rows)

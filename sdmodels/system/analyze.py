@@ -381,6 +381,11 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names, runs=None):
     # has nothing to break here: its rows say so instead of crediting the fix
     unshown = [f.match.key for f in targets if f.match.expected != "R"
                and not any(f.runs_away(s) for s in scenarios[1:])]
+    # a reinforcing one that only rose and recovered in every stress run: a fix can still
+    # shorten or lower that excursion (credited by its rows), but if it does not, the runs
+    # show nothing either way (the report says so rather than "breaks none")
+    calm = [f.match.key for f in targets if f.match.expected == "R"
+            and not any(f.runs_away(s) for s in scenarios[1:])]
     for r in loops:
         if r["loop"] in unshown:
             r["broken"] = None
@@ -390,7 +395,8 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names, runs=None):
     frames.update({("before", s): frame for s, frame in olds.items()})
     return ({"fix": fix.name, "why": fix.why, "diff": fix.diff(), "targets": list(fix.targets),
              "scenarios": list(where[:2]), "loops": loops, "breaks": breaks,
-             "unshown": unshown, "trigger": list(fix.trigger) if fix.trigger else None},
+             "unshown": unshown, "calm": calm,
+             "trigger": list(fix.trigger) if fix.trigger else None},
             frames)
 
 

@@ -108,6 +108,11 @@ def to_markdown(a, images: dict[str, str]) -> str:
             out += [f"Proposed for the configuration of {', '.join(r['unshown'])}: no stress "
                     "run showed it running away, so there is nothing here for the fix to "
                     "break.", ""]
+        calm = [k for k in r.get("calm", ()) if k not in r["breaks"]]
+        if calm:
+            out += [f"Dangerous by its configuration, {', '.join(calm)} only rose and "
+                    "recovered by itself in every stress run here: these runs cannot show "
+                    "this fix breaking it; the rows show what the fix changes there.", ""]
         out += _table(["loop", "scenario", "before", "after", "peak before", "peak after",
                        "s beyond half the old rise", "broken"], [
             [x["loop"] + (" (target)" if x["targeted"] else ""), x["scenario"], x["before"],
