@@ -106,6 +106,14 @@ def test_default_scale_up_is_100_percent_or_4_pods_per_15_s(stepped):
     assert levels[:5] == [5, 10, 20, 40, 80]
 
 
+def test_each_stabilization_window_is_built_once():
+    """Each window is read once, so its rolling extreme is one element (read in both branches
+    of if_then_else(time < window, min(held, initial), held), each direction built two)."""
+    from collections import Counter
+    kinds = Counter(type(v).__name__ for v in build(hpa_controller()).variables.values())
+    assert kinds["Rolling"] == 2                   # the scale-up lowest, the scale-down highest
+
+
 def test_crash_loop_backoff_doubles_from_10_s_to_300_s():
     # one pod that crashes ~20 ms after it is ready (crash rate 50/s), start-up 1 s: the
     # kubelet restarts it after 10, 20, 40, 80, 160, 300, 300 s of back-off (Kubernetes

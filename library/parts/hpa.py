@@ -141,12 +141,14 @@ def hpa_controller(*, kind: str | None = None, averaged: bool = True, **override
                 else if_then_else(c["Metric kind"] > 0.5, external, pod), units="pods")
     # 3. stabilization over recommendations recorded at syncs (plus the initial count)
     recorded = m.aux("Recorded recommendation", sample_hold(raw, period), units="pods")
+    # each window read once, so built once: before the window has passed, the initial count
+    # takes part; after, a bound no recommendation reaches leaves the window's value as it is
     windows = {}
-    for direction, roll, pick in (("scaleUp", rolling_min, minimum),
-                                  ("scaleDown", rolling_max, maximum)):
+    for direction, roll, pick, past in (("scaleUp", rolling_min, minimum, _BIG),
+                                        ("scaleDown", rolling_max, maximum, -_BIG)):
         w = c[f"{direction} stabilizationWindowSeconds"]
-        held = roll(recorded, maximum(w - period, 0))
-        windows[direction] = if_then_else(m.time < w, pick(held, initial), held)
+        windows[direction] = pick(roll(recorded, maximum(w - period, 0)),
+                                  if_then_else(m.time < w, initial, past))
     stabilized = m.aux("Stabilized recommendation", minimum(
         maximum(current, windows["scaleUp"]), windows["scaleDown"]), units="pods")
     # 4. rate policies and bounds

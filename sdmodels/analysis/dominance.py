@@ -54,8 +54,9 @@ from sdmodels.analysis.evaluate import Trace, record
 from sdmodels.analysis.graph import causal_graph
 from sdmodels.analysis import held
 from sdmodels.analysis.dominance_result import Dominance
-from sdmodels.elements import SampleIfTrue, Stock
+from sdmodels.elements import Aux, SampleIfTrue, Stock
 from sdmodels.errors import ModelError
+from sdmodels.expr import Ref
 
 _ZERO = 1e-12          # a change smaller than this fraction of the value counts as none
 
@@ -287,39 +288,90 @@ class LinkScorer:
             self._cache[key] = compute()
         return self._cache[key]
 
+    def held_behind(self, column: int) -> int | None:
+        """The held column a column is, or copies (an auxiliary whose equation is only the
+        name of a held value, as `m.aux("W", rolling_max(x, 60))` builds); else None."""
+        def compute():
+            if column in self.held:
+                return column
+            t = self.trace
+            found = t.equation(column)
+            refs = t.references(column) if isinstance(
+                t.ir.variables[t.slots[column].var], Aux) and isinstance(found[0], Ref) else ()
+            return self.held_behind(next(iter(refs))) if len(refs) == 1 else None
+        return self.memo(("behind", column), compute)
+
+    def copies_of(self, effect: int) -> dict[int, tuple[int, ...]]:
+        """The columns `effect` reads that are or copy a held column, by the cause column
+        that one holds an earlier value of: {cause column: columns read}, only causes with
+        two or more. A stateful call written inline (an internal held column) and the same
+        call as an auxiliary of its own (a copy of it) count alike, so both score alike."""
+        def compute():
+            found: dict[int, list[int]] = {}
+            for x in sorted(self.inputs(effect)) if self.trace.equation(effect) else ():
+                h = self.held_behind(x)
+                for c in () if h is None else sorted(self.inputs(h)):
+                    found.setdefault(c, []).append(x)
+            return {c: tuple(xs) for c, xs in found.items() if len(xs) > 1}
+        return self.memo(("copies", effect), compute)
+
     def _copies(self, paths, shift: tuple[int, ...]) -> dict[tuple[int, int], np.ndarray]:
         """Link scores held copy -> effect where one cause column reaches an effect column
         through several held copies of itself (a rolling min and a rolling max of one
         recommendation): the cause moves in all of them at once, as LTM moves a cause
         wherever an equation reads it (min(max(x, ...), max(x over 5 min)) stays put when
         one copy moves alone), and the change is shared among the copies by their
-        changes."""
-        groups: dict[tuple[int, int], list[int]] = {}
-        for p in paths:
-            if len(p) == 3 and p[1] in self.held:
-                groups.setdefault((p[0], p[2]), []).append(p[1])
+        changes. The copies are what the effect reads of that cause through held columns,
+        written inline or as auxiliaries (`copies_of`): a path cause -> held -> effect, or
+        copy -> effect where the link's cause is (or copies) a held column of one input."""
         out: dict[tuple[int, int], np.ndarray] = {}
-        t = self.trace
-        for (_, effect), copies in groups.items():
-            if len(copies) < 2:
+        for p in paths:
+            h = self.held_behind(p[0]) if len(p) == 2 else None
+            if len(p) == 3 and p[1] in self.held:
+                cause, copy = p[0], p[1]
+            elif h is not None and len(self.inputs(h)) == 1:
+                cause, copy = next(iter(self.inputs(h))), p[0]
+            else:
                 continue
+            group = self.copies_of(p[-1]).get(cause, ())
+            if copy in group:
+                out[(copy, p[-1])] = self._copy_scores(group, p[-1], shift)[copy]
+        return out
+
+    def _copy_scores(self, copies: tuple[int, ...], effect: int,
+                     shift: tuple[int, ...]) -> dict[int, np.ndarray]:
+        """copy -> effect scores of held copies (`_copies`), computed once: where the
+        changes each passes on alone add up to the change they pass on together, each its
+        ceteris-paribus score (the method's own); where they do not (a tie inside a min or
+        max, where each alone passes nothing), the joint change shared among them by the
+        mean of what each adds first and last (the Shapley value for two copies; a copy
+        the effect does not read then gets nothing), else by their changes."""
+        def compute():
+            t = self.trace
             rows, after = self.pair(shift)
             base = t.values[rows, effect]
-            try:
-                moved = t.evaluate(effect, rows=rows,
-                                   override={h: t.values[after, h] for h in copies})
-            except ModelError as exc:
-                self.unscored.append(str(exc))
-                moved = base
-            part = _partial(moved, base)
-            dz = self.delta(effect, shift)
+
+            def moved(columns):
+                try:
+                    return _partial(t.evaluate(effect, rows=rows, override={
+                        h: t.values[after, h] for h in columns}), base)
+                except ModelError as exc:
+                    self.unscored.append(str(exc))
+                    return np.zeros_like(base)
+            joint, alone = moved(copies), [moved((h,)) for h in copies]
+            last = [joint - moved(tuple(c for c in copies if c != h)) for h in copies]
             changes = [self.delta(h, shift) for h in copies]
-            total = sum(np.abs(c) for c in changes)
+            mean = [(a + b) / 2 for a, b in zip(alone, last)]
+            total, weight = sum(mean), sum(np.abs(c) for c in changes)
             with np.errstate(all="ignore"):
-                for h, dh in zip(copies, changes):
-                    out[(h, effect)] = np.where((dh == 0.0) | (dz == 0.0), 0.0, _ratio(
-                        part, dz) * np.sign(part) * np.sign(dh) * np.abs(dh) / total)
-        return out
+                share = [np.where(total != 0.0, joint * m / total, joint * np.abs(dh) / weight)
+                         for m, dh in zip(mean, changes)]
+                own = np.isclose(sum(alone), joint, rtol=1e-9, atol=0.0)
+                dz = self.delta(effect, shift)
+                return {h: np.where((dh == 0.0) | (dz == 0.0), 0.0, _ratio(part, dz) * np.sign(
+                    part) * np.sign(dh)) for h, dh, part in
+                    zip(copies, changes, (np.where(own, a, s) for a, s in zip(alone, share)))}
+        return self.memo(("copy scores", copies, effect, shift), compute)
 
     def link_matrix(self, cause: str, effect: str) -> np.ndarray:
         """Scores of a variable-level link over the reported intervals: (steps, effect
