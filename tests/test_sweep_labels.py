@@ -62,6 +62,10 @@ def test_recovered_and_collapsed_after_a_trigger():
     assert rows["label"][3] != "collapsed"
     # without a trigger, leaving the start value and returning is still "recovered"
     assert classify(T, recovered)["label"][0] == "recovered"
+    # a trigger still acting at the end of the run (a lasting stress) holds the series away:
+    # that is the stress, not a state that sustains itself after it, so never "collapsed"
+    held = classify(T, stuck, trigger=(10, T[-1] + 1e9))["label"][0]
+    assert held == "step"                      # one jump at 10 s, flat after it
 
 
 def test_thresholds_are_options():

@@ -18,7 +18,7 @@ not make turning points. Labels are tried in this order; the first that fits win
     The series left the band around b (deviation > band_abs = max(band * |b|,
     tolerance * largest deviation)) after the trigger's start, and every tail point is back
     inside the band.
-``collapsed`` (only with a trigger)
+``collapsed`` (only with a trigger that ends before the run does)
     It left the band, ends outside it, and over the tail it is not getting closer to b (it
     moved back by less than tolerance * largest deviation): the bad state sustains itself
     after the trigger has ended, the metastable failure.
@@ -126,7 +126,7 @@ def _largest_jump(y):
 
 
 @njit(cache=True, nogil=True)
-def _classify(t, Y, i0, i1, has_trigger, tol, band, over, codes, periods, dampings):
+def _classify(t, Y, i0, i1, has_trigger, ended, tol, band, over, codes, periods, dampings):
     runs, n = Y.shape
     tp = np.empty(n, dtype=np.int64)
     tail = max(2, n // 10)
@@ -169,7 +169,7 @@ def _classify(t, Y, i0, i1, has_trigger, tol, band, over, codes, periods, dampin
             if back:
                 codes[r] = RECOVERED
                 continue
-            if has_trigger and abs(yf - base) > band_abs:
+            if ended and abs(yf - base) > band_abs:
                 start = max(i1, n - tail)
                 if abs(y[start] - base) - abs(yf - base) < tol * dev:
                     codes[r] = COLLAPSED
@@ -215,7 +215,11 @@ def classify(t, Y, *, trigger: tuple[float, float] | None = None,
     runs = Y.shape[0]
     codes = np.zeros(runs, dtype=np.int64)
     periods, dampings = np.empty(runs), np.empty(runs)
-    _classify(t, Y, i0, i1, trigger is not None, options.tolerance, options.band,
+    # collapsed needs the trigger to have ended in the run: a stress still acting at the end
+    # holds the series away from its baseline, which says nothing of a state that sustains
+    # itself
+    ended = trigger is not None and trigger[1] < t[-1]
+    _classify(t, Y, i0, i1, trigger is not None, ended, options.tolerance, options.band,
               options.overshoot, codes, periods, dampings)
     return pd.DataFrame({"label": pd.Categorical.from_codes(codes, categories=list(LABELS)),
                          "period": periods, "damping": dampings})

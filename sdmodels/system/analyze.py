@@ -129,6 +129,14 @@ def _run(model, scenario, watched):
                     engine="interpreter", outputs=watched).to_pandas()
 
 
+def stress_window(model, scenario: str) -> tuple[float, float]:
+    """When the scenario's stress acts (library.compose.scenarios: from "Stress start" for
+    "Stress duration"; a lasting stress past the run's end), the trigger its labels read."""
+    params = dict(model.scenarios[scenario].params) if scenario in model.scenarios else {}
+    start = params.get("Stress start", TRIGGER[0])
+    return start, start + params.get("Stress duration", TRIGGER[1] - TRIGGER[0])
+
+
 def _labels(frame, names, trigger=None) -> dict:
     t = frame.index.to_numpy(dtype=float)
     return {n: series_label(t, frame[n].to_numpy(), trigger or TRIGGER) for n in names
@@ -208,7 +216,8 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     for m in matches:
         loop = by_cycle.get(frozenset(m.edges))
         edge_delays = _edge_delays(ir, graph, m)
-        outputs = {s: _labels(runs[s], names_of(m, composition, ir)) for s in scenarios}
+        outputs = {s: _labels(runs[s], names_of(m, composition, ir),
+                              stress_window(composition.model, s)) for s in scenarios}
         measured = {s: outputs[s][next(iter(outputs[s]))] for s in scenarios if outputs[s]}
         answers = Answers(
             identification=identification(m, _loop_polarity(m, polarities), ir,
@@ -356,8 +365,9 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, names, runs=None):
         # the stress that set the timers (a flush an hour earlier) is the same in both runs
         new, prior = (_since(frames[s], fix.trigger), _since(olds.get(s), fix.trigger))
         for f in findings:
-            after = _labels(new, [f.primary], fix.trigger).get(f.primary)
-            before = _labels(prior, [f.primary], fix.trigger).get(f.primary) if s in olds \
+            window = fix.trigger or stress_window(fixed.model, s)
+            after = _labels(new, [f.primary], window).get(f.primary)
+            before = _labels(prior, [f.primary], window).get(f.primary) if s in olds \
                 else f.outputs[s].get(f.primary)
             if after is None or before is None:
                 continue
