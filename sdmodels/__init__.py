@@ -13,9 +13,9 @@ from sdmodels.errors import (AlgebraicLoopError, CacheWarning, DimensionError,
                              SimulationError, UnknownNameError, VensimSyntaxError)
 from sdmodels.expr import (delay1, delay3, delay_fixed, delayn, erlang_b, exp, if_then_else, ln,
                            max_over, maximum, mean_over, min_over, minimum, modulo, prod_over,
-                           pulse, pulse_train, ramp, random_exponential, random_normal, random_uniform,
-                           rolling_max, rolling_min, sample_hold, smooth, smooth3, smoothn, sqrt,
-                           step, sum_over, trend, xidz, zidz)
+                           pulse, pulse_train, ramp, random_exponential, random_normal,
+                           random_uniform, rolling_max, rolling_min, sample_hold, smooth, smooth3,
+                           smoothn, sqrt, step, sum_over, trend, xidz, zidz)
 from sdmodels.model import Model
 from sdmodels.parse import parse_equation
 from sdmodels.simulate import run, simulate

@@ -29,8 +29,10 @@ rises with the load.
 
 >>> round(recursion(10.0, 9.5, SCALAR), 6)      # B(10, 9.5)
 0.191379
->>> recursion(0.0, 3.0, SCALAR), recursion(1.0, 1.0, SCALAR), recursion([1.0, 2.0], 1.0, numpy_ops())
-(1.0, 0.5, array([0.5, 0.2]))
+>>> recursion(0.0, 3.0, SCALAR), recursion(1.0, 1.0, SCALAR)    # no server; B(1, 1) = 1 / 2
+(1.0, 0.5)
+>>> recursion([1.0, 2.0], 1.0, numpy_ops())          # elementwise: B(2, 1) = 1 / 5
+array([0.5, 0.2])
 """
 from __future__ import annotations
 
