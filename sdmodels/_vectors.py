@@ -240,7 +240,7 @@ def erlang_b(servers, load):
 
     A server count n <= MAX_EXACT starts from R = 1, and each level at k <= 0 keeps R at 1
     (1 + (0 / a) R with R = 1), so the loop starts at the first level with k = 1; a NaN
-    (or a load the levels would turn into NaN) runs every level, as the tree does.
+    server count or load runs every level, as the tree does.
     """
     a = max(load, MIN_LOAD)
     s = max(servers, 0.0)

@@ -22,9 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 from sdmodels.errors import ModelError
-from sdmodels.queueing import numpy_ops, recursion
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
                            TimeStep, Unary)
+from sdmodels.queueing import numpy_ops, recursion
 
 UNARY = {"abs": np.abs, "exp": np.exp, "ln": np.log, "sqrt": np.sqrt, "floor": np.floor,
          "ceil": np.ceil, "integer": np.trunc, "sin": np.sin, "cos": np.cos, "tan": np.tan,
