@@ -11,11 +11,11 @@ from sdmodels.errors import (AlgebraicLoopError, CacheWarning, DimensionError,
                              DuplicateNameError, EquationSyntaxError, ImportModelError,
                              LimitError, ModelError, ModelWarning, OutputError, SDModelsError,
                              SimulationError, UnknownNameError, VensimSyntaxError)
-from sdmodels.expr import (delay1, delay3, delay_fixed, delayn, exp, if_then_else, ln, max_over,
-                           maximum, mean_over, min_over, minimum, modulo, prod_over, pulse,
-                           pulse_train, ramp, random_exponential, random_normal, random_uniform,
-                           rolling_max, rolling_min, sample_hold, smooth, smooth3, smoothn, sqrt,
-                           step, sum_over, trend, xidz, zidz)
+from sdmodels.expr import (delay1, delay3, delay_fixed, delayn, erlang_b, exp, if_then_else, ln,
+                           max_over, maximum, mean_over, min_over, minimum, modulo, prod_over,
+                           pulse, pulse_train, ramp, random_exponential, random_normal,
+                           random_uniform, rolling_max, rolling_min, sample_hold, smooth, smooth3,
+                           smoothn, sqrt, step, sum_over, trend, xidz, zidz)
 from sdmodels.model import Model
 from sdmodels.parse import parse_equation
 from sdmodels.simulate import run, simulate
@@ -52,7 +52,8 @@ __all__ = [
     "Model", "ModelError", "ModelIR", "ModelWarning", "Program", "Results", "Rolling",
     "SDModelsError", "SampleHold", "SimulationError", "Stock", "UnknownNameError",
     "VensimSyntaxError", "build",
-    "canonical", "compile", "delay1", "delay3", "delay_fixed", "delayn", "exp", "if_then_else",
+    "canonical", "compile", "delay1", "delay3", "delay_fixed", "delayn", "erlang_b", "exp",
+    "if_then_else",
     "ln", "max_over", "maximum", "mean_over", "min_over", "minimum", "modulo", "parse_equation",
     "prepare", "prod_over", "pulse", "pulse_train", "ramp", "random_exponential",
     "random_normal", "random_uniform", "rolling_max", "rolling_min", "run", "sample_hold",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = ("_interpreter.py", "_opcodes.py", "_fused.py", "_runtime.py", "_vectors.py",
-            "_aot.py")
+            "queueing.py", "_aot.py")
 SIGNATURE = ("void(f8[:,:], i8[:], i8[:], f8[:], f8[:], i8[:], i8[:], i8[:], i8[:,:], i8[:], "
              "i8[:], f8[:], i8, i8, i8[:], i8[:], i8[:], i8[:], i8[:], i8[:], b1, f8, f8, i8, "
              "i8[:], i8[:], f8[:,:,:], i8[:], i8[:,:])")

@@ -33,16 +33,19 @@ from sdmodels._opcodes import (ABS, ADD, ATAN, BNORM, BUF_DELAY, BUF_INIT, BUF_M
 from sdmodels._opcodes import DL_SCHEDULE
 from sdmodels._fused import fused
 from sdmodels._runtime import bounded_normal, lookup, pulse_train, ramp, window_extreme
-from sdmodels._vectors import (allocate_available, allocate_by_priority, vector_rank,
+from sdmodels._vectors import (allocate_available, allocate_by_priority, erlang_b, vector_rank,
                                vector_reorder, vector_select, vector_sort_order)
 
 
 @njit(cache=True, nogil=True)
 def _vector(fn, p, R, ex):
-    """One element of an array built-in; ex[p:] = lead count, lead regs, count, size, regs."""
+    """One element of an array built-in, or Erlang B (fn 6: two leading scalars, no vector);
+    ex[p:] = lead count, lead regs, count, size, regs."""
     nl = ex[p]
     a0 = R[ex[p + 1]]
     a1 = R[ex[p + 2]] if nl > 1 else 0.0
+    if fn == 6:
+        return erlang_b(a0, a1)
     a2 = R[ex[p + 3]] if nl > 2 else 0.0
     q = p + 1 + nl
     size = ex[q + 1]

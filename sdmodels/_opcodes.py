@@ -30,7 +30,8 @@ DL_SCHEDULE = 75
 FUSED = 100
 ARITH = {"+": 0, "-": 1, "*": 2, "/": 3, "min": 4, "max": 5}
 JUMP_UNLESS = {"<": JNLT, "<=": JNLE, ">": JNGT, ">=": JNGE, "=": JNEQ, "<>": JNNE}
-# vector built-ins, by position (sdmodels.expr.VECTOR_FUNCTIONS names them)
+# vector built-ins, by position (sdmodels.expr.VECTOR_FUNCTIONS names them), and Erlang B (two
+# leading scalars, no vector: sdmodels/_vectors.py erlang_b)
 VECTOR_IDS = {"allocate_by_priority": 0, "allocate_available": 1, "vector_sort_order": 2,
-              "vector_rank": 3, "vector_reorder": 4, "vector_select": 5}
+              "vector_rank": 3, "vector_reorder": 4, "vector_select": 5, "erlang_b": 6}
 BUF_DELAY, BUF_MAX, BUF_MIN = 0, 1, 2       # buffer kinds: pipeline, rolling max / min

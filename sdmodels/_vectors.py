@@ -1,4 +1,5 @@
-"""Compiled array built-ins that generated kernels call (allocation, sorting, selection).
+"""Compiled built-ins that generated kernels and the interpreter call: the array ones
+(allocation, sorting, selection) and Erlang B (a loop over up to 64 levels).
 
 Each returns one element of an array-valued result: the kernel calls it once per element
 of the variable being defined. A vector argument comes as a pair (array, index array) and
@@ -13,6 +14,7 @@ import math
 
 import numpy as np
 from sdmodels.kernel_cache import njit
+from sdmodels.queueing import CAP_EVERY, MAX_EXACT, MAX_FACTOR, MAX_RECIPROCAL, MIN_LOAD
 
 _SETTLE = 1e-12     # relative gap under which a target counts as filled / started
 
@@ -229,3 +231,28 @@ def vector_select(missing, action, sv, si, xv, xi):
     if a in (4, 10):
         return acc / count
     return acc
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def erlang_b(servers, load):
+    """Erlang B(servers, load), the built-in `erlang_b`: sdmodels.queueing.recursion's
+    operations in its order, as one loop (the same floats as its expanded tree).
+
+    A server count n <= MAX_EXACT starts from R = 1, and each level at k <= 0 keeps R at 1
+    (1 + (0 / a) R with R = 1), so the loop starts at the first level with k = 1; a NaN
+    server count or load runs every level, as the tree does.
+    """
+    a = max(load, MIN_LOAD)
+    s = max(servers, 0.0)
+    n = np.floor(s)
+    k0 = max(0.0, n - MAX_EXACT)
+    r = a / max(a - k0, np.sqrt(a)) if k0 > 0.0 else 1.0
+    first = 1
+    if n >= 0.0 and n <= MAX_EXACT and a == a:
+        first = MAX_EXACT + 1 - int(n)
+    for j in range(first, MAX_EXACT + 1):
+        r = 1.0 + min(max(n + float(j - MAX_EXACT), 0.0) / a, MAX_FACTOR) * r
+        if j % CAP_EVERY == 0:
+            r = min(r, MAX_RECIPROCAL)
+    b = 1.0 / r
+    return b + (s - n) * (a * b / (n + 1.0 + a * b) - b)

@@ -1,7 +1,8 @@
 """The Python (numba) text of each built-in function call in a generated kernel.
 
 `t` is the name of the time in the current stage; `teps` and `dt` are kernel locals; the
-helpers named here come from sdmodels/_runtime.py and sdmodels/_vectors.py.
+helpers named here come from sdmodels/_runtime.py and sdmodels/_vectors.py (the array
+built-ins and erlang_b).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ _TEMPLATES = CodeTable(Function, complete=False, code={
     "xidz": "({2} if abs({1}) < 1e-6 else {0} / {1})",
     "zidz": "(0.0 if abs({1}) < 1e-6 else {0} / {1})",
     "random_uniform": "np.random.uniform({0}, {1})",
+    "erlang_b": "erlang_b({0}, {1})",
 })
 
 

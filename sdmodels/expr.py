@@ -329,6 +329,7 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "step": (2, 2), "pulse": (2, 2), "pulse_train": (4, 4), "ramp": (2, 3),
     "xidz": (3, 3), "zidz": (2, 2),
     "random_uniform": (2, 3), "random_normal": (2, 5), "random_exponential": (1, 2),
+    "erlang_b": (2, 2),
 }
 # Array built-ins, one element at a time: name -> (leading scalar arguments, vectors). The
 # arguments after the scalars are the vectors laid end to end, all of one length; the
@@ -487,6 +488,20 @@ xidz, zidz = _call(Function.XIDZ), _call(Function.ZIDZ)
 random_uniform, random_normal, random_exponential = (
     _call(Function.RANDOM_UNIFORM), _call(Function.RANDOM_NORMAL),
     _call(Function.RANDOM_EXPONENTIAL))
+erlang_b = _call(Function.ERLANG_B)
+erlang_b.__doc__ = """erlang_b(servers, load): Erlang B, the probability that all servers are busy.
+
+    M/M/c/c blocking with `load` Erlangs offered (arrival rate x service time); a fractional
+    server count interpolates linearly between whole ones, a load below 1e-3 Erlangs counts
+    as 1e-3. Dimensionless, in (0, 1]; one compiled loop (definition and bounds:
+    sdmodels/queueing.py). Erlang C follows as B / (1 - rho (1 - B)), rho = load / servers.
+
+    >>> from sdmodels import Model, run
+    >>> m = Model("erl", stop=1, dt=1)
+    >>> _ = m.aux("Blocking", erlang_b(10, 9.5))
+    >>> round(float(run(m)["Blocking"].iloc[0]), 6)     # B(10, 9.5)
+    0.191379
+    """
 
 delay1 = _stateful(Delay1, "DELAY1(input, delay time[, initial]): first-order material delay.")
 delay3 = _stateful(Delay3, "DELAY3(input, delay time[, initial]): third-order (Erlang-3) "

@@ -48,7 +48,7 @@ def kernel_module(gen: _Generator) -> str:
         "from sdmodels.kernel_cache import njit",
         "from sdmodels._runtime import lookup, pulse_train, ramp, bounded_normal",
         "from sdmodels._interpreter import _roll as roll",
-        "from sdmodels._vectors import " + ", ".join(VECTOR_FUNCTIONS),
+        "from sdmodels._vectors import erlang_b, " + ", ".join(VECTOR_FUNCTIONS),
         *(f"{name} = np.array({list(index)}, dtype=np.int64)"
           for index, name in gen.gathers.items()),
         "", *parts, "",

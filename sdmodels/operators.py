@@ -71,6 +71,7 @@ class Function(Closed):
     ALLOCATE_BY_PRIORITY, ALLOCATE_AVAILABLE = "allocate_by_priority", "allocate_available"
     VECTOR_SORT_ORDER, VECTOR_RANK = "vector_sort_order", "vector_rank"
     VECTOR_REORDER, VECTOR_SELECT = "vector_reorder", "vector_select"
+    ERLANG_B = "erlang_b"
 
 
 class ReduceOp(Closed):

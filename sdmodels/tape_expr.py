@@ -420,6 +420,9 @@ class ExpressionWriter:
                 self.emit(op.RNORM, dst, a, e(args[1]))
         elif fn in VECTOR_FUNCTIONS:
             self.vector_call(expr, dst, binding, host)
+        elif fn == "erlang_b":          # a compiled loop, through VECTOR's call (no vector)
+            servers = e(args[0])
+            self.emit(op.VECTOR, dst, op.VECTOR_IDS[fn], self.pack([2, servers, e(args[1]), 0, 0]))
         else:
             raise ModelError(f"'{host.display}': function {fn!r} is not supported by the "
                              "compiler")

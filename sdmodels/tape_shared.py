@@ -7,10 +7,11 @@ same operations give the same value).
 
 `shared(expr)`: the subexpressions that occur more than once in one equation.
 
-Library equations repeat whole subtrees: the unrolled Erlang B recursion
-(library/parts/erlang.py) reads the server count `floor(max(servers, 0))` and the level
-offset built from it in each of its 64 levels, so written out as a tree it took 3,483 of
-black_friday's 4,561 instructions a step. `sdmodels/tape.py` computes each subtree found here
+Equations repeat whole subtrees: the Erlang B recursion written out (sdmodels/queueing.py
+`expanded`, what an export writes for `erlang_b`; the library's server part wrote it so
+until the built-in) reads the server count `floor(max(servers, 0))` and the level offset
+built from it in each of its 64 levels, so as a tree it took 3,483 of black_friday's 4,561
+instructions a step. `sdmodels/tape.py` computes each subtree found here
 once, before the equation, into a register the equation then reads.
 
 The values stay the kernel's, bit for bit: a shared subtree is the same operations on the

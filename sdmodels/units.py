@@ -203,6 +203,10 @@ class _Checker:
             return args[0]
         if fn in _PURE:
             return self.pure(fn, args[0])
+        if fn == "erlang_b":        # a server count and a load in Erlangs: plain numbers
+            for a in args:
+                self.pure(fn, a)
+            return u.dimensionless
         if fn == "sqrt":
             return None if args[0] is None else _ANY if args[0] is _ANY else args[0] ** 0.5
         if fn in ("min", "max", "modulo"):

@@ -440,7 +440,7 @@ class Ranges:
             return (0.0, a[1][1]) if a[1][0] > 0 else ANY
         if fn == "step":
             return hull(a[0], (0.0, 0.0))
-        if fn in ("pulse", "pulse_train"):
+        if fn in ("pulse", "pulse_train", "erlang_b"):      # erlang_b: a probability
             return (0.0, 1.0)
         if fn == "ramp":
             span = hull((self.ir.start, self.ir.stop), *a[2:3])

@@ -4,8 +4,9 @@ Polarity from behaviour, stability (the Jacobian) and Loops That Matter all re-e
 variable's equation over many times at once with some inputs changed. They share this
 evaluator, so a built-in means the same thing in all three and the same as in the engine
 (``step`` and ``pulse`` with the engine's time tolerance, ``xidz`` below 1e-6, ``round``
-half up, ``log`` with one argument base 10). Subclasses say only how a reference reads
-its values (`Numeric.read`) and may take other node types (`Numeric.other`).
+half up, ``log`` with one argument base 10, ``erlang_b`` by sdmodels.queueing's recursion).
+Subclasses say only how a reference reads its values (`Numeric.read`) and may take other
+node types (`Numeric.other`).
 
 >>> import numpy as np
 >>> from sdmodels.parse import parse_equation
@@ -23,6 +24,7 @@ import numpy as np
 from sdmodels.errors import ModelError
 from sdmodels.expr import (Binary, Call, Const, Expr, Index, LookupCall, Reduce, Ref, Time,
                            TimeStep, Unary)
+from sdmodels.queueing import numpy_ops, recursion
 
 UNARY = {"abs": np.abs, "exp": np.exp, "ln": np.log, "sqrt": np.sqrt, "floor": np.floor,
          "ceil": np.ceil, "integer": np.trunc, "sin": np.sin, "cos": np.cos, "tan": np.tan,
@@ -121,6 +123,8 @@ class Numeric:
             return np.where(np.abs(a[1]) < 1e-6, other, np.divide(a[0], a[1]))
         if fn == "log":
             return np.log10(a[0]) if len(a) == 1 else np.log(a[0]) / np.log(a[1])
+        if fn == "erlang_b":
+            return recursion(a[0], a[1], numpy_ops())
         raise Unsupported(fn, self.host)
 
 

@@ -2,8 +2,9 @@
 
 A link u -> v is positive (+) when an increase in u, all else equal, raises v; negative (-)
 when it lowers v. The sign is read from the tree of v's equation by monotonicity rules
-(+ - * /, min/max, ceil/floor/round/integer, exp/ln/sqrt, xidz/zidz, powers, lookups by the
-monotonicity of their points over the arguments they get, delays/smooths/samplers as
+(+ - * /, min/max, ceil/floor/round/integer, exp/ln/sqrt, xidz/zidz, erlang_b (falls with
+the servers, rises with the load), powers, lookups by the monotonicity of their points over
+the arguments they get, delays/smooths/samplers as
 positive gains; ``a - min(a, b)`` as ``max(0, a - b)``; a sum whose terms pull apart
 regrouped by the factors the cause moves, ``c*s - c*s*d`` as ``c*(1 - d)*s``, see
 `sdmodels.analysis.terms`). An if_then_else is signed by its

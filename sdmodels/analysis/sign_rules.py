@@ -195,6 +195,8 @@ class Structure:
             return frozenset((1,))
         if fn in ("pulse", "pulse_train"):
             return frozenset((0, 1))
+        if fn == "erlang_b":        # 1 / R with R <= 1e285 (sdmodels/queueing.py): never 0
+            return frozenset((1,))
         args = [self.value(a) for a in e.args]
         if fn in ("sqrt", "abs"):
             return frozenset((0,)) if args[0] == {0} else frozenset((0, 1))
@@ -344,6 +346,8 @@ class Structure:
             q = combine(scaled(slopes[0], self.value(b) - {0}),
                         scaled(_neg(slopes[1]), self.value(a)))
             return combine(q, slopes[2]) if fn == "xidz" else q
+        if fn == "erlang_b":        # blocking falls as servers are added, rises with the load
+            return combine(_neg(slopes[0]), slopes[1])
         if fn == "step" and slopes[1] == 0:
             return slopes[0]
         if fn == "ramp" and all(x == 0 for x in slopes[1:]):

@@ -20,6 +20,8 @@ Choices made so that every engine reads the file (sdmodels, pysd, pysimlin/Stell
   initial value stays one apply-to-all <eqn>, the only form pysd reads for stocks.
 * Repeated long parts of an equation, and parts nested too deep, are written once as
   auxiliaries of their own (export_shared.py): readers limit an equation's length and nesting.
+* erlang_b(servers, load) is written as the expression tree of its recursion (64 levels,
+  sdmodels/queueing.py): no reader knows the function; the tree gives the same values.
 * Reductions over a dimension are written element by element (SUM(x[*]) as
   `x[a] + x[b] + ...`, MIN/MAX nested), because pysd's XMILE grammar does not parse `[*]`.
 * floor, ceil, round and modulo apply INT to non-negative values only (Stella's INT is
@@ -299,6 +301,20 @@ class _Writer:
         raise ModelError(f"export: '{host}' uses {fn}, which has no XMILE equivalent here")
 
 
+def _expanded(element):
+    """`element` with each erlang_b call written as its expression tree (XMILE and Vensim
+    have no such function; the tree computes the same values, sdmodels/queueing.py)."""
+    from sdmodels.ir import expressions, map_expressions
+    from sdmodels.queueing import expanded
+
+    def expand(node: Expr):
+        return expanded(*node.args) if type(node) is Call and node.fn == "erlang_b" else None
+    if not any(type(n) is Call and n.fn == "erlang_b"
+               for _key, x in expressions(element) for n in walk(x)):
+        return element
+    return map_expressions(element, lambda _key, x: transform(x, expand))
+
+
 def _at(eq, key):
     """The equation of one element: its own in a PerElement, else the common one."""
     return eq.as_dict()[key] if isinstance(eq, PerElement) else eq
@@ -351,7 +367,7 @@ def to_xmile(model) -> str:
             out.append("    </dim>")
         out.append("  </dimensions>")
     out += ["  <model>", "    <variables>"]
-    for e in share(w, list(model.elements.values())):
+    for e in share(w, [_expanded(e) for e in model.elements.values()]):
         out += _variable(w, e, inflows, outflows)
     out += w.extra
     out += ["    </variables>", "  </model>", "</xmile>"]

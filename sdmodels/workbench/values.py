@@ -26,13 +26,15 @@ from sdmodels.elements import Constant, canonical
 from sdmodels.errors import ModelError, SDModelsError, UnknownNameError, did_you_mean
 from sdmodels.expr import Binary, Call, Const, Expr, Ref, Unary
 from sdmodels.ir import build
+from sdmodels.queueing import SCALAR, recursion
 
 SWITCH_UNITS = ("0/1", "on/off", "boolean", "bool")
 FRACTION_UNITS = ("1", "fraction", "dimensionless", "dmnl", "")
 
 _FUNCTIONS = {"abs": abs, "exp": math.exp, "ln": math.log, "log10": math.log10,
               "sqrt": math.sqrt, "min": min, "max": max, "floor": math.floor,
-              "ceil": math.ceil, "round": round}
+              "ceil": math.ceil, "round": round,
+              "erlang_b": lambda servers, load: recursion(servers, load, SCALAR)}
 _BINARY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
            "/": lambda a, b: a / b, "^": lambda a, b: a ** b}
 
@@ -108,7 +110,7 @@ def parameter_specs(model) -> list[ParameterSpec]:
 
 def evaluate_constant(expr: Expr, values: Mapping[str, float]) -> float:
     """The value of a parsed equation made of numbers, parameters (by id in `values`) and a
-    few pure functions (abs exp ln log10 sqrt min max floor ceil round)."""
+    few pure functions (abs exp ln log10 sqrt min max floor ceil round erlang_b)."""
     if isinstance(expr, Const):
         return float(expr.value)
     if isinstance(expr, Ref):
