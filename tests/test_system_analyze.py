@@ -447,6 +447,30 @@ def test_hands_on_backoff_with_jitter_desynchronizes_but_does_not_cut_a_long_ove
     assert after < before / 3
 
 
+def test_hands_on_backoff_breaks_the_storm_of_its_closed_twin(hands_on, tmp_path):
+    """Fix 2 breaks nothing behind the exercise's open users, so analyze runs it again on
+    the system's closed twin: N = 800 req/s x (1 s think + 0.05 s response) = 840 clients
+    (the interactive response-time law X = N / (R + Z)), 3x in the surge. There the surge's
+    retries settle at 569/s instead of 702/s (tests/test_closed_workload.py derives both
+    from the clients' cycle) and stay beyond half the first wave's rise for at most a third
+    as long: broken by the report's rule, and the report says so under fix 2's table."""
+    row = {r["fix"]: r for r in hands_on.fixes}["exponential backoff with jitter"]
+    assert row["breaks"] == []
+    twin = row["if_closed"]
+    assert twin["response_time"] == pytest.approx(0.05, rel=1e-3)       # the 50 ms service
+    assert (twin["population"], twin["thinkTime"], twin["peakPopulation"]) == \
+        (840, 1.0, 2520)
+    assert twin["breaks"] == ["retry storm: users -> cdn"]
+    storm = [x for x in twin["loops"] if x["loop"] == "retry storm: users -> cdn"][0]
+    assert storm["scenario"] == "traffic surge" and storm["broken"]
+    assert storm["held_after"] <= storm["held_before"] / 3
+    assert not any("if_closed" in r for r in hands_on.fixes if r is not row)
+    hands_on.write(tmp_path)
+    assert "If the clients of users waited for their answers (its closed twin: 840 clients" \
+        in (tmp_path / "report.md").read_text()
+    assert json.loads((tmp_path / "report.json").read_text())  # the row serialises
+
+
 def test_docs_systems_field_tables_match_the_schema():
     from sdmodels.system.schema_doc import generated
     text = (EXAMPLES.parent / "docs" / "SYSTEMS.md").read_text()

@@ -125,14 +125,11 @@ def test_hands_on_with_an_async_api_fix_5_breaks_the_death_spiral():
     (5 s, below the 15 s): the queue levels at the last 5 s of queries, the served are
     answered in time, the cache refills and the pool loop, the stampede and the retry storm
     all end within the run: `analyze` credits it."""
-    from sdmodels.system.analyze import _watched, evaluate
     from sdmodels.system.fixes import fixes_for
     a = analyze(_async_hands_on("0s"), fixes=False, scenarios=["flush during slowdown"])
     pool = a.by_pattern("connection pool exhaustion")[0]
     fix = [f for f in fixes_for(pool.match, a.spec) if f.name == "connection pool with timeout"]
-    watched = _watched(a.composition, [f.match for f in a.findings])
-    row, _ = evaluate(fix[0], a.spec, a.findings, list(a.runs), watched,
-                      list(a.runs["baseline"].columns), a.runs)
+    row = a.evaluate(fix[0])
     assert row["scenarios"] == ["flush during slowdown"]
     assert row["breaks"] == ["connection pool exhaustion: db"]
     loops = {x["loop"]: x for x in row["loops"]}

@@ -86,6 +86,11 @@ class Analysis:
     def by_pattern(self, name: str) -> list[Finding]:
         return [f for f in self.findings if f.match.pattern == name]
 
+    def evaluate(self, fix: Fix) -> dict:
+        """The fix's before/after row under this analysis's own stress runs."""
+        watched = _watched(self.composition, [f.match for f in self.findings])
+        return evaluate(fix, self.spec, self.findings, list(self.runs), watched, self.runs)[0]
+
     def write(self, out_dir):
         """Write report.md/.html/.json, the CLD and the before/after plots into out_dir."""
         from sdmodels.system.report import write
@@ -202,7 +207,6 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
         loops = find_loops(ir, polarities=polarities, max_loops=max_loops)
     bar.update()
     watched = _watched(composition, matches)
-    names = [ir.display(v) for v in watched]
     runs = {}
     for s in scenarios:
         bar.set_description(f"run {s}")
@@ -253,7 +257,10 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
         bar.refresh()
         for fix in candidates:
             bar.set_description(f"fix: {fix.name}")
-            row, frames = evaluate(fix, spec, findings, scenarios, watched, names, runs)
+            row, frames = evaluate(fix, spec, findings, scenarios, watched, runs)
+            if fix.open_caller and not row["breaks"]:   # would it, if they waited?
+                from sdmodels.system.workload import if_closed
+                row["if_closed"] = if_closed(fix, spec, composition, scenarios)
             bar.update()
             fix_rows.append(row)
             fixed_runs.update({(fix.name, *((s,) if isinstance(s, str) else s[::-1])): fr
@@ -347,7 +354,7 @@ def _share(f: Finding, g: Finding, *, components: bool = False) -> bool:
     return components and bool(set(f.match.components) & set(g.match.components))
 
 
-def evaluate(fix: Fix, spec, findings, scenarios, watched, names, runs=None):
+def evaluate(fix: Fix, spec, findings, scenarios, watched, runs=None):
     """Compose the fixed description, run it where its loops ran away; a before/after row.
     `runs` (scenario -> the unfixed run) lets it measure how long each loop ran away."""
     from library.compose import compose

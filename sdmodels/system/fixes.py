@@ -45,6 +45,8 @@ class Fix:
     horizon: float | None = None            # run this long (a TTL beyond the stress runs)
     trigger: tuple[float, float] | None = None   # when the loop is set off, if not the stress
     scenario: str | None = None             # the one scenario that shows it (with horizon)
+    open_caller: str | None = None          # an open traffic component whose retries it
+    #                                         changes (sdmodels.system.workload: its closed twin)
 
     def diff(self) -> str:
         """The fix as a diff of the description (- before / + after per field)."""
@@ -99,7 +101,8 @@ def _retry_fixes(spec, i: int, key: str) -> list[Fix]:
             ), (key,),
             f"the retries of {call.source} wait 1x, 2x, 4x the base, spread at random: the "
             "retries of a burst no longer arrive together (the fixed wait's synchronization "
-            "is gone) and a short spike is spread out. " + _backoff_cuts(spec, i, r, fixed)))
+            "is gone) and a short spike is spread out. " + _backoff_cuts(spec, i, r, fixed),
+            open_caller=_open_traffic(spec, call.source)))
     if r["retryBudget"] is None:
         out.append(Fix("retry budget", (Change(where + ("retryBudget",), "none",
                                                "{percentCanRetry: 10%}", {
@@ -110,6 +113,12 @@ def _retry_fixes(spec, i: int, key: str) -> list[Fix]:
     if call.config["circuitBreaker"] is None:
         out.append(_breaker(spec, i, key))
     return out
+
+
+def _open_traffic(spec, name: str) -> str | None:
+    """`name` if it is a traffic component with a rate (an open workload), else None."""
+    c = spec.components[name]
+    return name if c.kind == "traffic" and c.config["population"] is None else None
 
 
 def _backoff_cuts(spec, i: int, before, after) -> str:

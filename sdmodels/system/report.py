@@ -113,12 +113,16 @@ def to_markdown(a, images: dict[str, str]) -> str:
             out += [f"Dangerous by its configuration, {', '.join(calm)} only rose and "
                     "recovered by itself in every stress run here: these runs cannot show "
                     "this fix breaking it; the rows show what the fix changes there.", ""]
-        out += _table(["loop", "scenario", "before", "after", "peak before", "peak after",
-                       "s beyond half the old rise", "broken"], [
-            [x["loop"] + (" (target)" if x["targeted"] else ""), x["scenario"], x["before"],
-             x["after"], _fmt(x["peak_before"]), _fmt(x["peak_after"]), _held(x),
-             {True: "yes", False: "no", None: "did not run away"}[x["broken"]] + _undone(x)]
-            for x in r["loops"]])
+        out += _fix_table(r["loops"])
+        twin = r.get("if_closed")
+        if twin:
+            out += ["", f"If the clients of {twin['component']} waited for their answers (its "
+                    f"closed twin: {twin['population']:g} clients thinking "
+                    f"{twin['thinkTime']:g} s between requests of "
+                    f"{twin['response_time'] * 1000:.0f} ms, the same rate at baseline, "
+                    f"{twin['peakPopulation']:g} in the surge): breaks "
+                    f"{', '.join(twin['breaks']) or 'none of its target loops'}.", ""]
+            out += _fix_table(twin["loops"])
         if any(x.get("reversals_before") for x in r["loops"]):
             out += ["", "A controller's row labels its output (an HPA's replicas): "
                     "\"collapsed\" there means it stayed at another level after the stress "
@@ -295,6 +299,16 @@ def _risk(risk: dict) -> str:
              if risk["shown_in"] else
              "the simulation did not show it under the generated scenarios")
     return f"**Configuration risk: {risk['risk']}.** {risk['why']}; {shown}."
+
+
+def _fix_table(loops) -> list[str]:
+    """A fix's before/after rows, one per loop and scenario."""
+    return _table(["loop", "scenario", "before", "after", "peak before", "peak after",
+                   "s beyond half the old rise", "broken"], [
+        [x["loop"] + (" (target)" if x["targeted"] else ""), x["scenario"], x["before"],
+         x["after"], _fmt(x["peak_before"]), _fmt(x["peak_after"]), _held(x),
+         {True: "yes", False: "no", None: "did not run away"}[x["broken"]] + _undone(x)]
+        for x in loops])
 
 
 def write(a, out_dir) -> list[Path]:
