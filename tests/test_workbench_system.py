@@ -210,3 +210,27 @@ def test_every_slider_default_of_the_examples_is_accepted_back(name):
         assert read_value(spec, spec.default, {}) == spec.default, spec.name
     given = {p.name: p.default for p in wb.parameters}
     assert wb.values(given) == given
+
+
+def test_a_toml_description_opens_validates_and_saves(tmp_path):
+    """The same service chain written in TOML: it opens, its problems are placed in the TOML
+    text (read as TOML because the file is .toml, whatever the text's first line), and a
+    save writes the TOML back."""
+    import yaml
+
+    from tests.toml_text import as_toml
+    path = tmp_path / "chain.toml"
+    path.write_text("# the service chain\n" + as_toml(yaml.safe_load(EXAMPLE.read_text())))
+    with TestClient(create_app(Catalog(str(path)))) as client:
+        assert client.get("/api/models").json()["first"] == "chain"
+        run = client.post("/api/model/chain/run", json={}).json()
+        assert late_mean(run, UTIL) == pytest.approx(0.75, rel=0.01)   # as the YAML's
+        text = path.read_text().replace('serviceTime = "30ms"', 'serviceTyme = "30ms"')
+        line = text.splitlines().index('serviceTyme = "30ms"') + 1
+        problems = client.post("/api/model/chain/validate", json={"text": text}).json()
+        found = {(p["line"], p["column"], p["path"]) for p in problems["problems"]}
+        assert (line, 1, "components.inventory.serviceTyme") in found
+        faster = path.read_text().replace('serviceTime = "30ms"', 'serviceTime = "15ms"')
+        assert client.post("/api/model/chain/description", json={"text": faster}
+                           ).status_code == 200
+        assert path.read_text() == faster
