@@ -45,7 +45,10 @@ def nodes(text: str) -> yaml.MappingNode:
         line, column = (int(found[1]), int(found[2])) if found else (1, 1)
         raise TomlSyntaxError(re.sub(r"\s*\(at line.*\)$", "", str(exc)), line,
                               column) from None
-    places = positions(text)
+    try:
+        places = positions(text)
+    except (ValueError, IndexError):     # text tomllib reads that the scan does not: every
+        places = {}                      # value at the start rather than no answer at all
     return _node(data, (), places, _mark(0, 0))
 
 
