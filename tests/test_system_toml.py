@@ -109,12 +109,16 @@ def test_the_docs_toml_example_is_the_yaml_one():
 
 
 def test_positions_survive_strings_comments_and_arrays_of_tables():
+    import tomllib
+
     from sdmodels.system.toml_nodes import positions
 
     def at(text):
         return {k: (v[1].line + 1, v[1].column + 1) for k, v in positions(text).items()}
     # a multi-line string holding quotes, '=' and '#' does not hide the key after it
-    assert at('a = """x = "y" # \\\\"""\n"""\nb = 1\n')[("b",)] == (3, 5)
+    text = 'a = """x = "y" # \\"\n"""\nb = 1\n'
+    assert tomllib.loads(text) == {"a": 'x = "y" # "\n', "b": 1}
+    assert at(text)[("b",)] == (3, 5)
     # each [[x.y]] entry is its own index; a comment inside an array is skipped
     found = at('a = [\n  1, # c = 3\n  2,\n]\n[[x.y]]\nk = 1\n[[x.y]]\nk = 2\n')
     assert found[("a", 1)] == (3, 3) and found[("x", "y", 1, "k")] == (8, 5)
