@@ -260,6 +260,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
             row, frames = evaluate(fix, spec, findings, scenarios, watched, runs)
             if fix.open_caller and not row["breaks"]:   # would it, if they waited?
                 from sdmodels.system.workload import if_closed
+                bar.set_description(f"fix: {fix.name}, closed twin")
                 row["if_closed"] = if_closed(fix, spec, composition, scenarios)
             bar.update()
             fix_rows.append(row)
