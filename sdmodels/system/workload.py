@@ -21,12 +21,13 @@ both answers.
 """
 from __future__ import annotations
 
+from sdmodels.system.fixes import Change, Fix, apply
+
 THINK = 1.0          # s: a person's pause between requests (assumption; the closed test's)
 
 
 def closed_twin(spec, name: str, response_time: float, think: float = THINK):
     """`spec` with its open traffic component `name` closed at the same baseline rate."""
-    from sdmodels.system.fixes import Change, Fix, apply
     c = spec.components[name].config
     rate = c["rate"]
     peak = c["peak"] if c["peak"] is not None else 3 * rate
