@@ -637,7 +637,7 @@ def test_loop_mode_reads_the_slowest_of_the_modes_held_by_its_stocks_alone():
         assert "no mode" in held["note"]
 
 
-def test_a_composed_database_starts_at_the_load_it_settles_at(chain):
+def test_a_composed_system_starts_settled(chain):
     """The database's felt load (a 1 s smooth) starts at the Universal Scalability Law's
     fixed point N = x (1 + sigma (N - 1) + kappa N (N - 1)) of its first queries, x =
     arrivals x base query time (service_chain: 300 q/s x 15 ms = 4.5 -> 4.893), not idle:
@@ -647,8 +647,17 @@ def test_a_composed_database_starts_at_the_load_it_settles_at(chain):
     from sdmodels import simulate
     from sdmodels.system.checklist import series_label
     run = simulate(compose(chain.spec).model, engine="interpreter",
-                   outputs=["db.db_load", "db_pool.query_arrivals", "db_pool.connections_in_use"]
-                   ).to_pandas()
+                   outputs=["db.db_load", "db_pool.query_arrivals", "db_pool.connections_in_use",
+                            "inventory.backlog", "inventory.throughput"]).to_pandas()
+    # the servers' queues start settled too: inventory's 12 workers at 300 x 30 ms = 9
+    # Erlangs hold L_q = C rho / (1 - rho) (Erlang C by the B recursion), and serve the
+    # 300 req/s from the first step (an empty queue served 265 then)
+    b = 1.0
+    for k in range(1, 13):
+        b = 9 * b / (k + 9 * b)
+    c = b / (1 - 0.75 * (1 - b))
+    assert run["inventory / Backlog"].iloc[0] == pytest.approx(c * 0.75 / 0.25, rel=1e-9)
+    assert run["inventory / Throughput"].to_numpy() == pytest.approx(300, rel=1e-9)
     x = run["db pool / Query arrivals"].iloc[0] * 0.015
     n = run["db / DB load"].iloc[0]
     assert n == pytest.approx(x * (1 + 0.02 * (n - 1) + 0.0005 * n * (n - 1)), rel=1e-12)

@@ -222,6 +222,12 @@ class Service:
         c = component.config
         node = Node(component.name, "service", blocking=c["concurrency"] == "threadPerRequest")
         server = _module(m, node, "", server_pool(**{"Service time": c["serviceTime"]}))
+        # its queue starts where its first arrivals settle it (M/M/c's L_q = C rho / (1 -
+        # rho)), at most its limit, not empty: an empty start served less in the first step
+        rho = server.out["Arrival utilisation"]
+        server.connect("Initial backlog", minimum(
+            server.out["Erlang C"] * rho / (1 - rho) * server["Requests per worker"],
+            server["Queue limit"]))
         pods_part, metric = None, None
         if c["hpa"] is not None:
             ready, pods_part, metric = _autoscaled(m, node, component, server)
