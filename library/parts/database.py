@@ -94,8 +94,8 @@ def settled_load(x, sigma, kappa, most):
     b = 1 - sigma * x + kappa * x
     disc = b * b - 4 * kappa * x * x * (1 - sigma)
     root = 2 * x * (1 - sigma) / maximum(b + sqrt(maximum(0, disc)), 1e-12)
-    settles = if_then_else(b > 0, if_then_else(disc >= 0, 1, 0), 0)
-    return if_then_else(x > 1, if_then_else(settles > 0, minimum(root, most), most), x)
+    settled = if_then_else(b > 0, if_then_else(disc >= 0, minimum(root, most), most), most)
+    return if_then_else(x > 1, settled, x)
 
 
 PARTS = [database]
