@@ -471,6 +471,36 @@ def test_hands_on_backoff_breaks_the_storm_of_its_closed_twin(hands_on, tmp_path
     assert json.loads((tmp_path / "report.json").read_text())  # the row serialises
 
 
+def test_hands_on_a_few_seconds_of_flush_during_slowdown_leave_it_stuck(hands_on, tmp_path):
+    """Reference Part 3.1: "Server never recovers without external intervention". In the
+    flush during the 5x slowdown the pool serves 50 / 0.25 s = 200 queries/s while 800
+    misses/s arrive, and pg.Pool waits forever: its queue grows by about 600 a second. A 1 s
+    stress leaves about 600, less than the restored pool's second of service (1,000), inside
+    the clients' 1 s timeout: it drains. 20 s leave about 12,000, 12 s of service: every
+    attempt times out, no fill is answered in time, the misses stay and the queue never
+    drains. So the shortest stress that leaves the reinforcing loops stuck is over 1 s and at
+    most 20 s. Backoff with jitter leaves it in that range (the retries come later but as
+    many, and the queue that tips the system is filled by the misses); the pool timeout and
+    the database breaker leave nothing stuck after the whole minute."""
+    a = hands_on
+    for key in ("retry storm: users -> cdn", "connection pool exhaustion: db",
+                "cache stampede: cache"):
+        stuck = [f for f in a.findings if f.match.key == key][0] \
+            .answers.failure_modes["stuck_after"]["flush during slowdown"]
+        assert stuck["stress"] == 60 and 1 < stuck["seconds"] <= 20, key
+    rows = {r["fix"]: {x["loop"]: x for x in r["loops"]} for r in a.fixes}
+    storm = rows["exponential backoff with jitter"]["retry storm: users -> cdn"]
+    assert 1 < storm["stuck_before"] <= 20 and 1 < storm["stuck_after"] <= 20
+    for fix in ("connection pool with timeout", "circuit breaker on cache -> db"):
+        pool = rows[fix]["connection pool exhaustion: db"]
+        assert 1 < pool["stuck_before"] <= 20 and pool["stuck_after"] is None
+    a.write(tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    assert "**Stuck after the stress ended**" in text
+    assert "connection pool exhaustion: db in flush during slowdown: " \
+        f"{pool['stuck_before']:g} s before, not stuck after the whole stress" in text
+
+
 def test_docs_systems_field_tables_match_the_schema():
     from sdmodels.system.schema_doc import generated
     text = (EXAMPLES.parent / "docs" / "SYSTEMS.md").read_text()

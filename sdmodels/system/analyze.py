@@ -25,6 +25,7 @@ from sdmodels.system.checklist import (TRIGGER, Answers, delays, identification,
                                        synchronization)
 from sdmodels.system.fixes import Fix, apply, fixes_for, merged
 from sdmodels.system.patterns import BY_NAME, Match, recognise
+from sdmodels.system.tipping import STUCK, stuck_after
 
 MAX_LOOPS = 2000
 ACTING = ("collapsed", "oscillating", "growth", "overshoot", "recovered")
@@ -201,7 +202,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
         r.spec, r.composition, r.ir, r.graph, r.polarities, r.matches)
     stresses = [s for s in composition.model.scenarios if s != "baseline"]
     scenarios = ["baseline", *(s for s in stresses if only is None or s in only)]
-    bar.total = 2 + len(scenarios)       # loops, the runs, linearisation
+    bar.total = 3 + len(scenarios)       # loops, the runs, linearisation, stuck after
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loops = find_loops(ir, polarities=polarities, max_loops=max_loops)
@@ -247,6 +248,9 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
         acts = any(f.runs_away(s) for s in scenarios[1:])
         f.dangerous = f.match.expected == "R" or acts or risk is not None
         f.answers.failure_modes["worst"] = _worst(f, scenarios)
+    bar.set_description("shortest stress that leaves loops stuck")
+    _stuck_after(findings, composition.model, scenarios)
+    bar.update()
     combos = combinations(findings, scenarios, composition)
     notices = [n for n in loops.notices if n.startswith("loop enumeration")]
     fix_rows, fixed_runs = [], {}
@@ -269,6 +273,19 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     bar.close()
     return Analysis(spec, composition, loops, findings, combos, fix_rows, runs, fixed_runs,
                     notices, polarities, mode_summary(lin))
+
+
+def _stuck_after(findings, model, scenarios) -> None:
+    """For each reinforcing loop stuck after a stress: the shortest stress that leaves it
+    stuck (`tipping`), as its failure modes' "stuck_after" (scenario -> seconds)."""
+    for s in scenarios[1:]:
+        stuck = [f for f in findings if f.match.expected == "R" and f.label(s) == STUCK]
+        if stuck:
+            start, end = window = stress_window(model, s)
+            found = stuck_after(model, s, [f.primary for f in stuck], window)
+            for f in stuck:
+                f.answers.failure_modes.setdefault("stuck_after", {})[s] = {
+                    "seconds": found[f.primary], "stress": end - start}
 
 
 def names_of(match: Match, composition, ir) -> list[str]:
@@ -395,6 +412,8 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, runs=None):
                 # (a scale-down to where the unfixed run ends is no collapse: it settles)
                 loops[-1]["broken"] = not flips["reversals_after"] and (
                     after["label"] not in RUNAWAY or after["end"] == before["end"])
+    if not fix.horizon:
+        _stuck_rows(loops, targets, fixed.model)
     # a balancing loop proposed for its configuration alone (no run showed it running away)
     # has nothing to break here: its rows say so instead of crediting the fix
     unshown = [f.match.key for f in targets if f.match.expected != "R"
@@ -416,6 +435,23 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, runs=None):
              "unshown": unshown, "calm": calm,
              "trigger": list(fix.trigger) if fix.trigger else None},
             frames)
+
+
+def _stuck_rows(rows, targets, model) -> None:
+    """On the rows of a targeted reinforcing loop stuck before the fix: the shortest stress
+    that leaves it stuck before and after ("stuck_before", "stuck_after"; None: the fixed
+    system is not stuck even after the whole stress)."""
+    loops = {f.match.key: f for f in targets if f.match.expected == "R"}
+    for s in dict.fromkeys(r["scenario"] for r in rows):
+        mine = [r for r in rows if r["scenario"] == s and r["loop"] in loops
+                and r["before"] == STUCK]
+        still = [loops[r["loop"]].primary for r in mine if r["after"] == STUCK]
+        found = stuck_after(model, s, still, stress_window(model, s)) if still else {}
+        for r in mine:
+            f = loops[r["loop"]]
+            r["stuck_before"] = f.answers.failure_modes.get("stuck_after", {}).get(
+                s, {}).get("seconds")
+            r["stuck_after"] = found.get(f.primary)
 
 
 def _since(frame, trigger, lead: float = 60.0):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sdmodels.files import can_make_dir, cannot_write
 from sdmodels.system.checklist import NEGLIGIBLE
+from sdmodels.system.tipping import LADDER, sentence
 
 
 def _table(header, rows) -> list[str]:
@@ -80,10 +81,11 @@ def to_markdown(a, images: dict[str, str]) -> str:
         if "configuration_risk" in st:
             out += ["", _risk(st["configuration_risk"])]
         out += ["", "**Failure modes.**", ""]
-        scen = [s for s in ans.failure_modes if s != "worst"]
+        scen = [s for s in ans.failure_modes if s not in ("worst", "stuck_after")]
         names = list(next(iter(ans.failure_modes.values())).keys())
         out += _table(["variable", *scen], [[n, *(ans.failure_modes[s].get(n, "") for s in scen)]
                                             for n in names])
+        out += _stuck(ans.failure_modes.get("stuck_after", {}))
         sync = ans.synchronization
         out += ["", "**Synchronization.** " + ("; ".join(sync["unjittered"]) or "no fixed timers")
                 + f". {sync['what_correlates']}.", "", "**Observability.**", ""]
@@ -113,7 +115,7 @@ def to_markdown(a, images: dict[str, str]) -> str:
             out += [f"Dangerous by its configuration, {', '.join(calm)} only rose and "
                     "recovered by itself in every stress run here: these runs cannot show "
                     "this fix breaking it; the rows show what the fix changes there.", ""]
-        out += _fix_table(r["loops"])
+        out += _fix_table(r["loops"]) + _stuck_rows(r["loops"])
         twin = r.get("if_closed")
         if twin:
             out += ["", f"If the clients of {twin['component']} waited for their answers (its "
@@ -299,6 +301,28 @@ def _risk(risk: dict) -> str:
              if risk["shown_in"] else
              "the simulation did not show it under the generated scenarios")
     return f"**Configuration risk: {risk['risk']}.** {risk['why']}; {shown}."
+
+
+def _stuck(found: dict) -> list[str]:
+    """The failure modes' sentence on a loop stuck after the stress ended."""
+    if not found:
+        return []
+    return ["", "**Stuck after the stress ended** (a metastable failure: the loop holds the "
+            "system down once its trigger has gone): " + "; ".join(
+                f"in {s}, {sentence(x['seconds'], x['stress'])}" for s, x in found.items())
+            + "."]
+
+
+def _stuck_rows(loops) -> list[str]:
+    """A fix's effect on the shortest stress that leaves a target loop stuck."""
+    rows = [x for x in loops if x.get("stuck_before") is not None]
+    if not rows:
+        return []
+    return ["", "Shortest stress that leaves it stuck (of " + ", ".join(
+        f"{d:g}" for d in LADDER) + " s and the whole stress): " + "; ".join(
+        f"{x['loop']} in {x['scenario']}: {x['stuck_before']:g} s before, " + (
+            f"{x['stuck_after']:g} s after" if x["stuck_after"] is not None else
+            "not stuck after the whole stress") for x in rows) + "."]
 
 
 def _fix_table(loops) -> list[str]:
