@@ -47,7 +47,7 @@ def stuck_after(model, scenario: str | None, names, window: tuple[float, float],
     if not tried or not names:
         return {n: full for n in names}
     res = simulate(model, scenario=scenario, params={"Stress duration": tried},
-                   outputs=list(names), engine="interpreter", on_failure="mark")
+                   outputs=list(names), engine="interpreter")
     out = {}
     for n in names:
         labels = [series_label(res.times, y, (start, start + d))["label"]
