@@ -4,10 +4,11 @@
 composed model (capped, with a notice), recognises the reference's patterns by component
 roles (`patterns`), runs every stress scenario once (the interpreter), linearises the
 baseline, answers the checklist per recognised loop (`checklist`), finds the dangerous
-combinations, and simulates each fix (`fixes`) under the scenarios in which its loops ran
+combinations, measures the shortest stress that leaves each stuck reinforcing loop stuck
+(`tipping`), and simulates each fix (`fixes`) under the scenarios in which its loops ran
 away (for an HPA whose cooldown is shorter than its delay: the runs in which it undid one of
-its changes within that delay, `checklist.reversals`). `sdmodels.system.report` writes the
-result.
+its changes within that delay, `checklist.reversals`), judged by `stress.evaluate`.
+`sdmodels.system.report` writes the result.
 
 >>> a = analyze("examples/service_chain.yaml")     # a minute of runs: # doctest: +SKIP
 >>> [f.match.key for f in a.findings if f.polarity == "R"][:1]   # doctest: +SKIP
@@ -18,18 +19,16 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
-from sdmodels.system.checklist import (TRIGGER, Answers, delays, identification, loop_mode,
-                                       observability, reversals, series_label, stability,
-                                       synchronization)
-from sdmodels.system.fixes import Fix, apply, fixes_for, merged
+from sdmodels.system.checklist import (Answers, delays, identification, loop_mode,
+                                       observability, stability, synchronization)
+from sdmodels.system.fixes import Fix, fixes_for, merged
 from sdmodels.system.patterns import BY_NAME, Match, recognise
+from sdmodels.system.stress import (RUNAWAY, evaluate, labels_of, reversals_in, run_scenario,
+                                    stress_window)
 from sdmodels.system.tipping import STUCK, stuck_after
 
 MAX_LOOPS = 2000
 ACTING = ("collapsed", "oscillating", "growth", "overshoot", "recovered")
-RUNAWAY = ("collapsed", "oscillating", "growth")
 CONTROLLERS = ("HPA scaling", "circuit breaker")     # balancing loops that act on a clock
 
 
@@ -129,26 +128,6 @@ def _watched(composition, matches) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _run(model, scenario, watched):
-    from sdmodels.simulate import simulate
-    return simulate(model, scenario=None if scenario == "baseline" else scenario,
-                    engine="interpreter", outputs=watched).to_pandas()
-
-
-def stress_window(model, scenario: str) -> tuple[float, float]:
-    """When the scenario's stress acts (library.compose.scenarios: from "Stress start" for
-    "Stress duration"; a lasting stress past the run's end), the trigger its labels read."""
-    params = dict(model.scenarios[scenario].params) if scenario in model.scenarios else {}
-    start = params.get("Stress start", TRIGGER[0])
-    return start, start + params.get("Stress duration", TRIGGER[1] - TRIGGER[0])
-
-
-def _labels(frame, names, trigger=None) -> dict:
-    t = frame.index.to_numpy(dtype=float)
-    return {n: series_label(t, frame[n].to_numpy(), trigger or TRIGGER) for n in names
-            if n in frame}
-
-
 def _loop_polarity(match: Match, polarities) -> str:
     signs = [polarities.get(e) for e in match.edges]
     if any(s is None or s.polarity not in ("+", "-") for s in signs):
@@ -211,7 +190,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     runs = {}
     for s in scenarios:
         bar.set_description(f"run {s}")
-        runs[s] = _run(composition.model, s, watched)
+        runs[s] = run_scenario(composition.model, s, watched)
         bar.update()
     bar.set_description("linearise")
     lin = linearize(composition.model)
@@ -221,7 +200,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     for m in matches:
         loop = by_cycle.get(frozenset(m.edges))
         edge_delays = _edge_delays(ir, graph, m)
-        outputs = {s: _labels(runs[s], names_of(m, composition, ir),
+        outputs = {s: labels_of(runs[s], names_of(m, composition, ir),
                               stress_window(composition.model, s)) for s in scenarios}
         measured = {s: outputs[s][next(iter(outputs[s]))] for s in scenarios if outputs[s]}
         answers = Answers(
@@ -243,7 +222,7 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     for f in findings:
         risk = f.risk
         if risk is not None:        # a risk of the configuration, and whether a run showed it
-            risk["reversals"] = {s: _reversals(runs[s], f.primary, risk) for s in scenarios}
+            risk["reversals"] = {s: reversals_in(runs[s], f.primary, risk) for s in scenarios}
             risk["shown_in"] = [s for s in scenarios[1:] if f.runs_away(s)]
         acts = any(f.runs_away(s) for s in scenarios[1:])
         f.dangerous = f.match.expected == "R" or acts or risk is not None
@@ -300,13 +279,6 @@ def _edge_delays(ir, graph, match: Match):
             out.append(LoopDelay(ir.display(a), ir.display(b), d.kind, d.order, d.time,
                                  d.time_text))
     return out
-
-
-def _reversals(frame, name: str, risk: dict) -> list:
-    """An HPA's changes undone within the time it takes to see its own action."""
-    if name not in frame:
-        return []
-    return reversals(frame.index.to_numpy(dtype=float), frame[name].to_numpy(), risk["delay"])
 
 
 def _worst(f: Finding, scenarios) -> str:
@@ -372,146 +344,3 @@ def _share(f: Finding, g: Finding, *, components: bool = False) -> bool:
     return components and bool(set(f.match.components) & set(g.match.components))
 
 
-def evaluate(fix: Fix, spec, findings, scenarios, watched, runs=None):
-    """Compose the fixed description, run it where its loops ran away; a before/after row.
-    `runs` (scenario -> the unfixed run) lets it measure how long each loop ran away."""
-    from library.compose import compose
-    targets = [f for f in findings if f.match.key in fix.targets]
-    where = [s for s in scenarios[1:] if any(f.runs_away(s) for f in targets)] or \
-        [targets[0].answers.failure_modes["worst"]]
-    frames, loops, olds = {}, [], {}
-    if fix.horizon:          # a timer longer than the stress runs (a TTL): both run past it
-        where = [fix.scenario if fix.scenario in scenarios else "baseline"]
-        olds[where[0]] = _run(compose(spec, stop=fix.horizon).model, where[0], watched)
-    fixed = compose(apply(spec, fix), stop=fix.horizon)     # None: the description's own
-    for s in where[:2]:
-        frames[s] = _run(fixed.model, s, watched)
-        # a fix with its own trigger (a TTL's next expiry) is read from a minute before it:
-        # the stress that set the timers (a flush an hour earlier) is the same in both runs
-        new, prior = (_since(frames[s], fix.trigger), _since(olds.get(s), fix.trigger))
-        for f in findings:
-            window = fix.trigger or stress_window(fixed.model, s)
-            after = _labels(new, [f.primary], window).get(f.primary)
-            before = _labels(prior, [f.primary], window).get(f.primary) if s in olds \
-                else f.outputs[s].get(f.primary)
-            if after is None or before is None:
-                continue
-            flips = _flips(f, s, new, prior)
-            old = prior if s in olds else (runs or {}).get(s)
-            if old is not None:         # seconds beyond half its rise, before and after
-                held = _held(old, f.primary, before), _held(new, f.primary, before)
-                before, after = dict(before, held=held[0]), dict(after, held=held[1])
-            loops.append({"loop": f.match.key, "scenario": s, "targeted": f in targets,
-                          "before": before["label"], "after": after["label"],
-                          "peak_before": before["peak"], "peak_after": after["peak"],
-                          "end_before": before["end"], "end_after": after["end"],
-                          "held_before": before.get("held"),
-                          "held_after": after.get("held"),
-                          "broken": _broken(before, after), **flips})
-            if flips.get("reversals_before"):   # an HPA undoing its changes: still after?
-                # (a scale-down to where the unfixed run ends is no collapse: it settles)
-                loops[-1]["broken"] = not flips["reversals_after"] and (
-                    after["label"] not in RUNAWAY or after["end"] == before["end"])
-    if not fix.horizon:
-        _stuck_rows(loops, targets, fixed.model)
-    # a balancing loop proposed for its configuration alone (no run showed it running away)
-    # has nothing to break here: its rows say so instead of crediting the fix
-    unshown = [f.match.key for f in targets if f.match.expected != "R"
-               and not any(f.runs_away(s) for s in scenarios[1:])]
-    # a reinforcing one that only rose and recovered in every stress run: a fix can still
-    # shorten or lower that excursion (credited by its rows), but if it does not, the runs
-    # show nothing either way (the report says so rather than "breaks none")
-    calm = [f.match.key for f in targets if f.match.expected == "R"
-            and not any(f.runs_away(s) for s in scenarios[1:])]
-    for r in loops:
-        if r["loop"] in unshown:
-            r["broken"] = None
-    breaks = [k for k in fix.targets if any(r["loop"] == k for r in loops)
-              and all(r["broken"] is not False for r in loops if r["loop"] == k)
-              and any(r["broken"] for r in loops if r["loop"] == k)]
-    frames.update({("before", s): frame for s, frame in olds.items()})
-    return ({"fix": fix.name, "why": fix.why, "diff": fix.diff(), "targets": list(fix.targets),
-             "scenarios": list(where[:2]), "loops": loops, "breaks": breaks,
-             "unshown": unshown, "calm": calm,
-             "trigger": list(fix.trigger) if fix.trigger else None},
-            frames)
-
-
-def _stuck_rows(rows, targets, model) -> None:
-    """On the rows of a targeted reinforcing loop stuck before the fix: the shortest stress
-    that leaves it stuck before and after ("stuck_before", "stuck_after"; None: the fixed
-    system is not stuck even after the whole stress)."""
-    loops = {f.match.key: f for f in targets if f.match.expected == "R"}
-    for s in dict.fromkeys(r["scenario"] for r in rows):
-        mine = [r for r in rows if r["scenario"] == s and r["loop"] in loops
-                and r["before"] == STUCK]
-        still = [loops[r["loop"]].primary for r in mine if r["after"] == STUCK]
-        found = stuck_after(model, s, still, stress_window(model, s)) if still else {}
-        for r in mine:
-            f = loops[r["loop"]]
-            r["stuck_before"] = f.answers.failure_modes.get("stuck_after", {}).get(
-                s, {}).get("seconds")
-            r["stuck_after"] = found.get(f.primary)
-
-
-def _since(frame, trigger, lead: float = 60.0):
-    """The run from `lead` seconds before the trigger on (all of it without a trigger)."""
-    if frame is None or trigger is None:
-        return frame
-    return frame.loc[trigger[0] - lead:]
-
-
-def _flips(f: Finding, scenario, after, before=None) -> dict:
-    """For a loop with a configuration risk: its reversals in the run before the fix and
-    in the fixed run (empty for other loops)."""
-    risk = f.risk
-    if risk is None or "reversals" not in risk:
-        return {}
-    old = _reversals(before, f.primary, risk) if before is not None else \
-        risk["reversals"].get(scenario, [])
-    return {"reversals_before": old, "reversals_after": _reversals(after, f.primary, risk)}
-
-
-def _held(frame, name: str, before: dict) -> float | None:
-    """Seconds a loop's variable spends beyond half its rise in the unfixed run (from its
-    value before the trigger towards its peak): how long the loop ran away."""
-    if name not in frame:
-        return None
-    rise = before["peak"] - before["before"]
-    if not rise > 1e-9 * max(1.0, abs(before["peak"])):
-        return None
-    t = frame.index.to_numpy(dtype=float)
-    step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
-    return float(np.count_nonzero(frame[name].to_numpy() > before["before"] + rise / 2) * step)
-
-
-def _broken(before: dict, after: dict) -> bool | None:
-    """The loop stopped running away (never when it rose higher and for longer than before):
-    no longer collapsed/oscillating/growing, no longer
-    swinging (turning points that give a period), beyond half its old rise for at most a
-    third as long (and not running away, ending no further off), or its peak came down by
-    at least a third and it ends no further off than before (or than a third of the old
-    peak); None when it did not run before."""
-    if before["label"] == "steady":
-        return None
-    held = before.get("held"), after.get("held")
-    if held[0] is not None and held[1] is not None and held[1] > held[0] and \
-            after["peak"] > before["peak"] * 1.01:
-        return False                    # higher and for longer: worse, whatever its shape
-    if before["label"] in RUNAWAY and after["label"] not in RUNAWAY:
-        return True
-    if before.get("period") and not after.get("period"):
-        return True                     # it swung back and forth before, not after
-    if held[0] and held[1] is not None and held[1] <= held[0] / 3 and after["label"] not in \
-            RUNAWAY and abs(after["end"] - before["before"]) <= abs(before["end"] -
-                                                                     before["before"]) + 1e-9:
-        return True                     # it ran away for a third of the time or less
-    rise = abs(before["peak"] - before["before"])
-    if rise <= 1e-9 * max(1.0, abs(before["peak"])):
-        # already at its peak before the trigger (running away from the start): it is
-        # broken only if the fixed run's peak is a third lower, not by rising no further
-        return bool(after["peak"] < before["peak"] * 2 / 3 and after["label"] not in RUNAWAY)
-    base = max(rise, 1e-12)
-    end = max(abs(before["end"] - before["before"]), base / 3)
-    return bool(after["peak"] - before["before"] < base * 2 / 3 and
-                abs(after["end"] - before["before"]) <= end and np.isfinite(after["peak"]))
