@@ -222,3 +222,36 @@ def test_hands_on_behind_threads_only_slow_calls_open_the_database_breaker(hands
     assert runs[0][head].max() > 1.4        # though the queue's head alone waits 1.5 s
     opened = runs[1][state].index[runs[1][state].to_numpy() == 1]
     assert 60 < opened.min() <= 62
+
+
+TWO_HOPS = """
+system: two-hops
+components:
+  users: {kind: traffic, rate: RATE/s}
+  front: {kind: service, serviceTime: 10ms, replicas: 2, workersPerPod: 4CONCURRENCY}
+  back: {kind: service, serviceTime: 40ms, replicas: 10, workersPerPod: 10}
+calls:
+  - {from: users, to: front, timeout: 5s}
+  - {from: front, to: back, timeout: 5s}
+"""
+
+
+@pytest.mark.parametrize("rate, concurrency, held", [
+    (200, "", 10.0), (100, "", None), (200, ", concurrency: async", None)])
+def test_a_thread_per_request_service_that_cannot_hold_its_calls_below_is_noticed(
+        rate, concurrency, held):
+    """Little's law: front holds a thread through its 10 ms and back's 40 ms (back is 100
+    workers at 8 % of 2,500 req/s: its Erlang C wait is below 1e-9 s), so X x 50 ms threads:
+    10 at 200 req/s, more than its 2 x 4 = 8 (the notice), 5 at 100 req/s (none). An async
+    front holds none whatever the rate."""
+    from sdmodels.system.threads import notices
+    spec = load_system(TWO_HOPS.replace("RATE", str(rate)).replace("CONCURRENCY", concurrency))
+    found = notices(spec, compose(spec))
+    if held is None:
+        assert found == []
+        return
+    (text,) = found
+    assert text.startswith(f"front is thread-per-request with 8 request threads, but at the "
+                           f"baseline {rate} req/s x 50 ms (its service and its calls below) "
+                           f"hold {held:g} (Little's law)")
+    assert "write concurrency: async" in text

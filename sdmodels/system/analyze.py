@@ -25,6 +25,7 @@ from sdmodels.system.fixes import Fix, fixes_for, merged
 from sdmodels.system.patterns import BY_NAME, Match, recognise
 from sdmodels.system.stress import (RUNAWAY, evaluate, labels_of, reversals_in, run_scenario,
                                     stress_window)
+from sdmodels.system.threads import notices as thread_notices
 from sdmodels.system.tipping import STUCK, stuck_after
 
 MAX_LOOPS = 2000
@@ -231,7 +232,8 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     _stuck_after(findings, composition.model, scenarios)
     bar.update()
     combos = combinations(findings, scenarios, composition)
-    notices = [n for n in loops.notices if n.startswith("loop enumeration")]
+    notices = [n for n in loops.notices if n.startswith("loop enumeration")] + \
+        thread_notices(spec, composition)
     fix_rows, fixed_runs = [], {}
     if fixes:
         bar.set_description("fixes")
