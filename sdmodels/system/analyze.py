@@ -209,8 +209,8 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
                                           BY_NAME[m.pattern]),
             delays=delays(m, spec, edge_delays),
             stability=stability(m, spec, loop_mode(lin, composition, m, ir), measured),
-            failure_modes={s: {v: d["label"] for v, d in outputs[s].items()}
-                           for s in scenarios},
+            failure_modes={"scenarios": {s: {v: d["label"] for v, d in outputs[s].items()}
+                                         for s in scenarios}, "stuck_after": {}},
             synchronization=synchronization(m, spec, edge_delays),
             observability=observability(m, composition, ir))
         pol = answers.identification["type"]
@@ -258,14 +258,15 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
 
 def _stuck_after(findings, model, scenarios) -> None:
     """For each reinforcing loop stuck after a stress: the shortest stress that leaves it
-    stuck (`tipping`), as its failure modes' "stuck_after" (scenario -> seconds)."""
+    stuck (`tipping`), as its failure modes' "stuck_after": scenario -> {"seconds": that,
+    "stress": the scenario's whole stress}."""
     for s in scenarios[1:]:
         stuck = [f for f in findings if f.match.expected == "R" and f.label(s) == STUCK]
         if stuck:
             start, end = window = stress_window(model, s)
             found = stuck_after(model, s, [f.primary for f in stuck], window)
             for f in stuck:
-                f.answers.failure_modes.setdefault("stuck_after", {})[s] = {
+                f.answers.failure_modes["stuck_after"][s] = {
                     "seconds": found[f.primary], "stress": end - start}
 
 

@@ -81,7 +81,9 @@ class Answers:
     identification: dict = field(default_factory=dict)
     delays: dict = field(default_factory=dict)
     stability: dict = field(default_factory=dict)
-    failure_modes: dict = field(default_factory=dict)
+    failure_modes: dict = field(default_factory=dict)   # "scenarios": scenario -> variable
+    # -> label; "worst": the scenario it did worst in; "stuck_after": scenario -> the
+    # shortest stress that leaves it stuck (`tipping`)
     synchronization: dict = field(default_factory=dict)
     observability: dict = field(default_factory=dict)
 

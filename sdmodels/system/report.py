@@ -81,11 +81,11 @@ def to_markdown(a, images: dict[str, str]) -> str:
         if "configuration_risk" in st:
             out += ["", _risk(st["configuration_risk"])]
         out += ["", "**Failure modes.**", ""]
-        scen = [s for s in ans.failure_modes if s not in ("worst", "stuck_after")]
-        names = list(next(iter(ans.failure_modes.values())).keys())
-        out += _table(["variable", *scen], [[n, *(ans.failure_modes[s].get(n, "") for s in scen)]
+        runs = ans.failure_modes["scenarios"]
+        names = list(next(iter(runs.values())).keys())
+        out += _table(["variable", *runs], [[n, *(runs[s].get(n, "") for s in runs)]
                                             for n in names])
-        out += _stuck(ans.failure_modes.get("stuck_after", {}))
+        out += _stuck(ans.failure_modes["stuck_after"])
         sync = ans.synchronization
         out += ["", "**Synchronization.** " + ("; ".join(sync["unjittered"]) or "no fixed timers")
                 + f". {sync['what_correlates']}.", "", "**Observability.**", ""]

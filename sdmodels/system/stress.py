@@ -124,7 +124,7 @@ def _stuck_rows(rows, targets, model) -> None:
         found = stuck_after(model, s, still, stress_window(model, s)) if still else {}
         for r in mine:
             f = loops[r["loop"]]
-            r["stuck_before"] = f.answers.failure_modes.get("stuck_after", {}).get(
+            r["stuck_before"] = f.answers.failure_modes["stuck_after"].get(
                 s, {}).get("seconds")
             r["stuck_after"] = found.get(f.primary)
 
