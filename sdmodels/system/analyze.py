@@ -10,7 +10,7 @@ away (for an HPA whose cooldown is shorter than its delay: the runs in which it 
 its changes within that delay, `checklist.reversals`), judged by `stress.evaluate`.
 `sdmodels.system.report` writes the result.
 
->>> a = analyze("examples/service_chain.yaml")     # a minute of runs: # doctest: +SKIP
+>>> a = analyze("examples/service_chain.yaml")     # seconds of runs: # doctest: +SKIP
 >>> [f.match.key for f in a.findings if f.polarity == "R"][:1]   # doctest: +SKIP
 ['retry storm: gateway -> orders']
 """
