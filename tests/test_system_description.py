@@ -88,6 +88,30 @@ def test_required_fields_and_duplicates_are_reported():
     assert any("components.c.keys: appears twice (first on line 4)" in m for m in messages)
 
 
+def test_a_component_nobody_calls_and_a_queue_without_consumer_are_listed(tmp_path):
+    """A component no call reaches takes no requests (a call forgotten or misspelt), and a
+    queue relays its messages to a consumer: both are problems at the component's line,
+    listed with the others, and `sdm analyze` writes nothing (before, the queue without a
+    consumer reached the linearisation: "has no stock: there is nothing to linearise")."""
+    from click.testing import CliRunner
+    from sdmodels.cli import main
+    text = ("system: s\ncomponents:\n  u: {kind: traffic, rate: 5/s}\n"
+            "  q: {kind: queue}\n  db: {kind: database}\n"
+            "calls:\n  - {from: u, to: q}\n")
+    with pytest.raises(SystemDescriptionError) as info:
+        load_system(text)
+    assert [(p.line, p.path) for p in info.value.problems] == [
+        (4, "components.q"), (5, "components.db")]
+    queue, db = (p.message for p in info.value.problems)
+    assert queue.startswith("q (queue) has no consumer: add a call from q to the service")
+    assert db.startswith("no call reaches db (database): add one to calls")
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["analyze", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "2 problems in the system description" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
 def test_a_misspelt_field_checked_against_another_is_reported_not_a_crash():
     # minReplicas is compared with maxReplicas; with maxReplicas misspelt the comparison
     # raised KeyError (a traceback from `sdm analyze`) instead of listing the misspelling

@@ -153,11 +153,31 @@ class _Reader:
         if components and not any(c.kind == "traffic" for c in components.values()):
             self.problem(top.get("components"), "components",
                          "no component of kind 'traffic': add one that sends the requests")
+        self.wiring(top.get("components"), components, calls)
         if self.problems:
             raise SystemDescriptionError(self.source, self.problems)
         description = _scalar(top["description"]) if "description" in top else ""
         return SystemSpec(str(name), str(description or ""), MappingProxyType(components),
                           tuple(calls), self.source)
+
+    def wiring(self, node, components: dict, calls: list) -> None:
+        """Every component but traffic and alerting is called by one (a component nobody
+        calls takes no requests: a call missing or misspelt), and a queue calls its
+        consumer (it relays messages to a service)."""
+        if any(p.path.startswith("calls[") and p.path.endswith((".from", ".to"))
+               for p in self.problems):
+            return          # a misspelt end is already listed; what it leaves uncalled is not
+        called = {c.target for c in calls}
+        calling = {c.source for c in calls}
+        for name, c in components.items():
+            where = _child(node, name)
+            if c.kind not in ("traffic", "alerting") and name not in called:
+                self.problem(where, f"components.{name}", f"no call reaches {name} ({c.kind}): "
+                             f"add one to calls, e.g. {{from: ..., to: {name}}}, or remove it")
+            if c.kind == "queue" and name not in calling:
+                self.problem(where, f"components.{name}", f"{name} (queue) has no consumer: "
+                             f"add a call from {name} to the service that takes its messages, "
+                             f"e.g. {{from: {name}, to: workers}}")
 
     def components(self, node) -> dict[str, Component]:
         if node is None:
