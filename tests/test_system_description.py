@@ -202,3 +202,28 @@ def test_slow_calls_need_a_callee_with_a_latency_distribution():
                        "distribution of api"):
         compose(load_system(to_api))
     compose(load_system(to_api.replace("{slowCallRateThreshold: 50}", "{}")))
+
+
+def test_the_backoff_multiplier_and_the_attempts_reach_the_model():
+    """resilience4j's exponentialBackoffMultiplier was read and then ignored (the delay always
+    doubled): with 3, 1 s and a 5 s cap the sleeps are 1, 3, min(9, 5) = 5 s. maxAttempts
+    above the first attempt and 5 retries the retry part models is refused, not cut to 6."""
+    from library.compose import compose
+    from library.parts.retry import GENERATIONS, mean_waits
+    from sdmodels import simulate
+    from sdmodels.system.schema import MAX_ATTEMPTS
+    call = ("{from: users, to: api, retry: {maxAttempts: ATTEMPTS, waitDuration: 1s, "
+            "enableExponentialBackoff: true, exponentialBackoffMultiplier: 3, "
+            "exponentialMaxWaitDuration: 5s}}")
+    text = ("system: s\ncomponents:\n  users: {kind: traffic, rate: 10/s}\n"
+            "  api: {kind: service, serviceTime: 10ms}\ncalls:\n  - " + call + "\n")
+    run = simulate(compose(load_system(text.replace("ATTEMPTS", "4"))).model,
+                   engine="interpreter", stop=0.1).to_pandas()
+    sleeps = [run[f"users to api retries / Backoff[attempt{k}]"].iloc[0] for k in (1, 2, 3)]
+    assert sleeps == [1.0, 3.0, 5.0]
+    assert mean_waits(3, 1.0, 5.0, exponential=True, jitter=0.0, multiplier=3.0) == sleeps
+    assert MAX_ATTEMPTS == GENERATIONS
+    with pytest.raises(SystemDescriptionError) as info:
+        load_system(text.replace("ATTEMPTS", "7"))
+    (problem,) = info.value.problems
+    assert problem.path == "calls[0].retry.maxAttempts" and "7 is outside 1 to 6" in problem.message

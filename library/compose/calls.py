@@ -119,6 +119,7 @@ def _call(m, caller: Node, callee: Node, call, timeout):
                 "Max retries": min(GENERATIONS - 1, r["maxAttempts"] - 1),
                 "Backoff base": r["waitDuration"],
                 "Exponential backoff": float(r["enableExponentialBackoff"]),
+                "Backoff multiplier": r["exponentialBackoffMultiplier"],
                 "Max backoff": r["exponentialMaxWaitDuration"],
                 "Jitter": retry_jitter(r), "Jitter factor": r["randomizedWaitFactor"]}, **budget))
         client.connect("Demand", demand)

@@ -8,7 +8,8 @@
   fraction" is refused without a retry (an open breaker's CallNotPermittedException, which
   retry policies usually ignore).
 - **Backoff.** A failure is known "Failure delay" after sending (the timeout), then the
-  client sleeps backoff b_k = min("Max backoff", base x 2^(k-1)) with "Exponential backoff",
+  client sleeps backoff b_k = min("Max backoff", base x m^(k-1)) with "Exponential backoff"
+  (m the "Backoff multiplier", resilience4j's exponentialBackoffMultiplier, 2 by default),
   else the base. Jitter (AWS Architecture Blog, M. Brooker, "Exponential Backoff And
   Jitter", 2015): 0 = none, a pipeline delay (DELAY FIXED) that keeps the retries of a burst
   together; 1 = full jitter, sleep uniform on [0, b]; 2 = equal jitter, b / 2 + uniform on
@@ -42,6 +43,8 @@ INPUTS = {
     "Max retries": (3.0, "retries", "reference hands-on exercise: 3 retries (at most 5)"),
     "Backoff base": (1.0, "s", "reference hands-on exercise: 1 s fixed delay"),
     "Exponential backoff": (0.0, "0/1", "reference Part 4 Principle 4: delay doubles"),
+    "Backoff multiplier": (2.0, "1", "resilience4j Retry exponentialBackoffMultiplier "
+                           "default 2 (the delay doubles)"),
     "Max backoff": (30.0, "s", "reference hands-on exercise fix: max 30 s"),
     "Jitter": (0.0, "0/1", "0 none, 1 full, 2 equal (AWS 'Exponential Backoff And Jitter'), "
                "3 b x (1 +/- factor) (resilience4j randomized wait)"),
@@ -58,9 +61,9 @@ BUDGET = ("Retry budget on", "Retry budget ratio", "Retry budget size")
 
 
 def mean_waits(retries: int, base: float, max_backoff: float, *, exponential: bool,
-               jitter: float) -> list[float]:
+               jitter: float, multiplier: float = 2.0) -> list[float]:
     """The mean sleep before each retry, as `retry_client` models it (before the timeout):
-    b_k = min(max, base x 2^(k-1)) with exponential backoff, else the base; jitter 0 and 3
+    b_k = min(max, base x multiplier^(k-1)) with exponential backoff, else the base; jitter 0 and 3
     (resilience4j's, symmetric) keep the mean b_k, 1 (full) sleeps b_k / 2 on average,
     2 (equal) 3 b_k / 4.
 
@@ -68,7 +71,7 @@ def mean_waits(retries: int, base: float, max_backoff: float, *, exponential: bo
     [0.75, 1.5, 3.0]
     """
     share = {0.0: 1.0, 1.0: 0.5, 2.0: 0.75, 3.0: 1.0}[float(jitter)]
-    return [min(max_backoff, base * (2.0 ** (k - 1) if exponential else 1.0)) * share
+    return [min(max_backoff, base * (multiplier ** (k - 1) if exponential else 1.0)) * share
             for k in range(1, retries + 1)]
 
 
@@ -89,7 +92,8 @@ def retry_client(*, budget: bool = True, **overrides) -> Model:
                                       for k in range(1, GENERATIONS + 1)},
                    dims=[gen], units="1", doc="1 = first attempt, 2 = first retry, ...")
     backoff = m.aux("Backoff", minimum(p["Max backoff"], p["Backoff base"] * if_then_else(
-        p["Exponential backoff"] > 0, 2 ** (number - 1), 1)), dims=[gen], units="s",
+        p["Exponential backoff"] > 0, p["Backoff multiplier"] ** (number - 1), 1)), dims=[gen],
+        units="s",
         doc="sleep before retrying a failed attempt of this generation (before jitter)")
     jitter, factor = p["Jitter"], p["Jitter factor"]
     fixed = if_then_else(jitter.eq(0), backoff, if_then_else(jitter.eq(2), backoff / 2, if_then_else(

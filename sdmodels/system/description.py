@@ -309,6 +309,12 @@ class _Reader:
             if None in ends or any(e not in components for e in ends):
                 continue
             config = {k: v for k, v in config.items() if k not in ("from", "to")}
+            first = next((j for j, c in enumerate(out) if (c.source, c.target) == tuple(ends)),
+                         None)
+            if first is not None:
+                self.problem(item, path, f"{ends[0]} -> {ends[1]} is already calls[{first}] "
+                             f"(line {out[first].line}): one call per pair; merge them")
+                continue
             out.append(Connection(ends[0], ends[1], MappingProxyType(config),
                                   item.start_mark.line + 1))
         return out

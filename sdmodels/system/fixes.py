@@ -142,7 +142,8 @@ def _backoff_cuts(spec, i: int, before, after) -> str:
     def cycle(r) -> float:
         return (retries + 1) * timeout + think + sum(mean_waits(
             retries, r["waitDuration"], r["exponentialMaxWaitDuration"],
-            exponential=r["enableExponentialBackoff"], jitter=retry_jitter(r)))
+            exponential=r["enableExponentialBackoff"], jitter=retry_jitter(r),
+            multiplier=r["exponentialBackoffMultiplier"]))
     old, new = cycle(before), cycle(after)
     return (f"And {caller.name} is a closed workload (population "
             f"{caller.config['population']:g}, thinkTime {think:g}s): a client is blocked "

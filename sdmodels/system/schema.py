@@ -160,9 +160,14 @@ HPA = Section({
     }), {}, "Kubernetes HPA behavior"),
 })
 
+#: the first attempt and up to 5 retries: library/parts/retry.py's GENERATIONS (a test holds
+#: the two equal; the schema does not import the library)
+MAX_ATTEMPTS = 6
+
 RETRY = Section({
-    "maxAttempts": count(3, "resilience4j Retry default maxAttempts 3 (the first attempt "
-                         "included)", low=1),
+    "maxAttempts": Field(Number(low=1, high=MAX_ATTEMPTS, integer=True), 3,
+                         "resilience4j Retry default maxAttempts 3 (the first attempt "
+                         "included; sdmodels models the first and up to 5 retries)"),
     "waitDuration": Field(DURATION, 0.5, "resilience4j Retry default waitDuration 500ms"),
     "enableExponentialBackoff": Field(Flag(), False, "resilience4j Retry default"),
     "exponentialBackoffMultiplier": Field(Number(low=1), 2.0, "resilience4j Retry default 2"),
