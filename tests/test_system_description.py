@@ -227,3 +227,17 @@ def test_the_backoff_multiplier_and_the_attempts_reach_the_model():
         load_system(text.replace("ATTEMPTS", "7"))
     (problem,) = info.value.problems
     assert problem.path == "calls[0].retry.maxAttempts" and "7 is outside 1 to 6" in problem.message
+
+
+def test_the_same_call_twice_is_a_problem_at_the_second():
+    """Two calls between the same pair were composed under one name and failed as a name
+    clash inside the model ('defines users to api timeout twice')."""
+    text = ("system: s\ncomponents:\n  users: {kind: traffic, rate: 10/s}\n"
+            "  api: {kind: service, serviceTime: 10ms}\ncalls:\n"
+            "  - {from: users, to: api}\n  - {from: users, to: api, timeout: 2s}\n")
+    with pytest.raises(SystemDescriptionError) as info:
+        load_system(text)
+    (problem,) = info.value.problems
+    assert (problem.line, problem.path) == (7, "calls[1]")
+    assert problem.message == "users -> api is already calls[0] (line 6): one call per pair; " \
+        "merge them"
