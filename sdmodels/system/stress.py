@@ -117,7 +117,7 @@ def _stuck_rows(rows, targets, model) -> None:
     that leaves it stuck before and after ("stuck_before", "stuck_after"; None: the fixed
     system is not stuck even after the whole stress)."""
     loops = {f.match.key: f for f in targets if f.match.expected == "R"}
-    for s in dict.fromkeys(r["scenario"] for r in rows):
+    for s in dict.fromkeys(r["scenario"] for r in rows if r["scenario"] != "baseline"):
         mine = [r for r in rows if r["scenario"] == s and r["loop"] in loops
                 and r["before"] == STUCK]
         still = [loops[r["loop"]].primary for r in mine if r["after"] == STUCK]
