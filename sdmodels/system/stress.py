@@ -115,7 +115,8 @@ def evaluate(fix: Fix, spec, findings, scenarios, watched, runs=None):
 def _stuck_rows(rows, targets, model) -> None:
     """On the rows of a targeted reinforcing loop stuck before the fix: the shortest stress
     that leaves it stuck before and after ("stuck_before", "stuck_after"; None: the fixed
-    system is not stuck even after the whole stress)."""
+    system is not stuck even after the whole stress). Not in the baseline, which has no
+    stress to shorten."""
     loops = {f.match.key: f for f in targets if f.match.expected == "R"}
     for s in dict.fromkeys(r["scenario"] for r in rows if r["scenario"] != "baseline"):
         mine = [r for r in rows if r["scenario"] == s and r["loop"] in loops
