@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import functools
 import math
+from numbers import Real
 from collections.abc import Iterable, Mapping   # typing's aliases: isinstance 3x slower
 
 import numpy as np
@@ -144,6 +145,9 @@ class Model:
 
     def __init__(self, name: str, *, start: float = 0.0, stop: float = 100.0, dt: float = 1.0,
                  saveper: float | None = None, time_units: str = "time", doc: str = ""):
+        for setting, value in (("start", start), ("stop", stop), ("dt", dt), ("saveper", saveper)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, Real)):
+                raise ModelError(f"model '{name}': {setting} must be a number, not {value!r}")
         if not (dt > 0):
             raise ModelError(f"model '{name}': dt must be positive, got {dt}")
         if not (stop > start):

@@ -1,0 +1,71 @@
+"""Defects found walking the paths a new user walks (README, every `sdm` subcommand, the
+first Python calls of a notebook): each bad input gets one clear line, exit code 2 at the
+command line, and leaves no file behind."""
+import pytest
+from click.testing import CliRunner
+
+from sdmodels import Model, ModelError, UnknownNameError, find_loops, simulate
+from sdmodels.cli import main
+
+
+def teacup() -> Model:
+    m = Model("teacup", start=0, stop=4, dt=0.5, time_units="minute")
+    temp = m.stock("Teacup Temperature", initial=180, units="degF")
+    room = m.constant("Room Temperature", 70)
+    tau = m.constant("Characteristic Time", 10)
+    m.flow("Heat Loss", (temp - room) / tau, out_of=temp)
+    m.name_loop("Cooling", ["Teacup Temperature", "Heat Loss"])
+    return m
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def one_line_error(result, *needles):
+    """Exit code 2, one line starting with Error: that holds every needle, no traceback."""
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+# --- the Python API: wrong types and names say so, not a TypeError deep inside --------------
+
+@pytest.mark.parametrize("options, error, needles", [
+    ({"params": [5, 10]}, ModelError, ["params must be a dict", "not list"]),
+    ({"seed": "x"}, ModelError, ["seed must be a whole number", "'x'"]),
+    ({"saveper": 0}, ModelError, ["saveper must be a positive number"]),
+    ({"saveper": -1}, ModelError, ["saveper must be a positive number"]),
+    ({"stop": "later"}, ModelError, ["stop must be a number", "'later'"]),
+    ({"dt": None, "start": [0]}, ModelError, ["start must be a number"]),
+])
+def test_simulate_names_the_bad_option(options, error, needles):
+    with pytest.raises(error) as info:
+        simulate(teacup(), engine="interpreter", **options)
+    for needle in needles:
+        assert needle in str(info.value), str(info.value)
+
+
+def test_one_output_name_is_one_output_not_its_letters():
+    results = simulate(teacup(), outputs="Heat Loss", engine="interpreter")
+    assert list(results.columns) == ["Heat Loss"]
+    # Heat Loss at t = 0 is (180 - 70) / 10
+    assert results.to_pandas()["Heat Loss"].iloc[0] == pytest.approx(11.0)
+
+
+def test_a_whole_float_seed_is_accepted():
+    assert simulate(teacup(), seed=3.0, engine="interpreter").seeds.tolist() == [3]
+
+
+def test_model_time_settings_must_be_numbers():
+    with pytest.raises(ModelError, match="model 'x': dt must be a number, not 'fast'"):
+        Model("x", dt="fast")
+
+
+def test_an_unknown_loop_suggests_the_close_name():
+    loops = find_loops(teacup(), behaviour=False)
+    with pytest.raises(UnknownNameError, match="has no loop 'Coolng'.*Did you mean 'Cooling'"):
+        loops["Coolng"]
