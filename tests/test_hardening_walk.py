@@ -69,3 +69,23 @@ def test_an_unknown_loop_suggests_the_close_name():
     loops = find_loops(teacup(), behaviour=False)
     with pytest.raises(UnknownNameError, match="has no loop 'Coolng'.*Did you mean 'Cooling'"):
         loops["Coolng"]
+
+
+# --- scenario and --set names reach every command that runs the model ----------------------
+
+def test_loops_refuses_an_unknown_set_name_instead_of_ignoring_it():
+    one_line_error(invoke("loops", "teacup", "--set", "Room Temp=3"),
+                   "parameter 'Room Temp' is not a constant", "Did you mean 'Room Temperature'")
+    with pytest.raises(UnknownNameError, match="Did you mean 'Room Temperature'"):
+        find_loops(teacup(), params={"Room Temp": 3})
+
+
+def test_loops_checks_the_scenario_without_a_run_too():
+    one_line_error(invoke("loops", "teacup", "--no-behaviour", "--scenario", "cold rooom"),
+                   "no scenario 'cold rooom'", "Did you mean 'cold room'")
+
+
+def test_diagram_dominant_with_an_unknown_scenario_is_one_line(tmp_path):
+    one_line_error(invoke("diagram", "teacup", "--dominant", "2", "--scenario", "nope",
+                          "-o", tmp_path / "d.svg"), "model 'teacup' has no scenario 'nope'")
+    assert not list(tmp_path.iterdir())

@@ -153,7 +153,7 @@ def prepare(spec: SweepSpec):
     """
     from sdmodels.compile import compile
     from sdmodels.elements import Stock
-    from sdmodels.simulate import resolve_params, simulate
+    from sdmodels.simulate import check_scenario, resolve_params, simulate
     from sdmodels.sources import load_model
     from sdmodels.errors import SDModelsError
     design = design_table(spec)           # raises on design-only problems
@@ -170,11 +170,7 @@ def prepare(spec: SweepSpec):
             return None
     for name in [f.name for f in spec.factors] + list(spec.set):
         check(resolve_params, kernel, {name: 0.0})
-    if spec.scenario is not None and spec.scenario not in ir.scenarios:
-        from sdmodels.errors import did_you_mean
-        problems.append(f"model '{ir.name}' has no scenario '{spec.scenario}'; it has: "
-                        f"{', '.join(ir.scenarios) or 'none'}."
-                        f"{did_you_mean(spec.scenario, ir.scenarios)}")
+    check(check_scenario, ir, spec.scenario)
     names = list(spec.outputs) or [v.display for v in ir.of_kind(Stock) if not v.internal]
     outputs = [lab for n in names for lab in (check(_one_label, kernel, n, "output") or [])]
     metrics = []
