@@ -91,6 +91,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     target = Path(target)
     if target.is_dir():
         raise OutputError(f"cannot write '{target}': it is a folder; give a file name")
+    can_make_dir(target.parent)     # a file where a folder should be: say so, not 'File exists'
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

@@ -89,3 +89,31 @@ def test_diagram_dominant_with_an_unknown_scenario_is_one_line(tmp_path):
     one_line_error(invoke("diagram", "teacup", "--dominant", "2", "--scenario", "nope",
                           "-o", tmp_path / "d.svg"), "model 'teacup' has no scenario 'nope'")
     assert not list(tmp_path.iterdir())
+
+
+# --- output files: the umask's mode, and a plain reason when a folder is a file ------------
+
+def test_a_diagram_saved_from_python_gets_the_umasks_mode(tmp_path):
+    """Diagram.save wrote 0600 files (mkstemp's mode): the postmortem's loop pictures too."""
+    import os
+    import stat
+
+    from sdmodels import to_graphviz
+    old = os.umask(0o022)
+    try:
+        to_graphviz(teacup(), behaviour=False).save(tmp_path / "d.dot")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "d.dot").stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["d.dot"]
+
+
+@pytest.mark.parametrize("command", [["run", "teacup"], ["loops", "teacup", "--no-behaviour"],
+                                     ["export", "teacup"]])
+def test_an_output_under_a_file_says_the_file_is_not_a_folder(tmp_path, command):
+    (tmp_path / "notes.txt").write_text("mine")
+    suffix = {"run": "csv", "loops": "txt", "export": "xmile"}[command[0]]
+    one_line_error(invoke(*command, "-o", tmp_path / "notes.txt" / f"x.{suffix}"),
+                   "notes.txt': it is a file, not a folder")
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    assert (tmp_path / "notes.txt").read_text() == "mine"
