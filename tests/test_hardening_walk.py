@@ -117,3 +117,26 @@ def test_an_output_under_a_file_says_the_file_is_not_a_folder(tmp_path, command)
                    "notes.txt': it is a file, not a folder")
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+# --- a folder where a model file is expected, a file that is no model -----------------------
+
+@pytest.mark.parametrize("command, name, needles", [
+    ("run", "m.mdl", ["model file", "m.mdl' is a folder, not a file"]),
+    ("loops", "m.xmile", ["model file", "m.xmile' is a folder, not a file"]),
+    ("check", "s.yaml", ["system description", "s.yaml' is a folder, not a file"]),
+    ("run", "models", ["models' is a folder, not a model", "sdm list"]),
+    ("run", "notes.txt", ["notes.txt' is a '.txt' file, not a model", ".mdl"]),
+    ("analyze", "gone.yaml", ["system description", "gone.yaml' does not exist"]),
+])
+def test_a_folder_or_a_stray_file_as_model_is_named_plainly(tmp_path, monkeypatch, command,
+                                                            name, needles):
+    monkeypatch.chdir(tmp_path)
+    for folder in ("m.mdl", "m.xmile", "s.yaml", "models"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    extra = ["-o", "out"] if command == "analyze" else []
+    line = one_line_error(invoke(command, name, *extra), *needles)
+    assert "Errno" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mdl", "m.xmile", "models",
+                                                          "notes.txt", "s.yaml"]
