@@ -140,3 +140,26 @@ def test_a_folder_or_a_stray_file_as_model_is_named_plainly(tmp_path, monkeypatc
     assert "Errno" not in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mdl", "m.xmile", "models",
                                                           "notes.txt", "s.yaml"]
+
+
+# --- click's usage errors are one line too ---------------------------------------------------
+
+@pytest.mark.parametrize("args, needles", [
+    (["run"], ["Missing argument 'MODEL'", "run --help"]),
+    (["run", "teacup", "--stpo", "3"], ["No such option '--stpo'", "--stop", "run --help"]),
+    (["run", "teacup", "--method", "rk5"], ["'rk5' is not one of 'euler', 'rk4'"]),
+    (["run", "teacup", "-o", "series.txt"], ["output must end in .csv or .parquet"]),
+    (["export", "teacup", "-o", "m.txt"], ["give a .xmile (or .xml/.stmx) file name"]),
+    (["loops", "teacup", "--max-loops", "0"], ["0 is not in the range x>=1", "loops --help"]),
+    (["runn", "teacup"], ["No such command 'runn'", "Did you mean 'run'"]),
+    (["--bogus"], ["No such option '--bogus'"]),
+])
+def test_usage_errors_are_one_line_with_where_to_look(tmp_path, monkeypatch, args, needles):
+    monkeypatch.chdir(tmp_path)
+    one_line_error(invoke(*args), *needles)
+    assert not list(tmp_path.iterdir())
+
+
+def test_sdm_alone_still_shows_the_help():
+    result = invoke()
+    assert "Commands:" in result.output and "run" in result.output
