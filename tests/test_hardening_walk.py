@@ -163,3 +163,22 @@ def test_usage_errors_are_one_line_with_where_to_look(tmp_path, monkeypatch, arg
 def test_sdm_alone_still_shows_the_help():
     result = invoke()
     assert "Commands:" in result.output and "run" in result.output
+
+
+# --- sweep: a malformed YAML file, a scheduler that is no address ----------------------------
+
+def test_a_malformed_yaml_sweep_file_is_one_line_with_line_and_column(tmp_path):
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text('model: teacup\nvary: {"Room Temperature": [1, 2]\n')
+    one_line_error(invoke("sweep", sweep, "-o", tmp_path / "out"),
+                   "sweep file", "line 3, column 1: expected ',' or '}'",
+                   "while parsing a flow mapping at line 2, column 7")
+    assert [p.name for p in tmp_path.iterdir()] == ["sweep.yaml"]
+
+
+def test_a_scheduler_that_is_no_address_is_refused_before_anything_is_written(tmp_path):
+    """It was a 60-line traceback from dask (exit 1), with the sweep's sweep.json left."""
+    one_line_error(invoke("sweep", "teacup", "--vary", "Room Temperature=60,70",
+                          "--scheduler", "nonsense", "-o", tmp_path / "out"),
+                   "--scheduler 'nonsense' is not a scheduler address", "tcp://HOST:PORT")
+    assert not list(tmp_path.iterdir())

@@ -38,8 +38,20 @@ def load_sweep(path: str | Path) -> SweepSpec:
     except SweepError:
         raise
     except Exception as exc:  # tomllib / yaml parse errors carry line and column
-        raise SweepError(f"sweep file '{path}' could not be read: {exc}") from None
+        raise SweepError(f"sweep file '{path}' could not be read: {_one_line(exc)}") from None
     return spec_from_mapping(data, where=str(path), base=path.parent)
+
+
+def _one_line(exc: Exception) -> str:
+    """A parser's error in one line: PyYAML's spans five, with the text and a caret."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    if mark is None or not problem:
+        return " ".join(str(exc).split())
+    text = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    context, where = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and where is not None:
+        text += f" ({context} at line {where.line + 1}, column {where.column + 1})"
+    return text
 
 
 class _Problems:
