@@ -182,3 +182,33 @@ def test_a_scheduler_that_is_no_address_is_refused_before_anything_is_written(tm
                           "--scheduler", "nonsense", "-o", tmp_path / "out"),
                    "--scheduler 'nonsense' is not a scheduler address", "tcp://HOST:PORT")
     assert not list(tmp_path.iterdir())
+
+
+# --- demo: nothing written unless every scenario ran ------------------------------------------
+
+BOOM = '''
+from sdmodels import Model
+
+def build():
+    m = Model("boom", stop=2, dt=1)
+    d = m.constant("Divisor", 1)
+    s = m.stock("Level", initial=1)
+    m.flow("Inflow", 1 / d, into=s)
+    m.add_scenario("fine", {"Divisor": 2})
+    m.add_scenario("broken", {"Divisor": 0})
+    return m
+'''
+
+
+@pytest.mark.parametrize("extra, code, needles", [
+    (["--scenario", "baseline", "--scenario", "nope"], 2, ["has no scenario 'nope'"]),
+    ([], 1, ["'Inflow' became inf", "Divisor=0"]),
+])
+def test_demo_that_fails_leaves_no_folder(tmp_path, extra, code, needles):
+    model = tmp_path / "boom.py"
+    model.write_text(BOOM)
+    name = "teacup" if extra else model
+    result = invoke("demo", name, *extra, "-o", tmp_path / "report")
+    assert result.exit_code == code, result.output
+    assert all(n in result.output for n in needles), result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["boom.py"]
