@@ -31,7 +31,7 @@ from sdmodels.analysis.dominance_result import Dominance, runs_as
 from sdmodels.analysis.loops import LoopSet
 from sdmodels.analysis.phases import takeover_order
 from sdmodels.elements import Constant, Stock, canonical
-from sdmodels.errors import ModelError
+from sdmodels.errors import ModelError, did_you_mean
 from sdmodels.files import atomic_path
 from sdmodels.ir import ModelIR, build
 from sdmodels.plotting import figure, save_figure
@@ -100,7 +100,27 @@ def read_observed(path, ir: ModelIR) -> pd.DataFrame:
     if not known:
         raise ModelError(f"'{path}': no column is named like a variable of model "
                          f"'{ir.name}' (columns: {', '.join(map(str, frame.columns))})")
-    return frame[list(known)].rename(columns=known)
+    shown = [v.display for v in ir.variables.values() if not v.internal]
+    for column in frame.columns:
+        if column not in known:      # a typo would otherwise vanish from the page
+            raise ModelError(f"'{path}': column '{column}' names no variable of model "
+                             f"'{ir.name}'; rename it or leave it out."
+                             f"{did_you_mean(str(column), shown)}")
+    frame = frame[list(known)].rename(columns=known)
+    for column, values in [(time, frame.index.to_series()), *frame.items()]:
+        bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            raise ModelError(f"'{path}', column '{column}', data row {row + 1}: "
+                             f"{values.iloc[row]!r} is not a number; observed metrics are "
+                             "numbers (leave a cell empty where nothing was measured)")
+    inside = (frame.index >= ir.start) & (frame.index <= ir.stop)
+    if not inside.any():
+        raise ModelError(f"'{path}': every observed time ({frame.index.min():g} to "
+                         f"{frame.index.max():g}) lies outside the run of model '{ir.name}' "
+                         f"({ir.start:g} to {ir.stop:g} {ir.time_units}); give times in model "
+                         "time, counted from its start")
+    return frame
 
 
 def _describe(d: Dominance, loop_id: str, in_phase: str | None = None) -> str:

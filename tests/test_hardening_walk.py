@@ -212,3 +212,27 @@ def test_demo_that_fails_leaves_no_folder(tmp_path, extra, code, needles):
     assert result.exit_code == code, result.output
     assert all(n in result.output for n in needles), result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["boom.py"]
+
+
+# --- postmortem --observed: what the page would silently drop is an error ---------------------
+
+@pytest.mark.parametrize("csv, needles", [
+    ("time,Teacup Temperature\n0,180\n1,hot\n",
+     ["column 'Teacup Temperature', data row 2: 'hot' is not a number"]),
+    ("time,Teacup Temperature,Teacup Temp\n0,180,180\n",
+     ["column 'Teacup Temp' names no variable", "Did you mean 'Teacup Temperature'"]),
+    ("time,Teacup Temperature\n100,180\n200,170\n",
+     ["every observed time (100 to 200) lies outside the run", "(0 to 30 minute)"]),
+])
+def test_observed_metrics_that_cannot_be_drawn_are_refused(tmp_path, csv, needles):
+    (tmp_path / "m.csv").write_text(csv)
+    one_line_error(invoke("postmortem", "teacup", "--observed", tmp_path / "m.csv",
+                          "-o", tmp_path / "pm"), *needles)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]
+
+
+def test_fit_with_no_name_is_refused(tmp_path):
+    (tmp_path / "m.csv").write_text("time,Teacup Temperature\n0,180\n")
+    one_line_error(invoke("postmortem", "teacup", "--observed", tmp_path / "m.csv", "--fit", ",",
+                          "-o", tmp_path / "pm"), "--fit", "names no constant")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]

@@ -95,6 +95,9 @@ def register(main: click.Group) -> None:
         from sdmodels.postmortem import write_postmortem
         from sdmodels.sources import load_model
         name = model if Path(model).suffix == "" else None
+        if fit_names is not None and not fit_names.replace(",", "").strip():
+            raise click.BadParameter(f"'{fit_names}' names no constant; give --fit "
+                                     "\"Name[,Name]\"", param_hint="--fit")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             page = write_postmortem(load_model(model), out_dir, scenario=scenario,
