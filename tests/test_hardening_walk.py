@@ -236,3 +236,10 @@ def test_fit_with_no_name_is_refused(tmp_path):
     one_line_error(invoke("postmortem", "teacup", "--observed", tmp_path / "m.csv", "--fit", ",",
                           "-o", tmp_path / "pm"), "--fit", "names no constant")
     assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]
+
+
+def test_an_xmile_file_without_a_model_is_not_handed_to_pysd(tmp_path):
+    """It said '... (and pysd's XMILE translator: could not parse (KeyError: None))'."""
+    (tmp_path / "m.xmile").write_text("<xmile><header/></xmile>")
+    line = one_line_error(invoke("run", tmp_path / "m.xmile"), "m.xmile: the file has no <model>")
+    assert "pysd" not in line and "KeyError" not in line

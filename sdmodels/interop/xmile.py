@@ -65,7 +65,9 @@ class XmileReader:
             raise Refused("macro: XMILE macros are not supported")
         models = _children(root, "model")
         if not models:
-            raise Refused("the file has no <model>")
+            raise ImportModelError(f"{self.path}: the file has no <model>, so it is no XMILE "
+                                   "model (one holds <xmile><model><variables>...); check "
+                                   "that it is the file you meant")  # pysd would fail too
         self.models = {m.get("name"): m for m in models if m.get("name")}
         specs = _child(root, "sim_specs")
         if specs is None:
