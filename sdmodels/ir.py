@@ -26,7 +26,7 @@ from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element
                                NamedLoop, PerElement, Rolling, SampleHold, SampleIfTrue,
                                Scenario, Schedule, Stock, canonical, with_fields)
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
-                             UnknownNameError, did_you_mean)
+                             UnknownNameError, did_you_mean, not_a_model)
 from sdmodels.expr import (Binary, Const, Expr, Index, LookupCall, Reduce, Ref, Unary,
                            map_children, references)
 from sdmodels.limits import check_model_size
@@ -83,7 +83,7 @@ def build(model: Model) -> ModelIR:
     if isinstance(model, ModelIR):
         return model
     if not isinstance(model, Model):
-        raise TypeError(f"build() takes a Model, got {type(model).__name__}")
+        raise not_a_model("build()", "a Model", model)
     if not model.elements:
         raise ModelError(f"model '{model.name}' has no elements; add stocks, flows or auxiliaries")
     check_model_size(model)

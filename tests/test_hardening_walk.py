@@ -243,3 +243,10 @@ def test_an_xmile_file_without_a_model_is_not_handed_to_pysd(tmp_path):
     (tmp_path / "m.xmile").write_text("<xmile><header/></xmile>")
     line = one_line_error(invoke("run", tmp_path / "m.xmile"), "m.xmile: the file has no <model>")
     assert "pysd" not in line and "KeyError" not in line
+
+
+@pytest.mark.parametrize("call", [simulate, find_loops])
+def test_a_model_name_where_a_model_belongs_says_how_to_load_it(call):
+    with pytest.raises(TypeError, match=r"got str 'retry_storm': load it first, "
+                                        r"library\.retry_storm\.build\(\)"):
+        call("retry_storm")
