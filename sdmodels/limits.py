@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass, fields, replace
 from typing import Iterator
 
-from sdmodels.errors import LimitError
+from sdmodels.errors import LimitError, did_you_mean
 from sdmodels.expr import FUNCTIONS, Binary, Call, Const, Ref, Stateful
 
 
@@ -98,6 +98,12 @@ class _Env:
 @contextlib.contextmanager
 def use_limits(limits: Limits | None = None, **changes) -> Iterator[Limits]:
     """Run a block with other limits (a `Limits`, or some fields changed from the current)."""
+    known = {f.name for f in fields(Limits)}
+    for name, given in changes.items():
+        if name not in known:
+            raise LimitError(f"use_limits: no limit '{name}'.{did_you_mean(name, known)} "
+                             f"Limits: {', '.join(sorted(known))}")
+        changes[name] = _positive(given, name)
     value = replace(limits or current_limits(), **changes)
     token = _CURRENT.set(value)
     try:

@@ -280,8 +280,11 @@ class Model:
         points = list(points)
         if len(points) == 2 and not np.isscalar(points[0]) and len(points[0]) != 2:
             xs, ys = points
-        else:
+        elif all(not np.isscalar(p) and len(p) == 2 for p in points):
             xs, ys = zip(*points) if points else ((), ())
+        else:
+            raise ModelError(f"lookup '{name}' in model '{self.name}': give (x, y) points, "
+                             f"[(0, 1), (1, 0.5)], or two lists (xs, ys), not {points!r}")
         ref = self._add(Lookup, name, units, doc, (), xs=tuple(float(x) for x in xs),
                         ys=tuple(float(y) for y in ys), extrapolate=extrapolate)
         return LookupHandle(ref.name)
@@ -392,6 +395,9 @@ class Model:
 
     def add_scenario(self, name: str, params: Mapping[str, float], doc: str = "") -> None:
         """Declare a scenario with parameters given by display name."""
+        if not isinstance(params, Mapping):
+            raise ModelError(f"scenario '{name}' of model '{self.name}': give its parameters "
+                             f"as a dict {{name: value}}, not {type(params).__name__}")
         self.scenarios[name] = Scenario(name, tuple(params.items()), doc)
 
     def constants(self) -> list[str]:

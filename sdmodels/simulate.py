@@ -233,7 +233,11 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
     check_count(f"time steps ({start:g} to {stop:g} by {dt:g})", n_steps, "max_time_steps",
                 where=f"model '{ir.name}'", limits=limits)
     if times is not None:
-        save_steps = np.unique(np.round((np.asarray(times, dtype=float) - start) / dt).astype(np.int64))
+        try:
+            wanted = np.asarray(times, dtype=float)
+        except (TypeError, ValueError):
+            raise ModelError(f"times must be numbers (the times to save), not {times!r}") from None
+        save_steps = np.unique(np.round((wanted - start) / dt).astype(np.int64))
         if save_steps.size == 0 or save_steps[0] < 0 or save_steps[-1] > n_steps:
             raise ModelError(f"requested times must lie within {start}..{stop}")
     else:

@@ -250,3 +250,27 @@ def test_a_model_name_where_a_model_belongs_says_how_to_load_it(call):
     with pytest.raises(TypeError, match=r"got str 'retry_storm': load it first, "
                                         r"library\.retry_storm\.build\(\)"):
         call("retry_storm")
+
+
+# --- DSL and helpers: a wrong shape is named, not a TypeError/AttributeError from inside ----
+
+def test_dsl_shapes_that_are_wrong_are_named():
+    from sdmodels import Dim, LimitError, fit, use_limits
+    m = Model("x", stop=2, dt=1)
+    with pytest.raises(ModelError, match=r"lookup 'L' in model 'x': give \(x, y\) points"):
+        m.lookup("L", [1, 2, 3])
+    with pytest.raises(ModelError, match="scenario 's' of model 'x': give its parameters as a "
+                                         "dict"):
+        m.add_scenario("s", [1, 2])
+    with pytest.raises(ValueError, match="not the string 'abc'"):
+        Dim("pod", "abc")                   # was three elements a, b, c
+    with pytest.raises(ModelError, match="times must be numbers"):
+        simulate(teacup(), times="abc", engine="interpreter")
+    with pytest.raises(ModelError, match="observed metrics must be a pandas DataFrame"):
+        fit(teacup(), {"Teacup Temperature": [180]}, ["Room Temperature"])
+    with pytest.raises(LimitError, match="no limit 'max_arrays'. Did you mean 'max_array_elements'"):
+        with use_limits(max_arrays=3):
+            pass
+    with pytest.raises(LimitError, match="max_nesting='deep' is not a whole number"):
+        with use_limits(max_nesting="deep"):     # was taken, then failed at the first compare
+            pass
