@@ -281,3 +281,43 @@ def test_dsl_shapes_that_are_wrong_are_named():
     with pytest.raises(LimitError, match="max_nesting='deep' is not a whole number"):
         with use_limits(max_nesting="deep"):     # was taken, then failed at the first compare
             pass
+
+
+# --- -o into a FIFO, our own stdout or a device: written into or refused, never replaced -----
+
+def test_output_into_a_fifo_is_written_into_not_replaced(tmp_path):
+    """atomic_path renamed a regular file over the FIFO (as root, over /dev/full too)."""
+    import os
+    import stat
+    import threading
+    fifo = tmp_path / "loops.txt"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    result = invoke("loops", "teacup", "--no-behaviour", "--format", "csv", "-o", fifo)
+    reader.join(timeout=20)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert got and got[0].startswith("id,name,polarity") and "B1,Cooling,B,2" in got[0]
+
+
+def test_output_to_our_own_stdout_keeps_the_data_clean():
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "cli.py"), "loops", "teacup",
+                           "--no-behaviour", "--format", "csv", "-o", "/proc/self/fd/1"],
+                          capture_output=True, text=True, cwd=root, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith("id,name,polarity")
+    assert "wrote" not in done.stdout and "wrote /proc/self/fd/1" in done.stderr
+
+
+def test_a_device_is_refused_before_anything_is_written():
+    from sdmodels import OutputError
+    from sdmodels.files import atomic_path
+    with pytest.raises(OutputError, match="'/dev/zero': it is a device, not a file"):
+        with atomic_path("/dev/zero"):
+            raise RuntimeError("atomic_path must refuse a device before the body runs")
