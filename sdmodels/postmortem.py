@@ -27,10 +27,10 @@ from pathlib import Path
 import pandas as pd
 
 from sdmodels.analysis.dominance import dominance
-from sdmodels.analysis.dominance_result import Dominance, runs_as
+from sdmodels.analysis.dominance_result import Dominance, explained_variable, runs_as
 from sdmodels.analysis.loops import LoopSet
 from sdmodels.analysis.phases import takeover_order
-from sdmodels.elements import Constant, Stock, canonical
+from sdmodels.elements import Stock, canonical
 from sdmodels.errors import ModelError, did_you_mean
 from sdmodels.files import atomic_path
 from sdmodels.ir import ModelIR, build
@@ -291,11 +291,8 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
     from sdmodels.render import loop_diagram
     can_make_dir(out_dir)               # before the runs, not after
     ir = build(model)
-    variable = ir.display(ir.id_of(variable, "variable")) if variable else \
+    variable = explained_variable(ir, variable) if variable else \
         default_variable(model_name, ir)
-    if isinstance(ir.variables[canonical(variable)], Constant):
-        raise ModelError(f"'{variable}' is a constant of model '{ir.name}': it has no "
-                         "behaviour to explain; give a stock, flow or auxiliary")
     seen = read_observed(observed, ir) if observed is not None else None
     fitted, params = None, dict(params or {})
     if fit_parameters:

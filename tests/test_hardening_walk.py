@@ -321,3 +321,12 @@ def test_a_device_is_refused_before_anything_is_written():
     with pytest.raises(OutputError, match="'/dev/zero': it is a device, not a file"):
         with atomic_path("/dev/zero"):
             raise RuntimeError("atomic_path must refuse a device before the body runs")
+
+
+def test_dominance_of_a_constant_is_refused_like_postmortem_does():
+    """It printed 'no loop active' and exit 0; the variable is now checked before the run."""
+    one_line_error(invoke("dominance", "teacup", "--variable", "Room Temperature"),
+                   "'Room Temperature' is a constant of model 'teacup'",
+                   "give a stock, flow or auxiliary")
+    one_line_error(invoke("dominance", "teacup", "--variable", "Teacup Temp"),
+                   "Did you mean 'Teacup Temperature'")
