@@ -330,3 +330,17 @@ def test_dominance_of_a_constant_is_refused_like_postmortem_does():
                    "give a stock, flow or auxiliary")
     one_line_error(invoke("dominance", "teacup", "--variable", "Teacup Temp"),
                    "Did you mean 'Teacup Temperature'")
+
+
+@pytest.mark.parametrize("broken, needles", [
+    ("results.parquet", ["results.parquet' cannot be read", "run the same sdm sweep command"]),
+    ("sweep.json", ["sweep.json' is not valid JSON"]),
+])
+def test_sweep_report_on_a_damaged_sweep_is_one_line(tmp_path, broken, needles):
+    """Both were tracebacks (pyarrow's ArrowInvalid, json's JSONDecodeError), exit 1."""
+    out = tmp_path / "s"
+    assert invoke("sweep", "teacup", "--vary", "Room Temperature=60,70", "--no-progress",
+                  "--stop", "2", "-o", out).exit_code == 0
+    (out / broken).write_text("{junk")
+    one_line_error(invoke("sweep-report", out), *needles)
+    assert not (out / "report").exists() and not (out / "report.md").exists()
