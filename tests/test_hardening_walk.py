@@ -344,3 +344,18 @@ def test_sweep_report_on_a_damaged_sweep_is_one_line(tmp_path, broken, needles):
     (out / broken).write_text("{junk")
     one_line_error(invoke("sweep-report", out), *needles)
     assert not (out / "report").exists() and not (out / "report.md").exists()
+
+
+def test_a_damaged_chunk_is_run_again_and_a_foreign_record_refused(tmp_path):
+    out = tmp_path / "s"
+    args = ["sweep", "teacup", "--vary", "Room Temperature=60,70", "--no-progress", "--stop", "2",
+            "-o", out]
+    assert invoke(*args).exit_code == 0
+    chunk = out / "chunks" / "chunk-00000.parquet"
+    chunk.write_text("junk")                 # was pyarrow's traceback when assembling
+    again = invoke(*args)
+    assert again.exit_code == 0 and "(1 run now, 0 already done)" in again.output, again.output
+    import pandas as pd
+    assert sorted(pd.read_parquet(out / "results.parquet")["Room Temperature"]) == [60, 70]
+    (out / "sweep.json").write_text("{}")    # was KeyError: 'fingerprint'
+    one_line_error(invoke(*args), "sweep.json' is not the record of a sweep", "fingerprint")
