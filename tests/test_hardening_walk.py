@@ -4,10 +4,9 @@ command line, and leaves no file behind."""
 from types import SimpleNamespace
 
 import pytest
-from click.testing import CliRunner
+from test_hardening_cli import invoke, one_line_error
 
 from sdmodels import Model, ModelError, UnknownNameError, find_loops, simulate
-from sdmodels.cli import main
 
 
 def teacup() -> Model:
@@ -18,20 +17,6 @@ def teacup() -> Model:
     m.flow("Heat Loss", (temp - room) / tau, out_of=temp)
     m.name_loop("Cooling", ["Teacup Temperature", "Heat Loss"])
     return m
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def one_line_error(result, *needles):
-    """Exit code 2, one line starting with Error: that holds every needle, no traceback."""
-    lines = [line for line in result.output.strip().splitlines() if line.strip()]
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 # --- the Python API: wrong types and names say so, not a TypeError deep inside --------------
