@@ -172,6 +172,8 @@ def _output_slots(kernel: SlotTable, outputs: Iterable[str] | None) -> np.ndarra
         outputs = [outputs]
     chosen = []
     for name in outputs:
+        if not isinstance(name, str):
+            raise ModelError(f"outputs are variable names, not {name!r}")
         key = canonical(name)
         if key in by_var:
             chosen += by_var[key]

@@ -344,3 +344,16 @@ def test_a_damaged_chunk_is_run_again_and_a_foreign_record_refused(tmp_path):
     assert sorted(pd.read_parquet(out / "results.parquet")["Room Temperature"]) == [60, 70]
     (out / "sweep.json").write_text("{}")    # was KeyError: 'fingerprint'
     one_line_error(invoke(*args), "sweep.json' is not the record of a sweep", "fingerprint")
+
+
+# --- the workbench's API -----------------------------------------------------------------------
+
+def test_workbench_run_with_outputs_that_are_not_names_is_a_422_not_a_crash():
+    """outputs [1, null] reached canonical() and ended in a TypeError (a 500)."""
+    from starlette.testclient import TestClient
+
+    from sdmodels.workbench.server import Catalog, create_app
+    client = TestClient(create_app(Catalog("teacup")), raise_server_exceptions=False)
+    answer = client.post("/api/model/teacup/run", json={"values": {}, "outputs": [1, None]})
+    assert answer.status_code == 422
+    assert answer.json() == {"error": "outputs are variable names, not 1"}
