@@ -94,6 +94,12 @@ def test_edit_validate_save_and_the_curves_follow(page, started):
     message = page.text_content("#problems li")
     assert f"line {line}, column 5" in message and "Did you mean 'replicas'?" in message
     assert page.get_attribute(f'#gutter span[data-line="{line}"]', "class") == "bad"
+    # one gutter row per line, marked or not: the marker sits beside its own line (a marked
+    # row was an inline-block that swallowed the next number, shifting the rest up a row)
+    rows = page.evaluate("[...document.querySelectorAll('#gutter span')]"
+                         ".map(s => s.getBoundingClientRect().top)")
+    step = rows[1] - rows[0]
+    assert step > 5 and all(abs(b - a - step) < 0.5 for a, b in zip(rows, rows[1:])), rows
     page.screenshot(path=str(page.shots / "invalid.png"), full_page=True)
     before_text = path.read_text()
     page.click("#save")                                   # refused: the file stays as it was
