@@ -201,6 +201,9 @@ def test_a_description_that_does_not_compose_opens_in_the_editor(page, tmp_path)
         assert page.text_content("#problems li").startswith(f"line {line}, column ")
         assert "is not a metric of api" in page.text_content("#error")
         assert page.input_value("#source") == text
+        # the diagram panel says why it is empty (it said "finding loops, drawing..." forever)
+        assert page.text_content("#diagram") == ("no model to draw: mend the description "
+                                                 "below and save")
         page.screenshot(path=str(page.shots / "not_composable.png"), full_page=True)
     finally:
         srv.should_exit = True

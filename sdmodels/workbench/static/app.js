@@ -468,6 +468,8 @@ async function openModel(key) {
   } catch (err) {
     showError(err.message);
     $("#status").textContent = "no model";
+    $("#diagram").replaceChildren(el("p", { class: "muted" }, "no model to draw: " +
+      (key === state.descriptionKey ? "mend the description below and save" : "it did not open")));
     if (key === state.descriptionKey) {          // a description that does not compose:
       openEditor().then(checkDescription);       // show it, with its problems, to mend it
     }
