@@ -357,3 +357,16 @@ def test_workbench_run_with_outputs_that_are_not_names_is_a_422_not_a_crash():
     answer = client.post("/api/model/teacup/run", json={"values": {}, "outputs": [1, None]})
     assert answer.status_code == 422
     assert answer.json() == {"error": "outputs are variable names, not 1"}
+
+
+def test_workbench_expression_typo_suggests_the_display_name():
+    """A field's '2 * Room Temp' suggested the id 'room_temperature', a name the page
+    shows nowhere."""
+    from starlette.testclient import TestClient
+
+    from sdmodels.workbench.server import Catalog, create_app
+    client = TestClient(create_app(Catalog("teacup")), raise_server_exceptions=False)
+    answer = client.post("/api/model/teacup/run",
+                         json={"values": {"Characteristic Time": "Room Temp / 7"}})
+    assert answer.status_code == 422
+    assert answer.json()["error"].endswith("Did you mean 'Room Temperature'?")

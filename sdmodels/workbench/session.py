@@ -201,6 +201,7 @@ class Workbench:
         name checked, text parsed by sdmodels' parser, limits enforced (InvalidValueError)."""
         given = dict(given or {})
         known = {p.id: p.default for p in self.parameters}
+        names = {p.id: p.name for p in self.parameters}
         resolved: dict[str, float] = {}
         pending = []
         for name, raw in given.items():
@@ -214,7 +215,7 @@ class Workbench:
             else:
                 resolved[spec.name] = known[spec.id] = read_value(spec, raw, known)
         for spec, raw in pending:            # text may name the numbers given with it
-            resolved[spec.name] = known[spec.id] = read_value(spec, raw, known)
+            resolved[spec.name] = known[spec.id] = read_value(spec, raw, known, names)
         return resolved
 
     def _saveper(self) -> float | None:
