@@ -370,3 +370,10 @@ def test_workbench_expression_typo_suggests_the_display_name():
                          json={"values": {"Characteristic Time": "Room Temp / 7"}})
     assert answer.status_code == 422
     assert answer.json()["error"].endswith("Did you mean 'Room Temperature'?")
+
+
+def test_allow_data_dir_that_is_no_folder_is_refused(tmp_path):
+    """A mistyped --allow-data-dir allowed nothing, silently."""
+    one_line_error(invoke("run", "teacup", "--allow-data-dir", tmp_path / "dat",
+                          "-o", tmp_path / "t.csv"), "dat' is not a folder")
+    assert not list(tmp_path.iterdir())

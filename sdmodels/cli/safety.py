@@ -79,6 +79,10 @@ def _set_limit(ctx, param, value):
 
 def _allow(ctx, param, value):
     if value:
+        for folder in value:         # a typo would otherwise allow nothing, silently
+            if not os.path.isdir(folder):
+                raise click.BadParameter(f"'{folder}' is not a folder; give the folder the "
+                                         "model's data files are in")
         dirs = [os.path.abspath(v) for v in value]
         old = [d for d in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if d]
         os.environ[ALLOW_ENV] = os.pathsep.join(old + dirs)
