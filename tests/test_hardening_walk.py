@@ -377,3 +377,15 @@ def test_allow_data_dir_that_is_no_folder_is_refused(tmp_path):
     one_line_error(invoke("run", "teacup", "--allow-data-dir", tmp_path / "dat",
                           "-o", tmp_path / "t.csv"), "dat' is not a folder")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("extra, needles", [
+    (["--set", "room temperature=3"], ["Room Temperature are both varied and set"]),
+    (["--samples", "5"], ["samples = 5 draws nothing", "uniform(0, 1)"]),
+])
+def test_sweep_options_that_would_be_ignored_are_refused(tmp_path, extra, needles):
+    """Both ran: the varied values won over --set, and --samples without a distribution
+    changed nothing."""
+    one_line_error(invoke("sweep", "teacup", "--vary", "Room Temperature=60,70", *extra,
+                          "-o", tmp_path / "s"), *needles)
+    assert not list(tmp_path.iterdir())
