@@ -107,6 +107,14 @@ def _as_mapping(params) -> Mapping:
 def _not_a_parameter(ir, name) -> ModelError:
     """The error for a name a run cannot set: what it is instead, or the closest constant."""
     element = ir.variables.get(canonical(str(name)))
+    base, bracket, _ = str(name).partition("[")
+    arrayed = ir.variables.get(canonical(base)) if bracket else None
+    if isinstance(arrayed, Constant) and arrayed.dims:     # a typo in the element, not the name
+        shown = ", ".join(f"[{', '.join(ir.dims[d].elements)}]" for d in arrayed.dims
+                          if d in ir.dims)
+        return UnknownNameError(f"parameter '{name}': '{arrayed.display}' has no such element "
+                                f"in model '{ir.name}'; write '{arrayed.display}[ELEMENT]' "
+                                f"with an element of {shown or arrayed.dims}")
     if element is not None and not isinstance(element, Constant):
         return ModelError(f"'{element.display}' is a {type(element).__name__.lower()}, not a "
                           f"constant, so a run cannot set it; make it a constant in model "

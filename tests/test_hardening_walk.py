@@ -389,3 +389,16 @@ def test_sweep_options_that_would_be_ignored_are_refused(tmp_path, extra, needle
     one_line_error(invoke("sweep", "teacup", "--vary", "Room Temperature=60,70", *extra,
                           "-o", tmp_path / "s"), *needles)
     assert not list(tmp_path.iterdir())
+
+
+def test_an_unknown_element_of_an_arrayed_constant_lists_the_elements():
+    """It said the parameter was not a constant and suggested the name it had right."""
+    from sdmodels import Dim
+    m = Model("pods", stop=2, dt=1)
+    pods = Dim("pod", 3)
+    m.constant("Memory factor", 1.0, dims=[pods])
+    m.stock("Memory", initial=m.constant("Start", 1.0), dims=[pods])
+    assert simulate(m, params={"Memory factor[pod2]": 2.0}, engine="interpreter").runs == 1
+    with pytest.raises(UnknownNameError, match=r"'Memory factor' has no such element in model "
+                                               r"'pods'.*\[pod1, pod2, pod3\]"):
+        simulate(m, params={"Memory factor[pod9]": 2.0}, engine="interpreter")
