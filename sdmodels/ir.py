@@ -480,12 +480,24 @@ def _digraph(nodes: dict[str, dict], links: dict[tuple[str, str], dict]) -> nx.D
     return graph
 
 
+def horizon_note(name: str, start: float, stop: float, dt: float) -> str | None:
+    """The warning for a dt that does not divide start..stop, or None.
+
+    >>> horizon_note("cup", 0.0, 30.0, 0.7)
+    "model 'cup': dt=0.7 does not divide the horizon 0.0..30.0; the last step ends past stop"
+    """
+    steps = (stop - start) / dt
+    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+        return (f"model '{name}': dt={dt} does not divide the horizon {start}..{stop}; the "
+                "last step ends past stop")
+    return None
+
+
 def _time_warnings(model: Model, elements, delays) -> list[str]:
     notes = []
-    steps = (model.stop - model.start) / model.dt
-    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
-        notes.append(f"model '{model.name}': dt={model.dt} does not divide the horizon "
-                     f"{model.start}..{model.stop}; the last step ends past stop")
+    note = horizon_note(model.name, model.start, model.stop, model.dt)
+    if note:
+        notes.append(note)
     ratio = model.saveper / model.dt
     if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
         notes.append(f"model '{model.name}': saveper={model.saveper} is not a multiple of "

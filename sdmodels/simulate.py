@@ -238,6 +238,13 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
     if not dt > 0 or not stop > start or not math.isfinite(stop - start):
         raise ModelError(f"time settings need dt > 0 and finite stop > start (got start={start}, "
                          f"stop={stop}, dt={dt})")
+    if (start, stop, dt) != (ir.start, ir.stop, ir.dt):   # build checked the model's own
+        from sdmodels.ir import horizon_note
+        note = horizon_note(ir.name, start, stop, dt)
+        if note:
+            import warnings
+            from sdmodels.errors import ModelWarning
+            warnings.warn(note, ModelWarning, stacklevel=2)
     n_steps = _steps(start, stop, dt)
     limits = current_limits()
     check_count(f"time steps ({start:g} to {stop:g} by {dt:g})", n_steps, "max_time_steps",

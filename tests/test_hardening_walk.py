@@ -402,3 +402,19 @@ def test_an_unknown_element_of_an_arrayed_constant_lists_the_elements():
     with pytest.raises(UnknownNameError, match=r"'Memory factor' has no such element in model "
                                                r"'pods'.*\[pod1, pod2, pod3\]"):
         simulate(m, params={"Memory factor[pod9]": 2.0}, engine="interpreter")
+
+
+def test_a_dt_override_that_does_not_divide_the_run_warns_as_the_models_own_does():
+    """`sdm run teacup --dt 0.7` ran to 30.1 without a word (build warns for a model's dt)."""
+    import warnings
+
+    from sdmodels import ModelWarning
+    with pytest.warns(ModelWarning, match=r"dt=0\.7 does not divide the horizon 0\.0\.\.4\.0"):
+        results = simulate(teacup(), dt=0.7, engine="interpreter")
+    assert results.times[-1] == pytest.approx(4.2)         # 6 steps of 0.7: past stop
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        simulate(teacup(), dt=0.25, engine="interpreter")  # divides: no warning
+    result = invoke("run", "teacup", "--dt", "0.7")
+    assert result.exit_code == 0
+    assert "Warning: model 'teacup': dt=0.7 does not divide the horizon" in result.output
