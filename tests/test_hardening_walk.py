@@ -418,3 +418,29 @@ def test_a_dt_override_that_does_not_divide_the_run_warns_as_the_models_own_does
     result = invoke("run", "teacup", "--dt", "0.7")
     assert result.exit_code == 0
     assert "Warning: model 'teacup': dt=0.7 does not divide the horizon" in result.output
+
+
+def test_demo_script_reads_model_and_folder_from_where_it_is_called(tmp_path):
+    """scripts/demo.sh cd'ed to the repository first, so 'demo.sh teacup -o mine' wrote into
+    the repository's mine/, and a relative model path was looked up there. The script runs
+    as it is, in a copy whose set-up is done (setup.sh: nothing to do) and whose .venv/bin/sdm
+    is this checkout's cli.py under this Python."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    copy = tmp_path / "repo"
+    (copy / "scripts").mkdir(parents=True)
+    (copy / ".venv" / "bin").mkdir(parents=True)
+    (copy / "scripts" / "demo.sh").write_text((root / "scripts" / "demo.sh").read_text())
+    (copy / "scripts" / "setup.sh").write_text("exit 0\n")
+    sdm = copy / ".venv" / "bin" / "sdm"
+    sdm.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{root / "cli.py"}" "$@"\n')
+    sdm.chmod(0o755)
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    done = subprocess.run(["bash", str(copy / "scripts" / "demo.sh"), "teacup", "-o", "mine"],
+                          cwd=caller, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (caller / "mine" / "report.html").is_file()
+    assert not (copy / "mine").exists() and not (copy / "out").exists()
