@@ -444,3 +444,16 @@ def test_demo_script_reads_model_and_folder_from_where_it_is_called(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (caller / "mine" / "report.html").is_file()
     assert not (copy / "mine").exists() and not (copy / "out").exists()
+
+
+def test_workbench_on_a_port_in_use_is_exit_2_with_what_to_change():
+    """It was exit 1, without a word on what to do."""
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke("workbench", "teacup", "--port", port)
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "choose another --port, or leave --port out for a free one" in result.output
