@@ -457,3 +457,19 @@ def test_workbench_on_a_port_in_use_is_exit_2_with_what_to_change():
     assert result.exit_code == 2, result.output
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "choose another --port, or leave --port out for a free one" in result.output
+
+
+@pytest.mark.parametrize("name, needles", [
+    ("gone.mdl", ["model file", "gone.mdl' does not exist"]),
+    ("folder.mdl", ["folder.mdl' is a folder, not a file"]),
+    ("notes.txt", ["a '.txt' file is no model file", "Vensim .mdl"]),
+])
+def test_import_model_names_what_is_wrong_with_the_path(tmp_path, name, needles):
+    """FileNotFoundError / IsADirectoryError escaped, and a .txt was parsed as XMILE."""
+    from sdmodels import ImportModelError
+    from sdmodels.interop import import_model
+    (tmp_path / "folder.mdl").mkdir()
+    (tmp_path / "notes.txt").write_text("x = 1")
+    with pytest.raises(ImportModelError) as info:
+        import_model(tmp_path / name)
+    assert all(n in str(info.value) for n in needles), str(info.value)
