@@ -473,3 +473,11 @@ def test_import_model_names_what_is_wrong_with_the_path(tmp_path, name, needles)
     with pytest.raises(ImportModelError) as info:
         import_model(tmp_path / name)
     assert all(n in str(info.value) for n in needles), str(info.value)
+
+
+def test_results_to_pandas_of_a_run_it_does_not_hold_says_which_it_holds():
+    results = simulate(teacup(), params={"Room Temperature": [60, 70]}, engine="interpreter")
+    assert results.to_pandas(run=1)["Room Temperature"].iloc[0] == 70
+    for run in (2, "x"):
+        with pytest.raises(IndexError, match=r"they hold runs 0 to 1"):
+            results.to_pandas(run=run)
