@@ -92,6 +92,7 @@ def build(model: Model) -> ModelIR:
     elements, delays = expand_stateful(model, elements)
     elements = _attach_flows(model, elements)
     _check_values(model, elements)
+    _check_windows(model, elements)
     _check_dims(model, elements)
     graph = _dependency_graph(elements)
     try:
@@ -478,6 +479,18 @@ def _digraph(nodes: dict[str, dict], links: dict[tuple[str, str], dict]) -> nx.D
         succ[u][v] = data
         pred[v][u] = data
     return graph
+
+
+def _check_windows(model: Model, elements) -> None:
+    """A rolling window known before the run to be negative is a ModelError naming it (the
+    engines would fail allocating its buffer: 'negative dimensions not allowed')."""
+    for e in elements.values():
+        if isinstance(e, Rolling):
+            window = static_value(e.window, elements)
+            if window is not None and window < 0:
+                raise ModelError(f"'{e.display}' in model '{model.name}': rolling_{e.op} over a "
+                                 f"window of {window:g}; give a window of 0 or more (time "
+                                 f"units of the model, {model.time_units})")
 
 
 def horizon_note(name: str, start: float, stop: float, dt: float) -> str | None:

@@ -264,6 +264,11 @@ class Model:
 
     def _table_values(self, table: Mapping[str, tuple], overrides, role: str) -> dict:
         """Each row's default, replaced by an override given by name (any spelling)."""
+        for name, spec in table.items():
+            if not isinstance(spec, tuple) or len(spec) != 3:
+                raise ModelError(f"model '{self.name}': {role} '{name}' is {spec!r}; give "
+                                 f"(default, units, source), e.g. (100, 'connections', "
+                                 f"'HikariCP maximumPoolSize')")
         by_id = {canonical(name): name for name in table}
         values = {name: spec[0] for name, spec in table.items()}
         for key, value in (overrides or {}).items():
@@ -419,8 +424,13 @@ class Model:
 
     # -- internals -----------------------------------------------------------
     def _add(self, kind, name: str, units: str, doc: str, dims, **fields) -> Ref:
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str):
+            raise ModelError(f"model '{self.name}': an element's name is text, not {name!r}")
+        if not name.strip():
             raise ModelError(f"model '{self.name}': every element needs a non-empty name")
+        if not isinstance(units, str):      # pint would fail on it in check_units
+            raise ModelError(f"'{name}' in model '{self.name}': units are text such as "
+                             f"'req/s' or '1', not {units!r}")
         element = make(kind, id=canonical(name), display=" ".join(name.split()),
                        dims=self._dims(dims), units=units, doc=doc, **fields)
         self._insert(element)

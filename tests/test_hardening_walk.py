@@ -481,3 +481,22 @@ def test_results_to_pandas_of_a_run_it_does_not_hold_says_which_it_holds():
     for run in (2, "x"):
         with pytest.raises(IndexError, match=r"they hold runs 0 to 1"):
             results.to_pandas(run=run)
+
+
+def test_dsl_arguments_of_the_wrong_kind_are_named():
+    """units=5 failed inside pint at check_units, a name 5 was 'not non-empty', a parameter
+    row without (default, units, source) was "'int' object is not subscriptable", and a
+    negative rolling window was numpy's 'negative dimensions not allowed' at the run."""
+    from sdmodels import rolling_max
+    m = Model("x", stop=2, dt=1)
+    with pytest.raises(ModelError, match="'C' in model 'x': units are text such as 'req/s'"):
+        m.constant("C", 1, units=5)
+    with pytest.raises(ModelError, match="an element's name is text, not 5"):
+        m.constant(5, 1)
+    with pytest.raises(ModelError, match=r"parameter 'A' is 1; give \(default, units, source\)"):
+        m.parameters({"A": 1})
+    s = m.stock("S", initial=1, units="req")
+    m.aux("Peak", rolling_max(s, -3))
+    with pytest.raises(ModelError, match="rolling_max over a window of -3; give a window of 0 "
+                                         "or more"):
+        simulate(m, engine="interpreter")
