@@ -500,3 +500,14 @@ def test_dsl_arguments_of_the_wrong_kind_are_named():
     with pytest.raises(ModelError, match="rolling_max over a window of -3; give a window of 0 "
                                          "or more"):
         simulate(m, engine="interpreter")
+
+
+def test_a_sweep_files_missing_model_is_named_where_it_was_looked_for(tmp_path, monkeypatch):
+    """The model path is relative to the sweep file; the error named it relative to nowhere
+    ('nope.py'), so the user looked in the wrong folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "sweep.toml").write_text('model = "nope.py"\n[vary]\n"X" = [1, 2]\n')
+    one_line_error(invoke("sweep", "sub/sweep.toml", "-o", "out"),
+                   "model file 'sub/nope.py' does not exist")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+from sdmodels.sources import MODEL_FILE_SUFFIXES, SYSTEM_FILE_SUFFIXES
 from sdmodels.sweep.design import (LabelOptions, SweepError, SweepSpec, _count, _num,
                                    design_problems, parse_values)
 
@@ -100,9 +101,10 @@ def spec_from_mapping(data: Mapping, *, where: str = "sweep", base: Path | None 
         p.add("no model given; add model = \"teacup\" (a library name or a path to a "
               ".py/.mdl/.xmile file)")
     model = str(data.get("model", ""))
-    if base is not None and ("/" in model or model.endswith((".py", ".mdl", ".xmile", ".xml"))):
-        candidate = (base / model)
-        model = str(candidate) if candidate.exists() else model
+    if base is not None and ("/" in model or model.endswith((".py", *MODEL_FILE_SUFFIXES,
+                                                            *SYSTEM_FILE_SUFFIXES))):
+        candidate = base / model      # relative to the sweep file; else to here, if it is
+        model = str(candidate) if candidate.exists() or not Path(model).exists() else model
     design, time, labels = p.table(data, "design"), p.table(data, "time"), p.table(data, "labels")
     series = data.get("series") or {}
     if isinstance(series, (list, tuple, str)):
