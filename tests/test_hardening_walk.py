@@ -511,3 +511,16 @@ def test_a_sweep_files_missing_model_is_named_where_it_was_looked_for(tmp_path, 
     one_line_error(invoke("sweep", "sub/sweep.toml", "-o", "out"),
                    "model file 'sub/nope.py' does not exist")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]
+
+
+def test_sweep_takes_a_system_description_as_its_model(tmp_path):
+    """'sdm sweep examples/service_chain.yaml --vary ...' read the description as a sweep
+    file: 'unknown setting system, description, components...'."""
+    from sdmodels.cli.sweep_cmd import is_sweep_file
+    (tmp_path / "shop.yaml").write_text("system: shop\ncomponents:\n  users: {kind: traffic}\n")
+    (tmp_path / "shop.toml").write_text('system = "shop"\n[components.users]\nkind = "traffic"\n')
+    (tmp_path / "sweep.yaml").write_text("model: shop.yaml\nvary: {x: [1, 2]}\n")
+    (tmp_path / "sweep.toml").write_text('model = "teacup"\n')
+    assert [is_sweep_file(str(tmp_path / n)) for n in
+            ("shop.yaml", "shop.toml", "sweep.yaml", "sweep.toml", "missing.yaml")] == \
+        [False, False, True, True, True]
