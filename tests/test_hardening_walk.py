@@ -260,7 +260,8 @@ def test_dsl_shapes_that_are_wrong_are_named():
         simulate(teacup(), times="abc", engine="interpreter")
     with pytest.raises(ModelError, match="observed metrics must be a pandas DataFrame"):
         fit(teacup(), {"Teacup Temperature": [180]}, ["Room Temperature"])
-    with pytest.raises(LimitError, match="no limit 'max_arrays'. Did you mean 'max_array_elements'"):
+    with pytest.raises(LimitError, match="no limit 'max_arrays'. Did you mean "
+                                         "'max_array_elements'"):
         with use_limits(max_arrays=3):
             pass
     with pytest.raises(LimitError, match="max_nesting='deep' is not a whole number"):
@@ -524,3 +525,35 @@ def test_sweep_takes_a_system_description_as_its_model(tmp_path):
     assert [is_sweep_file(str(tmp_path / n)) for n in
             ("shop.yaml", "shop.toml", "sweep.yaml", "sweep.toml", "missing.yaml")] == \
         [False, False, True, True, True]
+
+
+BOM = b"\xef\xbb\xbf"
+DECAY_MDL = b"""{UTF-8}
+Stock = INTEG(-Stock / 2, 10) ~ ~ |
+INITIAL TIME = 0 ~ ~ |
+FINAL TIME = 4 ~ ~ |
+TIME STEP = 1 ~ ~ |
+SAVEPER = TIME STEP ~ ~ |
+"""
+
+
+def test_files_saved_with_a_utf8_byte_order_mark_are_read(tmp_path):
+    """Notepad's BOM: the .mdl reader stopped at 'unexpected character \\ufeff', tomllib at
+    'Invalid statement' in a sweep file and in a TOML system description."""
+    from sdmodels.interop import import_model
+    from sdmodels.sweep.design import load_sweep
+    from sdmodels.system.description import load_system
+    (tmp_path / "decay.mdl").write_bytes(BOM + DECAY_MDL)
+    # Euler: the stock halves each step, 10 -> 5 -> 2.5 -> 1.25 -> 0.625
+    assert simulate(import_model(tmp_path / "decay.mdl"),
+                    engine="interpreter").to_pandas()["Stock"].tolist() == \
+        [10.0, 5.0, 2.5, 1.25, 0.625]
+    (tmp_path / "sweep.toml").write_bytes(BOM + b'model = "teacup"\n[vary]\n"Room Temperature"'
+                                                b' = [60, 70]\n')
+    assert load_sweep(tmp_path / "sweep.toml").factors[0].values == (60.0, 70.0)
+    (tmp_path / "shop.toml").write_bytes(BOM + b'system = "shop"\n[components.users]\n'
+                                               b'kind = "traffic"\nrate = "300/s"\n'
+                                               b'[components.api]\nkind = "service"\n'
+                                               b'serviceTime = "20ms"\n'
+                                               b'[[calls]]\nfrom = "users"\nto = "api"\n')
+    assert load_system(tmp_path / "shop.toml").name == "shop"

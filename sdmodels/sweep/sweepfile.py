@@ -23,7 +23,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if not path.exists():
         raise SweepError(f"sweep file '{path}' does not exist")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")     # a byte-order mark is no TOML
     except UnicodeDecodeError as exc:
         raise SweepError(f"sweep file '{path}' is not UTF-8 text (byte {exc.start} cannot be "
                          "read); save it as UTF-8 TOML or YAML") from None

@@ -97,7 +97,7 @@ def load_system(path_or_text, *, toml: bool | None = None) -> SystemSpec:
                                           path_or_text and path_or_text.endswith(SYSTEM_FILE_SUFFIXES)):
         path = existing_file(path_or_text, "system description")
         try:
-            text, source = path.read_text(encoding="utf-8"), str(path)
+            text, source = path.read_text(encoding="utf-8-sig"), str(path)   # BOM: no TOML
         except (OSError, UnicodeDecodeError) as exc:
             raise ModelError(f"cannot read system description '{path}': "
                              f"{getattr(exc, 'strerror', None) or exc}") from None
