@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from sdmodels.files import atomic_path, is_stdout, write_csv  # noqa: F401  (atomic_path re-exported)
+from sdmodels.files import (atomic_path, is_stdout,  # noqa: F401  (atomic_path re-exported)
+                            write_csv)
 
 
 def parse_assignments(values: tuple[str, ...], flag: str = "--set") -> dict[str, float]:
