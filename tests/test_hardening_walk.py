@@ -349,24 +349,25 @@ def test_a_damaged_chunk_is_run_again_and_a_foreign_record_refused(tmp_path):
 
 # --- the workbench's API -----------------------------------------------------------------------
 
-def test_workbench_run_with_outputs_that_are_not_names_is_a_422_not_a_crash():
-    """outputs [1, null] reached canonical() and ended in a TypeError (a 500)."""
+@pytest.fixture(scope="module")
+def client():
+    """The workbench's API on teacup, in process; a server error is a 500, not raised."""
     from starlette.testclient import TestClient
 
     from sdmodels.workbench.server import Catalog, create_app
-    client = TestClient(create_app(Catalog("teacup")), raise_server_exceptions=False)
+    return TestClient(create_app(Catalog("teacup")), raise_server_exceptions=False)
+
+
+def test_workbench_run_with_outputs_that_are_not_names_is_a_422_not_a_crash(client):
+    """outputs [1, null] reached canonical() and ended in a TypeError (a 500)."""
     answer = client.post("/api/model/teacup/run", json={"values": {}, "outputs": [1, None]})
     assert answer.status_code == 422
     assert answer.json() == {"error": "outputs are variable names, not 1"}
 
 
-def test_workbench_expression_typo_suggests_the_display_name():
+def test_workbench_expression_typo_suggests_the_display_name(client):
     """A field's '2 * Room Temp' suggested the id 'room_temperature', a name the page
     shows nowhere."""
-    from starlette.testclient import TestClient
-
-    from sdmodels.workbench.server import Catalog, create_app
-    client = TestClient(create_app(Catalog("teacup")), raise_server_exceptions=False)
     answer = client.post("/api/model/teacup/run",
                          json={"values": {"Characteristic Time": "Room Temp / 7"}})
     assert answer.status_code == 422
