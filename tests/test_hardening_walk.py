@@ -558,3 +558,18 @@ def test_files_saved_with_a_utf8_byte_order_mark_are_read(tmp_path):
                                                b'serviceTime = "20ms"\n'
                                                b'[[calls]]\nfrom = "users"\nto = "api"\n')
     assert load_system(tmp_path / "shop.toml").name == "shop"
+
+
+def test_workbench_says_which_scenario_settings_it_cannot_show():
+    """A scenario setting an arrayed constant (no slider) lost that setting without a word:
+    the page's 'scenario' curves differed from `sdm run --scenario`."""
+    from sdmodels import Dim
+    from sdmodels.workbench.session import Workbench
+    m = Model("pods", stop=4, dt=1)
+    pods = Dim("pod", 3)
+    m.stock("Memory", initial=1.0, dims=[pods])
+    m.flow("Leak", m.constant("Growth", 1.0) * m.constant("Memory factor", 1.0, dims=[pods]),
+           into="Memory", dims=[pods])
+    m.add_scenario("leaky", {"Memory factor": 2.0, "Growth": 1.5})
+    leaky = Workbench(m, warm=False).describe()["scenarios"][0]
+    assert leaky["values"] == {"Growth": 1.5} and leaky["skipped"] == ["Memory factor"]

@@ -177,12 +177,15 @@ class Workbench:
         ir = self.ir
         scenarios = []
         for s in ir.scenarios.values():
-            values = {}
+            values, skipped = {}, []    # an arrayed constant has no slider: said, not lost
             for name, value in s.params:
                 spec = self._specs.get(canonical(str(name)))
                 if spec is not None:
                     values[spec.name] = float(value)
-            scenarios.append({"name": s.name, "doc": s.doc, "values": values})
+                else:
+                    skipped.append(str(name))
+            scenarios.append({"name": s.name, "doc": s.doc, "values": values,
+                              "skipped": skipped})
         return {"name": ir.name, "title": self.title, "time_units": ir.time_units,
                 "start": ir.start, "stop": ir.stop, "dt": ir.dt,
                 "parameters": [p.to_dict() for p in self.parameters],

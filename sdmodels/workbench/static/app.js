@@ -484,10 +484,14 @@ async function openModel(key) {
   loadLoops();
 }
 
-$("#scenario").addEventListener("change", (e) => {
+$("#scenario").addEventListener("change", async (e) => {
   const s = state.desc.scenarios.find((x) => x.name === e.target.value);
   applyValues(s ? s.values : {});
-  requestRun();
+  await requestRun();
+  if (s && s.skipped.length) {      // after the run, which clears the message box
+    showError(`scenario '${s.name}' also sets ${s.skipped.join(", ")}, which the page has no ` +
+      `slider for (arrays): these curves leave it out; sdm run --scenario '${s.name}' applies it`);
+  }
 });
 $("#reset").addEventListener("click", () => { $("#scenario").value = ""; applyValues({}); requestRun(); });
 $("#pin").addEventListener("click", pinBefore);
