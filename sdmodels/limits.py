@@ -29,6 +29,7 @@ from sdmodels.expr import FUNCTIONS, Binary, Call, Const, Ref, Stateful
 
 
 ALLOW_DATA_DIRS_ENV = "SDMODELS_ALLOW_DATA_DIRS"   # folders models may read data from
+DATA_FILES_ENV = "SDMODELS_DATA_FILES"   # .dat/.tab/.csv files for a .mdl's DATA variables
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import os
 import pkgutil
 import traceback
 from pathlib import Path
@@ -48,7 +49,9 @@ def load_model(spec: str, **overrides):
     if path.suffix.lower() in MODEL_FILE_SUFFIXES:
         existing_file(path, "model file")
         from sdmodels.interop import import_model
-        return import_model(path)
+        from sdmodels.limits import DATA_FILES_ENV     # sdm ... --data-file FILE
+        files = [f for f in os.environ.get(DATA_FILES_ENV, "").split(os.pathsep) if f]
+        return import_model(path, data_files=files) if files else import_model(path)
     if path.suffix == ".py":
         existing_file(path, "model file")
         module_spec = importlib.util.spec_from_file_location(f"sdm_user_{path.stem}", path)

@@ -573,3 +573,19 @@ def test_workbench_says_which_scenario_settings_it_cannot_show():
     m.add_scenario("leaky", {"Memory factor": 2.0, "Growth": 1.5})
     leaky = Workbench(m, warm=False).describe()["scenarios"][0]
     assert leaky["values"] == {"Growth": 1.5} and leaky["skipped"] == ["Memory factor"]
+
+
+def test_a_vensim_models_data_file_can_be_given_on_the_command_line(tmp_path, monkeypatch):
+    """The error told a command-line user to call import_model(path, data_files=[...]): there
+    was no way to give the file to sdm."""
+    import pandas as pd
+    (tmp_path / "m.mdl").write_text("{UTF-8}\nDemand ~~|\nINITIAL TIME = 0 ~~|\n"
+                                    "FINAL TIME = 4 ~~|\nTIME STEP = 1 ~~|\n"
+                                    "SAVEPER = TIME STEP ~~|\n")
+    (tmp_path / "d.dat").write_text("Demand\n0\t10\n2\t30\n4\t50\n")
+    monkeypatch.chdir(tmp_path)
+    missing = invoke("run", "m.mdl", "-o", "out.csv")
+    assert missing.exit_code == 2 and "--data-file data.tab" in missing.output
+    assert invoke("run", "m.mdl", "--data-file", "d.dat", "-o", "out.csv").exit_code == 0
+    # Vensim's DATA: linear between the file's points
+    assert pd.read_csv("out.csv")["Demand"].tolist() == [10, 20, 30, 40, 50]
