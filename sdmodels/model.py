@@ -21,7 +21,8 @@ import numpy as np
 
 from sdmodels.elements import (Aux, Constant, Dim, Element, Flow, Lookup, NamedLoop, PerElement,
                                Scenario, Stock, canonical, make, with_fields)
-from sdmodels.errors import DuplicateNameError, ModelError, UnknownNameError, did_you_mean
+from sdmodels.errors import (DuplicateNameError, ModelError, UnknownNameError, did_you_mean,
+                             not_a_model)
 from sdmodels.expr import Binary, Const, Expr, LookupCall, Ref, as_expr, binary, map_children
 from sdmodels.ports import Port, units_match
 from sdmodels.limits import check_count, over_limit
@@ -313,6 +314,8 @@ class Model:
                display: str | None = None) -> ModuleHandle:
         """Include `submodel` under `prefix`; `inputs` wire its input ports (or constants) to
         outer expressions, as `connect` on the returned handle does later."""
+        if not isinstance(submodel, Model):
+            raise not_a_model(f"module '{prefix}'", "a Model (the sub-model)", submodel)
         pid = canonical(prefix)
         display = display or prefix
         for d in submodel.dims.values():
@@ -392,6 +395,9 @@ class Model:
     # -- analysis and scenario metadata -------------------------------------
     def name_loop(self, name: str, variables: Iterable) -> None:
         """Name the feedback loop that passes through all of `variables`."""
+        if isinstance(variables, str):      # its letters are no loop
+            raise ModelError(f"loop '{name}' in model '{self.name}': give the variables it "
+                             f"passes through as a list, e.g. [{variables!r}, ...]")
         self.loop_names.append(NamedLoop(name, tuple(_name_of(v) for v in variables)))
 
     def scenario(self, name: str, doc: str = "", **params) -> None:

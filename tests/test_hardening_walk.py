@@ -589,3 +589,15 @@ def test_a_vensim_models_data_file_can_be_given_on_the_command_line(tmp_path, mo
     assert invoke("run", "m.mdl", "--data-file", "d.dat", "-o", "out.csv").exit_code == 0
     # Vensim's DATA: linear between the file's points
     assert pd.read_csv("out.csv")["Demand"].tolist() == [10, 20, 30, 40, 50]
+
+
+def test_module_and_name_loop_take_what_they_say():
+    """m.module('db', 'pool') was "'str' object has no attribute 'dims'"; name_loop('L',
+    'Level') named a loop through the letters L, e, v, e, l."""
+    m = Model("x", stop=2, dt=1)
+    with pytest.raises(TypeError, match="module 'db' takes a Model .the sub-model., got str "
+                                        "'pool': load it first"):
+        m.module("db", "pool")
+    with pytest.raises(ModelError, match=r"loop 'L' in model 'x': give the variables it passes "
+                                         r"through as a list, e.g. \['Level', ...\]"):
+        m.name_loop("L", "Level")
