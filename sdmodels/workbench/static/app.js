@@ -350,6 +350,10 @@ function buildSweepForm() {
 }
 
 function grid(from, to, n) {
+  // a blank field is no 0 (Number("") is): it swept 0 .. 0 twelve times
+  if ([from, to, n].some((v) => String(v).trim() === "")) {
+    throw new Error("give the sweep range: a number in 'from', 'to' and 'steps'");
+  }
   const a = +from, b = +to, k = Math.max(1, Math.floor(+n));
   if (![a, b, k].every(Number.isFinite)) throw new Error("sweep ranges must be numbers");
   return k === 1 ? [a] : Array.from({ length: k }, (_, i) => +(a + (b - a) * i / (k - 1)).toPrecision(6));
