@@ -601,3 +601,28 @@ def test_module_and_name_loop_take_what_they_say():
     with pytest.raises(ModelError, match=r"loop 'L' in model 'x': give the variables it passes "
                                          r"through as a list, e.g. \['Level', ...\]"):
         m.name_loop("L", "Level")
+
+
+def test_an_xmile_syntax_error_is_ours_alone(tmp_path):
+    """A stray ')' gave our caret message, then '(and pysd's XMILE translator: could not
+    parse (IncompleteParseError: Rule 'expr_type' matched in its entirety...))'."""
+    text = (XMILE_TEACUP.replace("<eqn>(T - R) / C</eqn>", "<eqn>(T - R)) / C</eqn>"))
+    (tmp_path / "m.xmile").write_text(text)
+    result = invoke("run", tmp_path / "m.xmile")
+    assert result.exit_code == 2
+    assert "variable 'F': unexpected ')' at column 8" in result.output
+    assert "pysd" not in result.output and "IncompleteParseError" not in result.output
+
+
+XMILE_TEACUP = """<?xml version="1.0" encoding="utf-8"?>
+<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+  <header><name>m</name></header>
+  <sim_specs><start>0</start><stop>4</stop><dt>1</dt></sim_specs>
+  <model><variables>
+    <stock name="T"><eqn>180</eqn><outflow>F</outflow></stock>
+    <flow name="F"><eqn>(T - R) / C</eqn></flow>
+    <aux name="R"><eqn>70</eqn></aux>
+    <aux name="C"><eqn>10</eqn></aux>
+  </variables></model>
+</xmile>
+"""
