@@ -626,3 +626,9 @@ XMILE_TEACUP = """<?xml version="1.0" encoding="utf-8"?>
   </variables></model>
 </xmile>
 """
+
+
+def test_an_mdl_reference_to_an_unknown_name_suggests_the_close_one(tmp_path):
+    (tmp_path / "m.mdl").write_bytes(DECAY_MDL.replace(b"INTEG(-Stock", b"INTEG(-Stok"))
+    one_line_error(invoke("run", tmp_path / "m.mdl"), "m.mdl:2: variable 'Stock'",
+                   "'stok' is not defined in the model. Did you mean 'Stock'?")
