@@ -632,3 +632,10 @@ def test_an_mdl_reference_to_an_unknown_name_suggests_the_close_one(tmp_path):
     (tmp_path / "m.mdl").write_bytes(DECAY_MDL.replace(b"INTEG(-Stock", b"INTEG(-Stok"))
     one_line_error(invoke("run", tmp_path / "m.mdl"), "m.mdl:2: variable 'Stock'",
                    "'stok' is not defined in the model. Did you mean 'Stock'?")
+
+
+def test_an_mdl_with_a_zero_time_step_says_so_once(tmp_path):
+    """It read 'm.mdl: the model: model 'm': dt must be positive'."""
+    (tmp_path / "m.mdl").write_bytes(DECAY_MDL.replace(b"TIME STEP = 1", b"TIME STEP = 0"))
+    line = one_line_error(invoke("run", tmp_path / "m.mdl"), "model 'm': dt must be positive")
+    assert "the model:" not in line
