@@ -97,6 +97,9 @@ class Dim:
             if elements < 1:
                 raise ValueError(f"dimension {name!r} needs at least one element, got {elements}")
             elements = tuple(f"{name}{i}" for i in range(1, elements + 1))
+        if isinstance(elements, str):       # not its letters
+            raise ValueError(f"dimension {name!r}: give a count or a list of element names, "
+                             f"not the string {elements!r} (for example [{elements!r}])")
         elements = tuple(str(e) for e in elements)
         if len(set(elements)) != len(elements):
             raise ValueError(f"dimension {name!r} repeats an element: {elements}")

@@ -38,7 +38,7 @@ import weakref
 
 from sdmodels._deep import deep_call
 from sdmodels.compile import Kernel, compile
-from sdmodels.errors import ModelError
+from sdmodels.errors import ModelError, not_a_model
 from sdmodels.ir import ModelIR, build
 from sdmodels.model import Model
 from sdmodels.tape import Program, prepare
@@ -181,8 +181,7 @@ def prepared(model, method: str = "euler") -> Prepared:
     if isinstance(model, ModelIR):
         return Prepared(model)
     if not isinstance(model, Model):
-        raise TypeError(f"simulate() takes a Model, ModelIR, Kernel or Program, got "
-                        f"{type(model).__name__}")
+        raise not_a_model("simulate()", "a Model, ModelIR, Kernel or Program", model)
     key = _model_key(model)
     with _LOCK:
         entry = _BY_MODEL.get(model)

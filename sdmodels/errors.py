@@ -63,6 +63,23 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return f" Did you mean '{lowered[close[0]]}'?" if close else ""
 
 
+def not_a_model(call: str, accepted: str, value) -> TypeError:
+    """The TypeError for a call given something else than a model, with how to get one:
+    a library name or a file path is the usual slip in a notebook.
+
+    >>> str(not_a_model("build()", "a Model", "teacup"))
+    "build() takes a Model, got str 'teacup': load it first, library.teacup.build() for a library model or sdmodels.interop.import_model(path) for a .mdl/.xmile file"
+    """
+    got = type(value).__name__
+    if isinstance(value, str) or hasattr(value, "__fspath__"):
+        name = str(value)
+        hint = (f"library.{name}.build() for a library model" if name.isidentifier()
+                else "library.NAME.build() for a library model")
+        return TypeError(f"{call} takes {accepted}, got {got} {name!r}: load it first, {hint} "
+                         "or sdmodels.interop.import_model(path) for a .mdl/.xmile file")
+    return TypeError(f"{call} takes {accepted}, got {got}")
+
+
 class LimitError(ModelError):
     """An input is larger than a safety limit (array size, equation length, sweep size)."""
 

@@ -6,7 +6,11 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import shutil
+import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -74,6 +78,54 @@ def can_make_dir(path: str | os.PathLike) -> Path:
     return path
 
 
+def _stream(target: Path) -> bool:
+    """Whether `target` is written into rather than replaced: the caller's own descriptor
+    (/dev/stdout, /dev/fd/N), a FIFO, a socket, a terminal or /dev/null. Any other device is
+    an OutputError: replacing it (as root) would destroy the device node, and writing into
+    one a planted link points to (a disk, /dev/mem) is worse."""
+    if _descriptor(target) is not None:
+        return True
+    try:
+        info = os.stat(target)
+    except OSError:
+        return False
+    if stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode):
+        return False
+    if stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+        return True
+    device = (os.major(info.st_rdev), os.minor(info.st_rdev))
+    if stat.S_ISCHR(info.st_mode) and (device == (1, 3) or device[0] in _TERMINALS):
+        return True
+    raise OutputError(f"cannot write '{target}': it is a device, not a file; give a file name "
+                      "(or /dev/stdout to print it)")
+
+
+def _descriptor(target: Path) -> int | None:
+    """N when `target` is, or links to, /proc/self/fd/N or /dev/fd/N (/dev/stdout is 1)."""
+    path = str(target)
+    for _ in range(8):
+        for prefix in ("/proc/self/fd/", "/dev/fd/"):
+            if path.startswith(prefix) and path[len(prefix):].isdigit():
+                return int(path[len(prefix):])
+        if not os.path.islink(path):
+            return None
+        path = os.path.join(os.path.dirname(path), os.readlink(path))
+    return None
+
+
+def is_stdout(target) -> bool:
+    """Whether writing `target` writes this process's standard output (-o /dev/stdout):
+    then the command's own messages go to stderr, not into the data."""
+    try:
+        return os.path.samestat(os.stat(target), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
+
+
+#: Linux character-device majors of terminals: tty, /dev/tty + console + ptmx, pts
+_TERMINALS = {4, 5, *range(136, 144)}
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `target`; move it into place only on success.
@@ -91,6 +143,20 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     target = Path(target)
     if target.is_dir():
         raise OutputError(f"cannot write '{target}': it is a folder; give a file name")
+    if _stream(target):             # -o /dev/stdout, a FIFO, a terminal: written into
+        with tempfile.TemporaryDirectory() as folder:
+            tmp_path = Path(folder) / target.name       # the suffix picks the format
+            yield tmp_path
+            fd = _descriptor(target)
+            try:                    # our own stdout at its offset, after what was printed
+                sys.stdout.flush()
+                with open(tmp_path, "rb") as done, (open(target, "wb") if fd is None else
+                                                    os.fdopen(os.dup(fd), "wb")) as out:
+                    shutil.copyfileobj(done, out)
+            except OSError as exc:
+                raise cannot_write(target, exc) from None
+        return
+    can_make_dir(target.parent)     # a file where a folder should be: say so, not 'File exists'
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

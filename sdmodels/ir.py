@@ -26,7 +26,7 @@ from sdmodels.elements import (Aux, Constant, DelayInfo, DelayLine, Dim, Element
                                NamedLoop, PerElement, Rolling, SampleHold, SampleIfTrue,
                                Scenario, Schedule, Stock, canonical, with_fields)
 from sdmodels.errors import (AlgebraicLoopError, DimensionError, ModelError, ModelWarning,
-                             UnknownNameError, did_you_mean)
+                             UnknownNameError, did_you_mean, not_a_model)
 from sdmodels.expr import (Binary, Const, Expr, Index, LookupCall, Reduce, Ref, Unary,
                            map_children, references)
 from sdmodels.limits import check_model_size
@@ -83,7 +83,7 @@ def build(model: Model) -> ModelIR:
     if isinstance(model, ModelIR):
         return model
     if not isinstance(model, Model):
-        raise TypeError(f"build() takes a Model, got {type(model).__name__}")
+        raise not_a_model("build()", "a Model", model)
     if not model.elements:
         raise ModelError(f"model '{model.name}' has no elements; add stocks, flows or auxiliaries")
     check_model_size(model)
@@ -92,6 +92,7 @@ def build(model: Model) -> ModelIR:
     elements, delays = expand_stateful(model, elements)
     elements = _attach_flows(model, elements)
     _check_values(model, elements)
+    _check_windows(model, elements)
     _check_dims(model, elements)
     graph = _dependency_graph(elements)
     try:
@@ -480,12 +481,36 @@ def _digraph(nodes: dict[str, dict], links: dict[tuple[str, str], dict]) -> nx.D
     return graph
 
 
+def _check_windows(model: Model, elements) -> None:
+    """A rolling window known before the run to be negative is a ModelError naming it (the
+    engines would fail allocating its buffer: 'negative dimensions not allowed')."""
+    for e in elements.values():
+        if isinstance(e, Rolling):
+            window = static_value(e.window, elements)
+            if window is not None and window < 0:
+                raise ModelError(f"'{e.display}' in model '{model.name}': rolling_{e.op} over a "
+                                 f"window of {window:g}; give a window of 0 or more (time "
+                                 f"units of the model, {model.time_units})")
+
+
+def horizon_note(name: str, start: float, stop: float, dt: float) -> str | None:
+    """The warning for a dt that does not divide start..stop, or None.
+
+    >>> horizon_note("cup", 0.0, 30.0, 0.7)
+    "model 'cup': dt=0.7 does not divide the horizon 0.0..30.0; the last step ends past stop"
+    """
+    steps = (stop - start) / dt
+    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+        return (f"model '{name}': dt={dt} does not divide the horizon {start}..{stop}; the "
+                "last step ends past stop")
+    return None
+
+
 def _time_warnings(model: Model, elements, delays) -> list[str]:
     notes = []
-    steps = (model.stop - model.start) / model.dt
-    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
-        notes.append(f"model '{model.name}': dt={model.dt} does not divide the horizon "
-                     f"{model.start}..{model.stop}; the last step ends past stop")
+    note = horizon_note(model.name, model.start, model.stop, model.dt)
+    if note:
+        notes.append(note)
     ratio = model.saveper / model.dt
     if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
         notes.append(f"model '{model.name}': saveper={model.saveper} is not a multiple of "

@@ -24,11 +24,12 @@ import os
 from dataclasses import dataclass, fields, replace
 from typing import Iterator
 
-from sdmodels.errors import LimitError
+from sdmodels.errors import LimitError, did_you_mean
 from sdmodels.expr import FUNCTIONS, Binary, Call, Const, Ref, Stateful
 
 
 ALLOW_DATA_DIRS_ENV = "SDMODELS_ALLOW_DATA_DIRS"   # folders models may read data from
+DATA_FILES_ENV = "SDMODELS_DATA_FILES"   # .dat/.tab/.csv files for a .mdl's DATA variables
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +99,12 @@ class _Env:
 @contextlib.contextmanager
 def use_limits(limits: Limits | None = None, **changes) -> Iterator[Limits]:
     """Run a block with other limits (a `Limits`, or some fields changed from the current)."""
+    known = {f.name for f in fields(Limits)}
+    for name, given in changes.items():
+        if name not in known:
+            raise LimitError(f"use_limits: no limit '{name}'.{did_you_mean(name, known)} "
+                             f"Limits: {', '.join(sorted(known))}")
+        changes[name] = _positive(given, name)
     value = replace(limits or current_limits(), **changes)
     token = _CURRENT.set(value)
     try:

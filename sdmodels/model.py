@@ -14,13 +14,15 @@ import copy
 import dataclasses
 import functools
 import math
+from numbers import Real
 from collections.abc import Iterable, Mapping   # typing's aliases: isinstance 3x slower
 
 import numpy as np
 
 from sdmodels.elements import (Aux, Constant, Dim, Element, Flow, Lookup, NamedLoop, PerElement,
                                Scenario, Stock, canonical, make, with_fields)
-from sdmodels.errors import DuplicateNameError, ModelError, UnknownNameError, did_you_mean
+from sdmodels.errors import (DuplicateNameError, ModelError, UnknownNameError, did_you_mean,
+                             not_a_model)
 from sdmodels.expr import Binary, Const, Expr, LookupCall, Ref, as_expr, binary, map_children
 from sdmodels.ports import Port, units_match
 from sdmodels.limits import check_count, over_limit
@@ -144,6 +146,9 @@ class Model:
 
     def __init__(self, name: str, *, start: float = 0.0, stop: float = 100.0, dt: float = 1.0,
                  saveper: float | None = None, time_units: str = "time", doc: str = ""):
+        for setting, value in (("start", start), ("stop", stop), ("dt", dt), ("saveper", saveper)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, Real)):
+                raise ModelError(f"model '{name}': {setting} must be a number, not {value!r}")
         if not (dt > 0):
             raise ModelError(f"model '{name}': dt must be positive, got {dt}")
         if not (stop > start):
@@ -260,6 +265,11 @@ class Model:
 
     def _table_values(self, table: Mapping[str, tuple], overrides, role: str) -> dict:
         """Each row's default, replaced by an override given by name (any spelling)."""
+        for name, spec in table.items():
+            if not isinstance(spec, tuple) or len(spec) != 3:
+                raise ModelError(f"model '{self.name}': {role} '{name}' is {spec!r}; give "
+                                 f"(default, units, source), e.g. (100, 'connections', "
+                                 f"'HikariCP maximumPoolSize')")
         by_id = {canonical(name): name for name in table}
         values = {name: spec[0] for name, spec in table.items()}
         for key, value in (overrides or {}).items():
@@ -276,8 +286,11 @@ class Model:
         points = list(points)
         if len(points) == 2 and not np.isscalar(points[0]) and len(points[0]) != 2:
             xs, ys = points
-        else:
+        elif all(not np.isscalar(p) and len(p) == 2 for p in points):
             xs, ys = zip(*points) if points else ((), ())
+        else:
+            raise ModelError(f"lookup '{name}' in model '{self.name}': give (x, y) points, "
+                             f"[(0, 1), (1, 0.5)], or two lists (xs, ys), not {points!r}")
         ref = self._add(Lookup, name, units, doc, (), xs=tuple(float(x) for x in xs),
                         ys=tuple(float(y) for y in ys), extrapolate=extrapolate)
         return LookupHandle(ref.name)
@@ -301,6 +314,8 @@ class Model:
                display: str | None = None) -> ModuleHandle:
         """Include `submodel` under `prefix`; `inputs` wire its input ports (or constants) to
         outer expressions, as `connect` on the returned handle does later."""
+        if not isinstance(submodel, Model):
+            raise not_a_model(f"module '{prefix}'", "a Model (the sub-model)", submodel)
         pid = canonical(prefix)
         display = display or prefix
         for d in submodel.dims.values():
@@ -380,6 +395,9 @@ class Model:
     # -- analysis and scenario metadata -------------------------------------
     def name_loop(self, name: str, variables: Iterable) -> None:
         """Name the feedback loop that passes through all of `variables`."""
+        if isinstance(variables, str):      # its letters are no loop
+            raise ModelError(f"loop '{name}' in model '{self.name}': give the variables it "
+                             f"passes through as a list, e.g. [{variables!r}, ...]")
         self.loop_names.append(NamedLoop(name, tuple(_name_of(v) for v in variables)))
 
     def scenario(self, name: str, doc: str = "", **params) -> None:
@@ -388,6 +406,9 @@ class Model:
 
     def add_scenario(self, name: str, params: Mapping[str, float], doc: str = "") -> None:
         """Declare a scenario with parameters given by display name."""
+        if not isinstance(params, Mapping):
+            raise ModelError(f"scenario '{name}' of model '{self.name}': give its parameters "
+                             f"as a dict {{name: value}}, not {type(params).__name__}")
         self.scenarios[name] = Scenario(name, tuple(params.items()), doc)
 
     def constants(self) -> list[str]:
@@ -409,8 +430,13 @@ class Model:
 
     # -- internals -----------------------------------------------------------
     def _add(self, kind, name: str, units: str, doc: str, dims, **fields) -> Ref:
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str):
+            raise ModelError(f"model '{self.name}': an element's name is text, not {name!r}")
+        if not name.strip():
             raise ModelError(f"model '{self.name}': every element needs a non-empty name")
+        if not isinstance(units, str):      # pint would fail on it in check_units
+            raise ModelError(f"'{name}' in model '{self.name}': units are text such as "
+                             f"'req/s' or '1', not {units!r}")
         element = make(kind, id=canonical(name), display=" ".join(name.split()),
                        dims=self._dims(dims), units=units, doc=doc, **fields)
         self._insert(element)

@@ -27,11 +27,11 @@ from pathlib import Path
 import pandas as pd
 
 from sdmodels.analysis.dominance import dominance
-from sdmodels.analysis.dominance_result import Dominance, runs_as
+from sdmodels.analysis.dominance_result import Dominance, explained_variable, runs_as
 from sdmodels.analysis.loops import LoopSet
 from sdmodels.analysis.phases import takeover_order
-from sdmodels.elements import Constant, Stock, canonical
-from sdmodels.errors import ModelError
+from sdmodels.elements import Stock, canonical
+from sdmodels.errors import ModelError, did_you_mean
 from sdmodels.files import atomic_path
 from sdmodels.ir import ModelIR, build
 from sdmodels.plotting import figure, save_figure
@@ -100,7 +100,27 @@ def read_observed(path, ir: ModelIR) -> pd.DataFrame:
     if not known:
         raise ModelError(f"'{path}': no column is named like a variable of model "
                          f"'{ir.name}' (columns: {', '.join(map(str, frame.columns))})")
-    return frame[list(known)].rename(columns=known)
+    shown = [v.display for v in ir.variables.values() if not v.internal]
+    for column in frame.columns:
+        if column not in known:      # a typo would otherwise vanish from the page
+            raise ModelError(f"'{path}': column '{column}' names no variable of model "
+                             f"'{ir.name}'; rename it or leave it out."
+                             f"{did_you_mean(str(column), shown)}")
+    frame = frame[list(known)].rename(columns=known)
+    for column, values in [(time, frame.index.to_series()), *frame.items()]:
+        bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            raise ModelError(f"'{path}', column '{column}', data row {row + 1}: "
+                             f"{values.iloc[row]!r} is not a number; observed metrics are "
+                             "numbers (leave a cell empty where nothing was measured)")
+    inside = (frame.index >= ir.start) & (frame.index <= ir.stop)
+    if not inside.any():
+        raise ModelError(f"'{path}': every observed time ({frame.index.min():g} to "
+                         f"{frame.index.max():g}) lies outside the run of model '{ir.name}' "
+                         f"({ir.start:g} to {ir.stop:g} {ir.time_units}); give times in model "
+                         "time, counted from its start")
+    return frame
 
 
 def _describe(d: Dominance, loop_id: str, in_phase: str | None = None) -> str:
@@ -271,11 +291,8 @@ def write_postmortem(model, out_dir, *, scenario: str | None = None,
     from sdmodels.render import loop_diagram
     can_make_dir(out_dir)               # before the runs, not after
     ir = build(model)
-    variable = ir.display(ir.id_of(variable, "variable")) if variable else \
+    variable = explained_variable(ir, variable) if variable else \
         default_variable(model_name, ir)
-    if isinstance(ir.variables[canonical(variable)], Constant):
-        raise ModelError(f"'{variable}' is a constant of model '{ir.name}': it has no "
-                         "behaviour to explain; give a stock, flow or auxiliary")
     seen = read_observed(observed, ir) if observed is not None else None
     fitted, params = None, dict(params or {})
     if fit_parameters:

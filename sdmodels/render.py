@@ -68,24 +68,17 @@ class Diagram:
             raise SDModelsError(f"Graphviz failed on this diagram: {exc.stderr!r}") from None
 
     def save(self, path, format: str | None = None) -> Path:  # noqa: A002
-        """Write the diagram; the format comes from the suffix unless given. Atomic."""
-        import os
-        import tempfile
+        """Write the diagram; the format comes from the suffix unless given. Atomic, with
+        the mode the umask gives (like every file sdmodels writes)."""
+        from sdmodels.files import atomic_path
         path = Path(path)
         fmt = (format or path.suffix.lstrip(".")).lower()
         if fmt not in FORMATS:
             raise ValueError(f"'{path}': a diagram file must end in "
                              f"{', '.join('.' + f for f in FORMATS)}")
         data = self.pipe(fmt)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
         return path
 
     def _repr_svg_(self) -> str:

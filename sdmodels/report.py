@@ -14,11 +14,11 @@ from typing import Sequence
 
 import pandas as pd
 
-from sdmodels.files import atomic_path, writable_dir, write_csv
+from sdmodels.files import atomic_path, can_make_dir, writable_dir, write_csv
 from sdmodels.plotting import figure, save_figure
 from sdmodels.elements import Stock
 from sdmodels.ir import build
-from sdmodels.simulate import simulate
+from sdmodels.simulate import check_scenario, simulate
 
 
 def key_outputs(model_name: str, ir) -> list[str]:
@@ -98,15 +98,18 @@ def write_report(model_name: str, out_dir: str | Path, *, scenarios: Sequence[st
     from sdmodels.sources import load_model
 
     out_dir = Path(out_dir)
-    writable_dir(out_dir)
+    can_make_dir(out_dir)       # a bad name or a failed run leaves no folder and no file
     model = load_model(model_name)
     ir = build(model)
     names = list(scenarios or ir.scenarios or ["default"])
-    frames: dict[str, pd.DataFrame] = {}
-    written: list[Path] = []
     for name in names:
-        frame = simulate(ir, scenario=None if name == "default" else name, method=method).to_pandas()
-        frames[name] = frame
+        check_scenario(ir, None if name == "default" else name)
+    frames: dict[str, pd.DataFrame] = {
+        name: simulate(ir, scenario=None if name == "default" else name,
+                       method=method).to_pandas() for name in names}
+    writable_dir(out_dir)
+    written: list[Path] = []
+    for name, frame in frames.items():
         target = out_dir / f"series_{name.replace(' ', '_')}.csv"
         write_csv(frame, target)
         written.append(target)

@@ -56,6 +56,9 @@ class Results:
         other reference): five times cheaper for a small model. Column labels are plain
         Python strings (an object index), which pandas builds far faster than arrow strings.
         """
+        if not isinstance(run, (int, np.integer)) or not -self.runs <= run < self.runs:
+            raise IndexError(f"run {run!r} is not in these results of '{self.model}': they "
+                             f"hold runs 0 to {self.runs - 1}")
         columns = self.column_index.view() if self.column_index is not None else \
             pd.Index(self.columns, dtype=object)    # a view: its own name, shared labels
         frame = pd.DataFrame(self.data[run], index=pd.Index(self.times, name="time", copy=copy),

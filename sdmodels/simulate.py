@@ -57,24 +57,14 @@ def _is_frame(value) -> bool:
 def resolve_params(kernel: SlotTable, params: Mapping | pd.DataFrame | None
                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Turn {name: value or values} into the (runs, n_params) array, checking every name."""
-    if params is None:
-        params = {}
-    if _is_frame(params):
-        params = {c: params[c].to_numpy() for c in params.columns}
+    params = _as_mapping(params)
     columns = kernel.parameter_columns
     ir = kernel.ir
     lengths, settings = set(), []
     for name, value in params.items():
         key = canonical(str(name))
         if key not in columns:
-            element = ir.variables.get(key)
-            if element is not None and not isinstance(element, Constant):
-                raise ModelError(f"'{element.display}' is a {type(element).__name__.lower()}, "
-                                 f"not a constant, so a run cannot set it; make it a constant in "
-                                 f"model '{ir.name}' to vary it")
-            shown = [v.display for v in ir.variables.values() if isinstance(v, Constant)]
-            raise UnknownNameError(f"parameter '{name}' is not a constant of model '{ir.name}'."
-                                   f"{did_you_mean(str(name), shown)}")
+            raise _not_a_parameter(ir, name)
         try:
             arr = np.asarray(value, dtype=float)
         except (TypeError, ValueError):
@@ -101,12 +91,97 @@ def resolve_params(kernel: SlotTable, params: Mapping | pd.DataFrame | None
     return P, table
 
 
+def _as_mapping(params) -> Mapping:
+    """`params` as {name: value or values}: a dict, a DataFrame's columns, or nothing."""
+    if params is None:
+        return {}
+    if _is_frame(params):
+        return {c: params[c].to_numpy() for c in params.columns}
+    if not isinstance(params, Mapping):
+        raise ModelError(f"params must be a dict {{name: value or list of values}} or a "
+                         f"DataFrame with one column per constant, not {type(params).__name__} "
+                         f"(for example params={{\"Pool size\": [50, 100]}})")
+    return params
+
+
+def _not_a_parameter(ir, name) -> ModelError:
+    """The error for a name a run cannot set: what it is instead, or the closest constant."""
+    element = ir.variables.get(canonical(str(name)))
+    base, bracket, _ = str(name).partition("[")
+    arrayed = ir.variables.get(canonical(base)) if bracket else None
+    if isinstance(arrayed, Constant) and arrayed.dims:     # a typo in the element, not the name
+        shown = ", ".join(f"[{', '.join(ir.dims[d].elements)}]" for d in arrayed.dims
+                          if d in ir.dims)
+        return UnknownNameError(f"parameter '{name}': '{arrayed.display}' has no such element "
+                                f"in model '{ir.name}'; write '{arrayed.display}[ELEMENT]' "
+                                f"with an element of {shown or arrayed.dims}")
+    if element is not None and not isinstance(element, Constant):
+        return ModelError(f"'{element.display}' is a {type(element).__name__.lower()}, not a "
+                          f"constant, so a run cannot set it; make it a constant in model "
+                          f"'{ir.name}' to vary it")
+    shown = [v.display for v in ir.variables.values() if isinstance(v, Constant)]
+    return UnknownNameError(f"parameter '{name}' is not a constant of model '{ir.name}'."
+                            f"{did_you_mean(str(name), shown)}")
+
+
+def check_parameters(ir, params) -> None:
+    """Raise the error `simulate` would for a name in `params` that a run cannot set.
+
+    For callers that run the model later, or several times, and must not mistake a typo
+    for a run that failed.
+
+    >>> from sdmodels import Model, build
+    >>> m = Model("decay", stop=2, dt=0.5)
+    >>> _ = m.constant("Lifetime", 1)
+    >>> check_parameters(build(m), {"Lifetme": 2})
+    Traceback (most recent call last):
+    ...
+    sdmodels.errors.UnknownNameError: parameter 'Lifetme' is not a constant of model 'decay'. Did you mean 'Lifetime'?
+    """
+    for name in _as_mapping(params):
+        element = ir.variables.get(canonical(str(name).split("[")[0]))
+        if not isinstance(element, Constant):
+            raise _not_a_parameter(ir, name)
+
+
+def check_scenario(ir, scenario: str | None) -> None:
+    """Raise UnknownNameError (with the model's scenarios) unless `scenario` is None or one.
+
+    >>> from sdmodels import Model, build
+    >>> m = Model("decay", stop=2, dt=0.5)
+    >>> _ = m.constant("Lifetime", 1)
+    >>> m.add_scenario("slow", {"Lifetime": 4})
+    >>> check_scenario(build(m), "slwo")
+    Traceback (most recent call last):
+    ...
+    sdmodels.errors.UnknownNameError: model 'decay' has no scenario 'slwo'; it has: slow. Did you mean 'slow'?
+    """
+    if scenario is not None and scenario not in ir.scenarios:
+        raise UnknownNameError(f"model '{ir.name}' has no scenario '{scenario}'; it has: "
+                               f"{', '.join(ir.scenarios) or 'none'}."
+                               f"{did_you_mean(str(scenario), ir.scenarios)}")
+
+
+def _number(name: str, value, default: float) -> float:
+    """A time setting as a float, or a ModelError naming it."""
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ModelError(f"{name} must be a number, not {value!r}") from None
+
+
 def _output_slots(kernel: SlotTable, outputs: Iterable[str] | None) -> np.ndarray:
     if outputs is None:
         return kernel.default_outputs
     by_var, by_label = kernel.output_index
+    if isinstance(outputs, str):    # one name, not its letters
+        outputs = [outputs]
     chosen = []
     for name in outputs:
+        if not isinstance(name, str):
+            raise ModelError(f"outputs are variable names, not {name!r}")
         key = canonical(name)
         if key in by_var:
             chosen += by_var[key]
@@ -151,32 +226,43 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
     kernel = entry.table(method, engine)
     ir = kernel.ir
     merged: dict = {}
+    check_scenario(ir, scenario)
     if scenario is not None:
-        if scenario not in ir.scenarios:
-            raise UnknownNameError(f"model '{ir.name}' has no scenario '{scenario}'; it has: "
-                                   f"{', '.join(ir.scenarios) or 'none'}.{did_you_mean(scenario, ir.scenarios)}")
         merged.update(dict(ir.scenarios[scenario].params))
-    if _is_frame(params):
-        params = {c: params[c].to_numpy() for c in params.columns}
-    merged.update(params or {})
+    merged.update(_as_mapping(params))
     P, table = resolve_params(kernel, merged)
     runs = P.shape[0]
-    start = ir.start if start is None else float(start)
-    stop = ir.stop if stop is None else float(stop)
-    dt = ir.dt if dt is None else float(dt)
+    start = _number("start", start, ir.start)
+    stop = _number("stop", stop, ir.stop)
+    dt = _number("dt", dt, ir.dt)
     if not dt > 0 or not stop > start or not math.isfinite(stop - start):
         raise ModelError(f"time settings need dt > 0 and finite stop > start (got start={start}, "
                          f"stop={stop}, dt={dt})")
+    if (start, stop, dt) != (ir.start, ir.stop, ir.dt):   # build checked the model's own
+        from sdmodels.ir import horizon_note
+        note = horizon_note(ir.name, start, stop, dt)
+        if note:
+            import warnings
+            from sdmodels.errors import ModelWarning
+            warnings.warn(note, ModelWarning, stacklevel=2)
     n_steps = _steps(start, stop, dt)
     limits = current_limits()
     check_count(f"time steps ({start:g} to {stop:g} by {dt:g})", n_steps, "max_time_steps",
                 where=f"model '{ir.name}'", limits=limits)
     if times is not None:
-        save_steps = np.unique(np.round((np.asarray(times, dtype=float) - start) / dt).astype(np.int64))
+        try:
+            wanted = np.asarray(times, dtype=float)
+        except (TypeError, ValueError):
+            raise ModelError(f"times must be numbers (the times to save), not {times!r}") from None
+        save_steps = np.unique(np.round((wanted - start) / dt).astype(np.int64))
         if save_steps.size == 0 or save_steps[0] < 0 or save_steps[-1] > n_steps:
             raise ModelError(f"requested times must lie within {start}..{stop}")
     else:
-        every = max(1, int(round((saveper if saveper is not None else max(ir.saveper, dt)) / dt)))
+        saveper = _number("saveper", saveper, max(ir.saveper, dt))
+        if not saveper > 0 or not math.isfinite(saveper):
+            raise ModelError(f"saveper must be a positive number (a multiple of dt={dt:g}), "
+                             f"not {saveper!r}")
+        every = max(1, int(round(saveper / dt)))
         save_steps = np.arange(0, n_steps + 1, every, dtype=np.int64)
     slots = _output_slots(kernel, outputs)
     if 8 * runs * save_steps.size * slots.size > SMALL_RESULT or limits.max_result_bytes:
@@ -185,6 +271,10 @@ def simulate(model, *, params=None, scenario: str | None = None, method: str = "
     kernel = entry.choose(method, engine, runs, n_steps)
     out = np.empty((runs, save_steps.size, slots.size))   # every row written, but a failed
     # run's from its failing step on (NaN below): no pass over a buffer of up to ~10 MB first
+    if isinstance(seed, (float, np.floating)) and float(seed).is_integer():
+        seed = int(seed)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ModelError(f"seed must be a whole number, not {seed!r}")
     seeds = (np.int64(seed) + np.arange(runs, dtype=np.int64)) % (2 ** 32)
     status = np.full((runs, 3), -1, dtype=np.int64)
     threads = _threads(runs, parallel)

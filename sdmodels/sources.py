@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import os
 import pkgutil
 import traceback
 from pathlib import Path
@@ -42,18 +43,17 @@ def load_model(spec: str, **overrides):
     """
     path = Path(spec)
     if path.suffix.lower() in SYSTEM_FILE_SUFFIXES:
-        if not path.exists():
-            raise ModelError(f"system description '{spec}' does not exist")
+        existing_file(path, "system description")
         from library.compose import build as compose_build
         return _checked(compose_build(path, **overrides), spec)
     if path.suffix.lower() in MODEL_FILE_SUFFIXES:
-        if not path.exists():
-            raise ModelError(f"model file '{spec}' does not exist")
+        existing_file(path, "model file")
         from sdmodels.interop import import_model
-        return import_model(path)
+        from sdmodels.limits import DATA_FILES_ENV     # sdm ... --data-file FILE
+        files = [f for f in os.environ.get(DATA_FILES_ENV, "").split(os.pathsep) if f]
+        return import_model(path, data_files=files) if files else import_model(path)
     if path.suffix == ".py":
-        if not path.exists():
-            raise ModelError(f"model file '{spec}' does not exist")
+        existing_file(path, "model file")
         module_spec = importlib.util.spec_from_file_location(f"sdm_user_{path.stem}", path)
         module = importlib.util.module_from_spec(module_spec)
         with _user_code(path):
@@ -63,6 +63,12 @@ def load_model(spec: str, **overrides):
                              "def build(**overrides) -> Model")
         with _user_code(path):
             return _checked(module.build(**overrides), spec)
+    if spec not in library_names() and path.exists():
+        kind = "a folder" if path.is_dir() else f"a '{path.suffix or 'suffix-less'}' file"
+        raise ModelError(f"'{spec}' is {kind}, not a model: give a library model name (sdm "
+                         f"list), a .py file with build(), a model file "
+                         f"({', '.join(MODEL_FILE_SUFFIXES)}) or a system description "
+                         f"({', '.join(SYSTEM_FILE_SUFFIXES)})")
     names = library_names()
     if spec not in names:
         raise UnknownNameError(f"'{spec}' is neither a library model nor a model file (.py, "
@@ -70,6 +76,23 @@ def load_model(spec: str, **overrides):
                                f"Library models: {', '.join(names) or 'none yet'}")
     module = importlib.import_module(f"library.{spec}")
     return _checked(module.build(**overrides), spec)
+
+
+def existing_file(spec, what: str) -> Path:
+    """`spec` as the Path of a file that exists, else a ModelError saying what is wrong.
+
+    >>> existing_file("/", "model file")
+    Traceback (most recent call last):
+    ...
+    sdmodels.errors.ModelError: model file '/' is a folder, not a file; give the path of the file itself
+    """
+    path = Path(spec)
+    if path.is_dir():
+        raise ModelError(f"{what} '{spec}' is a folder, not a file; give the path of the file "
+                         "itself")
+    if not path.exists():
+        raise ModelError(f"{what} '{spec}' does not exist; check the path")
+    return path
 
 
 @contextlib.contextmanager

@@ -209,6 +209,18 @@ def test_sweep_panel_draws_the_phase_diagram(page, tmp_path):
     page.screenshot(path=str(tmp_path / "sweep.png"), full_page=True)
 
 
+def test_sweep_with_a_blank_range_is_refused_not_run_at_zero(page):
+    """A blank 'from' was Number("") = 0: twelve runs at 0 .. 0, drawn as a phase row."""
+    page.select_option("#sweep-x", "Characteristic Time")
+    page.fill("#sweep-x-from", "")
+    page.fill("#sweep-x-to", "20")
+    page.click("#sweep-form button")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.text_content("#error") == ("give the sweep range: a number in 'from', 'to' "
+                                           "and 'steps'")
+    assert page.locator(".phase td").count() == 0
+
+
 def test_near_flat_series_get_a_readable_band(page):
     """A change under 0.1 % of the value, or a residue of rounding, is drawn flat in a band of
     +-10 % around it (else the axis shows four identical labels, or 1.0e-15 requests)."""

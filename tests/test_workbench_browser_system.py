@@ -94,6 +94,12 @@ def test_edit_validate_save_and_the_curves_follow(page, started):
     message = page.text_content("#problems li")
     assert f"line {line}, column 5" in message and "Did you mean 'replicas'?" in message
     assert page.get_attribute(f'#gutter span[data-line="{line}"]', "class") == "bad"
+    # one gutter row per line, marked or not: the marker sits beside its own line (a marked
+    # row was an inline-block that swallowed the next number, shifting the rest up a row)
+    rows = page.evaluate("[...document.querySelectorAll('#gutter span')]"
+                         ".map(s => s.getBoundingClientRect().top)")
+    step = rows[1] - rows[0]
+    assert step > 5 and all(abs(b - a - step) < 0.5 for a, b in zip(rows, rows[1:])), rows
     page.screenshot(path=str(page.shots / "invalid.png"), full_page=True)
     before_text = path.read_text()
     page.click("#save")                                   # refused: the file stays as it was
@@ -195,6 +201,9 @@ def test_a_description_that_does_not_compose_opens_in_the_editor(page, tmp_path)
         assert page.text_content("#problems li").startswith(f"line {line}, column ")
         assert "is not a metric of api" in page.text_content("#error")
         assert page.input_value("#source") == text
+        # the diagram panel says why it is empty (it said "finding loops, drawing..." forever)
+        assert page.text_content("#diagram") == ("no model to draw: mend the description "
+                                                 "below and save")
         page.screenshot(path=str(page.shots / "not_composable.png"), full_page=True)
     finally:
         srv.should_exit = True

@@ -56,7 +56,9 @@ def simulate_runs(ir: ModelIR, *, params=None, scenario: str | None = None) -> R
     Scenarios whose parameters are the same as one already run are skipped; a scenario
     the engine cannot run is left out (its links are checked on the others).
     """
-    from sdmodels.simulate import simulate
+    from sdmodels.simulate import check_parameters, check_scenario, simulate
+    check_scenario(ir, scenario)        # a typo is the caller's error, not a run that failed
+    check_parameters(ir, params)
     wanted = [v.id for v in ir.variables.values() if not isinstance(v, Lookup)]
     by_display = {ir.variables[v].display: v for v in wanted}
     names = [scenario] if scenario is not None else [None, *ir.scenarios]

@@ -86,3 +86,24 @@ def runs_as(scores) -> str:
     values = np.asarray(scores)
     return "/".join(sign for sign, hit in (("R", (values > 0).any()), ("B", (values < 0).any()))
                     if hit)
+
+
+def explained_variable(ir, variable: str) -> str:
+    """The display name of `variable` for a story of which loop drove it: an
+    UnknownNameError (did you mean) for a typo, a ModelError for a constant, which has no
+    behaviour to explain; checked before the runs, not after.
+
+    >>> from sdmodels import Model, build
+    >>> m = Model("decay", stop=2, dt=0.5)
+    >>> s = m.stock("Amount", initial=100)
+    >>> _ = m.flow("Outflow", s / m.constant("Lifetime", 1), out_of=s)
+    >>> explained_variable(build(m), "amount")
+    'Amount'
+    """
+    from sdmodels.elements import Constant
+    from sdmodels.errors import ModelError
+    key = ir.id_of(variable, "variable")
+    if isinstance(ir.variables[key], Constant):
+        raise ModelError(f"'{ir.display(key)}' is a constant of model '{ir.name}': it has no "
+                         "behaviour to explain; give a stock, flow or auxiliary")
+    return ir.display(key)

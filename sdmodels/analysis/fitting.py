@@ -59,6 +59,9 @@ class Fit:
 
 def _targets(ir, observed: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """The observed columns named like variables, their times, values and weights."""
+    if not isinstance(observed, pd.DataFrame):
+        raise ModelError(f"observed metrics must be a pandas DataFrame (time index, columns "
+                         f"named like variables), not {type(observed).__name__}")
     names = [ir.display(canonical(c)) for c in observed.columns if canonical(c) in ir.variables]
     if not names:
         raise ModelError(f"no observed series is named like a variable of model '{ir.name}' "

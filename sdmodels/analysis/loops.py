@@ -35,7 +35,7 @@ import networkx as nx
 import pandas as pd
 
 from sdmodels.elements import Stock
-from sdmodels.errors import ModelWarning
+from sdmodels.errors import ModelWarning, UnknownNameError, did_you_mean
 from sdmodels.ir import ModelIR, build
 from sdmodels.operators import StatefulKind
 
@@ -138,8 +138,10 @@ class LoopSet:
         ids = [l.id for l in self.loops]
         named = [f"'{l.name}'" for l in self.loops if l.name]
         shown = ", ".join(ids[:10]) + (f", ... ({len(ids)} in all)" if len(ids) > 10 else "")
-        raise KeyError(f"model '{self.model}' has no loop '{key}'; it has {shown or 'none'}"
-                       + (f"; named: {', '.join(named)}" if named else ""))
+        hint = did_you_mean(str(key), [l.name for l in self.loops if l.name] + ids)
+        raise UnknownNameError(f"model '{self.model}' has no loop '{key}'; it has "
+                               f"{shown or 'none'}" + (f"; named: {', '.join(named)}" if named
+                                                       else "") + f".{hint}")
 
     def dominance(self, model, *, scenario: str | None = None, params: dict | None = None,
                   trace=None):

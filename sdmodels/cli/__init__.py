@@ -20,13 +20,33 @@ COMMAND_MODULES = ("sdmodels.cli.run_cmd", "sdmodels.cli.demo_cmd", "sdmodels.cl
                    "sdmodels.cli.analyze_cmd", "sdmodels.cli.check_cmd")
 
 
+_HELP_ERRORS = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _one_line(exc: click.UsageError, ctx: click.Context):
+    """A bad flag or value as one line, like every other error (click prints three)."""
+    if isinstance(exc, _HELP_ERRORS):      # `sdm` alone: click shows the help
+        raise exc
+    where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+    click.echo(f"Error: {exc.format_message()} (see '{where} --help')", err=True)
+    sys.exit(exc.exit_code)
+
+
 class _Group(click.Group):
     """Turns sdmodels errors into one clear line and exit code 2 (1 for run failures)."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            _one_line(exc, ctx)
 
     def invoke(self, ctx):
         with safety.cli_session():
             try:
                 return super().invoke(ctx)
+            except click.UsageError as exc:
+                _one_line(exc, ctx)
             except SDModelsError as exc:
                 from sdmodels.errors import SimulationError
                 click.echo(f"Error: {exc}", err=True)

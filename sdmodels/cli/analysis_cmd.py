@@ -16,12 +16,10 @@ def loops_text(model: str, *, fmt: str, independent: bool, max_loops: int, behav
     from sdmodels.analysis import find_loops
     from sdmodels.ir import build
     from sdmodels.sources import load_model
+    from sdmodels.simulate import check_parameters, check_scenario
     ir = build(load_model(model))
-    if scenario is not None and scenario not in ir.scenarios:
-        from sdmodels.errors import UnknownNameError, did_you_mean
-        raise UnknownNameError(f"model '{ir.name}' has no scenario '{scenario}'; it has: "
-                               f"{', '.join(ir.scenarios) or 'none'}."
-                               f"{did_you_mean(scenario, ir.scenarios)}")
+    check_scenario(ir, scenario)        # also when --no-behaviour runs nothing
+    check_parameters(ir, sets)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # notices are printed with the table
         loops = find_loops(ir, method="independent" if independent else "all",
@@ -53,6 +51,8 @@ def write_diagram(model: str, output: str, *, kind: str, loops: tuple[str, ...],
         raise click.BadParameter(f"'{output}': the diagram file must end in "
                                  f"{', '.join('.' + f for f in FORMATS)}", param_hint="-o")
     ir = build(load_model(model))
+    from sdmodels.simulate import check_scenario
+    check_scenario(ir, scenario)
     loop_set = None
     if dominant:
         import warnings

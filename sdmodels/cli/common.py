@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from sdmodels.files import atomic_path, write_csv  # noqa: F401  (atomic_path re-exported)
+from sdmodels.files import (atomic_path, is_stdout,  # noqa: F401  (atomic_path re-exported)
+                            write_csv)
 
 
 def parse_assignments(values: tuple[str, ...], flag: str = "--set") -> dict[str, float]:
@@ -30,7 +31,7 @@ def emit(text: str, output: str | None) -> None:
     if output:
         with atomic_path(output) as tmp:
             tmp.write_text(text + "\n")
-        click.echo(f"wrote {output}")
+        click.echo(f"wrote {output}", err=is_stdout(output))   # not into the data piped on
     else:
         click.echo(text)
 

@@ -27,12 +27,13 @@ def dominance_text(model: str, *, fmt: str, scenario: str | None, variable: str 
     from sdmodels.analysis.dominance import dominance
     from sdmodels.ir import build
     from sdmodels.sources import load_model
+    from sdmodels.analysis.dominance_result import explained_variable
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ir = build(load_model(model))
+        if variable is not None:        # a typo: at once, not after the run and its scores
+            variable = explained_variable(ir, variable)
         d = dominance(ir, scenario=scenario, params=sets or None)
-    if variable is not None:
-        ir.id_of(variable, "variable")
     phases = d.phases(variable)
     loops = d.summary().head(top)
     if fmt == "csv":
@@ -95,6 +96,9 @@ def register(main: click.Group) -> None:
         from sdmodels.postmortem import write_postmortem
         from sdmodels.sources import load_model
         name = model if Path(model).suffix == "" else None
+        if fit_names is not None and not fit_names.replace(",", "").strip():
+            raise click.BadParameter(f"'{fit_names}' names no constant; give --fit "
+                                     "\"Name[,Name]\"", param_hint="--fit")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             page = write_postmortem(load_model(model), out_dir, scenario=scenario,

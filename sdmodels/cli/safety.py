@@ -1,6 +1,7 @@
 """Safety options every command takes, and how warnings and system errors reach the user.
 
 --allow-data-dir DIR      let a Vensim model read GET DATA/... files from DIR too
+--data-file FILE          a .dat/.tab/.csv file for a Vensim model's DATA variables
 --max-array-elements N    and the other limits of `sdmodels.limits.Limits`
 
 The options set SDMODELS_* environment variables for the command's duration, so that worker
@@ -17,13 +18,14 @@ from typing import Iterator
 import click
 
 from sdmodels.errors import CacheWarning, ModelWarning
-from sdmodels.limits import ALLOW_DATA_DIRS_ENV as ALLOW_ENV, Limits, env_name, flag_name
+from sdmodels.limits import ALLOW_DATA_DIRS_ENV as ALLOW_ENV, DATA_FILES_ENV, Limits, env_name, \
+    flag_name
 
 SHOWN_PLAIN = (ModelWarning, CacheWarning)
 
 
 def _env_names() -> list[str]:
-    return [ALLOW_ENV] + [env_name(f.name) for f in fields(Limits)]
+    return [ALLOW_ENV, DATA_FILES_ENV] + [env_name(f.name) for f in fields(Limits)]
 
 
 @contextlib.contextmanager
@@ -77,11 +79,27 @@ def _set_limit(ctx, param, value):
         os.environ[env_name(param.name)] = str(_whole(value))
 
 
+def _add_paths(env: str, paths: list[str]) -> None:
+    old = [d for d in os.environ.get(env, "").split(os.pathsep) if d]
+    os.environ[env] = os.pathsep.join(old + [os.path.abspath(p) for p in paths])
+
+
 def _allow(ctx, param, value):
     if value:
-        dirs = [os.path.abspath(v) for v in value]
-        old = [d for d in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if d]
-        os.environ[ALLOW_ENV] = os.pathsep.join(old + dirs)
+        for folder in value:         # a typo would otherwise allow nothing, silently
+            if not os.path.isdir(folder):
+                raise click.BadParameter(f"'{folder}' is not a folder; give the folder the "
+                                         "model's data files are in")
+        _add_paths(ALLOW_ENV, value)
+
+
+def _data_files(ctx, param, value):
+    if value:
+        for file in value:
+            if not os.path.isfile(file):
+                raise click.BadParameter(f"'{file}' is not a file; give the .dat, .tab or "
+                                         ".csv file that holds the model's DATA series")
+        _add_paths(DATA_FILES_ENV, value)
 
 
 def options() -> list[click.Option]:
@@ -89,7 +107,11 @@ def options() -> list[click.Option]:
     out = [click.Option(["--allow-data-dir"], multiple=True, metavar="DIR", expose_value=False,
                         is_eager=True, callback=_allow,
                         help="Also let the model read external data (GET DATA...) from DIR; "
-                             "by default only the model's folder and below (repeatable).")]
+                             "by default only the model's folder and below (repeatable)."),
+           click.Option(["--data-file"], multiple=True, metavar="FILE", expose_value=False,
+                        is_eager=True, callback=_data_files,
+                        help="A .dat/.tab/.csv file filling a Vensim model's DATA variables "
+                             "(those without an equation; repeatable).")]
     defaults = Limits()
     for f in fields(Limits):
         shown = getattr(defaults, f.name) or "half of free memory"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import click
 
@@ -10,13 +11,27 @@ from sdmodels.cli.common import parse_assignments
 SWEEP_SUFFIXES = (".toml", ".yaml", ".yml")
 
 
+def is_sweep_file(target: str) -> bool:
+    """Whether TARGET is a sweep file rather than a model: a .toml/.yaml that is not a system
+    description (whose top level has `system:` or `components:` and no `model`)."""
+    import re
+    if not target.lower().endswith(SWEEP_SUFFIXES):
+        return False
+    try:
+        text = Path(target).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return True                 # load_sweep says what is wrong with it
+    keys = set(re.findall(r"^([A-Za-z_]+)\s*[:=]", text, flags=re.M))
+    return "model" in keys or not keys & {"system", "components"}
+
+
 def build_spec(target: str | None, *, vary, sets, scenario, outputs, metrics, samples, sampler,
                seed, replications, trigger, series, series_format, chunk_size, stop, dt):
     """A SweepSpec from a sweep file and/or flags (flags add to or override the file)."""
     from sdmodels.sweep.design import SweepError, SweepSpec, load_sweep, parse_vary
     if target is None:
         return None
-    spec = load_sweep(target) if target.lower().endswith(SWEEP_SUFFIXES) else SweepSpec(target)
+    spec = load_sweep(target) if is_sweep_file(target) else SweepSpec(target)
     flagged = parse_vary(vary)
     names = {f.name for f in flagged}
     changes = {"factors": tuple(f for f in spec.factors if f.name not in names) + flagged,

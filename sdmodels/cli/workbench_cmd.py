@@ -45,5 +45,15 @@ def register(main: click.Group) -> None:
         try:
             serve(model, host=host, port=port, ready=ready,
                   notice=lambda message: click.echo(message, err=True))
-        except OSError as exc:
-            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        except OSError as exc:      # exit 2 like every bad input, with what to change
+            import errno
+
+            from sdmodels.errors import SDModelsError
+            fix = ("choose another --port, or leave --port out for a free one"
+                   if exc.errno == errno.EADDRINUSE else
+                   "give --host an address of this machine (default 127.0.0.1)"
+                   if exc.errno == errno.EADDRNOTAVAIL else
+                   "choose a --port above 1023, or leave --port out for a free one"
+                   if exc.errno == errno.EACCES else "check --host and --port")
+            raise SDModelsError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                                f"{fix}") from None

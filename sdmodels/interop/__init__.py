@@ -43,8 +43,17 @@ def import_model(path, *, data_files=(), data_dirs=()):
     >>> (m.start, m.stop, m.dt, sorted(m.elements))
     (0.0, 4.0, 1.0, ['stock', 'stock~net'])
     """
-    path = Path(path)
+    from sdmodels.errors import ImportModelError, ModelError
+    from sdmodels.sources import MODEL_FILE_SUFFIXES, existing_file
+    try:
+        path = existing_file(path, "model file")
+    except ModelError as exc:       # a missing file or a folder: no OSError from inside
+        raise ImportModelError(str(exc)) from None
     suffix = path.suffix.lower()
+    if suffix not in MODEL_FILE_SUFFIXES:
+        raise ImportModelError(f"{path}: a '{suffix or 'suffix-less'}' file is no model file; "
+                               f"give a Vensim .mdl or an XMILE file "
+                               f"({', '.join(s for s in MODEL_FILE_SUFFIXES if s != '.mdl')})")
     if suffix == ".mdl":
         from sdmodels.interop.vensim import import_vensim
         return import_vensim(path, data_files=data_files, data_dirs=data_dirs)

@@ -347,7 +347,9 @@ class AbstractImporter:
                                   "equation over it")
             return Const(self.subs.number(element))
         if key not in self.elements:
-            raise Unsupported("reference", f"'{ast.reference}' is not defined in the model")
+            from sdmodels.errors import did_you_mean
+            raise Unsupported("reference", f"'{ast.reference}' is not defined in the model."
+                              f"{did_you_mean(str(ast.reference), list(self.display.values()))}")
         target = Ref(self.display[key])
         dims = self.dims_of.get(key, ())
         subs = list(ast.subscripts.subscripts) if ast.subscripts is not None else []

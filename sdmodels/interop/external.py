@@ -186,9 +186,9 @@ def _data_from_files(importer, comp, dims, display, cells) -> list:
         return vensim_data.cells_from_dat(importer, comp, display, cells)
     if not files:
         raise _unsupported("DATA", "the variable has no equation: Vensim fills it from a data "
-                           "file named at run time; pass it at import, e.g. "
-                           "import_model(path, data_files=['data.tab']), or give the variable "
-                           "a GET DATA equation")
+                           "file named at run time; give it: sdm ... --data-file data.tab, "
+                           "or import_model(path, data_files=['data.tab']); or give the "
+                           "variable a GET DATA equation")
     paths = [data_file(importer, f, "DATA") for f in files]
     interp = (getattr(comp, "keyword", None) or "interpolate").replace(" ", "_").lower()
     coords = _coords(importer, comp, dims)

@@ -101,15 +101,18 @@ def from_abstract(abstract, path: Path, *, data_files=(), data_dirs=()):
         importer.data_dirs = tuple(data_dirs or ())
         return importer.build()
     except Unsupported as exc:
-        where = f"variable '{importer.current}'" if importer and importer.current else "the model"
-        raise ImportModelError(f"{_at_line(path, importer)}: {where} uses {exc.construct}: "
-                               f"{exc.why}") from None
-    except SDModelsError as exc:
-        where = f"variable '{importer.current}'" if importer and importer.current else "the model"
-        raise ImportModelError(f"{_at_line(path, importer)}: {where}: {exc}") from None
+        raise ImportModelError(f"{_at_line(path, importer)}: {_where(importer)} uses "
+                               f"{exc.construct}: {exc.why}") from None
+    except SDModelsError as exc:     # the model's own message names it when no variable does
+        within = f"{_where(importer)}: " if importer and importer.current else ""
+        raise ImportModelError(f"{_at_line(path, importer)}: {within}{exc}") from None
     except RecursionError:
-        where = f"variable '{importer.current}'" if importer and importer.current else "the model"
-        raise ImportModelError(mdl_text.too_deep(path, where)) from None
+        raise ImportModelError(mdl_text.too_deep(path, _where(importer))) from None
+
+
+def _where(importer) -> str:
+    """'variable X' for the variable being imported, else 'the model'."""
+    return f"variable '{importer.current}'" if importer and importer.current else "the model"
 
 
 def _at_line(path: Path, importer) -> str:

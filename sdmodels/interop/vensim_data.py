@@ -145,8 +145,8 @@ def _data_cell(importer, fn: str, ref, binding) -> tuple[str, tuple]:
     found = dat_series(importer, display, combo) if has_dat(importer) else None
     if found is None or not found[0]:
         raise Unsupported(what, f"no data series for {cell_name(display, combo)} in the .dat "
-                          "files given at import (import_model(path, data_files=["
-                          "'data.dat']))")
+                          "files given at import (sdm ... --data-file data.dat, or "
+                          "import_model(path, data_files=['data.dat']))")
     return cell_name(display, combo), found
 
 

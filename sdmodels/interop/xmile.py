@@ -33,6 +33,11 @@ class Refused(Exception):
     """Our reader does not handle this construct."""
 
 
+class RefusedSyntax(Refused):
+    """An equation our parser cannot read: pysd's translator is tried, and if it fails too,
+    its grammar's message on the same text is left out (it says the same, less clearly)."""
+
+
 def _name(text: str) -> str:
     """A display name from an XMILE name: quotes, '_' and escaped newlines become spaces."""
     return " ".join(text.strip().strip('"').replace("\\n", " ").replace("_", " ").split())
@@ -65,7 +70,9 @@ class XmileReader:
             raise Refused("macro: XMILE macros are not supported")
         models = _children(root, "model")
         if not models:
-            raise Refused("the file has no <model>")
+            raise ImportModelError(f"{self.path}: the file has no <model>, so it is no XMILE "
+                                   "model (one holds <xmile><model><variables>...); check "
+                                   "that it is the file you meant")  # pysd would fail too
         self.models = {m.get("name"): m for m in models if m.get("name")}
         specs = _child(root, "sim_specs")
         if specs is None:
@@ -305,7 +312,7 @@ class XmileReader:
         try:
             return XmileParser(text, self, canonical(where)).parse()
         except EquationSyntaxError as exc:
-            raise Refused(f"variable '{where}': {exc}") from None
+            raise RefusedSyntax(f"variable '{where}': {exc}") from None
 
     def graph(self, gf) -> tuple[tuple[float, ...], tuple[float, ...]]:
         def pts(name):
@@ -446,11 +453,11 @@ def import_xmile(path):
     except xmile_conveyor.NoFallback as exc:    # pysd would run it as a plain stock
         raise ImportModelError(f"{path}: {exc}") from None
     except Refused as exc:
-        ours = str(exc)
+        ours, syntax = str(exc), isinstance(exc, RefusedSyntax)
     except (LimitError, ImportModelError) as exc:    # pysd would fail the same way, slower
         raise type(exc)(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
     except ModelError as exc:
-        ours = f"variable '{reader.current}': {exc}"
+        ours, syntax = f"variable '{reader.current}': {exc}", False
     batched = xmile_conveyor.first_batched(reader.root)
     if batched is not None:
         raise ImportModelError(f"{path}: {ours} (not handed to pysd's XMILE translator, "
@@ -458,6 +465,8 @@ def import_xmile(path):
     try:
         return _through_pysd(path)
     except ImportModelError as exc:
+        if syntax:      # pysd's grammar error on the same text adds only noise
+            raise ImportModelError(f"{path}: {ours}") from None
         raise ImportModelError(f"{path}: {ours} (and pysd's XMILE translator: "
                                f"{str(exc).split(': ', 1)[-1]})") from None
 

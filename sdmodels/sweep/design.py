@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from sdmodels.elements import canonical
 from sdmodels.errors import SDModelsError
 
 DISTRIBUTIONS = {"uniform": ("low", "high"), "normal": ("mean", "sd"),
@@ -279,6 +280,13 @@ def design_problems(spec: SweepSpec) -> list[str]:
         problems.append(f"replications must be at least 1, got {spec.replications}")
     if spec.samples < 0:
         problems.append(f"samples must not be negative, got {spec.samples}")
+    if spec.samples > 0 and not sampled:        # it would be ignored without a word
+        problems.append(f"samples = {spec.samples} draws nothing: no parameter is drawn from "
+                        "a distribution (for example --vary \"X=uniform(0, 1)\"); drop samples")
+    both = sorted({f.name for f in spec.factors
+                   if canonical(f.name) in {canonical(n) for n in spec.set}})
+    if both:                                    # the varied values won, the set one vanished
+        problems.append(f"parameter(s) {', '.join(both)} are both varied and set; keep one")
     if spec.trigger is not None and spec.trigger[1] < spec.trigger[0]:
         problems.append(f"trigger ends ({spec.trigger[1]:g}) before it starts "
                         f"({spec.trigger[0]:g})")

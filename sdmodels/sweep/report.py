@@ -12,13 +12,12 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from sdmodels.cli.common import atomic_path
-from sdmodels.sweep import plots
+from sdmodels.sweep import plots, store
 from sdmodels.sweep.design import SweepError, spec_from_json
 
 
@@ -35,12 +34,18 @@ def write_report(directory, *, metric: str | None = None) -> list[Path]:
     root = Path(directory)
     results = root / "results.parquet"
     manifest_path = root / "sweep.json"
-    if not results.exists() or not manifest_path.exists():
-        raise SweepError(f"'{root}' holds no finished sweep (no results.parquet); run "
-                         f"sdm sweep ... -o {root} first")
-    manifest = json.loads(manifest_path.read_text())
+    missing = [p.name for p in (results, manifest_path) if not p.is_file()]
+    if missing:
+        raise SweepError(f"'{root}' holds no finished sweep (no {' and no '.join(missing)}); "
+                         f"run sdm sweep ... -o {root} first")
+    manifest = store.read_manifest(root)
     spec = spec_from_json(manifest["spec"])
-    table = pd.read_parquet(results)
+    try:
+        table = pd.read_parquet(results)
+    except (OSError, ValueError) as exc:     # pyarrow's ArrowInvalid is a ValueError
+        raise SweepError(f"'{results}' cannot be read ({' '.join(str(exc).split())}); delete "
+                         "it and run the same sdm sweep command again: it is rebuilt from "
+                         "the finished chunks") from None
     varied = [f.name for f in spec.factors if table[f.name].nunique() > 1]
     metrics = list(manifest["metrics"])
     if metric is not None and metric not in table.columns:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -153,7 +154,7 @@ def prepare(spec: SweepSpec):
     """
     from sdmodels.compile import compile
     from sdmodels.elements import Stock
-    from sdmodels.simulate import resolve_params, simulate
+    from sdmodels.simulate import check_scenario, resolve_params, simulate
     from sdmodels.sources import load_model
     from sdmodels.errors import SDModelsError
     design = design_table(spec)           # raises on design-only problems
@@ -170,11 +171,7 @@ def prepare(spec: SweepSpec):
             return None
     for name in [f.name for f in spec.factors] + list(spec.set):
         check(resolve_params, kernel, {name: 0.0})
-    if spec.scenario is not None and spec.scenario not in ir.scenarios:
-        from sdmodels.errors import did_you_mean
-        problems.append(f"model '{ir.name}' has no scenario '{spec.scenario}'; it has: "
-                        f"{', '.join(ir.scenarios) or 'none'}."
-                        f"{did_you_mean(spec.scenario, ir.scenarios)}")
+    check(check_scenario, ir, spec.scenario)
     names = list(spec.outputs) or [v.display for v in ir.of_kind(Stock) if not v.internal]
     outputs = [lab for n in names for lab in (check(_one_label, kernel, n, "output") or [])]
     metrics = []
@@ -278,6 +275,7 @@ def run_sweep(spec: SweepSpec | None, directory, *, workers: int | None = None,
         spec = spec_from_json(manifest["spec"])
     elif resume and manifest is None:
         raise SweepError(f"--resume: '{root}' holds no sweep to resume; drop --resume to start")
+    check_scheduler(scheduler)
     kernel, plan = prepare(spec)
     check_sweep_size(plan, root, workers=workers or 1)
     if manifest is not None and manifest["fingerprint"] != plan.fingerprint:
@@ -365,6 +363,28 @@ def _run_processes(tasks, finish, workers: int) -> None:
                                  "ran out") from None
 
 
+#: tcp://host:port, host:port, tls://[::1]:8786: what dask's Client takes as an address
+_ADDRESS = re.compile(r"(?:[a-z][a-z0-9+]*://)?(?:\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):\d{1,5}")
+
+
+def check_scheduler(scheduler: str | None) -> None:
+    """A SweepError unless `scheduler` is None, 'local' or a scheduler address: before the
+    sweep's folder is written, not after dask fails on it.
+
+    >>> check_scheduler("tcp://10.0.0.5:8786"), check_scheduler("local")
+    (None, None)
+    >>> check_scheduler("nonsense")
+    Traceback (most recent call last):
+    ...
+    sdmodels.sweep.design.SweepError: --scheduler 'nonsense' is not a scheduler address: give tcp://HOST:PORT (for example tcp://10.0.0.5:8786), or 'local' for a cluster on this machine
+    """
+    if scheduler is None or scheduler == "local" or _ADDRESS.fullmatch(scheduler):
+        return
+    raise SweepError(f"--scheduler '{scheduler}' is not a scheduler address: give "
+                     "tcp://HOST:PORT (for example tcp://10.0.0.5:8786), or 'local' for a "
+                     "cluster on this machine")
+
+
 def _run_dask(tasks, finish, scheduler: str | None, workers: int | None) -> None:
     try:
         from distributed import Client, LocalCluster, as_completed
@@ -379,7 +399,13 @@ def _run_dask(tasks, finish, scheduler: str | None, workers: int | None) -> None
     else:
         address = scheduler
     try:
-        with Client(address) as client:
+        try:
+            client = Client(address)
+        except (OSError, TimeoutError) as exc:
+            raise SweepError(f"cannot reach the Dask scheduler at '{address}' ({exc}); start "
+                             "it (dask scheduler), or run with --scheduler local; then run "
+                             "the same command again") from None
+        with client:
             futures = {client.submit(run_chunk, t, key=f"sdm-{t.fingerprint}-{t.index}",
                                      retries=3, pure=False): t for t in tasks}
             for future in as_completed(list(futures)):

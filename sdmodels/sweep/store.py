@@ -59,10 +59,19 @@ def read_manifest(root: Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise SweepError(f"'{path}' is not valid JSON; delete the directory to start over") \
             from None
+    lacking = MANIFEST_KEYS - set(manifest) if isinstance(manifest, dict) else MANIFEST_KEYS
+    if lacking:
+        raise SweepError(f"'{path}' is not the record of a sweep (it lacks "
+                         f"{', '.join(sorted(lacking))}); delete the directory to start over")
+    return manifest
+
+
+#: what run_sweep and sweep-report read from sweep.json
+MANIFEST_KEYS = {"fingerprint", "spec", "model", "runs", "chunks", "metrics"}
 
 
 def write_manifest(root: Path, manifest: dict) -> None:
@@ -74,9 +83,23 @@ def finished_chunks(root: Path, n_chunks: int, with_series: bool) -> set[int]:
     """Chunks whose files are all on disk."""
     done = set()
     for i in range(n_chunks):
-        if chunk_table(root, i).exists() and (not with_series or chunk_series(root, i).exists()):
+        if _readable(chunk_table(root, i)) and (not with_series or
+                                                chunk_series(root, i).exists()):
             done.add(i)
     return done
+
+
+def _readable(table: Path) -> bool:
+    """Whether a chunk's table is a Parquet file (its footer reads): one damaged on disk is
+    run again, not read back into a traceback when the results are assembled."""
+    if not table.exists():
+        return False
+    import pyarrow.parquet as pq
+    try:
+        pq.read_metadata(table)
+    except Exception:           # pyarrow's ArrowInvalid, OSError: not a finished chunk
+        return False
+    return True
 
 
 def write_chunk(root: Path, index: int, table: pd.DataFrame, series: np.ndarray | None,

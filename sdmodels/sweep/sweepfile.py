@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+from sdmodels.sources import MODEL_FILE_SUFFIXES, SYSTEM_FILE_SUFFIXES
 from sdmodels.sweep.design import (LabelOptions, SweepError, SweepSpec, _count, _num,
                                    design_problems, parse_values)
 
@@ -22,7 +23,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if not path.exists():
         raise SweepError(f"sweep file '{path}' does not exist")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")     # a byte-order mark is no TOML
     except UnicodeDecodeError as exc:
         raise SweepError(f"sweep file '{path}' is not UTF-8 text (byte {exc.start} cannot be "
                          "read); save it as UTF-8 TOML or YAML") from None
@@ -38,8 +39,20 @@ def load_sweep(path: str | Path) -> SweepSpec:
     except SweepError:
         raise
     except Exception as exc:  # tomllib / yaml parse errors carry line and column
-        raise SweepError(f"sweep file '{path}' could not be read: {exc}") from None
+        raise SweepError(f"sweep file '{path}' could not be read: {_one_line(exc)}") from None
     return spec_from_mapping(data, where=str(path), base=path.parent)
+
+
+def _one_line(exc: Exception) -> str:
+    """A parser's error in one line: PyYAML's spans five, with the text and a caret."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    if mark is None or not problem:
+        return " ".join(str(exc).split())
+    text = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    context, where = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and where is not None:
+        text += f" ({context} at line {where.line + 1}, column {where.column + 1})"
+    return text
 
 
 class _Problems:
@@ -88,9 +101,10 @@ def spec_from_mapping(data: Mapping, *, where: str = "sweep", base: Path | None 
         p.add("no model given; add model = \"teacup\" (a library name or a path to a "
               ".py/.mdl/.xmile file)")
     model = str(data.get("model", ""))
-    if base is not None and ("/" in model or model.endswith((".py", ".mdl", ".xmile", ".xml"))):
-        candidate = (base / model)
-        model = str(candidate) if candidate.exists() else model
+    if base is not None and ("/" in model or model.endswith((".py", *MODEL_FILE_SUFFIXES,
+                                                            *SYSTEM_FILE_SUFFIXES))):
+        candidate = base / model      # relative to the sweep file; else to here, if it is
+        model = str(candidate) if candidate.exists() or not Path(model).exists() else model
     design, time, labels = p.table(data, "design"), p.table(data, "time"), p.table(data, "labels")
     series = data.get("series") or {}
     if isinstance(series, (list, tuple, str)):

@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import yaml
 
 from sdmodels.errors import ModelError, did_you_mean
-from sdmodels.sources import SYSTEM_FILE_SUFFIXES
+from sdmodels.sources import SYSTEM_FILE_SUFFIXES, existing_file
 from sdmodels.system import schema, toml_nodes
 from sdmodels.system.quantities import QuantityError
 from sdmodels.system.schema import CALL, KINDS, REQUIRED, ListOf, Number, Section
@@ -95,11 +95,12 @@ def load_system(path_or_text, *, toml: bool | None = None) -> SystemSpec:
     a ``key = value`` or a ``[table]``; YAML otherwise."""
     if isinstance(path_or_text, Path) or (isinstance(path_or_text, str) and "\n" not in
                                           path_or_text and path_or_text.endswith(SYSTEM_FILE_SUFFIXES)):
-        path = Path(path_or_text)
+        path = existing_file(path_or_text, "system description")
         try:
-            text, source = path.read_text(encoding="utf-8"), str(path)
+            text, source = path.read_text(encoding="utf-8-sig"), str(path)   # BOM: no TOML
         except (OSError, UnicodeDecodeError) as exc:
-            raise ModelError(f"cannot read system description '{path}': {exc}") from None
+            raise ModelError(f"cannot read system description '{path}': "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
         toml = path.suffix.lower() == ".toml" if toml is None else toml
     else:
         text, source = str(path_or_text), "<text>"

@@ -33,7 +33,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sdmodels.errors import ModelError, SDModelsError, did_you_mean
+from sdmodels.errors import SDModelsError, did_you_mean
 from sdmodels.workbench.reports import checklist_page, postmortem_page
 
 STATIC = Path(__file__).parent / "static"
@@ -68,10 +68,10 @@ class Catalog:
             self._open[self.first] = opened
             self._specs.setdefault(self.first, self.first)
         elif start is not None and str(start).endswith(SYSTEM_FILE_SUFFIXES):
+            from sdmodels.sources import existing_file
             from sdmodels.workbench.system import DescriptionFile
+            existing_file(start, "system description")     # a folder is no description
             self.description = DescriptionFile(start)
-            if not self.description.path.is_file():
-                raise ModelError(f"system description '{start}' does not exist")
             self.first = self.description.key
             self._specs[self.first] = str(self.description.path)
         elif start is not None:

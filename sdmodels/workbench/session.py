@@ -177,12 +177,15 @@ class Workbench:
         ir = self.ir
         scenarios = []
         for s in ir.scenarios.values():
-            values = {}
+            values, skipped = {}, []    # an arrayed constant has no slider: said, not lost
             for name, value in s.params:
                 spec = self._specs.get(canonical(str(name)))
                 if spec is not None:
                     values[spec.name] = float(value)
-            scenarios.append({"name": s.name, "doc": s.doc, "values": values})
+                else:
+                    skipped.append(str(name))
+            scenarios.append({"name": s.name, "doc": s.doc, "values": values,
+                              "skipped": skipped})
         return {"name": ir.name, "title": self.title, "time_units": ir.time_units,
                 "start": ir.start, "stop": ir.stop, "dt": ir.dt,
                 "parameters": [p.to_dict() for p in self.parameters],
@@ -201,6 +204,7 @@ class Workbench:
         name checked, text parsed by sdmodels' parser, limits enforced (InvalidValueError)."""
         given = dict(given or {})
         known = {p.id: p.default for p in self.parameters}
+        names = {p.id: p.name for p in self.parameters}
         resolved: dict[str, float] = {}
         pending = []
         for name, raw in given.items():
@@ -214,7 +218,7 @@ class Workbench:
             else:
                 resolved[spec.name] = known[spec.id] = read_value(spec, raw, known)
         for spec, raw in pending:            # text may name the numbers given with it
-            resolved[spec.name] = known[spec.id] = read_value(spec, raw, known)
+            resolved[spec.name] = known[spec.id] = read_value(spec, raw, known, names)
         return resolved
 
     def _saveper(self) -> float | None:

@@ -108,28 +108,32 @@ def parameter_specs(model) -> list[ParameterSpec]:
             if isinstance(v, Constant) and not v.dims and not v.internal]
 
 
-def evaluate_constant(expr: Expr, values: Mapping[str, float]) -> float:
+def evaluate_constant(expr: Expr, values: Mapping[str, float],
+                      names: Mapping[str, str] | None = None) -> float:
     """The value of a parsed equation made of numbers, parameters (by id in `values`) and a
-    few pure functions (abs exp ln log10 sqrt min max floor ceil round erlang_b)."""
+    few pure functions (abs exp ln log10 sqrt min max floor ceil round erlang_b); `names`
+    (id -> display name) words the did-you-mean of a name not found."""
     if isinstance(expr, Const):
         return float(expr.value)
     if isinstance(expr, Ref):
         key = canonical(expr.name)
         if key not in values:
+            shown = [(names or {}).get(k, k) for k in values]
             raise UnknownNameError(f"'{expr.name}' is neither a number nor a parameter of "
                                    f"this model (a value is a number or an equation of "
-                                   f"parameters).{did_you_mean(expr.name, list(values))}")
+                                   f"parameters).{did_you_mean(expr.name, shown)}")
         return float(values[key])
     if isinstance(expr, Unary) and expr.op == "-":
-        return -evaluate_constant(expr.operand, values)
+        return -evaluate_constant(expr.operand, values, names)
     if isinstance(expr, Binary) and expr.op in _BINARY:
-        a, b = evaluate_constant(expr.left, values), evaluate_constant(expr.right, values)
+        a, b = (evaluate_constant(expr.left, values, names),
+                evaluate_constant(expr.right, values, names))
         try:
             return float(_BINARY[expr.op](a, b))
         except (ZeroDivisionError, OverflowError):
             raise InvalidValueError(f"'{expr.op}' of {a:g} and {b:g} has no finite value") from None
     if isinstance(expr, Call) and expr.fn in _FUNCTIONS:
-        args = [evaluate_constant(a, values) for a in expr.args]
+        args = [evaluate_constant(a, values, names) for a in expr.args]
         try:
             return float(_FUNCTIONS[expr.fn](*args))
         except (ValueError, OverflowError, TypeError):
@@ -140,7 +144,8 @@ def evaluate_constant(expr: Expr, values: Mapping[str, float]) -> float:
                       "terms (time, lookups, delays)")
 
 
-def read_value(spec: ParameterSpec, raw, values: Mapping[str, float]) -> float:
+def read_value(spec: ParameterSpec, raw, values: Mapping[str, float],
+               names: Mapping[str, str] | None = None) -> float:
     """A parameter's value from a number or equation text, checked against its hard limits.
 
     Text goes through sdmodels' equation parser; `values` (id -> number) resolves names.
@@ -156,7 +161,7 @@ def read_value(spec: ParameterSpec, raw, values: Mapping[str, float]) -> float:
             raise InvalidValueError(f"'{spec.name}' is empty: type a number (default "
                               f"{spec.default:g} {spec.units})".rstrip())
         try:
-            value = evaluate_constant(parse_equation(text), values)
+            value = evaluate_constant(parse_equation(text), values, names)
         except SDModelsError as exc:
             raise InvalidValueError(f"'{spec.name}': {exc}") from None
     else:

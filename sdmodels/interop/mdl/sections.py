@@ -71,6 +71,8 @@ def read_text(path) -> str:
     Without a known header: UTF-8 if the bytes are UTF-8, else Windows-1252 (older Vensim
     files on Windows), so that accented names survive."""
     raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):     # a UTF-8 byte-order mark (Notepad's)
+        raw = raw[3:]
     m = _ENCODING.match(raw)
     if b"\r" in raw and (m is None or _plain_newlines(m.group(1))):
         # line ends unified on the bytes: a tenth of the time on the text

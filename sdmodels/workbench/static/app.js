@@ -350,6 +350,10 @@ function buildSweepForm() {
 }
 
 function grid(from, to, n) {
+  // a blank field is no 0 (Number("") is): it swept 0 .. 0 twelve times
+  if ([from, to, n].some((v) => String(v).trim() === "")) {
+    throw new Error("give the sweep range: a number in 'from', 'to' and 'steps'");
+  }
   const a = +from, b = +to, k = Math.max(1, Math.floor(+n));
   if (![a, b, k].every(Number.isFinite)) throw new Error("sweep ranges must be numbers");
   return k === 1 ? [a] : Array.from({ length: k }, (_, i) => +(a + (b - a) * i / (k - 1)).toPrecision(6));
@@ -468,6 +472,8 @@ async function openModel(key) {
   } catch (err) {
     showError(err.message);
     $("#status").textContent = "no model";
+    $("#diagram").replaceChildren(el("p", { class: "muted" }, "no model to draw: " +
+      (key === state.descriptionKey ? "mend the description below and save" : "it did not open")));
     if (key === state.descriptionKey) {          // a description that does not compose:
       openEditor().then(checkDescription);       // show it, with its problems, to mend it
     }
@@ -482,10 +488,14 @@ async function openModel(key) {
   loadLoops();
 }
 
-$("#scenario").addEventListener("change", (e) => {
+$("#scenario").addEventListener("change", async (e) => {
   const s = state.desc.scenarios.find((x) => x.name === e.target.value);
   applyValues(s ? s.values : {});
-  requestRun();
+  await requestRun();
+  if (s && s.skipped.length) {      // after the run, which clears the message box
+    showError(`scenario '${s.name}' also sets ${s.skipped.join(", ")}, which the page has no ` +
+      `slider for (arrays): these curves leave it out; sdm run --scenario '${s.name}' applies it`);
+  }
 });
 $("#reset").addEventListener("click", () => { $("#scenario").value = ""; applyValues({}); requestRun(); });
 $("#pin").addEventListener("click", pinBefore);

@@ -53,7 +53,7 @@ function drawGutter() {
   const bad = new Set(state.editor.problems.map((p) => p.line));
   const n = src.value.split("\n").length;
   $("#gutter").replaceChildren(...Array.from({ length: n }, (_, i) =>
-    el("span", { class: bad.has(i + 1) ? "bad" : "", "data-line": i + 1 }, `${i + 1}\n`)));
+    el("span", { class: bad.has(i + 1) ? "bad" : "", "data-line": i + 1 }, `${i + 1}`)));
   $("#gutter").scrollTop = src.scrollTop;
 }
 
