@@ -225,3 +225,75 @@ def _net_flow(ir: ModelIR, stock, env, columns: int) -> np.ndarray:
         for f in flows:
             total = total + sign * np.broadcast_to(env[f], shape)
     return total
+
+
+#: one step's factor on a mode e^(lambda t) at z = lambda dt: Euler's 1 + z, RK4's Taylor
+#: polynomial of e^z to the fourth order (Hairer, Norsett & Wanner, *Solving Ordinary
+#: Differential Equations I*, 1993, sec. II.7: the stability function)
+STEP_FACTOR = {"euler": lambda z: 1 + z,
+               "rk4": lambda z: 1 + z + z ** 2 / 2 + z ** 3 / 6 + z ** 4 / 24}
+MAX_STOCKS = 400      # a larger model is not linearised for a step check (its work grows as n^2)
+
+
+def _misstepped(lin: Linearization, dt: float, method: str) -> list[complex]:
+    """The decaying modes a step of `dt` does not decay (|R(lambda dt)| >= 1), or whose
+    real decay it turns into a sign flip every step (R < 0), leaving out the modes faster
+    than the model's own step (fluid relaxations written x / dt, which follow the step)."""
+    factor = STEP_FACTOR[method]
+    out = []
+    for lam in np.linalg.eigvals(lin.jacobian):
+        if lam.real >= -NEUTRAL or (lin.step > 0 and abs(lam) * lin.step >= SUB_STEP):
+            continue
+        r = complex(factor(lam * dt))
+        if abs(r) >= 1 or (abs(lam.imag) < NEUTRAL and r.real < 0):
+            out.append(complex(lam))
+    return out
+
+
+def step_note(lin: Linearization, dt: float, method: str = "euler", *, name: str = "",
+              units: str = "") -> str | None:
+    """The warning for a time step too long for the model's modes around `lin`, or None:
+    a mode that decays in the model grows, or flips sign every step, in the run.
+
+    >>> from sdmodels import Model
+    >>> m = Model("cup", stop=10, dt=0.25)
+    >>> x = m.stock("X", initial=0)
+    >>> _ = m.flow("Adjust", (10 - x) / 4, into=x)
+    >>> lin = linearize(m, at=0)
+    >>> step_note(lin, 2.0) is None, step_note(lin, 5.0, "rk4") is None
+    (True, True)
+    >>> print(step_note(lin, 5.0, name="cup", units="second"))
+    dt=5 is too long a step for euler in model 'cup': its mode with time constant 4 seconds (eigenvalue -0.25) is multiplied by -0.25 every step instead of decaying smoothly, so the run swings where the model does not. Use dt <= 4 or --method rk4
+    """
+    bad = _misstepped(lin, dt, method)
+    if not bad:
+        return None
+    worst = max(bad, key=abs)
+    low, high = 0.0, dt                      # the longest step that leaves no mode misstepped
+    for _ in range(40):
+        mid = (low + high) / 2
+        low, high = (mid, high) if not _misstepped(lin, mid, method) else (low, mid)
+    safe = float(f"{low:.2g}")
+    other = "rk4" if method == "euler" and not _misstepped(lin, dt, "rk4") else None
+    r = complex(STEP_FACTOR[method](worst * dt))
+    shown = f"{r.real:.3g}" if abs(r.imag) < 1e-12 else f"a factor of size {abs(r):.3g}"
+    unit = f" {units}" + ("s" if not units.endswith("s") else "") if units else ""
+    return (f"dt={dt:g} is too long a step for {method} in model '{name}': its mode with time "
+            f"constant {-1 / worst.real:.3g}{unit} (eigenvalue {worst.real:.3g}"
+            + (f" +/- {abs(worst.imag):.3g}i" if abs(worst.imag) >= NEUTRAL else "")
+            + f") is multiplied by {shown} every step instead of decaying smoothly, so the run "
+            f"swings where the model does not. Use dt <= {safe:g}"
+            + (f" or --method {other}" if other else ""))
+
+
+def step_warning(ir: ModelIR, dt: float, method: str) -> str | None:
+    """`step_note` for `ir` linearised at its start, or None (also when the model is too
+    large to linearise cheaply or cannot be linearised)."""
+    n = sum(_size(ir, s) for s in ir.of_kind(Stock))
+    if not 0 < n <= MAX_STOCKS:
+        return None
+    try:
+        lin = linearize(ir, at=ir.start)
+    except (ModelError, Unsupported, ArithmeticError, ValueError):
+        return None
+    return step_note(lin, dt, method, name=ir.name, units=ir.time_units or "")

@@ -16,6 +16,8 @@ def run_model(model: str, *, sets: dict[str, float], scenario: str | None, metho
 
     ir = build(load_model(model))
     results = simulate(ir, params=sets, scenario=scenario, method=method, stop=stop, dt=dt)
+    if dt is not None and dt > ir.dt:       # a longer step than the model's: can it take it?
+        _warn_step(ir, dt, method)
     frame = results.to_pandas()
     if output:
         write_table(frame, output)
@@ -30,6 +32,16 @@ def run_model(model: str, *, sets: dict[str, float], scenario: str | None, metho
     if output:
         lines.append(f"wrote {output}")
     return "\n".join(lines)
+
+
+def _warn_step(ir, dt: float, method: str) -> None:
+    """Warn when `dt` is too long for the model's modes (linearised at its start)."""
+    import warnings
+    from sdmodels.analysis.stability import step_warning
+    from sdmodels.errors import ModelWarning
+    note = step_warning(ir, dt, method)
+    if note:
+        warnings.warn(note, ModelWarning, stacklevel=2)
 
 
 def list_models() -> str:
