@@ -519,6 +519,10 @@ def _time_warnings(model: Model, elements, delays) -> list[str]:
         if d.order is None:
             continue
         time = static_value(d.time, elements)
+        if time is not None and time < 0:
+            notes.append(f"'{elements[d.host].display}': the {d.kind} time {time:g} is "
+                         "negative: it moves away from its input instead of following it; "
+                         "give it a positive time")
         if time is not None and time > 0 and model.dt > time / d.order + 1e-12:
             notes.append(f"'{elements[d.host].display}': dt={model.dt} is coarser than the "
                          f"{d.kind} stage time {time / d.order:g} (delay time {time:g} / order "

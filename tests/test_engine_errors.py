@@ -5,7 +5,8 @@ import pytest
 
 from sdmodels import (AlgebraicLoopError, Dim, DimensionError, DuplicateNameError,
                       EquationSyntaxError, Model, ModelError, ModelWarning, SimulationError,
-                      UnknownNameError, build, delay3, minimum, parse_equation, simulate)
+                      UnknownNameError, build, delay3, minimum, parse_equation, simulate,
+                      smooth)
 
 
 def teacup():
@@ -75,6 +76,16 @@ def test_lookup_with_unsorted_x():
     m.lookup("Slowdown", [(0, 1), (50, 2), (20, 3)])
     with pytest.raises(ModelError, match=r"lookup 'Slowdown' has x values out of order \(50.0 "
                                          r"then 20.0\); sort the points"):
+        build(m)
+
+
+def test_a_negative_smooth_time_warns():
+    """A smooth with a negative averaging time moves away from its input (dS/dt = (x - S) /
+    T with T < 0): a sign slip the engine would run without a word (harden helper's find)."""
+    m = Model("negative", stop=10, dt=1)
+    m.aux("Out", smooth(m.constant("In", 1), m.constant("Averaging time", -3)))
+    with pytest.warns(ModelWarning, match=r"'Out': the smooth time -3 is negative: it moves "
+                                          r"away from its input"):
         build(m)
 
 
