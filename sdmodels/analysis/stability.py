@@ -235,19 +235,19 @@ STEP_FACTOR = {"euler": lambda z: 1 + z,
 MAX_STOCKS = 400      # a larger model is not linearised for a step check (its work grows as n^2)
 
 
-def _misstepped(lin: Linearization, dt: float, method: str) -> list[complex]:
-    """The decaying modes a step of `dt` does not decay (|R(lambda dt)| >= 1), or whose
-    real decay it turns into a sign flip every step (R < 0), leaving out the modes faster
-    than the model's own step (fluid relaxations written x / dt, which follow the step)."""
+def _decaying(lin: Linearization) -> list[complex]:
+    """The modes a step check weighs: those that decay, but not faster than the model's own
+    step (fluid relaxations written x / dt, whose eigenvalue follows the step)."""
+    return [complex(lam) for lam in np.linalg.eigvals(lin.jacobian)
+            if lam.real < -NEUTRAL and not (lin.step > 0 and abs(lam) * lin.step >= SUB_STEP)]
+
+
+def _misstepped(modes: list[complex], dt: float, method: str) -> list[complex]:
+    """The `modes` a step of `dt` does not decay (|R(lambda dt)| >= 1), or whose real decay
+    it turns into a sign flip every step (R < 0)."""
     factor = STEP_FACTOR[method]
-    out = []
-    for lam in np.linalg.eigvals(lin.jacobian):
-        if lam.real >= -NEUTRAL or (lin.step > 0 and abs(lam) * lin.step >= SUB_STEP):
-            continue
-        r = complex(factor(lam * dt))
-        if abs(r) >= 1 or (abs(lam.imag) < NEUTRAL and r.real < 0):
-            out.append(complex(lam))
-    return out
+    return [lam for lam in modes if abs(r := complex(factor(lam * dt))) >= 1
+            or (abs(lam.imag) < NEUTRAL and r.real < 0)]
 
 
 def step_note(lin: Linearization, dt: float, method: str = "euler", *, name: str = "",
@@ -265,16 +265,17 @@ def step_note(lin: Linearization, dt: float, method: str = "euler", *, name: str
     >>> print(step_note(lin, 5.0, name="cup", units="second"))
     dt=5 is too long a step for euler in model 'cup': its mode with time constant 4 seconds (eigenvalue -0.25) is multiplied by -0.25 every step instead of decaying smoothly, so the run swings where the model does not. Use dt <= 4 or --method rk4
     """
-    bad = _misstepped(lin, dt, method)
+    modes = _decaying(lin)
+    bad = _misstepped(modes, dt, method)
     if not bad:
         return None
     worst = max(bad, key=abs)
     low, high = 0.0, dt                      # the longest step that leaves no mode misstepped
     for _ in range(40):
         mid = (low + high) / 2
-        low, high = (mid, high) if not _misstepped(lin, mid, method) else (low, mid)
+        low, high = (mid, high) if not _misstepped(modes, mid, method) else (low, mid)
     safe = float(f"{low:.2g}")
-    other = "rk4" if method == "euler" and not _misstepped(lin, dt, "rk4") else None
+    other = "rk4" if method == "euler" and not _misstepped(modes, dt, "rk4") else None
     r = complex(STEP_FACTOR[method](worst * dt))
     shown = f"{r.real:.3g}" if abs(r.imag) < 1e-12 else f"a factor of size {abs(r):.3g}"
     unit = f" {units}" + ("s" if not units.endswith("s") else "") if units else ""
