@@ -135,6 +135,7 @@ class _Reader:
 
     def __init__(self, source: str):
         self.source, self.problems = source, []
+        self.unknown_ends = False        # a call names a component that is not there
 
     def problem(self, node, path: str, message: str) -> None:
         mark = node.start_mark if node is not None else None
@@ -165,8 +166,7 @@ class _Reader:
         """Every component but traffic and alerting is called by one (a component nobody
         calls takes no requests: a call missing or misspelt), and a queue calls its
         consumer (it relays messages to a service)."""
-        if any(p.path.startswith("calls[") and p.path.endswith((".from", ".to"))
-               for p in self.problems):
+        if self.unknown_ends:
             return          # a misspelt end is already listed; what it leaves uncalled is not
         called = {c.target for c in calls}
         calling = {c.source for c in calls}
@@ -308,6 +308,7 @@ class _Reader:
                                  f"{', '.join(components)}")
                 ends.append(name)
             if None in ends or any(e not in components for e in ends):
+                self.unknown_ends = True
                 continue
             config = {k: v for k, v in config.items() if k not in ("from", "to")}
             first = next((j for j, c in enumerate(out) if (c.source, c.target) == tuple(ends)),
