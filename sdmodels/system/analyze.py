@@ -25,6 +25,7 @@ from sdmodels.system.fixes import Fix, fixes_for, merged
 from sdmodels.system.patterns import BY_NAME, Match, recognise
 from sdmodels.system.stress import (RUNAWAY, evaluate, labels_of, reversals_in, run_scenario,
                                     stress_window)
+from sdmodels.system.threads import columns as thread_columns
 from sdmodels.system.threads import notices as thread_notices
 from sdmodels.system.tipping import STUCK, stuck_after
 
@@ -188,10 +189,13 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
         loops = find_loops(ir, polarities=polarities, max_loops=max_loops)
     bar.update()
     watched = _watched(composition, matches)
+    threads = [v for cols in thread_columns(spec, composition).values() for v in cols]
     runs = {}
     for s in scenarios:
         bar.set_description(f"run {s}")
-        runs[s] = run_scenario(composition.model, s, watched)
+        # the baseline also keeps what the thread notices read (one run, not a second)
+        extra = [v for v in threads if v not in watched] if s == "baseline" else []
+        runs[s] = run_scenario(composition.model, s, watched + extra)
         bar.update()
     bar.set_description("linearise")
     lin = linearize(composition.model)
@@ -233,7 +237,8 @@ def analyze(path_or_text, *, fixes: bool = True, progress: bool = False,
     bar.update()
     combos = combinations(findings, scenarios, composition)
     notices = [n for n in loops.notices if n.startswith("loop enumeration")] + \
-        thread_notices(spec, composition)
+        thread_notices(spec, composition, {v: runs["baseline"][ir.display(v)].to_numpy()
+                                           for v in threads})
     fix_rows, fixed_runs = [], {}
     if fixes:
         bar.set_description("fixes")

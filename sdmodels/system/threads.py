@@ -26,23 +26,34 @@ def needed(*, throughput: float, latency: float, backlog: float) -> float:
     return round(throughput * latency - backlog, 6)
 
 
-def notices(spec, composition) -> list[str]:
+def columns(spec, composition) -> dict[str, tuple[str, str, str, str]]:
+    """For each thread-per-request service with calls below: the variables `notices` reads
+    (throughput, latency, backlog, request threads), to add to a baseline run's outputs."""
+    return {n: (node.roles["throughput"], node.roles["latency"], node.roles["backlog"],
+                node.threads.name)
+            for n, node in composition.nodes.items()
+            if n in spec.components and spec.components[n].kind == "service"
+            and spec.components[n].config["concurrency"] == "threadPerRequest"
+            and any(call.source == n for call in spec.calls)}
+
+
+def notices(spec, composition, baseline=None) -> list[str]:
     """One sentence per thread-per-request service with calls below whose baseline holds
-    more threads (by Little's law) than it has."""
-    from sdmodels.simulate import simulate
-    names = [n for n, c in spec.components.items() if c.kind == "service"
-             and c.config["concurrency"] == "threadPerRequest"
-             and any(call.source == n for call in spec.calls)]
-    if not names:
+    more threads (by Little's law) than it has. `baseline`: a baseline run holding the
+    `columns` (name -> series), else one is run here."""
+    wanted = columns(spec, composition)
+    if not wanted:
         return []
-    nodes = {n: composition.nodes[n] for n in names}
-    columns = {n: (node.roles["throughput"], node.roles["latency"], node.roles["backlog"],
-                   node.threads.name) for n, node in nodes.items()}
-    wanted = list(dict.fromkeys(v for cols in columns.values() for v in cols))
-    end = simulate(composition.model, engine="interpreter", outputs=wanted).to_pandas()
-    last = dict(zip(wanted, end.iloc[-1].to_numpy(dtype=float)))   # columns in that order
+    if baseline is None:
+        from sdmodels.ir import build
+        from sdmodels.simulate import simulate
+        ids = list(dict.fromkeys(v for cols in wanted.values() for v in cols))
+        run, ir = simulate(composition.model, engine="interpreter", outputs=ids), \
+            build(composition.model)
+        baseline = {v: run[ir.display(v)][0] for v in ids}
+    last = {v: float(baseline[v][-1]) for cols in wanted.values() for v in cols}
     out = []
-    for n, (x, latency, backlog, threads) in columns.items():
+    for n, (x, latency, backlog, threads) in wanted.items():
         at = {k: last[k] for k in (x, latency, backlog, threads)}
         held = needed(throughput=at[x], latency=at[latency], backlog=at[backlog])
         if held > at[threads] * (1 + 1e-6):
